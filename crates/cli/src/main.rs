@@ -1,1 +1,213 @@
-fn main() {}
+//! `portcullis`: the API security gateway's one binary.
+//!
+//! ```text
+//! portcullis serve --config FILE   run the gateway
+//! portcullis demo                  run the gateway with its embedded demo config in front of the demo API
+//! portcullis check-config FILE     validate a config and print every problem with its key path
+//! portcullis version
+//! ```
+
+mod logging;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use portcullis_config::Config;
+use portcullis_proxy::{Gateway, Metrics};
+
+/// The demo config, embedded so `portcullis demo` works from any directory.
+const DEMO_CONFIG: &str = include_str!("../../../examples/demo.toml");
+
+#[derive(Parser)]
+#[command(
+    name = "portcullis",
+    version,
+    about = "Portcullis — an API security gateway"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway with a config file.
+    Serve {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Run the gateway with its demo config in front of the built-in demo API, until Ctrl-C.
+    Demo,
+    /// Validate a config file; prints every problem with its key path and exits non-zero if there are any.
+    CheckConfig { file: PathBuf },
+    /// Print the version.
+    Version,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Version => {
+            println!("portcullis {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::CheckConfig { file } => check_config(&file),
+        Command::Serve { config } => match Config::load(&config) {
+            Ok(cfg) => run(cfg, false),
+            Err(e) => {
+                eprint!("{e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Demo => {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            match Config::from_str_at(DEMO_CONFIG, None, cwd) {
+                Ok(cfg) => run(cfg, true),
+                Err(e) => {
+                    eprint!("embedded demo config: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn check_config(file: &Path) -> ExitCode {
+    match Config::load(file) {
+        Ok(cfg) => {
+            let f = &cfg.file;
+            println!(
+                "{}: ok ({} listeners, {} upstreams, {} routes)",
+                file.display(),
+                f.listeners.len(),
+                f.upstreams.len(),
+                f.routes.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprint!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(config: Config, demo: bool) -> ExitCode {
+    let _log_guard = match logging::init(&config.file.log) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("log: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if config.file.server.workers > 0 {
+        builder.worker_threads(config.file.server.workers);
+    }
+    let rt = match builder.build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(serve(config, demo)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("portcullis: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config, demo: bool) -> Result<(), String> {
+    let grace = config.file.server.shutdown_grace.0;
+    let watch = config.file.server.watch && config.source.is_some();
+    let admin = config.file.admin.clone();
+
+    if demo {
+        start_demo_api(&config).await?;
+    }
+    let metrics = Metrics::new();
+    let gw = Gateway::start(config, metrics.clone()).await?;
+    let ready = Arc::new(AtomicBool::new(true));
+    if admin.enabled {
+        let m = metrics.clone();
+        let state = portcullis_admin::AdminState {
+            metrics: Arc::new(move || m.encode()),
+            ready: ready.clone(),
+        };
+        let (addr, _) = portcullis_admin::serve(admin.address, state)
+            .await
+            .map_err(|e| format!("admin.address: cannot listen on {}: {e}", admin.address))?;
+        tracing::info!(%addr, "admin listener (healthz, readyz, metrics)");
+    }
+    if watch {
+        gw.watch_files(Duration::from_secs(1));
+    }
+    if demo {
+        print_demo_banner(&gw, admin.enabled.then_some(admin.address));
+    }
+
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reloading config");
+                let _ = gw.reload().await;
+            }
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    tracing::info!(grace = ?grace, "shutting down: no new connections, draining in-flight requests");
+    ready.store(false, Ordering::Relaxed);
+    let left = gw.shutdown(grace).await;
+    tracing::info!(abandoned_connections = left, "stopped");
+    Ok(())
+}
+
+async fn start_demo_api(config: &Config) -> Result<(), String> {
+    let addr = config
+        .file
+        .upstreams
+        .iter()
+        .find(|u| u.name == "shop")
+        .and_then(|u| u.targets.first())
+        .and_then(|t| t.parse().ok())
+        .ok_or("the demo config has no upstream \"shop\" with a socket-address target")?;
+    portcullis_demo::serve(addr)
+        .await
+        .map_err(|e| format!("demo API: cannot listen on {addr}: {e}"))?;
+    Ok(())
+}
+
+fn print_demo_banner(gw: &Gateway, admin: Option<std::net::SocketAddr>) {
+    let base = gw
+        .listeners()
+        .first()
+        .map(|(_, a)| format!("http://{a}"))
+        .unwrap_or_else(|| "http://127.0.0.1:8080".into());
+    let mut s = format!(
+        "\nPortcullis demo is running: gateway {base} in front of the built-in shop API.\n\
+         Try:\n  curl -i {base}/api/items\n  curl -i '{base}/api/search?q=mug'\n  curl -i {base}/api/users/1\n  \
+         curl -i -X POST {base}/api/login -H 'Content-Type: application/json' -d '{{\"username\":\"{}\",\"password\":\"{}\"}}'\n  \
+         curl -i {base}/nowhere            # a problem+json 404\n",
+        portcullis_demo::DEMO_USER,
+        portcullis_demo::DEMO_PASSWORD
+    );
+    if let Some(a) = admin {
+        s.push_str(&format!("Metrics: curl http://{a}/metrics\n"));
+    }
+    s.push_str("Press Ctrl-C to stop.\n");
+    eprintln!("{s}");
+}

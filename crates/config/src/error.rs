@@ -12,15 +12,25 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigError { path: path.into(), message: message.into(), position: None }
+        ConfigError {
+            path: path.into(),
+            message: message.into(),
+            position: None,
+        }
     }
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.position {
-            Some((line, col)) if self.path.is_empty() => write!(f, "line {line}, column {col}: {}", self.message),
-            Some((line, col)) => write!(f, "{} (line {line}, column {col}): {}", self.path, self.message),
+            Some((line, col)) if self.path.is_empty() => {
+                write!(f, "line {line}, column {col}: {}", self.message)
+            }
+            Some((line, col)) => write!(
+                f,
+                "{} (line {line}, column {col}): {}",
+                self.path, self.message
+            ),
             None => write!(f, "{}: {}", self.path, self.message),
         }
     }
@@ -36,7 +46,10 @@ pub struct ConfigErrors {
 
 impl ConfigErrors {
     pub fn one(e: ConfigError) -> Self {
-        ConfigErrors { file: None, errors: vec![e] }
+        ConfigErrors {
+            file: None,
+            errors: vec![e],
+        }
     }
 }
 

@@ -1,0 +1,283 @@
+//! What a proxy must do to headers between client and upstream: drop hop-by-hop fields (RFC 9110 §7.6.1),
+//! believe `X-Forwarded-For` / `Forwarded` only from trusted proxies, and carry a request id.
+
+use std::net::IpAddr;
+
+use http::header::{CONNECTION, HOST, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use ipnet::IpNet;
+
+pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+pub static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+pub static FORWARDED: HeaderName = HeaderName::from_static("forwarded");
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+/// Removes hop-by-hop headers, including every field named in `Connection`. With `upgrade`, keeps
+/// `Connection: upgrade` and `Upgrade` so a WebSocket handshake passes through.
+pub fn remove_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
+    if headers.contains_key(CONNECTION) {
+        let named: Vec<HeaderName> = headers
+            .get_all(CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+            .collect();
+        for n in named {
+            if !(upgrade && n == UPGRADE) {
+                headers.remove(&n);
+            }
+        }
+        headers.remove(CONNECTION);
+    }
+    for h in [
+        &KEEP_ALIVE,
+        &PROXY_CONNECTION,
+        &TE,
+        &TRAILER,
+        &TRANSFER_ENCODING,
+    ] {
+        headers.remove(h);
+    }
+    if upgrade {
+        headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    } else {
+        headers.remove(UPGRADE);
+    }
+}
+
+/// Whether the request asks for a protocol upgrade (WebSocket) the proxy should pass through.
+pub fn is_upgrade(headers: &HeaderMap) -> bool {
+    headers.contains_key(UPGRADE)
+        && headers
+            .get_all(CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+}
+
+fn trusted(ip: IpAddr, proxies: &[IpNet]) -> bool {
+    let ip = canonical(ip);
+    proxies.iter().any(|n| n.contains(&ip))
+}
+
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+/// The client's address: the peer, unless the peer is a trusted proxy, in which case the right-most
+/// address in `X-Forwarded-For` that is not itself a trusted proxy. A spoofed left-most entry is ignored.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, proxies: &[IpNet]) -> IpAddr {
+    let peer = canonical(peer);
+    if proxies.is_empty() || !trusted(peer, proxies) {
+        return peer;
+    }
+    let mut hops: Vec<IpAddr> = Vec::new();
+    for v in headers.get_all(&X_FORWARDED_FOR) {
+        let Ok(v) = v.to_str() else { return peer };
+        for part in v.split(',') {
+            match part.trim().parse::<IpAddr>() {
+                Ok(ip) => hops.push(canonical(ip)),
+                // Anything unparsable ends trust in the chain at this point.
+                Err(_) => hops.clear(),
+            }
+        }
+    }
+    hops.into_iter()
+        .rev()
+        .find(|ip| !trusted(*ip, proxies))
+        .unwrap_or(peer)
+}
+
+/// Sets `X-Forwarded-For/-Proto/-Host` and `Forwarded` for the upstream. Client-supplied values are kept
+/// (and appended to) only when the peer is a trusted proxy; otherwise they are replaced.
+pub fn set_forwarded(
+    headers: &mut HeaderMap,
+    peer: IpAddr,
+    tls: bool,
+    host: Option<&HeaderValue>,
+    proxies: &[IpNet],
+) {
+    let peer = canonical(peer);
+    let from_trusted = trusted(peer, proxies);
+    let proto = if tls { "https" } else { "http" };
+    let peer_s = peer.to_string();
+
+    let xff = match (
+        from_trusted,
+        headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()),
+    ) {
+        (true, Some(prev)) if !prev.is_empty() => format!("{prev}, {peer_s}"),
+        _ => peer_s.clone(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&xff) {
+        headers.insert(X_FORWARDED_FOR.clone(), v);
+    }
+    if !(from_trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
+        headers.insert(
+            X_FORWARDED_PROTO.clone(),
+            HeaderValue::from_static(if tls { "https" } else { "http" }),
+        );
+    }
+    if !(from_trusted && headers.contains_key(&X_FORWARDED_HOST)) {
+        match host {
+            Some(h) => {
+                headers.insert(X_FORWARDED_HOST.clone(), h.clone());
+            }
+            None => {
+                headers.remove(&X_FORWARDED_HOST);
+            }
+        }
+    }
+    let node = match peer {
+        IpAddr::V6(_) => format!("\"[{peer_s}]\""),
+        IpAddr::V4(_) => peer_s,
+    };
+    let mut element = format!("for={node};proto={proto}");
+    if let Some(h) = host.and_then(|h| h.to_str().ok()) {
+        if h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        {
+            element.push_str(";host=");
+            element.push_str(h);
+        }
+    }
+    let fwd = match (
+        from_trusted,
+        headers.get(&FORWARDED).and_then(|v| v.to_str().ok()),
+    ) {
+        (true, Some(prev)) if !prev.is_empty() => format!("{prev}, {element}"),
+        _ => element,
+    };
+    if let Ok(v) = HeaderValue::from_str(&fwd) {
+        headers.insert(FORWARDED.clone(), v);
+    }
+}
+
+/// The request id: the client's `X-Request-Id` if it is short and plain, else a new UUID.
+pub fn request_id(headers: &HeaderMap) -> String {
+    if let Some(v) = headers.get(&X_REQUEST_ID) {
+        let b = v.as_bytes();
+        if !b.is_empty()
+            && b.len() <= 128
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(c))
+        {
+            // Checked ASCII above.
+            return String::from_utf8_lossy(b).into_owned();
+        }
+    }
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// The host the client asked for, without port: from `Host`, else the URI authority (HTTP/2).
+pub fn request_host<'a>(headers: &'a HeaderMap, uri: &'a http::Uri) -> &'a str {
+    let raw = headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()));
+    let Some(raw) = raw else { return "" };
+    if raw.starts_with('[') {
+        return raw.split_once(']').map(|(h, _)| &h[1..]).unwrap_or(raw);
+    }
+    raw.rsplit_once(':').map(|(h, _)| h).unwrap_or(raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nets(s: &[&str]) -> Vec<IpNet> {
+        s.iter().map(|x| x.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn hop_by_hop_and_connection_tokens_are_removed() {
+        let mut h = HeaderMap::new();
+        h.insert(CONNECTION, HeaderValue::from_static("keep-alive, X-Secret"));
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert(TE, HeaderValue::from_static("trailers"));
+        h.insert(UPGRADE, HeaderValue::from_static("h2c"));
+        h.insert("x-keep", HeaderValue::from_static("1"));
+        remove_hop_by_hop(&mut h, false);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-keep"));
+    }
+
+    #[test]
+    fn spoofed_xff_from_untrusted_peer_is_replaced() {
+        let mut h = HeaderMap::new();
+        h.insert(X_FORWARDED_FOR.clone(), HeaderValue::from_static("1.2.3.4"));
+        let peer: IpAddr = "203.0.113.9".parse().unwrap();
+        assert_eq!(client_ip(peer, &h, &nets(&["10.0.0.0/8"])), peer);
+        set_forwarded(&mut h, peer, false, None, &nets(&["10.0.0.0/8"]));
+        assert_eq!(h[&X_FORWARDED_FOR], "203.0.113.9");
+        assert_eq!(h[&FORWARDED], "for=203.0.113.9;proto=http");
+    }
+
+    #[test]
+    fn trusted_chain_yields_rightmost_untrusted() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            X_FORWARDED_FOR.clone(),
+            HeaderValue::from_static("6.6.6.6, 198.51.100.7, 10.0.0.2"),
+        );
+        let peer: IpAddr = "10.0.0.1".parse().unwrap();
+        let ip = client_ip(peer, &h, &nets(&["10.0.0.0/8"]));
+        assert_eq!(ip.to_string(), "198.51.100.7");
+        set_forwarded(
+            &mut h,
+            peer,
+            true,
+            Some(&HeaderValue::from_static("shop.example")),
+            &nets(&["10.0.0.0/8"]),
+        );
+        assert_eq!(
+            h[&X_FORWARDED_FOR],
+            "6.6.6.6, 198.51.100.7, 10.0.0.2, 10.0.0.1"
+        );
+        assert_eq!(h[&X_FORWARDED_PROTO], "https");
+        assert_eq!(h[&FORWARDED], "for=10.0.0.1;proto=https;host=shop.example");
+    }
+
+    #[test]
+    fn garbage_in_xff_stops_trust() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            X_FORWARDED_FOR.clone(),
+            HeaderValue::from_static("1.1.1.1, junk"),
+        );
+        let peer: IpAddr = "10.0.0.1".parse().unwrap();
+        assert_eq!(client_ip(peer, &h, &nets(&["10.0.0.0/8"])), peer);
+    }
+
+    #[test]
+    fn request_ids() {
+        let mut h = HeaderMap::new();
+        h.insert(X_REQUEST_ID.clone(), HeaderValue::from_static("abc-123"));
+        assert_eq!(request_id(&h), "abc-123");
+        h.insert(
+            X_REQUEST_ID.clone(),
+            HeaderValue::from_static("bad id<script>"),
+        );
+        assert_eq!(request_id(&h).len(), 36);
+    }
+
+    #[test]
+    fn hosts() {
+        let mut h = HeaderMap::new();
+        let uri: http::Uri = "/".parse().unwrap();
+        h.insert(HOST, HeaderValue::from_static("Shop.example:8080"));
+        assert_eq!(request_host(&h, &uri), "Shop.example");
+        h.insert(HOST, HeaderValue::from_static("[::1]:8080"));
+        assert_eq!(request_host(&h, &uri), "::1");
+    }
+}

@@ -1,0 +1,634 @@
+//! One request's path through the gateway: limits → route → request-header phase → request body →
+//! upstream (balancing, timeouts, retries) → response-header phase → response body → logging.
+//! Every refusal becomes an RFC 9457 problem response here, in one place ([`problem_response`]).
+
+use std::convert::Infallible;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, LOCATION};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Version};
+use http_body::Body as _;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use portcullis_pipeline::{BodyNeed, Problem, RequestCtx, UpstreamInfo, Verdict};
+
+use crate::body::{self, BoxBody, LimitedBody, LoggedBody, MapChunks};
+use crate::forward::{self, X_REQUEST_ID};
+use crate::router::{rewrite_path, Route, RouteAction};
+use crate::runtime::Runtime;
+use crate::server::ConnShared;
+use crate::upstream::{HashKey, UpstreamGroup};
+
+static PROBLEM_JSON: HeaderValue = HeaderValue::from_static("application/problem+json");
+
+/// hyper's entry point: never fails; every error becomes a response.
+pub async fn handle(
+    cx: Arc<ConnShared>,
+    req: Request<Incoming>,
+) -> Result<Response<BoxBody>, Infallible> {
+    let rt = cx.gateway.runtime.load_full();
+    cx.activity.begin();
+    cx.gateway.metrics.in_flight.inc();
+    let request_id = forward::request_id(req.headers());
+    let mut ctx = RequestCtx::new(request_id, cx.conn.clone());
+    ctx.client_ip = forward::client_ip(cx.conn.peer.ip(), req.headers(), &rt.trusted_proxies);
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+
+    let (status_route, mut resp) = match route_and_serve(&cx, &rt, &mut ctx, req).await {
+        Ok((route, resp)) => (Some(route), resp),
+        Err(problem) => (None, problem_response(&ctx, *problem)),
+    };
+    let route = status_route.flatten();
+
+    // Response-header phase, for every response (including Portcullis's own problems).
+    if rt.phases.response_headers {
+        let (mut parts, b) = resp.into_parts();
+        for p in &rt.protections {
+            if let Verdict::Respond(problem) = p.response_headers_filter(&mut ctx, &mut parts) {
+                ctx.refused_by = Some(p.name());
+                let mut r = problem_response(&ctx, *problem);
+                // A refusal here still gets the header policy applied by those that ran before.
+                r.headers_mut().extend(
+                    parts
+                        .headers
+                        .drain()
+                        .filter_map(|(k, v)| k.map(|k| (k, v)))
+                        .filter(|(k, _)| *k != CONTENT_TYPE && *k != CONTENT_LENGTH),
+                );
+                parts = r.into_parts().0;
+                break;
+            }
+        }
+        resp = Response::from_parts(parts, b);
+    }
+    if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
+        resp.headers_mut().insert(X_REQUEST_ID.clone(), v);
+    }
+    let status = resp.status().as_u16();
+
+    // Response-body phase.
+    let ctx = Arc::new(std::sync::Mutex::new(ctx));
+    let (parts, mut b) = resp.into_parts();
+    if rt.phases.response_body {
+        let (rt2, ctx2) = (rt.clone(), ctx.clone());
+        b = MapChunks::new(b, move |chunk: &mut Bytes, end| {
+            let mut ctx = ctx2.lock().unwrap_or_else(|p| p.into_inner());
+            rt2.protections
+                .iter()
+                .all(|p| p.response_body_filter(&mut ctx, chunk, end).is_continue())
+        })
+        .boxed_unsync();
+    }
+
+    // Logging phase: always, once, when the response is done or abandoned.
+    let started = Instant::now();
+    let conn = cx.clone();
+    let logged = LoggedBody::new(b, move |bytes, completed| {
+        let ctx = ctx.lock().unwrap_or_else(|p| p.into_inner());
+        let elapsed = ctx.started.elapsed();
+        if let Some(r) = &route {
+            r.metrics.observe(status, elapsed.as_secs_f64());
+        }
+        conn.gateway.metrics.in_flight.dec();
+        conn.activity.end();
+        for p in &rt.protections {
+            if p.phases().logging {
+                p.logging(&ctx, status);
+            }
+        }
+        tracing::info!(
+            target: "portcullis::access",
+            request_id = %ctx.request_id,
+            client_ip = %ctx.client_ip,
+            method = %method,
+            path = %path,
+            route = ctx.route.as_deref().unwrap_or("-"),
+            status,
+            bytes,
+            completed,
+            upstream = ctx.upstream.as_ref().map(|u| u.group.as_str()).unwrap_or("-"),
+            target_addr = ctx.upstream.as_ref().map(|u| u.target.as_str()).unwrap_or("-"),
+            refused_by = ctx.refused_by.unwrap_or("-"),
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            response_ms = started.duration_since(ctx.started).as_secs_f64() * 1000.0,
+            listener = %ctx.conn.listener,
+        );
+    });
+    Ok(Response::from_parts(parts, logged.boxed_unsync()))
+}
+
+type Outcome = Result<(Option<Arc<Route>>, Response<BoxBody>), Box<Problem>>;
+
+async fn route_and_serve(
+    cx: &Arc<ConnShared>,
+    rt: &Arc<Runtime>,
+    ctx: &mut RequestCtx,
+    req: Request<Incoming>,
+) -> Outcome {
+    check_limits(&req, rt)?;
+    if let Some(port) = cx.redirect_https_port {
+        return Ok((None, https_redirect(&req, port)));
+    }
+    let (mut parts, body) = req.into_parts();
+    let host = forward::request_host(&parts.headers, &parts.uri).to_string();
+    let Some(route) = rt
+        .router
+        .find(&host, parts.uri.path(), &parts.method, &parts.headers)
+        .cloned()
+    else {
+        cx.gateway.metrics.refused("no_route");
+        return Err(Box::new(Problem::new(
+            StatusCode::NOT_FOUND,
+            "No route matches this request.",
+        )));
+    };
+    ctx.route = Some(route.name.clone());
+    let with_route = |p: Problem| -> Outcome { Err(Box::new(p)) };
+
+    // Request-header phase.
+    if rt.phases.request_headers {
+        for p in &rt.protections {
+            match p.request_headers_filter(ctx, &mut parts) {
+                Verdict::Continue => {}
+                Verdict::Respond(problem) => {
+                    ctx.refused_by = Some(p.name());
+                    return Ok((Some(route.clone()), problem_response(ctx, *problem)));
+                }
+                Verdict::Close => {
+                    ctx.refused_by = Some(p.name());
+                    return with_route(Problem::new(
+                        StatusCode::FORBIDDEN,
+                        "The request was refused.",
+                    ));
+                }
+            }
+        }
+    }
+
+    // Body size, known up front.
+    if let Some(len) = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if len > route.max_body_bytes {
+            cx.gateway.metrics.refused("body_too_large");
+            return Ok((
+                Some(route.clone()),
+                problem_response(ctx, too_large(route.max_body_bytes)),
+            ));
+        }
+    }
+
+    let resp = match &route.action {
+        RouteAction::Respond {
+            status,
+            body,
+            content_type,
+        } => {
+            let mut r = Response::new(body::full(body.clone()));
+            *r.status_mut() = *status;
+            r.headers_mut().insert(CONTENT_TYPE, content_type.clone());
+            r
+        }
+        RouteAction::Redirect { to, status } => {
+            let mut r = Response::new(body::empty());
+            *r.status_mut() = *status;
+            r.headers_mut().insert(LOCATION, to.clone());
+            r
+        }
+        RouteAction::Proxy {
+            upstream,
+            strip_prefix,
+            add_prefix,
+        } => {
+            let pq = parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/");
+            let new_pq = if strip_prefix.is_some() || add_prefix.is_some() {
+                rewrite_path(pq, strip_prefix.as_deref(), add_prefix.as_deref())
+            } else {
+                pq.to_string()
+            };
+            match proxy(cx, rt, ctx, &route, upstream, parts, body, new_pq).await {
+                Ok(r) => r,
+                Err(p) => problem_response(ctx, *p),
+            }
+        }
+    };
+    Ok((Some(route), resp))
+}
+
+fn too_large(max: u64) -> Problem {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("The request body is larger than the {max} bytes allowed."),
+    )
+}
+
+/// Header count/size and URL length limits (hyper's own hard limits sit above these, so the client gets a
+/// problem body from us rather than an empty one from hyper).
+fn check_limits(req: &Request<Incoming>, rt: &Runtime) -> Result<(), Box<Problem>> {
+    let l = &rt.limits;
+    let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if uri_len > l.max_uri_bytes {
+        return Err(Box::new(Problem::new(
+            StatusCode::URI_TOO_LONG,
+            "The request URL is too long.",
+        )));
+    }
+    let h = req.headers();
+    let bytes: usize = h.iter().map(|(n, v)| n.as_str().len() + v.len()).sum();
+    if h.len() > l.max_headers || bytes > l.max_header_bytes {
+        return Err(Box::new(Problem::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "The request headers are too large.",
+        )));
+    }
+    Ok(())
+}
+
+fn https_redirect(req: &Request<Incoming>, port: u16) -> Response<BoxBody> {
+    let host = forward::request_host(req.headers(), req.uri());
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
+    let pq = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let loc = if port == 443 {
+        format!("https://{host}{pq}")
+    } else {
+        format!("https://{host}:{port}{pq}")
+    };
+    let mut r = Response::new(body::empty());
+    *r.status_mut() = StatusCode::PERMANENT_REDIRECT;
+    if let Ok(v) = HeaderValue::from_str(&loc) {
+        r.headers_mut().insert(LOCATION, v);
+    }
+    r
+}
+
+/// The single place where a refusal becomes a response: RFC 9457 problem+json with the request id.
+pub fn problem_response(ctx: &RequestCtx, p: Problem) -> Response<BoxBody> {
+    if let Some(reason) = &p.log_reason {
+        tracing::info!(request_id = %ctx.request_id, status = p.status.as_u16(), reason = %reason, "request refused");
+    }
+    let body = p.body_json(Some(&ctx.request_id));
+    let mut r = Response::new(body::full(body));
+    *r.status_mut() = p.status;
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, PROBLEM_JSON.clone());
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    for (n, v) in p.headers {
+        h.append(n, v);
+    }
+    r
+}
+
+fn bad_gateway(reason: String) -> Box<Problem> {
+    Box::new(
+        Problem::new(
+            StatusCode::BAD_GATEWAY,
+            "The upstream service is unavailable.",
+        )
+        .with_log_reason(reason),
+    )
+}
+
+fn gateway_timeout(reason: String) -> Box<Problem> {
+    Box::new(
+        Problem::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "The upstream service did not answer in time.",
+        )
+        .with_log_reason(reason),
+    )
+}
+
+fn hash_key(key: &HashKey, ctx: &RequestCtx, parts: &http::request::Parts) -> Vec<u8> {
+    match key {
+        HashKey::ClientIp => ctx.client_ip.to_string().into_bytes(),
+        HashKey::Path => parts.uri.path().as_bytes().to_vec(),
+        HashKey::Header(h) => parts
+            .headers
+            .get(h)
+            .map(|v| v.as_bytes().to_vec())
+            .unwrap_or_default(),
+        HashKey::Cookie(name) => parts
+            .headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|c| c.trim().split_once('='))
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_bytes().to_vec())
+            .unwrap_or_default(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn proxy(
+    cx: &Arc<ConnShared>,
+    rt: &Arc<Runtime>,
+    ctx: &mut RequestCtx,
+    route: &Arc<Route>,
+    group: &Arc<UpstreamGroup>,
+    mut parts: http::request::Parts,
+    body: Incoming,
+    path_and_query: String,
+) -> Result<Response<BoxBody>, Box<Problem>> {
+    let upgrade = parts.version == Version::HTTP_11 && forward::is_upgrade(&parts.headers);
+    let client_upgrade = if upgrade {
+        parts.extensions.remove::<hyper::upgrade::OnUpgrade>()
+    } else {
+        None
+    };
+    let host_value = parts.headers.get(HOST).cloned().or_else(|| {
+        parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    });
+    forward::remove_hop_by_hop(&mut parts.headers, upgrade);
+    forward::set_forwarded(
+        &mut parts.headers,
+        cx.conn.peer.ip(),
+        cx.conn.tls,
+        host_value.as_ref(),
+        &rt.trusted_proxies,
+    );
+    if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
+        parts.headers.insert(X_REQUEST_ID.clone(), v);
+    }
+    if let Some(h) = &host_value {
+        parts.headers.insert(HOST, h.clone());
+    }
+
+    // Request body: size limit while streaming, and the body phase for protections that want it.
+    let no_body = body.is_end_stream();
+    let limited = LimitedBody::new(
+        body.map_err(Into::into).boxed_unsync(),
+        route.max_body_bytes,
+    );
+    let tripped = limited.tripped.clone();
+    let mut up_body: BoxBody = limited.boxed_unsync();
+    if rt.phases.request_body && !no_body {
+        up_body = request_body_phase(rt, ctx, up_body, route.max_body_bytes).await?;
+    }
+
+    let key = group.balancer.hash_key().map(|k| hash_key(k, ctx, &parts));
+    let idempotent = matches!(
+        parts.method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
+    );
+    let mut retries_left = if idempotent && no_body && !upgrade {
+        group.retries.attempts
+    } else {
+        0
+    };
+    let timeouts = &group.timeouts;
+    let deadline = Instant::now() + timeouts.total.0;
+    let scheme = if group.tls { "https" } else { "http" };
+    group.deposit();
+
+    let mut excluded = None;
+    let mut first_body = Some(up_body);
+    let (resp, guard) = loop {
+        let Some(guard) = group.select(key.as_deref(), excluded.as_ref()) else {
+            cx.gateway.metrics.refused("no_healthy_upstream");
+            return Err(Box::new(
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The upstream service is unavailable.",
+                )
+                .with_log_reason(format!("upstream {:?}: no healthy target", group.name)),
+            ));
+        };
+        let target = guard.target().clone();
+        let info = UpstreamInfo {
+            group: group.name.clone(),
+            target: target.addr.clone(),
+        };
+        let uri: http::Uri = format!("{scheme}://{}{}", target.addr, path_and_query)
+            .parse()
+            .map_err(|e| bad_gateway(format!("cannot build upstream URI: {e}")))?;
+        let mut req_parts = parts.clone();
+        req_parts.uri = uri;
+        req_parts.version = Version::HTTP_11;
+        if rt.phases.upstream_selected {
+            for p in &rt.protections {
+                if let Verdict::Respond(problem) =
+                    p.upstream_selected_filter(ctx, &info, &mut req_parts)
+                {
+                    ctx.refused_by = Some(p.name());
+                    return Err(problem);
+                }
+            }
+        }
+        ctx.upstream = Some(info);
+        let b = first_body.take().unwrap_or_else(body::empty);
+        let req = Request::from_parts(req_parts, b);
+        let now = Instant::now();
+        let budget = deadline
+            .saturating_duration_since(now)
+            .min(timeouts.response.0);
+        let sent = Instant::now();
+        match tokio::time::timeout(budget, group.client.request(req)).await {
+            Ok(Ok(resp)) => {
+                route
+                    .metrics
+                    .upstream_duration
+                    .observe(sent.elapsed().as_secs_f64());
+                if matches!(resp.status().as_u16(), 502..=504) {
+                    group.report_failure(&target, "status");
+                } else {
+                    group.report_success(&target);
+                }
+                break (resp, guard);
+            }
+            Ok(Err(e)) => {
+                if tripped.load(Ordering::Relaxed) {
+                    cx.gateway.metrics.refused("body_too_large");
+                    return Err(Box::new(too_large(route.max_body_bytes)));
+                }
+                let connect = e.is_connect();
+                group.report_failure(&target, if connect { "connect" } else { "request" });
+                let reason = format!(
+                    "upstream {:?} target {}: {}",
+                    group.name,
+                    target.addr,
+                    error_chain(&e)
+                );
+                if connect
+                    && retries_left > 0
+                    && Instant::now() < deadline
+                    && group.withdraw_retry()
+                {
+                    retries_left -= 1;
+                    tracing::debug!(request_id = %ctx.request_id, %reason, "retrying on another target");
+                    excluded = Some(target);
+                    continue;
+                }
+                let timed_out = error_chain(&e).contains("timed out");
+                return Err(if timed_out {
+                    gateway_timeout(reason)
+                } else {
+                    bad_gateway(reason)
+                });
+            }
+            Err(_) => {
+                group.report_failure(&target, "timeout");
+                return Err(gateway_timeout(format!(
+                    "upstream {:?} target {}: no response within {:?}",
+                    group.name, target.addr, budget
+                )));
+            }
+        }
+    };
+
+    let (mut rparts, rbody) = resp.into_parts();
+    if rparts.status == StatusCode::SWITCHING_PROTOCOLS {
+        if let Some(client_upgrade) = client_upgrade {
+            let mut upstream_resp = Response::from_parts(rparts.clone(), ());
+            let upstream_upgrade = hyper::upgrade::on(&mut upstream_resp);
+            let _ = rbody;
+            let request_id = ctx.request_id.clone();
+            tokio::spawn(async move {
+                let _guard = guard;
+                match tokio::try_join!(client_upgrade, upstream_upgrade) {
+                    Ok((c, u)) => {
+                        let mut c = hyper_util::rt::TokioIo::new(c);
+                        let mut u = hyper_util::rt::TokioIo::new(u);
+                        let _ = tokio::io::copy_bidirectional(&mut c, &mut u).await;
+                    }
+                    Err(e) => tracing::debug!(%request_id, error = %e, "upgrade failed"),
+                }
+            });
+            return Ok(Response::from_parts(rparts, body::empty()));
+        }
+    }
+    forward::remove_hop_by_hop(&mut rparts.headers, false);
+    // Keep the target marked busy until the response body is done.
+    let rbody = rbody.map_err(Into::into).boxed_unsync();
+    let rbody = LoggedBody::new(rbody, move |_, _| drop(guard)).boxed_unsync();
+    Ok(Response::from_parts(rparts, rbody))
+}
+
+/// Feeds the request body to the protections that asked for it: buffered (up to the largest limit asked)
+/// or chunk by chunk. Returns the body to send upstream.
+async fn request_body_phase(
+    rt: &Arc<Runtime>,
+    ctx: &mut RequestCtx,
+    body: BoxBody,
+    max_body: u64,
+) -> Result<BoxBody, Box<Problem>> {
+    let needs: Vec<(usize, BodyNeed)> = rt
+        .protections
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.phases().request_body)
+        .filter_map(|(i, p)| p.request_body_need(ctx).map(|n| (i, n)))
+        .collect();
+    if needs.is_empty() {
+        return Ok(body);
+    }
+    // Buffering covers streaming needs too: a streamed protection sees the buffer as one chunk.
+    let limit = needs
+        .iter()
+        .map(|(_, n)| match n {
+            BodyNeed::Buffer(l) => *l,
+            BodyNeed::Stream => usize::try_from(max_body).unwrap_or(usize::MAX),
+        })
+        .max()
+        .unwrap_or(0)
+        .min(usize::try_from(max_body).unwrap_or(usize::MAX));
+    let mut buf = bytes::BytesMut::new();
+    let mut body = body;
+    let mut complete = true;
+    loop {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Ok(d) = frame.into_data() {
+                    buf.extend_from_slice(&d);
+                    if buf.len() > limit {
+                        complete = false;
+                        break;
+                    }
+                }
+            }
+            Some(Err(e)) => {
+                if e.is::<body::TooLarge>() {
+                    return Err(Box::new(too_large(max_body)));
+                }
+                return Err(Box::new(
+                    Problem::new(
+                        StatusCode::BAD_REQUEST,
+                        "The request body could not be read.",
+                    )
+                    .with_log_reason(e.to_string()),
+                ));
+            }
+            None => break,
+        }
+    }
+    let chunk = buf.freeze();
+    for (i, _) in &needs {
+        let p = &rt.protections[*i];
+        match p.request_body_filter(ctx, &chunk, complete) {
+            Verdict::Continue => {}
+            Verdict::Respond(problem) => {
+                ctx.refused_by = Some(p.name());
+                return Err(problem);
+            }
+            Verdict::Close => {
+                ctx.refused_by = Some(p.name());
+                return Err(Box::new(Problem::new(
+                    StatusCode::FORBIDDEN,
+                    "The request was refused.",
+                )));
+            }
+        }
+    }
+    let head = body::full(chunk);
+    if complete {
+        return Ok(head);
+    }
+    // Over the inspection limit: send what was read, then stream the rest uninspected.
+    let rest = body;
+    let chained = http_body_util::StreamBody::new(futures_util::stream::unfold(
+        (Some(head), rest),
+        |(head, mut rest)| async move {
+            if let Some(mut h) = head {
+                if let Some(f) = h.frame().await {
+                    return Some((f, (Some(h), rest)));
+                }
+            }
+            rest.frame().await.map(|f| (f, (None, rest)))
+        },
+    ));
+    Ok(chained.boxed_unsync())
+}
+
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

@@ -1,0 +1,210 @@
+//! Metric names (one place, Prometheus style: base units, no client IPs or raw paths as labels) and the
+//! registry the admin listener serves.
+//!
+//! Per-route handles are created once when a config is built, so the request path only bumps atomics.
+
+use std::sync::{Arc, Mutex};
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+pub const REQUESTS_TOTAL: &str = "portcullis_requests";
+pub const REQUEST_DURATION_SECONDS: &str = "portcullis_request_duration_seconds";
+pub const UPSTREAM_DURATION_SECONDS: &str = "portcullis_upstream_duration_seconds";
+pub const IN_FLIGHT: &str = "portcullis_in_flight_requests";
+pub const CONNECTIONS_OPEN: &str = "portcullis_connections_open";
+pub const UPSTREAM_HEALTHY_TARGETS: &str = "portcullis_upstream_healthy_targets";
+pub const UPSTREAM_ERRORS_TOTAL: &str = "portcullis_upstream_errors";
+pub const UPSTREAM_RETRIES_TOTAL: &str = "portcullis_upstream_retries";
+pub const CONFIG_RELOADS_TOTAL: &str = "portcullis_config_reloads";
+pub const REFUSED_TOTAL: &str = "portcullis_refused_requests";
+
+type Labels = Vec<(&'static str, String)>;
+
+/// Every metric Portcullis exports.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<Labels, Counter>,
+    duration: Family<Labels, Histogram>,
+    upstream_duration: Family<Labels, Histogram>,
+    pub in_flight: Gauge,
+    pub connections: Gauge,
+    healthy: Family<Labels, Gauge>,
+    upstream_errors: Family<Labels, Counter>,
+    retries: Family<Labels, Counter>,
+    reloads: Family<Labels, Counter>,
+    refused: Family<Labels, Counter>,
+    lock: Mutex<()>,
+}
+
+/// Counters for one route, by status class (1xx..5xx), and its latency histogram.
+#[derive(Clone)]
+pub struct RouteMetrics {
+    by_class: [Counter; 5],
+    pub duration: Histogram,
+    pub upstream_duration: Histogram,
+}
+
+impl RouteMetrics {
+    pub fn observe(&self, status: u16, seconds: f64) {
+        let class = usize::from(status / 100).clamp(1, 5) - 1;
+        self.by_class[class].inc();
+        self.duration.observe(seconds);
+    }
+}
+
+fn latency_buckets() -> impl Iterator<Item = f64> {
+    [
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ]
+    .into_iter()
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Self> {
+        let mut registry = Registry::default();
+        let requests = Family::<Labels, Counter>::default();
+        let duration =
+            Family::<Labels, Histogram>::new_with_constructor(|| Histogram::new(latency_buckets()));
+        let upstream_duration =
+            Family::<Labels, Histogram>::new_with_constructor(|| Histogram::new(latency_buckets()));
+        let in_flight = Gauge::default();
+        let connections = Gauge::default();
+        let healthy = Family::default();
+        let upstream_errors = Family::default();
+        let retries = Family::default();
+        let reloads = Family::default();
+        let refused = Family::default();
+        registry.register(
+            REQUESTS_TOTAL,
+            "Requests answered, by route and status class",
+            requests.clone(),
+        );
+        registry.register(
+            REQUEST_DURATION_SECONDS,
+            "Time from request head to response end",
+            duration.clone(),
+        );
+        registry.register(
+            UPSTREAM_DURATION_SECONDS,
+            "Time from sending upstream to the response head",
+            upstream_duration.clone(),
+        );
+        registry.register(IN_FLIGHT, "Requests being served", in_flight.clone());
+        registry.register(
+            CONNECTIONS_OPEN,
+            "Open client connections",
+            connections.clone(),
+        );
+        registry.register(
+            UPSTREAM_HEALTHY_TARGETS,
+            "Targets taking traffic, by upstream group",
+            healthy.clone(),
+        );
+        registry.register(
+            UPSTREAM_ERRORS_TOTAL,
+            "Failed upstream attempts, by upstream and kind",
+            upstream_errors.clone(),
+        );
+        registry.register(
+            UPSTREAM_RETRIES_TOTAL,
+            "Retried upstream attempts, by upstream",
+            retries.clone(),
+        );
+        registry.register(
+            CONFIG_RELOADS_TOTAL,
+            "Config reloads, by result",
+            reloads.clone(),
+        );
+        registry.register(
+            REFUSED_TOTAL,
+            "Requests refused by Portcullis itself, by reason",
+            refused.clone(),
+        );
+        Arc::new(Metrics {
+            registry,
+            requests,
+            duration,
+            upstream_duration,
+            in_flight,
+            connections,
+            healthy,
+            upstream_errors,
+            retries,
+            reloads,
+            refused,
+            lock: Mutex::new(()),
+        })
+    }
+
+    /// Handles for one route (route names come from config, so the label set is bounded).
+    pub fn route(&self, route: &str) -> RouteMetrics {
+        let class = |c: &str| {
+            self.requests
+                .get_or_create(&vec![
+                    ("route", route.to_string()),
+                    ("status", c.to_string()),
+                ])
+                .clone()
+        };
+        let labels = vec![("route", route.to_string())];
+        RouteMetrics {
+            by_class: [
+                class("1xx"),
+                class("2xx"),
+                class("3xx"),
+                class("4xx"),
+                class("5xx"),
+            ],
+            duration: self.duration.get_or_create(&labels).clone(),
+            upstream_duration: self.upstream_duration.get_or_create(&labels).clone(),
+        }
+    }
+
+    pub fn healthy_targets(&self, upstream: &str) -> Gauge {
+        self.healthy
+            .get_or_create(&vec![("upstream", upstream.to_string())])
+            .clone()
+    }
+
+    pub fn upstream_error(&self, upstream: &str, kind: &'static str) {
+        self.upstream_errors
+            .get_or_create(&vec![
+                ("upstream", upstream.to_string()),
+                ("kind", kind.to_string()),
+            ])
+            .inc();
+    }
+
+    pub fn retry(&self, upstream: &str) {
+        self.retries
+            .get_or_create(&vec![("upstream", upstream.to_string())])
+            .inc();
+    }
+
+    pub fn reload(&self, ok: bool) {
+        let result = if ok { "success" } else { "failure" };
+        self.reloads
+            .get_or_create(&vec![("result", result.to_string())])
+            .inc();
+    }
+
+    pub fn refused(&self, reason: &'static str) {
+        self.refused
+            .get_or_create(&vec![("reason", reason.to_string())])
+            .inc();
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = String::new();
+        // Encoding into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}

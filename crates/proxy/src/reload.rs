@@ -1,0 +1,63 @@
+//! Reload on file change. Polls modification times (and sizes) instead of using inotify: editors and
+//! deploy tools replace files by rename, which watches on the old inode miss, and a poll every second or
+//! two costs nothing.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::task::JoinHandle;
+
+use crate::Gateway;
+
+type Stamp = Vec<(PathBuf, Option<(SystemTime, u64)>)>;
+
+fn watched_files(gw: &Gateway) -> Vec<PathBuf> {
+    let cfg = gw.config();
+    let mut files: Vec<PathBuf> = cfg.source.iter().cloned().collect();
+    for l in &cfg.file.listeners {
+        for c in l.tls.iter().flat_map(|t| &t.certificates) {
+            files.push(cfg.resolve(&c.cert));
+            files.push(cfg.resolve(&c.key));
+        }
+    }
+    for u in &cfg.file.upstreams {
+        if let Some(ca) = u.tls.as_ref().and_then(|t| t.ca.as_ref()) {
+            files.push(cfg.resolve(ca));
+        }
+    }
+    files
+}
+
+fn stamp(files: &[PathBuf]) -> Stamp {
+    files
+        .iter()
+        .map(|f| {
+            let m = std::fs::metadata(f)
+                .ok()
+                .and_then(|m| Some((m.modified().ok()?, m.len())));
+            (f.clone(), m)
+        })
+        .collect()
+}
+
+pub fn spawn_watcher(gw: Arc<Gateway>, every: Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut last = stamp(&watched_files(&gw));
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let now = stamp(&last.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>());
+            if now == last {
+                continue;
+            }
+            // Give a writer a moment to finish before reading.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            tracing::info!("config or certificate file changed; reloading");
+            let _ = gw.reload().await;
+            // Watch what the (possibly new) config names; a failed reload keeps watching the same files.
+            last = stamp(&watched_files(&gw));
+        }
+    })
+}

@@ -1,0 +1,94 @@
+//! Everything built from one validated config: the router, upstream groups (with pools and health checks),
+//! the ordered protections and the limits. Swapped atomically on reload; requests in flight keep the one
+//! they started with.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ipnet::IpNet;
+use portcullis_config::Config;
+use portcullis_headers::HeaderPolicy;
+use portcullis_pipeline::{Phases, Protection};
+
+use crate::metrics::Metrics;
+use crate::router::{Route, Router};
+use crate::tls::CertSet;
+use crate::upstream::UpstreamGroup;
+
+/// Protocol limits checked on every request.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_header_bytes: usize,
+    pub max_headers: usize,
+    pub max_uri_bytes: usize,
+}
+
+pub struct Runtime {
+    pub config: Config,
+    pub router: Router,
+    pub protections: Vec<Arc<dyn Protection>>,
+    /// Union of the protections' phases, to skip whole phases nobody uses.
+    pub phases: Phases,
+    pub limits: Limits,
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+impl Runtime {
+    /// Builds the runtime and loads each TLS listener's certificates. Must run inside the Tokio runtime
+    /// (health checks start here). Any error leaves nothing running.
+    pub fn build(
+        config: Config,
+        metrics: &Arc<Metrics>,
+    ) -> Result<(Runtime, HashMap<String, CertSet>), String> {
+        let f = &config.file;
+        let mut certs = HashMap::new();
+        for l in &f.listeners {
+            if let Some(tls) = &l.tls {
+                certs.insert(l.name.clone(), CertSet::load(tls, &config, &l.name)?);
+            }
+        }
+        let upstreams = f
+            .upstreams
+            .iter()
+            .map(|u| UpstreamGroup::build(u, &config, metrics.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let routes = f
+            .routes
+            .iter()
+            .map(|r| {
+                Route::build(
+                    r,
+                    &upstreams,
+                    f.limits.max_body_bytes.0,
+                    metrics.route(&r.name),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut protections: Vec<Arc<dyn Protection>> = Vec::new();
+        if f.headers.enabled {
+            protections.push(Arc::new(
+                HeaderPolicy::build(&f.headers).map_err(|e| e.to_string())?,
+            ));
+        }
+        let phases = protections
+            .iter()
+            .fold(Phases::default(), |acc, p| acc.union(p.phases()));
+        let limits = Limits {
+            max_header_bytes: f.limits.max_header_bytes.as_usize(),
+            max_headers: f.limits.max_headers,
+            max_uri_bytes: f.limits.max_uri_bytes.as_usize(),
+        };
+        let trusted_proxies = f.server.trusted_proxies.clone();
+        Ok((
+            Runtime {
+                router: Router::new(routes),
+                protections,
+                phases,
+                limits,
+                trusted_proxies,
+                config,
+            },
+            certs,
+        ))
+    }
+}

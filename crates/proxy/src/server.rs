@@ -1,0 +1,332 @@
+//! Listeners and connections: accept, TLS handshake with ALPN, HTTP/1.1 or HTTP/2 (h2c by prior knowledge on
+//! plain listeners), idle and header-read deadlines, and graceful drain on shutdown.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use portcullis_config::{Config, LimitsSection, ListenerSection};
+use portcullis_pipeline::{ConnInfo, Verdict};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Notify};
+use tokio_rustls::TlsAcceptor;
+
+use crate::metrics::Metrics;
+use crate::runtime::Runtime;
+use crate::tls::{server_config, SniResolver};
+
+/// State shared by every listener and connection of one gateway process.
+pub struct GatewayShared {
+    pub runtime: ArcSwap<Runtime>,
+    pub metrics: Arc<Metrics>,
+    pub(crate) shutdown: watch::Sender<bool>,
+    pub(crate) open_connections: AtomicUsize,
+    pub(crate) drained: Notify,
+}
+
+/// Per-connection request activity, for the idle deadline.
+pub struct Activity {
+    in_flight: AtomicUsize,
+    /// Milliseconds since `epoch` when the last request ended (or the connection opened).
+    last_ms: AtomicU64,
+    epoch: Instant,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity {
+            in_flight: AtomicUsize::new(0),
+            last_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }
+    }
+
+    pub fn begin(&self) {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn end(&self) {
+        self.last_ms
+            .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    fn idle_for(&self) -> Option<Duration> {
+        if self.in_flight.load(Ordering::Relaxed) > 0 {
+            return None;
+        }
+        let since = self.epoch.elapsed().as_millis() as u64
+            - self
+                .last_ms
+                .load(Ordering::Relaxed)
+                .min(self.epoch.elapsed().as_millis() as u64);
+        Some(Duration::from_millis(since))
+    }
+}
+
+/// What every request on one connection shares.
+pub struct ConnShared {
+    pub gateway: Arc<GatewayShared>,
+    pub conn: ConnInfo,
+    pub activity: Activity,
+    pub redirect_https_port: Option<u16>,
+}
+
+/// A bound listener, ready to accept.
+pub struct BoundListener {
+    pub cfg: ListenerSection,
+    pub listener: TcpListener,
+    pub tls: Option<(TlsAcceptor, Arc<SniResolver>)>,
+}
+
+impl BoundListener {
+    pub fn bind(
+        cfg: &ListenerSection,
+        resolver: Option<Arc<SniResolver>>,
+    ) -> Result<BoundListener, String> {
+        let addr = cfg.address;
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )
+        .map_err(|e| format!("listeners.{}: {e}", cfg.name))?;
+        let _ = socket.set_reuse_address(true);
+        if addr.is_ipv6() {
+            let _ = socket.set_only_v6(true);
+        }
+        socket
+            .set_nonblocking(true)
+            .map_err(|e| format!("listeners.{}: {e}", cfg.name))?;
+        socket
+            .bind(&addr.into())
+            .map_err(|e| format!("listeners.{}: cannot bind {addr}: {e}", cfg.name))?;
+        socket
+            .listen(1024)
+            .map_err(|e| format!("listeners.{}: cannot listen on {addr}: {e}", cfg.name))?;
+        let listener = TcpListener::from_std(socket.into())
+            .map_err(|e| format!("listeners.{}: {e}", cfg.name))?;
+        let tls = match (resolver, &cfg.tls) {
+            (Some(r), Some(t)) => Some((TlsAcceptor::from(server_config(r.clone(), t.http2)?), r)),
+            _ => None,
+        };
+        Ok(BoundListener {
+            cfg: cfg.clone(),
+            listener,
+            tls,
+        })
+    }
+
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+}
+
+/// Accepts connections until shutdown.
+pub async fn accept_loop(gw: Arc<GatewayShared>, l: BoundListener) {
+    let mut shutdown = gw.shutdown.subscribe();
+    let local = l.local_addr().unwrap_or(l.cfg.address);
+    loop {
+        let accepted = tokio::select! {
+            r = l.listener.accept() => r,
+            _ = shutdown.changed() => break,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                // Usually EMFILE: back off briefly instead of spinning.
+                tracing::warn!(listener = %l.cfg.name, error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let gw = gw.clone();
+        let tls = l.tls.as_ref().map(|(a, _)| a.clone());
+        let cfg = l.cfg.clone();
+        tokio::spawn(async move {
+            gw.open_connections.fetch_add(1, Ordering::SeqCst);
+            gw.metrics.connections.inc();
+            serve_connection(&gw, tcp, peer, local, tls, &cfg).await;
+            gw.metrics.connections.dec();
+            if gw.open_connections.fetch_sub(1, Ordering::SeqCst) == 1 {
+                gw.drained.notify_waiters();
+            }
+        });
+    }
+    tracing::info!(listener = %l.cfg.name, "listener stopped accepting");
+}
+
+async fn serve_connection(
+    gw: &Arc<GatewayShared>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    cfg: &ListenerSection,
+) {
+    let _ = tcp.set_nodelay(true);
+    let rt = gw.runtime.load_full();
+    let limits = rt.config.file.limits.clone();
+    let mut conn = ConnInfo {
+        peer,
+        local,
+        tls: tls.is_some(),
+        sni: None,
+        listener: cfg.name.clone(),
+    };
+    if rt.phases.connection {
+        for p in &rt.protections {
+            if let Verdict::Close | Verdict::Respond(_) = p.connection_filter(&conn) {
+                return;
+            }
+        }
+    }
+    drop(rt);
+    match tls {
+        None => {
+            let h2c = cfg.h2c;
+            let shared = Arc::new(ConnShared {
+                gateway: gw.clone(),
+                conn,
+                activity: Activity::new(),
+                redirect_https_port: cfg.redirect_https_port,
+            });
+            run_http(
+                gw,
+                TokioIo::new(tcp),
+                shared,
+                &limits,
+                if h2c { Proto::Auto } else { Proto::H1 },
+            )
+            .await;
+        }
+        Some(acceptor) => {
+            let stream = match tokio::time::timeout(
+                limits.header_read_timeout.0,
+                acceptor.accept(tcp),
+            )
+            .await
+            {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let (_, session) = stream.get_ref();
+            conn.sni = session.server_name().map(str::to_string);
+            let proto = if session.alpn_protocol() == Some(b"h2") {
+                Proto::H2
+            } else {
+                Proto::H1
+            };
+            let shared = Arc::new(ConnShared {
+                gateway: gw.clone(),
+                conn,
+                activity: Activity::new(),
+                redirect_https_port: None,
+            });
+            run_http(gw, TokioIo::new(stream), shared, &limits, proto).await;
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Proto {
+    H1,
+    H2,
+    Auto,
+}
+
+async fn run_http<I>(
+    gw: &Arc<GatewayShared>,
+    io: I,
+    shared: Arc<ConnShared>,
+    limits: &LimitsSection,
+    proto: Proto,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // hyper's own hard limits sit above the configured ones so that requests over our limits reach the
+    // handler and get a problem+json answer; hyper only answers (431/414, empty body) far beyond them.
+    let hard_buf =
+        (limits.max_header_bytes.as_usize() + limits.max_uri_bytes.as_usize()) * 2 + 8192;
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout.0)
+        .max_buf_size(hard_buf.max(8192))
+        .max_headers(limits.max_headers * 2 + 16)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.h2_max_concurrent_streams)
+        .max_pending_accept_reset_streams(limits.h2_max_pending_reset_streams)
+        .max_header_list_size(u32::try_from(hard_buf).unwrap_or(u32::MAX))
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(20));
+    let builder = match proto {
+        Proto::H1 => builder.http1_only(),
+        Proto::H2 => builder.http2_only(),
+        Proto::Auto => builder,
+    };
+    let svc_shared = shared.clone();
+    let service = service_fn(move |req| crate::handler::handle(svc_shared.clone(), req));
+    let conn = builder.serve_connection_with_upgrades(io, service);
+    tokio::pin!(conn);
+    let mut shutdown = gw.shutdown.subscribe();
+    let idle = limits.idle_timeout.0;
+    let mut tick = tokio::time::interval((idle / 4).max(Duration::from_millis(100)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut closing = *shutdown.borrow();
+    if closing {
+        conn.as_mut().graceful_shutdown();
+    }
+    loop {
+        tokio::select! {
+            res = conn.as_mut() => {
+                if let Err(e) = res {
+                    tracing::debug!(peer = %shared.conn.peer, error = %e, "connection ended with an error");
+                }
+                break;
+            }
+            _ = shutdown.changed(), if !closing => {
+                closing = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            _ = tick.tick(), if !closing => {
+                if shared.activity.idle_for().is_some_and(|d| d >= idle) {
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    }
+}
+
+impl GatewayShared {
+    pub fn new(runtime: Runtime, metrics: Arc<Metrics>) -> Arc<Self> {
+        Arc::new(GatewayShared {
+            runtime: ArcSwap::from_pointee(runtime),
+            metrics,
+            shutdown: watch::channel(false).0,
+            open_connections: AtomicUsize::new(0),
+            drained: Notify::new(),
+        })
+    }
+
+    pub fn config(&self) -> Config {
+        self.runtime.load().config.clone()
+    }
+}

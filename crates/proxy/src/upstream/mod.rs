@@ -1,0 +1,208 @@
+//! Upstream groups: targets, balancing, health (active checks and passive ejection), the connection pool and
+//! upstream TLS.
+
+mod balance;
+mod connector;
+mod health;
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use portcullis_config::{Config, RetriesSection, TimeoutsSection, UpstreamSection};
+use tower::retry::budget::{Budget, TpsBudget};
+
+pub use balance::{Balancer, HashKey};
+pub use connector::UpstreamConnector;
+use health::HealthTasks;
+
+use crate::metrics::Metrics;
+
+/// The request body type sent upstream.
+pub type UpBody = UnsyncBoxBody<Bytes, crate::BoxError>;
+pub type UpClient = Client<UpstreamConnector, UpBody>;
+
+/// One target of a group and what Portcullis knows about it.
+#[derive(Debug)]
+pub struct Target {
+    /// `host:port` as configured.
+    pub addr: String,
+    /// Set by active health checks; starts healthy.
+    healthy: AtomicBool,
+    /// Passive ejection: unusable until this time (ms since the group's epoch); 0 = not ejected.
+    ejected_until_ms: AtomicU64,
+    consecutive_failures: AtomicU32,
+    in_flight: AtomicUsize,
+}
+
+impl Target {
+    fn new(addr: String) -> Self {
+        Target {
+            addr,
+            healthy: AtomicBool::new(true),
+            ejected_until_ms: AtomicU64::new(0),
+            consecutive_failures: AtomicU32::new(0),
+            in_flight: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+}
+
+/// A named group of targets with its balancing policy, pool, timeouts and retry budget.
+pub struct UpstreamGroup {
+    pub name: String,
+    pub targets: Vec<Arc<Target>>,
+    pub balancer: Balancer,
+    pub client: UpClient,
+    pub tls: bool,
+    pub timeouts: TimeoutsSection,
+    pub retries: RetriesSection,
+    budget: TpsBudget,
+    passive_max_failures: u32,
+    eject_for: Duration,
+    epoch: Instant,
+    metrics: Arc<Metrics>,
+    _health: Option<HealthTasks>,
+}
+
+/// Holds a target busy while a request uses it (for least-in-flight balancing).
+pub struct InFlightGuard(Arc<Target>);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl InFlightGuard {
+    pub fn target(&self) -> &Arc<Target> {
+        &self.0
+    }
+}
+
+impl UpstreamGroup {
+    pub fn build(
+        cfg: &UpstreamSection,
+        config: &Config,
+        metrics: Arc<Metrics>,
+    ) -> Result<Arc<Self>, String> {
+        let targets: Vec<Arc<Target>> = cfg
+            .targets
+            .iter()
+            .map(|t| Arc::new(Target::new(t.clone())))
+            .collect();
+        let connector = UpstreamConnector::new(cfg, config)?;
+        let tls = cfg.tls.is_some();
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .pool_idle_timeout(cfg.pool_idle_timeout.0)
+            .pool_max_idle_per_host(cfg.pool_max_idle)
+            .http1_preserve_header_case(false)
+            .build(connector);
+        let balancer = Balancer::new(cfg.balance, cfg.hash_key.as_deref(), &targets);
+        let budget = TpsBudget::new(
+            Duration::from_secs(10),
+            5,
+            cfg.retries.budget_percent as f32 / 100.0,
+        );
+        let healthy_gauge = metrics.healthy_targets(&cfg.name);
+        healthy_gauge.set(targets.len() as i64);
+        // Active checks run on the current runtime and stop when the group (an old config) is dropped.
+        let health = cfg.health.as_ref().map(|h| {
+            let gauge = healthy_gauge.clone();
+            let all = targets.clone();
+            let name = cfg.name.clone();
+            HealthTasks::spawn(&targets, h.clone(), tls, client.clone(), move || {
+                let n = all
+                    .iter()
+                    .filter(|t| t.healthy.load(Ordering::Relaxed))
+                    .count();
+                gauge.set(n as i64);
+                tracing::info!(upstream = %name, healthy = n, "upstream health changed");
+            })
+        });
+        let group = Arc::new(UpstreamGroup {
+            name: cfg.name.clone(),
+            balancer,
+            client,
+            tls,
+            timeouts: cfg.timeouts.clone(),
+            retries: cfg.retries.clone(),
+            budget,
+            passive_max_failures: cfg.passive.max_failures,
+            eject_for: cfg.passive.eject_for.0,
+            epoch: Instant::now(),
+            metrics,
+            _health: health,
+            targets,
+        });
+        Ok(group)
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Whether a target may take traffic now.
+    pub fn usable(&self, t: &Target) -> bool {
+        t.healthy.load(Ordering::Relaxed)
+            && t.ejected_until_ms.load(Ordering::Relaxed) <= self.now_ms()
+    }
+
+    /// Picks a usable target (skipping `exclude`, the one that just failed), or `None` if none is.
+    pub fn select(
+        &self,
+        key: Option<&[u8]>,
+        exclude: Option<&Arc<Target>>,
+    ) -> Option<InFlightGuard> {
+        let t = self.balancer.pick(&self.targets, key, |t| {
+            self.usable(t) && exclude.is_none_or(|x| !std::ptr::eq(Arc::as_ptr(x), t))
+        })?;
+        t.in_flight.fetch_add(1, Ordering::Relaxed);
+        Some(InFlightGuard(t))
+    }
+
+    /// Records a failed attempt (connect error, timeout, 502-504); ejects the target after too many in a row.
+    pub fn report_failure(&self, t: &Target, kind: &'static str) {
+        self.metrics.upstream_error(&self.name, kind);
+        if self.passive_max_failures == 0 {
+            return;
+        }
+        let n = t.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1;
+        if n >= self.passive_max_failures {
+            t.consecutive_failures.store(0, Ordering::Relaxed);
+            let until = self.now_ms() + self.eject_for.as_millis() as u64;
+            t.ejected_until_ms.store(until, Ordering::Relaxed);
+            tracing::warn!(upstream = %self.name, target = %t.addr, failures = n, eject_for = ?self.eject_for,
+                "upstream target ejected after consecutive failures");
+        }
+    }
+
+    pub fn report_success(&self, t: &Target) {
+        if t.consecutive_failures.load(Ordering::Relaxed) != 0 {
+            t.consecutive_failures.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts a request towards the retry budget.
+    pub fn deposit(&self) {
+        self.budget.deposit();
+    }
+
+    /// Takes a retry from the budget, if there is one left.
+    pub fn withdraw_retry(&self) -> bool {
+        let ok = self.budget.withdraw();
+        if ok {
+            self.metrics.retry(&self.name);
+        }
+        ok
+    }
+}
