@@ -15,6 +15,7 @@ pub fn init(cfg: &LogSection) -> Result<Option<WorkerGuard>, String> {
     let diag_filter = EnvFilter::try_new(&cfg.level).map_err(|e| format!("log.level: {e}"))?;
     let diag = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .with_filter(filter_fn(|m| m.target() != ACCESS_TARGET))
         .with_filter(diag_filter);

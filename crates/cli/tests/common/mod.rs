@@ -1,0 +1,276 @@
+//! Test harness: runs the real `portcullis` binary with a config written to a temp dir, on loopback ports
+//! chosen by the OS (port 0; the bound addresses are read from the binary's log), plus small upstream
+//! servers that tell which target answered and echo what they received.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::any;
+use axum::Router;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
+
+/// A running gateway process.
+pub struct Gw {
+    pub child: Child,
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    pub listeners: HashMap<String, SocketAddr>,
+    pub admin: Option<SocketAddr>,
+    pub stdout: Arc<Mutex<Vec<String>>>,
+    pub stderr: Arc<Mutex<Vec<String>>>,
+}
+
+fn collect(r: impl std::io::Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let l2 = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines().map_while(Result::ok) {
+            l2.lock().unwrap().push(line);
+        }
+    });
+    lines
+}
+
+/// Pulls `key=value` out of a diagnostic log line.
+pub fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let start = line.find(&format!("{key}="))? + key.len() + 1;
+    Some(line[start..].split_whitespace().next().unwrap_or(""))
+}
+
+impl Gw {
+    /// Writes `config` (with `{dir}` replaced by the temp dir) and starts `portcullis serve`. Waits until every
+    /// listener has logged its address.
+    pub fn start(config: &str) -> Gw {
+        Self::start_with_files(config, &[])
+    }
+
+    pub fn start_with_files(config: &str, files: &[(&str, &[u8])]) -> Gw {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, data) in files {
+            std::fs::write(dir.path().join(name), data).unwrap();
+        }
+        let config_path = dir.path().join("portcullis.toml");
+        std::fs::write(&config_path, config.replace("{dir}", dir.path().to_str().unwrap())).unwrap();
+        let expected = config.matches("[[listeners]]").count();
+        let mut child = Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(&config_path)
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = collect(child.stdout.take().unwrap());
+        let stderr = collect(child.stderr.take().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let admin_expected = !config.contains("enabled = false");
+        loop {
+            let lines = stderr.lock().unwrap().clone();
+            let listeners: HashMap<String, SocketAddr> = lines
+                .iter()
+                .filter(|l| l.contains(" listening "))
+                .filter_map(|l| Some((field(l, "listener")?.to_string(), field(l, "addr")?.parse().ok()?)))
+                .collect();
+            let admin = lines
+                .iter()
+                .find(|l| l.contains("admin listener"))
+                .and_then(|l| field(l, "addr")?.parse().ok());
+            if listeners.len() == expected && (admin.is_some() || !admin_expected) {
+                return Gw { child, dir, config_path, listeners, admin, stdout, stderr };
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("portcullis exited early ({status}):\n{}", lines.join("\n"));
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("portcullis did not start in time:\n{}", lines.join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn addr(&self, listener: &str) -> SocketAddr {
+        self.listeners[listener]
+    }
+
+    pub fn url(&self, listener: &str, path: &str) -> String {
+        format!("http://{}{}", self.addr(listener), path)
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill").args([&format!("-{sig}"), &self.child.id().to_string()]).status().unwrap();
+        assert!(ok.success());
+    }
+
+    /// Rewrites the config file (same `{dir}` substitution).
+    pub fn write_config(&self, config: &str) {
+        let tmp = self.dir.path().join("portcullis.toml.new");
+        std::fs::write(&tmp, config.replace("{dir}", self.dir.path().to_str().unwrap())).unwrap();
+        std::fs::rename(&tmp, &self.config_path).unwrap();
+    }
+
+    /// Waits until a diagnostic line containing `needle` appears (after `skip` lines).
+    pub fn wait_stderr(&self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(l) = self.stderr.lock().unwrap().iter().find(|l| l.contains(needle)) {
+                return l.clone();
+            }
+            assert!(Instant::now() < deadline, "no log line with {needle:?}:\n{}", self.stderr.lock().unwrap().join("\n"));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn stderr_count(&self, needle: &str) -> usize {
+        self.stderr.lock().unwrap().iter().filter(|l| l.contains(needle)).count()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits for the process to exit; returns its exit code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return s.code();
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Gw {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A test upstream: answers every request with JSON naming itself and echoing method, path, headers and
+/// body. `/slow?ms=N` waits N ms first; `/status/N` answers status N; `/healthz` answers 200 unless
+/// `set_healthy(false)`.
+pub struct Upstream {
+    pub addr: SocketAddr,
+    pub hits: Arc<AtomicUsize>,
+    pub healthy: Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Clone)]
+struct UpState {
+    name: String,
+    hits: Arc<AtomicUsize>,
+    healthy: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Upstream {
+    pub async fn start(name: &str) -> Upstream {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serve(name, listener)
+    }
+
+    pub fn serve(name: &str, listener: tokio::net::TcpListener) -> Upstream {
+        let addr = listener.local_addr().unwrap();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let healthy = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let state = UpState { name: name.to_string(), hits: hits.clone(), healthy: healthy.clone() };
+        let app = Router::new().fallback(any(echo)).with_state(state);
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Upstream { addr, hits, healthy, task }
+    }
+
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+async fn echo(State(s): State<UpState>, req: Request) -> impl IntoResponse {
+    let path = req.uri().path().to_string();
+    if path == "/healthz" {
+        return if s.healthy.load(Ordering::SeqCst) {
+            (StatusCode::OK, "ok".to_string()).into_response()
+        } else {
+            (StatusCode::SERVICE_UNAVAILABLE, "down".to_string()).into_response()
+        };
+    }
+    s.hits.fetch_add(1, Ordering::SeqCst);
+    if path == "/slow" {
+        let ms: u64 = req.uri().query().and_then(|q| q.strip_prefix("ms=")).and_then(|v| v.parse().ok()).unwrap_or(1000);
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    if let Some(code) = path.strip_prefix("/status/").and_then(|c| c.parse::<u16>().ok()) {
+        return (StatusCode::from_u16(code).unwrap(), format!("status {code}")).into_response();
+    }
+    let method = req.method().to_string();
+    let uri = req.uri().to_string();
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let body = axum::body::to_bytes(req.into_body(), 16 << 20).await.unwrap_or_default();
+    let mut resp = axum::Json(serde_json::json!({
+        "upstream": s.name,
+        "method": method,
+        "uri": uri,
+        "headers": headers,
+        "body_len": body.len(),
+    }))
+    .into_response();
+    resp.headers_mut().insert("server", "test-upstream".parse().unwrap());
+    resp
+}
+
+/// The value of header `name` as the upstream saw it, from an echo body.
+pub fn echoed_header(echo: &serde_json::Value, name: &str) -> Vec<String> {
+    echo["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h[0].as_str().unwrap().eq_ignore_ascii_case(name))
+        .map(|h| h[1].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A config with one plain listener (port 0), admin on port 0, and the given extra TOML.
+pub fn config(extra: &str) -> String {
+    format!(
+        r#"
+[admin]
+address = "127.0.0.1:0"
+[log]
+access = "stdout"
+level = "info"
+[[listeners]]
+name = "http"
+address = "127.0.0.1:0"
+{extra}
+"#
+    )
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(15)).build().unwrap()
+}
