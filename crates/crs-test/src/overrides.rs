@@ -169,6 +169,21 @@ impl Overrides {
         self.entries.insert(id, entry);
     }
 
+    /// Loads an overrides file in either format: CRS's platform format when it has a top-level
+    /// `test_overrides` list, ours otherwise. This is what `--overrides FILE` takes.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+        let is_platform = serde_yaml::from_str::<serde_yaml::Value>(&text)
+            .ok()
+            .and_then(|v| v.as_mapping().map(|m| m.contains_key("test_overrides")))
+            .unwrap_or(false);
+        if is_platform {
+            Self::parse_platform(path, &text)
+        } else {
+            Self::parse(path, &text)
+        }
+    }
+
     /// Loads our overrides format (see the module docs).
     pub fn from_file(path: &Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
@@ -204,7 +219,7 @@ impl Overrides {
                     problems.push(format!("{id}: `expect` must change at least one expectation"))
                 }
                 Some("expect") => {
-                    if let Some(re) = patch.match_regex.iter().chain(&patch.no_match_regex).next() {
+                    for re in patch.match_regex.iter().chain(&patch.no_match_regex) {
                         if let Err(e) = regex::bytes::Regex::new(re) {
                             problems.push(format!("{id}: bad regex `{re}`: {e}"));
                         }
@@ -315,6 +330,17 @@ overrides:
         assert!(err.contains("920100-5: `reason` is mandatory"), "{err}");
         assert!(err.contains("bogus"), "{err}");
         assert!(err.contains("unknown action `explode`"), "{err}");
+    }
+
+    #[test]
+    fn load_detects_the_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let ours = dir.path().join("ours.yaml");
+        std::fs::write(&ours, "overrides:\n  \"1-1\": {action: skip, reason: r}\n").unwrap();
+        assert!(matches!(Overrides::load(&ours).unwrap().get(id("1-1")), Some(Override::Skip { .. })));
+        let platform = dir.path().join("p.yaml");
+        std::fs::write(&platform, "test_overrides:\n  - rule_id: 1\n    test_ids: [2]\n    reason: r\n").unwrap();
+        assert!(matches!(Overrides::load(&platform).unwrap().get(id("1-2")), Some(Override::ReplaceOutput { .. })));
     }
 
     #[test]

@@ -52,7 +52,7 @@ fn handle(mut stream: TcpStream, log: &Mutex<std::fs::File>, upstream: Option<So
     let text = String::from_utf8_lossy(&request).into_owned();
     let request_line = text.lines().next().unwrap_or("").to_owned();
     let mut parts = request_line.split(' ');
-    let (uri, version) = (parts.nth(1).unwrap_or(""), parts.last().unwrap_or(""));
+    let (uri, version) = (parts.nth(1).unwrap_or(""), parts.next_back().unwrap_or(""));
     let marker = text
         .split("\r\n")
         .take_while(|l| !l.is_empty())
