@@ -25,6 +25,10 @@ pub fn build(input: &Input, extra_cookie: Option<&str>) -> Result<Vec<u8>, Strin
     if let Some(encoded) = input.encoded_request.as_deref().or(input.raw_request.as_deref()) {
         return decode_base64(encoded).map_err(|e| format!("encoded_request is not valid base64: {e}"));
     }
+    // Newer schema features no CRS v4 test uses; refusing them beats silently sending something else.
+    if input.uris.is_some() || input.follow_redirect == Some(true) || input.response.is_some() {
+        return Err("`uris`, `follow_redirect` and `response` are not supported".into());
+    }
     if let Some(p) = input.protocol.as_deref() {
         if !p.eq_ignore_ascii_case("http") {
             return Err(format!("protocol `{p}` is not supported (plain http only)"));
@@ -225,6 +229,14 @@ mod tests {
     fn encoded_request_is_sent_verbatim() {
         let i = Input { encoded_request: Some("R0VUIC8g\nSFRUUC8xLjANCkhvc3Q6DQoNCg==".into()), ..Input::default() };
         assert_eq!(build(&i, None).unwrap(), b"GET / HTTP/1.0\r\nHost:\r\n\r\n");
+    }
+
+    #[test]
+    fn unsupported_features_are_refused() {
+        let i = Input { uris: Some(vec!["/a".into()]), ..Input::default() };
+        assert!(build(&i, None).unwrap_err().contains("not supported"));
+        let i = Input { protocol: Some("https".into()), ..Input::default() };
+        assert!(build(&i, None).unwrap_err().contains("https"));
     }
 
     #[test]
