@@ -64,10 +64,20 @@ pub fn tests_dir(crs_dir: &Path) -> PathBuf {
     crs_dir.join("tests").join("regression").join("tests")
 }
 
-/// Loads the files the options select (one file, or every YAML under `tests_dir`).
+/// Loads the files the options select (one file, or every YAML under `tests_dir`). A `file` that does not
+/// exist as given is looked up by name under `tests_dir`, so `--file 942100.yaml` works.
 pub fn load_selected(opts: &RunOptions) -> Result<Vec<TestFile>, Error> {
     match &opts.file {
-        Some(f) => Ok(vec![suite::load_file(f)?]),
+        Some(f) if f.exists() => Ok(vec![suite::load_file(f)?]),
+        Some(f) => {
+            let found = suite::find_test_files(&opts.tests_dir)?
+                .into_iter()
+                .find(|p| p.ends_with(f) || (f.components().count() == 1 && p.file_name() == f.file_name()));
+            match found {
+                Some(p) => Ok(vec![suite::load_file(&p)?]),
+                None => Err(Error::Io { path: f.clone(), source: std::io::ErrorKind::NotFound.into() }),
+            }
+        }
         None => suite::load_dir(&opts.tests_dir),
     }
 }

@@ -123,7 +123,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 fn id_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r#"\[id \\?"(\d+)\\?"\]|"(?:id|ruleId)":\s*\\?"?(\d+)"#).expect("static rule-id regex")
+        Regex::new(r#"\[id \\?"(\d+)\\?"\]|"(?:id|ruleId)\\?":\s*\\?"?(\d+)"#).expect("static rule-id regex")
     })
 }
 
@@ -151,11 +151,11 @@ mod tests {
         let lines = vec![
             br#"[client 1.2.3.4] ModSecurity: Warning. [file "x.conf"] [line "1"] [id "942100"] [msg "SQLi"]"#.to_vec(),
             br#"{"transaction":{"messages":[{"details":{"ruleId":"920350"}},{"id":"941100"},{"id": 930120}]}}"#.to_vec(),
-            br#"escaped [id \"913100\"]"#.to_vec(),
+            br#"escaped [id \"913100\"] and {\"id\":\"913101\"}"#.to_vec(),
             b"no id here 123".to_vec(),
         ];
         let ids: Vec<u32> = rule_ids(&lines).into_iter().collect();
-        assert_eq!(ids, vec![913100, 920350, 930120, 941100, 942100]);
+        assert_eq!(ids, vec![913100, 913101, 920350, 930120, 941100, 942100]);
     }
 
     #[test]

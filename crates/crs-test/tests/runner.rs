@@ -87,6 +87,15 @@ fn real_crs_942100_file() {
 }
 
 #[test]
+fn a_bare_file_name_is_found_in_the_suite() {
+    let s = setup(true);
+    let opts = options(&s, Some(PathBuf::from("920620.yaml")));
+    assert_eq!(run_suite(&opts).unwrap().summary_line(), "1 passed, 0 failed");
+    let opts = options(&s, Some(PathBuf::from("nope-999.yaml")));
+    assert!(run_suite(&opts).unwrap_err().to_string().contains("nope-999.yaml"));
+}
+
+#[test]
 fn real_crs_files_with_encoded_requests_and_status() {
     let s = setup(true);
     // 920620-1: a raw request with two Content-Type headers, expecting 200 and no 920620.
