@@ -20,7 +20,11 @@ pub struct FakeWaf {
 
 pub fn crs_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/crs");
-    assert!(dir.join("tests/regression/tests").is_dir(), "CRS not found at {}", dir.display());
+    assert!(
+        dir.join("tests/regression/tests").is_dir(),
+        "CRS not found at {}",
+        dir.display()
+    );
     dir
 }
 
@@ -30,7 +34,11 @@ impl FakeWaf {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let log = Arc::new(Mutex::new(
-            std::fs::OpenOptions::new().create(true).append(true).open(log_path).unwrap(),
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log_path)
+                .unwrap(),
         ));
         std::thread::spawn(move || {
             for stream in listener.incoming() {
@@ -39,11 +47,19 @@ impl FakeWaf {
                 std::thread::spawn(move || handle(stream, &log, upstream, log_markers));
             }
         });
-        FakeWaf { addr, log_path: log_path.to_owned() }
+        FakeWaf {
+            addr,
+            log_path: log_path.to_owned(),
+        }
     }
 }
 
-fn handle(mut stream: TcpStream, log: &Mutex<std::fs::File>, upstream: Option<SocketAddr>, log_markers: bool) {
+fn handle(
+    mut stream: TcpStream,
+    log: &Mutex<std::fs::File>,
+    upstream: Option<SocketAddr>,
+    log_markers: bool,
+) {
     let _ = stream.set_read_timeout(Some(Duration::from_millis(150)));
     let request = read_request(&mut stream);
     if request.is_empty() {
@@ -56,7 +72,11 @@ fn handle(mut stream: TcpStream, log: &Mutex<std::fs::File>, upstream: Option<So
     let marker = text
         .split("\r\n")
         .take_while(|l| !l.is_empty())
-        .find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case("x-crs-test")).map(|(_, v)| v.trim().to_owned()));
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(n, _)| n.eq_ignore_ascii_case("x-crs-test"))
+                .map(|(_, v)| v.trim().to_owned())
+        });
     let line = match &marker {
         Some(m) if log_markers => Some(format!(
             "[client 127.0.0.1] ModSecurity: Warning. Matched \"Operator `Rx'\" [id \"999999\"] [msg \"X-CRS-Test {m}\"]"
@@ -100,9 +120,10 @@ fn read_request(stream: &mut TcpStream) -> Vec<u8> {
         }
         if let Some(end) = head_end {
             let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-            let len = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:").and_then(|v| v.trim().parse::<usize>().ok()));
+            let len = head.lines().find_map(|l| {
+                l.strip_prefix("content-length:")
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+            });
             let body = &buf[end..];
             let done = match len {
                 Some(n) => body.len() >= n,
@@ -132,7 +153,8 @@ fn url_decode(s: &str) -> String {
         match b[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < b.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
+                {
                     Ok(v) => {
                         out.push(v);
                         i += 2;
