@@ -57,7 +57,17 @@ pub fn judge(
         .map(u32::to_string)
         .collect();
     if !missing.is_empty() {
-        problems.push(format!("missing expected id {}", missing.join(", ")));
+        // What did fire is the first thing an engine developer needs to see next to what did not.
+        let logged: Vec<String> = ids.iter().map(u32::to_string).collect();
+        let logged = if logged.is_empty() {
+            "none".to_owned()
+        } else {
+            logged.join(", ")
+        };
+        problems.push(format!(
+            "missing expected id {} (logged: {logged})",
+            missing.join(", ")
+        ));
     }
     if expected.isolated == Some(true) && ids.len() != 1 {
         let all: Vec<String> = ids.iter().map(u32::to_string).collect();
@@ -122,8 +132,12 @@ mod tests {
         };
         assert_eq!(judge(&out, &ok(200), &lines(&[942100, 949110])), Ok(()));
         assert_eq!(
+            judge(&out, &ok(200), &lines(&[949110, 920100])).unwrap_err(),
+            "missing expected id 942100 (logged: 920100, 949110)"
+        );
+        assert_eq!(
             judge(&out, &ok(200), &lines(&[])).unwrap_err(),
-            "missing expected id 942100"
+            "missing expected id 942100 (logged: none)"
         );
         assert_eq!(
             judge(&out, &ok(500), &lines(&[942100, 920350])).unwrap_err(),

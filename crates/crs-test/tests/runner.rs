@@ -69,12 +69,15 @@ fn handwritten_tests_pass_fail_and_skip_as_designed() {
     ] {
         assert_eq!(verdict(id).verdict, Verdict::Passed, "{}", verdict(id));
     }
-    assert_eq!(verdict("942100-3").reason, "missing expected id 942100");
+    assert_eq!(
+        verdict("942100-3").reason,
+        "missing expected id 942100 (logged: none)"
+    );
     assert_eq!(verdict("942100-4").reason, "unexpected id 942100");
     assert_eq!(verdict("942100-5").reason, "status 200 (expected 403)");
     assert_eq!(
         verdict("942100-9").reason,
-        "stage 2/2: missing expected id 942100"
+        "stage 2/2: missing expected id 942100 (logged: none)"
     );
     assert_eq!(verdict("942100-11").verdict, Verdict::Skipped);
     assert_eq!(
@@ -87,7 +90,7 @@ fn handwritten_tests_pass_fail_and_skip_as_designed() {
         .ends_with("\n7 passed, 4 failed, 1 skipped"));
     assert!(report
         .to_string()
-        .starts_with("942100-3 FAILED: missing expected id 942100\n"));
+        .starts_with("942100-3 FAILED: missing expected id 942100 (logged: none)\n"));
 }
 
 #[test]
@@ -166,7 +169,7 @@ fn real_crs_files_with_encoded_requests_and_status() {
     assert_eq!(report.summary_line(), "0 passed, 1 failed");
     assert_eq!(
         report.failures().next().unwrap().reason,
-        "missing expected id 920290"
+        "missing expected id 920290 (logged: none)"
     );
 }
 
