@@ -94,6 +94,18 @@ fn handwritten_tests_pass_fail_and_skip_as_designed() {
 }
 
 #[test]
+fn retry_once_save_cookie_and_isolated() {
+    let s = setup(true);
+    let report = run_suite(&options(&s, Some(data("behaviours.yaml")))).unwrap();
+    let failed: Vec<String> = report.failures().map(|f| f.to_string()).collect();
+    assert_eq!(
+        failed,
+        vec!["1-2 FAILED: missing expected id 942100 (logged: none)"]
+    );
+    assert_eq!(report.summary_line(), "3 passed, 1 failed");
+}
+
+#[test]
 fn filters_select_one_test_or_one_rule() {
     let s = setup(true);
     let mut opts = options(&s, Some(data("handwritten.yaml")));

@@ -1,10 +1,13 @@
 //! A tiny fake WAF for driving the runner the way the gateway will be driven: a loopback HTTP server that
 //! logs `[id "999999"] ... X-CRS-Test <value>` for marker requests and `[id "942100"]` when the (URL-decoded)
 //! request contains `OR 1=1`, into a log file. Requests to `/reflect` are forwarded to an upstream (the echo
-//! server); `/close` gets no answer; a request line whose version is not `HTTP/1.x` gets 400.
+//! server); `/close` gets no answer; a request line whose version is not `HTTP/1.x` gets 400. The first request
+//! to a `/late...` URI has its `[id "942100"]` line written 300 ms after the response (the phase-5 race that
+//! `retry_once` works around); `/login` sets a cookie, and a request carrying it logs `[id "943120"]`.
 
 #![allow(dead_code)]
 
+use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -40,11 +43,13 @@ impl FakeWaf {
                 .open(log_path)
                 .unwrap(),
         ));
+        let late_seen = Arc::new(Mutex::new(HashSet::new()));
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
                 let log = log.clone();
-                std::thread::spawn(move || handle(stream, &log, upstream, log_markers));
+                let late_seen = late_seen.clone();
+                std::thread::spawn(move || handle(stream, log, upstream, log_markers, &late_seen));
             }
         });
         FakeWaf {
@@ -54,11 +59,18 @@ impl FakeWaf {
     }
 }
 
+fn write_line(log: &Mutex<std::fs::File>, line: &str) {
+    let mut f = log.lock().unwrap();
+    f.write_all(format!("{line}\n").as_bytes()).unwrap();
+    f.flush().unwrap();
+}
+
 fn handle(
     mut stream: TcpStream,
-    log: &Mutex<std::fs::File>,
+    log: Arc<Mutex<std::fs::File>>,
     upstream: Option<SocketAddr>,
     log_markers: bool,
+    late_seen: &Mutex<HashSet<String>>,
 ) {
     let _ = stream.set_read_timeout(Some(Duration::from_millis(150)));
     let request = read_request(&mut stream);
@@ -77,20 +89,27 @@ fn handle(
                 .filter(|(n, _)| n.eq_ignore_ascii_case("x-crs-test"))
                 .map(|(_, v)| v.trim().to_owned())
         });
-    let line = match &marker {
-        Some(m) if log_markers => Some(format!(
-            "[client 127.0.0.1] ModSecurity: Warning. Matched \"Operator `Rx'\" [id \"999999\"] [msg \"X-CRS-Test {m}\"]"
-        )),
-        Some(_) => None,
-        None if url_decode(&text).contains("OR 1=1") => Some(format!(
-            "[client 127.0.0.1] ModSecurity: Warning. [id \"942100\"] [msg \"SQL Injection Attack Detected via libinjection\"] [uri \"{uri}\"]"
-        )),
-        None => None,
-    };
-    if let Some(line) = line {
-        let mut f = log.lock().unwrap();
-        f.write_all(format!("{line}\n").as_bytes()).unwrap();
-        f.flush().unwrap();
+    let sqli = "[client 127.0.0.1] ModSecurity: Warning. [id \"942100\"] [msg \"SQL Injection Attack Detected via libinjection\"]";
+    match &marker {
+        Some(m) if log_markers => write_line(
+            &log,
+            &format!("[client 127.0.0.1] ModSecurity: Warning. Matched \"Operator `Rx'\" [id \"999999\"] [msg \"X-CRS-Test {m}\"]"),
+        ),
+        Some(_) => {}
+        None if uri.starts_with("/late") => {
+            if late_seen.lock().unwrap().insert(uri.to_owned()) {
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(300));
+                    write_line(&log, sqli);
+                });
+            } else {
+                write_line(&log, sqli);
+            }
+        }
+        None if url_decode(&text).contains("OR 1=1") => write_line(&log, &format!("{sqli} [uri \"{uri}\"]")),
+        None if text.contains("\r\nCookie: sid=abc") => write_line(&log, "[id \"943120\"] [msg \"session cookie\"]"),
+        None => {}
     }
     if uri == "/close" {
         return;
@@ -102,6 +121,8 @@ fn handle(
             Ok(r) => r.raw,
             Err(_) => b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n".to_vec(),
         }
+    } else if uri == "/login" {
+        b"HTTP/1.1 200 OK\r\nSet-Cookie: sid=abc; Path=/\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok".to_vec()
     } else {
         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok".to_vec()
     };
