@@ -2,7 +2,7 @@
 //! logs `[id "999999"] ... X-CRS-Test <value>` for marker requests and `[id "942100"]` when the (URL-decoded)
 //! request contains `OR 1=1`, into a log file. Requests to `/reflect` are forwarded to an upstream (the echo
 //! server); `/close` gets no answer; a request line whose version is not `HTTP/1.x` gets 400. The first request
-//! to a `/late...` URI has its `[id "942100"]` line written 300 ms after the response (the phase-5 race that
+//! to a `/late...` URI has its `[id "942100"]` line written 1 s after the response (the phase-5 race that
 //! `retry_once` works around); `/login` sets a cookie, and a request carrying it logs `[id "943120"]`.
 
 #![allow(dead_code)]
@@ -100,7 +100,7 @@ fn handle(
             if late_seen.lock().unwrap().insert(uri.to_owned()) {
                 let log = log.clone();
                 std::thread::spawn(move || {
-                    std::thread::sleep(Duration::from_millis(300));
+                    std::thread::sleep(Duration::from_millis(1000));
                     write_line(&log, sqli);
                 });
             } else {
