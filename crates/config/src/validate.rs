@@ -56,7 +56,9 @@ impl Validator<'_> {
                     format!("duplicate listener name {:?} (also listeners[{j}])", l.name),
                 );
             }
-            if let Some(j) = addrs.insert(l.address, i) {
+            // Port 0 asks the OS for a free port, so it never clashes.
+            if l.address.port() == 0 {
+            } else if let Some(j) = addrs.insert(l.address, i) {
                 self.err(
                     format!("{p}.address"),
                     format!(
@@ -65,7 +67,7 @@ impl Validator<'_> {
                     ),
                 );
             }
-            if f.admin.enabled && f.admin.address == l.address {
+            if f.admin.enabled && f.admin.address == l.address && l.address.port() != 0 {
                 self.err(
                     format!("{p}.address"),
                     format!("{} is also the admin address", l.address),

@@ -405,9 +405,14 @@ async fn proxy(
     group.deposit();
 
     let mut excluded = None;
+    let mut last_error: Option<Box<Problem>> = None;
     let mut first_body = Some(up_body);
     let (resp, guard) = loop {
         let Some(guard) = group.select(key.as_deref(), excluded.as_ref()) else {
+            // A retry that finds no other target answers with the failure that caused it.
+            if let Some(e) = last_error {
+                return Err(e);
+            }
             cx.gateway.metrics.refused("no_healthy_upstream");
             return Err(Box::new(
                 Problem::new(
@@ -472,6 +477,12 @@ async fn proxy(
                     target.addr,
                     error_chain(&e)
                 );
+                let timed_out = error_chain(&e).contains("timed out");
+                let problem = if timed_out {
+                    gateway_timeout(reason.clone())
+                } else {
+                    bad_gateway(reason.clone())
+                };
                 if connect
                     && retries_left > 0
                     && Instant::now() < deadline
@@ -480,14 +491,10 @@ async fn proxy(
                     retries_left -= 1;
                     tracing::debug!(request_id = %ctx.request_id, %reason, "retrying on another target");
                     excluded = Some(target);
+                    last_error = Some(problem);
                     continue;
                 }
-                let timed_out = error_chain(&e).contains("timed out");
-                return Err(if timed_out {
-                    gateway_timeout(reason)
-                } else {
-                    bad_gateway(reason)
-                });
+                return Err(problem);
             }
             Err(_) => {
                 group.report_failure(&target, "timeout");
