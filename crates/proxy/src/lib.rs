@@ -67,24 +67,14 @@ impl Gateway {
             }
             bound.push(BoundListener::bind(l, resolver)?);
         }
-        let listeners: Vec<(String, SocketAddr)> = bound
-            .iter()
-            .map(|b| (b.cfg.name.clone(), b.local_addr().unwrap_or(b.cfg.address)))
-            .collect();
-        let accept_tasks = bound
-            .into_iter()
-            .map(|b| tokio::spawn(accept_loop(shared.clone(), b)))
-            .collect();
+        let listeners: Vec<(String, SocketAddr)> =
+            bound.iter().map(|b| (b.cfg.name.clone(), b.local_addr().unwrap_or(b.cfg.address))).collect();
+        let accept_tasks = bound.into_iter().map(|b| tokio::spawn(accept_loop(shared.clone(), b))).collect();
         for (name, addr) in &listeners {
             tracing::info!(listener = %name, %addr, "listening");
         }
-        let gw = Arc::new(Gateway {
-            shared,
-            resolvers,
-            listeners,
-            accept_tasks,
-            reload_lock: tokio::sync::Mutex::new(()),
-        });
+        let gw =
+            Arc::new(Gateway { shared, resolvers, listeners, accept_tasks, reload_lock: tokio::sync::Mutex::new(()) });
         Ok(gw)
     }
 
@@ -111,23 +101,12 @@ impl Gateway {
     pub async fn apply(&self, config: Config) -> Result<(), String> {
         let _g = self.reload_lock.lock().await;
         let old = self.shared.runtime.load_full();
-        let old_listeners: Vec<_> = old
-            .config
-            .file
-            .listeners
-            .iter()
-            .map(|l| (&l.name, l.address, l.tls.is_some()))
-            .collect();
-        let new_listeners: Vec<_> = config
-            .file
-            .listeners
-            .iter()
-            .map(|l| (&l.name, l.address, l.tls.is_some()))
-            .collect();
+        let old_listeners: Vec<_> =
+            old.config.file.listeners.iter().map(|l| (&l.name, l.address, l.tls.is_some())).collect();
+        let new_listeners: Vec<_> =
+            config.file.listeners.iter().map(|l| (&l.name, l.address, l.tls.is_some())).collect();
         if old_listeners != new_listeners {
-            tracing::warn!(
-                "listener changes (names, addresses, TLS on/off) take effect only after a restart"
-            );
+            tracing::warn!("listener changes (names, addresses, TLS on/off) take effect only after a restart");
         }
         let (runtime, certs) = Runtime::build(config, &self.shared.metrics)?;
         for (name, set) in certs {
@@ -146,7 +125,9 @@ impl Gateway {
         };
         let result = match Config::load(&path) {
             Ok(cfg) => self.apply(cfg).await,
-            Err(errors) => Err(errors.to_string()),
+            // One line: the diagnostic log is line-oriented, and each error's key path must stay on the
+            // line that says the reload was rejected.
+            Err(errors) => Err(errors.errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")),
         };
         match &result {
             Ok(()) => tracing::info!(path = %path.display(), "config reloaded"),
@@ -179,10 +160,7 @@ impl Gateway {
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 let open = self.shared.open_connections.load(Ordering::SeqCst);
-                tracing::warn!(
-                    open,
-                    "shutdown grace period over; closing remaining connections"
-                );
+                tracing::warn!(open, "shutdown grace period over; closing remaining connections");
                 return open;
             }
         }

@@ -39,11 +39,7 @@ pub struct Activity {
 
 impl Activity {
     fn new() -> Self {
-        Activity {
-            in_flight: AtomicUsize::new(0),
-            last_ms: AtomicU64::new(0),
-            epoch: Instant::now(),
-        }
+        Activity { in_flight: AtomicUsize::new(0), last_ms: AtomicU64::new(0), epoch: Instant::now() }
     }
 
     pub fn begin(&self) {
@@ -51,8 +47,7 @@ impl Activity {
     }
 
     pub fn end(&self) {
-        self.last_ms
-            .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.last_ms.store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 
@@ -61,10 +56,7 @@ impl Activity {
             return None;
         }
         let since = self.epoch.elapsed().as_millis() as u64
-            - self
-                .last_ms
-                .load(Ordering::Relaxed)
-                .min(self.epoch.elapsed().as_millis() as u64);
+            - self.last_ms.load(Ordering::Relaxed).min(self.epoch.elapsed().as_millis() as u64);
         Some(Duration::from_millis(since))
     }
 }
@@ -85,10 +77,7 @@ pub struct BoundListener {
 }
 
 impl BoundListener {
-    pub fn bind(
-        cfg: &ListenerSection,
-        resolver: Option<Arc<SniResolver>>,
-    ) -> Result<BoundListener, String> {
+    pub fn bind(cfg: &ListenerSection, resolver: Option<Arc<SniResolver>>) -> Result<BoundListener, String> {
         let addr = cfg.address;
         let socket = socket2::Socket::new(
             socket2::Domain::for_address(addr),
@@ -100,26 +89,15 @@ impl BoundListener {
         if addr.is_ipv6() {
             let _ = socket.set_only_v6(true);
         }
-        socket
-            .set_nonblocking(true)
-            .map_err(|e| format!("listeners.{}: {e}", cfg.name))?;
-        socket
-            .bind(&addr.into())
-            .map_err(|e| format!("listeners.{}: cannot bind {addr}: {e}", cfg.name))?;
-        socket
-            .listen(1024)
-            .map_err(|e| format!("listeners.{}: cannot listen on {addr}: {e}", cfg.name))?;
-        let listener = TcpListener::from_std(socket.into())
-            .map_err(|e| format!("listeners.{}: {e}", cfg.name))?;
+        socket.set_nonblocking(true).map_err(|e| format!("listeners.{}: {e}", cfg.name))?;
+        socket.bind(&addr.into()).map_err(|e| format!("listeners.{}: cannot bind {addr}: {e}", cfg.name))?;
+        socket.listen(1024).map_err(|e| format!("listeners.{}: cannot listen on {addr}: {e}", cfg.name))?;
+        let listener = TcpListener::from_std(socket.into()).map_err(|e| format!("listeners.{}: {e}", cfg.name))?;
         let tls = match (resolver, &cfg.tls) {
             (Some(r), Some(t)) => Some((TlsAcceptor::from(server_config(r.clone(), t.http2)?), r)),
             _ => None,
         };
-        Ok(BoundListener {
-            cfg: cfg.clone(),
-            listener,
-            tls,
-        })
+        Ok(BoundListener { cfg: cfg.clone(), listener, tls })
     }
 
     pub fn local_addr(&self) -> Option<SocketAddr> {
@@ -172,13 +150,7 @@ async fn serve_connection(
     let _ = tcp.set_nodelay(true);
     let rt = gw.runtime.load_full();
     let limits = rt.config.file.limits.clone();
-    let mut conn = ConnInfo {
-        peer,
-        local,
-        tls: tls.is_some(),
-        sni: None,
-        listener: cfg.name.clone(),
-    };
+    let mut conn = ConnInfo { peer, local, tls: tls.is_some(), sni: None, listener: cfg.name.clone() };
     if rt.phases.connection {
         for p in &rt.protections {
             if let Verdict::Close | Verdict::Respond(_) = p.connection_filter(&conn) {
@@ -196,22 +168,10 @@ async fn serve_connection(
                 activity: Activity::new(),
                 redirect_https_port: cfg.redirect_https_port,
             });
-            run_http(
-                gw,
-                TokioIo::new(tcp),
-                shared,
-                &limits,
-                if h2c { Proto::Auto } else { Proto::H1 },
-            )
-            .await;
+            run_http(gw, TokioIo::new(tcp), shared, &limits, if h2c { Proto::Auto } else { Proto::H1 }).await;
         }
         Some(acceptor) => {
-            let stream = match tokio::time::timeout(
-                limits.header_read_timeout.0,
-                acceptor.accept(tcp),
-            )
-            .await
-            {
+            let stream = match tokio::time::timeout(limits.header_read_timeout.0, acceptor.accept(tcp)).await {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
                     tracing::debug!(%peer, error = %e, "TLS handshake failed");
@@ -224,11 +184,7 @@ async fn serve_connection(
             };
             let (_, session) = stream.get_ref();
             conn.sni = session.server_name().map(str::to_string);
-            let proto = if session.alpn_protocol() == Some(b"h2") {
-                Proto::H2
-            } else {
-                Proto::H1
-            };
+            let proto = if session.alpn_protocol() == Some(b"h2") { Proto::H2 } else { Proto::H1 };
             let shared = Arc::new(ConnShared {
                 gateway: gw.clone(),
                 conn,
@@ -247,51 +203,85 @@ enum Proto {
     Auto,
 }
 
-async fn run_http<I>(
-    gw: &Arc<GatewayShared>,
-    io: I,
-    shared: Arc<ConnShared>,
-    limits: &LimitsSection,
-    proto: Proto,
-) where
+// The same settings for hyper's HTTP/1 and HTTP/2 builders, whether standalone or inside the auto builder
+// (their setter names match).
+macro_rules! configure_http1 {
+    ($b:expr, $limits:expr, $hard_buf:expr) => {
+        $b.timer(TokioTimer::new())
+            .header_read_timeout($limits.header_read_timeout.0)
+            .max_buf_size($hard_buf.max(8192))
+            .max_headers($limits.max_headers * 2 + 16)
+            .keep_alive(true)
+    };
+}
+macro_rules! configure_http2 {
+    ($b:expr, $limits:expr, $hard_buf:expr) => {
+        $b.timer(TokioTimer::new())
+            .max_concurrent_streams($limits.h2_max_concurrent_streams)
+            .max_pending_accept_reset_streams($limits.h2_max_pending_reset_streams)
+            .max_header_list_size(u32::try_from($hard_buf).unwrap_or(u32::MAX))
+            .keep_alive_interval(Some(Duration::from_secs(30)))
+            .keep_alive_timeout(Duration::from_secs(20))
+    };
+}
+
+async fn run_http<I>(gw: &Arc<GatewayShared>, io: I, shared: Arc<ConnShared>, limits: &LimitsSection, proto: Proto)
+where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
     // hyper's own hard limits sit above the configured ones so that requests over our limits reach the
     // handler and get a problem+json answer; hyper only answers (431/414, empty body) far beyond them.
-    let hard_buf =
-        (limits.max_header_bytes.as_usize() + limits.max_uri_bytes.as_usize()) * 2 + 8192;
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout.0)
-        .max_buf_size(hard_buf.max(8192))
-        .max_headers(limits.max_headers * 2 + 16)
-        .keep_alive(true);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(limits.h2_max_concurrent_streams)
-        .max_pending_accept_reset_streams(limits.h2_max_pending_reset_streams)
-        .max_header_list_size(u32::try_from(hard_buf).unwrap_or(u32::MAX))
-        .keep_alive_interval(Some(Duration::from_secs(30)))
-        .keep_alive_timeout(Duration::from_secs(20));
-    let builder = match proto {
-        Proto::H1 => builder.http1_only(),
-        Proto::H2 => builder.http2_only(),
-        Proto::Auto => builder,
-    };
+    let hard_buf = (limits.max_header_bytes.as_usize() + limits.max_uri_bytes.as_usize()) * 2 + 8192;
     let svc_shared = shared.clone();
     let service = service_fn(move |req| crate::handler::handle(svc_shared.clone(), req));
-    let conn = builder.serve_connection_with_upgrades(io, service);
-    tokio::pin!(conn);
+    // A fixed protocol uses hyper's own builder: the auto builder's `http1_only`/`http2_only` are ignored by
+    // `serve_connection_with_upgrades`, which would let an `h2c = false` listener (or a TLS connection that
+    // negotiated http/1.1) speak HTTP/2 anyway.
+    match proto {
+        Proto::H1 => {
+            let mut b = hyper::server::conn::http1::Builder::new();
+            configure_http1!(b, limits, hard_buf);
+            let conn = b.serve_connection(io, service).with_upgrades();
+            tokio::pin!(conn);
+            drive(gw, &shared, limits, conn, |c| c.graceful_shutdown()).await;
+        }
+        Proto::H2 => {
+            let mut b = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+            configure_http2!(b, limits, hard_buf);
+            let conn = b.serve_connection(io, service);
+            tokio::pin!(conn);
+            drive(gw, &shared, limits, conn, |c| c.graceful_shutdown()).await;
+        }
+        Proto::Auto => {
+            let mut b = auto::Builder::new(TokioExecutor::new());
+            configure_http1!(b.http1(), limits, hard_buf);
+            configure_http2!(b.http2(), limits, hard_buf);
+            let conn = b.serve_connection_with_upgrades(io, service);
+            tokio::pin!(conn);
+            drive(gw, &shared, limits, conn, |c| c.graceful_shutdown()).await;
+        }
+    }
+}
+
+/// Runs one connection to its end: graceful shutdown when the gateway stops or the connection has been idle
+/// for `idle_timeout`.
+async fn drive<C, E>(
+    gw: &Arc<GatewayShared>,
+    shared: &ConnShared,
+    limits: &LimitsSection,
+    mut conn: std::pin::Pin<&mut C>,
+    graceful: impl Fn(std::pin::Pin<&mut C>),
+) where
+    C: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
     let mut shutdown = gw.shutdown.subscribe();
     let idle = limits.idle_timeout.0;
     let mut tick = tokio::time::interval((idle / 4).max(Duration::from_millis(100)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut closing = *shutdown.borrow();
     if closing {
-        conn.as_mut().graceful_shutdown();
+        graceful(conn.as_mut());
     }
     loop {
         tokio::select! {
@@ -303,12 +293,12 @@ async fn run_http<I>(
             }
             _ = shutdown.changed(), if !closing => {
                 closing = true;
-                conn.as_mut().graceful_shutdown();
+                graceful(conn.as_mut());
             }
             _ = tick.tick(), if !closing => {
                 if shared.activity.idle_for().is_some_and(|d| d >= idle) {
                     closing = true;
-                    conn.as_mut().graceful_shutdown();
+                    graceful(conn.as_mut());
                 }
             }
         }
