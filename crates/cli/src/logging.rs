@@ -46,10 +46,6 @@ pub fn init(cfg: &LogSection) -> Result<Option<WorkerGuard>, String> {
             .with_writer(w)
             .with_filter(filter_fn(|m| m.target() == ACCESS_TARGET))
     });
-    tracing_subscriber::registry()
-        .with(diag)
-        .with(access)
-        .try_init()
-        .map_err(|e| e.to_string())?;
+    tracing_subscriber::registry().with(diag).with(access).try_init().map_err(|e| e.to_string())?;
     Ok(guard)
 }

@@ -23,11 +23,7 @@ use portcullis_proxy::{Gateway, Metrics};
 const DEMO_CONFIG: &str = include_str!("../../../examples/demo.toml");
 
 #[derive(Parser)]
-#[command(
-    name = "portcullis",
-    version,
-    about = "Portcullis — an API security gateway"
-)]
+#[command(name = "portcullis", version, about = "Portcullis — an API security gateway")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -139,10 +135,7 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
     let ready = Arc::new(AtomicBool::new(true));
     if admin.enabled {
         let m = metrics.clone();
-        let state = portcullis_admin::AdminState {
-            metrics: Arc::new(move || m.encode()),
-            ready: ready.clone(),
-        };
+        let state = portcullis_admin::AdminState { metrics: Arc::new(move || m.encode()), ready: ready.clone() };
         let (addr, _) = portcullis_admin::serve(admin.address, state)
             .await
             .map_err(|e| format!("admin.address: cannot listen on {}: {e}", admin.address))?;
@@ -185,18 +178,13 @@ async fn start_demo_api(config: &Config) -> Result<(), String> {
         .and_then(|u| u.targets.first())
         .and_then(|t| t.parse().ok())
         .ok_or("the demo config has no upstream \"shop\" with a socket-address target")?;
-    portcullis_demo::serve(addr)
-        .await
-        .map_err(|e| format!("demo API: cannot listen on {addr}: {e}"))?;
+    portcullis_demo::serve(addr).await.map_err(|e| format!("demo API: cannot listen on {addr}: {e}"))?;
     Ok(())
 }
 
 fn print_demo_banner(gw: &Gateway, admin: Option<std::net::SocketAddr>) {
-    let base = gw
-        .listeners()
-        .first()
-        .map(|(_, a)| format!("http://{a}"))
-        .unwrap_or_else(|| "http://127.0.0.1:8080".into());
+    let base =
+        gw.listeners().first().map(|(_, a)| format!("http://{a}")).unwrap_or_else(|| "http://127.0.0.1:8080".into());
     let mut s = format!(
         "\nPortcullis demo is running: gateway {base} in front of the built-in shop API.\n\
          Try:\n  curl -i {base}/api/items\n  curl -i '{base}/api/search?q=mug'\n  curl -i {base}/api/users/1\n  \

@@ -42,10 +42,8 @@ async fn round_robin_spreads_evenly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn least_in_flight_avoids_the_busy_target() {
     let (a, b) = (Upstream::start("a").await, Upstream::start("b").await);
-    let gw = Gw::start(&config(&format!(
-        "{}{ROUTE}",
-        group("pool", &[a.addr, b.addr], "balance = \"least_in_flight\"")
-    )));
+    let gw =
+        Gw::start(&config(&format!("{}{ROUTE}", group("pool", &[a.addr, b.addr], "balance = \"least_in_flight\""))));
     let cl = client();
     // Occupy one target with slow requests (whichever it is), then fast requests go to the other.
     let mut slow = Vec::new();

@@ -12,11 +12,7 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigError {
-            path: path.into(),
-            message: message.into(),
-            position: None,
-        }
+        ConfigError { path: path.into(), message: message.into(), position: None }
     }
 }
 
@@ -26,11 +22,7 @@ impl fmt::Display for ConfigError {
             Some((line, col)) if self.path.is_empty() => {
                 write!(f, "line {line}, column {col}: {}", self.message)
             }
-            Some((line, col)) => write!(
-                f,
-                "{} (line {line}, column {col}): {}",
-                self.path, self.message
-            ),
+            Some((line, col)) => write!(f, "{} (line {line}, column {col}): {}", self.path, self.message),
             None => write!(f, "{}: {}", self.path, self.message),
         }
     }
@@ -46,10 +38,7 @@ pub struct ConfigErrors {
 
 impl ConfigErrors {
     pub fn one(e: ConfigError) -> Self {
-        ConfigErrors {
-            file: None,
-            errors: vec![e],
-        }
+        ConfigErrors { file: None, errors: vec![e] }
     }
 }
 

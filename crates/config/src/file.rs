@@ -51,12 +51,7 @@ pub struct ServerSection {
 
 impl Default for ServerSection {
     fn default() -> Self {
-        ServerSection {
-            shutdown_grace: d_grace(),
-            trusted_proxies: Vec::new(),
-            watch: true,
-            workers: 0,
-        }
+        ServerSection { shutdown_grace: d_grace(), trusted_proxies: Vec::new(), watch: true, workers: 0 }
     }
 }
 
@@ -73,10 +68,7 @@ pub struct AdminSection {
 
 impl Default for AdminSection {
     fn default() -> Self {
-        AdminSection {
-            address: d_admin_addr(),
-            enabled: true,
-        }
+        AdminSection { address: d_admin_addr(), enabled: true }
     }
 }
 
@@ -93,10 +85,7 @@ pub struct LogSection {
 
 impl Default for LogSection {
     fn default() -> Self {
-        LogSection {
-            access: d_stdout(),
-            level: d_info(),
-        }
+        LogSection { access: d_stdout(), level: d_info() }
     }
 }
 
@@ -296,10 +285,7 @@ pub struct PassiveSection {
 
 impl Default for PassiveSection {
     fn default() -> Self {
-        PassiveSection {
-            max_failures: 3,
-            eject_for: d_eject(),
-        }
+        PassiveSection { max_failures: 3, eject_for: d_eject() }
     }
 }
 
@@ -318,11 +304,7 @@ pub struct TimeoutsSection {
 
 impl Default for TimeoutsSection {
     fn default() -> Self {
-        TimeoutsSection {
-            connect: d_connect(),
-            response: d_response(),
-            total: d_total(),
-        }
+        TimeoutsSection { connect: d_connect(), response: d_response(), total: d_total() }
     }
 }
 
@@ -339,10 +321,7 @@ pub struct RetriesSection {
 
 impl Default for RetriesSection {
     fn default() -> Self {
-        RetriesSection {
-            attempts: 1,
-            budget_percent: d_budget(),
-        }
+        RetriesSection { attempts: 1, budget_percent: d_budget() }
     }
 }
 
@@ -509,11 +488,7 @@ pub(crate) fn parse(text: &str, source: Option<&Path>) -> Result<ConfigFile, Con
         let path = if path == "." { String::new() } else { path };
         ConfigErrors {
             file: source.map(|p| p.display().to_string()),
-            errors: vec![ConfigError {
-                path,
-                message: inner.message().to_string(),
-                position,
-            }],
+            errors: vec![ConfigError { path, message: inner.message().to_string(), position }],
         }
     })
 }
@@ -521,9 +496,6 @@ pub(crate) fn parse(text: &str, source: Option<&Path>) -> Result<ConfigFile, Con
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = text.get(..offset.min(text.len())).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
-    let col = before
-        .rfind('\n')
-        .map(|i| before.len() - i)
-        .unwrap_or(before.len() + 1);
+    let col = before.rfind('\n').map(|i| before.len() - i).unwrap_or(before.len() + 1);
     (line, col)
 }

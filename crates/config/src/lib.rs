@@ -37,27 +37,16 @@ impl Config {
     /// Reads, parses and validates the config file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigErrors::one(ConfigError::new(
-                path.display().to_string(),
-                format!("cannot read file: {e}"),
-            ))
+            ConfigErrors::one(ConfigError::new(path.display().to_string(), format!("cannot read file: {e}")))
         })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Self::from_str_at(&text, Some(path.to_path_buf()), base)
     }
 
     /// Parses and validates config text; `source` names it in errors and `base_dir` anchors relative paths.
-    pub fn from_str_at(
-        text: &str,
-        source: Option<PathBuf>,
-        base_dir: PathBuf,
-    ) -> Result<Config, ConfigErrors> {
+    pub fn from_str_at(text: &str, source: Option<PathBuf>, base_dir: PathBuf) -> Result<Config, ConfigErrors> {
         let file = file::parse(text, source.as_deref())?;
-        let config = Config {
-            file,
-            source,
-            base_dir,
-        };
+        let config = Config { file, source, base_dir };
         validate(&config)?;
         Ok(config)
     }

@@ -14,9 +14,7 @@ impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         humantime::parse_duration(&s).map(Dur).map_err(|e| {
-            de::Error::custom(format!(
-                "invalid duration {s:?} ({e}); write e.g. \"250ms\", \"30s\", \"5m\""
-            ))
+            de::Error::custom(format!("invalid duration {s:?} ({e}); write e.g. \"250ms\", \"30s\", \"5m\""))
         })
     }
 }
@@ -65,19 +63,15 @@ impl<'de> Deserialize<'de> for ByteSize {
                 f.write_str("a size in bytes: an integer or a string such as \"64KiB\" or \"10MB\"")
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<ByteSize, E> {
-                u64::try_from(v)
-                    .map(ByteSize)
-                    .map_err(|_| E::custom("a size cannot be negative"))
+                u64::try_from(v).map(ByteSize).map_err(|_| E::custom("a size cannot be negative"))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<ByteSize, E> {
                 Ok(ByteSize(v))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<ByteSize, E> {
-                parse_size(v).map(ByteSize).ok_or_else(|| {
-                    E::custom(format!(
-                        "invalid size {v:?}; write e.g. 1048576, \"64KiB\" or \"10MB\""
-                    ))
-                })
+                parse_size(v)
+                    .map(ByteSize)
+                    .ok_or_else(|| E::custom(format!("invalid size {v:?}; write e.g. 1048576, \"64KiB\" or \"10MB\"")))
             }
         }
         d.deserialize_any(V)

@@ -10,10 +10,7 @@ use crate::{Balance, Config, ConfigError, ConfigErrors};
 
 /// Checks a parsed config; `Err` holds every problem found.
 pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
-    let mut v = Validator {
-        config,
-        errors: Vec::new(),
-    };
+    let mut v = Validator { config, errors: Vec::new() };
     v.listeners();
     v.upstreams();
     v.routes();
@@ -22,10 +19,7 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
     if v.errors.is_empty() {
         Ok(())
     } else {
-        Err(ConfigErrors {
-            file: config.source.as_ref().map(|p| p.display().to_string()),
-            errors: v.errors,
-        })
+        Err(ConfigErrors { file: config.source.as_ref().map(|p| p.display().to_string()), errors: v.errors })
     }
 }
 
@@ -51,27 +45,18 @@ impl Validator<'_> {
             if l.name.is_empty() {
                 self.err(format!("{p}.name"), "must not be empty");
             } else if let Some(j) = names.insert(&l.name, i) {
-                self.err(
-                    format!("{p}.name"),
-                    format!("duplicate listener name {:?} (also listeners[{j}])", l.name),
-                );
+                self.err(format!("{p}.name"), format!("duplicate listener name {:?} (also listeners[{j}])", l.name));
             }
             // Port 0 asks the OS for a free port, so it never clashes.
             if l.address.port() == 0 {
             } else if let Some(j) = addrs.insert(l.address, i) {
                 self.err(
                     format!("{p}.address"),
-                    format!(
-                        "duplicate listener address {} (also listeners[{j}])",
-                        l.address
-                    ),
+                    format!("duplicate listener address {} (also listeners[{j}])", l.address),
                 );
             }
             if f.admin.enabled && f.admin.address == l.address && l.address.port() != 0 {
-                self.err(
-                    format!("{p}.address"),
-                    format!("{} is also the admin address", l.address),
-                );
+                self.err(format!("{p}.address"), format!("{} is also the admin address", l.address));
             }
             if let Some(tls) = &l.tls {
                 if l.redirect_https_port.is_some() {
@@ -81,10 +66,7 @@ impl Validator<'_> {
                     );
                 }
                 if tls.certificates.is_empty() {
-                    self.err(
-                        format!("{p}.tls.certificates"),
-                        "at least one certificate is required",
-                    );
+                    self.err(format!("{p}.tls.certificates"), "at least one certificate is required");
                 }
                 for (k, c) in tls.certificates.iter().enumerate() {
                     let cp = format!("{p}.tls.certificates[{k}]");
@@ -92,10 +74,7 @@ impl Validator<'_> {
                     self.key_file(&format!("{cp}.key"), &c.key);
                     for (n, name) in c.sni.iter().enumerate() {
                         if !valid_host_pattern(name) {
-                            self.err(
-                                format!("{cp}.sni[{n}]"),
-                                format!("{name:?} is not a host name"),
-                            );
+                            self.err(format!("{cp}.sni[{n}]"), format!("{name:?} is not a host name"));
                         }
                     }
                 }
@@ -112,13 +91,7 @@ impl Validator<'_> {
                 match certs {
                     Ok(c) if !c.is_empty() => {}
                     Ok(_) => self.err(path, format!("{} holds no PEM certificate", full.display())),
-                    Err(e) => self.err(
-                        path,
-                        format!(
-                            "{} is not a valid PEM certificate file: {e}",
-                            full.display()
-                        ),
-                    ),
+                    Err(e) => self.err(path, format!("{} is not a valid PEM certificate file: {e}", full.display())),
                 }
             }
         }
@@ -130,10 +103,7 @@ impl Validator<'_> {
             Err(e) => self.err(path, format!("cannot read {}: {e}", full.display())),
             Ok(pem) => {
                 if let Err(e) = PrivateKeyDer::from_pem_slice(&pem) {
-                    self.err(
-                        path,
-                        format!("{} holds no usable PEM private key: {e}", full.display()),
-                    );
+                    self.err(path, format!("{} holds no usable PEM private key: {e}", full.display()));
                 }
             }
         }
@@ -147,10 +117,7 @@ impl Validator<'_> {
             if u.name.is_empty() {
                 self.err(format!("{p}.name"), "must not be empty");
             } else if let Some(j) = names.insert(&u.name, i) {
-                self.err(
-                    format!("{p}.name"),
-                    format!("duplicate upstream name {:?} (also upstreams[{j}])", u.name),
-                );
+                self.err(format!("{p}.name"), format!("duplicate upstream name {:?} (also upstreams[{j}])", u.name));
             }
             if u.targets.is_empty() {
                 self.err(format!("{p}.targets"), "at least one target is required");
@@ -161,18 +128,16 @@ impl Validator<'_> {
                 }
             }
             match (u.balance, &u.hash_key) {
-                (Balance::ConsistentHash, None) => self.err(
-                    format!("{p}.hash_key"),
-                    "required with balance = \"consistent_hash\"",
-                ),
+                (Balance::ConsistentHash, None) => {
+                    self.err(format!("{p}.hash_key"), "required with balance = \"consistent_hash\"")
+                }
                 (Balance::ConsistentHash, Some(k)) if !valid_hash_key(k) => self.err(
                     format!("{p}.hash_key"),
                     format!("{k:?} is not one of client_ip, path, header:NAME, cookie:NAME"),
                 ),
-                (b, Some(_)) if b != Balance::ConsistentHash => self.err(
-                    format!("{p}.hash_key"),
-                    "only used with balance = \"consistent_hash\"",
-                ),
+                (b, Some(_)) if b != Balance::ConsistentHash => {
+                    self.err(format!("{p}.hash_key"), "only used with balance = \"consistent_hash\"")
+                }
                 _ => {}
             }
             if let Some(tls) = &u.tls {
@@ -181,10 +146,7 @@ impl Validator<'_> {
                 }
                 if let Some(sni) = &tls.sni {
                     if rustls_pki_types::ServerName::try_from(sni.as_str()).is_err() {
-                        self.err(
-                            format!("{p}.tls.sni"),
-                            format!("{sni:?} is not a valid server name"),
-                        );
+                        self.err(format!("{p}.tls.sni"), format!("{sni:?} is not a valid server name"));
                     }
                 }
             }
@@ -193,25 +155,16 @@ impl Validator<'_> {
                     self.err(format!("{p}.health.path"), "must start with '/'");
                 }
                 if h.healthy_threshold == 0 {
-                    self.err(
-                        format!("{p}.health.healthy_threshold"),
-                        "must be at least 1",
-                    );
+                    self.err(format!("{p}.health.healthy_threshold"), "must be at least 1");
                 }
                 if h.unhealthy_threshold == 0 {
-                    self.err(
-                        format!("{p}.health.unhealthy_threshold"),
-                        "must be at least 1",
-                    );
+                    self.err(format!("{p}.health.unhealthy_threshold"), "must be at least 1");
                 }
                 if h.interval.0.is_zero() {
                     self.err(format!("{p}.health.interval"), "must be more than 0");
                 }
             }
-            if u.timeouts.connect.0.is_zero()
-                || u.timeouts.response.0.is_zero()
-                || u.timeouts.total.0.is_zero()
-            {
+            if u.timeouts.connect.0.is_zero() || u.timeouts.response.0.is_zero() || u.timeouts.total.0.is_zero() {
                 self.err(format!("{p}.timeouts"), "timeouts must be more than 0");
             }
         }
@@ -225,23 +178,13 @@ impl Validator<'_> {
             if r.name.is_empty() {
                 self.err(format!("{p}.name"), "must not be empty");
             } else if let Some(j) = names.insert(&r.name, i) {
-                self.err(
-                    format!("{p}.name"),
-                    format!("duplicate route name {:?} (also routes[{j}])", r.name),
-                );
+                self.err(format!("{p}.name"), format!("duplicate route name {:?} (also routes[{j}])", r.name));
             }
-            let actions = [
-                r.upstream.is_some(),
-                r.respond.is_some(),
-                r.redirect.is_some(),
-            ];
+            let actions = [r.upstream.is_some(), r.respond.is_some(), r.redirect.is_some()];
             match actions.iter().filter(|a| **a).count() {
                 0 => self.err(&p, "needs one action: upstream, respond or redirect"),
                 1 => {}
-                _ => self.err(
-                    &p,
-                    "has more than one action; choose one of upstream, respond, redirect",
-                ),
+                _ => self.err(&p, "has more than one action; choose one of upstream, respond, redirect"),
             }
             if let Some(u) = &r.upstream {
                 if !f.upstreams.iter().any(|x| &x.name == u) {
@@ -249,15 +192,9 @@ impl Validator<'_> {
                 }
             }
             if (r.strip_prefix.is_some() || r.add_prefix.is_some()) && r.upstream.is_none() {
-                self.err(
-                    &p,
-                    "strip_prefix/add_prefix only apply to routes with an upstream",
-                );
+                self.err(&p, "strip_prefix/add_prefix only apply to routes with an upstream");
             }
-            for (key, v) in [
-                ("strip_prefix", &r.strip_prefix),
-                ("add_prefix", &r.add_prefix),
-            ] {
+            for (key, v) in [("strip_prefix", &r.strip_prefix), ("add_prefix", &r.add_prefix)] {
                 if let Some(v) = v {
                     if !v.starts_with('/') {
                         self.err(format!("{p}.{key}"), "must start with '/'");
@@ -266,40 +203,24 @@ impl Validator<'_> {
             }
             if let Some(resp) = &r.respond {
                 if !(100..=599).contains(&resp.status) {
-                    self.err(
-                        format!("{p}.respond.status"),
-                        format!("{} is not an HTTP status", resp.status),
-                    );
+                    self.err(format!("{p}.respond.status"), format!("{} is not an HTTP status", resp.status));
                 }
                 if http::HeaderValue::from_str(&resp.content_type).is_err() {
-                    self.err(
-                        format!("{p}.respond.content_type"),
-                        "is not a valid header value",
-                    );
+                    self.err(format!("{p}.respond.content_type"), "is not a valid header value");
                 }
             }
             if let Some(red) = &r.redirect {
                 if ![301, 302, 303, 307, 308].contains(&red.status) {
-                    self.err(
-                        format!("{p}.redirect.status"),
-                        format!("{} is not a redirect status", red.status),
-                    );
+                    self.err(format!("{p}.redirect.status"), format!("{} is not a redirect status", red.status));
                 }
                 if http::HeaderValue::from_str(&red.to).is_err() || red.to.is_empty() {
                     self.err(format!("{p}.redirect.to"), "is not a valid Location");
                 }
             }
             let m = &r.matcher;
-            let paths = [
-                m.path.is_some(),
-                m.path_prefix.is_some(),
-                m.path_regex.is_some(),
-            ];
+            let paths = [m.path.is_some(), m.path_prefix.is_some(), m.path_regex.is_some()];
             if paths.iter().filter(|a| **a).count() > 1 {
-                self.err(
-                    format!("{p}.match"),
-                    "use only one of path, path_prefix, path_regex",
-                );
+                self.err(format!("{p}.match"), "use only one of path, path_prefix, path_regex");
             }
             for (key, v) in [("path", &m.path), ("path_prefix", &m.path_prefix)] {
                 if let Some(v) = v {
@@ -310,36 +231,22 @@ impl Validator<'_> {
             }
             if let Some(re) = &m.path_regex {
                 if let Err(e) = regex::Regex::new(re) {
-                    self.err(
-                        format!("{p}.match.path_regex"),
-                        format!("invalid regex: {e}"),
-                    );
+                    self.err(format!("{p}.match.path_regex"), format!("invalid regex: {e}"));
                 }
             }
             for (k, h) in m.hosts.iter().enumerate() {
                 if !valid_host_pattern(h) {
-                    self.err(
-                        format!("{p}.match.hosts[{k}]"),
-                        format!("{h:?} is not a host or *.wildcard"),
-                    );
+                    self.err(format!("{p}.match.hosts[{k}]"), format!("{h:?} is not a host or *.wildcard"));
                 }
             }
             for (k, meth) in m.methods.iter().enumerate() {
-                if http::Method::from_bytes(meth.as_bytes()).is_err()
-                    || meth.to_ascii_uppercase() != *meth
-                {
-                    self.err(
-                        format!("{p}.match.methods[{k}]"),
-                        format!("{meth:?} is not an upper-case HTTP method"),
-                    );
+                if http::Method::from_bytes(meth.as_bytes()).is_err() || meth.to_ascii_uppercase() != *meth {
+                    self.err(format!("{p}.match.methods[{k}]"), format!("{meth:?} is not an upper-case HTTP method"));
                 }
             }
             for name in m.headers.keys() {
                 if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                    self.err(
-                        format!("{p}.match.headers"),
-                        format!("{name:?} is not a header name"),
-                    );
+                    self.err(format!("{p}.match.headers"), format!("{name:?} is not a header name"));
                 }
             }
         }
@@ -355,17 +262,11 @@ impl Validator<'_> {
         ] {
             for n in names {
                 if http::HeaderName::from_bytes(n.as_bytes()).is_err() {
-                    self.err(
-                        format!("headers.{key}"),
-                        format!("{n:?} is not a header name"),
-                    );
+                    self.err(format!("headers.{key}"), format!("{n:?} is not a header name"));
                 }
             }
         }
-        for (key, map) in [
-            ("request_set", &h.request_set),
-            ("response_set", &h.response_set),
-        ] {
+        for (key, map) in [("request_set", &h.request_set), ("response_set", &h.response_set)] {
             for (n, v) in map {
                 if http::HeaderValue::from_str(v).is_err() {
                     self.err(format!("headers.{key}.{n}"), "is not a valid header value");
@@ -392,11 +293,8 @@ impl Validator<'_> {
 }
 
 fn check_target(t: &str) -> Result<(), String> {
-    let (host, port) = t
-        .rsplit_once(':')
-        .ok_or_else(|| format!("{t:?} must be host:port"))?;
-    port.parse::<u16>()
-        .map_err(|_| format!("{t:?}: port {port:?} is not a number from 1 to 65535"))?;
+    let (host, port) = t.rsplit_once(':').ok_or_else(|| format!("{t:?} must be host:port"))?;
+    port.parse::<u16>().map_err(|_| format!("{t:?}: port {port:?} is not a number from 1 to 65535"))?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if host.is_empty() {
         return Err(format!("{t:?} has no host"));
@@ -408,12 +306,8 @@ fn valid_hash_key(k: &str) -> bool {
     match k {
         "client_ip" | "path" => true,
         _ => {
-            let name = k
-                .strip_prefix("header:")
-                .or_else(|| k.strip_prefix("cookie:"));
-            name.is_some_and(|n| {
-                !n.is_empty() && http::HeaderName::from_bytes(n.as_bytes()).is_ok()
-            })
+            let name = k.strip_prefix("header:").or_else(|| k.strip_prefix("cookie:"));
+            name.is_some_and(|n| !n.is_empty() && http::HeaderName::from_bytes(n.as_bytes()).is_ok())
         }
     }
 }
@@ -422,8 +316,7 @@ fn valid_host_pattern(h: &str) -> bool {
     let h = h.strip_prefix("*.").unwrap_or(h);
     !h.is_empty()
         && h.len() <= 253
-        && h.split('.')
-            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        && h.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
 }
 
 #[cfg(test)]
@@ -449,10 +342,7 @@ targets = ["127.0.0.1:3000"]
 
     #[test]
     fn valid_minimal() {
-        assert!(errors(&format!(
-            "{BASE}\n[[routes]]\nname=\"a\"\nupstream=\"shop\"\n"
-        ))
-        .is_empty());
+        assert!(errors(&format!("{BASE}\n[[routes]]\nname=\"a\"\nupstream=\"shop\"\n")).is_empty());
     }
 
     #[test]
@@ -460,10 +350,7 @@ targets = ["127.0.0.1:3000"]
         let e = errors(&format!(
             "{BASE}\n[[routes]]\nname=\"a\"\nupstream=\"shop\"\n[[routes]]\nname=\"b\"\nupstream=\"billing\"\n"
         ));
-        assert_eq!(
-            e,
-            vec![r#"routes[1].upstream: no upstream named "billing""#]
-        );
+        assert_eq!(e, vec![r#"routes[1].upstream: no upstream named "billing""#]);
     }
 
     #[test]
@@ -482,10 +369,7 @@ targets = ["127.0.0.1:3000"]
     fn unknown_key_has_path_and_line() {
         let e = errors("[[listeners]]\nname = \"web\"\naddres = \"127.0.0.1:1\"\n");
         assert_eq!(e.len(), 1);
-        assert!(
-            e[0].starts_with("listeners[0].addres (line 3, column 1): unknown field `addres`"),
-            "{e:?}"
-        );
+        assert!(e[0].starts_with("listeners[0].addres (line 3, column 1): unknown field `addres`"), "{e:?}");
     }
 
     #[test]

@@ -10,18 +10,11 @@ use crate::suite::Output;
 use crate::waflog;
 
 /// Returns `Ok(())` when the stage met its expectations, else one line naming each unmet expectation.
-pub fn judge(
-    expected: &Output,
-    response: &Result<Response, String>,
-    log_lines: &[Vec<u8>],
-) -> Result<(), String> {
+pub fn judge(expected: &Output, response: &Result<Response, String>, log_lines: &[Vec<u8>]) -> Result<(), String> {
     if expected.expect_error == Some(true) {
         return match response {
             Err(_) => Ok(()),
-            Ok(r) => Err(format!(
-                "expected a connection/protocol error, got status {}",
-                r.status
-            )),
+            Ok(r) => Err(format!("expected a connection/protocol error, got status {}", r.status)),
         };
     }
     let response = match response {
@@ -34,11 +27,7 @@ pub fn judge(
             problems.push(format!("status {} (expected {status})", response.status));
         }
     }
-    if let Some(needle) = expected
-        .response_contains
-        .as_deref()
-        .filter(|n| !n.is_empty())
-    {
+    if let Some(needle) = expected.response_contains.as_deref().filter(|n| !n.is_empty()) {
         if !String::from_utf8_lossy(&response.raw).contains(needle) {
             problems.push(format!("response does not contain `{needle}`"));
         }
@@ -50,24 +39,12 @@ pub fn judge(
         }
     }
     let ids = waflog::rule_ids(log_lines);
-    let missing: Vec<String> = log
-        .expect_ids
-        .iter()
-        .filter(|id| !ids.contains(id))
-        .map(u32::to_string)
-        .collect();
+    let missing: Vec<String> = log.expect_ids.iter().filter(|id| !ids.contains(id)).map(u32::to_string).collect();
     if !missing.is_empty() {
         // What did fire is the first thing an engine developer needs to see next to what did not.
         let logged: Vec<String> = ids.iter().map(u32::to_string).collect();
-        let logged = if logged.is_empty() {
-            "none".to_owned()
-        } else {
-            logged.join(", ")
-        };
-        problems.push(format!(
-            "missing expected id {} (logged: {logged})",
-            missing.join(", ")
-        ));
+        let logged = if logged.is_empty() { "none".to_owned() } else { logged.join(", ") };
+        problems.push(format!("missing expected id {} (logged: {logged})", missing.join(", ")));
     }
     if expected.isolated == Some(true) && ids.len() != 1 {
         let all: Vec<String> = ids.iter().map(u32::to_string).collect();
@@ -78,12 +55,7 @@ pub fn judge(
             problems.push(format!("a log line matches forbidden `{re}`"));
         }
     }
-    let unexpected: Vec<String> = log
-        .no_expect_ids
-        .iter()
-        .filter(|id| ids.contains(id))
-        .map(u32::to_string)
-        .collect();
+    let unexpected: Vec<String> = log.no_expect_ids.iter().filter(|id| ids.contains(id)).map(u32::to_string).collect();
     if !unexpected.is_empty() {
         problems.push(format!("unexpected id {}", unexpected.join(", ")));
     }
@@ -105,29 +77,18 @@ mod tests {
     use crate::suite::{LogExpect, StatusExpect};
 
     fn ok(status: u16) -> Result<Response, String> {
-        Ok(Response {
-            status,
-            headers: vec![],
-            body: b"hi".to_vec(),
-            raw: b"HTTP/1.1 200 OK\r\n\r\nhi".to_vec(),
-        })
+        Ok(Response { status, headers: vec![], body: b"hi".to_vec(), raw: b"HTTP/1.1 200 OK\r\n\r\nhi".to_vec() })
     }
 
     fn lines(ids: &[u32]) -> Vec<Vec<u8>> {
-        ids.iter()
-            .map(|id| format!("[id \"{id}\"] [msg \"x\"]").into_bytes())
-            .collect()
+        ids.iter().map(|id| format!("[id \"{id}\"] [msg \"x\"]").into_bytes()).collect()
     }
 
     #[test]
     fn ids_status_and_regexes() {
         let out = Output {
             status: Some(StatusExpect::AnyOf(vec![200, 403])),
-            log: LogExpect {
-                expect_ids: vec![942100],
-                no_expect_ids: vec![920350],
-                ..LogExpect::default()
-            },
+            log: LogExpect { expect_ids: vec![942100], no_expect_ids: vec![920350], ..LogExpect::default() },
             ..Output::default()
         };
         assert_eq!(judge(&out, &ok(200), &lines(&[942100, 949110])), Ok(()));
@@ -135,52 +96,32 @@ mod tests {
             judge(&out, &ok(200), &lines(&[949110, 920100])).unwrap_err(),
             "missing expected id 942100 (logged: 920100, 949110)"
         );
-        assert_eq!(
-            judge(&out, &ok(200), &lines(&[])).unwrap_err(),
-            "missing expected id 942100 (logged: none)"
-        );
+        assert_eq!(judge(&out, &ok(200), &lines(&[])).unwrap_err(), "missing expected id 942100 (logged: none)");
         assert_eq!(
             judge(&out, &ok(500), &lines(&[942100, 920350])).unwrap_err(),
             "status 500 (expected one of [200, 403]); unexpected id 920350"
         );
         let out = Output {
             response_contains: Some("hi".into()),
-            log: LogExpect {
-                match_regex: Some(r#"msg "x""#.into()),
-                ..LogExpect::default()
-            },
+            log: LogExpect { match_regex: Some(r#"msg "x""#.into()), ..LogExpect::default() },
             ..Output::default()
         };
         assert_eq!(judge(&out, &ok(200), &lines(&[1])), Ok(()));
-        assert!(judge(&out, &ok(200), &[])
-            .unwrap_err()
-            .contains("no log line matches"));
+        assert!(judge(&out, &ok(200), &[]).unwrap_err().contains("no log line matches"));
     }
 
     #[test]
     fn expect_error_and_isolated() {
-        let out = Output {
-            expect_error: Some(true),
-            ..Output::default()
-        };
+        let out = Output { expect_error: Some(true), ..Output::default() };
         assert_eq!(judge(&out, &Err("closed".into()), &[]), Ok(()));
-        assert!(judge(&out, &ok(400), &[])
-            .unwrap_err()
-            .contains("got status 400"));
-        assert!(judge(&Output::default(), &Err("closed".into()), &[])
-            .unwrap_err()
-            .contains("request failed: closed"));
+        assert!(judge(&out, &ok(400), &[]).unwrap_err().contains("got status 400"));
+        assert!(judge(&Output::default(), &Err("closed".into()), &[]).unwrap_err().contains("request failed: closed"));
         let out = Output {
             isolated: Some(true),
-            log: LogExpect {
-                expect_ids: vec![1],
-                ..LogExpect::default()
-            },
+            log: LogExpect { expect_ids: vec![1], ..LogExpect::default() },
             ..Output::default()
         };
         assert_eq!(judge(&out, &ok(200), &lines(&[1])), Ok(()));
-        assert!(judge(&out, &ok(200), &lines(&[1, 2]))
-            .unwrap_err()
-            .contains("isolated test triggered [1, 2]"));
+        assert!(judge(&out, &ok(200), &lines(&[1, 2])).unwrap_err().contains("isolated test triggered [1, 2]"));
     }
 }

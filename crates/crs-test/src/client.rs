@@ -22,22 +22,16 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
 /// Sends `request` to `addr` and reads one response, all within `timeout`.
 pub fn send(addr: SocketAddr, request: &[u8], timeout: Duration) -> Result<Response, String> {
     let deadline = Instant::now() + timeout;
-    let mut stream = TcpStream::connect_timeout(&addr, timeout)
-        .map_err(|e| format!("connect to {addr}: {e}"))?;
+    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("connect to {addr}: {e}"))?;
     let _ = stream.set_nodelay(true);
-    stream
-        .set_write_timeout(Some(timeout))
-        .map_err(|e| e.to_string())?;
+    stream.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
     // A WAF may answer and close before it has read a large or malformed request; the answer still counts,
     // so a failed write is only reported if no response can be read afterwards.
     let write_err = stream.write_all(request).err();
@@ -72,9 +66,7 @@ impl Reader<'_> {
         if left.is_zero() {
             return Err("timed out waiting for the response".into());
         }
-        self.stream
-            .set_read_timeout(Some(left))
-            .map_err(|e| e.to_string())?;
+        self.stream.set_read_timeout(Some(left)).map_err(|e| e.to_string())?;
         let mut chunk = [0u8; 16 * 1024];
         match self.stream.read(&mut chunk) {
             Ok(0) => {
@@ -85,12 +77,7 @@ impl Reader<'_> {
                 self.buf.extend_from_slice(&chunk[..n]);
                 Ok(true)
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
                 Err("timed out waiting for the response".into())
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(true),
@@ -131,10 +118,7 @@ impl Reader<'_> {
     fn take(&mut self, n: usize) -> Result<Vec<u8>, String> {
         while self.available().len() < n {
             if !self.fill()? {
-                return Err(format!(
-                    "connection closed after {} of {n} body bytes",
-                    self.available().len()
-                ));
+                return Err(format!("connection closed after {} of {n} body bytes", self.available().len()));
             }
         }
         let out = self.available()[..n].to_vec();
@@ -154,27 +138,15 @@ impl Reader<'_> {
     }
 }
 
-fn read_response(
-    stream: &mut TcpStream,
-    deadline: Instant,
-    head_only: bool,
-) -> Result<Response, String> {
-    let mut r = Reader {
-        stream,
-        deadline,
-        buf: Vec::with_capacity(4096),
-        pos: 0,
-        eof: false,
-    };
+fn read_response(stream: &mut TcpStream, deadline: Instant, head_only: bool) -> Result<Response, String> {
+    let mut r = Reader { stream, deadline, buf: Vec::with_capacity(4096), pos: 0, eof: false };
     loop {
         let start = r.pos;
         let status_line = r.line()?.ok_or("connection closed without a response")?;
         let status = parse_status_line(&status_line)?;
         let mut headers = Vec::new();
         loop {
-            let line = r
-                .line()?
-                .ok_or("connection closed inside the response headers")?;
+            let line = r.line()?.ok_or("connection closed inside the response headers")?;
             if line.is_empty() {
                 break;
             }
@@ -188,22 +160,13 @@ fn read_response(
         if (100..200).contains(&status) && status != 101 {
             continue;
         }
-        let find = |name: &str| {
-            headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.clone())
-        };
+        let find = |name: &str| headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
         let body = if head_only || status == 204 || status == 304 || (100..200).contains(&status) {
             Vec::new()
-        } else if find("Transfer-Encoding")
-            .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
-        {
+        } else if find("Transfer-Encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked")) {
             read_chunked(&mut r)?
         } else if let Some(len) = find("Content-Length") {
-            let len: usize = len
-                .parse()
-                .map_err(|_| format!("bad response Content-Length `{len}`"))?;
+            let len: usize = len.parse().map_err(|_| format!("bad response Content-Length `{len}`"))?;
             let mut body = r.take(len.min(MAX_BODY))?;
             if len > MAX_BODY {
                 body.extend(r.rest()?);
@@ -213,12 +176,7 @@ fn read_response(
             r.rest()?
         };
         let raw = r.buf[start..r.pos].to_vec();
-        return Ok(Response {
-            status,
-            headers,
-            body,
-            raw,
-        });
+        return Ok(Response { status, headers, body, raw });
     }
 }
 
@@ -228,8 +186,7 @@ fn read_chunked(r: &mut Reader<'_>) -> Result<Vec<u8>, String> {
         let line = r.line()?.ok_or("connection closed inside a chunked body")?;
         let text = String::from_utf8_lossy(&line);
         let size_text = text.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_text, 16)
-            .map_err(|_| format!("bad chunk size `{size_text}`"))?;
+        let size = usize::from_str_radix(size_text, 16).map_err(|_| format!("bad chunk size `{size_text}`"))?;
         if size == 0 {
             // Trailers, then the empty line; a server that closes right away is tolerated.
             while let Some(l) = r.line()? {
@@ -255,8 +212,7 @@ fn parse_status_line(line: &[u8]) -> Result<u16, String> {
     if !version.starts_with("HTTP/") || code.len() != 3 {
         return Err(format!("malformed status line `{text}`"));
     }
-    code.parse()
-        .map_err(|_| format!("malformed status line `{text}`"))
+    code.parse().map_err(|_| format!("malformed status line `{text}`"))
 }
 
 #[cfg(test)]
@@ -281,17 +237,17 @@ mod tests {
 
     #[test]
     fn reads_content_length_without_waiting_for_close() {
-        let addr = serve_once(
-            b"HTTP/1.1 403 Forbidden\r\nContent-Length: 3\r\n\r\nnope",
-            false,
-        );
+        let addr = serve_once(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 3\r\n\r\nnope", false);
         let r = send(addr, b"GET / HTTP/1.1\r\n\r\n", Duration::from_secs(1)).unwrap();
         assert_eq!((r.status, r.body.as_slice()), (403, &b"nop"[..]));
     }
 
     #[test]
     fn reads_chunked_and_until_close() {
-        let addr = serve_once(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", false);
+        let addr = serve_once(
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            false,
+        );
         let r = send(addr, b"GET / HTTP/1.1\r\n\r\n", Duration::from_secs(1)).unwrap();
         assert_eq!((r.status, r.body.as_slice()), (200, &b"abc"[..]));
         let addr = serve_once(b"HTTP/1.0 200 OK\r\nX: y\r\n\r\nhello", true);
@@ -304,18 +260,10 @@ mod tests {
     #[test]
     fn closed_connection_and_garbage_are_errors_not_panics() {
         let addr = serve_once(b"", true);
-        assert!(
-            send(addr, b"GET / HTTP/1.1\r\n\r\n", Duration::from_secs(1))
-                .unwrap_err()
-                .contains("closed")
-        );
+        assert!(send(addr, b"GET / HTTP/1.1\r\n\r\n", Duration::from_secs(1)).unwrap_err().contains("closed"));
         let addr = serve_once(b"SSH-2.0\r\n\r\n", true);
-        assert!(send(addr, b"x", Duration::from_secs(1))
-            .unwrap_err()
-            .contains("malformed"));
+        assert!(send(addr, b"x", Duration::from_secs(1)).unwrap_err().contains("malformed"));
         let addr = serve_once(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab", false);
-        assert!(send(addr, b"x", Duration::from_millis(200))
-            .unwrap_err()
-            .contains("timed out"));
+        assert!(send(addr, b"x", Duration::from_millis(200)).unwrap_err().contains("timed out"));
     }
 }

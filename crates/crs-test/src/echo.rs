@@ -41,20 +41,13 @@ impl EchoServer {
         let listener = std::net::TcpListener::bind(addr).map_err(Error::Echo)?;
         listener.set_nonblocking(true).map_err(Error::Echo)?;
         let addr = listener.local_addr().map_err(Error::Echo)?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(Error::Echo)?;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Echo)?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let thread = std::thread::Builder::new()
             .name("crs-echo".into())
             .spawn(move || runtime.block_on(serve(listener, rx)))
             .map_err(Error::Echo)?;
-        Ok(EchoServer {
-            addr,
-            shutdown: Some(tx),
-            thread: Some(thread),
-        })
+        Ok(EchoServer { addr, shutdown: Some(tx), thread: Some(thread) })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -97,10 +90,7 @@ async fn serve(listener: std::net::TcpListener, mut stop: tokio::sync::oneshot::
             let service = hyper::service::service_fn(handle);
             // Broken requests simply end the connection; this is a test fixture, not the gateway.
             // CRS tests send many and odd headers; hyper's default cap of 100 would turn some into 431s.
-            let _ = hyper::server::conn::http1::Builder::new()
-                .max_headers(1000)
-                .serve_connection(io, service)
-                .await;
+            let _ = hyper::server::conn::http1::Builder::new().max_headers(1000).serve_connection(io, service).await;
         });
     }
 }
@@ -108,16 +98,10 @@ async fn serve(listener: std::net::TcpListener, mut stop: tokio::sync::oneshot::
 async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let method = req.method().clone();
     let uri = req.uri().to_string();
-    let is_reflect =
-        method == hyper::Method::POST && matches!(req.uri().path(), "/reflect" | "/reflect/");
+    let is_reflect = method == hyper::Method::POST && matches!(req.uri().path(), "/reflect" | "/reflect/");
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
-        Err(_) => {
-            return Ok(plain(
-                StatusCode::BAD_REQUEST,
-                "Failed to read request body",
-            ))
-        }
+        Err(_) => return Ok(plain(StatusCode::BAD_REQUEST, "Failed to read request body")),
     };
     if is_reflect {
         return Ok(reflect(&body));
@@ -125,10 +109,7 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
     let mut echo = format!("{method} {uri}\n").into_bytes();
     echo.extend_from_slice(&body);
     let mut resp = Response::new(Full::new(Bytes::from(echo)));
-    resp.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
+    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
     Ok(resp)
 }
 
@@ -153,31 +134,19 @@ fn reflect(body: &[u8]) -> Response<Full<Bytes>> {
     };
     let status = match spec.status {
         0 => StatusCode::OK,
-        s => match u16::try_from(s)
-            .ok()
-            .filter(|s| (100..600).contains(s))
-            .and_then(|s| StatusCode::from_u16(s).ok())
-        {
-            Some(s) => s,
-            None => {
-                return plain(
-                    StatusCode::BAD_REQUEST,
-                    &format!("Invalid status code: {s}"),
-                )
+        s => {
+            match u16::try_from(s).ok().filter(|s| (100..600).contains(s)).and_then(|s| StatusCode::from_u16(s).ok()) {
+                Some(s) => s,
+                None => return plain(StatusCode::BAD_REQUEST, &format!("Invalid status code: {s}")),
             }
-        },
+        }
     };
     let content = if !spec.body.is_empty() {
         spec.body.into_bytes()
     } else if !spec.encoded_body.is_empty() {
         match crate::request::decode_base64(&spec.encoded_body) {
             Ok(b) => b,
-            Err(_) => {
-                return plain(
-                    StatusCode::BAD_REQUEST,
-                    "invalid base64 encoding of response body",
-                )
-            }
+            Err(_) => return plain(StatusCode::BAD_REQUEST, "invalid base64 encoding of response body"),
         }
     } else {
         Vec::new()
@@ -186,16 +155,12 @@ fn reflect(body: &[u8]) -> Response<Full<Bytes>> {
     *resp.status_mut() = status;
     for (name, value) in &spec.headers {
         // Invalid names or values are dropped, as albedo documents.
-        if let (Ok(n), Ok(v)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
+        if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
             resp.headers_mut().append(n, v);
         }
     }
     if !content.is_empty() && !resp.headers().contains_key(CONTENT_TYPE) {
-        resp.headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static(sniff(&content)));
+        resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(sniff(&content)));
     }
     resp
 }
@@ -203,10 +168,7 @@ fn reflect(body: &[u8]) -> Response<Full<Bytes>> {
 fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(Bytes::from(text.to_owned())));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
+    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     resp
 }
 
@@ -214,10 +176,7 @@ fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
 fn sniff(data: &[u8]) -> &'static str {
     let data = &data[..data.len().min(512)];
     let trimmed = {
-        let start = data
-            .iter()
-            .position(|b| !matches!(b, b'\t' | b'\n' | 0x0c | b'\r' | b' '))
-            .unwrap_or(data.len());
+        let start = data.iter().position(|b| !matches!(b, b'\t' | b'\n' | 0x0c | b'\r' | b' ')).unwrap_or(data.len());
         &data[start..]
     };
     const HTML: [&[u8]; 17] = [
@@ -271,10 +230,7 @@ fn sniff(data: &[u8]) -> &'static str {
     if data.starts_with(b"\xFF\xFE") {
         return "text/plain; charset=utf-16le";
     }
-    if data
-        .iter()
-        .any(|b| matches!(b, 0x00..=0x08 | 0x0B | 0x0E..=0x1A | 0x1C..=0x1F))
-    {
+    if data.iter().any(|b| matches!(b, 0x00..=0x08 | 0x0B | 0x0E..=0x1A | 0x1C..=0x1F)) {
         return "application/octet-stream";
     }
     "text/plain; charset=utf-8"

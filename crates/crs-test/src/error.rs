@@ -6,17 +6,11 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("test file {}: {message}", path.display())]
     TestFile { path: PathBuf, message: String },
     #[error("overrides file {}: {}", path.display(), problems.join("; "))]
-    Overrides {
-        path: PathBuf,
-        problems: Vec<String>,
-    },
+    Overrides { path: PathBuf, problems: Vec<String> },
     #[error("invalid run options: {0}")]
     Options(String),
     #[error("no test matches the filter {0}")]

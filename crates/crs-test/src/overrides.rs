@@ -50,9 +50,9 @@ pub enum Override {
 impl Override {
     pub fn reason(&self) -> &str {
         match self {
-            Override::Skip { reason }
-            | Override::Expect { reason, .. }
-            | Override::ReplaceOutput { reason, .. } => reason,
+            Override::Skip { reason } | Override::Expect { reason, .. } | Override::ReplaceOutput { reason, .. } => {
+                reason
+            }
         }
     }
 
@@ -80,11 +80,7 @@ impl Override {
                     output.expect_error = Some(b);
                 }
             }
-            Override::ReplaceOutput {
-                stages,
-                output: replacement,
-                ..
-            } => {
+            Override::ReplaceOutput { stages, output: replacement, .. } => {
                 if stages.is_empty() || stages.contains(&index) {
                     *output = replacement.clone();
                 }
@@ -185,10 +181,7 @@ impl Overrides {
     /// Loads an overrides file in either format: CRS's platform format when it has a top-level
     /// `test_overrides` list, ours otherwise. This is what `--overrides FILE` takes.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
         let is_platform = serde_yaml::from_str::<serde_yaml::Value>(&text)
             .ok()
             .and_then(|v| v.as_mapping().map(|m| m.contains_key("test_overrides")))
@@ -202,21 +195,14 @@ impl Overrides {
 
     /// Loads our overrides format (see the module docs).
     pub fn from_file(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
         Self::parse(path, &text)
     }
 
     /// Parses our overrides format; `path` only names the source in errors.
     pub fn parse(path: &Path, text: &str) -> Result<Self, Error> {
-        let fail = |problems: Vec<String>| Error::Overrides {
-            path: path.to_owned(),
-            problems,
-        };
-        let file: FileOverrides =
-            serde_yaml::from_str(text).map_err(|e| fail(vec![e.to_string()]))?;
+        let fail = |problems: Vec<String>| Error::Overrides { path: path.to_owned(), problems };
+        let file: FileOverrides = serde_yaml::from_str(text).map_err(|e| fail(vec![e.to_string()]))?;
         let mut problems = Vec::new();
         let mut entries = BTreeMap::new();
         for (key, entry) in file.overrides {
@@ -228,11 +214,7 @@ impl Overrides {
                 }
             };
             let patch = entry.patch();
-            let reason = entry
-                .reason
-                .as_deref()
-                .map(|r| r.trim().to_owned())
-                .unwrap_or_default();
+            let reason = entry.reason.as_deref().map(|r| r.trim().to_owned()).unwrap_or_default();
             if reason.is_empty() {
                 problems.push(format!("{id}: `reason` is mandatory"));
             }
@@ -242,9 +224,9 @@ impl Overrides {
                     entries.insert(id, Override::Skip { reason });
                 }
                 Some("skip") => problems.push(format!("{id}: `skip` takes no expectation fields")),
-                Some("expect") if is_empty_patch => problems.push(format!(
-                    "{id}: `expect` must change at least one expectation"
-                )),
+                Some("expect") if is_empty_patch => {
+                    problems.push(format!("{id}: `expect` must change at least one expectation"))
+                }
                 Some("expect") => {
                     for re in patch.match_regex.iter().chain(&patch.no_match_regex) {
                         if let Err(e) = regex::bytes::Regex::new(re) {
@@ -253,9 +235,7 @@ impl Overrides {
                     }
                     entries.insert(id, Override::Expect { reason, patch });
                 }
-                Some(other) => {
-                    problems.push(format!("{id}: unknown action `{other}` (skip | expect)"))
-                }
+                Some(other) => problems.push(format!("{id}: unknown action `{other}` (skip | expect)")),
                 None => problems.push(format!("{id}: `action` is mandatory (skip | expect)")),
             }
         }
@@ -269,10 +249,7 @@ impl Overrides {
     /// Reads CRS's go-ftw platform overrides (`tests/regression/coraza-overrides.yaml` and friends). Reasons
     /// are kept as written; an entry without `test_ids` covers nothing, as in go-ftw.
     pub fn from_platform_file(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
         Self::parse_platform(path, &text)
     }
 
@@ -294,24 +271,15 @@ impl Overrides {
             #[serde(default)]
             output: Output,
         }
-        let file: Platform = serde_yaml::from_str(text).map_err(|e| Error::Overrides {
-            path: path.to_owned(),
-            problems: vec![e.to_string()],
-        })?;
+        let file: Platform = serde_yaml::from_str(text)
+            .map_err(|e| Error::Overrides { path: path.to_owned(), problems: vec![e.to_string()] })?;
         let mut entries = BTreeMap::new();
         for e in file.test_overrides {
             for test_id in e.test_ids {
                 let reason = e.reason.trim().to_owned();
                 entries.insert(
-                    TestId {
-                        rule_id: e.rule_id,
-                        test_id,
-                    },
-                    Override::ReplaceOutput {
-                        reason,
-                        stages: e.stage_ids.clone(),
-                        output: e.output.clone(),
-                    },
+                    TestId { rule_id: e.rule_id, test_id },
+                    Override::ReplaceOutput { reason, stages: e.stage_ids.clone(), output: e.output.clone() },
                 );
             }
         }
@@ -344,10 +312,7 @@ overrides:
         .unwrap();
         assert_eq!(o.len(), 2);
         assert!(matches!(o.get(id("920100-4")), Some(Override::Skip { .. })));
-        let mut out = Output {
-            status: Some(StatusExpect::One(400)),
-            ..Output::default()
-        };
+        let mut out = Output { status: Some(StatusExpect::One(400)), ..Output::default() };
         out.log.no_expect_ids = vec![1];
         o.get(id("920270-4")).unwrap().apply(0, &mut out);
         assert_eq!(out.status, Some(StatusExpect::One(200)));
@@ -381,39 +346,25 @@ overrides:
         let dir = tempfile::tempdir().unwrap();
         let ours = dir.path().join("ours.yaml");
         std::fs::write(&ours, "overrides:\n  \"1-1\": {action: skip, reason: r}\n").unwrap();
-        assert!(matches!(
-            Overrides::load(&ours).unwrap().get(id("1-1")),
-            Some(Override::Skip { .. })
-        ));
+        assert!(matches!(Overrides::load(&ours).unwrap().get(id("1-1")), Some(Override::Skip { .. })));
         let platform = dir.path().join("p.yaml");
-        std::fs::write(
-            &platform,
-            "test_overrides:\n  - rule_id: 1\n    test_ids: [2]\n    reason: r\n",
-        )
-        .unwrap();
-        assert!(matches!(
-            Overrides::load(&platform).unwrap().get(id("1-2")),
-            Some(Override::ReplaceOutput { .. })
-        ));
+        std::fs::write(&platform, "test_overrides:\n  - rule_id: 1\n    test_ids: [2]\n    reason: r\n").unwrap();
+        assert!(matches!(Overrides::load(&platform).unwrap().get(id("1-2")), Some(Override::ReplaceOutput { .. })));
     }
 
     #[test]
     fn unknown_fields_are_rejected() {
-        let err = Overrides::parse(
-            Path::new("o.yaml"),
-            "overrides:\n  \"1-1\": {action: expect, reason: r, stauts: 1}\n",
-        );
+        let err =
+            Overrides::parse(Path::new("o.yaml"), "overrides:\n  \"1-1\": {action: expect, reason: r, stauts: 1}\n");
         assert!(err.unwrap_err().to_string().contains("stauts"));
     }
 
     #[test]
     fn reads_crs_platform_overrides() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/crs/tests/regression/coraza-overrides.yaml");
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/crs/tests/regression/coraza-overrides.yaml");
         let o = Overrides::from_platform_file(&path).unwrap();
-        let Some(Override::ReplaceOutput { output, reason, .. }) = o.get(id("920100-8")) else {
-            panic!("920100-8")
-        };
+        let Some(Override::ReplaceOutput { output, reason, .. }) = o.get(id("920100-8")) else { panic!("920100-8") };
         assert_eq!(output.status, Some(StatusExpect::One(200)));
         assert_eq!(output.log.expect_ids, vec![920100]);
         assert!(reason.contains("colon"));

@@ -55,9 +55,7 @@ impl Report {
     }
 
     pub fn failures(&self) -> impl Iterator<Item = &TestOutcome> {
-        self.outcomes
-            .iter()
-            .filter(|o| o.verdict == Verdict::Failed)
+        self.outcomes.iter().filter(|o| o.verdict == Verdict::Failed)
     }
 
     pub fn outcome(&self, id: TestId) -> Option<&TestOutcome> {
@@ -111,9 +109,6 @@ mod tests {
         assert_eq!(r.summary_line(), "1 passed, 1 failed");
         r.push(outcome(Verdict::Skipped));
         assert_eq!(r.summary_line(), "1 passed, 1 failed, 1 skipped");
-        assert_eq!(
-            r.to_string(),
-            "1-1 FAILED: why\n1 passed, 1 failed, 1 skipped"
-        );
+        assert_eq!(r.to_string(), "1-1 FAILED: why\n1 passed, 1 failed, 1 skipped");
     }
 }

@@ -22,13 +22,8 @@ const FORM_URLENCODED: &str = "application/x-www-form-urlencoded";
 
 /// The bytes of one stage request, or why they could not be built.
 pub fn build(input: &Input, extra_cookie: Option<&str>) -> Result<Vec<u8>, String> {
-    if let Some(encoded) = input
-        .encoded_request
-        .as_deref()
-        .or(input.raw_request.as_deref())
-    {
-        return decode_base64(encoded)
-            .map_err(|e| format!("encoded_request is not valid base64: {e}"));
+    if let Some(encoded) = input.encoded_request.as_deref().or(input.raw_request.as_deref()) {
+        return decode_base64(encoded).map_err(|e| format!("encoded_request is not valid base64: {e}"));
     }
     // Newer schema features no CRS v4 test uses; refusing them beats silently sending something else.
     if input.uris.is_some() || input.follow_redirect == Some(true) || input.response.is_some() {
@@ -41,9 +36,7 @@ pub fn build(input: &Input, extra_cookie: Option<&str>) -> Result<Vec<u8>, Strin
     }
     let mut body: Vec<u8> = match (&input.data, &input.encoded_data) {
         (Some(data), _) => template::expand(&data.text())?.into_bytes(),
-        (None, Some(enc)) => {
-            decode_base64(enc).map_err(|e| format!("encoded_data is not valid base64: {e}"))?
-        }
+        (None, Some(enc)) => decode_base64(enc).map_err(|e| format!("encoded_data is not valid base64: {e}"))?,
         (None, None) => Vec::new(),
     };
     let mut headers = input.headers.clone();
@@ -59,16 +52,15 @@ pub fn build(input: &Input, extra_cookie: Option<&str>) -> Result<Vec<u8>, Strin
         if !has(&headers, "Content-Type") {
             headers.push(("Content-Type".into(), FORM_URLENCODED.into()));
         }
-        let is_form = headers.iter().any(|(n, v)| {
-            n.eq_ignore_ascii_case("Content-Type") && v.eq_ignore_ascii_case(FORM_URLENCODED)
-        });
+        let is_form = headers
+            .iter()
+            .any(|(n, v)| n.eq_ignore_ascii_case("Content-Type") && v.eq_ignore_ascii_case(FORM_URLENCODED));
         if is_form {
             body = encode_form(&body);
         }
     }
     let multipart = headers.iter().any(|(n, v)| {
-        n.eq_ignore_ascii_case("Content-Type")
-            && v.to_ascii_lowercase().contains("multipart/form-data;")
+        n.eq_ignore_ascii_case("Content-Type") && v.to_ascii_lowercase().contains("multipart/form-data;")
     });
     if multipart {
         body = lf_to_crlf(&body);
@@ -77,16 +69,12 @@ pub fn build(input: &Input, extra_cookie: Option<&str>) -> Result<Vec<u8>, Strin
         if !has(&headers, "Connection") {
             headers.push(("Connection".into(), "close".into()));
         }
-        if !has(&headers, "Content-Length")
-            && (!body.is_empty() || method_permits_body(input.method()))
-        {
+        if !has(&headers, "Content-Length") && (!body.is_empty() || method_permits_body(input.method())) {
             headers.push(("Content-Length".into(), body.len().to_string()));
         }
     }
     let mut out = Vec::with_capacity(256 + body.len());
-    out.extend_from_slice(
-        format!("{} {} {}\r\n", input.method(), input.uri(), input.version()).as_bytes(),
-    );
+    out.extend_from_slice(format!("{} {} {}\r\n", input.method(), input.uri(), input.version()).as_bytes());
     for (name, value) in &headers {
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b": ");
@@ -113,10 +101,7 @@ fn has(headers: &[(String, String)], name: &str) -> bool {
 
 /// go-ftw's unanchored alternation `^POST|PUT|PATCH|DELETE$`, reproduced literally.
 fn method_permits_body(method: &str) -> bool {
-    method.starts_with("POST")
-        || method.contains("PUT")
-        || method.contains("PATCH")
-        || method.ends_with("DELETE")
+    method.starts_with("POST") || method.contains("PUT") || method.contains("PATCH") || method.ends_with("DELETE")
 }
 
 /// Base64 as Go's StdEncoding reads it: padding required, CR/LF ignored.
@@ -185,10 +170,7 @@ mod tests {
         Input {
             method: Some(method.into()),
             uri: Some("/post".into()),
-            headers: headers
-                .iter()
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-                .collect(),
+            headers: headers.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
             data: data.map(|d| Data::Text(d.into())),
             ..Input::default()
         }
@@ -200,11 +182,7 @@ mod tests {
 
     #[test]
     fn form_body_is_encoded_and_headers_completed_in_go_ftw_order() {
-        let i = input(
-            "POST",
-            &[("User-Agent", "ua"), ("Host", "localhost")],
-            Some("var=1234 OR 1=1"),
-        );
+        let i = input("POST", &[("User-Agent", "ua"), ("Host", "localhost")], Some("var=1234 OR 1=1"));
         assert_eq!(
             text(build(&i, None).unwrap()),
             "POST /post HTTP/1.1\r\nHost: localhost\r\nUser-Agent: ua\r\n\
@@ -217,11 +195,7 @@ mod tests {
     fn already_escaped_or_non_form_bodies_are_sent_as_is() {
         let i = input("POST", &[], Some("a=%27b&c=d+e"));
         assert!(text(build(&i, None).unwrap()).ends_with("\r\n\r\na=%27b&c=d+e"));
-        let i = input(
-            "POST",
-            &[("Content-Type", "application/json")],
-            Some("{\"a\": 1}"),
-        );
+        let i = input("POST", &[("Content-Type", "application/json")], Some("{\"a\": 1}"));
         assert!(text(build(&i, None).unwrap()).ends_with("\r\n\r\n{\"a\": 1}"));
         let i = input("POST", &[], Some("a=1&&b c&"));
         assert!(text(build(&i, None).unwrap()).ends_with("\r\n\r\na=1&&b+c"));
@@ -231,68 +205,43 @@ mod tests {
     fn multipart_gets_crlf_and_explicit_headers_are_kept() {
         let i = input(
             "POST",
-            &[
-                ("content-type", "multipart/form-data; boundary=x"),
-                ("Content-Length", "99"),
-            ],
+            &[("content-type", "multipart/form-data; boundary=x"), ("Content-Length", "99")],
             Some("--x\nA: b\n\nv\n--x--\n"),
         );
         let t = text(build(&i, None).unwrap());
         assert!(t.contains("Content-Length: 99\r\n"), "{t}");
         assert!(!t.contains("Content-Length: 2"), "{t}");
-        assert!(
-            t.ends_with("\r\n\r\n--x\r\nA: b\r\n\r\nv\r\n--x--\r\n"),
-            "{t}"
-        );
+        assert!(t.ends_with("\r\n\r\n--x\r\nA: b\r\n\r\nv\r\n--x--\r\n"), "{t}");
     }
 
     #[test]
     fn get_without_body_has_no_content_length_and_no_autocomplete_adds_nothing() {
         let i = input("GET", &[("Host", "h")], None);
-        assert_eq!(
-            text(build(&i, None).unwrap()),
-            "GET /post HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
-        );
+        assert_eq!(text(build(&i, None).unwrap()), "GET /post HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
         let mut i = input("POST", &[("Host", "h")], Some("a b"));
         i.autocomplete_headers = Some(false);
-        assert_eq!(
-            text(build(&i, None).unwrap()),
-            "POST /post HTTP/1.1\r\nHost: h\r\n\r\na b"
-        );
+        assert_eq!(text(build(&i, None).unwrap()), "POST /post HTTP/1.1\r\nHost: h\r\n\r\na b");
         let i = input("PUT", &[], None);
         assert!(text(build(&i, None).unwrap()).contains("Content-Length: 0\r\n"));
     }
 
     #[test]
     fn encoded_request_is_sent_verbatim() {
-        let i = Input {
-            encoded_request: Some("R0VUIC8g\nSFRUUC8xLjANCkhvc3Q6DQoNCg==".into()),
-            ..Input::default()
-        };
+        let i = Input { encoded_request: Some("R0VUIC8g\nSFRUUC8xLjANCkhvc3Q6DQoNCg==".into()), ..Input::default() };
         assert_eq!(build(&i, None).unwrap(), b"GET / HTTP/1.0\r\nHost:\r\n\r\n");
     }
 
     #[test]
     fn unsupported_features_are_refused() {
-        let i = Input {
-            uris: Some(vec!["/a".into()]),
-            ..Input::default()
-        };
+        let i = Input { uris: Some(vec!["/a".into()]), ..Input::default() };
         assert!(build(&i, None).unwrap_err().contains("not supported"));
-        let i = Input {
-            protocol: Some("https".into()),
-            ..Input::default()
-        };
+        let i = Input { protocol: Some("https".into()), ..Input::default() };
         assert!(build(&i, None).unwrap_err().contains("https"));
     }
 
     #[test]
     fn templates_expand() {
-        let i = input(
-            "POST",
-            &[("Content-Type", "text/plain")],
-            Some("{{ \"1\" | repeat 5 }}"),
-        );
+        let i = input("POST", &[("Content-Type", "text/plain")], Some("{{ \"1\" | repeat 5 }}"));
         assert!(text(build(&i, None).unwrap()).ends_with("Content-Length: 5\r\n\r\n11111"));
     }
 }

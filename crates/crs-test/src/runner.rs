@@ -70,15 +70,10 @@ pub fn load_selected(opts: &RunOptions) -> Result<Vec<TestFile>, Error> {
     match &opts.file {
         Some(f) if f.exists() => Ok(vec![suite::load_file(f)?]),
         Some(f) => {
-            let found = suite::find_test_files(&opts.tests_dir)?
-                .into_iter()
-                .find(|p| p.ends_with(f));
+            let found = suite::find_test_files(&opts.tests_dir)?.into_iter().find(|p| p.ends_with(f));
             match found {
                 Some(p) => Ok(vec![suite::load_file(&p)?]),
-                None => Err(Error::Io {
-                    path: f.clone(),
-                    source: std::io::ErrorKind::NotFound.into(),
-                }),
+                None => Err(Error::Io { path: f.clone(), source: std::io::ErrorKind::NotFound.into() }),
             }
         }
         None => suite::load_dir(&opts.tests_dir),
@@ -93,15 +88,9 @@ pub fn run_suite(opts: &RunOptions) -> Result<Report, Error> {
 /// Like [`run_suite`], calling `on_outcome` as each test finishes (for progress output).
 ///
 /// Blocking: from async code, call it inside `tokio::task::spawn_blocking`.
-pub fn run_suite_with(
-    opts: &RunOptions,
-    on_outcome: &mut dyn FnMut(&TestOutcome),
-) -> Result<Report, Error> {
+pub fn run_suite_with(opts: &RunOptions, on_outcome: &mut dyn FnMut(&TestOutcome)) -> Result<Report, Error> {
     if !opts.target.ip().is_loopback() {
-        return Err(Error::Options(format!(
-            "target {} is not a loopback address",
-            opts.target
-        )));
+        return Err(Error::Options(format!("target {} is not a loopback address", opts.target)));
     }
     let started = Instant::now();
     let files = load_selected(opts)?;
@@ -113,12 +102,7 @@ pub fn run_suite_with(
     if selected.is_empty() {
         return Err(Error::NothingSelected(format!("{:?}", opts.filter)));
     }
-    let mut runner = Runner {
-        opts,
-        log: LogTail::open(&opts.log_file),
-        markers_seen: false,
-        marker_failures: 0,
-    };
+    let mut runner = Runner { opts, log: LogTail::open(&opts.log_file), markers_seen: false, marker_failures: 0 };
     let mut report = Report::default();
     for (file, test) in selected {
         let t0 = Instant::now();
@@ -129,13 +113,7 @@ pub fn run_suite_with(
                 Err(reason) => (Verdict::Failed, reason),
             },
         };
-        let outcome = TestOutcome {
-            id: test.id,
-            file: file.path.clone(),
-            verdict,
-            reason,
-            duration: t0.elapsed(),
-        };
+        let outcome = TestOutcome { id: test.id, file: file.path.clone(), verdict, reason, duration: t0.elapsed() };
         on_outcome(&outcome);
         report.push(outcome);
     }
@@ -160,11 +138,7 @@ enum MarkerError {
 
 impl Runner<'_> {
     /// Outer error: the run must stop. Inner error: this test failed, with the reason.
-    fn run_test(
-        &mut self,
-        test: &TestCase,
-        entry: Option<&Override>,
-    ) -> Result<Result<(), String>, Error> {
+    fn run_test(&mut self, test: &TestCase, entry: Option<&Override>) -> Result<Result<(), String>, Error> {
         let mut cookie: Option<String> = None;
         let count = test.stages.len();
         for (index, stage) in test.stages.iter().enumerate() {
@@ -176,11 +150,7 @@ impl Runner<'_> {
             if result.is_err() && expected.retry_once == Some(true) {
                 result = self.run_stage(stage, &expected, cookie.as_deref())?;
             }
-            let prefix = if count > 1 {
-                format!("stage {}/{count}: ", index + 1)
-            } else {
-                String::new()
-            };
+            let prefix = if count > 1 { format!("stage {}/{count}: ", index + 1) } else { String::new() };
             match result {
                 Ok(Some(response)) if stage.input.save_cookie == Some(true) => {
                     if let Some(c) = cookies_of(&response) {
@@ -234,10 +204,7 @@ impl Runner<'_> {
             let found = self
                 .log
                 .wait_for_marker(&opts.marker_header, marker_id, opts.marker_timeout / 2)
-                .map_err(|source| Error::Io {
-                    path: opts.log_file.clone(),
-                    source,
-                })?;
+                .map_err(|source| Error::Io { path: opts.log_file.clone(), source })?;
             match found {
                 Some(mut before) => {
                     lines.append(&mut before);
@@ -248,18 +215,12 @@ impl Runner<'_> {
                 None => continue,
             }
         }
-        let why = format!(
-            "marker `{marker_id}` not logged in {} within {:?}",
-            opts.log_file.display(),
-            opts.marker_timeout
-        );
+        let why =
+            format!("marker `{marker_id}` not logged in {} within {:?}", opts.log_file.display(), opts.marker_timeout);
         self.marker_failed(MarkerError::NotLogged(why))
     }
 
-    fn marker_failed(
-        &mut self,
-        e: MarkerError,
-    ) -> Result<Result<Vec<Vec<u8>>, MarkerError>, Error> {
+    fn marker_failed(&mut self, e: MarkerError) -> Result<Result<Vec<Vec<u8>>, MarkerError>, Error> {
         self.marker_failures += 1;
         let text = match &e {
             MarkerError::Send(s) | MarkerError::NotLogged(s) => s.clone(),

@@ -29,16 +29,10 @@ impl fmt::Display for TestId {
 impl FromStr for TestId {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let (rule, test) = s
-            .trim()
-            .split_once('-')
-            .ok_or_else(|| format!("test id `{s}` is not `<rule_id>-<test_id>`"))?;
-        let rule_id = rule
-            .parse()
-            .map_err(|_| format!("test id `{s}`: rule id `{rule}` is not a number"))?;
-        let test_id = test
-            .parse()
-            .map_err(|_| format!("test id `{s}`: test id `{test}` is not a number"))?;
+        let (rule, test) =
+            s.trim().split_once('-').ok_or_else(|| format!("test id `{s}` is not `<rule_id>-<test_id>`"))?;
+        let rule_id = rule.parse().map_err(|_| format!("test id `{s}`: rule id `{rule}` is not a number"))?;
+        let test_id = test.parse().map_err(|_| format!("test id `{s}`: test id `{test}` is not a number"))?;
         Ok(TestId { rule_id, test_id })
     }
 }
@@ -267,11 +261,9 @@ fn headers_de<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, 
     let map: Option<serde_yaml::Mapping> = Option::deserialize(d)?;
     let mut out = Vec::new();
     for (k, v) in map.into_iter().flatten() {
-        let key = scalar_text(&k)
-            .ok_or_else(|| serde::de::Error::custom("header name must be a scalar"))?;
-        let value = scalar_text(&v).ok_or_else(|| {
-            serde::de::Error::custom(format!("header `{key}` must have a scalar value"))
-        })?;
+        let key = scalar_text(&k).ok_or_else(|| serde::de::Error::custom("header name must be a scalar"))?;
+        let value = scalar_text(&v)
+            .ok_or_else(|| serde::de::Error::custom(format!("header `{key}` must have a scalar value")))?;
         out.push((key, value));
     }
     Ok(out)
@@ -330,30 +322,19 @@ fn parse_stage(value: serde_yaml::Value) -> Result<Stage, String> {
 
 /// Parses one test file. An empty (all-comment) file yields no tests. Errors name the file.
 pub fn load_file(path: &Path) -> Result<TestFile, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
     parse_file(path, &text)
 }
 
 /// Parses test-file text; `path` is used for error messages and the rule-id fallback.
 pub fn parse_file(path: &Path, text: &str) -> Result<TestFile, Error> {
-    let bad = |message: String| Error::TestFile {
-        path: path.to_owned(),
-        message,
-    };
+    let bad = |message: String| Error::TestFile { path: path.to_owned(), message };
     let is_blank = text.lines().all(|l| {
         let l = l.trim();
         l.is_empty() || l.starts_with('#') || l == "---"
     });
     let raw: RawFile = if is_blank {
-        RawFile {
-            meta: None,
-            author: None,
-            rule_id: None,
-            tests: Vec::new(),
-        }
+        RawFile { meta: None, author: None, rule_id: None, tests: Vec::new() }
     } else {
         serde_yaml::from_str(text).map_err(|e| bad(e.to_string()))?
     };
@@ -366,18 +347,10 @@ pub fn parse_file(path: &Path, text: &str) -> Result<TestFile, Error> {
         Some(id) if id > 0 => id,
         _ if raw.tests.is_empty() => 0,
         _ => {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let digits: String = name
-                .chars()
-                .skip_while(|c| !c.is_ascii_digit())
-                .take_while(char::is_ascii_digit)
-                .collect();
-            digits
-                .parse()
-                .map_err(|_| bad("no `rule_id` and no rule id in the file name".into()))?
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let digits: String =
+                name.chars().skip_while(|c| !c.is_ascii_digit()).take_while(char::is_ascii_digit).collect();
+            digits.parse().map_err(|_| bad("no `rule_id` and no rule id in the file name".into()))?
         }
     };
     let mut tests = Vec::with_capacity(raw.tests.len());
@@ -389,36 +362,21 @@ pub fn parse_file(path: &Path, text: &str) -> Result<TestFile, Error> {
         };
         let id = TestId { rule_id, test_id };
         if let Some(previous) = seen.insert(id, index) {
-            return Err(bad(format!(
-                "test {id} is defined twice (entries {} and {})",
-                previous + 1,
-                index + 1
-            )));
+            return Err(bad(format!("test {id} is defined twice (entries {} and {})", previous + 1, index + 1)));
         }
         if t.stages.is_empty() {
             return Err(bad(format!("test {id} has no stages")));
         }
         let mut stages = Vec::with_capacity(t.stages.len());
         for (n, s) in t.stages.into_iter().enumerate() {
-            let mut stage =
-                parse_stage(s).map_err(|m| bad(format!("test {id} stage {}: {m}", n + 1)))?;
+            let mut stage = parse_stage(s).map_err(|m| bad(format!("test {id} stage {}: {m}", n + 1)))?;
             stage.output.fold_legacy();
             validate_stage(&stage).map_err(|m| bad(format!("test {id} stage {}: {m}", n + 1)))?;
             stages.push(stage);
         }
-        tests.push(TestCase {
-            id,
-            description: t.desc.or(t.test_title),
-            tags: t.tags,
-            stages,
-        });
+        tests.push(TestCase { id, description: t.desc.or(t.test_title), tags: t.tags, stages });
     }
-    Ok(TestFile {
-        path: path.to_owned(),
-        rule_id,
-        meta,
-        tests,
-    })
+    Ok(TestFile { path: path.to_owned(), rule_id, meta, tests })
 }
 
 fn validate_stage(stage: &Stage) -> Result<(), String> {
@@ -430,13 +388,7 @@ fn validate_stage(stage: &Stage) -> Result<(), String> {
     if stage.output.isolated == Some(true) && stage.output.log.expect_ids.len() != 1 {
         return Err("`isolated` needs exactly one id in `expect_ids`".into());
     }
-    for re in [
-        &stage.output.log.match_regex,
-        &stage.output.log.no_match_regex,
-    ]
-    .into_iter()
-    .flatten()
-    {
+    for re in [&stage.output.log.match_regex, &stage.output.log.no_match_regex].into_iter().flatten() {
         regex::bytes::Regex::new(re).map_err(|e| format!("bad log regex `{re}`: {e}"))?;
     }
     Ok(())
@@ -447,22 +399,13 @@ pub fn find_test_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     let mut out = Vec::new();
     let mut pending = vec![dir.to_owned()];
     while let Some(d) = pending.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|source| Error::Io {
-            path: d.clone(),
-            source,
-        })?;
+        let entries = std::fs::read_dir(&d).map_err(|source| Error::Io { path: d.clone(), source })?;
         for entry in entries {
-            let entry = entry.map_err(|source| Error::Io {
-                path: d.clone(),
-                source,
-            })?;
+            let entry = entry.map_err(|source| Error::Io { path: d.clone(), source })?;
             let path = entry.path();
             if path.is_dir() {
                 pending.push(path);
-            } else if matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("yaml" | "yml")
-            ) {
+            } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
                 out.push(path);
             }
         }
@@ -483,25 +426,10 @@ mod tests {
     #[test]
     fn test_ids_and_filters_parse() {
         let id: TestId = "942100-1".parse().unwrap();
-        assert_eq!(
-            id,
-            TestId {
-                rule_id: 942100,
-                test_id: 1
-            }
-        );
+        assert_eq!(id, TestId { rule_id: 942100, test_id: 1 });
         assert_eq!(id.to_string(), "942100-1");
-        assert_eq!(
-            "942100".parse::<TestFilter>().unwrap(),
-            TestFilter::Rule(942100)
-        );
-        assert_eq!(
-            "942100-3".parse::<TestFilter>().unwrap(),
-            TestFilter::Test(TestId {
-                rule_id: 942100,
-                test_id: 3
-            })
-        );
+        assert_eq!("942100".parse::<TestFilter>().unwrap(), TestFilter::Rule(942100));
+        assert_eq!("942100-3".parse::<TestFilter>().unwrap(), TestFilter::Test(TestId { rule_id: 942100, test_id: 3 }));
         assert!("x-1".parse::<TestFilter>().is_err());
         assert!("abc".parse::<TestFilter>().is_err());
     }
@@ -541,18 +469,13 @@ tests:
         assert!(s.output.status.as_ref().unwrap().accepts(403));
         assert_eq!(s.output.log.match_regex.as_deref(), Some(r#"id "123""#));
         assert_eq!(s.output.log.expect_ids, vec![5]);
-        assert_eq!(
-            f.tests[1].stages[0].output.status,
-            Some(StatusExpect::One(404))
-        );
+        assert_eq!(f.tests[1].stages[0].output.status, Some(StatusExpect::One(404)));
     }
 
     #[test]
     fn errors_name_the_file_and_reject_unknown_fields() {
         let yaml = "rule_id: 1\ntests:\n  - test_id: 1\n    stages:\n      - input: {methd: GET}\n";
-        let err = parse_file(Path::new("dir/bad.yaml"), yaml)
-            .unwrap_err()
-            .to_string();
+        let err = parse_file(Path::new("dir/bad.yaml"), yaml).unwrap_err().to_string();
         assert!(err.contains("dir/bad.yaml"), "{err}");
         assert!(err.contains("methd"), "{err}");
     }
@@ -565,11 +488,7 @@ tests:
 
     #[test]
     fn rule_id_falls_back_on_file_name() {
-        let f = parse_file(
-            Path::new("911100.yaml"),
-            "tests:\n  - stages:\n      - input: {}\n",
-        )
-        .unwrap();
+        let f = parse_file(Path::new("911100.yaml"), "tests:\n  - stages:\n      - input: {}\n").unwrap();
         assert_eq!(f.tests[0].id.to_string(), "911100-1");
     }
 }

@@ -33,20 +33,14 @@ pub fn expand(data: &str) -> Result<String, String> {
 fn eval(action: &str) -> Result<String, String> {
     let unsupported = || format!("unsupported data template action `{{{{{action}}}}}`");
     let (head, piped) = match action.split_once('|') {
-        Some((lit, call)) => (
-            call.trim(),
-            Some(parse_string(lit.trim()).ok_or_else(unsupported)?),
-        ),
+        Some((lit, call)) => (call.trim(), Some(parse_string(lit.trim()).ok_or_else(unsupported)?)),
         None => (action, None),
     };
     let mut words = head.split_whitespace();
     if words.next() != Some("repeat") {
         return Err(unsupported());
     }
-    let count: usize = words
-        .next()
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(unsupported)?;
+    let count: usize = words.next().and_then(|n| n.parse().ok()).ok_or_else(unsupported)?;
     let text = match piped {
         Some(t) => t,
         None => parse_string(words.collect::<Vec<_>>().join(" ").trim()).ok_or_else(unsupported)?,

@@ -28,13 +28,8 @@ pub struct LogTail {
 impl LogTail {
     /// Starts at the current end of the file (or at 0 if it does not exist yet): older lines are never read.
     pub fn open(path: &Path) -> Self {
-        let mut tail = LogTail {
-            path: path.to_owned(),
-            file: None,
-            offset: 0,
-            partial: Vec::new(),
-            pending: VecDeque::new(),
-        };
+        let mut tail =
+            LogTail { path: path.to_owned(), file: None, offset: 0, partial: Vec::new(), pending: VecDeque::new() };
         if let Ok(f) = File::open(path) {
             tail.offset = f.metadata().map(|m| m.len()).unwrap_or(0);
             tail.file = Some(f);
@@ -131,8 +126,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 fn id_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r#"\[id \\?"(\d+)\\?"\]|"(?:id|ruleId)\\?":\s*\\?"?(\d+)"#)
-            .expect("static rule-id regex")
+        Regex::new(r#"\[id \\?"(\d+)\\?"\]|"(?:id|ruleId)\\?":\s*\\?"?(\d+)"#).expect("static rule-id regex")
     })
 }
 
@@ -142,10 +136,7 @@ pub fn rule_ids(lines: &[Vec<u8>]) -> BTreeSet<u32> {
     for line in lines {
         for caps in id_regex().captures_iter(line) {
             let m = caps.get(1).or_else(|| caps.get(2));
-            if let Some(id) = m
-                .and_then(|m| std::str::from_utf8(m.as_bytes()).ok())
-                .and_then(|s| s.parse().ok())
-            {
+            if let Some(id) = m.and_then(|m| std::str::from_utf8(m.as_bytes()).ok()).and_then(|s| s.parse().ok()) {
                 ids.insert(id);
             }
         }
@@ -162,7 +153,8 @@ mod tests {
     fn extracts_modsecurity_and_json_ids() {
         let lines = vec![
             br#"[client 1.2.3.4] ModSecurity: Warning. [file "x.conf"] [line "1"] [id "942100"] [msg "SQLi"]"#.to_vec(),
-            br#"{"transaction":{"messages":[{"details":{"ruleId":"920350"}},{"id":"941100"},{"id": 930120}]}}"#.to_vec(),
+            br#"{"transaction":{"messages":[{"details":{"ruleId":"920350"}},{"id":"941100"},{"id": 930120}]}}"#
+                .to_vec(),
             br#"escaped [id \"913100\"] and {\"id\":\"913101\"}"#.to_vec(),
             b"no id here 123".to_vec(),
         ];
@@ -176,29 +168,13 @@ mod tests {
         let path = dir.path().join("waf.log");
         std::fs::write(&path, "old [id \"1\"]\n").unwrap();
         let mut tail = LogTail::open(&path);
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .unwrap();
-        write!(
-            f,
-            "noise\n[id \"999999\"] X-CRS-Test abc-s\n[id \"942100\"] par"
-        )
-        .unwrap();
-        let before = tail
-            .wait_for_marker("X-CRS-Test", "abc-s", Duration::from_millis(100))
-            .unwrap()
-            .unwrap();
+        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        write!(f, "noise\n[id \"999999\"] X-CRS-Test abc-s\n[id \"942100\"] par").unwrap();
+        let before = tail.wait_for_marker("X-CRS-Test", "abc-s", Duration::from_millis(100)).unwrap().unwrap();
         assert_eq!(before, vec![b"noise".to_vec()]);
         write!(f, "tial\n[id \"999999\"] x-crs-test ABC-E\n").unwrap();
-        let between = tail
-            .wait_for_marker("X-CRS-Test", "abc-e", Duration::from_millis(100))
-            .unwrap()
-            .unwrap();
+        let between = tail.wait_for_marker("X-CRS-Test", "abc-e", Duration::from_millis(100)).unwrap().unwrap();
         assert_eq!(between, vec![b"[id \"942100\"] partial".to_vec()]);
-        assert!(tail
-            .wait_for_marker("X-CRS-Test", "zzz", Duration::from_millis(20))
-            .unwrap()
-            .is_none());
+        assert!(tail.wait_for_marker("X-CRS-Test", "zzz", Duration::from_millis(20)).unwrap().is_none());
     }
 }

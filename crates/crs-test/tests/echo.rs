@@ -23,20 +23,11 @@ fn reflect_answers_with_the_requested_status_headers_and_body() {
     assert_eq!(r.status, 418);
     assert_eq!(r.header("x-leak"), Some("yes"));
     assert_eq!(r.body, b"<?php echo 1; ?>");
-    assert_eq!(
-        r.header("content-type"),
-        Some("text/plain; charset=utf-8"),
-        "sniffed like albedo/Go"
-    );
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"), "sniffed like albedo/Go");
 
-    let r = post_reflect(
-        &server,
-        r#"{"encodedBody": "PGh0bWw+aGk8L2h0bWw+", "headers": {"Content-Type": "text/html"}}"#,
-    );
-    assert_eq!(
-        (r.status, r.body.as_slice()),
-        (200, &b"<html>hi</html>"[..])
-    );
+    let r =
+        post_reflect(&server, r#"{"encodedBody": "PGh0bWw+aGk8L2h0bWw+", "headers": {"Content-Type": "text/html"}}"#);
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"<html>hi</html>"[..]));
     assert_eq!(r.header("content-type"), Some("text/html"));
 
     assert_eq!(post_reflect(&server, "not json").status, 400);
@@ -58,12 +49,8 @@ fn everything_else_is_echoed() {
     assert_eq!(r.body, b"PUT /a?b=c\nhello");
     assert_eq!(r.header("content-type"), Some("application/octet-stream"));
     // GET /reflect is not a reflection request (albedo only reflects POST).
-    let r = client::send(
-        server.local_addr(),
-        b"GET /reflect HTTP/1.1\r\nHost: x\r\n\r\n",
-        Duration::from_secs(2),
-    )
-    .unwrap();
+    let r =
+        client::send(server.local_addr(), b"GET /reflect HTTP/1.1\r\nHost: x\r\n\r\n", Duration::from_secs(2)).unwrap();
     assert_eq!(r.body, b"GET /reflect\n");
     let addr = server.local_addr();
     server.shutdown();

@@ -12,11 +12,7 @@ fn every_crs_test_file_loads_and_every_stage_builds() {
     let files = suite::load_dir(&dir).unwrap();
     assert_eq!(files.len(), 323);
     let tests: usize = files.iter().map(|f| f.tests.len()).sum();
-    let stages: usize = files
-        .iter()
-        .flat_map(|f| &f.tests)
-        .map(|t| t.stages.len())
-        .sum();
+    let stages: usize = files.iter().flat_map(|f| &f.tests).map(|t| t.stages.len()).sum();
     assert_eq!(tests, 5003);
     assert_eq!(stages, 5009);
     let mut ids = BTreeSet::new();
@@ -27,13 +23,7 @@ fn every_crs_test_file_loads_and_every_stage_builds() {
         }
     }
     // Spot checks of fields the runner depends on.
-    let get = |id: &str| {
-        files
-            .iter()
-            .flat_map(|f| &f.tests)
-            .find(|t| t.id.to_string() == id)
-            .unwrap()
-    };
+    let get = |id: &str| files.iter().flat_map(|f| &f.tests).find(|t| t.id.to_string() == id).unwrap();
     assert!(get("920620-1").stages[0].input.encoded_request.is_some());
     assert_eq!(get("920430-5").stages[0].output.expect_error, Some(true));
     assert_eq!(get("959100-1").stages[0].output.retry_once, Some(true));
@@ -44,11 +34,7 @@ fn every_crs_test_file_loads_and_every_stage_builds() {
 #[test]
 fn crs_override_files_load() {
     let dir = common::crs_dir().join("tests/regression");
-    for name in [
-        "coraza-overrides.yaml",
-        "httpd-overrides.yaml",
-        "nginx-overrides.yaml",
-    ] {
+    for name in ["coraza-overrides.yaml", "httpd-overrides.yaml", "nginx-overrides.yaml"] {
         let o = Overrides::from_platform_file(&dir.join(name)).unwrap();
         assert!(!o.is_empty(), "{name}");
     }

@@ -26,31 +26,11 @@ struct Item {
 }
 
 const ITEMS: &[Item] = &[
-    Item {
-        id: 1,
-        name: "Portcullis mug",
-        price_cents: 1200,
-    },
-    Item {
-        id: 2,
-        name: "Castle gate sticker pack",
-        price_cents: 450,
-    },
-    Item {
-        id: 3,
-        name: "Drawbridge hoodie",
-        price_cents: 4900,
-    },
-    Item {
-        id: 4,
-        name: "O'Reilly books bundle",
-        price_cents: 8900,
-    },
-    Item {
-        id: 5,
-        name: "Moat repair kit",
-        price_cents: 2500,
-    },
+    Item { id: 1, name: "Portcullis mug", price_cents: 1200 },
+    Item { id: 2, name: "Castle gate sticker pack", price_cents: 450 },
+    Item { id: 3, name: "Drawbridge hoodie", price_cents: 4900 },
+    Item { id: 4, name: "O'Reilly books bundle", price_cents: 8900 },
+    Item { id: 5, name: "Moat repair kit", price_cents: 2500 },
 ];
 
 fn item_json(i: &Item) -> Value {
@@ -66,20 +46,13 @@ pub fn app() -> Router {
         .route("/api/items/{id}", get(item))
         .route("/api/users/{id}", get(user))
         .route("/api/search", get(search))
-        .layer(axum::middleware::map_response(
-            |mut r: Response| async move {
-                // What a careless stack leaks; the gateway's header policy strips it.
-                r.headers_mut().insert(
-                    HeaderName::from_static("server"),
-                    HeaderValue::from_static("demo-shop/1.0 (Ubuntu)"),
-                );
-                r.headers_mut().insert(
-                    HeaderName::from_static("x-powered-by"),
-                    HeaderValue::from_static("Express"),
-                );
-                r
-            },
-        ))
+        .layer(axum::middleware::map_response(|mut r: Response| async move {
+            // What a careless stack leaks; the gateway's header policy strips it.
+            r.headers_mut()
+                .insert(HeaderName::from_static("server"), HeaderValue::from_static("demo-shop/1.0 (Ubuntu)"));
+            r.headers_mut().insert(HeaderName::from_static("x-powered-by"), HeaderValue::from_static("Express"));
+            r
+        }))
 }
 
 #[derive(Deserialize)]
@@ -93,16 +66,10 @@ async fn login(body: Result<Json<Login>, axum::extract::rejection::JsonRejection
         Ok(Json(l)) if l.username == DEMO_USER && l.password == DEMO_PASSWORD => {
             Json(json!({ "token": "demo-session-7f3a9c", "user": DEMO_USER })).into_response()
         }
-        Ok(_) => (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({ "error": "invalid credentials" })),
-        )
-            .into_response(),
-        Err(_) => (
-            StatusCode::BAD_REQUEST,
-            Json(json!({ "error": "expected JSON {username, password}" })),
-        )
-            .into_response(),
+        Ok(_) => (StatusCode::UNAUTHORIZED, Json(json!({ "error": "invalid credentials" }))).into_response(),
+        Err(_) => {
+            (StatusCode::BAD_REQUEST, Json(json!({ "error": "expected JSON {username, password}" }))).into_response()
+        }
     }
 }
 
@@ -111,17 +78,9 @@ async fn items() -> Json<Value> {
 }
 
 async fn item(Path(id): Path<String>) -> Response {
-    match id
-        .parse::<u32>()
-        .ok()
-        .and_then(|id| ITEMS.iter().find(|i| i.id == id))
-    {
+    match id.parse::<u32>().ok().and_then(|id| ITEMS.iter().find(|i| i.id == id)) {
         Some(i) => Json(item_json(i)).into_response(),
-        None => (
-            StatusCode::NOT_FOUND,
-            Json(json!({ "error": "no such item" })),
-        )
-            .into_response(),
+        None => (StatusCode::NOT_FOUND, Json(json!({ "error": "no such item" }))).into_response(),
     }
 }
 
@@ -141,11 +100,7 @@ async fn user(Path(id): Path<String>) -> Response {
             }))
             .into_response()
         }
-        _ => (
-            StatusCode::NOT_FOUND,
-            Json(json!({ "error": "no such user" })),
-        )
-            .into_response(),
+        _ => (StatusCode::NOT_FOUND, Json(json!({ "error": "no such user" }))).into_response(),
     }
 }
 
@@ -157,11 +112,7 @@ struct SearchQuery {
 
 async fn search(Query(q): Query<SearchQuery>) -> Json<Value> {
     let needle = q.q.to_lowercase();
-    let hits: Vec<Value> = ITEMS
-        .iter()
-        .filter(|i| i.name.to_lowercase().contains(&needle))
-        .map(item_json)
-        .collect();
+    let hits: Vec<Value> = ITEMS.iter().filter(|i| i.name.to_lowercase().contains(&needle)).map(item_json).collect();
     Json(json!({ "query": q.q, "results": hits }))
 }
 

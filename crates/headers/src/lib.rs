@@ -31,18 +31,12 @@ pub struct HeaderPolicyError {
 impl HeaderPolicy {
     pub fn build(cfg: &HeadersSection) -> Result<Self, HeaderPolicyError> {
         let name = |key: &'static str, n: &str| {
-            HeaderName::from_bytes(n.as_bytes()).map_err(|_| HeaderPolicyError {
-                key,
-                value: n.to_string(),
-            })
+            HeaderName::from_bytes(n.as_bytes()).map_err(|_| HeaderPolicyError { key, value: n.to_string() })
         };
         let pair = |key: &'static str, n: &str, v: &str| {
             Ok::<_, HeaderPolicyError>((
                 name(key, n)?,
-                HeaderValue::from_str(v).map_err(|_| HeaderPolicyError {
-                    key,
-                    value: v.to_string(),
-                })?,
+                HeaderValue::from_str(v).map_err(|_| HeaderPolicyError { key, value: v.to_string() })?,
             ))
         };
         let hsts = if cfg.hsts_max_age.0.is_zero() {
@@ -55,21 +49,9 @@ impl HeaderPolicy {
             Some(HeaderValue::from_str(&v).expect("digits and ascii are a valid header value"))
         };
         Ok(HeaderPolicy {
-            request_set: cfg
-                .request_set
-                .iter()
-                .map(|(n, v)| pair("request_set", n, v))
-                .collect::<Result<_, _>>()?,
-            request_remove: cfg
-                .request_remove
-                .iter()
-                .map(|n| name("request_remove", n))
-                .collect::<Result<_, _>>()?,
-            response_set: cfg
-                .response_set
-                .iter()
-                .map(|(n, v)| pair("response_set", n, v))
-                .collect::<Result<_, _>>()?,
+            request_set: cfg.request_set.iter().map(|(n, v)| pair("request_set", n, v)).collect::<Result<_, _>>()?,
+            request_remove: cfg.request_remove.iter().map(|n| name("request_remove", n)).collect::<Result<_, _>>()?,
+            response_set: cfg.response_set.iter().map(|(n, v)| pair("response_set", n, v)).collect::<Result<_, _>>()?,
             response_remove: cfg
                 .response_remove
                 .iter()
@@ -86,11 +68,7 @@ impl Protection for HeaderPolicy {
     }
 
     fn phases(&self) -> Phases {
-        Phases {
-            request_headers: true,
-            response_headers: true,
-            ..Phases::default()
-        }
+        Phases { request_headers: true, response_headers: true, ..Phases::default() }
     }
 
     fn request_headers_filter(&self, _ctx: &mut RequestCtx, req: &mut request::Parts) -> Verdict {
@@ -126,16 +104,7 @@ mod tests {
 
     fn ctx(tls: bool) -> RequestCtx {
         let a = "127.0.0.1:1".parse().unwrap();
-        RequestCtx::new(
-            "r".into(),
-            ConnInfo {
-                peer: a,
-                local: a,
-                tls,
-                sni: None,
-                listener: "l".into(),
-            },
-        )
+        RequestCtx::new("r".into(), ConnInfo { peer: a, local: a, tls, sni: None, listener: "l".into() })
     }
 
     #[test]
@@ -152,15 +121,9 @@ mod tests {
         assert!(parts.headers.get("server").is_none());
         assert!(parts.headers.get("x-powered-by").is_none());
         assert_eq!(parts.headers["x-content-type-options"], "nosniff");
-        assert!(
-            parts.headers.get("strict-transport-security").is_none(),
-            "no HSTS on plain HTTP"
-        );
+        assert!(parts.headers.get("strict-transport-security").is_none(), "no HSTS on plain HTTP");
         p.response_headers_filter(&mut ctx(true), &mut parts);
-        assert_eq!(
-            parts.headers["strict-transport-security"],
-            "max-age=31536000; includeSubDomains"
-        );
+        assert_eq!(parts.headers["strict-transport-security"], "max-age=31536000; includeSubDomains");
     }
 
     #[test]
@@ -169,11 +132,7 @@ mod tests {
         cfg.request_set.insert("X-Env".into(), "prod".into());
         cfg.request_remove.push("X-Debug".into());
         let p = HeaderPolicy::build(&cfg).unwrap();
-        let (mut parts, _) = http::Request::builder()
-            .header("X-Debug", "1")
-            .body(())
-            .unwrap()
-            .into_parts();
+        let (mut parts, _) = http::Request::builder().header("X-Debug", "1").body(()).unwrap().into_parts();
         p.request_headers_filter(&mut ctx(false), &mut parts);
         assert_eq!(parts.headers["x-env"], "prod");
         assert!(parts.headers.get("x-debug").is_none());

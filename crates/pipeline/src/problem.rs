@@ -68,11 +68,8 @@ mod tests {
 
     #[test]
     fn body_never_carries_the_log_reason() {
-        let p = Problem::new(
-            StatusCode::BAD_GATEWAY,
-            "The upstream service is unavailable",
-        )
-        .with_log_reason("connect 10.0.0.1:80: connection refused");
+        let p = Problem::new(StatusCode::BAD_GATEWAY, "The upstream service is unavailable")
+            .with_log_reason("connect 10.0.0.1:80: connection refused");
         let body = p.body_json(Some("abc"));
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(v["status"], 502);

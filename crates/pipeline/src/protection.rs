@@ -84,21 +84,12 @@ pub trait Protection: Send + Sync + 'static {
     }
 
     /// The response head from the upstream (or from Portcullis itself). May rewrite headers.
-    fn response_headers_filter(
-        &self,
-        _ctx: &mut RequestCtx,
-        _resp: &mut response::Parts,
-    ) -> Verdict {
+    fn response_headers_filter(&self, _ctx: &mut RequestCtx, _resp: &mut response::Parts) -> Verdict {
         Verdict::Continue
     }
 
     /// A piece of the response body; the protection may replace it (masking). `end` is true on the last.
-    fn response_body_filter(
-        &self,
-        _ctx: &mut RequestCtx,
-        _chunk: &mut Bytes,
-        _end: bool,
-    ) -> Verdict {
+    fn response_body_filter(&self, _ctx: &mut RequestCtx, _chunk: &mut Bytes, _end: bool) -> Verdict {
         Verdict::Continue
     }
 

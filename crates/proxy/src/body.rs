@@ -16,15 +16,11 @@ use crate::BoxError;
 pub type BoxBody = UnsyncBoxBody<Bytes, BoxError>;
 
 pub fn full(b: impl Into<Bytes>) -> BoxBody {
-    http_body_util::Full::new(b.into())
-        .map_err(|never| match never {})
-        .boxed_unsync()
+    http_body_util::Full::new(b.into()).map_err(|never| match never {}).boxed_unsync()
 }
 
 pub fn empty() -> BoxBody {
-    http_body_util::Empty::new()
-        .map_err(|never| match never {})
-        .boxed_unsync()
+    http_body_util::Empty::new().map_err(|never| match never {}).boxed_unsync()
 }
 
 /// The request body exceeded its limit while streaming.
@@ -32,22 +28,26 @@ pub fn empty() -> BoxBody {
 #[error("request body larger than {0} bytes")]
 pub struct TooLarge(pub u64);
 
-/// Passes a body through until more than `max` bytes have gone by, then fails it and raises `tripped`.
+/// Why a client's request body stopped early, so an upstream failure can be blamed on the right side.
+#[derive(Debug, Default)]
+pub struct BodyFault {
+    /// More than the limit arrived.
+    pub too_large: AtomicBool,
+    /// The client's body itself was broken (bad chunked encoding, connection reset).
+    pub client_error: AtomicBool,
+}
+
+/// Passes a body through until more than `max` bytes have gone by, then fails it; records why it failed.
 pub struct LimitedBody {
     inner: BoxBody,
     seen: u64,
     max: u64,
-    pub tripped: Arc<AtomicBool>,
+    pub fault: Arc<BodyFault>,
 }
 
 impl LimitedBody {
     pub fn new(inner: BoxBody, max: u64) -> Self {
-        LimitedBody {
-            inner,
-            seen: 0,
-            max,
-            tripped: Arc::new(AtomicBool::new(false)),
-        }
+        LimitedBody { inner, seen: 0, max, fault: Arc::default() }
     }
 }
 
@@ -55,20 +55,21 @@ impl Body for LimitedBody {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
-        if let Some(Ok(f)) = &frame {
-            if let Some(d) = f.data_ref() {
-                this.seen += d.len() as u64;
-                if this.seen > this.max {
-                    this.tripped.store(true, Ordering::Relaxed);
-                    return Poll::Ready(Some(Err(Box::new(TooLarge(this.max)))));
+        match &frame {
+            Some(Ok(f)) => {
+                if let Some(d) = f.data_ref() {
+                    this.seen += d.len() as u64;
+                    if this.seen > this.max {
+                        this.fault.too_large.store(true, Ordering::Relaxed);
+                        return Poll::Ready(Some(Err(Box::new(TooLarge(this.max)))));
+                    }
                 }
             }
+            Some(Err(_)) => this.fault.client_error.store(true, Ordering::Relaxed),
+            None => {}
         }
         Poll::Ready(frame)
     }
@@ -92,11 +93,7 @@ pub struct MapChunks<F> {
 
 impl<F> MapChunks<F> {
     pub fn new(inner: BoxBody, f: F) -> Self {
-        MapChunks {
-            inner,
-            f,
-            done: false,
-        }
+        MapChunks { inner, f, done: false }
     }
 }
 
@@ -104,10 +101,7 @@ impl<F: FnMut(&mut Bytes, bool) -> bool + Send + Unpin + 'static> Body for MapCh
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         if this.done {
             return Poll::Ready(None);
@@ -117,9 +111,7 @@ impl<F: FnMut(&mut Bytes, bool) -> bool + Send + Unpin + 'static> Body for MapCh
                 Ok(mut data) => {
                     if !(this.f)(&mut data, false) {
                         this.done = true;
-                        return Poll::Ready(Some(Err(
-                            "response body refused by a protection".into()
-                        )));
+                        return Poll::Ready(Some(Err("response body refused by a protection".into())));
                     }
                     Poll::Ready(Some(Ok(Frame::data(data))))
                 }
@@ -152,11 +144,7 @@ pub struct LoggedBody<F: FnOnce(u64, bool)> {
 
 impl<F: FnOnce(u64, bool)> LoggedBody<F> {
     pub fn new(inner: BoxBody, on_done: F) -> Self {
-        LoggedBody {
-            inner,
-            bytes: 0,
-            on_done: Some(on_done),
-        }
+        LoggedBody { inner, bytes: 0, on_done: Some(on_done) }
     }
 
     fn finish(&mut self, completed: bool) {
@@ -176,10 +164,7 @@ impl<F: FnOnce(u64, bool) + Send + Unpin + 'static> Body for LoggedBody<F> {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
         match &frame {

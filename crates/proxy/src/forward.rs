@@ -33,13 +33,7 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
         }
         headers.remove(CONNECTION);
     }
-    for h in [
-        &KEEP_ALIVE,
-        &PROXY_CONNECTION,
-        &TE,
-        &TRAILER,
-        &TRANSFER_ENCODING,
-    ] {
+    for h in [&KEEP_ALIVE, &PROXY_CONNECTION, &TE, &TRAILER, &TRANSFER_ENCODING] {
         headers.remove(h);
     }
     if upgrade {
@@ -90,30 +84,18 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, proxies: &[IpNet]) -> IpAddr
             }
         }
     }
-    hops.into_iter()
-        .rev()
-        .find(|ip| !trusted(*ip, proxies))
-        .unwrap_or(peer)
+    hops.into_iter().rev().find(|ip| !trusted(*ip, proxies)).unwrap_or(peer)
 }
 
 /// Sets `X-Forwarded-For/-Proto/-Host` and `Forwarded` for the upstream. Client-supplied values are kept
 /// (and appended to) only when the peer is a trusted proxy; otherwise they are replaced.
-pub fn set_forwarded(
-    headers: &mut HeaderMap,
-    peer: IpAddr,
-    tls: bool,
-    host: Option<&HeaderValue>,
-    proxies: &[IpNet],
-) {
+pub fn set_forwarded(headers: &mut HeaderMap, peer: IpAddr, tls: bool, host: Option<&HeaderValue>, proxies: &[IpNet]) {
     let peer = canonical(peer);
     let from_trusted = trusted(peer, proxies);
     let proto = if tls { "https" } else { "http" };
     let peer_s = peer.to_string();
 
-    let xff = match (
-        from_trusted,
-        headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()),
-    ) {
+    let xff = match (from_trusted, headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok())) {
         (true, Some(prev)) if !prev.is_empty() => format!("{prev}, {peer_s}"),
         _ => peer_s.clone(),
     };
@@ -121,10 +103,7 @@ pub fn set_forwarded(
         headers.insert(X_FORWARDED_FOR.clone(), v);
     }
     if !(from_trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
-        headers.insert(
-            X_FORWARDED_PROTO.clone(),
-            HeaderValue::from_static(if tls { "https" } else { "http" }),
-        );
+        headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(if tls { "https" } else { "http" }));
     }
     if !(from_trusted && headers.contains_key(&X_FORWARDED_HOST)) {
         match host {
@@ -142,17 +121,12 @@ pub fn set_forwarded(
     };
     let mut element = format!("for={node};proto={proto}");
     if let Some(h) = host.and_then(|h| h.to_str().ok()) {
-        if h.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        {
+        if h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)) {
             element.push_str(";host=");
             element.push_str(h);
         }
     }
-    let fwd = match (
-        from_trusted,
-        headers.get(&FORWARDED).and_then(|v| v.to_str().ok()),
-    ) {
+    let fwd = match (from_trusted, headers.get(&FORWARDED).and_then(|v| v.to_str().ok())) {
         (true, Some(prev)) if !prev.is_empty() => format!("{prev}, {element}"),
         _ => element,
     };
@@ -165,11 +139,7 @@ pub fn set_forwarded(
 pub fn request_id(headers: &HeaderMap) -> String {
     if let Some(v) = headers.get(&X_REQUEST_ID) {
         let b = v.as_bytes();
-        if !b.is_empty()
-            && b.len() <= 128
-            && b.iter()
-                .all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(c))
-        {
+        if !b.is_empty() && b.len() <= 128 && b.iter().all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(c)) {
             // Checked ASCII above.
             return String::from_utf8_lossy(b).into_owned();
         }
@@ -179,10 +149,7 @@ pub fn request_id(headers: &HeaderMap) -> String {
 
 /// The host the client asked for, without port: from `Host`, else the URI authority (HTTP/2).
 pub fn request_host<'a>(headers: &'a HeaderMap, uri: &'a http::Uri) -> &'a str {
-    let raw = headers
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| uri.authority().map(|a| a.as_str()));
+    let raw = headers.get(HOST).and_then(|h| h.to_str().ok()).or_else(|| uri.authority().map(|a| a.as_str()));
     let Some(raw) = raw else { return "" };
     if raw.starts_with('[') {
         return raw.split_once(']').map(|(h, _)| &h[1..]).unwrap_or(raw);
@@ -226,24 +193,12 @@ mod tests {
     #[test]
     fn trusted_chain_yields_rightmost_untrusted() {
         let mut h = HeaderMap::new();
-        h.insert(
-            X_FORWARDED_FOR.clone(),
-            HeaderValue::from_static("6.6.6.6, 198.51.100.7, 10.0.0.2"),
-        );
+        h.insert(X_FORWARDED_FOR.clone(), HeaderValue::from_static("6.6.6.6, 198.51.100.7, 10.0.0.2"));
         let peer: IpAddr = "10.0.0.1".parse().unwrap();
         let ip = client_ip(peer, &h, &nets(&["10.0.0.0/8"]));
         assert_eq!(ip.to_string(), "198.51.100.7");
-        set_forwarded(
-            &mut h,
-            peer,
-            true,
-            Some(&HeaderValue::from_static("shop.example")),
-            &nets(&["10.0.0.0/8"]),
-        );
-        assert_eq!(
-            h[&X_FORWARDED_FOR],
-            "6.6.6.6, 198.51.100.7, 10.0.0.2, 10.0.0.1"
-        );
+        set_forwarded(&mut h, peer, true, Some(&HeaderValue::from_static("shop.example")), &nets(&["10.0.0.0/8"]));
+        assert_eq!(h[&X_FORWARDED_FOR], "6.6.6.6, 198.51.100.7, 10.0.0.2, 10.0.0.1");
         assert_eq!(h[&X_FORWARDED_PROTO], "https");
         assert_eq!(h[&FORWARDED], "for=10.0.0.1;proto=https;host=shop.example");
     }
@@ -251,10 +206,7 @@ mod tests {
     #[test]
     fn garbage_in_xff_stops_trust() {
         let mut h = HeaderMap::new();
-        h.insert(
-            X_FORWARDED_FOR.clone(),
-            HeaderValue::from_static("1.1.1.1, junk"),
-        );
+        h.insert(X_FORWARDED_FOR.clone(), HeaderValue::from_static("1.1.1.1, junk"));
         let peer: IpAddr = "10.0.0.1".parse().unwrap();
         assert_eq!(client_ip(peer, &h, &nets(&["10.0.0.0/8"])), peer);
     }
@@ -264,10 +216,7 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(X_REQUEST_ID.clone(), HeaderValue::from_static("abc-123"));
         assert_eq!(request_id(&h), "abc-123");
-        h.insert(
-            X_REQUEST_ID.clone(),
-            HeaderValue::from_static("bad id<script>"),
-        );
+        h.insert(X_REQUEST_ID.clone(), HeaderValue::from_static("bad id<script>"));
         assert_eq!(request_id(&h).len(), 36);
     }
 

@@ -25,10 +25,7 @@ use crate::upstream::{HashKey, UpstreamGroup};
 static PROBLEM_JSON: HeaderValue = HeaderValue::from_static("application/problem+json");
 
 /// hyper's entry point: never fails; every error becomes a response.
-pub async fn handle(
-    cx: Arc<ConnShared>,
-    req: Request<Incoming>,
-) -> Result<Response<BoxBody>, Infallible> {
+pub async fn handle(cx: Arc<ConnShared>, req: Request<Incoming>) -> Result<Response<BoxBody>, Infallible> {
     let rt = cx.gateway.runtime.load_full();
     cx.activity.begin();
     cx.gateway.metrics.in_flight.inc();
@@ -77,9 +74,7 @@ pub async fn handle(
         let (rt2, ctx2) = (rt.clone(), ctx.clone());
         b = MapChunks::new(b, move |chunk: &mut Bytes, end| {
             let mut ctx = ctx2.lock().unwrap_or_else(|p| p.into_inner());
-            rt2.protections
-                .iter()
-                .all(|p| p.response_body_filter(&mut ctx, chunk, end).is_continue())
+            rt2.protections.iter().all(|p| p.response_body_filter(&mut ctx, chunk, end).is_continue())
         })
         .boxed_unsync();
     }
@@ -135,16 +130,9 @@ async fn route_and_serve(
     }
     let (mut parts, body) = req.into_parts();
     let host = forward::request_host(&parts.headers, &parts.uri).to_string();
-    let Some(route) = rt
-        .router
-        .find(&host, parts.uri.path(), &parts.method, &parts.headers)
-        .cloned()
-    else {
+    let Some(route) = rt.router.find(&host, parts.uri.path(), &parts.method, &parts.headers).cloned() else {
         cx.gateway.metrics.refused("no_route");
-        return Err(Box::new(Problem::new(
-            StatusCode::NOT_FOUND,
-            "No route matches this request.",
-        )));
+        return Err(Box::new(Problem::new(StatusCode::NOT_FOUND, "No route matches this request.")));
     };
     ctx.route = Some(route.name.clone());
     let with_route = |p: Problem| -> Outcome { Err(Box::new(p)) };
@@ -160,37 +148,24 @@ async fn route_and_serve(
                 }
                 Verdict::Close => {
                     ctx.refused_by = Some(p.name());
-                    return with_route(Problem::new(
-                        StatusCode::FORBIDDEN,
-                        "The request was refused.",
-                    ));
+                    return with_route(Problem::new(StatusCode::FORBIDDEN, "The request was refused."));
                 }
             }
         }
     }
 
     // Body size, known up front.
-    if let Some(len) = parts
-        .headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
+    if let Some(len) =
+        parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok())
     {
         if len > route.max_body_bytes {
             cx.gateway.metrics.refused("body_too_large");
-            return Ok((
-                Some(route.clone()),
-                problem_response(ctx, too_large(route.max_body_bytes)),
-            ));
+            return Ok((Some(route.clone()), problem_response(ctx, too_large(route.max_body_bytes))));
         }
     }
 
     let resp = match &route.action {
-        RouteAction::Respond {
-            status,
-            body,
-            content_type,
-        } => {
+        RouteAction::Respond { status, body, content_type } => {
             let mut r = Response::new(body::full(body.clone()));
             *r.status_mut() = *status;
             r.headers_mut().insert(CONTENT_TYPE, content_type.clone());
@@ -202,16 +177,8 @@ async fn route_and_serve(
             r.headers_mut().insert(LOCATION, to.clone());
             r
         }
-        RouteAction::Proxy {
-            upstream,
-            strip_prefix,
-            add_prefix,
-        } => {
-            let pq = parts
-                .uri
-                .path_and_query()
-                .map(|p| p.as_str())
-                .unwrap_or("/");
+        RouteAction::Proxy { upstream, strip_prefix, add_prefix } => {
+            let pq = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
             let new_pq = if strip_prefix.is_some() || add_prefix.is_some() {
                 rewrite_path(pq, strip_prefix.as_deref(), add_prefix.as_deref())
             } else {
@@ -227,10 +194,7 @@ async fn route_and_serve(
 }
 
 fn too_large(max: u64) -> Problem {
-    Problem::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        format!("The request body is larger than the {max} bytes allowed."),
-    )
+    Problem::new(StatusCode::PAYLOAD_TOO_LARGE, format!("The request body is larger than the {max} bytes allowed."))
 }
 
 /// Header count/size and URL length limits (hyper's own hard limits sit above these, so the client gets a
@@ -239,10 +203,7 @@ fn check_limits(req: &Request<Incoming>, rt: &Runtime) -> Result<(), Box<Problem
     let l = &rt.limits;
     let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
     if uri_len > l.max_uri_bytes {
-        return Err(Box::new(Problem::new(
-            StatusCode::URI_TOO_LONG,
-            "The request URL is too long.",
-        )));
+        return Err(Box::new(Problem::new(StatusCode::URI_TOO_LONG, "The request URL is too long.")));
     }
     let h = req.headers();
     let bytes: usize = h.iter().map(|(n, v)| n.as_str().len() + v.len()).sum();
@@ -257,21 +218,9 @@ fn check_limits(req: &Request<Incoming>, rt: &Runtime) -> Result<(), Box<Problem
 
 fn https_redirect(req: &Request<Incoming>, port: u16) -> Response<BoxBody> {
     let host = forward::request_host(req.headers(), req.uri());
-    let host = if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host.to_string()
-    };
-    let pq = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    let loc = if port == 443 {
-        format!("https://{host}{pq}")
-    } else {
-        format!("https://{host}:{port}{pq}")
-    };
+    let host = if host.contains(':') { format!("[{host}]") } else { host.to_string() };
+    let pq = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let loc = if port == 443 { format!("https://{host}{pq}") } else { format!("https://{host}:{port}{pq}") };
     let mut r = Response::new(body::empty());
     *r.status_mut() = StatusCode::PERMANENT_REDIRECT;
     if let Ok(v) = HeaderValue::from_str(&loc) {
@@ -298,22 +247,13 @@ pub fn problem_response(ctx: &RequestCtx, p: Problem) -> Response<BoxBody> {
 }
 
 fn bad_gateway(reason: String) -> Box<Problem> {
-    Box::new(
-        Problem::new(
-            StatusCode::BAD_GATEWAY,
-            "The upstream service is unavailable.",
-        )
-        .with_log_reason(reason),
-    )
+    Box::new(Problem::new(StatusCode::BAD_GATEWAY, "The upstream service is unavailable.").with_log_reason(reason))
 }
 
 fn gateway_timeout(reason: String) -> Box<Problem> {
     Box::new(
-        Problem::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            "The upstream service did not answer in time.",
-        )
-        .with_log_reason(reason),
+        Problem::new(StatusCode::GATEWAY_TIMEOUT, "The upstream service did not answer in time.")
+            .with_log_reason(reason),
     )
 }
 
@@ -321,11 +261,7 @@ fn hash_key(key: &HashKey, ctx: &RequestCtx, parts: &http::request::Parts) -> Ve
     match key {
         HashKey::ClientIp => ctx.client_ip.to_string().into_bytes(),
         HashKey::Path => parts.uri.path().as_bytes().to_vec(),
-        HashKey::Header(h) => parts
-            .headers
-            .get(h)
-            .map(|v| v.as_bytes().to_vec())
-            .unwrap_or_default(),
+        HashKey::Header(h) => parts.headers.get(h).map(|v| v.as_bytes().to_vec()).unwrap_or_default(),
         HashKey::Cookie(name) => parts
             .headers
             .get_all(COOKIE)
@@ -351,17 +287,12 @@ async fn proxy(
     path_and_query: String,
 ) -> Result<Response<BoxBody>, Box<Problem>> {
     let upgrade = parts.version == Version::HTTP_11 && forward::is_upgrade(&parts.headers);
-    let client_upgrade = if upgrade {
-        parts.extensions.remove::<hyper::upgrade::OnUpgrade>()
-    } else {
-        None
-    };
-    let host_value = parts.headers.get(HOST).cloned().or_else(|| {
-        parts
-            .uri
-            .authority()
-            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-    });
+    let client_upgrade = if upgrade { parts.extensions.remove::<hyper::upgrade::OnUpgrade>() } else { None };
+    let host_value = parts
+        .headers
+        .get(HOST)
+        .cloned()
+        .or_else(|| parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
     forward::remove_hop_by_hop(&mut parts.headers, upgrade);
     forward::set_forwarded(
         &mut parts.headers,
@@ -379,11 +310,8 @@ async fn proxy(
 
     // Request body: size limit while streaming, and the body phase for protections that want it.
     let no_body = body.is_end_stream();
-    let limited = LimitedBody::new(
-        body.map_err(Into::into).boxed_unsync(),
-        route.max_body_bytes,
-    );
-    let tripped = limited.tripped.clone();
+    let limited = LimitedBody::new(body.map_err(Into::into).boxed_unsync(), route.max_body_bytes);
+    let fault = limited.fault.clone();
     let mut up_body: BoxBody = limited.boxed_unsync();
     if rt.phases.request_body && !no_body {
         up_body = request_body_phase(rt, ctx, up_body, route.max_body_bytes).await?;
@@ -394,11 +322,7 @@ async fn proxy(
         parts.method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
     );
-    let mut retries_left = if idempotent && no_body && !upgrade {
-        group.retries.attempts
-    } else {
-        0
-    };
+    let mut retries_left = if idempotent && no_body && !upgrade { group.retries.attempts } else { 0 };
     let timeouts = &group.timeouts;
     let deadline = Instant::now() + timeouts.total.0;
     let scheme = if group.tls { "https" } else { "http" };
@@ -415,18 +339,12 @@ async fn proxy(
             }
             cx.gateway.metrics.refused("no_healthy_upstream");
             return Err(Box::new(
-                Problem::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "The upstream service is unavailable.",
-                )
-                .with_log_reason(format!("upstream {:?}: no healthy target", group.name)),
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "The upstream service is unavailable.")
+                    .with_log_reason(format!("upstream {:?}: no healthy target", group.name)),
             ));
         };
         let target = guard.target().clone();
-        let info = UpstreamInfo {
-            group: group.name.clone(),
-            target: target.addr.clone(),
-        };
+        let info = UpstreamInfo { group: group.name.clone(), target: target.addr.clone() };
         let uri: http::Uri = format!("{scheme}://{}{}", target.addr, path_and_query)
             .parse()
             .map_err(|e| bad_gateway(format!("cannot build upstream URI: {e}")))?;
@@ -435,9 +353,7 @@ async fn proxy(
         req_parts.version = Version::HTTP_11;
         if rt.phases.upstream_selected {
             for p in &rt.protections {
-                if let Verdict::Respond(problem) =
-                    p.upstream_selected_filter(ctx, &info, &mut req_parts)
-                {
+                if let Verdict::Respond(problem) = p.upstream_selected_filter(ctx, &info, &mut req_parts) {
                     ctx.refused_by = Some(p.name());
                     return Err(problem);
                 }
@@ -447,16 +363,11 @@ async fn proxy(
         let b = first_body.take().unwrap_or_else(body::empty);
         let req = Request::from_parts(req_parts, b);
         let now = Instant::now();
-        let budget = deadline
-            .saturating_duration_since(now)
-            .min(timeouts.response.0);
+        let budget = deadline.saturating_duration_since(now).min(timeouts.response.0);
         let sent = Instant::now();
         match tokio::time::timeout(budget, group.client.request(req)).await {
             Ok(Ok(resp)) => {
-                route
-                    .metrics
-                    .upstream_duration
-                    .observe(sent.elapsed().as_secs_f64());
+                route.metrics.upstream_duration.observe(sent.elapsed().as_secs_f64());
                 if matches!(resp.status().as_u16(), 502..=504) {
                     group.report_failure(&target, "status");
                 } else {
@@ -465,29 +376,23 @@ async fn proxy(
                 break (resp, guard);
             }
             Ok(Err(e)) => {
-                if tripped.load(Ordering::Relaxed) {
+                if fault.too_large.load(Ordering::Relaxed) {
                     cx.gateway.metrics.refused("body_too_large");
                     return Err(Box::new(too_large(route.max_body_bytes)));
                 }
+                if fault.client_error.load(Ordering::Relaxed) {
+                    cx.gateway.metrics.refused("bad_request_body");
+                    return Err(Box::new(
+                        Problem::new(StatusCode::BAD_REQUEST, "The request body could not be read.")
+                            .with_log_reason(error_chain(&e)),
+                    ));
+                }
                 let connect = e.is_connect();
                 group.report_failure(&target, if connect { "connect" } else { "request" });
-                let reason = format!(
-                    "upstream {:?} target {}: {}",
-                    group.name,
-                    target.addr,
-                    error_chain(&e)
-                );
+                let reason = format!("upstream {:?} target {}: {}", group.name, target.addr, error_chain(&e));
                 let timed_out = error_chain(&e).contains("timed out");
-                let problem = if timed_out {
-                    gateway_timeout(reason.clone())
-                } else {
-                    bad_gateway(reason.clone())
-                };
-                if connect
-                    && retries_left > 0
-                    && Instant::now() < deadline
-                    && group.withdraw_retry()
-                {
+                let problem = if timed_out { gateway_timeout(reason.clone()) } else { bad_gateway(reason.clone()) };
+                if connect && retries_left > 0 && Instant::now() < deadline && group.withdraw_retry() {
                     retries_left -= 1;
                     tracing::debug!(request_id = %ctx.request_id, %reason, "retrying on another target");
                     excluded = Some(target);
@@ -581,11 +486,8 @@ async fn request_body_phase(
                     return Err(Box::new(too_large(max_body)));
                 }
                 return Err(Box::new(
-                    Problem::new(
-                        StatusCode::BAD_REQUEST,
-                        "The request body could not be read.",
-                    )
-                    .with_log_reason(e.to_string()),
+                    Problem::new(StatusCode::BAD_REQUEST, "The request body could not be read.")
+                        .with_log_reason(e.to_string()),
                 ));
             }
             None => break,
@@ -602,10 +504,7 @@ async fn request_body_phase(
             }
             Verdict::Close => {
                 ctx.refused_by = Some(p.name());
-                return Err(Box::new(Problem::new(
-                    StatusCode::FORBIDDEN,
-                    "The request was refused.",
-                )));
+                return Err(Box::new(Problem::new(StatusCode::FORBIDDEN, "The request was refused.")));
             }
         }
     }

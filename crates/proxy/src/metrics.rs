@@ -58,20 +58,15 @@ impl RouteMetrics {
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
-    [
-        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-    ]
-    .into_iter()
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0].into_iter()
 }
 
 impl Metrics {
     pub fn new() -> Arc<Self> {
         let mut registry = Registry::default();
         let requests = Family::<Labels, Counter>::default();
-        let duration =
-            Family::<Labels, Histogram>::new_with_constructor(|| Histogram::new(latency_buckets()));
-        let upstream_duration =
-            Family::<Labels, Histogram>::new_with_constructor(|| Histogram::new(latency_buckets()));
+        let duration = Family::<Labels, Histogram>::new_with_constructor(|| Histogram::new(latency_buckets()));
+        let upstream_duration = Family::<Labels, Histogram>::new_with_constructor(|| Histogram::new(latency_buckets()));
         let in_flight = Gauge::default();
         let connections = Gauge::default();
         let healthy = Family::default();
@@ -79,52 +74,24 @@ impl Metrics {
         let retries = Family::default();
         let reloads = Family::default();
         let refused = Family::default();
-        registry.register(
-            REQUESTS_TOTAL,
-            "Requests answered, by route and status class",
-            requests.clone(),
-        );
-        registry.register(
-            REQUEST_DURATION_SECONDS,
-            "Time from request head to response end",
-            duration.clone(),
-        );
+        registry.register(REQUESTS_TOTAL, "Requests answered, by route and status class", requests.clone());
+        registry.register(REQUEST_DURATION_SECONDS, "Time from request head to response end", duration.clone());
         registry.register(
             UPSTREAM_DURATION_SECONDS,
             "Time from sending upstream to the response head",
             upstream_duration.clone(),
         );
         registry.register(IN_FLIGHT, "Requests being served", in_flight.clone());
-        registry.register(
-            CONNECTIONS_OPEN,
-            "Open client connections",
-            connections.clone(),
-        );
-        registry.register(
-            UPSTREAM_HEALTHY_TARGETS,
-            "Targets taking traffic, by upstream group",
-            healthy.clone(),
-        );
+        registry.register(CONNECTIONS_OPEN, "Open client connections", connections.clone());
+        registry.register(UPSTREAM_HEALTHY_TARGETS, "Targets taking traffic, by upstream group", healthy.clone());
         registry.register(
             UPSTREAM_ERRORS_TOTAL,
             "Failed upstream attempts, by upstream and kind",
             upstream_errors.clone(),
         );
-        registry.register(
-            UPSTREAM_RETRIES_TOTAL,
-            "Retried upstream attempts, by upstream",
-            retries.clone(),
-        );
-        registry.register(
-            CONFIG_RELOADS_TOTAL,
-            "Config reloads, by result",
-            reloads.clone(),
-        );
-        registry.register(
-            REFUSED_TOTAL,
-            "Requests refused by Portcullis itself, by reason",
-            refused.clone(),
-        );
+        registry.register(UPSTREAM_RETRIES_TOTAL, "Retried upstream attempts, by upstream", retries.clone());
+        registry.register(CONFIG_RELOADS_TOTAL, "Config reloads, by result", reloads.clone());
+        registry.register(REFUSED_TOTAL, "Requests refused by Portcullis itself, by reason", refused.clone());
         Arc::new(Metrics {
             registry,
             requests,
@@ -144,59 +111,35 @@ impl Metrics {
     /// Handles for one route (route names come from config, so the label set is bounded).
     pub fn route(&self, route: &str) -> RouteMetrics {
         let class = |c: &str| {
-            self.requests
-                .get_or_create(&vec![
-                    ("route", route.to_string()),
-                    ("status", c.to_string()),
-                ])
-                .clone()
+            self.requests.get_or_create(&vec![("route", route.to_string()), ("status", c.to_string())]).clone()
         };
         let labels = vec![("route", route.to_string())];
         RouteMetrics {
-            by_class: [
-                class("1xx"),
-                class("2xx"),
-                class("3xx"),
-                class("4xx"),
-                class("5xx"),
-            ],
+            by_class: [class("1xx"), class("2xx"), class("3xx"), class("4xx"), class("5xx")],
             duration: self.duration.get_or_create(&labels).clone(),
             upstream_duration: self.upstream_duration.get_or_create(&labels).clone(),
         }
     }
 
     pub fn healthy_targets(&self, upstream: &str) -> Gauge {
-        self.healthy
-            .get_or_create(&vec![("upstream", upstream.to_string())])
-            .clone()
+        self.healthy.get_or_create(&vec![("upstream", upstream.to_string())]).clone()
     }
 
     pub fn upstream_error(&self, upstream: &str, kind: &'static str) {
-        self.upstream_errors
-            .get_or_create(&vec![
-                ("upstream", upstream.to_string()),
-                ("kind", kind.to_string()),
-            ])
-            .inc();
+        self.upstream_errors.get_or_create(&vec![("upstream", upstream.to_string()), ("kind", kind.to_string())]).inc();
     }
 
     pub fn retry(&self, upstream: &str) {
-        self.retries
-            .get_or_create(&vec![("upstream", upstream.to_string())])
-            .inc();
+        self.retries.get_or_create(&vec![("upstream", upstream.to_string())]).inc();
     }
 
     pub fn reload(&self, ok: bool) {
         let result = if ok { "success" } else { "failure" };
-        self.reloads
-            .get_or_create(&vec![("result", result.to_string())])
-            .inc();
+        self.reloads.get_or_create(&vec![("result", result.to_string())]).inc();
     }
 
     pub fn refused(&self, reason: &'static str) {
-        self.refused
-            .get_or_create(&vec![("reason", reason.to_string())])
-            .inc();
+        self.refused.get_or_create(&vec![("reason", reason.to_string())]).inc();
     }
 
     /// The Prometheus text exposition of every metric.

@@ -33,9 +33,7 @@ fn stamp(files: &[PathBuf]) -> Stamp {
     files
         .iter()
         .map(|f| {
-            let m = std::fs::metadata(f)
-                .ok()
-                .and_then(|m| Some((m.modified().ok()?, m.len())));
+            let m = std::fs::metadata(f).ok().and_then(|m| Some((m.modified().ok()?, m.len())));
             (f.clone(), m)
         })
         .collect()

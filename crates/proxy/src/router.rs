@@ -31,20 +31,9 @@ enum PathMatch {
 
 /// What a matched route does.
 pub enum RouteAction {
-    Proxy {
-        upstream: Arc<UpstreamGroup>,
-        strip_prefix: Option<String>,
-        add_prefix: Option<String>,
-    },
-    Respond {
-        status: http::StatusCode,
-        body: bytes::Bytes,
-        content_type: HeaderValue,
-    },
-    Redirect {
-        to: HeaderValue,
-        status: http::StatusCode,
-    },
+    Proxy { upstream: Arc<UpstreamGroup>, strip_prefix: Option<String>, add_prefix: Option<String> },
+    Respond { status: http::StatusCode, body: bytes::Bytes, content_type: HeaderValue },
+    Redirect { to: HeaderValue, status: http::StatusCode },
 }
 
 /// One route, compiled.
@@ -80,9 +69,7 @@ impl Route {
         } else if let Some(p) = &m.path_prefix {
             PathMatch::Prefix(p.clone())
         } else if let Some(r) = &m.path_regex {
-            PathMatch::Regex(
-                Regex::new(r).map_err(|e| format!("routes.{}.match.path_regex: {e}", cfg.name))?,
-            )
+            PathMatch::Regex(Regex::new(r).map_err(|e| format!("routes.{}.match.path_regex: {e}", cfg.name))?)
         } else {
             PathMatch::Any
         };
@@ -107,11 +94,7 @@ impl Route {
                 .find(|u| &u.name == name)
                 .cloned()
                 .ok_or_else(|| format!("no upstream named {name:?}"))?;
-            RouteAction::Proxy {
-                upstream,
-                strip_prefix: cfg.strip_prefix.clone(),
-                add_prefix: cfg.add_prefix.clone(),
-            }
+            RouteAction::Proxy { upstream, strip_prefix: cfg.strip_prefix.clone(), add_prefix: cfg.add_prefix.clone() }
         } else if let Some(r) = &cfg.respond {
             RouteAction::Respond {
                 status: http::StatusCode::from_u16(r.status).map_err(|e| e.to_string())?,
@@ -162,9 +145,7 @@ impl Route {
             && !self.hosts.iter().any(|h| match h {
                 HostMatch::Exact(e) => e.eq_ignore_ascii_case(host),
                 HostMatch::Suffix(s) => {
-                    host.len() > s.len()
-                        && host.as_bytes()[host.len() - s.len()..]
-                            .eq_ignore_ascii_case(s.as_bytes())
+                    host.len() > s.len() && host.as_bytes()[host.len() - s.len()..].eq_ignore_ascii_case(s.as_bytes())
                 }
             })
         {
@@ -178,19 +159,14 @@ impl Route {
         };
         path_ok
             && (self.methods.is_empty() || self.methods.contains(method))
-            && self
-                .headers
-                .iter()
-                .all(|(n, v)| headers.get_all(n).iter().any(|x| x == v))
+            && self.headers.iter().all(|(n, v)| headers.get_all(n).iter().any(|x| x == v))
     }
 }
 
 /// `/api` matches `/api`, `/api/` and `/api/items`, not `/apis`; a prefix ending in `/` matches what follows.
 fn prefix_matches(path: &str, prefix: &str) -> bool {
     path.starts_with(prefix)
-        && (prefix.ends_with('/')
-            || path.len() == prefix.len()
-            || path.as_bytes()[prefix.len()] == b'/')
+        && (prefix.ends_with('/') || path.len() == prefix.len() || path.as_bytes()[prefix.len()] == b'/')
 }
 
 /// All routes, most specific first.
@@ -202,22 +178,12 @@ impl Router {
     pub fn new(mut routes: Vec<Route>) -> Router {
         // Stable sort keeps file order among equally specific routes.
         routes.sort_by_key(|r| std::cmp::Reverse(r.specificity()));
-        Router {
-            routes: routes.into_iter().map(Arc::new).collect(),
-        }
+        Router { routes: routes.into_iter().map(Arc::new).collect() }
     }
 
     /// The route for a request, if any. `host` is without port, `path` without query.
-    pub fn find(
-        &self,
-        host: &str,
-        path: &str,
-        method: &Method,
-        headers: &http::HeaderMap,
-    ) -> Option<&Arc<Route>> {
-        self.routes
-            .iter()
-            .find(|r| r.matches(host, path, method, headers))
+    pub fn find(&self, host: &str, path: &str, method: &Method, headers: &http::HeaderMap) -> Option<&Arc<Route>> {
+        self.routes.iter().find(|r| r.matches(host, path, method, headers))
     }
 }
 
@@ -258,18 +224,9 @@ mod tests {
 
     #[test]
     fn rewrites() {
-        assert_eq!(
-            rewrite_path("/api/items?x=1", Some("/api"), None),
-            "/items?x=1"
-        );
+        assert_eq!(rewrite_path("/api/items?x=1", Some("/api"), None), "/items?x=1");
         assert_eq!(rewrite_path("/api", Some("/api"), None), "/");
-        assert_eq!(
-            rewrite_path("/api/items", Some("/api/"), Some("/v2")),
-            "/v2/items"
-        );
-        assert_eq!(
-            rewrite_path("/other", Some("/api"), Some("/v2/")),
-            "/v2/other"
-        );
+        assert_eq!(rewrite_path("/api/items", Some("/api/"), Some("/v2")), "/v2/items");
+        assert_eq!(rewrite_path("/other", Some("/api"), Some("/v2/")), "/v2/other");
     }
 }

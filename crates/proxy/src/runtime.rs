@@ -36,10 +36,7 @@ pub struct Runtime {
 impl Runtime {
     /// Builds the runtime and loads each TLS listener's certificates. Must run inside the Tokio runtime
     /// (health checks start here). Any error leaves nothing running.
-    pub fn build(
-        config: Config,
-        metrics: &Arc<Metrics>,
-    ) -> Result<(Runtime, HashMap<String, CertSet>), String> {
+    pub fn build(config: Config, metrics: &Arc<Metrics>) -> Result<(Runtime, HashMap<String, CertSet>), String> {
         let f = &config.file;
         let mut certs = HashMap::new();
         for l in &f.listeners {
@@ -55,40 +52,19 @@ impl Runtime {
         let routes = f
             .routes
             .iter()
-            .map(|r| {
-                Route::build(
-                    r,
-                    &upstreams,
-                    f.limits.max_body_bytes.0,
-                    metrics.route(&r.name),
-                )
-            })
+            .map(|r| Route::build(r, &upstreams, f.limits.max_body_bytes.0, metrics.route(&r.name)))
             .collect::<Result<Vec<_>, _>>()?;
         let mut protections: Vec<Arc<dyn Protection>> = Vec::new();
         if f.headers.enabled {
-            protections.push(Arc::new(
-                HeaderPolicy::build(&f.headers).map_err(|e| e.to_string())?,
-            ));
+            protections.push(Arc::new(HeaderPolicy::build(&f.headers).map_err(|e| e.to_string())?));
         }
-        let phases = protections
-            .iter()
-            .fold(Phases::default(), |acc, p| acc.union(p.phases()));
+        let phases = protections.iter().fold(Phases::default(), |acc, p| acc.union(p.phases()));
         let limits = Limits {
             max_header_bytes: f.limits.max_header_bytes.as_usize(),
             max_headers: f.limits.max_headers,
             max_uri_bytes: f.limits.max_uri_bytes.as_usize(),
         };
         let trusted_proxies = f.server.trusted_proxies.clone();
-        Ok((
-            Runtime {
-                router: Router::new(routes),
-                protections,
-                phases,
-                limits,
-                trusted_proxies,
-                config,
-            },
-            certs,
-        ))
+        Ok((Runtime { router: Router::new(routes), protections, phases, limits, trusted_proxies, config }, certs))
     }
 }

@@ -17,8 +17,7 @@ use rustls::ServerConfig;
 /// default is needed.
 pub fn crypto_provider() -> Arc<CryptoProvider> {
     static P: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    P.get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
-        .clone()
+    P.get_or_init(|| Arc::new(rustls::crypto::ring::default_provider())).clone()
 }
 
 struct Cert {
@@ -42,36 +41,20 @@ impl CertSet {
         let mut set = CertSet::default();
         for (i, c) in tls.certificates.iter().enumerate() {
             let at = format!("listeners.{listener}.tls.certificates[{i}]");
-            let chain_pem =
-                std::fs::read(config.resolve(&c.cert)).map_err(|e| format!("{at}.cert: {e}"))?;
+            let chain_pem = std::fs::read(config.resolve(&c.cert)).map_err(|e| format!("{at}.cert: {e}"))?;
             let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&chain_pem)
                 .collect::<Result<_, _>>()
                 .map_err(|e| format!("{at}.cert: {e}"))?;
-            let leaf = chain
-                .first()
-                .cloned()
-                .ok_or_else(|| format!("{at}.cert: no certificate in file"))?;
-            let key_pem =
-                std::fs::read(config.resolve(&c.key)).map_err(|e| format!("{at}.key: {e}"))?;
-            let key =
-                PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| format!("{at}.key: {e}"))?;
-            let signing = provider
-                .key_provider
-                .load_private_key(key)
-                .map_err(|e| format!("{at}.key: {e}"))?;
+            let leaf = chain.first().cloned().ok_or_else(|| format!("{at}.cert: no certificate in file"))?;
+            let key_pem = std::fs::read(config.resolve(&c.key)).map_err(|e| format!("{at}.key: {e}"))?;
+            let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| format!("{at}.key: {e}"))?;
+            let signing = provider.key_provider.load_private_key(key).map_err(|e| format!("{at}.key: {e}"))?;
             let certified = CertifiedKey::new(chain, signing);
-            certified
-                .keys_match()
-                .map_err(|e| format!("{at}: key does not match certificate: {e}"))?;
+            certified.keys_match().map_err(|e| format!("{at}: key does not match certificate: {e}"))?;
             for name in &c.sni {
-                set.by_name
-                    .entry(name.to_ascii_lowercase())
-                    .or_insert(set.certs.len());
+                set.by_name.entry(name.to_ascii_lowercase()).or_insert(set.certs.len());
             }
-            set.certs.push(Cert {
-                key: Arc::new(certified),
-                leaf,
-            });
+            set.certs.push(Cert { key: Arc::new(certified), leaf });
         }
         Ok(set)
     }
@@ -114,9 +97,7 @@ impl std::fmt::Debug for SniResolver {
 
 impl SniResolver {
     pub fn new(set: CertSet) -> Arc<Self> {
-        Arc::new(SniResolver {
-            set: ArcSwap::from_pointee(set),
-        })
+        Arc::new(SniResolver { set: ArcSwap::from_pointee(set) })
     }
 
     /// Replaces the certificates for new handshakes.
@@ -138,10 +119,6 @@ pub fn server_config(resolver: Arc<SniResolver>, http2: bool) -> Result<Arc<Serv
         .map_err(|e| e.to_string())?
         .with_no_client_auth()
         .with_cert_resolver(resolver);
-    cfg.alpn_protocols = if http2 {
-        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
-    } else {
-        vec![b"http/1.1".to_vec()]
-    };
+    cfg.alpn_protocols = if http2 { vec![b"h2".to_vec(), b"http/1.1".to_vec()] } else { vec![b"http/1.1".to_vec()] };
     Ok(Arc::new(cfg))
 }

@@ -82,10 +82,8 @@ impl Gw {
                 .filter(|l| l.contains(" listening "))
                 .filter_map(|l| Some((field(l, "listener")?.to_string(), field(l, "addr")?.parse().ok()?)))
                 .collect();
-            let admin = lines
-                .iter()
-                .find(|l| l.contains("admin listener"))
-                .and_then(|l| field(l, "addr")?.parse().ok());
+            let admin =
+                lines.iter().find(|l| l.contains("admin listener")).and_then(|l| field(l, "addr")?.parse().ok());
             if listeners.len() == expected && (admin.is_some() || !admin_expected) {
                 return Gw { child, dir, config_path, listeners, admin, stdout, stderr };
             }
@@ -127,7 +125,11 @@ impl Gw {
             if let Some(l) = self.stderr.lock().unwrap().iter().find(|l| l.contains(needle)) {
                 return l.clone();
             }
-            assert!(Instant::now() < deadline, "no log line with {needle:?}:\n{}", self.stderr.lock().unwrap().join("\n"));
+            assert!(
+                Instant::now() < deadline,
+                "no log line with {needle:?}:\n{}",
+                self.stderr.lock().unwrap().join("\n")
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -217,7 +219,8 @@ async fn echo(State(s): State<UpState>, req: Request) -> impl IntoResponse {
     }
     s.hits.fetch_add(1, Ordering::SeqCst);
     if path == "/slow" {
-        let ms: u64 = req.uri().query().and_then(|q| q.strip_prefix("ms=")).and_then(|v| v.parse().ok()).unwrap_or(1000);
+        let ms: u64 =
+            req.uri().query().and_then(|q| q.strip_prefix("ms=")).and_then(|v| v.parse().ok()).unwrap_or(1000);
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
     if let Some(code) = path.strip_prefix("/status/").and_then(|c| c.parse::<u16>().ok()) {

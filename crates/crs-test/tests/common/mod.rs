@@ -23,11 +23,7 @@ pub struct FakeWaf {
 
 pub fn crs_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/crs");
-    assert!(
-        dir.join("tests/regression/tests").is_dir(),
-        "CRS not found at {}",
-        dir.display()
-    );
+    assert!(dir.join("tests/regression/tests").is_dir(), "CRS not found at {}", dir.display());
     dir
 }
 
@@ -36,13 +32,7 @@ impl FakeWaf {
     pub fn start(log_path: &Path, upstream: Option<SocketAddr>, log_markers: bool) -> FakeWaf {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let log = Arc::new(Mutex::new(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(log_path)
-                .unwrap(),
-        ));
+        let log = Arc::new(Mutex::new(std::fs::OpenOptions::new().create(true).append(true).open(log_path).unwrap()));
         let late_seen = Arc::new(Mutex::new(HashSet::new()));
         std::thread::spawn(move || {
             for stream in listener.incoming() {
@@ -52,10 +42,7 @@ impl FakeWaf {
                 std::thread::spawn(move || handle(stream, log, upstream, log_markers, &late_seen));
             }
         });
-        FakeWaf {
-            addr,
-            log_path: log_path.to_owned(),
-        }
+        FakeWaf { addr, log_path: log_path.to_owned() }
     }
 }
 
@@ -81,14 +68,9 @@ fn handle(
     let request_line = text.lines().next().unwrap_or("").to_owned();
     let mut parts = request_line.split(' ');
     let (uri, version) = (parts.nth(1).unwrap_or(""), parts.next_back().unwrap_or(""));
-    let marker = text
-        .split("\r\n")
-        .take_while(|l| !l.is_empty())
-        .find_map(|l| {
-            l.split_once(':')
-                .filter(|(n, _)| n.eq_ignore_ascii_case("x-crs-test"))
-                .map(|(_, v)| v.trim().to_owned())
-        });
+    let marker = text.split("\r\n").take_while(|l| !l.is_empty()).find_map(|l| {
+        l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case("x-crs-test")).map(|(_, v)| v.trim().to_owned())
+    });
     let sqli = "[client 127.0.0.1] ModSecurity: Warning. [id \"942100\"] [msg \"SQL Injection Attack Detected via libinjection\"]";
     match &marker {
         Some(m) if log_markers => write_line(
@@ -141,10 +123,9 @@ fn read_request(stream: &mut TcpStream) -> Vec<u8> {
         }
         if let Some(end) = head_end {
             let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-            let len = head.lines().find_map(|l| {
-                l.strip_prefix("content-length:")
-                    .and_then(|v| v.trim().parse::<usize>().ok())
-            });
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:").and_then(|v| v.trim().parse::<usize>().ok()));
             let body = &buf[end..];
             let done = match len {
                 Some(n) => body.len() >= n,
@@ -174,8 +155,7 @@ fn url_decode(s: &str) -> String {
         match b[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < b.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
-                {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
                     Ok(v) => {
                         out.push(v);
                         i += 2;

@@ -24,12 +24,9 @@ impl HashKey {
             "path" => Some(HashKey::Path),
             _ => {
                 if let Some(h) = s.strip_prefix("header:") {
-                    http::HeaderName::from_bytes(h.as_bytes())
-                        .ok()
-                        .map(HashKey::Header)
+                    http::HeaderName::from_bytes(h.as_bytes()).ok().map(HashKey::Header)
                 } else {
-                    s.strip_prefix("cookie:")
-                        .map(|c| HashKey::Cookie(c.to_string()))
+                    s.strip_prefix("cookie:").map(|c| HashKey::Cookie(c.to_string()))
                 }
             }
         }
@@ -42,10 +39,7 @@ const VNODES: usize = 160;
 pub enum Balancer {
     RoundRobin(AtomicUsize),
     LeastInFlight(AtomicUsize),
-    ConsistentHash {
-        key: HashKey,
-        ring: Vec<(u64, usize)>,
-    },
+    ConsistentHash { key: HashKey, ring: Vec<(u64, usize)> },
 }
 
 fn hash(data: &[u8]) -> u64 {
@@ -64,9 +58,7 @@ impl Balancer {
                 let mut ring: Vec<(u64, usize)> = targets
                     .iter()
                     .enumerate()
-                    .flat_map(|(i, t)| {
-                        (0..VNODES).map(move |v| (hash(format!("{}#{v}", t.addr).as_bytes()), i))
-                    })
+                    .flat_map(|(i, t)| (0..VNODES).map(move |v| (hash(format!("{}#{v}", t.addr).as_bytes()), i)))
                     .collect();
                 ring.sort_unstable();
                 let key = key.and_then(HashKey::parse).unwrap_or(HashKey::ClientIp);
@@ -97,19 +89,12 @@ impl Balancer {
         match self {
             Balancer::RoundRobin(next) => {
                 let start = next.fetch_add(1, Ordering::Relaxed);
-                (0..n)
-                    .map(|i| &targets[(start + i) % n])
-                    .find(|t| usable(t))
-                    .cloned()
+                (0..n).map(|i| &targets[(start + i) % n]).find(|t| usable(t)).cloned()
             }
             Balancer::LeastInFlight(next) => {
                 // Rotate the starting point so ties spread evenly instead of always hitting target 0.
                 let start = next.fetch_add(1, Ordering::Relaxed);
-                (0..n)
-                    .map(|i| &targets[(start + i) % n])
-                    .filter(|t| usable(t))
-                    .min_by_key(|t| t.in_flight())
-                    .cloned()
+                (0..n).map(|i| &targets[(start + i) % n]).filter(|t| usable(t)).min_by_key(|t| t.in_flight()).cloned()
             }
             Balancer::ConsistentHash { ring, .. } => {
                 let h = hash(key.unwrap_or_default());
@@ -129,18 +114,14 @@ mod tests {
     use super::*;
 
     fn targets(n: usize) -> Vec<Arc<Target>> {
-        (0..n)
-            .map(|i| Arc::new(Target::new(format!("10.0.0.{i}:80"))))
-            .collect()
+        (0..n).map(|i| Arc::new(Target::new(format!("10.0.0.{i}:80")))).collect()
     }
 
     #[test]
     fn round_robin_cycles_and_skips_unusable() {
         let ts = targets(3);
         let b = Balancer::new(Balance::RoundRobin, None, &ts);
-        let picks: Vec<_> = (0..6)
-            .map(|_| b.pick(&ts, None, |_| true).unwrap().addr.clone())
-            .collect();
+        let picks: Vec<_> = (0..6).map(|_| b.pick(&ts, None, |_| true).unwrap().addr.clone()).collect();
         assert_eq!(picks[0..3], picks[3..6]);
         let only1 = |t: &Target| t.addr == "10.0.0.1:80";
         assert!((0..5).all(|_| b.pick(&ts, None, only1).unwrap().addr == "10.0.0.1:80"));
@@ -161,24 +142,10 @@ mod tests {
         let ts = targets(4);
         let b = Balancer::new(Balance::ConsistentHash, Some("header:x-user"), &ts);
         let keys: Vec<String> = (0..1000).map(|i| format!("user-{i}")).collect();
-        let first: Vec<_> = keys
-            .iter()
-            .map(|k| {
-                b.pick(&ts, Some(k.as_bytes()), |_| true)
-                    .unwrap()
-                    .addr
-                    .clone()
-            })
-            .collect();
-        let again: Vec<_> = keys
-            .iter()
-            .map(|k| {
-                b.pick(&ts, Some(k.as_bytes()), |_| true)
-                    .unwrap()
-                    .addr
-                    .clone()
-            })
-            .collect();
+        let first: Vec<_> =
+            keys.iter().map(|k| b.pick(&ts, Some(k.as_bytes()), |_| true).unwrap().addr.clone()).collect();
+        let again: Vec<_> =
+            keys.iter().map(|k| b.pick(&ts, Some(k.as_bytes()), |_| true).unwrap().addr.clone()).collect();
         assert_eq!(first, again);
         // Take target 3 out: only its keys move.
         let without3 = |t: &Target| t.addr != "10.0.0.3:80";

@@ -41,10 +41,7 @@ impl UpstreamConnector {
                 let mut client = if t.insecure_skip_verify {
                     tracing::warn!(upstream = %cfg.name,
                         "INSECURE: TLS certificate verification is off for this upstream (tls.insecure_skip_verify)");
-                    builder
-                        .dangerous()
-                        .with_custom_certificate_verifier(Arc::new(NoVerify))
-                        .with_no_client_auth()
+                    builder.dangerous().with_custom_certificate_verifier(Arc::new(NoVerify)).with_no_client_auth()
                 } else {
                     let mut roots = RootCertStore::empty();
                     match &t.ca {
@@ -53,11 +50,8 @@ impl UpstreamConnector {
                                 .map_err(|e| format!("upstreams.{}.tls.ca: {e}", cfg.name))?;
                             use rustls::pki_types::pem::PemObject;
                             for c in CertificateDer::pem_slice_iter(&pem) {
-                                let c =
-                                    c.map_err(|e| format!("upstreams.{}.tls.ca: {e}", cfg.name))?;
-                                roots
-                                    .add(c)
-                                    .map_err(|e| format!("upstreams.{}.tls.ca: {e}", cfg.name))?;
+                                let c = c.map_err(|e| format!("upstreams.{}.tls.ca: {e}", cfg.name))?;
+                                roots.add(c).map_err(|e| format!("upstreams.{}.tls.ca: {e}", cfg.name))?;
                             }
                         }
                         None => {
@@ -76,10 +70,7 @@ impl UpstreamConnector {
                 Some((TlsConnector::from(Arc::new(client)), sni))
             }
         };
-        Ok(UpstreamConnector {
-            connect_timeout: cfg.timeouts.connect.0,
-            tls,
-        })
+        Ok(UpstreamConnector { connect_timeout: cfg.timeouts.connect.0, tls })
     }
 }
 
@@ -115,9 +106,7 @@ impl ServerCertVerifier for NoVerify {
         Ok(HandshakeSignatureValid::assertion())
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        crypto_provider()
-            .signature_verification_algorithms
-            .supported_schemes()
+        crypto_provider().signature_verification_algorithms.supported_schemes()
     }
 }
 
@@ -134,11 +123,7 @@ impl Connection for UpStream {
 }
 
 impl AsyncRead for UpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             UpStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             UpStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
@@ -147,11 +132,7 @@ impl AsyncRead for UpStream {
 }
 
 impl AsyncWrite for UpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             UpStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             UpStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
@@ -199,22 +180,12 @@ impl tower::Service<http::Uri> for UpstreamConnector {
     fn call(&mut self, uri: http::Uri) -> Self::Future {
         let this = self.clone();
         Box::pin(async move {
-            let host = uri
-                .host()
-                .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no host"))?;
-            let host = host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_string();
-            let port = uri
-                .port_u16()
-                .unwrap_or(if this.tls.is_some() { 443 } else { 80 });
-            let tcp = tokio::time::timeout(
-                this.connect_timeout,
-                TcpStream::connect((host.as_str(), port)),
-            )
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+            let host = uri.host().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no host"))?;
+            let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+            let port = uri.port_u16().unwrap_or(if this.tls.is_some() { 443 } else { 80 });
+            let tcp = tokio::time::timeout(this.connect_timeout, TcpStream::connect((host.as_str(), port)))
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
             let _ = tcp.set_nodelay(true);
             match &this.tls {
                 None => Ok(TokioIo::new(UpStream::Plain(tcp))),
@@ -224,12 +195,9 @@ impl tower::Service<http::Uri> for UpstreamConnector {
                         None => ServerName::try_from(host.clone())
                             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
                     };
-                    let tls =
-                        tokio::time::timeout(this.connect_timeout, connector.connect(name, tcp))
-                            .await
-                            .map_err(|_| {
-                                io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out")
-                            })??;
+                    let tls = tokio::time::timeout(this.connect_timeout, connector.connect(name, tcp))
+                        .await
+                        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
                     Ok(TokioIo::new(UpStream::Tls(Box::new(tls))))
                 }
             }

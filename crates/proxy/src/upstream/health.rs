@@ -83,11 +83,7 @@ impl HealthTasks {
 async fn probe(client: &UpClient, uri: &http::Uri, cfg: &HealthSection) -> bool {
     let req = http::Request::get(uri.clone())
         .header(http::header::USER_AGENT, "portcullis-health-check")
-        .body(
-            Empty::<Bytes>::new()
-                .map_err(|never| match never {})
-                .boxed_unsync(),
-        );
+        .body(Empty::<Bytes>::new().map_err(|never| match never {}).boxed_unsync());
     let Ok(req) = req else { return false };
     match tokio::time::timeout(cfg.timeout.0, client.request(req)).await {
         Ok(Ok(resp)) => {

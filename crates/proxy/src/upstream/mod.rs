@@ -88,16 +88,8 @@ impl InFlightGuard {
 }
 
 impl UpstreamGroup {
-    pub fn build(
-        cfg: &UpstreamSection,
-        config: &Config,
-        metrics: Arc<Metrics>,
-    ) -> Result<Arc<Self>, String> {
-        let targets: Vec<Arc<Target>> = cfg
-            .targets
-            .iter()
-            .map(|t| Arc::new(Target::new(t.clone())))
-            .collect();
+    pub fn build(cfg: &UpstreamSection, config: &Config, metrics: Arc<Metrics>) -> Result<Arc<Self>, String> {
+        let targets: Vec<Arc<Target>> = cfg.targets.iter().map(|t| Arc::new(Target::new(t.clone()))).collect();
         let connector = UpstreamConnector::new(cfg, config)?;
         let tls = cfg.tls.is_some();
         let client = Client::builder(TokioExecutor::new())
@@ -108,11 +100,7 @@ impl UpstreamGroup {
             .http1_preserve_header_case(false)
             .build(connector);
         let balancer = Balancer::new(cfg.balance, cfg.hash_key.as_deref(), &targets);
-        let budget = TpsBudget::new(
-            Duration::from_secs(10),
-            5,
-            cfg.retries.budget_percent as f32 / 100.0,
-        );
+        let budget = TpsBudget::new(Duration::from_secs(10), 5, cfg.retries.budget_percent as f32 / 100.0);
         let healthy_gauge = metrics.healthy_targets(&cfg.name);
         healthy_gauge.set(targets.len() as i64);
         // Active checks run on the current runtime and stop when the group (an old config) is dropped.
@@ -121,10 +109,7 @@ impl UpstreamGroup {
             let all = targets.clone();
             let name = cfg.name.clone();
             HealthTasks::spawn(&targets, h.clone(), tls, client.clone(), move || {
-                let n = all
-                    .iter()
-                    .filter(|t| t.healthy.load(Ordering::Relaxed))
-                    .count();
+                let n = all.iter().filter(|t| t.healthy.load(Ordering::Relaxed)).count();
                 gauge.set(n as i64);
                 tracing::info!(upstream = %name, healthy = n, "upstream health changed");
             })
@@ -153,19 +138,14 @@ impl UpstreamGroup {
 
     /// Whether a target may take traffic now.
     pub fn usable(&self, t: &Target) -> bool {
-        t.healthy.load(Ordering::Relaxed)
-            && t.ejected_until_ms.load(Ordering::Relaxed) <= self.now_ms()
+        t.healthy.load(Ordering::Relaxed) && t.ejected_until_ms.load(Ordering::Relaxed) <= self.now_ms()
     }
 
     /// Picks a usable target (skipping `exclude`, the one that just failed), or `None` if none is.
-    pub fn select(
-        &self,
-        key: Option<&[u8]>,
-        exclude: Option<&Arc<Target>>,
-    ) -> Option<InFlightGuard> {
-        let t = self.balancer.pick(&self.targets, key, |t| {
-            self.usable(t) && exclude.is_none_or(|x| !std::ptr::eq(Arc::as_ptr(x), t))
-        })?;
+    pub fn select(&self, key: Option<&[u8]>, exclude: Option<&Arc<Target>>) -> Option<InFlightGuard> {
+        let t = self
+            .balancer
+            .pick(&self.targets, key, |t| self.usable(t) && exclude.is_none_or(|x| !std::ptr::eq(Arc::as_ptr(x), t)))?;
         t.in_flight.fetch_add(1, Ordering::Relaxed);
         Some(InFlightGuard(t))
     }

@@ -1,0 +1,44 @@
+//! `portcullis check-config` on broken configs: each fixture in `fixtures/bad/` lists the lines it must
+//! print (`# expect: ...`), every one with its key path; the command exits non-zero. Good configs pass.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::BIN;
+
+fn check(file: &Path) -> (bool, String) {
+    let out = Command::new(BIN).arg("check-config").arg(file).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+#[test]
+fn every_broken_fixture_reports_its_errors_with_key_paths() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bad");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let expected: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# expect: ")).collect();
+        assert!(!expected.is_empty(), "{} has no expectations", path.display());
+        let (ok, out) = check(&path);
+        assert!(!ok, "{} was accepted:\n{out}", path.display());
+        for e in expected {
+            assert!(out.contains(e), "{}: missing {e:?} in:\n{out}", path.display());
+        }
+        // The file is named in the report.
+        assert!(out.contains(path.file_name().unwrap().to_str().unwrap()), "{out}");
+        n += 1;
+    }
+    assert!(n >= 8);
+}
+
+#[test]
+fn the_demo_config_is_valid() {
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/demo.toml");
+    let (ok, out) = check(&demo);
+    assert!(ok, "{out}");
+    assert!(out.contains("ok (1 listeners, 1 upstreams, 2 routes)"), "{out}");
+}
