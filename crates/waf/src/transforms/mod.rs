@@ -25,6 +25,7 @@
 
 use std::borrow::Cow;
 
+mod unicode_best_fit;
 mod util;
 
 mod base64_decode;

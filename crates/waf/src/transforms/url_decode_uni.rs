@@ -1,10 +1,12 @@
-//! `urlDecodeUni`: `urlDecode` plus the IIS `%uHHHH` form. Like ModSecurity without a `SecUnicodeMapFile`
-//! (and like Coraza), `%uHHHH` keeps only the low byte, except that full-width ASCII `%uFF01`–`%uFF5E` maps
-//! to `!`–`~` (low byte + 0x20). An invalid or truncated `%u` keeps both `%` and `u` and decoding resumes
-//! right after them.
+//! `urlDecodeUni`: `urlDecode` plus the IIS `%uHHHH` form. `%uHHHH` first goes through the code page 20127
+//! best-fit table (`%u201c` → `"`, `%u00e9` → `e`; what ModSecurity does with the CRS-recommended
+//! `SecUnicodeMapFile unicode.mapping 20127`, and what Coraza always does); otherwise it keeps only the low
+//! byte, except that full-width ASCII `%uFF01`–`%uFF5E` maps to `!`–`~` (low byte + 0x20). An invalid or
+//! truncated `%u` keeps both `%` and `u` and decoding resumes right after them.
 
 use std::borrow::Cow;
 
+use super::unicode_best_fit::best_fit;
 use super::util::{is_hex, x2c, Out};
 
 pub(crate) fn url_decode_uni(input: &[u8]) -> Cow<'_, [u8]> {
@@ -19,7 +21,9 @@ pub(crate) fn url_decode_uni(input: &[u8]) -> Cow<'_, [u8]> {
         if b == b'%' {
             if i + 1 < n && (input[i + 1] | 0x20) == b'u' {
                 if i + 5 < n && input[i + 2..i + 6].iter().all(|&h| is_hex(h)) {
-                    out.push(full_width(input[i + 2], input[i + 3], x2c(input[i + 4], input[i + 5])));
+                    let cp = u16::from_be_bytes([x2c(input[i + 2], input[i + 3]), x2c(input[i + 4], input[i + 5])]);
+                    let low = x2c(input[i + 4], input[i + 5]);
+                    out.push(best_fit(cp).unwrap_or_else(|| full_width(input[i + 2], input[i + 3], low)));
                     i += 6;
                 } else {
                     out.push(input[i]);
