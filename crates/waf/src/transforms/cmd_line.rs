@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use super::util::Out;
+use super::util::{find_pair, Out};
 
 const KEEP: u8 = 0;
 const DELETE: u8 = 1;
@@ -38,13 +38,17 @@ const CLASS: [u8; 256] = {
 };
 
 pub(crate) fn cmd_line(input: &[u8]) -> Cow<'_, [u8]> {
-    // Everything before the first byte that is not plain (or `/`, `(`) is copied unchanged.
-    let start = input
-        .iter()
-        .position(|&b| !matches!(CLASS[b as usize], KEEP | SLASH_OR_PAREN))
-        .unwrap_or(input.len());
+    // Plain bytes and single spaces followed by a plain byte come out unchanged: skip them in bulk.
+    let Some(start) = find_pair(input, |b, next| {
+        b.is_ascii_uppercase()
+            || matches!(b, b'\\' | b'"' | b'\'' | b'^' | b',' | b';' | b'\t' | b'\r' | b'\n')
+            || (b == b' ' && matches!(next, b' ' | b'/' | b'('))
+    }) else {
+        return Cow::Borrowed(input);
+    };
     let mut out = Out::new(input, start);
-    let mut in_space = false;
+    // Only a plain space can precede `start`; it opened a run.
+    let mut in_space = start > 0 && input[start - 1] == b' ';
     for &b in &input[start..] {
         match CLASS[b as usize] {
             DELETE => {}

@@ -3,14 +3,11 @@
 
 use std::borrow::Cow;
 
-use super::util::{is_c_space, Out};
+use super::util::{find_pair, is_c_space, Out};
 
 pub(crate) fn compress_whitespace(input: &[u8]) -> Cow<'_, [u8]> {
     // A single plain space not followed by whitespace is already compressed.
-    let start = input
-        .iter()
-        .enumerate()
-        .position(|(k, &b)| is_c_space(b) && (b != b' ' || input.get(k + 1).is_some_and(|&nb| is_c_space(nb))));
+    let start = find_pair(input, |b, next| is_c_space(b) && (b != b' ' || is_c_space(next)));
     let Some(start) = start else {
         return Cow::Borrowed(input);
     };

@@ -7,10 +7,10 @@
 use std::borrow::Cow;
 
 use super::url_decode_uni::full_width;
-use super::util::{is_c_space, is_hex, x2c, Out};
+use super::util::{find, is_c_space, is_hex, x2c, Out};
 
 pub(crate) fn css_decode(input: &[u8]) -> Cow<'_, [u8]> {
-    let Some(start) = input.iter().position(|&b| b == b'\\') else {
+    let Some(start) = find(input, |b| b == b'\\') else {
         return Cow::Borrowed(input);
     };
     let n = input.len();

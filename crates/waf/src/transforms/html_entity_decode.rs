@@ -6,10 +6,10 @@
 
 use std::borrow::Cow;
 
-use super::util::Out;
+use super::util::{find, Out};
 
 pub(crate) fn html_entity_decode(input: &[u8]) -> Cow<'_, [u8]> {
-    let Some(start) = input.iter().position(|&b| b == b'&') else {
+    let Some(start) = find(input, |b| b == b'&') else {
         return Cow::Borrowed(input);
     };
     let n = input.len();

@@ -6,10 +6,10 @@
 use std::borrow::Cow;
 
 use super::url_decode_uni::full_width;
-use super::util::{is_hex, is_octal, x2c, Out};
+use super::util::{find, is_hex, is_octal, x2c, Out};
 
 pub(crate) fn js_decode(input: &[u8]) -> Cow<'_, [u8]> {
-    let Some(start) = input.iter().position(|&b| b == b'\\') else {
+    let Some(start) = find(input, |b| b == b'\\') else {
         return Cow::Borrowed(input);
     };
     let n = input.len();

@@ -3,8 +3,10 @@
 
 use std::borrow::Cow;
 
+use super::util::find;
+
 pub(crate) fn lowercase(input: &[u8]) -> Cow<'_, [u8]> {
-    match input.iter().position(u8::is_ascii_uppercase) {
+    match find(input, |b| b.is_ascii_uppercase()) {
         None => Cow::Borrowed(input),
         Some(start) => {
             let mut v = input.to_vec();

@@ -3,10 +3,16 @@
 
 use std::borrow::Cow;
 
-use super::util::Out;
+use super::util::{find_pair, Out};
 
 pub(crate) fn remove_comments_char(input: &[u8]) -> Cow<'_, [u8]> {
-    let Some(start) = input.iter().position(|&b| matches!(b, b'/' | b'*' | b'<' | b'-' | b'#')) else {
+    let Some(start) = find_pair(input, |b, next| {
+        (b == b'/' && next == b'*')
+            || (b == b'*' && next == b'/')
+            || (b == b'<' && next == b'!')
+            || (b == b'-' && next == b'-')
+            || b == b'#'
+    }) else {
         return Cow::Borrowed(input);
     };
     let n = input.len();

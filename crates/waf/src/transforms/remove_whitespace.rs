@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use super::util::is_c_space;
+use super::util::{find, is_c_space};
 
 #[inline]
 fn is_removed(b: u8) -> bool {
@@ -11,7 +11,7 @@ fn is_removed(b: u8) -> bool {
 }
 
 pub(crate) fn remove_whitespace(input: &[u8]) -> Cow<'_, [u8]> {
-    match input.iter().position(|&b| is_removed(b)) {
+    match find(input, is_removed) {
         None => Cow::Borrowed(input),
         Some(start) => {
             let mut v = Vec::with_capacity(input.len());

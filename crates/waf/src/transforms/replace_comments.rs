@@ -3,10 +3,10 @@
 
 use std::borrow::Cow;
 
-use super::util::Out;
+use super::util::{find_pair, Out};
 
 pub(crate) fn replace_comments(input: &[u8]) -> Cow<'_, [u8]> {
-    let Some(start) = input.windows(2).position(|w| w == b"/*") else {
+    let Some(start) = find_pair(input, |b, next| b == b'/' && next == b'*') else {
         return Cow::Borrowed(input);
     };
     let n = input.len();

@@ -2,8 +2,10 @@
 
 use std::borrow::Cow;
 
+use super::util::find;
+
 pub(crate) fn replace_nulls(input: &[u8]) -> Cow<'_, [u8]> {
-    match input.iter().position(|&b| b == 0) {
+    match find(input, |b| b == 0) {
         None => Cow::Borrowed(input),
         Some(start) => {
             let mut v = input.to_vec();

@@ -7,10 +7,10 @@
 use std::borrow::Cow;
 
 use super::unicode_best_fit::best_fit;
-use super::util::{is_hex, x2c, Out};
+use super::util::{find, is_hex, x2c, Out};
 
 pub(crate) fn url_decode_uni(input: &[u8]) -> Cow<'_, [u8]> {
-    let Some(start) = input.iter().position(|&b| b == b'%' || b == b'+') else {
+    let Some(start) = find(input, |b| b == b'%' || b == b'+') else {
         return Cow::Borrowed(input);
     };
     let n = input.len();

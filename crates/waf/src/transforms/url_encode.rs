@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use super::util::{Out, HEX_LOWER};
+use super::util::{find, Out, HEX_LOWER};
 
 #[inline]
 fn kept(b: u8) -> bool {
@@ -11,7 +11,7 @@ fn kept(b: u8) -> bool {
 }
 
 pub(crate) fn url_encode(input: &[u8]) -> Cow<'_, [u8]> {
-    let Some(start) = input.iter().position(|&b| !kept(b)) else {
+    let Some(start) = find(input, |b| !kept(b)) else {
         return Cow::Borrowed(input);
     };
     let mut out = Out::new(input, start);

@@ -8,10 +8,10 @@
 
 use std::borrow::Cow;
 
-use super::util::{HEX_LOWER, Out};
+use super::util::{find, Out, HEX_LOWER};
 
 pub(crate) fn utf8_to_unicode(input: &[u8]) -> Cow<'_, [u8]> {
-    let Some(start) = input.iter().position(|&b| b == 0 || b >= 0x80) else {
+    let Some(start) = find(input, |b| b == 0 || b >= 0x80) else {
         return Cow::Borrowed(input);
     };
     let n = input.len();

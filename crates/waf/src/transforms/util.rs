@@ -114,3 +114,37 @@ pub(crate) fn owned_unless_same(input: &[u8], out: Vec<u8>) -> Cow<'_, [u8]> {
         Cow::Owned(out)
     }
 }
+
+/// Index of the first byte matching `pred`. Scans 32-byte blocks with a branch-free OR so the compiler can
+/// vectorise the benign case (no match), then locates the match inside the block. `pred` should be a few
+/// comparisons.
+#[inline]
+pub(crate) fn find(input: &[u8], pred: impl Fn(u8) -> bool) -> Option<usize> {
+    const BLOCK: usize = 32;
+    let mut blocks = input.chunks_exact(BLOCK);
+    let mut base = 0;
+    for block in &mut blocks {
+        if block.iter().fold(false, |acc, &b| acc | pred(b)) {
+            return block.iter().position(|&b| pred(b)).map(|p| base + p);
+        }
+        base += BLOCK;
+    }
+    blocks.remainder().iter().position(|&b| pred(b)).map(|p| base + p)
+}
+
+/// Like `find`, for a predicate over a byte and the one after it (`0` after the last byte).
+#[inline]
+pub(crate) fn find_pair(input: &[u8], pred: impl Fn(u8, u8) -> bool) -> Option<usize> {
+    const BLOCK: usize = 32;
+    let n = input.len();
+    let mut base = 0;
+    while base + BLOCK < n {
+        let cur = &input[base..base + BLOCK];
+        let next = &input[base + 1..base + BLOCK + 1];
+        if cur.iter().zip(next).fold(false, |acc, (&b, &nb)| acc | pred(b, nb)) {
+            break;
+        }
+        base += BLOCK;
+    }
+    (base..n).find(|&k| pred(input[k], input.get(k + 1).copied().unwrap_or(0)))
+}
