@@ -192,3 +192,108 @@ fn long_inputs_run_in_linear_time() {
         }
     }
 }
+
+/// Straightforward reference versions (no fast scan, no copy-on-write) of the transformations whose fast
+/// path skips over state, checked against the real ones on random inputs.
+mod reference {
+    pub fn cmd_line(input: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut space = false;
+        for &b in input {
+            match b {
+                b'"' | b'\'' | b'\\' | b'^' => {}
+                b' ' | b',' | b';' | b'\t' | b'\r' | b'\n' => {
+                    if !space {
+                        out.push(b' ');
+                        space = true;
+                    }
+                }
+                b'/' | b'(' => {
+                    if space {
+                        out.pop();
+                    }
+                    space = false;
+                    out.push(b);
+                }
+                _ => {
+                    out.push(b.to_ascii_lowercase());
+                    space = false;
+                }
+            }
+        }
+        out
+    }
+
+    pub fn compress_whitespace(input: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut ws = false;
+        for &b in input {
+            if matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
+                if !ws {
+                    out.push(b' ');
+                }
+                ws = true;
+            } else {
+                out.push(b);
+                ws = false;
+            }
+        }
+        out
+    }
+
+    /// ModSecurity's erase-in-place loop, literally.
+    pub fn remove_comments_char(input: &[u8]) -> Vec<u8> {
+        let mut v = input.to_vec();
+        let mut i = 0;
+        while i < v.len() {
+            let r = &v[i..];
+            let n = if r.starts_with(b"/*") || r.starts_with(b"*/") {
+                2
+            } else if r.starts_with(b"<!--") {
+                4
+            } else if r.starts_with(b"-->") {
+                3
+            } else if r.starts_with(b"--") {
+                2
+            } else if r[0] == b'#' {
+                1
+            } else {
+                0
+            };
+            if n == 0 {
+                i += 1;
+            } else {
+                v.drain(i..i + n);
+            }
+        }
+        v
+    }
+
+    pub fn lowercase(input: &[u8]) -> Vec<u8> {
+        input.to_ascii_lowercase()
+    }
+}
+
+#[test]
+fn fast_paths_agree_with_reference_versions() {
+    let mut rng = Rng(0x1234_5678_9abc_def1);
+    let checks: [(&str, fn(&[u8]) -> Vec<u8>); 4] = [
+        ("cmdLine", reference::cmd_line),
+        ("compressWhitespace", reference::compress_whitespace),
+        ("removeCommentsChar", reference::remove_comments_char),
+        ("lowercase", reference::lowercase),
+    ];
+    for round in 0..20_000 {
+        let mut input = random_input(&mut rng);
+        if round % 2 == 0 {
+            // Long plain prefixes exercise the block scans.
+            let mut long = b"plain text with single spaces and more words ".repeat(1 + round % 3);
+            long.extend_from_slice(&input);
+            input = long;
+        }
+        for (name, reference) in checks {
+            let got = (lookup(name).unwrap().apply)(&input);
+            assert_eq!(&*got, &reference(&input)[..], "{name}({})", show(&input));
+        }
+    }
+}
