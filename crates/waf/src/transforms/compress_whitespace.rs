@@ -7,7 +7,7 @@ use super::util::{find_pair, is_c_space, Out};
 
 pub(crate) fn compress_whitespace(input: &[u8]) -> Cow<'_, [u8]> {
     // A single plain space not followed by whitespace is already compressed.
-    let start = find_pair(input, |b, next| is_c_space(b) && (b != b' ' || is_c_space(next)));
+    let start = find_pair(input, |b, next| is_c_space(b) & ((b != b' ') | is_c_space(next)));
     let Some(start) = start else {
         return Cow::Borrowed(input);
     };

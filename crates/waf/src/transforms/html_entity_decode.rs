@@ -23,9 +23,11 @@ pub(crate) fn html_entity_decode(input: &[u8]) -> Cow<'_, [u8]> {
                 continue;
             }
         }
-        // Not an entity we decode: the `&` (and whatever follows, none of it an `&`) is copied as is.
-        out.push(input[i]);
-        i += 1;
+        // Not an entity we decode: copy up to the next `&` as is (the bytes after a rejected `&` are never
+        // the start of an entity themselves).
+        let run = find(&input[i + 1..], |b| b == b'&').map_or(n, |k| i + 1 + k);
+        out.extend(&input[i..run]);
+        i = run;
     }
     out.finish()
 }

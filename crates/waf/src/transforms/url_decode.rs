@@ -21,9 +21,11 @@ pub(crate) fn url_decode(input: &[u8]) -> Cow<'_, [u8]> {
                 out.push(b' ');
                 i += 1;
             }
-            b => {
-                out.push(b);
-                i += 1;
+            _ => {
+                // Copy the run up to the next `%` or `+` in one go.
+                let run = find(&input[i + 1..], |b| b == b'%' || b == b'+').map_or(input.len(), |k| i + 1 + k);
+                out.extend(&input[i..run]);
+                i = run;
             }
         }
     }

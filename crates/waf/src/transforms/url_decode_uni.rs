@@ -37,9 +37,14 @@ pub(crate) fn url_decode_uni(input: &[u8]) -> Cow<'_, [u8]> {
                 out.push(b'%');
                 i += 1;
             }
-        } else {
-            out.push(if b == b'+' { b' ' } else { b });
+        } else if b == b'+' {
+            out.push(b' ');
             i += 1;
+        } else {
+            // Copy the run up to the next `%` or `+` in one go.
+            let run = find(&input[i + 1..], |b| b == b'%' || b == b'+').map_or(n, |k| i + 1 + k);
+            out.extend(&input[i..run]);
+            i = run;
         }
     }
     out.finish()
