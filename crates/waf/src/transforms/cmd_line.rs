@@ -3,6 +3,7 @@
 //! - turns each run of space, tab, CR, LF, `,` and `;` into one space;
 //! - drops that space when the next kept character is `/` or `(`;
 //! - lowercases ASCII.
+//!
 //! (Deleted characters do not end a run: `a ^ b` gives `a b`.)
 
 use std::borrow::Cow;
