@@ -14,6 +14,13 @@
 //! rules were tuned against; each file's doc says what it does on malformed input. Cases any engine can run
 //! live in `testdata/transforms/<name>.txt`.
 //!
+//! Where ModSecurity v3 and Coraza disagree, ModSecurity v3 wins, except `urlDecodeUni`, which always
+//! applies the code page 20127 best-fit map (Coraza, and ModSecurity as configured for CRS). Known
+//! differences from Coraza: `compressWhitespace` does not treat 0x85/0xA0 as whitespace, `removeWhitespace`
+//! removes the byte 0xA0 (not UTF-8 U+00A0 as a unit), `cssDecode` emits one byte per escape,
+//! `normalizePath("//")` is `/`, `hexDecode` does not reject non-hex input. Deliberate differences from
+//! ModSecurity v3 (C-string artefacts): `sqlHexDecode` keeps the last byte and NULs.
+//!
 //! Owns: the transformation functions and the name table. Must not touch: caching of transformed values
 //! per transaction (the engine's job).
 //!
