@@ -77,7 +77,9 @@ mod tests;
 /// One transformation: its canonical SecLang name and the function applying it.
 #[derive(Clone, Copy)]
 pub struct Transform {
+    /// Canonical SecLang spelling (`"urlDecodeUni"`, `"normalizePath"` for both spellings).
     pub name: &'static str,
+    /// The transformation: pure, total, linear; borrows the input when it is unchanged.
     pub apply: fn(&[u8]) -> Cow<'_, [u8]>,
 }
 
