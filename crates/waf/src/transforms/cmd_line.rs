@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use super::util::{find_pair, Out};
+use super::util::find_pair;
 
 const KEEP: u8 = 0;
 const DELETE: u8 = 1;
@@ -47,7 +47,10 @@ pub(crate) fn cmd_line(input: &[u8]) -> Cow<'_, [u8]> {
     }) else {
         return Cow::Borrowed(input);
     };
-    let mut out = Out::new(input, start);
+    // Every trigger changes the output (a byte is lowered, replaced or dropped, and nothing is ever
+    // inserted), so write straight into an owned buffer.
+    let mut out = Vec::with_capacity(input.len());
+    out.extend_from_slice(&input[..start]);
     // Only a plain space can precede `start`; it opened a run.
     let mut in_space = start > 0 && input[start - 1] == b' ';
     for &b in &input[start..] {
@@ -72,5 +75,5 @@ pub(crate) fn cmd_line(input: &[u8]) -> Cow<'_, [u8]> {
             }
         }
     }
-    out.finish()
+    Cow::Owned(out)
 }

@@ -89,17 +89,6 @@ impl<'a> Out<'a> {
         }
     }
 
-    /// Removes the last byte pushed (no-op when empty).
-    #[inline]
-    pub(crate) fn pop(&mut self) {
-        match &mut self.buf {
-            Some(v) => {
-                v.pop();
-            }
-            None => self.same = self.same.saturating_sub(1),
-        }
-    }
-
     pub(crate) fn finish(self) -> Cow<'a, [u8]> {
         match self.buf {
             Some(v) => Cow::Owned(v),
