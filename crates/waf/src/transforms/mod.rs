@@ -3,6 +3,144 @@
 //!
 //! Contract (the engine relies on it):
 //! - `lookup(name)` finds a transformation by its SecLang name, case-insensitively (`"urlDecodeUni"`,
-//!   `"lowercase"`...); `none` is handled by the engine (it resets the chain), not here.
+//!   `"lowercase"`...), aliases included (`normalisePath` = `normalizePath`); `none` is handled by the
+//!   engine (it resets the chain), not here.
 //! - `Transform::apply` returns `Cow::Borrowed(input)` when the input is unchanged, so the benign path does
-//!   not allocate.
+//!   not allocate. A transformation that only shortens its input (`trim*`, `removeComments` truncating at
+//!   `--`) may also return a borrowed *sub-slice*: compare lengths, not variants, to tell "changed".
+//! - Never panics, whatever the bytes; linear time.
+//!
+//! Semantics follow ModSecurity v3 (and Coraza where they agree), byte for byte, including the quirks
+//! rules were tuned against; each file's doc says what it does on malformed input. Cases any engine can run
+//! live in `testdata/transforms/<name>.txt`.
+//!
+//! Where ModSecurity v3 and Coraza disagree, ModSecurity v3 wins, except `urlDecodeUni`, which always
+//! applies the code page 20127 best-fit map (Coraza, and ModSecurity as configured for CRS). Known
+//! differences from Coraza: `compressWhitespace` does not treat 0x85/0xA0 as whitespace, `removeWhitespace`
+//! removes the byte 0xA0 (not UTF-8 U+00A0 as a unit), `cssDecode` emits one byte per escape,
+//! `normalizePath("//")` is `/`, `hexDecode` does not reject non-hex input. Deliberate differences from
+//! ModSecurity v3 (C-string artefacts): `sqlHexDecode` keeps the last byte and NULs.
+//!
+//! Owns: the transformation functions and the name table. Must not touch: caching of transformed values
+//! per transaction (the engine's job).
+//!
+//! ```
+//! use portcullis_waf::transforms::lookup;
+//! let t = lookup("urlDecodeUni").unwrap();
+//! assert_eq!(&*(t.apply)(b"%u0041%2fetc"), b"A/etc");
+//! ```
+
+use std::borrow::Cow;
+
+mod unicode_best_fit;
+mod util;
+
+mod base64_decode;
+mod base64_decode_ext;
+mod base64_encode;
+mod cmd_line;
+mod compress_whitespace;
+mod css_decode;
+mod escape_seq_decode;
+mod hex_decode;
+mod hex_encode;
+mod html_entity_decode;
+mod js_decode;
+mod length;
+mod lowercase;
+mod md5;
+mod normalize_path;
+mod normalize_path_win;
+mod parity_even_7bit;
+mod parity_odd_7bit;
+mod parity_zero_7bit;
+mod remove_comments;
+mod remove_comments_char;
+mod remove_nulls;
+mod remove_whitespace;
+mod replace_comments;
+mod replace_nulls;
+mod sha1;
+mod sql_hex_decode;
+mod trim;
+mod trim_left;
+mod trim_right;
+mod uppercase;
+mod url_decode;
+mod url_decode_uni;
+mod url_encode;
+mod utf8_to_unicode;
+
+#[cfg(test)]
+mod tests;
+
+/// One transformation: its canonical SecLang name and the function applying it.
+#[derive(Clone, Copy)]
+pub struct Transform {
+    /// Canonical SecLang spelling (`"urlDecodeUni"`, `"normalizePath"` for both spellings).
+    pub name: &'static str,
+    /// The transformation: pure, total, linear; borrows the input when it is unchanged.
+    pub apply: fn(&[u8]) -> Cow<'_, [u8]>,
+}
+
+impl std::fmt::Debug for Transform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Transform").field(&self.name).finish()
+    }
+}
+
+const fn t(name: &'static str, apply: fn(&[u8]) -> Cow<'_, [u8]>) -> Transform {
+    Transform { name, apply }
+}
+
+/// The registry: lowercase key → transformation. Aliases are extra keys for the same entry.
+static TABLE: &[(&str, Transform)] = &[
+    ("base64decode", t("base64Decode", base64_decode::base64_decode)),
+    ("base64decodeext", t("base64DecodeExt", base64_decode_ext::base64_decode_ext)),
+    ("base64encode", t("base64Encode", base64_encode::base64_encode)),
+    ("cmdline", t("cmdLine", cmd_line::cmd_line)),
+    ("compresswhitespace", t("compressWhitespace", compress_whitespace::compress_whitespace)),
+    ("cssdecode", t("cssDecode", css_decode::css_decode)),
+    ("escapeseqdecode", t("escapeSeqDecode", escape_seq_decode::escape_seq_decode)),
+    ("hexdecode", t("hexDecode", hex_decode::hex_decode)),
+    ("hexencode", t("hexEncode", hex_encode::hex_encode)),
+    ("htmlentitydecode", t("htmlEntityDecode", html_entity_decode::html_entity_decode)),
+    ("jsdecode", t("jsDecode", js_decode::js_decode)),
+    ("length", t("length", length::length)),
+    ("lowercase", t("lowercase", lowercase::lowercase)),
+    ("md5", t("md5", md5::md5)),
+    ("normalizepath", t("normalizePath", normalize_path::normalize_path)),
+    ("normalisepath", t("normalizePath", normalize_path::normalize_path)),
+    ("normalizepathwin", t("normalizePathWin", normalize_path_win::normalize_path_win)),
+    ("normalisepathwin", t("normalizePathWin", normalize_path_win::normalize_path_win)),
+    ("parityeven7bit", t("parityEven7bit", parity_even_7bit::parity_even_7bit)),
+    ("parityodd7bit", t("parityOdd7bit", parity_odd_7bit::parity_odd_7bit)),
+    ("parityzero7bit", t("parityZero7bit", parity_zero_7bit::parity_zero_7bit)),
+    ("removecomments", t("removeComments", remove_comments::remove_comments)),
+    ("removecommentschar", t("removeCommentsChar", remove_comments_char::remove_comments_char)),
+    ("removenulls", t("removeNulls", remove_nulls::remove_nulls)),
+    ("removewhitespace", t("removeWhitespace", remove_whitespace::remove_whitespace)),
+    ("replacecomments", t("replaceComments", replace_comments::replace_comments)),
+    ("replacenulls", t("replaceNulls", replace_nulls::replace_nulls)),
+    ("sha1", t("sha1", sha1::sha1)),
+    ("sqlhexdecode", t("sqlHexDecode", sql_hex_decode::sql_hex_decode)),
+    ("trim", t("trim", trim::trim)),
+    ("trimleft", t("trimLeft", trim_left::trim_left)),
+    ("trimright", t("trimRight", trim_right::trim_right)),
+    ("uppercase", t("uppercase", uppercase::uppercase)),
+    ("urldecode", t("urlDecode", url_decode::url_decode)),
+    ("urldecodeuni", t("urlDecodeUni", url_decode_uni::url_decode_uni)),
+    ("urlencode", t("urlEncode", url_encode::url_encode)),
+    ("utf8tounicode", t("utf8toUnicode", utf8_to_unicode::utf8_to_unicode)),
+];
+
+/// Finds a transformation by SecLang name (case-insensitive, aliases accepted). `None` for unknown names
+/// and for `none`, which the engine handles itself.
+pub fn lookup(name: &str) -> Option<Transform> {
+    TABLE.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, tr)| *tr)
+}
+
+/// Every registered name (lowercase keys, aliases included), for diagnostics and tests.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    TABLE.iter().map(|(key, _)| *key)
+}

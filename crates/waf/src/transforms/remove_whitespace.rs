@@ -1,0 +1,23 @@
+//! `removeWhitespace`: deletes C-locale whitespace (space, `\t \n \v \f \r`) and the byte 0xA0 (Latin-1
+//! non-breaking space), as ModSecurity v3 does.
+
+use std::borrow::Cow;
+
+use super::util::{find, is_c_space};
+
+#[inline]
+fn is_removed(b: u8) -> bool {
+    is_c_space(b) || b == 0xa0
+}
+
+pub(crate) fn remove_whitespace(input: &[u8]) -> Cow<'_, [u8]> {
+    match find(input, is_removed) {
+        None => Cow::Borrowed(input),
+        Some(start) => {
+            let mut v = Vec::with_capacity(input.len());
+            v.extend_from_slice(&input[..start]);
+            v.extend(input[start..].iter().copied().filter(|&b| !is_removed(b)));
+            Cow::Owned(v)
+        }
+    }
+}
