@@ -1,0 +1,159 @@
+//! End-to-end WebSocket test: the gateway passes the HTTP/1.1 Upgrade through to a WebSocket echo upstream
+//! and then relays frames both ways until either side closes.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::Gw;
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+/// A WebSocket echo upstream; records the request path and headers of each handshake.
+struct WsEcho {
+    addr: SocketAddr,
+    handshakes: Arc<Mutex<Vec<(String, Vec<(String, String)>)>>>,
+    closed: Arc<AtomicUsize>,
+}
+
+async fn ws_echo() -> WsEcho {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handshakes = Arc::new(Mutex::new(Vec::new()));
+    let closed = Arc::new(AtomicUsize::new(0));
+    let (h, c) = (handshakes.clone(), closed.clone());
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let (h, c) = (h.clone(), c.clone());
+            tokio::spawn(async move {
+                let cb = |req: &tokio_tungstenite::tungstenite::handshake::server::Request,
+                          resp: tokio_tungstenite::tungstenite::handshake::server::Response| {
+                    let headers = req
+                        .headers()
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                        .collect();
+                    h.lock().unwrap().push((req.uri().to_string(), headers));
+                    Ok(resp)
+                };
+                let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(tcp, cb).await else {
+                    return;
+                };
+                while let Some(msg) = ws.next().await {
+                    match msg {
+                        Ok(m @ (Message::Text(_) | Message::Binary(_))) => {
+                            if ws.send(m).await.is_err() {
+                                break;
+                            }
+                        }
+                        Ok(Message::Close(_)) => {
+                            c.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Ok(_) => {}
+                        Err(_) => break,
+                    }
+                }
+            });
+        }
+    });
+    WsEcho { addr, handshakes, closed }
+}
+
+async fn next_msg<S>(ws: &mut S) -> Message
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .expect("no message within 10 s")
+        .expect("stream ended")
+        .expect("websocket error")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_echo_through_the_gateway() {
+    let up = ws_echo().await;
+    let gw = Gw::start(&common::config(&format!(
+        r#"
+[[upstreams]]
+name = "ws"
+targets = ["{}"]
+
+[[routes]]
+name = "ws"
+upstream = "ws"
+[routes.match]
+path_prefix = "/ws"
+"#,
+        up.addr
+    )));
+
+    let url = format!("ws://{}/ws/chat?room=1", gw.addr("http"));
+    let (mut ws, resp) = tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::connect_async(url))
+        .await
+        .expect("handshake timed out")
+        .expect("handshake through the gateway failed");
+    assert_eq!(resp.status(), 101);
+    assert!(resp.headers().contains_key("sec-websocket-accept"));
+    {
+        let hs = up.handshakes.lock().unwrap();
+        assert_eq!(hs.len(), 1);
+        assert_eq!(hs[0].0, "/ws/chat?room=1");
+        let has = |name: &str| hs[0].1.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+        assert!(has("sec-websocket-key") && has("upgrade"), "{:?}", hs[0].1);
+        assert!(has("x-forwarded-for"), "{:?}", hs[0].1);
+    }
+
+    ws.send(Message::Text("hello through the gate".into())).await.unwrap();
+    assert_eq!(next_msg(&mut ws).await, Message::Text("hello through the gate".into()));
+
+    let bin: Vec<u8> = (0..=255u8).chain([0, 0xff, 0x80]).collect();
+    ws.send(Message::Binary(bin.clone())).await.unwrap();
+    assert_eq!(next_msg(&mut ws).await, Message::Binary(bin));
+
+    // A larger message spanning many TCP segments, and several in a row.
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    ws.send(Message::Binary(big.clone())).await.unwrap();
+    assert_eq!(next_msg(&mut ws).await, Message::Binary(big));
+    for i in 0..20 {
+        ws.send(Message::Text(format!("msg {i}"))).await.unwrap();
+    }
+    for i in 0..20 {
+        assert_eq!(next_msg(&mut ws).await, Message::Text(format!("msg {i}")));
+    }
+
+    // Ping is answered by the upstream (control frames pass through too).
+    ws.send(Message::Ping(b"are you there".to_vec())).await.unwrap();
+    assert_eq!(next_msg(&mut ws).await, Message::Pong(b"are you there".to_vec()));
+
+    // Closing: the close handshake completes end to end and the stream ends.
+    ws.close(None).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut got_close = false;
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next()).await.expect("close did not complete") {
+            Some(Ok(Message::Close(_))) => got_close = true,
+            Some(Ok(other)) => panic!("unexpected message after close: {other:?}"),
+            Some(Err(tokio_tungstenite::tungstenite::Error::ConnectionClosed)) | None => break,
+            Some(Err(e)) => panic!("close failed: {e}"),
+        }
+    }
+    assert!(got_close, "the upstream's close frame never arrived");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while up.closed.load(Ordering::SeqCst) == 0 {
+        assert!(std::time::Instant::now() < deadline, "the upstream never saw the close frame");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // The gateway keeps serving new WebSocket sessions afterwards.
+    let (mut ws2, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws/again", gw.addr("http"))).await.unwrap();
+    ws2.send(Message::Text("again".into())).await.unwrap();
+    assert_eq!(next_msg(&mut ws2).await, Message::Text("again".into()));
+    ws2.close(None).await.unwrap();
+}
