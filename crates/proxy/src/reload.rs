@@ -52,10 +52,20 @@ pub fn spawn_watcher(gw: Arc<Gateway>, every: Duration) -> JoinHandle<()> {
             }
             // Give a writer a moment to finish before reading.
             tokio::time::sleep(Duration::from_millis(100)).await;
+            // Stamp the files before the reload reads them: a change made while it runs (say, the key written
+            // just after the certificate) then differs from `last` and triggers another reload, instead of
+            // being absorbed into a stamp taken afterwards.
+            let read = stamp(&last.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>());
             tracing::info!("config or certificate file changed; reloading");
             let _ = gw.reload().await;
             // Watch what the (possibly new) config names; a failed reload keeps watching the same files.
-            last = stamp(&watched_files(&gw));
+            last = watched_files(&gw)
+                .into_iter()
+                .map(|f| match read.iter().find(|(p, _)| *p == f) {
+                    Some(known) => known.clone(),
+                    None => stamp(std::slice::from_ref(&f)).remove(0),
+                })
+                .collect();
         }
     })
 }

@@ -39,9 +39,9 @@ impl Runtime {
     pub fn build(config: Config, metrics: &Arc<Metrics>) -> Result<(Runtime, HashMap<String, CertSet>), String> {
         let f = &config.file;
         let mut certs = HashMap::new();
-        for l in &f.listeners {
+        for (i, l) in f.listeners.iter().enumerate() {
             if let Some(tls) = &l.tls {
-                certs.insert(l.name.clone(), CertSet::load(tls, &config, &l.name)?);
+                certs.insert(l.name.clone(), CertSet::load(tls, &config, &format!("listeners[{i}]"))?);
             }
         }
         let upstreams = f

@@ -35,12 +35,13 @@ pub struct CertSet {
 }
 
 impl CertSet {
-    /// Loads every certificate of a listener; errors name the config key.
-    pub fn load(tls: &ListenerTls, config: &Config, listener: &str) -> Result<CertSet, String> {
+    /// Loads every certificate of a listener; errors name the config key, starting with `key` (the listener's
+    /// path, `listeners[N]`, as in the config validator's messages).
+    pub fn load(tls: &ListenerTls, config: &Config, key: &str) -> Result<CertSet, String> {
         let provider = crypto_provider();
         let mut set = CertSet::default();
         for (i, c) in tls.certificates.iter().enumerate() {
-            let at = format!("listeners.{listener}.tls.certificates[{i}]");
+            let at = format!("{key}.tls.certificates[{i}]");
             let chain_pem = std::fs::read(config.resolve(&c.cert)).map_err(|e| format!("{at}.cert: {e}"))?;
             let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&chain_pem)
                 .collect::<Result<_, _>>()
