@@ -443,3 +443,105 @@ async fn h2c_prior_knowledge_on_plain_listeners() {
     assert_eq!(resp.status(), 200);
     assert_eq!(up.hits(), 3);
 }
+
+/// Certificate rotation done in two steps (as tools that write cert and key separately do): the half-done
+/// state is rejected with the key path and the old certificate keeps serving; the completed one is picked up.
+/// A certificate file that disappears is rejected too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificate_rotation_in_two_steps_and_missing_files() {
+    let up = Upstream::start("echo").await;
+    let ca = Ca::new();
+    let old = ca.issue("a.test", 100);
+    let new = ca.issue("a.test", 200);
+    let cfg = common::config(&format!("{}{}", tls_listener("https", &["a"], ""), echo_route(up.addr)));
+    let gw = start(&cfg, &[("a", &old)]);
+    let addr = gw.addr("https");
+    let dir = gw.dir.path().to_path_buf();
+    let handshake =
+        || async { peer_leaf(&tls_connect(addr, "a.test", &ca.der(), &[], &all_versions()).await.unwrap()) };
+
+    // Step 1: the new certificate, the old key.
+    std::fs::write(dir.join("a.pem"), &new.cert_pem).unwrap();
+    let line = gw.wait_stderr("config reload rejected", Duration::from_secs(10));
+    assert!(line.contains("listeners[1].tls.certificates[0]"), "{line}");
+    assert!(line.contains("does not match"), "{line}");
+    assert_eq!(handshake().await, old.der, "a rejected reload must keep the old certificate");
+
+    // Step 2: the new key.
+    std::fs::write(dir.join("a.key"), &new.key_pem).unwrap();
+    gw.wait_stderr("config reloaded", Duration::from_secs(10));
+    assert_eq!(handshake().await, new.der);
+
+    // The certificate file disappears: rejected, naming the key, and the loaded certificate keeps serving.
+    std::fs::remove_file(dir.join("a.pem")).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while gw.stderr_count("config reload rejected") < 2 {
+        assert!(std::time::Instant::now() < deadline, "{}", gw.stderr.lock().unwrap().join("\n"));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let lines = gw.stderr.lock().unwrap().clone();
+    let second = lines.iter().filter(|l| l.contains("config reload rejected")).nth(1).unwrap();
+    assert!(second.contains("listeners[1].tls.certificates[0].cert"), "{second}");
+    assert_eq!(handshake().await, new.der);
+    let client = https_client(&ca, &["a.test"], addr).build().unwrap();
+    let resp = client.get(format!("https://a.test:{}/still", addr.port())).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+/// A client that opens a TCP connection to the TLS listener and never finishes the handshake is cut off
+/// after `header_read_timeout`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_tls_handshakes_are_closed() {
+    let up = Upstream::start("echo").await;
+    let ca = Ca::new();
+    let a = ca.issue("a.test", 1);
+    let cfg = common::config(&format!(
+        "{}{}\n[limits]\nheader_read_timeout = \"500ms\"\n",
+        tls_listener("https", &["a"], ""),
+        echo_route(up.addr)
+    ));
+    let gw = start(&cfg, &[("a", &a)]);
+    let addr = gw.addr("https");
+
+    let hello = tls11_client_hello("a.test");
+    for partial in [&hello[..0], &hello[..3], &hello[..hello.len() / 2]] {
+        let started = std::time::Instant::now();
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(partial).await.unwrap();
+        let mut buf = [0u8; 64];
+        let r = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("a stalled handshake ({} bytes sent) was kept open", partial.len()));
+        assert!(matches!(r, Ok(0) | Err(_)), "expected the connection to be closed, got {r:?}");
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(400), "closed too early: {took:?}");
+    }
+    // The listener still serves complete handshakes.
+    let s = tls_connect(addr, "a.test", &ca.der(), &[], &all_versions()).await.unwrap();
+    assert_eq!(peer_leaf(&s), a.der);
+}
+
+/// The HTTPS redirect keeps IPv6 literals bracketed and answers 443 without a port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_redirect_host_forms() {
+    let cfg = common::config(
+        "\n[[listeners]]\nname = \"r443\"\naddress = \"127.0.0.1:0\"\nredirect_https_port = 443\n\
+         \n[[listeners]]\nname = \"r8443\"\naddress = \"[::1]:0\"\nredirect_https_port = 8443\n",
+    );
+    let gw = Gw::start(&cfg);
+    let plain = reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = gw.addr("r443");
+    let resp = plain.get(format!("http://{r}/a/b?c=d")).header("host", "shop.test").send().await.unwrap();
+    assert_eq!(resp.status(), 308);
+    assert_eq!(resp.headers()["location"], "https://shop.test/a/b?c=d");
+
+    let r6 = gw.addr("r8443");
+    assert!(r6.is_ipv6());
+    let resp = plain.get(format!("http://{r6}/v6?x=1")).send().await.unwrap();
+    assert_eq!(resp.status(), 308);
+    assert_eq!(resp.headers()["location"], "https://[::1]:8443/v6?x=1");
+}

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use common::Gw;
 use futures_util::{SinkExt, StreamExt};
+use rustls::pki_types::CertificateDer;
 use tokio_tungstenite::tungstenite::Message;
 
 /// A WebSocket echo upstream; records the request path and headers of each handshake.
@@ -156,4 +157,112 @@ path_prefix = "/ws"
     ws2.send(Message::Text("again".into())).await.unwrap();
     assert_eq!(next_msg(&mut ws2).await, Message::Text("again".into()));
     ws2.close(None).await.unwrap();
+}
+
+/// A fresh CA and a leaf for `a.test`, as PEM files for the gateway plus the CA DER for the client.
+fn test_pki() -> (CertificateDer<'static>, String, String) {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let leaf =
+        rcgen::CertificateParams::new(vec!["a.test".to_string()]).unwrap().signed_by(&key, &ca, &ca_key).unwrap();
+    (ca.der().clone(), leaf.pem(), key.serialize_pem())
+}
+
+async fn echo_round_trip<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>, what: &str)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    ws.send(Message::Text(what.to_string())).await.unwrap();
+    assert_eq!(next_msg(ws).await, Message::Text(what.to_string()));
+    let bin: Vec<u8> = what.bytes().rev().collect();
+    ws.send(Message::Binary(bin.clone())).await.unwrap();
+    assert_eq!(next_msg(ws).await, Message::Binary(bin));
+    ws.close(None).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while let Some(m) = tokio::time::timeout_at(deadline, ws.next()).await.expect("close did not complete") {
+        if m.is_err() {
+            break;
+        }
+    }
+}
+
+/// WebSockets also work where the protocol is fixed to HTTP/1.1: over TLS (wss, ALPN http/1.1) and on a
+/// plain listener with `h2c = false`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_over_tls_and_on_h1_only_listeners() {
+    let up = ws_echo().await;
+    let (ca, cert_pem, key_pem) = test_pki();
+    let gw = Gw::start_with_files(
+        &common::config(&format!(
+            r#"
+[[listeners]]
+name = "https"
+address = "127.0.0.1:0"
+tls = {{ certificates = [{{ cert = "{{dir}}/a.pem", key = "{{dir}}/a.key" }}] }}
+
+[[listeners]]
+name = "h1"
+address = "127.0.0.1:0"
+h2c = false
+
+[[upstreams]]
+name = "ws"
+targets = ["{}"]
+
+[[routes]]
+name = "ws"
+upstream = "ws"
+[routes.match]
+path_prefix = "/ws"
+"#,
+            up.addr
+        )),
+        &[("a.pem", cert_pem.as_bytes()), ("a.key", key_pem.as_bytes())],
+    );
+
+    // wss: TLS with ALPN http/1.1 (the WebSocket handshake is HTTP/1.1), then the upgrade over that stream.
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca).unwrap();
+    let mut tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(gw.addr("https")).await.unwrap();
+    let stream = tokio_rustls::TlsConnector::from(Arc::new(tls))
+        .connect(rustls::pki_types::ServerName::try_from("a.test").unwrap(), tcp)
+        .await
+        .unwrap();
+    let (mut wss, resp) = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_tungstenite::client_async(format!("wss://a.test:{}/ws/secure", gw.addr("https").port()), stream),
+    )
+    .await
+    .expect("wss handshake timed out")
+    .expect("wss handshake through the gateway failed");
+    assert_eq!(resp.status(), 101);
+    echo_round_trip(&mut wss, "over tls").await;
+    {
+        let hs = up.handshakes.lock().unwrap();
+        let last = hs.last().unwrap();
+        assert_eq!(last.0, "/ws/secure");
+        let proto: Vec<&String> =
+            last.1.iter().filter(|(k, _)| k.eq_ignore_ascii_case("x-forwarded-proto")).map(|(_, v)| v).collect();
+        assert_eq!(proto, vec!["https"], "{:?}", last.1);
+    }
+
+    let (mut ws, resp) = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_tungstenite::connect_async(format!("ws://{}/ws/h1", gw.addr("h1"))),
+    )
+    .await
+    .expect("ws handshake timed out")
+    .expect("ws handshake on the h2c = false listener failed");
+    assert_eq!(resp.status(), 101);
+    echo_round_trip(&mut ws, "h1 only").await;
+    assert_eq!(up.handshakes.lock().unwrap().len(), 2);
 }
