@@ -171,7 +171,18 @@ async fn serve_connection(
             run_http(gw, TokioIo::new(tcp), shared, &limits, if h2c { Proto::Auto } else { Proto::H1 }).await;
         }
         Some(acceptor) => {
-            let stream = match tokio::time::timeout(limits.header_read_timeout.0, acceptor.accept(tcp)).await {
+            // A handshake has no request in flight: on shutdown, drop it rather than let a client that never
+            // finishes it hold the drain up until `header_read_timeout`.
+            let mut shutdown = gw.shutdown.subscribe();
+            let handshake = tokio::time::timeout(limits.header_read_timeout.0, acceptor.accept(tcp));
+            let done = tokio::select! {
+                r = handshake => r,
+                _ = shutdown.wait_for(|stopping| *stopping) => {
+                    tracing::debug!(%peer, "shutting down: TLS handshake abandoned");
+                    return;
+                }
+            };
+            let stream = match done {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
                     tracing::debug!(%peer, error = %e, "TLS handshake failed");
