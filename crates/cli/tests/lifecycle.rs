@@ -212,3 +212,84 @@ async fn sigterm_gives_up_after_the_grace_period() {
     let r = tokio::time::timeout(Duration::from_secs(10), slow).await.unwrap().unwrap();
     assert!(r.is_err(), "the request was cut off, yet it got {r:?}");
 }
+
+/// HTTP/2 streams in flight are drained too (GOAWAY, then the stream finishes), over h2c.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_http2_streams() {
+    let one = Upstream::start("one").await;
+    let two = Upstream::start("two").await;
+    let mut gw = Gw::start(&routing("shutdown_grace = \"10s\"", one.addr, two.addr, "one"));
+    let h2c = reqwest::Client::builder().timeout(Duration::from_secs(20)).http2_prior_knowledge().build().unwrap();
+    let url = gw.url("http", "/slow?ms=1500");
+    let slow = {
+        let h2c = h2c.clone();
+        tokio::spawn(async move {
+            let r = h2c.get(url).send().await.map_err(|e| e.to_string())?;
+            let version = r.version();
+            let status = r.status().as_u16();
+            let v: serde_json::Value = r.json().await.map_err(|e| e.to_string())?;
+            Ok::<_, String>((version, status, v))
+        })
+    };
+    wait_hits(&one, 1).await;
+    gw.signal("TERM");
+    let (version, status, echo) = tokio::time::timeout(Duration::from_secs(10), slow).await.unwrap().unwrap().unwrap();
+    assert_eq!(version, reqwest::Version::HTTP_2);
+    assert_eq!(status, 200);
+    assert_eq!(echo["uri"], "/slow?ms=1500");
+    assert_eq!(gw.wait_exit(Duration::from_secs(10)), Some(0));
+}
+
+/// Idle connections do not hold shutdown up: keep-alive HTTP/1.1, idle HTTP/2, and connections that never
+/// sent a byte (plain and TLS) are closed at once, so the process exits well before the grace period.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_does_not_wait_for_idle_connections() {
+    let one = Upstream::start("one").await;
+    let two = Upstream::start("two").await;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["a.test".to_string()]).unwrap().self_signed(&key).unwrap();
+    let tls = "\n[[listeners]]\nname = \"https\"\naddress = \"127.0.0.1:0\"\n\
+               tls = { certificates = [{ cert = \"{dir}/a.pem\", key = \"{dir}/a.key\" }] }\n";
+    let cfg = routing("shutdown_grace = \"20s\"", one.addr, two.addr, "one")
+        .replace("\n[server]", &format!("{tls}\n[server]"));
+    let mut gw =
+        Gw::start_with_files(&cfg, &[("a.pem", cert.pem().as_bytes()), ("a.key", key.serialize_pem().as_bytes())]);
+
+    let h1 = common::client();
+    assert_eq!(upstream_of(&h1, &gw.url("http", "/keepalive")).await, "one");
+    let h2c = reqwest::Client::builder().timeout(Duration::from_secs(10)).http2_prior_knowledge().build().unwrap();
+    assert_eq!(upstream_of(&h2c, &gw.url("http", "/h2c")).await, "one");
+    let silent_plain = tokio::net::TcpStream::connect(gw.addr("http")).await.unwrap();
+    let silent_tls = tokio::net::TcpStream::connect(gw.addr("https")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let sent = Instant::now();
+    gw.signal("TERM");
+    let code = gw.wait_exit(Duration::from_secs(15));
+    let took = sent.elapsed();
+    assert_eq!(code, Some(0), "{}", gw.stderr.lock().unwrap().join("\n"));
+    assert!(took < Duration::from_secs(3), "idle connections held shutdown up for {took:?}");
+    drop((silent_plain, silent_tls));
+}
+
+/// A connection stuck in the middle of a request head holds shutdown up only until `header_read_timeout`
+/// (hyper finishes reading a started head), not for the whole grace period.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_a_half_sent_request_head_is_bounded_by_the_header_timeout() {
+    let one = Upstream::start("one").await;
+    let two = Upstream::start("two").await;
+    let cfg =
+        routing("shutdown_grace = \"20s\"", one.addr, two.addr, "one") + "\n[limits]\nheader_read_timeout = \"1s\"\n";
+    let mut gw = Gw::start(&cfg);
+    let mut partial = tokio::net::TcpStream::connect(gw.addr("http")).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut partial, b"GET /partial HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let sent = Instant::now();
+    gw.signal("TERM");
+    let code = gw.wait_exit(Duration::from_secs(15));
+    let took = sent.elapsed();
+    assert_eq!(code, Some(0));
+    assert!(took < Duration::from_secs(4), "took {took:?} with header_read_timeout = 1s");
+    assert_eq!(one.hits(), 0);
+    drop(partial);
+}
