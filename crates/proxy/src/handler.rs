@@ -126,7 +126,7 @@ async fn route_and_serve(
 ) -> Outcome {
     check_limits(&req, rt)?;
     if let Some(port) = cx.redirect_https_port {
-        return Ok((None, https_redirect(&req, port)));
+        return Ok((None, https_redirect(&req, port)?));
     }
     let (mut parts, body) = req.into_parts();
     let host = forward::request_host(&parts.headers, &parts.uri).to_string();
@@ -216,9 +216,17 @@ fn check_limits(req: &Request<Incoming>, rt: &Runtime) -> Result<(), Box<Problem
     Ok(())
 }
 
-fn https_redirect(req: &Request<Incoming>, port: u16) -> Response<BoxBody> {
+fn https_redirect(req: &Request<Incoming>, port: u16) -> Result<Response<BoxBody>, Box<Problem>> {
     let host = forward::request_host(req.headers(), req.uri());
     let host = if host.contains(':') { format!("[{host}]") } else { host.to_string() };
+    // Without a usable host (no Host header on HTTP/1.0, or one that is not a plain host) there is nothing to
+    // redirect to: `https://:8443/` or `https://user@host/` would be broken or misleading.
+    if host.is_empty() || host.contains('@') || host.parse::<http::uri::Authority>().is_err() {
+        return Err(Box::new(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "The request has no valid Host to redirect to HTTPS.",
+        )));
+    }
     let pq = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let loc = if port == 443 { format!("https://{host}{pq}") } else { format!("https://{host}:{port}{pq}") };
     let mut r = Response::new(body::empty());
@@ -226,7 +234,7 @@ fn https_redirect(req: &Request<Incoming>, port: u16) -> Response<BoxBody> {
     if let Ok(v) = HeaderValue::from_str(&loc) {
         r.headers_mut().insert(LOCATION, v);
     }
-    r
+    Ok(r)
 }
 
 /// The single place where a refusal becomes a response: RFC 9457 problem+json with the request id.
