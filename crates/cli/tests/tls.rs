@@ -545,3 +545,115 @@ async fn https_redirect_host_forms() {
     assert_eq!(resp.status(), 308);
     assert_eq!(resp.headers()["location"], "https://[::1]:8443/v6?x=1");
 }
+
+/// Accepts any server certificate and keeps it, to see which certificate the gateway picks when the client
+/// sends no SNI or a name no certificate covers.
+#[derive(Debug)]
+struct AnyCert(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The leaf the gateway presents for `server_name` (an IP address sends no SNI), without verifying it.
+async fn leaf_for(addr: SocketAddr, server_name: &str) -> Vec<u8> {
+    let mut cfg = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCert(provider())))
+        .with_no_client_auth();
+    cfg.enable_sni = true;
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let name = ServerName::try_from(server_name.to_string()).unwrap();
+    let s = tokio::time::timeout(Duration::from_secs(10), TlsConnector::from(Arc::new(cfg)).connect(name, tcp))
+        .await
+        .expect("handshake timed out")
+        .unwrap_or_else(|e| panic!("{server_name}: {e}"));
+    peer_leaf(&s)
+}
+
+/// Explicit `sni` names (exact and wildcard) win; no SNI or an unknown name gets the first certificate; names
+/// match case-insensitively.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sni_explicit_names_wildcards_and_the_default() {
+    let ca = Ca::new();
+    let a = ca.issue("a.test", 1);
+    let b = ca.issue("b.test", 2);
+    let w = ca.issue("*.wild.test", 3);
+    let cfg = common::config(
+        r#"
+[[listeners]]
+name = "https"
+address = "127.0.0.1:0"
+[listeners.tls]
+certificates = [
+  { cert = "{dir}/a.pem", key = "{dir}/a.key" },
+  { cert = "{dir}/b.pem", key = "{dir}/b.key", sni = ["api.example.org"] },
+  { cert = "{dir}/w.pem", key = "{dir}/w.key" },
+]
+"#,
+    );
+    let gw = start(&cfg, &[("a", &a), ("b", &b), ("w", &w)]);
+    let addr = gw.addr("https");
+
+    assert_eq!(leaf_for(addr, "a.test").await, a.der);
+    assert_eq!(leaf_for(addr, "A.TEST").await, a.der, "SNI is case-insensitive");
+    assert_eq!(leaf_for(addr, "api.example.org").await, b.der, "explicit sni name");
+    assert_eq!(leaf_for(addr, "x.wild.test").await, w.der, "wildcard certificate");
+    assert_eq!(leaf_for(addr, "deep.x.wild.test").await, a.der, "a wildcard covers one label only");
+    assert_eq!(leaf_for(addr, "unknown.test").await, a.der, "unknown name: the first certificate");
+    assert_eq!(leaf_for(addr, "127.0.0.1").await, a.der, "no SNI: the first certificate");
+}
+
+/// Without a Host header there is no name to redirect to: the redirect listener answers 400 instead of a
+/// `Location: https://:PORT/...` that no client can follow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_redirect_without_host_is_a_bad_request() {
+    let gw = Gw::start(&common::config("redirect_https_port = 8443\n"));
+    for req in [
+        "GET /x?y=1 HTTP/1.0\r\n\r\n",
+        "GET /x?y=1 HTTP/1.1\r\nConnection: close\r\n\r\n",
+        "GET /x HTTP/1.1\r\nHost: user@evil.test\r\nConnection: close\r\n\r\n",
+    ] {
+        let mut tcp = TcpStream::connect(gw.addr("http")).await.unwrap();
+        let text = http1_raw(&mut tcp, req).await;
+        assert!(text.starts_with("HTTP/1.1 400") || text.starts_with("HTTP/1.0 400"), "{req:?} -> {text}");
+        assert!(!text.to_ascii_lowercase().contains("location:"), "{text}");
+    }
+}
+
+async fn http1_raw(s: &mut TcpStream, req: &str) -> String {
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf)).await.expect("response timed out");
+    String::from_utf8_lossy(&buf).into_owned()
+}
