@@ -13,11 +13,11 @@
 //! ```
 
 mod body;
-mod forward;
+pub mod forward;
 mod handler;
 mod metrics;
 mod reload;
-mod router;
+pub mod router;
 mod runtime;
 mod server;
 mod tls;
