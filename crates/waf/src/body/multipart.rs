@@ -13,10 +13,13 @@
 //!   a missing colon, an empty name, a NUL byte, a control character in the name (as newer engines do, see
 //!   CRS test 922130), a duplicate header or a line longer than [`BodyLimits::max_part_header_bytes`] is
 //!   an error. Header and boundary lines also feed the LF/CRLF flags.
-//! - The blank line ends the headers; `Content-Disposition` must be there and parse as ModSecurity parses
+//! - The blank line ends the headers; `Content-Disposition` must parse as ModSecurity parses
 //!   it (`form-data; name="..."; filename="..."`, only those two parameters, single quotes accepted but
 //!   flagged `MULTIPART_INVALID_QUOTING`, `\"` and `\\` unescaped in quoted values). A non-empty
-//!   `filename` makes the part a file; otherwise its content becomes an argument.
+//!   `filename` makes the part a file; otherwise its content becomes an argument. A part without
+//!   `Content-Disposition` or without a `name` is an error for ModSecurity; Coraza (Go's `mime/multipart`)
+//!   keeps it as the argument `""` (CRS test 922130-5 expects no error), which Coraza mode follows while
+//!   setting `MULTIPART_INVALID_PART`.
 //! - The content of a part is everything between its blank line and the line ending before the next
 //!   boundary. A part whose headers never ended is skipped with `MULTIPART_INVALID_PART`.
 //! - Bytes before the first boundary set `MULTIPART_DATA_BEFORE`; bytes after the last set
@@ -391,41 +394,47 @@ impl<'a, 'b, 'o, 'l> Parser<'a, 'b, 'o, 'l> {
 
     /// The blank line after a part's headers; `end` is where its content starts.
     fn end_of_headers(&mut self, end: usize) -> Step {
-        let Some(cd) = self.part.headers.iter().position(|h| h.name.eq_ignore_ascii_case(b"Content-Disposition"))
-        else {
+        let lenient = self.limits.compat == Compat::Coraza;
+        let cd = self.part.headers.iter().position(|h| h.name.eq_ignore_ascii_case(b"Content-Disposition"));
+        if let Some(cd) = cd {
+            let cd_value = self.part.headers[cd].value.clone();
+            let parsed = parse_content_disposition(&cd_value);
+            let out = &mut *self.out;
+            out.multipart.invalid_quoting |= parsed.invalid_quoting;
+            let params: Vec<(bool, Cow<'a, [u8]>)> =
+                parsed.params.into_iter().map(|(is_name, v)| (is_name, v.resolve(&cd_value))).collect();
+            for (is_name, v) in &params {
+                if *is_name {
+                    out.multipart_names.push(v.clone());
+                } else {
+                    out.multipart_filenames.push(v.clone());
+                }
+            }
+            if let Err(code) = parsed.result {
+                return Err(format!(
+                    "Multipart: Invalid Content-Disposition header ({code}): {}",
+                    String::from_utf8_lossy(&cd_value)
+                ));
+            }
+            for (is_name, v) in params {
+                if is_name {
+                    self.part.name = Some(v);
+                } else {
+                    self.part.filename = Some(v);
+                }
+            }
+            if self.part.filename.as_ref().is_some_and(|f| !f.is_empty()) && find(&cd_value, b"filename=").is_none() {
+                return Err("Multipart: Invalid Content-Disposition header (filename).".into());
+            }
+        } else if !lenient {
             return Err("Multipart: Part missing Content-Disposition header.".into());
-        };
-        let cd_value = self.part.headers[cd].value.clone();
-        let parsed = parse_content_disposition(&cd_value);
-        let out = &mut *self.out;
-        out.multipart.invalid_quoting |= parsed.invalid_quoting;
-        let params: Vec<(bool, Cow<'a, [u8]>)> =
-            parsed.params.into_iter().map(|(is_name, v)| (is_name, v.resolve(&cd_value))).collect();
-        for (is_name, v) in &params {
-            if *is_name {
-                out.multipart_names.push(v.clone());
-            } else {
-                out.multipart_filenames.push(v.clone());
-            }
-        }
-        if let Err(code) = parsed.result {
-            return Err(format!(
-                "Multipart: Invalid Content-Disposition header ({code}): {}",
-                String::from_utf8_lossy(&cd_value)
-            ));
-        }
-        for (is_name, v) in params {
-            if is_name {
-                self.part.name = Some(v);
-            } else {
-                self.part.filename = Some(v);
-            }
         }
         if self.part.name.as_ref().is_none_or(|n| n.is_empty()) {
-            return Err("Multipart: Content-Disposition header missing name field.".into());
-        }
-        if self.part.filename.as_ref().is_some_and(|f| !f.is_empty()) && find(&cd_value, b"filename=").is_none() {
-            return Err("Multipart: Invalid Content-Disposition header (filename).".into());
+            if !lenient {
+                return Err("Multipart: Content-Disposition header missing name field.".into());
+            }
+            // Coraza (Go's mime/multipart) keeps a part without a name as the argument "".
+            self.out.multipart.invalid_part = true;
         }
         let name = self.part.name.clone().unwrap_or_default();
         for h in &self.part.headers {
@@ -840,14 +849,12 @@ Content-Disposition: form-data; name=\"a\"\n\
 
     #[test]
     fn header_errors() {
-        let cases: [(&str, &str); 8] = [
+        let cases: [(&str, &str); 6] = [
             ("--xyz\nno colon\n\nv\n--xyz--\n", "colon missing): no colon"),
             ("--xyz\n: v\n\nv\n--xyz--\n", "(header name missing)."),
             ("--xyz\n\x0eContent-Disposition: form-data; name=\"a\"\n\nv\n--xyz--\n", "(contains invalid character)"),
             ("--xyz\nContent\x7f-Disposition: form-data; name=\"a\"\n\nv\n--xyz--\n", "(contains invalid character)"),
             ("--xyz\nX: 1\nx: 2\n\nv\n--xyz--\n", "Duplicate part header: x."),
-            ("--xyz\nX: 1\n\nv\n--xyz--\n", "Part missing Content-Disposition header."),
-            ("--xyz\nContent-Disposition: form-data\n\nv\n--xyz--\n", "missing name field."),
             ("--xyz\nX: a\0b\n\nv\n--xyz--\n", "Nul byte in part headers."),
         ];
         for (body, want) in cases {
@@ -856,6 +863,20 @@ Content-Disposition: form-data; name=\"a\"\n\
             assert!(e.contains(want), "{e} does not contain {want}");
             assert!(e.starts_with("Multipart parsing error: Multipart: "));
             assert!(p.multipart.strict_error);
+        }
+        // A part without Content-Disposition or name: an error for ModSecurity, the argument "" for Coraza.
+        let modsec = BodyLimits { compat: Compat::ModSecurity, ..BodyLimits::default() };
+        for (body, want) in [
+            ("--xyz\nX: 1\n\nv\n--xyz--\n", "Multipart: Part missing Content-Disposition header."),
+            ("--xyz\nContent-Disposition: form-data\n\nv\n--xyz--\n", "Multipart: Content-Disposition header missing name field."),
+        ] {
+            let p = parse_multipart(body.as_bytes(), CT, &modsec);
+            assert!(p.error.unwrap().ends_with(want));
+            let p = parse(body.as_bytes());
+            assert_eq!(p.error, None);
+            assert!(p.multipart.invalid_part && !p.multipart.strict_error);
+            assert_eq!((&p.args[0].0[..], &p.args[0].1[..]), (&b""[..], &b"v"[..]));
+            assert_eq!(&p.part_headers[0].0[..], b"");
         }
         // A space inside a header name is not an error (CRS 922130 catches it in MULTIPART_PART_HEADERS).
         let p = parse(b"--xyz\nContent- Disposition: x\nContent-Disposition: form-data; name=\"a\"\n\nv\n--xyz--\n");
