@@ -39,11 +39,9 @@ pub fn parse_json<'a>(body: &'a [u8], limits: &BodyLimits) -> ParsedBody<'a> {
     let mut out = ParsedBody::default();
     let name_budget = body.len().saturating_mul(NAME_BYTES_PER_BODY_BYTE).saturating_add(NAME_BYTES_MIN);
     let mut p = Parser { s: body, i: 0, key: b"json".to_vec(), stack: Vec::new(), limits, name_budget, out: &mut out };
-    if let Err(e) = p.run() {
-        if let Some(msg) = e {
-            if p.out.error.is_none() {
-                p.out.error = Some(format!("{PREFIX}{msg}"));
-            }
+    if let Err(Some(msg)) = p.run() {
+        if p.out.error.is_none() {
+            p.out.error = Some(format!("{PREFIX}{msg}"));
         }
     }
     out
@@ -288,17 +286,17 @@ impl<'a> Parser<'a, '_, '_> {
     fn string(&mut self) -> Step<Cow<'a, [u8]>> {
         self.i += 1;
         let start = self.i;
-        loop {
-            match self.peek() {
-                Some(b'"') => {
-                    self.i += 1;
-                    return Ok(Cow::Borrowed(&self.s[start..self.i - 1]));
-                }
-                Some(b'\\') => break,
-                Some(c) if c < 0x20 => return Err(self.err("control character in a string")),
-                Some(_) => self.i += 1,
-                None => return Err(self.err("unterminated string")),
+        // Fast path: find the end of a string without escapes in one scan.
+        let stop = self.s[start..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+        self.i = stop.map_or(self.s.len(), |n| start + n);
+        match self.peek() {
+            Some(b'"') => {
+                self.i += 1;
+                return Ok(Cow::Borrowed(&self.s[start..self.i - 1]));
             }
+            Some(b'\\') => {}
+            Some(_) => return Err(self.err("control character in a string")),
+            None => return Err(self.err("unterminated string")),
         }
         let mut buf = self.s[start..self.i].to_vec();
         loop {

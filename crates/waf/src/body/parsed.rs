@@ -72,15 +72,18 @@ impl XmlView<'_> {
     }
 }
 
+/// A name and its value (or a part name and a header line), borrowed from the body when possible.
+pub type NameValue<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
+
 /// The result of one body processor.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ParsedBody<'a> {
     /// `ARGS_POST` name → value, in order, duplicates kept.
-    pub args: Vec<(Cow<'a, [u8]>, Cow<'a, [u8]>)>,
+    pub args: Vec<NameValue<'a>>,
     /// File parts (multipart only).
     pub files: Vec<FilePart<'a>>,
     /// `MULTIPART_PART_HEADERS`: part name → whole (unfolded) header line, in order.
-    pub part_headers: Vec<(Cow<'a, [u8]>, Cow<'a, [u8]>)>,
+    pub part_headers: Vec<NameValue<'a>>,
     /// `MULTIPART_NAME`: every Content-Disposition `name` seen, in order.
     pub multipart_names: Vec<Cow<'a, [u8]>>,
     /// `MULTIPART_FILENAME`: every Content-Disposition `filename` seen, in order.
