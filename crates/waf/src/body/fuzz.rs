@@ -115,6 +115,11 @@ fn large_pathological_inputs_stay_linear() {
         b"a=&".repeat(300_000),
         b"<a>".repeat(200_000),
         b"\n".repeat(1 << 20),
+        [&b"--xyz\r\n"[..], &b"a:\n".repeat(300_000)].concat(),
+        [&b"--xyz\r\nContent-Disposition: form-data; name=\"a\"\r\nX: 1\r\n"[..], &b" x\r\n".repeat(300_000)].concat(),
+        b"{\"a\":\"\\u0041".repeat(100_000),
+        b"<a x='".repeat(100_000),
+        b"<!--".repeat(100_000),
     ];
     for body in &bodies {
         let start = Instant::now();

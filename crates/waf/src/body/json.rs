@@ -13,7 +13,8 @@
 //! `json.empty-key` (ModSecurity). A top-level scalar is named `json`. An empty or blank body is no error.
 //!
 //! The parser is iterative with an explicit stack, so nesting costs heap, not call stack, and is refused
-//! beyond [`BodyLimits::max_json_depth`]. Syntax errors set `REQBODY_ERROR` with a
+//! beyond [`BodyLimits::max_json_depth`]. Because every name repeats its whole path, the names' total size
+//! is capped at 16 bytes per body byte (+64 KiB) so a long key above many items cannot blow up memory. Syntax errors set `REQBODY_ERROR` with a
 //! `JSON parsing error: ...` message; the arguments read before the error are kept.
 
 use std::borrow::Cow;

@@ -68,7 +68,7 @@ mod fuzz;
 
 pub use json::parse_json;
 pub use limits::{BodyLimits, Compat};
-pub use multipart::{multipart_boundary, parse_multipart, Boundary, BoundaryError};
+pub use multipart::{multipart_boundary, parse_multipart, Boundary, BoundaryError, MAX_PART_HEADERS};
 pub use parsed::{FilePart, MultipartFlags, NameValue, ParsedBody, XmlView};
 pub use urlencoded::parse_urlencoded;
 pub use xml::{parse_xml, MAX_XML_DEPTH};

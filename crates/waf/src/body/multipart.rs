@@ -39,6 +39,10 @@ use super::{push_arg, BodyLimits, Compat, FilePart, MultipartFlags, ParsedBody};
 
 const PREFIX: &str = "Multipart parsing error: ";
 
+/// Most headers one part may carry. ModSecurity has no such cap; ours keeps the per-part duplicate check
+/// cheap and is far above what any client sends (two or three).
+pub const MAX_PART_HEADERS: usize = 64;
+
 /// A multipart boundary read from the request's Content-Type, with the flags its syntax raised.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Boundary<'a> {
@@ -382,6 +386,9 @@ impl<'a, 'b, 'o, 'l> Parser<'a, 'b, 'o, 'l> {
         let name = &content[..colon];
         if name.iter().any(|c| !(0x20..0x7f).contains(c)) {
             return Err("Multipart: Invalid part header (contains invalid character).".into());
+        }
+        if self.part.headers.len() >= MAX_PART_HEADERS {
+            return Err(format!("Multipart: Too many part headers (more than {MAX_PART_HEADERS})."));
         }
         if self.part.headers.iter().any(|h| h.name.eq_ignore_ascii_case(name)) {
             return Err(format!("Multipart: Duplicate part header: {}.", String::from_utf8_lossy(name)));
@@ -882,6 +889,16 @@ Content-Disposition: form-data; name=\"a\"\n\
         let p = parse(b"--xyz\nContent- Disposition: x\nContent-Disposition: form-data; name=\"a\"\n\nv\n--xyz--\n");
         assert_eq!(p.error, None);
         assert_eq!(&p.part_headers[0].1[..], b"Content- Disposition: x");
+    }
+
+    #[test]
+    fn too_many_headers() {
+        let mut body = String::from("--xyz\n");
+        for i in 0..=MAX_PART_HEADERS {
+            body.push_str(&format!("X-{i}: v\n"));
+        }
+        body.push_str("\nv\n--xyz--\n");
+        assert!(parse(body.as_bytes()).error.unwrap().contains("Too many part headers"));
     }
 
     #[test]
