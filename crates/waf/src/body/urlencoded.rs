@@ -4,11 +4,13 @@
 //! (`urlutil.ParseQuery`) do: split on `&`, then on the first `=` (`a=b=c` is `a` → `b=c`; `a` alone is `a` →
 //! empty), decode `+` as a space and `%XX` as a byte in names and values; an invalid escape (`%zz`, a
 //! trailing `%`) is kept literally and raises `URLENCODED_ERROR`. Empty segments (`a=1&&b=2`) are skipped
-//! as Coraza does. Duplicates are kept in order.
+//! as Coraza does; [`Compat::ModSecurity`] keeps them as an empty name and value, except after a trailing
+//! `&` (its `std::getline` split). Duplicates are kept in order. Past [`BodyLimits::max_args`] the error
+//! is set (ModSecurity silently drops the extra arguments, which would hide them from the rules).
 
 use std::borrow::Cow;
 
-use super::{push_arg, BodyLimits, ParsedBody};
+use super::{push_arg, BodyLimits, Compat, ParsedBody};
 
 /// Parses a URL-encoded body (`ARGS_POST`) or a query string (`ARGS_GET`).
 ///
@@ -22,8 +24,13 @@ use super::{push_arg, BodyLimits, ParsedBody};
 /// ```
 pub fn parse_urlencoded<'a>(body: &'a [u8], limits: &BodyLimits) -> ParsedBody<'a> {
     let mut out = ParsedBody::default();
+    let keep_empty = limits.compat == Compat::ModSecurity;
+    if body.is_empty() {
+        return out;
+    }
+    let body = if keep_empty { body.strip_suffix(b"&").unwrap_or(body) } else { body };
     for segment in body.split(|&b| b == b'&') {
-        if segment.is_empty() {
+        if segment.is_empty() && !keep_empty {
             continue;
         }
         let (name, value) = match segment.iter().position(|&b| b == b'=') {
@@ -110,6 +117,16 @@ mod tests {
         assert_eq!(args(b"a=1&&&a=2&"), [pair("a", "1"), pair("a", "2")]);
         assert_eq!(args(b"na%6De=x+y%20z"), [pair("name", "x y z")]);
         assert_eq!(args(b""), []);
+    }
+
+    #[test]
+    fn modsecurity_keeps_empty_segments() {
+        let limits = BodyLimits { compat: Compat::ModSecurity, ..BodyLimits::default() };
+        let p = parse_urlencoded(b"a=1&&b=2&", &limits);
+        let names: Vec<&[u8]> = p.args.iter().map(|(n, _)| &n[..]).collect();
+        assert_eq!(names, [&b"a"[..], b"", b"b"]);
+        assert!(parse_urlencoded(b"", &limits).args.is_empty());
+        assert_eq!(parse_urlencoded(b"&", &limits).args.len(), 1);
     }
 
     #[test]
