@@ -162,6 +162,8 @@ async fn sigterm_drains_in_flight_requests() {
     let mut gw = Gw::start(&routing("shutdown_grace = \"10s\"", one.addr, two.addr, "one"));
     let addr = gw.addr("http");
 
+    let ready = common::client().get(format!("http://{}/readyz", gw.admin.unwrap())).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
     let slow = spawn_get(gw.url("http", "/slow?ms=1500"));
     wait_hits(&one, 1).await;
     let sent = Instant::now();
@@ -180,6 +182,9 @@ async fn sigterm_drains_in_flight_requests() {
         }
     }
     assert!(gw.is_running(), "the process must wait for the in-flight request");
+    // While draining, the admin listener reports not ready (so load balancers stop sending traffic).
+    let ready = common::client().get(format!("http://{}/readyz", gw.admin.unwrap())).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
 
     let (status, echo) = tokio::time::timeout(Duration::from_secs(10), slow).await.unwrap().unwrap().unwrap();
     assert_eq!(status, 200);

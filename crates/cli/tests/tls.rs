@@ -657,3 +657,24 @@ async fn http1_raw(s: &mut TcpStream, req: &str) -> String {
     let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf)).await.expect("response timed out");
     String::from_utf8_lossy(&buf).into_owned()
 }
+
+/// A config reload can add a certificate (and its SNI name) to a running TLS listener.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_reload_adds_a_certificate() {
+    let up = Upstream::start("echo").await;
+    let ca = Ca::new();
+    let a = ca.issue("a.test", 1);
+    let c = ca.issue("c.test", 3);
+    let cfg = common::config(&format!("{}{}", tls_listener("https", &["a"], ""), echo_route(up.addr)));
+    let gw = start(&cfg, &[("a", &a), ("c", &c)]);
+    let addr = gw.addr("https");
+    assert_eq!(leaf_for(addr, "c.test").await, a.der, "before the reload c.test gets the default");
+
+    gw.write_config(&common::config(&format!("{}{}", tls_listener("https", &["a", "c"], ""), echo_route(up.addr))));
+    gw.signal("HUP");
+    gw.wait_stderr("config reloaded", Duration::from_secs(10));
+    let s = tls_connect(addr, "c.test", &ca.der(), &[], &all_versions()).await.unwrap();
+    assert_eq!(peer_leaf(&s), c.der);
+    let s = tls_connect(addr, "a.test", &ca.der(), &[], &all_versions()).await.unwrap();
+    assert_eq!(peer_leaf(&s), a.der);
+}

@@ -266,3 +266,56 @@ path_prefix = "/ws"
     echo_round_trip(&mut ws, "h1 only").await;
     assert_eq!(up.handshakes.lock().unwrap().len(), 2);
 }
+
+/// An upstream that answers the upgrade with a plain response, and an upstream that is down: the client gets
+/// that response (or a 502) instead of a hang, and the gateway keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_upgrade_refused_or_upstream_down() {
+    let http_only = common::Upstream::start("plain").await;
+    let down = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let down_addr = down.local_addr().unwrap();
+    drop(down);
+    let gw = Gw::start(&common::config(&format!(
+        r#"
+[[upstreams]]
+name = "plain"
+targets = ["{}"]
+
+[[upstreams]]
+name = "down"
+targets = ["{down_addr}"]
+retries = {{ attempts = 0 }}
+
+[[routes]]
+name = "down"
+upstream = "down"
+[routes.match]
+path_prefix = "/down"
+
+[[routes]]
+name = "plain"
+upstream = "plain"
+[routes.match]
+path_prefix = "/"
+"#,
+        http_only.addr
+    )));
+    let addr = gw.addr("http");
+
+    for (path, want) in [("/ws", 200u16), ("/down/ws", 502)] {
+        let r = tokio::time::timeout(
+            Duration::from_secs(10),
+            tokio_tungstenite::connect_async(format!("ws://{addr}{path}")),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{path}: handshake hung"));
+        match r {
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), want, "{path}"),
+            Err(e) => panic!("{path}: unexpected error {e}"),
+            Ok(_) => panic!("{path}: the upgrade must not succeed"),
+        }
+    }
+    assert_eq!(http_only.hits(), 1);
+    let resp = common::client().get(gw.url("http", "/after")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+}
