@@ -678,3 +678,91 @@ async fn config_reload_adds_a_certificate() {
     let s = tls_connect(addr, "a.test", &ca.der(), &[], &all_versions()).await.unwrap();
     assert_eq!(peer_leaf(&s), a.der);
 }
+
+/// An HTTPS upstream (HTTP/1.1 over rustls) answering `sni=<name the client sent>` to every request.
+async fn https_upstream(leaf: &Leaf) -> SocketAddr {
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let key = KeyPair::from_pem(&leaf.key_pem).unwrap();
+    let cfg = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(leaf.der.clone())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else { return };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else { return };
+                let sni = tls.get_ref().1.server_name().unwrap_or("-").to_string();
+                let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let body = format!("sni={sni} path={}", req.uri());
+                    async move {
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(http_body_util::Full::new(
+                            bytes::Bytes::from(body),
+                        )))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// TLS to upstreams: verified against the configured CA with the configured SNI name; a name mismatch or an
+/// unknown CA is a 502; `insecure_skip_verify` connects anyway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_upstreams_are_verified() {
+    let ca = Ca::new();
+    let other_ca = Ca::new();
+    let up_leaf = ca.issue("up.internal", 7);
+    let up = https_upstream(&up_leaf).await;
+    let group = |name: &str, tls: &str| {
+        format!(
+            "\n[[upstreams]]\nname = \"{name}\"\ntargets = [\"{up}\"]\nretries = {{ attempts = 0 }}\n\
+             passive = {{ max_failures = 0 }}\ntls = {{ {tls} }}\n"
+        )
+    };
+    let route = |name: &str| {
+        format!(
+            "\n[[routes]]\nname = \"{name}\"\nupstream = \"{name}\"\nstrip_prefix = \"/{name}\"\n\
+             [routes.match]\npath_prefix = \"/{name}/\"\n"
+        )
+    };
+    let mut extra = String::new();
+    extra += &group("good", r#"ca = "{dir}/ca.pem", sni = "up.internal""#);
+    extra += &group("noname", r#"ca = "{dir}/ca.pem""#);
+    extra += &group("wrongca", r#"ca = "{dir}/other.pem", sni = "up.internal""#);
+    extra += &group("insecure", "insecure_skip_verify = true");
+    for n in ["good", "noname", "wrongca", "insecure"] {
+        extra += &route(n);
+    }
+    let gw = Gw::start_with_files(
+        &common::config(&extra),
+        &[("ca.pem", ca.pem().as_bytes()), ("other.pem", other_ca.pem().as_bytes())],
+    );
+    gw.wait_stderr("INSECURE", Duration::from_secs(5));
+    let client = common::client();
+
+    let resp = client.get(gw.url("http", "/good/x?y=1")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().await.unwrap(), "sni=up.internal path=/x?y=1");
+    // Without `sni` the target's address is the name to verify; the certificate does not cover 127.0.0.1.
+    let resp = client.get(gw.url("http", "/noname/x")).send().await.unwrap();
+    assert_eq!(resp.status(), 502);
+    let resp = client.get(gw.url("http", "/wrongca/x")).send().await.unwrap();
+    assert_eq!(resp.status(), 502);
+    let resp = client.get(gw.url("http", "/insecure/x")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.unwrap().starts_with("sni="));
+}
