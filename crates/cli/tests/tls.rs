@@ -766,3 +766,62 @@ async fn https_upstreams_are_verified() {
     assert_eq!(resp.status(), 200);
     assert!(resp.text().await.unwrap().starts_with("sni="));
 }
+
+/// Host-based routing works the same over HTTP/2 (`:authority`) and HTTP/1.1 (`Host`) on TLS, the upstream
+/// gets a Host header either way, and the gateway's own problem responses carry HSTS too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_routing_over_h2_and_h1_and_hsts_on_problems() {
+    let up_a = Upstream::start("A").await;
+    let up_b = Upstream::start("B").await;
+    let ca = Ca::new();
+    let a = ca.issue("a.test", 1);
+    let b = ca.issue("b.test", 2);
+    let cfg = common::config(&format!(
+        r#"{}
+[[upstreams]]
+name = "A"
+targets = ["{}"]
+[[upstreams]]
+name = "B"
+targets = ["{}"]
+
+[[routes]]
+name = "a"
+upstream = "A"
+[routes.match]
+hosts = ["a.test"]
+path_prefix = "/api"
+
+[[routes]]
+name = "b"
+upstream = "B"
+[routes.match]
+hosts = ["b.test"]
+path_prefix = "/api"
+"#,
+        tls_listener("https", &["a", "b"], ""),
+        up_a.addr,
+        up_b.addr
+    ));
+    let gw = start(&cfg, &[("a", &a), ("b", &b)]);
+    let addr = gw.addr("https");
+    let h2 = https_client(&ca, &["a.test", "b.test"], addr).build().unwrap();
+    let h1 = https_client(&ca, &["a.test", "b.test"], addr).http1_only().build().unwrap();
+    for (client, version) in [(&h2, reqwest::Version::HTTP_2), (&h1, reqwest::Version::HTTP_11)] {
+        for (host, want) in [("a.test", "A"), ("b.test", "B")] {
+            let resp = client.get(format!("https://{host}:{}/api/x", addr.port())).send().await.unwrap();
+            assert_eq!(resp.version(), version);
+            assert_eq!(resp.status(), 200, "{host} over {version:?}");
+            let echo: serde_json::Value = resp.json().await.unwrap();
+            assert_eq!(echo["upstream"], want, "{host} over {version:?}");
+            assert_eq!(
+                common::echoed_header(&echo, "host"),
+                vec![format!("{host}:{}", addr.port())],
+                "{host} over {version:?}: {echo}"
+            );
+        }
+        let resp = client.get(format!("https://a.test:{}/nope", addr.port())).send().await.unwrap();
+        assert_eq!(resp.status(), 404);
+        assert!(resp.headers().contains_key("strict-transport-security"), "{version:?}: HSTS missing on a 404");
+    }
+}

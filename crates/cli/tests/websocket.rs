@@ -319,3 +319,34 @@ path_prefix = "/"
     let resp = common::client().get(gw.url("http", "/after")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
 }
+
+/// An open WebSocket session is not disturbed by a config reload (even one that reroutes its path), while
+/// new sessions follow the new config.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_survives_a_reload() {
+    let first = ws_echo().await;
+    let second = ws_echo().await;
+    let cfg = |target: SocketAddr| {
+        common::config(&format!(
+            "\n[server]\nwatch = false\n\n[[upstreams]]\nname = \"ws\"\ntargets = [\"{target}\"]\n\n\
+             [[routes]]\nname = \"ws\"\nupstream = \"ws\"\n[routes.match]\npath_prefix = \"/ws\"\n"
+        ))
+    };
+    let gw = Gw::start(&cfg(first.addr));
+    let url = format!("ws://{}/ws", gw.addr("http"));
+    let (mut ws, _) = tokio_tungstenite::connect_async(url.clone()).await.unwrap();
+    ws.send(Message::Text("before".into())).await.unwrap();
+    assert_eq!(next_msg(&mut ws).await, Message::Text("before".into()));
+
+    gw.write_config(&cfg(second.addr));
+    gw.signal("HUP");
+    gw.wait_stderr("config reloaded", Duration::from_secs(10));
+
+    ws.send(Message::Text("after".into())).await.unwrap();
+    assert_eq!(next_msg(&mut ws).await, Message::Text("after".into()));
+    let (mut ws2, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    ws2.send(Message::Text("new".into())).await.unwrap();
+    assert_eq!(next_msg(&mut ws2).await, Message::Text("new".into()));
+    assert_eq!(first.handshakes.lock().unwrap().len(), 1);
+    assert_eq!(second.handshakes.lock().unwrap().len(), 1);
+}
