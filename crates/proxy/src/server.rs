@@ -69,11 +69,19 @@ pub struct ConnShared {
     pub redirect_https_port: Option<u16>,
 }
 
+/// The two ALPN variants of a TLS listener's acceptor (same certificates): which one a new connection uses
+/// follows the listener's current `tls.http2`, so a reload can turn HTTP/2 on or off.
+#[derive(Clone)]
+pub struct TlsAcceptors {
+    pub h2: TlsAcceptor,
+    pub h1: TlsAcceptor,
+}
+
 /// A bound listener, ready to accept.
 pub struct BoundListener {
     pub cfg: ListenerSection,
     pub listener: TcpListener,
-    pub tls: Option<(TlsAcceptor, Arc<SniResolver>)>,
+    pub tls: Option<(TlsAcceptors, Arc<SniResolver>)>,
 }
 
 impl BoundListener {
@@ -94,7 +102,11 @@ impl BoundListener {
         socket.listen(1024).map_err(|e| format!("listeners.{}: cannot listen on {addr}: {e}", cfg.name))?;
         let listener = TcpListener::from_std(socket.into()).map_err(|e| format!("listeners.{}: {e}", cfg.name))?;
         let tls = match (resolver, &cfg.tls) {
-            (Some(r), Some(t)) => Some((TlsAcceptor::from(server_config(r.clone(), t.http2)?), r)),
+            (Some(r), Some(_)) => {
+                let h2 = TlsAcceptor::from(server_config(r.clone(), true)?);
+                let h1 = TlsAcceptor::from(server_config(r.clone(), false)?);
+                Some((TlsAcceptors { h2, h1 }, r))
+            }
             _ => None,
         };
         Ok(BoundListener { cfg: cfg.clone(), listener, tls })
@@ -144,12 +156,18 @@ async fn serve_connection(
     tcp: TcpStream,
     peer: SocketAddr,
     local: SocketAddr,
-    tls: Option<TlsAcceptor>,
+    tls: Option<TlsAcceptors>,
     cfg: &ListenerSection,
 ) {
     let _ = tcp.set_nodelay(true);
     let rt = gw.runtime.load_full();
     let limits = rt.config.file.limits.clone();
+    // Per-connection listener settings come from the current config (a reload may change them); the address
+    // and TLS on/off are fixed at bind time.
+    let live = rt.config.file.listeners.iter().find(|l| l.name == cfg.name).unwrap_or(cfg);
+    let (h2c, redirect_https_port) = (live.h2c, live.redirect_https_port);
+    let http2 = live.tls.as_ref().or(cfg.tls.as_ref()).is_none_or(|t| t.http2);
+    let tls = tls.map(|a| if http2 { a.h2 } else { a.h1 });
     let mut conn = ConnInfo { peer, local, tls: tls.is_some(), sni: None, listener: cfg.name.clone() };
     if rt.phases.connection {
         for p in &rt.protections {
@@ -161,13 +179,8 @@ async fn serve_connection(
     drop(rt);
     match tls {
         None => {
-            let h2c = cfg.h2c;
-            let shared = Arc::new(ConnShared {
-                gateway: gw.clone(),
-                conn,
-                activity: Activity::new(),
-                redirect_https_port: cfg.redirect_https_port,
-            });
+            let shared =
+                Arc::new(ConnShared { gateway: gw.clone(), conn, activity: Activity::new(), redirect_https_port });
             run_http(gw, TokioIo::new(tcp), shared, &limits, if h2c { Proto::Auto } else { Proto::H1 }).await;
         }
         Some(acceptor) => {
