@@ -825,3 +825,59 @@ path_prefix = "/api"
         assert!(resp.headers().contains_key("strict-transport-security"), "{version:?}: HSTS missing on a 404");
     }
 }
+
+/// Listener settings that do not need a new socket follow a reload: `h2c`, `redirect_https_port` and
+/// `tls.http2` apply to connections accepted after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listener_protocol_settings_follow_a_reload() {
+    let up = Upstream::start("echo").await;
+    let ca = Ca::new();
+    let a = ca.issue("a.test", 1);
+    let make = |plain: &str, tls: &str| {
+        common::config(&format!(
+            "{plain}\n[server]\nwatch = false\n{}{}",
+            tls_listener("https", &["a"], tls),
+            echo_route(up.addr)
+        ))
+    };
+    let gw = start(&make("", ""), &[("a", &a)]);
+    let (http, https) = (gw.addr("http"), gw.addr("https"));
+    let h2c = || reqwest::Client::builder().timeout(Duration::from_secs(10)).http2_prior_knowledge().build().unwrap();
+    let plain = || {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    };
+    let alpn = || async {
+        let s = tls_connect(https, "a.test", &ca.der(), &[b"h2", b"http/1.1"], &all_versions()).await.unwrap();
+        s.get_ref().1.alpn_protocol().map(|p| p.to_vec())
+    };
+
+    assert_eq!(h2c().get(format!("http://{http}/")).send().await.unwrap().version(), reqwest::Version::HTTP_2);
+    assert_eq!(plain().get(format!("http://{http}/")).send().await.unwrap().status(), 200);
+    assert_eq!(alpn().await.as_deref(), Some(&b"h2"[..]));
+
+    gw.write_config(&make("h2c = false\nredirect_https_port = 8443", "http2 = false"));
+    gw.signal("HUP");
+    gw.wait_stderr("config reloaded", Duration::from_secs(10));
+
+    assert!(h2c().get(format!("http://{http}/")).send().await.is_err(), "h2c = false after the reload");
+    let resp = plain().get(format!("http://{http}/p")).header("host", "shop.test").send().await.unwrap();
+    assert_eq!(resp.status(), 308);
+    assert_eq!(resp.headers()["location"], "https://shop.test:8443/p");
+    assert_eq!(alpn().await.as_deref(), Some(&b"http/1.1"[..]), "http2 = false after the reload");
+
+    // And back.
+    gw.write_config(&make("", ""));
+    gw.signal("HUP");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while gw.stderr_count("config reloaded") < 2 {
+        assert!(std::time::Instant::now() < deadline, "second reload not logged");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(h2c().get(format!("http://{http}/")).send().await.unwrap().version(), reqwest::Version::HTTP_2);
+    assert_eq!(plain().get(format!("http://{http}/")).send().await.unwrap().status(), 200);
+    assert_eq!(alpn().await.as_deref(), Some(&b"h2"[..]));
+}
