@@ -881,3 +881,42 @@ async fn listener_protocol_settings_follow_a_reload() {
     assert_eq!(plain().get(format!("http://{http}/")).send().await.unwrap().status(), 200);
     assert_eq!(alpn().await.as_deref(), Some(&b"h2"[..]));
 }
+
+/// A certificate file with the leaf and an intermediate: the gateway sends the whole chain, so a client
+/// that trusts only the root verifies it. Leaves with P-384 and Ed25519 keys load and handshake too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chains_and_key_algorithms() {
+    let root = Ca::new();
+    let mut ip = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ip.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ip.distinguished_name.push(DnType::CommonName, "Portcullis test intermediate");
+    let inter_key = KeyPair::generate().unwrap();
+    let inter_cert = ip.signed_by(&inter_key, &root.cert, &root.key).unwrap();
+    let inter = Ca { cert: inter_cert, key: inter_key };
+
+    let issue_with = |ca: &Ca, name: &str, alg: &'static rcgen::SignatureAlgorithm| {
+        let key = KeyPair::generate_for(alg).unwrap();
+        let cert = CertificateParams::new(vec![name.to_string()]).unwrap().signed_by(&key, &ca.cert, &ca.key).unwrap();
+        Leaf { cert_pem: cert.pem(), key_pem: key.serialize_pem(), der: cert.der().to_vec() }
+    };
+    let mut chained = issue_with(&inter, "chain.test", &rcgen::PKCS_ECDSA_P256_SHA256);
+    chained.cert_pem.push_str(&inter.pem());
+    let p384 = issue_with(&root, "p384.test", &rcgen::PKCS_ECDSA_P384_SHA384);
+    let ed = issue_with(&root, "ed.test", &rcgen::PKCS_ED25519);
+    let cfg = common::config(&tls_listener("https", &["chain", "p384", "ed"], ""));
+    let gw = start(&cfg, &[("chain", &chained), ("p384", &p384), ("ed", &ed)]);
+    let addr = gw.addr("https");
+
+    let s = tls_connect(addr, "chain.test", &root.der(), &[], &all_versions()).await.unwrap();
+    let certs = s.get_ref().1.peer_certificates().unwrap();
+    assert_eq!(certs.len(), 2, "leaf + intermediate");
+    assert_eq!(certs[0].to_vec(), chained.der);
+    assert_eq!(certs[1].to_vec(), inter.cert.der().to_vec());
+    for (name, leaf) in [("p384.test", &p384), ("ed.test", &ed)] {
+        for versions in [vec![&rustls::version::TLS13], vec![&rustls::version::TLS12]] {
+            let s =
+                tls_connect(addr, name, &root.der(), &[], &versions).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(peer_leaf(&s), leaf.der);
+        }
+    }
+}
