@@ -298,3 +298,21 @@ async fn sigterm_with_a_half_sent_request_head_is_bounded_by_the_header_timeout(
     assert_eq!(one.hits(), 0);
     drop(partial);
 }
+
+/// The config file disappearing (a deploy that deletes, then writes) is a rejected reload, not a crash; when
+/// the file comes back it is loaded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_file_removed_then_restored() {
+    let one = Upstream::start("one").await;
+    let two = Upstream::start("two").await;
+    let mut gw = Gw::start(&routing("", one.addr, two.addr, "one"));
+    let client = common::client();
+    std::fs::remove_file(&gw.config_path).unwrap();
+    gw.wait_stderr("config reload rejected", Duration::from_secs(5));
+    assert!(gw.is_running());
+    assert_eq!(upstream_of(&client, &gw.url("http", "/gone")).await, "one");
+
+    gw.write_config(&routing("", one.addr, two.addr, "two"));
+    gw.wait_stderr("config reloaded", Duration::from_secs(5));
+    assert_eq!(upstream_of(&client, &gw.url("http", "/back")).await, "two");
+}
