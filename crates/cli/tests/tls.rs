@@ -920,3 +920,21 @@ async fn chains_and_key_algorithms() {
         }
     }
 }
+
+/// Plain HTTP sent to the TLS port is refused promptly (no response that looks like HTTP, no hang), and the
+/// listener keeps serving TLS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_on_the_tls_port_is_refused() {
+    let up = Upstream::start("echo").await;
+    let ca = Ca::new();
+    let a = ca.issue("a.test", 1);
+    let gw =
+        start(&common::config(&format!("{}{}", tls_listener("https", &["a"], ""), echo_route(up.addr))), &[("a", &a)]);
+    let addr = gw.addr("https");
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let text = http1_raw(&mut tcp, "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n").await;
+    assert!(!text.starts_with("HTTP/"), "{text}");
+    assert_eq!(up.hits(), 0);
+    let s = tls_connect(addr, "a.test", &ca.der(), &[], &all_versions()).await.unwrap();
+    assert_eq!(peer_leaf(&s), a.der);
+}

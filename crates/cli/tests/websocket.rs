@@ -350,3 +350,42 @@ async fn websocket_survives_a_reload() {
     assert_eq!(first.handshakes.lock().unwrap().len(), 1);
     assert_eq!(second.handshakes.lock().unwrap().len(), 1);
 }
+
+/// Details of real clients and servers: a browser-style `Connection: keep-alive, Upgrade` header, and an
+/// upstream that speaks first, right after its 101 (those bytes may arrive with the response head).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_browser_connection_header_and_server_speaks_first() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else { return };
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else { return };
+                if ws.send(Message::Text("welcome".into())).await.is_err() {
+                    return;
+                }
+                while let Some(Ok(m)) = ws.next().await {
+                    if (m.is_text() || m.is_binary()) && ws.send(m).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let gw = Gw::start(&common::config(&format!(
+        "\n[[upstreams]]\nname = \"ws\"\ntargets = [\"{up}\"]\n\n[[routes]]\nname = \"ws\"\nupstream = \"ws\"\n\
+         [routes.match]\npath_prefix = \"/\"\n"
+    )));
+
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://{}/chat", gw.addr("http")).into_client_request().unwrap();
+    req.headers_mut().insert("connection", "keep-alive, Upgrade".parse().unwrap());
+    let (mut ws, resp) =
+        tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::connect_async(req)).await.unwrap().unwrap();
+    assert_eq!(resp.status(), 101);
+    assert_eq!(next_msg(&mut ws).await, Message::Text("welcome".into()));
+    ws.send(Message::Text("hi".into())).await.unwrap();
+    assert_eq!(next_msg(&mut ws).await, Message::Text("hi".into()));
+    ws.close(None).await.unwrap();
+}
