@@ -1,4 +1,5 @@
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Facts about the client connection, known at accept time.
@@ -11,16 +12,16 @@ pub struct ConnInfo {
     /// Whether the listener terminates TLS.
     pub tls: bool,
     /// The SNI name the client asked for, if any.
-    pub sni: Option<String>,
+    pub sni: Option<Arc<str>>,
     /// Name of the listener (from config).
-    pub listener: String,
+    pub listener: Arc<str>,
 }
 
 /// The upstream target chosen for a request.
 #[derive(Debug, Clone)]
 pub struct UpstreamInfo {
-    pub group: String,
-    pub target: String,
+    pub group: Arc<str>,
+    pub target: Arc<str>,
 }
 
 /// Per-request state shared by every phase and protection.
@@ -34,7 +35,7 @@ pub struct RequestCtx {
     pub client_ip: std::net::IpAddr,
     pub conn: ConnInfo,
     /// Name of the matched route, if any.
-    pub route: Option<String>,
+    pub route: Option<Arc<str>>,
     pub upstream: Option<UpstreamInfo>,
     pub started: Instant,
     /// Set when a phase refused the request (for the log).

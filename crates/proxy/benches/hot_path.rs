@@ -20,7 +20,8 @@ fn routes(n: usize) -> Router {
         let cfg: RouteSection = toml::from_str(&text).unwrap();
         out.push(Route::build(&cfg, &[], 1 << 20, metrics.route(&cfg.name)).unwrap());
     }
-    let last: RouteSection = toml::from_str("name = \"api\"\nrespond = { status = 200 }\n[match]\npath_prefix = \"/api\"\n").unwrap();
+    let last: RouteSection =
+        toml::from_str("name = \"api\"\nrespond = { status = 200 }\n[match]\npath_prefix = \"/api\"\n").unwrap();
     out.push(Route::build(&last, &[], 1 << 20, metrics.route("api")).unwrap());
     Router::new(out)
 }
@@ -29,7 +30,10 @@ fn browser_headers() -> HeaderMap {
     let mut h = HeaderMap::new();
     for (k, v) in [
         ("host", "shop.example.com"),
-        ("user-agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"),
+        (
+            "user-agent",
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+        ),
         ("accept", "application/json"),
         ("accept-encoding", "gzip, deflate, br"),
         ("authorization", "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2lnbmF0dXJl"),
@@ -57,6 +61,7 @@ fn bench(c: &mut Criterion) {
     let policy = portcullis_headers::HeaderPolicy::build(&HeadersSection::default()).unwrap();
     let peer = "203.0.113.7:50000".parse().unwrap();
     let conn = ConnInfo { peer, local: peer, tls: true, sni: None, listener: "bench".into() };
+    let fwd_peer = forward::Peer::new(peer.ip(), true);
     c.bench_function("headers/request_forwarding", |b| {
         b.iter_batched(
             browser_headers,
@@ -64,7 +69,7 @@ fn bench(c: &mut Criterion) {
                 let host = h.get("host").cloned();
                 let id = forward::request_id(&h);
                 forward::remove_hop_by_hop(&mut h, false);
-                forward::set_forwarded(&mut h, peer.ip(), true, host.as_ref(), &[]);
+                forward::set_forwarded(&mut h, &fwd_peer, host.as_ref(), &[]);
                 (h, id)
             },
             criterion::BatchSize::SmallInput,

@@ -134,33 +134,38 @@ impl<F: FnMut(&mut Bytes, bool) -> bool + Send + Unpin + 'static> Body for MapCh
     }
 }
 
-/// Counts the bytes sent to the client and runs `on_done(bytes, completed)` exactly once: when the body ends,
-/// fails, or is dropped because the client went away.
-pub struct LoggedBody<F: FnOnce(u64, bool)> {
-    inner: BoxBody,
-    bytes: u64,
-    on_done: Option<F>,
+/// What runs when a response is finished: the logging phase.
+pub trait OnDone: Send + Unpin + 'static {
+    fn done(self, bytes: u64, completed: bool);
 }
 
-impl<F: FnOnce(u64, bool)> LoggedBody<F> {
-    pub fn new(inner: BoxBody, on_done: F) -> Self {
+/// Counts the bytes sent to the client and runs `on_done.done(bytes, completed)` exactly once: when the body
+/// ends, fails, or is dropped because the client went away.
+pub struct LoggedBody<D: OnDone> {
+    inner: BoxBody,
+    bytes: u64,
+    on_done: Option<D>,
+}
+
+impl<D: OnDone> LoggedBody<D> {
+    pub fn new(inner: BoxBody, on_done: D) -> Self {
         LoggedBody { inner, bytes: 0, on_done: Some(on_done) }
     }
 
     fn finish(&mut self, completed: bool) {
-        if let Some(f) = self.on_done.take() {
-            f(self.bytes, completed);
+        if let Some(d) = self.on_done.take() {
+            d.done(self.bytes, completed);
         }
     }
 }
 
-impl<F: FnOnce(u64, bool)> Drop for LoggedBody<F> {
+impl<D: OnDone> Drop for LoggedBody<D> {
     fn drop(&mut self) {
         self.finish(false);
     }
 }
 
-impl<F: FnOnce(u64, bool) + Send + Unpin + 'static> Body for LoggedBody<F> {
+impl<D: OnDone> Body for LoggedBody<D> {
     type Data = Bytes;
     type Error = BoxError;
 

@@ -87,23 +87,54 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, proxies: &[IpNet]) -> IpAddr
     hops.into_iter().rev().find(|ip| !trusted(*ip, proxies)).unwrap_or(peer)
 }
 
+/// What Portcullis says about a connection's peer when it forwards requests, computed once per connection.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub ip: IpAddr,
+    pub tls: bool,
+    /// The peer's address as a header value (`X-Forwarded-For` from an untrusted peer).
+    xff: HeaderValue,
+    /// `for=...;proto=...`, the start of this hop's `Forwarded` element.
+    element: String,
+}
+
+impl Peer {
+    pub fn new(ip: IpAddr, tls: bool) -> Peer {
+        let ip = canonical(ip);
+        let text = ip.to_string();
+        let node = match ip {
+            IpAddr::V6(_) => format!("\"[{text}]\""),
+            IpAddr::V4(_) => text.clone(),
+        };
+        let proto = if tls { "https" } else { "http" };
+        Peer {
+            ip,
+            tls,
+            xff: HeaderValue::from_str(&text).expect("an IP address is a valid header value"),
+            element: format!("for={node};proto={proto}"),
+        }
+    }
+}
+
 /// Sets `X-Forwarded-For/-Proto/-Host` and `Forwarded` for the upstream. Client-supplied values are kept
 /// (and appended to) only when the peer is a trusted proxy; otherwise they are replaced.
-pub fn set_forwarded(headers: &mut HeaderMap, peer: IpAddr, tls: bool, host: Option<&HeaderValue>, proxies: &[IpNet]) {
-    let peer = canonical(peer);
-    let from_trusted = trusted(peer, proxies);
-    let proto = if tls { "https" } else { "http" };
-    let peer_s = peer.to_string();
+pub fn set_forwarded(headers: &mut HeaderMap, peer: &Peer, host: Option<&HeaderValue>, proxies: &[IpNet]) {
+    let from_trusted = !proxies.is_empty() && trusted(peer.ip, proxies);
+    let proto = if peer.tls { "https" } else { "http" };
+    let peer_s = peer.xff.to_str().unwrap_or_default();
 
-    let xff = match (from_trusted, headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok())) {
-        (true, Some(prev)) if !prev.is_empty() => format!("{prev}, {peer_s}"),
-        _ => peer_s.clone(),
-    };
-    if let Ok(v) = HeaderValue::from_str(&xff) {
-        headers.insert(X_FORWARDED_FOR.clone(), v);
+    match (from_trusted, headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok())) {
+        (true, Some(prev)) if !prev.is_empty() => {
+            if let Ok(v) = HeaderValue::from_str(&format!("{prev}, {peer_s}")) {
+                headers.insert(X_FORWARDED_FOR.clone(), v);
+            }
+        }
+        _ => {
+            headers.insert(X_FORWARDED_FOR.clone(), peer.xff.clone());
+        }
     }
     if !(from_trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
-        headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(if tls { "https" } else { "http" }));
+        headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(proto));
     }
     if !(from_trusted && headers.contains_key(&X_FORWARDED_HOST)) {
         match host {
@@ -115,21 +146,19 @@ pub fn set_forwarded(headers: &mut HeaderMap, peer: IpAddr, tls: bool, host: Opt
             }
         }
     }
-    let node = match peer {
-        IpAddr::V6(_) => format!("\"[{peer_s}]\""),
-        IpAddr::V4(_) => peer_s,
-    };
-    let mut element = format!("for={node};proto={proto}");
+    let prev = if from_trusted { headers.get(&FORWARDED).and_then(|v| v.to_str().ok()) } else { None };
+    let mut fwd = String::with_capacity(peer.element.len() + 64 + prev.map_or(0, str::len));
+    if let Some(prev) = prev.filter(|p| !p.is_empty()) {
+        fwd.push_str(prev);
+        fwd.push_str(", ");
+    }
+    fwd.push_str(&peer.element);
     if let Some(h) = host.and_then(|h| h.to_str().ok()) {
         if h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)) {
-            element.push_str(";host=");
-            element.push_str(h);
+            fwd.push_str(";host=");
+            fwd.push_str(h);
         }
     }
-    let fwd = match (from_trusted, headers.get(&FORWARDED).and_then(|v| v.to_str().ok())) {
-        (true, Some(prev)) if !prev.is_empty() => format!("{prev}, {element}"),
-        _ => element,
-    };
     if let Ok(v) = HeaderValue::from_str(&fwd) {
         headers.insert(FORWARDED.clone(), v);
     }
@@ -185,7 +214,7 @@ mod tests {
         h.insert(X_FORWARDED_FOR.clone(), HeaderValue::from_static("1.2.3.4"));
         let peer: IpAddr = "203.0.113.9".parse().unwrap();
         assert_eq!(client_ip(peer, &h, &nets(&["10.0.0.0/8"])), peer);
-        set_forwarded(&mut h, peer, false, None, &nets(&["10.0.0.0/8"]));
+        set_forwarded(&mut h, &Peer::new(peer, false), None, &nets(&["10.0.0.0/8"]));
         assert_eq!(h[&X_FORWARDED_FOR], "203.0.113.9");
         assert_eq!(h[&FORWARDED], "for=203.0.113.9;proto=http");
     }
@@ -197,7 +226,12 @@ mod tests {
         let peer: IpAddr = "10.0.0.1".parse().unwrap();
         let ip = client_ip(peer, &h, &nets(&["10.0.0.0/8"]));
         assert_eq!(ip.to_string(), "198.51.100.7");
-        set_forwarded(&mut h, peer, true, Some(&HeaderValue::from_static("shop.example")), &nets(&["10.0.0.0/8"]));
+        set_forwarded(
+            &mut h,
+            &Peer::new(peer, true),
+            Some(&HeaderValue::from_static("shop.example")),
+            &nets(&["10.0.0.0/8"]),
+        );
         assert_eq!(h[&X_FORWARDED_FOR], "6.6.6.6, 198.51.100.7, 10.0.0.2, 10.0.0.1");
         assert_eq!(h[&X_FORWARDED_PROTO], "https");
         assert_eq!(h[&FORWARDED], "for=10.0.0.1;proto=https;host=shop.example");

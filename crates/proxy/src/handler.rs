@@ -4,138 +4,178 @@
 
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, LOCATION};
+use http::uri::{PathAndQuery, Scheme};
 use http::{HeaderValue, Method, Request, Response, StatusCode, Version};
 use http_body::Body as _;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use portcullis_pipeline::{BodyNeed, Problem, RequestCtx, UpstreamInfo, Verdict};
 
-use crate::body::{self, BoxBody, LimitedBody, LoggedBody, MapChunks};
+use crate::body::{self, BoxBody, LimitedBody, LoggedBody, MapChunks, OnDone};
 use crate::forward::{self, X_REQUEST_ID};
 use crate::router::{rewrite_path, Route, RouteAction};
 use crate::runtime::Runtime;
 use crate::server::ConnShared;
-use crate::upstream::{HashKey, UpstreamGroup};
+use crate::upstream::{HashKey, InFlightGuard, UpstreamGroup};
 
 static PROBLEM_JSON: HeaderValue = HeaderValue::from_static("application/problem+json");
 
+const ACCESS_TARGET: &str = "portcullis::access";
+
+/// What the serving part of a request hands to its logging phase.
+#[derive(Default)]
+struct Served {
+    route: Option<Arc<Route>>,
+    /// Keeps the upstream target counted as busy until the response body is done.
+    guard: Option<InFlightGuard>,
+}
+
+/// The request context, shared with the response-body phase only when a protection needs it.
+enum CtxCell {
+    Owned(RequestCtx),
+    Shared(Arc<Mutex<RequestCtx>>),
+}
+
+/// Everything the logging phase needs; runs once when the response body ends or is dropped.
+pub struct RequestLog {
+    cx: Arc<ConnShared>,
+    rt: Arc<Runtime>,
+    ctx: CtxCell,
+    served: Served,
+    status: u16,
+    /// Method and path, kept only when the access log is on.
+    line: Option<(Method, String)>,
+    head_done: Instant,
+}
+
+impl OnDone for RequestLog {
+    fn done(self, bytes: u64, completed: bool) {
+        let RequestLog { cx, rt, ctx, served, status, line, head_done } = self;
+        drop(served.guard);
+        let guard;
+        let ctx: &RequestCtx = match &ctx {
+            CtxCell::Owned(c) => c,
+            CtxCell::Shared(m) => {
+                guard = m.lock().unwrap_or_else(|p| p.into_inner());
+                &guard
+            }
+        };
+        let elapsed = ctx.started.elapsed();
+        if let Some(r) = &served.route {
+            r.metrics.observe(status, elapsed.as_secs_f64());
+        }
+        cx.gateway.metrics.in_flight.dec();
+        cx.activity.end();
+        for p in &rt.protections {
+            if p.phases().logging {
+                p.logging(ctx, status);
+            }
+        }
+        if let Some((method, path)) = line {
+            tracing::info!(
+                target: ACCESS_TARGET,
+                request_id = %ctx.request_id,
+                client_ip = %ctx.client_ip,
+                method = %method,
+                path = %path,
+                route = ctx.route.as_deref().unwrap_or("-"),
+                status,
+                bytes,
+                completed,
+                upstream = ctx.upstream.as_ref().map(|u| &*u.group).unwrap_or("-"),
+                target_addr = ctx.upstream.as_ref().map(|u| &*u.target).unwrap_or("-"),
+                refused_by = ctx.refused_by.unwrap_or("-"),
+                duration_ms = elapsed.as_secs_f64() * 1000.0,
+                response_ms = head_done.duration_since(ctx.started).as_secs_f64() * 1000.0,
+                listener = %ctx.conn.listener,
+            );
+        }
+    }
+}
+
+pub type ResponseBody = LoggedBody<RequestLog>;
+
 /// hyper's entry point: never fails; every error becomes a response.
-pub async fn handle(cx: Arc<ConnShared>, req: Request<Incoming>) -> Result<Response<BoxBody>, Infallible> {
+pub async fn handle(cx: Arc<ConnShared>, req: Request<Incoming>) -> Result<Response<ResponseBody>, Infallible> {
     let rt = cx.gateway.runtime.load_full();
     cx.activity.begin();
     cx.gateway.metrics.in_flight.inc();
     let request_id = forward::request_id(req.headers());
+    let request_id_value = HeaderValue::from_str(&request_id).ok();
     let mut ctx = RequestCtx::new(request_id, cx.conn.clone());
     ctx.client_ip = forward::client_ip(cx.conn.peer.ip(), req.headers(), &rt.trusted_proxies);
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
+    let line = tracing::enabled!(target: ACCESS_TARGET, tracing::Level::INFO)
+        .then(|| (req.method().clone(), req.uri().path().to_string()));
 
-    let (status_route, mut resp) = match route_and_serve(&cx, &rt, &mut ctx, req).await {
-        Ok((route, resp)) => (Some(route), resp),
-        Err(problem) => (None, problem_response(&ctx, *problem)),
+    let mut served = Served::default();
+    let mut resp = match route_and_serve(&cx, &rt, &mut ctx, &mut served, request_id_value.as_ref(), req).await {
+        Ok(resp) => resp,
+        Err(problem) => problem_response(&ctx, *problem),
     };
-    let route = status_route.flatten();
 
     // Response-header phase, for every response (including Portcullis's own problems).
     if rt.phases.response_headers {
-        let (mut parts, b) = resp.into_parts();
         for p in &rt.protections {
-            if let Verdict::Respond(problem) = p.response_headers_filter(&mut ctx, &mut parts) {
+            let (mut parts, b) = resp.into_parts();
+            let verdict = p.response_headers_filter(&mut ctx, &mut parts);
+            resp = Response::from_parts(parts, b);
+            if let Verdict::Respond(problem) = verdict {
                 ctx.refused_by = Some(p.name());
-                let mut r = problem_response(&ctx, *problem);
-                // A refusal here still gets the header policy applied by those that ran before.
-                r.headers_mut().extend(
-                    parts
-                        .headers
-                        .drain()
-                        .filter_map(|(k, v)| k.map(|k| (k, v)))
-                        .filter(|(k, _)| *k != CONTENT_TYPE && *k != CONTENT_LENGTH),
-                );
-                parts = r.into_parts().0;
+                resp = problem_response(&ctx, *problem);
                 break;
             }
         }
-        resp = Response::from_parts(parts, b);
     }
-    if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
+    if let Some(v) = request_id_value {
         resp.headers_mut().insert(X_REQUEST_ID.clone(), v);
     }
     let status = resp.status().as_u16();
 
     // Response-body phase.
-    let ctx = Arc::new(std::sync::Mutex::new(ctx));
     let (parts, mut b) = resp.into_parts();
-    if rt.phases.response_body {
-        let (rt2, ctx2) = (rt.clone(), ctx.clone());
+    let ctx = if rt.phases.response_body {
+        let shared = Arc::new(Mutex::new(ctx));
+        let (rt2, ctx2) = (rt.clone(), shared.clone());
         b = MapChunks::new(b, move |chunk: &mut Bytes, end| {
             let mut ctx = ctx2.lock().unwrap_or_else(|p| p.into_inner());
             rt2.protections.iter().all(|p| p.response_body_filter(&mut ctx, chunk, end).is_continue())
         })
         .boxed_unsync();
-    }
+        CtxCell::Shared(shared)
+    } else {
+        CtxCell::Owned(ctx)
+    };
 
     // Logging phase: always, once, when the response is done or abandoned.
-    let started = Instant::now();
-    let conn = cx.clone();
-    let logged = LoggedBody::new(b, move |bytes, completed| {
-        let ctx = ctx.lock().unwrap_or_else(|p| p.into_inner());
-        let elapsed = ctx.started.elapsed();
-        if let Some(r) = &route {
-            r.metrics.observe(status, elapsed.as_secs_f64());
-        }
-        conn.gateway.metrics.in_flight.dec();
-        conn.activity.end();
-        for p in &rt.protections {
-            if p.phases().logging {
-                p.logging(&ctx, status);
-            }
-        }
-        tracing::info!(
-            target: "portcullis::access",
-            request_id = %ctx.request_id,
-            client_ip = %ctx.client_ip,
-            method = %method,
-            path = %path,
-            route = ctx.route.as_deref().unwrap_or("-"),
-            status,
-            bytes,
-            completed,
-            upstream = ctx.upstream.as_ref().map(|u| u.group.as_str()).unwrap_or("-"),
-            target_addr = ctx.upstream.as_ref().map(|u| u.target.as_str()).unwrap_or("-"),
-            refused_by = ctx.refused_by.unwrap_or("-"),
-            duration_ms = elapsed.as_secs_f64() * 1000.0,
-            response_ms = started.duration_since(ctx.started).as_secs_f64() * 1000.0,
-            listener = %ctx.conn.listener,
-        );
-    });
-    Ok(Response::from_parts(parts, logged.boxed_unsync()))
+    let log = RequestLog { cx, rt, ctx, served, status, line, head_done: Instant::now() };
+    Ok(Response::from_parts(parts, LoggedBody::new(b, log)))
 }
-
-type Outcome = Result<(Option<Arc<Route>>, Response<BoxBody>), Box<Problem>>;
 
 async fn route_and_serve(
     cx: &Arc<ConnShared>,
     rt: &Arc<Runtime>,
     ctx: &mut RequestCtx,
+    served: &mut Served,
+    request_id: Option<&HeaderValue>,
     req: Request<Incoming>,
-) -> Outcome {
+) -> Result<Response<BoxBody>, Box<Problem>> {
     check_limits(&req, rt)?;
     if let Some(port) = cx.redirect_https_port {
-        return Ok((None, https_redirect(&req, port)?));
+        return https_redirect(&req, port);
     }
     let (mut parts, body) = req.into_parts();
-    let host = forward::request_host(&parts.headers, &parts.uri).to_string();
-    let Some(route) = rt.router.find(&host, parts.uri.path(), &parts.method, &parts.headers).cloned() else {
+    let host = forward::request_host(&parts.headers, &parts.uri);
+    let Some(route) = rt.router.find(host, parts.uri.path(), &parts.method, &parts.headers).cloned() else {
         cx.gateway.metrics.refused("no_route");
         return Err(Box::new(Problem::new(StatusCode::NOT_FOUND, "No route matches this request.")));
     };
     ctx.route = Some(route.name.clone());
-    let with_route = |p: Problem| -> Outcome { Err(Box::new(p)) };
+    served.route = Some(route.clone());
 
     // Request-header phase.
     if rt.phases.request_headers {
@@ -144,11 +184,11 @@ async fn route_and_serve(
                 Verdict::Continue => {}
                 Verdict::Respond(problem) => {
                     ctx.refused_by = Some(p.name());
-                    return Ok((Some(route.clone()), problem_response(ctx, *problem)));
+                    return Err(problem);
                 }
                 Verdict::Close => {
                     ctx.refused_by = Some(p.name());
-                    return with_route(Problem::new(StatusCode::FORBIDDEN, "The request was refused."));
+                    return Err(Box::new(Problem::new(StatusCode::FORBIDDEN, "The request was refused.")));
                 }
             }
         }
@@ -160,37 +200,35 @@ async fn route_and_serve(
     {
         if len > route.max_body_bytes {
             cx.gateway.metrics.refused("body_too_large");
-            return Ok((Some(route.clone()), problem_response(ctx, too_large(route.max_body_bytes))));
+            return Err(Box::new(too_large(route.max_body_bytes)));
         }
     }
 
-    let resp = match &route.action {
+    match &route.action {
         RouteAction::Respond { status, body, content_type } => {
             let mut r = Response::new(body::full(body.clone()));
             *r.status_mut() = *status;
             r.headers_mut().insert(CONTENT_TYPE, content_type.clone());
-            r
+            Ok(r)
         }
         RouteAction::Redirect { to, status } => {
             let mut r = Response::new(body::empty());
             *r.status_mut() = *status;
             r.headers_mut().insert(LOCATION, to.clone());
-            r
+            Ok(r)
         }
         RouteAction::Proxy { upstream, strip_prefix, add_prefix } => {
-            let pq = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-            let new_pq = if strip_prefix.is_some() || add_prefix.is_some() {
-                rewrite_path(pq, strip_prefix.as_deref(), add_prefix.as_deref())
+            let path_and_query = if strip_prefix.is_some() || add_prefix.is_some() {
+                let pq = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+                let new = rewrite_path(pq, strip_prefix.as_deref(), add_prefix.as_deref());
+                PathAndQuery::try_from(new).map_err(|e| bad_gateway(format!("rewritten path is invalid: {e}")))?
             } else {
-                pq.to_string()
+                parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"))
             };
-            match proxy(cx, rt, ctx, &route, upstream, parts, body, new_pq).await {
-                Ok(r) => r,
-                Err(p) => problem_response(ctx, *p),
-            }
+            let upstream = upstream.clone();
+            proxy(cx, rt, ctx, served, request_id, &route, &upstream, parts, body, path_and_query).await
         }
-    };
-    Ok((Some(route), resp))
+    }
 }
 
 fn too_large(max: u64) -> Problem {
@@ -288,11 +326,13 @@ async fn proxy(
     cx: &Arc<ConnShared>,
     rt: &Arc<Runtime>,
     ctx: &mut RequestCtx,
+    served: &mut Served,
+    request_id: Option<&HeaderValue>,
     route: &Arc<Route>,
     group: &Arc<UpstreamGroup>,
     mut parts: http::request::Parts,
     body: Incoming,
-    path_and_query: String,
+    path_and_query: PathAndQuery,
 ) -> Result<Response<BoxBody>, Box<Problem>> {
     let upgrade = parts.version == Version::HTTP_11 && forward::is_upgrade(&parts.headers);
     let client_upgrade = if upgrade { parts.extensions.remove::<hyper::upgrade::OnUpgrade>() } else { None };
@@ -302,15 +342,9 @@ async fn proxy(
         .cloned()
         .or_else(|| parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
     forward::remove_hop_by_hop(&mut parts.headers, upgrade);
-    forward::set_forwarded(
-        &mut parts.headers,
-        cx.conn.peer.ip(),
-        cx.conn.tls,
-        host_value.as_ref(),
-        &rt.trusted_proxies,
-    );
-    if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
-        parts.headers.insert(X_REQUEST_ID.clone(), v);
+    forward::set_forwarded(&mut parts.headers, &cx.peer, host_value.as_ref(), &rt.trusted_proxies);
+    if let Some(v) = request_id {
+        parts.headers.insert(X_REQUEST_ID.clone(), v.clone());
     }
     if let Some(h) = &host_value {
         parts.headers.insert(HOST, h.clone());
@@ -318,9 +352,13 @@ async fn proxy(
 
     // Request body: size limit while streaming, and the body phase for protections that want it.
     let no_body = body.is_end_stream();
-    let limited = LimitedBody::new(body.map_err(Into::into).boxed_unsync(), route.max_body_bytes);
-    let fault = limited.fault.clone();
-    let mut up_body: BoxBody = limited.boxed_unsync();
+    let (mut up_body, fault) = if no_body {
+        (body::empty(), None)
+    } else {
+        let limited = LimitedBody::new(body.map_err(Into::into).boxed_unsync(), route.max_body_bytes);
+        let fault = limited.fault.clone();
+        (limited.boxed_unsync(), Some(fault))
+    };
     if rt.phases.request_body && !no_body {
         up_body = request_body_phase(rt, ctx, up_body, route.max_body_bytes).await?;
     }
@@ -333,7 +371,7 @@ async fn proxy(
     let mut retries_left = if idempotent && no_body && !upgrade { group.retries.attempts } else { 0 };
     let timeouts = &group.timeouts;
     let deadline = Instant::now() + timeouts.total.0;
-    let scheme = if group.tls { "https" } else { "http" };
+    let scheme = if group.tls { Scheme::HTTPS } else { Scheme::HTTP };
     group.deposit();
 
     let mut excluded = None;
@@ -353,10 +391,13 @@ async fn proxy(
         };
         let target = guard.target().clone();
         let info = UpstreamInfo { group: group.name.clone(), target: target.addr.clone() };
-        let uri: http::Uri = format!("{scheme}://{}{}", target.addr, path_and_query)
-            .parse()
-            .map_err(|e| bad_gateway(format!("cannot build upstream URI: {e}")))?;
-        let mut req_parts = parts.clone();
+        let mut uri = http::uri::Parts::default();
+        uri.scheme = Some(scheme.clone());
+        uri.authority = Some(target.authority.clone());
+        uri.path_and_query = Some(path_and_query.clone());
+        let uri = http::Uri::from_parts(uri).map_err(|e| bad_gateway(format!("cannot build upstream URI: {e}")))?;
+        // Keep a copy only while a retry is still possible; the last attempt takes the original.
+        let mut req_parts = if retries_left > 0 { parts.clone() } else { std::mem::replace(&mut parts, empty_parts()) };
         req_parts.uri = uri;
         req_parts.version = Version::HTTP_11;
         if rt.phases.upstream_selected {
@@ -384,11 +425,11 @@ async fn proxy(
                 break (resp, guard);
             }
             Ok(Err(e)) => {
-                if fault.too_large.load(Ordering::Relaxed) {
+                if fault.as_ref().is_some_and(|f| f.too_large.load(Ordering::Relaxed)) {
                     cx.gateway.metrics.refused("body_too_large");
                     return Err(Box::new(too_large(route.max_body_bytes)));
                 }
-                if fault.client_error.load(Ordering::Relaxed) {
+                if fault.as_ref().is_some_and(|f| f.client_error.load(Ordering::Relaxed)) {
                     cx.gateway.metrics.refused("bad_request_body");
                     return Err(Box::new(
                         Problem::new(StatusCode::BAD_REQUEST, "The request body could not be read.")
@@ -441,10 +482,13 @@ async fn proxy(
         }
     }
     forward::remove_hop_by_hop(&mut rparts.headers, false);
-    // Keep the target marked busy until the response body is done.
-    let rbody = rbody.map_err(Into::into).boxed_unsync();
-    let rbody = LoggedBody::new(rbody, move |_, _| drop(guard)).boxed_unsync();
-    Ok(Response::from_parts(rparts, rbody))
+    // The target stays counted as busy until the logging phase, when the response body is done.
+    served.guard = Some(guard);
+    Ok(Response::from_parts(rparts, rbody.map_err(Into::into).boxed_unsync()))
+}
+
+fn empty_parts() -> http::request::Parts {
+    Request::new(()).into_parts().0
 }
 
 /// Feeds the request body to the protections that asked for it: buffered (up to the largest limit asked)

@@ -38,7 +38,7 @@ pub enum RouteAction {
 
 /// One route, compiled.
 pub struct Route {
-    pub name: String,
+    pub name: Arc<str>,
     hosts: Vec<HostMatch>,
     path: PathMatch,
     methods: Vec<Method>,
@@ -91,7 +91,7 @@ impl Route {
         let action = if let Some(name) = &cfg.upstream {
             let upstream = upstreams
                 .iter()
-                .find(|u| &u.name == name)
+                .find(|u| &*u.name == name.as_str())
                 .cloned()
                 .ok_or_else(|| format!("no upstream named {name:?}"))?;
             RouteAction::Proxy { upstream, strip_prefix: cfg.strip_prefix.clone(), add_prefix: cfg.add_prefix.clone() }
@@ -110,7 +110,7 @@ impl Route {
             return Err(format!("route {:?} has no action", cfg.name));
         };
         Ok(Route {
-            name: cfg.name.clone(),
+            name: cfg.name.as_str().into(),
             hosts,
             path,
             methods,

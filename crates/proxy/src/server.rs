@@ -65,6 +65,8 @@ impl Activity {
 pub struct ConnShared {
     pub gateway: Arc<GatewayShared>,
     pub conn: ConnInfo,
+    /// The peer as forwarding headers describe it, computed once per connection.
+    pub peer: crate::forward::Peer,
     pub activity: Activity,
     pub redirect_https_port: Option<u16>,
 }
@@ -168,7 +170,7 @@ async fn serve_connection(
     let (h2c, redirect_https_port) = (live.h2c, live.redirect_https_port);
     let http2 = live.tls.as_ref().or(cfg.tls.as_ref()).is_none_or(|t| t.http2);
     let tls = tls.map(|a| if http2 { a.h2 } else { a.h1 });
-    let mut conn = ConnInfo { peer, local, tls: tls.is_some(), sni: None, listener: cfg.name.clone() };
+    let mut conn = ConnInfo { peer, local, tls: tls.is_some(), sni: None, listener: cfg.name.as_str().into() };
     if rt.phases.connection {
         for p in &rt.protections {
             if let Verdict::Close | Verdict::Respond(_) = p.connection_filter(&conn) {
@@ -179,8 +181,13 @@ async fn serve_connection(
     drop(rt);
     match tls {
         None => {
-            let shared =
-                Arc::new(ConnShared { gateway: gw.clone(), conn, activity: Activity::new(), redirect_https_port });
+            let shared = Arc::new(ConnShared {
+                gateway: gw.clone(),
+                peer: crate::forward::Peer::new(conn.peer.ip(), false),
+                conn,
+                activity: Activity::new(),
+                redirect_https_port,
+            });
             run_http(gw, TokioIo::new(tcp), shared, &limits, if h2c { Proto::Auto } else { Proto::H1 }).await;
         }
         Some(acceptor) => {
@@ -207,10 +214,11 @@ async fn serve_connection(
                 }
             };
             let (_, session) = stream.get_ref();
-            conn.sni = session.server_name().map(str::to_string);
+            conn.sni = session.server_name().map(Arc::from);
             let proto = if session.alpn_protocol() == Some(b"h2") { Proto::H2 } else { Proto::H1 };
             let shared = Arc::new(ConnShared {
                 gateway: gw.clone(),
+                peer: crate::forward::Peer::new(conn.peer.ip(), true),
                 conn,
                 activity: Activity::new(),
                 redirect_https_port: None,

@@ -51,9 +51,13 @@ fn multipart() -> (Vec<u8>, &'static [u8]) {
 }
 
 fn xml() -> Vec<u8> {
-    let mut s = String::from(r#"<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><soap:Body><order id="42">"#);
+    let mut s = String::from(
+        r#"<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><soap:Body><order id="42">"#,
+    );
     for i in 0..10 {
-        s.push_str(&format!(r#"<line n="{i}" sku="SKU-{i}"><qty>{i}</qty><desc>Widget &amp; gadget {i}</desc></line>"#));
+        s.push_str(&format!(
+            r#"<line n="{i}" sku="SKU-{i}"><qty>{i}</qty><desc>Widget &amp; gadget {i}</desc></line>"#
+        ));
     }
     s.push_str("</order></soap:Body></soap:Envelope>");
     s.into_bytes()

@@ -114,17 +114,17 @@ mod tests {
     use super::*;
 
     fn targets(n: usize) -> Vec<Arc<Target>> {
-        (0..n).map(|i| Arc::new(Target::new(format!("10.0.0.{i}:80")))).collect()
+        (0..n).map(|i| Arc::new(Target::new(&format!("10.0.0.{i}:80")).unwrap())).collect()
     }
 
     #[test]
     fn round_robin_cycles_and_skips_unusable() {
         let ts = targets(3);
         let b = Balancer::new(Balance::RoundRobin, None, &ts);
-        let picks: Vec<_> = (0..6).map(|_| b.pick(&ts, None, |_| true).unwrap().addr.clone()).collect();
+        let picks: Vec<_> = (0..6).map(|_| b.pick(&ts, None, |_| true).unwrap().addr.to_string()).collect();
         assert_eq!(picks[0..3], picks[3..6]);
-        let only1 = |t: &Target| t.addr == "10.0.0.1:80";
-        assert!((0..5).all(|_| b.pick(&ts, None, only1).unwrap().addr == "10.0.0.1:80"));
+        let only1 = |t: &Target| &*t.addr == "10.0.0.1:80";
+        assert!((0..5).all(|_| &*b.pick(&ts, None, only1).unwrap().addr == "10.0.0.1:80"));
         assert!(b.pick(&ts, None, |_| false).is_none());
     }
 
@@ -134,7 +134,7 @@ mod tests {
         ts[0].in_flight.store(5, Ordering::Relaxed);
         ts[2].in_flight.store(1, Ordering::Relaxed);
         let b = Balancer::new(Balance::LeastInFlight, None, &ts);
-        assert!((0..5).all(|_| b.pick(&ts, None, |_| true).unwrap().addr == "10.0.0.1:80"));
+        assert!((0..5).all(|_| &*b.pick(&ts, None, |_| true).unwrap().addr == "10.0.0.1:80"));
     }
 
     #[test]
@@ -143,22 +143,22 @@ mod tests {
         let b = Balancer::new(Balance::ConsistentHash, Some("header:x-user"), &ts);
         let keys: Vec<String> = (0..1000).map(|i| format!("user-{i}")).collect();
         let first: Vec<_> =
-            keys.iter().map(|k| b.pick(&ts, Some(k.as_bytes()), |_| true).unwrap().addr.clone()).collect();
+            keys.iter().map(|k| b.pick(&ts, Some(k.as_bytes()), |_| true).unwrap().addr.to_string()).collect();
         let again: Vec<_> =
-            keys.iter().map(|k| b.pick(&ts, Some(k.as_bytes()), |_| true).unwrap().addr.clone()).collect();
+            keys.iter().map(|k| b.pick(&ts, Some(k.as_bytes()), |_| true).unwrap().addr.to_string()).collect();
         assert_eq!(first, again);
         // Take target 3 out: only its keys move.
-        let without3 = |t: &Target| t.addr != "10.0.0.3:80";
+        let without3 = |t: &Target| &*t.addr != "10.0.0.3:80";
         let moved = keys
             .iter()
             .zip(&first)
-            .filter(|(k, was)| b.pick(&ts, Some(k.as_bytes()), without3).unwrap().addr != **was)
+            .filter(|(k, was)| *b.pick(&ts, Some(k.as_bytes()), without3).unwrap().addr != ***was)
             .count();
         let on3 = first.iter().filter(|a| *a == "10.0.0.3:80").count();
         assert_eq!(moved, on3);
         // Roughly even spread.
         for t in &ts {
-            let share = first.iter().filter(|a| **a == t.addr).count();
+            let share = first.iter().filter(|a| a.as_str() == &*t.addr).count();
             assert!((150..350).contains(&share), "{share}");
         }
     }

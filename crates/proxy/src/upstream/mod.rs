@@ -30,7 +30,9 @@ pub type UpClient = Client<UpstreamConnector, UpBody>;
 #[derive(Debug)]
 pub struct Target {
     /// `host:port` as configured.
-    pub addr: String,
+    pub addr: Arc<str>,
+    /// The same, parsed once for building upstream URIs.
+    pub authority: http::uri::Authority,
     /// Set by active health checks; starts healthy.
     healthy: AtomicBool,
     /// Passive ejection: unusable until this time (ms since the group's epoch); 0 = not ejected.
@@ -40,14 +42,16 @@ pub struct Target {
 }
 
 impl Target {
-    fn new(addr: String) -> Self {
-        Target {
-            addr,
+    fn new(addr: &str) -> Result<Self, String> {
+        let authority = addr.parse().map_err(|e| format!("target {addr:?}: {e}"))?;
+        Ok(Target {
+            addr: addr.into(),
+            authority,
             healthy: AtomicBool::new(true),
             ejected_until_ms: AtomicU64::new(0),
             consecutive_failures: AtomicU32::new(0),
             in_flight: AtomicUsize::new(0),
-        }
+        })
     }
 
     pub fn in_flight(&self) -> usize {
@@ -57,7 +61,7 @@ impl Target {
 
 /// A named group of targets with its balancing policy, pool, timeouts and retry budget.
 pub struct UpstreamGroup {
-    pub name: String,
+    pub name: Arc<str>,
     pub targets: Vec<Arc<Target>>,
     pub balancer: Balancer,
     pub client: UpClient,
@@ -89,7 +93,8 @@ impl InFlightGuard {
 
 impl UpstreamGroup {
     pub fn build(cfg: &UpstreamSection, config: &Config, metrics: Arc<Metrics>) -> Result<Arc<Self>, String> {
-        let targets: Vec<Arc<Target>> = cfg.targets.iter().map(|t| Arc::new(Target::new(t.clone()))).collect();
+        let targets: Vec<Arc<Target>> =
+            cfg.targets.iter().map(|t| Target::new(t).map(Arc::new)).collect::<Result<_, _>>()?;
         let connector = UpstreamConnector::new(cfg, config)?;
         let tls = cfg.tls.is_some();
         let client = Client::builder(TokioExecutor::new())
@@ -115,7 +120,7 @@ impl UpstreamGroup {
             })
         });
         let group = Arc::new(UpstreamGroup {
-            name: cfg.name.clone(),
+            name: cfg.name.as_str().into(),
             balancer,
             client,
             tls,

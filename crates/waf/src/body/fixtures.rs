@@ -76,7 +76,9 @@ fn run_case(body: &[u8], expect: &str) -> Result<(), String> {
             ["max_files", n] => limits.max_files = n.parse().map_err(|e| format!("{line}: {e}"))?,
             ["content-type", ct] => content_type = field(ct),
             ["arg", n, v] => args.push((field(n), field(v))),
-            ["file", n, f, size] => files.push((field(n), field(f), size.parse::<usize>().map_err(|e| format!("{line}: {e}"))?)),
+            ["file", n, f, size] => {
+                files.push((field(n), field(f), size.parse::<usize>().map_err(|e| format!("{line}: {e}"))?))
+            }
             ["part-header", n, l] => headers.push((field(n), field(l))),
             ["flag", f] => flags.push(f.to_string()),
             ["error", e] => error = Some(field(e)),
@@ -96,7 +98,9 @@ fn run_case(body: &[u8], expect: &str) -> Result<(), String> {
     let mut problems = String::new();
     let got_args: Vec<(Vec<u8>, Vec<u8>)> = parsed.args.iter().map(|(n, v)| (n.to_vec(), v.to_vec())).collect();
     if got_args != args {
-        let fmt = |l: &[(Vec<u8>, Vec<u8>)]| l.iter().map(|(n, v)| format!("{}={}", show(n), show(v))).collect::<Vec<_>>().join(", ");
+        let fmt = |l: &[(Vec<u8>, Vec<u8>)]| {
+            l.iter().map(|(n, v)| format!("{}={}", show(n), show(v))).collect::<Vec<_>>().join(", ")
+        };
         let _ = writeln!(problems, "args: got [{}], want [{}]", fmt(&got_args), fmt(&args));
     }
     let got_files: Vec<(Vec<u8>, Vec<u8>, usize)> =
@@ -104,9 +108,12 @@ fn run_case(body: &[u8], expect: &str) -> Result<(), String> {
     if got_files != files {
         let _ = writeln!(problems, "files: got {got_files:?}, want {files:?}");
     }
-    let got_headers: Vec<(Vec<u8>, Vec<u8>)> = parsed.part_headers.iter().map(|(n, l)| (n.to_vec(), l.to_vec())).collect();
+    let got_headers: Vec<(Vec<u8>, Vec<u8>)> =
+        parsed.part_headers.iter().map(|(n, l)| (n.to_vec(), l.to_vec())).collect();
     if got_headers != headers {
-        let fmt = |l: &[(Vec<u8>, Vec<u8>)]| l.iter().map(|(n, v)| format!("{}: {}", show(n), show(v))).collect::<Vec<_>>().join(", ");
+        let fmt = |l: &[(Vec<u8>, Vec<u8>)]| {
+            l.iter().map(|(n, v)| format!("{}: {}", show(n), show(v))).collect::<Vec<_>>().join(", ")
+        };
         let _ = writeln!(problems, "part headers: got [{}], want [{}]", fmt(&got_headers), fmt(&headers));
     }
     flags.sort();
@@ -116,7 +123,8 @@ fn run_case(body: &[u8], expect: &str) -> Result<(), String> {
     }
     match (&parsed.error, &error) {
         (None, None) => {}
-        (Some(got), Some(want)) if got.as_bytes().windows(want.len().max(1)).any(|w| w == &want[..]) || want.is_empty() => {}
+        (Some(got), Some(want))
+            if got.as_bytes().windows(want.len().max(1)).any(|w| w == &want[..]) || want.is_empty() => {}
         (got, want) => {
             let _ = writeln!(problems, "error: got {got:?}, want one containing {:?}", want.as_deref().map(show));
         }
@@ -129,7 +137,10 @@ fn run_case(body: &[u8], expect: &str) -> Result<(), String> {
         None => (Vec::new(), Vec::new()),
     };
     if got_texts != texts || got_attrs != attrs {
-        let _ = writeln!(problems, "xml: got texts {got_texts:?} attrs {got_attrs:?}, want texts {texts:?} attrs {attrs:?}");
+        let _ = writeln!(
+            problems,
+            "xml: got texts {got_texts:?} attrs {got_attrs:?}, want texts {texts:?} attrs {attrs:?}"
+        );
     }
     if problems.is_empty() {
         Ok(())

@@ -29,13 +29,57 @@ const JSON_TOKENS: &[&str] = &[
 ];
 
 const MULTIPART_TOKENS: &[&str] = &[
-    "--xyz", "--xyz--", "\r\n", "\n", "\r", "Content-Disposition: ", "form-data", "; name=", "; filename=", "\"a\"", "'b'",
-    "\"", "\\", ";", " ", "\t", "\x0b", "Content-Type: text/plain", ":", "x", "\0", "--", "--\"xyz", "-- xyz",
+    "--xyz",
+    "--xyz--",
+    "\r\n",
+    "\n",
+    "\r",
+    "Content-Disposition: ",
+    "form-data",
+    "; name=",
+    "; filename=",
+    "\"a\"",
+    "'b'",
+    "\"",
+    "\\",
+    ";",
+    " ",
+    "\t",
+    "\x0b",
+    "Content-Type: text/plain",
+    ":",
+    "x",
+    "\0",
+    "--",
+    "--\"xyz",
+    "-- xyz",
 ];
 
 const XML_TOKENS: &[&str] = &[
-    "<a>", "</a>", "<b x=\"1\">", "</b>", "<c/>", "&amp;", "&#x41;", "&#0;", "&x;", "<![CDATA[", "]]>", "<!--", "-->", "<?p ?>",
-    "<!DOCTYPE a>", "<!ENTITY", "\"", "'", "=", " ", "text", "\u{e9}", "\x00", "<",
+    "<a>",
+    "</a>",
+    "<b x=\"1\">",
+    "</b>",
+    "<c/>",
+    "&amp;",
+    "&#x41;",
+    "&#0;",
+    "&x;",
+    "<![CDATA[",
+    "]]>",
+    "<!--",
+    "-->",
+    "<?p ?>",
+    "<!DOCTYPE a>",
+    "<!ENTITY",
+    "\"",
+    "'",
+    "=",
+    " ",
+    "text",
+    "\u{e9}",
+    "\x00",
+    "<",
 ];
 
 const FORM_TOKENS: &[&str] = &["a", "=", "&", "%", "%4", "%41", "%zz", "+", "\u{e9}", "\0"];
@@ -81,7 +125,14 @@ fn run_all(body: &[u8], limits: &BodyLimits) {
 
 #[test]
 fn random_inputs_never_panic() {
-    let small = BodyLimits { max_args: 5, max_json_depth: 4, max_files: 2, max_part_header_bytes: 40, max_xml_nodes: 20, compat: Compat::ModSecurity };
+    let small = BodyLimits {
+        max_args: 5,
+        max_json_depth: 4,
+        max_files: 2,
+        max_part_header_bytes: 40,
+        max_xml_nodes: 20,
+        compat: Compat::ModSecurity,
+    };
     let limits = [BodyLimits::default(), small];
     let seed = 0x9E37_79B9_7F4A_7C15u64;
     let mut rng = Rng(seed);
@@ -124,6 +175,10 @@ fn large_pathological_inputs_stay_linear() {
     for body in &bodies {
         let start = Instant::now();
         run_all(body, &limits);
-        assert!(start.elapsed() < Duration::from_secs(5), "slow on a body starting {:?}", String::from_utf8_lossy(&body[..20]));
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "slow on a body starting {:?}",
+            String::from_utf8_lossy(&body[..20])
+        );
     }
 }

@@ -429,7 +429,14 @@ mod tests {
     fn scalars_keep_their_text() {
         assert_eq!(
             args(br#"{"i":-12,"f":1.5e+3,"t":true,"n":false,"z":null,"s":""}"#),
-            pairs(&[("json.i", "-12"), ("json.f", "1.5e+3"), ("json.t", "true"), ("json.n", "false"), ("json.z", ""), ("json.s", "")])
+            pairs(&[
+                ("json.i", "-12"),
+                ("json.f", "1.5e+3"),
+                ("json.t", "true"),
+                ("json.n", "false"),
+                ("json.z", ""),
+                ("json.s", "")
+            ])
         );
     }
 
@@ -461,7 +468,10 @@ mod tests {
                 ("json.empty-key", "v"),
             ])
         );
-        assert_eq!(args_with(b"[1,[2]]", Compat::ModSecurity), pairs(&[("json.array_0", "1"), ("json.array_1.array_0", "2")]));
+        assert_eq!(
+            args_with(b"[1,[2]]", Compat::ModSecurity),
+            pairs(&[("json.array_0", "1"), ("json.array_1.array_0", "2")])
+        );
     }
 
     #[test]

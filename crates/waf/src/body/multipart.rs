@@ -147,11 +147,10 @@ pub fn multipart_boundary(content_type: &[u8]) -> Result<Boundary<'_>, BoundaryE
     if count_boundary_params(value) != 0 {
         return fail("Multipart: Invalid boundary in C-T (content).", flags);
     }
-    let valid = value.iter().enumerate().all(|(i, &c)| {
-        c.is_ascii_alphanumeric()
-            || b"'()+_,-./:=?".contains(&c)
-            || (c == b' ' && i + 1 < value.len())
-    });
+    let valid = value
+        .iter()
+        .enumerate()
+        .all(|(i, &c)| c.is_ascii_alphanumeric() || b"'()+_,-./:=?".contains(&c) || (c == b' ' && i + 1 < value.len()));
     if !valid {
         return fail("Multipart: Invalid boundary in C-T (characters).", flags);
     }
@@ -233,7 +232,16 @@ type Step = Result<(), String>;
 
 impl<'a, 'b, 'o, 'l> Parser<'a, 'b, 'o, 'l> {
     fn new(body: &'a [u8], boundary: &'b [u8], limits: &'l BodyLimits, out: &'o mut ParsedBody<'a>) -> Self {
-        Self { body, boundary, limits, out, state: State::Preamble, part: Part::default(), boundaries_seen: 0, finder: None }
+        Self {
+            body,
+            boundary,
+            limits,
+            out,
+            state: State::Preamble,
+            part: Part::default(),
+            boundaries_seen: 0,
+            finder: None,
+        }
     }
 
     fn run(&mut self) -> Step {
@@ -483,11 +491,8 @@ impl<'a, 'b, 'o, 'l> Parser<'a, 'b, 'o, 'l> {
                     self.out.multipart.file_limit_exceeded = true;
                     return Ok(());
                 }
-                let content_type = part
-                    .headers
-                    .into_iter()
-                    .find(|h| h.name.eq_ignore_ascii_case(b"Content-Type"))
-                    .map(|h| h.value);
+                let content_type =
+                    part.headers.into_iter().find(|h| h.name.eq_ignore_ascii_case(b"Content-Type")).map(|h| h.value);
                 self.out.files.push(FilePart {
                     name,
                     filename,
@@ -875,7 +880,10 @@ Content-Disposition: form-data; name=\"a\"\n\
         let modsec = BodyLimits { compat: Compat::ModSecurity, ..BodyLimits::default() };
         for (body, want) in [
             ("--xyz\nX: 1\n\nv\n--xyz--\n", "Multipart: Part missing Content-Disposition header."),
-            ("--xyz\nContent-Disposition: form-data\n\nv\n--xyz--\n", "Multipart: Content-Disposition header missing name field."),
+            (
+                "--xyz\nContent-Disposition: form-data\n\nv\n--xyz--\n",
+                "Multipart: Content-Disposition header missing name field.",
+            ),
         ] {
             let p = parse_multipart(body.as_bytes(), CT, &modsec);
             assert!(p.error.unwrap().ends_with(want));
@@ -916,13 +924,22 @@ Content-Disposition: form-data; name=\"a\"\n\
             let p = parse(body.as_bytes());
             let n = p.args.first().map(|a| String::from_utf8_lossy(&a.0).into_owned());
             let f = p.files.first().map(|f| String::from_utf8_lossy(&f.filename).into_owned());
-            (n.or(p.files.first().map(|f| String::from_utf8_lossy(&f.name).into_owned())), f, p.multipart.invalid_quoting, p.error)
+            (
+                n.or(p.files.first().map(|f| String::from_utf8_lossy(&f.name).into_owned())),
+                f,
+                p.multipart.invalid_quoting,
+                p.error,
+            )
         };
         assert_eq!(cd("form-data; name=plain"), (Some("plain".into()), None, false, None));
         assert_eq!(cd("form-data; name='single'"), (Some("single".into()), None, true, None));
         assert_eq!(cd(r#"form-data; name="a\"b\\c\d""#), (Some(r#"a"b\c\d"#.into()), None, false, None));
         assert_eq!(cd(r#"form-data;name="n";filename="f.txt""#), (Some("n".into()), Some("f.txt".into()), false, None));
-        assert_eq!(cd(r#"form-data; name="n"; filename="""#), (Some("n".into()), None, false, None), "empty filename is a field");
+        assert_eq!(
+            cd(r#"form-data; name="n"; filename="""#),
+            (Some("n".into()), None, false, None),
+            "empty filename is a field"
+        );
         assert!(cd(r#"form-data; name="it's""#).2);
         for (bad, code) in [
             ("attachment; name=\"a\"", -1),
@@ -967,7 +984,9 @@ Content-Disposition: form-data; name=\"a\"\n\
 
     #[test]
     fn boundary_parsing() {
-        let ok = |ct: &str| multipart_boundary(ct.as_bytes()).map(|b| (String::from_utf8_lossy(b.value).into_owned(), b.flags));
+        let ok = |ct: &str| {
+            multipart_boundary(ct.as_bytes()).map(|b| (String::from_utf8_lossy(b.value).into_owned(), b.flags))
+        };
         let (v, f) = ok("multipart/form-data; boundary=----WebKitFormBoundaryABC").unwrap();
         assert_eq!(v, "----WebKitFormBoundaryABC");
         assert_eq!(f, MultipartFlags::default());

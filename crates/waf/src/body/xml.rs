@@ -211,7 +211,10 @@ mod tests {
     fn billion_laughs_is_refused_quickly() {
         let mut doc = String::from("<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\">");
         for i in 1..10 {
-            doc.push_str(&format!("<!ENTITY lol{i} \"{}\">", format!("&lol{};", i - 1).repeat(10).replace("&lol0;", "&lol;")));
+            doc.push_str(&format!(
+                "<!ENTITY lol{i} \"{}\">",
+                format!("&lol{};", i - 1).repeat(10).replace("&lol0;", "&lol;")
+            ));
         }
         doc.push_str("]><lolz>&lol9;</lolz>");
         let start = Instant::now();

@@ -13,8 +13,8 @@ use super::util::{is_hex, x2c, Out};
 pub(crate) fn sql_hex_decode(input: &[u8]) -> Cow<'_, [u8]> {
     let n = input.len();
     let hex_pair = |k: usize| k + 1 < n && is_hex(input[k]) && is_hex(input[k + 1]);
-    let Some(start) = (0..n.saturating_sub(3))
-        .find(|&k| input[k] == b'0' && input[k + 1] | 0x20 == b'x' && hex_pair(k + 2))
+    let Some(start) =
+        (0..n.saturating_sub(3)).find(|&k| input[k] == b'0' && input[k + 1] | 0x20 == b'x' && hex_pair(k + 2))
     else {
         return Cow::Borrowed(input);
     };
