@@ -40,6 +40,8 @@ pub struct RequestCtx {
     pub started: Instant,
     /// Set when a phase refused the request (for the log).
     pub refused_by: Option<&'static str>,
+    /// A phase answered `Verdict::Close`: the connection is dropped without a response.
+    pub close_connection: bool,
     pub extensions: http::Extensions,
 }
 
@@ -53,6 +55,7 @@ impl RequestCtx {
             upstream: None,
             started: Instant::now(),
             refused_by: None,
+            close_connection: false,
             extensions: http::Extensions::new(),
         }
     }

@@ -2,7 +2,6 @@
 //! upstream (balancing, timeouts, retries) → response-header phase → response body → logging.
 //! Every refusal becomes an RFC 9457 problem response here, in one place ([`problem_response`]).
 
-use std::convert::Infallible;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -101,7 +100,7 @@ impl OnDone for RequestLog {
 pub type ResponseBody = LoggedBody<RequestLog>;
 
 /// hyper's entry point: never fails; every error becomes a response.
-pub async fn handle(cx: Arc<ConnShared>, req: Request<Incoming>) -> Result<Response<ResponseBody>, Infallible> {
+pub async fn handle(cx: Arc<ConnShared>, req: Request<Incoming>) -> Result<Response<ResponseBody>, ConnectionDropped> {
     let rt = cx.gateway.runtime.load_full();
     cx.activity.begin();
     cx.gateway.metrics.in_flight.inc();
@@ -118,16 +117,34 @@ pub async fn handle(cx: Arc<ConnShared>, req: Request<Incoming>) -> Result<Respo
         Err(problem) => problem_response(&ctx, *problem),
     };
 
+    if ctx.close_connection {
+        // Logged like any refusal; hyper closes the connection (HTTP/2: resets the stream) on the error.
+        let by = ctx.refused_by.unwrap_or("-");
+        RequestLog { cx, rt, ctx: CtxCell::Owned(ctx), served, status: 0, line, head_done: Instant::now() }
+            .done(0, false);
+        return Err(ConnectionDropped(by));
+    }
+
     // Response-header phase, for every response (including Portcullis's own problems).
     if rt.phases.response_headers {
         for p in &rt.protections {
             let (mut parts, b) = resp.into_parts();
             let verdict = p.response_headers_filter(&mut ctx, &mut parts);
             resp = Response::from_parts(parts, b);
-            if let Verdict::Respond(problem) = verdict {
-                ctx.refused_by = Some(p.name());
-                resp = problem_response(&ctx, *problem);
-                break;
+            match verdict {
+                Verdict::Continue => {}
+                Verdict::Respond(problem) => {
+                    ctx.refused_by = Some(p.name());
+                    resp = problem_response(&ctx, *problem);
+                    break;
+                }
+                Verdict::Close => {
+                    let by = p.name();
+                    ctx.refused_by = Some(by);
+                    RequestLog { cx, rt, ctx: CtxCell::Owned(ctx), served, status: 0, line, head_done: Instant::now() }
+                        .done(0, false);
+                    return Err(ConnectionDropped(by));
+                }
             }
         }
     }
@@ -180,17 +197,8 @@ async fn route_and_serve(
     // Request-header phase.
     if rt.phases.request_headers {
         for p in &rt.protections {
-            match p.request_headers_filter(ctx, &mut parts) {
-                Verdict::Continue => {}
-                Verdict::Respond(problem) => {
-                    ctx.refused_by = Some(p.name());
-                    return Err(problem);
-                }
-                Verdict::Close => {
-                    ctx.refused_by = Some(p.name());
-                    return Err(Box::new(Problem::new(StatusCode::FORBIDDEN, "The request was refused.")));
-                }
-            }
+            let verdict = p.request_headers_filter(ctx, &mut parts);
+            refusal(ctx, p.name(), verdict)?;
         }
     }
 
@@ -230,6 +238,28 @@ async fn route_and_serve(
         }
     }
 }
+
+/// A request-side verdict as a result: `Err` carries the problem to answer with, and the refusing protection
+/// is noted for the log. `Close` marks the context so [`handle`] drops the connection instead of answering.
+fn refusal(ctx: &mut RequestCtx, name: &'static str, verdict: Verdict) -> Result<(), Box<Problem>> {
+    match verdict {
+        Verdict::Continue => Ok(()),
+        Verdict::Respond(problem) => {
+            ctx.refused_by = Some(name);
+            Err(problem)
+        }
+        Verdict::Close => {
+            ctx.refused_by = Some(name);
+            ctx.close_connection = true;
+            Err(Box::new(Problem::new(StatusCode::FORBIDDEN, "The request was refused.")))
+        }
+    }
+}
+
+/// Returned to hyper to drop a connection without a response (a protection's `Verdict::Close`).
+#[derive(Debug, thiserror::Error)]
+#[error("connection dropped by {0}")]
+pub struct ConnectionDropped(&'static str);
 
 fn too_large(max: u64) -> Problem {
     Problem::new(StatusCode::PAYLOAD_TOO_LARGE, format!("The request body is larger than the {max} bytes allowed."))
@@ -548,17 +578,8 @@ async fn request_body_phase(
     let chunk = buf.freeze();
     for (i, _) in &needs {
         let p = &rt.protections[*i];
-        match p.request_body_filter(ctx, &chunk, complete) {
-            Verdict::Continue => {}
-            Verdict::Respond(problem) => {
-                ctx.refused_by = Some(p.name());
-                return Err(problem);
-            }
-            Verdict::Close => {
-                ctx.refused_by = Some(p.name());
-                return Err(Box::new(Problem::new(StatusCode::FORBIDDEN, "The request was refused.")));
-            }
-        }
+        let verdict = p.request_body_filter(ctx, &chunk, complete);
+        refusal(ctx, p.name(), verdict)?;
     }
     let head = body::full(chunk);
     if complete {
