@@ -265,3 +265,36 @@ async fn metrics_count_requests_by_route_and_status_class() {
     let h = c.get(format!("http://{}/readyz", gw.admin.unwrap())).send().await.unwrap();
     assert_eq!(h.status(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_log_to_a_file_is_one_json_line_per_request() {
+    let up = Upstream::start("one").await;
+    let cfg = config(&format!("{}\n[[routes]]\nname = \"api\"\nupstream = \"one\"\n", upstream_cfg("one", up.addr)))
+        .replace("access = \"stdout\"", "access = \"{dir}/access.log\"");
+    let gw = Gw::start(&cfg);
+    let c = client();
+    c.get(gw.url("http", "/a?secret=1")).header("X-Request-Id", "log-test-1").send().await.unwrap();
+    c.get(gw.url("http", "/nowhere-but-routed")).send().await.unwrap();
+    let path = gw.dir.path().join("access.log");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let lines: Vec<Value> = loop {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        if lines.len() >= 2 || std::time::Instant::now() > deadline {
+            break lines;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let first = &lines[0];
+    assert_eq!(first["request_id"], "log-test-1");
+    assert_eq!(first["method"], "GET");
+    assert_eq!(first["path"], "/a", "the query string is not logged");
+    assert_eq!(first["route"], "api");
+    assert_eq!(first["status"], 200);
+    assert_eq!(first["upstream"], "one");
+    assert_eq!(first["client_ip"], "127.0.0.1");
+    assert!(first["bytes"].as_u64().unwrap() > 0);
+    assert!(first["duration_ms"].as_f64().unwrap() > 0.0);
+    assert!(gw.stdout.lock().unwrap().is_empty(), "nothing on stdout when the log goes to a file");
+}
