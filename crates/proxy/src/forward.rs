@@ -33,13 +33,25 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
         }
         headers.remove(CONNECTION);
     }
-    for h in [&KEEP_ALIVE, &PROXY_CONNECTION, &TE, &TRAILER, &TRANSFER_ENCODING] {
-        headers.remove(h);
+    // One pass over the names is cheaper than a hash lookup per hop-by-hop name, and most requests have none.
+    let hop = |n: &HeaderName| {
+        n == KEEP_ALIVE
+            || n == PROXY_CONNECTION
+            || n == TE
+            || n == TRAILER
+            || n == TRANSFER_ENCODING
+            || (!upgrade && n == UPGRADE)
+    };
+    if headers.keys().any(hop) {
+        for h in [&KEEP_ALIVE, &PROXY_CONNECTION, &TE, &TRAILER, &TRANSFER_ENCODING] {
+            headers.remove(h);
+        }
+        if !upgrade {
+            headers.remove(UPGRADE);
+        }
     }
     if upgrade {
         headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
-    } else {
-        headers.remove(UPGRADE);
     }
 }
 

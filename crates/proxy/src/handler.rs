@@ -371,13 +371,17 @@ async fn proxy(
         .get(HOST)
         .cloned()
         .or_else(|| parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
+    // Room for the forwarding headers added below, so the map grows (and rehashes) at most once.
+    parts.headers.reserve(6);
     forward::remove_hop_by_hop(&mut parts.headers, upgrade);
     forward::set_forwarded(&mut parts.headers, &cx.peer, host_value.as_ref(), &rt.trusted_proxies);
     if let Some(v) = request_id {
         parts.headers.insert(X_REQUEST_ID.clone(), v.clone());
     }
-    if let Some(h) = &host_value {
-        parts.headers.insert(HOST, h.clone());
+    if !parts.headers.contains_key(HOST) {
+        if let Some(h) = &host_value {
+            parts.headers.insert(HOST, h.clone());
+        }
     }
 
     // Request body: size limit while streaming, and the body phase for protections that want it.
