@@ -1,0 +1,83 @@
+//! Executing per-match actions: `setvar`, `ctl`, `initcol`, `expirevar`, `setenv`.
+
+use super::Transaction;
+use crate::actions::{Action, Ctl, SetOp, SetVar};
+use crate::operators::numeric_atoi as atoi;
+use crate::variables::Var;
+use std::time::Duration;
+
+/// Longest value a `setvar` may store (defends against `=+` string growth and huge macro expansions).
+const MAX_VAR_LEN: usize = 64 * 1024;
+/// Most `TX` entries; beyond it new keys are dropped (rules come from users, keys can hold request data).
+const MAX_TX_VARS: usize = 4096;
+
+impl Transaction {
+    pub(crate) fn exec_action(&mut self, a: &Action) {
+        match a {
+            Action::SetVar(sv) => self.setvar(sv),
+            Action::Ctl(c) => self.ctl(c),
+            Action::InitCol { collection, key } => {
+                let k = String::from_utf8_lossy(&key.expand(&*self)).into_owned();
+                let timeout = Duration::from_secs(self.engine.settings.collection_timeout_secs);
+                let rec = self.engine.store.load(&format!("{}:{k}", crate::variables::name_of(*collection)), timeout);
+                self.persistent.retain(|(v, _, _)| v != collection);
+                self.persistent.push((*collection, k, rec));
+            }
+            Action::ExpireVar { .. } => {
+                // Records expire as a whole after SecCollectionTimeout; per-variable expiry is not modelled.
+            }
+            Action::SetEnv { name, value } => {
+                let n = String::from_utf8_lossy(&name.expand(&*self)).to_ascii_lowercase();
+                let v = value.expand(&*self);
+                self.env.insert(n, v);
+            }
+        }
+    }
+
+    fn setvar(&mut self, sv: &SetVar) {
+        let key = String::from_utf8_lossy(&sv.key.expand(&*self)).to_ascii_lowercase();
+        let mut value = sv.value.expand(&*self);
+        value.truncate(MAX_VAR_LEN);
+        let map = match sv.collection {
+            Var::Tx => &mut self.tx,
+            other => match self.persistent.iter_mut().find(|(v, _, _)| *v == other) {
+                Some((_, _, rec)) => rec,
+                None => return,
+            },
+        };
+        if map.len() >= MAX_TX_VARS && !map.contains_key(&key) && sv.op != SetOp::Delete {
+            return;
+        }
+        match sv.op {
+            SetOp::Delete => {
+                map.remove(&key);
+            }
+            SetOp::Set => {
+                map.insert(key, value);
+            }
+            SetOp::Add | SetOp::Sub => {
+                let cur = map.get(&key).map(|v| atoi(v)).unwrap_or(0);
+                let d = atoi(&value);
+                let n = if sv.op == SetOp::Add { cur.saturating_add(d) } else { cur.saturating_sub(d) };
+                map.insert(key, n.to_string().into_bytes());
+            }
+        }
+    }
+
+    fn ctl(&mut self, c: &Ctl) {
+        match c {
+            Ctl::RuleEngine(m) => self.mode = *m,
+            Ctl::RuleRemoveById(r) => self.excl.ids.extend(r.iter().copied()),
+            Ctl::RuleRemoveByTag(t) => self.excl.tags.push(t.clone()),
+            Ctl::RuleRemoveByMsg(m) => self.excl.msgs.push(m.clone()),
+            Ctl::RuleRemoveTargetById(r, t) => self.excl.targets_by_id.push((r.clone(), t.clone())),
+            Ctl::RuleRemoveTargetByTag(tag, t) => self.excl.targets_by_tag.push((tag.clone(), t.clone())),
+            Ctl::RuleRemoveTargetByMsg(m, t) => self.excl.targets_by_msg.push((m.clone(), t.clone())),
+            Ctl::RequestBodyProcessor(p) => self.req.body_processor = Some(p.clone()),
+            Ctl::ForceRequestBodyVariable(b) => self.force_body_variable = *b,
+            Ctl::RequestBodyAccess(b) => self.request_body_access = *b,
+            Ctl::ResponseBodyAccess(b) => self.response_body_access = *b,
+            Ctl::RequestBodyLimit(_) | Ctl::AuditEngine(_) | Ctl::AuditLogParts(_) | Ctl::DebugLogLevel(_) => {}
+        }
+    }
+}
