@@ -159,7 +159,7 @@ impl Compiler {
             | "secdebuglog" | "secdebugloglevel" | "secpcrematchlimit" | "secpcrematchlimitrecursion" | "secunicodemapfile"
             | "secunicodecodepage" | "sectmpdir" | "secdatadir" | "secuploaddir" | "secuploadkeepfiles" | "secuploadfilemode"
             | "secuploadfilelimit" | "secstatusengine" | "sectmpsaveuploadedfiles" | "seccookieformat" | "secargumentseparator"
-            | "secserversignature" | "secwebappid" | "secsensorid" | "sechttpblkey" | "secgeolookupdb" | "secrequestbodyjsondepthlimit" | "secxmlexternalentity" | "secconnengine" | "secremoterules" | "secremoterulesfailaction" | "secruleperftime" | "secstreaminbodyinspection" | "secstreamoutbodyinspection" | "secinterceptonerror" | "sechashengine" | "sechashkey" | "sechashparam" | "sechashmethodrx" | "sechashmethodpm" | "secrequestbodyjsondepth" => {
+            | "secserversignature" | "secwebappid" | "secsensorid" | "sechttpblkey" | "secgeolookupdb" | "secrequestbodyjsondepthlimit" | "secxmlexternalentity" | "secconnengine" | "secremoterules" | "secremoterulesfailaction" | "secruleperftime" | "secstreaminbodyinspection" | "secstreamoutbodyinspection" | "secinterceptonerror" | "sechashengine" | "sechashkey" | "sechashparam" | "sechashmethodrx" | "sechashmethodpm" | "secrequestbodyjsondepth" | "secrxprefilter" => {
                 s.passthrough.push((d.name.clone(), d.args.clone()));
             }
             _ => return Err(err(&d.loc, None, format!("unknown directive {}", d.name))),

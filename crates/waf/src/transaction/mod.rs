@@ -365,6 +365,11 @@ impl Transaction {
         if self.phases_done[1] {
             return None;
         }
+        // As Coraza does: a forced body variable with no processor parses the body as URL-encoded
+        // (CRS 901340 forces it whenever the Content-Type selects no processor).
+        if self.force_body_variable && self.req.body_processor.is_none() {
+            self.req.body_processor = Some("URLENCODED".into());
+        }
         if self.request_body_access && !self.req.body.is_empty() {
             let body = std::mem::take(&mut self.req.body);
             self.req.body_span = self.push(&body);
