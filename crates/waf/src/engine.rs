@@ -1,4 +1,45 @@
 //! [`Engine`]: a loaded, immutable rule set plus settings, shared by all transactions (`Send + Sync`).
+//!
+//! # The gateway's view
+//!
+//! Load once (any error means nothing loads), share behind an `Arc`, run one [`Transaction`] per HTTP
+//! exchange through the phases, act on the first [`Intervention`](crate::Intervention), always finish with
+//! `process_logging`:
+//!
+//! ```
+//! use portcullis_waf::{Engine, InterventionAction, TxInfo};
+//! use std::sync::Arc;
+//!
+//! let rules = r#"
+//! SecRuleEngine On
+//! SecDefaultAction "phase:1,log,auditlog,deny,status:403"
+//! SecRule ARGS "@rx (?i)union\s+select" "id:1001,phase:1,block,msg:'SQLi in %{MATCHED_VAR_NAME}',severity:CRITICAL"
+//! "#;
+//! // or Engine::from_files(&["crs-setup.conf".into(), "rules/*.conf".into()])
+//! let engine = Arc::new(Engine::from_str(rules, "inline.conf")?);
+//! assert!(!engine.settings().request_body_access);
+//!
+//! let mut tx = engine.transaction(TxInfo {
+//!     unique_id: "abc123".into(),
+//!     client_addr: "192.0.2.7".parse().unwrap(),
+//!     client_port: 51000,
+//!     server_addr: "192.0.2.1".parse().unwrap(),
+//!     server_port: 443,
+//! });
+//! tx.request_line("GET", "/search?q=1%20UNION%20SELECT%20pw", "HTTP/1.1");
+//! tx.request_header(b"Host", b"example.com");
+//! let iv = tx.process_request_headers().expect("blocked");
+//! assert_eq!((iv.status, iv.rule_id, iv.action), (403, 1001, InterventionAction::Deny));
+//! // (phase 2: tx.append_request_body(chunk)?; tx.process_request_body();
+//! //  responses: response_status / response_header / process_response_headers /
+//! //  append_response_body / process_response_body)
+//! tx.process_logging();
+//! let m = &tx.matches()[0];
+//! assert_eq!(m.msg, "SQLi in ARGS:q");
+//! let line = m.modsec_log_line(&tx.log_meta());
+//! assert!(line.contains(r#"[id "1001"]"#) && line.contains(r#"[unique_id "abc123"]"#));
+//! # Ok::<(), portcullis_waf::LoadError>(())
+//! ```
 
 use crate::error::{LoadError, Location};
 use crate::persist::Store;

@@ -13,6 +13,7 @@ pub mod error;
 pub mod macros;
 pub mod operators;
 pub mod persist;
+pub mod prefilter;
 pub mod regex_util;
 pub mod rule;
 pub mod seclang;

@@ -53,12 +53,20 @@ pub struct OpCtx<'a> {
 pub trait Operator: Send + Sync + std::fmt::Debug {
     /// Does `input` match? On a match with `ctx.captures` set, fills the groups (0 = whole match).
     fn eval(&self, input: &[u8], ctx: &mut OpCtx<'_>) -> bool;
+
+    /// Id in the shared literal prefilter (`crate::prefilter`): when the prefilter says none of this
+    /// operator's literals occur in a value, the evaluator skips `eval` (it would return false).
+    fn prefilter_id(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// What a factory may need besides the parameter.
 pub struct BuildCtx<'a> {
     /// Directory of the rule file (for `@pmFromFile`, `@ipMatchFromFile`).
     pub rule_dir: &'a Path,
+    /// Where `@rx` registers its literals, when prefiltering is on.
+    pub prefilter: Option<&'a std::cell::RefCell<crate::prefilter::PrefilterBuilder>>,
 }
 
 type Factory = fn(&str, &BuildCtx<'_>) -> Result<Box<dyn Operator>, String>;
@@ -153,7 +161,7 @@ pub(crate) mod test_util {
     }
 
     pub fn op(name: &str, arg: &str) -> Box<dyn Operator> {
-        build(name, arg, &BuildCtx { rule_dir: Path::new(env!("CARGO_MANIFEST_DIR")) }).unwrap()
+        build(name, arg, &BuildCtx { rule_dir: Path::new(env!("CARGO_MANIFEST_DIR")), prefilter: None }).unwrap()
     }
 
     pub fn m(o: &dyn Operator, input: &[u8]) -> bool {
@@ -216,7 +224,7 @@ mod tests {
 
     #[test]
     fn unknown_operator() {
-        let e = build("nope", "", &BuildCtx { rule_dir: Path::new(".") }).unwrap_err();
+        let e = build("nope", "", &BuildCtx { rule_dir: Path::new("."), prefilter: None }).unwrap_err();
         assert!(e.contains("unknown operator"));
     }
 

@@ -12,13 +12,15 @@ enum Rx {
 }
 
 #[derive(Debug)]
-pub struct RxOp(Rx);
+pub struct RxOp(Rx, Option<u32>);
 
-pub fn build(arg: &str, _: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String> {
+pub fn build(arg: &str, ctx: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String> {
     if arg.contains("%{") {
-        return Ok(Box::new(RxOp(Rx::Dynamic(Param::parse(arg)?))));
+        return Ok(Box::new(RxOp(Rx::Dynamic(Param::parse(arg)?), None)));
     }
-    compile_rx(arg).map(|r| Box::new(RxOp(Rx::Static(r))) as Box<dyn Operator>).map_err(|e| format!("bad regex: {e}"))
+    let re = compile_rx(arg).map_err(|e| format!("bad regex: {e}"))?;
+    let pf = ctx.prefilter.and_then(|p| p.borrow_mut().register(arg));
+    Ok(Box::new(RxOp(Rx::Static(re), pf)))
 }
 
 pub(crate) fn match_regex(re: &Regex, input: &[u8], ctx: &mut OpCtx<'_>) -> bool {
@@ -38,6 +40,10 @@ pub(crate) fn match_regex(re: &Regex, input: &[u8], ctx: &mut OpCtx<'_>) -> bool
 }
 
 impl Operator for RxOp {
+    fn prefilter_id(&self) -> Option<u32> {
+        self.1
+    }
+
     fn eval(&self, input: &[u8], ctx: &mut OpCtx<'_>) -> bool {
         match &self.0 {
             Rx::Static(re) => match_regex(re, input, ctx),

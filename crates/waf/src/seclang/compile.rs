@@ -19,6 +19,7 @@ use std::path::Path;
 pub struct RuleSet {
     pub phases: [Vec<Rule>; 5],
     pub chains: Vec<TransformChain>,
+    pub prefilter: crate::prefilter::Prefilter,
 }
 
 impl RuleSet {
@@ -54,6 +55,7 @@ struct Compiler {
     ids: HashSet<u32>,
     chains: Vec<TransformChain>,
     chain_ids: HashMap<Vec<String>, ChainId>,
+    prefilter: std::cell::RefCell<crate::prefilter::PrefilterBuilder>,
 }
 
 fn err(loc: &Location, id: Option<u32>, msg: impl Into<String>) -> LoadError {
@@ -92,6 +94,7 @@ pub fn compile(directives: Vec<RawDirective>) -> Result<(Settings, RuleSet), Loa
         ids: HashSet::new(),
         chains: vec![TransformChain { names: Vec::new(), steps: Vec::new() }],
         chain_ids: HashMap::from([(Vec::new(), 0)]),
+        prefilter: Default::default(),
     };
     for d in &directives {
         c.directive(d)?;
@@ -237,7 +240,7 @@ impl Compiler {
         let draft = actions::parse_actions(acts).map_err(|e| err(&d.loc, None, e))?;
         let id_hint = draft.id;
         let rule_dir = d.loc.file.parent().unwrap_or(Path::new("."));
-        let op = operators::build(op_name, op_arg, &BuildCtx { rule_dir }).map_err(|e| err(&d.loc, id_hint, e))?;
+        let op = operators::build(op_name, op_arg, &BuildCtx { rule_dir, prefilter: Some(&self.prefilter) }).map_err(|e| err(&d.loc, id_hint, e))?;
         let continuing = matches!(self.entries.last(), Some(Entry::Rule { open_chain: true, .. }));
         if continuing {
             return self.add_link(d, targets, op_name, op, negated, draft);
@@ -465,6 +468,7 @@ impl Compiler {
                 phases[p][idx].skip_after = Some(target);
             }
         }
-        Ok((self.settings, RuleSet { phases, chains: self.chains }))
+        let prefilter = self.prefilter.into_inner().build();
+        Ok((self.settings, RuleSet { phases, chains: self.chains, prefilter }))
     }
 }

@@ -162,6 +162,33 @@ impl Transaction {
         }
     }
 
+    /// Can the regex with prefilter `id` match this transformed value? Scans each distinct
+    /// (value, chain) once per transaction.
+    fn prefilter_allows(&mut self, item: &Item, tv: &TVal, chain_id: u32, id: u32) -> bool {
+        let pf = &self.engine.rules.prefilter;
+        let words = pf.words();
+        let key = match (&item.value, tv) {
+            (Val::Arena(s), TVal::Same | TVal::Cache(_)) => Some((*s, chain_id)),
+            _ => None,
+        };
+        if let Some(k) = key {
+            if let Some(off) = self.pf_cache.get(&k) {
+                let o = *off as usize;
+                return crate::prefilter::has(&self.pf_bits[o..o + words], id);
+            }
+        }
+        let mut bits = vec![0u64; words];
+        let engine = Arc::clone(&self.engine);
+        engine.rules.prefilter.scan(self.tval(item, tv), &mut bits);
+        let ok = crate::prefilter::has(&bits, id);
+        if let Some(k) = key {
+            let off = self.pf_bits.len() as u32;
+            self.pf_bits.extend_from_slice(&bits);
+            self.pf_cache.insert(k, off);
+        }
+        ok
+    }
+
     fn tval<'a>(&'a self, item: &'a Item, t: &'a TVal) -> &'a [u8] {
         match t {
             TVal::Same => self.val(&item.value),
@@ -208,7 +235,10 @@ impl Transaction {
                 self.eval_multi(link, chain, item)
             } else {
                 let tv = self.transform(&item.value, link.transforms, chain);
-                let hit = self.run_op_on(link, item, &tv);
+                let hit = match link.op.prefilter_id() {
+                    Some(id) if !self.prefilter_allows(item, &tv, link.transforms, id) => link.negated,
+                    _ => self.run_op_on(link, item, &tv),
+                };
                 (hit, if hit { Some(self.tval(item, &tv).to_vec()) } else { None })
             };
             if hit {

@@ -151,6 +151,9 @@ pub struct Transaction {
     pub(crate) phases_done: [bool; 5],
     pub(crate) cache: HashMap<(Span, u32), Cached, BuildFx>,
     pub(crate) cache_buf: Vec<u8>,
+    /// Prefilter bitsets per (value, chain): offset into `pf_bits`.
+    pub(crate) pf_cache: HashMap<(Span, u32), u32, BuildFx>,
+    pub(crate) pf_bits: Vec<u64>,
     // per-rule match state
     pub(crate) matched_var: Vec<u8>,
     pub(crate) matched_var_name: String,
@@ -212,6 +215,8 @@ impl Transaction {
             phases_done: [false; 5],
             cache: HashMap::with_hasher(BuildFx),
             cache_buf: Vec::new(),
+            pf_cache: HashMap::with_hasher(BuildFx),
+            pf_bits: Vec::new(),
             matched_var: Vec::new(),
             matched_var_name: String::new(),
             matched_vars: Vec::new(),
