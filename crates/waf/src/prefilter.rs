@@ -82,8 +82,10 @@ fn as_case_pair(r: &[(u32, u32)]) -> Option<u8> {
 }
 
 fn literals_of(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    // parse exactly what `compile_rx` compiles, in the same mode order
+    let pattern = crate::regex_util::translate_pcre(pattern);
     let parse = |unicode: bool| {
-        regex_syntax::ParserBuilder::new().unicode(unicode).utf8(false).dot_matches_new_line(true).build().parse(pattern)
+        regex_syntax::ParserBuilder::new().unicode(unicode).utf8(false).dot_matches_new_line(true).build().parse(&pattern)
     };
     let hir = parse(false).or_else(|_| parse(true)).ok()?;
     let hir = fold_case(&hir);

@@ -38,9 +38,10 @@ pub fn compile_rx(pattern: &str) -> Result<Regex, RxError> {
     }
 }
 
-/// Rewrites the few PCRE spellings the `regex` crate spells differently. Only escapes outside of what
-/// regex-syntax already accepts are touched: `\/` (harmless in PCRE) and `\e`.
-fn translate_pcre(p: &str) -> String {
+/// Rewrites the few PCRE spellings the `regex` crate spells differently: `\/` (harmless in PCRE), `\e`,
+/// and literal non-ASCII characters, which PCRE without UTF mode sees as their UTF-8 bytes (inside a
+/// class too: `[’]` is the set of bytes E2, 80, 99), so they become `\xHH` byte escapes.
+pub(crate) fn translate_pcre(p: &str) -> String {
     let mut out = String::with_capacity(p.len());
     let mut chars = p.chars().peekable();
     while let Some(c) = chars.next() {
@@ -54,8 +55,13 @@ fn translate_pcre(p: &str) -> String {
                 }
                 None => out.push_str("\\\\"),
             }
-        } else {
+        } else if c.is_ascii() {
             out.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("\\x{b:02X}"));
+            }
         }
     }
     out
@@ -77,9 +83,12 @@ mod tests {
     }
 
     #[test]
-    fn unicode_literal_falls_back() {
+    fn non_ascii_literals_are_bytes_like_pcre() {
         let r = compile_rx("[é]").unwrap();
         assert!(r.is_match("é".as_bytes()));
+        assert!(r.is_match(b"\xc3"), "a class of UTF-8 bytes, as PCRE without UTF");
+        let r = compile_rx("^(?:[’]){3}$").unwrap();
+        assert!(r.is_match("’".as_bytes()));
     }
 
     #[test]

@@ -257,9 +257,11 @@ impl Transaction {
             Some(q) => (&rel[..q], &rel[q + 1..]),
             None => (rel, ""),
         };
-        self.req.filename = self.push(path.as_bytes());
-        let base = path.rsplit('/').next().unwrap_or("");
-        self.req.basename = self.push(base.as_bytes());
+        // REQUEST_FILENAME/BASENAME are percent-decoded (not `+`), as Coraza and ModSecurity expose them
+        let decoded = percent_decode(path.as_bytes());
+        self.req.filename = self.push(&decoded);
+        let base_start = decoded.iter().rposition(|b| *b == b'/').map(|p| p + 1).unwrap_or(0);
+        self.req.basename = self.push(&decoded[base_start..]);
         self.req.query = self.push(query.as_bytes());
         self.req.protocol = self.push(protocol.as_bytes());
         let line = format!("{method} {uri} {protocol}");
@@ -377,7 +379,11 @@ impl Transaction {
         }
         if self.request_body_access && !self.req.body.is_empty() {
             let body = std::mem::take(&mut self.req.body);
-            self.req.body_span = self.push(&body);
+            // REQUEST_BODY as in ModSecurity: only for URLENCODED or when forced (CRS 901340 forces it
+            // when no processor applies); XML/JSON/multipart bodies are inspected through their parsers.
+            if self.force_body_variable || self.req.body_processor.as_deref() == Some("URLENCODED") {
+                self.req.body_span = self.push(&body);
+            }
             match self.req.body_processor.as_deref() {
                 Some("URLENCODED") => {
                     let args = self.parse_pairs(&body);
@@ -512,6 +518,24 @@ impl Transaction {
     pub fn engine_mode(&self) -> EngineMode {
         self.effective_mode()
     }
+}
+
+fn percent_decode(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len());
+    let h = |b: u8| (b as char).to_digit(16);
+    let mut k = 0;
+    while k < input.len() {
+        if input[k] == b'%' {
+            if let (Some(a), Some(b)) = (input.get(k + 1).and_then(|b| h(*b)), input.get(k + 2).and_then(|b| h(*b))) {
+                out.push((a * 16 + b) as u8);
+                k += 3;
+                continue;
+            }
+        }
+        out.push(input[k]);
+        k += 1;
+    }
+    out
 }
 
 fn trim(b: &[u8]) -> &[u8] {
