@@ -27,4 +27,4 @@ pub use actions::EngineMode;
 pub use engine::Engine;
 pub use error::{BodyError, LoadError};
 pub use settings::{LimitAction, Settings};
-pub use transaction::{Intervention, InterventionAction, LogMeta, RuleMatch, Transaction, TxInfo};
+pub use transaction::{EvalStats, Intervention, InterventionAction, LogMeta, RuleMatch, Transaction, TxInfo};

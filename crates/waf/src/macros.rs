@@ -20,6 +20,14 @@ pub struct Macro {
 pub trait MacroEnv {
     /// Appends the first value of `var[:key]` to `out` (nothing when absent).
     fn expand_var(&self, var: Var, key: Option<&str>, out: &mut Vec<u8>);
+
+    /// Calls `f` with the first value of `var[:key]`; implementations override it to lend the value
+    /// without copying.
+    fn with_var(&self, var: Var, key: Option<&str>, f: &mut dyn FnMut(&[u8])) {
+        let mut v = Vec::new();
+        self.expand_var(var, key, &mut v);
+        f(&v)
+    }
 }
 
 impl Macro {
@@ -73,6 +81,30 @@ impl Macro {
                 MacroPart::Lit(l) => out.extend_from_slice(l),
                 MacroPart::Var { var, key } => env.expand_var(*var, key.as_deref(), out),
             }
+        }
+    }
+
+    /// Calls `f` with the expansion, borrowing instead of copying when the macro is a literal or a single
+    /// variable reference (`%{tx.max}`), the common operator-parameter forms.
+    pub fn with_expanded<R: Default>(&self, env: &dyn MacroEnv, f: impl FnOnce(&[u8]) -> R) -> R {
+        match self.parts.as_slice() {
+            [] => f(b""),
+            [MacroPart::Lit(l)] => f(l),
+            [MacroPart::Var { var, key }] => {
+                let mut f = Some(f);
+                let mut r = None;
+                env.with_var(*var, key.as_deref(), &mut |v| {
+                    if let Some(f) = f.take() {
+                        r = Some(f(v));
+                    }
+                });
+                match (r, f) {
+                    (Some(r), _) => r,
+                    (None, Some(f)) => f(b""),
+                    (None, None) => R::default(),
+                }
+            }
+            _ => f(&self.expand(env)),
         }
     }
 

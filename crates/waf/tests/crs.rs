@@ -22,6 +22,7 @@ fn benign_get_passes() {
     let (iv, tx) = get(&engine, "/index.html?page=2&sort=name", &[]);
     assert_eq!(iv, None, "matches: {:?}", tx.matches());
     assert!(tx.matches().is_empty(), "{:?}", tx.matches());
+    eprintln!("benign GET work: {:?}", tx.stats());
 }
 
 #[test]

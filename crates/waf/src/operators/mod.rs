@@ -118,11 +118,8 @@ impl Param {
         Macro::parse(arg).map(Param)
     }
     /// Calls `f` with the parameter's (expanded) bytes.
-    pub(crate) fn with<R>(&self, env: &dyn MacroEnv, f: impl FnOnce(&[u8]) -> R) -> R {
-        match self.0.as_static() {
-            Some(s) => f(s),
-            None => f(&self.0.expand(env)),
-        }
+    pub(crate) fn with<R: Default>(&self, env: &dyn MacroEnv, f: impl FnOnce(&[u8]) -> R) -> R {
+        self.0.with_expanded(env, f)
     }
 }
 

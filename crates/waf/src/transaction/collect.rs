@@ -223,7 +223,21 @@ impl Transaction {
                     out.push(Item { var: Var::Xml, key: Key::Arena(kv.name), value: Val::Arena(kv.value) });
                 }
             }
-            Var::Tx => self.map_members(Var::Tx, self.tx.iter(), t, excluded, out),
+            Var::Tx => {
+                if let Selector::Key(k) = &t.selector {
+                    if let Some((ks, vs)) = self.tx.get(k) {
+                        if !excluded(self, k.as_bytes()) {
+                            out.push(Item { var: Var::Tx, key: Key::Arena(*ks), value: Val::Arena(*vs) });
+                        }
+                    }
+                } else {
+                    for (name, (ks, vs)) in &self.tx {
+                        if t.selector.matches_key(name.as_bytes()) && !excluded(self, name.as_bytes()) {
+                            out.push(Item { var: Var::Tx, key: Key::Arena(*ks), value: Val::Arena(*vs) });
+                        }
+                    }
+                }
+            }
             Var::Env => self.map_members(Var::Env, self.env.iter(), t, excluded, out),
             Var::Ip | Var::Global | Var::Session | Var::User | Var::Resource => {
                 if let Some((_, _, rec)) = self.persistent.iter().find(|(v, _, _)| *v == t.var) {
@@ -301,6 +315,18 @@ fn time_var(var: Var) -> String {
 }
 
 impl MacroEnv for Transaction {
+    fn with_var(&self, var: Var, key: Option<&str>, f: &mut dyn FnMut(&[u8])) {
+        match (var, key) {
+            (Var::Tx, Some(k)) => f(self.tx.get(k).map(|(_, v)| self.get(*v)).unwrap_or(b"")),
+            (Var::MatchedVar, _) => f(&self.matched_var),
+            _ => {
+                let mut v = Vec::new();
+                self.expand_var(var, key, &mut v);
+                f(&v)
+            }
+        }
+    }
+
     fn expand_var(&self, var: Var, key: Option<&str>, out: &mut Vec<u8>) {
         let selector = match key {
             Some(k) => Selector::Key(k.to_string()),
@@ -309,8 +335,8 @@ impl MacroEnv for Transaction {
         // fast paths for the common ones
         if var == Var::Tx {
             if let Some(k) = key {
-                if let Some(v) = self.tx.get(k) {
-                    out.extend_from_slice(v);
+                if let Some((_, v)) = self.tx.get(k) {
+                    out.extend_from_slice(self.get(*v));
                 }
                 return;
             }

@@ -110,6 +110,7 @@ impl Transaction {
     /// Evaluates a rule and its chain; on a full match, logs it. Returns whether it matched.
     fn eval_rule(&mut self, rule: &Rule, chains: &[TransformChain], items: &mut Vec<Item>) -> bool {
         self.matched_vars.clear();
+        self.stats.rules += 1;
         for (k, link) in rule.links.iter().enumerate() {
             if !self.eval_link(rule, link, k == 0, chains, items) {
                 return false;
@@ -133,11 +134,13 @@ impl Transaction {
         match v {
             Val::Arena(span) => {
                 if let Some(c) = self.cache.get(&(*span, chain_id)) {
+                    self.stats.transform_cache_hits += 1;
                     return match c {
                         Cached::Unchanged => TVal::Same,
                         Cached::At(s) => TVal::Cache(*s),
                     };
                 }
+                self.stats.transforms_computed += 1;
                 let input = self.get(*span);
                 let out = apply_chain(chain, input);
                 let cached = match out {
@@ -177,7 +180,8 @@ impl Transaction {
                 return crate::prefilter::has(&self.pf_bits[o..o + words], id);
             }
         }
-        let mut bits = vec![0u64; words];
+        let mut bits = std::mem::take(&mut self.pf_scratch);
+        bits.resize(words, 0);
         let engine = Arc::clone(&self.engine);
         engine.rules.prefilter.scan(self.tval(item, tv), &mut bits);
         let ok = crate::prefilter::has(&bits, id);
@@ -186,6 +190,7 @@ impl Transaction {
             self.pf_bits.extend_from_slice(&bits);
             self.pf_cache.insert(k, off);
         }
+        self.pf_scratch = bits;
         ok
     }
 
@@ -212,7 +217,7 @@ impl Transaction {
         if let Some(c) = caps {
             if raw && !link.negated {
                 for (i, g) in c.groups.iter().enumerate() {
-                    self.tx.insert(i.to_string(), g.clone());
+                    self.tx_set(i.to_string(), g);
                 }
             }
             self.captures = c;
@@ -231,12 +236,16 @@ impl Transaction {
         let mut any = false;
         let list = std::mem::take(items);
         for item in &list {
+            self.stats.values += 1;
             let (hit, value) = if link.multi_match {
                 self.eval_multi(link, chain, item)
             } else {
                 let tv = self.transform(&item.value, link.transforms, chain);
                 let hit = match link.op.prefilter_id() {
-                    Some(id) if !self.prefilter_allows(item, &tv, link.transforms, id) => link.negated,
+                    Some(id) if !self.prefilter_allows(item, &tv, link.transforms, id) => {
+                        self.stats.prefilter_skips += 1;
+                        link.negated
+                    }
                     _ => self.run_op_on(link, item, &tv),
                 };
                 (hit, if hit { Some(self.tval(item, &tv).to_vec()) } else { None })

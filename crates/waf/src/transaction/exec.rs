@@ -38,13 +38,24 @@ impl Transaction {
         let key = String::from_utf8_lossy(&sv.key.expand(&*self)).to_ascii_lowercase();
         let mut value = sv.value.expand(&*self);
         value.truncate(MAX_VAR_LEN);
-        let map = match sv.collection {
-            Var::Tx => &mut self.tx,
-            other => match self.persistent.iter_mut().find(|(v, _, _)| *v == other) {
-                Some((_, _, rec)) => rec,
-                None => return,
-            },
-        };
+        if sv.collection == Var::Tx {
+            if self.tx.len() >= MAX_TX_VARS && !self.tx.contains_key(&key) && sv.op != SetOp::Delete {
+                return;
+            }
+            match sv.op {
+                SetOp::Delete => {
+                    self.tx.remove(&key);
+                }
+                SetOp::Set => self.tx_set(key, &value),
+                SetOp::Add | SetOp::Sub => {
+                    let cur = self.tx.get(&key).map(|(_, v)| atoi(self.get(*v))).unwrap_or(0);
+                    let n = combine(sv.op, cur, atoi(&value));
+                    self.tx_set(key, n.to_string().as_bytes());
+                }
+            }
+            return;
+        }
+        let Some((_, _, map)) = self.persistent.iter_mut().find(|(v, _, _)| *v == sv.collection) else { return };
         if map.len() >= MAX_TX_VARS && !map.contains_key(&key) && sv.op != SetOp::Delete {
             return;
         }
@@ -57,8 +68,7 @@ impl Transaction {
             }
             SetOp::Add | SetOp::Sub => {
                 let cur = map.get(&key).map(|v| atoi(v)).unwrap_or(0);
-                let d = atoi(&value);
-                let n = if sv.op == SetOp::Add { cur.saturating_add(d) } else { cur.saturating_sub(d) };
+                let n = combine(sv.op, cur, atoi(&value));
                 map.insert(key, n.to_string().into_bytes());
             }
         }
@@ -79,5 +89,13 @@ impl Transaction {
             Ctl::ResponseBodyAccess(b) => self.response_body_access = *b,
             Ctl::RequestBodyLimit(_) | Ctl::AuditEngine(_) | Ctl::AuditLogParts(_) | Ctl::DebugLogLevel(_) => {}
         }
+    }
+}
+
+fn combine(op: SetOp, cur: i64, d: i64) -> i64 {
+    if op == SetOp::Add {
+        cur.saturating_add(d)
+    } else {
+        cur.saturating_sub(d)
     }
 }

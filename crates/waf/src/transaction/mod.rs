@@ -47,6 +47,21 @@ pub struct Intervention {
     pub rule_id: u32,
 }
 
+/// Work counters for one transaction (diagnostics and benchmarks).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EvalStats {
+    /// Rules (chain starters) evaluated.
+    pub rules: u32,
+    /// (rule link, value) pairs given to an operator or skipped by the prefilter.
+    pub values: u32,
+    /// Operator evaluations skipped because the literal prefilter ruled a match out.
+    pub prefilter_skips: u32,
+    /// Transformation results computed (cache misses).
+    pub transforms_computed: u32,
+    /// Transformation results served from the per-transaction cache.
+    pub transform_cache_hits: u32,
+}
+
 /// A span into the transaction arena.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub(crate) struct Span {
@@ -136,7 +151,8 @@ pub struct Transaction {
     pub(crate) arena: Vec<u8>,
     pub(crate) req: Request,
     pub(crate) resp: Response,
-    pub(crate) tx: BTreeMap<String, Vec<u8>>,
+    /// TX collection: lowercase name → (name span, value span) in the arena, so reading TX never copies.
+    pub(crate) tx: BTreeMap<String, (Span, Span)>,
     pub(crate) env: BTreeMap<String, Vec<u8>>,
     /// Persistent collections loaded by `initcol`: (collection, storage key) → record.
     pub(crate) persistent: Vec<(crate::variables::Var, String, Record)>,
@@ -154,6 +170,8 @@ pub struct Transaction {
     /// Prefilter bitsets per (value, chain): offset into `pf_bits`.
     pub(crate) pf_cache: HashMap<(Span, u32), u32, BuildFx>,
     pub(crate) pf_bits: Vec<u64>,
+    pub(crate) pf_scratch: Vec<u64>,
+    pub(crate) stats: EvalStats,
     // per-rule match state
     pub(crate) matched_var: Vec<u8>,
     pub(crate) matched_var_name: String,
@@ -217,6 +235,8 @@ impl Transaction {
             cache_buf: Vec::new(),
             pf_cache: HashMap::with_hasher(BuildFx),
             pf_bits: Vec::new(),
+            pf_scratch: Vec::new(),
+            stats: EvalStats::default(),
             matched_var: Vec::new(),
             matched_var_name: String::new(),
             matched_vars: Vec::new(),
@@ -511,7 +531,23 @@ impl Transaction {
 
     /// Current value of `TX:name` (lowercase name), for tests and diagnostics.
     pub fn tx_var(&self, name: &str) -> Option<&[u8]> {
-        self.tx.get(&name.to_ascii_lowercase()).map(Vec::as_slice)
+        self.tx.get(&name.to_ascii_lowercase()).map(|(_, v)| self.get(*v))
+    }
+
+    /// Sets `TX:key` (key already lowercase).
+    pub(crate) fn tx_set(&mut self, key: String, value: &[u8]) {
+        let vs = self.push(value);
+        if let Some(e) = self.tx.get_mut(&key) {
+            e.1 = vs;
+            return;
+        }
+        let ks = self.push(key.as_bytes());
+        self.tx.insert(key, (ks, vs));
+    }
+
+    /// Work done so far.
+    pub fn stats(&self) -> EvalStats {
+        self.stats
     }
 
     /// Engine mode in force for this transaction (after `ctl:ruleEngine`).
