@@ -15,6 +15,8 @@ pub enum SetOp {
 pub struct SetVar {
     pub collection: Var,
     pub key: Macro,
+    /// The lowercase key when it has no macros (almost always), so executing needs no allocation.
+    pub static_key: Option<String>,
     pub op: SetOp,
     pub value: Macro,
 }
@@ -55,7 +57,8 @@ impl SetVar {
                 }
             }
         };
-        Ok(SetVar { collection: spec.var, key, op, value })
+        let static_key = key.as_static().map(|k| String::from_utf8_lossy(k).to_ascii_lowercase());
+        Ok(SetVar { collection: spec.var, key, static_key, op, value })
     }
 }
 

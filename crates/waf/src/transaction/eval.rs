@@ -217,7 +217,7 @@ impl Transaction {
         if let Some(c) = caps {
             if raw && !link.negated {
                 for (i, g) in c.groups.iter().enumerate() {
-                    self.tx_set(i.to_string(), g);
+                    self.tx_set(&i.to_string(), g);
                 }
             }
             self.captures = c;

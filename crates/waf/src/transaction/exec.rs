@@ -35,20 +35,35 @@ impl Transaction {
     }
 
     fn setvar(&mut self, sv: &SetVar) {
-        let key = String::from_utf8_lossy(&sv.key.expand(&*self)).to_ascii_lowercase();
+        let key: std::borrow::Cow<'_, str> = match &sv.static_key {
+            Some(k) => std::borrow::Cow::Borrowed(k.as_str()),
+            None => std::borrow::Cow::Owned(String::from_utf8_lossy(&sv.key.expand(&*self)).to_ascii_lowercase()),
+        };
+        let key = key.as_ref();
+        if sv.collection == Var::Tx && matches!(sv.op, SetOp::Add | SetOp::Sub) {
+            // `tx.score=+%{tx.critical_anomaly_score}`: numeric, no value copy needed
+            if self.tx.len() >= MAX_TX_VARS && !self.tx.contains_key(key) {
+                return;
+            }
+            let d = sv.value.with_expanded(&*self, atoi);
+            let cur = self.tx.get(key).map(|(_, v)| atoi(self.get(*v))).unwrap_or(0);
+            let n = combine(sv.op, cur, d);
+            self.tx_set(key, n.to_string().as_bytes());
+            return;
+        }
         let mut value = sv.value.expand(&*self);
         value.truncate(MAX_VAR_LEN);
         if sv.collection == Var::Tx {
-            if self.tx.len() >= MAX_TX_VARS && !self.tx.contains_key(&key) && sv.op != SetOp::Delete {
+            if self.tx.len() >= MAX_TX_VARS && !self.tx.contains_key(key) && sv.op != SetOp::Delete {
                 return;
             }
             match sv.op {
                 SetOp::Delete => {
-                    self.tx.remove(&key);
+                    self.tx.remove(key);
                 }
                 SetOp::Set => self.tx_set(key, &value),
                 SetOp::Add | SetOp::Sub => {
-                    let cur = self.tx.get(&key).map(|(_, v)| atoi(self.get(*v))).unwrap_or(0);
+                    let cur = self.tx.get(key).map(|(_, v)| atoi(self.get(*v))).unwrap_or(0);
                     let n = combine(sv.op, cur, atoi(&value));
                     self.tx_set(key, n.to_string().as_bytes());
                 }
@@ -56,20 +71,20 @@ impl Transaction {
             return;
         }
         let Some((_, _, map)) = self.persistent.iter_mut().find(|(v, _, _)| *v == sv.collection) else { return };
-        if map.len() >= MAX_TX_VARS && !map.contains_key(&key) && sv.op != SetOp::Delete {
+        if map.len() >= MAX_TX_VARS && !map.contains_key(key) && sv.op != SetOp::Delete {
             return;
         }
         match sv.op {
             SetOp::Delete => {
-                map.remove(&key);
+                map.remove(key);
             }
             SetOp::Set => {
-                map.insert(key, value);
+                map.insert(key.to_string(), value);
             }
             SetOp::Add | SetOp::Sub => {
-                let cur = map.get(&key).map(|v| atoi(v)).unwrap_or(0);
+                let cur = map.get(key).map(|v| atoi(v)).unwrap_or(0);
                 let n = combine(sv.op, cur, atoi(&value));
-                map.insert(key, n.to_string().into_bytes());
+                map.insert(key.to_string(), n.to_string().into_bytes());
             }
         }
     }

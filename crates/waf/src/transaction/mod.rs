@@ -535,14 +535,14 @@ impl Transaction {
     }
 
     /// Sets `TX:key` (key already lowercase).
-    pub(crate) fn tx_set(&mut self, key: String, value: &[u8]) {
+    pub(crate) fn tx_set(&mut self, key: &str, value: &[u8]) {
         let vs = self.push(value);
-        if let Some(e) = self.tx.get_mut(&key) {
+        if let Some(e) = self.tx.get_mut(key) {
             e.1 = vs;
             return;
         }
         let ks = self.push(key.as_bytes());
-        self.tx.insert(key, (ks, vs));
+        self.tx.insert(key.to_string(), (ks, vs));
     }
 
     /// Work done so far.
