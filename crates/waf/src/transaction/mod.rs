@@ -401,7 +401,10 @@ impl Transaction {
             let body = std::mem::take(&mut self.req.body);
             // REQUEST_BODY as in ModSecurity: only for URLENCODED or when forced (CRS 901340 forces it
             // when no processor applies); XML/JSON/multipart bodies are inspected through their parsers.
-            if self.force_body_variable || self.req.body_processor.as_deref() == Some("URLENCODED") {
+            // Until `body::` provides the XML and MULTIPART parsers, their raw body stays visible as
+            // REQUEST_BODY so rules that list it still inspect the data (remove with the merge).
+            let unparsed = matches!(self.req.body_processor.as_deref(), Some("XML") | Some("MULTIPART"));
+            if self.force_body_variable || unparsed || self.req.body_processor.as_deref() == Some("URLENCODED") {
                 self.req.body_span = self.push(&body);
             }
             match self.req.body_processor.as_deref() {
