@@ -49,6 +49,20 @@ pub(crate) fn translate_pcre(p: &str) -> String {
             match chars.next() {
                 Some('/') => out.push('/'),
                 Some('e') => out.push_str("\\x1b"),
+                // `\x{e2}`: regex-syntax reads braces as a code point (UTF-8 encoded); PCRE without UTF
+                // mode means the byte
+                Some('x') if chars.peek() == Some(&'{') => {
+                    let rest: String = chars.clone().skip(1).take_while(|c| *c != '}').collect();
+                    match u32::from_str_radix(&rest, 16) {
+                        Ok(v) if v <= 0xff && !rest.is_empty() && rest.len() <= 8 => {
+                            for _ in 0..rest.len() + 2 {
+                                chars.next();
+                            }
+                            out.push_str(&format!("\\x{v:02X}"));
+                        }
+                        _ => out.push_str("\\x"),
+                    }
+                }
                 Some(other) => {
                     out.push('\\');
                     out.push(other);
@@ -95,5 +109,17 @@ mod tests {
     fn bad_and_huge_regexes_error() {
         assert!(compile_rx("(").is_err());
         assert!(compile_rx("a{1000}{1000}{1000}").is_err());
+    }
+}
+
+#[cfg(test)]
+mod crs_byte_tests {
+    use super::*;
+
+    #[test]
+    fn escaped_utf8_bytes_match_bytes() {
+        let r = compile_rx(r"(?:\x{c2}\x{b4}|\x{e2}\x80[\x98\x99])").unwrap();
+        assert!(r.is_match("’".as_bytes()));
+        assert!(r.is_match("´".as_bytes()));
     }
 }
