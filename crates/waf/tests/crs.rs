@@ -36,7 +36,7 @@ fn sqli_is_denied_by_949110() {
     assert_eq!(iv.rule_id, 949110, "{ids:?}");
     assert!(ids.iter().any(|i| (942000..943000).contains(i)), "{ids:?}");
     let m = tx.matches().iter().find(|m| m.id == 949110).unwrap();
-    assert!(m.disruptive);
+    assert!(m.disruptive && m.blocked);
     let line = m.modsec_log_line(&tx.log_meta());
     assert!(line.contains("[id \"949110\"]"), "{line}");
 }
@@ -56,5 +56,7 @@ fn detection_only_never_blocks_but_logs() {
     let engine = Arc::new(crs_engine("SecRuleEngine DetectionOnly"));
     let (iv, tx) = get(&engine, "/?q=1%27%20OR%20%271%27%3D%271", &[]);
     assert_eq!(iv, None);
-    assert!(tx.matches().iter().any(|m| m.id == 949110));
+    let m = tx.matches().iter().find(|m| m.id == 949110).unwrap();
+    assert!(m.disruptive && !m.blocked);
+    assert!(m.modsec_log_line(&tx.log_meta()).starts_with("ModSecurity: Warning."));
 }

@@ -83,6 +83,10 @@ impl Transaction {
                             _ => 403,
                         });
                         let iv = Intervention { status, action, rule_id: rule.id };
+                        if let Some(m) = self.matches.last_mut().filter(|m| m.id == rule.id) {
+                            m.blocked = true;
+                            m.status = Some(status);
+                        }
                         self.intervention = Some(iv.clone());
                         self.current_rule = None;
                         return Some(iv);

@@ -17,6 +17,8 @@ pub struct RuleMatch {
     /// The rule's action was disruptive (deny/drop/redirect) — it blocked, or would have outside
     /// DetectionOnly.
     pub disruptive: bool,
+    /// This match produced the transaction's intervention (false for every match in DetectionOnly).
+    pub blocked: bool,
     pub status: Option<u16>,
     pub matched_var_name: String,
     pub file: String,
@@ -51,7 +53,7 @@ impl RuleMatch {
     /// [hostname "..."] [uri "..."] [unique_id "..."]`
     pub fn modsec_log_line(&self, meta: &LogMeta) -> String {
         let mut l = String::from("ModSecurity: ");
-        if self.disruptive {
+        if self.blocked {
             l.push_str(&format!("Access denied with code {} (phase {}). ", self.status.unwrap_or(403), self.phase));
         } else {
             l.push_str("Warning. ");
@@ -113,6 +115,7 @@ impl Transaction {
             tags: rule.meta.tags.clone(),
             ver: rule.meta.ver.clone(),
             disruptive,
+            blocked: false,
             status: rule.status,
             matched_var_name: self.matched_var_name.clone(),
             file: rule.loc.file.display().to_string(),

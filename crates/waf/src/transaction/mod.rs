@@ -1,6 +1,21 @@
 //! A [`Transaction`]: one HTTP exchange fed through phases 1–5. Request/response data is copied once into
 //! an append-only arena and collections are spans into it; transformation results are cached per
 //! (value span, transformation chain) and shared between rules.
+//!
+//! | gateway call                       | phase | what runs                                                  |
+//! |------------------------------------|-------|------------------------------------------------------------|
+//! | `request_line`, `request_header`   | —     | data copied into the arena; ARGS_GET, cookies parsed       |
+//! | `process_request_headers`          | 1     | body processor chosen from Content-Type, phase 1 rules     |
+//! | `append_request_body`              | —     | buffered up to `SecRequestBodyLimit` (Reject → error)      |
+//! | `process_request_body`             | 2     | body parsed (URLENCODED, JSON), phase 2 rules (CRS 949110) |
+//! | `response_status`, `response_header` | —   | response data into the arena                               |
+//! | `process_response_headers`         | 3     | phase 3 rules                                              |
+//! | `append_response_body`             | —     | buffered when access is on and the MIME type is inspected  |
+//! | `process_response_body`            | 4     | phase 4 rules (CRS 959100)                                 |
+//! | `process_logging`                  | 5     | always, also after a block; persists `initcol` records     |
+//!
+//! After an intervention the later request/response phases do nothing; logging still runs. In
+//! `DetectionOnly` disruptive rules are logged (with `disruptive: true`) but never returned.
 
 mod collect;
 mod eval;
@@ -231,10 +246,11 @@ impl Transaction {
             intervention: None,
             matches: Vec::new(),
             phases_done: [false; 5],
-            cache: HashMap::with_hasher(BuildFx),
-            cache_buf: Vec::new(),
-            pf_cache: HashMap::with_hasher(BuildFx),
-            pf_bits: Vec::new(),
+            // sized for a typical CRS request so the benign path does not rehash
+            cache: HashMap::with_capacity_and_hasher(256, BuildFx),
+            cache_buf: Vec::with_capacity(1024),
+            pf_cache: HashMap::with_capacity_and_hasher(128, BuildFx),
+            pf_bits: Vec::with_capacity(512),
             pf_scratch: Vec::new(),
             stats: EvalStats::default(),
             matched_var: Vec::new(),
