@@ -26,6 +26,8 @@ pub fn build(arg: &str, ctx: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String>
 pub(crate) fn match_regex(re: &Regex, input: &[u8], ctx: &mut OpCtx<'_>) -> bool {
     match ctx.captures.as_deref_mut() {
         None => re.is_match(input),
+        // capture groups cost a slower engine: find out cheaply whether there is a match at all first
+        Some(_) if !re.is_match(input) => false,
         Some(caps) => match re.captures(input) {
             None => false,
             Some(c) => {
