@@ -60,3 +60,20 @@ fn detection_only_never_blocks_but_logs() {
     assert!(m.disruptive && !m.blocked);
     assert!(m.modsec_log_line(&tx.log_meta()).starts_with("ModSecurity: Warning."));
 }
+
+/// For instruction-count measurements (`perf stat -e instructions:u`), stable on a shared machine:
+/// `PORTCULLIS_LOOP=N cargo test --release --test crs loop_benign -- --ignored` with N=0 and N=2000.
+#[test]
+#[ignore = "measurement helper, not a test"]
+fn loop_benign() {
+    let n: usize = std::env::var("PORTCULLIS_LOOP").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
+    let engine = Arc::new(crs_engine(""));
+    let t = Instant::now();
+    for _ in 0..n {
+        let (iv, _) = get(&engine, "/api/v1/users/42?page=2&sort=name&fields=id,name,email", &[("Cookie", "session=3f1a9c0e7b2d4a6f; theme=dark")]);
+        assert!(iv.is_none());
+    }
+    if n > 0 {
+        eprintln!("{n} benign GETs: {:?} per transaction", t.elapsed() / n as u32);
+    }
+}
