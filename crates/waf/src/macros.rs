@@ -37,7 +37,7 @@ impl Macro {
         let mut lit = Vec::new();
         let mut rest = text;
         while let Some(pos) = rest.find("%{") {
-            lit.extend_from_slice(rest[..pos].as_bytes());
+            lit.extend_from_slice(&rest.as_bytes()[..pos]);
             let after = &rest[pos + 2..];
             let Some(end) = after.find('}') else {
                 return Err(format!("unterminated macro in {text:?}"));

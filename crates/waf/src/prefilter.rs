@@ -26,17 +26,11 @@ pub struct PrefilterBuilder {
 }
 
 /// The built automaton. `owners[literal]` lists the prefilter ids (one per regex) that need it.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Prefilter {
     ac: Option<AhoCorasick>,
     owners: Vec<Vec<u32>>,
     ids: u32,
-}
-
-impl Default for Prefilter {
-    fn default() -> Self {
-        Prefilter { ac: None, owners: Vec::new(), ids: 0 }
-    }
 }
 
 /// Replaces ASCII case-pair classes (`[Aa]`) by the lowercase literal so literal extraction works on
@@ -85,9 +79,9 @@ fn literals_of(pattern: &str) -> Option<Vec<Vec<u8>>> {
     // parse exactly what `compile_rx` compiles, in the same mode order
     let pattern = crate::regex_util::translate_pcre(pattern);
     let parse = |unicode: bool| {
-        regex_syntax::ParserBuilder::new().unicode(unicode).utf8(false).dot_matches_new_line(true).build().parse(&pattern)
+        regex_syntax::ParserBuilder::new().unicode(unicode).utf8(false).dot_matches_new_line(true).build().parse(&pattern).ok()
     };
-    let hir = parse(false).or_else(|_| parse(true)).ok()?;
+    let hir = parse(false).or_else(|| parse(true))?;
     let hir = fold_case(&hir);
     let mut best: Option<Vec<Vec<u8>>> = None;
     for kind in [ExtractKind::Prefix, ExtractKind::Suffix] {

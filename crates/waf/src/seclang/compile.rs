@@ -44,7 +44,7 @@ impl Default for DefaultAction {
 }
 
 enum Entry {
-    Rule { rule: Rule, skip_after: Option<String>, open_chain: bool },
+    Rule { rule: Box<Rule>, skip_after: Option<String>, open_chain: bool },
     Marker(String),
 }
 
@@ -271,7 +271,7 @@ impl Compiler {
             auditlog: auditlog.unwrap_or(def.auditlog),
             loc: d.loc.clone(),
         };
-        self.entries.push(Entry::Rule { rule, skip_after, open_chain: opens });
+        self.entries.push(Entry::Rule { rule: Box::new(rule), skip_after, open_chain: opens });
         Ok(())
     }
 
@@ -449,7 +449,7 @@ impl Compiler {
                     if let Some(name) = skip_after {
                         pending[p].push((phases[p].len(), name, rule.loc.clone(), rule.id));
                     }
-                    phases[p].push(rule);
+                    phases[p].push(*rule);
                 }
             }
         }

@@ -147,7 +147,7 @@ pub(crate) struct Exclusions {
     pub ids: Vec<(u32, u32)>,
     pub tags: Vec<String>,
     pub msgs: Vec<String>,
-    pub targets_by_id: Vec<(Vec<(u32, u32)>, Vec<crate::variables::Target>)>,
+    pub targets_by_id: Vec<(crate::actions::ctl::IdRanges, Vec<crate::variables::Target>)>,
     pub targets_by_tag: Vec<(String, Vec<crate::variables::Target>)>,
     pub targets_by_msg: Vec<(String, Vec<crate::variables::Target>)>,
 }
@@ -157,6 +157,9 @@ impl Exclusions {
         self.ids.is_empty() && self.tags.is_empty() && self.msgs.is_empty() && self.targets_by_id.is_empty() && self.targets_by_tag.is_empty() && self.targets_by_msg.is_empty()
     }
 }
+
+/// A persistent collection loaded by `initcol`: (collection, storage key, record).
+pub(crate) type Persistent = (crate::variables::Var, String, Record);
 
 /// One HTTP exchange. Not shared between threads; cheap to create.
 pub struct Transaction {
@@ -170,7 +173,7 @@ pub struct Transaction {
     pub(crate) tx: BTreeMap<String, (Span, Span)>,
     pub(crate) env: BTreeMap<String, Vec<u8>>,
     /// Persistent collections loaded by `initcol`: (collection, storage key) → record.
-    pub(crate) persistent: Vec<(crate::variables::Var, String, Record)>,
+    pub(crate) persistent: Vec<Persistent>,
     pub(crate) mode: EngineMode,
     pub(crate) request_body_access: bool,
     pub(crate) response_body_access: bool,
