@@ -20,9 +20,27 @@ pub struct RuleSet {
     pub phases: [Vec<Rule>; 5],
     pub chains: Vec<TransformChain>,
     pub prefilter: crate::prefilter::Prefilter,
+    /// Every rule id, sorted (resolves `ctl:ruleRemoveTargetById` ranges).
+    pub ids: Vec<u32>,
+    /// Lowercase tag → ids of rules carrying it (resolves `ctl:*ByTag` once, not per rule).
+    pub tag_index: HashMap<String, Vec<u32>>,
+    /// Static `msg` → rule ids (`ctl:*ByMsg`).
+    pub msg_index: HashMap<String, Vec<u32>>,
 }
 
 impl RuleSet {
+    /// Ids of loaded rules within the inclusive ranges.
+    pub fn ids_in(&self, ranges: &[(u32, u32)]) -> impl Iterator<Item = u32> + '_ {
+        let ranges = ranges.to_vec();
+        ranges.into_iter().flat_map(move |(a, b)| {
+            let start = self.ids.partition_point(|x| *x < a);
+            self.ids[start..].iter().copied().take_while(move |x| *x <= b)
+        })
+    }
+}
+
+impl RuleSet {
+    /// Number of rules (chain starters).
     pub fn rule_count(&self) -> usize {
         self.phases.iter().map(Vec::len).sum()
     }
@@ -469,6 +487,19 @@ impl Compiler {
             }
         }
         let prefilter = self.prefilter.into_inner().build();
-        Ok((self.settings, RuleSet { phases, chains: self.chains, prefilter }))
+        let mut ids = Vec::new();
+        let mut tag_index: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut msg_index: HashMap<String, Vec<u32>> = HashMap::new();
+        for r in phases.iter().flatten() {
+            ids.push(r.id);
+            for t in &r.meta.tags {
+                tag_index.entry(t.to_ascii_lowercase()).or_default().push(r.id);
+            }
+            if let Some(m) = r.meta.msg.as_ref().and_then(|m| m.as_static()) {
+                msg_index.entry(String::from_utf8_lossy(m).into_owned()).or_default().push(r.id);
+            }
+        }
+        ids.sort_unstable();
+        Ok((self.settings, RuleSet { phases, chains: self.chains, prefilter, ids, tag_index, msg_index }))
     }
 }

@@ -47,48 +47,34 @@ impl Transaction {
 
     /// Collects the values a rule link inspects into `out`.
     pub(crate) fn collect_link(&self, rule: &Rule, link: &Link, is_head: bool, out: &mut Vec<Item>) {
-        let ctl_excl = if is_head && !self.excl.is_empty() { self.ctl_target_exclusions(rule) } else { Vec::new() };
+        let ctl_excl: &[Target] = if is_head && !self.excl.targets.is_empty() {
+            self.excl.targets.get(&rule.id).map(Vec::as_slice).unwrap_or(&[])
+        } else {
+            &[]
+        };
         for t in link.targets.iter().filter(|t| !t.exclude) {
             // a ctl removal without key removes the whole variable
             if ctl_excl.iter().any(|x| x.var == t.var && matches!(x.selector, Selector::All)) {
                 continue;
             }
-            let excluded = |tx: &Transaction, key: &[u8]| {
-                link.targets.iter().filter(|x| x.exclude && x.var == t.var).any(|x| x.selector.matches_key(key))
-                    || ctl_excl.iter().filter(|x| x.var == t.var).any(|x| x.selector.matches_key(key))
-                    || {
-                        let _ = tx;
-                        false
-                    }
-            };
+            let has_link_excl = link.targets.iter().any(|x| x.exclude && x.var == t.var);
+            let has_ctl_excl = ctl_excl.iter().any(|x| x.var == t.var);
             let start = out.len();
-            self.members(t, &excluded, out);
+            if has_link_excl || has_ctl_excl {
+                let excluded = |_: &Transaction, key: &[u8]| {
+                    link.targets.iter().filter(|x| x.exclude && x.var == t.var).any(|x| x.selector.matches_key(key))
+                        || ctl_excl.iter().filter(|x| x.var == t.var).any(|x| x.selector.matches_key(key))
+                };
+                self.members(t, &excluded, out);
+            } else {
+                self.members(t, &|_, _| false, out);
+            }
             if t.count {
                 let n = out.len() - start;
                 out.truncate(start);
                 out.push(Item { var: t.var, key: Key::None, value: Val::Owned(n.to_string().into_bytes()) });
             }
         }
-    }
-
-    fn ctl_target_exclusions(&self, rule: &Rule) -> Vec<Target> {
-        let mut v = Vec::new();
-        for (ids, ts) in &self.excl.targets_by_id {
-            if crate::actions::ctl::in_ranges(ids, rule.id) {
-                v.extend(ts.iter().cloned());
-            }
-        }
-        for (tag, ts) in &self.excl.targets_by_tag {
-            if rule.has_tag(tag) {
-                v.extend(ts.iter().cloned());
-            }
-        }
-        for (msg, ts) in &self.excl.targets_by_msg {
-            if rule.meta.msg.as_ref().and_then(|m| m.as_static()).is_some_and(|m| m == msg.as_bytes()) {
-                v.extend(ts.iter().cloned());
-            }
-        }
-        v
     }
 
     fn kvs(&self, var: Var, list: &[Kv], names: bool, t: &Target, excluded: &dyn Fn(&Transaction, &[u8]) -> bool, out: &mut Vec<Item>) {

@@ -103,12 +103,8 @@ impl Transaction {
     }
 
     fn is_removed(&self, rule: &Rule) -> bool {
-        if self.excl.ids.is_empty() && self.excl.tags.is_empty() && self.excl.msgs.is_empty() {
-            return false;
-        }
-        crate::actions::ctl::in_ranges(&self.excl.ids, rule.id)
-            || self.excl.tags.iter().any(|t| rule.has_tag(t))
-            || self.excl.msgs.iter().any(|m| rule.meta.msg.as_ref().and_then(|x| x.as_static()).is_some_and(|x| x == m.as_bytes()))
+        (!self.excl.ids.is_empty() && crate::actions::ctl::in_ranges(&self.excl.ids, rule.id))
+            || (!self.excl.removed.is_empty() && self.excl.removed.contains(&rule.id))
     }
 
     /// Evaluates a rule and its chain; on a full match, logs it. Returns whether it matched.

@@ -93,11 +93,34 @@ impl Transaction {
         match c {
             Ctl::RuleEngine(m) => self.mode = *m,
             Ctl::RuleRemoveById(r) => self.excl.ids.extend(r.iter().copied()),
-            Ctl::RuleRemoveByTag(t) => self.excl.tags.push(t.clone()),
-            Ctl::RuleRemoveByMsg(m) => self.excl.msgs.push(m.clone()),
-            Ctl::RuleRemoveTargetById(r, t) => self.excl.targets_by_id.push((r.clone(), t.clone())),
-            Ctl::RuleRemoveTargetByTag(tag, t) => self.excl.targets_by_tag.push((tag.clone(), t.clone())),
-            Ctl::RuleRemoveTargetByMsg(m, t) => self.excl.targets_by_msg.push((m.clone(), t.clone())),
+            Ctl::RuleRemoveByTag(t) => {
+                if let Some(ids) = self.engine.rules.tag_index.get(&t.to_ascii_lowercase()) {
+                    self.excl.removed.extend(ids.iter().copied());
+                }
+            }
+            Ctl::RuleRemoveByMsg(m) => {
+                if let Some(ids) = self.engine.rules.msg_index.get(m) {
+                    self.excl.removed.extend(ids.iter().copied());
+                }
+            }
+            Ctl::RuleRemoveTargetById(r, t) => {
+                let engine = std::sync::Arc::clone(&self.engine);
+                for id in engine.rules.ids_in(r) {
+                    self.excl.targets.entry(id).or_default().extend(t.iter().cloned());
+                }
+            }
+            Ctl::RuleRemoveTargetByTag(tag, t) => {
+                let engine = std::sync::Arc::clone(&self.engine);
+                for id in engine.rules.tag_index.get(&tag.to_ascii_lowercase()).into_iter().flatten() {
+                    self.excl.targets.entry(*id).or_default().extend(t.iter().cloned());
+                }
+            }
+            Ctl::RuleRemoveTargetByMsg(m, t) => {
+                let engine = std::sync::Arc::clone(&self.engine);
+                for id in engine.rules.msg_index.get(m).into_iter().flatten() {
+                    self.excl.targets.entry(*id).or_default().extend(t.iter().cloned());
+                }
+            }
             Ctl::RequestBodyProcessor(p) => self.req.body_processor = Some(p.clone()),
             Ctl::ForceRequestBodyVariable(b) => self.force_body_variable = *b,
             Ctl::RequestBodyAccess(b) => self.request_body_access = *b,

@@ -141,21 +141,16 @@ pub(crate) enum Cached {
     At(Span),
 }
 
-/// Per-transaction rule exclusions from `ctl:`.
+/// Per-transaction rule exclusions from `ctl:`, resolved to rule ids when the `ctl` runs (tags and
+/// messages through the rule set's indexes), so checking a rule is a lookup, not a scan of its tags.
 #[derive(Debug, Default)]
 pub(crate) struct Exclusions {
+    /// `ruleRemoveById` ranges.
     pub ids: Vec<(u32, u32)>,
-    pub tags: Vec<String>,
-    pub msgs: Vec<String>,
-    pub targets_by_id: Vec<(crate::actions::ctl::IdRanges, Vec<crate::variables::Target>)>,
-    pub targets_by_tag: Vec<(String, Vec<crate::variables::Target>)>,
-    pub targets_by_msg: Vec<(String, Vec<crate::variables::Target>)>,
-}
-
-impl Exclusions {
-    pub fn is_empty(&self) -> bool {
-        self.ids.is_empty() && self.tags.is_empty() && self.msgs.is_empty() && self.targets_by_id.is_empty() && self.targets_by_tag.is_empty() && self.targets_by_msg.is_empty()
-    }
+    /// Rules removed by tag or message.
+    pub removed: std::collections::HashSet<u32, BuildFx>,
+    /// Targets removed from specific rules.
+    pub targets: HashMap<u32, Vec<crate::variables::Target>, BuildFx>,
 }
 
 /// A persistent collection loaded by `initcol`: (collection, storage key, record).
