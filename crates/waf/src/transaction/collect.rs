@@ -36,12 +36,18 @@ impl Transaction {
     }
 
     /// `ARGS:foo`, `REQUEST_URI`, `TX:score`.
-    pub(crate) fn item_name(&self, it: &Item) -> String {
-        let base = name_of(it.var);
+    pub(crate) fn write_item_name(&self, it: &Item, out: &mut String) {
+        out.push_str(name_of(it.var));
         match &it.key {
-            Key::None => base.to_string(),
-            Key::Arena(s) => format!("{base}:{}", String::from_utf8_lossy(self.get(*s))),
-            Key::Owned(k) => format!("{base}:{k}"),
+            Key::None => {}
+            Key::Arena(s) => {
+                out.push(':');
+                out.push_str(&String::from_utf8_lossy(self.get(*s)));
+            }
+            Key::Owned(k) => {
+                out.push(':');
+                out.push_str(k);
+            }
         }
     }
 
@@ -231,7 +237,7 @@ impl Transaction {
                 }
             }
             Var::MatchedVars | Var::MatchedVarsNames => {
-                for (name, value) in &self.matched_vars {
+                for (name, value) in &self.matched_vars[..self.matched_count.min(self.matched_vars.len())] {
                     if t.selector.matches_key(name.as_bytes()) && !excluded(self, name.as_bytes()) {
                         let v = if t.var == Var::MatchedVars { value.clone() } else { name.clone().into_bytes() };
                         out.push(Item { var: t.var, key: Key::Owned(name.clone()), value: Val::Owned(v) });

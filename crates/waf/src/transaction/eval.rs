@@ -109,7 +109,7 @@ impl Transaction {
 
     /// Evaluates a rule and its chain; on a full match, logs it. Returns whether it matched.
     fn eval_rule(&mut self, rule: &Rule, chains: &[TransformChain], items: &mut Vec<Item>) -> bool {
-        self.matched_vars.clear();
+        self.matched_count = 0;
         self.stats.rules += 1;
         for (k, link) in rule.links.iter().enumerate() {
             if !self.eval_link(rule, link, k == 0, chains, items) {
@@ -237,8 +237,14 @@ impl Transaction {
         let list = std::mem::take(items);
         for item in &list {
             self.stats.values += 1;
-            let (hit, value) = if link.multi_match {
-                self.eval_multi(link, chain, item)
+            // MATCHED_VAR is filled in place (buffers reused across matches: no allocation per hit)
+            let mut mv = std::mem::take(&mut self.matched_var);
+            let hit = if link.multi_match {
+                let (hit, value) = self.eval_multi(link, chain, item);
+                if let Some(v) = value {
+                    mv = v;
+                }
+                hit
             } else {
                 let tv = self.transform(&item.value, link.transforms, chain);
                 let hit = match link.op.prefilter_id() {
@@ -248,15 +254,31 @@ impl Transaction {
                     }
                     _ => self.run_op_on(link, item, &tv),
                 };
-                (hit, if hit { Some(self.tval(item, &tv).to_vec()) } else { None })
+                if hit {
+                    mv.clear();
+                    mv.extend_from_slice(self.tval(item, &tv));
+                }
+                hit
             };
+            self.matched_var = mv;
             if hit {
                 any = true;
-                let name = if link.targets.is_empty() { String::new() } else { self.item_name(item) };
-                let v = value.unwrap_or_default();
-                self.matched_var = v.clone();
-                self.matched_var_name = name.clone();
-                self.matched_vars.push((name, v));
+                let mut name = std::mem::take(&mut self.matched_var_name);
+                name.clear();
+                if !link.targets.is_empty() {
+                    self.write_item_name(item, &mut name);
+                }
+                self.matched_var_name = name;
+                if self.matched_count < self.matched_vars.len() {
+                    let slot = &mut self.matched_vars[self.matched_count];
+                    slot.0.clear();
+                    slot.0.push_str(&self.matched_var_name);
+                    slot.1.clear();
+                    slot.1.extend_from_slice(&self.matched_var);
+                } else {
+                    self.matched_vars.push((self.matched_var_name.clone(), self.matched_var.clone()));
+                }
+                self.matched_count += 1;
                 for a in &link.actions {
                     self.exec_action(a);
                 }

@@ -188,7 +188,9 @@ pub struct Transaction {
     // per-rule match state
     pub(crate) matched_var: Vec<u8>,
     pub(crate) matched_var_name: String,
+    /// MATCHED_VARS of the current rule: the first `matched_count` entries (slots are reused).
     pub(crate) matched_vars: Vec<(String, Vec<u8>)>,
+    pub(crate) matched_count: usize,
     pub(crate) captures: Captures,
     pub(crate) highest_severity: u8,
     pub(crate) current_rule: Option<(u32, usize, usize)>,
@@ -254,6 +256,7 @@ impl Transaction {
             matched_var: Vec::new(),
             matched_var_name: String::new(),
             matched_vars: Vec::new(),
+            matched_count: 0,
             captures: Captures::default(),
             highest_severity: 255,
             current_rule: None,
