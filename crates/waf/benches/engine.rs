@@ -13,7 +13,10 @@ fn crs() -> Arc<Engine> {
         dir.display(),
         dir.display()
     );
-    Arc::new(Engine::from_str(&text, "/bench.conf").expect("CRS loads"))
+    let t = std::time::Instant::now();
+    let e = Engine::from_str(&text, "/bench.conf").expect("CRS loads");
+    eprintln!("CRS v4 loaded: {} rules in {:?}", e.rule_count(), t.elapsed());
+    Arc::new(e)
 }
 
 fn info() -> TxInfo {
@@ -52,6 +55,7 @@ fn run(engine: &Arc<Engine>, uri: &str) -> bool {
 fn bench(c: &mut Criterion) {
     let engine = crs();
     assert!(!run(&engine, "/api/v1/users/42?page=2&sort=name&fields=id,name,email"));
+    c.bench_function("crs_pl1_empty_transaction", |b| b.iter(|| black_box(engine.transaction(info()))));
     assert!(run(&engine, "/api/v1/users?q=1%27%20OR%20%271%27%3D%271"));
     c.bench_function("crs_pl1_benign_get", |b| b.iter(|| black_box(run(&engine, "/api/v1/users/42?page=2&sort=name&fields=id,name,email"))));
     c.bench_function("crs_pl1_sqli_get", |b| b.iter(|| black_box(run(&engine, "/api/v1/users?q=1%27%20OR%20%271%27%3D%271"))));
