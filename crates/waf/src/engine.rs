@@ -94,6 +94,19 @@ impl Engine {
         self.rules.rule_count()
     }
 
+    /// One-line summary of what was compiled (rules per phase, transformation chains, prefilter size).
+    pub fn describe(&self) -> String {
+        let r = &self.rules;
+        let per_phase: Vec<usize> = r.phases.iter().map(Vec::len).collect();
+        let rx = r.phases.iter().flatten().flat_map(|rule| rule.links.iter()).filter(|l| l.op_name.eq_ignore_ascii_case("rx")).count();
+        format!(
+            "rules per phase {per_phase:?}, {} transformation chains, {rx} @rx of which {} prefiltered by {} literals",
+            r.chains.len(),
+            r.prefilter.regex_count(),
+            r.prefilter.literal_count()
+        )
+    }
+
     /// Starts a transaction. Takes the `Arc` so the transaction is `'static` and can move across tasks.
     pub fn transaction(self: &Arc<Self>, info: TxInfo) -> Transaction {
         Transaction::new(Arc::clone(self), info)

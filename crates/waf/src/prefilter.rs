@@ -83,21 +83,79 @@ fn literals_of(pattern: &str) -> Option<Vec<Vec<u8>>> {
     };
     let hir = parse(false).or_else(|| parse(true))?;
     let hir = fold_case(&hir);
-    let mut best: Option<Vec<Vec<u8>>> = None;
-    for kind in [ExtractKind::Prefix, ExtractKind::Suffix] {
-        let mut seq = Extractor::new().kind(kind).limit_total(MAX_PER_PATTERN).extract(&hir);
-        seq.optimize_for_prefix_by_preference();
-        let Some(lits) = seq.literals() else { continue };
-        if lits.is_empty() || lits.iter().any(|l| l.as_bytes().len() < MIN_LITERAL) {
-            continue;
-        }
-        let v: Vec<Vec<u8>> = lits.iter().map(|l| l.as_bytes().to_ascii_lowercase()).collect();
-        let min = |x: &Vec<Vec<u8>>| x.iter().map(Vec::len).min().unwrap_or(0);
-        if best.as_ref().is_none_or(|b| min(&v) > min(b)) {
-            best = Some(v);
-        }
+    let mut best = required_literals(&hir, 0);
+    let mut seq = Extractor::new().kind(ExtractKind::Suffix).limit_total(MAX_PER_PATTERN).extract(&hir);
+    seq.optimize_for_prefix_by_preference();
+    if let Some(v) = usable(&seq) {
+        best = better(best, v);
     }
     best
+}
+
+fn usable(seq: &regex_syntax::hir::literal::Seq) -> Option<Vec<Vec<u8>>> {
+    let lits = seq.literals()?;
+    if lits.is_empty() || lits.len() > MAX_PER_PATTERN || lits.iter().any(|l| l.as_bytes().len() < MIN_LITERAL) {
+        return None;
+    }
+    let mut v: Vec<Vec<u8>> = lits.iter().map(|l| l.as_bytes().to_ascii_lowercase()).collect();
+    v.sort();
+    v.dedup();
+    Some(v)
+}
+
+fn prefix_literals(h: &Hir) -> Option<Vec<Vec<u8>>> {
+    let mut seq = Extractor::new().kind(ExtractKind::Prefix).limit_total(MAX_PER_PATTERN).extract(h);
+    seq.optimize_for_prefix_by_preference();
+    usable(&seq)
+}
+
+/// Prefer the set whose shortest literal is longest, then the smaller set.
+fn better(a: Option<Vec<Vec<u8>>>, b: Vec<Vec<u8>>) -> Option<Vec<Vec<u8>>> {
+    let key = |x: &Vec<Vec<u8>>| (x.iter().map(Vec::len).min().unwrap_or(0).min(8), usize::MAX - x.len());
+    match a {
+        Some(a) if key(&a) >= key(&b) => Some(a),
+        _ => Some(b),
+    }
+}
+
+/// A set of literals one of which every match of `h` must contain (not only start with): for a
+/// concatenation, any match contains a match of each suffix `parts[i..]`, which starts with one of that
+/// suffix's prefix literals; an alternation needs a set from every branch.
+fn required_literals(h: &Hir, depth: usize) -> Option<Vec<Vec<u8>>> {
+    if depth > 8 {
+        return prefix_literals(h);
+    }
+    match h.kind() {
+        HirKind::Capture(c) => required_literals(&c.sub, depth + 1),
+        HirKind::Repetition(r) if r.min >= 1 => required_literals(&r.sub, depth + 1),
+        HirKind::Alternation(alts) => {
+            let mut all = Vec::new();
+            for a in alts {
+                all.extend(required_literals(a, depth + 1)?);
+                if all.len() > MAX_PER_PATTERN {
+                    return None;
+                }
+            }
+            all.sort();
+            all.dedup();
+            Some(all)
+        }
+        HirKind::Concat(parts) => {
+            let mut best = None;
+            for i in 0..parts.len() {
+                if let Some(v) = prefix_literals(&Hir::concat(parts[i..].to_vec())) {
+                    best = better(best, v);
+                }
+                if matches!(parts[i].kind(), HirKind::Capture(_) | HirKind::Alternation(_) | HirKind::Repetition(_)) {
+                    if let Some(v) = required_literals(&parts[i], depth + 1) {
+                        best = better(best, v);
+                    }
+                }
+            }
+            best
+        }
+        _ => prefix_literals(h),
+    }
 }
 
 impl PrefilterBuilder {
@@ -173,9 +231,15 @@ mod tests {
     #[test]
     fn extracts_case_folded_literals() {
         let l = literals_of(r"(?i)(?:union\s+select|insert\s+into)").unwrap();
-        assert!(l.iter().any(|x| b"union".starts_with(x)) && l.iter().any(|x| b"insert".starts_with(x)), "{l:?}");
+        let words: [&[u8]; 4] = [b"union", b"select", b"insert", b"into"];
+        assert!(l.len() >= 2 && l.iter().all(|x| words.iter().any(|w| w.starts_with(x))), "{l:?}");
         assert!(literals_of(r"[a-z]+\d").is_none());
         assert!(literals_of(r"ab").is_none(), "too short");
+        // inner literals: every match contains "select" although it does not start with it
+        let l = literals_of(r"[0-9]+\s*select\b").unwrap();
+        assert!(l.iter().all(|x| b"select".starts_with(x) || x.starts_with(b"sel")), "{l:?}");
+        assert!(literals_of(r"(?:a|[0-9]+)xyz").is_some());
+        assert!(literals_of(r"(?:abc|[0-9])").is_none(), "a branch without literals");
     }
 
     #[test]

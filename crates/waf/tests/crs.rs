@@ -12,7 +12,7 @@ fn crs_loads_and_reports_load_time() {
     let t = Instant::now();
     let engine = crs_engine("");
     let took = t.elapsed();
-    eprintln!("CRS loaded: {} rules in {:?}", engine.rule_count(), took);
+    eprintln!("CRS loaded: {} rules in {:?}; {}", engine.rule_count(), took, engine.describe());
     assert!(engine.rule_count() > 600, "only {} rules", engine.rule_count());
 }
 
