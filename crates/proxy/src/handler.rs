@@ -35,6 +35,8 @@ struct Served {
 }
 
 /// The request context, shared with the response-body phase only when a protection needs it.
+// Not boxed: the owned context is the common case, and boxing it would cost an allocation per request.
+#[allow(clippy::large_enum_variant)]
 enum CtxCell {
     Owned(RequestCtx),
     Shared(Arc<Mutex<RequestCtx>>),
