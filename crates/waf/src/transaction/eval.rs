@@ -20,9 +20,9 @@ fn apply_chain<'a>(chain: &TransformChain, input: &'a [u8]) -> Cow<'a, [u8]> {
     let mut cur: Cow<'a, [u8]> = Cow::Borrowed(input);
     for step in &chain.steps {
         cur = match cur {
-            Cow::Borrowed(b) => step.apply(b),
+            Cow::Borrowed(b) => (step.apply)(b),
             Cow::Owned(o) => {
-                let next = match step.apply(&o) {
+                let next = match (step.apply)(&o) {
                     Cow::Borrowed(b) if b.len() == o.len() => None,
                     other => Some(other.into_owned()),
                 };
@@ -294,7 +294,7 @@ impl Transaction {
             return (true, Some(cur));
         }
         for step in &chain.steps {
-            let next = match step.apply(&cur) {
+            let next = match (step.apply)(&cur) {
                 Cow::Borrowed(b) if b.len() == cur.len() => None,
                 other => Some(other.into_owned()),
             };
