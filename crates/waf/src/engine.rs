@@ -41,6 +41,7 @@
 //! # Ok::<(), portcullis_waf::LoadError>(())
 //! ```
 
+use crate::body::BodyLimits;
 use crate::error::{LoadError, Location};
 use crate::persist::Store;
 use crate::seclang::{self, loader, RuleSet};
@@ -54,6 +55,8 @@ pub struct Engine {
     pub(crate) rules: RuleSet,
     pub(crate) settings: Settings,
     pub(crate) store: Store,
+    /// Body processor limits derived from the settings (`SecArgumentsLimit`, JSON depth...).
+    pub(crate) body_limits: BodyLimits,
 }
 
 impl Engine {
@@ -81,7 +84,8 @@ impl Engine {
 
     fn build(directives: Vec<seclang::RawDirective>) -> Result<Engine, LoadError> {
         let (settings, rules) = seclang::compile(directives)?;
-        Ok(Engine { rules, settings, store: Store::default() })
+        let body_limits = body_limits_of(&settings);
+        Ok(Engine { rules, settings, store: Store::default(), body_limits })
     }
 
     /// Settings the gateway needs (engine mode, body access, limits, inspected response types).
@@ -111,4 +115,17 @@ impl Engine {
     pub fn transaction(self: &Arc<Self>, info: TxInfo) -> Transaction {
         Transaction::new(Arc::clone(self), info)
     }
+}
+
+/// Body processor limits from the settings; `SecRequestBodyJsonDepthLimit` is kept verbatim in
+/// `Settings::passthrough`.
+fn body_limits_of(settings: &Settings) -> BodyLimits {
+    let mut limits = BodyLimits { max_args: settings.arguments_limit, ..BodyLimits::default() };
+    let json_depth = settings.passthrough.iter().rev().find(|(name, _)| {
+        name.eq_ignore_ascii_case("SecRequestBodyJsonDepthLimit") || name.eq_ignore_ascii_case("SecRequestBodyJsonDepth")
+    });
+    if let Some(depth) = json_depth.and_then(|(_, args)| args.first()).and_then(|a| a.trim().parse().ok()) {
+        limits.max_json_depth = depth;
+    }
+    limits
 }

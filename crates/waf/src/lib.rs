@@ -19,8 +19,6 @@ pub mod rule;
 pub mod seclang;
 pub mod settings;
 pub mod transaction;
-mod transforms_shim;
-mod urlencoded;
 pub mod variables;
 
 pub use actions::EngineMode;

@@ -5,7 +5,7 @@ use crate::actions::{Action, Disruptive};
 use crate::error::Location;
 use crate::macros::Macro;
 use crate::operators::Operator;
-use crate::transforms_shim as transforms;
+use crate::transforms;
 use crate::variables::Target;
 use std::fmt;
 

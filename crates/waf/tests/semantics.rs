@@ -167,3 +167,45 @@ fn engine_is_send_sync_and_tx_is_send() {
     ss::<Engine>();
     s::<portcullis_waf::Transaction>();
 }
+
+fn post(e: &Arc<Engine>, content_type: &str, body: &[u8]) -> (Option<portcullis_waf::Intervention>, portcullis_waf::Transaction) {
+    let mut tx = e.transaction(info());
+    tx.request_line("POST", "/upload", "HTTP/1.1");
+    tx.request_header(b"Host", b"example.com");
+    tx.request_header(b"Content-Type", content_type.as_bytes());
+    let _ = tx.process_request_headers();
+    let _ = tx.append_request_body(body);
+    let iv = tx.process_request_body();
+    (iv, tx)
+}
+
+#[test]
+fn body_processors_feed_xml_multipart_and_errors() {
+    let e = engine(
+        r#"
+SecRequestBodyAccess On
+SecRule REQUEST_HEADERS:Content-Type "^text/xml" "id:1,phase:1,pass,nolog,ctl:requestBodyProcessor=XML"
+SecRule XML://@* "@streq evil" "id:10,phase:2,pass,log"
+SecRule XML:/* "@streq inner" "id:11,phase:2,pass,log"
+SecRule FILES "@rx \.php$" "id:20,phase:2,pass,log"
+SecRule FILES_NAMES "@streq upload" "id:21,phase:2,pass,log"
+SecRule FILES_COMBINED_SIZE "@eq 5" "id:22,phase:2,pass,log"
+SecRule MULTIPART_PART_HEADERS "@rx ^content-type\s*:" "id:23,phase:2,pass,log,t:lowercase"
+SecRule MULTIPART_STRICT_ERROR "!@eq 0" "id:24,phase:2,pass,log"
+SecRule ARGS_POST:note "@streq hi" "id:25,phase:2,pass,log"
+SecRule REQBODY_ERROR "!@eq 0" "id:30,phase:2,pass,log,msg:'%{REQBODY_ERROR_MSG}'"
+SecRule TX:/^ABC_/ "@streq 1" "id:40,phase:2,pass,log"
+SecAction "id:41,phase:1,pass,nolog,setvar:tx.abc_x=1"
+"#,
+    );
+    let (_, tx) = post(&e, "text/xml", br#"<a x="evil"><b>inner</b></a>"#);
+    assert_eq!(ids(&tx), vec![10, 11, 40]);
+
+    let body = b"--b\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhi\r\n--b\r\nContent-Disposition: form-data; name=\"upload\"; filename=\"x.php\"\r\nContent-Type: text/plain\r\n\r\n<?php\r\n--b--\r\n";
+    let (_, tx) = post(&e, "multipart/form-data; boundary=b", body);
+    assert_eq!(ids(&tx), vec![20, 21, 22, 23, 25, 40]);
+
+    let (_, tx) = post(&e, "multipart/form-data; boundary=b", b"--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx");
+    assert_eq!(ids(&tx), vec![24, 30, 40]);
+    assert!(tx.matches()[1].msg.starts_with("Multipart parsing error"), "{}", tx.matches()[1].msg);
+}

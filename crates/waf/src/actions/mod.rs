@@ -147,7 +147,7 @@ pub static ACTIONS: &[(&str, Apply)] = &[
             d.transforms.clear();
             d.transforms_reset = true;
         } else {
-            if crate::transforms_shim::lookup(&s).is_none() {
+            if crate::transforms::lookup(&s).is_none() {
                 return Err(format!("unknown transformation {s:?}"));
             }
             d.transforms.push(s.to_ascii_lowercase());

@@ -9,7 +9,7 @@ use crate::operators::{self, BuildCtx};
 use crate::regex_util::compile_rx;
 use crate::rule::{ChainId, Link, Rule, TransformChain};
 use crate::settings::{LimitAction, Settings};
-use crate::transforms_shim as transforms;
+use crate::transforms;
 use crate::variables::{parse_targets, Target};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;

@@ -114,6 +114,7 @@ impl Transaction {
     fn scalar(&self, var: Var) -> Option<Val> {
         let r = &self.req;
         let owned = |s: String| Some(Val::Owned(s.into_bytes()));
+        let flag = |b: bool| Some(Val::Owned(vec![if b { b'1' } else { b'0' }]));
         match var {
             Var::RequestUri => Some(Val::Arena(r.uri)),
             Var::RequestUriRaw => Some(Val::Arena(r.uri_raw)),
@@ -129,29 +130,27 @@ impl Transaction {
                 let n: u64 = r.args_get.iter().chain(&r.args_post).map(|kv| (kv.name.len + kv.value.len) as u64).sum();
                 owned(n.to_string())
             }
-            Var::ReqbodyError => owned(if r.body_error.is_some() { "1" } else { "0" }.into()),
+            Var::ReqbodyError => flag(r.body_error.is_some()),
             Var::ReqbodyErrorMsg => owned(r.body_error.clone().unwrap_or_default()),
             Var::ReqbodyProcessor => owned(r.body_processor.clone().unwrap_or_default()),
-            Var::ReqbodyProcessorError => owned(if r.body_error.is_some() { "1" } else { "0" }.into()),
-            Var::UrlencodedError => owned(if r.urlencoded_error { "1" } else { "0" }.into()),
+            Var::ReqbodyProcessorError => flag(r.body_error.is_some()),
+            Var::UrlencodedError => flag(r.urlencoded_error),
             Var::FilesCombinedSize => owned(r.files_sizes.iter().sum::<u64>().to_string()),
-            Var::MultipartFilename | Var::MultipartName => owned(String::new()),
-            Var::MultipartStrictError
-            | Var::MultipartUnmatchedBoundary
-            | Var::MultipartBoundaryQuoted
-            | Var::MultipartBoundaryWhitespace
-            | Var::MultipartDataBefore
-            | Var::MultipartDataAfter
-            | Var::MultipartHeaderFolding
-            | Var::MultipartLfLine
-            | Var::MultipartMissingSemicolon
-            | Var::MultipartInvalidQuoting
-            | Var::MultipartInvalidPart
-            | Var::MultipartInvalidHeaderFolding
-            | Var::MultipartFileLimitExceeded
-            | Var::MultipartCrlfLfLines
-            | Var::InboundDataError
-            | Var::OutboundDataError => owned("0".into()),
+            Var::MultipartStrictError => flag(r.multipart.strict_error),
+            Var::MultipartUnmatchedBoundary => owned(r.multipart.unmatched_boundary.to_string()),
+            Var::MultipartBoundaryQuoted => flag(r.multipart.boundary_quoted),
+            Var::MultipartBoundaryWhitespace => flag(r.multipart.boundary_whitespace),
+            Var::MultipartDataBefore => flag(r.multipart.data_before),
+            Var::MultipartDataAfter => flag(r.multipart.data_after),
+            Var::MultipartHeaderFolding => flag(r.multipart.header_folding),
+            Var::MultipartLfLine => flag(r.multipart.lf_line),
+            Var::MultipartMissingSemicolon => flag(r.multipart.missing_semicolon),
+            Var::MultipartInvalidQuoting => flag(r.multipart.invalid_quoting),
+            Var::MultipartInvalidPart => flag(r.multipart.invalid_part),
+            Var::MultipartInvalidHeaderFolding => flag(r.multipart.invalid_header_folding),
+            Var::MultipartFileLimitExceeded => flag(r.multipart.file_limit_exceeded),
+            Var::MultipartCrlfLfLines => flag(r.multipart.crlf_lf_lines),
+            Var::InboundDataError | Var::OutboundDataError => owned("0".into()),
             Var::MatchedVar => Some(Val::Owned(self.matched_var.clone())),
             Var::MatchedVarName => owned(self.matched_var_name.clone()),
             Var::ResponseStatus => owned(if self.resp.status == 0 { String::new() } else { self.resp.status.to_string() }),
@@ -211,8 +210,23 @@ impl Transaction {
             }
             Var::MultipartPartHeaders => self.kvs(t.var, &r.multipart_part_headers, false, t, excluded, out),
             Var::Xml => {
-                for kv in &r.xml_text {
-                    out.push(Item { var: Var::Xml, key: Key::Arena(kv.name), value: Val::Arena(kv.value) });
+                // `XML://@*` (any XPath naming attributes) → attribute values; anything else (`XML:/*`)
+                // → the text nodes, as Coraza evaluates the only two XPaths CRS uses.
+                let (key, values) = match &t.selector {
+                    Selector::XPath(x) if x.contains('@') => ("//@*", &r.xml_attrs),
+                    _ => ("/*", &r.xml_text),
+                };
+                if excluded(self, key.as_bytes()) {
+                    return;
+                }
+                for v in values {
+                    out.push(Item { var: Var::Xml, key: Key::Owned(key.to_string()), value: Val::Arena(*v) });
+                }
+            }
+            Var::MultipartName | Var::MultipartFilename => {
+                let values = if t.var == Var::MultipartName { &r.multipart_names } else { &r.multipart_filenames };
+                for v in values {
+                    out.push(Item { var: t.var, key: Key::None, value: Val::Arena(*v) });
                 }
             }
             Var::Tx => {

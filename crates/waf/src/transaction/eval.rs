@@ -20,9 +20,9 @@ fn apply_chain<'a>(chain: &TransformChain, input: &'a [u8]) -> Cow<'a, [u8]> {
     let mut cur: Cow<'a, [u8]> = Cow::Borrowed(input);
     for step in &chain.steps {
         cur = match cur {
-            Cow::Borrowed(b) => step.apply(b),
+            Cow::Borrowed(b) => (step.apply)(b),
             Cow::Owned(o) => {
-                let next = match step.apply(&o) {
+                let next = match (step.apply)(&o) {
                     Cow::Borrowed(b) if b.len() == o.len() => None,
                     other => Some(other.into_owned()),
                 };
@@ -216,8 +216,12 @@ impl Transaction {
         };
         if let Some(c) = caps {
             if raw && !link.negated {
+                const KEYS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
                 for (i, g) in c.groups.iter().enumerate() {
-                    self.tx_set(&i.to_string(), g);
+                    match KEYS.get(i) {
+                        Some(k) => self.tx_set(k, g),
+                        None => self.tx_set(&i.to_string(), g),
+                    }
                 }
             }
             self.captures = c;
@@ -294,7 +298,7 @@ impl Transaction {
             return (true, Some(cur));
         }
         for step in &chain.steps {
-            let next = match step.apply(&cur) {
+            let next = match (step.apply)(&cur) {
                 Cow::Borrowed(b) if b.len() == cur.len() => None,
                 other => Some(other.into_owned()),
             };

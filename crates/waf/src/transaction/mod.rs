@@ -30,7 +30,7 @@ use crate::error::BodyError;
 use crate::operators::Captures;
 use crate::persist::Record;
 use crate::settings::LimitAction;
-use crate::urlencoded;
+use crate::body::{self, MultipartFlags, ParsedBody};
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -111,10 +111,17 @@ pub(crate) struct Request {
     pub body_processor: Option<String>,
     pub body_error: Option<String>,
     pub urlencoded_error: bool,
+    /// File parts: field name → client file name (`FILES_NAMES` / `FILES`).
     pub files: Vec<Kv>,
     pub files_sizes: Vec<u64>,
     pub multipart_part_headers: Vec<Kv>,
-    pub xml_text: Vec<Kv>,
+    pub multipart_names: Vec<Span>,
+    pub multipart_filenames: Vec<Span>,
+    pub multipart: MultipartFlags,
+    /// `XML:/*`: one value per non-blank text node (Coraza's view).
+    pub xml_text: Vec<Span>,
+    /// `XML://@*`: every attribute value.
+    pub xml_attrs: Vec<Span>,
 }
 
 #[derive(Debug, Default)]
@@ -303,29 +310,18 @@ impl Transaction {
         self.req.protocol = self.push(protocol.as_bytes());
         let line = format!("{method} {uri} {protocol}");
         self.req.line = self.push(line.as_bytes());
-        let q = query.as_bytes().to_vec();
-        let args = self.parse_pairs(&q);
+        // the query string's argument-limit error is not a body error (as Coraza)
+        let (args, _) = self.parse_pairs(query.as_bytes());
         self.req.args_get = args;
     }
 
-    /// Parses `a=1&b=2` into decoded arena spans.
-    pub(crate) fn parse_pairs(&mut self, input: &[u8]) -> Vec<Kv> {
-        let limit = self.engine.settings.arguments_limit;
-        let mut out = Vec::new();
-        let mut buf = Vec::new();
-        for (n, v) in urlencoded::split_pairs(input) {
-            if out.len() >= limit {
-                break;
-            }
-            buf.clear();
-            self.req.urlencoded_error |= urlencoded::decode_into(n, &mut buf);
-            let name = self.push(&buf);
-            buf.clear();
-            self.req.urlencoded_error |= urlencoded::decode_into(v, &mut buf);
-            let value = self.push(&buf);
-            out.push(Kv { name, value });
-        }
-        out
+    /// Parses `a=1&b=2` (query string or URL-encoded body) into decoded arena spans; sets
+    /// URLENCODED_ERROR on invalid escapes. The argument-limit error is the caller's business.
+    pub(crate) fn parse_pairs(&mut self, input: &[u8]) -> (Vec<Kv>, Option<String>) {
+        let parsed = body::parse_urlencoded(input, &self.engine.body_limits);
+        self.req.urlencoded_error |= parsed.urlencoded_error;
+        let args = parsed.args.iter().map(|(n, v)| Kv { name: self.push(n), value: self.push(v) }).collect();
+        (args, parsed.error)
     }
 
     /// Adds one request header (call once per header line, in order).
@@ -416,40 +412,67 @@ impl Transaction {
         }
         if self.request_body_access && !self.req.body.is_empty() {
             let body = std::mem::take(&mut self.req.body);
-            // REQUEST_BODY as in ModSecurity: only for URLENCODED or when forced (CRS 901340 forces it
+            // REQUEST_BODY as in Coraza/ModSecurity: for URLENCODED or when forced (CRS 901340 forces it
             // when no processor applies); XML/JSON/multipart bodies are inspected through their parsers.
-            // Until `body::` provides the XML and MULTIPART parsers, their raw body stays visible as
-            // REQUEST_BODY so rules that list it still inspect the data (remove with the merge).
-            let unparsed = matches!(self.req.body_processor.as_deref(), Some("XML") | Some("MULTIPART"));
-            if self.force_body_variable || unparsed || self.req.body_processor.as_deref() == Some("URLENCODED") {
+            if self.force_body_variable || self.req.body_processor.as_deref() == Some("URLENCODED") {
                 self.req.body_span = self.push(&body);
             }
-            match self.req.body_processor.as_deref() {
-                Some("URLENCODED") => {
-                    let args = self.parse_pairs(&body);
-                    self.req.args_post = args;
+            let limits = &self.engine.body_limits;
+            let parsed = match self.req.body_processor.as_deref() {
+                Some("URLENCODED") => Some(body::parse_urlencoded(&body, limits)),
+                Some("JSON") => Some(body::parse_json(&body, limits)),
+                Some("XML") => Some(body::parse_xml(&body, limits)),
+                Some("MULTIPART") => {
+                    let ct = self.header_value(&self.req.headers, b"content-type").unwrap_or(b"").to_vec();
+                    Some(body::parse_multipart(&body, &ct, limits))
                 }
-                Some("JSON") => self.process_json(&body),
-                _ => {}
+                _ => None,
+            };
+            if let Some(parsed) = parsed {
+                self.apply_parsed_body(&parsed);
             }
             self.req.body = body;
         }
         self.run_phase(2)
     }
 
-    fn process_json(&mut self, body: &[u8]) {
-        match serde_json::from_slice::<serde_json::Value>(body) {
-            Ok(v) => {
-                let mut pairs = Vec::new();
-                flatten_json("json", &v, &mut pairs, 0);
-                let limit = self.engine.settings.arguments_limit;
-                for (n, val) in pairs.into_iter().take(limit) {
-                    let name = self.push(n.as_bytes());
-                    let value = self.push(val.as_bytes());
-                    self.req.args_post.push(Kv { name, value });
-                }
+    /// Maps a body processor's result onto the request's collections (see `body`'s table).
+    fn apply_parsed_body(&mut self, p: &ParsedBody<'_>) {
+        self.req.urlencoded_error |= p.urlencoded_error;
+        for (n, v) in &p.args {
+            let kv = Kv { name: self.push(n), value: self.push(v) };
+            self.req.args_post.push(kv);
+        }
+        for f in &p.files {
+            let kv = Kv { name: self.push(&f.name), value: self.push(&f.filename) };
+            self.req.files.push(kv);
+            self.req.files_sizes.push(f.size as u64);
+        }
+        for (n, v) in &p.part_headers {
+            let kv = Kv { name: self.push(n), value: self.push(v) };
+            self.req.multipart_part_headers.push(kv);
+        }
+        for n in &p.multipart_names {
+            let s = self.push(n);
+            self.req.multipart_names.push(s);
+        }
+        for n in &p.multipart_filenames {
+            let s = self.push(n);
+            self.req.multipart_filenames.push(s);
+        }
+        self.req.multipart = p.multipart;
+        if let Some(xml) = &p.xml {
+            for t in xml.text_values() {
+                let s = self.push(t);
+                self.req.xml_text.push(s);
             }
-            Err(e) => self.req.body_error = Some(format!("JSON parsing error: {e}")),
+            for a in &xml.attributes {
+                let s = self.push(a);
+                self.req.xml_attrs.push(s);
+            }
+        }
+        if let Some(e) = &p.error {
+            self.req.body_error = Some(e.clone());
         }
     }
 
@@ -598,27 +621,4 @@ fn trim(b: &[u8]) -> &[u8] {
     let s = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
     let e = b.iter().rposition(|c| !c.is_ascii_whitespace()).map(|p| p + 1).unwrap_or(s);
     &b[s..e.max(s)]
-}
-
-/// Flattens JSON into ModSecurity-style argument names (`json.a.b`, arrays indexed `json.a.0`).
-fn flatten_json(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>, depth: usize) {
-    use serde_json::Value;
-    if depth > 64 {
-        return;
-    }
-    match v {
-        Value::Object(m) => {
-            for (k, v) in m {
-                flatten_json(&format!("{prefix}.{k}"), v, out, depth + 1);
-            }
-        }
-        Value::Array(a) => {
-            for (i, v) in a.iter().enumerate() {
-                flatten_json(&format!("{prefix}.{i}"), v, out, depth + 1);
-            }
-        }
-        Value::String(s) => out.push((prefix.to_string(), s.clone())),
-        Value::Null => out.push((prefix.to_string(), String::new())),
-        other => out.push((prefix.to_string(), other.to_string())),
-    }
 }
