@@ -7,3 +7,24 @@
 
 pub mod body;
 pub mod transforms;
+pub mod actions;
+pub mod engine;
+pub mod error;
+pub mod macros;
+pub mod operators;
+pub mod persist;
+pub mod prefilter;
+pub mod regex_util;
+pub mod rule;
+pub mod seclang;
+pub mod settings;
+pub mod transaction;
+mod transforms_shim;
+mod urlencoded;
+pub mod variables;
+
+pub use actions::EngineMode;
+pub use engine::Engine;
+pub use error::{BodyError, LoadError};
+pub use settings::{LimitAction, Settings};
+pub use transaction::{EvalStats, Intervention, InterventionAction, LogMeta, RuleMatch, Transaction, TxInfo};

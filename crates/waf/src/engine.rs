@@ -1,0 +1,101 @@
+//! [`Engine`]: a loaded, immutable rule set plus settings, shared by all transactions (`Send + Sync`).
+//!
+//! # The gateway's view
+//!
+//! Load once (any error means nothing loads), share behind an `Arc`, run one [`Transaction`] per HTTP
+//! exchange through the phases, act on the first [`Intervention`](crate::Intervention), always finish with
+//! `process_logging`:
+//!
+//! ```
+//! use portcullis_waf::{Engine, InterventionAction, TxInfo};
+//! use std::sync::Arc;
+//!
+//! let rules = r#"
+//! SecRuleEngine On
+//! SecDefaultAction "phase:1,log,auditlog,deny,status:403"
+//! SecRule ARGS "@rx (?i)union\s+select" "id:1001,phase:1,block,msg:'SQLi in %{MATCHED_VAR_NAME}',severity:CRITICAL"
+//! "#;
+//! // or Engine::from_files(&["crs-setup.conf".into(), "rules/*.conf".into()])
+//! let engine = Arc::new(Engine::from_str(rules, "inline.conf")?);
+//! assert!(!engine.settings().request_body_access);
+//!
+//! let mut tx = engine.transaction(TxInfo {
+//!     unique_id: "abc123".into(),
+//!     client_addr: "192.0.2.7".parse().unwrap(),
+//!     client_port: 51000,
+//!     server_addr: "192.0.2.1".parse().unwrap(),
+//!     server_port: 443,
+//! });
+//! tx.request_line("GET", "/search?q=1%20UNION%20SELECT%20pw", "HTTP/1.1");
+//! tx.request_header(b"Host", b"example.com");
+//! let iv = tx.process_request_headers().expect("blocked");
+//! assert_eq!((iv.status, iv.rule_id, iv.action), (403, 1001, InterventionAction::Deny));
+//! // (phase 2: tx.append_request_body(chunk)?; tx.process_request_body();
+//! //  responses: response_status / response_header / process_response_headers /
+//! //  append_response_body / process_response_body)
+//! tx.process_logging();
+//! let m = &tx.matches()[0];
+//! assert_eq!(m.msg, "SQLi in ARGS:q");
+//! let line = m.modsec_log_line(&tx.log_meta());
+//! assert!(line.contains(r#"[id "1001"]"#) && line.contains(r#"[unique_id "abc123"]"#));
+//! # Ok::<(), portcullis_waf::LoadError>(())
+//! ```
+
+use crate::error::{LoadError, Location};
+use crate::persist::Store;
+use crate::seclang::{self, loader, RuleSet};
+use crate::settings::Settings;
+use crate::transaction::{Transaction, TxInfo};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug)]
+pub struct Engine {
+    pub(crate) rules: RuleSet,
+    pub(crate) settings: Settings,
+    pub(crate) store: Store,
+}
+
+impl Engine {
+    /// Loads rule files in order. Each path may be a glob (`rules/*.conf`, sorted); `Include`s inside are
+    /// resolved relative to the including file.
+    pub fn from_files(paths: &[PathBuf]) -> Result<Engine, LoadError> {
+        let mut directives = Vec::new();
+        let top = Location { file: PathBuf::from("<from_files>"), line: 0 };
+        for p in paths {
+            for f in loader::expand_pattern(p, &top)? {
+                let mut stack = Vec::new();
+                loader::load_file(&f, &mut stack, &top, &mut directives)?;
+            }
+        }
+        Self::build(directives)
+    }
+
+    /// Loads rules from text; `name` is used in error messages and as the base for relative `Include`s.
+    pub fn from_str(text: &str, name: &str) -> Result<Engine, LoadError> {
+        let mut directives = Vec::new();
+        let mut stack = Vec::new();
+        loader::load_text(text, Path::new(name), &mut stack, &mut directives)?;
+        Self::build(directives)
+    }
+
+    fn build(directives: Vec<seclang::RawDirective>) -> Result<Engine, LoadError> {
+        let (settings, rules) = seclang::compile(directives)?;
+        Ok(Engine { rules, settings, store: Store::default() })
+    }
+
+    /// Settings the gateway needs (engine mode, body access, limits, inspected response types).
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Number of rules (chain starters) loaded, over all phases.
+    pub fn rule_count(&self) -> usize {
+        self.rules.rule_count()
+    }
+
+    /// Starts a transaction. Takes the `Arc` so the transaction is `'static` and can move across tasks.
+    pub fn transaction(self: &Arc<Self>, info: TxInfo) -> Transaction {
+        Transaction::new(Arc::clone(self), info)
+    }
+}

@@ -1,0 +1,137 @@
+//! `%{VAR.key}` macro expansion in action arguments (`msg`, `logdata`, `setvar`, `initcol`) and operator
+//! parameters (`@lt %{tx.max}`). Parsed once at load time into literal and variable parts.
+
+use crate::variables::{self, Var};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MacroPart {
+    Lit(Vec<u8>),
+    /// A variable reference; `key` is lowercase.
+    Var { var: Var, key: Option<String> },
+}
+
+/// A string with `%{...}` references.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Macro {
+    parts: Vec<MacroPart>,
+}
+
+/// What a macro is expanded against: the transaction, seen from the rule being evaluated.
+pub trait MacroEnv {
+    /// Appends the first value of `var[:key]` to `out` (nothing when absent).
+    fn expand_var(&self, var: Var, key: Option<&str>, out: &mut Vec<u8>);
+
+    /// Calls `f` with the first value of `var[:key]`; implementations override it to lend the value
+    /// without copying.
+    fn with_var(&self, var: Var, key: Option<&str>, f: &mut dyn FnMut(&[u8])) {
+        let mut v = Vec::new();
+        self.expand_var(var, key, &mut v);
+        f(&v)
+    }
+}
+
+impl Macro {
+    /// Parses `text`; fails on an unknown variable or an unterminated `%{`.
+    pub fn parse(text: &str) -> Result<Macro, String> {
+        let mut parts = Vec::new();
+        let mut lit = Vec::new();
+        let mut rest = text;
+        while let Some(pos) = rest.find("%{") {
+            lit.extend_from_slice(&rest.as_bytes()[..pos]);
+            let after = &rest[pos + 2..];
+            let Some(end) = after.find('}') else {
+                return Err(format!("unterminated macro in {text:?}"));
+            };
+            let inner = after[..end].trim();
+            let (name, key) = match inner.find(['.', ':']) {
+                Some(d) => (&inner[..d], Some(inner[d + 1..].to_ascii_lowercase())),
+                None => (inner, None),
+            };
+            let spec = variables::lookup(name).ok_or_else(|| format!("unknown variable {name:?} in macro {text:?}"))?;
+            if !lit.is_empty() {
+                parts.push(MacroPart::Lit(std::mem::take(&mut lit)));
+            }
+            parts.push(MacroPart::Var { var: spec.var, key });
+            rest = &after[end + 1..];
+        }
+        lit.extend_from_slice(rest.as_bytes());
+        if !lit.is_empty() {
+            parts.push(MacroPart::Lit(lit));
+        }
+        Ok(Macro { parts })
+    }
+
+    /// The text when it has no variable parts.
+    pub fn as_static(&self) -> Option<&[u8]> {
+        match self.parts.as_slice() {
+            [] => Some(b""),
+            [MacroPart::Lit(l)] => Some(l),
+            _ => None,
+        }
+    }
+
+    pub fn is_static(&self) -> bool {
+        self.as_static().is_some()
+    }
+
+    /// Expands into `out` (appending).
+    pub fn expand_into(&self, env: &dyn MacroEnv, out: &mut Vec<u8>) {
+        for p in &self.parts {
+            match p {
+                MacroPart::Lit(l) => out.extend_from_slice(l),
+                MacroPart::Var { var, key } => env.expand_var(*var, key.as_deref(), out),
+            }
+        }
+    }
+
+    /// Calls `f` with the expansion, borrowing instead of copying when the macro is a literal or a single
+    /// variable reference (`%{tx.max}`), the common operator-parameter forms.
+    pub fn with_expanded<R: Default>(&self, env: &dyn MacroEnv, f: impl FnOnce(&[u8]) -> R) -> R {
+        match self.parts.as_slice() {
+            [] => f(b""),
+            [MacroPart::Lit(l)] => f(l),
+            [MacroPart::Var { var, key }] => {
+                let mut f = Some(f);
+                let mut r = None;
+                env.with_var(*var, key.as_deref(), &mut |v| {
+                    if let Some(f) = f.take() {
+                        r = Some(f(v));
+                    }
+                });
+                match (r, f) {
+                    (Some(r), _) => r,
+                    (None, Some(f)) => f(b""),
+                    (None, None) => R::default(),
+                }
+            }
+            _ => f(&self.expand(env)),
+        }
+    }
+
+    pub fn expand(&self, env: &dyn MacroEnv) -> Vec<u8> {
+        let mut v = Vec::new();
+        self.expand_into(env, &mut v);
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Env;
+    impl MacroEnv for Env {
+        fn expand_var(&self, var: Var, key: Option<&str>, out: &mut Vec<u8>) {
+            out.extend_from_slice(format!("<{}:{}>", variables::name_of(var), key.unwrap_or("")).as_bytes());
+        }
+    }
+
+    #[test]
+    fn parse_and_expand() {
+        let m = Macro::parse("score %{TX.Anomaly_Score} from %{remote_addr}_%{MATCHED_VAR}!").unwrap();
+        assert_eq!(m.expand(&Env), b"score <TX:anomaly_score> from <REMOTE_ADDR:>_<MATCHED_VAR:>!".to_vec());
+        assert!(Macro::parse("plain").unwrap().is_static());
+        assert!(Macro::parse("%{nope.x}").is_err());
+        assert!(Macro::parse("%{tx.x").is_err());
+    }
+}

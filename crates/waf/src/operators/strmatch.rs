@@ -1,0 +1,35 @@
+//! `@strmatch`: the parameter occurs in the value (ModSecurity uses Boyer-Moore-Horspool; `memchr`-backed
+//! search through `aho-corasick` would be equivalent; a simple search is enough for short parameters).
+
+use super::{BuildCtx, OpCtx, Operator};
+
+#[derive(Debug)]
+pub struct StrMatch(Vec<u8>);
+
+pub fn build(arg: &str, _: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String> {
+    Ok(Box::new(StrMatch(arg.as_bytes().to_vec())))
+}
+
+/// Position of `needle` in `hay`.
+pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    if needle.len() > hay.len() {
+        return None;
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+impl Operator for StrMatch {
+    fn eval(&self, i: &[u8], ctx: &mut OpCtx<'_>) -> bool {
+        let hit = find(i, &self.0).is_some();
+        if hit {
+            if let Some(c) = ctx.captures.as_deref_mut() {
+                c.clear();
+                c.push(&self.0);
+            }
+        }
+        hit
+    }
+}

@@ -1,0 +1,91 @@
+//! The compiled rule model: what the evaluator walks. Built once by `seclang::compile`, never mutated or
+//! cloned per request.
+
+use crate::actions::{Action, Disruptive};
+use crate::error::Location;
+use crate::macros::Macro;
+use crate::operators::Operator;
+use crate::transforms_shim as transforms;
+use crate::variables::Target;
+use std::fmt;
+
+/// One `t:` chain, interned: rules with the same chain share its id, so the per-transaction
+/// transformation cache is shared between them.
+pub struct TransformChain {
+    pub names: Vec<String>,
+    pub steps: Vec<transforms::Transform>,
+}
+
+impl fmt::Debug for TransformChain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "t:{}", self.names.join(",t:"))
+    }
+}
+
+/// Index into `RuleSet::chains`. Chain 0 is always the empty chain.
+pub type ChainId = u32;
+
+/// One `SecRule`/`SecAction` of a chain: targets, operator, transformations, per-match actions.
+#[derive(Debug)]
+pub struct Link {
+    pub targets: Vec<Target>,
+    pub op_name: String,
+    pub op: Box<dyn Operator>,
+    pub negated: bool,
+    pub transforms: ChainId,
+    pub multi_match: bool,
+    pub capture: bool,
+    /// Non-disruptive actions run for every matching value (setvar, ctl, initcol...).
+    pub actions: Vec<Action>,
+    pub loc: Location,
+}
+
+/// Logging metadata of a rule (from the chain starter).
+#[derive(Debug, Default)]
+pub struct Meta {
+    pub msg: Option<Macro>,
+    pub logdata: Option<Macro>,
+    pub severity: Option<u8>,
+    pub tags: Vec<String>,
+    pub ver: Option<String>,
+    pub rev: Option<String>,
+    pub maturity: Option<u8>,
+    pub accuracy: Option<u8>,
+}
+
+/// A rule (a chain starter with its chained links).
+#[derive(Debug)]
+pub struct Rule {
+    pub id: u32,
+    pub phase: u8,
+    pub links: Vec<Link>,
+    pub meta: Meta,
+    /// Resolved disruptive action (`block` and "none" already replaced by SecDefaultAction's).
+    pub disruptive: Disruptive,
+    /// The rule wrote `block` (for logs).
+    pub is_block: bool,
+    pub status: Option<u16>,
+    pub skip: u32,
+    /// Index in the phase's rule array to continue at after a match (`skipAfter`), resolved at load.
+    pub skip_after: Option<usize>,
+    pub log: bool,
+    pub auditlog: bool,
+    pub loc: Location,
+}
+
+impl Rule {
+    pub fn has_tag(&self, tag: &str) -> bool {
+        self.meta.tags.iter().any(|t| t.eq_ignore_ascii_case(tag))
+    }
+}
+
+/// ModSecurity severity names, index = numeric severity.
+pub const SEVERITIES: [&str; 8] = ["EMERGENCY", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG"];
+
+/// Parses `severity:` given as a name or a number.
+pub fn parse_severity(s: &str) -> Option<u8> {
+    if let Ok(n) = s.trim().parse::<u8>() {
+        return (n < 8).then_some(n);
+    }
+    SEVERITIES.iter().position(|n| n.eq_ignore_ascii_case(s.trim())).map(|p| p as u8)
+}

@@ -1,0 +1,347 @@
+//! Reading variables: turning a rule's targets into the list of values it inspects, with exclusions
+//! (`!ARGS:x`, `ctl:ruleRemoveTarget*`) applied, and macro expansion (`MacroEnv`).
+
+use super::{Kv, Span, Transaction};
+use crate::macros::MacroEnv;
+use crate::rule::{Link, Rule};
+use crate::variables::{name_of, Selector, Target, Var};
+
+/// A value to inspect: a span of request data (cacheable) or a computed/mutable value.
+#[derive(Debug, Clone)]
+pub(crate) enum Val {
+    Arena(Span),
+    Owned(Vec<u8>),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Key {
+    None,
+    Arena(Span),
+    Owned(String),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Item {
+    pub var: Var,
+    pub key: Key,
+    pub value: Val,
+}
+
+impl Transaction {
+    pub(crate) fn val<'a>(&'a self, v: &'a Val) -> &'a [u8] {
+        match v {
+            Val::Arena(s) => self.get(*s),
+            Val::Owned(o) => o,
+        }
+    }
+
+    /// `ARGS:foo`, `REQUEST_URI`, `TX:score`.
+    pub(crate) fn write_item_name(&self, it: &Item, out: &mut String) {
+        out.push_str(name_of(it.var));
+        match &it.key {
+            Key::None => {}
+            Key::Arena(s) => {
+                out.push(':');
+                out.push_str(&String::from_utf8_lossy(self.get(*s)));
+            }
+            Key::Owned(k) => {
+                out.push(':');
+                out.push_str(k);
+            }
+        }
+    }
+
+    /// Collects the values a rule link inspects into `out`.
+    pub(crate) fn collect_link(&self, rule: &Rule, link: &Link, is_head: bool, out: &mut Vec<Item>) {
+        let ctl_excl: &[Target] = if is_head && !self.excl.targets.is_empty() {
+            self.excl.targets.get(&rule.id).map(Vec::as_slice).unwrap_or(&[])
+        } else {
+            &[]
+        };
+        for t in link.targets.iter().filter(|t| !t.exclude) {
+            // a ctl removal without key removes the whole variable
+            if ctl_excl.iter().any(|x| x.var == t.var && matches!(x.selector, Selector::All)) {
+                continue;
+            }
+            let has_link_excl = link.targets.iter().any(|x| x.exclude && x.var == t.var);
+            let has_ctl_excl = ctl_excl.iter().any(|x| x.var == t.var);
+            let start = out.len();
+            if has_link_excl || has_ctl_excl {
+                let excluded = |_: &Transaction, key: &[u8]| {
+                    link.targets.iter().filter(|x| x.exclude && x.var == t.var).any(|x| x.selector.matches_key(key))
+                        || ctl_excl.iter().filter(|x| x.var == t.var).any(|x| x.selector.matches_key(key))
+                };
+                self.members(t, &excluded, out);
+            } else {
+                self.members(t, &|_, _| false, out);
+            }
+            if t.count {
+                let n = out.len() - start;
+                out.truncate(start);
+                out.push(Item { var: t.var, key: Key::None, value: Val::Owned(n.to_string().into_bytes()) });
+            }
+        }
+    }
+
+    fn kvs(&self, var: Var, list: &[Kv], names: bool, t: &Target, excluded: &dyn Fn(&Transaction, &[u8]) -> bool, out: &mut Vec<Item>) {
+        for kv in list {
+            let k = self.get(kv.name);
+            if !t.selector.matches_key(k) || excluded(self, k) {
+                continue;
+            }
+            let value = if names { kv.name } else { kv.value };
+            out.push(Item { var, key: Key::Arena(kv.name), value: Val::Arena(value) });
+        }
+    }
+
+    fn map_members<'m>(&self, var: Var, map: impl Iterator<Item = (&'m String, &'m Vec<u8>)>, t: &Target, excluded: &dyn Fn(&Transaction, &[u8]) -> bool, out: &mut Vec<Item>) {
+        if let Selector::Key(k) = &t.selector {
+            // fast path: exact key
+            for (name, v) in map {
+                if name == k && !excluded(self, name.as_bytes()) {
+                    out.push(Item { var, key: Key::Owned(name.clone()), value: Val::Owned(v.clone()) });
+                }
+            }
+            return;
+        }
+        for (name, v) in map {
+            if t.selector.matches_key(name.as_bytes()) && !excluded(self, name.as_bytes()) {
+                out.push(Item { var, key: Key::Owned(name.clone()), value: Val::Owned(v.clone()) });
+            }
+        }
+    }
+
+    fn scalar(&self, var: Var) -> Option<Val> {
+        let r = &self.req;
+        let owned = |s: String| Some(Val::Owned(s.into_bytes()));
+        match var {
+            Var::RequestUri => Some(Val::Arena(r.uri)),
+            Var::RequestUriRaw => Some(Val::Arena(r.uri_raw)),
+            Var::RequestFilename => Some(Val::Arena(r.filename)),
+            Var::RequestBasename => Some(Val::Arena(r.basename)),
+            Var::RequestLine => Some(Val::Arena(r.line)),
+            Var::RequestMethod => Some(Val::Arena(r.method)),
+            Var::RequestProtocol => Some(Val::Arena(r.protocol)),
+            Var::QueryString => Some(Val::Arena(r.query)),
+            Var::RequestBody => Some(Val::Arena(r.body_span)),
+            Var::RequestBodyLength => owned(r.body_span.len.to_string()),
+            Var::ArgsCombinedSize => {
+                let n: u64 = r.args_get.iter().chain(&r.args_post).map(|kv| (kv.name.len + kv.value.len) as u64).sum();
+                owned(n.to_string())
+            }
+            Var::ReqbodyError => owned(if r.body_error.is_some() { "1" } else { "0" }.into()),
+            Var::ReqbodyErrorMsg => owned(r.body_error.clone().unwrap_or_default()),
+            Var::ReqbodyProcessor => owned(r.body_processor.clone().unwrap_or_default()),
+            Var::ReqbodyProcessorError => owned(if r.body_error.is_some() { "1" } else { "0" }.into()),
+            Var::UrlencodedError => owned(if r.urlencoded_error { "1" } else { "0" }.into()),
+            Var::FilesCombinedSize => owned(r.files_sizes.iter().sum::<u64>().to_string()),
+            Var::MultipartFilename | Var::MultipartName => owned(String::new()),
+            Var::MultipartStrictError
+            | Var::MultipartUnmatchedBoundary
+            | Var::MultipartBoundaryQuoted
+            | Var::MultipartBoundaryWhitespace
+            | Var::MultipartDataBefore
+            | Var::MultipartDataAfter
+            | Var::MultipartHeaderFolding
+            | Var::MultipartLfLine
+            | Var::MultipartMissingSemicolon
+            | Var::MultipartInvalidQuoting
+            | Var::MultipartInvalidPart
+            | Var::MultipartInvalidHeaderFolding
+            | Var::MultipartFileLimitExceeded
+            | Var::MultipartCrlfLfLines
+            | Var::InboundDataError
+            | Var::OutboundDataError => owned("0".into()),
+            Var::MatchedVar => Some(Val::Owned(self.matched_var.clone())),
+            Var::MatchedVarName => owned(self.matched_var_name.clone()),
+            Var::ResponseStatus => owned(if self.resp.status == 0 { String::new() } else { self.resp.status.to_string() }),
+            Var::ResponseProtocol => Some(Val::Arena(self.resp.protocol)),
+            Var::ResponseBody => Some(Val::Arena(self.resp.body_span)),
+            Var::ResponseContentType => Some(Val::Owned(self.header_value(&self.resp.headers, b"content-type").unwrap_or(b"").to_vec())),
+            Var::ResponseContentLength => Some(Val::Owned(self.header_value(&self.resp.headers, b"content-length").unwrap_or(b"").to_vec())),
+            Var::RemoteAddr => owned(self.info.client_addr.to_string()),
+            Var::RemotePort => owned(self.info.client_port.to_string()),
+            Var::RemoteHost => owned(self.info.client_addr.to_string()),
+            Var::ServerAddr => owned(self.info.server_addr.to_string()),
+            Var::ServerPort => owned(self.info.server_port.to_string()),
+            Var::ServerName => Some(Val::Owned(self.header_value(&self.req.headers, b"host").unwrap_or(b"").to_vec())),
+            Var::UniqueId => owned(self.info.unique_id.clone()),
+            Var::Duration => owned(self.started.elapsed().as_micros().to_string()),
+            Var::HighestSeverity => owned(if self.highest_severity == 255 { String::new() } else { self.highest_severity.to_string() }),
+            Var::StatusLine => owned(String::new()),
+            Var::FullRequest => Some(Val::Arena(r.line)),
+            Var::FullRequestLength => owned((r.line.len as usize + r.body_span.len as usize).to_string()),
+            Var::AuthType => owned(String::new()),
+            Var::Time | Var::TimeDay | Var::TimeEpoch | Var::TimeHour | Var::TimeMin | Var::TimeMon | Var::TimeSec | Var::TimeWday | Var::TimeYear => owned(time_var(var)),
+            _ => None,
+        }
+    }
+
+    /// Appends the members of `t` (before `&` counting) to `out`.
+    pub(crate) fn members(&self, t: &Target, excluded: &dyn Fn(&Transaction, &[u8]) -> bool, out: &mut Vec<Item>) {
+        let r = &self.req;
+        match t.var {
+            Var::Args => {
+                self.kvs(Var::Args, &r.args_get, false, t, excluded, out);
+                self.kvs(Var::Args, &r.args_post, false, t, excluded, out);
+            }
+            Var::ArgsGet => self.kvs(Var::ArgsGet, &r.args_get, false, t, excluded, out),
+            Var::ArgsPost => self.kvs(Var::ArgsPost, &r.args_post, false, t, excluded, out),
+            Var::ArgsNames => {
+                self.kvs(Var::ArgsNames, &r.args_get, true, t, excluded, out);
+                self.kvs(Var::ArgsNames, &r.args_post, true, t, excluded, out);
+            }
+            Var::ArgsGetNames => self.kvs(Var::ArgsGetNames, &r.args_get, true, t, excluded, out),
+            Var::ArgsPostNames => self.kvs(Var::ArgsPostNames, &r.args_post, true, t, excluded, out),
+            Var::RequestHeaders => self.kvs(t.var, &r.headers, false, t, excluded, out),
+            Var::RequestHeadersNames => self.kvs(t.var, &r.headers, true, t, excluded, out),
+            Var::RequestCookies => self.kvs(t.var, &r.cookies, false, t, excluded, out),
+            Var::RequestCookiesNames => self.kvs(t.var, &r.cookies, true, t, excluded, out),
+            Var::ResponseHeaders => self.kvs(t.var, &self.resp.headers, false, t, excluded, out),
+            Var::ResponseHeadersNames => self.kvs(t.var, &self.resp.headers, true, t, excluded, out),
+            Var::Files | Var::FilesTmpNames => self.kvs(t.var, &r.files, false, t, excluded, out),
+            Var::FilesNames => self.kvs(t.var, &r.files, true, t, excluded, out),
+            Var::FilesSizes => {
+                for (kv, size) in r.files.iter().zip(&r.files_sizes) {
+                    let k = self.get(kv.name);
+                    if t.selector.matches_key(k) && !excluded(self, k) {
+                        out.push(Item { var: t.var, key: Key::Arena(kv.name), value: Val::Owned(size.to_string().into_bytes()) });
+                    }
+                }
+            }
+            Var::MultipartPartHeaders => self.kvs(t.var, &r.multipart_part_headers, false, t, excluded, out),
+            Var::Xml => {
+                for kv in &r.xml_text {
+                    out.push(Item { var: Var::Xml, key: Key::Arena(kv.name), value: Val::Arena(kv.value) });
+                }
+            }
+            Var::Tx => {
+                if let Selector::Key(k) = &t.selector {
+                    if let Some((ks, vs)) = self.tx.get(k) {
+                        if !excluded(self, k.as_bytes()) {
+                            out.push(Item { var: Var::Tx, key: Key::Arena(*ks), value: Val::Arena(*vs) });
+                        }
+                    }
+                } else {
+                    for (name, (ks, vs)) in &self.tx {
+                        if t.selector.matches_key(name.as_bytes()) && !excluded(self, name.as_bytes()) {
+                            out.push(Item { var: Var::Tx, key: Key::Arena(*ks), value: Val::Arena(*vs) });
+                        }
+                    }
+                }
+            }
+            Var::Env => self.map_members(Var::Env, self.env.iter(), t, excluded, out),
+            Var::Ip | Var::Global | Var::Session | Var::User | Var::Resource => {
+                if let Some((_, _, rec)) = self.persistent.iter().find(|(v, _, _)| *v == t.var) {
+                    self.map_members(t.var, rec.iter(), t, excluded, out);
+                }
+            }
+            Var::MatchedVars | Var::MatchedVarsNames => {
+                for (name, value) in &self.matched_vars[..self.matched_count.min(self.matched_vars.len())] {
+                    if t.selector.matches_key(name.as_bytes()) && !excluded(self, name.as_bytes()) {
+                        let v = if t.var == Var::MatchedVars { value.clone() } else { name.clone().into_bytes() };
+                        out.push(Item { var: t.var, key: Key::Owned(name.clone()), value: Val::Owned(v) });
+                    }
+                }
+            }
+            Var::Rule => {
+                if let Some(rule) = self.current_rule_ref() {
+                    let fields: [(&str, String); 4] = [
+                        ("id", rule.id.to_string()),
+                        ("phase", rule.phase.to_string()),
+                        ("severity", rule.meta.severity.map(|s| s.to_string()).unwrap_or_default()),
+                        ("msg", rule.meta.msg.as_ref().and_then(|m| m.as_static()).map(|m| String::from_utf8_lossy(m).into_owned()).unwrap_or_default()),
+                    ];
+                    for (k, v) in fields {
+                        if t.selector.matches_key(k.as_bytes()) {
+                            out.push(Item { var: Var::Rule, key: Key::Owned(k.to_string()), value: Val::Owned(v.into_bytes()) });
+                        }
+                    }
+                }
+            }
+            Var::Geo | Var::Webserver => {}
+            other => {
+                if let Some(v) = self.scalar(other) {
+                    if t.count && self.val(&v).is_empty() {
+                        return;
+                    }
+                    out.push(Item { var: other, key: Key::None, value: v });
+                }
+            }
+        }
+    }
+
+    pub(crate) fn current_rule_ref(&self) -> Option<&Rule> {
+        let (_, p, i) = self.current_rule?;
+        self.engine.rules.phases.get(p)?.get(i)
+    }
+}
+
+fn time_var(var: Var) -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let days = secs / 86400;
+    let rem = secs % 86400;
+    let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
+    // civil-from-days (Howard Hinnant)
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if mo <= 2 { 1 } else { 0 };
+    let wday = (days + 4) % 7;
+    match var {
+        Var::TimeEpoch => secs.to_string(),
+        Var::TimeYear => y.to_string(),
+        Var::TimeMon => format!("{:02}", mo),
+        Var::TimeDay => format!("{:02}", d),
+        Var::TimeHour => format!("{h:02}"),
+        Var::TimeMin => format!("{m:02}"),
+        Var::TimeSec => format!("{s:02}"),
+        Var::TimeWday => wday.to_string(),
+        _ => format!("{y}{mo:02}{d:02}{h:02}{m:02}{s:02}"),
+    }
+}
+
+impl MacroEnv for Transaction {
+    fn with_var(&self, var: Var, key: Option<&str>, f: &mut dyn FnMut(&[u8])) {
+        match (var, key) {
+            (Var::Tx, Some(k)) => f(self.tx.get(k).map(|(_, v)| self.get(*v)).unwrap_or(b"")),
+            (Var::MatchedVar, _) => f(&self.matched_var),
+            _ => {
+                let mut v = Vec::new();
+                self.expand_var(var, key, &mut v);
+                f(&v)
+            }
+        }
+    }
+
+    fn expand_var(&self, var: Var, key: Option<&str>, out: &mut Vec<u8>) {
+        let selector = match key {
+            Some(k) => Selector::Key(k.to_string()),
+            None => Selector::All,
+        };
+        // fast paths for the common ones
+        if var == Var::Tx {
+            if let Some(k) = key {
+                if let Some((_, v)) = self.tx.get(k) {
+                    out.extend_from_slice(self.get(*v));
+                }
+                return;
+            }
+        }
+        if var == Var::MatchedVar {
+            out.extend_from_slice(&self.matched_var);
+            return;
+        }
+        let t = Target { var, selector, count: false, exclude: false };
+        let mut items = Vec::new();
+        self.members(&t, &|_, _| false, &mut items);
+        if let Some(first) = items.first() {
+            out.extend_from_slice(self.val(&first.value));
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! Rule evaluation: walking a phase's flat rule array, evaluating chains, transformation caching,
+//! flow control (`skip`, `skipAfter`, `allow`) and disruptive verdicts.
+
+use super::collect::{Item, Key, Val};
+use super::{Allowed, Cached, Intervention, InterventionAction, Span, Transaction};
+use crate::actions::{AllowScope, Disruptive, EngineMode};
+use crate::operators::OpCtx;
+use crate::rule::{Link, Rule, TransformChain};
+use std::borrow::Cow;
+use std::sync::Arc;
+
+/// A transformed value: unchanged, in the cache buffer, or owned (uncacheable source).
+enum TVal {
+    Same,
+    Cache(Span),
+    Owned(Vec<u8>),
+}
+
+fn apply_chain<'a>(chain: &TransformChain, input: &'a [u8]) -> Cow<'a, [u8]> {
+    let mut cur: Cow<'a, [u8]> = Cow::Borrowed(input);
+    for step in &chain.steps {
+        cur = match cur {
+            Cow::Borrowed(b) => step.apply(b),
+            Cow::Owned(o) => {
+                let next = match step.apply(&o) {
+                    Cow::Borrowed(b) if b.len() == o.len() => None,
+                    other => Some(other.into_owned()),
+                };
+                Cow::Owned(next.unwrap_or(o))
+            }
+        };
+    }
+    cur
+}
+
+impl Transaction {
+    pub(crate) fn run_phase(&mut self, phase: u8) -> Option<Intervention> {
+        let p = (phase - 1) as usize;
+        self.phases_done[p] = true;
+        if self.mode == EngineMode::Off {
+            return None;
+        }
+        if phase < 5 && (self.intervention.is_some() || self.allowed == Allowed::All || (self.allowed == Allowed::Request && phase <= 2)) {
+            return None;
+        }
+        let engine = Arc::clone(&self.engine);
+        let rules = &engine.rules.phases[p];
+        let mut items = Vec::new();
+        let mut i = 0;
+        while i < rules.len() {
+            if self.mode == EngineMode::Off {
+                break;
+            }
+            let rule = &rules[i];
+            if self.is_removed(rule) {
+                i += 1;
+                continue;
+            }
+            self.current_rule = Some((rule.id, p, i));
+            if !self.eval_rule(rule, &engine.rules.chains, &mut items) {
+                i += 1;
+                continue;
+            }
+            match &rule.disruptive {
+                Disruptive::Pass => {}
+                Disruptive::Allow(scope) => {
+                    match scope {
+                        AllowScope::Phase => {}
+                        AllowScope::Request => self.allowed = Allowed::Request,
+                        AllowScope::All => self.allowed = Allowed::All,
+                    }
+                    break;
+                }
+                d => {
+                    if self.mode == EngineMode::On && phase < 5 {
+                        let action = match d {
+                            Disruptive::Drop => InterventionAction::Drop,
+                            Disruptive::Redirect(m) => InterventionAction::Redirect { url: String::from_utf8_lossy(&m.expand(&*self)).into_owned() },
+                            _ => InterventionAction::Deny,
+                        };
+                        let status = rule.status.unwrap_or(match action {
+                            InterventionAction::Redirect { .. } => 302,
+                            _ => 403,
+                        });
+                        let iv = Intervention { status, action, rule_id: rule.id };
+                        if let Some(m) = self.matches.last_mut().filter(|m| m.id == rule.id) {
+                            m.blocked = true;
+                            m.status = Some(status);
+                        }
+                        self.intervention = Some(iv.clone());
+                        self.current_rule = None;
+                        return Some(iv);
+                    }
+                }
+            }
+            i = match rule.skip_after {
+                Some(t) => t,
+                None => i + 1 + rule.skip as usize,
+            };
+        }
+        self.current_rule = None;
+        None
+    }
+
+    fn is_removed(&self, rule: &Rule) -> bool {
+        (!self.excl.ids.is_empty() && crate::actions::ctl::in_ranges(&self.excl.ids, rule.id))
+            || (!self.excl.removed.is_empty() && self.excl.removed.contains(&rule.id))
+    }
+
+    /// Evaluates a rule and its chain; on a full match, logs it. Returns whether it matched.
+    fn eval_rule(&mut self, rule: &Rule, chains: &[TransformChain], items: &mut Vec<Item>) -> bool {
+        self.matched_count = 0;
+        self.stats.rules += 1;
+        for (k, link) in rule.links.iter().enumerate() {
+            if !self.eval_link(rule, link, k == 0, chains, items) {
+                return false;
+            }
+        }
+        if let Some(s) = rule.meta.severity {
+            if self.highest_severity == 255 || s < self.highest_severity {
+                self.highest_severity = s;
+            }
+        }
+        if rule.log {
+            self.record_match(rule);
+        }
+        true
+    }
+
+    fn transform(&mut self, v: &Val, chain_id: u32, chain: &TransformChain) -> TVal {
+        if chain.steps.is_empty() {
+            return TVal::Same;
+        }
+        match v {
+            Val::Arena(span) => {
+                if let Some(c) = self.cache.get(&(*span, chain_id)) {
+                    self.stats.transform_cache_hits += 1;
+                    return match c {
+                        Cached::Unchanged => TVal::Same,
+                        Cached::At(s) => TVal::Cache(*s),
+                    };
+                }
+                self.stats.transforms_computed += 1;
+                let input = self.get(*span);
+                let out = apply_chain(chain, input);
+                let cached = match out {
+                    Cow::Borrowed(b) if b.len() == input.len() => Cached::Unchanged,
+                    other => {
+                        let bytes = other.into_owned();
+                        let start = self.cache_buf.len();
+                        self.cache_buf.extend_from_slice(&bytes);
+                        Cached::At(Span { start: start as u32, len: bytes.len() as u32 })
+                    }
+                };
+                self.cache.insert((*span, chain_id), cached);
+                match cached {
+                    Cached::Unchanged => TVal::Same,
+                    Cached::At(s) => TVal::Cache(s),
+                }
+            }
+            Val::Owned(o) => match apply_chain(chain, o) {
+                Cow::Borrowed(b) if b.len() == o.len() => TVal::Same,
+                other => TVal::Owned(other.into_owned()),
+            },
+        }
+    }
+
+    /// Can the regex with prefilter `id` match this transformed value? Scans each distinct
+    /// (value, chain) once per transaction.
+    fn prefilter_allows(&mut self, item: &Item, tv: &TVal, chain_id: u32, id: u32) -> bool {
+        let pf = &self.engine.rules.prefilter;
+        let words = pf.words();
+        let key = match (&item.value, tv) {
+            (Val::Arena(s), TVal::Same | TVal::Cache(_)) => Some((*s, chain_id)),
+            _ => None,
+        };
+        if let Some(k) = key {
+            if let Some(off) = self.pf_cache.get(&k) {
+                let o = *off as usize;
+                return crate::prefilter::has(&self.pf_bits[o..o + words], id);
+            }
+        }
+        let mut bits = std::mem::take(&mut self.pf_scratch);
+        bits.resize(words, 0);
+        let engine = Arc::clone(&self.engine);
+        engine.rules.prefilter.scan(self.tval(item, tv), &mut bits);
+        let ok = crate::prefilter::has(&bits, id);
+        if let Some(k) = key {
+            let off = self.pf_bits.len() as u32;
+            self.pf_bits.extend_from_slice(&bits);
+            self.pf_cache.insert(k, off);
+        }
+        self.pf_scratch = bits;
+        ok
+    }
+
+    fn tval<'a>(&'a self, item: &'a Item, t: &'a TVal) -> &'a [u8] {
+        match t {
+            TVal::Same => self.val(&item.value),
+            TVal::Cache(s) => {
+                let a = s.start as usize;
+                self.cache_buf.get(a..a + s.len as usize).unwrap_or(b"")
+            }
+            TVal::Owned(o) => o,
+        }
+    }
+
+    /// Runs the operator on `input` (borrowed from the transaction, so captures live outside `self`
+    /// during the call) and stores captures into `TX:0..9` on a positive match.
+    fn run_op_on(&mut self, link: &Link, item: &Item, tv: &TVal) -> bool {
+        let mut caps = if link.capture { Some(std::mem::take(&mut self.captures)) } else { None };
+        let raw = {
+            let input = self.tval(item, tv);
+            let mut ctx = OpCtx { env: &*self, captures: caps.as_mut() };
+            link.op.eval(input, &mut ctx)
+        };
+        if let Some(c) = caps {
+            if raw && !link.negated {
+                for (i, g) in c.groups.iter().enumerate() {
+                    self.tx_set(&i.to_string(), g);
+                }
+            }
+            self.captures = c;
+        }
+        raw != link.negated
+    }
+
+    fn eval_link(&mut self, rule: &Rule, link: &Link, is_head: bool, chains: &[TransformChain], items: &mut Vec<Item>) -> bool {
+        items.clear();
+        if link.targets.is_empty() {
+            items.push(Item { var: crate::variables::Var::Rule, key: Key::None, value: Val::Owned(Vec::new()) });
+        } else {
+            self.collect_link(rule, link, is_head, items);
+        }
+        let chain = &chains[link.transforms as usize];
+        let mut any = false;
+        let list = std::mem::take(items);
+        for item in &list {
+            self.stats.values += 1;
+            // MATCHED_VAR is filled in place (buffers reused across matches: no allocation per hit)
+            let mut mv = std::mem::take(&mut self.matched_var);
+            let hit = if link.multi_match {
+                let (hit, value) = self.eval_multi(link, chain, item);
+                if let Some(v) = value {
+                    mv = v;
+                }
+                hit
+            } else {
+                let tv = self.transform(&item.value, link.transforms, chain);
+                let hit = match link.op.prefilter_id() {
+                    Some(id) if !self.prefilter_allows(item, &tv, link.transforms, id) => {
+                        self.stats.prefilter_skips += 1;
+                        link.negated
+                    }
+                    _ => self.run_op_on(link, item, &tv),
+                };
+                if hit {
+                    mv.clear();
+                    mv.extend_from_slice(self.tval(item, &tv));
+                }
+                hit
+            };
+            self.matched_var = mv;
+            if hit {
+                any = true;
+                let mut name = std::mem::take(&mut self.matched_var_name);
+                name.clear();
+                if !link.targets.is_empty() {
+                    self.write_item_name(item, &mut name);
+                }
+                self.matched_var_name = name;
+                if self.matched_count < self.matched_vars.len() {
+                    let slot = &mut self.matched_vars[self.matched_count];
+                    slot.0.clear();
+                    slot.0.push_str(&self.matched_var_name);
+                    slot.1.clear();
+                    slot.1.extend_from_slice(&self.matched_var);
+                } else {
+                    self.matched_vars.push((self.matched_var_name.clone(), self.matched_var.clone()));
+                }
+                self.matched_count += 1;
+                for a in &link.actions {
+                    self.exec_action(a);
+                }
+            }
+        }
+        *items = list;
+        any
+    }
+
+    fn eval_multi(&mut self, link: &Link, chain: &TransformChain, item: &Item) -> (bool, Option<Vec<u8>>) {
+        let mut cur = self.val(&item.value).to_vec();
+        if self.run_op_on(link, &Item { var: item.var, key: Key::None, value: Val::Owned(cur.clone()) }, &TVal::Same) {
+            return (true, Some(cur));
+        }
+        for step in &chain.steps {
+            let next = match step.apply(&cur) {
+                Cow::Borrowed(b) if b.len() == cur.len() => None,
+                other => Some(other.into_owned()),
+            };
+            if let Some(n) = next {
+                cur = n;
+                if self.run_op_on(link, &Item { var: item.var, key: Key::None, value: Val::Owned(cur.clone()) }, &TVal::Same) {
+                    return (true, Some(cur));
+                }
+            }
+        }
+        (false, None)
+    }
+}
+

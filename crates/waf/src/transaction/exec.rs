@@ -1,0 +1,139 @@
+//! Executing per-match actions: `setvar`, `ctl`, `initcol`, `expirevar`, `setenv`.
+
+use super::Transaction;
+use crate::actions::{Action, Ctl, SetOp, SetVar};
+use crate::operators::numeric_atoi as atoi;
+use crate::variables::Var;
+use std::time::Duration;
+
+/// Longest value a `setvar` may store (defends against `=+` string growth and huge macro expansions).
+const MAX_VAR_LEN: usize = 64 * 1024;
+/// Most `TX` entries; beyond it new keys are dropped (rules come from users, keys can hold request data).
+const MAX_TX_VARS: usize = 4096;
+
+impl Transaction {
+    pub(crate) fn exec_action(&mut self, a: &Action) {
+        match a {
+            Action::SetVar(sv) => self.setvar(sv),
+            Action::Ctl(c) => self.ctl(c),
+            Action::InitCol { collection, key } => {
+                let k = String::from_utf8_lossy(&key.expand(&*self)).into_owned();
+                let timeout = Duration::from_secs(self.engine.settings.collection_timeout_secs);
+                let rec = self.engine.store.load(&format!("{}:{k}", crate::variables::name_of(*collection)), timeout);
+                self.persistent.retain(|(v, _, _)| v != collection);
+                self.persistent.push((*collection, k, rec));
+            }
+            Action::ExpireVar { .. } => {
+                // Records expire as a whole after SecCollectionTimeout; per-variable expiry is not modelled.
+            }
+            Action::SetEnv { name, value } => {
+                let n = String::from_utf8_lossy(&name.expand(&*self)).to_ascii_lowercase();
+                let v = value.expand(&*self);
+                self.env.insert(n, v);
+            }
+        }
+    }
+
+    fn setvar(&mut self, sv: &SetVar) {
+        let key: std::borrow::Cow<'_, str> = match &sv.static_key {
+            Some(k) => std::borrow::Cow::Borrowed(k.as_str()),
+            None => std::borrow::Cow::Owned(String::from_utf8_lossy(&sv.key.expand(&*self)).to_ascii_lowercase()),
+        };
+        let key = key.as_ref();
+        if sv.collection == Var::Tx && matches!(sv.op, SetOp::Add | SetOp::Sub) {
+            // `tx.score=+%{tx.critical_anomaly_score}`: numeric, no value copy needed
+            if self.tx.len() >= MAX_TX_VARS && !self.tx.contains_key(key) {
+                return;
+            }
+            let d = sv.value.with_expanded(&*self, atoi);
+            let cur = self.tx.get(key).map(|(_, v)| atoi(self.get(*v))).unwrap_or(0);
+            let n = combine(sv.op, cur, d);
+            self.tx_set(key, n.to_string().as_bytes());
+            return;
+        }
+        let mut value = sv.value.expand(&*self);
+        value.truncate(MAX_VAR_LEN);
+        if sv.collection == Var::Tx {
+            if self.tx.len() >= MAX_TX_VARS && !self.tx.contains_key(key) && sv.op != SetOp::Delete {
+                return;
+            }
+            match sv.op {
+                SetOp::Delete => {
+                    self.tx.remove(key);
+                }
+                SetOp::Set => self.tx_set(key, &value),
+                SetOp::Add | SetOp::Sub => {
+                    let cur = self.tx.get(key).map(|(_, v)| atoi(self.get(*v))).unwrap_or(0);
+                    let n = combine(sv.op, cur, atoi(&value));
+                    self.tx_set(key, n.to_string().as_bytes());
+                }
+            }
+            return;
+        }
+        let Some((_, _, map)) = self.persistent.iter_mut().find(|(v, _, _)| *v == sv.collection) else { return };
+        if map.len() >= MAX_TX_VARS && !map.contains_key(key) && sv.op != SetOp::Delete {
+            return;
+        }
+        match sv.op {
+            SetOp::Delete => {
+                map.remove(key);
+            }
+            SetOp::Set => {
+                map.insert(key.to_string(), value);
+            }
+            SetOp::Add | SetOp::Sub => {
+                let cur = map.get(key).map(|v| atoi(v)).unwrap_or(0);
+                let n = combine(sv.op, cur, atoi(&value));
+                map.insert(key.to_string(), n.to_string().into_bytes());
+            }
+        }
+    }
+
+    fn ctl(&mut self, c: &Ctl) {
+        match c {
+            Ctl::RuleEngine(m) => self.mode = *m,
+            Ctl::RuleRemoveById(r) => self.excl.ids.extend(r.iter().copied()),
+            Ctl::RuleRemoveByTag(t) => {
+                if let Some(ids) = self.engine.rules.tag_index.get(&t.to_ascii_lowercase()) {
+                    self.excl.removed.extend(ids.iter().copied());
+                }
+            }
+            Ctl::RuleRemoveByMsg(m) => {
+                if let Some(ids) = self.engine.rules.msg_index.get(m) {
+                    self.excl.removed.extend(ids.iter().copied());
+                }
+            }
+            Ctl::RuleRemoveTargetById(r, t) => {
+                let engine = std::sync::Arc::clone(&self.engine);
+                for id in engine.rules.ids_in(r) {
+                    self.excl.targets.entry(id).or_default().extend(t.iter().cloned());
+                }
+            }
+            Ctl::RuleRemoveTargetByTag(tag, t) => {
+                let engine = std::sync::Arc::clone(&self.engine);
+                for id in engine.rules.tag_index.get(&tag.to_ascii_lowercase()).into_iter().flatten() {
+                    self.excl.targets.entry(*id).or_default().extend(t.iter().cloned());
+                }
+            }
+            Ctl::RuleRemoveTargetByMsg(m, t) => {
+                let engine = std::sync::Arc::clone(&self.engine);
+                for id in engine.rules.msg_index.get(m).into_iter().flatten() {
+                    self.excl.targets.entry(*id).or_default().extend(t.iter().cloned());
+                }
+            }
+            Ctl::RequestBodyProcessor(p) => self.req.body_processor = Some(p.clone()),
+            Ctl::ForceRequestBodyVariable(b) => self.force_body_variable = *b,
+            Ctl::RequestBodyAccess(b) => self.request_body_access = *b,
+            Ctl::ResponseBodyAccess(b) => self.response_body_access = *b,
+            Ctl::RequestBodyLimit(_) | Ctl::AuditEngine(_) | Ctl::AuditLogParts(_) | Ctl::DebugLogLevel(_) => {}
+        }
+    }
+}
+
+fn combine(op: SetOp, cur: i64, d: i64) -> i64 {
+    if op == SetOp::Add {
+        cur.saturating_add(d)
+    } else {
+        cur.saturating_sub(d)
+    }
+}

@@ -1,0 +1,125 @@
+//! Rule matches as data ([`RuleMatch`]) and as ModSecurity-style log lines (what go-ftw reads).
+
+use super::Transaction;
+use crate::actions::{Disruptive, EngineMode};
+use crate::rule::{Rule, SEVERITIES};
+
+/// One logged rule match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleMatch {
+    pub id: u32,
+    pub phase: u8,
+    pub msg: String,
+    pub data: String,
+    pub severity: Option<u8>,
+    pub tags: Vec<String>,
+    pub ver: Option<String>,
+    /// The rule's action was disruptive (deny/drop/redirect) — it blocked, or would have outside
+    /// DetectionOnly.
+    pub disruptive: bool,
+    /// This match produced the transaction's intervention (false for every match in DetectionOnly).
+    pub blocked: bool,
+    pub status: Option<u16>,
+    pub matched_var_name: String,
+    pub file: String,
+    pub line: u32,
+}
+
+/// Per-transaction facts printed on every line.
+#[derive(Debug, Clone, Default)]
+pub struct LogMeta {
+    pub client_addr: String,
+    pub uri: String,
+    pub unique_id: String,
+    pub hostname: String,
+}
+
+/// Quotes a value for `[name "value"]`: escapes `"` and `\`, replaces control bytes (no log injection).
+fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            c if c.is_control() => o.push_str(&format!("\\x{:02x}", c as u32)),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+impl RuleMatch {
+    /// `ModSecurity: Warning. ... [id "942100"] [msg "..."] [data "..."] [severity "CRITICAL"] [tag "..."]
+    /// [hostname "..."] [uri "..."] [unique_id "..."]`
+    pub fn modsec_log_line(&self, meta: &LogMeta) -> String {
+        let mut l = String::from("ModSecurity: ");
+        if self.blocked {
+            l.push_str(&format!("Access denied with code {} (phase {}). ", self.status.unwrap_or(403), self.phase));
+        } else {
+            l.push_str("Warning. ");
+        }
+        l.push_str(&format!("Matched {}", esc(&self.matched_var_name)));
+        l.push_str(&format!(" [file \"{}\"] [line \"{}\"] [id \"{}\"]", esc(&self.file), self.line, self.id));
+        if !self.msg.is_empty() {
+            l.push_str(&format!(" [msg \"{}\"]", esc(&self.msg)));
+        }
+        if !self.data.is_empty() {
+            l.push_str(&format!(" [data \"{}\"]", esc(&self.data)));
+        }
+        if let Some(s) = self.severity {
+            l.push_str(&format!(" [severity \"{}\"]", SEVERITIES[s as usize % 8]));
+        }
+        if let Some(v) = &self.ver {
+            l.push_str(&format!(" [ver \"{}\"]", esc(v)));
+        }
+        for t in &self.tags {
+            l.push_str(&format!(" [tag \"{}\"]", esc(t)));
+        }
+        l.push_str(&format!(
+            " [client \"{}\"] [hostname \"{}\"] [uri \"{}\"] [unique_id \"{}\"]",
+            esc(&meta.client_addr),
+            esc(&meta.hostname),
+            esc(&meta.uri),
+            esc(&meta.unique_id)
+        ));
+        l
+    }
+}
+
+/// Longest `msg`/`data` kept in a match (ModSecurity truncates logdata at 512 bytes).
+const MAX_DATA: usize = 512;
+
+fn clip(mut s: String) -> String {
+    if s.len() > MAX_DATA {
+        let mut cut = MAX_DATA;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}
+
+impl Transaction {
+    pub(crate) fn record_match(&mut self, rule: &Rule) {
+        let msg = rule.meta.msg.as_ref().map(|m| clip(String::from_utf8_lossy(&m.expand(&*self)).into_owned())).unwrap_or_default();
+        let data = rule.meta.logdata.as_ref().map(|m| clip(String::from_utf8_lossy(&m.expand(&*self)).into_owned())).unwrap_or_default();
+        let disruptive = matches!(rule.disruptive, Disruptive::Deny | Disruptive::Drop | Disruptive::Redirect(_)) && rule.phase < 5;
+        let _ = EngineMode::On;
+        self.matches.push(RuleMatch {
+            id: rule.id,
+            phase: rule.phase,
+            msg,
+            data,
+            severity: rule.meta.severity,
+            tags: rule.meta.tags.clone(),
+            ver: rule.meta.ver.clone(),
+            disruptive,
+            blocked: false,
+            status: rule.status,
+            matched_var_name: self.matched_var_name.clone(),
+            file: rule.loc.file.display().to_string(),
+            line: rule.loc.line,
+        });
+    }
+}

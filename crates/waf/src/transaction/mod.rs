@@ -1,0 +1,624 @@
+//! A [`Transaction`]: one HTTP exchange fed through phases 1–5. Request/response data is copied once into
+//! an append-only arena and collections are spans into it; transformation results are cached per
+//! (value span, transformation chain) and shared between rules.
+//!
+//! | gateway call                       | phase | what runs                                                  |
+//! |------------------------------------|-------|------------------------------------------------------------|
+//! | `request_line`, `request_header`   | —     | data copied into the arena; ARGS_GET, cookies parsed       |
+//! | `process_request_headers`          | 1     | body processor chosen from Content-Type, phase 1 rules     |
+//! | `append_request_body`              | —     | buffered up to `SecRequestBodyLimit` (Reject → error)      |
+//! | `process_request_body`             | 2     | body parsed (URLENCODED, JSON), phase 2 rules (CRS 949110) |
+//! | `response_status`, `response_header` | —   | response data into the arena                               |
+//! | `process_response_headers`         | 3     | phase 3 rules                                              |
+//! | `append_response_body`             | —     | buffered when access is on and the MIME type is inspected  |
+//! | `process_response_body`            | 4     | phase 4 rules (CRS 959100)                                 |
+//! | `process_logging`                  | 5     | always, also after a block; persists `initcol` records     |
+//!
+//! After an intervention the later request/response phases do nothing; logging still runs. In
+//! `DetectionOnly` disruptive rules are logged (with `disruptive: true`) but never returned.
+
+mod collect;
+mod eval;
+mod exec;
+mod log;
+
+pub use log::{LogMeta, RuleMatch};
+
+use crate::actions::EngineMode;
+use crate::engine::Engine;
+use crate::error::BodyError;
+use crate::operators::Captures;
+use crate::persist::Record;
+use crate::settings::LimitAction;
+use crate::urlencoded;
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Connection facts the gateway knows before the request line.
+#[derive(Debug, Clone)]
+pub struct TxInfo {
+    pub unique_id: String,
+    pub client_addr: IpAddr,
+    pub client_port: u16,
+    pub server_addr: IpAddr,
+    pub server_port: u16,
+}
+
+/// What the gateway must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InterventionAction {
+    Deny,
+    Drop,
+    Redirect { url: String },
+}
+
+/// A disruptive verdict from a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Intervention {
+    pub status: u16,
+    pub action: InterventionAction,
+    pub rule_id: u32,
+}
+
+/// Work counters for one transaction (diagnostics and benchmarks).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EvalStats {
+    /// Rules (chain starters) evaluated.
+    pub rules: u32,
+    /// (rule link, value) pairs given to an operator or skipped by the prefilter.
+    pub values: u32,
+    /// Operator evaluations skipped because the literal prefilter ruled a match out.
+    pub prefilter_skips: u32,
+    /// Transformation results computed (cache misses).
+    pub transforms_computed: u32,
+    /// Transformation results served from the per-transaction cache.
+    pub transform_cache_hits: u32,
+}
+
+/// A span into the transaction arena.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub(crate) struct Span {
+    pub start: u32,
+    pub len: u32,
+}
+
+/// A collection member: key and value spans.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Kv {
+    pub name: Span,
+    pub value: Span,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Request {
+    pub method: Span,
+    pub uri: Span,
+    pub uri_raw: Span,
+    pub filename: Span,
+    pub basename: Span,
+    pub query: Span,
+    pub protocol: Span,
+    pub line: Span,
+    pub args_get: Vec<Kv>,
+    pub args_post: Vec<Kv>,
+    pub headers: Vec<Kv>,
+    pub cookies: Vec<Kv>,
+    pub body: Vec<u8>,
+    pub body_span: Span,
+    pub body_seen: usize,
+    pub body_processor: Option<String>,
+    pub body_error: Option<String>,
+    pub urlencoded_error: bool,
+    pub files: Vec<Kv>,
+    pub files_sizes: Vec<u64>,
+    pub multipart_part_headers: Vec<Kv>,
+    pub xml_text: Vec<Kv>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Response {
+    pub status: u16,
+    pub protocol: Span,
+    pub headers: Vec<Kv>,
+    pub body: Vec<u8>,
+    pub body_span: Span,
+}
+
+/// How far `allow` reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Allowed {
+    No,
+    Request,
+    All,
+}
+
+/// Cached transformation result for a (span, chain) key.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Cached {
+    Unchanged,
+    At(Span),
+}
+
+/// Per-transaction rule exclusions from `ctl:`, resolved to rule ids when the `ctl` runs (tags and
+/// messages through the rule set's indexes), so checking a rule is a lookup, not a scan of its tags.
+#[derive(Debug, Default)]
+pub(crate) struct Exclusions {
+    /// `ruleRemoveById` ranges.
+    pub ids: Vec<(u32, u32)>,
+    /// Rules removed by tag or message.
+    pub removed: std::collections::HashSet<u32, BuildFx>,
+    /// Targets removed from specific rules.
+    pub targets: HashMap<u32, Vec<crate::variables::Target>, BuildFx>,
+}
+
+/// A persistent collection loaded by `initcol`: (collection, storage key, record).
+pub(crate) type Persistent = (crate::variables::Var, String, Record);
+
+/// One HTTP exchange. Not shared between threads; cheap to create.
+pub struct Transaction {
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) info: TxInfo,
+    pub(crate) started: Instant,
+    pub(crate) arena: Vec<u8>,
+    pub(crate) req: Request,
+    pub(crate) resp: Response,
+    /// TX collection: lowercase name → (name span, value span) in the arena, so reading TX never copies.
+    pub(crate) tx: BTreeMap<String, (Span, Span)>,
+    pub(crate) env: BTreeMap<String, Vec<u8>>,
+    /// Persistent collections loaded by `initcol`: (collection, storage key) → record.
+    pub(crate) persistent: Vec<Persistent>,
+    pub(crate) mode: EngineMode,
+    pub(crate) request_body_access: bool,
+    pub(crate) response_body_access: bool,
+    pub(crate) force_body_variable: bool,
+    pub(crate) excl: Exclusions,
+    pub(crate) allowed: Allowed,
+    pub(crate) intervention: Option<Intervention>,
+    pub(crate) matches: Vec<RuleMatch>,
+    pub(crate) phases_done: [bool; 5],
+    pub(crate) cache: HashMap<(Span, u32), Cached, BuildFx>,
+    pub(crate) cache_buf: Vec<u8>,
+    /// Prefilter bitsets per (value, chain): offset into `pf_bits`.
+    pub(crate) pf_cache: HashMap<(Span, u32), u32, BuildFx>,
+    pub(crate) pf_bits: Vec<u64>,
+    pub(crate) pf_scratch: Vec<u64>,
+    pub(crate) stats: EvalStats,
+    // per-rule match state
+    pub(crate) matched_var: Vec<u8>,
+    pub(crate) matched_var_name: String,
+    /// MATCHED_VARS of the current rule: the first `matched_count` entries (slots are reused).
+    pub(crate) matched_vars: Vec<(String, Vec<u8>)>,
+    pub(crate) matched_count: usize,
+    pub(crate) captures: Captures,
+    pub(crate) highest_severity: u8,
+    pub(crate) current_rule: Option<(u32, usize, usize)>,
+}
+
+/// A small fast hasher for the transformation cache (keys are a few integers, not attacker-chosen
+/// strings, so HashDoS resistance is not needed).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct BuildFx;
+#[derive(Default)]
+pub(crate) struct Fx(u64);
+impl std::hash::Hasher for Fx {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ *b as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.0 = (self.0.rotate_left(5) ^ i as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+impl std::hash::BuildHasher for BuildFx {
+    type Hasher = Fx;
+    fn build_hasher(&self) -> Fx {
+        Fx(0)
+    }
+}
+
+impl Transaction {
+    pub(crate) fn new(engine: Arc<Engine>, info: TxInfo) -> Transaction {
+        let s = &engine.settings;
+        let mode = s.rule_engine;
+        let (rba, rsba) = (s.request_body_access, s.response_body_access);
+        Transaction {
+            engine,
+            info,
+            started: Instant::now(),
+            arena: Vec::with_capacity(4096),
+            req: Request::default(),
+            resp: Response::default(),
+            tx: BTreeMap::new(),
+            env: BTreeMap::new(),
+            persistent: Vec::new(),
+            mode,
+            request_body_access: rba,
+            response_body_access: rsba,
+            force_body_variable: false,
+            excl: Exclusions::default(),
+            allowed: Allowed::No,
+            intervention: None,
+            matches: Vec::new(),
+            phases_done: [false; 5],
+            // sized for a typical CRS request so the benign path does not rehash
+            cache: HashMap::with_capacity_and_hasher(256, BuildFx),
+            cache_buf: Vec::with_capacity(1024),
+            pf_cache: HashMap::with_capacity_and_hasher(128, BuildFx),
+            pf_bits: Vec::with_capacity(512),
+            pf_scratch: Vec::new(),
+            stats: EvalStats::default(),
+            matched_var: Vec::new(),
+            matched_var_name: String::new(),
+            matched_vars: Vec::new(),
+            matched_count: 0,
+            captures: Captures::default(),
+            highest_severity: 255,
+            current_rule: None,
+        }
+    }
+
+    pub(crate) fn push(&mut self, bytes: &[u8]) -> Span {
+        let start = self.arena.len();
+        // Transactions larger than 4 GiB of header data are not representable; truncate instead of panicking.
+        let room = (u32::MAX as usize).saturating_sub(start);
+        let bytes = &bytes[..bytes.len().min(room)];
+        self.arena.extend_from_slice(bytes);
+        Span { start: start as u32, len: bytes.len() as u32 }
+    }
+
+    pub(crate) fn get(&self, s: Span) -> &[u8] {
+        let a = s.start as usize;
+        self.arena.get(a..a + s.len as usize).unwrap_or(b"")
+    }
+
+    /// Sets the request line. `uri` is the request target as received (path + query, or absolute form).
+    pub fn request_line(&mut self, method: &str, uri: &str, protocol: &str) {
+        self.req.method = self.push(method.as_bytes());
+        self.req.uri_raw = self.push(uri.as_bytes());
+        // absolute-form: drop scheme and authority for REQUEST_URI
+        let rel = match uri.find("://") {
+            Some(p) if !uri[..p].contains('/') => match uri[p + 3..].find('/') {
+                Some(q) => &uri[p + 3 + q..],
+                None => "/",
+            },
+            _ => uri,
+        };
+        self.req.uri = self.push(rel.as_bytes());
+        let (path, query) = match rel.find('?') {
+            Some(q) => (&rel[..q], &rel[q + 1..]),
+            None => (rel, ""),
+        };
+        // REQUEST_FILENAME/BASENAME are percent-decoded (not `+`), as Coraza and ModSecurity expose them
+        let decoded = percent_decode(path.as_bytes());
+        self.req.filename = self.push(&decoded);
+        let base_start = decoded.iter().rposition(|b| *b == b'/').map(|p| p + 1).unwrap_or(0);
+        self.req.basename = self.push(&decoded[base_start..]);
+        self.req.query = self.push(query.as_bytes());
+        self.req.protocol = self.push(protocol.as_bytes());
+        let line = format!("{method} {uri} {protocol}");
+        self.req.line = self.push(line.as_bytes());
+        let q = query.as_bytes().to_vec();
+        let args = self.parse_pairs(&q);
+        self.req.args_get = args;
+    }
+
+    /// Parses `a=1&b=2` into decoded arena spans.
+    pub(crate) fn parse_pairs(&mut self, input: &[u8]) -> Vec<Kv> {
+        let limit = self.engine.settings.arguments_limit;
+        let mut out = Vec::new();
+        let mut buf = Vec::new();
+        for (n, v) in urlencoded::split_pairs(input) {
+            if out.len() >= limit {
+                break;
+            }
+            buf.clear();
+            self.req.urlencoded_error |= urlencoded::decode_into(n, &mut buf);
+            let name = self.push(&buf);
+            buf.clear();
+            self.req.urlencoded_error |= urlencoded::decode_into(v, &mut buf);
+            let value = self.push(&buf);
+            out.push(Kv { name, value });
+        }
+        out
+    }
+
+    /// Adds one request header (call once per header line, in order).
+    pub fn request_header(&mut self, name: &[u8], value: &[u8]) {
+        let n = self.push(name);
+        let v = self.push(value);
+        self.req.headers.push(Kv { name: n, value: v });
+        if name.eq_ignore_ascii_case(b"cookie") {
+            for part in value.split(|b| *b == b';') {
+                let part = trim(part);
+                if part.is_empty() {
+                    continue;
+                }
+                let (cn, cv) = match part.iter().position(|b| *b == b'=') {
+                    Some(i) => (&part[..i], &part[i + 1..]),
+                    None => (part, &b""[..]),
+                };
+                let name = self.push(trim(cn));
+                let value = self.push(cv);
+                self.req.cookies.push(Kv { name, value });
+            }
+        }
+    }
+
+    pub(crate) fn header_value(&self, headers: &[Kv], name: &[u8]) -> Option<&[u8]> {
+        headers.iter().find(|kv| self.get(kv.name).eq_ignore_ascii_case(name)).map(|kv| self.get(kv.value))
+    }
+
+    fn effective_mode(&self) -> EngineMode {
+        self.mode
+    }
+
+    /// Phase 1. Returns an intervention when a rule blocks (never in DetectionOnly).
+    pub fn process_request_headers(&mut self) -> Option<Intervention> {
+        if self.phases_done[0] {
+            return None;
+        }
+        // the body processor is known from the headers, so phase 1 rules can read and override it
+        if let Some(ct) = self.header_value(&self.req.headers, b"content-type") {
+            let ct = String::from_utf8_lossy(ct).to_ascii_lowercase();
+            let p = if ct.starts_with("application/x-www-form-urlencoded") {
+                Some("URLENCODED")
+            } else if ct.starts_with("multipart/form-data") {
+                Some("MULTIPART")
+            } else {
+                None
+            };
+            self.req.body_processor = p.map(str::to_string);
+        }
+        self.run_phase(1)
+    }
+
+    /// Appends a chunk of request body. Errors when the body exceeds `SecRequestBodyLimit` and the limit
+    /// action is `Reject` (the gateway should answer 413); with `ProcessPartial` the excess is ignored.
+    pub fn append_request_body(&mut self, chunk: &[u8]) -> Result<(), BodyError> {
+        let s = &self.engine.settings;
+        let limit = s.request_body_limit;
+        self.req.body_seen = self.req.body_seen.saturating_add(chunk.len());
+        if !self.request_body_access {
+            return Ok(());
+        }
+        let room = limit.saturating_sub(self.req.body.len());
+        if chunk.len() > room {
+            self.req.body.extend_from_slice(&chunk[..room]);
+            if s.request_body_limit_action == LimitAction::Reject && self.mode == EngineMode::On {
+                return Err(BodyError::RequestBodyTooLarge { limit });
+            }
+            return Ok(());
+        }
+        self.req.body.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    /// Phase 2: runs the body processor, then the phase 2 rules.
+    pub fn process_request_body(&mut self) -> Option<Intervention> {
+        if !self.phases_done[0] {
+            if let Some(iv) = self.process_request_headers() {
+                return Some(iv);
+            }
+        }
+        if self.phases_done[1] {
+            return None;
+        }
+        // As Coraza does: a forced body variable with no processor parses the body as URL-encoded
+        // (CRS 901340 forces it whenever the Content-Type selects no processor).
+        if self.force_body_variable && self.req.body_processor.is_none() {
+            self.req.body_processor = Some("URLENCODED".into());
+        }
+        if self.request_body_access && !self.req.body.is_empty() {
+            let body = std::mem::take(&mut self.req.body);
+            // REQUEST_BODY as in ModSecurity: only for URLENCODED or when forced (CRS 901340 forces it
+            // when no processor applies); XML/JSON/multipart bodies are inspected through their parsers.
+            // Until `body::` provides the XML and MULTIPART parsers, their raw body stays visible as
+            // REQUEST_BODY so rules that list it still inspect the data (remove with the merge).
+            let unparsed = matches!(self.req.body_processor.as_deref(), Some("XML") | Some("MULTIPART"));
+            if self.force_body_variable || unparsed || self.req.body_processor.as_deref() == Some("URLENCODED") {
+                self.req.body_span = self.push(&body);
+            }
+            match self.req.body_processor.as_deref() {
+                Some("URLENCODED") => {
+                    let args = self.parse_pairs(&body);
+                    self.req.args_post = args;
+                }
+                Some("JSON") => self.process_json(&body),
+                _ => {}
+            }
+            self.req.body = body;
+        }
+        self.run_phase(2)
+    }
+
+    fn process_json(&mut self, body: &[u8]) {
+        match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(v) => {
+                let mut pairs = Vec::new();
+                flatten_json("json", &v, &mut pairs, 0);
+                let limit = self.engine.settings.arguments_limit;
+                for (n, val) in pairs.into_iter().take(limit) {
+                    let name = self.push(n.as_bytes());
+                    let value = self.push(val.as_bytes());
+                    self.req.args_post.push(Kv { name, value });
+                }
+            }
+            Err(e) => self.req.body_error = Some(format!("JSON parsing error: {e}")),
+        }
+    }
+
+    /// Sets the response status line.
+    pub fn response_status(&mut self, status: u16, protocol: &str) {
+        self.resp.status = status;
+        self.resp.protocol = self.push(protocol.as_bytes());
+    }
+
+    pub fn response_header(&mut self, name: &[u8], value: &[u8]) {
+        let n = self.push(name);
+        let v = self.push(value);
+        self.resp.headers.push(Kv { name: n, value: v });
+    }
+
+    /// Phase 3.
+    pub fn process_response_headers(&mut self) -> Option<Intervention> {
+        if self.phases_done[2] {
+            return None;
+        }
+        self.run_phase(3)
+    }
+
+    /// Appends response body (only buffered when response body access is on and the type is inspected;
+    /// beyond `SecResponseBodyLimit` the rest is ignored or, with `Reject`, an error is returned).
+    pub fn append_response_body(&mut self, chunk: &[u8]) -> Result<(), BodyError> {
+        if !self.response_body_access || !self.response_type_inspected() {
+            return Ok(());
+        }
+        let s = &self.engine.settings;
+        let limit = s.response_body_limit;
+        let room = limit.saturating_sub(self.resp.body.len());
+        if chunk.len() > room {
+            self.resp.body.extend_from_slice(&chunk[..room]);
+            if s.response_body_limit_action == LimitAction::Reject && self.mode == EngineMode::On {
+                return Err(BodyError::ResponseBodyTooLarge { limit });
+            }
+            return Ok(());
+        }
+        self.resp.body.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    fn response_type_inspected(&self) -> bool {
+        let ct = self.header_value(&self.resp.headers, b"content-type").map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default();
+        self.engine.settings.inspects_response_type(&ct)
+    }
+
+    /// Phase 4.
+    pub fn process_response_body(&mut self) -> Option<Intervention> {
+        if !self.phases_done[2] {
+            if let Some(iv) = self.process_response_headers() {
+                return Some(iv);
+            }
+        }
+        if self.phases_done[3] {
+            return None;
+        }
+        if !self.resp.body.is_empty() {
+            let body = std::mem::take(&mut self.resp.body);
+            self.resp.body_span = self.push(&body);
+            self.resp.body = body;
+        }
+        self.run_phase(4)
+    }
+
+    /// Phase 5 (always run, also after a block); persists `initcol` collections.
+    pub fn process_logging(&mut self) {
+        if self.phases_done[4] {
+            return;
+        }
+        let _ = self.run_phase(5);
+        let timeout = self.engine.settings.collection_timeout_secs;
+        let _ = timeout;
+        for (var, key, rec) in std::mem::take(&mut self.persistent) {
+            self.engine.store.save(format!("{}:{key}", crate::variables::name_of(var)), rec);
+        }
+    }
+
+    /// Every logged rule match so far, in order.
+    pub fn matches(&self) -> &[RuleMatch] {
+        &self.matches
+    }
+
+    /// The intervention decided so far, if any.
+    pub fn intervention(&self) -> Option<&Intervention> {
+        self.intervention.as_ref()
+    }
+
+    /// Facts for log lines.
+    pub fn log_meta(&self) -> LogMeta {
+        LogMeta {
+            client_addr: self.info.client_addr.to_string(),
+            uri: String::from_utf8_lossy(self.get(self.req.uri)).into_owned(),
+            unique_id: self.info.unique_id.clone(),
+            hostname: self.header_value(&self.req.headers, b"host").map(|h| String::from_utf8_lossy(h).into_owned()).unwrap_or_default(),
+        }
+    }
+
+    /// Current value of `TX:name` (lowercase name), for tests and diagnostics.
+    pub fn tx_var(&self, name: &str) -> Option<&[u8]> {
+        self.tx.get(&name.to_ascii_lowercase()).map(|(_, v)| self.get(*v))
+    }
+
+    /// Sets `TX:key` (key already lowercase).
+    pub(crate) fn tx_set(&mut self, key: &str, value: &[u8]) {
+        let vs = self.push(value);
+        if let Some(e) = self.tx.get_mut(key) {
+            e.1 = vs;
+            return;
+        }
+        let ks = self.push(key.as_bytes());
+        self.tx.insert(key.to_string(), (ks, vs));
+    }
+
+    /// Work done so far.
+    pub fn stats(&self) -> EvalStats {
+        self.stats
+    }
+
+    /// Engine mode in force for this transaction (after `ctl:ruleEngine`).
+    pub fn engine_mode(&self) -> EngineMode {
+        self.effective_mode()
+    }
+}
+
+fn percent_decode(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len());
+    let h = |b: u8| (b as char).to_digit(16);
+    let mut k = 0;
+    while k < input.len() {
+        if input[k] == b'%' {
+            if let (Some(a), Some(b)) = (input.get(k + 1).and_then(|b| h(*b)), input.get(k + 2).and_then(|b| h(*b))) {
+                out.push((a * 16 + b) as u8);
+                k += 3;
+                continue;
+            }
+        }
+        out.push(input[k]);
+        k += 1;
+    }
+    out
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let s = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+    let e = b.iter().rposition(|c| !c.is_ascii_whitespace()).map(|p| p + 1).unwrap_or(s);
+    &b[s..e.max(s)]
+}
+
+/// Flattens JSON into ModSecurity-style argument names (`json.a.b`, arrays indexed `json.a.0`).
+fn flatten_json(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>, depth: usize) {
+    use serde_json::Value;
+    if depth > 64 {
+        return;
+    }
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                flatten_json(&format!("{prefix}.{k}"), v, out, depth + 1);
+            }
+        }
+        Value::Array(a) => {
+            for (i, v) in a.iter().enumerate() {
+                flatten_json(&format!("{prefix}.{i}"), v, out, depth + 1);
+            }
+        }
+        Value::String(s) => out.push((prefix.to_string(), s.clone())),
+        Value::Null => out.push((prefix.to_string(), String::new())),
+        other => out.push((prefix.to_string(), other.to_string())),
+    }
+}

@@ -1,0 +1,50 @@
+//! Shared helpers for integration tests: locating the CRS snapshot and building transactions.
+#![allow(dead_code)]
+
+use portcullis_waf::{Engine, Intervention, Transaction, TxInfo};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// `/work/shared/crs`, reached relative to this crate.
+pub fn crs_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/crs")
+}
+
+/// CRS at PL1 in blocking mode: engine On + crs-setup + rules.
+pub fn crs_engine(extra: &str) -> Engine {
+    let dir = crs_dir();
+    let head = format!(
+        "SecRuleEngine On\nSecRequestBodyAccess On\nSecResponseBodyAccess On\nSecResponseBodyMimeType text/plain text/html\n{extra}\nInclude {}/crs-setup.conf.example\nInclude {}/rules/*.conf\n",
+        dir.display(),
+        dir.display()
+    );
+    Engine::from_str(&head, "/crs-test-main.conf").unwrap_or_else(|e| panic!("CRS failed to load: {e}"))
+}
+
+pub fn info() -> TxInfo {
+    TxInfo {
+        unique_id: "YHx8b3rMfKcAAAAAAQAAAA".into(),
+        client_addr: "192.0.2.10".parse().unwrap(),
+        client_port: 40000,
+        server_addr: "192.0.2.1".parse().unwrap(),
+        server_port: 80,
+    }
+}
+
+/// Runs a GET through phases 1–2 and logging; returns the intervention and the transaction.
+pub fn get(engine: &Arc<Engine>, uri: &str, headers: &[(&str, &str)]) -> (Option<Intervention>, Transaction) {
+    let mut tx = engine.transaction(info());
+    tx.request_line("GET", uri, "HTTP/1.1");
+    tx.request_header(b"Host", b"localhost");
+    tx.request_header(b"User-Agent", b"Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0");
+    tx.request_header(b"Accept", b"text/html,application/xhtml+xml");
+    for (n, v) in headers {
+        tx.request_header(n.as_bytes(), v.as_bytes());
+    }
+    let mut iv = tx.process_request_headers();
+    if iv.is_none() {
+        iv = tx.process_request_body();
+    }
+    tx.process_logging();
+    (iv, tx)
+}

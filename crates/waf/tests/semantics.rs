@@ -1,0 +1,169 @@
+//! Small rule sets exercising evaluation semantics.
+
+mod common;
+
+use common::*;
+use portcullis_waf::{Engine, InterventionAction};
+use std::sync::Arc;
+
+fn engine(rules: &str) -> Arc<Engine> {
+    Arc::new(Engine::from_str(&format!("SecRuleEngine On\n{rules}"), "t.conf").unwrap_or_else(|e| panic!("{e}")))
+}
+
+fn ids(tx: &portcullis_waf::Transaction) -> Vec<u32> {
+    tx.matches().iter().map(|m| m.id).collect()
+}
+
+#[test]
+fn block_uses_default_action_and_status() {
+    let e = engine("SecDefaultAction \"phase:1,log,deny,status:406\"\nSecRule ARGS:a \"@streq x\" \"id:1,phase:1,block\"");
+    let (iv, _) = get(&e, "/?a=x", &[]);
+    let iv = iv.unwrap();
+    assert_eq!((iv.status, iv.rule_id, iv.action), (406, 1, InterventionAction::Deny));
+    let (iv, _) = get(&e, "/?a=y", &[]);
+    assert!(iv.is_none());
+}
+
+#[test]
+fn chain_setvar_capture_and_macros() {
+    let e = engine(
+        r#"
+SecRule ARGS:id "@rx ^(\d+)-(\w+)$" "id:1,phase:1,pass,capture,chain,msg:'got %{TX.2}',logdata:'%{MATCHED_VAR_NAME}=%{MATCHED_VAR}'"
+    SecRule TX:1 "@gt 10" "setvar:tx.score=+5,setvar:'tx.last=%{tx.2}'"
+SecRule TX:score "@ge 5" "id:2,phase:1,deny,status:418,msg:'score %{tx.score} last %{tx.last}'"
+"#,
+    );
+    let (iv, tx) = get(&e, "/?id=42-abc", &[]);
+    assert_eq!(iv.map(|i| i.status), Some(418));
+    assert_eq!(ids(&tx), vec![1, 2]);
+    assert_eq!(tx.matches()[0].msg, "got abc");
+    assert_eq!(tx.matches()[0].data, "TX:1=42");
+    assert_eq!(tx.matches()[1].msg, "score 5 last abc");
+    let (iv, tx) = get(&e, "/?id=7-abc", &[]);
+    assert!(iv.is_none(), "{:?}", ids(&tx));
+}
+
+#[test]
+fn skip_after_marker_and_skip() {
+    let e = engine(
+        r#"
+SecAction "id:1,phase:1,pass,nolog,skipAfter:END"
+SecAction "id:2,phase:1,deny"
+SecMarker END
+SecAction "id:3,phase:1,pass,log,skip:1"
+SecAction "id:4,phase:1,deny"
+SecAction "id:5,phase:1,pass,log"
+"#,
+    );
+    let (iv, tx) = get(&e, "/", &[]);
+    assert!(iv.is_none());
+    assert_eq!(ids(&tx), vec![3, 5]);
+}
+
+#[test]
+fn exclusions_counts_and_negation() {
+    let e = engine(
+        r#"
+SecRule ARGS|!ARGS:safe "@rx evil" "id:1,phase:1,pass,log"
+SecRule &ARGS "@eq 3" "id:2,phase:1,pass,log"
+SecRule &ARGS:nope "@eq 0" "id:3,phase:1,pass,log"
+SecRule REQUEST_METHOD "!@within GET HEAD" "id:4,phase:1,pass,log"
+SecRule REQUEST_COOKIES:/^sess/ "@rx admin" "id:5,phase:1,pass,log"
+SecRule REQUEST_HEADERS:user-agent "@contains firefox" "id:6,phase:1,pass,log,t:lowercase"
+"#,
+    );
+    let (_, tx) = get(&e, "/?safe=evil&x=1&y=2", &[("Cookie", "sessid=admin; other=admin")]);
+    assert_eq!(ids(&tx), vec![2, 3, 5, 6]);
+    let (_, tx) = get(&e, "/?other=evil", &[]);
+    assert_eq!(ids(&tx), vec![1, 3, 6]);
+}
+
+#[test]
+fn ctl_remove_and_detection_only() {
+    let e = engine(
+        r#"
+SecRule REQUEST_HEADERS:X-Skip "@eq 1" "id:1,phase:1,pass,nolog,ctl:ruleRemoveById=2-3"
+SecRule ARGS "@rx bad" "id:2,phase:1,deny"
+SecRule REQUEST_HEADERS:X-Det "@eq 1" "id:4,phase:1,pass,nolog,ctl:ruleEngine=DetectionOnly"
+SecRule ARGS "@rx worse" "id:5,phase:1,deny,log"
+SecRule REQUEST_HEADERS:X-T "@eq 1" "id:6,phase:1,pass,nolog,ctl:ruleRemoveTargetById=7;ARGS:a"
+SecRule ARGS "@rx meh" "id:7,phase:1,deny"
+"#,
+    );
+    assert!(get(&e, "/?a=bad", &[]).0.is_some());
+    assert!(get(&e, "/?a=bad", &[("X-Skip", "1")]).0.is_none());
+    let (iv, tx) = get(&e, "/?a=worse", &[("X-Det", "1")]);
+    assert!(iv.is_none());
+    assert_eq!(ids(&tx), vec![5]);
+    assert!(get(&e, "/?a=meh", &[("X-T", "1")]).0.is_none());
+    assert!(get(&e, "/?b=meh", &[("X-T", "1")]).0.is_some());
+}
+
+#[test]
+fn allow_and_redirect() {
+    let e = engine(
+        r#"
+SecRule REMOTE_ADDR "@ipMatch 192.0.2.0/24" "id:1,phase:1,allow,nolog"
+SecAction "id:2,phase:1,deny"
+"#,
+    );
+    assert!(get(&e, "/", &[]).0.is_none());
+    let e = engine("SecAction \"id:1,phase:1,redirect:'http://x/%{tx.nothing}blocked'\"");
+    let iv = get(&e, "/", &[]).0.unwrap();
+    assert_eq!(iv.status, 302);
+    assert_eq!(iv.action, InterventionAction::Redirect { url: "http://x/blocked".into() });
+}
+
+#[test]
+fn multi_match_and_transform_cache() {
+    let e = engine(
+        r#"
+SecRule ARGS "@streq a b" "id:1,phase:1,pass,log,t:none,t:urlDecodeUni,multiMatch"
+SecRule ARGS "@streq ab" "id:2,phase:1,pass,log,t:none,t:urlDecodeUni,t:removeWhitespace"
+SecRule ARGS "@streq a%20b" "id:3,phase:1,pass,log,t:none,multiMatch"
+"#,
+    );
+    // query decoding gives "a%20b"; urlDecodeUni makes "a b"
+    let (_, tx) = get(&e, "/?x=a%2520b", &[]);
+    assert_eq!(ids(&tx), vec![1, 2, 3]);
+}
+
+#[test]
+fn post_urlencoded_body_and_limits() {
+    let e = engine("SecRequestBodyAccess On\nSecRequestBodyLimit 20\nSecRule ARGS_POST:user \"@streq root\" \"id:1,phase:2,deny\"");
+    let mut tx = e.transaction(info());
+    tx.request_line("POST", "/login", "HTTP/1.1");
+    tx.request_header(b"Content-Type", b"application/x-www-form-urlencoded");
+    assert!(tx.process_request_headers().is_none());
+    tx.append_request_body(b"user=root&x=1").unwrap();
+    assert!(tx.process_request_body().is_some());
+    let mut tx = e.transaction(info());
+    tx.request_line("POST", "/login", "HTTP/1.1");
+    assert!(tx.append_request_body(&[b'a'; 40]).is_err());
+}
+
+#[test]
+fn response_phases() {
+    let e = engine(
+        "SecResponseBodyAccess On\nSecResponseBodyMimeType text/html\nSecRule RESPONSE_STATUS \"@eq 500\" \"id:1,phase:3,pass,log\"\nSecRule RESPONSE_BODY \"@contains secret\" \"id:2,phase:4,deny\"",
+    );
+    let mut tx = e.transaction(info());
+    tx.request_line("GET", "/", "HTTP/1.1");
+    assert!(tx.process_request_headers().is_none());
+    assert!(tx.process_request_body().is_none());
+    tx.response_status(500, "HTTP/1.1");
+    tx.response_header(b"Content-Type", b"text/html; charset=utf-8");
+    assert!(tx.process_response_headers().is_none());
+    tx.append_response_body(b"the secret is").unwrap();
+    assert_eq!(tx.process_response_body().map(|i| i.rule_id), Some(2));
+    tx.process_logging();
+    assert_eq!(ids(&tx), vec![1, 2]);
+}
+
+#[test]
+fn engine_is_send_sync_and_tx_is_send() {
+    fn ss<T: Send + Sync>() {}
+    fn s<T: Send>() {}
+    ss::<Engine>();
+    s::<portcullis_waf::Transaction>();
+}
