@@ -6,7 +6,7 @@ use std::path::Path;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::{Balance, Config, ConfigError, ConfigErrors};
+use crate::{Balance, Config, ConfigError, ConfigErrors, WafMode};
 
 /// Checks a parsed config; `Err` holds every problem found.
 pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
@@ -16,6 +16,7 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
     v.routes();
     v.headers();
     v.limits();
+    v.waf();
     if v.errors.is_empty() {
         Ok(())
     } else {
@@ -288,6 +289,43 @@ impl Validator<'_> {
         }
         if l.h2_max_concurrent_streams == 0 {
             self.err("limits.h2_max_concurrent_streams", "must be at least 1");
+        }
+    }
+}
+
+impl Validator<'_> {
+    /// The rule files must exist (each glob must match a file) whenever some route may run the WAF. The rules
+    /// themselves are compiled when the runtime is built (and by `check-config`), with file:line errors.
+    fn waf(&mut self) {
+        let f = &self.config.file;
+        let used = f.waf.mode != WafMode::Off
+            || f.routes.iter().any(|r| r.waf.as_ref().and_then(|w| w.mode).is_some_and(|m| m != WafMode::Off));
+        if !used {
+            return;
+        }
+        if f.waf.rules.is_empty() {
+            self.err("waf.rules", "at least one rule file is required when the WAF is on (there is no built-in rule pack yet)");
+        }
+        for (i, pattern) in f.waf.rules.iter().enumerate() {
+            let full = self.config.resolve(pattern);
+            let text = full.to_string_lossy();
+            if text.contains(['*', '?', '[']) {
+                match glob::glob(&text) {
+                    Err(e) => self.err(format!("waf.rules[{i}]"), format!("bad glob {text:?}: {e}")),
+                    Ok(paths) => {
+                        if !paths.filter_map(Result::ok).any(|p| p.is_file()) {
+                            self.err(format!("waf.rules[{i}]"), format!("{text:?} matches no file"));
+                        }
+                    }
+                }
+            } else if !full.is_file() {
+                self.err(format!("waf.rules[{i}]"), format!("cannot read {}: no such file", full.display()));
+            }
+        }
+        for (name, limit) in [("request_body_limit", f.waf.request_body_limit), ("response_body_limit", f.waf.response_body_limit)] {
+            if limit.is_some_and(|l| l.0 == 0) {
+                self.err(format!("waf.{name}"), "must be greater than 0");
+            }
         }
     }
 }
