@@ -384,6 +384,22 @@ targets = ["127.0.0.1:3000"]
     }
 
     #[test]
+    fn waf_rules_are_required_and_must_exist_when_a_route_runs_the_waf() {
+        let route = "[[routes]]\nname=\"a\"\nupstream=\"shop\"\n";
+        // Off by default: nothing to check.
+        assert!(errors(&format!("{BASE}\n{route}")).is_empty());
+        let e = errors(&format!("{BASE}\n[waf]\nmode=\"on\"\n{route}"));
+        assert_eq!(e.len(), 1, "{e:#?}");
+        assert!(e[0].starts_with("waf.rules: at least one rule file"), "{e:#?}");
+        let e = errors(&format!(
+            "{BASE}\n[waf]\nrules=[\"no/such.conf\", \"no/*.conf\"]\n{route}waf = {{ mode = \"detection_only\" }}\n"
+        ));
+        assert_eq!(e.len(), 2, "{e:#?}");
+        assert!(e[0].starts_with("waf.rules[0]: cannot read") && e[1].starts_with("waf.rules[1]:"), "{e:#?}");
+        assert!(errors(&format!("{BASE}\n[waf]\nmode=\"sometimes\"\n"))[0].starts_with("waf.mode"));
+    }
+
+    #[test]
     fn dangling_upstream_names_the_key_path() {
         let e = errors(&format!(
             "{BASE}\n[[routes]]\nname=\"a\"\nupstream=\"shop\"\n[[routes]]\nname=\"b\"\nupstream=\"billing\"\n"

@@ -9,6 +9,7 @@ use http::header::LOCATION;
 use http::{request, response, HeaderValue, StatusCode, Version};
 use portcullis_config::{Config, WafMode};
 use portcullis_pipeline::{BodyNeed, Phases, Problem, Protection, RequestCtx, UpstreamInfo, Verdict};
+use portcullis_waf::rule::SEVERITIES;
 use portcullis_waf::{EngineMode, Intervention, InterventionAction, Transaction, TxInfo};
 
 use crate::build::{build_engine, waf_used};
@@ -335,21 +336,34 @@ impl Protection for WafProtection {
         let meta = st.tx.log_meta();
         let mut lines = String::new();
         for m in matches {
-            tracing::warn!(
-                target: SECURITY_TARGET,
-                request_id = %ctx.request_id,
-                client_ip = %ctx.client_ip,
-                route = ctx.route.as_deref().unwrap_or("-"),
-                rule_id = m.id,
-                phase = m.phase,
-                severity = m.severity.unwrap_or(255),
-                blocked = m.blocked,
-                disruptive = m.disruptive,
-                msg = %m.msg,
-                data = %m.data,
-                status,
-                "waf rule matched"
-            );
+            // Blocks are warnings; matches that did not block (scoring rules, detection-only) are info, so a
+            // `warn` diagnostic log shows only what was refused.
+            let severity = m.severity.and_then(|s| SEVERITIES.get(s as usize).copied()).unwrap_or("-");
+            macro_rules! event {
+                ($level:expr) => {
+                    tracing::event!(
+                        target: SECURITY_TARGET,
+                        $level,
+                        request_id = %ctx.request_id,
+                        client_ip = %ctx.client_ip,
+                        route = ctx.route.as_deref().unwrap_or("-"),
+                        rule_id = m.id,
+                        phase = m.phase,
+                        severity,
+                        blocked = m.blocked,
+                        disruptive = m.disruptive,
+                        msg = %m.msg,
+                        data = %m.data,
+                        status,
+                        "waf rule matched"
+                    )
+                };
+            }
+            if m.blocked {
+                event!(tracing::Level::WARN);
+            } else {
+                event!(tracing::Level::INFO);
+            }
             if self.log.is_some() {
                 let _ = writeln!(lines, "{}", m.modsec_log_line(&meta));
             }
@@ -357,5 +371,91 @@ impl Protection for WafProtection {
         if let Some(log) = &self.log {
             log.write_lines(&lines);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portcullis_pipeline::ConnInfo;
+
+    fn config(dir: &std::path::Path, waf: &str, rules: &str) -> Config {
+        std::fs::write(dir.join("rules.conf"), rules).unwrap();
+        let text = format!(
+            "[[listeners]]\nname = \"l\"\naddress = \"127.0.0.1:0\"\n{waf}\n[[upstreams]]\nname = \"u\"\ntargets = [\"127.0.0.1:9\"]\n\
+             [[routes]]\nname = \"all\"\nupstream = \"u\"\n[[routes]]\nname = \"open\"\nupstream = \"u\"\nwaf = {{ mode = \"off\" }}\n"
+        );
+        Config::from_str_at(&text, None, dir.to_owned()).unwrap()
+    }
+
+    fn ctx(route: &str) -> RequestCtx {
+        let conn = ConnInfo {
+            peer: "192.0.2.7:51000".parse().unwrap(),
+            local: "127.0.0.1:8080".parse().unwrap(),
+            tls: false,
+            sni: None,
+            listener: "l".into(),
+        };
+        let mut c = RequestCtx::new("req-1".into(), conn);
+        c.route = Some(route.into());
+        c
+    }
+
+    fn parts(uri: &str) -> request::Parts {
+        http::Request::get(uri).header("host", "example.com").body(()).unwrap().into_parts().0
+    }
+
+    const RULES: &str = "SecRule ARGS:q \"@contains attack\" \"id:1001,phase:1,deny,status:406,log,msg:'attack in q'\"\n\
+                         SecRule ARGS:d \"@contains drop\" \"id:1002,phase:1,drop,log\"\n";
+
+    #[test]
+    fn off_builds_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(WafProtection::build(&config(dir.path(), "", RULES)).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_deny_becomes_a_generic_problem_and_a_drop_closes() {
+        let dir = tempfile::tempdir().unwrap();
+        let waf = format!("[waf]\nmode = \"on\"\nrules = [\"rules.conf\"]\nlog = \"{}\"", dir.path().join("m.log").display());
+        let p = WafProtection::build(&config(dir.path(), &waf, RULES)).unwrap().unwrap();
+        let mut c = ctx("all");
+        let Verdict::Respond(problem) = p.request_headers_filter(&mut c, &mut parts("/?q=an+attack")) else {
+            panic!("not blocked")
+        };
+        assert_eq!(problem.status, 406);
+        assert!(!problem.detail.as_deref().unwrap().contains("1001"));
+        assert_eq!(problem.log_reason.as_deref(), Some("waf rule 1001"));
+        p.logging(&c, 406);
+        let log = std::fs::read_to_string(dir.path().join("m.log")).unwrap();
+        assert!(log.contains(r#"[id "1001"]"#) && log.contains(r#"[unique_id "req-1"]"#), "{log}");
+
+        let mut c = ctx("all");
+        assert_eq!(p.request_headers_filter(&mut c, &mut parts("/?d=drop")), Verdict::Close);
+
+        // A route with mode = "off" is not inspected at all.
+        let mut c = ctx("open");
+        assert_eq!(p.request_headers_filter(&mut c, &mut parts("/?q=an+attack")), Verdict::Continue);
+        assert!(c.extensions.get::<WafTx>().is_none());
+    }
+
+    #[test]
+    fn detection_only_never_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let waf = "[waf]\nmode = \"detection_only\"\nrules = [\"rules.conf\"]";
+        let p = WafProtection::build(&config(dir.path(), waf, RULES)).unwrap().unwrap();
+        let mut c = ctx("all");
+        assert_eq!(p.request_headers_filter(&mut c, &mut parts("/?q=an+attack")), Verdict::Continue);
+        assert_eq!(p.ensure_phase2(&mut lock(&WafProtection::state(&c).unwrap())), None);
+    }
+
+    #[test]
+    fn a_broken_rule_names_the_key_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let waf = "[waf]\nmode = \"on\"\nrules = [\"rules.conf\"]";
+        let e = WafProtection::build(&config(dir.path(), waf, "\n\nSecRule ARGS \"@rx (\" \"id:1,phase:1,deny\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("waf.rules: ") && e.contains("rules.conf:3"), "{e}");
     }
 }
