@@ -55,6 +55,12 @@ struct TxState {
     held: Vec<u8>,
     /// More than the limit arrived: the rest streams uninspected.
     released: bool,
+    /// Response status (for the events) and `Content-Length`, to know the last body byte when it passes.
+    status: u16,
+    expected_len: Option<u64>,
+    seen: u64,
+    /// Phase 5 ran and the log lines are written.
+    finished: bool,
 }
 
 impl WafProtection {
@@ -206,7 +212,17 @@ impl Protection for WafProtection {
             tx.request_header(n.as_str().as_bytes(), v.as_bytes());
         }
         let iv = tx.process_request_headers();
-        let state = TxState { tx, phase2_done: false, inspect_response: false, held: Vec::new(), released: false };
+        let state = TxState {
+            tx,
+            phase2_done: false,
+            inspect_response: false,
+            held: Vec::new(),
+            released: false,
+            status: 0,
+            expected_len: None,
+            seen: 0,
+            finished: false,
+        };
         ctx.extensions.insert(WafTx(Arc::new(Mutex::new(state))));
         match iv {
             Some(iv) => self.verdict(&iv),
@@ -256,8 +272,11 @@ impl Protection for WafProtection {
     fn response_headers_filter(&self, ctx: &mut RequestCtx, resp: &mut response::Parts) -> Verdict {
         let Some(w) = Self::state(ctx) else { return Verdict::Continue };
         let mut st = lock(&w);
-        // Our own refusal: the transaction already has its intervention; nothing more to inspect.
+        // Our own refusal: the transaction already has its intervention; nothing more to inspect, so phase 5
+        // and the log lines now, before the refusal goes out.
         if st.tx.intervention().is_some() {
+            st.status = resp.status.as_u16();
+            self.finish(ctx, &mut st);
             return Verdict::Continue;
         }
         // Routes that answer directly (respond/redirect) never selected an upstream: phase 2 runs here.
@@ -284,43 +303,68 @@ impl Protection for WafProtection {
         let s = self.engine.settings();
         let ct = resp.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         st.inspect_response = s.response_body_access && s.inspects_response_type(ct);
+        st.status = resp.status.as_u16();
+        st.expected_len = resp.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
+        if st.expected_len == Some(0) || matches!(resp.status.as_u16(), 204 | 304) {
+            // No body will come: phase 4 and the log now, while the response can still be replaced.
+            let iv = st.tx.process_response_body();
+            if let Some(iv) = iv {
+                self.finish(ctx, &mut st);
+                return match self.verdict(&iv) {
+                    Verdict::Close => Verdict::respond(
+                        Problem::new(StatusCode::FORBIDDEN, BLOCKED_DETAIL).with_log_reason("waf drop"),
+                    ),
+                    v => v,
+                };
+            }
+            self.finish(ctx, &mut st);
+        }
         Verdict::Continue
     }
 
     fn response_body_filter(&self, ctx: &mut RequestCtx, chunk: &mut Bytes, end: bool) -> Verdict {
         let Some(w) = Self::state(ctx) else { return Verdict::Continue };
         let mut st = lock(&w);
-        if !st.inspect_response || st.released {
+        if st.finished {
             return Verdict::Continue;
         }
-        let limit = self.engine.settings().response_body_limit;
-        if !chunk.is_empty() {
+        st.seen += chunk.len() as u64;
+        // The last byte is known either from Content-Length or from the end of the stream; the log lines are
+        // written before it goes out (the CRS runner reads the log as soon as it has the response).
+        let last = end || st.expected_len == Some(st.seen);
+        if st.inspect_response && !st.released {
+            let limit = self.engine.settings().response_body_limit;
             let _ = st.tx.append_response_body(chunk);
             if st.held.len() + chunk.len() > limit {
-                // Over the inspection limit: release what was held and stream the rest. Phase 4 runs on the
-                // inspected part at the end.
+                // Over the inspection limit: phase 4 runs on the inspected part, then the rest streams on.
                 let mut out = std::mem::take(&mut st.held);
                 out.extend_from_slice(chunk);
                 *chunk = Bytes::from(out);
                 st.released = true;
-                return match st.tx.process_response_body() {
-                    Some(iv) => {
-                        tracing::debug!(request_id = %ctx.request_id, rule = iv.rule_id, "WAF cut a response body");
-                        Verdict::Close
-                    }
-                    None => Verdict::Continue,
-                };
+                if st.tx.process_response_body().is_some() {
+                    self.finish(ctx, &mut st);
+                    return Verdict::Close;
+                }
+            } else if last {
+                // The head is already sent: a block in phase 4 can only cut the response.
+                let blocked = st.tx.process_response_body().is_some();
+                self.finish(ctx, &mut st);
+                if blocked {
+                    st.held.clear();
+                    return Verdict::Close;
+                }
+                let mut out = std::mem::take(&mut st.held);
+                out.extend_from_slice(chunk);
+                *chunk = Bytes::from(out);
+                return Verdict::Continue;
+            } else {
+                st.held.extend_from_slice(chunk);
+                *chunk = Bytes::new();
+                return Verdict::Continue;
             }
-            st.held.extend_from_slice(chunk);
-            *chunk = Bytes::new();
         }
-        if end {
-            // The head is already sent: a block in phase 4 can only cut the response.
-            if st.tx.process_response_body().is_some() {
-                st.held.clear();
-                return Verdict::Close;
-            }
-            *chunk = Bytes::from(std::mem::take(&mut st.held));
+        if last {
+            self.finish(ctx, &mut st);
         }
         Verdict::Continue
     }
@@ -328,7 +372,20 @@ impl Protection for WafProtection {
     fn logging(&self, ctx: &RequestCtx, status: u16) {
         let Some(w) = Self::state(ctx) else { return };
         let mut st = lock(&w);
+        st.status = status;
+        self.finish(ctx, &mut st);
+    }
+}
+
+impl WafProtection {
+    /// Phase 5 and the request's security events and log lines, once.
+    fn finish(&self, ctx: &RequestCtx, st: &mut TxState) {
+        if st.finished {
+            return;
+        }
+        st.finished = true;
         st.tx.process_logging();
+        let status = st.status;
         let matches = st.tx.matches();
         if matches.is_empty() {
             return;
