@@ -151,7 +151,11 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     let loading = std::time::Instant::now();
     let gw = Gateway::start(config, Metrics::new()).await?;
     let target = gw.listeners().first().map(|(_, a)| *a).ok_or("the gateway has no listener")?;
-    eprintln!("crs-test: gateway on {target} (rules loaded in {:.1?}), upstream {}", loading.elapsed(), echo.local_addr());
+    eprintln!(
+        "crs-test: gateway on {target} (rules loaded in {:.1?}), upstream {}",
+        loading.elapsed(),
+        echo.local_addr()
+    );
 
     let mut opts = RunOptions::new(&crs, target, &log);
     opts.file = args.file.clone();

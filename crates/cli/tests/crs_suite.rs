@@ -31,10 +31,7 @@ fn crs_suite_through_the_gateway_does_not_regress() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let summary = stdout.lines().last().unwrap_or("");
-    assert!(
-        regex_like_summary(summary),
-        "the last line is the runner's summary, got {summary:?}\nstderr:\n{stderr}"
-    );
+    assert!(regex_like_summary(summary), "the last line is the runner's summary, got {summary:?}\nstderr:\n{stderr}");
     assert!(out.status.success(), "{summary} (floor {MIN_PASS})\n{stdout}\n{stderr}");
 }
 

@@ -141,7 +141,8 @@ waf = { mode = "off" }
     assert!(!log.contains(r#"[uri "/internal"#), "mode = off does not run the WAF:\n{log}");
 }
 
-const GOOD_RULES: &str = "SecRule ARGS:q \"@contains attack\" \"id:1001,phase:1,deny,status:403,log,msg:'test attack'\"\n";
+const GOOD_RULES: &str =
+    "SecRule ARGS:q \"@contains attack\" \"id:1001,phase:1,deny,status:403,log,msg:'test attack'\"\n";
 const OTHER_RULES: &str = "SecRule ARGS:q \"@contains other\" \"id:1002,phase:1,deny,status:403,log,msg:'other'\"\n";
 const BROKEN_RULES: &str = "# a comment\n\nSecRule ARGS:q \"@rx (unclosed\" \"id:1003,phase:1,deny\"\n";
 

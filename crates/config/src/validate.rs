@@ -304,7 +304,10 @@ impl Validator<'_> {
             return;
         }
         if f.waf.rules.is_empty() {
-            self.err("waf.rules", "at least one rule file is required when the WAF is on (there is no built-in rule pack yet)");
+            self.err(
+                "waf.rules",
+                "at least one rule file is required when the WAF is on (there is no built-in rule pack yet)",
+            );
         }
         for (i, pattern) in f.waf.rules.iter().enumerate() {
             let full = self.config.resolve(pattern);
@@ -322,7 +325,9 @@ impl Validator<'_> {
                 self.err(format!("waf.rules[{i}]"), format!("cannot read {}: no such file", full.display()));
             }
         }
-        for (name, limit) in [("request_body_limit", f.waf.request_body_limit), ("response_body_limit", f.waf.response_body_limit)] {
+        for (name, limit) in
+            [("request_body_limit", f.waf.request_body_limit), ("response_body_limit", f.waf.response_body_limit)]
+        {
             if limit.is_some_and(|l| l.0 == 0) {
                 self.err(format!("waf.{name}"), "must be greater than 0");
             }

@@ -124,11 +124,13 @@ impl WafProtection {
         match &iv.action {
             InterventionAction::Drop => Verdict::Close,
             InterventionAction::Deny => {
-                let status = StatusCode::from_u16(iv.status).ok().filter(|s| s.as_u16() >= 400).unwrap_or(StatusCode::FORBIDDEN);
+                let status =
+                    StatusCode::from_u16(iv.status).ok().filter(|s| s.as_u16() >= 400).unwrap_or(StatusCode::FORBIDDEN);
                 Verdict::respond(Problem::new(status, BLOCKED_DETAIL).with_log_reason(reason))
             }
             InterventionAction::Redirect { url } => {
-                let status = StatusCode::from_u16(iv.status).ok().filter(|s| s.is_redirection()).unwrap_or(StatusCode::FOUND);
+                let status =
+                    StatusCode::from_u16(iv.status).ok().filter(|s| s.is_redirection()).unwrap_or(StatusCode::FOUND);
                 let mut p = Problem::new(status, BLOCKED_DETAIL).with_log_reason(reason);
                 if let Ok(v) = HeaderValue::from_str(url) {
                     p = p.with_header(LOCATION, v);
@@ -282,9 +284,9 @@ impl Protection for WafProtection {
         // Routes that answer directly (respond/redirect) never selected an upstream: phase 2 runs here.
         if let Some(v) = self.ensure_phase2(&mut st) {
             return match v {
-                Verdict::Close => Verdict::respond(
-                    Problem::new(StatusCode::FORBIDDEN, BLOCKED_DETAIL).with_log_reason("waf drop"),
-                ),
+                Verdict::Close => {
+                    Verdict::respond(Problem::new(StatusCode::FORBIDDEN, BLOCKED_DETAIL).with_log_reason("waf drop"))
+                }
                 v => v,
             };
         }
@@ -294,9 +296,9 @@ impl Protection for WafProtection {
         }
         if let Some(iv) = st.tx.process_response_headers() {
             return match self.verdict(&iv) {
-                Verdict::Close => Verdict::respond(
-                    Problem::new(StatusCode::FORBIDDEN, BLOCKED_DETAIL).with_log_reason("waf drop"),
-                ),
+                Verdict::Close => {
+                    Verdict::respond(Problem::new(StatusCode::FORBIDDEN, BLOCKED_DETAIL).with_log_reason("waf drop"))
+                }
                 v => v,
             };
         }
@@ -462,7 +464,8 @@ mod tests {
         http::Request::get(uri).header("host", "example.com").body(()).unwrap().into_parts().0
     }
 
-    const RULES: &str = "SecRule ARGS:q \"@contains attack\" \"id:1001,phase:1,deny,status:406,log,msg:'attack in q'\"\n\
+    const RULES: &str =
+        "SecRule ARGS:q \"@contains attack\" \"id:1001,phase:1,deny,status:406,log,msg:'attack in q'\"\n\
                          SecRule ARGS:d \"@contains drop\" \"id:1002,phase:1,drop,log\"\n";
 
     #[test]
@@ -474,7 +477,8 @@ mod tests {
     #[test]
     fn a_deny_becomes_a_generic_problem_and_a_drop_closes() {
         let dir = tempfile::tempdir().unwrap();
-        let waf = format!("[waf]\nmode = \"on\"\nrules = [\"rules.conf\"]\nlog = \"{}\"", dir.path().join("m.log").display());
+        let waf =
+            format!("[waf]\nmode = \"on\"\nrules = [\"rules.conf\"]\nlog = \"{}\"", dir.path().join("m.log").display());
         let p = WafProtection::build(&config(dir.path(), &waf, RULES)).unwrap().unwrap();
         let mut c = ctx("all");
         let Verdict::Respond(problem) = p.request_headers_filter(&mut c, &mut parts("/?q=an+attack")) else {
