@@ -47,6 +47,27 @@ pub fn check(config: &Config) -> Result<Option<usize>, WafError> {
     Ok(Some(build_engine(config)?.rule_count()))
 }
 
+/// The rule files the config names (globs expanded), for the reload watcher; empty when the WAF is not used.
+/// Files they `Include` and `@pmFromFile` data files are not listed: changing those needs a SIGHUP.
+pub fn rule_files(config: &Config) -> Vec<PathBuf> {
+    if !waf_used(config) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for pattern in &config.file.waf.rules {
+        let full = config.resolve(pattern);
+        let text = full.to_string_lossy();
+        if text.contains(['*', '?', '[']) {
+            if let Ok(paths) = glob::glob(&text) {
+                out.extend(paths.filter_map(Result::ok));
+            }
+        } else {
+            out.push(full);
+        }
+    }
+    out
+}
+
 /// Compiles the configured rule set (base, `waf.rules` in order, limit overrides).
 pub fn build_engine(config: &Config) -> Result<Engine, WafError> {
     let waf = &config.file.waf;

@@ -17,6 +17,6 @@ mod build;
 mod matchlog;
 mod protection;
 
-pub use build::{build_engine, check, waf_used, WafError, BASE};
+pub use build::{build_engine, check, rule_files, waf_used, WafError, BASE};
 pub use matchlog::MatchLog;
 pub use protection::{WafProtection, SECURITY_TARGET};
