@@ -4,6 +4,7 @@
 #   CANDIDATE_PORT=47390 CANDIDATE_CMD='exec bench/candidate.sh plain' CANDIDATE_EXPECT_BLOCK=0 ../shared/bench/run.sh
 #
 # MODE: plain   routing only: header policy on, no WAF, no limits (the gateway core's cost)
+#       crs-pl1 plain + the WAF with OWASP CRS (../shared/crs from the repo root) at paranoia level 1, blocking
 # The harness exports ORIGIN_ADDR (127.0.0.1:port of its origin), CANDIDATE_PORT and AB_RUN_DIR.
 # Builds nothing: run `cargo build --release` first (the harness times whatever binary is there).
 set -euo pipefail
@@ -46,8 +47,21 @@ upstream = "origin"
 TOML
 }
 
+crs_pl1() {
+  local crs
+  crs="$(cd "$HERE/../../shared/crs" && pwd)" || { echo "candidate.sh: ../shared/crs not found" >&2; exit 1; }
+  cat <<TOML
+
+# CRS as shipped: crs-setup.conf.example sets paranoia level 1 and anomaly-score blocking (threshold 5).
+[waf]
+mode = "on"
+rules = ["$crs/crs-setup.conf.example", "$crs/rules/*.conf"]
+TOML
+}
+
 case "$MODE" in
   plain) common > "$CONF" ;;
-  *) echo "candidate.sh: unknown mode '$MODE' (known: plain)" >&2; exit 2 ;;
+  crs-pl1) { common; crs_pl1; } > "$CONF" ;;
+  *) echo "candidate.sh: unknown mode '$MODE' (known: plain, crs-pl1)" >&2; exit 2 ;;
 esac
 exec "$BIN" serve --config "$CONF"

@@ -4,9 +4,11 @@
 //! portcullis serve --config FILE   run the gateway
 //! portcullis demo                  run the gateway with its embedded demo config in front of the demo API
 //! portcullis check-config FILE     validate a config and print every problem with its key path
+//! portcullis crs-test --crs DIR    run the OWASP CRS regression suite through an in-process gateway
 //! portcullis version
 //! ```
 
+mod crs_test;
 mod logging;
 
 use std::path::{Path, PathBuf};
@@ -45,6 +47,9 @@ enum Command {
     Demo,
     /// Validate a config file; prints every problem with its key path and exits non-zero if there are any.
     CheckConfig { file: PathBuf },
+    /// Run the OWASP CRS regression suite (go-ftw YAMLs) through an in-process gateway with the WAF in CRS
+    /// test mode, in front of an echo upstream. Ends with `N passed, M failed[, K skipped]`.
+    CrsTest(crs_test::Args),
     /// Print the version.
     Version,
 }
@@ -57,6 +62,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::CheckConfig { file } => check_config(&file),
+        Command::CrsTest(args) => crs_test::main(args),
         Command::Serve { config } => match Config::load(&config) {
             Ok(cfg) => run(cfg, false),
             Err(e) => {
@@ -80,9 +86,18 @@ fn main() -> ExitCode {
 fn check_config(file: &Path) -> ExitCode {
     match Config::load(file) {
         Ok(cfg) => {
+            // The WAF's rules are compiled here too, so a broken rule file is reported with its file:line.
+            let waf = match portcullis_waf_protection::check(&cfg) {
+                Ok(Some(rules)) => format!(", WAF {rules} rules"),
+                Ok(None) => String::new(),
+                Err(e) => {
+                    eprintln!("{}: 1 error\n  {e}", file.display());
+                    return ExitCode::FAILURE;
+                }
+            };
             let f = &cfg.file;
             println!(
-                "{}: ok ({} listeners, {} upstreams, {} routes)",
+                "{}: ok ({} listeners, {} upstreams, {} routes{waf})",
                 file.display(),
                 f.listeners.len(),
                 f.upstreams.len(),

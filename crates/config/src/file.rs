@@ -25,6 +25,8 @@ pub struct ConfigFile {
     #[serde(default)]
     pub headers: HeadersSection,
     #[serde(default)]
+    pub waf: WafSection,
+    #[serde(default)]
     pub listeners: Vec<ListenerSection>,
     #[serde(default)]
     pub upstreams: Vec<UpstreamSection>,
@@ -171,6 +173,54 @@ impl Default for HeadersSection {
             hsts_include_subdomains: true,
         }
     }
+}
+
+/// What the WAF does with a request.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum WafMode {
+    /// Rules run and disruptive rules block.
+    On,
+    /// Rules run and matches are logged; nothing is blocked.
+    DetectionOnly,
+    /// The WAF does not run (no cost on the request path).
+    #[default]
+    Off,
+}
+
+/// The WAF: a ModSecurity SecLang rule set (e.g. OWASP CRS) run in phases 1–5.
+///
+/// Off by default: there is no built-in rule pack yet, so turning it on needs `rules`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct WafSection {
+    /// `on`, `detection_only` or `off` (default). Wins over `SecRuleEngine` in the rule files (rules may still
+    /// switch it per request with `ctl:ruleEngine`).
+    #[serde(default)]
+    pub mode: WafMode,
+    /// Rule files, in load order, relative to the config file; globs allowed
+    /// (`["crs/crs-setup.conf", "crs/rules/*.conf"]`).
+    #[serde(default)]
+    pub rules: Vec<PathBuf>,
+    /// ModSecurity-style match log: one line per logged rule match (`[id "942100"] [msg "..."]`), appended
+    /// and flushed when the request ends. Relative to the config file.
+    pub log: Option<PathBuf>,
+    /// Overrides `SecRequestBodyLimit`: request body bytes buffered and inspected.
+    pub request_body_limit: Option<ByteSize>,
+    /// Overrides `SecResponseBodyLimit`: response body bytes buffered and inspected (when
+    /// `SecResponseBodyAccess On` and the type is in `SecResponseBodyMimeType`).
+    pub response_body_limit: Option<ByteSize>,
+}
+
+/// Per-route WAF overrides.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RouteWafSection {
+    /// This route's mode instead of `waf.mode`.
+    pub mode: Option<WafMode>,
+    /// Rule ids not run on this route (like `ctl:ruleRemoveById`).
+    #[serde(default)]
+    pub remove_rules: Vec<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -343,6 +393,8 @@ pub struct RouteSection {
     pub redirect: Option<RedirectSection>,
     /// Request body limit for this route (overrides `limits.max_body_bytes`).
     pub max_body_bytes: Option<ByteSize>,
+    /// WAF overrides for this route.
+    pub waf: Option<RouteWafSection>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]

@@ -6,7 +6,7 @@ use std::path::Path;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::{Balance, Config, ConfigError, ConfigErrors};
+use crate::{Balance, Config, ConfigError, ConfigErrors, WafMode};
 
 /// Checks a parsed config; `Err` holds every problem found.
 pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
@@ -16,6 +16,7 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
     v.routes();
     v.headers();
     v.limits();
+    v.waf();
     if v.errors.is_empty() {
         Ok(())
     } else {
@@ -292,6 +293,48 @@ impl Validator<'_> {
     }
 }
 
+impl Validator<'_> {
+    /// The rule files must exist (each glob must match a file) whenever some route may run the WAF. The rules
+    /// themselves are compiled when the runtime is built (and by `check-config`), with file:line errors.
+    fn waf(&mut self) {
+        let f = &self.config.file;
+        let used = f.waf.mode != WafMode::Off
+            || f.routes.iter().any(|r| r.waf.as_ref().and_then(|w| w.mode).is_some_and(|m| m != WafMode::Off));
+        if !used {
+            return;
+        }
+        if f.waf.rules.is_empty() {
+            self.err(
+                "waf.rules",
+                "at least one rule file is required when the WAF is on (there is no built-in rule pack yet)",
+            );
+        }
+        for (i, pattern) in f.waf.rules.iter().enumerate() {
+            let full = self.config.resolve(pattern);
+            let text = full.to_string_lossy();
+            if text.contains(['*', '?', '[']) {
+                match glob::glob(&text) {
+                    Err(e) => self.err(format!("waf.rules[{i}]"), format!("bad glob {text:?}: {e}")),
+                    Ok(paths) => {
+                        if !paths.filter_map(Result::ok).any(|p| p.is_file()) {
+                            self.err(format!("waf.rules[{i}]"), format!("{text:?} matches no file"));
+                        }
+                    }
+                }
+            } else if !full.is_file() {
+                self.err(format!("waf.rules[{i}]"), format!("cannot read {}: no such file", full.display()));
+            }
+        }
+        for (name, limit) in
+            [("request_body_limit", f.waf.request_body_limit), ("response_body_limit", f.waf.response_body_limit)]
+        {
+            if limit.is_some_and(|l| l.0 == 0) {
+                self.err(format!("waf.{name}"), "must be greater than 0");
+            }
+        }
+    }
+}
+
 fn check_target(t: &str) -> Result<(), String> {
     let (host, port) = t.rsplit_once(':').ok_or_else(|| format!("{t:?} must be host:port"))?;
     port.parse::<u16>().map_err(|_| format!("{t:?}: port {port:?} is not a number from 1 to 65535"))?;
@@ -343,6 +386,22 @@ targets = ["127.0.0.1:3000"]
     #[test]
     fn valid_minimal() {
         assert!(errors(&format!("{BASE}\n[[routes]]\nname=\"a\"\nupstream=\"shop\"\n")).is_empty());
+    }
+
+    #[test]
+    fn waf_rules_are_required_and_must_exist_when_a_route_runs_the_waf() {
+        let route = "[[routes]]\nname=\"a\"\nupstream=\"shop\"\n";
+        // Off by default: nothing to check.
+        assert!(errors(&format!("{BASE}\n{route}")).is_empty());
+        let e = errors(&format!("{BASE}\n[waf]\nmode=\"on\"\n{route}"));
+        assert_eq!(e.len(), 1, "{e:#?}");
+        assert!(e[0].starts_with("waf.rules: at least one rule file"), "{e:#?}");
+        let e = errors(&format!(
+            "{BASE}\n[waf]\nrules=[\"no/such.conf\", \"no/*.conf\"]\n{route}waf = {{ mode = \"detection_only\" }}\n"
+        ));
+        assert_eq!(e.len(), 2, "{e:#?}");
+        assert!(e[0].starts_with("waf.rules[0]: cannot read") && e[1].starts_with("waf.rules[1]:"), "{e:#?}");
+        assert!(errors(&format!("{BASE}\n[waf]\nmode=\"sometimes\"\n"))[0].starts_with("waf.mode"));
     }
 
     #[test]

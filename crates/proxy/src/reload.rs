@@ -1,4 +1,4 @@
-//! Reload on file change. Polls modification times (and sizes) instead of using inotify: editors and
+//! Reload on file change (the config, the certificate files and the WAF rule files it names). Polls modification times (and sizes) instead of using inotify: editors and
 //! deploy tools replace files by rename, which watches on the old inode miss, and a poll every second or
 //! two costs nothing.
 
@@ -26,6 +26,7 @@ fn watched_files(gw: &Gateway) -> Vec<PathBuf> {
             files.push(cfg.resolve(ca));
         }
     }
+    files.extend(portcullis_waf_protection::rule_files(&cfg));
     files
 }
 

@@ -9,6 +9,7 @@ use ipnet::IpNet;
 use portcullis_config::Config;
 use portcullis_headers::HeaderPolicy;
 use portcullis_pipeline::{Phases, Protection};
+use portcullis_waf_protection::WafProtection;
 
 use crate::metrics::Metrics;
 use crate::router::{Route, Router};
@@ -57,6 +58,10 @@ impl Runtime {
         let mut protections: Vec<Arc<dyn Protection>> = Vec::new();
         if f.headers.enabled {
             protections.push(Arc::new(HeaderPolicy::build(&f.headers).map_err(|e| e.to_string())?));
+        }
+        // The WAF after the header policy; absent (no cost at all) when no route runs it.
+        if let Some(waf) = WafProtection::build(&config).map_err(|e| e.to_string())? {
+            protections.push(Arc::new(waf));
         }
         let phases = protections.iter().fold(Phases::default(), |acc, p| acc.union(p.phases()));
         let limits = Limits {

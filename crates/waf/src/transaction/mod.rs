@@ -593,6 +593,18 @@ impl Transaction {
         self.stats
     }
 
+    /// Sets the engine mode for this transaction, as a `ctl:ruleEngine` at its start would (the gateway's
+    /// configured mode, per route). Rules may still change it with `ctl:ruleEngine`.
+    pub fn set_engine_mode(&mut self, mode: EngineMode) {
+        self.mode = mode;
+    }
+
+    /// Removes rules (inclusive id ranges) for this transaction, as `ctl:ruleRemoveById` would (the
+    /// gateway's per-route exclusions).
+    pub fn remove_rules_by_id(&mut self, ranges: &[(u32, u32)]) {
+        self.excl.ids.extend_from_slice(ranges);
+    }
+
     /// Engine mode in force for this transaction (after `ctl:ruleEngine`).
     pub fn engine_mode(&self) -> EngineMode {
         self.effective_mode()

@@ -1,0 +1,522 @@
+//! [`WafProtection`]: one engine per config, one transaction per request (kept in `ctx.extensions`).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::header::LOCATION;
+use http::{request, response, HeaderValue, StatusCode, Version};
+use portcullis_config::{Config, WafMode};
+use portcullis_pipeline::{BodyNeed, Phases, Problem, Protection, RequestCtx, UpstreamInfo, Verdict};
+use portcullis_waf::rule::SEVERITIES;
+use portcullis_waf::{EngineMode, Intervention, InterventionAction, Transaction, TxInfo};
+
+use crate::build::{build_engine, waf_used};
+use crate::{MatchLog, WafError};
+
+/// Tracing target of security events (one per rule match).
+pub const SECURITY_TARGET: &str = "portcullis::security";
+
+/// What a client is told when the WAF blocks: nothing about rules (those go to the log).
+const BLOCKED_DETAIL: &str = "The request was blocked by a security policy. Quote the request id when asking for help.";
+
+/// A route's effective WAF settings.
+#[derive(Debug, Clone)]
+struct RoutePolicy {
+    mode: WafMode,
+    remove: Vec<(u32, u32)>,
+}
+
+/// The WAF protection, built once per config load.
+pub struct WafProtection {
+    engine: Arc<portcullis_waf::Engine>,
+    default: RoutePolicy,
+    routes: HashMap<String, RoutePolicy>,
+    log: Option<MatchLog>,
+    phases: Phases,
+}
+
+impl std::fmt::Debug for WafProtection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WafProtection").field("default", &self.default).field("routes", &self.routes).finish()
+    }
+}
+
+/// Per-request state, in `ctx.extensions` (a type map needs `Clone`, hence the `Arc`).
+#[derive(Clone)]
+struct WafTx(Arc<Mutex<TxState>>);
+
+struct TxState {
+    tx: Transaction,
+    phase2_done: bool,
+    /// The response body is inspected in phase 4 (held back up to the limit).
+    inspect_response: bool,
+    held: Vec<u8>,
+    /// More than the limit arrived: the rest streams uninspected.
+    released: bool,
+    /// Response status (for the events) and `Content-Length`, to know the last body byte when it passes.
+    status: u16,
+    expected_len: Option<u64>,
+    seen: u64,
+    /// Phase 5 ran and the log lines are written.
+    finished: bool,
+}
+
+impl WafProtection {
+    /// Builds the WAF from config, or `None` when no route runs it (`waf.mode = "off"` and no route turns it
+    /// on), so a config without the WAF adds nothing to the request path.
+    pub fn build(config: &Config) -> Result<Option<WafProtection>, WafError> {
+        let f = &config.file;
+        let route_policy = |w: &portcullis_config::RouteWafSection| RoutePolicy {
+            mode: w.mode.unwrap_or(f.waf.mode),
+            remove: w.remove_rules.iter().map(|id| (*id, *id)).collect(),
+        };
+        let routes: HashMap<String, RoutePolicy> =
+            f.routes.iter().filter_map(|r| r.waf.as_ref().map(|w| (r.name.clone(), route_policy(w)))).collect();
+        if !waf_used(config) {
+            return Ok(None);
+        }
+        let engine = Arc::new(build_engine(config)?);
+        let log = f.waf.log.as_ref().map(|p| MatchLog::open(&config.resolve(p))).transpose()?;
+        let s = engine.settings();
+        let phases = Phases {
+            request_headers: true,
+            request_body: s.request_body_access,
+            upstream_selected: true,
+            response_headers: true,
+            response_body: s.response_body_access,
+            logging: true,
+            ..Phases::default()
+        };
+        tracing::info!(
+            rules = engine.rule_count(),
+            mode = ?f.waf.mode,
+            request_body_limit = s.request_body_limit,
+            response_body_access = s.response_body_access,
+            "WAF rule set loaded"
+        );
+        Ok(Some(WafProtection {
+            engine,
+            default: RoutePolicy { mode: f.waf.mode, remove: Vec::new() },
+            routes,
+            log,
+            phases,
+        }))
+    }
+
+    /// The compiled rule set.
+    pub fn engine(&self) -> &Arc<portcullis_waf::Engine> {
+        &self.engine
+    }
+
+    fn policy(&self, route: Option<&str>) -> &RoutePolicy {
+        route.and_then(|r| self.routes.get(r)).unwrap_or(&self.default)
+    }
+
+    fn state(ctx: &RequestCtx) -> Option<WafTx> {
+        ctx.extensions.get::<WafTx>().cloned()
+    }
+
+    /// Turns an intervention into the one verdict shape; the rule id goes to the log only.
+    fn verdict(&self, iv: &Intervention) -> Verdict {
+        let reason = format!("waf rule {}", iv.rule_id);
+        match &iv.action {
+            InterventionAction::Drop => Verdict::Close,
+            InterventionAction::Deny => {
+                let status =
+                    StatusCode::from_u16(iv.status).ok().filter(|s| s.as_u16() >= 400).unwrap_or(StatusCode::FORBIDDEN);
+                Verdict::respond(Problem::new(status, BLOCKED_DETAIL).with_log_reason(reason))
+            }
+            InterventionAction::Redirect { url } => {
+                let status =
+                    StatusCode::from_u16(iv.status).ok().filter(|s| s.is_redirection()).unwrap_or(StatusCode::FOUND);
+                let mut p = Problem::new(status, BLOCKED_DETAIL).with_log_reason(reason);
+                if let Ok(v) = HeaderValue::from_str(url) {
+                    p = p.with_header(LOCATION, v);
+                }
+                Verdict::respond(p)
+            }
+        }
+    }
+
+    /// Phase 2, once per request (requests without a body run it before going upstream).
+    fn ensure_phase2(&self, st: &mut TxState) -> Option<Verdict> {
+        if st.phase2_done {
+            return None;
+        }
+        st.phase2_done = true;
+        st.tx.process_request_body().map(|iv| self.verdict(&iv))
+    }
+}
+
+fn engine_mode(m: WafMode) -> EngineMode {
+    match m {
+        WafMode::On => EngineMode::On,
+        WafMode::DetectionOnly => EngineMode::DetectionOnly,
+        WafMode::Off => EngineMode::Off,
+    }
+}
+
+fn protocol(v: Version) -> &'static str {
+    match v {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
+}
+
+fn lock(w: &WafTx) -> std::sync::MutexGuard<'_, TxState> {
+    w.0.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Protection for WafProtection {
+    fn name(&self) -> &'static str {
+        "waf"
+    }
+
+    fn phases(&self) -> Phases {
+        self.phases
+    }
+
+    fn request_headers_filter(&self, ctx: &mut RequestCtx, req: &mut request::Parts) -> Verdict {
+        let policy = self.policy(ctx.route.as_deref());
+        if policy.mode == WafMode::Off {
+            return Verdict::Continue;
+        }
+        let mut tx = self.engine.transaction(TxInfo {
+            unique_id: ctx.request_id.clone(),
+            client_addr: ctx.client_ip,
+            client_port: ctx.conn.peer.port(),
+            server_addr: ctx.conn.local.ip(),
+            server_port: ctx.conn.local.port(),
+        });
+        tx.set_engine_mode(engine_mode(policy.mode));
+        if !policy.remove.is_empty() {
+            tx.remove_rules_by_id(&policy.remove);
+        }
+        // HTTP/2 requests carry scheme and authority in the URI; REQUEST_URI is the path and query, as a
+        // client on HTTP/1.1 sends it (absolute-form HTTP/1 requests keep their form: the engine handles it).
+        let uri = if req.version == Version::HTTP_2 {
+            req.uri.path_and_query().map_or_else(|| "/".to_string(), |p| p.as_str().to_string())
+        } else {
+            req.uri.to_string()
+        };
+        tx.request_line(req.method.as_str(), &uri, protocol(req.version));
+        if !req.headers.contains_key(http::header::HOST) {
+            if let Some(a) = req.uri.authority() {
+                tx.request_header(b"Host", a.as_str().as_bytes());
+            }
+        }
+        for (n, v) in &req.headers {
+            tx.request_header(n.as_str().as_bytes(), v.as_bytes());
+        }
+        let iv = tx.process_request_headers();
+        let state = TxState {
+            tx,
+            phase2_done: false,
+            inspect_response: false,
+            held: Vec::new(),
+            released: false,
+            status: 0,
+            expected_len: None,
+            seen: 0,
+            finished: false,
+        };
+        ctx.extensions.insert(WafTx(Arc::new(Mutex::new(state))));
+        match iv {
+            Some(iv) => self.verdict(&iv),
+            None => Verdict::Continue,
+        }
+    }
+
+    fn request_body_need(&self, ctx: &RequestCtx) -> Option<BodyNeed> {
+        ctx.extensions.get::<WafTx>()?;
+        Some(BodyNeed::Buffer(self.engine.settings().request_body_limit))
+    }
+
+    fn request_body_filter(&self, ctx: &mut RequestCtx, chunk: &Bytes, _end: bool) -> Verdict {
+        let Some(w) = Self::state(ctx) else { return Verdict::Continue };
+        let mut st = lock(&w);
+        if st.phase2_done {
+            return Verdict::Continue;
+        }
+        if let Err(e) = st.tx.append_request_body(chunk) {
+            st.phase2_done = true;
+            return Verdict::respond(
+                Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large to be inspected.")
+                    .with_log_reason(format!("waf: {e}")),
+            );
+        }
+        self.ensure_phase2(&mut st).unwrap_or(Verdict::Continue)
+    }
+
+    fn upstream_selected_filter(
+        &self,
+        ctx: &mut RequestCtx,
+        _upstream: &UpstreamInfo,
+        _req: &mut request::Parts,
+    ) -> Verdict {
+        let Some(w) = Self::state(ctx) else { return Verdict::Continue };
+        let mut st = lock(&w);
+        match self.ensure_phase2(&mut st) {
+            // This phase cannot close the connection; a `drop` is answered with a plain refusal.
+            Some(Verdict::Close) => {
+                Verdict::respond(Problem::new(StatusCode::FORBIDDEN, BLOCKED_DETAIL).with_log_reason("waf drop"))
+            }
+            Some(v) => v,
+            None => Verdict::Continue,
+        }
+    }
+
+    fn response_headers_filter(&self, ctx: &mut RequestCtx, resp: &mut response::Parts) -> Verdict {
+        let Some(w) = Self::state(ctx) else { return Verdict::Continue };
+        let mut st = lock(&w);
+        // Our own refusal: the transaction already has its intervention; nothing more to inspect, so phase 5
+        // and the log lines now, before the refusal goes out.
+        if st.tx.intervention().is_some() {
+            st.status = resp.status.as_u16();
+            self.finish(ctx, &mut st);
+            return Verdict::Continue;
+        }
+        // Routes that answer directly (respond/redirect) never selected an upstream: phase 2 runs here.
+        if let Some(v) = self.ensure_phase2(&mut st) {
+            return match v {
+                Verdict::Close => {
+                    Verdict::respond(Problem::new(StatusCode::FORBIDDEN, BLOCKED_DETAIL).with_log_reason("waf drop"))
+                }
+                v => v,
+            };
+        }
+        st.tx.response_status(resp.status.as_u16(), protocol(resp.version));
+        for (n, v) in &resp.headers {
+            st.tx.response_header(n.as_str().as_bytes(), v.as_bytes());
+        }
+        if let Some(iv) = st.tx.process_response_headers() {
+            return match self.verdict(&iv) {
+                Verdict::Close => {
+                    Verdict::respond(Problem::new(StatusCode::FORBIDDEN, BLOCKED_DETAIL).with_log_reason("waf drop"))
+                }
+                v => v,
+            };
+        }
+        let s = self.engine.settings();
+        let ct = resp.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        st.inspect_response = s.response_body_access && s.inspects_response_type(ct);
+        st.status = resp.status.as_u16();
+        st.expected_len = resp.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
+        if st.expected_len == Some(0) || matches!(resp.status.as_u16(), 204 | 304) {
+            // No body will come: phase 4 and the log now, while the response can still be replaced.
+            let iv = st.tx.process_response_body();
+            if let Some(iv) = iv {
+                self.finish(ctx, &mut st);
+                return match self.verdict(&iv) {
+                    Verdict::Close => Verdict::respond(
+                        Problem::new(StatusCode::FORBIDDEN, BLOCKED_DETAIL).with_log_reason("waf drop"),
+                    ),
+                    v => v,
+                };
+            }
+            self.finish(ctx, &mut st);
+        }
+        Verdict::Continue
+    }
+
+    fn response_body_filter(&self, ctx: &mut RequestCtx, chunk: &mut Bytes, end: bool) -> Verdict {
+        let Some(w) = Self::state(ctx) else { return Verdict::Continue };
+        let mut st = lock(&w);
+        if st.finished {
+            return Verdict::Continue;
+        }
+        st.seen += chunk.len() as u64;
+        // The last byte is known either from Content-Length or from the end of the stream; the log lines are
+        // written before it goes out (the CRS runner reads the log as soon as it has the response).
+        let last = end || st.expected_len == Some(st.seen);
+        if st.inspect_response && !st.released {
+            let limit = self.engine.settings().response_body_limit;
+            let _ = st.tx.append_response_body(chunk);
+            if st.held.len() + chunk.len() > limit {
+                // Over the inspection limit: phase 4 runs on the inspected part, then the rest streams on.
+                let mut out = std::mem::take(&mut st.held);
+                out.extend_from_slice(chunk);
+                *chunk = Bytes::from(out);
+                st.released = true;
+                if st.tx.process_response_body().is_some() {
+                    self.finish(ctx, &mut st);
+                    return Verdict::Close;
+                }
+            } else if last {
+                // The head is already sent: a block in phase 4 can only cut the response.
+                let blocked = st.tx.process_response_body().is_some();
+                self.finish(ctx, &mut st);
+                if blocked {
+                    st.held.clear();
+                    return Verdict::Close;
+                }
+                let mut out = std::mem::take(&mut st.held);
+                out.extend_from_slice(chunk);
+                *chunk = Bytes::from(out);
+                return Verdict::Continue;
+            } else {
+                st.held.extend_from_slice(chunk);
+                *chunk = Bytes::new();
+                return Verdict::Continue;
+            }
+        }
+        if last {
+            self.finish(ctx, &mut st);
+        }
+        Verdict::Continue
+    }
+
+    fn logging(&self, ctx: &RequestCtx, status: u16) {
+        let Some(w) = Self::state(ctx) else { return };
+        let mut st = lock(&w);
+        st.status = status;
+        self.finish(ctx, &mut st);
+    }
+}
+
+impl WafProtection {
+    /// Phase 5 and the request's security events and log lines, once.
+    fn finish(&self, ctx: &RequestCtx, st: &mut TxState) {
+        if st.finished {
+            return;
+        }
+        st.finished = true;
+        st.tx.process_logging();
+        let status = st.status;
+        let matches = st.tx.matches();
+        if matches.is_empty() {
+            return;
+        }
+        let meta = st.tx.log_meta();
+        let mut lines = String::new();
+        for m in matches {
+            // Blocks are warnings; matches that did not block (scoring rules, detection-only) are info, so a
+            // `warn` diagnostic log shows only what was refused.
+            let severity = m.severity.and_then(|s| SEVERITIES.get(s as usize).copied()).unwrap_or("-");
+            macro_rules! event {
+                ($level:expr) => {
+                    tracing::event!(
+                        target: SECURITY_TARGET,
+                        $level,
+                        request_id = %ctx.request_id,
+                        client_ip = %ctx.client_ip,
+                        route = ctx.route.as_deref().unwrap_or("-"),
+                        rule_id = m.id,
+                        phase = m.phase,
+                        severity,
+                        blocked = m.blocked,
+                        disruptive = m.disruptive,
+                        msg = %m.msg,
+                        data = %m.data,
+                        status,
+                        "waf rule matched"
+                    )
+                };
+            }
+            if m.blocked {
+                event!(tracing::Level::WARN);
+            } else {
+                event!(tracing::Level::INFO);
+            }
+            if self.log.is_some() {
+                let _ = writeln!(lines, "{}", m.modsec_log_line(&meta));
+            }
+        }
+        if let Some(log) = &self.log {
+            log.write_lines(&lines);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portcullis_pipeline::ConnInfo;
+
+    fn config(dir: &std::path::Path, waf: &str, rules: &str) -> Config {
+        std::fs::write(dir.join("rules.conf"), rules).unwrap();
+        let text = format!(
+            "[[listeners]]\nname = \"l\"\naddress = \"127.0.0.1:0\"\n{waf}\n[[upstreams]]\nname = \"u\"\ntargets = [\"127.0.0.1:9\"]\n\
+             [[routes]]\nname = \"all\"\nupstream = \"u\"\n[[routes]]\nname = \"open\"\nupstream = \"u\"\nwaf = {{ mode = \"off\" }}\n"
+        );
+        Config::from_str_at(&text, None, dir.to_owned()).unwrap()
+    }
+
+    fn ctx(route: &str) -> RequestCtx {
+        let conn = ConnInfo {
+            peer: "192.0.2.7:51000".parse().unwrap(),
+            local: "127.0.0.1:8080".parse().unwrap(),
+            tls: false,
+            sni: None,
+            listener: "l".into(),
+        };
+        let mut c = RequestCtx::new("req-1".into(), conn);
+        c.route = Some(route.into());
+        c
+    }
+
+    fn parts(uri: &str) -> request::Parts {
+        http::Request::get(uri).header("host", "example.com").body(()).unwrap().into_parts().0
+    }
+
+    const RULES: &str =
+        "SecRule ARGS:q \"@contains attack\" \"id:1001,phase:1,deny,status:406,log,msg:'attack in q'\"\n\
+                         SecRule ARGS:d \"@contains drop\" \"id:1002,phase:1,drop,log\"\n";
+
+    #[test]
+    fn off_builds_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(WafProtection::build(&config(dir.path(), "", RULES)).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_deny_becomes_a_generic_problem_and_a_drop_closes() {
+        let dir = tempfile::tempdir().unwrap();
+        let waf =
+            format!("[waf]\nmode = \"on\"\nrules = [\"rules.conf\"]\nlog = \"{}\"", dir.path().join("m.log").display());
+        let p = WafProtection::build(&config(dir.path(), &waf, RULES)).unwrap().unwrap();
+        let mut c = ctx("all");
+        let Verdict::Respond(problem) = p.request_headers_filter(&mut c, &mut parts("/?q=an+attack")) else {
+            panic!("not blocked")
+        };
+        assert_eq!(problem.status, 406);
+        assert!(!problem.detail.as_deref().unwrap().contains("1001"));
+        assert_eq!(problem.log_reason.as_deref(), Some("waf rule 1001"));
+        p.logging(&c, 406);
+        let log = std::fs::read_to_string(dir.path().join("m.log")).unwrap();
+        assert!(log.contains(r#"[id "1001"]"#) && log.contains(r#"[unique_id "req-1"]"#), "{log}");
+
+        let mut c = ctx("all");
+        assert_eq!(p.request_headers_filter(&mut c, &mut parts("/?d=drop")), Verdict::Close);
+
+        // A route with mode = "off" is not inspected at all.
+        let mut c = ctx("open");
+        assert_eq!(p.request_headers_filter(&mut c, &mut parts("/?q=an+attack")), Verdict::Continue);
+        assert!(c.extensions.get::<WafTx>().is_none());
+    }
+
+    #[test]
+    fn detection_only_never_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let waf = "[waf]\nmode = \"detection_only\"\nrules = [\"rules.conf\"]";
+        let p = WafProtection::build(&config(dir.path(), waf, RULES)).unwrap().unwrap();
+        let mut c = ctx("all");
+        assert_eq!(p.request_headers_filter(&mut c, &mut parts("/?q=an+attack")), Verdict::Continue);
+        assert_eq!(p.ensure_phase2(&mut lock(&WafProtection::state(&c).unwrap())), None);
+    }
+
+    #[test]
+    fn a_broken_rule_names_the_key_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let waf = "[waf]\nmode = \"on\"\nrules = [\"rules.conf\"]";
+        let e = WafProtection::build(&config(dir.path(), waf, "\n\nSecRule ARGS \"@rx (\" \"id:1,phase:1,deny\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("waf.rules: ") && e.contains("rules.conf:3"), "{e}");
+    }
+}
