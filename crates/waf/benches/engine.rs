@@ -57,8 +57,12 @@ fn bench(c: &mut Criterion) {
     assert!(!run(&engine, "/api/v1/users/42?page=2&sort=name&fields=id,name,email"));
     c.bench_function("crs_pl1_empty_transaction", |b| b.iter(|| black_box(engine.transaction(info()))));
     assert!(run(&engine, "/api/v1/users?q=1%27%20OR%20%271%27%3D%271"));
-    c.bench_function("crs_pl1_benign_get", |b| b.iter(|| black_box(run(&engine, "/api/v1/users/42?page=2&sort=name&fields=id,name,email"))));
-    c.bench_function("crs_pl1_sqli_get", |b| b.iter(|| black_box(run(&engine, "/api/v1/users?q=1%27%20OR%20%271%27%3D%271"))));
+    c.bench_function("crs_pl1_benign_get", |b| {
+        b.iter(|| black_box(run(&engine, "/api/v1/users/42?page=2&sort=name&fields=id,name,email")))
+    });
+    c.bench_function("crs_pl1_sqli_get", |b| {
+        b.iter(|| black_box(run(&engine, "/api/v1/users?q=1%27%20OR%20%271%27%3D%271")))
+    });
 }
 
 criterion_group!(benches, bench);

@@ -102,7 +102,13 @@ impl Engine {
     pub fn describe(&self) -> String {
         let r = &self.rules;
         let per_phase: Vec<usize> = r.phases.iter().map(Vec::len).collect();
-        let rx = r.phases.iter().flatten().flat_map(|rule| rule.links.iter()).filter(|l| l.op_name.eq_ignore_ascii_case("rx")).count();
+        let rx = r
+            .phases
+            .iter()
+            .flatten()
+            .flat_map(|rule| rule.links.iter())
+            .filter(|l| l.op_name.eq_ignore_ascii_case("rx"))
+            .count();
         format!(
             "rules per phase {per_phase:?}, {} transformation chains, {rx} @rx of which {} prefiltered by {} literals",
             r.chains.len(),
@@ -122,7 +128,8 @@ impl Engine {
 fn body_limits_of(settings: &Settings) -> BodyLimits {
     let mut limits = BodyLimits { max_args: settings.arguments_limit, ..BodyLimits::default() };
     let json_depth = settings.passthrough.iter().rev().find(|(name, _)| {
-        name.eq_ignore_ascii_case("SecRequestBodyJsonDepthLimit") || name.eq_ignore_ascii_case("SecRequestBodyJsonDepth")
+        name.eq_ignore_ascii_case("SecRequestBodyJsonDepthLimit")
+            || name.eq_ignore_ascii_case("SecRequestBodyJsonDepth")
     });
     if let Some(depth) = json_depth.and_then(|(_, args)| args.first()).and_then(|a| a.trim().parse().ok()) {
         limits.max_json_depth = depth;

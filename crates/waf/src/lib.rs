@@ -5,9 +5,8 @@
 //! request/response body processors. Must not touch: sockets, HTTP framing, the gateway's config format — the
 //! gateway hands a transaction borrowed request/response data and gets back an intervention.
 
-pub mod body;
-pub mod transforms;
 pub mod actions;
+pub mod body;
 pub mod engine;
 pub mod error;
 pub mod macros;
@@ -19,6 +18,7 @@ pub mod rule;
 pub mod seclang;
 pub mod settings;
 pub mod transaction;
+pub mod transforms;
 pub mod variables;
 
 pub use actions::EngineMode;

@@ -7,7 +7,10 @@ use crate::variables::{self, Var};
 pub enum MacroPart {
     Lit(Vec<u8>),
     /// A variable reference; `key` is lowercase.
-    Var { var: Var, key: Option<String> },
+    Var {
+        var: Var,
+        key: Option<String>,
+    },
 }
 
 /// A string with `%{...}` references.

@@ -55,8 +55,15 @@ fn fold_case(h: &Hir) -> Hir {
         }
         HirKind::Concat(v) => Hir::concat(v.iter().map(fold_case).collect()),
         HirKind::Alternation(v) => Hir::alternation(v.iter().map(fold_case).collect()),
-        HirKind::Repetition(r) => Hir::repetition(hir::Repetition { min: r.min, max: r.max, greedy: r.greedy, sub: Box::new(fold_case(&r.sub)) }),
-        HirKind::Capture(c) => Hir::capture(hir::Capture { index: c.index, name: c.name.clone(), sub: Box::new(fold_case(&c.sub)) }),
+        HirKind::Repetition(r) => Hir::repetition(hir::Repetition {
+            min: r.min,
+            max: r.max,
+            greedy: r.greedy,
+            sub: Box::new(fold_case(&r.sub)),
+        }),
+        HirKind::Capture(c) => {
+            Hir::capture(hir::Capture { index: c.index, name: c.name.clone(), sub: Box::new(fold_case(&c.sub)) })
+        }
         _ => h.clone(),
     }
 }
@@ -69,7 +76,11 @@ fn as_case_pair(r: &[(u32, u32)]) -> Option<u8> {
     }
     let lower: Vec<u32> = singles.iter().filter(|c| (b'a' as u32..=b'z' as u32).contains(c)).copied().collect();
     let upper: Vec<u32> = singles.iter().filter(|c| (b'A' as u32..=b'Z' as u32).contains(c)).copied().collect();
-    if lower.len() == 1 && upper.len() == 1 && lower[0] == upper[0] + 32 && singles.iter().all(|c| *c == lower[0] || *c == upper[0] || *c == 0x17f || *c == 0x212a) {
+    if lower.len() == 1
+        && upper.len() == 1
+        && lower[0] == upper[0] + 32
+        && singles.iter().all(|c| *c == lower[0] || *c == upper[0] || *c == 0x17f || *c == 0x212a)
+    {
         return Some(lower[0] as u8);
     }
     None
@@ -79,7 +90,13 @@ fn literals_of(pattern: &str) -> Option<Vec<Vec<u8>>> {
     // parse exactly what `compile_rx` compiles, in the same mode order
     let pattern = crate::regex_util::translate_pcre(pattern);
     let parse = |unicode: bool| {
-        regex_syntax::ParserBuilder::new().unicode(unicode).utf8(false).dot_matches_new_line(true).build().parse(&pattern).ok()
+        regex_syntax::ParserBuilder::new()
+            .unicode(unicode)
+            .utf8(false)
+            .dot_matches_new_line(true)
+            .build()
+            .parse(&pattern)
+            .ok()
     };
     let hir = parse(false).or_else(|| parse(true))?;
     let hir = fold_case(&hir);
@@ -185,7 +202,11 @@ impl PrefilterBuilder {
         let ac = if self.literals.is_empty() {
             None
         } else {
-            AhoCorasickBuilder::new().ascii_case_insensitive(true).match_kind(MatchKind::Standard).build(&self.literals).ok()
+            AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .build(&self.literals)
+                .ok()
         };
         Prefilter { ac, owners: self.owners, ids: self.next_id }
     }

@@ -70,7 +70,11 @@ fn loop_benign() {
     let engine = Arc::new(crs_engine(""));
     let t = Instant::now();
     for _ in 0..n {
-        let (iv, _) = get(&engine, "/api/v1/users/42?page=2&sort=name&fields=id,name,email", &[("Cookie", "session=3f1a9c0e7b2d4a6f; theme=dark")]);
+        let (iv, _) = get(
+            &engine,
+            "/api/v1/users/42?page=2&sort=name&fields=id,name,email",
+            &[("Cookie", "session=3f1a9c0e7b2d4a6f; theme=dark")],
+        );
         assert!(iv.is_none());
     }
     if n > 0 {

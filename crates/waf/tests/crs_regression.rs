@@ -216,7 +216,10 @@ fn report(name: &str, t: &Tally) -> f64 {
 fn libinjection_rules_942100_941100() {
     let engine = Arc::new(test_mode_engine());
     let base = crs_dir().join("tests/regression/tests");
-    for (file, min) in [("REQUEST-942-APPLICATION-ATTACK-SQLI/942100.yaml", 80.0), ("REQUEST-941-APPLICATION-ATTACK-XSS/941100.yaml", 80.0)] {
+    for (file, min) in [
+        ("REQUEST-942-APPLICATION-ATTACK-SQLI/942100.yaml", 80.0),
+        ("REQUEST-941-APPLICATION-ATTACK-XSS/941100.yaml", 80.0),
+    ] {
         let mut t = Tally::default();
         run_file(&engine, &base.join(file), &mut t);
         let rate = report(file, &t);

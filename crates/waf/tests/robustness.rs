@@ -60,7 +60,11 @@ proptest! {
 #[test]
 fn each_crs_rule_file_loads_on_its_own() {
     let dir = crs_dir();
-    let mut files: Vec<_> = std::fs::read_dir(dir.join("rules")).unwrap().filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "conf")).collect();
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("rules"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+        .collect();
     files.sort();
     assert_eq!(files.len(), 27);
     // response files skip to markers in the blocking-evaluation files, so those always come along

@@ -16,7 +16,8 @@ fn ids(tx: &portcullis_waf::Transaction) -> Vec<u32> {
 
 #[test]
 fn block_uses_default_action_and_status() {
-    let e = engine("SecDefaultAction \"phase:1,log,deny,status:406\"\nSecRule ARGS:a \"@streq x\" \"id:1,phase:1,block\"");
+    let e =
+        engine("SecDefaultAction \"phase:1,log,deny,status:406\"\nSecRule ARGS:a \"@streq x\" \"id:1,phase:1,block\"");
     let (iv, _) = get(&e, "/?a=x", &[]);
     let iv = iv.unwrap();
     assert_eq!((iv.status, iv.rule_id, iv.action), (406, 1, InterventionAction::Deny));
@@ -130,7 +131,9 @@ SecRule ARGS "@streq a%20b" "id:3,phase:1,pass,log,t:none,multiMatch"
 
 #[test]
 fn post_urlencoded_body_and_limits() {
-    let e = engine("SecRequestBodyAccess On\nSecRequestBodyLimit 20\nSecRule ARGS_POST:user \"@streq root\" \"id:1,phase:2,deny\"");
+    let e = engine(
+        "SecRequestBodyAccess On\nSecRequestBodyLimit 20\nSecRule ARGS_POST:user \"@streq root\" \"id:1,phase:2,deny\"",
+    );
     let mut tx = e.transaction(info());
     tx.request_line("POST", "/login", "HTTP/1.1");
     tx.request_header(b"Content-Type", b"application/x-www-form-urlencoded");
@@ -168,7 +171,11 @@ fn engine_is_send_sync_and_tx_is_send() {
     s::<portcullis_waf::Transaction>();
 }
 
-fn post(e: &Arc<Engine>, content_type: &str, body: &[u8]) -> (Option<portcullis_waf::Intervention>, portcullis_waf::Transaction) {
+fn post(
+    e: &Arc<Engine>,
+    content_type: &str,
+    body: &[u8],
+) -> (Option<portcullis_waf::Intervention>, portcullis_waf::Transaction) {
     let mut tx = e.transaction(info());
     tx.request_line("POST", "/upload", "HTTP/1.1");
     tx.request_header(b"Host", b"example.com");
@@ -205,7 +212,8 @@ SecAction "id:41,phase:1,pass,nolog,setvar:tx.abc_x=1"
     let (_, tx) = post(&e, "multipart/form-data; boundary=b", body);
     assert_eq!(ids(&tx), vec![20, 21, 22, 23, 25, 40]);
 
-    let (_, tx) = post(&e, "multipart/form-data; boundary=b", b"--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx");
+    let (_, tx) =
+        post(&e, "multipart/form-data; boundary=b", b"--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx");
     assert_eq!(ids(&tx), vec![24, 30, 40]);
     assert!(tx.matches()[1].msg.starts_with("Multipart parsing error"), "{}", tx.matches()[1].msg);
 }

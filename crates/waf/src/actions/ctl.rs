@@ -115,7 +115,9 @@ mod tests {
     #[test]
     fn parses() {
         assert!(matches!(Ctl::parse("ruleRemoveById=1-999999"), Ok(Ctl::RuleRemoveById(r)) if r == vec![(1, 999999)]));
-        assert!(matches!(Ctl::parse("ruleRemoveTargetByTag=xss-perf-disable;REQUEST_FILENAME"), Ok(Ctl::RuleRemoveTargetByTag(t, v)) if t == "xss-perf-disable" && v.len() == 1));
+        assert!(
+            matches!(Ctl::parse("ruleRemoveTargetByTag=xss-perf-disable;REQUEST_FILENAME"), Ok(Ctl::RuleRemoveTargetByTag(t, v)) if t == "xss-perf-disable" && v.len() == 1)
+        );
         assert!(matches!(Ctl::parse("ruleEngine=DetectionOnly"), Ok(Ctl::RuleEngine(EngineMode::DetectionOnly))));
         assert!(Ctl::parse("nope=1").is_err());
         assert!(Ctl::parse("ruleEngine=maybe").is_err());

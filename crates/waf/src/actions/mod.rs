@@ -190,7 +190,8 @@ pub static ACTIONS: &[(&str, Apply)] = &[
     }),
     ("status", |d, v| {
         let s = need(v, "status")?;
-        let st: u16 = s.trim().parse().ok().filter(|c| (100..=999).contains(c)).ok_or_else(|| format!("bad status {s:?}"))?;
+        let st: u16 =
+            s.trim().parse().ok().filter(|c| (100..=999).contains(c)).ok_or_else(|| format!("bad status {s:?}"))?;
         d.status = Some(st);
         Ok(())
     }),
@@ -237,7 +238,8 @@ pub static ACTIONS: &[(&str, Apply)] = &[
         let s = need(v, "expirevar")?;
         let (lhs, secs) = s.split_once('=').ok_or_else(|| format!("expirevar needs col.key=seconds, got {s:?}"))?;
         let (c, k) = lhs.split_once('.').ok_or_else(|| format!("expirevar needs col.key, got {lhs:?}"))?;
-        let collection = crate::variables::lookup(c).map(|s| s.var).ok_or_else(|| format!("unknown collection {c:?}"))?;
+        let collection =
+            crate::variables::lookup(c).map(|s| s.var).ok_or_else(|| format!("unknown collection {c:?}"))?;
         d.actions.push(Action::ExpireVar { collection, key: Macro::parse(k)?, seconds: Macro::parse(secs)? });
         Ok(())
     }),
@@ -370,7 +372,10 @@ mod tests {
 
     #[test]
     fn drafts() {
-        let d = parse_actions("id:5,phase:request,block,t:none,t:lowercase,capture,severity:'CRITICAL',tag:a,tag:b,skipAfter:END").unwrap();
+        let d = parse_actions(
+            "id:5,phase:request,block,t:none,t:lowercase,capture,severity:'CRITICAL',tag:a,tag:b,skipAfter:END",
+        )
+        .unwrap();
         assert_eq!(d.id, Some(5));
         assert_eq!(d.phase, Some(2));
         assert!(d.is_block && d.disruptive.is_none());

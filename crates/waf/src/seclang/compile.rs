@@ -3,7 +3,7 @@
 //! resolved to indices. Any error aborts the whole load.
 
 use super::lexer::RawDirective;
-use crate::actions::{self, ctl::parse_id_ranges, ctl::in_ranges, Disruptive, Draft, EngineMode};
+use crate::actions::{self, ctl::in_ranges, ctl::parse_id_ranges, Disruptive, Draft, EngineMode};
 use crate::error::{LoadError, Location};
 use crate::operators::{self, BuildCtx};
 use crate::regex_util::compile_rx;
@@ -145,7 +145,10 @@ impl Compiler {
             }
             "secrequestbodyaccess" => s.request_body_access = on_off(d)?,
             "secresponsebodyaccess" => s.response_body_access = on_off(d)?,
-            "secresponsebodymimetype" => s.response_body_mime_types = d.args.iter().flat_map(|a| a.split_whitespace()).map(|m| m.to_ascii_lowercase()).collect(),
+            "secresponsebodymimetype" => {
+                s.response_body_mime_types =
+                    d.args.iter().flat_map(|a| a.split_whitespace()).map(|m| m.to_ascii_lowercase()).collect()
+            }
             "secresponsebodymimetypesclear" => s.response_body_mime_types.clear(),
             "secrequestbodylimit" => s.request_body_limit = one_number(d)?,
             "secrequestbodylimitaction" => s.request_body_limit_action = limit_action(d)?,
@@ -168,19 +171,64 @@ impl Compiler {
                 let by_tag = name == "secruleremovebytag";
                 self.entries.retain(|e| match e {
                     Entry::Rule { rule, .. } if by_tag => !rule.meta.tags.iter().any(|t| re.is_match(t.as_bytes())),
-                    Entry::Rule { rule, .. } => !rule.meta.msg.as_ref().and_then(|m| m.as_static()).is_some_and(|m| re.is_match(m)),
+                    Entry::Rule { rule, .. } => {
+                        !rule.meta.msg.as_ref().and_then(|m| m.as_static()).is_some_and(|m| re.is_match(m))
+                    }
                     Entry::Marker(_) => true,
                 });
             }
-            "secruleupdatetargetbyid" | "secruleupdatetargetbytag" | "secruleupdatetargetbymsg" => self.update_target(d, &name)?,
+            "secruleupdatetargetbyid" | "secruleupdatetargetbytag" | "secruleupdatetargetbymsg" => {
+                self.update_target(d, &name)?
+            }
             "secruleupdateactionbyid" => self.update_action(d)?,
             // accepted and stored: logging, audit, limits of other engines, paths
-            "secauditengine" | "secauditlog" | "secauditlog2" | "secauditlogparts" | "secauditlogtype" | "secauditlogformat"
-            | "secauditlogrelevantstatus" | "secauditlogstoragedir" | "secauditlogdirmode" | "secauditlogfilemode"
-            | "secdebuglog" | "secdebugloglevel" | "secpcrematchlimit" | "secpcrematchlimitrecursion" | "secunicodemapfile"
-            | "secunicodecodepage" | "sectmpdir" | "secdatadir" | "secuploaddir" | "secuploadkeepfiles" | "secuploadfilemode"
-            | "secuploadfilelimit" | "secstatusengine" | "sectmpsaveuploadedfiles" | "seccookieformat" | "secargumentseparator"
-            | "secserversignature" | "secwebappid" | "secsensorid" | "sechttpblkey" | "secgeolookupdb" | "secrequestbodyjsondepthlimit" | "secxmlexternalentity" | "secconnengine" | "secremoterules" | "secremoterulesfailaction" | "secruleperftime" | "secstreaminbodyinspection" | "secstreamoutbodyinspection" | "secinterceptonerror" | "sechashengine" | "sechashkey" | "sechashparam" | "sechashmethodrx" | "sechashmethodpm" | "secrequestbodyjsondepth" | "secrxprefilter" => {
+            "secauditengine"
+            | "secauditlog"
+            | "secauditlog2"
+            | "secauditlogparts"
+            | "secauditlogtype"
+            | "secauditlogformat"
+            | "secauditlogrelevantstatus"
+            | "secauditlogstoragedir"
+            | "secauditlogdirmode"
+            | "secauditlogfilemode"
+            | "secdebuglog"
+            | "secdebugloglevel"
+            | "secpcrematchlimit"
+            | "secpcrematchlimitrecursion"
+            | "secunicodemapfile"
+            | "secunicodecodepage"
+            | "sectmpdir"
+            | "secdatadir"
+            | "secuploaddir"
+            | "secuploadkeepfiles"
+            | "secuploadfilemode"
+            | "secuploadfilelimit"
+            | "secstatusengine"
+            | "sectmpsaveuploadedfiles"
+            | "seccookieformat"
+            | "secargumentseparator"
+            | "secserversignature"
+            | "secwebappid"
+            | "secsensorid"
+            | "sechttpblkey"
+            | "secgeolookupdb"
+            | "secrequestbodyjsondepthlimit"
+            | "secxmlexternalentity"
+            | "secconnengine"
+            | "secremoterules"
+            | "secremoterulesfailaction"
+            | "secruleperftime"
+            | "secstreaminbodyinspection"
+            | "secstreamoutbodyinspection"
+            | "secinterceptonerror"
+            | "sechashengine"
+            | "sechashkey"
+            | "sechashparam"
+            | "sechashmethodrx"
+            | "sechashmethodpm"
+            | "secrequestbodyjsondepth"
+            | "secrxprefilter" => {
                 s.passthrough.push((d.name.clone(), d.args.clone()));
             }
             _ => return Err(err(&d.loc, None, format!("unknown directive {}", d.name))),
@@ -202,7 +250,10 @@ impl Compiler {
         if draft.id.is_some() || draft.chain || draft.skip_after.is_some() || draft.meta.msg.is_some() {
             return Err(err(&d.loc, None, "SecDefaultAction may not contain id, chain, skipAfter or msg"));
         }
-        let disruptive = draft.disruptive.clone().ok_or_else(|| err(&d.loc, None, "SecDefaultAction must contain a disruptive action"))?;
+        let disruptive = draft
+            .disruptive
+            .clone()
+            .ok_or_else(|| err(&d.loc, None, "SecDefaultAction must contain a disruptive action"))?;
         self.defaults[(phase - 1) as usize] = DefaultAction {
             disruptive,
             status: draft.status,
@@ -254,11 +305,20 @@ impl Compiler {
         self.add_rule(d, targets, op_name, op_arg, negated, acts)
     }
 
-    fn add_rule(&mut self, d: &RawDirective, targets: Vec<Target>, op_name: &str, op_arg: &str, negated: bool, acts: &str) -> Result<(), LoadError> {
+    fn add_rule(
+        &mut self,
+        d: &RawDirective,
+        targets: Vec<Target>,
+        op_name: &str,
+        op_arg: &str,
+        negated: bool,
+        acts: &str,
+    ) -> Result<(), LoadError> {
         let draft = actions::parse_actions(acts).map_err(|e| err(&d.loc, None, e))?;
         let id_hint = draft.id;
         let rule_dir = d.loc.file.parent().unwrap_or(Path::new("."));
-        let op = operators::build(op_name, op_arg, &BuildCtx { rule_dir, prefilter: Some(&self.prefilter) }).map_err(|e| err(&d.loc, id_hint, e))?;
+        let op = operators::build(op_name, op_arg, &BuildCtx { rule_dir, prefilter: Some(&self.prefilter) })
+            .map_err(|e| err(&d.loc, id_hint, e))?;
         let continuing = matches!(self.entries.last(), Some(Entry::Rule { open_chain: true, .. }));
         if continuing {
             return self.add_link(d, targets, op_name, op, negated, draft);
@@ -273,8 +333,31 @@ impl Compiler {
         tnames.extend(draft.transforms.iter().cloned());
         let chain = self.intern_chain(tnames);
         let disruptive = draft.disruptive.clone().unwrap_or(def.disruptive.clone());
-        let Draft { meta, status, chain: opens, skip, skip_after, log, auditlog, multi_match, capture, actions, is_block, .. } = draft;
-        let link = Link { targets, op_name: op_name.to_string(), op, negated, transforms: chain, multi_match, capture, actions, loc: d.loc.clone() };
+        let Draft {
+            meta,
+            status,
+            chain: opens,
+            skip,
+            skip_after,
+            log,
+            auditlog,
+            multi_match,
+            capture,
+            actions,
+            is_block,
+            ..
+        } = draft;
+        let link = Link {
+            targets,
+            op_name: op_name.to_string(),
+            op,
+            negated,
+            transforms: chain,
+            multi_match,
+            capture,
+            actions,
+            loc: d.loc.clone(),
+        };
         let rule = Rule {
             id,
             phase,
@@ -293,15 +376,33 @@ impl Compiler {
         Ok(())
     }
 
-    fn add_link(&mut self, d: &RawDirective, targets: Vec<Target>, op_name: &str, op: Box<dyn operators::Operator>, negated: bool, draft: Draft) -> Result<(), LoadError> {
+    fn add_link(
+        &mut self,
+        d: &RawDirective,
+        targets: Vec<Target>,
+        op_name: &str,
+        op: Box<dyn operators::Operator>,
+        negated: bool,
+        draft: Draft,
+    ) -> Result<(), LoadError> {
         let Some(Entry::Rule { rule, open_chain, .. }) = self.entries.last() else {
             return Err(err(&d.loc, None, "internal: no chain to continue"));
         };
         let head_id = rule.id;
         let phase = rule.phase;
         let _ = open_chain;
-        if draft.id.is_some() || draft.phase.is_some_and(|p| p != phase) || draft.disruptive.is_some() || draft.is_block || draft.skip_after.is_some() || draft.skip > 0 {
-            return Err(err(&d.loc, Some(head_id), "chained rules may not set id, phase, disruptive actions, skip or skipAfter"));
+        if draft.id.is_some()
+            || draft.phase.is_some_and(|p| p != phase)
+            || draft.disruptive.is_some()
+            || draft.is_block
+            || draft.skip_after.is_some()
+            || draft.skip > 0
+        {
+            return Err(err(
+                &d.loc,
+                Some(head_id),
+                "chained rules may not set id, phase, disruptive actions, skip or skipAfter",
+            ));
         }
         let def = self.defaults[(phase - 1) as usize].clone();
         let mut tnames = if draft.transforms_reset { Vec::new() } else { def.transforms.clone() };
@@ -408,7 +509,11 @@ impl Compiler {
             return Err(err(&d.loc, None, "SecRuleUpdateActionById may not change id, phase or chain"));
         }
         let idx = self.matching_rules(d, "id")?;
-        let new_chain = if draft.transforms_reset || !draft.transforms.is_empty() { Some(self.intern_chain(draft.transforms.clone())) } else { None };
+        let new_chain = if draft.transforms_reset || !draft.transforms.is_empty() {
+            Some(self.intern_chain(draft.transforms.clone()))
+        } else {
+            None
+        };
         let mut draft = draft;
         for i in idx {
             if let Entry::Rule { rule, skip_after, .. } = &mut self.entries[i] {

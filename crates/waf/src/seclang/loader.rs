@@ -25,15 +25,25 @@ pub fn expand_pattern(pattern: &Path, loc: &Location) -> Result<Vec<PathBuf>, Lo
 }
 
 /// Loads `path` and everything it includes.
-pub fn load_file(path: &Path, stack: &mut Vec<PathBuf>, from: &Location, out: &mut Vec<RawDirective>) -> Result<(), LoadError> {
-    let canon = path.canonicalize().map_err(|e| LoadError::Io { loc: from.clone(), path: path.to_path_buf(), source: e })?;
+pub fn load_file(
+    path: &Path,
+    stack: &mut Vec<PathBuf>,
+    from: &Location,
+    out: &mut Vec<RawDirective>,
+) -> Result<(), LoadError> {
+    let canon =
+        path.canonicalize().map_err(|e| LoadError::Io { loc: from.clone(), path: path.to_path_buf(), source: e })?;
     if stack.contains(&canon) {
         return Err(LoadError::IncludeLoop { loc: from.clone(), path: path.to_path_buf() });
     }
     if stack.len() >= MAX_INCLUDE_DEPTH {
         return Err(LoadError::syntax(from, None, format!("includes nested deeper than {MAX_INCLUDE_DEPTH}")));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| LoadError::Io { loc: from.clone(), path: path.to_path_buf(), source: e })?;
+    let text = std::fs::read_to_string(path).map_err(|e| LoadError::Io {
+        loc: from.clone(),
+        path: path.to_path_buf(),
+        source: e,
+    })?;
     stack.push(canon);
     let res = load_text(&text, path, stack, out);
     stack.pop();
@@ -41,7 +51,12 @@ pub fn load_file(path: &Path, stack: &mut Vec<PathBuf>, from: &Location, out: &m
 }
 
 /// Lexes `text` (named `name`) and expands its includes relative to `name`'s directory.
-pub fn load_text(text: &str, name: &Path, stack: &mut Vec<PathBuf>, out: &mut Vec<RawDirective>) -> Result<(), LoadError> {
+pub fn load_text(
+    text: &str,
+    name: &Path,
+    stack: &mut Vec<PathBuf>,
+    out: &mut Vec<RawDirective>,
+) -> Result<(), LoadError> {
     for d in lex(text, name)? {
         if d.name.eq_ignore_ascii_case("include") {
             let [arg] = d.args.as_slice() else {

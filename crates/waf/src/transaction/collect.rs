@@ -83,7 +83,15 @@ impl Transaction {
         }
     }
 
-    fn kvs(&self, var: Var, list: &[Kv], names: bool, t: &Target, excluded: &dyn Fn(&Transaction, &[u8]) -> bool, out: &mut Vec<Item>) {
+    fn kvs(
+        &self,
+        var: Var,
+        list: &[Kv],
+        names: bool,
+        t: &Target,
+        excluded: &dyn Fn(&Transaction, &[u8]) -> bool,
+        out: &mut Vec<Item>,
+    ) {
         for kv in list {
             let k = self.get(kv.name);
             if !t.selector.matches_key(k) || excluded(self, k) {
@@ -94,7 +102,14 @@ impl Transaction {
         }
     }
 
-    fn map_members<'m>(&self, var: Var, map: impl Iterator<Item = (&'m String, &'m Vec<u8>)>, t: &Target, excluded: &dyn Fn(&Transaction, &[u8]) -> bool, out: &mut Vec<Item>) {
+    fn map_members<'m>(
+        &self,
+        var: Var,
+        map: impl Iterator<Item = (&'m String, &'m Vec<u8>)>,
+        t: &Target,
+        excluded: &dyn Fn(&Transaction, &[u8]) -> bool,
+        out: &mut Vec<Item>,
+    ) {
         if let Selector::Key(k) = &t.selector {
             // fast path: exact key
             for (name, v) in map {
@@ -153,11 +168,17 @@ impl Transaction {
             Var::InboundDataError | Var::OutboundDataError => owned("0".into()),
             Var::MatchedVar => Some(Val::Owned(self.matched_var.clone())),
             Var::MatchedVarName => owned(self.matched_var_name.clone()),
-            Var::ResponseStatus => owned(if self.resp.status == 0 { String::new() } else { self.resp.status.to_string() }),
+            Var::ResponseStatus => {
+                owned(if self.resp.status == 0 { String::new() } else { self.resp.status.to_string() })
+            }
             Var::ResponseProtocol => Some(Val::Arena(self.resp.protocol)),
             Var::ResponseBody => Some(Val::Arena(self.resp.body_span)),
-            Var::ResponseContentType => Some(Val::Owned(self.header_value(&self.resp.headers, b"content-type").unwrap_or(b"").to_vec())),
-            Var::ResponseContentLength => Some(Val::Owned(self.header_value(&self.resp.headers, b"content-length").unwrap_or(b"").to_vec())),
+            Var::ResponseContentType => {
+                Some(Val::Owned(self.header_value(&self.resp.headers, b"content-type").unwrap_or(b"").to_vec()))
+            }
+            Var::ResponseContentLength => {
+                Some(Val::Owned(self.header_value(&self.resp.headers, b"content-length").unwrap_or(b"").to_vec()))
+            }
             Var::RemoteAddr => owned(self.info.client_addr.to_string()),
             Var::RemotePort => owned(self.info.client_port.to_string()),
             Var::RemoteHost => owned(self.info.client_addr.to_string()),
@@ -166,12 +187,22 @@ impl Transaction {
             Var::ServerName => Some(Val::Owned(self.header_value(&self.req.headers, b"host").unwrap_or(b"").to_vec())),
             Var::UniqueId => owned(self.info.unique_id.clone()),
             Var::Duration => owned(self.started.elapsed().as_micros().to_string()),
-            Var::HighestSeverity => owned(if self.highest_severity == 255 { String::new() } else { self.highest_severity.to_string() }),
+            Var::HighestSeverity => {
+                owned(if self.highest_severity == 255 { String::new() } else { self.highest_severity.to_string() })
+            }
             Var::StatusLine => owned(String::new()),
             Var::FullRequest => Some(Val::Arena(r.line)),
             Var::FullRequestLength => owned((r.line.len as usize + r.body_span.len as usize).to_string()),
             Var::AuthType => owned(String::new()),
-            Var::Time | Var::TimeDay | Var::TimeEpoch | Var::TimeHour | Var::TimeMin | Var::TimeMon | Var::TimeSec | Var::TimeWday | Var::TimeYear => owned(time_var(var)),
+            Var::Time
+            | Var::TimeDay
+            | Var::TimeEpoch
+            | Var::TimeHour
+            | Var::TimeMin
+            | Var::TimeMon
+            | Var::TimeSec
+            | Var::TimeWday
+            | Var::TimeYear => owned(time_var(var)),
             _ => None,
         }
     }
@@ -204,7 +235,11 @@ impl Transaction {
                 for (kv, size) in r.files.iter().zip(&r.files_sizes) {
                     let k = self.get(kv.name);
                     if t.selector.matches_key(k) && !excluded(self, k) {
-                        out.push(Item { var: t.var, key: Key::Arena(kv.name), value: Val::Owned(size.to_string().into_bytes()) });
+                        out.push(Item {
+                            var: t.var,
+                            key: Key::Arena(kv.name),
+                            value: Val::Owned(size.to_string().into_bytes()),
+                        });
                     }
                 }
             }
@@ -264,11 +299,23 @@ impl Transaction {
                         ("id", rule.id.to_string()),
                         ("phase", rule.phase.to_string()),
                         ("severity", rule.meta.severity.map(|s| s.to_string()).unwrap_or_default()),
-                        ("msg", rule.meta.msg.as_ref().and_then(|m| m.as_static()).map(|m| String::from_utf8_lossy(m).into_owned()).unwrap_or_default()),
+                        (
+                            "msg",
+                            rule.meta
+                                .msg
+                                .as_ref()
+                                .and_then(|m| m.as_static())
+                                .map(|m| String::from_utf8_lossy(m).into_owned())
+                                .unwrap_or_default(),
+                        ),
                     ];
                     for (k, v) in fields {
                         if t.selector.matches_key(k.as_bytes()) {
-                            out.push(Item { var: Var::Rule, key: Key::Owned(k.to_string()), value: Val::Owned(v.into_bytes()) });
+                            out.push(Item {
+                                var: Var::Rule,
+                                key: Key::Owned(k.to_string()),
+                                value: Val::Owned(v.into_bytes()),
+                            });
                         }
                     }
                 }

@@ -40,7 +40,11 @@ impl Transaction {
         if self.mode == EngineMode::Off {
             return None;
         }
-        if phase < 5 && (self.intervention.is_some() || self.allowed == Allowed::All || (self.allowed == Allowed::Request && phase <= 2)) {
+        if phase < 5
+            && (self.intervention.is_some()
+                || self.allowed == Allowed::All
+                || (self.allowed == Allowed::Request && phase <= 2))
+        {
             return None;
         }
         let engine = Arc::clone(&self.engine);
@@ -75,7 +79,9 @@ impl Transaction {
                     if self.mode == EngineMode::On && phase < 5 {
                         let action = match d {
                             Disruptive::Drop => InterventionAction::Drop,
-                            Disruptive::Redirect(m) => InterventionAction::Redirect { url: String::from_utf8_lossy(&m.expand(&*self)).into_owned() },
+                            Disruptive::Redirect(m) => InterventionAction::Redirect {
+                                url: String::from_utf8_lossy(&m.expand(&*self)).into_owned(),
+                            },
                             _ => InterventionAction::Deny,
                         };
                         let status = rule.status.unwrap_or(match action {
@@ -229,7 +235,14 @@ impl Transaction {
         raw != link.negated
     }
 
-    fn eval_link(&mut self, rule: &Rule, link: &Link, is_head: bool, chains: &[TransformChain], items: &mut Vec<Item>) -> bool {
+    fn eval_link(
+        &mut self,
+        rule: &Rule,
+        link: &Link,
+        is_head: bool,
+        chains: &[TransformChain],
+        items: &mut Vec<Item>,
+    ) -> bool {
         items.clear();
         if link.targets.is_empty() {
             items.push(Item { var: crate::variables::Var::Rule, key: Key::None, value: Val::Owned(Vec::new()) });
@@ -304,7 +317,11 @@ impl Transaction {
             };
             if let Some(n) = next {
                 cur = n;
-                if self.run_op_on(link, &Item { var: item.var, key: Key::None, value: Val::Owned(cur.clone()) }, &TVal::Same) {
+                if self.run_op_on(
+                    link,
+                    &Item { var: item.var, key: Key::None, value: Val::Owned(cur.clone()) },
+                    &TVal::Same,
+                ) {
                     return (true, Some(cur));
                 }
             }
@@ -312,4 +329,3 @@ impl Transaction {
         (false, None)
     }
 }
-

@@ -102,9 +102,20 @@ fn clip(mut s: String) -> String {
 
 impl Transaction {
     pub(crate) fn record_match(&mut self, rule: &Rule) {
-        let msg = rule.meta.msg.as_ref().map(|m| clip(String::from_utf8_lossy(&m.expand(&*self)).into_owned())).unwrap_or_default();
-        let data = rule.meta.logdata.as_ref().map(|m| clip(String::from_utf8_lossy(&m.expand(&*self)).into_owned())).unwrap_or_default();
-        let disruptive = matches!(rule.disruptive, Disruptive::Deny | Disruptive::Drop | Disruptive::Redirect(_)) && rule.phase < 5;
+        let msg = rule
+            .meta
+            .msg
+            .as_ref()
+            .map(|m| clip(String::from_utf8_lossy(&m.expand(&*self)).into_owned()))
+            .unwrap_or_default();
+        let data = rule
+            .meta
+            .logdata
+            .as_ref()
+            .map(|m| clip(String::from_utf8_lossy(&m.expand(&*self)).into_owned()))
+            .unwrap_or_default();
+        let disruptive =
+            matches!(rule.disruptive, Disruptive::Deny | Disruptive::Drop | Disruptive::Redirect(_)) && rule.phase < 5;
         let _ = EngineMode::On;
         self.matches.push(RuleMatch {
             id: rule.id,

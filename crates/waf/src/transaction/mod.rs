@@ -25,12 +25,12 @@ mod log;
 pub use log::{LogMeta, RuleMatch};
 
 use crate::actions::EngineMode;
+use crate::body::{self, MultipartFlags, ParsedBody};
 use crate::engine::Engine;
 use crate::error::BodyError;
 use crate::operators::Captures;
 use crate::persist::Record;
 use crate::settings::LimitAction;
-use crate::body::{self, MultipartFlags, ParsedBody};
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -517,7 +517,10 @@ impl Transaction {
     }
 
     fn response_type_inspected(&self) -> bool {
-        let ct = self.header_value(&self.resp.headers, b"content-type").map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default();
+        let ct = self
+            .header_value(&self.resp.headers, b"content-type")
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .unwrap_or_default();
         self.engine.settings.inspects_response_type(&ct)
     }
 
@@ -568,7 +571,10 @@ impl Transaction {
             client_addr: self.info.client_addr.to_string(),
             uri: String::from_utf8_lossy(self.get(self.req.uri)).into_owned(),
             unique_id: self.info.unique_id.clone(),
-            hostname: self.header_value(&self.req.headers, b"host").map(|h| String::from_utf8_lossy(h).into_owned()).unwrap_or_default(),
+            hostname: self
+                .header_value(&self.req.headers, b"host")
+                .map(|h| String::from_utf8_lossy(h).into_owned())
+                .unwrap_or_default(),
         }
     }
 

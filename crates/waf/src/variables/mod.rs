@@ -344,7 +344,8 @@ pub fn parse_targets(s: &str) -> Result<Vec<Target>, TargetError> {
                 let pat = &s[i + 1..end];
                 // collection keys are matched case-insensitively, as ModSecurity compiles key regexes
                 // (`TX:/MULTIPART_HEADERS_CONTENT_TYPES_*/` must see the lowercase TX keys)
-                let re = compile_rx(&format!("(?i:{pat})")).map_err(|err| TargetError::Regex { target: s[start..end + 1].to_string(), err })?;
+                let re = compile_rx(&format!("(?i:{pat})"))
+                    .map_err(|err| TargetError::Regex { target: s[start..end + 1].to_string(), err })?;
                 selector = Selector::Regex(re);
                 i = end + 1;
             } else if i < b.len() && b[i] == b'\'' {
@@ -383,7 +384,9 @@ mod tests {
         let t = parse_targets("REQUEST_COOKIES|!REQUEST_COOKIES:/^(?:a|b)$/|ARGS_NAMES|ARGS|XML:/*|XML://@*").unwrap();
         assert_eq!(t.len(), 6);
         assert!(t[1].exclude);
-        assert!(matches!(&t[1].selector, Selector::Regex(r) if r.is_match(b"a") && r.is_match(b"A") && !r.is_match(b"c")));
+        assert!(
+            matches!(&t[1].selector, Selector::Regex(r) if r.is_match(b"a") && r.is_match(b"A") && !r.is_match(b"c"))
+        );
         assert!(matches!(&t[4].selector, Selector::XPath(x) if x == "/*"));
         assert!(matches!(&t[5].selector, Selector::XPath(x) if x == "//@*"));
         let t = parse_targets("&TX:Foo|REQUEST_HEADERS:User-Agent").unwrap();
