@@ -26,6 +26,9 @@ static PROBLEM_JSON: HeaderValue = HeaderValue::from_static("application/problem
 
 const ACCESS_TARGET: &str = "portcullis::access";
 
+/// Request bodies up to this size with a known length are read whole before going upstream.
+const PREBUFFER_BYTES: u64 = 64 * 1024;
+
 /// What the serving part of a request hands to its logging phase.
 #[derive(Default)]
 struct Served {
@@ -388,8 +391,23 @@ async fn proxy(
 
     // Request body: size limit while streaming, and the body phase for protections that want it.
     let no_body = body.is_end_stream();
+    let small = body.size_hint().exact().is_some_and(|n| n <= PREBUFFER_BYTES);
     let (mut up_body, fault) = if no_body {
         (body::empty(), None)
+    } else if small {
+        // A small body of known length is read whole before connecting upstream (as nginx does with
+        // proxy_request_buffering): the upstream gets head and body in one write, and a slow client never
+        // holds an upstream connection. The Content-Length check above already bounds it.
+        match body.collect().await {
+            Ok(b) => (body::full(b.to_bytes()), None),
+            Err(e) => {
+                cx.gateway.metrics.refused("bad_request_body");
+                return Err(Box::new(
+                    Problem::new(StatusCode::BAD_REQUEST, "The request body could not be read.")
+                        .with_log_reason(error_chain(&e)),
+                ));
+            }
+        }
     } else {
         let limited = LimitedBody::new(body.map_err(Into::into).boxed_unsync(), route.max_body_bytes);
         let fault = limited.fault.clone();
