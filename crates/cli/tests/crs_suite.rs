@@ -2,7 +2,7 @@
 //! the pass count drops below the floor. Raise `MIN_PASS` when the engine gets better (it is the current count
 //! minus a small margin for timing-sensitive tests).
 //!
-//! Current: 4682 passed, 320 failed, 1 skipped (CRS v4.28, 5003 tests), ≈ 45 s in a dev build on the 2-core
+//! Current: 4953 passed, 49 failed, 1 skipped (CRS v4.28, 5003 tests; 99.0 %), ≈ 30–45 s in a dev build on the 2-core
 //! dev box (the WAF and regex crates are built with opt-level 3 in dev, see the root Cargo.toml).
 
 mod common;
@@ -12,7 +12,7 @@ use std::process::Command;
 
 use common::BIN;
 
-const MIN_PASS: usize = 4650;
+const MIN_PASS: usize = 4940;
 
 #[test]
 fn crs_suite_through_the_gateway_does_not_regress() {
