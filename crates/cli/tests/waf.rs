@@ -207,3 +207,22 @@ async fn a_reload_with_a_broken_rule_file_keeps_the_old_waf() {
     assert_eq!(c.get(gw.url("http", "/?q=an+attack")).send().await.unwrap().status(), 200);
     assert_eq!(c.get(gw.url("http", "/?q=other")).send().await.unwrap().status(), 403);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drop_rule_closes_the_connection_without_an_answer() {
+    let up = Upstream::start("app").await;
+    let rules = "SecRule ARGS:q \"@streq dropme\" \"id:1010,phase:1,drop,log,msg:'drop test'\"\n";
+    let gw = Gw::start_with_files(&custom_config(up.addr), &[("rules.conf", rules.as_bytes())]);
+    // A raw HTTP/1.1 request: the connection ends with no status line at all.
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(gw.addr("http")).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET /x?q=dropme HTTP/1.1\r\nHost: shop\r\n\r\n").unwrap();
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    assert!(got.is_empty(), "answered: {}", String::from_utf8_lossy(&got));
+    assert_eq!(up.hits(), 0);
+    // Other requests are served as usual.
+    assert_eq!(client().get(gw.url("http", "/x?q=fine")).send().await.unwrap().status(), 200);
+    gw.wait_stderr("drop test", Duration::from_secs(5));
+}
