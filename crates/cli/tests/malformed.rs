@@ -67,6 +67,9 @@ async fn malformed_requests_are_refused_and_the_gateway_survives() {
             assert!((400..500).contains(&code), "{name}: answered {code}");
         }
     }
+    // CONNECT is refused, never tunnelled or forwarded.
+    let resp = send_raw(addr, b"CONNECT www.example.com:443 HTTP/1.1\r\nHost: www.example.com:443\r\n\r\n");
+    assert_eq!(status_of(&resp), Some(405), "{}", String::from_utf8_lossy(&resp));
     // Pseudo-random byte soup, bounded.
     let mut x: u64 = 0x9e3779b97f4a7c15;
     for _ in 0..200 {

@@ -187,6 +187,14 @@ async fn route_and_serve(
     req: Request<Incoming>,
 ) -> Result<Response<BoxBody>, Box<Problem>> {
     check_limits(&req, rt)?;
+    if req.method() == Method::CONNECT {
+        // A reverse proxy is no tunnel: CONNECT would otherwise be forwarded upstream as an ordinary request.
+        cx.gateway.metrics.refused("connect_method");
+        return Err(Box::new(Problem::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "CONNECT is not supported by this gateway.",
+        )));
+    }
     if let Some(port) = cx.redirect_https_port {
         return https_redirect(&req, port);
     }
