@@ -122,16 +122,8 @@ pub async fn handle(cx: Arc<ConnShared>, req: Request<Incoming>) -> Result<Respo
         Err(problem) => problem_response(&ctx, *problem),
     };
 
-    if ctx.close_connection {
-        // Logged like any refusal; hyper closes the connection (HTTP/2: resets the stream) on the error.
-        let by = ctx.refused_by.unwrap_or("-");
-        RequestLog { cx, rt, ctx: CtxCell::Owned(ctx), served, status: 0, line, head_done: Instant::now() }
-            .done(0, false);
-        return Err(ConnectionDropped(by));
-    }
-
-    // Response-header phase, for every response (including Portcullis's own problems).
-    if rt.phases.response_headers {
+    // Response-header phase, for every response (including Portcullis's own problems) that is not dropped.
+    if rt.phases.response_headers && !ctx.close_connection {
         for p in &rt.protections {
             let (mut parts, b) = resp.into_parts();
             let verdict = p.response_headers_filter(&mut ctx, &mut parts);
@@ -144,14 +136,19 @@ pub async fn handle(cx: Arc<ConnShared>, req: Request<Incoming>) -> Result<Respo
                     break;
                 }
                 Verdict::Close => {
-                    let by = p.name();
-                    ctx.refused_by = Some(by);
-                    RequestLog { cx, rt, ctx: CtxCell::Owned(ctx), served, status: 0, line, head_done: Instant::now() }
-                        .done(0, false);
-                    return Err(ConnectionDropped(by));
+                    ctx.refused_by = Some(p.name());
+                    ctx.close_connection = true;
+                    break;
                 }
             }
         }
+    }
+    if ctx.close_connection {
+        // Logged like any refusal; hyper closes the connection (HTTP/2: resets the stream) on the error.
+        let by = ctx.refused_by.unwrap_or("-");
+        RequestLog { cx, rt, ctx: CtxCell::Owned(ctx), served, status: 0, line, head_done: Instant::now() }
+            .done(0, false);
+        return Err(ConnectionDropped(by));
     }
     if let Some(v) = request_id_value {
         resp.headers_mut().insert(X_REQUEST_ID.clone(), v);

@@ -3,7 +3,7 @@
 //!
 //! Per-route handles are created once when a config is built, so the request path only bumps atomics.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -38,7 +38,6 @@ pub struct Metrics {
     retries: Family<Labels, Counter>,
     reloads: Family<Labels, Counter>,
     refused: Family<Labels, Counter>,
-    lock: Mutex<()>,
 }
 
 /// Counters for one route, by status class (1xx..5xx), and its latency histogram.
@@ -104,7 +103,6 @@ impl Metrics {
             retries,
             reloads,
             refused,
-            lock: Mutex::new(()),
         })
     }
 
@@ -144,7 +142,6 @@ impl Metrics {
 
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> String {
-        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();
         // Encoding into a String cannot fail.
         let _ = encode(&mut out, &self.registry);

@@ -55,9 +55,8 @@ impl Activity {
         if self.in_flight.load(Ordering::Relaxed) > 0 {
             return None;
         }
-        let since = self.epoch.elapsed().as_millis() as u64
-            - self.last_ms.load(Ordering::Relaxed).min(self.epoch.elapsed().as_millis() as u64);
-        Some(Duration::from_millis(since))
+        let now = self.epoch.elapsed().as_millis() as u64;
+        Some(Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::Relaxed))))
     }
 }
 
