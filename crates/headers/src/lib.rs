@@ -104,7 +104,10 @@ mod tests {
 
     fn ctx(tls: bool) -> RequestCtx {
         let a = "127.0.0.1:1".parse().unwrap();
-        RequestCtx::new("r".into(), ConnInfo { peer: a, local: a, tls, sni: None, listener: "l".into() })
+        RequestCtx::new(
+            "r".into(),
+            ConnInfo { peer: a, local: a, tls, sni: None, listener: "l".into(), client_cert: None },
+        )
     }
 
     #[test]

@@ -15,6 +15,48 @@ pub struct ConnInfo {
     pub sni: Option<Arc<str>>,
     /// Name of the listener (from config).
     pub listener: Arc<str>,
+    /// The client certificate, when the listener verified one (mTLS).
+    pub client_cert: Option<Arc<ClientCert>>,
+}
+
+/// A client certificate the TLS handshake verified against the listener's CA bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCert {
+    /// Subject distinguished name, RFC 4514 style (`CN=svc-a,O=Example`).
+    pub subject: String,
+    /// Subject alternative names (DNS names, URIs, e-mail addresses, IPs) as text.
+    pub sans: Vec<String>,
+    /// Lowercase hex SHA-256 of the DER certificate.
+    pub sha256: String,
+}
+
+/// How a request's identity was verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    ApiKey,
+    Jwt,
+    Mtls,
+}
+
+impl AuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::ApiKey => "api_key",
+            AuthMethod::Jwt => "jwt",
+            AuthMethod::Mtls => "mtls",
+        }
+    }
+}
+
+/// Who a request comes from, set by the identity protection once a credential is verified. Rate limits key on
+/// [`Identity::subject`]; the access log records subject and method (never the credential).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// Stable subject: the API key id, the JWT `sub`, or the certificate subject.
+    pub subject: Arc<str>,
+    pub method: AuthMethod,
+    /// Scopes granted to this credential.
+    pub scopes: Vec<Arc<str>>,
 }
 
 /// The upstream target chosen for a request.
@@ -37,6 +79,8 @@ pub struct RequestCtx {
     /// Name of the matched route, if any.
     pub route: Option<Arc<str>>,
     pub upstream: Option<UpstreamInfo>,
+    /// The verified identity, once an identity protection has set it.
+    pub identity: Option<Identity>,
     pub started: Instant,
     /// Set when a phase refused the request (for the log).
     pub refused_by: Option<&'static str>,
@@ -53,6 +97,7 @@ impl RequestCtx {
             conn,
             route: None,
             upstream: None,
+            identity: None,
             started: Instant::now(),
             refused_by: None,
             close_connection: false,

@@ -17,7 +17,7 @@ mod problem;
 mod protection;
 mod verdict;
 
-pub use context::{ConnInfo, RequestCtx, UpstreamInfo};
+pub use context::{AuthMethod, ClientCert, ConnInfo, Identity, RequestCtx, UpstreamInfo};
 pub use problem::Problem;
 pub use protection::{BodyNeed, Phases, Protection};
 pub use verdict::Verdict;

@@ -60,7 +60,7 @@ fn bench(c: &mut Criterion) {
 
     let policy = portcullis_headers::HeaderPolicy::build(&HeadersSection::default()).unwrap();
     let peer = "203.0.113.7:50000".parse().unwrap();
-    let conn = ConnInfo { peer, local: peer, tls: true, sni: None, listener: "bench".into() };
+    let conn = ConnInfo { peer, local: peer, tls: true, sni: None, listener: "bench".into(), client_cert: None };
     let fwd_peer = forward::Peer::new(peer.ip(), true);
     c.bench_function("headers/request_forwarding", |b| {
         b.iter_batched(

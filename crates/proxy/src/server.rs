@@ -169,7 +169,8 @@ async fn serve_connection(
     let (h2c, redirect_https_port) = (live.h2c, live.redirect_https_port);
     let http2 = live.tls.as_ref().or(cfg.tls.as_ref()).is_none_or(|t| t.http2);
     let tls = tls.map(|a| if http2 { a.h2 } else { a.h1 });
-    let mut conn = ConnInfo { peer, local, tls: tls.is_some(), sni: None, listener: cfg.name.as_str().into() };
+    let mut conn =
+        ConnInfo { peer, local, tls: tls.is_some(), sni: None, listener: cfg.name.as_str().into(), client_cert: None };
     if rt.phases.connection {
         for p in &rt.protections {
             if let Verdict::Close | Verdict::Respond(_) = p.connection_filter(&conn) {

@@ -454,6 +454,7 @@ mod tests {
             tls: false,
             sni: None,
             listener: "l".into(),
+            client_cert: None,
         };
         let mut c = RequestCtx::new("req-1".into(), conn);
         c.route = Some(route.into());
