@@ -84,6 +84,11 @@ pub struct RequestCtx {
     pub started: Instant,
     /// Set when a phase refused the request (for the log).
     pub refused_by: Option<&'static str>,
+    /// Why it was refused, in a few words for the access log (`"rate limit login: 10/min per ip"`). Never a
+    /// credential or other secret.
+    pub refused_reason: Option<Box<str>>,
+    /// The client IP is on an allow list: rate limits, bans and reputation checks skip this request.
+    pub allowlisted: bool,
     /// A phase answered `Verdict::Close`: the connection is dropped without a response.
     pub close_connection: bool,
     pub extensions: http::Extensions,
@@ -100,6 +105,8 @@ impl RequestCtx {
             identity: None,
             started: Instant::now(),
             refused_by: None,
+            refused_reason: None,
+            allowlisted: false,
             close_connection: false,
             extensions: http::Extensions::new(),
         }

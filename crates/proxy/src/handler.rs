@@ -94,6 +94,8 @@ impl OnDone for RequestLog {
                 upstream = ctx.upstream.as_ref().map(|u| &*u.group).unwrap_or("-"),
                 target_addr = ctx.upstream.as_ref().map(|u| &*u.target).unwrap_or("-"),
                 refused_by = ctx.refused_by.unwrap_or("-"),
+                refused_reason = ctx.refused_reason.as_deref().unwrap_or("-"),
+                identity = ctx.identity.as_ref().map(|i| &*i.subject).unwrap_or("-"),
                 duration_ms = elapsed.as_secs_f64() * 1000.0,
                 response_ms = head_done.duration_since(ctx.started).as_secs_f64() * 1000.0,
                 listener = %ctx.conn.listener,
