@@ -305,24 +305,33 @@ impl Transaction {
         any
     }
 
+    /// `multiMatch`: the operator runs on the value as extracted and again after every transformation that
+    /// changed it. Nothing is copied until a transformation changes the value (the built-in pack runs every
+    /// detector this way over every parameter).
     fn eval_multi(&mut self, link: &Link, chain: &TransformChain, item: &Item) -> (bool, Option<Vec<u8>>) {
-        let mut cur = self.val(&item.value).to_vec();
-        if self.run_op_on(link, &Item { var: item.var, key: Key::None, value: Val::Owned(cur.clone()) }, &TVal::Same) {
-            return (true, Some(cur));
+        if self.run_op_on(link, item, &TVal::Same) {
+            return (true, Some(self.val(&item.value).to_vec()));
         }
+        let mut cur: Option<Vec<u8>> = None;
         for step in &chain.steps {
-            let next = match (step.apply)(&cur) {
-                Cow::Borrowed(b) if b.len() == cur.len() => None,
-                other => Some(other.into_owned()),
+            let next = {
+                let input: &[u8] = match &cur {
+                    Some(c) => c,
+                    None => self.val(&item.value),
+                };
+                match (step.apply)(input) {
+                    Cow::Borrowed(b) if b.len() == input.len() => None,
+                    other => Some(other.into_owned()),
+                }
             };
             if let Some(n) = next {
-                cur = n;
-                if self.run_op_on(
-                    link,
-                    &Item { var: item.var, key: Key::None, value: Val::Owned(cur.clone()) },
-                    &TVal::Same,
-                ) {
-                    return (true, Some(cur));
+                let tv = TVal::Owned(n);
+                let hit = self.run_op_on(link, item, &tv);
+                if let TVal::Owned(n) = tv {
+                    if hit {
+                        return (true, Some(n));
+                    }
+                    cur = Some(n);
                 }
             }
         }
