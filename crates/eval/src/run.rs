@@ -1,0 +1,131 @@
+//! Running a corpus: the echo upstream, the gateway in process with the config under test, and a few sender
+//! threads each sending one request per fresh loopback connection.
+//!
+//! The config under test keeps everything that decides what is refused (limits, WAF, routes, protections) but
+//! is made runnable here: one plain listener on `127.0.0.1:0`, every upstream pointed at the echo server without
+//! TLS or health checks, no admin listener, no access log, no file watching.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use portcullis_config::Config;
+use portcullis_crs_test::EchoServer;
+use portcullis_proxy::{Gateway, Metrics};
+
+use crate::corpus::Entry;
+use crate::outcome::Outcome;
+use crate::{request, Error};
+
+/// The gateway's default configuration: one listener, one upstream, one catch-all route, nothing else.
+pub const DEFAULT_CONFIG: &str = r#"# portcullis eval: the default configuration (whatever is on by default).
+[[listeners]]
+name = "eval"
+address = "127.0.0.1:0"
+
+[[upstreams]]
+name = "app"
+targets = ["127.0.0.1:9"]
+
+[[routes]]
+name = "all"
+upstream = "app"
+"#;
+
+/// How a run sends requests.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Connect + send + response deadline per request.
+    pub timeout: Duration,
+    /// Sender threads.
+    pub concurrency: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { timeout: Duration::from_secs(10), concurrency: 4 }
+    }
+}
+
+/// One request's result.
+#[derive(Debug, Clone)]
+pub struct Judged {
+    pub entry: Entry,
+    pub outcome: Outcome,
+}
+
+/// The default configuration, parsed.
+pub fn default_config() -> Result<Config, Error> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    Config::from_str_at(DEFAULT_CONFIG, None, cwd).map_err(|e| Error::Config(e.to_string()))
+}
+
+/// A config file, loaded and validated (relative paths resolve against its directory).
+pub fn load_config(path: &Path) -> Result<Config, Error> {
+    Config::load(path).map_err(|e| Error::Config(e.to_string().trim_end().to_owned()))
+}
+
+/// Makes `config` runnable in front of the echo upstream at `echo` (see the module docs).
+pub fn adapt(mut config: Config, echo: SocketAddr) -> Result<Config, Error> {
+    let f = &mut config.file;
+    f.server.watch = false;
+    f.admin.enabled = false;
+    f.log.access = "off".into();
+    let Some(mut listener) = f.listeners.first().cloned() else {
+        return Err(Error::Config("the config has no [[listeners]]".into()));
+    };
+    listener.address = "127.0.0.1:0".parse().expect("literal address");
+    listener.tls = None;
+    listener.redirect_https_port = None;
+    f.listeners = vec![listener];
+    for u in &mut f.upstreams {
+        u.targets = vec![echo.to_string()];
+        u.tls = None;
+        u.health = None;
+    }
+    config.source = None;
+    Ok(config)
+}
+
+/// Sends every entry through a gateway running `config` and returns the results in corpus order.
+pub async fn run(config: Config, corpus: &[Entry], opts: &RunOptions) -> Result<Vec<Judged>, Error> {
+    let echo =
+        EchoServer::start("127.0.0.1:0".parse().expect("literal address")).map_err(|e| Error::Echo(e.to_string()))?;
+    let config = adapt(config, echo.local_addr())?;
+    let gw = Gateway::start(config, Metrics::new()).await.map_err(Error::Gateway)?;
+    let target = gw.listeners().first().map(|(_, a)| *a).ok_or(Error::Gateway("no listener bound".into()))?;
+    let entries = corpus.to_vec();
+    let opts = opts.clone();
+    let outcomes = tokio::task::spawn_blocking(move || send_all(target, &entries, &opts))
+        .await
+        .map_err(|e| Error::Gateway(format!("sender threads failed: {e}")))?;
+    gw.shutdown(Duration::from_secs(1)).await;
+    echo.shutdown();
+    Ok(corpus.iter().cloned().zip(outcomes).map(|(entry, outcome)| Judged { entry, outcome }).collect())
+}
+
+fn send_all(target: SocketAddr, entries: &[Entry], opts: &RunOptions) -> Vec<Outcome> {
+    let next = AtomicUsize::new(0);
+    let slots: Mutex<Vec<Option<Outcome>>> = Mutex::new(vec![None; entries.len()]);
+    std::thread::scope(|s| {
+        for _ in 0..opts.concurrency.max(1) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(e) = entries.get(i) else { break };
+                let bytes = request::build(e);
+                let outcome = Outcome::from_response(portcullis_crs_test::client::send(target, &bytes, opts.timeout));
+                if let Ok(mut v) = slots.lock() {
+                    v[i] = Some(outcome);
+                }
+            });
+        }
+    });
+    slots
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|o| o.unwrap_or(Outcome::Error { error: "not sent".into() }))
+        .collect()
+}
