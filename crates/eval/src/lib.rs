@@ -2,7 +2,7 @@
 //!
 //! It owns the corpus format ([`corpus`]), turning an entry into the exact bytes sent ([`request`]), running a
 //! corpus through an in-process gateway in front of an echo upstream over real loopback sockets ([`run`]),
-//! judging each response ([`outcome`]), the per class × placement tables ([`report`]) and the CI floors
+//! judging each response ([`outcome`]) with the WAF rules that matched it ([`waflog`]), the per class × placement tables ([`report`]) and the CI floors
 //! ([`floors`]). It never looks inside the gateway: a request counts as refused only by what the client sees.
 //! The corpus lives in `tests/corpus/` (see its README); `portcullis eval` is the command.
 //!
@@ -23,5 +23,6 @@ pub mod outcome;
 pub mod report;
 pub mod request;
 pub mod run;
+pub mod waflog;
 
 pub use error::Error;

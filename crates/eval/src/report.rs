@@ -164,6 +164,9 @@ pub fn misses(results: &[Judged], n: usize) -> String {
             let e = &j.entry;
             let note = if e.note.is_empty() { String::new() } else { format!(" [{}]", e.note) };
             let _ = writeln!(o, "  {} {} {}: {}{note}", e.id, e.method, truncate(&e.target, 100), j.outcome.describe());
+            if !j.rules.is_empty() {
+                let _ = writeln!(o, "      rules: {}", truncate(&j.rules.join(", "), 400));
+            }
         }
     };
     list("missed attacks", &|j| j.entry.label == Label::Attack && !j.outcome.is_refused());
@@ -202,7 +205,7 @@ mod tests {
             body: String::new(),
             note: String::new(),
         };
-        Judged { entry, outcome }
+        Judged { entry, outcome, request_id: None, rules: Vec::new() }
     }
 
     #[test]

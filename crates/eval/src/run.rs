@@ -17,7 +17,7 @@ use portcullis_proxy::{Gateway, Metrics};
 
 use crate::corpus::Entry;
 use crate::outcome::Outcome;
-use crate::{request, Error};
+use crate::{request, waflog, Error};
 
 /// The gateway's default configuration: one listener, one upstream, one catch-all route, nothing else.
 pub const DEFAULT_CONFIG: &str = r#"# portcullis eval: the default configuration (whatever is on by default).
@@ -54,6 +54,10 @@ impl Default for RunOptions {
 pub struct Judged {
     pub entry: Entry,
     pub outcome: Outcome,
+    /// The gateway's `X-Request-Id` for it, when it answered.
+    pub request_id: Option<String>,
+    /// WAF rules that matched it (`942100 (msg)`), from the match log; empty without a WAF.
+    pub rules: Vec<String>,
 }
 
 /// The default configuration, parsed.
@@ -67,9 +71,13 @@ pub fn load_config(path: &Path) -> Result<Config, Error> {
     Config::load(path).map_err(|e| Error::Config(e.to_string().trim_end().to_owned()))
 }
 
-/// Makes `config` runnable in front of the echo upstream at `echo` (see the module docs).
-pub fn adapt(mut config: Config, echo: SocketAddr) -> Result<Config, Error> {
+/// Makes `config` runnable in front of the echo upstream at `echo` (see the module docs). A WAF match log is
+/// written to `waf_log` unless the config names its own.
+pub fn adapt(mut config: Config, echo: SocketAddr, waf_log: &Path) -> Result<Config, Error> {
     let f = &mut config.file;
+    if f.waf.log.is_none() {
+        f.waf.log = Some(waf_log.to_path_buf());
+    }
     f.server.watch = false;
     f.admin.enabled = false;
     f.log.access = "off".into();
@@ -93,7 +101,11 @@ pub fn adapt(mut config: Config, echo: SocketAddr) -> Result<Config, Error> {
 pub async fn run(config: Config, corpus: &[Entry], opts: &RunOptions) -> Result<Vec<Judged>, Error> {
     let echo =
         EchoServer::start("127.0.0.1:0".parse().expect("literal address")).map_err(|e| Error::Echo(e.to_string()))?;
-    let config = adapt(config, echo.local_addr())?;
+    let dir = tempfile::tempdir().map_err(|e| Error::Io { path: std::env::temp_dir(), source: e })?;
+    let config = adapt(config, echo.local_addr(), &dir.path().join("waf.log"))?;
+    let log_path = config.file.waf.log.as_ref().map(|p| config.resolve(p));
+    // A log the config names may already hold lines: only what this run appends is read.
+    let log_start = log_path.as_ref().and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len());
     let gw = Gateway::start(config, Metrics::new()).await.map_err(Error::Gateway)?;
     let target = gw.listeners().first().map(|(_, a)| *a).ok_or(Error::Gateway("no listener bound".into()))?;
     let entries = corpus.to_vec();
@@ -103,21 +115,39 @@ pub async fn run(config: Config, corpus: &[Entry], opts: &RunOptions) -> Result<
         .map_err(|e| Error::Gateway(format!("sender threads failed: {e}")))?;
     gw.shutdown(Duration::from_secs(1)).await;
     echo.shutdown();
-    Ok(corpus.iter().cloned().zip(outcomes).map(|(entry, outcome)| Judged { entry, outcome }).collect())
+    let hits = log_path.map(|p| read_from(&p, log_start)).map(|t| waflog::parse(&t)).unwrap_or_default();
+    Ok(corpus
+        .iter()
+        .cloned()
+        .zip(outcomes)
+        .map(|(entry, (outcome, request_id))| {
+            let rules = request_id.as_ref().and_then(|id| hits.get(id)).cloned().unwrap_or_default();
+            Judged { entry, outcome, request_id, rules }
+        })
+        .collect())
 }
 
-fn send_all(target: SocketAddr, entries: &[Entry], opts: &RunOptions) -> Vec<Outcome> {
+/// The file's text from byte `start` on (empty when it cannot be read: the rule listing is a diagnostic).
+fn read_from(path: &Path, start: u64) -> String {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let from = usize::try_from(start).unwrap_or(0).min(bytes.len());
+    String::from_utf8_lossy(&bytes[from..]).into_owned()
+}
+
+fn send_all(target: SocketAddr, entries: &[Entry], opts: &RunOptions) -> Vec<(Outcome, Option<String>)> {
     let next = AtomicUsize::new(0);
-    let slots: Mutex<Vec<Option<Outcome>>> = Mutex::new(vec![None; entries.len()]);
+    let slots: Mutex<Vec<Option<(Outcome, Option<String>)>>> = Mutex::new(vec![None; entries.len()]);
     std::thread::scope(|s| {
         for _ in 0..opts.concurrency.max(1) {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(e) = entries.get(i) else { break };
                 let bytes = request::build(e);
-                let outcome = Outcome::from_response(portcullis_crs_test::client::send(target, &bytes, opts.timeout));
+                let resp = portcullis_crs_test::client::send(target, &bytes, opts.timeout);
+                let id = resp.as_ref().ok().and_then(|r| r.header("x-request-id")).map(str::to_owned);
+                let outcome = Outcome::from_response(resp);
                 if let Ok(mut v) = slots.lock() {
-                    v[i] = Some(outcome);
+                    v[i] = Some((outcome, id));
                 }
             });
         }
@@ -126,6 +156,6 @@ fn send_all(target: SocketAddr, entries: &[Entry], opts: &RunOptions) -> Vec<Out
         .into_inner()
         .unwrap_or_default()
         .into_iter()
-        .map(|o| o.unwrap_or(Outcome::Error { error: "not sent".into() }))
+        .map(|o| o.unwrap_or((Outcome::Error { error: "not sent".into() }, None)))
         .collect()
 }

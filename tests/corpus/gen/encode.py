@@ -7,6 +7,7 @@ to; `url` percent-encodes everything but unreserved characters, as encodeURIComp
 
 import base64
 import random
+import re
 
 UNRESERVED = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 HEX = set("0123456789abcdefABCDEF")
@@ -145,3 +146,37 @@ def js_unicode(s: str, rng: random.Random) -> str:
         else:
             out.append(c)
     return "".join(out)
+
+
+_XSS_MARKUP = re.compile(r"(?i)(</?)([a-z]+)|\b(on[a-z]+|src|href|style|autofocus|attributename|data)(?=\s*=)|javascript(?=:|&)")
+_JS_NAMES = re.compile(r"\b(alert|confirm|prompt|fetch|eval|atob|document|cookie|domain|origin|fromCharCode)\b")
+_ATTR_VALUE = re.compile(r"(=\s*\"?)([^\"\s>]+)")
+
+
+def xss_mixed_case(s: str, rng: random.Random) -> str:
+    """Mixed case where HTML ignores case (tag names, attribute names, the javascript: scheme), never in the
+    JavaScript itself, which is case-sensitive."""
+    return _XSS_MARKUP.sub(lambda m: (m.group(1) or "") + mixed_case(m.group(2) or m.group(3) or m.group(0), rng)
+                           if (m.group(1) is not None or m.group(3) is not None) else mixed_case(m.group(0), rng), s)
+
+
+def xss_js_unicode(s: str, rng: random.Random):
+    """Unicode escapes in JavaScript identifiers (`\\u0061lert`), which JS decodes; None if the payload has none."""
+    if not _JS_NAMES.search(s):
+        return None
+
+    def esc(m):
+        w = m.group(0)
+        k = rng.randrange(len(w))
+        return w[:k] + "\\u%04x" % ord(w[k]) + w[k + 1:]
+    return _JS_NAMES.sub(esc, s)
+
+
+def xss_entities(s: str, rng: random.Random):
+    """HTML character references where the browser decodes them before use: attribute values (event handlers,
+    href) and a bare javascript: URI that the application puts into an href. None if the payload has neither."""
+    if _ATTR_VALUE.search(s):
+        return _ATTR_VALUE.sub(lambda m: m.group(1) + html_entities_in_attr(m.group(2), rng), s)
+    if s.lower().startswith("javascript"):
+        return html_entities_in_attr(s, rng)
+    return None

@@ -68,14 +68,15 @@ PER_COMBO = 8
 HEADER_NAMES = ["X-Api-Version", "X-Request-Note", "X-Forwarded-Host", "X-Client-Ref", "X-Tenant"]
 
 
-def apply_evasion(payload, enc, rng):
-    """The payload as the application receives it, after evasions that live in the value itself."""
+def apply_evasion(cls, payload, enc, rng):
+    """The payload as the application receives it, after evasions that live in the value itself; None when the
+    evasion does not apply to this payload (it would change what the payload does)."""
     if enc == "mixed_case":
-        return E.mixed_case(payload, rng)
+        return E.xss_mixed_case(payload, rng) if cls == "xss" else E.mixed_case(payload, rng)
     if enc == "html_entities":
-        return E.html_entities_in_attr(payload, rng)
+        return E.xss_entities(payload, rng)
     if enc == "js_unicode":
-        return E.js_unicode(payload, rng)
+        return E.xss_js_unicode(payload, rng)
     return payload
 
 
@@ -96,7 +97,9 @@ def base64_param(param):
 def build(cls, placement, enc, payload, note, rng, idx):
     """One attack request; returns an entry or None when this combination does not apply to the payload."""
     path, param = rng.choice(TARGETS[cls])
-    value = apply_evasion(payload, enc, rng)
+    value = apply_evasion(cls, payload, enc, rng)
+    if value is None:
+        return None
     hdrs = (browser_headers if rng.random() < 0.6 else tool_headers)(rng)
     eid = "%s-%s-%s-%03d" % (cls, placement, enc, idx)
     if placement == "query":
