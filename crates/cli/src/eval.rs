@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use portcullis_eval::floors::Floors;
-use portcullis_eval::report::{misses, Report};
+use portcullis_eval::report::{misses, results_json, Report};
 use portcullis_eval::run::{default_config, load_config, run as run_corpus, RunOptions};
 
 #[derive(clap::Args)]
@@ -20,7 +20,7 @@ pub struct Args {
     /// Gateway config to measure; its listeners and upstream targets are replaced (default: the default config).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Print the report as JSON instead of tables.
+    /// Print the report as JSON instead of tables, with every request's outcome and matched rules (`results`).
     #[arg(long)]
     json: bool,
     /// List up to N missed attacks and N false positives with the reason.
@@ -70,7 +70,11 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     eprintln!("eval: done in {:.1?}", started.elapsed());
     let report = Report::new(&results);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report.json()).unwrap_or_default());
+        let mut v = report.json();
+        if let Some(m) = v.as_object_mut() {
+            m.insert("results".into(), results_json(&results));
+        }
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     } else {
         if let Some(n) = args.show_misses {
             println!("{}", misses(&results, n));

@@ -154,6 +154,26 @@ impl Report {
     }
 }
 
+/// One JSON object per request (id, label, class, placement, encoding, refused, outcome, request id, rules).
+pub fn results_json(results: &[Judged]) -> serde_json::Value {
+    results
+        .iter()
+        .map(|j| {
+            serde_json::json!({
+                "id": j.entry.id,
+                "label": j.entry.label,
+                "class": j.entry.class,
+                "placement": j.entry.placement,
+                "encoding": j.entry.encoding,
+                "refused": j.outcome.is_refused(),
+                "outcome": j.outcome,
+                "request_id": j.request_id,
+                "rules": j.rules,
+            })
+        })
+        .collect()
+}
+
 /// Up to `n` missed attacks and up to `n` false positives (and every error up to `n`), one per line with why.
 pub fn misses(results: &[Judged], n: usize) -> String {
     let mut o = String::new();
@@ -234,5 +254,8 @@ mod tests {
         assert!(m.contains("false positives (1, showing 1):\n  b2 GET /x: refused with 403: Forbidden"), "{m}");
         assert!(m.contains("errors (1, showing 1):\n  b4"), "{m}");
         assert_eq!(r.json()["tpr"], 75.0);
+        let all = results_json(&results);
+        assert_eq!(all[2]["outcome"]["kind"], "dropped");
+        assert_eq!((all[2]["refused"].as_bool(), all[1]["refused"].as_bool()), (Some(true), Some(false)));
     }
 }
