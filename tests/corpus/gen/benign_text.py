@@ -191,3 +191,51 @@ PRICES = ["$19.99", "€1.299,00", "£4.50", "¥1200", "USD 2,499.00", "$5 off",
 
 SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="24" height="24" viewBox="0 0 24 24"><path d="M12 2L2 7l10 '
        '5 10-5-10-5z" fill="none" stroke="currentColor" stroke-width="2"/></svg>')
+
+# Second batch.
+PROSE += [
+    "Bought this for my dad's 70th - he hasn't taken it off since. 'Best gift ever', he says.",
+    "The instructions say \"tighten screw A\" but there's no screw A; there's B, C & D. Help?",
+    "Couldn't log in on my phone (iOS 17); worked fine on the laptop though.",
+    "I'm allergic to nuts - does the 'nut-free' bar get made on shared lines?",
+    "Colour's exactly as pictured. Fabric's thinner than I'd hoped, but for £12 what d'you expect?",
+    "Order arrived in 2 boxes; box 1 of 2 had the wrong item (size 8 instead of 10).",
+    "We'd love a dark mode! My eyes can't take the white background at 2 a.m. :-)",
+    "Is the 1/4\" drill bit set compatible with the older 18V model (DC-18)?",
+    "Said 'next day delivery' - it took a week. Not the courier's fault, apparently; it's 'a system issue'.",
+    "Thanks for sorting it so fast, Priya! You're a star ⭐",
+]
+SQL_WORDS += [
+    "select * from my wishlist", "drop table lamp", "union of soviet socialist republics history book",
+    "update firmware router", "insert tabs into word doc", "delete key not working keyboard", "waitfor the sun song",
+    "case when baby sleeps", "between two ferns", "exec summary template", "1 or 2 bedrooms", "if x=1 or y=1",
+]
+CODE += [
+    ("sql", "-- migration 0042\nALTER TABLE orders ADD COLUMN notes TEXT;\nDROP INDEX IF EXISTS idx_old_notes;"),
+    ("sql", "SELECT id FROM a WHERE x = 1 OR y = 1;  -- both conditions"),
+    ("shell", "rm -rf build/ && cargo build --release 2>&1 | tee build.log"),
+    ("shell", "for f in *.png; do convert \"$f\" -resize 50% \"small_$f\"; done"),
+    ("shell", "echo $(date +%F) >> deploy.log; ./deploy.sh --env=staging"),
+    ("javascript", "const url = `${API_BASE}/orders/${id}?expand=items`;"),
+    ("javascript", "el.addEventListener('click', () => { window.location.href = '/cart'; });"),
+    ("html", "<script src=\"https://cdn.example.com/widget/v2.js\" async></script>\n<div id=\"shop-widget\"></div>"),
+    ("python", "query = \"SELECT * FROM users WHERE id = %s\"\ncursor.execute(query, (user_id,))"),
+    ("python", "template = env.get_template('invoice.html')\nhtml = template.render(order=order)"),
+    ("jinja", "{% for item in order.items %}\n  <li>{{ item.name }} x {{ item.qty }}</li>\n{% endfor %}"),
+    ("powershell", "Get-ChildItem -Path C:\\Logs -Filter *.log | Remove-Item -WhatIf"),
+]
+SEARCH += [
+    "python if __name__ == '__main__'", "select multiple rows excel", "how to escape ' in sql", "mysql vs postgres",
+    "../ meaning in paths", "curl | bash safe?", "what is ${HOME}", "<br> vs <br/>", "onclick vs addEventListener",
+    "etc/hosts file windows", "log4j vulnerability explained", "jndi lookup disable", "what is xxe", "proto vs class",
+]
+NON_LATIN += [
+    "Доставка в Санкт-Петербург", "カートに追加できません", "我想退货，因为尺寸不对", "طلب رقم ٤٥٦٧",
+    "Ölçü tablosu nerede?", "Bánh mì ngon quá", "Ich hätte gern die Rechnung als PDF", "¿Dónde está mi pedido?",
+    "ขอบคุณมากครับ 🙏", "Český název: Žluťoučký kůň",
+]
+URLS += [
+    "https://www.example.com/search?q=select+union&lang=en", "https://github.com/example/repo/blob/main/src/lib.rs#L42",
+    "https://s3.eu-west-1.amazonaws.com/bucket/uploads/2024/05/report.pdf", "https://192.0.2.10/status",
+    "https://news.example.net/2024/05/01/markets-open-higher",
+]
