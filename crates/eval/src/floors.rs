@@ -125,9 +125,11 @@ mod tests {
             "[overall]\nmin_tpr = 50.0\nmax_fpr = 1.0\n[classes]\nsqli = 60\nxss = 10\n[categories]\nprose = 0.0\n",
         )
         .unwrap();
-        let mut r = Report::default();
-        r.attacks = Count { hits: 1, total: 2, errors: 0 };
-        r.benign = Count { hits: 0, total: 10, errors: 0 };
+        let mut r = Report {
+            attacks: Count { hits: 1, total: 2, errors: 0 },
+            benign: Count { hits: 0, total: 10, errors: 0 },
+            ..Report::default()
+        };
         r.attack_classes.insert("sqli".into(), Count { hits: 1, total: 2, errors: 0 });
         r.benign_categories.insert("prose".into(), Count { hits: 0, total: 10, errors: 0 });
         let v = f.check(&r);

@@ -134,9 +134,12 @@ fn read_from(path: &Path, start: u64) -> String {
     String::from_utf8_lossy(&bytes[from..]).into_owned()
 }
 
-fn send_all(target: SocketAddr, entries: &[Entry], opts: &RunOptions) -> Vec<(Outcome, Option<String>)> {
+/// What the client saw of one request, and the gateway's request id for it.
+type Sent = (Outcome, Option<String>);
+
+fn send_all(target: SocketAddr, entries: &[Entry], opts: &RunOptions) -> Vec<Sent> {
     let next = AtomicUsize::new(0);
-    let slots: Mutex<Vec<Option<(Outcome, Option<String>)>>> = Mutex::new(vec![None; entries.len()]);
+    let slots: Mutex<Vec<Option<Sent>>> = Mutex::new(vec![None; entries.len()]);
     std::thread::scope(|s| {
         for _ in 0..opts.concurrency.max(1) {
             s.spawn(|| loop {
