@@ -29,6 +29,10 @@ pub struct Args {
     /// Exit non-zero when the figures are worse than these floors (e.g. tests/corpus/floors.toml).
     #[arg(long)]
     floors: Option<PathBuf>,
+    /// Send only entries whose class or placement is this, or whose id starts with it (e.g. `sqli`, `cookie`,
+    /// `benign-code`).
+    #[arg(long, value_name = "CLASS|PLACEMENT|ID-PREFIX")]
+    only: Option<String>,
     /// Concurrent client connections.
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
@@ -52,7 +56,13 @@ pub fn main(args: Args) -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<ExitCode, String> {
-    let corpus = portcullis_eval::corpus::load_dir(&args.corpus).map_err(|e| e.to_string())?;
+    let mut corpus = portcullis_eval::corpus::load_dir(&args.corpus).map_err(|e| e.to_string())?;
+    if let Some(only) = &args.only {
+        corpus.retain(|e| e.class == *only || e.placement == *only || e.id.starts_with(only.as_str()));
+        if corpus.is_empty() {
+            return Err(format!("--only {only}: no corpus entry matches"));
+        }
+    }
     let floors = match &args.floors {
         Some(p) => Some(Floors::load(p).map_err(|e| e.to_string())?),
         None => None,
