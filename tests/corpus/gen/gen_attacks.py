@@ -38,11 +38,12 @@ COOKIE_ENC = ["url", "base64", "plain"]
 PLACEMENTS = {
     "sqli": {"query": Q_ENC, "path": ["plain", "url", "double_url"], "json": JSON_ENC, "json_nested": JSON_ENC[:2],
              "form": FORM_ENC, "multipart": MP_ENC, "xml": XML_ENC, "header": HDR_ENC, "cookie": COOKIE_ENC,
-             "user_agent": ["plain"], "referer": ["url"]},
+             "user_agent": ["plain"], "referer": ["url"], "json_key": ["plain", "json_escape"]},
     "xss": {"query": Q_ENC + ["html_entities", "js_unicode"], "path": ["plain", "url"],
             "json": JSON_ENC + ["html_entities", "js_unicode"], "json_nested": JSON_ENC[:2], "form": FORM_ENC +
             ["html_entities"], "multipart": MP_ENC + ["html_entities"], "xml": XML_ENC, "header": ["plain", "url"],
-            "referer": ["url"], "cookie": COOKIE_ENC, "user_agent": ["plain"]},
+            "referer": ["url"], "cookie": COOKIE_ENC, "user_agent": ["plain"], "multipart_filename": ["plain"],
+            "json_key": ["plain", "json_escape"]},
     "cmdi": {"query": ["plain", "url", "double_url", "base64"], "path": ["plain", "url"], "json": JSON_ENC[:2] +
              ["base64"], "json_nested": JSON_ENC[:2], "form": FORM_ENC[:2], "multipart": ["plain", "base64"],
              "xml": XML_ENC, "header": HDR_ENC, "cookie": COOKIE_ENC,
@@ -112,6 +113,13 @@ def build(cls, placement, enc, payload, note, rng, idx):
         base = rng.choice(["/api/v1/files/%s", "/api/users/%s/profile", "/api/v1/products/%s", "/docs/%s",
                            "/api/reports/%s/export"])
         return entry(eid, "attack", cls, placement, enc, "GET", base % seg, hdrs, "", note)
+    if placement == "json_key":
+        # The payload as an object key: filter/sort maps, dynamic form builders and i18n bundles take keys from
+        # the client.
+        key = E.json_unicode(value, rng) if enc == "json_escape" else json.dumps(value, ensure_ascii=False)[1:-1]
+        doc = rng.choice(['{"filter": {"%s": "1"}, "page": 1}', '{"sort": {"%s": "asc"}}',
+                          '{"fields": {"%s": true}, "format": "json"}']) % key
+        return entry(eid, "attack", cls, placement, enc, "POST", path, json_headers(hdrs), doc, note)
     if placement in ("json", "json_nested"):
         field = param
         if enc == "base64":
@@ -138,7 +146,8 @@ def build(cls, placement, enc, payload, note, rng, idx):
     if placement in ("multipart", "multipart_filename"):
         if placement == "multipart_filename":
             parts = [("title", None, None, "quarterly report"),
-                     ("file", value, "application/pdf", "%PDF-1.4\n1 0 obj\n<<>>\nendobj\n")]
+                     # Quotes in a file name are sent as %22, as browsers do (WHATWG multipart encoding).
+                     ("file", value.replace('"', "%22"), "application/pdf", "%PDF-1.4\n1 0 obj\n<<>>\nendobj\n")]
         else:
             v = E.b64(value) if enc == "base64" else value
             name = base64_param(param) if enc == "base64" else param

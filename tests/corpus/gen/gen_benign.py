@@ -369,10 +369,75 @@ def plain_api(i, rng):
     return entry(eid, "benign", "plain_api", "cookie", "url", "GET", "/api/v1/recommendations?for=home", h, "")
 
 
+def analytics(i, rng):
+    """Analytics and telemetry beacons: long query strings full of URLs, titles, screen sizes and ids."""
+    h = browser_headers(rng)
+    page = rng.choice(T.URLS)
+    title = rng.choice(["Blue mug 350ml | Shop", "Checkout – Step 2 of 3", "Search results for \"union jack\"",
+                        "My account", "Don't miss our spring sale!", "東京ラーメン特集", "Order #A-20931 confirmed"])
+    if i % 3 == 0:
+        q = "v=1&_v=j101&a=%d&t=pageview&_s=%d&dl=%s&dr=%s&dt=%s&sd=24-bit&sr=%s&vp=%s&je=0&_u=QACAAEABAAAAACAAI~&" \
+            "jid=&gjid=&cid=%d.%d&tid=UA-%d-1&_gid=%d.%d&z=%d" % (
+                rng.randint(1, 10 ** 9), rng.randint(1, 20), E.url(page), E.url(rng.choice(T.URLS)), E.url(title),
+                rng.choice(["1920x1080", "390x844", "2560x1440"]), rng.choice(["1903x969", "390x664"]),
+                rng.randint(10 ** 8, 10 ** 9), rng.randint(1.6e9, 1.72e9), rng.randint(10 ** 6, 10 ** 8),
+                rng.randint(10 ** 8, 10 ** 9), rng.randint(1.6e9, 1.72e9), rng.randint(10 ** 8, 10 ** 9))
+        return entry("benign-analytics-query-%04d" % i, "benign", "analytics", "query", "url", "GET", "/collect?" + q,
+                     h, "")
+    if i % 3 == 1:
+        body = {"events": [{"name": rng.choice(["page_view", "add_to_cart", "search", "purchase"]),
+                            "ts": 1716000000000 + rng.randint(0, 10 ** 9),
+                            "props": {"url": page, "title": title, "referrer": rng.choice(T.URLS),
+                                      "query": rng.choice(T.SEARCH), "value": round(rng.uniform(1, 500), 2),
+                                      "currency": rng.choice(["EUR", "USD", "GBP"])}}],
+                "context": {"userAgent": h[0][1], "locale": "en-GB",
+                            "screen": {"w": 1920, "h": 1080}, "library": {"name": "analytics.js", "version": "4.1.0"}}}
+        return entry("benign-analytics-json-%04d" % i, "benign", "analytics", "json", "plain", "POST",
+                     "/v1/batch", jh(h), json.dumps(body, ensure_ascii=False))
+    body = "data=%s&ver=2.4&sid=%x" % (E.url(E.b64(json.dumps({"e": "click", "el": "button#buy-now", "path": "/p/%d"
+                                                                  % rng.randint(1, 999), "t": title}))),
+                                     rng.getrandbits(48))
+    return entry("benign-analytics-form-%04d" % i, "benign", "analytics", "form", "plain", "POST", "/rum/beacon",
+                 h + [["Content-Type", "application/x-www-form-urlencoded"]], body)
+
+
+def webhooks(i, rng):
+    """Provider webhooks (payments, git hosting, chat): big JSON events carrying user-written text."""
+    h = [["User-Agent", rng.choice(["Stripe/1.0 (+https://stripe.com/docs/webhooks)", "GitHub-Hookshot/7f3a2c1",
+                                    "Slackbot 1.0 (+https://api.slack.com/robots)", "Shopify-Captain-Hook"])],
+         ["Accept", "*/*"], ["Content-Type", "application/json"],
+         ["X-Signature", "t=%d,v1=%064x" % (1716000000 + rng.randint(0, 10 ** 6), rng.getrandbits(256))]]
+    k = i % 3
+    if k == 0:
+        body = {"id": "evt_%024x" % rng.getrandbits(96), "type": "charge.succeeded", "livemode": False,
+                "data": {"object": {"amount": rng.randint(100, 99999), "currency": "eur",
+                                    "description": rng.choice(T.PROSE), "billing_details": {
+                                        "name": rng.choice(T.NAMES), "email": rng.choice(T.EMAILS),
+                                        "address": {"line1": "12 King's Road", "city": "London"}},
+                                    "metadata": {"order_id": "A-%d" % i, "note": rng.choice(T.SQL_WORDS)}}}}
+    elif k == 1:
+        lang, snippet = rng.choice(T.CODE)
+        body = {"action": "opened", "number": rng.randint(1, 5000),
+                "pull_request": {"title": rng.choice(["Fix SELECT in report query", "Drop unused union types",
+                                                      "Escape <script> tags in previews", "Bump lodash to 4.17.21"]),
+                                 "body": "## Summary\n\n```%s\n%s\n```\n\nCloses #%d" % (lang, snippet,
+                                                                                          rng.randint(1, 999)),
+                                 "user": {"login": "dev-%d" % rng.randint(1, 99)}},
+                "repository": {"full_name": "example/shop", "html_url": "https://github.com/example/shop"}}
+    else:
+        body = {"type": "event_callback", "event": {"type": "message", "user": "U%08X" % rng.getrandbits(32),
+                                                    "text": rng.choice(T.PROSE + T.NON_LATIN + T.MARKDOWN),
+                                                    "channel": "C%08X" % rng.getrandbits(32)},
+                "team_id": "T%08X" % rng.getrandbits(32)}
+    return entry("benign-webhooks-json-%04d" % i, "benign", "webhooks", "json", "plain", "POST",
+                 rng.choice(["/webhooks/stripe", "/webhooks/github", "/webhooks/slack", "/api/v1/hooks/incoming"]), h,
+                 json.dumps(body, ensure_ascii=False))
+
+
 CATEGORIES = [
     (prose, 240), (sql_words, 240), (code, 224), (markdown, 120), (html_text, 144), (base64_image, 90), (urls, 168),
     (filenames, 160), (non_latin, 176), (dollar_json, 150), (commerce, 240), (search, 200), (graphql, 112),
-    (tokens, 150), (xml_docs, 120), (plain_api, 180),
+    (tokens, 150), (xml_docs, 120), (plain_api, 180), (analytics, 150), (webhooks, 150),
 ]
 
 
