@@ -63,8 +63,9 @@ fn corpus_figures_do_not_regress_below_the_floors() {
     assert!(counts("FPR ") >= 2500, "at least 2,500 benign requests: {overall}");
 }
 
-/// The harness itself, on a two-line corpus behind a one-rule WAF: a refusal counts as a true positive, a
-/// pass as a miss, the rule that fired is named, and floors the run does not meet make it fail.
+/// The harness itself, on a five-line corpus behind a two-rule WAF: a refusal (403 or a dropped connection)
+/// counts as a true positive, a pass as a miss, the rule that fired is named, and floors the run does not meet
+/// make it fail.
 #[test]
 fn refusals_are_counted_and_floors_fail_the_run() {
     let dir = tempfile::tempdir().unwrap();
@@ -79,12 +80,14 @@ fn refusals_are_counted_and_floors_fail_the_run() {
         line("a2", "attack", "missed"),
         line("b1", "benign", "hello"),
         line("b2", "benign", "an%20attack%20word"),
+        line("a3", "attack", "dropme"),
     ]
     .join("\n");
     std::fs::write(d.join("c.jsonl"), corpus).unwrap();
     std::fs::write(
         d.join("rules.conf"),
-        "SecRule ARGS:q \"@contains attack\" \"id:1001,phase:1,deny,status:403,log,msg:'test attack'\"\n",
+        "SecRule ARGS:q \"@contains attack\" \"id:1001,phase:1,deny,status:403,log,msg:'test attack'\"\n\
+         SecRule ARGS:q \"@streq dropme\" \"id:1002,phase:1,drop,log,msg:'dropped'\"\n",
     )
     .unwrap();
     std::fs::write(
@@ -99,7 +102,9 @@ fn refusals_are_counted_and_floors_fail_the_run() {
     let out = eval(d, Some(&d.join("gw.toml")), Some(&d.join("ok.toml")), &["--show-misses", "5"]);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.ends_with("overall: TPR 50.0% (1/2), FPR 50.00% (1/2)\n"), "{stdout}");
+    // A WAF `drop` (connection closed without a response) counts as a refusal.
+    assert!(stdout.ends_with("overall: TPR 66.7% (2/3), FPR 50.00% (1/2)\n"), "{stdout}");
+    assert!(stdout.contains("refusals by status: 403: 2, dropped: 1"), "{stdout}");
     assert!(stdout.contains("missed attacks (1, showing 1):\n  a2 GET /s?q=missed: passed with 200"), "{stdout}");
     assert!(stdout.contains("  b2 GET /s?q=an%20attack%20word: refused with 403"), "{stdout}");
     assert!(stdout.contains("rules: 1001 (test attack)"), "the matching rule is named:\n{stdout}");
@@ -108,9 +113,11 @@ fn refusals_are_counted_and_floors_fail_the_run() {
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(stderr.contains("below the floor: overall FPR 50.00% is above the ceiling 0%"), "{stderr}");
-    assert!(stderr.contains("class cattack: TPR 50.00% is below the floor 100%"), "{stderr}");
+    assert!(stderr.contains("class cattack: TPR 66.67% is below the floor 100%"), "{stderr}");
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(v["attacks"]["hits"], 1);
+    assert_eq!(v["attacks"]["hits"], 2);
+    let a3 = v["results"].as_array().unwrap().iter().find(|r| r["id"] == "a3").unwrap();
+    assert_eq!((a3["refused"].as_bool(), a3["outcome"]["kind"].as_str()), (Some(true), Some("dropped")), "{a3}");
     assert_eq!(v["benign_categories"]["cbenign"]["total"], 2);
 
     // Without --config the default configuration runs: nothing refuses a plain attack word today.

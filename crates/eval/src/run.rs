@@ -162,3 +162,29 @@ fn send_all(target: SocketAddr, entries: &[Entry], opts: &RunOptions) -> Vec<Sen
         .map(|o| o.unwrap_or((Outcome::Error { error: "not sent".into() }, None)))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adapt_keeps_protections_and_points_everything_at_the_echo() {
+        let text = "[admin]\nenabled = true\n\
+            [[listeners]]\nname = \"a\"\naddress = \"0.0.0.0:8080\"\n\
+            [[listeners]]\nname = \"b\"\naddress = \"0.0.0.0:8081\"\n\
+            [[upstreams]]\nname = \"u1\"\ntargets = [\"10.0.0.1:80\", \"10.0.0.2:80\"]\n\
+            [[upstreams]]\nname = \"u2\"\ntargets = [\"10.0.0.3:80\"]\n\
+            [[routes]]\nname = \"r\"\nupstream = \"u1\"\n";
+        let cfg = Config::from_str_at(text, None, std::env::temp_dir()).unwrap();
+        let echo: SocketAddr = "127.0.0.1:4242".parse().unwrap();
+        let out = adapt(cfg, echo, Path::new("/tmp/x/waf.log")).unwrap();
+        let f = &out.file;
+        assert_eq!(f.listeners.len(), 1);
+        assert_eq!((f.listeners[0].name.as_str(), f.listeners[0].address.to_string()), ("a", "127.0.0.1:0".into()));
+        assert!(f.upstreams.iter().all(|u| u.targets == vec!["127.0.0.1:4242".to_string()]));
+        assert!(!f.admin.enabled && !f.server.watch && f.log.access == "off");
+        assert_eq!(f.waf.log.as_deref(), Some(Path::new("/tmp/x/waf.log")));
+        assert_eq!(f.routes.len(), 1, "routes are kept");
+        assert!(default_config().is_ok());
+    }
+}
