@@ -52,7 +52,7 @@ PLACEMENTS = {
                   "double_url"], "json": JSON_ENC[:2] + ["base64"], "json_nested": ["plain"], "form": FORM_ENC[:2],
                   "multipart": ["plain"], "multipart_filename": ["plain"], "xml": XML_ENC[:2], "header": ["plain", "url"],
                   "cookie": COOKIE_ENC},
-    "ssrf": {"query": ["plain", "url", "double_url", "mixed_case", "base64"], "json": JSON_ENC,
+    "ssrf": {"query": ["plain", "url", "double_url", "mixed_case", "base64"], "path": ["url"], "json": JSON_ENC,
              "json_nested": JSON_ENC[:2], "form": FORM_ENC, "multipart": ["plain", "mixed_case"],
              "xml": XML_ENC[:2], "header": ["plain"], "cookie": ["url", "base64"]},
     "ssti": {"query": ["plain", "url", "double_url", "base64"], "path": ["url"], "json": JSON_ENC[:2] + ["base64"],
@@ -112,6 +112,9 @@ def build(cls, placement, enc, payload, note, rng, idx):
         seg = {"plain": E.path_plain(value), "url": E.url(value), "double_url": E.double_url(value)}[enc]
         base = rng.choice(["/api/v1/files/%s", "/api/users/%s/profile", "/api/v1/products/%s", "/docs/%s",
                            "/api/reports/%s/export"])
+        if cls == "ssrf":
+            # URL-in-path APIs: image proxies, link previews.
+            base = rng.choice(["/image-proxy/%s", "/api/v1/preview/%s", "/api/fetch/%s/meta"])
         return entry(eid, "attack", cls, placement, enc, "GET", base % seg, hdrs, "", note)
     if placement == "json_key":
         # The payload as an object key: filter/sort maps, dynamic form builders and i18n bundles take keys from
