@@ -5,10 +5,12 @@
 //! portcullis demo                  run the gateway with its embedded demo config in front of the demo API
 //! portcullis check-config FILE     validate a config and print every problem with its key path
 //! portcullis crs-test --crs DIR    run the OWASP CRS regression suite through an in-process gateway
+//! portcullis eval --corpus DIR     measure TPR/FPR on the labeled attack/benign corpus
 //! portcullis version
 //! ```
 
 mod crs_test;
+mod eval;
 mod logging;
 
 use std::path::{Path, PathBuf};
@@ -50,6 +52,9 @@ enum Command {
     /// Run the OWASP CRS regression suite (go-ftw YAMLs) through an in-process gateway with the WAF in CRS
     /// test mode, in front of an echo upstream. Ends with `N passed, M failed[, K skipped]`.
     CrsTest(crs_test::Args),
+    /// Send the labeled attack/benign corpus through an in-process gateway (default config or --config) and
+    /// print TPR/FPR per class and placement, ending with `overall: TPR …, FPR …`.
+    Eval(eval::Args),
     /// Print the version.
     Version,
 }
@@ -63,6 +68,7 @@ fn main() -> ExitCode {
         }
         Command::CheckConfig { file } => check_config(&file),
         Command::CrsTest(args) => crs_test::main(args),
+        Command::Eval(args) => eval::main(args),
         Command::Serve { config } => match Config::load(&config) {
             Ok(cfg) => run(cfg, false),
             Err(e) => {
