@@ -12,7 +12,8 @@
 //! authenticator app: the TOTP secret is shown this once. Owns: the CLI side of admin users. Must not
 //! touch: the users store's schema (the admin crate's `auth::users`).
 
-use std::io::{BufRead, IsTerminal};
+use std::fmt::Write as _;
+use std::io::{BufRead, IsTerminal, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -88,6 +89,18 @@ pub fn main(args: Args) -> ExitCode {
 }
 
 fn run(args: Args) -> Result<(), String> {
+    let text = output(args)?;
+    // Written once and checked: a closed pipe (`| head`) is an error message, not a panic.
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .and_then(|()| std::io::stdout().flush())
+        .map_err(|e| format!("cannot write the output: {e}"))
+}
+
+/// Does the command; returns what it prints.
+fn output(args: Args) -> Result<String, String> {
+    let mut out = String::new();
     match args.command {
         AdminCommand::AddUser { name, db, password_stdin } => {
             if !users::valid_username(&name) {
@@ -96,18 +109,22 @@ fn run(args: Args) -> Result<(), String> {
             let store = open(&db)?;
             let password = if password_stdin { password_from_stdin()? } else { password_from_terminal()? };
             let secret = store.add_user(&name, &password).map_err(|e| e.to_string())?;
-            println!("created admin user {name:?} in {}", store.path().display());
-            print_provisioning(&name, &secret);
-            Ok(())
+            let _ = writeln!(out, "created admin user {name:?} in {}", store.path().display());
+            provisioning(&mut out, &name, &secret);
         }
         AdminCommand::ListUsers { db } => {
             let list = open(&db)?.list().map_err(|e| e.to_string())?;
             if list.is_empty() {
-                println!("no admin users; create one with `portcullis admin add-user NAME`");
+                let _ = writeln!(out, "no admin users; create one with `portcullis admin add-user NAME`");
             }
-            println!("{:<24} {:<9} {:<22} {:<22} failed_logins", "username", "status", "created", "last_login");
+            let _ = writeln!(
+                out,
+                "{:<24} {:<9} {:<22} {:<22} failed_logins",
+                "username", "status", "created", "last_login"
+            );
             for u in list {
-                println!(
+                let _ = writeln!(
+                    out,
                     "{:<24} {:<9} {:<22} {:<22} {}",
                     u.username,
                     if u.disabled { "disabled" } else { "enabled" },
@@ -116,25 +133,23 @@ fn run(args: Args) -> Result<(), String> {
                     u.failed_logins
                 );
             }
-            Ok(())
         }
         AdminCommand::DisableUser { name, db } => {
             open(&db)?.set_disabled(&name, true).map_err(|e| e.to_string())?;
-            println!("disabled admin user {name:?}");
-            Ok(())
+            let _ = writeln!(out, "disabled admin user {name:?}");
         }
         AdminCommand::EnableUser { name, db } => {
             open(&db)?.set_disabled(&name, false).map_err(|e| e.to_string())?;
-            println!("enabled admin user {name:?}");
-            Ok(())
+            let _ = writeln!(out, "enabled admin user {name:?}");
         }
         AdminCommand::ResetTotp { name, db } => {
             let secret = open(&db)?.reset_totp(&name).map_err(|e| e.to_string())?;
-            println!("new TOTP secret for admin user {name:?}; the old authenticator entry no longer works");
-            print_provisioning(&name, &secret);
-            Ok(())
+            let _ =
+                writeln!(out, "new TOTP secret for admin user {name:?}; the old authenticator entry no longer works");
+            provisioning(&mut out, &name, &secret);
         }
     }
+    Ok(out)
 }
 
 /// The users database named by `--db`, or by `[admin] users_db` in `--config`.
@@ -183,10 +198,11 @@ fn check_password(pw: String) -> Result<String, String> {
     Ok(pw)
 }
 
-fn print_provisioning(name: &str, secret: &[u8]) {
+fn provisioning(out: &mut String, name: &str, secret: &[u8]) {
     let uri = totp::provisioning_uri(name, secret);
-    println!("Scan this into an authenticator app (TOTP, SHA-1, 6 digits, 30 s); it is shown only now:");
-    println!("{uri}");
+    let _ = writeln!(out, "Scan this into an authenticator app (TOTP, SHA-1, 6 digits, 30 s); it is shown only now");
+    let _ = writeln!(out, "(lost it? `portcullis admin reset-totp {name}` makes a new one):");
+    let _ = writeln!(out, "{uri}");
     match qrcode::QrCode::new(uri.as_bytes()) {
         Ok(code) => {
             // Light modules drawn as blocks: the code reads correctly on the usual dark terminal background.
@@ -196,11 +212,14 @@ fn print_provisioning(name: &str, secret: &[u8]) {
                 .light_color(qrcode::render::unicode::Dense1x2::Dark)
                 .quiet_zone(true)
                 .build();
-            println!("{art}");
+            let _ = writeln!(out, "{art}");
         }
-        Err(e) => println!("(no QR code: {e}; enter the secret from the URI by hand)"),
+        Err(e) => {
+            let _ = writeln!(out, "(no QR code: {e}; enter the secret from the URI by hand)");
+        }
     }
-    println!("Log in with POST /api/login {{\"username\", \"password\", \"totp\"}} on the admin listener.");
+    let _ =
+        writeln!(out, "Log in with POST /api/login {{\"username\", \"password\", \"totp\"}} on the admin listener.");
 }
 
 fn when(unix: Option<i64>) -> String {

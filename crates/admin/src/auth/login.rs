@@ -162,9 +162,14 @@ pub async fn login(State(auth): State<Arc<AdminAuth>>, req: Request) -> Response
         }
         Err(why) => {
             if why != Failure::UnknownUser {
-                if let Err(e) = store.record_failure(&username) {
-                    tracing::warn!(error = %e, "admin users store: cannot record the failure");
-                }
+                // Not awaited: the counter update is a synced SQLite write (tens of ms), and waiting for it
+                // only for existing users would tell a client which names exist.
+                let (store, name) = (store.clone(), username.clone());
+                tokio::task::spawn_blocking(move || {
+                    if let Err(e) = store.record_failure(&name) {
+                        tracing::warn!(error = %e, "admin users store: cannot record the failure");
+                    }
+                });
             }
             let lock_user = auth.lockouts.fail(user_key, now);
             let lock_ip = auth.lockouts.fail(ip_key, now);
