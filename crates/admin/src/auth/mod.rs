@@ -66,3 +66,6 @@ impl AdminAuth {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
