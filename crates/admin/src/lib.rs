@@ -83,14 +83,24 @@ pub async fn serve(addr: SocketAddr, state: AdminState) -> std::io::Result<(Sock
     serve_router(addr, router(state)).await
 }
 
-/// Binds the admin listener with the guarded admin API ([`router_with_api`]) and serves it in the background.
+/// Binds the admin listener with the guarded admin API ([`router_with_api`]) and serves it in the background,
+/// over HTTPS when `auth` has a TLS config (`[admin.tls]`).
 pub async fn serve_with_api(
     addr: SocketAddr,
     state: AdminState,
     auth: Arc<AdminAuth>,
     api: Router,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    serve_router(addr, router_with_api(state, auth, api)).await
+    let tls = auth.tls.clone();
+    let app = router_with_api(state, auth, api);
+    match tls {
+        None => serve_router(addr, app).await,
+        Some(config) => {
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            let local = listener.local_addr()?;
+            Ok((local, tokio::spawn(auth::mtls::serve_tls(listener, config, app))))
+        }
+    }
 }
 
 async fn serve_router(addr: SocketAddr, app: Router) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {

@@ -269,7 +269,15 @@ pub fn admin_auth(gw: &Arc<Gateway>) -> Result<Arc<portcullis_admin::AdminAuth>,
     if users_db.is_none() {
         tracing::warn!("admin.users_db is not set: the admin API (/api/*) refuses every request");
     }
-    portcullis_admin::AdminAuth::new(users_db.as_deref(), &admin.auth, status).map(Arc::new)
+    let auth = portcullis_admin::AdminAuth::new(users_db.as_deref(), &admin.auth, status)?;
+    let auth = match &admin.tls {
+        None => auth,
+        Some(t) => {
+            let ca = t.client_ca.as_ref().map(|p| config.resolve(p));
+            auth.with_tls(&config.resolve(&t.cert), &config.resolve(&t.key), ca.as_deref())?
+        }
+    };
+    Ok(Arc::new(auth))
 }
 
 #[cfg(test)]

@@ -13,13 +13,22 @@
 //! lockout = "30s"                 # first lockout; doubles with each further failure …
 //! lockout_max = "15m"             # … up to this
 //! protect_metrics = false         # true: /metrics needs an admin session too
+//!
+//! [admin.tls]                     # optional: HTTPS on the admin listener …
+//! cert = "admin.pem"
+//! key = "admin.key"
+//! client_ca = "admin-ca.pem"      # … and a client certificate from this CA, whose CN names an enabled admin
+//!                                 # user, authenticates instead of password + TOTP (mTLS)
 //! ```
 //!
 //! Owns: the shape, defaults and checks of these keys. Must not touch: the users database itself (the admin
 //! crate opens it).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 
 use crate::{Config, ConfigError, Dur};
@@ -60,6 +69,19 @@ impl Default for AdminAuthSection {
             protect_metrics: false,
         }
     }
+}
+
+/// `[admin.tls]`: HTTPS for the admin listener, optionally with client certificates (mTLS).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminTlsSection {
+    /// PEM certificate chain of the admin listener.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+    /// PEM CA bundle; a client certificate it verifies, with a CN naming an enabled admin user, is a login.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
 }
 
 fn d_idle() -> Dur {
@@ -114,7 +136,50 @@ pub(crate) fn validate(config: &Config) -> Vec<ConfigError> {
             ));
         }
     }
+    if let Some(tls) = &admin.tls {
+        pem_check(config, "admin.tls.cert", &tls.cert, &mut errors, |pem| {
+            let n =
+                CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?.len();
+            if n == 0 {
+                return Err("holds no PEM certificate".into());
+            }
+            Ok(())
+        });
+        pem_check(config, "admin.tls.key", &tls.key, &mut errors, |pem| {
+            PrivateKeyDer::from_pem_slice(pem).map(drop).map_err(|e| format!("holds no usable PEM private key: {e}"))
+        });
+        if let Some(ca) = &tls.client_ca {
+            pem_check(config, "admin.tls.client_ca", ca, &mut errors, |pem| {
+                let n = CertificateDer::pem_slice_iter(pem)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| e.to_string())?
+                    .len();
+                if n == 0 {
+                    return Err("holds no PEM certificate".into());
+                }
+                Ok(())
+            });
+        }
+    }
     errors
+}
+
+fn pem_check(
+    config: &Config,
+    key: &str,
+    file: &std::path::Path,
+    errors: &mut Vec<ConfigError>,
+    check: impl Fn(&[u8]) -> Result<(), String>,
+) {
+    let full = config.resolve(file);
+    match std::fs::read(&full) {
+        Err(e) => errors.push(ConfigError::new(key, format!("cannot read {}: {e}", full.display()))),
+        Ok(pem) => {
+            if let Err(e) = check(&pem) {
+                errors.push(ConfigError::new(key, format!("{}: {e}", full.display())));
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -147,6 +212,11 @@ mod tests {
         )
         .unwrap_err();
         for path in ["admin.users_db", "admin.auth.session_max", "admin.auth.max_failures", "admin.auth.lockout"] {
+            assert!(e.contains(path), "{path} missing in:\n{e}");
+        }
+        let e = load("[admin.tls]\ncert = \"/nonexistent/a.pem\"\nkey = \"/nonexistent/a.key\"\nclient_ca = \"/nonexistent/ca.pem\"\n")
+            .unwrap_err();
+        for path in ["admin.tls.cert", "admin.tls.key", "admin.tls.client_ca"] {
             assert!(e.contains(path), "{path} missing in:\n{e}");
         }
     }

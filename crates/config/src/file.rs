@@ -72,11 +72,14 @@ pub struct AdminSection {
     /// `[admin.auth]`: sessions and login lockouts of the admin API.
     #[serde(default)]
     pub auth: crate::admin::AdminAuthSection,
+    /// `[admin.tls]`: HTTPS (and optional client-certificate login) on the admin listener.
+    #[serde(default)]
+    pub tls: Option<crate::admin::AdminTlsSection>,
 }
 
 impl Default for AdminSection {
     fn default() -> Self {
-        AdminSection { address: d_admin_addr(), enabled: true, users_db: None, auth: Default::default() }
+        AdminSection { address: d_admin_addr(), enabled: true, users_db: None, auth: Default::default(), tls: None }
     }
 }
 

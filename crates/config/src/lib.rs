@@ -17,7 +17,7 @@ mod file;
 mod units;
 mod validate;
 
-pub use admin::AdminAuthSection;
+pub use admin::{AdminAuthSection, AdminTlsSection};
 pub use error::{ConfigError, ConfigErrors};
 pub use file::*;
 pub use units::{ByteSize, Dur};

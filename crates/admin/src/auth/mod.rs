@@ -9,7 +9,7 @@
 //!
 //! Files: [`users`] (SQLite store, Argon2id), [`totp`] (RFC 6238), [`sessions`] (tokens), [`lockout`]
 //! (failed-login backoff), [`login`] (handlers), [`guard`] (the middleware), [`status`] (whoami/status),
-//! [`reply`] (problem+json). Security events go to the tracing target [`SECURITY_TARGET`].
+//! [`mtls`] (HTTPS and client-certificate logins), [`reply`] (problem+json). Security events go to the tracing target [`SECURITY_TARGET`].
 //!
 //! Owns: who may use the admin API. Must not touch: what the API's own handlers do (they read
 //! [`AdminUser`] from the request) or the data path.
@@ -17,6 +17,7 @@
 pub mod guard;
 pub mod lockout;
 pub mod login;
+pub mod mtls;
 pub mod reply;
 pub mod sessions;
 pub mod status;
@@ -47,6 +48,8 @@ pub struct AdminAuth {
     pub argon_slots: tokio::sync::Semaphore,
     pub protect_metrics: bool,
     pub status: StatusFn,
+    /// HTTPS (and client-certificate logins) for the admin listener, from `[admin.tls]`.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl AdminAuth {
@@ -63,7 +66,15 @@ impl AdminAuth {
             argon_slots: tokio::sync::Semaphore::new(ARGON2_SLOTS),
             protect_metrics: cfg.protect_metrics,
             status,
+            tls: None,
         })
+    }
+
+    /// Serves the admin listener over HTTPS (paths already resolved); with `client_ca`, a verified client
+    /// certificate whose CN names an enabled admin user is a login too.
+    pub fn with_tls(mut self, cert: &Path, key: &Path, client_ca: Option<&Path>) -> Result<AdminAuth, String> {
+        self.tls = Some(mtls::server_config(cert, key, client_ca)?);
+        Ok(self)
     }
 }
 

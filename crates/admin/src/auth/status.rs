@@ -10,15 +10,20 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use portcullis_pipeline::Problem;
 
+use super::guard::AdminAuthMethod;
 use super::{reply, AdminAuth, AdminUser};
 
 /// Renders the gateway's status (config source, load time, listeners, routes) as JSON.
 pub type StatusFn = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
 
-pub async fn whoami(State(auth): State<Arc<AdminAuth>>, Extension(user): Extension<AdminUser>) -> Response {
+pub async fn whoami(
+    State(auth): State<Arc<AdminAuth>>,
+    Extension(user): Extension<AdminUser>,
+    Extension(method): Extension<AdminAuthMethod>,
+) -> Response {
     Json(serde_json::json!({
         "username": user.0,
-        "auth": "password+totp",
+        "auth": method.0,
         "session_idle_timeout_secs": auth.sessions.idle().as_secs(),
     }))
     .into_response()
