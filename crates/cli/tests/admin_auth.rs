@@ -126,9 +126,12 @@ impl Admin {
 }
 
 async fn problem(resp: reqwest::Response, status: u16) -> Value {
-    assert_eq!(resp.status(), status);
-    assert_eq!(resp.headers()["content-type"], "application/problem+json");
-    let v: Value = resp.json().await.unwrap();
+    let got = resp.status();
+    let ctype = resp.headers().get("content-type").cloned();
+    let body = resp.text().await.unwrap();
+    assert_eq!(got, status, "{body}");
+    assert_eq!(ctype.unwrap(), "application/problem+json");
+    let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["status"], status);
     v
 }
@@ -387,4 +390,96 @@ async fn metrics_can_be_put_behind_the_admin_session() {
     let token = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string();
     let r = a.get("/metrics", Some(&token)).await;
     assert_eq!(r.status(), 200);
+}
+
+/// A test CA (rcgen) issuing server and client certificates.
+struct TestCa {
+    cert: rcgen::Certificate,
+    key: rcgen::KeyPair,
+}
+
+impl TestCa {
+    fn new(name: &str) -> TestCa {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.distinguished_name.push(rcgen::DnType::CommonName, name);
+        let key = rcgen::KeyPair::generate().unwrap();
+        TestCa { cert: params.self_signed(&key).unwrap(), key }
+    }
+
+    /// (certificate PEM, key PEM) for `name` (CN and DNS SAN).
+    fn issue(&self, name: &str, usage: rcgen::ExtendedKeyUsagePurpose) -> (String, String) {
+        let mut params = rcgen::CertificateParams::new(vec![name.to_string()]).unwrap();
+        params.distinguished_name.push(rcgen::DnType::CommonName, name);
+        params.extended_key_usages = vec![usage];
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+}
+
+#[tokio::test]
+async fn a_client_certificate_from_the_admin_ca_naming_an_admin_is_a_login() {
+    use rcgen::ExtendedKeyUsagePurpose::{ClientAuth, ServerAuth};
+    let users = tempfile::tempdir().unwrap();
+    let db = users.path().join("users.db");
+    let secret = add_user(&db, "grace");
+    // A second admin, so that disabling grace below leaves the API set up (401, not 503).
+    add_user(&db, "heidi");
+    let ca = TestCa::new("Portcullis admin CA");
+    let other = TestCa::new("Some other CA");
+    let (srv_cert, srv_key) = ca.issue("localhost", ServerAuth);
+    let tls = "\n[admin.tls]\ncert = \"{dir}/admin.pem\"\nkey = \"{dir}/admin.key\"\nclient_ca = \"{dir}/ca.pem\"\n";
+    let ca_pem = ca.cert.pem();
+    let gw = Gw::start_with_files(
+        &config(Some(&db), tls),
+        &[("admin.pem", srv_cert.as_bytes()), ("admin.key", srv_key.as_bytes()), ("ca.pem", ca_pem.as_bytes())],
+    );
+    let addr = gw.admin.unwrap();
+    let client = |identity: Option<(String, String)>| {
+        let mut b = reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap())
+            .resolve("localhost", addr);
+        if let Some((cert, key)) = identity {
+            b = b.identity(reqwest::Identity::from_pem(format!("{cert}{key}").as_bytes()).unwrap());
+        }
+        b.build().unwrap()
+    };
+    let url = |path: &str| format!("https://localhost:{}{path}", addr.port());
+
+    // No certificate: HTTPS works, the API wants a session; password + TOTP still log in.
+    let anon = client(None);
+    let r = anon.get(url("/api/whoami")).send().await.unwrap();
+    assert_challenge(&r);
+    problem(r, 401).await;
+    let r = anon
+        .post(url("/api/login"))
+        .json(&json!({"username": "grace", "password": PASSWORD, "totp": code(&secret, 0)}))
+        .send()
+        .await
+        .unwrap();
+    let token = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+    let who: Value = anon.get(url("/api/whoami")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    assert_eq!((who["username"].as_str(), who["auth"].as_str()), (Some("grace"), Some("session")));
+
+    // A certificate from the admin CA whose CN is an enabled admin: logged in, no password, no code.
+    let grace = client(Some(ca.issue("grace", ClientAuth)));
+    let who: Value = grace.get(url("/api/whoami")).send().await.unwrap().json().await.unwrap();
+    assert_eq!((who["username"].as_str(), who["auth"].as_str()), (Some("grace"), Some("mtls")));
+
+    // A valid certificate naming nobody: no login.
+    let mallory = client(Some(ca.issue("mallory", ClientAuth)));
+    problem(mallory.get(url("/api/whoami")).send().await.unwrap(), 401).await;
+    wait_log(&gw, "admin_cert_refused");
+
+    // "grace" from another CA: the handshake fails.
+    let forged = client(Some(other.issue("grace", ClientAuth)));
+    assert!(forged.get(url("/api/whoami")).send().await.is_err(), "a certificate from another CA is refused");
+
+    // Disabling the user ends certificate access too.
+    let (ok, _, err) = admin_cli(&["disable-user", "grace", "--db", db.to_str().unwrap()], "");
+    assert!(ok, "{err}");
+    problem(grace.get(url("/api/whoami")).send().await.unwrap(), 401).await;
 }
