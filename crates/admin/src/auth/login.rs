@@ -21,6 +21,9 @@ use super::lockout::LockKey;
 use super::users::{self, UserStore};
 use super::{guard, reply, totp, AdminAuth, SECURITY_TARGET};
 
+/// Stands for a user name that is not a valid one (never a real user: `<` is not allowed in names).
+const INVALID_NAME: &str = "<invalid>";
+
 /// Largest login body read.
 const MAX_BODY: usize = 8 * 1024;
 
@@ -101,7 +104,7 @@ pub async fn login(State(auth): State<Arc<AdminAuth>>, req: Request) -> Response
         Ok(b) => b,
         Err(_) => return bad_request("The login body is unreadable or larger than 8 KiB."),
     };
-    let creds: LoginRequest = match serde_json::from_slice(&body) {
+    let mut creds: LoginRequest = match serde_json::from_slice(&body) {
         Ok(c) => c,
         Err(_) => {
             return bad_request(
@@ -109,6 +112,11 @@ pub async fn login(State(auth): State<Arc<AdminAuth>>, req: Request) -> Response
             )
         }
     };
+    // A name that cannot exist is neither kept as a lockout key nor logged as sent (it may be anything up to
+    // the body limit, or a password typed into the wrong field): the per-address count covers it.
+    if !users::valid_username(&creds.username) {
+        creds.username = INVALID_NAME.to_string();
+    }
     let now = Instant::now();
     let user_key = LockKey::User(creds.username.clone());
     let ip_key = LockKey::ip(ip);
