@@ -6,9 +6,11 @@
 //! portcullis check-config FILE     validate a config and print every problem with its key path
 //! portcullis crs-test --crs DIR    run the OWASP CRS regression suite through an in-process gateway
 //! portcullis eval --corpus DIR     measure TPR/FPR on the labeled attack/benign corpus
+//! portcullis admin add-user NAME   manage the admin API's users (also list-users, disable-user, reset-totp)
 //! portcullis version
 //! ```
 
+mod admin_cmd;
 mod crs_test;
 mod eval;
 mod logging;
@@ -55,6 +57,8 @@ enum Command {
     /// Send the labeled attack/benign corpus through an in-process gateway (default config or --config) and
     /// print TPR/FPR per class and placement, ending with `overall: TPR …, FPR …`.
     Eval(eval::Args),
+    /// Manage the admin API's users: add-user, list-users, disable-user, enable-user, reset-totp.
+    Admin(admin_cmd::Args),
     /// Print the version.
     Version,
 }
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
         Command::CheckConfig { file } => check_config(&file),
         Command::CrsTest(args) => crs_test::main(args),
         Command::Eval(args) => eval::main(args),
+        Command::Admin(args) => admin_cmd::main(args),
         Command::Serve { config } => match Config::load(&config) {
             Ok(cfg) => run(cfg, false),
             Err(e) => {
@@ -170,10 +175,13 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
     if admin.enabled {
         let m = metrics.clone();
         let state = portcullis_admin::AdminState { metrics: Arc::new(move || m.encode()), ready: ready.clone() };
-        let (addr, _) = portcullis_admin::serve(admin.address, state)
+        let auth = admin_cmd::admin_auth(&gw)?;
+        // Admin API routers of other parts (keys, bans, …) are merged here, behind the session guard.
+        let api = axum::Router::new();
+        let (addr, _) = portcullis_admin::serve_with_api(admin.address, state, auth, api)
             .await
             .map_err(|e| format!("admin.address: cannot listen on {}: {e}", admin.address))?;
-        tracing::info!(%addr, "admin listener (healthz, readyz, metrics)");
+        tracing::info!(%addr, "admin listener (healthz, readyz, metrics, /api)");
     }
     if watch {
         gw.watch_files(Duration::from_secs(1));

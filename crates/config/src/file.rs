@@ -66,11 +66,20 @@ pub struct AdminSection {
     pub address: SocketAddr,
     #[serde(default = "d_true")]
     pub enabled: bool,
+    /// SQLite database of admin users for the `/api/*` admin API. Unset: the admin API refuses every request.
+    #[serde(default)]
+    pub users_db: Option<PathBuf>,
+    /// `[admin.auth]`: sessions and login lockouts of the admin API.
+    #[serde(default)]
+    pub auth: crate::admin::AdminAuthSection,
+    /// `[admin.tls]`: HTTPS (and optional client-certificate login) on the admin listener.
+    #[serde(default)]
+    pub tls: Option<crate::admin::AdminTlsSection>,
 }
 
 impl Default for AdminSection {
     fn default() -> Self {
-        AdminSection { address: d_admin_addr(), enabled: true }
+        AdminSection { address: d_admin_addr(), enabled: true, users_db: None, auth: Default::default(), tls: None }
     }
 }
 

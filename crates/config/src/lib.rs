@@ -11,11 +11,13 @@
 //! Owns: the file format, defaults, validation. Must not touch: sockets, TLS handshakes, request handling —
 //! the proxy builds its runtime state from a validated [`Config`].
 
+mod admin;
 mod error;
 mod file;
 mod units;
 mod validate;
 
+pub use admin::{AdminAuthSection, AdminTlsSection};
 pub use error::{ConfigError, ConfigErrors};
 pub use file::*;
 pub use units::{ByteSize, Dur};

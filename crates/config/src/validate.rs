@@ -17,6 +17,7 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
     v.headers();
     v.limits();
     v.waf();
+    v.errors.extend(crate::admin::validate(config));
     if v.errors.is_empty() {
         Ok(())
     } else {
