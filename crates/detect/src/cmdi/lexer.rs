@@ -50,13 +50,13 @@ pub(crate) struct Word {
 #[derive(Debug, Clone)]
 pub(crate) enum Tok {
     Word(Word),
-    Sep(Sep, usize),
+    Sep(Sep),
     /// `$(`, `` ` `` opening, `<(`: a new command inside.
-    SubstOpen(usize, bool),
+    SubstOpen(bool),
     /// `)` or closing `` ` ``.
     Close,
     /// `(` starting a subshell (not a function call).
-    Open(usize),
+    Open,
     /// `>`, `>>`, `<`, `2>&1`...: the next word is a file, not an argument.
     Redirect,
 }
@@ -124,7 +124,7 @@ impl Lexer<'_> {
 
     fn sep(&mut self, s: Sep, len: usize) {
         self.finish_word();
-        self.out.push(Tok::Sep(s, self.i));
+        self.out.push(Tok::Sep(s));
         self.i += len;
     }
 
@@ -161,7 +161,7 @@ impl Lexer<'_> {
                     if self.in_backtick {
                         self.out.push(Tok::Close);
                     } else {
-                        self.out.push(Tok::SubstOpen(self.i, true));
+                        self.out.push(Tok::SubstOpen(true));
                     }
                     self.in_backtick = !self.in_backtick;
                     self.i += 1;
@@ -173,7 +173,7 @@ impl Lexer<'_> {
                         self.finish_word();
                         self.i += 1;
                     } else {
-                        self.out.push(Tok::Open(self.i));
+                        self.out.push(Tok::Open);
                         self.paren_depth += 1;
                         self.i += 1;
                     }
@@ -235,7 +235,7 @@ impl Lexer<'_> {
         self.finish_word();
         if next == Some(b'(') {
             // Process substitution `<(cmd)`.
-            self.out.push(Tok::SubstOpen(self.i, false));
+            self.out.push(Tok::SubstOpen(false));
             self.paren_depth += 1;
             self.i += 2;
             return;
@@ -296,7 +296,7 @@ impl Lexer<'_> {
                 b'`' => {
                     // Substitution inside quotes still runs.
                     self.finish_word();
-                    self.out.push(if self.in_backtick { Tok::Close } else { Tok::SubstOpen(self.i, true) });
+                    self.out.push(if self.in_backtick { Tok::Close } else { Tok::SubstOpen(true) });
                     self.in_backtick = !self.in_backtick;
                     self.i += 1;
                     return;
@@ -320,7 +320,7 @@ impl Lexer<'_> {
             }
             Some(b'(') => {
                 self.finish_word();
-                self.out.push(Tok::SubstOpen(i, false));
+                self.out.push(Tok::SubstOpen(false));
                 self.paren_depth += 1;
                 self.i += 2;
             }

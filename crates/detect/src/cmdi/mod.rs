@@ -52,14 +52,14 @@ fn analyse(b: &[u8]) -> Option<Finding> {
     let mut i = 0;
     while i < tokens.len() {
         match &tokens[i] {
-            Tok::Sep(s, _) => {
+            Tok::Sep(s) => {
                 pos = Some(Position::After(*s));
                 redirect_target = false;
             }
-            Tok::SubstOpen(_, backtick) => {
+            Tok::SubstOpen(backtick) => {
                 pos = Some(if *backtick && prose { Position::ProseBacktick } else { Position::Subst });
             }
-            Tok::Open(_) => pos = Some(Position::Subst),
+            Tok::Open => pos = Some(Position::Subst),
             Tok::Close => pos = None,
             Tok::Redirect => redirect_target = true,
             Tok::Word(w) => {
@@ -109,7 +109,7 @@ fn args(rest: &[Tok]) -> Args<'_> {
                 break;
             }
             // A `(` right after a word is a call or a subshell group; either way no argument.
-            Tok::Open(_) | Tok::SubstOpen(..) if k == 0 => {
+            Tok::Open | Tok::SubstOpen(..) if k == 0 => {
                 a.ends_right_after = false;
                 break;
             }
