@@ -34,6 +34,14 @@ fn analyse(b: &[u8]) -> Option<Finding> {
     let mut stack: Vec<(usize, Vec<u8>)> = Vec::new();
     let mut i = 0;
     while i < b.len() {
+        // `$${` is Log4j's escape for a literal `${`.
+        if b[i] == b'$' && b.get(i + 1) == Some(&b'$') && b.get(i + 2) == Some(&b'{') {
+            if let Some((_, cur)) = stack.last_mut() {
+                cur.extend_from_slice(b"${");
+            }
+            i += 3;
+            continue;
+        }
         if b[i] == b'$' && b.get(i + 1) == Some(&b'{') && stack.len() < MAX_DEPTH {
             stack.push((i, Vec::new()));
             i += 2;

@@ -126,7 +126,8 @@ pub fn detect(input: &[u8]) -> Option<Finding> {
             return Some(f);
         }
     }
-    for part in input.split(|&c| c == b'&') {
+    let decoded = decode::url_decode(input);
+    for part in decoded.split(|&c| c == b'&') {
         let name = part.split(|&c| c == b'=').next().unwrap_or(part);
         if name.contains(&b'[') {
             if let Some(f) = detect_param_name(name) {
@@ -157,6 +158,22 @@ fn where_js(input: &[u8]) -> Option<Finding> {
         (b"db.getcollection(", "database access from JavaScript"),
         (b"';db.", "database access after a closed string"),
     ];
+    // `' || 'a'=='a`, `" && 1==1`: a closed string, a logical operator, then a comparison close by.
+    for op in [&b"'||"[..], b"\"||", b"'&&", b"\"&&"] {
+        let mut from = 0;
+        while let Some(k) = find(&c[from..], op) {
+            let at = from + k;
+            let window = &c[at + 3..(at + 3 + 16).min(c.len())];
+            if find(window, b"==").is_some() {
+                return Some(finding(
+                    "$where injection: always-true comparison after a closed string".into(),
+                    at..at + 3,
+                    "$where",
+                ));
+            }
+            from = at + 1;
+        }
+    }
     for (p, why) in pats {
         if let Some(at) = find(&c, p) {
             return Some(finding(format!("$where injection: {why}"), at..at + p.len(), "$where"));

@@ -20,7 +20,7 @@ use crate::{Class, Finding};
 /// assert!(detect(b"user[profile][name]").is_none());
 /// ```
 pub fn detect(input: &[u8]) -> Option<Finding> {
-    if json::looks_like_json(input) {
+    if json::looks_like_json(input) && !accessor_chain(input) {
         let mut why = String::new();
         let span = json::find_key(input, |parent, key| {
             if let Some(w) = key_path(key) {
@@ -51,6 +51,32 @@ pub fn detect(input: &[u8]) -> Option<Finding> {
         }
     }
     None
+}
+
+/// `["__proto__"]["admin"]`: bracket accessors that start like a JSON array but continue after it.
+fn accessor_chain(input: &[u8]) -> bool {
+    let t = input.trim_ascii();
+    if t.first() != Some(&b'[') {
+        return false;
+    }
+    let mut depth = 0usize;
+    let mut quote: Option<u8> = None;
+    for (k, &c) in t.iter().enumerate() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, b'"' | b'\'') => quote = Some(c),
+            (None, b'[') => depth += 1,
+            (None, b']') => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return matches!(t.get(k + 1), Some(b'[' | b'.'));
+                }
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 fn finding(reason: String, span: std::ops::Range<usize>) -> Finding {

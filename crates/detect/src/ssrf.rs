@@ -4,7 +4,8 @@
 //! `127.1`), IPv6 with mapped/NAT64 IPv4 inside, then judged: loopback, unspecified, link-local and cloud
 //! metadata, private and shared ranges, internal names (`localhost`, `*.localhost`,
 //! `metadata.google.internal`, wildcard-DNS names embedding a private IP), and schemes that reach other
-//! protocols (`gopher`, `dict`, `file`, `ldap`, `tftp`...).
+//! protocols (`gopher`, `dict`, `file`, `tftp`, `jar`...); `ldap://` is judged by its host like
+//! `http://` (directory URLs to public servers are ordinary configuration).
 //!
 //! Bare values are stricter than URLs: a bare private address (`10.0.0.5`) is ordinary data in many APIs,
 //! so without a scheme only loopback, unspecified, metadata and internal names count.
@@ -17,7 +18,7 @@ use crate::{decode, Class, Finding};
 
 /// Schemes that make the server speak another protocol (or read files) for the attacker.
 const DANGEROUS_SCHEMES: &[&str] =
-    &["gopher", "dict", "file", "ldap", "ldaps", "tftp", "jar", "netdoc", "sftp", "ssh2", "expect", "phar", "smb"];
+    &["gopher", "dict", "file", "tftp", "jar", "netdoc", "sftp", "ssh2", "expect", "phar", "smb"];
 
 /// Hosts that resolve to the machine itself or to cloud metadata services.
 const INTERNAL_NAMES: &[&str] = &[
@@ -71,6 +72,10 @@ fn analyse(b: &[u8]) -> Option<Finding> {
             continue;
         }
         let scheme_s = String::from_utf8_lossy(&scheme).into_owned();
+        // `jar:http://host/a.jar!/`: Java fetches and opens the archive.
+        if scheme_start >= 4 && b[scheme_start - 4..scheme_start].eq_ignore_ascii_case(b"jar:") {
+            return Some(finding("jar: URL makes the server fetch an archive", scheme_start - 4..auth_start, "jar"));
+        }
         if DANGEROUS_SCHEMES.contains(&scheme_s.as_str()) {
             return Some(finding(
                 &format!("URL with scheme {scheme_s}:// reaches a non-HTTP service"),
@@ -85,7 +90,7 @@ fn analyse(b: &[u8]) -> Option<Finding> {
                     || c.is_ascii_whitespace()
             })
             .map_or(b.len(), |p| auth_start + p);
-        if let Some(why) = judge_authority(&b[auth_start..auth_end], true) {
+        if let Some(why) = judge_authority(&b[auth_start..auth_end], true, false) {
             return Some(finding(&format!("URL to {why}"), scheme_start..auth_end, &why_sig(&why)));
         }
     }
@@ -94,7 +99,8 @@ fn analyse(b: &[u8]) -> Option<Finding> {
     let t = t.strip_prefix(b"//").unwrap_or(t);
     if !t.is_empty() && !t.iter().any(|c| c.is_ascii_whitespace()) && !t.contains(&b'@') || t.starts_with(b"[") {
         let end = t.iter().position(|&c| matches!(c, b'/' | b'\\' | b'?' | b'#')).unwrap_or(t.len());
-        if let Some(why) = judge_authority(&t[..end], false) {
+        // A bare name (`localhost`) is a word until a port or path makes it an address.
+        if let Some(why) = judge_authority(&t[..end], false, end == t.len()) {
             return Some(finding(&format!("host {why}"), 0..b.len(), &why_sig(&why)));
         }
     }
@@ -110,7 +116,7 @@ fn why_sig(why: &str) -> String {
 }
 
 /// Judges `userinfo@host:port`. `with_scheme`: the authority came from a URL (stricter).
-fn judge_authority(auth: &[u8], with_scheme: bool) -> Option<String> {
+fn judge_authority(auth: &[u8], with_scheme: bool, bare_word: bool) -> Option<String> {
     // The host is after the last `@` (what curl and browsers connect to).
     let hostport = auth.iter().rposition(|&c| c == b'@').map_or(auth, |p| &auth[p + 1..]);
     let hostport = decode::url_decode(hostport);
@@ -137,6 +143,9 @@ fn judge_authority(auth: &[u8], with_scheme: bool) -> Option<String> {
         return judge_v4(ip, with_scheme);
     }
     let name = std::str::from_utf8(host).ok()?;
+    if bare_word && port.is_none() {
+        return None;
+    }
     if INTERNAL_NAMES.contains(&name) || name.ends_with(".localhost") {
         return Some(format!("internal host name {name}"));
     }

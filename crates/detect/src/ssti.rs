@@ -181,6 +181,12 @@ fn directives(b: &[u8]) -> Option<Finding> {
     if let Some(at) = find(&lower, b"$class.inspect").or_else(|| find(&lower, b"$class.type")) {
         return Some(hit("Velocity class tool", at, "$class"));
     }
+    // Polyglot probes that break several template syntaxes at once (`${{<%[%'"}}%\.`).
+    for pat in [&b"{{<%"[..], b"<%[%", b"[%'\"}}"] {
+        if let Some(at) = find(&lower, pat) {
+            return Some(hit("template syntax polyglot probe", at, "polyglot"));
+        }
+    }
     // Smarty.
     for pat in [&b"{php}"[..], b"{$smarty.", b"{system(", b"{self::", b"{smarty_internal"] {
         if let Some(at) = find(&lower, pat) {
@@ -211,7 +217,7 @@ fn judge_expr(body: &[u8], open: &[u8]) -> Option<String> {
                 id.as_str(),
                 "include" | "import" | "execute" | "system" | "invoke" | "application" | "require"
             );
-            if !plain_word || lower.contains(&b'(') || open == b"{%" || open == b"<%" {
+            if !plain_word || lower.contains(&b'(') {
                 return Some(format!("{id}"));
             }
         }
@@ -250,11 +256,30 @@ fn judge_expr(body: &[u8], open: &[u8]) -> Option<String> {
     // Statements that are code in `{% %}` / `<% %>`.
     if open == b"{%" || open == b"<%" {
         let kw = idents.first().map(String::as_str).unwrap_or("");
-        if matches!(kw, "import" | "from" | "include" | "extends" | "debug" | "load" | "macro" | "call") {
-            return Some(format!("{kw} statement"));
+        let after_kw = lower.get(kw.len()..).unwrap_or(b"").trim_ascii_start();
+        let quoted_arg = matches!(after_kw.first(), Some(b'\'' | b'"'));
+        match kw {
+            // `{% import os %}` is Python; `{% import 'macros.html' as m %}` is a template.
+            "import" | "from" if !quoted_arg => return Some(format!("{kw} statement")),
+            "debug" => return Some("debug statement".into()),
+            // `{% include 'header.html' %}` is normal; an absolute or climbing path is not.
+            "include" | "extends"
+                if find(after_kw, b"'/").is_some()
+                    || find(after_kw, b"\"/").is_some()
+                    || find(after_kw, b"..").is_some() =>
+            {
+                return Some(format!("{kw} of a file path"))
+            }
+            _ => {}
         }
-        if (open == b"<%") && (lower.contains(&b'(') || lower.contains(&b'=')) {
-            return Some("scriptlet code".into());
+        // ERB/JSP scriptlets reaching files, processes or the kernel.
+        if open == b"<%" {
+            if let Some(id) = idents
+                .iter()
+                .find(|i| matches!(i.as_str(), "file" | "io" | "dir" | "kernel" | "open3" | "process" | "runtime"))
+            {
+                return Some(format!("scriptlet using {id}"));
+            }
         }
     }
     // Sandbox escapes through string filters: `|attr(...)`, `|map('system')`.

@@ -126,8 +126,11 @@ pub fn detect(input: &[u8]) -> Option<Finding> {
         }
     }
     for (at, name) in sensitive_hits(&lower) {
-        let start_of_value = lower[..at].iter().all(|&b| matches!(b, b'/' | b' ' | b'"' | b'\'' | b'.' | b'~'))
-            || drive_prefix(&lower[..at]);
+        // In prose, a bare file name (`system.ini? no such thing`) is a word; a path is not.
+        let is_path = name.contains('/') || (at > 0 && lower[at - 1] == b'/');
+        let start_of_value = is_path
+            && (lower[..at].iter().all(|&b| matches!(b, b'/' | b' ' | b'"' | b'\'' | b'.' | b'~'))
+                || drive_prefix(&lower[..at]));
         if start_of_value || path_like {
             return Some(finding(&format!("path to sensitive file {name}"), at..at + name.len(), name));
         }
@@ -151,6 +154,8 @@ fn normalise(b: &[u8]) -> Vec<u8> {
             || rest.starts_with("\u{2215}".as_bytes())
             || rest.starts_with("\u{2044}".as_bytes())
             || rest.starts_with("\u{FF3C}".as_bytes())
+            || rest.starts_with("\u{2216}".as_bytes())
+            || rest.starts_with("\u{FE68}".as_bytes())
         {
             Some((b'/', 3))
         } else {
@@ -194,8 +199,13 @@ fn parent_at(b: &[u8], i: usize) -> Option<usize> {
     }
     let mut j = i + dots;
     if b.get(j) == Some(&b';') {
-        while j < b.len() && b[j] != b'/' {
+        // Path parameters are short (`;jsessionid=...`); bounded so runs of `..;` stay linear.
+        let limit = (j + 48).min(b.len());
+        while j < limit && b[j] != b'/' {
             j += 1;
+        }
+        if j == limit && limit < b.len() {
+            return None;
         }
     }
     // Trailing NUL or spaces a lenient file API strips.
@@ -253,44 +263,60 @@ fn parents(b: &[u8]) -> Option<Finding> {
     None
 }
 
-/// Sensitive names at a segment start, with their position.
+/// Sensitive names at a segment start, with their position. One pass over segment starts; each start is
+/// compared only with the names beginning with its byte.
 fn sensitive_hits(b: &[u8]) -> Vec<(usize, &'static str)> {
-    let mut hits = Vec::new();
+    let mut first = [false; 256];
     for name in SENSITIVE {
-        let n = name.as_bytes();
-        let mut from = 0;
-        while let Some(k) = find(&b[from..], n) {
-            let at = from + k;
-            let starts = at == 0 || is_boundary(b[at - 1]);
+        first[usize::from(name.as_bytes()[0])] = true;
+    }
+    let mut hits: Vec<(usize, &'static str)> = Vec::new();
+    for at in 0..b.len() {
+        if !first[usize::from(b[at])] || (at > 0 && !is_boundary(b[at - 1])) {
+            continue;
+        }
+        for name in SENSITIVE {
+            let n = name.as_bytes();
+            if !b[at..].starts_with(n) || hits.iter().any(|(_, h)| h == name) {
+                continue;
+            }
             let end = at + n.len();
             let ends = n.ends_with(b"/")
                 || end == b.len()
                 || matches!(b[end], b'/' | b'?' | b'#' | b'&' | b'"' | b'\'' | 0 | b';' | b'%')
                 || b[end].is_ascii_whitespace();
-            if starts && ends {
+            if ends {
                 hits.push((at, *name));
-                break;
             }
-            from = at + 1;
+        }
+        if hits.len() >= 4 {
+            break;
         }
     }
-    hits.sort_unstable();
     hits
 }
 
 fn wrapper(b: &[u8]) -> Option<Finding> {
-    for w in WRAPPERS {
-        if let Some(at) = find(b, w.as_bytes()) {
+    // Every wrapper has a `:`; compare around each colon only.
+    for (colon, _) in b.iter().enumerate().filter(|(_, &c)| c == b':') {
+        for w in WRAPPERS {
+            let wb = w.as_bytes();
+            let k = wb.iter().position(|&c| c == b':').unwrap_or(0);
+            let (scheme, rest) = (&wb[..k], &wb[k..]);
+            if colon < scheme.len() || &b[colon - scheme.len()..colon] != scheme || !b[colon..].starts_with(rest) {
+                continue;
+            }
+            let at = colon - scheme.len();
             if at > 0 && b[at - 1].is_ascii_alphanumeric() {
                 continue;
             }
             // `file:/` in prose ("a file:/ path") needs a path after it.
-            let after = &b[at + w.len()..];
+            let after = &b[at + wb.len()..];
             if w.starts_with("file:") && !after.first().is_some_and(|&c| c == b'/' || c.is_ascii_alphanumeric()) {
                 continue;
             }
             let name = w.trim_end_matches('/');
-            return Some(finding(&format!("stream wrapper {name}"), at..at + w.len(), name));
+            return Some(finding(&format!("stream wrapper {name}"), at..at + wb.len(), name));
         }
     }
     None

@@ -42,15 +42,53 @@ fn analyse(b: &[u8]) -> Option<Finding> {
     if let Some(f) = xinclude(&lower) {
         return Some(f);
     }
-    // A document has one DOCTYPE; parsers read the first.
+    // A document has one DOCTYPE; parsers read the first that is not inside a comment or CDATA.
     if let Some(at) = find(&lower, b"<!doctype") {
-        if let Some(f) = doctype(&lower, at) {
-            return Some(f);
+        if !hidden(&lower, at) {
+            if let Some(f) = doctype(&lower, at) {
+                return Some(f);
+            }
         }
+        return None;
     }
-    // A stray external entity declaration outside a DOCTYPE (an external DTD file posted as a body).
-    entity_decls(&lower, 0, lower.len())
+    // An external DTD file posted as a body: entity declarations at the top level.
+    let at = find(&lower, b"<!entity")?;
+    let prolog_only =
+        lower[..at].iter().enumerate().all(|(k, &c)| c != b'<' || matches!(lower.get(k + 1), Some(b'!' | b'?')))
+            && find(&lower[..at], b"<![cdata[").is_none();
+    if prolog_only {
+        entity_decls(&lower, 0, lower.len())
+    } else {
+        None
+    }
 }
+
+/// Is offset `at` inside a comment or a CDATA section?
+fn hidden(b: &[u8], at: usize) -> bool {
+    let before = &b[..at];
+    let open_comment = before.windows(4).rposition(|w| w == b"<!--");
+    let close_comment = before.windows(3).rposition(|w| w == b"-->");
+    let open_cdata = before.windows(9).rposition(|w| w == b"<![cdata[");
+    let close_cdata = before.windows(3).rposition(|w| w == b"]]>");
+    open_comment.is_some_and(|o| close_comment.is_none_or(|c| c < o))
+        || open_cdata.is_some_and(|o| close_cdata.is_none_or(|c| c < o))
+}
+
+/// Public identifiers of DTDs that standard parsers and platforms ship (XHTML, SVG, plist, DocBook,
+/// Java EE descriptors, ORM mappings): referencing them is ordinary.
+const KNOWN_PUBLIC: &[&[u8]] = &[
+    b"-//w3c//",
+    b"-//apple//",
+    b"-//apple computer//",
+    b"-//oasis//",
+    b"-//sun microsystems, inc.//",
+    b"-//hibernate/",
+    b"-//spring//",
+    b"-//mybatis.org//",
+    b"-//ibatis.apache.org//",
+    b"-//apache software foundation//",
+    b"-//ietf//",
+];
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while i < b.len() && b[i].is_ascii_whitespace() {
@@ -94,10 +132,32 @@ fn doctype(b: &[u8], at: usize) -> Option<Finding> {
                 j = after2;
             }
             let public_id = &b[first.clone()];
-            if public_id.starts_with(b"-//w3c//") && b[system.clone()].starts_with(b"http://www.w3.org/") {
-                // XHTML/SVG doctypes: well-known, validating parsers ship them.
-                return subset(b, j);
+            let sys = &b[system.clone()];
+            if KNOWN_PUBLIC.iter().any(|p| public_id.starts_with(p))
+                && (sys.starts_with(b"http://") || sys.starts_with(b"https://"))
+                && !sys.contains(&b'@')
+            {
+                let host = sys.split(|&c| c == b'/').nth(2).unwrap_or(b"");
+                let vendor = [
+                    &b"w3.org"[..],
+                    b"apple.com",
+                    b"oasis-open.org",
+                    b"sun.com",
+                    b"oracle.com",
+                    b"hibernate.org",
+                    b"springframework.org",
+                    b"mybatis.org",
+                    b"apache.org",
+                    b"ietf.org",
+                    b"docbook.org",
+                ];
+                if vendor.iter().any(|v| host == *v || host.ends_with(&[b".", *v].concat()[..])) {
+                    return subset(b, j);
+                }
             }
+        }
+        if kw == b"system" && &b[system.clone()] == b"about:legacy-compat" {
+            return subset(b, j);
         }
         let url = String::from_utf8_lossy(&b[system.clone()]).into_owned();
         return Some(finding(&format!("DOCTYPE with external DTD {url:.80}"), at..j, "doctype-external"));

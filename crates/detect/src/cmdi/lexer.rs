@@ -45,6 +45,8 @@ pub(crate) struct Word {
     pub expanded: bool,
     /// A `$IFS` split the word from the previous one.
     pub ifs_before: bool,
+    /// The word came out of a brace list `{cat,/etc/passwd}`.
+    pub brace: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -114,7 +116,7 @@ impl Lexer<'_> {
             if !w.quoted && w.text.len() > 2 && w.text[0] == b'{' && w.text.ends_with(b"}") && w.text.contains(&b',') {
                 let inner = w.text[1..w.text.len() - 1].to_vec();
                 for part in inner.split(|&c| c == b',') {
-                    self.out.push(Tok::Word(Word { text: part.to_vec(), obfuscated: true, ..w.clone() }));
+                    self.out.push(Tok::Word(Word { text: part.to_vec(), brace: true, ..w.clone() }));
                 }
                 return;
             }
@@ -154,8 +156,21 @@ impl Lexer<'_> {
                         self.i += 1;
                     }
                 }
+                b'&' if html_entity_len(&self.b[self.i..]) > 0 => {
+                    // `&amp;`, `&#169;`: markup text, not a background job followed by `;`.
+                    let n = html_entity_len(&self.b[self.i..]);
+                    let text = &self.b[self.i..self.i + n];
+                    self.word().text.extend_from_slice(text);
+                    self.i += n;
+                }
                 b'&' => self.sep(Sep::Background, 1),
                 b'>' | b'<' => self.redirect(c, next),
+                b'`' if next == Some(b'`') && !self.in_backtick => {
+                    // Empty backticks glued into a word: `wh``oami`.
+                    let w = self.word();
+                    w.obfuscated = true;
+                    self.i += 2;
+                }
                 b'`' => {
                     self.finish_word();
                     if self.in_backtick {
@@ -318,6 +333,13 @@ impl Lexer<'_> {
                 self.word().text.extend_from_slice(b"$((");
                 self.i += 3;
             }
+            Some(b'(') if b.get(i + 2) == Some(&b')') => {
+                // `wh$()oami`: an empty substitution glued into a word.
+                let w = self.word();
+                w.obfuscated = true;
+                w.expanded = true;
+                self.i += 3;
+            }
             Some(b'(') => {
                 self.finish_word();
                 self.out.push(Tok::SubstOpen(false));
@@ -405,6 +427,26 @@ impl Lexer<'_> {
         if self.b.get(self.i) == Some(&b'$') && self.b.get(self.i + 1).is_some_and(u8::is_ascii_digit) {
             self.i += 2;
         }
+    }
+}
+
+/// Length of an HTML character reference at the start of `s` (`&amp;`, `&#169;`, `&#x3c;`), or 0.
+fn html_entity_len(s: &[u8]) -> usize {
+    let body = &s[1..];
+    let (digits, start) = match body.first() {
+        Some(b'#') if matches!(body.get(1), Some(b'x' | b'X')) => (true, 2),
+        Some(b'#') => (true, 1),
+        _ => (false, 0),
+    };
+    let n = body[start..]
+        .iter()
+        .take(10)
+        .take_while(|c| if digits { c.is_ascii_hexdigit() } else { c.is_ascii_alphanumeric() })
+        .count();
+    if n > 0 && n < 10 && body.get(start + n) == Some(&b';') {
+        1 + start + n + 1
+    } else {
+        0
     }
 }
 

@@ -21,13 +21,45 @@ use programs::Kind;
 /// assert!(detect(b"Ham; eggs & cheese | toast").is_none());
 /// ```
 pub fn detect(input: &[u8]) -> Option<Finding> {
-    analyse(input).or_else(|| {
-        let d = decode::deep(input);
-        if d.len() != input.len() || *d != *input {
-            analyse(&d)
-        } else {
-            None
+    if let Some(f) = in_contexts(input) {
+        return Some(f);
+    }
+    // Layers of URL encoding (`%250a`) reach the shell decoded by the app stack; HTML entities and JS
+    // escapes do not (no server decodes those before building a command line), so only URL layers count.
+    let mut cur = decode::url_decode(input).into_owned();
+    for _ in 0..3 {
+        if cur.as_slice() == input {
+            break;
         }
+        if let Some(f) = in_contexts(&cur) {
+            return Some(f);
+        }
+        let next = decode::url_decode(&cur).into_owned();
+        if next == cur {
+            break;
+        }
+        cur = next;
+    }
+    None
+}
+
+/// The value may be pasted into the command line bare, inside `'...'` or inside `"..."`: an attacker
+/// closes the quote first (`a'; whoami; '`). Analyse each context the value's quotes make possible.
+fn in_contexts(b: &[u8]) -> Option<Finding> {
+    analyse(b).or_else(|| {
+        for q in [b'\'', b'"'] {
+            if b.contains(&q) {
+                let mut v = Vec::with_capacity(b.len() + 1);
+                v.push(q);
+                v.extend_from_slice(b);
+                if let Some(mut f) = analyse(&v) {
+                    f.span = f.span.start.saturating_sub(1)..f.span.end.saturating_sub(1);
+                    f.reason.push_str(if q == b'"' { " (inside double quotes)" } else { " (inside single quotes)" });
+                    return Some(f);
+                }
+            }
+        }
+        None
     })
 }
 
@@ -85,6 +117,7 @@ fn analyse(b: &[u8]) -> Option<Finding> {
 /// What follows a command word.
 struct Args<'a> {
     first: Option<&'a Word>,
+    second: Option<&'a Word>,
     /// Nothing but the end, a separator, a close or a redirection comes right after the command word.
     ends_right_after: bool,
     /// The first argument is the last word of the command.
@@ -93,15 +126,16 @@ struct Args<'a> {
 }
 
 fn args(rest: &[Tok]) -> Args<'_> {
-    let mut a = Args { first: None, ends_right_after: true, first_is_last: true, redirected: false };
+    let mut a = Args { first: None, second: None, ends_right_after: true, first_is_last: true, redirected: false };
     for (k, t) in rest.iter().enumerate() {
         match t {
             Tok::Word(w) if a.first.is_none() => {
                 a.first = Some(w);
                 a.ends_right_after = false;
             }
-            Tok::Word(_) => {
+            Tok::Word(w) => {
                 a.first_is_last = false;
+                a.second = Some(w);
                 break;
             }
             Tok::Redirect => {
@@ -181,10 +215,17 @@ fn judge(w: &Word, pos: Position, rest: &[Tok]) -> Option<Finding> {
         return None;
     }
     let a = args(rest);
-    let arg_shellish = a.first.is_some_and(|f| shellish(f, a.first_is_last));
+    let arg_shellish = a.first.is_some_and(|f| shellish(f, a.first_is_last))
+        // `find / -perm -4000`: the root alone, then an option.
+        || a.first.is_some_and(|f| f.text == b"/") && a.second.is_some_and(|s| s.text.first() == Some(&b'-'))
+        || known.is_some_and(|(n, _)| a.first.is_some_and(|f| verb_arg(n, &f.text)));
     let no_args = a.ends_right_after || (a.first.is_none() && a.redirected);
     let kind = known.map(|(_, k)| k);
-    let obfuscated = w.obfuscated || w.ifs_before || a.first.is_some_and(|f| f.ifs_before);
+    let obfuscated = w.obfuscated
+        || w.ifs_before
+        || a.first.is_some_and(|f| f.ifs_before)
+        // `{cat,/etc/passwd}` is a trick; `{cat,dog,bird}` is a list.
+        || w.brace && arg_shellish;
 
     let hit = match pos {
         Position::Start => {
@@ -225,6 +266,20 @@ fn judge(w: &Word, pos: Position, rest: &[Tok]) -> Option<Finding> {
         span: w.start..w.end.max(w.start),
         signature: format!("{sig_sep}{}", String::from_utf8_lossy(&name)),
     })
+}
+
+/// Sub-commands that make an everyday word a program: `net user`, `reg query`, `sc create`.
+fn verb_arg(program: &str, arg: &[u8]) -> bool {
+    let a = arg.to_ascii_lowercase();
+    let verbs: &[&[u8]] = match program {
+        "net" | "net1" => {
+            &[b"user", b"localgroup", b"group", b"share", b"view", b"use", b"accounts", b"session", b"start", b"stop"]
+        }
+        "reg" => &[b"query", b"add", b"delete", b"export", b"save", b"import"],
+        "sc" => &[b"query", b"create", b"config", b"start", b"stop", b"delete", b"qc"],
+        _ => return false,
+    };
+    verbs.contains(&a.as_slice())
 }
 
 /// Arguments that only make sense to a program: an option or an absolute path.

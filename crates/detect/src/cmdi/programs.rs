@@ -199,7 +199,10 @@ const PROGRAMS: &[(&str, Kind, bool)] = {
 
 /// Looks a command word up (already unquoted, path stripped, `.exe` dropped).
 pub(crate) fn lookup(word: &[u8]) -> Option<(&'static str, Kind)> {
-    if let Some((n, k, _)) = PROGRAMS.iter().find(|(n, _, _)| n.as_bytes() == word) {
+    if word.len() < 2 || word.len() > 17 || !word[0].is_ascii_alphabetic() {
+        return None;
+    }
+    if let Some((n, k, _)) = PROGRAMS.iter().find(|(n, _, _)| n.len() == word.len() && n.as_bytes() == word) {
         return Some((n, *k));
     }
     if word.iter().any(u8::is_ascii_uppercase) {
