@@ -21,6 +21,11 @@ const MAX_DEPTH: usize = 64;
 /// assert!(detect(b"Total: ${price}").is_none());
 /// ```
 pub fn detect(input: &[u8]) -> Option<Finding> {
+    crate::decode::or_base64(input, detect_plain)
+}
+
+/// [`detect`] without the base64 layer.
+fn detect_plain(input: &[u8]) -> Option<Finding> {
     analyse(input).or_else(|| {
         let d = decode::deep(input);
         (*d != *input).then(|| analyse(&d)).flatten()

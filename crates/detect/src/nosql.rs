@@ -121,6 +121,11 @@ pub fn detect_param_name(name: &[u8]) -> Option<Finding> {
 /// Dispatches: JSON documents, bracketed names / form bodies (`a[$ne]=1&b=2`), and JavaScript injected
 /// into a `$where` string.
 pub fn detect(input: &[u8]) -> Option<Finding> {
+    crate::decode::or_base64(input, detect_plain)
+}
+
+/// [`detect`] without the base64 layer.
+fn detect_plain(input: &[u8]) -> Option<Finding> {
     if json::looks_like_json(input) {
         if let Some(f) = detect_json(input) {
             return Some(f);

@@ -20,6 +20,11 @@ use crate::{Class, Finding};
 /// assert!(detect(b"user[profile][name]").is_none());
 /// ```
 pub fn detect(input: &[u8]) -> Option<Finding> {
+    crate::decode::or_base64(input, detect_plain)
+}
+
+/// [`detect`] without the base64 layer.
+fn detect_plain(input: &[u8]) -> Option<Finding> {
     if json::looks_like_json(input) && !accessor_chain(input) {
         let mut why = String::new();
         let span = json::find_key(input, |parent, key| {

@@ -51,6 +51,11 @@ const WILDCARD_DNS: &[&str] = &[".nip.io", ".sslip.io", ".xip.io", ".traefik.me"
 /// assert!(detect(b"https://api.example.com/v1/items").is_none());
 /// ```
 pub fn detect(input: &[u8]) -> Option<Finding> {
+    crate::decode::or_base64(input, detect_plain)
+}
+
+/// [`detect`] without the base64 layer.
+fn detect_plain(input: &[u8]) -> Option<Finding> {
     analyse(input).or_else(|| {
         let d = decode::deep(input);
         (*d != *input).then(|| analyse(&d)).flatten()

@@ -1,5 +1,5 @@
 //! Server-side template injection: template expressions are located by their delimiters (`{{ }}`,
-//! `{% %}`, `${ }`, `#{ }`, `*{ }`, `@{ }`, `<%= %>`, `<# ...>`, `#set(`, `__${ }__`), and the expression
+//! `{% %}`, `${ }`, `#{ }`, `*{ }`, `@{ }`, `<%= %>`, `@( )`, `<# ...>`, `#set(`, `__${ }__`), and the expression
 //! inside is read as code: arithmetic probes (`7*7`), Python dunders (`__class__`), introspection roots
 //! (`config`, `self`, `request`...), dangerous calls (`popen`, `exec`, `getRuntime`, `T(java.lang...)`),
 //! and template directives that import or instantiate (`{% import %}`, `?new()`). A plain placeholder
@@ -23,6 +23,7 @@ const DELIMS: &[(&[u8], &[u8], &str)] = &[
     (b"@{", b"}", "Thymeleaf link"),
     (b"<%", b"%>", "ERB/JSP/Mako"),
     (b"{php}", b"{/php}", "Smarty"),
+    (b"@(", b")", "Razor"),
 ];
 
 /// Identifiers that reach the interpreter from a template.
@@ -95,6 +96,11 @@ const INTROSPECTION: &[&str] = &["config", "self", "settings", "request", "_self
 /// assert!(detect(b"Hello {{ user.name }}!").is_none());
 /// ```
 pub fn detect(input: &[u8]) -> Option<Finding> {
+    crate::decode::or_base64(input, detect_plain)
+}
+
+/// [`detect`] without the base64 layer.
+fn detect_plain(input: &[u8]) -> Option<Finding> {
     analyse(input).or_else(|| {
         let d = decode::deep(input);
         (*d != *input).then(|| analyse(&d)).flatten()

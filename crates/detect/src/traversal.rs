@@ -103,9 +103,15 @@ const WRAPPERS: &[&str] = &[
 /// assert!(detect(b"docs/guide/intro.md").is_none());
 /// ```
 pub fn detect(input: &[u8]) -> Option<Finding> {
+    crate::decode::or_base64(input, detect_plain)
+}
+
+/// [`detect`] without the base64 layer.
+fn detect_plain(input: &[u8]) -> Option<Finding> {
     let decoded = decode::deep(input);
     let norm = normalise(&decoded);
-    let path_like = !norm.iter().any(|b| b.is_ascii_whitespace());
+    // One token, not text: no whitespace and no `+` (a form-encoded space left in cookies and headers).
+    let path_like = !norm.iter().any(|&b| b.is_ascii_whitespace() || b == b'+');
     let lower = norm.to_ascii_lowercase();
 
     if let Some(f) = wrapper(&lower) {
@@ -128,7 +134,9 @@ pub fn detect(input: &[u8]) -> Option<Finding> {
     for (at, name) in sensitive_hits(&lower) {
         // In prose, a bare file name (`system.ini? no such thing`) is a word; a path is not.
         let is_path = name.contains('/') || (at > 0 && lower[at - 1] == b'/');
+        // In prose only a directory path counts (`/etc/passwd is...`), not a dotfile (`~/.bashrc example`).
         let start_of_value = is_path
+            && (path_like || name.contains('/'))
             && (lower[..at].iter().all(|&b| matches!(b, b'/' | b' ' | b'"' | b'\'' | b'.' | b'~'))
                 || drive_prefix(&lower[..at]));
         if start_of_value || path_like {
@@ -389,6 +397,8 @@ mod tests {
             "C:\\Users\\bob\\Documents\\report.docx",
             "https://example.com/a/b",
             "version 1.2..3",
+            "~/.bashrc example",
+            "~/.bashrc+example",
         ] {
             assert!(detect(b.as_bytes()).is_none(), "{b}: {:?}", detect(b.as_bytes()));
         }

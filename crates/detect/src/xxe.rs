@@ -19,6 +19,11 @@ const XINCLUDE_NS: &[u8] = b"http://www.w3.org/2001/xinclude";
 /// assert!(detect(br#"<?xml version="1.0"?><order><id>1</id></order>"#).is_none());
 /// ```
 pub fn detect(input: &[u8]) -> Option<Finding> {
+    crate::decode::or_base64(input, detect_plain)
+}
+
+/// [`detect`] without the base64 layer.
+fn detect_plain(input: &[u8]) -> Option<Finding> {
     analyse(input).or_else(|| {
         // Encoded XML in a parameter: only when the raw value does not already hold markup.
         if input.contains(&b'<') {

@@ -59,6 +59,8 @@ pub(crate) enum Tok {
     Close,
     /// `(` starting a subshell (not a function call).
     Open,
+    /// `(` glued to the word before it: `print(`, `echo(` — a call in another language, not a shell command.
+    Call,
     /// `>`, `>>`, `<`, `2>&1`...: the next word is a file, not an argument.
     Redirect,
 }
@@ -165,6 +167,17 @@ impl Lexer<'_> {
                 }
                 b'&' => self.sep(Sep::Background, 1),
                 b'>' | b'<' => self.redirect(c, next),
+                b'`' if next == Some(b'`') && self.b.get(self.i + 2) == Some(&b'`') => {
+                    // A markdown code fence (```bash): text, not nested substitutions; its info string (the
+                    // language name) is not a command either.
+                    self.finish_word();
+                    while self.i < self.b.len() && self.b[self.i] == b'`' {
+                        self.i += 1;
+                    }
+                    while self.i < self.b.len() && self.b[self.i] != b'\n' {
+                        self.i += 1;
+                    }
+                }
                 b'`' if next == Some(b'`') && !self.in_backtick => {
                     // Empty backticks glued into a word: `wh``oami`.
                     let w = self.word();
@@ -186,6 +199,7 @@ impl Lexer<'_> {
                     // follows an operator, a space or the start.
                     if self.cur.is_some() {
                         self.finish_word();
+                        self.out.push(Tok::Call);
                         self.i += 1;
                     } else {
                         self.out.push(Tok::Open);

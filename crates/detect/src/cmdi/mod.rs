@@ -21,6 +21,11 @@ use programs::Kind;
 /// assert!(detect(b"Ham; eggs & cheese | toast").is_none());
 /// ```
 pub fn detect(input: &[u8]) -> Option<Finding> {
+    crate::decode::or_base64(input, detect_plain)
+}
+
+/// [`detect`] without the base64 layer.
+fn detect_plain(input: &[u8]) -> Option<Finding> {
     if let Some(f) = in_contexts(input) {
         return Some(f);
     }
@@ -81,6 +86,9 @@ fn analyse(b: &[u8]) -> Option<Finding> {
     let prose = is_prose(b);
     let mut pos = Some(Position::Start);
     let mut redirect_target = false;
+    // A value that starts with a program (`ls -la ~/x && cd x`, `grep -rn TODO src/ | wc -l`) is a shell
+    // snippet, not data with a command smuggled in: later commands belong to it and only obfuscation counts.
+    let mut script = false;
     let mut i = 0;
     while i < tokens.len() {
         match &tokens[i] {
@@ -93,6 +101,7 @@ fn analyse(b: &[u8]) -> Option<Finding> {
             }
             Tok::Open => pos = Some(Position::Subst),
             Tok::Close => pos = None,
+            Tok::Call => {}
             Tok::Redirect => redirect_target = true,
             Tok::Word(w) => {
                 if redirect_target {
@@ -101,8 +110,11 @@ fn analyse(b: &[u8]) -> Option<Finding> {
                     if is_assignment(&w.text) {
                         // `VAR=value cmd`: still in command position.
                     } else {
-                        if let Some(f) = judge(w, p, &tokens[i + 1..]) {
+                        if let Some(f) = judge(w, p, &tokens[i + 1..], script) {
                             return Some(f);
+                        }
+                        if p == Position::Start && is_program(&w.text) {
+                            script = true;
                         }
                         pos = None;
                     }
@@ -116,6 +128,8 @@ fn analyse(b: &[u8]) -> Option<Finding> {
 
 /// What follows a command word.
 struct Args<'a> {
+    /// `name(`: a function call, not a command.
+    call: bool,
     first: Option<&'a Word>,
     second: Option<&'a Word>,
     /// Nothing but the end, a separator, a close or a redirection comes right after the command word.
@@ -126,9 +140,14 @@ struct Args<'a> {
 }
 
 fn args(rest: &[Tok]) -> Args<'_> {
-    let mut a = Args { first: None, second: None, ends_right_after: true, first_is_last: true, redirected: false };
+    let mut a =
+        Args { call: false, first: None, second: None, ends_right_after: true, first_is_last: true, redirected: false };
     for (k, t) in rest.iter().enumerate() {
         match t {
+            Tok::Call if k == 0 => {
+                a.call = true;
+                break;
+            }
             Tok::Word(w) if a.first.is_none() => {
                 a.first = Some(w);
                 a.ends_right_after = false;
@@ -203,9 +222,16 @@ fn shellish(w: &Word, is_last: bool) -> bool {
     is_last && t.iter().all(u8::is_ascii_digit)
 }
 
-fn judge(w: &Word, pos: Position, rest: &[Tok]) -> Option<Finding> {
+fn is_program(text: &[u8]) -> bool {
+    let (dir, name) = program_of(text);
+    dir.is_some_and(programs::is_bin_dir) || (dir.is_none() && programs::lookup(&name).is_some())
+}
+
+fn judge(w: &Word, pos: Position, rest: &[Tok], script: bool) -> Option<Finding> {
     let (dir, name) = program_of(&w.text);
-    let bin_dir = dir.is_some_and(programs::is_bin_dir);
+    // `/???/??t`: a glob that the shell expands to a binary directory's program.
+    let globbed = dir.is_some() && programs::is_globbed_bin_path(&w.text);
+    let bin_dir = globbed || dir.is_some_and(programs::is_bin_dir);
     let known = programs::lookup(&name);
     if !bin_dir && known.is_none() {
         return None;
@@ -215,6 +241,9 @@ fn judge(w: &Word, pos: Position, rest: &[Tok]) -> Option<Finding> {
         return None;
     }
     let a = args(rest);
+    if a.call {
+        return None;
+    }
     let arg_shellish = a.first.is_some_and(|f| shellish(f, a.first_is_last))
         // `find / -perm -4000`: the root alone, then an option.
         || a.first.is_some_and(|f| f.text == b"/") && a.second.is_some_and(|s| s.text.first() == Some(&b'-'))
@@ -222,17 +251,23 @@ fn judge(w: &Word, pos: Position, rest: &[Tok]) -> Option<Finding> {
     let no_args = a.ends_right_after || (a.first.is_none() && a.redirected);
     let kind = known.map(|(_, k)| k);
     let obfuscated = w.obfuscated
+        || globbed
         || w.ifs_before
         || a.first.is_some_and(|f| f.ifs_before)
         // `{cat,/etc/passwd}` is a trick; `{cat,dog,bird}` is a list.
         || w.brace && arg_shellish;
 
     let hit = match pos {
+        // A value that starts with a program is a shell snippet (docs, code sharing, CI configs) unless it
+        // hides what it is, or is a bare interpreter path (`/bin/sh -i`).
         Position::Start => {
-            bin_dir && (no_args || arg_shellish)
-                || obfuscated && kind.is_some()
-                || matches!(kind, Some(Kind::Strong)) && (no_args || arg_shellish)
-                || kind.is_some() && a.first.is_some_and(|f| strong_arg(f)) && !matches!(kind, Some(Kind::Word))
+            obfuscated && kind.is_some()
+                || globbed
+                || bin_dir
+                    && matches!(
+                        name.as_slice(),
+                        b"sh" | b"bash" | b"dash" | b"zsh" | b"ksh" | b"nc" | b"ncat" | b"socat"
+                    )
         }
         Position::After(_) | Position::Subst => {
             bin_dir
@@ -244,7 +279,7 @@ fn judge(w: &Word, pos: Position, rest: &[Tok]) -> Option<Finding> {
         }
         Position::ProseBacktick => bin_dir || obfuscated || matches!(kind, Some(Kind::Strong)),
     };
-    if !hit {
+    if !hit || (script && !obfuscated) {
         return None;
     }
     let shown = String::from_utf8_lossy(&w.text).into_owned();
@@ -280,13 +315,6 @@ fn verb_arg(program: &str, arg: &[u8]) -> bool {
         _ => return false,
     };
     verbs.contains(&a.as_slice())
-}
-
-/// Arguments that only make sense to a program: an option or an absolute path.
-fn strong_arg(w: &Word) -> bool {
-    let t = &w.text;
-    (t.len() > 1 && t[0] == b'-' && t[1].is_ascii_alphabetic())
-        || (t.len() > 1 && t[0] == b'/' && t[1..].contains(&b'/'))
 }
 
 /// Markdown tables: their `|` are cell borders, not pipes.

@@ -232,3 +232,33 @@ pub(crate) fn is_bin_dir(dir: &[u8]) -> bool {
         || d.ends_with(b"windows\\system32")
         || d.ends_with(b"windowspowershell\\v1.0")
 }
+
+/// A program path written with shell globs that only a binary directory matches: `/???/??t`,
+/// `/b??/c?t`, `/usr/b*/wh*`. At least one `?`/`*`, every directory component glob-matching the
+/// corresponding component of `/bin`, `/sbin`, `/usr/bin`, `/usr/sbin` or `/usr/local/bin`.
+pub(crate) fn is_globbed_bin_path(path: &[u8]) -> bool {
+    if path.len() > 64 || path.first() != Some(&b'/') || !path.iter().any(|&c| c == b'?' || c == b'*') {
+        return false;
+    }
+    let comps: Vec<&[u8]> = path[1..].split(|&c| c == b'/').collect();
+    let Some((base, dirs)) = comps.split_last() else { return false };
+    if base.is_empty() || base.len() > 12 || dirs.is_empty() {
+        return false;
+    }
+    let candidates: &[&[&[u8]]] =
+        &[&[b"bin"], &[b"sbin"], &[b"usr", b"bin"], &[b"usr", b"sbin"], &[b"usr", b"local", b"bin"]];
+    candidates.iter().any(|cand| cand.len() == dirs.len() && cand.iter().zip(dirs).all(|(c, d)| glob_match(d, c)))
+}
+
+/// `?` and `*` glob matching on short strings (both at most 12 bytes here).
+fn glob_match(pat: &[u8], s: &[u8]) -> bool {
+    if pat.len() > 12 {
+        return false;
+    }
+    match pat.split_first() {
+        None => s.is_empty(),
+        Some((b'*', rest)) => (0..=s.len()).any(|k| glob_match(rest, &s[k..])),
+        Some((b'?', rest)) => !s.is_empty() && glob_match(rest, &s[1..]),
+        Some((c, rest)) => s.first() == Some(c) && glob_match(rest, &s[1..]),
+    }
+}

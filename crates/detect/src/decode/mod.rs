@@ -68,6 +68,20 @@ pub fn url_decode(input: &[u8]) -> Cow<'_, [u8]> {
     }
 }
 
+/// Runs `detect` on `input`, then — when the value is base64 of text ([`base64_payload`]) — on the decoded
+/// text, so payloads hidden in base64 parameters, cookies and headers are seen. The finding's reason says
+/// it was decoded; its span covers the whole (encoded) input.
+pub fn or_base64(input: &[u8], detect: impl Fn(&[u8]) -> Option<crate::Finding>) -> Option<crate::Finding> {
+    if let Some(f) = detect(input) {
+        return Some(f);
+    }
+    let decoded = base64_payload(input)?;
+    let mut f = detect(&decoded)?;
+    f.reason.push_str(" (base64-decoded)");
+    f.span = 0..input.len();
+    Some(f)
+}
+
 /// JS / Unicode escapes: `\xHH`, `\uHHHH`, `\u{H...}`; anything else is kept.
 fn js_unescape(input: &[u8]) -> Option<Vec<u8>> {
     let first = input.windows(2).position(|w| w[0] == b'\\' && (w[1] == b'x' || w[1] == b'u'))?;
