@@ -224,7 +224,7 @@ fn judge_expr(body: &[u8], open: &[u8]) -> Option<String> {
                 "include" | "import" | "execute" | "system" | "invoke" | "application" | "require"
             );
             if !plain_word || lower.contains(&b'(') {
-                return Some(format!("{id}"));
+                return Some(id.to_string());
             }
         }
     }

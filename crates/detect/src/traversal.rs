@@ -341,15 +341,13 @@ fn unc(b: &[u8]) -> Option<Finding> {
         // labels, IPs, `?`/`.` device paths, or followed by a share name with `$`.
         let share_end = t[host_end + 1..].iter().position(|&c| c == b'/').map_or(t.len(), |p| p + host_end + 1);
         let share = &t[host_end + 1..share_end];
-        if host == b"?"
+        let unc_host = host == b"?"
             || host == b"."
             || !host.contains(&b'.')
             || share.ends_with(b"$")
-            || host.iter().all(|c| c.is_ascii_digit() || *c == b'.')
-        {
-            if b[..off].is_empty() || b.iter().all(|c| !c.is_ascii_whitespace()) {
-                return Some(finding("UNC path", off..off + host_end, "unc"));
-            }
+            || host.iter().all(|c| c.is_ascii_digit() || *c == b'.');
+        if unc_host && (b[..off].is_empty() || b.iter().all(|c| !c.is_ascii_whitespace())) {
+            return Some(finding("UNC path", off..off + host_end, "unc"));
         }
     }
     None

@@ -21,7 +21,7 @@ pub fn base64_payload(input: &[u8]) -> Option<Vec<u8>> {
     }
     let body_len = s.len() - s.iter().rev().take_while(|&&b| b == b'=').count();
     let pad = s.len() - body_len;
-    if pad > 2 || (pad > 0 && s.len() % 4 != 0) || body_len % 4 == 1 {
+    if pad > 2 || (pad > 0 && !s.len().is_multiple_of(4)) || body_len % 4 == 1 {
         return None;
     }
     let body = &s[..body_len];
