@@ -88,5 +88,37 @@ fn bench_detectors(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_detectors);
+/// 1 MB values built to hurt (nested brackets, quotes, lookups, comments): the time per detector is the
+/// bound we state for adversarial input.
+fn bench_pathological(c: &mut Criterion) {
+    let detectors: &[(&str, Detector)] = &[
+        ("cmdi", cmdi::detect),
+        ("traversal", traversal::detect),
+        ("ssrf", ssrf::detect),
+        ("ssti", ssti::detect),
+        ("jndi", jndi::detect),
+        ("nosql", nosql::detect),
+        ("xxe", xxe::detect),
+        ("proto", proto::detect),
+    ];
+    let inputs = [
+        ("brackets", fill("{{[[((${${", 1 << 20)),
+        ("quotes", fill("'\"`'\"$('", 1 << 20)),
+        ("comments", fill("<!--/*#--", 1 << 20)),
+        ("dots", fill("..;/..\\%2e%c0%ae", 1 << 20)),
+    ];
+    let mut group = c.benchmark_group("pathological_1MB");
+    group.sample_size(10);
+    for (class, detect) in detectors {
+        for (label, input) in &inputs {
+            group.throughput(Throughput::Bytes(input.len() as u64));
+            group.bench_with_input(BenchmarkId::new(*class, label), input, |b, input| {
+                b.iter(|| detect(black_box(input)).is_some())
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_detectors, bench_pathological);
 criterion_main!(benches);

@@ -353,11 +353,23 @@ fn unc(b: &[u8]) -> Option<Finding> {
     None
 }
 
+/// First occurrence of `needle` in `hay`: scans for the needle's first byte, then compares (shared by the
+/// detectors; linear for the short needles they use).
 pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || hay.len() < needle.len() {
+    let (&first, rest) = needle.split_first()?;
+    if hay.len() < needle.len() {
         return None;
     }
-    hay.windows(needle.len()).position(|w| w == needle)
+    let last_start = hay.len() - needle.len();
+    let mut i = 0;
+    while i <= last_start {
+        i += hay[i..=last_start].iter().position(|&c| c == first)?;
+        if &hay[i + 1..i + needle.len()] == rest {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
 }
 
 #[cfg(test)]
