@@ -187,6 +187,12 @@ fn args(rest: &[Tok]) -> Args<'_> {
     a
 }
 
+/// Nothing but line breaks until the end: `\nid` or `\nid\n` ends the value, while `Fields:\nid\nname` is a
+/// list of words one per line.
+fn only_newlines(rest: &[Tok]) -> bool {
+    rest.iter().all(|t| matches!(t, Tok::Sep(Sep::Newline)))
+}
+
 fn is_assignment(w: &[u8]) -> bool {
     let name = w.iter().take_while(|&&c| c.is_ascii_alphanumeric() || c == b'_').count();
     name > 0 && !w[0].is_ascii_digit() && w.get(name) == Some(&b'=')
@@ -284,7 +290,8 @@ fn judge(w: &Word, pos: Position, rest: &[Tok], script: bool) -> Option<Finding>
             bin_dir
                 || obfuscated
                 || matches!(kind, Some(Kind::Strong))
-                || matches!(kind, Some(Kind::Weak)) && (no_args || arg_shellish)
+                || matches!(kind, Some(Kind::Weak))
+                    && (arg_shellish || no_args && (pos != Position::After(Sep::Newline) || only_newlines(rest)))
                 || matches!(kind, Some(Kind::Word)) && (arg_shellish || a.redirected)
                 || pos == Position::Subst && !matches!(kind, Some(Kind::Word)) && a.first.is_some()
         }
