@@ -1,1 +1,416 @@
-//! (to be written)
+//! Path traversal and local file inclusion: the value is normalised the way a file layer would see it
+//! (percent, `%u`, overlong UTF-8 and full-width decoding, `\` as `/`), then read as a path: parent steps
+//! (`..`, `....`, `..;`), where they start, what they reach (sensitive files and directories), PHP stream
+//! wrappers, `file://`, UNC paths and NUL-byte truncation.
+//!
+//! Decisions, to keep prose and relative links passing:
+//! - two or more consecutive parent steps (`../../`) are traversal anywhere;
+//! - one parent step counts only at the start of the value (`../config.php`: the value itself climbs) or
+//!   when the path after it names a sensitive target (`images/../.env`); a single `../` inside prose
+//!   (`see ../docs/setup.md`) is a relative link and passes;
+//! - an absolute sensitive path (`/etc/passwd`, `C:\Windows\win.ini`) counts when it starts the value or the
+//!   value is one path-like token (no whitespace); in prose (`how do I read /etc/passwd?`) it passes.
+//!
+//! Owns: the path view of a value. Must not touch: SSRF URL analysis (`ssrf`), command context (`cmdi`).
+
+use crate::{decode, Class, Finding};
+
+/// Sensitive targets, lowercase, with `/` separators, matched at a segment start. A trailing `/` means "this
+/// directory"; otherwise the name must end at a segment end.
+const SENSITIVE: &[&str] = &[
+    "etc/passwd",
+    "etc/shadow",
+    "etc/group",
+    "etc/hosts",
+    "etc/issue",
+    "etc/motd",
+    "etc/hostname",
+    "etc/crontab",
+    "etc/sudoers",
+    "etc/resolv.conf",
+    "etc/fstab",
+    "etc/profile",
+    "etc/apache2/",
+    "etc/httpd/",
+    "etc/nginx/",
+    "etc/mysql/",
+    "etc/ssh/",
+    "etc/security/",
+    "etc/init.d/",
+    "proc/self/",
+    "proc/version",
+    "proc/cpuinfo",
+    "proc/net/",
+    "proc/1/",
+    "var/log/",
+    "var/run/secrets/",
+    ".ssh/",
+    "id_rsa",
+    "id_dsa",
+    "id_ecdsa",
+    "id_ed25519",
+    "authorized_keys",
+    ".bash_history",
+    ".bashrc",
+    ".aws/credentials",
+    ".docker/config.json",
+    ".kube/config",
+    ".htpasswd",
+    ".htaccess",
+    ".git/",
+    ".svn/",
+    ".env",
+    "web-inf/",
+    "meta-inf/",
+    "wp-config.php",
+    "win.ini",
+    "boot.ini",
+    "system.ini",
+    "windows/system32/",
+    "windows/repair/",
+    "windows/system.ini",
+    "winnt/",
+    "inetpub/",
+    "system32/",
+    "config/sam",
+];
+
+/// PHP/Java stream wrappers that read or execute local resources.
+const WRAPPERS: &[&str] = &[
+    "php://filter",
+    "php://input",
+    "php://fd",
+    "php://memory",
+    "php://temp",
+    "expect://",
+    "phar://",
+    "zip://",
+    "compress.zlib://",
+    "compress.bzip2://",
+    "glob://",
+    "data://",
+    "file://",
+    "file:/",
+    "jar:file:",
+    "netdoc:/",
+];
+
+/// Analyses `input` for path traversal / LFI.
+///
+/// ```
+/// use portcullis_detect::traversal::detect;
+/// assert!(detect(b"..%252f..%252f..%252fetc%252fpasswd").is_some());
+/// assert!(detect(b"docs/guide/intro.md").is_none());
+/// ```
+pub fn detect(input: &[u8]) -> Option<Finding> {
+    crate::decode::or_base64(input, detect_plain)
+}
+
+/// [`detect`] without the base64 layer.
+fn detect_plain(input: &[u8]) -> Option<Finding> {
+    let decoded = decode::deep(input);
+    let norm = normalise(&decoded);
+    // One token, not text: no whitespace and no `+` (a form-encoded space left in cookies and headers).
+    let path_like = !norm.iter().any(|&b| b.is_ascii_whitespace() || b == b'+');
+    let lower = norm.to_ascii_lowercase();
+
+    if let Some(f) = wrapper(&lower) {
+        return Some(f);
+    }
+    if let Some(f) = parents(&lower) {
+        return Some(f);
+    }
+    if let Some(f) = unc(&lower) {
+        return Some(f);
+    }
+    if let Some(pos) = lower.iter().position(|&b| b == 0) {
+        // `file.php\0.jpg`: a name, a NUL, then an extension the filter was meant to see.
+        let before = &lower[..pos];
+        let after = &lower[pos + 1..];
+        if path_like && !before.is_empty() && before.iter().all(|&b| is_path_byte(b)) && after.first() == Some(&b'.') {
+            return Some(finding("NUL byte truncating a file name", pos..pos + 1, "nul"));
+        }
+    }
+    for (at, name) in sensitive_hits(&lower) {
+        // In prose, a bare file name (`system.ini? no such thing`) is a word; a path is not.
+        let is_path = name.contains('/') || (at > 0 && lower[at - 1] == b'/');
+        // In prose only a directory path counts (`/etc/passwd is...`), not a dotfile (`~/.bashrc example`).
+        let start_of_value = is_path
+            && (path_like || name.contains('/'))
+            && (lower[..at].iter().all(|&b| matches!(b, b'/' | b' ' | b'"' | b'\'' | b'.' | b'~'))
+                || drive_prefix(&lower[..at]));
+        if start_of_value || path_like {
+            return Some(finding(&format!("path to sensitive file {name}"), at..at + name.len(), name));
+        }
+    }
+    None
+}
+
+fn finding(reason: &str, span: std::ops::Range<usize>, sig: &str) -> Finding {
+    Finding { class: Class::PathTraversal, reason: reason.to_string(), span, signature: sig.to_string() }
+}
+
+/// `\` → `/`, full-width and other look-alike dots and slashes → ASCII (IIS best-fit mapping).
+fn normalise(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let rest = &b[i..];
+        let mapped = if rest.starts_with("\u{FF0E}".as_bytes()) || rest.starts_with("\u{2024}".as_bytes()) {
+            Some((b'.', 3))
+        } else if rest.starts_with("\u{FF0F}".as_bytes())
+            || rest.starts_with("\u{2215}".as_bytes())
+            || rest.starts_with("\u{2044}".as_bytes())
+            || rest.starts_with("\u{FF3C}".as_bytes())
+            || rest.starts_with("\u{2216}".as_bytes())
+            || rest.starts_with("\u{FE68}".as_bytes())
+        {
+            Some((b'/', 3))
+        } else {
+            None
+        };
+        if let Some((c, n)) = mapped {
+            out.push(c);
+            i += n;
+            continue;
+        }
+        out.push(if b[i] == b'\\' { b'/' } else { b[i] });
+        i += 1;
+    }
+    out
+}
+
+fn is_path_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'-' | b'~' | b':')
+}
+
+/// Bytes that may stand right before a path segment (start of a token).
+fn is_boundary(b: u8) -> bool {
+    matches!(b, b'/' | b'=' | b'?' | b'&' | b'"' | b'\'' | b':' | b'(' | b',' | b'[' | b'<' | b'>' | b'|' | b';')
+        || b.is_ascii_whitespace()
+}
+
+fn drive_prefix(b: &[u8]) -> bool {
+    let t = b.trim_ascii_start();
+    t.len() >= 2 && t[0].is_ascii_alphabetic() && t[1] == b':' && t[2..].iter().all(|&c| c == b'/')
+}
+
+/// A parent step starting at `i`: two or more dots, then optional `;params` (Tomcat `..;/`), ending at `/`
+/// or the end. Returns the index of the `/` (or the end).
+fn parent_at(b: &[u8], i: usize) -> Option<usize> {
+    if i > 0 && !is_boundary(b[i - 1]) {
+        return None;
+    }
+    let dots = b[i..].iter().take_while(|&&c| c == b'.').count();
+    if dots < 2 {
+        return None;
+    }
+    let mut j = i + dots;
+    if b.get(j) == Some(&b';') {
+        // Path parameters are short (`;jsessionid=...`); bounded so runs of `..;` stay linear.
+        let limit = (j + 48).min(b.len());
+        while j < limit && b[j] != b'/' {
+            j += 1;
+        }
+        if j == limit && limit < b.len() {
+            return None;
+        }
+    }
+    // Trailing NUL or spaces a lenient file API strips.
+    while j < b.len() && (b[j] == 0 || b[j] == b' ') && b.get(j + 1).is_none_or(|&c| c == b'/') {
+        j += 1;
+    }
+    (j == b.len() || b[j] == b'/').then_some(j)
+}
+
+fn parents(b: &[u8]) -> Option<Finding> {
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'.' {
+            i += 1;
+            continue;
+        }
+        let Some(end) = parent_at(b, i) else {
+            i += b[i..].iter().take_while(|&&c| c == b'.').count();
+            continue;
+        };
+        // Count the run of consecutive parent steps from here.
+        let start = i;
+        let mut steps = 1;
+        let mut j = end;
+        loop {
+            while j < b.len() && b[j] == b'/' {
+                j += 1;
+            }
+            match (j < b.len()).then(|| parent_at(b, j)).flatten() {
+                Some(e) => {
+                    steps += 1;
+                    j = e;
+                }
+                None => break,
+            }
+        }
+        let at_value_start =
+            b[..start].iter().all(|&c| matches!(c, b'/' | b' ' | b'"' | b'\'')) || b[..start].ends_with(b"=");
+        let rest = &b[j.min(b.len())..];
+        let rest = &rest[rest.iter().take_while(|&&c| c == b'/').count()..];
+        // The target is near: bound the look-ahead so many isolated steps stay linear.
+        let rest = &rest[..rest.len().min(256)];
+        let rest_token_end = rest.iter().position(|c| c.is_ascii_whitespace()).unwrap_or(rest.len());
+        let target = sensitive_hits(&rest[..rest_token_end]).into_iter().next().map(|(_, n)| n);
+        let climbs_into_something = rest.first().is_some_and(|&c| c != b'/' && !c.is_ascii_whitespace());
+        if steps >= 2 || (at_value_start && climbs_into_something) || target.is_some() {
+            let reason = match target {
+                Some(t) => format!("{steps} parent directory step(s) reaching {t}"),
+                None => format!("{steps} parent directory step(s)"),
+            };
+            return Some(finding(&reason, start..j, "../"));
+        }
+        i = j.max(i + 1);
+    }
+    None
+}
+
+/// Sensitive names at a segment start, with their position. One pass over segment starts; each start is
+/// compared only with the names beginning with its byte.
+fn sensitive_hits(b: &[u8]) -> Vec<(usize, &'static str)> {
+    let mut first = [false; 256];
+    for name in SENSITIVE {
+        first[usize::from(name.as_bytes()[0])] = true;
+    }
+    let mut hits: Vec<(usize, &'static str)> = Vec::new();
+    for at in 0..b.len() {
+        if !first[usize::from(b[at])] || (at > 0 && !is_boundary(b[at - 1])) {
+            continue;
+        }
+        for name in SENSITIVE {
+            let n = name.as_bytes();
+            if !b[at..].starts_with(n) || hits.iter().any(|(_, h)| h == name) {
+                continue;
+            }
+            let end = at + n.len();
+            let ends = n.ends_with(b"/")
+                || end == b.len()
+                || matches!(b[end], b'/' | b'?' | b'#' | b'&' | b'"' | b'\'' | 0 | b';' | b'%')
+                || b[end].is_ascii_whitespace();
+            if ends {
+                hits.push((at, *name));
+            }
+        }
+        if hits.len() >= 4 {
+            break;
+        }
+    }
+    hits
+}
+
+fn wrapper(b: &[u8]) -> Option<Finding> {
+    // Every wrapper has a `:`; compare around each colon only.
+    for (colon, _) in b.iter().enumerate().filter(|(_, &c)| c == b':') {
+        for w in WRAPPERS {
+            let wb = w.as_bytes();
+            let k = wb.iter().position(|&c| c == b':').unwrap_or(0);
+            let (scheme, rest) = (&wb[..k], &wb[k..]);
+            if colon < scheme.len() || &b[colon - scheme.len()..colon] != scheme || !b[colon..].starts_with(rest) {
+                continue;
+            }
+            let at = colon - scheme.len();
+            if at > 0 && b[at - 1].is_ascii_alphanumeric() {
+                continue;
+            }
+            // `file:/` in prose ("a file:/ path") needs a path after it.
+            let after = &b[at + wb.len()..];
+            if w.starts_with("file:") && !after.first().is_some_and(|&c| c == b'/' || c.is_ascii_alphanumeric()) {
+                continue;
+            }
+            let name = w.trim_end_matches('/');
+            return Some(finding(&format!("stream wrapper {name}"), at..at + wb.len(), name));
+        }
+    }
+    None
+}
+
+/// `\\host\share\...` (UNC) at the start of the value; backslashes are already `/`.
+fn unc(b: &[u8]) -> Option<Finding> {
+    let t = b.trim_ascii_start();
+    let off = b.len() - t.len();
+    if t.len() > 3 && t.starts_with(b"//") && (t[2].is_ascii_alphanumeric() || t[2] == b'?' || t[2] == b'.') {
+        let host_end = t[2..].iter().position(|&c| c == b'/').map(|p| p + 2)?;
+        let host = &t[2..host_end];
+        // A protocol-relative URL (`//cdn.example.com/x`) is for the SSRF detector; UNC hosts are single
+        // labels, IPs, `?`/`.` device paths, or followed by a share name with `$`.
+        let share_end = t[host_end + 1..].iter().position(|&c| c == b'/').map_or(t.len(), |p| p + host_end + 1);
+        let share = &t[host_end + 1..share_end];
+        let unc_host = host == b"?"
+            || host == b"."
+            || !host.contains(&b'.')
+            || share.ends_with(b"$")
+            || host.iter().all(|c| c.is_ascii_digit() || *c == b'.');
+        if unc_host && (b[..off].is_empty() || b.iter().all(|c| !c.is_ascii_whitespace())) {
+            return Some(finding("UNC path", off..off + host_end, "unc"));
+        }
+    }
+    None
+}
+
+/// First occurrence of `needle` in `hay`: scans for the needle's first byte, then compares (shared by the
+/// detectors; linear for the short needles they use).
+pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let (&first, rest) = needle.split_first()?;
+    if hay.len() < needle.len() {
+        return None;
+    }
+    let last_start = hay.len() - needle.len();
+    let mut i = 0;
+    while i <= last_start {
+        i += hay[i..=last_start].iter().position(|&c| c == first)?;
+        if &hay[i + 1..i + needle.len()] == rest {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attacks() {
+        for a in [
+            "../../../../etc/passwd",
+            "..\\..\\..\\windows\\win.ini",
+            "..;/..;/WEB-INF/web.xml",
+            "....//....//etc/passwd",
+            "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+            "%c0%ae%c0%ae%c0%af%c0%ae%c0%ae%c0%afetc/passwd",
+            "/etc/passwd",
+            "php://filter/convert.base64-encode/resource=index.php",
+            "../config.php",
+            "images/../.env",
+            "\\\\attacker\\share\\x",
+            "shell.php%00.jpg",
+        ] {
+            assert!(detect(a.as_bytes()).is_some(), "{a}");
+        }
+    }
+
+    #[test]
+    fn benign() {
+        for b in [
+            "docs/guide/intro.md",
+            "see ../docs/setup.md for details",
+            "Wait... what?",
+            "how do I read /etc/passwd in python?",
+            "my.env.file",
+            "C:\\Users\\bob\\Documents\\report.docx",
+            "https://example.com/a/b",
+            "version 1.2..3",
+            "~/.bashrc example",
+            "~/.bashrc+example",
+        ] {
+            assert!(detect(b.as_bytes()).is_none(), "{b}: {:?}", detect(b.as_bytes()));
+        }
+    }
+}

@@ -8,10 +8,19 @@ use std::path::Path;
 mod begins_with;
 mod contains;
 mod contains_word;
+mod detect_cmdi;
+mod detect_jndi;
+mod detect_nosqli;
+mod detect_path_traversal;
+mod detect_proto_pollution;
 mod detect_sqli;
+mod detect_ssrf;
+mod detect_ssti;
 mod detect_xss;
+mod detect_xxe;
 mod ends_with;
 mod ip_match;
+mod native;
 mod numeric;
 mod pm;
 mod rx;
@@ -79,6 +88,14 @@ pub static OPERATORS: &[(&str, Factory)] = &[
     ("pmfromfile", pm::build_from_file),
     ("detectsqli", detect_sqli::build),
     ("detectxss", detect_xss::build),
+    ("detectcmdi", detect_cmdi::build),
+    ("detectpathtraversal", detect_path_traversal::build),
+    ("detectssrf", detect_ssrf::build),
+    ("detectssti", detect_ssti::build),
+    ("detectjndi", detect_jndi::build),
+    ("detectnosqli", detect_nosqli::build),
+    ("detectxxe", detect_xxe::build),
+    ("detectprotopollution", detect_proto_pollution::build),
     ("within", within::build),
     ("streq", streq::build),
     ("eq", numeric::build_eq),

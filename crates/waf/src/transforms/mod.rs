@@ -38,9 +38,11 @@ mod util;
 mod base64_decode;
 mod base64_decode_ext;
 mod base64_encode;
+mod base64_if_encoded;
 mod cmd_line;
 mod compress_whitespace;
 mod css_decode;
+mod deep_decode;
 mod escape_seq_decode;
 mod hex_decode;
 mod hex_encode;
@@ -98,9 +100,11 @@ static TABLE: &[(&str, Transform)] = &[
     ("base64decode", t("base64Decode", base64_decode::base64_decode)),
     ("base64decodeext", t("base64DecodeExt", base64_decode_ext::base64_decode_ext)),
     ("base64encode", t("base64Encode", base64_encode::base64_encode)),
+    ("base64ifencoded", t("base64IfEncoded", base64_if_encoded::base64_if_encoded)),
     ("cmdline", t("cmdLine", cmd_line::cmd_line)),
     ("compresswhitespace", t("compressWhitespace", compress_whitespace::compress_whitespace)),
     ("cssdecode", t("cssDecode", css_decode::css_decode)),
+    ("deepdecode", t("deepDecode", deep_decode::deep_decode)),
     ("escapeseqdecode", t("escapeSeqDecode", escape_seq_decode::escape_seq_decode)),
     ("hexdecode", t("hexDecode", hex_decode::hex_decode)),
     ("hexencode", t("hexEncode", hex_encode::hex_encode)),

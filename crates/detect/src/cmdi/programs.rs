@@ -1,0 +1,264 @@
+//! The programs an attacker runs after breaking into a shell command line, and how sure a bare mention
+//! of each is. A word in command position is only a finding when the program is known here; how much
+//! more evidence is needed depends on its [`Kind`].
+
+/// How much context a program name needs before it is evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A name that only means the program (`whoami`, `ifconfig`, `powershell`): enough after a separator.
+    Strong,
+    /// A program name that is not an English word (`ls`, `id`, `nc`, `python`): enough with no arguments
+    /// right before the end of the command, or with a shell-like argument.
+    Weak,
+    /// A program that is also an everyday English word (`cat`, `echo`, `sleep`, `ping`): needs a shell-like
+    /// argument (`-n`, a path, a number that ends the command...).
+    Word,
+}
+
+/// `(name, kind, windows)`: `windows` names also match case-insensitively (cmd.exe and PowerShell are).
+const PROGRAMS: &[(&str, Kind, bool)] = {
+    use Kind::*;
+    &[
+        // Recon and network tools that only mean themselves.
+        ("whoami", Strong, true),
+        ("uname", Strong, false),
+        ("ifconfig", Strong, false),
+        ("ipconfig", Strong, true),
+        ("netstat", Strong, true),
+        ("nslookup", Strong, true),
+        ("busybox", Strong, false),
+        ("socat", Strong, false),
+        ("ncat", Strong, false),
+        ("netcat", Strong, false),
+        ("mkfifo", Strong, false),
+        ("telnet", Strong, true),
+        ("wget", Strong, false),
+        ("curl", Strong, true),
+        ("bash", Strong, false),
+        ("zsh", Strong, false),
+        ("ksh", Strong, false),
+        ("tcsh", Strong, false),
+        ("nohup", Strong, false),
+        ("sudo", Strong, false),
+        ("crontab", Strong, false),
+        ("chmod", Strong, false),
+        ("chown", Strong, false),
+        ("useradd", Strong, false),
+        ("usermod", Strong, false),
+        ("traceroute", Strong, false),
+        ("tracert", Strong, true),
+        ("getent", Strong, false),
+        ("lsb_release", Strong, false),
+        ("sysctl", Strong, false),
+        ("dmesg", Strong, false),
+        ("msfvenom", Strong, false),
+        ("printenv", Strong, false),
+        ("systeminfo", Strong, true),
+        ("tasklist", Strong, true),
+        ("taskkill", Strong, true),
+        ("certutil", Strong, true),
+        ("bitsadmin", Strong, true),
+        ("wmic", Strong, true),
+        ("mshta", Strong, true),
+        ("rundll32", Strong, true),
+        ("regsvr32", Strong, true),
+        ("powershell", Strong, true),
+        ("pwsh", Strong, true),
+        ("schtasks", Strong, true),
+        ("vssadmin", Strong, true),
+        ("icacls", Strong, true),
+        ("cscript", Strong, true),
+        ("wscript", Strong, true),
+        ("netsh", Strong, true),
+        ("nltest", Strong, true),
+        ("iex", Strong, true),
+        ("invoke-expression", Strong, true),
+        ("invoke-webrequest", Strong, true),
+        ("start-process", Strong, true),
+        ("get-content", Strong, true),
+        ("get-childitem", Strong, true),
+        // Programs whose names are not words.
+        ("ls", Weak, false),
+        ("id", Weak, false),
+        ("pwd", Weak, false),
+        ("env", Weak, false),
+        ("ps", Weak, false),
+        ("sh", Weak, false),
+        ("dash", Weak, false),
+        ("csh", Weak, false),
+        ("nc", Weak, false),
+        ("ssh", Weak, false),
+        ("scp", Weak, false),
+        ("ftp", Weak, true),
+        ("tftp", Weak, true),
+        ("rsync", Weak, false),
+        ("dig", Weak, false),
+        ("python", Weak, false),
+        ("python2", Weak, false),
+        ("python3", Weak, false),
+        ("perl", Weak, false),
+        ("ruby", Weak, false),
+        ("php", Weak, false),
+        ("lua", Weak, false),
+        ("node", Weak, false),
+        ("nodejs", Weak, false),
+        ("java", Weak, false),
+        ("awk", Weak, false),
+        ("gawk", Weak, false),
+        ("sed", Weak, false),
+        ("grep", Weak, false),
+        ("egrep", Weak, false),
+        ("xargs", Weak, false),
+        ("tee", Weak, false),
+        ("tar", Weak, false),
+        ("unzip", Weak, false),
+        ("gzip", Weak, false),
+        ("cp", Weak, false),
+        ("mv", Weak, false),
+        ("rm", Weak, false),
+        ("rmdir", Weak, false),
+        ("mkdir", Weak, false),
+        ("ln", Weak, false),
+        ("killall", Weak, false),
+        ("pkill", Weak, false),
+        ("nmap", Weak, false),
+        ("hostname", Weak, true),
+        ("uptime", Weak, false),
+        ("lsof", Weak, false),
+        ("ifup", Weak, false),
+        ("od", Weak, false),
+        ("hexdump", Weak, false),
+        ("xxd", Weak, false),
+        ("base64", Weak, false),
+        ("nl", Weak, false),
+        ("tac", Weak, false),
+        ("wc", Weak, false),
+        ("readlink", Weak, false),
+        ("which", Word, false),
+        ("whereis", Weak, false),
+        ("su", Weak, false),
+        ("exec", Weak, false),
+        ("eval", Weak, false),
+        ("printf", Weak, false),
+        ("expr", Weak, false),
+        ("timeout", Weak, true),
+        ("usleep", Weak, false),
+        ("openssl", Weak, false),
+        ("gcc", Weak, false),
+        ("systemctl", Weak, false),
+        ("cmd", Weak, true),
+        ("net", Word, true),
+        ("net1", Weak, true),
+        ("reg", Weak, true),
+        ("sc", Weak, true),
+        ("dir", Weak, false),
+        ("ver", Weak, false),
+        ("vol", Weak, false),
+        ("del", Weak, true),
+        ("attrib", Weak, true),
+        ("findstr", Weak, true),
+        // Programs that are also English words.
+        ("cat", Word, false),
+        ("echo", Word, true),
+        ("sleep", Word, true),
+        ("ping", Word, true),
+        ("find", Word, false),
+        ("sort", Word, false),
+        ("head", Word, false),
+        ("tail", Word, false),
+        ("more", Word, false),
+        ("less", Word, false),
+        ("time", Word, false),
+        ("date", Word, false),
+        ("type", Word, true),
+        ("set", Word, false),
+        ("start", Word, false),
+        ("copy", Word, false),
+        ("test", Word, false),
+        ("kill", Word, false),
+        ("host", Word, false),
+        ("file", Word, false),
+        ("strings", Word, false),
+        ("touch", Word, false),
+        ("source", Word, false),
+        ("export", Word, false),
+        ("cut", Word, false),
+        ("tr", Word, false),
+        ("uniq", Word, false),
+        ("cd", Word, false),
+        ("shutdown", Word, true),
+        ("reboot", Word, false),
+        ("mail", Word, false),
+        ("wait", Word, false),
+        ("read", Word, false),
+        ("print", Word, false),
+        ("call", Word, false),
+        ("exit", Word, false),
+    ]
+};
+
+/// Looks a command word up (already unquoted, path stripped, `.exe` dropped).
+pub(crate) fn lookup(word: &[u8]) -> Option<(&'static str, Kind)> {
+    if word.len() < 2 || word.len() > 17 || !word[0].is_ascii_alphabetic() {
+        return None;
+    }
+    if let Some((n, k, _)) = PROGRAMS.iter().find(|(n, _, _)| n.len() == word.len() && n.as_bytes() == word) {
+        return Some((n, *k));
+    }
+    if word.iter().any(u8::is_ascii_uppercase) {
+        let lower = word.to_ascii_lowercase();
+        if let Some((n, k, _)) = PROGRAMS.iter().find(|(n, _, win)| *win && n.as_bytes() == lower.as_slice()) {
+            return Some((n, *k));
+        }
+    }
+    None
+}
+
+/// Directories whose executables are programs whatever their name.
+pub(crate) fn is_bin_dir(dir: &[u8]) -> bool {
+    let d = dir.to_ascii_lowercase();
+    let d = d.strip_suffix(b"/").unwrap_or(&d);
+    matches!(
+        d,
+        b"/bin"
+            | b"/usr/bin"
+            | b"/sbin"
+            | b"/usr/sbin"
+            | b"/usr/local/bin"
+            | b"/usr/local/sbin"
+            | b"/tmp"
+            | b"/dev/shm"
+    ) || d.ends_with(b"windows/system32")
+        || d.ends_with(b"windows\\system32")
+        || d.ends_with(b"windowspowershell\\v1.0")
+}
+
+/// A program path written with shell globs that only a binary directory matches: `/???/??t`,
+/// `/b??/c?t`, `/usr/b*/wh*`. At least one `?`/`*`, every directory component glob-matching the
+/// corresponding component of `/bin`, `/sbin`, `/usr/bin`, `/usr/sbin` or `/usr/local/bin`.
+pub(crate) fn is_globbed_bin_path(path: &[u8]) -> bool {
+    if path.len() > 64 || path.first() != Some(&b'/') || !path.iter().any(|&c| c == b'?' || c == b'*') {
+        return false;
+    }
+    let comps: Vec<&[u8]> = path[1..].split(|&c| c == b'/').collect();
+    let Some((base, dirs)) = comps.split_last() else { return false };
+    if base.is_empty() || base.len() > 12 || dirs.is_empty() {
+        return false;
+    }
+    let candidates: &[&[&[u8]]] =
+        &[&[b"bin"], &[b"sbin"], &[b"usr", b"bin"], &[b"usr", b"sbin"], &[b"usr", b"local", b"bin"]];
+    candidates.iter().any(|cand| cand.len() == dirs.len() && cand.iter().zip(dirs).all(|(c, d)| glob_match(d, c)))
+}
+
+/// `?` and `*` glob matching on short strings (both at most 12 bytes here).
+fn glob_match(pat: &[u8], s: &[u8]) -> bool {
+    if pat.len() > 12 {
+        return false;
+    }
+    match pat.split_first() {
+        None => s.is_empty(),
+        Some((b'*', rest)) => (0..=s.len()).any(|k| glob_match(rest, &s[k..])),
+        Some((b'?', rest)) => !s.is_empty() && glob_match(rest, &s[1..]),
+        Some((c, rest)) => s.first() == Some(c) && glob_match(rest, &s[1..]),
+    }
+}

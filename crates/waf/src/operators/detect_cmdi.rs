@@ -1,0 +1,17 @@
+//! `@detectCmdi`: OS command injection in shell or cmd.exe syntax (`portcullis_detect::cmdi`); captures the signature as `TX:0`, the reason as `TX:1`.
+//! The parameter is ignored.
+
+use super::{native, BuildCtx, OpCtx, Operator};
+
+#[derive(Debug)]
+pub struct DetectCmdi;
+
+pub fn build(_: &str, _: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String> {
+    Ok(Box::new(DetectCmdi))
+}
+
+impl Operator for DetectCmdi {
+    fn eval(&self, input: &[u8], ctx: &mut OpCtx<'_>) -> bool {
+        native::eval(portcullis_detect::cmdi::detect, input, ctx)
+    }
+}

