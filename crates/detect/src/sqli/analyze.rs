@@ -28,14 +28,11 @@ pub struct Hit {
 
 /// Drops comments that act as whitespace (`UNION/**/SELECT`) and keeps one that runs to the end of the input:
 /// that one truncates the application's query and is part of the attack.
-pub fn significant(tokens: &[Token]) -> Vec<Token> {
-    let n = tokens.len();
+pub fn significant(mut tokens: Vec<Token>) -> Vec<Token> {
+    let last = tokens.pop();
+    tokens.retain(|t| !matches!(t.kind, Kind::Comment { .. }));
+    tokens.extend(last);
     tokens
-        .iter()
-        .enumerate()
-        .filter(|(i, t)| !matches!(t.kind, Kind::Comment { .. }) || *i + 1 == n)
-        .map(|(_, t)| *t)
-        .collect()
 }
 
 /// Analyses the significant tokens of `input` read in `start`.

@@ -69,74 +69,75 @@ pub enum Verb {
     Backup,
 }
 
-/// Lowercases an ASCII word into `buf`; None when it is too long or not ASCII to be any keyword.
-fn lower<'a>(word: &[u8], buf: &'a mut [u8; 32]) -> Option<&'a str> {
-    if word.len() > buf.len() || !word.is_ascii() {
+/// Lowercases a word into `buf`; None when it is too long to be any keyword. Non-ASCII bytes stay as they
+/// are and match nothing.
+fn lower<'a>(word: &[u8], buf: &'a mut [u8; 32]) -> Option<&'a [u8]> {
+    if word.len() > buf.len() {
         return None;
     }
     for (d, s) in buf.iter_mut().zip(word) {
         *d = s.to_ascii_lowercase();
     }
-    std::str::from_utf8(&buf[..word.len()]).ok()
+    Some(&buf[..word.len()])
 }
 
 pub fn keyword(word: &[u8]) -> Option<Kw> {
     let mut buf = [0u8; 32];
     let w = lower(word, &mut buf)?;
     Some(match w {
-        "or" => Kw::Or,
-        "and" => Kw::And,
-        "xor" => Kw::Xor,
-        "not" => Kw::Not,
-        "union" => Kw::Union,
-        "select" => Kw::Select,
-        "all" => Kw::All,
-        "distinct" | "distinctrow" => Kw::Distinct,
-        "from" => Kw::From,
-        "where" => Kw::Where,
-        "order" => Kw::Order,
-        "group" => Kw::Group,
-        "by" => Kw::By,
-        "having" => Kw::Having,
-        "limit" | "offset" => Kw::Limit,
-        "into" => Kw::Into,
-        "outfile" | "dumpfile" => Kw::Outfile,
-        "procedure" => Kw::Procedure,
-        "like" | "ilike" | "rlike" => Kw::Like,
-        "is" => Kw::Is,
-        "in" => Kw::In,
-        "between" => Kw::Between,
-        "regexp" | "similar" => Kw::Regexp,
-        "sounds" => Kw::Sounds,
-        "collate" => Kw::Collate,
-        "null" => Kw::Null,
-        "true" => Kw::True,
-        "false" => Kw::False,
-        "waitfor" => Kw::Waitfor,
-        "delay" => Kw::Delay,
-        "time" => Kw::Time,
-        "case" => Kw::Case,
-        "when" => Kw::When,
-        "exists" => Kw::Exists,
-        "set" => Kw::Set,
-        "drop" => Kw::Verb(Verb::Drop),
-        "create" => Kw::Verb(Verb::Create),
-        "alter" => Kw::Verb(Verb::Alter),
-        "truncate" => Kw::Verb(Verb::Truncate),
-        "insert" | "replace" => Kw::Verb(Verb::Insert),
-        "update" => Kw::Verb(Verb::Update),
-        "delete" => Kw::Verb(Verb::Delete),
-        "exec" | "execute" => Kw::Verb(Verb::Exec),
-        "shutdown" => Kw::Verb(Verb::Shutdown),
-        "declare" => Kw::Verb(Verb::Declare),
-        "grant" | "revoke" => Kw::Verb(Verb::Grant),
-        "call" => Kw::Verb(Verb::Call),
-        "copy" => Kw::Verb(Verb::Copy),
-        "load" => Kw::Verb(Verb::Load),
-        "rename" => Kw::Verb(Verb::Rename),
-        "backup" | "restore" => Kw::Verb(Verb::Backup),
-        "table" | "tables" | "database" | "schema" | "view" | "user" | "login" | "role" | "index" | "function"
-        | "trigger" | "column" | "temporary" => Kw::Object,
+        b"or" => Kw::Or,
+        b"and" => Kw::And,
+        b"xor" => Kw::Xor,
+        b"not" => Kw::Not,
+        b"union" => Kw::Union,
+        b"select" => Kw::Select,
+        b"all" => Kw::All,
+        b"distinct" | b"distinctrow" => Kw::Distinct,
+        b"from" => Kw::From,
+        b"where" => Kw::Where,
+        b"order" => Kw::Order,
+        b"group" => Kw::Group,
+        b"by" => Kw::By,
+        b"having" => Kw::Having,
+        b"limit" | b"offset" => Kw::Limit,
+        b"into" => Kw::Into,
+        b"outfile" | b"dumpfile" => Kw::Outfile,
+        b"procedure" => Kw::Procedure,
+        b"like" | b"ilike" | b"rlike" => Kw::Like,
+        b"is" => Kw::Is,
+        b"in" => Kw::In,
+        b"between" => Kw::Between,
+        b"regexp" | b"similar" => Kw::Regexp,
+        b"sounds" => Kw::Sounds,
+        b"collate" => Kw::Collate,
+        b"null" => Kw::Null,
+        b"true" => Kw::True,
+        b"false" => Kw::False,
+        b"waitfor" => Kw::Waitfor,
+        b"delay" => Kw::Delay,
+        b"time" => Kw::Time,
+        b"case" => Kw::Case,
+        b"when" => Kw::When,
+        b"exists" => Kw::Exists,
+        b"set" => Kw::Set,
+        b"drop" => Kw::Verb(Verb::Drop),
+        b"create" => Kw::Verb(Verb::Create),
+        b"alter" => Kw::Verb(Verb::Alter),
+        b"truncate" => Kw::Verb(Verb::Truncate),
+        b"insert" | b"replace" => Kw::Verb(Verb::Insert),
+        b"update" => Kw::Verb(Verb::Update),
+        b"delete" => Kw::Verb(Verb::Delete),
+        b"exec" | b"execute" => Kw::Verb(Verb::Exec),
+        b"shutdown" => Kw::Verb(Verb::Shutdown),
+        b"declare" => Kw::Verb(Verb::Declare),
+        b"grant" | b"revoke" => Kw::Verb(Verb::Grant),
+        b"call" => Kw::Verb(Verb::Call),
+        b"copy" => Kw::Verb(Verb::Copy),
+        b"load" => Kw::Verb(Verb::Load),
+        b"rename" => Kw::Verb(Verb::Rename),
+        b"backup" | b"restore" => Kw::Verb(Verb::Backup),
+        b"table" | b"tables" | b"database" | b"schema" | b"view" | b"user" | b"login" | b"role" | b"index"
+        | b"function" | b"trigger" | b"column" | b"temporary" => Kw::Object,
         _ => return None,
     })
 }
@@ -163,28 +164,45 @@ pub fn function(name: &[u8]) -> Option<FnEffect> {
     let mut buf = [0u8; 32];
     let w = lower(name, &mut buf)?;
     Some(match w {
-        "sleep" | "benchmark" | "pg_sleep" | "pg_sleep_for" | "receive_message" | "randomblob" | "delay" => {
+        b"sleep" | b"benchmark" | b"pg_sleep" | b"pg_sleep_for" | b"receive_message" | b"randomblob" | b"delay" => {
             FnEffect::Time
         }
-        "extractvalue" | "updatexml" | "xmltype" | "exp" | "geometrycollection" | "multipoint" | "polygon"
-        | "multipolygon" | "linestring" | "multilinestring" | "gtid_subset" | "gtid_subtract" | "name_const"
-        | "floor" | "rand" | "json_keys" | "getxml" | "ctxsys" | "ordsys" | "drithsx" => FnEffect::Error,
-        "load_file" | "xp_cmdshell" | "xp_regread" | "xp_dirtree" | "xp_fileexist" | "sp_executesql"
-        | "sp_oacreate" | "sp_configure" | "openrowset" | "opendatasource" | "openquery" | "pg_read_file"
-        | "pg_ls_dir" | "lo_import" | "lo_export" | "sys_eval" | "sys_exec" | "request" | "get_host_name"
-        | "get_host_address" | "dblink" | "dblink_exec" | "load_extension" | "utl_http" | "httpuritype"
-        | "java_exec" => FnEffect::System,
-        "char" | "chr" | "nchar" | "concat" | "concat_ws" | "group_concat" | "string_agg" | "listagg" | "ascii"
-        | "ord" | "hex" | "unhex" | "substring" | "substr" | "mid" | "left" | "right" | "char_length" | "length"
-        | "len" | "bin" | "conv" | "elt" | "make_set" | "lpad" | "rpad" | "reverse" | "unicode" | "to_char"
-        | "from_base64" | "to_base64" | "md5" | "sha1" | "count" | "convert" | "cast" | "quote" | "instr"
-        | "locate" | "position" | "strcmp" | "regexp_substr" | "xmlagg" | "dbms_xmlgen" => FnEffect::Obfuscation,
-        "version" | "database" | "user" | "current_user" | "system_user" | "session_user" | "schema" | "db_name"
-        | "user_name" | "host_name" | "suser_name" | "suser_sname" | "current_database" | "current_schema"
-        | "connection_id" | "last_insert_id" | "uuid" | "pg_backend_pid" | "sqlite_version" | "banner" => {
-            FnEffect::Info
-        }
-        "if" | "iif" | "ifnull" | "nullif" | "coalesce" | "decode" | "isnull" => FnEffect::Conditional,
+        b"extractvalue"
+        | b"updatexml"
+        | b"xmltype"
+        | b"exp"
+        | b"geometrycollection"
+        | b"multipoint"
+        | b"polygon"
+        | b"multipolygon"
+        | b"linestring"
+        | b"multilinestring"
+        | b"gtid_subset"
+        | b"gtid_subtract"
+        | b"name_const"
+        | b"floor"
+        | b"rand"
+        | b"json_keys"
+        | b"getxml"
+        | b"ctxsys"
+        | b"ordsys"
+        | b"drithsx" => FnEffect::Error,
+        b"load_file" | b"xp_cmdshell" | b"xp_regread" | b"xp_dirtree" | b"xp_fileexist" | b"sp_executesql"
+        | b"sp_oacreate" | b"sp_configure" | b"openrowset" | b"opendatasource" | b"openquery" | b"pg_read_file"
+        | b"pg_ls_dir" | b"lo_import" | b"lo_export" | b"sys_eval" | b"sys_exec" | b"request" | b"get_host_name"
+        | b"get_host_address" | b"dblink" | b"dblink_exec" | b"load_extension" | b"utl_http" | b"httpuritype"
+        | b"java_exec" => FnEffect::System,
+        b"char" | b"chr" | b"nchar" | b"concat" | b"concat_ws" | b"group_concat" | b"string_agg" | b"listagg"
+        | b"ascii" | b"ord" | b"hex" | b"unhex" | b"substring" | b"substr" | b"mid" | b"left" | b"right"
+        | b"char_length" | b"length" | b"len" | b"bin" | b"conv" | b"elt" | b"make_set" | b"lpad" | b"rpad"
+        | b"reverse" | b"unicode" | b"to_char" | b"from_base64" | b"to_base64" | b"md5" | b"sha1" | b"count"
+        | b"convert" | b"cast" | b"quote" | b"instr" | b"locate" | b"position" | b"strcmp" | b"regexp_substr"
+        | b"xmlagg" | b"dbms_xmlgen" => FnEffect::Obfuscation,
+        b"version" | b"database" | b"user" | b"current_user" | b"system_user" | b"session_user" | b"schema"
+        | b"db_name" | b"user_name" | b"host_name" | b"suser_name" | b"suser_sname" | b"current_database"
+        | b"current_schema" | b"connection_id" | b"last_insert_id" | b"uuid" | b"pg_backend_pid"
+        | b"sqlite_version" | b"banner" => FnEffect::Info,
+        b"if" | b"iif" | b"ifnull" | b"nullif" | b"coalesce" | b"decode" | b"isnull" => FnEffect::Conditional,
         _ => return None,
     })
 }

@@ -48,16 +48,24 @@ pub fn detect(input: &[u8]) -> Option<Finding> {
                 }
             }
             let tokens = token::tokenize(&variant, start);
-            let sig = analyze::significant(&tokens);
-            let found = match analyze::analyze(&sig, &variant, start) {
-                Some(hit) => Some((hit, &sig)),
-                None if start == Start::Bare => analyze::nested_comment(&tokens, &variant).map(|h| (h, &tokens)),
-                None => None,
+            let exact = matches!(variant, Cow::Borrowed(_));
+            let span_of = |toks: &[Token], hit: &analyze::Hit| {
+                if exact {
+                    toks[hit.first].start as usize..toks[hit.last].end as usize
+                } else {
+                    0..input.len()
+                }
             };
-            if let Some((hit, toks)) = found {
-                let exact = matches!(variant, Cow::Borrowed(_));
-                let span =
-                    if exact { toks[hit.first].start as usize..toks[hit.last].end as usize } else { 0..input.len() };
+            // Checked on the full stream, before comments are dropped from it (in place, no copy).
+            let nested = (start == Start::Bare)
+                .then(|| analyze::nested_comment(&tokens, &variant).map(|h| (span_of(&tokens, &h), h)))
+                .flatten();
+            let sig = analyze::significant(tokens);
+            let found = match analyze::analyze(&sig, &variant, start) {
+                Some(hit) => Some((span_of(&sig, &hit), hit)),
+                None => nested,
+            };
+            if let Some((span, hit)) = found {
                 return Some(Finding {
                     class: Class::Sqli,
                     reason: format!("{} (as a {ctx}{note})", hit.reason),

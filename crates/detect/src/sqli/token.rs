@@ -80,7 +80,9 @@ fn is_space(b: u8) -> bool {
 /// Tokenizes `input` as SQL text that starts in `start`. Comments are kept as tokens (the analysis needs to
 /// see truncation), whitespace is dropped.
 pub fn tokenize(input: &[u8], start: Start) -> Vec<Token> {
-    let mut out = Vec::with_capacity(input.len() / 3 + 2);
+    // At most one token per byte (plus the context string). Reserving that much never reallocates, and the
+    // pages a short token stream does not touch are never faulted in, so the reserve costs nothing.
+    let mut out = Vec::with_capacity(input.len() + 1);
     let mut i = 0usize;
     // Inside a MySQL versioned comment `/*!50000 ... */` the content is executed; its closing `*/` is skipped.
     let mut in_versioned = false;
@@ -215,6 +217,13 @@ pub fn tokenize(input: &[u8], start: Start) -> Vec<Token> {
             }
             _ => {
                 i += 1;
+                // A run of meaningless bytes is one token: `{{{{` says no more than `{`.
+                if let Some(prev) = out.last_mut() {
+                    if prev.kind == Kind::Other && prev.end as usize == s {
+                        prev.end = tok(Kind::Other, s, i).end;
+                        continue;
+                    }
+                }
                 Kind::Other
             }
         };

@@ -47,6 +47,12 @@ fn lower(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).to_ascii_lowercase()
 }
 
+/// Lowercased name of a tag or attribute; no name that matters is longer than 64 bytes, and capping keeps
+/// a megabyte-long "name" from being copied.
+fn name_of(bytes: &[u8]) -> String {
+    lower(&bytes[..bytes.len().min(64)])
+}
+
 /// Start tags anywhere in the value.
 fn markup(input: &[u8]) -> Option<Finding> {
     if let Some(f) = executable_anywhere(input) {
@@ -78,7 +84,7 @@ fn executable_anywhere(input: &[u8]) -> Option<Finding> {
         let full = lower(&input[i..i + len]);
         let name = full.rsplit(':').next().unwrap_or(&full);
         let boundary = input.get(i + len).is_none_or(|&c| c.is_ascii_whitespace() || matches!(c, b'/' | b'>'));
-        if boundary && name != "style" && name != "base" {
+        if boundary && name != "base" {
             if let Some(why) = rules::executable_element(name) {
                 return finding(why, lt..i + len, &format!("tag:{name}"));
             }
@@ -88,7 +94,7 @@ fn executable_anywhere(input: &[u8]) -> Option<Finding> {
 }
 
 fn dangerous_tag(input: &[u8], tag: &html::Tag) -> Option<Finding> {
-    let full = lower(&input[tag.name.clone()]);
+    let full = name_of(&input[tag.name.clone()]);
     // `<x:script xmlns:x="http://www.w3.org/1999/xhtml">`: in XHTML a prefixed name is the same element.
     let name = full.rsplit(':').next().unwrap_or(&full);
     if let Some(why) = rules::executable_element(name) {
@@ -96,7 +102,7 @@ fn dangerous_tag(input: &[u8], tag: &html::Tag) -> Option<Finding> {
     }
     let value = |a: &html::Attr| a.value.as_ref().map_or(&[][..], |v| &input[v.clone()]);
     for a in &tag.attrs {
-        let an = lower(&input[a.name.clone()]);
+        let an = name_of(&input[a.name.clone()]);
         let v = value(a);
         if rules::event_handler(&an, true) {
             return finding(format!("event handler {an}= in <{name}>"), tag.span.clone(), &format!("attr:{an}"));
@@ -116,13 +122,23 @@ fn dangerous_tag(input: &[u8], tag: &html::Tag) -> Option<Finding> {
             return finding(format!("{why} in {an}= of <{name}>"), tag.span.clone(), "uri");
         }
     }
-    let attr = |n: &str| tag.attrs.iter().find(|a| lower(&input[a.name.clone()]) == n).map(|a| lower(value(a)));
+    let attr = |n: &str| tag.attrs.iter().find(|a| name_of(&input[a.name.clone()]) == n).map(|a| lower(value(a)));
     match name {
-        "meta" if attr("http-equiv").is_some() => {
-            finding("<meta http-equiv> (refresh/cookie)", tag.span.clone(), "tag:meta")
+        // `Content-Type` and friends are everyday e-mail template markup; refresh navigates (also to script
+        // URIs) and set-cookie plants a session.
+        "meta" if attr("http-equiv").is_some_and(|v| v.contains("refresh") || v.contains("cookie")) => {
+            finding("<meta http-equiv> refresh/set-cookie", tag.span.clone(), "tag:meta")
         }
-        "link" if attr("rel").is_some_and(|r| r.contains("import") || r.contains("stylesheet")) => {
-            finding("<link> loads a document or stylesheet", tag.span.clone(), "tag:link")
+        "link" if attr("rel").is_some_and(|r| r.contains("import")) => {
+            finding("<link rel=import> loads a document", tag.span.clone(), "tag:link")
+        }
+        // A stylesheet only matters when it runs script; read it up to the next `<` (its end tag), so each
+        // byte is looked at once however many `<style>` tags there are.
+        "style" => {
+            let body = &input[tag.span.end..];
+            let body = &body[..body.iter().position(|&b| b == b'<').unwrap_or(body.len())];
+            rules::css_runs_script(body)
+                .and_then(|why| finding(format!("{why} in <style>"), tag.span.clone(), "tag:style"))
         }
         _ => None,
     }
@@ -140,7 +156,7 @@ fn attribute_breakout(input: &[u8]) -> Option<Finding> {
         let (attrs, _) = html::attributes(input, from, &quotes, true);
         for a in attrs {
             let Some(v) = a.value.clone() else { continue };
-            let an = lower(&input[a.name.clone()]);
+            let an = name_of(&input[a.name.clone()]);
             let val = &input[v.clone()];
             // Prose after a quote can look like `name=value`: only real event names with a value count here.
             if rules::event_handler(&an, false) && !val.is_empty() {
@@ -227,23 +243,23 @@ fn js_string_breakout(input: &[u8]) -> Option<Finding> {
 /// Client-side template expressions (`{{constructor.constructor('alert(1)')()}}`, `${alert(1)}`) and CSS
 /// values that run script (`color:red;background:url(javascript:...)`).
 fn template_or_style(input: &[u8]) -> Option<Finding> {
-    for open in [&b"{{"[..], b"${", b"#{"] {
-        let mut from = 0;
-        while let Some(p) = input[from..].windows(open.len()).position(|w| w == open) {
-            let start = from + p;
-            let inner_start = start + open.len();
-            let close = if open == b"{{" { &b"}}"[..] } else { b"}" };
-            let end = input[inner_start..]
-                .windows(close.len())
-                .position(|w| w == close)
-                .map_or(input.len(), |e| inner_start + e);
-            let inner = &input[inner_start..end];
-            let constructor = inner.windows(11).any(|w| w.eq_ignore_ascii_case(b"constructor"));
-            if (constructor && inner.contains(&b'(')) || js::harmful_use(inner).is_some() {
-                return finding("template expression runs code", start..end, "template");
-            }
-            from = end.max(inner_start);
+    // One pass over the `{` bytes: an expression opens at `{{`, `${` or `#{`.
+    let mut from = 0;
+    while let Some(p) = input[from..].iter().position(|&b| b == b'{') {
+        let brace = from + p;
+        from = brace + 1;
+        let Some(start) = brace.checked_sub(1).filter(|&s| matches!(input[s], b'{' | b'$' | b'#')) else {
+            continue;
+        };
+        let inner_start = brace + 1;
+        let close: &[u8] = if input[start] == b'{' { b"}}" } else { b"}" };
+        let end = find(&input[inner_start..], close).map_or(input.len(), |e| inner_start + e);
+        let inner = &input[inner_start..end];
+        let constructor = inner.windows(11).any(|w| w.eq_ignore_ascii_case(b"constructor"));
+        if (constructor && inner.contains(&b'(')) || js::harmful_use(inner).is_some() {
+            return finding("template expression runs code", start..end, "template");
         }
+        from = end.max(from);
     }
     rules::css_runs_script(input).and_then(|why| finding(why, 0..input.len(), "css"))
 }
@@ -296,4 +312,17 @@ mod tests {
             assert!(!hit(b), "{b}: {:?}", detect(b.as_bytes()));
         }
     }
+}
+
+/// Position of `needle` (one or two bytes) in `hay`, scanning for its first byte.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(p) = hay[from..].iter().position(|&b| b == needle[0]) {
+        let at = from + p;
+        if hay[at..].starts_with(needle) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }

@@ -18,7 +18,6 @@ pub fn executable_element(name: &str) -> Option<&'static str> {
         "iframe" | "frame" | "frameset" => "frame element loads a document",
         "object" | "embed" | "applet" => "plugin element loads active content",
         "base" => "<base> rewrites every relative URL of the page",
-        "style" => "<style> element injects CSS",
         "import" | "vmlframe" | "xml" | "bgsound" => "legacy element loads active content",
         _ => return None,
     })
@@ -159,7 +158,9 @@ pub fn event_handler(name: &str, any_on: bool) -> bool {
 /// Normalises a URI the way a browser does before reading its scheme: references decoded, tab/CR/LF removed
 /// anywhere, leading spaces and control characters trimmed, lowercased (only the first bytes matter).
 pub fn uri_prefix(raw: &[u8]) -> Vec<u8> {
-    let decoded = entity::decode(raw);
+    // Only the scheme matters: decode a bounded head (room for padded references such as `&#0000106;` and
+    // leading whitespace), so a megabyte-long value costs no more than a short one here.
+    let decoded = entity::decode(&raw[..raw.len().min(URI_HEAD)]);
     let mut out = Vec::with_capacity(48);
     for &b in decoded.iter().skip_while(|&&b| b <= 0x20) {
         if matches!(b, b'\t' | b'\n' | b'\r') {
@@ -172,6 +173,9 @@ pub fn uri_prefix(raw: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// How many raw bytes of a URI are decoded to find its scheme.
+const URI_HEAD: usize = 1024;
 
 /// A URI scheme that runs script when the URI is followed, loaded or submitted.
 pub fn script_uri(prefix: &[u8]) -> Option<&'static str> {
@@ -202,6 +206,10 @@ pub fn script_uri(prefix: &[u8]) -> Option<&'static str> {
 /// CSS that runs script or loads a script URI (old IE `expression()`, `behavior`, Mozilla `-moz-binding`,
 /// `url(javascript:...)`, `@import` of a script URI).
 pub fn css_runs_script(css: &[u8]) -> Option<&'static str> {
+    // Every construct below needs a `:` (a property, a scheme) or an `@` (`@import`), possibly as a reference.
+    if !css.iter().any(|&b| matches!(b, b':' | b'@' | b'&')) {
+        return None;
+    }
     let decoded = entity::decode(css);
     // CSS escapes (`\65 xpression`) and comments (`ex/**/pression`) are used to hide the words; drop comments
     // and backslashes, which keeps hex escapes of letters readable enough for these words.
