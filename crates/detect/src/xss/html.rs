@@ -156,7 +156,9 @@ pub fn attributes(input: &[u8], from: usize, quotes: &Quotes, stop_at_lt: bool) 
 mod tests {
     use super::*;
 
-    fn tags(s: &str) -> Vec<(String, Vec<(String, Option<String>)>)> {
+    type Parsed = Vec<(String, Vec<(String, Option<String>)>)>;
+
+    fn tags(s: &str) -> Parsed {
         let mut out = Vec::new();
         each_tag(s.as_bytes(), |t| {
             let txt = |r: &Range<usize>| s[r.clone()].to_string();

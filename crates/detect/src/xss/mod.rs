@@ -264,6 +264,19 @@ fn template_or_style(input: &[u8]) -> Option<Finding> {
     rules::css_runs_script(input).and_then(|why| finding(why, 0..input.len(), "css"))
 }
 
+/// Position of `needle` (one or two bytes) in `hay`, scanning for its first byte.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(p) = hay[from..].iter().position(|&b| b == needle[0]) {
+        let at = from + p;
+        if hay[at..].starts_with(needle) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,17 +325,4 @@ mod tests {
             assert!(!hit(b), "{b}: {:?}", detect(b.as_bytes()));
         }
     }
-}
-
-/// Position of `needle` (one or two bytes) in `hay`, scanning for its first byte.
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    let mut from = 0;
-    while let Some(p) = hay[from..].iter().position(|&b| b == needle[0]) {
-        let at = from + p;
-        if hay[at..].starts_with(needle) {
-            return Some(at);
-        }
-        from = at + 1;
-    }
-    None
 }
