@@ -263,16 +263,22 @@ impl Analysis<'_> {
         if !self.ends_expression(end) {
             return None;
         }
-        let terminal_comment = matches!(self.kind(end), Some(Kind::Comment { terminal: true }));
+        let truncated = matches!(self.sig.last().map(|t| t.kind), Some(Kind::Comment { terminal: true }));
         let in_string = matches!(self.start, Start::InString(_));
         let lone_ok = |mut i: usize| {
             while matches!(self.kind(i), Some(Kind::Kw(Kw::Not) | Kind::Op(Op::Unary) | Kind::LParen)) {
                 i += 1;
             }
+            // A lone constant only works when the rest of the query is cut off (`' or 1--`), or, in a
+            // string, when it re-opens the string with a true value for the application's quote to close
+            // (`' or '1`). Without either it leaves a dangling quote, which is what prose does: `6' or 7'`.
             match self.kind(i) {
-                Some(Kind::Num) | Some(Kind::Kw(Kw::True)) => in_string || terminal_comment,
-                Some(Kind::Str { .. }) => terminal_comment,
-                Some(Kind::Kw(Kw::False | Kw::Null)) => in_string && terminal_comment,
+                _ if truncated => true,
+                Some(Kind::Str { closed: false, .. }) if in_string => {
+                    let content = self.text(i).get(1..).unwrap_or(&[]);
+                    let text = std::str::from_utf8(content).unwrap_or("").trim();
+                    text.parse::<f64>().is_ok_and(|v| v != 0.0) || text.eq_ignore_ascii_case("true")
+                }
                 _ => false,
             }
         };

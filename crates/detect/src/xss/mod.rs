@@ -158,8 +158,9 @@ fn attribute_breakout(input: &[u8]) -> Option<Finding> {
             let Some(v) = a.value.clone() else { continue };
             let an = name_of(&input[a.name.clone()]);
             let val = &input[v.clone()];
-            // Prose after a quote can look like `name=value`: only real event names with a value count here.
-            if rules::event_handler(&an, false) && !val.is_empty() {
+            // Prose after a quote can look like `name=value`: only real event names holding code count here
+            // (`alert(1)`, not the word in `Use onclick=handler in your button`).
+            if rules::event_handler(&an, false) && js::looks_like_code(val) {
                 return finding(
                     format!("attribute breakout adds handler {an}="),
                     a.name.start..v.end,
