@@ -355,10 +355,12 @@ impl Analysis<'_> {
     fn operand(&self, i: usize) -> Option<(Operand, usize)> {
         let n = self.sig.len();
         let mut j = i;
-        while j < n.min(i + 8)
-            && matches!(self.kind(j), Some(Kind::Op(Op::Unary)) | Some(Kind::Kw(Kw::Not)))
-                | (matches!(self.kind(j), Some(Kind::Op(Op::Arith))) && matches!(self.text(j), b"-" | b"+"))
-        {
+        let prefix = |j: usize| match self.kind(j) {
+            Some(Kind::Op(Op::Unary) | Kind::Kw(Kw::Not)) => true,
+            Some(Kind::Op(Op::Arith)) => matches!(self.text(j), b"-" | b"+"),
+            _ => false,
+        };
+        while j < n.min(i + 8) && prefix(j) {
             j += 1;
         }
         let mut open = 0;
