@@ -77,6 +77,13 @@ impl Analysis<'_> {
     /// The value was pasted inside a string quoted with `q`: it must close that string, then continue as SQL.
     fn in_string(&self, q: u8) -> Option<Hit> {
         let Some(Kind::Str { closed: true, .. }) = self.kind(0) else { return None };
+        // A quote right after a space, with words before it, opens a quotation (`He said 'no' or ...`,
+        // `x = "--flag"`); an attacker's quote closes the application's string right after the value
+        // (`admin'--`, `1' OR`), or is the value's first byte.
+        let before = &self.input[..self.sig[0].end as usize - 1];
+        if before.last().is_some_and(|b| b.is_ascii_whitespace()) && before.iter().any(|b| !b.is_ascii_whitespace()) {
+            return None;
+        }
         let mut j = 1;
         while self.kind(j) == Some(Kind::RParen) {
             j += 1;
@@ -110,9 +117,16 @@ impl Analysis<'_> {
     fn string_expression(&self, q: u8, j: usize) -> Option<Hit> {
         let last = self.sig.len() - 1;
         let starts_with_operator = matches!(self.kind(j), Some(Kind::Op(Op::Arith | Op::Logic)));
-        let reopens = self.kind(last) == Some(Kind::Str { quote: q, closed: false }) && last > j;
-        let evaluates =
-            (j + 1..last).any(|i| matches!(self.kind(i), Some(Kind::Ident | Kind::Var | Kind::Kw(Kw::Object))));
+        // `'+x+'`: the re-opening quote follows an operator, as the closing one was followed by one.
+        // ...and re-opens an empty string, which the application's own quote closes.
+        let empty = self.text(last).get(1..).is_some_and(|c| c.iter().all(|b| b.is_ascii_whitespace()));
+        let reopens = self.kind(last) == Some(Kind::Str { quote: q, closed: false })
+            && empty
+            && last > j + 1
+            && matches!(self.kind(last - 1), Some(Kind::Op(Op::Arith | Op::Logic)));
+        let one_expression = !(j + 1..last).any(|i| matches!(self.kind(i), Some(Kind::Str { .. })));
+        let evaluates = one_expression
+            && (j + 1..last).any(|i| matches!(self.kind(i), Some(Kind::Ident | Kind::Var | Kind::Kw(Kw::Object))));
         if starts_with_operator && reopens && evaluates {
             return Some(self.hit("expression injected between two halves of a string", j, last));
         }
@@ -146,6 +160,9 @@ impl Analysis<'_> {
     /// Can token `j` follow a complete operand in SQL (operator, logic, clause keyword, `;`)?
     fn continues(&self, j: usize) -> bool {
         match self.kind(j) {
+            // `::`, `->`, `?` and `:` are PostgreSQL casts, JSON paths and bind markers: never how an injection
+            // goes on, but everywhere in code (`tokio::time::sleep(...)`).
+            Some(Kind::Op(Op::Misc)) => false,
             Some(Kind::Op(_)) | Some(Kind::Semi) | Some(Kind::Comma) | Some(Kind::RParen) => true,
             Some(Kind::Comment { terminal: true }) => true,
             Some(Kind::Kw(k)) => matches!(
@@ -206,7 +223,11 @@ impl Analysis<'_> {
                 Kind::Ident | Kind::Kw(_) if self.is_lparen(i + 1) && function(self.text(i)).is_some() => {
                     if let Some(eff) = function(self.text(i)) {
                         let strong = matches!(eff, FnEffect::Time | FnEffect::Error | FnEffect::System);
-                        if strong || !strong_only {
+                        // `s.len()`, `it.position(...)`: a weak function reached through a dot is a method call.
+                        let dotted = i > 0 && self.kind(i - 1) == Some(Kind::Dot);
+                        // `suite::load_file(...)` is a path in code; SQL has no `::` before a call.
+                        let pathed = i > 0 && self.kind(i - 1) == Some(Kind::Op(Op::Misc));
+                        if !pathed && (strong || (!strong_only && !dotted)) {
                             let name = String::from_utf8_lossy(self.text(i)).to_ascii_lowercase();
                             return Some(self.hit(&format!("{} function {name}()", effect_name(eff)), i, i + 1));
                         }
@@ -390,7 +411,10 @@ impl Analysis<'_> {
             Kind::Kw(Kw::Null | Kw::True | Kw::False) => Some((Operand::Literal, j + 1)),
             Kind::LParen if self.kw(j + 1, Kw::Select) => Some((Operand::Computed, self.skip_parens(j))),
             Kind::Ident | Kind::Kw(Kw::Object) if self.is_lparen(j + 1) => {
-                Some((Operand::Computed, self.skip_parens(j + 1)))
+                // Calls the analysis knows compute something an attacker wants; `contains(x)` in a code
+                // snippet is no more than a column would be.
+                let what = if function(self.text(j)).is_some() { Operand::Computed } else { Operand::Column };
+                Some((what, self.skip_parens(j + 1)))
             }
             Kind::Kw(Kw::Exists) if self.is_lparen(j + 1) => Some((Operand::Computed, self.skip_parens(j + 1))),
             Kind::Ident => {
@@ -400,8 +424,11 @@ impl Analysis<'_> {
                     k += 2;
                 }
                 if self.is_lparen(k) {
-                    // `CTXSYS.DRITHSX.SN(...)`: a call through a package or schema.
-                    return Some((Operand::Computed, self.skip_parens(k)));
+                    // `CTXSYS.DRITHSX.SN(...)`: a call through a package or schema counts when a part of the
+                    // name is one the analysis knows; `host.len()` is a method call in code, not SQL.
+                    let known = (j..k).step_by(2).any(|p| function(self.text(p)).is_some());
+                    let what = if k == j + 1 || known { Operand::Computed } else { Operand::Column };
+                    return Some((what, self.skip_parens(k)));
                 }
                 Some((Operand::Column, k))
             }

@@ -66,8 +66,8 @@ fn markup(input: &[u8]) -> Option<Finding> {
     found
 }
 
-/// `<script`, `<iframe`... wherever they appear, also inside another tag's quoted value: the value may be
-/// pasted where that quoting does not hold (`<img src="x` `<script>...`). Name checks only, one linear pass.
+/// `<script` wherever it appears, also inside another tag's quoted value: the value may be pasted where that
+/// quoting does not hold (`<img src="x` `<script>...`). Name check only, one linear pass.
 fn executable_anywhere(input: &[u8]) -> Option<Finding> {
     let mut i = 0;
     while let Some(p) = input[i..].iter().position(|&b| b == b'<') {
@@ -84,27 +84,47 @@ fn executable_anywhere(input: &[u8]) -> Option<Finding> {
         let full = lower(&input[i..i + len]);
         let name = full.rsplit(':').next().unwrap_or(&full);
         let boundary = input.get(i + len).is_none_or(|&c| c.is_ascii_whitespace() || matches!(c, b'/' | b'>'));
-        if boundary && name != "base" {
-            if let Some(why) = rules::executable_element(name) {
-                return finding(why, lt..i + len, &format!("tag:{name}"));
-            }
+        if boundary && name == "script" {
+            return finding("<script> element", lt..i + len, "tag:script");
         }
     }
     None
+}
+
+/// `name` or `prefix:name`, each a letter followed by letters, digits or `-`.
+fn plausible_element(name: &str) -> bool {
+    let part = |p: &str| {
+        p.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+            && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    let mut parts = name.split(':');
+    let first = parts.next().is_some_and(part);
+    let rest: Vec<&str> = parts.collect();
+    first && rest.len() <= 1 && rest.iter().all(|p| part(p))
 }
 
 fn dangerous_tag(input: &[u8], tag: &html::Tag) -> Option<Finding> {
     let full = name_of(&input[tag.name.clone()]);
     // `<x:script xmlns:x="http://www.w3.org/1999/xhtml">`: in XHTML a prefixed name is the same element.
     let name = full.rsplit(':').next().unwrap_or(&full);
-    if let Some(why) = rules::executable_element(name) {
-        return finding(why, tag.span.clone(), &format!("tag:{name}"));
+    if let Some((why, loaders)) = rules::executable_element(name) {
+        let loads = loaders.is_empty()
+            || tag
+                .attrs
+                .iter()
+                .any(|a| a.value.is_some() && loaders.contains(&name_of(&input[a.name.clone()]).as_str()));
+        if loads {
+            return finding(why, tag.span.clone(), &format!("tag:{name}"));
+        }
     }
+    // Browsers accept any tag name, but `impl<D: OnDone>` is code: an invented event name only counts on a
+    // name shaped like an element (`xss`, `x:script`, `my-widget`).
+    let element_like = plausible_element(&full);
     let value = |a: &html::Attr| a.value.as_ref().map_or(&[][..], |v| &input[v.clone()]);
     for a in &tag.attrs {
         let an = name_of(&input[a.name.clone()]);
         let v = value(a);
-        if rules::event_handler(&an, true) {
+        if a.value.is_some() && rules::event_handler(&an, element_like) {
             return finding(format!("event handler {an}= in <{name}>"), tag.span.clone(), &format!("attr:{an}"));
         }
         if an == "srcdoc" {

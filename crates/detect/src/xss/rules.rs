@@ -11,14 +11,18 @@
 
 use super::entity;
 
-/// Elements that execute or load active content by themselves, whatever their attributes.
-pub fn executable_element(name: &str) -> Option<&'static str> {
+/// Elements that execute or load active content, and the attributes through which they load it: `<script>`
+/// runs its content, so it needs none; the others do nothing without their loading attribute (a `<frame>` or
+/// `Vec<Frame>` without `src` loads nothing), which keeps generic types in code snippets out.
+pub fn executable_element(name: &str) -> Option<(&'static str, &'static [&'static str])> {
     Some(match name {
-        "script" => "<script> element",
-        "iframe" | "frame" | "frameset" => "frame element loads a document",
-        "object" | "embed" | "applet" => "plugin element loads active content",
-        "base" => "<base> rewrites every relative URL of the page",
-        "import" | "vmlframe" | "xml" | "bgsound" => "legacy element loads active content",
+        "script" => ("<script> element", &[]),
+        "iframe" | "frame" => ("frame element loads a document", &["src", "srcdoc"]),
+        "object" => ("<object> loads active content", &["data", "codebase", "classid"]),
+        "embed" => ("<embed> loads active content", &["src", "code"]),
+        "applet" => ("<applet> loads active content", &["code", "archive", "codebase", "object"]),
+        "base" => ("<base> rewrites every relative URL of the page", &["href"]),
+        "vmlframe" | "bgsound" => ("legacy element loads active content", &["src"]),
         _ => return None,
     })
 }
@@ -250,7 +254,7 @@ pub fn css_runs_script(css: &[u8]) -> Option<&'static str> {
     if has(b":expression(") || has(b"=expression(") {
         return Some("CSS expression()");
     }
-    if has(b"behavior:") || has(b"-moz-binding:") {
+    if has(b"behavior:url(") || has(b"-moz-binding:url(") {
         return Some("CSS behaviour/binding loads script");
     }
     for scheme in [
