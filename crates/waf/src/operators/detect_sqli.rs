@@ -27,3 +27,19 @@ impl Operator for DetectSqli {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::*;
+    use super::super::{Captures, OpCtx};
+
+    #[test]
+    fn captures_the_fingerprint_as_tx0() {
+        let o = op("detectsqli", "");
+        let mut caps = Captures::default();
+        assert!(o.eval(b"-1' OR '1'='1", &mut OpCtx { env: &NoEnv, captures: Some(&mut caps) }));
+        assert_eq!(caps.groups, vec![b"s&sos".to_vec()]);
+        assert!(!m(o.as_ref(), b"O'Reilly books"));
+        assert!(!m(o.as_ref(), b""));
+    }
+}

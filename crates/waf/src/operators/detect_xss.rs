@@ -27,3 +27,19 @@ impl Operator for DetectXss {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::*;
+    use super::super::{Captures, OpCtx};
+
+    #[test]
+    fn captures_the_input_as_tx0() {
+        let o = op("detectxss", "");
+        let mut caps = Captures::default();
+        let attack = b"<img src=x onerror=alert(1)>";
+        assert!(o.eval(attack, &mut OpCtx { env: &NoEnv, captures: Some(&mut caps) }));
+        assert_eq!(caps.groups, vec![attack.to_vec()]);
+        assert!(!m(o.as_ref(), b"a < b and <b>bold</b>"));
+    }
+}
