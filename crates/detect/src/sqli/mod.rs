@@ -1,0 +1,203 @@
+//! SQL injection detection: a SQL tokenizer ([`token`]) and an analysis of the token stream ([`analyze`]) in
+//! every context an application pastes a value into — as a bare value (`WHERE id = 5`), inside a
+//! single-quoted string and inside a double-quoted string. An attack is a value that, in one of those contexts,
+//! leaves its slot and forms SQL with an effect; keywords alone never decide (`I'd like to select the union of
+//! both offers` passes, `1 OR 1=1` does not).
+//!
+//! Evasions are handled where they live: comments between keywords are whitespace to the tokenizer, MySQL
+//! versioned comments are code, keyword case is ignored, and two extra readings cover filters that delete
+//! inline comments (`UN/**/ION`) and values that arrive with `+` for spaces.
+//!
+//! Owns: SQL detection on one decoded value. Must not decode (see `crate::decode`) or know about HTTP.
+//!
+//! ```
+//! let f = portcullis_detect::sqli::detect(b"-1' OR '1'='1").unwrap();
+//! assert_eq!(f.signature, "s&sos");
+//! assert!(portcullis_detect::sqli::detect(b"O'Reilly books").is_none());
+//! ```
+
+mod analyze;
+mod keywords;
+mod token;
+
+use crate::{Class, Finding};
+use std::borrow::Cow;
+use token::{Kind, Op, Start, Token};
+
+/// The contexts a value is tried in, with the words used in reasons.
+const CONTEXTS: [(Start, &str); 3] = [
+    (Start::InString(b'\''), "single-quoted string"),
+    (Start::InString(b'"'), "double-quoted string"),
+    (Start::Bare, "bare value"),
+];
+
+/// Signature length: enough tokens to tell the shape of the attack apart, short enough to log.
+const SIGNATURE_TOKENS: usize = 5;
+
+/// Detects SQL injection in one value. Returns the first context in which the value is an attack.
+pub fn detect(input: &[u8]) -> Option<Finding> {
+    if input.is_empty() {
+        return None;
+    }
+    for (variant, note) in readings(input) {
+        for (start, ctx) in CONTEXTS {
+            // A string context only matters when the value can close the string.
+            if let Start::InString(q) = start {
+                if !variant.contains(&q) {
+                    continue;
+                }
+            }
+            let tokens = token::tokenize(&variant, start);
+            let exact = matches!(variant, Cow::Borrowed(_));
+            let span_of = |toks: &[Token], hit: &analyze::Hit| {
+                if exact {
+                    toks[hit.first].start as usize..toks[hit.last].end as usize
+                } else {
+                    0..input.len()
+                }
+            };
+            // Checked on the full stream, before comments are dropped from it (in place, no copy).
+            let nested = (start == Start::Bare)
+                .then(|| analyze::nested_comment(&tokens, &variant).map(|h| (span_of(&tokens, &h), h)))
+                .flatten();
+            let sig = analyze::significant(tokens);
+            let found = match analyze::analyze(&sig, &variant, start) {
+                Some(hit) => Some((span_of(&sig, &hit), hit)),
+                None => nested,
+            };
+            if let Some((span, hit)) = found {
+                return Some(Finding {
+                    class: Class::Sqli,
+                    reason: format!("{} (as a {ctx}{note})", hit.reason),
+                    span,
+                    signature: signature(&sig, &variant),
+                });
+            }
+        }
+    }
+    None
+}
+
+/// The value as the database may receive it: as is, with inline comments deleted (filters that strip
+/// `/**/` turn `UN/**/ION` into `UNION`), and with `+` read as a space (form encoding left undecoded).
+fn readings(input: &[u8]) -> Vec<(Cow<'_, [u8]>, &'static str)> {
+    let mut out = vec![(Cow::Borrowed(input), "")];
+    if input.windows(2).any(|w| w == b"/*") {
+        let stripped = strip_block_comments(input);
+        if stripped.len() != input.len() {
+            out.push((Cow::Owned(stripped), ", inline comments removed"));
+        }
+    }
+    if input.contains(&b'+') && !input.contains(&b' ') {
+        let spaced: Vec<u8> = input.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+        out.push((Cow::Owned(spaced), ", '+' read as space"));
+    }
+    out
+}
+
+/// Deletes `/* ... */` comments (not MySQL's versioned `/*! */`, which the tokenizer already reads as code).
+fn strip_block_comments(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        if input[i] == b'/' && input.get(i + 1) == Some(&b'*') && input.get(i + 2) != Some(&b'!') {
+            match input[i + 2..].windows(2).position(|w| w == b"*/") {
+                Some(p) => {
+                    i += 2 + p + 2;
+                    continue;
+                }
+                None => break,
+            }
+        }
+        out.push(input[i]);
+        i += 1;
+    }
+    out
+}
+
+/// A short fingerprint of the token stream, one letter per token, in libinjection's alphabet where it has
+/// one: `s` string, `1` number, `n` name, `k` keyword, `U` UNION, `E` statement verb, `&` logic, `o` operator,
+/// `f` function, `v` variable, `(` `)` `,` `;` `.`, `c` comment, `?` other.
+fn signature(sig: &[Token], input: &[u8]) -> String {
+    sig.iter()
+        .enumerate()
+        .take(SIGNATURE_TOKENS)
+        .map(|(i, t)| {
+            let called = sig.get(i + 1).is_some_and(|n| n.kind == Kind::LParen);
+            match t.kind {
+                Kind::Str { .. } => 's',
+                Kind::Num => '1',
+                Kind::Ident | Kind::Kw(_) if called && keywords::function(&input[t.range()]).is_some() => 'f',
+                Kind::Ident => 'n',
+                Kind::Kw(keywords::Kw::Union) => 'U',
+                Kind::Kw(keywords::Kw::Or | keywords::Kw::And | keywords::Kw::Xor) => '&',
+                Kind::Kw(keywords::Kw::Verb(_)) => 'E',
+                Kind::Kw(_) => 'k',
+                Kind::Var => 'v',
+                Kind::Op(Op::Logic) => '&',
+                Kind::Op(_) => 'o',
+                Kind::LParen => '(',
+                Kind::RParen => ')',
+                Kind::Comma => ',',
+                Kind::Semi => ';',
+                Kind::Dot => '.',
+                Kind::Comment { .. } => 'c',
+                Kind::Other => '?',
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(s: &str) -> bool {
+        detect(s.as_bytes()).is_some()
+    }
+
+    #[test]
+    fn tautologies_in_every_context() {
+        for a in ["1234 OR 1=1", "-1839' or '1'='1", "-1839\" or \"1\"=\"2", "x' OR 'a'<>'b", "x' || '1'='1"] {
+            assert!(hit(a), "{a}");
+        }
+    }
+
+    #[test]
+    fn prose_passes() {
+        for b in [
+            "O'Reilly books",
+            "I'd like to select the union of both offers",
+            "Drop me a line; I'll update you",
+            "rock 'n' roll",
+            "1-2 hours",
+            "don't",
+            "\"quoted\" text",
+            "3 or 4 days",
+            "'#fff'",
+        ] {
+            assert!(!hit(b), "{b}: {:?}", detect(b.as_bytes()));
+        }
+    }
+
+    #[test]
+    fn reason_names_the_context_and_span_points_at_the_breakout() {
+        let f = detect(b"admin' OR 1=1 --").unwrap();
+        assert!(f.reason.contains("single-quoted"), "{}", f.reason);
+        assert_eq!(&b"admin' OR 1=1 --"[f.span.clone()][..2], b"OR");
+        assert_eq!(f.class, Class::Sqli);
+    }
+
+    #[test]
+    fn evasions() {
+        assert!(hit("1 UN/**/ION SEL/**/ECT 1,2"));
+        assert!(hit("1/*!50000UNION*//*!50000SELECT*/1,2"));
+        assert!(hit("1+union+all+select+1,2"));
+        assert!(hit("1\nUnIoN\nSeLeCt\nnull"));
+    }
+
+    #[test]
+    fn signature_is_a_token_fingerprint() {
+        assert_eq!(detect(b"1 UNION SELECT 1").unwrap().signature, "1Uk1");
+    }
+}
