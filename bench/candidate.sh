@@ -4,6 +4,7 @@
 #   CANDIDATE_PORT=47390 CANDIDATE_CMD='exec bench/candidate.sh plain' CANDIDATE_EXPECT_BLOCK=0 ../shared/bench/run.sh
 #
 # MODE: plain   routing only: header policy on, no WAF, no limits (the gateway core's cost)
+#       default what a user gets with no protection configured: the built-in rule pack at medium sensitivity
 #       crs-pl1 plain + the WAF with OWASP CRS (../shared/crs from the repo root) at paranoia level 1, blocking
 # The harness exports ORIGIN_ADDR (127.0.0.1:port of its origin), CANDIDATE_PORT and AB_RUN_DIR.
 # Builds nothing: run `cargo build --release` first (the harness times whatever binary is there).
@@ -59,9 +60,14 @@ rules = ["$crs/crs-setup.conf.example", "$crs/rules/*.conf"]
 TOML
 }
 
+no_waf() {
+  printf '\n[waf]\nmode = "off"\n'
+}
+
 case "$MODE" in
-  plain) common > "$CONF" ;;
+  plain) { common; no_waf; } > "$CONF" ;;
+  default) common > "$CONF" ;;
   crs-pl1) { common; crs_pl1; } > "$CONF" ;;
-  *) echo "candidate.sh: unknown mode '$MODE' (known: plain, crs-pl1)" >&2; exit 2 ;;
+  *) echo "candidate.sh: unknown mode '$MODE' (known: plain, default, crs-pl1)" >&2; exit 2 ;;
 esac
 exec "$BIN" serve --config "$CONF"

@@ -188,29 +188,66 @@ impl Default for HeadersSection {
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum WafMode {
-    /// Rules run and disruptive rules block.
+    /// Rules run and disruptive rules block (the default).
+    #[default]
     On,
     /// Rules run and matches are logged; nothing is blocked.
     DetectionOnly,
     /// The WAF does not run (no cost on the request path).
-    #[default]
     Off,
 }
 
-/// The WAF: a ModSecurity SecLang rule set (e.g. OWASP CRS) run in phases 1–5.
+/// How eagerly the built-in rule pack blocks, like CRS paranoia levels.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Sensitivity {
+    /// Only the high-confidence detectors on parameters, bodies, path and cookies, and request-smuggling tells.
+    Low,
+    /// Adds detection in every header and parameter name, base64-wrapped payloads, the method allow-list and
+    /// protocol anomalies (the default).
+    #[default]
+    Medium,
+    /// Adds strict protocol checks (unusual charsets, invalid UTF-8, bodies without a type, NUL bytes) and blocks
+    /// on a lower anomaly score.
+    High,
+}
+
+impl Sensitivity {
+    /// The rule level that runs (1 = low … 3 = high).
+    pub fn level(self) -> u8 {
+        match self {
+            Sensitivity::Low => 1,
+            Sensitivity::Medium => 2,
+            Sensitivity::High => 3,
+        }
+    }
+}
+
+/// The name in `waf.rules` that stands for the built-in rule pack.
+pub const BUILTIN_RULES: &str = "builtin";
+
+/// The WAF: a ModSecurity SecLang rule set run in phases 1–5.
 ///
-/// Off by default: there is no built-in rule pack yet, so turning it on needs `rules`.
-#[derive(Debug, Clone, Deserialize, Default)]
+/// On by default with the built-in rule pack (`rules = ["builtin"]`): Portcullis's own detectors wired into
+/// anomaly scoring. Add OWASP CRS on top (`rules = ["builtin", "crs/crs-setup.conf", "crs/rules/*.conf"]`) or
+/// replace the pack with it (leave `"builtin"` out).
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WafSection {
-    /// `on`, `detection_only` or `off` (default). Wins over `SecRuleEngine` in the rule files (rules may still
+    /// `on` (default), `detection_only` or `off`. Wins over `SecRuleEngine` in the rule files (rules may still
     /// switch it per request with `ctl:ruleEngine`).
     #[serde(default)]
     pub mode: WafMode,
-    /// Rule files, in load order, relative to the config file; globs allowed
-    /// (`["crs/crs-setup.conf", "crs/rules/*.conf"]`).
-    #[serde(default)]
+    /// Rule sources, in load order: `"builtin"` (the built-in pack, always loaded first) and rule files relative
+    /// to the config file, globs allowed (`["crs/crs-setup.conf", "crs/rules/*.conf"]`).
+    #[serde(default = "d_waf_rules")]
     pub rules: Vec<PathBuf>,
+    /// How eagerly the built-in pack blocks: `low`, `medium` (default) or `high`.
+    #[serde(default)]
+    pub sensitivity: Sensitivity,
+    /// Request methods the built-in pack accepts (medium and high sensitivity); others score as an anomaly.
+    #[serde(default = "d_waf_methods")]
+    pub allowed_methods: Vec<String>,
     /// ModSecurity-style match log: one line per logged rule match (`[id "942100"] [msg "..."]`), appended
     /// and flushed when the request ends. Relative to the config file.
     pub log: Option<PathBuf>,
@@ -219,6 +256,40 @@ pub struct WafSection {
     /// Overrides `SecResponseBodyLimit`: response body bytes buffered and inspected (when
     /// `SecResponseBodyAccess On` and the type is in `SecResponseBodyMimeType`).
     pub response_body_limit: Option<ByteSize>,
+}
+
+impl WafSection {
+    /// Whether the built-in pack is among the rules.
+    pub fn uses_builtin(&self) -> bool {
+        self.rules.iter().any(|p| p.as_os_str() == BUILTIN_RULES)
+    }
+
+    /// The configured rule files (everything but `"builtin"`).
+    pub fn rule_files(&self) -> impl Iterator<Item = (usize, &PathBuf)> {
+        self.rules.iter().enumerate().filter(|(_, p)| p.as_os_str() != BUILTIN_RULES)
+    }
+}
+
+impl Default for WafSection {
+    fn default() -> Self {
+        WafSection {
+            mode: WafMode::default(),
+            rules: d_waf_rules(),
+            sensitivity: Sensitivity::default(),
+            allowed_methods: d_waf_methods(),
+            log: None,
+            request_body_limit: None,
+            response_body_limit: None,
+        }
+    }
+}
+
+fn d_waf_rules() -> Vec<PathBuf> {
+    vec![PathBuf::from(BUILTIN_RULES)]
+}
+
+fn d_waf_methods() -> Vec<String> {
+    ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"].map(String::from).to_vec()
 }
 
 /// Per-route WAF overrides.

@@ -305,12 +305,14 @@ impl Validator<'_> {
             return;
         }
         if f.waf.rules.is_empty() {
-            self.err(
-                "waf.rules",
-                "at least one rule file is required when the WAF is on (there is no built-in rule pack yet)",
-            );
+            self.err("waf.rules", "at least one rule source is required when the WAF is on (\"builtin\" or a file)");
         }
-        for (i, pattern) in f.waf.rules.iter().enumerate() {
+        for (i, m) in f.waf.allowed_methods.iter().enumerate() {
+            if m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase()) {
+                self.err(format!("waf.allowed_methods[{i}]"), format!("{m:?} is not an upper-case method name"));
+            }
+        }
+        for (i, pattern) in f.waf.rule_files() {
             let full = self.config.resolve(pattern);
             let text = full.to_string_lossy();
             if text.contains(['*', '?', '[']) {
@@ -392,11 +394,15 @@ targets = ["127.0.0.1:3000"]
     #[test]
     fn waf_rules_are_required_and_must_exist_when_a_route_runs_the_waf() {
         let route = "[[routes]]\nname=\"a\"\nupstream=\"shop\"\n";
-        // Off by default: nothing to check.
+        // On by default with the built-in pack: nothing to check.
         assert!(errors(&format!("{BASE}\n{route}")).is_empty());
-        let e = errors(&format!("{BASE}\n[waf]\nmode=\"on\"\n{route}"));
+        assert!(errors(&format!("{BASE}\n[waf]\nrules=[\"builtin\"]\n{route}")).is_empty());
+        let e = errors(&format!("{BASE}\n[waf]\nrules=[]\n{route}"));
         assert_eq!(e.len(), 1, "{e:#?}");
-        assert!(e[0].starts_with("waf.rules: at least one rule file"), "{e:#?}");
+        assert!(e[0].starts_with("waf.rules: at least one rule source"), "{e:#?}");
+        let e = errors(&format!("{BASE}\n[waf]\nallowed_methods=[\"GET\", \"get\"]\n{route}"));
+        assert!(e.len() == 1 && e[0].starts_with("waf.allowed_methods[1]"), "{e:#?}");
+        assert!(errors(&format!("{BASE}\n[waf]\nsensitivity=\"paranoid\"\n"))[0].starts_with("waf.sensitivity"));
         let e = errors(&format!(
             "{BASE}\n[waf]\nrules=[\"no/such.conf\", \"no/*.conf\"]\n{route}waf = {{ mode = \"detection_only\" }}\n"
         ));

@@ -11,7 +11,8 @@ use portcullis_waf::{Engine, LoadError};
 /// config provides and CRS expects. Request bodies are inspected (CRS needs them in phase 2), with the XML and
 /// JSON body processors chosen from the Content-Type, and an unparsable body refused (400) in blocking mode;
 /// response bodies only when a rule file says `SecResponseBodyAccess On`. Rule ids 199000–199099 are the
-/// gateway's.
+/// gateway's. The built-in pack, when used, loads between the settings and the body-error rule (so its own
+/// verdicts on a body, e.g. an XXE, come before the generic 400).
 pub const BASE: &str = r#"SecRequestBodyAccess On
 SecRequestBodyLimitAction Reject
 SecResponseBodyAccess Off
@@ -19,7 +20,10 @@ SecResponseBodyMimeType text/plain text/html text/xml
 SecRule REQUEST_HEADERS:Content-Type "^(?:application(?:/soap\+|/)|text/)xml" "id:199000,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=XML"
 SecRule REQUEST_HEADERS:Content-Type "^application/json" "id:199001,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
 SecRule REQUEST_HEADERS:Content-Type "^application/[a-z0-9.-]+[+]json" "id:199002,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
-SecRule REQBODY_ERROR "!@eq 0" "id:199003,phase:2,t:none,log,deny,status:400,msg:'Failed to parse request body.',logdata:'%{reqbody_error_msg}',severity:2"
+"#;
+
+/// The body-error rule of the base config (see [`BASE`]).
+pub const BASE_BODY_ERROR: &str = r#"SecRule REQBODY_ERROR "!@eq 0" "id:199003,phase:2,t:none,log,deny,status:400,msg:'Failed to parse request body.',logdata:'%{reqbody_error_msg}',severity:2"
 "#;
 
 /// The WAF could not be built; the message names the config key and, for rules, the file and line.
@@ -54,7 +58,7 @@ pub fn rule_files(config: &Config) -> Vec<PathBuf> {
         return Vec::new();
     }
     let mut out = Vec::new();
-    for pattern in &config.file.waf.rules {
+    for (_, pattern) in config.file.waf.rule_files() {
         let full = config.resolve(pattern);
         let text = full.to_string_lossy();
         if text.contains(['*', '?', '[']) {
@@ -72,7 +76,11 @@ pub fn rule_files(config: &Config) -> Vec<PathBuf> {
 pub fn build_engine(config: &Config) -> Result<Engine, WafError> {
     let waf = &config.file.waf;
     let mut text = String::from(BASE);
-    for pattern in &waf.rules {
+    if waf.uses_builtin() {
+        text.push_str(&crate::builtin::text(waf));
+    }
+    text.push_str(BASE_BODY_ERROR);
+    for (_, pattern) in waf.rule_files() {
         let full = config.resolve(pattern);
         let _ = writeln!(text, "Include \"{}\"", full.display());
     }

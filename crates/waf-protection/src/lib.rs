@@ -1,4 +1,5 @@
-//! The WAF protection: runs the SecLang engine (`portcullis-waf`, e.g. OWASP CRS) in the gateway's phases.
+//! The WAF protection: runs the SecLang engine (`portcullis-waf`) with the built-in rule pack ([`builtin`])
+//! and/or OWASP CRS in the gateway's phases.
 //!
 //! | gateway phase              | engine                                                           |
 //! |----------------------------|------------------------------------------------------------------|
@@ -14,9 +15,10 @@
 //! the rule language (that is `portcullis-waf`), sockets, HTTP framing.
 
 mod build;
+pub mod builtin;
 mod matchlog;
 mod protection;
 
-pub use build::{build_engine, check, rule_files, waf_used, WafError, BASE};
+pub use build::{build_engine, check, rule_files, waf_used, WafError, BASE, BASE_BODY_ERROR};
 pub use matchlog::MatchLog;
 pub use protection::{WafProtection, SECURITY_TARGET};
