@@ -27,6 +27,8 @@ pub struct ConfigFile {
     #[serde(default)]
     pub waf: WafSection,
     #[serde(default)]
+    pub ip: crate::ipguard::IpSection,
+    #[serde(default)]
     pub listeners: Vec<ListenerSection>,
     #[serde(default)]
     pub upstreams: Vec<UpstreamSection>,
@@ -119,6 +121,13 @@ pub struct LimitsSection {
     /// HTTP/2: streams a client may reset before the connection is closed (rapid-reset defence).
     #[serde(default = "d_resets")]
     pub h2_max_pending_reset_streams: usize,
+    /// Minimum request-body rate (`"1KiB/s"`) after `min_body_rate_grace`; slower bodies get a 408. Unset: no check.
+    pub min_body_rate: Option<crate::ipguard::BodyRate>,
+    /// How long a body may be slow before `min_body_rate` applies.
+    #[serde(default = "d_body_grace")]
+    pub min_body_rate_grace: Dur,
+    /// Open connections one client IP may hold; further connections are closed at accept. Unset: no cap.
+    pub max_connections_per_ip: Option<usize>,
 }
 
 impl Default for LimitsSection {
@@ -132,6 +141,9 @@ impl Default for LimitsSection {
             idle_timeout: d_idle(),
             h2_max_concurrent_streams: d_streams(),
             h2_max_pending_reset_streams: d_resets(),
+            min_body_rate: None,
+            min_body_rate_grace: d_body_grace(),
+            max_connections_per_ip: None,
         }
     }
 }
@@ -235,6 +247,9 @@ pub struct ListenerSection {
     pub h2c: bool,
     /// On a plain listener: answer every request with a 308 to `https://` on this port.
     pub redirect_https_port: Option<u16>,
+    /// Expect a PROXY protocol v1/v2 header (HAProxy) from `server.trusted_proxies` before anything else.
+    #[serde(default)]
+    pub proxy_protocol: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -465,6 +480,9 @@ fn d_header_timeout() -> Dur {
 }
 fn d_idle() -> Dur {
     Dur(Duration::from_secs(60))
+}
+fn d_body_grace() -> Dur {
+    Dur(Duration::from_secs(5))
 }
 fn d_streams() -> u32 {
     100

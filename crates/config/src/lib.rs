@@ -13,11 +13,13 @@
 
 mod error;
 mod file;
+mod ipguard;
 mod units;
 mod validate;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use file::*;
+pub use ipguard::{parse_net, BodyRate, DenyAction, IpSection};
 pub use units::{ByteSize, Dur};
 pub use validate::validate;
 
