@@ -163,7 +163,11 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
     let ready = Arc::new(AtomicBool::new(true));
     if admin.enabled {
         let m = metrics.clone();
-        let state = portcullis_admin::AdminState { metrics: Arc::new(move || m.encode()), ready: ready.clone() };
+        let state = portcullis_admin::AdminState {
+            metrics: Arc::new(move || m.encode()),
+            ready: ready.clone(),
+            ip_stats: Some(metrics.ipguard.stats.clone()),
+        };
         let (addr, _) = portcullis_admin::serve(admin.address, state)
             .await
             .map_err(|e| format!("admin.address: cannot listen on {}: {e}", admin.address))?;

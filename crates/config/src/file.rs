@@ -45,6 +45,9 @@ pub struct ServerSection {
     /// Peers whose `X-Forwarded-For` / `Forwarded` headers are believed (CIDRs). Empty: nobody's.
     #[serde(default)]
     pub trusted_proxies: Vec<IpNet>,
+    /// Which header trusted proxies put the client address in: `"x-forwarded-for"` (default) or `"forwarded"`.
+    #[serde(default)]
+    pub client_ip_header: crate::ipguard::ClientIpHeader,
     /// Poll the config and certificate files for changes and reload them (SIGHUP always reloads).
     #[serde(default = "d_true")]
     pub watch: bool,
@@ -55,7 +58,13 @@ pub struct ServerSection {
 
 impl Default for ServerSection {
     fn default() -> Self {
-        ServerSection { shutdown_grace: d_grace(), trusted_proxies: Vec::new(), watch: true, workers: 0 }
+        ServerSection {
+            shutdown_grace: d_grace(),
+            trusted_proxies: Vec::new(),
+            client_ip_header: Default::default(),
+            watch: true,
+            workers: 0,
+        }
     }
 }
 

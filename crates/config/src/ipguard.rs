@@ -26,6 +26,18 @@ pub enum DenyAction {
     Drop,
 }
 
+/// The header trusted proxies carry the client address in. Only one is believed: a proxy that sets one passes
+/// the other through untouched, so believing both would let a client forge the one its proxy ignores.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+pub enum ClientIpHeader {
+    #[default]
+    #[serde(rename = "x-forwarded-for")]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=...`.
+    #[serde(rename = "forwarded")]
+    Forwarded,
+}
+
 /// `[ip]`: who may connect at all. Empty (the default): everyone, no lookups on the request path.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -19,7 +19,7 @@ mod validate;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use file::*;
-pub use ipguard::{parse_net, BodyRate, DenyAction, IpSection};
+pub use ipguard::{parse_net, BodyRate, ClientIpHeader, DenyAction, IpSection};
 pub use units::{ByteSize, Dur};
 pub use validate::validate;
 

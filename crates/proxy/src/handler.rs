@@ -114,7 +114,12 @@ pub async fn handle(cx: Arc<ConnShared>, req: Request<Incoming>) -> Result<Respo
     let request_id = forward::request_id(req.headers());
     let request_id_value = HeaderValue::from_str(&request_id).ok();
     let mut ctx = RequestCtx::new(request_id, cx.conn.clone());
-    ctx.client_ip = forward::client_ip(cx.conn.peer.ip(), req.headers(), &rt.trusted_proxies);
+    ctx.client_ip = forward::client_ip_from(
+        cx.conn.peer.ip(),
+        req.headers(),
+        &rt.trusted_proxies,
+        rt.config.file.server.client_ip_header,
+    );
     let line = tracing::enabled!(target: ACCESS_TARGET, tracing::Level::INFO)
         .then(|| (req.method().clone(), req.uri().path().to_string()));
 

@@ -56,6 +56,11 @@ impl Runtime {
             .map(|r| Route::build(r, &upstreams, f.limits.max_body_bytes.0, metrics.route(&r.name)))
             .collect::<Result<Vec<_>, _>>()?;
         let mut protections: Vec<Arc<dyn Protection>> = Vec::new();
+        // IP allow/deny first: a denied address costs one lookup and never reaches the others.
+        metrics.ipguard.stats.set_capacity(f.ip.stats_capacity);
+        if let Some(g) = portcullis_ipguard::IpGuard::build(&config, &metrics.ipguard)? {
+            protections.push(Arc::new(g));
+        }
         if f.headers.enabled {
             protections.push(Arc::new(HeaderPolicy::build(&f.headers).map_err(|e| e.to_string())?));
         }
