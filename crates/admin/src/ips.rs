@@ -38,8 +38,11 @@ fn problem(status: StatusCode, detail: &str) -> Response {
     ([(header::CONTENT_TYPE, "application/problem+json")], (status, body.to_string())).into_response()
 }
 
-async fn top(State(stats): State<Arc<IpStats>>, q: Option<Query<TopQuery>>) -> Response {
-    let Some(Query(q)) = q else {
+async fn top(
+    State(stats): State<Arc<IpStats>>,
+    q: Result<Query<TopQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(q)) = q else {
         return problem(StatusCode::BAD_REQUEST, "limit must be a positive integer");
     };
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);

@@ -55,8 +55,8 @@ async fn v1_and_v2_from_a_trusted_peer_set_the_client_address() {
     // The PROXY source is the client; it is not trusted, so its own X-Forwarded-For would be replaced.
     assert_eq!(echoed_header(&echo_of(&resp), "x-forwarded-for"), vec!["198.51.100.7"]);
 
-    let resp = exchange(addr, &v2_header("[2001:db8::7]:40000".parse().unwrap(), "[::1]:443".parse().unwrap(), &[]))
-        .await;
+    let resp =
+        exchange(addr, &v2_header("[2001:db8::7]:40000".parse().unwrap(), "[::1]:443".parse().unwrap(), &[])).await;
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
     assert_eq!(echoed_header(&echo_of(&resp), "x-forwarded-for"), vec!["2001:db8::7"]);
 
@@ -112,8 +112,8 @@ async fn missing_malformed_slow_and_untrusted_headers_close_the_connection() {
     // 127.0.0.1 is not a trusted proxy here: even a valid header is refused, before a byte is read.
     let gw = Gw::start(&cfg("10.0.0.0/8", up.addr, ""));
     let addr = gw.addr("http");
-    let resp = exchange(addr, v1_header("198.51.100.7:1".parse().unwrap(), "127.0.0.1:80".parse().unwrap()).as_bytes())
-        .await;
+    let resp =
+        exchange(addr, v1_header("198.51.100.7:1".parse().unwrap(), "127.0.0.1:80".parse().unwrap()).as_bytes()).await;
     assert_eq!(resp, "");
     assert_eq!(exchange(addr, b"").await, "");
     let m = gw.metrics().await;

@@ -89,3 +89,43 @@ async fn the_per_ip_connection_cap_is_enforced_at_accept() {
     let v: serde_json::Value = r.json().await.unwrap();
     assert!(v["blocks"]["conn_cap"].as_u64().unwrap() >= 1, "{v}");
 }
+
+/// Sends a request head announcing `announced` body bytes, then `sent` bytes, then waits for the answer.
+async fn trickle(addr: std::net::SocketAddr, announced: usize, sent: usize) -> (String, Duration) {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let head = format!("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: {announced}\r\n\r\n");
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&vec![b'x'; sent]).await.unwrap();
+    let t = Instant::now();
+    let mut b = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut b)).await.expect("no answer").unwrap_or(0);
+    (String::from_utf8_lossy(&b[..n]).into_owned(), t.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_below_the_minimum_rate_gets_408_after_the_grace_period() {
+    let up = Upstream::start("one").await;
+    let gw = Gw::start(&format!(
+        "[limits]\nmin_body_rate = \"1KiB/s\"\nmin_body_rate_grace = \"1s\"\n{}",
+        config(&format!(
+            "[[upstreams]]\nname = \"one\"\ntargets = [\"{}\"]\n[[routes]]\nname = \"api\"\nupstream = \"one\"\n",
+            up.addr
+        ))
+    ));
+    let addr = gw.addr("http");
+    // A small body (read whole before going upstream) and a large one (streamed upstream) that stall.
+    for announced in [1000, 200_000] {
+        let (resp, waited) = trickle(addr, announced, 10).await;
+        assert!(resp.starts_with("HTTP/1.1 408"), "{announced}: {resp}");
+        assert!(resp.contains("application/problem+json"), "{resp}");
+        assert!(waited >= Duration::from_millis(800) && waited < Duration::from_secs(5), "{waited:?}");
+    }
+    // A body sent at once is fine.
+    let r = client().post(gw.url("http", "/upload")).body(vec![b'y'; 20_000]).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let m = gw.metrics().await;
+    assert_eq!(metric(&m, "portcullis_slow_clients_total{kind=\"slow_body\"}"), 2.0, "{m}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let log = gw.stdout.lock().unwrap().join("\n");
+    assert!(log.contains("\"refused_by\":\"slow_body\""), "{log}");
+}
