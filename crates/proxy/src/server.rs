@@ -49,8 +49,14 @@ impl Activity {
     }
 
     pub fn end(&self) {
-        self.last_ms.store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+        // At least 1, so that 0 keeps meaning "no request finished yet" (see `served_any`).
+        self.last_ms.store((self.epoch.elapsed().as_millis() as u64).max(1), Ordering::Relaxed);
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Whether a request has finished on this connection.
+    fn served_any(&self) -> bool {
+        self.last_ms.load(Ordering::Relaxed) > 0
     }
 
     fn idle_for(&self) -> Option<Duration> {
@@ -275,12 +281,16 @@ async fn ip_accept(
 
 /// Counts connection errors that mean a misbehaving client: a request head not complete within
 /// `header_read_timeout` (slowloris) and HTTP/2 connections closed for a stream-reset or frame flood.
-fn count_connection_error(gw: &GatewayShared, e: &(dyn std::error::Error + 'static)) {
+/// hyper's head timer also closes a keep-alive connection that sends no next request in time; that is an idle
+/// client, not a slow one, so only connections that never finished a request count as `header_timeout`.
+fn count_connection_error(gw: &GatewayShared, e: &(dyn std::error::Error + 'static), served_any: bool) {
     let mut cur = Some(e);
     let mut text = String::new();
     while let Some(err) = cur {
         if err.downcast_ref::<hyper::Error>().is_some_and(|h| h.is_timeout()) {
-            gw.metrics.slow_client("header_timeout");
+            if !served_any {
+                gw.metrics.slow_client("header_timeout");
+            }
             return;
         }
         text.push_str(&err.to_string());
@@ -387,7 +397,7 @@ async fn drive<C, E>(
                 if let Err(e) = res {
                     tracing::debug!(peer = %shared.conn.peer, error = %e, "connection ended with an error");
                     let e: Box<dyn std::error::Error + Send + Sync> = e.into();
-                    count_connection_error(gw, &*e);
+                    count_connection_error(gw, &*e, shared.activity.served_any());
                 }
                 break;
             }
