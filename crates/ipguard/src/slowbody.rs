@@ -158,16 +158,17 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_body_at_the_rate_passes() {
-        // 1,000 bytes every 500 ms = 2,000 B/s against a 1,000 B/s minimum.
-        let chunks = (0..20).map(|_| (500, 1000)).collect();
+        // 1,000 bytes every 400 ms = 2,500 B/s against a 1,000 B/s minimum.
+        let chunks = (0..20).map(|_| (400, 1000)).collect();
         let b = MinRateBody::new(body(chunks), 1000, Duration::from_secs(1));
         assert_eq!(b.collect().await.unwrap().to_bytes().len(), 20_000);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_body_that_slows_down_later_fails() {
-        // Fast for 5 s (5,000 B/s), then silent: fails once the average drops under 1,000 B/s (at ~25 s).
-        let mut chunks: Vec<(u64, usize)> = (0..5).map(|_| (1000, 5000)).collect();
+        // 25,000 bytes in the first 4.5 s, then silent: fails once the average drops under 1,000 B/s (at 25 s).
+        let mut chunks: Vec<(u64, usize)> = vec![(500, 5000)];
+        chunks.extend((0..4).map(|_| (1000, 5000)));
         chunks.push((120_000, 1));
         let b = MinRateBody::new(body(chunks), 1000, Duration::from_secs(1));
         let t = Instant::now();
