@@ -95,6 +95,11 @@ fn check_config(file: &Path) -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
+            // IP list files and the GeoIP database are read here too, so a bad line is reported as file:line.
+            if let Err(e) = portcullis_ipguard::IpGuard::build(&cfg, &portcullis_ipguard::GuardShared::new(0)) {
+                eprintln!("{}: 1 error\n  {e}", file.display());
+                return ExitCode::FAILURE;
+            }
             let f = &cfg.file;
             println!(
                 "{}: ok ({} listeners, {} upstreams, {} routes{waf})",

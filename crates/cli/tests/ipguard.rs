@@ -247,3 +247,40 @@ async fn memory_stays_bounded_under_100k_distinct_sources() {
     assert!(rss_100k < rss_20k + 8 * 1024, "RSS grew from {rss_20k} KiB to {rss_100k} KiB");
     assert!(rss_100k < 96 * 1024, "RSS {rss_100k} KiB");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_header_decides_when_configured_and_x_forwarded_for_is_then_ignored() {
+    let up = Upstream::start("one").await;
+    let cfg = format!(
+        "[server]\ntrusted_proxies = [\"127.0.0.1/32\"]\nclient_ip_header = \"forwarded\"\n\
+         [ip]\ndeny = [\"2001:db8:bad::/48\", \"198.51.100.0/24\"]\n{}",
+        config(&upstream_cfg(up.addr))
+    );
+    let gw = Gw::start(&cfg);
+    let c = client();
+    let send = |fwd: &'static str, xff: &'static str| {
+        let c = c.clone();
+        let url = gw.url("http", "/api/items");
+        async move {
+            c.get(url).header("Forwarded", fwd).header("X-Forwarded-For", xff).send().await.unwrap().status().as_u16()
+        }
+    };
+    assert_eq!(send(r#"for="[2001:db8:bad::1]:4711";proto=https"#, "192.0.2.1").await, 403);
+    assert_eq!(send("for=198.51.100.1", "192.0.2.1").await, 403);
+    // A spoofed left-most element is ignored; the right-most untrusted one decides.
+    assert_eq!(send("for=192.0.2.1, for=198.51.100.1", "192.0.2.1").await, 403);
+    assert_eq!(send("for=198.51.100.1, for=192.0.2.1", "198.51.100.1").await, 200);
+    assert_eq!(up.hits(), 1);
+}
+
+#[test]
+fn check_config_reports_a_bad_list_line_as_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("deny.netset"), "1.2.3.0/24\n# comment\nnot-an-ip\n").unwrap();
+    let path = dir.path().join("p.toml");
+    std::fs::write(&path, format!("[ip]\ndeny_files = [\"deny.netset\"]\n{}", config(""))).unwrap();
+    let out = std::process::Command::new(BIN).arg("check-config").arg(&path).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("deny.netset:3"), "{err}");
+}
