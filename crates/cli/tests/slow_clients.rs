@@ -88,6 +88,21 @@ async fn the_per_ip_connection_cap_is_enforced_at_accept() {
     let r = client().get(format!("http://{}/api/ips/127.0.0.1", gw.admin.unwrap())).send().await.unwrap();
     let v: serde_json::Value = r.json().await.unwrap();
     assert!(v["blocks"]["conn_cap"].as_u64().unwrap() >= 1, "{v}");
+    drop(gw);
+
+    // Allow-listed addresses are not capped.
+    let gw =
+        Gw::start(&format!("[limits]\nmax_connections_per_ip = 1\n[ip]\nallow = [\"127.0.0.1\"]\n{}", config(ROUTE)));
+    let addr = gw.addr("http");
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /ok HTTP/1.1\r\nHost: t\r\n\r\n").await.unwrap();
+        let mut b = [0u8; 256];
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut b)).await.unwrap().unwrap();
+        assert!(b[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&b[..n]));
+        held.push(s);
+    }
 }
 
 /// Sends a request head announcing `announced` body bytes, then `sent` bytes, then waits for the answer.

@@ -186,6 +186,11 @@ impl IpGuard {
         (false, None)
     }
 
+    /// Whether `ip` is on an allow list (cheap: no country lookup).
+    pub fn is_allowlisted(&self, ip: IpAddr) -> bool {
+        self.filtering && self.inner.lists.load().allow.contains(ip)
+    }
+
     fn count(&self, reason: &str) {
         match reason {
             REASON_DENY_LIST => self.counters.deny_list.inc(),

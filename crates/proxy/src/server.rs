@@ -241,8 +241,9 @@ async fn serve_connection(
 }
 
 /// The accept-path part of IP monitoring: the PROXY protocol header on listeners that expect one, then the
-/// per-IP connection cap (trusted proxies are exempt: they carry many clients). `None`: close the connection
-/// (counted under `portcullis_connections_refused_total`). The slot is held until the connection ends.
+/// per-IP connection cap (trusted proxies are exempt, as they carry many clients, and so are allow-listed
+/// addresses). `None`: close the connection (counted under `portcullis_connections_refused_total`). The slot
+/// is held until the connection ends.
 async fn ip_accept(
     gw: &Arc<GatewayShared>,
     rt: &Runtime,
@@ -265,15 +266,20 @@ async fn ip_accept(
         v4 => v4,
     };
     let slot = match limits.max_connections_per_ip {
-        Some(max) if !crate::forward::trusted(ip, &rt.trusted_proxies) => match gw.per_ip.try_acquire(ip, max) {
-            Some(slot) => Some(slot),
-            None => {
-                gw.metrics.connection_refused("per_ip_cap");
-                gw.metrics.ipguard.stats.record_block(ip, "conn_cap");
-                tracing::debug!(%peer, max, "per-IP connection cap reached; closed");
-                return None;
+        Some(max)
+            if !crate::forward::trusted(ip, &rt.trusted_proxies)
+                && !rt.ipguard.as_ref().is_some_and(|g| g.is_allowlisted(ip)) =>
+        {
+            match gw.per_ip.try_acquire(ip, max) {
+                Some(slot) => Some(slot),
+                None => {
+                    gw.metrics.connection_refused("per_ip_cap");
+                    gw.metrics.ipguard.stats.record_block(ip, "conn_cap");
+                    tracing::debug!(%peer, max, "per-IP connection cap reached; closed");
+                    return None;
+                }
             }
-        },
+        }
         _ => None,
     };
     Some((peer, slot))
