@@ -111,7 +111,8 @@ async fn wait_status(gw: &Gw, xff: &str, want: u16) {
 async fn list_files_reload_on_change_and_a_broken_file_keeps_the_old_list() {
     let up = Upstream::start("one").await;
     let cfg = format!(
-        "[server]\ntrusted_proxies = [\"127.0.0.1/32\"]\n[ip]\ndeny_files = [\"drop.txt\"]\nreload_interval = \"200ms\"\n{}",
+        "[server]\ntrusted_proxies = [\"127.0.0.1/32\"]\n\
+         [ip]\ndeny_files = [\"drop.txt\"]\nreload_interval = \"200ms\"\n{}",
         config(&upstream_cfg(up.addr))
     );
     let gw = Gw::start_with_files(&cfg, &[("drop.txt", b"; Spamhaus DROP\n198.51.100.0/24 ; SBL1\n")]);

@@ -334,9 +334,8 @@ mod tests {
         assert_eq!(n, h.len());
         assert_eq!(p, ProxyHeader::Proxied { source: sa("192.0.2.1:1000"), destination: sa("198.51.100.2:443") });
         let h6 = v2_header(sa("[2001:db8::5]:7"), sa("[2001:db8::6]:8"), &[]);
-        assert!(
-            matches!(parse(&h6).unwrap().unwrap().0, ProxyHeader::Proxied { source, .. } if source == sa("[2001:db8::5]:7"))
-        );
+        assert!(matches!(parse(&h6).unwrap().unwrap().0, ProxyHeader::Proxied { source, .. }
+                if source == sa("[2001:db8::5]:7")));
         // LOCAL with no address block.
         let local = [V2_SIGNATURE.to_vec(), vec![0x20, 0x00, 0, 0]].concat();
         assert_eq!(parse(&local).unwrap().unwrap(), (ProxyHeader::Local, 16));
@@ -388,7 +387,9 @@ mod tests {
         }
 
         #[test]
-        fn round_trips(a in any::<u32>(), b in any::<[u8; 16]>(), sp in any::<u16>(), dp in any::<u16>(), v4 in any::<bool>()) {
+        fn round_trips(
+            a in any::<u32>(), b in any::<[u8; 16]>(), sp in any::<u16>(), dp in any::<u16>(), v4 in any::<bool>()
+        ) {
             let (s, d) = if v4 {
                 (SocketAddr::new(Ipv4Addr::from(a).into(), sp), SocketAddr::new(Ipv4Addr::from(!a).into(), dp))
             } else {
