@@ -21,6 +21,8 @@ use axum::response::IntoResponse;
 use axum::routing::{any, get, post};
 use axum::Router;
 
+pub mod ips;
+
 /// What the admin endpoints read.
 #[derive(Clone)]
 pub struct AdminState {
@@ -28,14 +30,18 @@ pub struct AdminState {
     pub metrics: Arc<dyn Fn() -> String + Send + Sync>,
     /// True once listeners are bound and the config is loaded; false again while draining.
     pub ready: Arc<AtomicBool>,
+    /// The per-IP statistics table, served under `/api/ips` when present.
+    pub ip_stats: Option<Arc<portcullis_ipguard::IpStats>>,
 }
 
 pub fn router(state: AdminState) -> Router {
+    let ips = state.ip_stats.clone().map(ips::routes).unwrap_or_default();
     Router::new()
         .route("/healthz", get(|| async { (StatusCode::OK, "ok\n") }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(state)
+        .merge(ips)
 }
 
 /// The admin listener's routes plus the guarded admin API: `api` holds the other admin endpoints (full paths,

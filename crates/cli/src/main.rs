@@ -106,6 +106,11 @@ fn check_config(file: &Path) -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
+            // IP list files and the GeoIP database are read here too, so a bad line is reported as file:line.
+            if let Err(e) = portcullis_ipguard::IpGuard::build(&cfg, &portcullis_ipguard::GuardShared::new(0)) {
+                eprintln!("{}: 1 error\n  {e}", file.display());
+                return ExitCode::FAILURE;
+            }
             let f = &cfg.file;
             println!(
                 "{}: ok ({} listeners, {} upstreams, {} routes{waf})",
@@ -174,10 +179,14 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
     let ready = Arc::new(AtomicBool::new(true));
     if admin.enabled {
         let m = metrics.clone();
-        let state = portcullis_admin::AdminState { metrics: Arc::new(move || m.encode()), ready: ready.clone() };
+        let state = portcullis_admin::AdminState {
+            metrics: Arc::new(move || m.encode()),
+            ready: ready.clone(),
+            ip_stats: Some(metrics.ipguard.stats.clone()),
+        };
         let auth = admin_cmd::admin_auth(&gw)?;
-        // Admin API routers of other parts (keys, bans, …) are merged here, behind the session guard.
-        let api = axum::Router::new();
+        // The admin API's routers (per-IP statistics, keys, bans…) are merged here, behind the session guard.
+        let api = portcullis_admin::ips::routes(metrics.ipguard.stats.clone());
         let (addr, _) = portcullis_admin::serve_with_api(admin.address, state, auth, api)
             .await
             .map_err(|e| format!("admin.address: cannot listen on {}: {e}", admin.address))?;

@@ -27,6 +27,8 @@ pub struct ConfigFile {
     #[serde(default)]
     pub waf: WafSection,
     #[serde(default)]
+    pub ip: crate::ipguard::IpSection,
+    #[serde(default)]
     pub listeners: Vec<ListenerSection>,
     #[serde(default)]
     pub upstreams: Vec<UpstreamSection>,
@@ -43,6 +45,9 @@ pub struct ServerSection {
     /// Peers whose `X-Forwarded-For` / `Forwarded` headers are believed (CIDRs). Empty: nobody's.
     #[serde(default)]
     pub trusted_proxies: Vec<IpNet>,
+    /// Which header trusted proxies put the client address in: `"x-forwarded-for"` (default) or `"forwarded"`.
+    #[serde(default)]
+    pub client_ip_header: crate::ipguard::ClientIpHeader,
     /// Poll the config and certificate files for changes and reload them (SIGHUP always reloads).
     #[serde(default = "d_true")]
     pub watch: bool,
@@ -53,7 +58,13 @@ pub struct ServerSection {
 
 impl Default for ServerSection {
     fn default() -> Self {
-        ServerSection { shutdown_grace: d_grace(), trusted_proxies: Vec::new(), watch: true, workers: 0 }
+        ServerSection {
+            shutdown_grace: d_grace(),
+            trusted_proxies: Vec::new(),
+            client_ip_header: Default::default(),
+            watch: true,
+            workers: 0,
+        }
     }
 }
 
@@ -128,6 +139,13 @@ pub struct LimitsSection {
     /// HTTP/2: streams a client may reset before the connection is closed (rapid-reset defence).
     #[serde(default = "d_resets")]
     pub h2_max_pending_reset_streams: usize,
+    /// Minimum request-body rate (`"1KiB/s"`) after `min_body_rate_grace`; slower bodies get a 408. Unset: no check.
+    pub min_body_rate: Option<crate::ipguard::BodyRate>,
+    /// How long a body may be slow before `min_body_rate` applies.
+    #[serde(default = "d_body_grace")]
+    pub min_body_rate_grace: Dur,
+    /// Open connections one client IP may hold; further connections are closed at accept. Unset: no cap.
+    pub max_connections_per_ip: Option<usize>,
 }
 
 impl Default for LimitsSection {
@@ -141,6 +159,9 @@ impl Default for LimitsSection {
             idle_timeout: d_idle(),
             h2_max_concurrent_streams: d_streams(),
             h2_max_pending_reset_streams: d_resets(),
+            min_body_rate: None,
+            min_body_rate_grace: d_body_grace(),
+            max_connections_per_ip: None,
         }
     }
 }
@@ -315,6 +336,9 @@ pub struct ListenerSection {
     pub h2c: bool,
     /// On a plain listener: answer every request with a 308 to `https://` on this port.
     pub redirect_https_port: Option<u16>,
+    /// Expect a PROXY protocol v1/v2 header (HAProxy) from `server.trusted_proxies` before anything else.
+    #[serde(default)]
+    pub proxy_protocol: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -545,6 +569,9 @@ fn d_header_timeout() -> Dur {
 }
 fn d_idle() -> Dur {
     Dur(Duration::from_secs(60))
+}
+fn d_body_grace() -> Dur {
+    Dur(Duration::from_secs(5))
 }
 fn d_streams() -> u32 {
     100

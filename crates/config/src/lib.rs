@@ -14,12 +14,14 @@
 mod admin;
 mod error;
 mod file;
+mod ipguard;
 mod units;
 mod validate;
 
 pub use admin::{AdminAuthSection, AdminTlsSection};
 pub use error::{ConfigError, ConfigErrors};
 pub use file::*;
+pub use ipguard::{parse_net, BodyRate, ClientIpHeader, DenyAction, IpSection};
 pub use units::{ByteSize, Dur};
 pub use validate::validate;
 

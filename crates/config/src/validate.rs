@@ -18,6 +18,7 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
     v.limits();
     v.waf();
     v.errors.extend(crate::admin::validate(config));
+    crate::ipguard::validate(config, &mut v.errors);
     if v.errors.is_empty() {
         Ok(())
     } else {

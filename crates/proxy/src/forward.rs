@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use http::header::{CONNECTION, HOST, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use ipnet::IpNet;
+use portcullis_config::ClientIpHeader;
 
 pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -66,7 +67,7 @@ pub fn is_upgrade(headers: &HeaderMap) -> bool {
             .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
 }
 
-fn trusted(ip: IpAddr, proxies: &[IpNet]) -> bool {
+pub(crate) fn trusted(ip: IpAddr, proxies: &[IpNet]) -> bool {
     let ip = canonical(ip);
     proxies.iter().any(|n| n.contains(&ip))
 }
@@ -81,22 +82,99 @@ fn canonical(ip: IpAddr) -> IpAddr {
 /// The client's address: the peer, unless the peer is a trusted proxy, in which case the right-most
 /// address in `X-Forwarded-For` that is not itself a trusted proxy. A spoofed left-most entry is ignored.
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, proxies: &[IpNet]) -> IpAddr {
+    client_ip_from(peer, headers, proxies, ClientIpHeader::XForwardedFor)
+}
+
+/// [`client_ip`] reading the configured header: `X-Forwarded-For`, or RFC 7239 `Forwarded` (`for=` of each
+/// element). Every field line of the header counts, in order. The chain is walked right to left from the peer;
+/// the first hop that is not a trusted proxy is the client. A hop that does not parse (`unknown`, an
+/// obfuscated `_node`, garbage) where the walk reaches it ends the walk at the last trusted hop: nothing left of
+/// it can be believed, and the trusted hop is the best known client.
+pub fn client_ip_from(peer: IpAddr, headers: &HeaderMap, proxies: &[IpNet], which: ClientIpHeader) -> IpAddr {
     let peer = canonical(peer);
     if proxies.is_empty() || !trusted(peer, proxies) {
         return peer;
     }
-    let mut hops: Vec<IpAddr> = Vec::new();
-    for v in headers.get_all(&X_FORWARDED_FOR) {
-        let Ok(v) = v.to_str() else { return peer };
-        for part in v.split(',') {
-            match part.trim().parse::<IpAddr>() {
-                Ok(ip) => hops.push(canonical(ip)),
-                // Anything unparsable ends trust in the chain at this point.
-                Err(_) => hops.clear(),
-            }
+    let mut hops: Vec<Option<IpAddr>> = Vec::new();
+    let name = match which {
+        ClientIpHeader::XForwardedFor => &X_FORWARDED_FOR,
+        ClientIpHeader::Forwarded => &FORWARDED,
+    };
+    for v in headers.get_all(name) {
+        let Ok(v) = v.to_str() else {
+            // A non-ASCII field line: nothing in it (or before it) can be placed in the chain.
+            hops.push(None);
+            continue;
+        };
+        match which {
+            ClientIpHeader::XForwardedFor => hops.extend(v.split(',').map(|p| parse_node(p.trim()))),
+            ClientIpHeader::Forwarded => hops.extend(split_quoted(v, ',').map(forwarded_for)),
         }
     }
-    hops.into_iter().rev().find(|ip| !trusted(*ip, proxies)).unwrap_or(peer)
+    let mut client = peer;
+    for hop in hops.into_iter().rev() {
+        let Some(ip) = hop else { break };
+        client = canonical(ip);
+        if !trusted(client, proxies) {
+            break;
+        }
+    }
+    client
+}
+
+/// An address as proxies write it: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1`, `[2001:db8::1]`,
+/// `[2001:db8::1]:443`, optionally quoted.
+fn parse_node(s: &str) -> Option<IpAddr> {
+    let s = s.strip_prefix('"').and_then(|x| x.strip_suffix('"')).unwrap_or(s);
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Some(rest) = s.strip_prefix('[') {
+        let (inner, after) = rest.split_once(']')?;
+        if !(after.is_empty() || after.strip_prefix(':').is_some_and(|p| p.parse::<u16>().is_ok())) {
+            return None;
+        }
+        return inner.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6);
+    }
+    let (host, port) = s.rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
+}
+
+/// The `for=` node of one `Forwarded` element (`for=192.0.2.60;proto=http`), if it names an address.
+fn forwarded_for(element: &str) -> Option<IpAddr> {
+    let mut found = None;
+    for pair in split_quoted(element, ';') {
+        let (k, v) = pair.trim().split_once('=')?;
+        if k.trim().eq_ignore_ascii_case("for") {
+            if found.is_some() {
+                // Two `for=` in one element: malformed.
+                return None;
+            }
+            found = Some(parse_node(v.trim())?);
+        }
+    }
+    found
+}
+
+/// Splits on `sep` outside double quotes (RFC 7239 quoted strings may hold `,` and `;`).
+fn split_quoted(s: &str, sep: char) -> impl Iterator<Item = &str> {
+    let mut parts = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, c) in s.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            c if c == sep && !quoted => {
+                parts.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&s[start..]);
+    parts.into_iter()
 }
 
 /// What Portcullis says about a connection's peer when it forwards requests, computed once per connection.
@@ -255,6 +333,56 @@ mod tests {
         h.insert(X_FORWARDED_FOR.clone(), HeaderValue::from_static("1.1.1.1, junk"));
         let peer: IpAddr = "10.0.0.1".parse().unwrap();
         assert_eq!(client_ip(peer, &h, &nets(&["10.0.0.0/8"])), peer);
+    }
+
+    #[test]
+    fn garbage_right_of_the_client_ends_at_the_trusted_hop_and_left_garbage_is_ignored() {
+        let proxies = nets(&["10.0.0.0/8"]);
+        let peer: IpAddr = "10.0.0.1".parse().unwrap();
+        let ip = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(X_FORWARDED_FOR.clone(), HeaderValue::from_str(v).unwrap());
+            client_ip(peer, &h, &proxies).to_string()
+        };
+        assert_eq!(ip("junk, 198.51.100.7"), "198.51.100.7");
+        assert_eq!(ip("198.51.100.7, unknown, 10.0.0.5"), "10.0.0.5");
+        assert_eq!(ip("198.51.100.7:4711"), "198.51.100.7");
+        assert_eq!(ip("[2001:db8::7]:443, 10.0.0.9"), "2001:db8::7");
+        assert_eq!(ip("2001:db8::8"), "2001:db8::8");
+        assert_eq!(ip("::ffff:198.51.100.9"), "198.51.100.9");
+        assert_eq!(ip(""), "10.0.0.1");
+        assert_eq!(ip("10.0.0.3, 10.0.0.2"), "10.0.0.3");
+    }
+
+    #[test]
+    fn several_field_lines_are_one_list_in_order() {
+        let mut h = HeaderMap::new();
+        h.append(X_FORWARDED_FOR.clone(), HeaderValue::from_static("6.6.6.6"));
+        h.append(X_FORWARDED_FOR.clone(), HeaderValue::from_static("198.51.100.7, 10.0.0.2"));
+        let peer: IpAddr = "10.0.0.1".parse().unwrap();
+        assert_eq!(client_ip(peer, &h, &nets(&["10.0.0.0/8"])).to_string(), "198.51.100.7");
+    }
+
+    #[test]
+    fn forwarded_header_with_ipv6_quotes_and_params() {
+        let proxies = nets(&["10.0.0.0/8", "2001:db8:ffff::/48"]);
+        let ip = |peer: &str, v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(FORWARDED.clone(), HeaderValue::from_str(v).unwrap());
+            // A spoofed XFF is not read when the Forwarded header is the configured one.
+            h.insert(X_FORWARDED_FOR.clone(), HeaderValue::from_static("6.6.6.6"));
+            client_ip_from(peer.parse().unwrap(), &h, &proxies, ClientIpHeader::Forwarded).to_string()
+        };
+        assert_eq!(ip("10.0.0.1", "for=192.0.2.60;proto=http;by=203.0.113.43"), "192.0.2.60");
+        assert_eq!(ip("10.0.0.1", r#"for="[2001:db8:cafe::17]:4711", for=10.1.1.1"#), "2001:db8:cafe::17");
+        assert_eq!(ip("2001:db8:ffff::1", r#"For="[2001:db8:cafe::17]";proto=https"#), "2001:db8:cafe::17");
+        assert_eq!(ip("10.0.0.1", "for=6.6.6.6, for=198.51.100.1;host=\"a,b\", for=10.2.2.2"), "198.51.100.1");
+        assert_eq!(ip("10.0.0.1", "for=unknown"), "10.0.0.1");
+        assert_eq!(ip("10.0.0.1", "for=_hidden, for=10.3.3.3"), "10.3.3.3");
+        assert_eq!(ip("10.0.0.1", "for=1.1.1.1;for=2.2.2.2"), "10.0.0.1");
+        assert_eq!(ip("10.0.0.1", "proto=https"), "10.0.0.1");
+        // An untrusted peer's header is never read.
+        assert_eq!(ip("203.0.113.5", "for=192.0.2.60"), "203.0.113.5");
     }
 
     #[test]

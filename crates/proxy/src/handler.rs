@@ -2,7 +2,7 @@
 //! upstream (balancing, timeouts, retries) → response-header phase → response body → logging.
 //! Every refusal becomes an RFC 9457 problem response here, in one place ([`problem_response`]).
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -114,7 +114,12 @@ pub async fn handle(cx: Arc<ConnShared>, req: Request<Incoming>) -> Result<Respo
     let request_id = forward::request_id(req.headers());
     let request_id_value = HeaderValue::from_str(&request_id).ok();
     let mut ctx = RequestCtx::new(request_id, cx.conn.clone());
-    ctx.client_ip = forward::client_ip(cx.conn.peer.ip(), req.headers(), &rt.trusted_proxies);
+    ctx.client_ip = forward::client_ip_from(
+        cx.conn.peer.ip(),
+        req.headers(),
+        &rt.trusted_proxies,
+        rt.config.file.server.client_ip_header,
+    );
     let line = tracing::enabled!(target: ACCESS_TARGET, tracing::Level::INFO)
         .then(|| (req.method().clone(), req.uri().path().to_string()));
 
@@ -396,8 +401,10 @@ async fn proxy(
         }
     }
 
-    // Request body: size limit while streaming, and the body phase for protections that want it.
+    // Request body: minimum rate (slow-body defence), size limit while streaming, and the body phase for
+    // protections that want it.
     let no_body = body.is_end_stream();
+    let (body, slow) = min_body_rate(rt, body, no_body);
     let small = body.size_hint().exact().is_some_and(|n| n <= PREBUFFER_BYTES);
     let (mut up_body, fault) = if no_body {
         (body::empty(), None)
@@ -408,20 +415,26 @@ async fn proxy(
         match body.collect().await {
             Ok(b) => (body::full(b.to_bytes()), None),
             Err(e) => {
+                if is_slow(&slow) {
+                    return Err(slow_body(cx, ctx));
+                }
                 cx.gateway.metrics.refused("bad_request_body");
                 return Err(Box::new(
                     Problem::new(StatusCode::BAD_REQUEST, "The request body could not be read.")
-                        .with_log_reason(error_chain(&e)),
+                        .with_log_reason(error_chain(&*e)),
                 ));
             }
         }
     } else {
-        let limited = LimitedBody::new(body.map_err(Into::into).boxed_unsync(), route.max_body_bytes);
+        let limited = LimitedBody::new(body, route.max_body_bytes);
         let fault = limited.fault.clone();
         (limited.boxed_unsync(), Some(fault))
     };
     if rt.phases.request_body && !no_body {
-        up_body = request_body_phase(rt, ctx, up_body, route.max_body_bytes).await?;
+        up_body = match request_body_phase(rt, ctx, up_body, route.max_body_bytes).await {
+            Err(_) if is_slow(&slow) => return Err(slow_body(cx, ctx)),
+            r => r?,
+        };
     }
 
     let key = group.balancer.hash_key().map(|k| hash_key(k, ctx, &parts));
@@ -486,6 +499,9 @@ async fn proxy(
                 break (resp, guard);
             }
             Ok(Err(e)) => {
+                if is_slow(&slow) {
+                    return Err(slow_body(cx, ctx));
+                }
                 if fault.as_ref().is_some_and(|f| f.too_large.load(Ordering::Relaxed)) {
                     cx.gateway.metrics.refused("body_too_large");
                     return Err(Box::new(too_large(route.max_body_bytes)));
@@ -546,6 +562,33 @@ async fn proxy(
     // The target stays counted as busy until the logging phase, when the response body is done.
     served.guard = Some(guard);
     Ok(Response::from_parts(rparts, rbody.map_err(Into::into).boxed_unsync()))
+}
+
+/// Wraps the request body with `limits.min_body_rate` when set; the flag tells a slow body from other
+/// body errors.
+fn min_body_rate(rt: &Runtime, body: Incoming, no_body: bool) -> (BoxBody, Option<Arc<AtomicBool>>) {
+    let l = &rt.config.file.limits;
+    match l.min_body_rate {
+        Some(rate) if !no_body => {
+            let b = portcullis_ipguard::MinRateBody::new(body, rate.0, l.min_body_rate_grace.0);
+            let flag = b.flag();
+            (b.boxed_unsync(), Some(flag))
+        }
+        _ => (body.map_err(Into::into).boxed_unsync(), None),
+    }
+}
+
+fn is_slow(flag: &Option<Arc<AtomicBool>>) -> bool {
+    flag.as_ref().is_some_and(|f| f.load(Ordering::Relaxed))
+}
+
+/// The answer to a body slower than `limits.min_body_rate`: 408, counted.
+fn slow_body(cx: &ConnShared, ctx: &mut RequestCtx) -> Box<Problem> {
+    cx.gateway.metrics.slow_client("slow_body");
+    ctx.refused_by = Some("slow_body");
+    ctx.refused_reason = Some("request body below limits.min_body_rate".into());
+    // hyper does not reuse a connection whose request body was not read to the end.
+    Box::new(Problem::new(StatusCode::REQUEST_TIMEOUT, "The request body arrived too slowly."))
 }
 
 fn empty_parts() -> http::request::Parts {

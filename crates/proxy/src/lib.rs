@@ -16,6 +16,7 @@ mod body;
 pub mod forward;
 mod handler;
 mod metrics;
+pub mod proxy_protocol;
 mod reload;
 pub mod router;
 mod runtime;

@@ -22,6 +22,10 @@ pub const UPSTREAM_ERRORS_TOTAL: &str = "portcullis_upstream_errors";
 pub const UPSTREAM_RETRIES_TOTAL: &str = "portcullis_upstream_retries";
 pub const CONFIG_RELOADS_TOTAL: &str = "portcullis_config_reloads";
 pub const REFUSED_TOTAL: &str = "portcullis_refused_requests";
+pub const IP_DECISIONS_TOTAL: &str = "portcullis_ip_decisions";
+pub const CONNECTIONS_REFUSED_TOTAL: &str = "portcullis_connections_refused";
+pub const SLOW_CLIENTS_TOTAL: &str = "portcullis_slow_clients";
+pub const H2_CONNECTION_ERRORS_TOTAL: &str = "portcullis_h2_connection_errors";
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -38,6 +42,11 @@ pub struct Metrics {
     retries: Family<Labels, Counter>,
     reloads: Family<Labels, Counter>,
     refused: Family<Labels, Counter>,
+    /// IP allow/deny decisions and the per-IP statistics table; outlive config reloads.
+    pub ipguard: portcullis_ipguard::GuardShared,
+    conn_refused: Family<Labels, Counter>,
+    slow_clients: Family<Labels, Counter>,
+    h2_errors: Family<Labels, Counter>,
 }
 
 /// Counters for one route, by status class (1xx..5xx), and its latency histogram.
@@ -91,6 +100,28 @@ impl Metrics {
         registry.register(UPSTREAM_RETRIES_TOTAL, "Retried upstream attempts, by upstream", retries.clone());
         registry.register(CONFIG_RELOADS_TOTAL, "Config reloads, by result", reloads.clone());
         registry.register(REFUSED_TOTAL, "Requests refused by Portcullis itself, by reason", refused.clone());
+        let ipguard = portcullis_ipguard::GuardShared::new(portcullis_config::IpSection::default().stats_capacity);
+        registry.register(
+            IP_DECISIONS_TOTAL,
+            "IP allow/deny decisions, by decision and reason",
+            ipguard.decisions.clone(),
+        );
+        let (conn_refused, slow_clients, h2_errors) = (Family::default(), Family::default(), Family::default());
+        registry.register(
+            CONNECTIONS_REFUSED_TOTAL,
+            "Connections closed at accept, by reason (per-IP cap, PROXY protocol, deny list)",
+            conn_refused.clone(),
+        );
+        registry.register(
+            SLOW_CLIENTS_TOTAL,
+            "Clients cut off for being slow, by kind (header_timeout, slow_body)",
+            slow_clients.clone(),
+        );
+        registry.register(
+            H2_CONNECTION_ERRORS_TOTAL,
+            "HTTP/2 connections closed on a protocol error, by kind (reset_flood, protocol)",
+            h2_errors.clone(),
+        );
         Arc::new(Metrics {
             registry,
             requests,
@@ -103,6 +134,10 @@ impl Metrics {
             retries,
             reloads,
             refused,
+            ipguard,
+            conn_refused,
+            slow_clients,
+            h2_errors,
         })
     }
 
@@ -138,6 +173,18 @@ impl Metrics {
 
     pub fn refused(&self, reason: &'static str) {
         self.refused.get_or_create(&vec![("reason", reason.to_string())]).inc();
+    }
+
+    pub fn connection_refused(&self, reason: &'static str) {
+        self.conn_refused.get_or_create(&vec![("reason", reason.to_string())]).inc();
+    }
+
+    pub fn slow_client(&self, kind: &'static str) {
+        self.slow_clients.get_or_create(&vec![("kind", kind.to_string())]).inc();
+    }
+
+    pub fn h2_error(&self, kind: &'static str) {
+        self.h2_errors.get_or_create(&vec![("kind", kind.to_string())]).inc();
     }
 
     /// The Prometheus text exposition of every metric.

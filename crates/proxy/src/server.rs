@@ -27,6 +27,8 @@ pub struct GatewayShared {
     pub(crate) shutdown: watch::Sender<bool>,
     pub(crate) open_connections: AtomicUsize,
     pub(crate) drained: Notify,
+    /// Open connections per client IP (`limits.max_connections_per_ip`).
+    pub(crate) per_ip: Arc<portcullis_ipguard::ConnTracker>,
 }
 
 /// Per-connection request activity, for the idle deadline.
@@ -47,8 +49,14 @@ impl Activity {
     }
 
     pub fn end(&self) {
-        self.last_ms.store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+        // At least 1, so that 0 keeps meaning "no request finished yet" (see `served_any`).
+        self.last_ms.store((self.epoch.elapsed().as_millis() as u64).max(1), Ordering::Relaxed);
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Whether a request has finished on this connection.
+    fn served_any(&self) -> bool {
+        self.last_ms.load(Ordering::Relaxed) > 0
     }
 
     fn idle_for(&self) -> Option<Duration> {
@@ -154,7 +162,7 @@ pub async fn accept_loop(gw: Arc<GatewayShared>, l: BoundListener) {
 
 async fn serve_connection(
     gw: &Arc<GatewayShared>,
-    tcp: TcpStream,
+    mut tcp: TcpStream,
     peer: SocketAddr,
     local: SocketAddr,
     tls: Option<TlsAcceptors>,
@@ -169,6 +177,10 @@ async fn serve_connection(
     let (h2c, redirect_https_port) = (live.h2c, live.redirect_https_port);
     let http2 = live.tls.as_ref().or(cfg.tls.as_ref()).is_none_or(|t| t.http2);
     let tls = tls.map(|a| if http2 { a.h2 } else { a.h1 });
+    // IP monitoring at accept: the PROXY header (its source becomes the peer), then the per-IP cap.
+    let Some((peer, _slot)) = ip_accept(gw, &rt, live.proxy_protocol, &mut tcp, peer, &limits).await else {
+        return;
+    };
     let mut conn =
         ConnInfo { peer, local, tls: tls.is_some(), sni: None, listener: cfg.name.as_str().into(), client_cert: None };
     if rt.phases.connection {
@@ -225,6 +237,76 @@ async fn serve_connection(
             });
             run_http(gw, TokioIo::new(stream), shared, &limits, proto).await;
         }
+    }
+}
+
+/// The accept-path part of IP monitoring: the PROXY protocol header on listeners that expect one, then the
+/// per-IP connection cap (trusted proxies are exempt, as they carry many clients, and so are allow-listed
+/// addresses). `None`: close the connection (counted under `portcullis_connections_refused_total`). The slot
+/// is held until the connection ends.
+async fn ip_accept(
+    gw: &Arc<GatewayShared>,
+    rt: &Runtime,
+    proxy_protocol: bool,
+    tcp: &mut TcpStream,
+    mut peer: SocketAddr,
+    limits: &LimitsSection,
+) -> Option<(SocketAddr, Option<portcullis_ipguard::ConnSlot>)> {
+    if proxy_protocol {
+        match crate::proxy_protocol::accept(tcp, peer, &rt.trusted_proxies, limits.header_read_timeout.0).await {
+            Ok(source) => peer = source,
+            Err(reason) => {
+                gw.metrics.connection_refused(reason);
+                return None;
+            }
+        }
+    }
+    let ip = match peer.ip() {
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map(std::net::IpAddr::V4).unwrap_or(peer.ip()),
+        v4 => v4,
+    };
+    let slot = match limits.max_connections_per_ip {
+        Some(max)
+            if !crate::forward::trusted(ip, &rt.trusted_proxies)
+                && !rt.ipguard.as_ref().is_some_and(|g| g.is_allowlisted(ip)) =>
+        {
+            match gw.per_ip.try_acquire(ip, max) {
+                Some(slot) => Some(slot),
+                None => {
+                    gw.metrics.connection_refused("per_ip_cap");
+                    gw.metrics.ipguard.stats.record_block(ip, "conn_cap");
+                    tracing::debug!(%peer, max, "per-IP connection cap reached; closed");
+                    return None;
+                }
+            }
+        }
+        _ => None,
+    };
+    Some((peer, slot))
+}
+
+/// Counts connection errors that mean a misbehaving client: a request head not complete within
+/// `header_read_timeout` (slowloris) and HTTP/2 connections closed for a stream-reset or frame flood.
+/// hyper's head timer also closes a keep-alive connection that sends no next request in time; that is an idle
+/// client, not a slow one, so only connections that never finished a request count as `header_timeout`.
+fn count_connection_error(gw: &GatewayShared, e: &(dyn std::error::Error + 'static), served_any: bool) {
+    let mut cur = Some(e);
+    let mut text = String::new();
+    while let Some(err) = cur {
+        if err.downcast_ref::<hyper::Error>().is_some_and(|h| h.is_timeout()) {
+            if !served_any {
+                gw.metrics.slow_client("header_timeout");
+            }
+            return;
+        }
+        text.push_str(&err.to_string());
+        text.push_str(&format!(" {err:?} "));
+        cur = err.source();
+    }
+    if text.contains("ENHANCE_YOUR_CALM") || text.contains("excessive load") {
+        gw.metrics.h2_error("reset_flood");
+    } else if text.contains("GoAway") || text.contains("PROTOCOL_ERROR") || text.contains("FLOW_CONTROL_ERROR") {
+        gw.metrics.h2_error("protocol");
     }
 }
 
@@ -305,7 +387,7 @@ async fn drive<C, E>(
     graceful: impl Fn(std::pin::Pin<&mut C>),
 ) where
     C: std::future::Future<Output = Result<(), E>>,
-    E: std::fmt::Display,
+    E: std::fmt::Display + Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let mut shutdown = gw.shutdown.subscribe();
     let idle = limits.idle_timeout.0;
@@ -320,6 +402,8 @@ async fn drive<C, E>(
             res = conn.as_mut() => {
                 if let Err(e) = res {
                     tracing::debug!(peer = %shared.conn.peer, error = %e, "connection ended with an error");
+                    let e: Box<dyn std::error::Error + Send + Sync> = e.into();
+                    count_connection_error(gw, &*e, shared.activity.served_any());
                 }
                 break;
             }
@@ -345,6 +429,7 @@ impl GatewayShared {
             shutdown: watch::channel(false).0,
             open_connections: AtomicUsize::new(0),
             drained: Notify::new(),
+            per_ip: portcullis_ipguard::ConnTracker::new(),
         })
     }
 

@@ -29,6 +29,8 @@ pub struct Gw {
     pub admin: Option<SocketAddr>,
     pub stdout: Arc<Mutex<Vec<String>>>,
     pub stderr: Arc<Mutex<Vec<String>>>,
+    /// The admin API session, once [`Gw::admin_token`] has logged in.
+    pub admin_session: Mutex<Option<String>>,
 }
 
 fn collect(r: impl std::io::Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
@@ -85,7 +87,16 @@ impl Gw {
             let admin =
                 lines.iter().find(|l| l.contains("admin listener")).and_then(|l| field(l, "addr")?.parse().ok());
             if listeners.len() == expected && (admin.is_some() || !admin_expected) {
-                return Gw { child, dir, config_path, listeners, admin, stdout, stderr };
+                return Gw {
+                    child,
+                    dir,
+                    config_path,
+                    listeners,
+                    admin,
+                    stdout,
+                    stderr,
+                    admin_session: Mutex::new(None),
+                };
             }
             if let Ok(Some(status)) = child.try_wait() {
                 panic!("portcullis exited early ({status}):\n{}", lines.join("\n"));
@@ -258,11 +269,13 @@ pub fn echoed_header(echo: &serde_json::Value, name: &str) -> Vec<String> {
 }
 
 /// A config with one plain listener (port 0), admin on port 0, and the given extra TOML.
+/// The admin API's users live in `{dir}/admin-users.db` (see [`Gw::admin_token`]).
 pub fn config(extra: &str) -> String {
     format!(
         r#"
 [admin]
 address = "127.0.0.1:0"
+users_db = "{{dir}}/admin-users.db"
 [log]
 access = "stdout"
 level = "info"
@@ -276,4 +289,102 @@ address = "127.0.0.1:0"
 
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder().timeout(Duration::from_secs(15)).build().unwrap()
+}
+
+/// Resident set size of a process in KiB, from `/proc/<pid>/status` (`VmRSS`).
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+/// The value of one sample in Prometheus text (`name{labels}` exactly as exposed), 0 when absent.
+pub fn metric(text: &str, sample: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(sample).and_then(|rest| rest.strip_prefix(' ')))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+impl Gw {
+    /// The admin listener's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let url = format!("http://{}/metrics", self.admin.expect("admin listener"));
+        client().get(url).send().await.unwrap().text().await.unwrap()
+    }
+}
+
+/// The password of the admin user [`Gw::admin_token`] creates.
+pub const ADMIN_PASSWORD: &str = "correct-horse-battery-staple-42";
+
+/// RFC 4648 base32 without padding (the TOTP secret in an `otpauth://` URI), decoded here rather than by the
+/// code under test.
+pub fn base32_decode(s: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let (mut buf, mut bits) = (0u64, 0u32);
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'2'..=b'7' => c - b'2' + 26,
+            _ => panic!("not base32: {s:?}"),
+        };
+        buf = (buf << 5) | u64::from(v);
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buf >> bits) as u8);
+        }
+    }
+    out
+}
+
+impl Gw {
+    /// A session for the admin API (`/api/*`): the first call creates an admin user with the real CLI in the
+    /// config's `admin.users_db` (`{dir}/admin-users.db` in [`config`]), logs in with password and a TOTP code
+    /// computed from the printed provisioning URI, and keeps the token.
+    pub async fn admin_token(&self) -> String {
+        if let Some(t) = self.admin_session.lock().unwrap().clone() {
+            return t;
+        }
+        use std::io::Write;
+        let db = self.dir.path().join("admin-users.db");
+        let mut child = Command::new(BIN)
+            .args(["admin", "add-user", "tester", "--db"])
+            .arg(&db)
+            .arg("--password-stdin")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(format!("{ADMIN_PASSWORD}\n").as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "admin add-user failed: {stdout} {}", String::from_utf8_lossy(&out.stderr));
+        let uri = stdout.lines().find(|l| l.starts_with("otpauth://")).expect("provisioning URI");
+        let b32 = uri.split("secret=").nth(1).and_then(|r| r.split('&').next()).expect("secret in URI");
+        let secret = base32_decode(b32);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let code = portcullis_admin::auth::totp::code_at(&secret, now);
+        let url = format!("http://{}/api/login", self.admin.expect("admin listener"));
+        let body = serde_json::json!({"username": "tester", "password": ADMIN_PASSWORD, "totp": code});
+        let r = client().post(url).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 200, "admin login");
+        let v: serde_json::Value = r.json().await.unwrap();
+        let token = v["token"].as_str().expect("token").to_string();
+        *self.admin_session.lock().unwrap() = Some(token.clone());
+        token
+    }
+
+    /// A request to the admin API with the session of [`Gw::admin_token`].
+    pub async fn admin_request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let token = self.admin_token().await;
+        let url = format!("http://{}{path}", self.admin.expect("admin listener"));
+        client().request(method, url).bearer_auth(token)
+    }
 }
