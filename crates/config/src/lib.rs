@@ -13,11 +13,13 @@
 
 mod error;
 mod file;
+mod keys;
 mod units;
 mod validate;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use file::*;
+pub use keys::{AuthMethodName, AuthRequire, KeysSection, RouteAuthSection};
 pub use units::{ByteSize, Dur};
 pub use validate::validate;
 
