@@ -9,6 +9,7 @@
 //! ```
 
 mod crs_test;
+mod keys;
 mod logging;
 
 use std::path::{Path, PathBuf};
@@ -50,6 +51,8 @@ enum Command {
     /// Run the OWASP CRS regression suite (go-ftw YAMLs) through an in-process gateway with the WAF in CRS
     /// test mode, in front of an echo upstream. Ends with `N passed, M failed[, K skipped]`.
     CrsTest(crs_test::Args),
+    /// Manage API keys: create, list, show, rotate, revoke, expire.
+    Keys(keys::Args),
     /// Print the version.
     Version,
 }
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         }
         Command::CheckConfig { file } => check_config(&file),
         Command::CrsTest(args) => crs_test::main(args),
+        Command::Keys(args) => keys::main(args),
         Command::Serve { config } => match Config::load(&config) {
             Ok(cfg) => run(cfg, false),
             Err(e) => {
@@ -73,7 +77,24 @@ fn main() -> ExitCode {
         Command::Demo => {
             let cwd = std::env::current_dir().unwrap_or_default();
             match Config::from_str_at(DEMO_CONFIG, None, cwd) {
-                Ok(cfg) => run(cfg, true),
+                Ok(mut cfg) => {
+                    // The demo's API key lives in a fresh state dir, removed on exit.
+                    let _keys_state = match keys::prepare_demo(&mut cfg) {
+                        Ok(Some((key, dir))) => {
+                            let base =
+                                cfg.file.listeners.first().map_or("127.0.0.1:8080".into(), |l| l.address.to_string());
+                            eprintln!("demo API key: {key}");
+                            eprintln!("  curl -i -H 'x-api-key: {key}' http://{base}/api/users/1");
+                            Some(dir)
+                        }
+                        Ok(None) => None,
+                        Err(e) => {
+                            eprintln!("demo API key: {e}");
+                            return ExitCode::FAILURE;
+                        }
+                    };
+                    run(cfg, true)
+                }
                 Err(e) => {
                     eprint!("embedded demo config: {e}");
                     ExitCode::FAILURE
