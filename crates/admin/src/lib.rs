@@ -13,6 +13,8 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 
+pub mod keys;
+
 /// What the admin endpoints read.
 #[derive(Clone)]
 pub struct AdminState {
@@ -47,6 +49,23 @@ pub async fn serve(addr: SocketAddr, state: AdminState) -> std::io::Result<(Sock
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let app = router(state);
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "admin listener failed");
+        }
+    });
+    Ok((local, task))
+}
+
+/// Like [`serve`], with `extra` routes (e.g. [`keys::router`]) merged into the admin router.
+pub async fn serve_with(
+    addr: SocketAddr,
+    state: AdminState,
+    extra: Router,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let app = router(state).merge(extra);
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "admin listener failed");

@@ -179,13 +179,18 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
     if demo {
         start_demo_api(&config).await?;
     }
+    // Key management on the admin listener when a key store is configured.
+    let admin_extra = match &config.file.keys {
+        Some(k) if admin.enabled => portcullis_admin::keys::router(portcullis_keys::open_manager(&config, k)?),
+        _ => axum::Router::new(),
+    };
     let metrics = Metrics::new();
     let gw = Gateway::start(config, metrics.clone()).await?;
     let ready = Arc::new(AtomicBool::new(true));
     if admin.enabled {
         let m = metrics.clone();
         let state = portcullis_admin::AdminState { metrics: Arc::new(move || m.encode()), ready: ready.clone() };
-        let (addr, _) = portcullis_admin::serve(admin.address, state)
+        let (addr, _) = portcullis_admin::serve_with(admin.address, state, admin_extra)
             .await
             .map_err(|e| format!("admin.address: cannot listen on {}: {e}", admin.address))?;
         tracing::info!(%addr, "admin listener (healthz, readyz, metrics)");

@@ -275,3 +275,79 @@ fn cli_errors_are_precise() {
     let (ok, _, err) = keys(s, &["create", "--name", "x"]);
     assert!(!ok && err.contains("does not match"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_api_manages_keys() {
+    let up = Upstream::start("echo").await;
+    let state = state_dir();
+    let s = state.path();
+    let gw = Gw::start(&keys_config(up.addr, s));
+    let admin = format!("http://{}", gw.admin.unwrap());
+    let c = client();
+    let url = gw.url("http", "/users/1");
+
+    let r = c
+        .post(format!("{admin}/api/keys"))
+        .json(&serde_json::json!({"name": "svc", "scopes": ["users:read"], "expires": "1h", "rate_limit": "10/s"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let v: serde_json::Value = r.json().await.unwrap();
+    let key = v["key"].as_str().unwrap().to_string();
+    let id = v["id"].as_str().unwrap().to_string();
+    assert_eq!(v["rate_limit"], "10/s");
+    assert_eq!(get(&url, &[("x-api-key", &key)]).await.0, 200);
+
+    // Listing and showing never carry a secret.
+    let list = c.get(format!("{admin}/api/keys")).send().await.unwrap().text().await.unwrap();
+    let secret = key.split('_').nth(3).unwrap();
+    assert!(list.contains(&id) && !list.contains(secret));
+    let r = c.get(format!("{admin}/api/keys/nosuchkey123")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let r = c
+        .post(format!("{admin}/api/keys"))
+        .json(&serde_json::json!({"name": "x", "expires": "soon"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    // Rotate (no overlap): the old secret stops, the new one works.
+    let r = c
+        .post(format!("{admin}/api/keys/{id}/rotate"))
+        .json(&serde_json::json!({"overlap": "0s"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let new_key = r.json::<serde_json::Value>().await.unwrap()["key"].as_str().unwrap().to_string();
+    let t = Instant::now();
+    while get(&url, &[("x-api-key", &key)]).await.0 != 401 {
+        assert!(t.elapsed() < Duration::from_secs(3));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(get(&url, &[("x-api-key", &new_key)]).await.0, 200);
+
+    // Revoke, and the audit trail names the admin actor.
+    assert_eq!(c.post(format!("{admin}/api/keys/{id}/revoke")).send().await.unwrap().status(), 200);
+    let t = Instant::now();
+    while get(&url, &[("x-api-key", &new_key)]).await.0 != 401 {
+        assert!(t.elapsed() < Duration::from_secs(3));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(c.post(format!("{admin}/api/keys/{id}/rotate")).send().await.unwrap().status(), 409);
+    let v: serde_json::Value = c.get(format!("{admin}/api/keys/{id}")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(v["state"], "revoked");
+    let audit: Vec<_> = v["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["action"].as_str().unwrap(), a["actor"].as_str().unwrap()))
+        .collect();
+    assert_eq!(audit, [("revoke", "admin:anonymous"), ("rotate", "admin:anonymous"), ("create", "admin:anonymous")]);
+    let all = logs(&gw);
+    assert!(!all.contains(secret) && !all.contains(new_key.split('_').nth(3).unwrap()));
+}
