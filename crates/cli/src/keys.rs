@@ -45,6 +45,11 @@ enum KeysCommand {
     Create(CreateArgs),
     /// Store a key generated elsewhere (read from stdin), e.g. a benchmark's pre-shared key.
     Import(CreateArgs),
+    /// Print a fresh well-formed key without storing it (to provision elsewhere with `import`).
+    Generate {
+        #[arg(long, default_value = "live", value_parser = parse_env)]
+        env: KeyEnv,
+    },
     /// List keys (never secrets).
     List,
     /// Show one key and its recent audit events.
@@ -149,6 +154,10 @@ fn new_key(c: &CreateArgs) -> NewKey {
 }
 
 fn run(a: Args) -> Result<(), String> {
+    if let KeysCommand::Generate { env } = &a.command {
+        println!("{}", portcullis_keys::format::generate(*env, &portcullis_keys::format::new_id()));
+        return Ok(());
+    }
     let src = source(&a)?;
     let actor = actor();
     let now = now_ms();
@@ -216,6 +225,7 @@ fn run(a: Args) -> Result<(), String> {
             portcullis_keys::revoke(&*open(&src.db)?, id, &actor).map_err(|e| e.to_string())?;
             eprintln!("Revoked key {id}.");
         }
+        KeysCommand::Generate { .. } => {}
         KeysCommand::Expire { id } => {
             portcullis_keys::expire(&*open(&src.db)?, id, &actor).map_err(|e| e.to_string())?;
             eprintln!("Expired key {id}.");
