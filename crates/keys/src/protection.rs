@@ -448,6 +448,146 @@ impl Protection for AuthProtection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lifecycle::NewKey;
+    use portcullis_pipeline::{ClientCert, ConnInfo};
+
+    struct TestJwt;
+    impl BearerVerifier for TestJwt {
+        fn verify(
+            &self,
+            token: &str,
+            _route: &str,
+            _ctx: &RequestCtx,
+            _req: &request::Parts,
+        ) -> Result<Identity, BearerFailure> {
+            match token {
+                "good" => {
+                    Ok(Identity { subject: "alice".into(), method: AuthMethod::Jwt, scopes: vec!["users:read".into()] })
+                }
+                "weak" => Err(BearerFailure {
+                    status: StatusCode::UNAUTHORIZED,
+                    reason: "acr missing".into(),
+                    challenge: Some(HeaderValue::from_static(
+                        "Bearer error=\"insufficient_user_authentication\", acr_values=\"mfa\"",
+                    )),
+                }),
+                _ => Err(BearerFailure {
+                    status: StatusCode::UNAUTHORIZED,
+                    reason: "bad signature".into(),
+                    challenge: None,
+                }),
+            }
+        }
+    }
+
+    fn setup(auth: &str) -> (tempfile::TempDir, AuthProtection, String) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("s"), "x".repeat(40)).unwrap();
+        let text = format!(
+            "[[listeners]]\nname = \"w\"\naddress = \"127.0.0.1:0\"\n[[upstreams]]\nname = \"u\"\ntargets = [\"127.0.0.1:1\"]\n\
+             [keys]\ndb = \"k.db\"\nsecret_file = \"s\"\n[[routes]]\nname = \"r\"\nupstream = \"u\"\nauth = {auth}\n"
+        );
+        let cfg = Config::from_str_at(&text, None, dir.path().to_path_buf()).unwrap();
+        let p = AuthProtection::build(&cfg, Some(Arc::new(TestJwt))).unwrap();
+        let m = open_manager(&cfg, cfg.file.keys.as_ref().unwrap()).unwrap();
+        let key = m
+            .create(&NewKey { name: "t".into(), scopes: vec!["users:*".into()], ..Default::default() }, "t")
+            .unwrap()
+            .key;
+        (dir, p, key)
+    }
+
+    fn run(p: &AuthProtection, headers: &[(&str, &str)], cert: bool) -> (RequestCtx, Verdict, request::Parts) {
+        let conn = ConnInfo {
+            peer: "127.0.0.1:5000".parse().unwrap(),
+            local: "127.0.0.1:443".parse().unwrap(),
+            tls: true,
+            sni: None,
+            listener: "w".into(),
+            client_cert: cert
+                .then(|| Arc::new(ClientCert { subject: "CN=svc-a".into(), sans: vec![], sha256: "00".into() })),
+        };
+        let mut ctx = RequestCtx::new("id".into(), conn);
+        ctx.route = Some("r".into());
+        let mut b = http::Request::builder().uri("/x");
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let mut parts = b.body(()).unwrap().into_parts().0;
+        let v = p.request_headers_filter(&mut ctx, &mut parts);
+        (ctx, v, parts)
+    }
+
+    fn status(v: &Verdict) -> u16 {
+        match v {
+            Verdict::Continue => 200,
+            Verdict::Respond(p) => p.status.as_u16(),
+            Verdict::Close => 0,
+        }
+    }
+
+    #[test]
+    fn require_all_needs_every_method() {
+        let (_d, p, key) = setup("{ methods = [\"api_key\", \"mtls\"], require = \"all\" }");
+        let (ctx, v, _) = run(&p, &[("x-api-key", &key)], false);
+        assert_eq!(status(&v), 401);
+        assert_eq!(ctx.refused_reason.as_deref(), Some("credential missing (mtls)"));
+        let (ctx, v, parts) = run(&p, &[("x-api-key", &key)], true);
+        assert_eq!(status(&v), 200);
+        assert_eq!(ctx.identity.unwrap().method, AuthMethod::ApiKey);
+        assert!(parts.headers.get("x-api-key").is_none());
+    }
+
+    #[test]
+    fn any_accepts_mtls_alone_but_mtls_carries_no_scopes() {
+        let (_d, p, _) = setup("{ methods = [\"api_key\", \"mtls\"] }");
+        let (ctx, v, parts) = run(&p, &[], true);
+        assert_eq!(status(&v), 200);
+        assert_eq!(&*ctx.identity.unwrap().subject, "CN=svc-a");
+        assert_eq!(parts.headers["x-portcullis-auth-method"], "mtls");
+        let (_d, p, _) = setup("{ methods = [\"mtls\"], scopes = [\"users:read\"] }");
+        assert_eq!(status(&run(&p, &[], true).1), 403);
+        let (_, v, _) = run(&p, &[], false);
+        assert_eq!(status(&v), 401);
+        let Verdict::Respond(pr) = v else { panic!() };
+        assert_eq!(pr.headers[0].1, "ClientCertificate realm=\"portcullis\"");
+    }
+
+    #[test]
+    fn bearer_verifier_plugs_in_and_api_keys_still_win_their_prefix() {
+        let (_d, p, key) = setup("{ methods = [\"jwt\", \"api_key\"], scopes = [\"users:read\"] }");
+        let (ctx, v, _) = run(&p, &[("authorization", "Bearer good")], false);
+        assert_eq!(status(&v), 200);
+        assert_eq!(&*ctx.identity.unwrap().subject, "alice");
+        let (ctx, v, _) = run(&p, &[("authorization", "Bearer forged")], false);
+        assert_eq!(status(&v), 401);
+        assert_eq!(ctx.refused_reason.as_deref(), Some("jwt bad signature"));
+        let Verdict::Respond(pr) = v else { panic!() };
+        assert!(pr.headers.iter().any(|(_, h)| h == "Bearer realm=\"portcullis\", error=\"invalid_token\""), "{pr:?}");
+        let (_, v, _) = run(&p, &[("authorization", "Bearer weak")], false);
+        let Verdict::Respond(pr) = v else { panic!() };
+        assert_eq!(
+            pr.headers,
+            vec![(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer error=\"insufficient_user_authentication\", acr_values=\"mfa\"")
+            )]
+        );
+        // A pcl_ bearer is an API key, not a JWT.
+        let (ctx, v, parts) = run(&p, &[("authorization", &format!("Bearer {key}"))], false);
+        assert_eq!(status(&v), 200);
+        assert_eq!(ctx.identity.unwrap().method, AuthMethod::ApiKey);
+        assert!(parts.headers.get("authorization").is_none());
+    }
+
+    #[test]
+    fn jwt_without_a_verifier_is_a_load_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[[listeners]]\nname = \"w\"\naddress = \"127.0.0.1:0\"\n[[upstreams]]\nname = \"u\"\ntargets = [\"127.0.0.1:1\"]\n[[routes]]\nname = \"r\"\nupstream = \"u\"\nauth = { methods = [\"jwt\"] }\n";
+        let cfg = Config::from_str_at(text, None, dir.path().to_path_buf()).unwrap();
+        let e = AuthProtection::build(&cfg, None).unwrap_err().to_string();
+        assert!(e.starts_with("routes[0].auth.methods: \"jwt\" is not available"), "{e}");
+    }
 
     #[test]
     fn query_keys_are_spotted_by_name_or_prefix() {
