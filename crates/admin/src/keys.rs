@@ -49,17 +49,30 @@ struct RotateBody {
     overlap: Option<String>,
 }
 
-fn problem(status: StatusCode, detail: impl Into<String>) -> Response {
-    let body = serde_json::json!({
-        "type": "about:blank",
-        "title": status.canonical_reason().unwrap_or("Error"),
-        "status": status.as_u16(),
-        "detail": detail.into(),
-    });
-    (status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response()
+/// A refusal, answered as RFC 9457 problem+json.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    detail: String,
 }
 
-fn lifecycle_error(e: LifecycleError) -> Response {
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "type": "about:blank",
+            "title": self.status.canonical_reason().unwrap_or("Error"),
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+        });
+        (self.status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response()
+    }
+}
+
+fn problem(status: StatusCode, detail: impl Into<String>) -> ApiError {
+    ApiError { status, detail: detail.into() }
+}
+
+fn lifecycle_error(e: LifecycleError) -> ApiError {
     match e {
         LifecycleError::Invalid(m) => problem(StatusCode::BAD_REQUEST, m),
         LifecycleError::Store(StoreError::NotFound(id)) => {
@@ -80,23 +93,23 @@ fn actor(a: Option<Extension<AdminActor>>) -> String {
     format!("admin:{}", a.map_or_else(|| "anonymous".to_string(), |Extension(AdminActor(u))| u))
 }
 
-fn duration(field: &str, s: &str) -> Result<Duration, Response> {
+fn duration(field: &str, s: &str) -> Result<Duration, ApiError> {
     humantime::parse_duration(s).map_err(|e| problem(StatusCode::BAD_REQUEST, format!("{field}: {s:?}: {e}")))
 }
 
-fn rate(field: &str, s: Option<&str>) -> Result<Option<Rate>, Response> {
+fn rate(field: &str, s: Option<&str>) -> Result<Option<Rate>, ApiError> {
     s.map(|s| Rate::parse(s).map_err(|e| problem(StatusCode::BAD_REQUEST, format!("{field}: {e}")))).transpose()
 }
 
 /// Runs a blocking store operation off the async workers.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Response> + Send + 'static) -> Response
+async fn blocking<T>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Response
 where
-    T: IntoResponse,
+    T: IntoResponse + Send + 'static,
 {
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(v)) => v.into_response(),
-        Ok(Err(r)) => r,
-        Err(_) => problem(StatusCode::INTERNAL_SERVER_ERROR, "The operation failed."),
+        Ok(Err(r)) => r.into_response(),
+        Err(_) => problem(StatusCode::INTERNAL_SERVER_ERROR, "The operation failed.").into_response(),
     }
 }
 
@@ -144,10 +157,10 @@ async fn create(
 ) -> Response {
     let Json(b) = match body {
         Ok(b) => b,
-        Err(e) => return problem(StatusCode::BAD_REQUEST, e.body_text()),
+        Err(e) => return problem(StatusCode::BAD_REQUEST, e.body_text()).into_response(),
     };
     let new = match (|| {
-        Ok::<_, Response>(NewKey {
+        Ok::<_, ApiError>(NewKey {
             name: b.name.clone(),
             scopes: b.scopes.clone(),
             expires_in: b.expires.as_deref().map(|s| duration("expires", s)).transpose()?,
@@ -164,7 +177,7 @@ async fn create(
         })
     })() {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let actor = actor(a);
     blocking(move || {
@@ -187,12 +200,12 @@ async fn rotate(
     } else {
         match serde_json::from_slice(&body) {
             Ok(b) => b,
-            Err(e) => return problem(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")),
+            Err(e) => return problem(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")).into_response(),
         }
     };
     let overlap = match b.overlap.as_deref().map(|s| duration("overlap", s)).transpose() {
         Ok(o) => o.unwrap_or(Duration::ZERO),
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let actor = actor(a);
     blocking(move || {
