@@ -36,5 +36,46 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+/// The whole request-headers phase of the auth protection for a route that needs a key: strip identity
+/// headers, find and parse the key, verify it (cache hit), check scopes, set identity headers.
+fn filter(c: &mut Criterion) {
+    use portcullis_pipeline::{ConnInfo, Protection, RequestCtx};
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("s"), "s".repeat(40)).expect("secret");
+    let text = "[[listeners]]\nname = \"w\"\naddress = \"127.0.0.1:0\"\n[[upstreams]]\nname = \"u\"\n\
+                targets = [\"127.0.0.1:1\"]\n[keys]\ndb = \"k.db\"\nsecret_file = \"s\"\n[[routes]]\nname = \"r\"\n\
+                upstream = \"u\"\nauth = { methods = [\"api_key\"], scopes = [\"bench:read\"] }\n";
+    let cfg = portcullis_config::Config::from_str_at(text, None, dir.path().to_path_buf()).expect("config");
+    let protection = portcullis_keys::AuthProtection::build(&cfg, None).expect("protection");
+    let manager = portcullis_keys::open_manager(&cfg, cfg.file.keys.as_ref().expect("keys")).expect("manager");
+    let new = NewKey { name: "bench".into(), scopes: vec!["bench:read".into()], ..Default::default() };
+    let key = manager.create(&new, "bench").expect("create").key;
+    let conn = ConnInfo {
+        peer: "127.0.0.1:5000".parse().expect("addr"),
+        local: "127.0.0.1:80".parse().expect("addr"),
+        tls: false,
+        sni: None,
+        listener: "w".into(),
+        client_cert: None,
+    };
+    let req = http::Request::builder()
+        .uri("/api/items?id=123&q=hello")
+        .header("accept", "application/json")
+        .header("user-agent", "wrk")
+        .header("authorization", "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl")
+        .header("x-api-key", &key)
+        .body(())
+        .expect("request");
+    let (parts, ()) = req.into_parts();
+    c.bench_function("auth request_headers_filter: api key, cache hit", |b| {
+        b.iter(|| {
+            let mut ctx = RequestCtx::new(String::new(), conn.clone());
+            ctx.route = Some("r".into());
+            let mut p = parts.clone();
+            protection.request_headers_filter(&mut ctx, &mut p).is_continue()
+        })
+    });
+}
+
+criterion_group!(benches, bench, filter);
 criterion_main!(benches);
