@@ -166,8 +166,8 @@ async fn key_lifecycle_through_the_cli_and_real_requests() {
     let r = client().delete(&url).header("x-api-key", &key).send().await.unwrap();
     assert_eq!(r.status(), 403);
 
-    // Rotation with a 2 s overlap: both secrets work, then only the new one.
-    let (ok, out, err) = keys(s, &["rotate", &id, "--overlap", "2s"]);
+    // Rotation with a 4 s overlap: both secrets work, then only the new one.
+    let (ok, out, err) = keys(s, &["rotate", &id, "--overlap", "4s"]);
     assert!(ok, "{err}");
     let new_key = out.trim().to_string();
     assert!(new_key.starts_with(&format!("pcl_live_{id}_")) && new_key != key);
@@ -177,7 +177,7 @@ async fn key_lifecycle_through_the_cli_and_real_requests() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(get(&url, &[("x-api-key", &key)]).await.0, 200, "old secret works during the overlap");
-    tokio::time::sleep(Duration::from_millis(2200)).await;
+    tokio::time::sleep(Duration::from_millis(4200)).await;
     assert_eq!(get(&url, &[("x-api-key", &key)]).await.0, 401, "old secret stops after the overlap");
     wait_log(&gw, "rotated out");
     assert_eq!(get(&url, &[("x-api-key", &new_key)]).await.0, 200);
@@ -350,4 +350,37 @@ async fn admin_api_manages_keys() {
     assert_eq!(audit, [("revoke", "admin:anonymous"), ("rotate", "admin:anonymous"), ("create", "admin:anonymous")]);
     let all = logs(&gw);
     assert!(!all.contains(secret) && !all.contains(new_key.split('_').nth(3).unwrap()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_with_a_wrong_keys_secret_is_rejected_and_keys_keep_working() {
+    let up = Upstream::start("echo").await;
+    let state = state_dir();
+    let s = state.path();
+    let cfg = keys_config(up.addr, s).replace("[keys]", "[server]\nwatch = false\n[keys]");
+    let gw = Gw::start(&cfg);
+    let (key, _) = create(s, &["--name", "one", "--scopes", "users:read"]);
+    let url = gw.url("http", "/users/1");
+    assert_eq!(get(&url, &[("x-api-key", &key)]).await.0, 200);
+
+    // Another secret than the store was created with: the new runtime cannot be built; the old one stays.
+    let other = s.join("other.secret");
+    std::fs::write(&other, "a-completely-different-secret-of-enough-length").unwrap();
+    gw.write_config(&cfg.replace(&s.join("keys.secret").display().to_string(), &other.display().to_string()));
+    gw.signal("HUP");
+    let line = gw.wait_stderr("config reload rejected", Duration::from_secs(10));
+    assert!(line.contains("does not match"), "{line}");
+    assert_eq!(get(&url, &[("x-api-key", &key)]).await.0, 200);
+
+    // A missing secret file is a validation error naming its key path.
+    gw.write_config(&cfg.replace(&s.join("keys.secret").display().to_string(), &s.join("nope").display().to_string()));
+    gw.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while gw.stderr_count("config reload rejected") < 2 {
+        assert!(Instant::now() < deadline, "{}", logs(&gw));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(logs(&gw).contains("keys.secret_file"), "{}", logs(&gw));
+    assert_eq!(get(&url, &[("x-api-key", &key)]).await.0, 200);
+    assert!(!logs(&gw).contains(key.split('_').nth(3).unwrap()));
 }
