@@ -5,6 +5,7 @@
 //! portcullis demo                  run the gateway with its embedded demo config in front of the demo API
 //! portcullis check-config FILE     validate a config and print every problem with its key path
 //! portcullis crs-test --crs DIR    run the OWASP CRS regression suite through an in-process gateway
+//! portcullis keys …                API key lifecycle: create, list, show, rotate, revoke, expire
 //! portcullis version
 //! ```
 
