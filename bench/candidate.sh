@@ -6,6 +6,10 @@
 # MODE: plain   routing only: header policy on, no WAF, no limits (the gateway core's cost)
 #       default what a user gets with no protection configured: the built-in rule pack at medium sensitivity
 #       crs-pl1 plain + the WAF with OWASP CRS (../shared/crs from the repo root) at paranoia level 1, blocking
+#       keys    plain + API-key auth on the route (scope bench:read). The key comes from EXTRA_HEADERS, which
+#               the harness sends on every request; it is imported into a fresh key store before serving:
+#                 EXTRA_HEADERS="X-API-Key: $(target/release/portcullis keys generate --env test)" \
+#                 CANDIDATE_CMD='exec bench/candidate.sh keys' CANDIDATE_EXPECT_BLOCK=0 ... ../shared/bench/run.sh
 # The harness exports ORIGIN_ADDR (127.0.0.1:port of its origin), CANDIDATE_PORT and AB_RUN_DIR.
 # Builds nothing: run `cargo build --release` first (the harness times whatever binary is there).
 set -euo pipefail
@@ -62,12 +66,27 @@ TOML
 
 no_waf() {
   printf '\n[waf]\nmode = "off"\n'
+keys() {
+  local key
+  key="$(printf '%s\n' "${EXTRA_HEADERS:-}" | tr '|' '\n' | sed -n 's/^[[:space:]]*[Xx]-[Aa][Pp][Ii]-[Kk][Ee][Yy]:[[:space:]]*//p' | head -n1)"
+  [[ "$key" == pcl_* ]] || { echo "candidate.sh keys: set EXTRA_HEADERS='X-API-Key: <key from portcullis keys generate>'" >&2; exit 2; }
+  rm -f "$DIR/keys.db" "$DIR/keys.db-wal" "$DIR/keys.db-shm"
+  head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$DIR/keys.secret"
+  printf '%s\n' "$key" | "$BIN" keys --db "$DIR/keys.db" --secret-file "$DIR/keys.secret" import --name bench --scopes bench:read >&2
+  cat <<TOML
+auth = { methods = ["api_key"], scopes = ["bench:read"] }
+
+[keys]
+db = "$DIR/keys.db"
+secret_file = "$DIR/keys.secret"
+TOML
 }
 
 case "$MODE" in
   plain) { common; no_waf; } > "$CONF" ;;
   default) common > "$CONF" ;;
   crs-pl1) { common; crs_pl1; } > "$CONF" ;;
-  *) echo "candidate.sh: unknown mode '$MODE' (known: plain, default, crs-pl1)" >&2; exit 2 ;;
+  keys) { common; no_waf; keys; } > "$CONF" ;;
+  *) echo "candidate.sh: unknown mode '$MODE' (known: plain, default, crs-pl1, keys)" >&2; exit 2 ;;
 esac
 exec "$BIN" serve --config "$CONF"

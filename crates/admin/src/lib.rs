@@ -22,6 +22,7 @@ use axum::routing::{any, get, post};
 use axum::Router;
 
 pub mod ips;
+pub mod keys;
 
 /// What the admin endpoints read.
 #[derive(Clone)]
@@ -114,6 +115,23 @@ async fn serve_router(addr: SocketAddr, app: Router) -> std::io::Result<(SocketA
     let local = listener.local_addr()?;
     // The peer address feeds the per-client login lockout.
     let app = app.into_make_service_with_connect_info::<SocketAddr>();
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "admin listener failed");
+        }
+    });
+    Ok((local, task))
+}
+
+/// Like [`serve`], with `extra` routes (e.g. [`keys::router`]) merged into the admin router.
+pub async fn serve_with(
+    addr: SocketAddr,
+    state: AdminState,
+    extra: Router,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let app = router(state).merge(extra);
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "admin listener failed");

@@ -7,12 +7,14 @@
 //! portcullis crs-test --crs DIR    run the OWASP CRS regression suite through an in-process gateway
 //! portcullis eval --corpus DIR     measure TPR/FPR on the labeled attack/benign corpus
 //! portcullis admin add-user NAME   manage the admin API's users (also list-users, disable-user, reset-totp)
+//! portcullis keys …                API key lifecycle: create, list, show, rotate, revoke, expire
 //! portcullis version
 //! ```
 
 mod admin_cmd;
 mod crs_test;
 mod eval;
+mod keys;
 mod logging;
 
 use std::path::{Path, PathBuf};
@@ -59,6 +61,8 @@ enum Command {
     Eval(eval::Args),
     /// Manage the admin API's users: add-user, list-users, disable-user, enable-user, reset-totp.
     Admin(admin_cmd::Args),
+    /// Manage API keys: create, list, show, rotate, revoke, expire.
+    Keys(keys::Args),
     /// Print the version.
     Version,
 }
@@ -74,6 +78,7 @@ fn main() -> ExitCode {
         Command::CrsTest(args) => crs_test::main(args),
         Command::Eval(args) => eval::main(args),
         Command::Admin(args) => admin_cmd::main(args),
+        Command::Keys(args) => keys::main(args),
         Command::Serve { config } => match Config::load(&config) {
             Ok(cfg) => run(cfg, false),
             Err(e) => {
@@ -84,7 +89,24 @@ fn main() -> ExitCode {
         Command::Demo => {
             let cwd = std::env::current_dir().unwrap_or_default();
             match Config::from_str_at(DEMO_CONFIG, None, cwd) {
-                Ok(cfg) => run(cfg, true),
+                Ok(mut cfg) => {
+                    // The demo's API key lives in a fresh state dir, removed on exit.
+                    let _keys_state = match keys::prepare_demo(&mut cfg) {
+                        Ok(Some((key, dir))) => {
+                            let base =
+                                cfg.file.listeners.first().map_or("127.0.0.1:8080".into(), |l| l.address.to_string());
+                            eprintln!("demo API key: {key}");
+                            eprintln!("  curl -i -H 'x-api-key: {key}' http://{base}/api/users/1");
+                            Some(dir)
+                        }
+                        Ok(None) => None,
+                        Err(e) => {
+                            eprintln!("demo API key: {e}");
+                            return ExitCode::FAILURE;
+                        }
+                    };
+                    run(cfg, true)
+                }
                 Err(e) => {
                     eprint!("embedded demo config: {e}");
                     ExitCode::FAILURE
@@ -174,6 +196,11 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
     if demo {
         start_demo_api(&config).await?;
     }
+    // Key management on the admin listener when a key store is configured.
+    let admin_extra = match &config.file.keys {
+        Some(k) if admin.enabled => portcullis_admin::keys::router(portcullis_keys::open_manager(&config, k)?),
+        _ => axum::Router::new(),
+    };
     let metrics = Metrics::new();
     let gw = Gateway::start(config, metrics.clone()).await?;
     let ready = Arc::new(AtomicBool::new(true));
@@ -186,7 +213,7 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
         };
         let auth = admin_cmd::admin_auth(&gw)?;
         // The admin API's routers (per-IP statistics, keys, bans…) are merged here, behind the session guard.
-        let api = portcullis_admin::ips::routes(metrics.ipguard.stats.clone());
+        let api = portcullis_admin::ips::routes(metrics.ipguard.stats.clone()).merge(admin_extra);
         let (addr, _) = portcullis_admin::serve_with_api(admin.address, state, auth, api)
             .await
             .map_err(|e| format!("admin.address: cannot listen on {}: {e}", admin.address))?;

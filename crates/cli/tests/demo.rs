@@ -24,7 +24,23 @@ async fn demo_serves_the_shop_behind_the_gateway_and_stops_on_ctrl_c() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // User records need the API key the demo printed at start, on a line of its own.
+    let demo_key = {
+        let mut line = String::new();
+        let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+        loop {
+            line.clear();
+            assert!(std::io::BufRead::read_line(&mut err, &mut line).unwrap() > 0, "no demo API key line");
+            if let Some(k) = line.trim_end().strip_prefix("demo API key: ") {
+                break (k.to_string(), err);
+            }
+        }
+    };
+    let (demo_key, mut demo_err) = demo_key;
     let r = c.get("http://127.0.0.1:8080/api/users/1").send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("ApiKey realm="));
+    let r = c.get("http://127.0.0.1:8080/api/users/1").header("x-api-key", &demo_key).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.headers().get("server").is_none() && r.headers().get("x-powered-by").is_none());
     assert_eq!(r.headers()["x-content-type-options"], "nosniff");
@@ -42,6 +58,7 @@ async fn demo_serves_the_shop_behind_the_gateway_and_stops_on_ctrl_c() {
     assert_eq!(r.headers()["content-type"], "application/problem+json");
     let m = c.get("http://127.0.0.1:9090/metrics").send().await.unwrap().text().await.unwrap();
     assert!(m.contains("portcullis_requests_total{route=\"api\",status=\"2xx\"}"));
+    assert!(m.contains("portcullis_requests_total{route=\"users\",status=\"2xx\"}"));
 
     assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -54,6 +71,6 @@ async fn demo_serves_the_shop_behind_the_gateway_and_stops_on_ctrl_c() {
     };
     assert!(status.success(), "{status}");
     let mut err = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    std::io::Read::read_to_string(&mut demo_err, &mut err).unwrap();
     assert!(err.contains("Portcullis demo is running"), "{err}");
 }

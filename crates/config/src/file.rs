@@ -34,6 +34,7 @@ pub struct ConfigFile {
     pub upstreams: Vec<UpstreamSection>,
     #[serde(default)]
     pub routes: Vec<RouteSection>,
+    pub keys: Option<crate::keys::KeysSection>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -499,6 +500,7 @@ pub struct RouteSection {
     pub max_body_bytes: Option<ByteSize>,
     /// WAF overrides for this route.
     pub waf: Option<RouteWafSection>,
+    pub auth: Option<crate::keys::RouteAuthSection>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]

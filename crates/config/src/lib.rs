@@ -15,6 +15,7 @@ mod admin;
 mod error;
 mod file;
 mod ipguard;
+mod keys;
 mod units;
 mod validate;
 
@@ -22,6 +23,7 @@ pub use admin::{AdminAuthSection, AdminTlsSection};
 pub use error::{ConfigError, ConfigErrors};
 pub use file::*;
 pub use ipguard::{parse_net, BodyRate, ClientIpHeader, DenyAction, IpSection};
+pub use keys::{AuthMethodName, AuthRequire, KeysSection, RouteAuthSection};
 pub use units::{ByteSize, Dur};
 pub use validate::validate;
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use ipnet::IpNet;
 use portcullis_config::Config;
 use portcullis_headers::HeaderPolicy;
+use portcullis_keys::AuthProtection;
 use portcullis_pipeline::{Phases, Protection};
 use portcullis_waf_protection::WafProtection;
 
@@ -67,6 +68,9 @@ impl Runtime {
         if f.headers.enabled {
             protections.push(Arc::new(HeaderPolicy::build(&f.headers).map_err(|e| e.to_string())?));
         }
+        // Identity before rate limits and the WAF: strips client-sent X-Portcullis-* headers on every route,
+        // then applies each route's auth policy (API keys, mTLS; JWT once a bearer verifier is plugged in).
+        protections.push(Arc::new(AuthProtection::build(&config, None).map_err(|e| e.to_string())?));
         // The WAF after the header policy; absent (no cost at all) when no route runs it.
         if let Some(waf) = WafProtection::build(&config).map_err(|e| e.to_string())? {
             protections.push(Arc::new(waf));
