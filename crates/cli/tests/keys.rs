@@ -283,7 +283,12 @@ async fn admin_api_manages_keys() {
     let s = state.path();
     let gw = Gw::start(&keys_config(up.addr, s));
     let admin = format!("http://{}", gw.admin.unwrap());
-    let c = client();
+    // The key API is behind the admin session (password + TOTP login).
+    let r = client().get(format!("{admin}/api/keys")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let mut auth = reqwest::header::HeaderMap::new();
+    auth.insert(reqwest::header::AUTHORIZATION, format!("Bearer {}", gw.admin_token().await).parse().unwrap());
+    let c = reqwest::Client::builder().default_headers(auth).build().unwrap();
     let url = gw.url("http", "/users/1");
 
     let r = c
@@ -347,7 +352,7 @@ async fn admin_api_manages_keys() {
         .iter()
         .map(|a| (a["action"].as_str().unwrap(), a["actor"].as_str().unwrap()))
         .collect();
-    assert_eq!(audit, [("revoke", "admin:anonymous"), ("rotate", "admin:anonymous"), ("create", "admin:anonymous")]);
+    assert_eq!(audit, [("revoke", "admin:tester"), ("rotate", "admin:tester"), ("create", "admin:tester")]);
     let all = logs(&gw);
     assert!(!all.contains(secret) && !all.contains(new_key.split('_').nth(3).unwrap()));
 }

@@ -269,13 +269,13 @@ pub fn echoed_header(echo: &serde_json::Value, name: &str) -> Vec<String> {
 }
 
 /// A config with one plain listener (port 0), admin on port 0, and the given extra TOML.
-/// The admin API's users live in `{dir}/admin-users.db` (see [`Gw::admin_token`]).
+/// The admin API's users live in `admin-users.db` beside the config (see [`Gw::admin_token`]).
 pub fn config(extra: &str) -> String {
     format!(
         r#"
 [admin]
 address = "127.0.0.1:0"
-users_db = "{{dir}}/admin-users.db"
+users_db = "admin-users.db"
 [log]
 access = "stdout"
 level = "info"
@@ -345,7 +345,7 @@ pub fn base32_decode(s: &str) -> Vec<u8> {
 
 impl Gw {
     /// A session for the admin API (`/api/*`): the first call creates an admin user with the real CLI in the
-    /// config's `admin.users_db` (`{dir}/admin-users.db` in [`config`]), logs in with password and a TOTP code
+    /// config's `admin.users_db` (`admin-users.db` beside the config in [`config`]), logs in with password and a TOTP code
     /// computed from the printed provisioning URI, and keeps the token.
     pub async fn admin_token(&self) -> String {
         if let Some(t) = self.admin_session.lock().unwrap().clone() {
