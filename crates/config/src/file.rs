@@ -32,6 +32,9 @@ pub struct ConfigFile {
     pub upstreams: Vec<UpstreamSection>,
     #[serde(default)]
     pub routes: Vec<RouteSection>,
+    /// Rate limits, load shedding, bans and where their state lives.
+    #[serde(default)]
+    pub traffic: crate::TrafficSection,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -395,6 +398,8 @@ pub struct RouteSection {
     pub max_body_bytes: Option<ByteSize>,
     /// WAF overrides for this route.
     pub waf: Option<RouteWafSection>,
+    /// Names of `traffic.rate_limits` checked on this route; absent: `traffic.default_rate_limits`.
+    pub rate_limits: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]

@@ -13,11 +13,13 @@
 
 mod error;
 mod file;
+mod traffic;
 mod units;
 mod validate;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use file::*;
+pub use traffic::*;
 pub use units::{ByteSize, Dur};
 pub use validate::validate;
 

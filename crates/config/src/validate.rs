@@ -17,6 +17,7 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
     v.headers();
     v.limits();
     v.waf();
+    crate::traffic::validate_traffic(&config.file, &mut v.errors);
     if v.errors.is_empty() {
         Ok(())
     } else {
