@@ -3,6 +3,8 @@
 //!
 //! Owns: the admin HTTP surface. Must not touch: the data path (it only reads what the gateway exposes).
 
+pub mod bans;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -20,14 +22,21 @@ pub struct AdminState {
     pub metrics: Arc<dyn Fn() -> String + Send + Sync>,
     /// True once listeners are bound and the config is loaded; false again while draining.
     pub ready: Arc<AtomicBool>,
+    /// The bans API (`/api/bans`), when the gateway provides a state store.
+    pub bans: Option<bans::BansState>,
 }
 
 pub fn router(state: AdminState) -> Router {
-    Router::new()
+    let bans = state.bans.clone();
+    let r = Router::new()
         .route("/healthz", get(|| async { (StatusCode::OK, "ok\n") }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .with_state(state)
+        .with_state(state);
+    match bans {
+        Some(b) => r.merge(bans::routes(b)),
+        None => r,
+    }
 }
 
 async fn readyz(State(s): State<AdminState>) -> impl IntoResponse {

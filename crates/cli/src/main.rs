@@ -163,7 +163,24 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
     let ready = Arc::new(AtomicBool::new(true));
     if admin.enabled {
         let m = metrics.clone();
-        let state = portcullis_admin::AdminState { metrics: Arc::new(move || m.encode()), ready: ready.clone() };
+        let bans = portcullis_admin::bans::BansState {
+            store: Arc::new(|| portcullis_limits::traffic().current_store()),
+            on_change: Arc::new(|what| match what {
+                "unban" => {
+                    portcullis_limits::traffic().metrics.bans_lifted.inc();
+                }
+                _ => portcullis_limits::traffic().metrics.ban_issued("admin"),
+            }),
+        };
+        let state = portcullis_admin::AdminState {
+            metrics: Arc::new(move || {
+                let mut out = m.encode();
+                portcullis_limits::append_metrics(&mut out);
+                out
+            }),
+            ready: ready.clone(),
+            bans: Some(bans),
+        };
         let (addr, _) = portcullis_admin::serve(admin.address, state)
             .await
             .map_err(|e| format!("admin.address: cannot listen on {}: {e}", admin.address))?;

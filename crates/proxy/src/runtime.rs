@@ -56,6 +56,8 @@ impl Runtime {
             .map(|r| Route::build(r, &upstreams, f.limits.max_body_bytes.0, metrics.route(&r.name)))
             .collect::<Result<Vec<_>, _>>()?;
         let mut protections: Vec<Arc<dyn Protection>> = Vec::new();
+        // Bans, load shedding and rate limits: cheap, so before everything that inspects the request.
+        protections.push(Arc::new(portcullis_limits::TrafficGuard::build(&config).map_err(|e| e.to_string())?));
         if f.headers.enabled {
             protections.push(Arc::new(HeaderPolicy::build(&f.headers).map_err(|e| e.to_string())?));
         }
