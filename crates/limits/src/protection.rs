@@ -83,6 +83,8 @@ pub struct TrafficGuard {
     policies: Vec<BanPolicy>,
     max_in_flight: Option<usize>,
     max_per_client: Option<usize>,
+    /// Peers never dropped at accept: their requests carry other clients' addresses.
+    trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// The store settings in `[traffic]`.
@@ -183,6 +185,7 @@ impl TrafficGuard {
             policies,
             max_in_flight: t.max_in_flight,
             max_per_client: t.max_in_flight_per_client,
+            trusted_proxies: config.file.server.trusted_proxies.clone(),
         })
     }
 
@@ -327,7 +330,11 @@ impl Protection for TrafficGuard {
 
     /// A banned peer address is dropped at accept (local lookup only; no I/O).
     fn connection_filter(&self, conn: &ConnInfo) -> Verdict {
-        if self.ban_of(conn.peer.ip()).is_some() {
+        let peer = conn.peer.ip();
+        if self.trusted_proxies.iter().any(|n| n.contains(&peer)) {
+            return Verdict::Continue;
+        }
+        if self.ban_of(peer).is_some() {
             self.traffic.metrics.banned_connections.inc();
             return Verdict::Close;
         }
