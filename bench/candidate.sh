@@ -5,6 +5,8 @@
 #
 # MODE: plain   routing only: header policy on, no WAF, no limits (the gateway core's cost)
 #       crs-pl1 plain + the WAF with OWASP CRS (../shared/crs from the repo root) at paranoia level 1, blocking
+#       limits  plain + a per-IP rate limit so permissive it never refuses (the limiter's cost on every request);
+#               LIMITS_REDIS_URL=redis://127.0.0.1:PORT keeps its state in that Redis instead of in memory
 # The harness exports ORIGIN_ADDR (127.0.0.1:port of its origin), CANDIDATE_PORT and AB_RUN_DIR.
 # Builds nothing: run `cargo build --release` first (the harness times whatever binary is there).
 set -euo pipefail
@@ -59,9 +61,30 @@ rules = ["$crs/crs-setup.conf.example", "$crs/rules/*.conf"]
 TOML
 }
 
+limits() {
+  local store='store = "memory"'
+  if [[ -n "${LIMITS_REDIS_URL:-}" ]]; then
+    store="store = \"redis\"
+redis_url = \"$LIMITS_REDIS_URL\"
+on_store_error = \"fail_open\""
+  fi
+  cat <<TOML
+
+# A per-IP limit far above what one load generator sends: every request pays the check, none is refused.
+[traffic]
+$store
+default_rate_limits = ["per-ip"]
+[[traffic.rate_limits]]
+name = "per-ip"
+key = "ip"
+rate = "1000000/s"
+TOML
+}
+
 case "$MODE" in
   plain) common > "$CONF" ;;
   crs-pl1) { common; crs_pl1; } > "$CONF" ;;
-  *) echo "candidate.sh: unknown mode '$MODE' (known: plain, crs-pl1)" >&2; exit 2 ;;
+  limits) { common; limits; } > "$CONF" ;;
+  *) echo "candidate.sh: unknown mode '$MODE' (known: plain, crs-pl1, limits)" >&2; exit 2 ;;
 esac
 exec "$BIN" serve --config "$CONF"

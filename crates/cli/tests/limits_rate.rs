@@ -250,3 +250,30 @@ rate_limits = ["nope"]
         assert!(text.contains(needle), "{needle} missing in:\n{text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limiter_state_survives_a_reload_and_a_bad_reload_keeps_the_limits() {
+    let up = Upstream::start("app").await;
+    let gw = gateway(up.addr, TRAFFIC);
+    let c = common::client();
+    let url = gw.url("http", "/login");
+    for _ in 0..5 {
+        assert_eq!(c.post(&url).send().await.unwrap().status(), 200);
+    }
+    assert_eq!(c.post(&url).send().await.unwrap().status(), 429);
+    // Same store settings, another limit added: the store (and the login key's state) is kept.
+    let cfg = std::fs::read_to_string(&gw.config_path).unwrap();
+    gw.write_config(&cfg.replace(
+        "[[traffic.rate_limits]]\nname = \"tenant\"",
+        "[[traffic.rate_limits]]\nname = \"extra\"\nrate = \"1/s\"\n[[traffic.rate_limits]]\nname = \"tenant\"",
+    ));
+    gw.signal("HUP");
+    gw.wait_stderr("config reloaded", Duration::from_secs(10));
+    assert_eq!(c.post(&url).send().await.unwrap().status(), 429, "state lost on reload");
+    // A bad traffic section is rejected with its key path; the limits keep working.
+    gw.write_config(&cfg.replace("rate = \"5/min\"", "rate = \"5 per minute\""));
+    gw.signal("HUP");
+    let line = gw.wait_stderr("config reload rejected", Duration::from_secs(10));
+    assert!(line.contains("traffic.rate_limits[0].rate"), "{line}");
+    assert_eq!(c.post(&url).send().await.unwrap().status(), 429);
+}
