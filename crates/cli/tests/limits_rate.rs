@@ -277,3 +277,32 @@ async fn limiter_state_survives_a_reload_and_a_bad_reload_keeps_the_limits() {
     assert!(line.contains("traffic.rate_limits[0].rate"), "{line}");
     assert_eq!(c.post(&url).send().await.unwrap().status(), 429);
 }
+
+/// `examples/demo.toml` as shipped (ports made free, the shop replaced by the echo upstream): a newcomer's
+/// eleventh login try within a minute gets a 429 with `Retry-After` and the RateLimit fields; other API routes
+/// are not limited by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_config_limits_login_to_ten_per_minute() {
+    let up = Upstream::start("shop").await;
+    let demo = include_str!("../../../examples/demo.toml")
+        .replace("127.0.0.1:8080", "127.0.0.1:0")
+        .replace("127.0.0.1:9090", "127.0.0.1:0")
+        .replace("127.0.0.1:3001", &up.addr.to_string())
+        .replace("access = \"stdout\"", "access = \"off\"");
+    let gw = Gw::start(&demo);
+    let c = common::client();
+    let url = gw.url("http", "/api/login");
+    for i in 0..10 {
+        let r = c.post(&url).body("{}").send().await.unwrap();
+        assert_eq!(r.status(), 200, "try {i}");
+        assert_eq!(r.headers()["ratelimit-policy"], r#""login";q=10;w=60"#);
+    }
+    let r = c.post(&url).body("{}").send().await.unwrap();
+    assert_eq!(r.status(), 429);
+    // 6 s per try at 10/min (5 if the ten tries took over a second on a busy machine).
+    let retry = r.headers()["retry-after"].to_str().unwrap().to_string();
+    assert!(retry == "6" || retry == "5", "Retry-After {retry}");
+    assert_eq!(r.headers()["ratelimit"].to_str().unwrap(), format!(r#""login";r=0;t={retry}"#));
+    // GET on the login path and the rest of the API are other routes.
+    assert_eq!(c.get(gw.url("http", "/api/items")).send().await.unwrap().status(), 200);
+}
