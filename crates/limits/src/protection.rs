@@ -453,3 +453,102 @@ impl Protection for TrafficGuard {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portcullis_pipeline::{AuthMethod, Identity};
+
+    fn guard(traffic_toml: &str) -> TrafficGuard {
+        let text = format!(
+            "[[listeners]]\nname = \"http\"\naddress = \"127.0.0.1:0\"\n[[routes]]\nname = \"all\"\nrespond = {{ status = 200 }}\n{traffic_toml}"
+        );
+        let config = Config::from_str_at(&text, None, ".".into()).unwrap();
+        TrafficGuard::build(&config).unwrap()
+    }
+
+    fn ctx(ip: &str) -> RequestCtx {
+        let conn = ConnInfo {
+            peer: format!("{ip}:1000").parse().unwrap(),
+            local: "127.0.0.1:80".parse().unwrap(),
+            tls: false,
+            sni: None,
+            listener: "http".into(),
+            client_cert: None,
+        };
+        let mut c = RequestCtx::new("r".into(), conn);
+        c.route = Some("all".into());
+        c
+    }
+
+    fn parts() -> request::Parts {
+        http::Request::get("/").body(()).unwrap().into_parts().0
+    }
+
+    fn identity(subject: &str) -> Identity {
+        Identity { subject: subject.into(), method: AuthMethod::ApiKey, scopes: Vec::new() }
+    }
+
+    /// Each test uses its own limit name: the store is process-wide, like in the gateway.
+    fn limit(name: &str, key: &str) -> String {
+        format!(
+            "[traffic]\ndefault_rate_limits = [\"{name}\"]\n[[traffic.rate_limits]]\nname = \"{name}\"\nkey = \"{key}\"\nrate = \"2/h\"\n"
+        )
+    }
+
+    fn run(g: &TrafficGuard, mut c: RequestCtx) -> (bool, RequestCtx) {
+        let v = g.request_headers_filter(&mut c, &mut parts());
+        g.logging(&c, 200);
+        (v.is_continue(), c)
+    }
+
+    #[test]
+    fn identity_limits_follow_the_subject_across_addresses() {
+        let g = guard(&limit("by-identity", "identity"));
+        let with = |ip: &str, sub: &str| {
+            let mut c = ctx(ip);
+            c.identity = Some(identity(sub));
+            c
+        };
+        assert!(run(&g, with("10.0.0.1", "key-a")).0);
+        assert!(run(&g, with("10.0.0.2", "key-a")).0);
+        let (ok, c) = run(&g, with("10.0.0.3", "key-a"));
+        assert!(!ok);
+        assert_eq!(c.refused_reason.as_deref(), Some("rate limit by-identity: 2/h per identity"));
+        assert!(run(&g, with("10.0.0.3", "key-b")).0);
+        // Without an identity the address is the key.
+        assert!(run(&g, ctx("10.0.0.9")).0);
+        assert!(run(&g, ctx("10.0.0.9")).0);
+        assert!(!run(&g, ctx("10.0.0.9")).0);
+    }
+
+    #[test]
+    fn allowlisted_requests_skip_limits_and_bans() {
+        let g = guard(&limit("allow", "ip"));
+        for _ in 0..5 {
+            let mut c = ctx("10.1.0.1");
+            c.allowlisted = true;
+            assert!(run(&g, c).0);
+        }
+        assert!(run(&g, ctx("10.1.0.1")).0, "allow-listed requests did not count");
+    }
+
+    #[test]
+    fn combined_keys_separate_routes_and_global_counts_everyone() {
+        let g = guard(&limit("everyone", "global"));
+        assert!(run(&g, ctx("10.2.0.1")).0);
+        assert!(run(&g, ctx("10.2.0.2")).0);
+        assert!(!run(&g, ctx("10.2.0.3")).0);
+        let g = guard(&limit("ip-route", "ip+route"));
+        let other_route = || {
+            let mut c = ctx("10.2.0.1");
+            c.route = Some("elsewhere".into());
+            c
+        };
+        assert!(run(&g, ctx("10.2.0.1")).0);
+        assert!(run(&g, ctx("10.2.0.1")).0);
+        assert!(!run(&g, ctx("10.2.0.1")).0);
+        // "elsewhere" has no limits configured (routes map), so it passes regardless.
+        assert!(run(&g, other_route()).0);
+    }
+}
