@@ -67,8 +67,8 @@ fn ban_json(b: &Ban, now_ms: u64) -> serde_json::Value {
     })
 }
 
-fn store(s: &BansState) -> Result<Arc<Store>, Response> {
-    (s.store)().ok_or_else(|| problem(StatusCode::SERVICE_UNAVAILABLE, "The traffic state store is not ready."))
+fn not_ready() -> Response {
+    problem(StatusCode::SERVICE_UNAVAILABLE, "The traffic state store is not ready.")
 }
 
 fn unavailable(e: impl std::fmt::Display) -> Response {
@@ -77,9 +77,8 @@ fn unavailable(e: impl std::fmt::Display) -> Response {
 }
 
 async fn list(State(s): State<BansState>) -> Response {
-    let store = match store(&s) {
-        Ok(st) => st,
-        Err(r) => return r,
+    let Some(store) = (s.store)() else {
+        return not_ready();
     };
     match store.ban_list().await {
         Ok(bans) => {
@@ -110,9 +109,8 @@ async fn add(State(s): State<BansState>, body: Bytes) -> Response {
     if reason.len() > MAX_REASON || reason.chars().any(char::is_control) {
         return problem(StatusCode::BAD_REQUEST, "reason: at most 200 characters, no control characters");
     }
-    let store = match store(&s) {
-        Ok(st) => st,
-        Err(r) => return r,
+    let Some(store) = (s.store)() else {
+        return not_ready();
     };
     let now = unix_ms();
     let ban = Ban { ip, until_ms: now + duration.as_millis() as u64, level: 0, reason };
@@ -138,9 +136,8 @@ async fn remove(State(s): State<BansState>, Path(ip): Path<String>) -> Response 
     let Ok(ip) = ip.parse::<IpAddr>() else {
         return problem(StatusCode::BAD_REQUEST, "not an IP address");
     };
-    let store = match store(&s) {
-        Ok(st) => st,
-        Err(r) => return r,
+    let Some(store) = (s.store)() else {
+        return not_ready();
     };
     match store.ban_remove(ip).await {
         Ok(true) => {

@@ -190,11 +190,12 @@ impl RedisBackend {
         }
         let mut tick = tokio::time::interval(BAN_SYNC);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut n = 0u32;
+        let mut sweep_in = SWEEP_EVERY_SYNCS;
         loop {
             tick.tick().await;
-            n = n.wrapping_add(1);
-            if n % SWEEP_EVERY_SYNCS == 0 {
+            sweep_in -= 1;
+            if sweep_in == 0 {
+                sweep_in = SWEEP_EVERY_SYNCS;
                 let _ = tokio::time::timeout(timeout * 4, self.sweep()).await;
             }
             match tokio::time::timeout(timeout * 4, self.fetch_bans()).await {
