@@ -40,5 +40,5 @@ fn the_demo_config_is_valid() {
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/demo.toml");
     let (ok, out) = check(&demo);
     assert!(ok, "{out}");
-    assert!(out.contains("ok (1 listeners, 1 upstreams, 2 routes)"), "{out}");
+    assert!(out.contains("ok (1 listeners, 1 upstreams, 3 routes)"), "{out}");
 }
