@@ -10,6 +10,8 @@
 #               the harness sends on every request; it is imported into a fresh key store before serving:
 #                 EXTRA_HEADERS="X-API-Key: $(target/release/portcullis keys generate --env test)" \
 #                 CANDIDATE_CMD='exec bench/candidate.sh keys' CANDIDATE_EXPECT_BLOCK=0 ... ../shared/bench/run.sh
+#       limits  plain + a per-IP rate limit so permissive it never refuses (the limiter's cost on every request);
+#               LIMITS_REDIS_URL=redis://127.0.0.1:PORT keeps its state in that Redis instead of in memory
 # The harness exports ORIGIN_ADDR (127.0.0.1:port of its origin), CANDIDATE_PORT and AB_RUN_DIR.
 # Builds nothing: run `cargo build --release` first (the harness times whatever binary is there).
 set -euo pipefail
@@ -66,6 +68,8 @@ TOML
 
 no_waf() {
   printf '\n[waf]\nmode = "off"\n'
+}
+
 keys() {
   local key
   key="$(printf '%s\n' "${EXTRA_HEADERS:-}" | tr '|' '\n' | sed -n 's/^[[:space:]]*[Xx]-[Aa][Pp][Ii]-[Kk][Ee][Yy]:[[:space:]]*//p' | head -n1)"
@@ -82,11 +86,32 @@ secret_file = "$DIR/keys.secret"
 TOML
 }
 
+limits() {
+  local store='store = "memory"'
+  if [[ -n "${LIMITS_REDIS_URL:-}" ]]; then
+    store="store = \"redis\"
+redis_url = \"$LIMITS_REDIS_URL\"
+on_store_error = \"fail_open\""
+  fi
+  cat <<TOML
+
+# A per-IP limit far above what one load generator sends: every request pays the check, none is refused.
+[traffic]
+$store
+default_rate_limits = ["per-ip"]
+[[traffic.rate_limits]]
+name = "per-ip"
+key = "ip"
+rate = "1000000/s"
+TOML
+}
+
 case "$MODE" in
   plain) { common; no_waf; } > "$CONF" ;;
   default) common > "$CONF" ;;
   crs-pl1) { common; crs_pl1; } > "$CONF" ;;
   keys) { common; no_waf; keys; } > "$CONF" ;;
-  *) echo "candidate.sh: unknown mode '$MODE' (known: plain, default, crs-pl1, keys)" >&2; exit 2 ;;
+  limits) { common; no_waf; limits; } > "$CONF" ;;
+  *) echo "candidate.sh: unknown mode '$MODE' (known: plain, default, crs-pl1, keys, limits)" >&2; exit 2 ;;
 esac
 exec "$BIN" serve --config "$CONF"

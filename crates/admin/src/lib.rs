@@ -7,6 +7,8 @@
 //!
 //! Owns: the admin HTTP surface. Must not touch: the data path (it only reads what the gateway exposes).
 
+pub mod bans;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -31,18 +33,16 @@ pub struct AdminState {
     pub metrics: Arc<dyn Fn() -> String + Send + Sync>,
     /// True once listeners are bound and the config is loaded; false again while draining.
     pub ready: Arc<AtomicBool>,
-    /// The per-IP statistics table, served under `/api/ips` when present.
-    pub ip_stats: Option<Arc<portcullis_ipguard::IpStats>>,
 }
 
+/// The open routes only (health, readiness, metrics). The admin API (`/api/*`) exists only behind the session
+/// guard: see [`router_with_api`].
 pub fn router(state: AdminState) -> Router {
-    let ips = state.ip_stats.clone().map(ips::routes).unwrap_or_default();
     Router::new()
         .route("/healthz", get(|| async { (StatusCode::OK, "ok\n") }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(state)
-        .merge(ips)
 }
 
 /// The admin listener's routes plus the guarded admin API: `api` holds the other admin endpoints (full paths,

@@ -206,14 +206,28 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
     let ready = Arc::new(AtomicBool::new(true));
     if admin.enabled {
         let m = metrics.clone();
+        let bans = portcullis_admin::bans::BansState {
+            store: Arc::new(|| portcullis_limits::traffic().current_store()),
+            on_change: Arc::new(|what| match what {
+                "unban" => {
+                    portcullis_limits::traffic().metrics.bans_lifted.inc();
+                }
+                _ => portcullis_limits::traffic().metrics.ban_issued("admin"),
+            }),
+        };
         let state = portcullis_admin::AdminState {
-            metrics: Arc::new(move || m.encode()),
+            metrics: Arc::new(move || {
+                let mut out = m.encode();
+                portcullis_limits::append_metrics(&mut out);
+                out
+            }),
             ready: ready.clone(),
-            ip_stats: Some(metrics.ipguard.stats.clone()),
         };
         let auth = admin_cmd::admin_auth(&gw)?;
-        // The admin API's routers (per-IP statistics, keys, bans…) are merged here, behind the session guard.
-        let api = portcullis_admin::ips::routes(metrics.ipguard.stats.clone()).merge(admin_extra);
+        // The admin API (per-IP statistics, bans, keys) runs behind the session guard.
+        let api = portcullis_admin::ips::routes(metrics.ipguard.stats.clone())
+            .merge(portcullis_admin::bans::routes(bans))
+            .merge(admin_extra);
         let (addr, _) = portcullis_admin::serve_with_api(admin.address, state, auth, api)
             .await
             .map_err(|e| format!("admin.address: cannot listen on {}: {e}", admin.address))?;

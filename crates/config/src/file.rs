@@ -35,6 +35,9 @@ pub struct ConfigFile {
     #[serde(default)]
     pub routes: Vec<RouteSection>,
     pub keys: Option<crate::keys::KeysSection>,
+    /// Rate limits, load shedding, bans and where their state lives.
+    #[serde(default)]
+    pub traffic: crate::TrafficSection,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -501,6 +504,8 @@ pub struct RouteSection {
     /// WAF overrides for this route.
     pub waf: Option<RouteWafSection>,
     pub auth: Option<crate::keys::RouteAuthSection>,
+    /// Names of `traffic.rate_limits` checked on this route; absent: `traffic.default_rate_limits`.
+    pub rate_limits: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]

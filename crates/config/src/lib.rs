@@ -16,6 +16,7 @@ mod error;
 mod file;
 mod ipguard;
 mod keys;
+mod traffic;
 mod units;
 mod validate;
 
@@ -24,6 +25,7 @@ pub use error::{ConfigError, ConfigErrors};
 pub use file::*;
 pub use ipguard::{parse_net, BodyRate, ClientIpHeader, DenyAction, IpSection};
 pub use keys::{AuthMethodName, AuthRequire, KeysSection, RouteAuthSection};
+pub use traffic::*;
 pub use units::{ByteSize, Dur};
 pub use validate::validate;
 

@@ -20,6 +20,7 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
     v.errors.extend(crate::admin::validate(config));
     crate::ipguard::validate(config, &mut v.errors);
     crate::keys::validate(config, &mut v.errors);
+    crate::traffic::validate_traffic(&config.file, &mut v.errors);
     if v.errors.is_empty() {
         Ok(())
     } else {

@@ -71,6 +71,9 @@ impl Runtime {
         // Identity before rate limits and the WAF: strips client-sent X-Portcullis-* headers on every route,
         // then applies each route's auth policy (API keys, mTLS; JWT once a bearer verifier is plugged in).
         protections.push(Arc::new(AuthProtection::build(&config, None).map_err(|e| e.to_string())?));
+        // Bans, load shedding and rate limits (keyed by IP, identity, header, route): before everything that
+        // inspects the request.
+        protections.push(Arc::new(portcullis_limits::TrafficGuard::build(&config).map_err(|e| e.to_string())?));
         // The WAF after the header policy; absent (no cost at all) when no route runs it.
         if let Some(waf) = WafProtection::build(&config).map_err(|e| e.to_string())? {
             protections.push(Arc::new(waf));

@@ -388,3 +388,97 @@ impl Gw {
         client().request(method, url).bearer_auth(token)
     }
 }
+
+/// A private `redis-server` on a free loopback port, no persistence; killed on drop. Tests that need Redis
+/// start their own, so no state is shared between tests.
+pub struct RedisServer {
+    pub port: u16,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    pub fn start() -> RedisServer {
+        assert!(
+            std::path::Path::new("/usr/bin/redis-server").exists(),
+            "redis-server is not installed (.ci/run installs it: apt-get install -y redis-server)"
+        );
+        let mut dir = tempfile::tempdir().unwrap();
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let mut r = RedisServer { port, child: None, dir };
+            if r.spawn() {
+                return r;
+            }
+            dir = std::mem::replace(&mut r.dir, tempfile::tempdir().unwrap());
+        }
+        panic!("could not start redis-server on a free port");
+    }
+
+    /// Starts (or restarts) the server on `self.port`; true once it answers PING.
+    fn spawn(&mut self) -> bool {
+        let child = Command::new("/usr/bin/redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--dir", self.dir.path().to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.cli(&["PING"]).trim() == "PONG" {
+                return true;
+            }
+            if let Some(Ok(Some(_))) = self.child.as_mut().map(|c| c.try_wait()) {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Runs `redis-cli` against this server; returns its output ("" if it failed).
+    pub fn cli(&self, args: &[&str]) -> String {
+        Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Kills the server (SIGKILL: no goodbye to clients).
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again on the same port, empty.
+    pub fn restart(&mut self) {
+        self.kill();
+        assert!(self.spawn(), "redis-server did not come back on port {}", self.port);
+    }
+
+    /// SIGSTOP / SIGCONT: a server that accepts but never answers, then resumes.
+    pub fn pause(&self, paused: bool) {
+        let pid = self.child.as_ref().unwrap().id().to_string();
+        let sig = if paused { "-STOP" } else { "-CONT" };
+        assert!(Command::new("kill").args([sig, &pid]).status().unwrap().success());
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        if let Some(c) = self.child.as_ref() {
+            let _ = Command::new("kill").args(["-CONT", &c.id().to_string()]).status();
+        }
+        self.kill();
+    }
+}

@@ -1,0 +1,123 @@
+//! Cost of a limit check: the GCRA cell in the in-memory store, the whole request-headers phase of the
+//! traffic guard (key building, check, RateLimit fields), and — when `/usr/bin/redis-server` exists — the
+//! Redis round-trip through the store's blocking bridge. Without Redis that part is skipped with a message.
+
+use std::net::{IpAddr, SocketAddr};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use portcullis_config::Config;
+use portcullis_limits::TrafficGuard;
+use portcullis_pipeline::{ConnInfo, Protection, RequestCtx};
+use portcullis_store::{Gcra, RedisTarget, Store, StoreSpec};
+
+fn conn(ip: IpAddr) -> ConnInfo {
+    ConnInfo {
+        peer: SocketAddr::new(ip, 40000),
+        local: "127.0.0.1:8080".parse().unwrap(),
+        tls: false,
+        sni: None,
+        listener: "http".into(),
+        client_cert: None,
+    }
+}
+
+fn embedded(c: &mut Criterion) {
+    let store = Store::memory(1_000_000);
+    // A permissive limit that never refuses, like the `limits` bench mode.
+    let g = Gcra::new(1_000_000, Duration::from_secs(1), 1_000_000);
+    c.bench_function("memory store: one key", |b| b.iter(|| black_box(store.rate_check("per-ip|ip=10.0.0.1", &g))));
+    let keys: Vec<String> = (0..10_000).map(|i| format!("per-ip|ip=10.0.{}.{}", i / 256, i % 256)).collect();
+    let mut i = 0;
+    c.bench_function("memory store: 10k keys", |b| {
+        b.iter(|| {
+            i = (i + 1) % keys.len();
+            black_box(store.rate_check(&keys[i], &g))
+        })
+    });
+
+    let config = Config::from_str_at(
+        r#"
+[[listeners]]
+name = "http"
+address = "127.0.0.1:0"
+[traffic]
+default_rate_limits = ["per-ip"]
+[[traffic.rate_limits]]
+name = "per-ip"
+key = "ip"
+rate = "1000000/s"
+[[routes]]
+name = "all"
+respond = { status = 200 }
+"#,
+        None,
+        ".".into(),
+    )
+    .unwrap();
+    let guard = TrafficGuard::build(&config).unwrap();
+    let (mut parts, ()) = http::Request::get("/items").body(()).unwrap().into_parts();
+    let ip: IpAddr = "192.0.2.1".parse().unwrap();
+    c.bench_function("traffic guard: request headers phase + logging", |b| {
+        b.iter(|| {
+            let mut ctx = RequestCtx::new(String::new(), conn(ip));
+            ctx.route = Some("all".into());
+            let v = guard.request_headers_filter(&mut ctx, &mut parts);
+            guard.logging(&ctx, 200);
+            black_box(v)
+        })
+    });
+}
+
+struct RedisChild(Child);
+
+impl Drop for RedisChild {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn redis(c: &mut Criterion) {
+    if !std::path::Path::new("/usr/bin/redis-server").exists() {
+        eprintln!("redis round-trip bench skipped: /usr/bin/redis-server is not installed");
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = std::env::temp_dir();
+    let child = Command::new("/usr/bin/redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .arg("--dir")
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(child) = child else {
+        eprintln!("redis round-trip bench skipped: cannot start redis-server");
+        return;
+    };
+    let _guard = RedisChild(child);
+    let store = Store::new(StoreSpec {
+        redis: Some(RedisTarget::Standalone(format!("redis://127.0.0.1:{port}"))),
+        timeout: Duration::from_millis(50),
+        key_prefix: "bench".into(),
+        memory_max_keys: 1 << 16,
+    })
+    .unwrap();
+    let g = Gcra::new(1_000_000, Duration::from_secs(1), 1_000_000);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store.rate_check("warmup", &g).is_err() {
+        if Instant::now() > deadline {
+            eprintln!("redis round-trip bench skipped: redis-server did not answer");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    c.bench_function("redis store: GCRA script round-trip", |b| {
+        b.iter(|| black_box(store.rate_check("per-ip|ip=10.0.0.1", &g).unwrap()))
+    });
+}
+
+criterion_group!(benches, embedded, redis);
+criterion_main!(benches);

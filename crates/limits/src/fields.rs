@@ -1,0 +1,79 @@
+//! The IETF RateLimit header fields, as of draft-ietf-httpapi-ratelimit-headers-09 (March 2025): two
+//! Structured Field Lists (RFC 9651) whose members are a policy name (an sf-string) with parameters:
+//!
+//! ```text
+//! RateLimit-Policy: "login";q=10;w=60        quota q per window w seconds
+//! RateLimit: "login";r=3;t=18                 r units left, t seconds until the quota resets
+//! ```
+//!
+//! With GCRA the "window" is the sustained rate's period: q requests per w seconds, at most `burst` at once.
+//! `t` on an allowed response is the time until the key is fully rested; on a refusal it is the time until the
+//! next request would pass (the same as `Retry-After`), which is what a client should wait.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use http::HeaderValue;
+
+pub static RATELIMIT_POLICY: http::HeaderName = http::HeaderName::from_static("ratelimit-policy");
+pub static RATELIMIT: http::HeaderName = http::HeaderName::from_static("ratelimit");
+
+/// One policy member: `"name";q=Q;w=W`. Names are config identifiers; characters an sf-string cannot hold are
+/// replaced (an sf-string is printable ASCII with `"` and `\` escaped).
+pub fn policy_member(out: &mut String, name: &str, quota: u64, window: Duration) {
+    if !out.is_empty() {
+        out.push_str(", ");
+    }
+    sf_string(out, name);
+    let _ = write!(out, ";q={};w={}", quota, window.as_secs().max(1));
+}
+
+/// One current-state member: `"name";r=R;t=T`.
+pub fn state_member(out: &mut String, name: &str, remaining: u64, reset: Duration) {
+    if !out.is_empty() {
+        out.push_str(", ");
+    }
+    sf_string(out, name);
+    let _ = write!(out, ";r={};t={}", remaining, ceil_secs(reset));
+}
+
+/// Whole seconds, rounded up (a client that waits this long is never early).
+pub fn ceil_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+fn sf_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            ' '..='~' => out.push(c),
+            _ => out.push('_'),
+        }
+    }
+    out.push('"');
+}
+
+/// A header value from text built by this module (always visible ASCII).
+pub fn value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_in_structured_field_syntax() {
+        let mut p = String::new();
+        policy_member(&mut p, "login", 10, Duration::from_secs(60));
+        policy_member(&mut p, "we\"ird", 5, Duration::from_millis(200));
+        assert_eq!(p, r#""login";q=10;w=60, "we\"ird";q=5;w=1"#);
+        let mut s = String::new();
+        state_member(&mut s, "login", 0, Duration::from_millis(5001));
+        assert_eq!(s, r#""login";r=0;t=6"#);
+    }
+}
