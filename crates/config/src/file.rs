@@ -32,6 +32,8 @@ pub struct ConfigFile {
     pub upstreams: Vec<UpstreamSection>,
     #[serde(default)]
     pub routes: Vec<RouteSection>,
+    /// How bearer tokens are verified (keys, issuer, audience); routes opt in with `jwt = {...}`.
+    pub jwt: Option<crate::jwt::JwtSection>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -235,6 +237,8 @@ pub struct ListenerSection {
     pub h2c: bool,
     /// On a plain listener: answer every request with a 308 to `https://` on this port.
     pub redirect_https_port: Option<u16>,
+    /// mTLS: verify client certificates against a CA bundle (TLS listeners only).
+    pub client_auth: Option<crate::mtls::ClientAuthSection>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -395,6 +399,8 @@ pub struct RouteSection {
     pub max_body_bytes: Option<ByteSize>,
     /// WAF overrides for this route.
     pub waf: Option<RouteWafSection>,
+    /// Bearer-token (JWT) policy for this route.
+    pub jwt: Option<crate::jwt::RouteJwtSection>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]

@@ -13,11 +13,15 @@
 
 mod error;
 mod file;
+mod jwt;
+mod mtls;
 mod units;
 mod validate;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use file::*;
+pub use jwt::*;
+pub use mtls::{read_crls, ClientAuthSection};
 pub use units::{ByteSize, Dur};
 pub use validate::validate;
 

@@ -17,6 +17,8 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
     v.headers();
     v.limits();
     v.waf();
+    crate::jwt::validate(config, &mut v.errors);
+    crate::mtls::validate(config, &mut v.errors);
     if v.errors.is_empty() {
         Ok(())
     } else {
