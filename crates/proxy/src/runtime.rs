@@ -42,7 +42,11 @@ impl Runtime {
         let mut certs = HashMap::new();
         for (i, l) in f.listeners.iter().enumerate() {
             if let Some(tls) = &l.tls {
-                certs.insert(l.name.clone(), CertSet::load(tls, &config, &format!("listeners[{i}]"))?);
+                let key = format!("listeners[{i}]");
+                certs.insert(
+                    l.name.clone(),
+                    CertSet::load(tls, &config, &key)?.with_client_auth(l.client_auth.as_ref(), &config, &key)?,
+                );
             }
         }
         let upstreams = f
@@ -56,6 +60,10 @@ impl Runtime {
             .map(|r| Route::build(r, &upstreams, f.limits.max_body_bytes.0, metrics.route(&r.name)))
             .collect::<Result<Vec<_>, _>>()?;
         let mut protections: Vec<Arc<dyn Protection>> = Vec::new();
+        // Identity first (before rate limits and the WAF, which key on or log it): bearer tokens per route.
+        if let Some(jwt) = portcullis_jwt::JwtAuth::build(&config)? {
+            protections.push(Arc::new(jwt));
+        }
         if f.headers.enabled {
             protections.push(Arc::new(HeaderPolicy::build(&f.headers).map_err(|e| e.to_string())?));
         }
