@@ -20,7 +20,7 @@ fn watched_files(gw: &Gateway) -> Vec<PathBuf> {
             files.push(cfg.resolve(&c.cert));
             files.push(cfg.resolve(&c.key));
         }
-        for ca in &l.client_auth {
+        if let Some(ca) = &l.client_auth {
             files.extend(std::iter::once(&ca.ca).chain(&ca.crl).map(|f| cfg.resolve(f)));
         }
     }
