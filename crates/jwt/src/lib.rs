@@ -17,6 +17,30 @@
 //! - **claims**: `iss` exact, `aud` string or array, `exp` required, `nbf`, `iat`; skew at most 5 minutes.
 //! - **step-up** (RFC 9470): [`StepUpPolicy`] → [`JwtError::StepUpRequired`] → a challenge naming `acr_values`.
 //!
+//! Config (`crates/config/src/jwt.rs`):
+//!
+//! ```toml
+//! [jwt]
+//! jwks_url = "https://idp.example/.well-known/jwks.json"   # or jwks_file = "jwks.json"
+//! issuer = "https://idp.example"
+//! audience = ["shop-api"]
+//! algorithms = ["RS256", "ES256"]      # default RS256, PS256, ES256, EdDSA
+//! leeway = "60s"                       # at most 5m
+//! scope_claim = "scope"                # or "scp", "permissions"
+//! refresh = "5m"                       # periodic re-read
+//! refresh_min_interval = "30s"         # unknown-kid re-reads at most this often
+//! claim_scopes = [{ claim = "groups", value = "admins", scopes = ["admin"] }]
+//!
+//! [[routes]]
+//! name = "admin"
+//! upstream = "shop"
+//! jwt = { required = true, scopes = ["admin"], step_up = { acr_values = ["mfa"], amr = ["otp", "hwk"] } }
+//! ```
+//!
+//! The first key load happens at build (a URL is fetched then, bounded by `fetch_timeout`; failure fails the
+//! build, so a reload keeps the old config). [`JwtVerifier::verify`] never blocks: an unknown `kid` starts a
+//! background refresh and that request is refused; [`JwtVerifier::verify_refreshing`] awaits it instead.
+//!
 //! Owns: token parsing, key sets, claim checks, challenges. Must not touch: other credentials, rate limits.
 
 mod alg;
