@@ -157,7 +157,7 @@ pub(crate) fn validate(config: &Config, errors: &mut Vec<ConfigError>) {
             }
             (None, Some(url)) => {
                 let ok = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
-                if !ok.is_some_and(|rest| !rest.is_empty()) || http::Uri::try_from(url.as_str()).is_err() {
+                if ok.is_none_or(str::is_empty) || http::Uri::try_from(url.as_str()).is_err() {
                     err("jwt.jwks_url", format!("{url:?} is not an http(s) URL"));
                 }
             }

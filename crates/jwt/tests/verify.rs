@@ -100,7 +100,7 @@ fn hs256_signed_with_the_rsa_public_key_is_refused() {
     assert_eq!(k.v.verify(&forged(None), now()), Err(JwtError::AlgorithmNotAllowed));
 
     // Even with HS256 allowed (a real secret configured), the RSA key never verifies HS256.
-    let f = jwks_file(&[k.rsa.jwk.clone()]);
+    let f = jwks_file(std::slice::from_ref(&k.rsa.jwk));
     let mut cfg = config(&f.path);
     cfg.algorithms.push(Algorithm::HS256);
     let secret = b"0123456789abcdef0123456789abcdef-real-secret".to_vec();
@@ -268,7 +268,7 @@ fn bad_jwks_files_are_precise_build_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jwks_over_loopback_http_rotates_and_refreshes() {
     let (a, b) = (TestKey::rsa("rsa-a"), TestKey::ec("ec-b"));
-    let server = JwksServer::start(jwks(&[a.jwk.clone()]));
+    let server = JwksServer::start(jwks(std::slice::from_ref(&a.jwk)));
     let mut cfg = JwtConfig::new(KeySource::Url(server.url()), ISS, &[AUD]);
     cfg.refresh = Duration::from_secs(3600);
     cfg.refresh_min_interval = Duration::from_secs(3600);
@@ -278,7 +278,7 @@ async fn jwks_over_loopback_http_rotates_and_refreshes() {
     assert!(v.verify(&a.sign("RS256", &c), now()).is_ok());
 
     // Rotation: the IdP now publishes b only. A token from b has an unknown kid: one refresh, then success.
-    server.set(200, jwks(&[b.jwk.clone()]));
+    server.set(200, jwks(std::slice::from_ref(&b.jwk)));
     assert!(v.verify_refreshing(&b.sign("ES256", &c), now()).await.is_ok());
     assert_eq!(server.hits(), 2);
     assert_eq!(v.verify(&a.sign("RS256", &c), now()), Err(JwtError::UnknownKey), "a was rotated out");
@@ -293,7 +293,7 @@ async fn jwks_over_loopback_http_rotates_and_refreshes() {
     drop(v);
 
     // The periodic refresh picks up a rotation by itself; a failed refresh keeps the current keys.
-    server.set(200, jwks(&[a.jwk.clone()]));
+    server.set(200, jwks(std::slice::from_ref(&a.jwk)));
     let mut cfg = JwtConfig::new(KeySource::Url(server.url()), ISS, &[AUD]);
     cfg.refresh = Duration::from_millis(200);
     let v = JwtVerifier::build(&cfg).unwrap();
@@ -304,7 +304,7 @@ async fn jwks_over_loopback_http_rotates_and_refreshes() {
     server.set(200, "{\"keys\": 5}".into());
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(v.verify(&a.sign("RS256", &c), now()).is_ok(), "keys kept after a garbage JWKS");
-    server.set(200, jwks(&[b.jwk.clone()]));
+    server.set(200, jwks(std::slice::from_ref(&b.jwk)));
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while v.verify(&b.sign("ES256", &c), now()).is_err() {
         assert!(std::time::Instant::now() < deadline, "periodic refresh never picked up the rotation");
@@ -319,7 +319,7 @@ async fn jwks_over_loopback_http_rotates_and_refreshes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_verify_refreshes_in_the_background_on_unknown_kid() {
     let (a, b) = (TestKey::ed("ed-a"), TestKey::ed("ed-b"));
-    let server = JwksServer::start(jwks(&[a.jwk.clone()]));
+    let server = JwksServer::start(jwks(std::slice::from_ref(&a.jwk)));
     let mut cfg = JwtConfig::new(KeySource::Url(server.url()), ISS, &[AUD]);
     cfg.refresh = Duration::from_secs(3600);
     cfg.refresh_min_interval = Duration::from_secs(3600);

@@ -35,9 +35,12 @@ pub struct TestKey {
     pub public_pem: String,
 }
 
+/// DER PKCS#8, modulus, exponent, public PEM.
+type RsaMaterial = (Vec<u8>, Vec<u8>, Vec<u8>, String);
+
 /// RSA key generation is slow: one 2048-bit key per process, shared by tests (the kid differs per use).
-fn rsa_pkcs8() -> &'static (Vec<u8>, Vec<u8>, Vec<u8>, String) {
-    static K: OnceLock<(Vec<u8>, Vec<u8>, Vec<u8>, String)> = OnceLock::new();
+fn rsa_pkcs8() -> &'static RsaMaterial {
+    static K: OnceLock<RsaMaterial> = OnceLock::new();
     K.get_or_init(|| {
         let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
         let der = key.to_pkcs8_der().unwrap().as_bytes().to_vec();
@@ -47,8 +50,8 @@ fn rsa_pkcs8() -> &'static (Vec<u8>, Vec<u8>, Vec<u8>, String) {
 }
 
 /// A second, distinct RSA key (for rotation).
-fn rsa_pkcs8_b() -> &'static (Vec<u8>, Vec<u8>, Vec<u8>, String) {
-    static K: OnceLock<(Vec<u8>, Vec<u8>, Vec<u8>, String)> = OnceLock::new();
+fn rsa_pkcs8_b() -> &'static RsaMaterial {
+    static K: OnceLock<RsaMaterial> = OnceLock::new();
     K.get_or_init(|| {
         let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
         let der = key.to_pkcs8_der().unwrap().as_bytes().to_vec();
@@ -66,7 +69,7 @@ impl TestKey {
         Self::rsa_from(kid, rsa_pkcs8_b())
     }
 
-    fn rsa_from(kid: &str, k: &(Vec<u8>, Vec<u8>, Vec<u8>, String)) -> TestKey {
+    fn rsa_from(kid: &str, k: &RsaMaterial) -> TestKey {
         let (der, n, e, pem) = k;
         TestKey {
             kid: kid.into(),
