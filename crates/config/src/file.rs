@@ -38,6 +38,8 @@ pub struct ConfigFile {
     /// Rate limits, load shedding, bans and where their state lives.
     #[serde(default)]
     pub traffic: crate::TrafficSection,
+    /// How bearer tokens are verified (keys, issuer, audience); routes opt in with `jwt = {...}`.
+    pub jwt: Option<crate::jwt::JwtSection>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -343,6 +345,8 @@ pub struct ListenerSection {
     /// Expect a PROXY protocol v1/v2 header (HAProxy) from `server.trusted_proxies` before anything else.
     #[serde(default)]
     pub proxy_protocol: bool,
+    /// mTLS: verify client certificates against a CA bundle (TLS listeners only).
+    pub client_auth: Option<crate::mtls::ClientAuthSection>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -506,6 +510,8 @@ pub struct RouteSection {
     pub auth: Option<crate::keys::RouteAuthSection>,
     /// Names of `traffic.rate_limits` checked on this route; absent: `traffic.default_rate_limits`.
     pub rate_limits: Option<Vec<String>>,
+    /// Bearer-token (JWT) policy for this route.
+    pub jwt: Option<crate::jwt::RouteJwtSection>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]

@@ -21,6 +21,8 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
     crate::ipguard::validate(config, &mut v.errors);
     crate::keys::validate(config, &mut v.errors);
     crate::traffic::validate_traffic(&config.file, &mut v.errors);
+    crate::jwt::validate(config, &mut v.errors);
+    crate::mtls::validate(config, &mut v.errors);
     if v.errors.is_empty() {
         Ok(())
     } else {

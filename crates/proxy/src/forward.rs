@@ -13,6 +13,8 @@ pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-
 pub static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 pub static FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// The subject DN of the client certificate the TLS handshake verified (mTLS); client copies are removed.
+pub static X_PORTCULLIS_CLIENT_CERT_SUBJECT: HeaderName = HeaderName::from_static("x-portcullis-client-cert-subject");
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 
@@ -186,6 +188,8 @@ pub struct Peer {
     xff: HeaderValue,
     /// `for=...;proto=...`, the start of this hop's `Forwarded` element.
     element: String,
+    /// The verified client certificate's subject, as sent upstream.
+    client_cert_subject: Option<HeaderValue>,
 }
 
 impl Peer {
@@ -202,7 +206,28 @@ impl Peer {
             tls,
             xff: HeaderValue::from_str(&text).expect("an IP address is a valid header value"),
             element: format!("for={node};proto={proto}"),
+            client_cert_subject: None,
         }
+    }
+
+    /// Adds the verified client certificate (mTLS), whose subject is then sent upstream. Non-ASCII in the
+    /// subject is percent-encoded (header values are ASCII).
+    pub fn with_client_cert(mut self, cert: Option<&portcullis_pipeline::ClientCert>) -> Peer {
+        self.client_cert_subject = cert.and_then(|c| {
+            let enc: String =
+                c.subject
+                    .bytes()
+                    .map(|b| {
+                        if (0x20..0x7f).contains(&b) && b != b'%' {
+                            (b as char).to_string()
+                        } else {
+                            format!("%{b:02X}")
+                        }
+                    })
+                    .collect();
+            HeaderValue::from_str(&enc).ok()
+        });
+        self
     }
 }
 
@@ -212,6 +237,11 @@ pub fn set_forwarded(headers: &mut HeaderMap, peer: &Peer, host: Option<&HeaderV
     let from_trusted = !proxies.is_empty() && trusted(peer.ip, proxies);
     let proto = if peer.tls { "https" } else { "http" };
     let peer_s = peer.xff.to_str().unwrap_or_default();
+    // Identity headers are the gateway's: a client's own copy never reaches the upstream.
+    headers.remove(&X_PORTCULLIS_CLIENT_CERT_SUBJECT);
+    if let Some(subject) = &peer.client_cert_subject {
+        headers.insert(X_PORTCULLIS_CLIENT_CERT_SUBJECT.clone(), subject.clone());
+    }
 
     match (from_trusted, headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok())) {
         (true, Some(prev)) if !prev.is_empty() => {

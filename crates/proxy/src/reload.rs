@@ -20,6 +20,9 @@ fn watched_files(gw: &Gateway) -> Vec<PathBuf> {
             files.push(cfg.resolve(&c.cert));
             files.push(cfg.resolve(&c.key));
         }
+        if let Some(ca) = &l.client_auth {
+            files.extend(std::iter::once(&ca.ca).chain(&ca.crl).map(|f| cfg.resolve(f)));
+        }
     }
     for u in &cfg.file.upstreams {
         if let Some(ca) = u.tls.as_ref().and_then(|t| t.ca.as_ref()) {

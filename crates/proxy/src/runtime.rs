@@ -45,7 +45,11 @@ impl Runtime {
         let mut certs = HashMap::new();
         for (i, l) in f.listeners.iter().enumerate() {
             if let Some(tls) = &l.tls {
-                certs.insert(l.name.clone(), CertSet::load(tls, &config, &format!("listeners[{i}]"))?);
+                let key = format!("listeners[{i}]");
+                certs.insert(
+                    l.name.clone(),
+                    CertSet::load(tls, &config, &key)?.with_client_auth(l.client_auth.as_ref(), &config, &key)?,
+                );
             }
         }
         let upstreams = f
@@ -71,6 +75,10 @@ impl Runtime {
         // Identity before rate limits and the WAF: strips client-sent X-Portcullis-* headers on every route,
         // then applies each route's auth policy (API keys, mTLS; JWT once a bearer verifier is plugged in).
         protections.push(Arc::new(AuthProtection::build(&config, None).map_err(|e| e.to_string())?));
+        // Bearer tokens (JWT) per route, after the client's X-Portcullis-* copies are gone.
+        if let Some(jwt) = portcullis_jwt::JwtAuth::build(&config)? {
+            protections.push(Arc::new(jwt));
+        }
         // Bans, load shedding and rate limits (keyed by IP, identity, header, route): before everything that
         // inspects the request.
         protections.push(Arc::new(portcullis_limits::TrafficGuard::build(&config).map_err(|e| e.to_string())?));

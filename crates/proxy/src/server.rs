@@ -227,10 +227,16 @@ async fn serve_connection(
             };
             let (_, session) = stream.get_ref();
             conn.sni = session.server_name().map(Arc::from);
+            // mTLS: the handshake verified this certificate against the listener's CA bundle (and CRLs).
+            conn.client_cert = session
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .and_then(crate::tls::client_cert_info)
+                .map(Arc::new);
             let proto = if session.alpn_protocol() == Some(b"h2") { Proto::H2 } else { Proto::H1 };
             let shared = Arc::new(ConnShared {
                 gateway: gw.clone(),
-                peer: crate::forward::Peer::new(conn.peer.ip(), true),
+                peer: crate::forward::Peer::new(conn.peer.ip(), true).with_client_cert(conn.client_cert.as_deref()),
                 conn,
                 activity: Activity::new(),
                 redirect_https_port: None,
