@@ -148,8 +148,11 @@ async fn repeat_bans_last_longer_up_to_the_cap() {
 async fn admin_api_lists_adds_and_lifts_bans() {
     let up = Upstream::start("app").await;
     let gw = gateway(up.addr, "");
-    let c = common::client();
     let admin = format!("http://{}", gw.admin.unwrap());
+    // The bans API is behind the admin session.
+    assert_eq!(common::client().get(format!("{admin}/api/bans")).send().await.unwrap().status(), 503);
+    let c = gw.admin_client().await;
+    assert_eq!(common::client().get(format!("{admin}/api/bans")).send().await.unwrap().status(), 401);
     let ip = "203.0.113.50";
     let r = c
         .post(format!("{admin}/api/bans"))
@@ -221,8 +224,16 @@ async fn redis_bans_reach_every_gateway_and_escalate_fleet_wide() {
     let (s, retry) = status(&c, &b, "/ok", ip).await;
     assert_eq!((s, retry), (403, Some(3)));
     // The admin API on either gateway sees the ban in Redis.
-    let list: serde_json::Value =
-        c.get(format!("http://{}/api/bans", a.admin.unwrap())).send().await.unwrap().json().await.unwrap();
+    let list: serde_json::Value = a
+        .admin_client()
+        .await
+        .get(format!("http://{}/api/bans", a.admin.unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["bans"][0]["ip"], ip);
     assert_eq!(list["bans"][0]["level"], 2);
 }

@@ -288,8 +288,9 @@ async fn demo_config_limits_login_to_ten_per_minute() {
         .replace("127.0.0.1:8080", "127.0.0.1:0")
         .replace("127.0.0.1:9090", "127.0.0.1:0")
         .replace("127.0.0.1:3001", &up.addr.to_string())
-        .replace("access = \"stdout\"", "access = \"off\"");
-    let gw = Gw::start(&demo);
+        .replace("access = \"stdout\"", "access = \"off\"")
+        .replace("secret_env = \"PORTCULLIS_KEYS_SECRET\"", "secret_file = \"keys.secret\"");
+    let gw = Gw::start_with_files(&demo, &[("keys.secret", b"a-test-secret-of-at-least-32-bytes-long".as_slice())]);
     let c = common::client();
     let url = gw.url("http", "/api/login");
     for i in 0..10 {

@@ -472,7 +472,9 @@ mod tests {
     #[test]
     fn off_builds_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(WafProtection::build(&config(dir.path(), "", RULES)).unwrap().is_none());
+        assert!(WafProtection::build(&config(dir.path(), "[waf]\nmode = \"off\"", RULES)).unwrap().is_none());
+        // On by default, with the built-in pack.
+        assert!(WafProtection::build(&config(dir.path(), "", RULES)).unwrap().is_some());
     }
 
     #[test]

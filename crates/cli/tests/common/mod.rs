@@ -381,6 +381,13 @@ impl Gw {
         token
     }
 
+    /// A client that sends the session of [`Gw::admin_token`] on every request.
+    pub async fn admin_client(&self) -> reqwest::Client {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(reqwest::header::AUTHORIZATION, format!("Bearer {}", self.admin_token().await).parse().unwrap());
+        reqwest::Client::builder().timeout(Duration::from_secs(15)).default_headers(h).build().unwrap()
+    }
+
     /// A request to the admin API with the session of [`Gw::admin_token`].
     pub async fn admin_request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         let token = self.admin_token().await;
