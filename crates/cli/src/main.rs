@@ -279,8 +279,11 @@ fn print_demo_banner(gw: &Gateway, admin: Option<std::net::SocketAddr>) {
         gw.listeners().first().map(|(_, a)| format!("http://{a}")).unwrap_or_else(|| "http://127.0.0.1:8080".into());
     let mut s = format!(
         "\nPortcullis demo is running: gateway {base} in front of the built-in shop API.\n\
-         Try:\n  curl -i {base}/api/items\n  curl -i '{base}/api/search?q=mug'\n  curl -i {base}/api/users/1\n  \
+         Try:\n  curl -i {base}/api/items\n  curl -i '{base}/api/search?q=mug'\n  \
+         curl -i \"{base}/api/search?q=1%27%20OR%20%271%27%3D%271\"   # SQL injection: blocked, 403\n  \
+         curl -i {base}/api/users/1        # needs the demo API key above: 401 without it\n  \
          curl -i -X POST {base}/api/login -H 'Content-Type: application/json' -d '{{\"username\":\"{}\",\"password\":\"{}\"}}'\n  \
+         (POST /api/login more than 10 times a minute: 429 with Retry-After and RateLimit fields)\n  \
          curl -i {base}/nowhere            # a problem+json 404\n",
         portcullis_demo::DEMO_USER,
         portcullis_demo::DEMO_PASSWORD

@@ -53,6 +53,10 @@ async fn demo_serves_the_shop_behind_the_gateway_and_stops_on_ctrl_c() {
     assert_eq!(r.status(), 200);
     let r = c.get("http://127.0.0.1:8080/api/search?q=O%27Reilly%20books").send().await.unwrap();
     assert_eq!(r.status(), 200);
+    // The built-in WAF pack is on in the demo: a textbook SQL injection gets a problem+json 403.
+    let r = c.get("http://127.0.0.1:8080/api/search?q=1%27%20OR%20%271%27%3D%271").send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
     let r = c.get("http://127.0.0.1:8080/nowhere").send().await.unwrap();
     assert_eq!(r.status(), 404);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
