@@ -278,8 +278,11 @@ fn refusal(ctx: &mut RequestCtx, name: &'static str, verdict: Verdict) -> Result
 #[error("connection dropped by {0}")]
 pub struct ConnectionDropped(&'static str);
 
+/// The rest of the body is never read, so the connection cannot carry another request: say so, or a client that
+/// reuses it races the close.
 fn too_large(max: u64) -> Problem {
     Problem::new(StatusCode::PAYLOAD_TOO_LARGE, format!("The request body is larger than the {max} bytes allowed."))
+        .with_header(http::header::CONNECTION, HeaderValue::from_static("close"))
 }
 
 /// Header count/size and URL length limits (hyper's own hard limits sit above these, so the client gets a

@@ -110,7 +110,16 @@ fn analyse(b: &[u8]) -> Option<Finding> {
             Tok::SubstOpen(backtick) => {
                 pos = Some(if *backtick && prose { Position::ProseBacktick } else { Position::Subst });
             }
-            Tok::Open => pos = Some(Position::Subst),
+            // A subshell `(` starts a command only where a command may start (the beginning, after a separator
+            // or another opening); after a word it is a shell syntax error, and in prose a parenthesised
+            // comment: `anchor-bench/1.0 (curl)`, `Wget/1.21 (linux-gnu)`.
+            Tok::Open => {
+                if i == 0 || matches!(tokens[i - 1], Tok::Sep(_) | Tok::Open | Tok::SubstOpen(_)) {
+                    pos = Some(Position::Subst);
+                } else {
+                    pos = None;
+                }
+            }
             Tok::Close => pos = None,
             Tok::Call => {}
             Tok::Redirect => redirect_target = true,
