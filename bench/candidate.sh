@@ -110,7 +110,7 @@ case "$MODE" in
   plain) { common; no_waf; } > "$CONF" ;;
   default) common > "$CONF" ;;
   crs-pl1) { common; crs_pl1; } > "$CONF" ;;
-  keys) { common; no_waf; keys; } > "$CONF" ;;
+  keys) { common; keys; no_waf; } > "$CONF" ;;
   limits) { common; no_waf; limits; } > "$CONF" ;;
   *) echo "candidate.sh: unknown mode '$MODE' (known: plain, default, crs-pl1, keys, limits)" >&2; exit 2 ;;
 esac
