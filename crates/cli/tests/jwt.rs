@@ -133,6 +133,13 @@ jwt = {{ required = true }}
 path_prefix = "/api"
 
 [[routes]]
+name = "policy"
+upstream = "echo"
+auth = {{ methods = ["jwt"], scopes = ["items:read"] }}
+[routes.match]
+path_prefix = "/policy"
+
+[[routes]]
 name = "open"
 upstream = "echo"
 [routes.match]
@@ -188,6 +195,12 @@ async fn bearer_tokens_end_to_end() {
     let a = get(&c, url("/api/items"), Some(&good)).await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(echoed_header(&a.body, "x-portcullis-subject"), vec!["alice"]);
+    // The same verifier behind the common route auth policy (`auth.methods = ["jwt"]`).
+    let a = get(&c, url("/policy/items"), Some(&good)).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(echoed_header(&a.body, "x-portcullis-subject"), vec!["alice"]);
+    assert_eq!(get(&c, url("/policy/items"), None).await.status, 401);
+    assert_eq!(get(&c, url("/policy/items"), Some(&format!("{good}x"))).await.status, 401);
     // The open route never passes a client-made subject on.
     let a = get(&c, url("/public"), None).await;
     assert_eq!(a.status, 200);

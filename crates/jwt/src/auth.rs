@@ -28,7 +28,7 @@ pub struct RouteJwtPolicy {
 
 /// The protection (name `jwt`).
 pub struct JwtAuth {
-    verifier: JwtVerifier,
+    verifier: Arc<JwtVerifier>,
     routes: HashMap<Arc<str>, RouteJwtPolicy>,
 }
 
@@ -52,16 +52,21 @@ impl JwtAuth {
                 Some((Arc::from(r.name.as_str()), policy))
             })
             .collect();
-        Ok(Some(JwtAuth { verifier, routes }))
+        Ok(Some(JwtAuth { verifier: Arc::new(verifier), routes }))
     }
 
     /// Builds from an already built verifier (tests, embedding).
     pub fn new(verifier: JwtVerifier, routes: HashMap<Arc<str>, RouteJwtPolicy>) -> JwtAuth {
-        JwtAuth { verifier, routes }
+        JwtAuth { verifier: Arc::new(verifier), routes }
     }
 
     pub fn verifier(&self) -> &JwtVerifier {
         &self.verifier
+    }
+
+    /// The verifier, shared: the route auth policy (`routes.auth.methods = ["jwt"]`) uses the same keys.
+    pub fn shared_verifier(&self) -> Arc<JwtVerifier> {
+        self.verifier.clone()
     }
 
     fn check(&self, policy: &RouteJwtPolicy, headers: &http::HeaderMap) -> Result<Option<Identity>, JwtError> {
@@ -136,10 +141,12 @@ impl Protection for JwtAuth {
     }
 
     fn request_headers_filter(&self, ctx: &mut RequestCtx, req: &mut request::Parts) -> Verdict {
-        req.headers.remove(&X_PORTCULLIS_SUBJECT);
+        // Client copies of X-Portcullis-* are stripped on every route by the route auth policy, which runs
+        // first and may itself have set the subject (`auth.methods = ["jwt"]`): leave other routes alone.
         let Some(policy) = ctx.route.as_ref().and_then(|r| self.routes.get(r)) else {
             return Verdict::Continue;
         };
+        req.headers.remove(&X_PORTCULLIS_SUBJECT);
         match self.check(policy, &req.headers) {
             Ok(None) => Verdict::Continue,
             Ok(Some(identity)) => {

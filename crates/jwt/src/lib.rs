@@ -45,6 +45,7 @@
 
 mod alg;
 mod auth;
+mod bearer;
 mod claims;
 mod error;
 mod jwk;
@@ -55,6 +56,7 @@ mod verifier;
 
 pub use alg::{Algorithm, KeyFamily};
 pub use auth::{bearer_token, problem_for, JwtAuth, RouteJwtPolicy, X_PORTCULLIS_SUBJECT};
+pub use bearer::JwtBearer;
 pub use claims::{ClaimRules, ClaimScope, VerifiedToken};
 pub use error::{bearer_challenge, step_up_challenge, JwtError, REALM};
 pub use jwk::{parse_jwks, JwksError, KeySet, VerifyKey, MAX_JWKS_BYTES};

@@ -100,7 +100,7 @@ impl AuthProtection {
             let Some(a) = &r.auth else { continue };
             if a.methods.contains(&AuthMethodName::Jwt) && bearer.is_none() {
                 return Err(AuthBuildError::Config(format!(
-                    "routes[{i}].auth.methods: \"jwt\" is not available in this build yet (no bearer-token verifier)"
+                    "routes[{i}].auth.methods: \"jwt\" needs a [jwt] section (keys, issuer, audience)"
                 )));
             }
             needs_keys |= a.methods.contains(&AuthMethodName::ApiKey);
@@ -586,7 +586,7 @@ mod tests {
         let text = "[[listeners]]\nname = \"w\"\naddress = \"127.0.0.1:0\"\n[[upstreams]]\nname = \"u\"\ntargets = [\"127.0.0.1:1\"]\n[[routes]]\nname = \"r\"\nupstream = \"u\"\nauth = { methods = [\"jwt\"] }\n";
         let cfg = Config::from_str_at(text, None, dir.path().to_path_buf()).unwrap();
         let e = AuthProtection::build(&cfg, None).unwrap_err().to_string();
-        assert!(e.starts_with("routes[0].auth.methods: \"jwt\" is not available"), "{e}");
+        assert!(e.starts_with("routes[0].auth.methods: \"jwt\" needs a [jwt] section"), "{e}");
     }
 
     #[test]

@@ -74,9 +74,14 @@ impl Runtime {
         }
         // Identity before rate limits and the WAF: strips client-sent X-Portcullis-* headers on every route,
         // then applies each route's auth policy (API keys, mTLS; JWT once a bearer verifier is plugged in).
-        protections.push(Arc::new(AuthProtection::build(&config, None).map_err(|e| e.to_string())?));
+        // The `[jwt]` verifier serves both `routes.jwt` and `routes.auth.methods = ["jwt"]`.
+        let jwt = portcullis_jwt::JwtAuth::build(&config)?;
+        let bearer = jwt.as_ref().map(|j| {
+            Arc::new(portcullis_jwt::JwtBearer::new(j.shared_verifier())) as Arc<dyn portcullis_keys::BearerVerifier>
+        });
+        protections.push(Arc::new(AuthProtection::build(&config, bearer).map_err(|e| e.to_string())?));
         // Bearer tokens (JWT) per route, after the client's X-Portcullis-* copies are gone.
-        if let Some(jwt) = portcullis_jwt::JwtAuth::build(&config)? {
+        if let Some(jwt) = jwt {
             protections.push(Arc::new(jwt));
         }
         // Bans, load shedding and rate limits (keyed by IP, identity, header, route): before everything that
