@@ -56,10 +56,7 @@ pub fn detect(input: &[u8]) -> Option<Finding> {
 
 /// [`detect`] without the base64 layer.
 fn detect_plain(input: &[u8]) -> Option<Finding> {
-    analyse(input).or_else(|| {
-        let d = decode::deep(input);
-        (*d != *input).then(|| analyse(&d)).flatten()
-    })
+    decode::or_deep(input, analyse)
 }
 
 fn analyse(b: &[u8]) -> Option<Finding> {

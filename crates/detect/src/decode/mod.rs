@@ -82,6 +82,15 @@ pub fn or_base64(input: &[u8], detect: impl Fn(&[u8]) -> Option<crate::Finding>)
     Some(f)
 }
 
+/// `analyse` on the value, then on its [`deep`] decoding when that differs: the decoding layer the detectors
+/// that parse one token or one expression share.
+pub fn or_deep(input: &[u8], analyse: impl Fn(&[u8]) -> Option<crate::Finding>) -> Option<crate::Finding> {
+    analyse(input).or_else(|| {
+        let d = deep(input);
+        (*d != *input).then(|| analyse(&d)).flatten()
+    })
+}
+
 /// JS / Unicode escapes: `\xHH`, `\uHHHH`, `\u{H...}`; anything else is kept.
 fn js_unescape(input: &[u8]) -> Option<Vec<u8>> {
     let first = input.windows(2).position(|w| w[0] == b'\\' && (w[1] == b'x' || w[1] == b'u'))?;
