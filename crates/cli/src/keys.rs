@@ -101,8 +101,14 @@ fn actor() -> String {
 
 /// Where the store and the secret come from.
 struct Source {
-    db: PathBuf,
+    store: Where,
     secret: Result<KeyHasher, String>,
+}
+
+/// `--db PATH` (SQLite), or the store `[keys]` in `--config` names (SQLite or Redis).
+enum Where {
+    Db(PathBuf),
+    Config(Box<Config>),
 }
 
 fn source(a: &Args) -> Result<Source, String> {
@@ -114,22 +120,28 @@ fn source(a: &Args) -> Result<Source, String> {
             (None, Some(v)) => KeyHasher::from_env(v).map_err(|e| format!("keys.secret_env: {e}")),
             (None, None) => Err("keys: no secret_file or secret_env".into()),
         };
-        return Ok(Source { db: cfg.resolve(&k.db), secret });
+        return Ok(Source { store: Where::Config(Box::new(cfg)), secret });
     }
     let db = a.db.clone().ok_or("give --config FILE or --db PATH")?;
     let secret = match &a.secret_file {
         Some(f) => KeyHasher::from_file(f).map_err(|e| e.to_string()),
         None => KeyHasher::from_env(DEFAULT_SECRET_ENV).map_err(|e| format!("{e} (or give --secret-file)")),
     };
-    Ok(Source { db, secret })
+    Ok(Source { store: Where::Db(db), secret })
 }
 
-fn open(db: &Path) -> Result<Arc<dyn KeyStore>, String> {
-    Ok(Arc::new(SqliteStore::open(db).map_err(|e| e.to_string())?))
+fn open(w: &Where) -> Result<Arc<dyn KeyStore>, String> {
+    match w {
+        Where::Db(db) => Ok(Arc::new(SqliteStore::open(db).map_err(|e| e.to_string())?)),
+        Where::Config(cfg) => match &cfg.file.keys {
+            Some(k) => portcullis_keys::open_store(cfg, k),
+            None => Err("no [keys] section".into()),
+        },
+    }
 }
 
 fn manager(src: Source) -> Result<KeyManager, String> {
-    let store = open(&src.db)?;
+    let store = open(&src.store)?;
     KeyManager::new(store, src.secret?).map_err(|e| e.to_string())
 }
 
@@ -177,7 +189,7 @@ fn run(a: Args) -> Result<(), String> {
             describe(&record, a.json, now);
         }
         KeysCommand::List => {
-            let keys = open(&src.db)?.list().map_err(|e| e.to_string())?;
+            let keys = open(&src.store)?.list().map_err(|e| e.to_string())?;
             if a.json {
                 let v: Vec<_> = keys.iter().map(|k| k.to_json(now)).collect();
                 println!("{}", serde_json::Value::Array(v));
@@ -201,7 +213,7 @@ fn run(a: Args) -> Result<(), String> {
             }
         }
         KeysCommand::Show { id } => {
-            let store = open(&src.db)?;
+            let store = open(&src.store)?;
             let k = store.get(id).map_err(|e| e.to_string())?.ok_or_else(|| format!("no key with id {id:?}"))?;
             let audit = store.audit(Some(id), 20).map_err(|e| e.to_string())?;
             let mut v = k.to_json(now);
@@ -222,12 +234,12 @@ fn run(a: Args) -> Result<(), String> {
             println!("{}", issued.key);
         }
         KeysCommand::Revoke { id } => {
-            portcullis_keys::revoke(&*open(&src.db)?, id, &actor).map_err(|e| e.to_string())?;
+            portcullis_keys::revoke(&*open(&src.store)?, id, &actor).map_err(|e| e.to_string())?;
             eprintln!("Revoked key {id}.");
         }
         KeysCommand::Generate { .. } => {}
         KeysCommand::Expire { id } => {
-            portcullis_keys::expire(&*open(&src.db)?, id, &actor).map_err(|e| e.to_string())?;
+            portcullis_keys::expire(&*open(&src.store)?, id, &actor).map_err(|e| e.to_string())?;
             eprintln!("Expired key {id}.");
         }
     }
@@ -258,6 +270,7 @@ pub fn prepare_demo(cfg: &mut Config) -> Result<Option<(String, tempfile::TempDi
     let secret = dir.path().join("keys.secret");
     std::fs::write(&secret, portcullis_keys::generate_secret()).map_err(|e| format!("demo keys secret: {e}"))?;
     k.db = dir.path().join("keys.db");
+    k.store = None;
     k.secret_file = Some(secret);
     k.secret_env = None;
     let k = k.clone();

@@ -43,3 +43,32 @@ fn the_demo_config_is_valid() {
     // Routes come and go with the tour; the built-in WAF pack is always compiled in.
     assert!(out.contains("ok (1 listeners, 1 upstreams, ") && out.contains("WAF "), "{out}");
 }
+
+#[test]
+fn a_route_auth_policy_with_jwt_and_step_up_is_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("jwks.json"), r#"{"keys": []}"#).unwrap();
+    let file = dir.path().join("auth.toml");
+    std::fs::write(
+        &file,
+        r#"
+[[listeners]]
+name = "web"
+address = "127.0.0.1:8080"
+[jwt]
+jwks_file = "jwks.json"
+issuer = "https://idp.test"
+audience = ["shop"]
+[[upstreams]]
+name = "shop"
+targets = ["127.0.0.1:3000"]
+[[routes]]
+name = "payouts"
+upstream = "shop"
+auth = { methods = ["jwt"], step_up = { acr_values = ["mfa"], amr = ["otp", "hwk"] } }
+"#,
+    )
+    .unwrap();
+    let (ok, out) = check(&file);
+    assert!(ok, "{out}");
+}

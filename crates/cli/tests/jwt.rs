@@ -133,6 +133,13 @@ jwt = {{ required = true }}
 path_prefix = "/api"
 
 [[routes]]
+name = "policy-mfa"
+upstream = "echo"
+auth = {{ methods = ["jwt"], step_up = {{ acr_values = ["mfa", "urn:example:loa:3"] }} }}
+[routes.match]
+path_prefix = "/stepup"
+
+[[routes]]
 name = "policy"
 upstream = "echo"
 auth = {{ methods = ["jwt"], scopes = ["items:read"] }}
@@ -271,6 +278,17 @@ async fn bearer_tokens_end_to_end() {
     let a = get(&c, url("/admin/panel"), Some(&strong)).await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(echoed_header(&a.body, "x-portcullis-subject"), vec!["alice"]);
+    // The same demand in the common route auth policy (`auth.step_up`): RFC 9470 challenge, then success.
+    let hits = up.hits();
+    let a = get(&c, url("/stepup/payout"), Some(&good)).await;
+    assert_eq!(a.status, 401, "{}", a.body);
+    assert_eq!(a.content_type, "application/problem+json");
+    assert!(a.challenge.contains("error=\"insufficient_user_authentication\""), "{}", a.challenge);
+    assert!(a.challenge.contains("acr_values=\"mfa urn:example:loa:3\""), "{}", a.challenge);
+    assert_eq!(up.hits(), hits, "the weak token never reached the upstream");
+    let a = get(&c, url("/stepup/payout"), Some(&strong)).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(echoed_header(&a.body, "x-portcullis-auth-method"), vec!["jwt"]);
 
     // Key rotation: the IdP adds ec-2. The first token signed with it meets an unknown kid (refused, and a
     // background refresh starts); soon after, it verifies.

@@ -388,3 +388,60 @@ async fn a_reload_with_a_wrong_keys_secret_is_rejected_and_keys_keep_working() {
     assert_eq!(get(&url, &[("x-api-key", &key)]).await.0, 200);
     assert!(!logs(&gw).contains(key.split('_').nth(3).unwrap()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_key_rate_limit_and_quota_are_enforced() {
+    let up = Upstream::start("echo").await;
+    let state = state_dir();
+    let s = state.path();
+    let gw = Gw::start(&keys_config(up.addr, s));
+    let url = gw.url("http", "/users/1");
+    let (rated, rated_id) = create(s, &["--name", "rated", "--scopes", "users:read", "--rate-limit", "3/min"]);
+    let (quota, quota_id) = create(s, &["--name", "quota", "--scopes", "users:read", "--quota", "2/day"]);
+    let (free, _) = create(s, &["--name", "free", "--scopes", "users:read"]);
+
+    // GCRA with the whole count as burst: 3 at once, then refused for about 20 s (60 s / 3).
+    for i in 0..3 {
+        let (st, h, body) = get(&url, &[("x-api-key", &rated)]).await;
+        assert_eq!(st, 200, "request {i}: {body}");
+        assert_eq!(h["ratelimit-policy"], r#""api_key_rate";q=3;w=60"#);
+        assert!(h["ratelimit"].to_str().unwrap().starts_with(&format!(r#""api_key_rate";r={};t="#, 2 - i)), "{h:?}");
+    }
+    let hits = up.hits();
+    let (st, h, body) = get(&url, &[("x-api-key", &rated)]).await;
+    assert_eq!(st, 429, "{body}");
+    assert_eq!(h["content-type"], "application/problem+json");
+    let retry: u64 = h["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((15..=20).contains(&retry), "{retry}");
+    assert_eq!(h["ratelimit"].to_str().unwrap(), format!(r#""api_key_rate";r=0;t={retry}"#));
+    let problem: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(problem["status"], 429);
+    assert!(!body.contains(&rated) && !body.contains(&rated_id), "{body}");
+    assert_eq!(up.hits(), hits, "a refused request never reaches the upstream");
+
+    // A fixed daily quota: the third request of the day is refused until the window ends.
+    for _ in 0..2 {
+        assert_eq!(get(&url, &[("x-api-key", &quota)]).await.0, 200);
+    }
+    let (st, h, _) = get(&url, &[("x-api-key", &quota)]).await;
+    assert_eq!(st, 429);
+    let retry: u64 = h["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=86_400).contains(&retry), "{retry}");
+    assert_eq!(h["ratelimit-policy"], r#""api_key_quota";q=2;w=86400"#);
+
+    // Other keys, and the keys' other limits, are untouched.
+    for _ in 0..5 {
+        assert_eq!(get(&url, &[("x-api-key", &free)]).await.0, 200);
+    }
+
+    wait_log(&gw, &format!("api key {rated_id} rate limit 3/min exceeded"));
+    wait_log(&gw, &format!("api key {quota_id} quota 2/day exceeded"));
+    let log = logs(&gw);
+    let line = log.lines().find(|l| l.contains(&format!("api key {quota_id} quota"))).unwrap();
+    assert!(line.contains(r#""refused_by":"key_limits""#) && line.contains(r#""status":429"#), "{line}");
+    let m = gw.metrics().await;
+    assert!(m.contains(r#"portcullis_rate_limit_decisions_total{limit="api_key_rate",result="limited"} 1"#), "{m}");
+    assert!(m.contains(r#"portcullis_rate_limit_decisions_total{limit="api_key_rate",result="allowed"} 3"#), "{m}");
+    assert!(m.contains(r#"portcullis_rate_limit_decisions_total{limit="api_key_quota",result="limited"} 1"#), "{m}");
+    assert!(!logs(&gw).contains(&rated) && !logs(&gw).contains(&quota), "a key secret reached the logs");
+}

@@ -215,16 +215,21 @@ pub(crate) fn validate(config: &Config, errors: &mut Vec<ConfigError>) {
             err(&format!("{p}.scopes"), "scopes must be non-empty, without spaces or quotes".into());
         }
         if let Some(s) = &rj.step_up {
-            if s.acr_values.is_empty() && s.amr.is_empty() {
-                err(&format!("{p}.step_up"), "needs acr_values or amr".into());
-            }
-            if s.acr_values
-                .iter()
-                .chain(&s.amr)
-                .any(|v| v.is_empty() || !v.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\'))
-            {
-                err(&format!("{p}.step_up"), "values must be non-empty printable ASCII without quotes".into());
-            }
+            validate_step_up(&format!("{p}.step_up"), s, &mut |p, m| err(&p, m));
         }
+    }
+}
+
+/// Checks one `step_up` table (in `routes.jwt` or `routes.auth`); `p` is its key path.
+pub(crate) fn validate_step_up(p: &str, s: &StepUpSection, err: &mut impl FnMut(String, String)) {
+    if s.acr_values.is_empty() && s.amr.is_empty() {
+        err(p.to_string(), "needs acr_values or amr".into());
+    }
+    if s.acr_values
+        .iter()
+        .chain(&s.amr)
+        .any(|v| v.is_empty() || !v.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\'))
+    {
+        err(p.to_string(), "values must be non-empty printable ASCII without quotes".into());
     }
 }

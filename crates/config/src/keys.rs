@@ -7,10 +7,15 @@
 //! header = "x-api-key"           # where clients send the key
 //! bearer = true                  # also accept `Authorization: Bearer pcl_…`
 //! allow_query = false            # a key in the query string is refused with 401 unless true
+//! # store = "redis://127.0.0.1:6379"   # instead of db: one key store for a fleet
 //!
 //! [[routes]]
 //! name = "users"
 //! auth = { methods = ["api_key"], require = "any", scopes = ["users:read"], method_scopes = { DELETE = ["users:admin"] } }
+//!
+//! [[routes]]
+//! name = "payouts"
+//! auth = { methods = ["jwt"], step_up = { acr_values = ["mfa"], amr = ["otp", "hwk"] } }
 //! ```
 
 use std::collections::BTreeMap;
@@ -19,14 +24,26 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::{Config, ConfigError, Dur};
+use crate::jwt::validate_step_up;
+use crate::{Config, ConfigError, Dur, StepUpSection};
 
 /// The API key store and how clients present keys.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeysSection {
     /// The SQLite key store (created if missing; the directory must exist). Relative to the config file.
+    /// Required unless `store` names a Redis server.
+    #[serde(default)]
     pub db: PathBuf,
+    /// A fleet key store instead of SQLite: `"redis://[:password@]host:port[/db]"`. Every gateway, CLI and
+    /// admin API pointed at it shares the keys; revocations reach every gateway within `poll_interval`.
+    pub store: Option<String>,
+    /// Prefix of every Redis key the key store writes.
+    #[serde(default = "d_redis_prefix")]
+    pub redis_prefix: String,
+    /// Read/write timeout of one Redis key-store call (a cache miss waits at most this long).
+    #[serde(default = "d_redis_timeout")]
+    pub redis_timeout: Dur,
     /// File holding the HMAC server secret (at least 32 bytes; trailing whitespace ignored).
     pub secret_file: Option<PathBuf>,
     /// Environment variable holding the server secret (instead of `secret_file`).
@@ -102,10 +119,18 @@ pub struct RouteAuthSection {
     pub method_scopes: BTreeMap<String, Vec<String>>,
     /// Overrides `keys.allow_query` for this route.
     pub allow_query: Option<bool>,
+    /// Step-up (RFC 9470) for JWT credentials on this route: `{ acr_values = ["mfa"], amr = ["otp", "hwk"] }`.
+    pub step_up: Option<StepUpSection>,
 }
 
 fn d_true() -> bool {
     true
+}
+fn d_redis_prefix() -> String {
+    "portcullis:keys".into()
+}
+fn d_redis_timeout() -> Dur {
+    Dur(Duration::from_millis(500))
 }
 fn d_header() -> String {
     "x-api-key".into()
@@ -124,6 +149,14 @@ fn d_poll() -> Dur {
 }
 fn d_flush() -> Dur {
     Dur(Duration::from_secs(5))
+}
+
+/// A URL without its password, for messages.
+fn redacted(url: &str) -> String {
+    match url.split_once('@') {
+        Some((_, host)) => format!("…@{host}"),
+        None => url.to_string(),
+    }
 }
 
 /// Same rule as the keys crate's scopes: 1–64 of `A-Za-z0-9:_-.`, optionally ending in `*`.
@@ -159,8 +192,21 @@ pub(crate) fn validate(config: &Config, errors: &mut Vec<ConfigError>) {
                 }
             }
         }
-        if k.db.as_os_str().is_empty() {
-            err("keys.db".into(), "must not be empty".into());
+        if let Some(url) = &k.store {
+            if !url.starts_with("redis://") && !url.starts_with("rediss://") {
+                err("keys.store".into(), format!("{:?} is not a redis:// URL", redacted(url)));
+            }
+            if !k.db.as_os_str().is_empty() {
+                err("keys.db".into(), "set only one of db (SQLite) and store (Redis)".into());
+            }
+            if k.redis_prefix.is_empty() || k.redis_prefix.contains(char::is_whitespace) {
+                err("keys.redis_prefix".into(), "must be non-empty and without spaces".into());
+            }
+            if k.redis_timeout.0.is_zero() {
+                err("keys.redis_timeout".into(), "must be more than 0".into());
+            }
+        } else if k.db.as_os_str().is_empty() {
+            err("keys.db".into(), "set db (a SQLite file) or store (redis://…)".into());
         } else if let Some(dir) = config.resolve(&k.db).parent() {
             if !dir.as_os_str().is_empty() && !dir.is_dir() {
                 err("keys.db".into(), format!("directory {} does not exist", dir.display()));
@@ -200,6 +246,9 @@ pub(crate) fn validate(config: &Config, errors: &mut Vec<ConfigError>) {
             if *m == AuthMethodName::ApiKey && f.keys.is_none() {
                 err(format!("{p}.methods[{k}]"), "api_key needs a [keys] section (db and secret)".into());
             }
+            if *m == AuthMethodName::Jwt && f.jwt.is_none() {
+                err(format!("{p}.methods[{k}]"), "jwt needs a [jwt] section (keys, issuer, audience)".into());
+            }
         }
         for (k, s) in a.scopes.iter().enumerate() {
             if !valid_scope(s) {
@@ -221,6 +270,12 @@ pub(crate) fn validate(config: &Config, errors: &mut Vec<ConfigError>) {
         }
         if a.allow_query == Some(true) && !a.methods.contains(&AuthMethodName::ApiKey) {
             err(format!("{p}.allow_query"), "only applies to routes that accept api_key".into());
+        }
+        if let Some(s) = &a.step_up {
+            if !a.methods.contains(&AuthMethodName::Jwt) {
+                err(format!("{p}.step_up"), "only applies to routes that accept jwt (acr/amr are JWT claims)".into());
+            }
+            validate_step_up(&format!("{p}.step_up"), s, &mut err);
         }
     }
 }
@@ -263,6 +318,21 @@ mod tests {
         assert!(has("routes[0].auth.scopes[0]:"), "{e:#?}");
         assert!(has("routes[0].auth.method_scopes.get:"), "{e:#?}");
         assert_eq!(e.len(), 7, "{e:#?}");
+    }
+
+    #[test]
+    fn jwt_needs_its_section_and_step_up_needs_jwt() {
+        let e = errors(&format!(
+            "{BASE}[[routes]]\nname = \"a\"\nupstream = \"shop\"\nauth = {{ methods = [\"mtls\", \"jwt\"], step_up = {{ acr_values = [\"mfa\"] }} }}\n[[routes]]\nname = \"b\"\nupstream = \"shop\"\nauth = {{ methods = [\"mtls\"], step_up = {{}} }}\n"
+        ));
+        assert_eq!(
+            e,
+            vec![
+                "routes[0].auth.methods[1]: jwt needs a [jwt] section (keys, issuer, audience)",
+                "routes[1].auth.step_up: only applies to routes that accept jwt (acr/amr are JWT claims)",
+                "routes[1].auth.step_up: needs acr_values or amr",
+            ]
+        );
     }
 
     #[test]

@@ -26,7 +26,9 @@ use crate::format::{self, FormatError, PREFIX};
 use crate::hasher::KeyHasher;
 use crate::lifecycle::KeyManager;
 use crate::record::{scope_covers, KeyLimits};
+use crate::redis_store::RedisKeyStore;
 use crate::sqlite::SqliteStore;
+use crate::store::KeyStore;
 use crate::verifier::{KeyVerifier, Rejection, VerifierOptions};
 
 /// Headers the gateway sets upstream. Any client-sent header with this prefix is removed.
@@ -76,15 +78,26 @@ impl std::fmt::Debug for AuthProtection {
     }
 }
 
-/// Opens the key store named by `[keys]` and loads the server secret (for the gateway, CLI and admin API).
+/// Opens the key store named by `[keys]` (SQLite or Redis) and loads the server secret (for the gateway, CLI and admin API).
 pub fn open_manager(config: &Config, keys: &KeysSection) -> Result<KeyManager, String> {
-    let store = SqliteStore::open(&config.resolve(&keys.db)).map_err(|e| format!("keys.db: {e}"))?;
+    let store = open_store(config, keys)?;
     let hasher = match (&keys.secret_file, &keys.secret_env) {
         (Some(f), _) => KeyHasher::from_file(&config.resolve(f)).map_err(|e| format!("keys.secret_file: {e}"))?,
         (None, Some(v)) => KeyHasher::from_env(v).map_err(|e| format!("keys.secret_env: {e}"))?,
         (None, None) => return Err("keys: set secret_file or secret_env".into()),
     };
-    KeyManager::new(Arc::new(store), hasher).map_err(|e| format!("keys: {e}"))
+    KeyManager::new(store, hasher).map_err(|e| format!("keys: {e}"))
+}
+
+/// The key store `[keys]` names: Redis when `store` is set, else the SQLite file `db`.
+pub fn open_store(config: &Config, keys: &KeysSection) -> Result<Arc<dyn KeyStore>, String> {
+    Ok(match &keys.store {
+        Some(url) => Arc::new(
+            RedisKeyStore::connect(url, &keys.redis_prefix, keys.redis_timeout.0)
+                .map_err(|e| format!("keys.store: {e}"))?,
+        ),
+        None => Arc::new(SqliteStore::open(&config.resolve(&keys.db)).map_err(|e| format!("keys.db: {e}"))?),
+    })
 }
 
 impl AuthProtection {
@@ -483,9 +496,11 @@ mod tests {
     fn setup(auth: &str) -> (tempfile::TempDir, AuthProtection, String) {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("s"), "x".repeat(40)).unwrap();
+        // A [jwt] section so routes may list jwt; the test verifier stands in for it.
+        std::fs::write(dir.path().join("j.json"), "{\"keys\": []}").unwrap();
         let text = format!(
             "[[listeners]]\nname = \"w\"\naddress = \"127.0.0.1:0\"\n[[upstreams]]\nname = \"u\"\ntargets = [\"127.0.0.1:1\"]\n\
-             [keys]\ndb = \"k.db\"\nsecret_file = \"s\"\n[[routes]]\nname = \"r\"\nupstream = \"u\"\nauth = {auth}\n"
+             [jwt]\njwks_file = \"j.json\"\nissuer = \"i\"\naudience = [\"a\"]\n[keys]\ndb = \"k.db\"\nsecret_file = \"s\"\n[[routes]]\nname = \"r\"\nupstream = \"u\"\nauth = {auth}\n"
         );
         let cfg = Config::from_str_at(&text, None, dir.path().to_path_buf()).unwrap();
         let p = AuthProtection::build(&cfg, Some(Arc::new(TestJwt))).unwrap();
@@ -583,8 +598,15 @@ mod tests {
     #[test]
     fn jwt_without_a_verifier_is_a_load_error() {
         let dir = tempfile::tempdir().unwrap();
-        let text = "[[listeners]]\nname = \"w\"\naddress = \"127.0.0.1:0\"\n[[upstreams]]\nname = \"u\"\ntargets = [\"127.0.0.1:1\"]\n[[routes]]\nname = \"r\"\nupstream = \"u\"\nauth = { methods = [\"jwt\"] }\n";
-        let cfg = Config::from_str_at(text, None, dir.path().to_path_buf()).unwrap();
+        let route = "[[routes]]\nname = \"r\"\nupstream = \"u\"\nauth = { methods = [\"jwt\"] }\n";
+        let base = "[[listeners]]\nname = \"w\"\naddress = \"127.0.0.1:0\"\n[[upstreams]]\nname = \"u\"\ntargets = [\"127.0.0.1:1\"]\n";
+        // Without [jwt] the config does not even validate...
+        let e = Config::from_str_at(&format!("{base}{route}"), None, dir.path().to_path_buf()).unwrap_err();
+        assert!(e.to_string().contains("routes[0].auth.methods[0]: jwt needs a [jwt] section"), "{e}");
+        // ...and a caller that passes no verifier for a config with [jwt] is told so at build.
+        std::fs::write(dir.path().join("j.json"), "{\"keys\": []}").unwrap();
+        let jwt = "[jwt]\njwks_file = \"j.json\"\nissuer = \"i\"\naudience = [\"a\"]\n";
+        let cfg = Config::from_str_at(&format!("{base}{jwt}{route}"), None, dir.path().to_path_buf()).unwrap();
         let e = AuthProtection::build(&cfg, None).unwrap_err().to_string();
         assert!(e.starts_with("routes[0].auth.methods: \"jwt\" needs a [jwt] section"), "{e}");
     }

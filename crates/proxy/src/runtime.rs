@@ -77,7 +77,8 @@ impl Runtime {
         // The `[jwt]` verifier serves both `routes.jwt` and `routes.auth.methods = ["jwt"]`.
         let jwt = portcullis_jwt::JwtAuth::build(&config)?;
         let bearer = jwt.as_ref().map(|j| {
-            Arc::new(portcullis_jwt::JwtBearer::new(j.shared_verifier())) as Arc<dyn portcullis_keys::BearerVerifier>
+            Arc::new(portcullis_jwt::JwtBearer::new(j.shared_verifier()).with_route_step_up(&config))
+                as Arc<dyn portcullis_keys::BearerVerifier>
         });
         protections.push(Arc::new(AuthProtection::build(&config, bearer).map_err(|e| e.to_string())?));
         // Bearer tokens (JWT) per route, after the client's X-Portcullis-* copies are gone.
@@ -87,6 +88,10 @@ impl Runtime {
         // Bans, load shedding and rate limits (keyed by IP, identity, header, route): before everything that
         // inspects the request.
         protections.push(Arc::new(portcullis_limits::TrafficGuard::build(&config).map_err(|e| e.to_string())?));
+        // Per-key rate limit and quota (API keys), in the same store as the traffic limits.
+        if let Some(g) = portcullis_keys::KeyLimitGuard::build(&config).map_err(|e| format!("keys limits: {e}"))? {
+            protections.push(Arc::new(g));
+        }
         // The WAF after the header policy; absent (no cost at all) when no route runs it.
         if let Some(waf) = WafProtection::build(&config).map_err(|e| e.to_string())? {
             protections.push(Arc::new(waf));

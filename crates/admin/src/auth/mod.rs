@@ -7,7 +7,7 @@
 //! POST /api/logout  Authorization: Bearer <token>    → 204
 //! ```
 //!
-//! Files: [`users`] (SQLite store, Argon2id), [`totp`] (RFC 6238), [`sessions`] (tokens), [`lockout`]
+//! Files: [`users`] (SQLite store, Argon2id), [`sealing`] (TOTP secrets at rest, AES-256-GCM), [`totp`] (RFC 6238), [`sessions`] (tokens), [`lockout`]
 //! (failed-login backoff), [`login`] (handlers), [`guard`] (the middleware), [`status`] (whoami/status),
 //! [`mtls`] (HTTPS and client-certificate logins), [`reply`] (problem+json). Security events go to the tracing target [`SECURITY_TARGET`].
 //!
@@ -19,6 +19,7 @@ pub mod lockout;
 pub mod login;
 pub mod mtls;
 pub mod reply;
+pub mod sealing;
 pub mod sessions;
 pub mod status;
 pub mod totp;

@@ -1,10 +1,12 @@
 //! The admin users store: one SQLite file (`[admin] users_db`), separate from any other database.
 //!
-//! Per user: name, Argon2id password hash (PHC string), the 160-bit TOTP secret, the last TOTP time step
+//! Per user: name, Argon2id password hash (PHC string), the 160-bit TOTP secret sealed with AES-256-GCM
+//! ([`super::sealing`]: key from `<users_db>.key`, user name as associated data), the last TOTP time step
 //! accepted (a code is accepted once: the step only moves forward, in one conditional `UPDATE`, so even two
 //! gateways or a gateway and the CLI on the same file cannot both accept it), created time, disabled flag and
-//! failed-login counters. The file is created with mode 0600 and forced back to 0600 on every open, since it
-//! holds the TOTP secrets in the clear (whoever can read it can mint codes; the passwords stay hashed).
+//! failed-login counters. The file is created with mode 0600 and forced back to 0600 on every open. Schema 1
+//! stored TOTP secrets in the clear; opening such a file seals every row and moves it to schema 2 in one
+//! transaction, with `secure_delete` on so the clear bytes are overwritten rather than left in free pages.
 //!
 //! Argon2id parameters: m = 19 MiB, t = 2, p = 1 — the OWASP Password Storage Cheat Sheet's first
 //! recommended setting (and RFC 9106's memory-hard Argon2id). About 20–40 ms per hash here, which is
@@ -21,6 +23,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::sealing::{self, SealError, TotpSealer};
 use super::totp;
 
 /// Argon2id memory cost in KiB (19 MiB).
@@ -34,7 +37,8 @@ pub const MIN_PASSWORD_LEN: usize = 12;
 /// Longest password accepted (bytes): bounds the work and memory of one login request.
 pub const MAX_PASSWORD_LEN: usize = 1024;
 
-const SCHEMA_VERSION: i64 = 1;
+/// 1: TOTP secrets in the clear; 2: sealed.
+const SCHEMA_VERSION: i64 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
@@ -54,6 +58,10 @@ pub enum UserError {
     BadPassword,
     #[error("password hashing failed: {0}")]
     Hash(String),
+    #[error("admin user {user:?}: {source}")]
+    Seal { user: String, source: SealError },
+    #[error("{0}")]
+    KeyFile(SealError),
 }
 
 /// A user as the login check sees it (secrets included; never logged, never serialised).
@@ -81,6 +89,7 @@ pub struct UserStore {
     // on a tiny table, and Argon2 runs outside the lock.
     conn: Mutex<Connection>,
     path: PathBuf,
+    sealer: TotpSealer,
 }
 
 pub fn valid_username(name: &str) -> bool {
@@ -133,8 +142,15 @@ pub fn dummy_hash() -> &'static str {
 }
 
 impl UserStore {
-    /// Opens (creating if needed, mode 0600) the database at `path` and its schema.
+    /// Opens (creating if needed, mode 0600) the database at `path` and its schema, with the TOTP sealing key
+    /// from `<path>.key` (created if missing).
     pub fn open(path: &Path) -> Result<UserStore, UserError> {
+        Self::open_with_key(path, &sealing::default_key_file(path))
+    }
+
+    /// Like [`open`](Self::open), with the sealing key's secret file at `key_file`.
+    pub fn open_with_key(path: &Path, key_file: &Path) -> Result<UserStore, UserError> {
+        let sealer = TotpSealer::load_or_create(key_file).map_err(UserError::KeyFile)?;
         let shown = path.display().to_string();
         let io = |source| UserError::Io { path: shown.clone(), source };
         {
@@ -145,6 +161,8 @@ impl UserStore {
         let db = |source| UserError::Db { path: shown.clone(), source };
         let conn = Connection::open(path).map_err(db)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(db)?;
+        // Overwrite deleted and replaced content: a secret once stored in the clear must not linger.
+        conn.execute_batch("PRAGMA secure_delete = ON;").map_err(db)?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(db)?;
         match version {
             0 => conn
@@ -161,14 +179,18 @@ impl UserStore {
                          last_failed_at INTEGER,
                          last_login_at  INTEGER
                      );
-                     PRAGMA user_version = 1;
+                     PRAGMA user_version = 2;
                      COMMIT;",
                 )
                 .map_err(db)?,
+            1 => seal_clear_rows(&conn, &sealer).map_err(|e| match e {
+                Migration::Db(source) => UserError::Db { path: shown.clone(), source },
+                Migration::Seal(user, source) => UserError::Seal { user, source },
+            })?,
             SCHEMA_VERSION => {}
             found => return Err(UserError::Schema { path: shown, found }),
         }
-        Ok(UserStore { conn: Mutex::new(conn), path: path.to_path_buf() })
+        Ok(UserStore { conn: Mutex::new(conn), path: path.to_path_buf(), sealer })
     }
 
     pub fn path(&self) -> &Path {
@@ -191,9 +213,10 @@ impl UserStore {
         }
         let hash = hash_password(password)?;
         let secret = totp::new_secret();
+        let sealed = self.seal(name, &secret)?;
         let r = self.conn().execute(
             "INSERT INTO admin_users (username, password_hash, totp_secret, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![name, hash, &secret[..], unix_now()],
+            params![name, hash, sealed, unix_now()],
         );
         match r {
             Ok(_) => Ok(secret),
@@ -212,8 +235,15 @@ impl UserStore {
             .map_err(|e| self.db_err(e))
     }
 
+    fn seal(&self, name: &str, secret: &[u8]) -> Result<Vec<u8>, UserError> {
+        self.sealer.seal(name, secret).map_err(|source| UserError::Seal { user: name.to_string(), source })
+    }
+
+    /// The user with the TOTP secret opened. A row that does not open (another key file, a tampered or
+    /// swapped row) is an error, never a usable secret.
     pub fn get(&self, name: &str) -> Result<Option<UserRecord>, UserError> {
-        self.conn()
+        let rec = self
+            .conn()
             .query_row(
                 "SELECT username, password_hash, totp_secret, disabled FROM admin_users WHERE username = ?1",
                 [name],
@@ -227,7 +257,13 @@ impl UserStore {
                 },
             )
             .optional()
-            .map_err(|e| self.db_err(e))
+            .map_err(|e| self.db_err(e))?;
+        let Some(mut rec) = rec else { return Ok(None) };
+        rec.totp_secret = self
+            .sealer
+            .open(&rec.username, &rec.totp_secret)
+            .map_err(|source| UserError::Seal { user: rec.username.clone(), source })?;
+        Ok(Some(rec))
     }
 
     /// True if the user exists and is not disabled (checked on every admin request, so `disable-user` ends
@@ -311,15 +347,53 @@ impl UserStore {
     /// Gives a user a new TOTP secret (the old authenticator entry stops working); returns it.
     pub fn reset_totp(&self, name: &str) -> Result<[u8; totp::SECRET_LEN], UserError> {
         let secret = totp::new_secret();
+        let sealed = self.seal(name, &secret)?;
         // The last-step mark stays: codes are per secret, but keeping it cannot let an old code through.
         let n = self
             .conn()
-            .execute("UPDATE admin_users SET totp_secret = ?2 WHERE username = ?1", params![name, &secret[..]])
+            .execute("UPDATE admin_users SET totp_secret = ?2 WHERE username = ?1", params![name, sealed])
             .map_err(|e| self.db_err(e))?;
         if n == 0 {
             return Err(UserError::NotFound(name.to_string()));
         }
         Ok(secret)
+    }
+}
+
+enum Migration {
+    Db(rusqlite::Error),
+    Seal(String, SealError),
+}
+
+impl From<rusqlite::Error> for Migration {
+    fn from(e: rusqlite::Error) -> Self {
+        Migration::Db(e)
+    }
+}
+
+/// Schema 1 → 2: seals every clear TOTP secret, in one transaction (a crash leaves schema 1, retried on the
+/// next open; a concurrent opener waits on the write lock and then sees schema 2 rows it can open).
+fn seal_clear_rows(conn: &Connection, sealer: &TotpSealer) -> Result<(), Migration> {
+    conn.execute_batch("BEGIN IMMEDIATE;")?;
+    let r = (|| -> Result<(), Migration> {
+        let rows: Vec<(String, Vec<u8>)> = {
+            let mut stmt = conn.prepare("SELECT username, totp_secret FROM admin_users")?;
+            let it = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            it.collect::<Result<_, _>>()?
+        };
+        for (user, stored) in rows.into_iter().filter(|(_, s)| !sealing::is_sealed(s)) {
+            let sealed = sealer.seal(&user, &stored).map_err(|e| Migration::Seal(user.clone(), e))?;
+            conn.execute("UPDATE admin_users SET totp_secret = ?2 WHERE username = ?1", params![user, sealed])?;
+        }
+        conn.execute_batch("PRAGMA user_version = 2;")?;
+        Ok(())
+    })();
+    match r {
+        Ok(()) => conn.execute_batch("COMMIT;").map_err(Migration::Db),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK;");
+            Err(e)
+        }
     }
 }
 
@@ -373,6 +447,51 @@ mod tests {
         drop(s);
         let s = UserStore::open(&dir.path().join("users.db")).unwrap();
         assert_eq!(s.list().unwrap().len(), 1);
+    }
+
+    fn contains(hay: &[u8], needle: &[u8]) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[test]
+    fn totp_secrets_are_sealed_at_rest_and_clear_rows_are_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.db");
+        // A schema-1 file, as earlier versions wrote it: the secret in the clear.
+        let clear = *b"CLEAR-TOTP-SECRET-20";
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE admin_users (username TEXT PRIMARY KEY NOT NULL, password_hash TEXT NOT NULL,
+                 totp_secret BLOB NOT NULL, totp_last_step INTEGER NOT NULL DEFAULT -1, created_at INTEGER NOT NULL,
+                 disabled INTEGER NOT NULL DEFAULT 0, failed_logins INTEGER NOT NULL DEFAULT 0,
+                 last_failed_at INTEGER, last_login_at INTEGER);
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+            c.execute(
+                "INSERT INTO admin_users (username, password_hash, totp_secret, created_at) VALUES ('old', 'x', ?1, 0)",
+                [&clear[..]],
+            )
+            .unwrap();
+        }
+        assert!(contains(&std::fs::read(&path).unwrap(), &clear));
+        let s = UserStore::open(&path).unwrap();
+        assert_eq!(s.get("old").unwrap().unwrap().totp_secret, clear, "the migrated secret still works");
+        let fresh = s.add_user("new", "a long enough password").unwrap();
+        let reset = s.reset_totp("old").unwrap();
+        drop(s);
+        let file = std::fs::read(&path).unwrap();
+        for secret in [&clear[..], &fresh[..], &reset[..]] {
+            assert!(!contains(&file, secret), "a TOTP secret is in the database file");
+        }
+        let s = UserStore::open(&path).unwrap();
+        assert_eq!(s.get("new").unwrap().unwrap().totp_secret, fresh);
+        drop(s);
+        // Without the right key file the rows do not open.
+        std::fs::write(dir.path().join("users.db.key"), [b'k'; 40]).unwrap();
+        let s = UserStore::open(&path).unwrap();
+        assert!(matches!(s.get("new"), Err(UserError::Seal { .. })));
     }
 
     #[test]
