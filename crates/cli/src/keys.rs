@@ -9,7 +9,7 @@
 //! import and rotate) from the config, `--secret-file`, or `$PORTCULLIS_KEYS_SECRET`. A new secret is printed
 //! once, alone on stdout; everything else goes to stderr. Every change is audited as `cli:$USER`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;

@@ -154,6 +154,11 @@ fn cli_manages_users_and_prints_the_provisioning_uri_and_qr_code() {
     let secret = add_user(&db, "alice");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&db).unwrap().permissions().mode() & 0o777, 0o600, "users db is 0600");
+    // The TOTP secret is sealed at rest: the database file never holds it; the sealing key's file is 0600.
+    let file = std::fs::read(&db).unwrap();
+    assert!(!file.windows(secret.len()).any(|w| w == secret), "the TOTP secret is in the users database");
+    let key_file = dir.path().join("admins.db.key");
+    assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600, "key file is 0600");
 
     let dbs = db.to_str().unwrap();
     let (ok, _, err) = admin_cli(&["add-user", "alice", "--db", dbs, "--password-stdin"], &format!("{PASSWORD}\n"));
@@ -188,6 +193,11 @@ fn cli_manages_users_and_prints_the_provisioning_uri_and_qr_code() {
     assert!(ok, "{err}");
     let uri = out.lines().find(|l| l.starts_with("otpauth://totp/Portcullis:alice?secret=")).expect(&out);
     assert!(!uri.contains(&totp::secret_base32(&secret)), "a new secret");
+    let reset = base32_decode(uri.split("secret=").nth(1).unwrap().split('&').next().unwrap());
+    let file = std::fs::read(&db).unwrap();
+    for s in [&secret, &reset] {
+        assert!(!file.windows(s.len()).any(|w| w == &s[..]), "a TOTP secret is in the users database");
+    }
 
     // --config without users_db says what to add.
     let bare = dir.path().join("bare.toml");

@@ -50,11 +50,14 @@ struct Outcome {
     retry: Duration,
 }
 
-/// The RateLimit fields of an allowed request, for its response.
+/// The RateLimit fields for the response: appended to the traffic limits' on an allowed request; on a refusal
+/// they replace them (the traffic limits' response phase runs first and would otherwise overwrite the 429's
+/// fields with its own, which say nothing about why this request was refused).
 #[derive(Clone)]
 struct KeyFields {
     policy: String,
     state: String,
+    refused: bool,
 }
 
 struct Counters {
@@ -245,18 +248,26 @@ impl Protection for KeyLimitGuard {
             .with_header(RATELIMIT_POLICY.clone(), fields::value(&own_policy))
             .with_header(RATELIMIT.clone(), fields::value(&only));
             ctx.refused_reason = Some(format!("api key {id} {what} {r} exceeded").into_boxed_str());
+            ctx.extensions.insert(KeyFields { policy: own_policy, state: only, refused: true });
             return Verdict::respond(p);
         }
         if !policy.is_empty() {
-            ctx.extensions.insert(KeyFields { policy, state });
+            ctx.extensions.insert(KeyFields { policy, state, refused: false });
         }
         Verdict::Continue
     }
 
     fn response_headers_filter(&self, ctx: &mut RequestCtx, resp: &mut response::Parts) -> Verdict {
-        if let Some(f) = ctx.extensions.get::<KeyFields>() {
-            merge(resp, &RATELIMIT_POLICY, &f.policy);
-            merge(resp, &RATELIMIT, &f.state);
+        match ctx.extensions.get::<KeyFields>() {
+            Some(f) if f.refused => {
+                resp.headers.insert(RATELIMIT_POLICY.clone(), fields::value(&f.policy));
+                resp.headers.insert(RATELIMIT.clone(), fields::value(&f.state));
+            }
+            Some(f) => {
+                merge(resp, &RATELIMIT_POLICY, &f.policy);
+                merge(resp, &RATELIMIT, &f.state);
+            }
+            None => {}
         }
         Verdict::Continue
     }
@@ -305,7 +316,12 @@ mod tests {
         for _ in 0..3 {
             assert!(run(&g, "unit-rate-a", l).0.is_continue());
         }
-        let (v, c) = run(&g, "unit-rate-a", l);
+        let (v, mut c) = run(&g, "unit-rate-a", l);
+        // The traffic limits' fields (set first in the response phase) give way to the refusal's own.
+        let mut resp = http::Response::new(()).into_parts().0;
+        resp.headers.insert(RATELIMIT.clone(), HeaderValue::from_static("\"ip\";r=4;t=1"));
+        g.response_headers_filter(&mut c, &mut resp);
+        assert_eq!(resp.headers[&RATELIMIT], r#""api_key_rate";r=0;t=1200"#);
         let Verdict::Respond(p) = v else { panic!("not refused") };
         assert_eq!(p.status, StatusCode::TOO_MANY_REQUESTS);
         let h = |n: &str| p.headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.to_str().unwrap().to_string());
