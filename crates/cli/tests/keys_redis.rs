@@ -88,6 +88,22 @@ async fn two_gateways_share_keys_and_revocations_through_redis() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains(&id));
 
+    // Rotated on A with an overlap: on B the new secret works (within a poll interval) and the old one still does.
+    let r = c
+        .post(format!("{admin_a}/api/keys/{id}/rotate"))
+        .json(&serde_json::json!({"overlap": "1h"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let rotated = r.json::<serde_json::Value>().await.unwrap()["key"].as_str().unwrap().to_string();
+    let t = Instant::now();
+    while status(&url_b, &rotated).await != 200 {
+        assert!(t.elapsed() < Duration::from_secs(1), "node B does not accept the rotated key");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(status(&url_b, &key).await, 200, "the old secret works during the overlap");
+
     // Revoked on A: B refuses it within a second (B has the key cached; the change counter tells it).
     let r = c.post(format!("{admin_a}/api/keys/{id}/revoke")).send().await.unwrap();
     assert!(r.status().is_success(), "{}", r.status());
@@ -109,7 +125,11 @@ async fn two_gateways_share_keys_and_revocations_through_redis() {
     assert!(b.stdout.lock().unwrap().iter().any(|l| l.contains(&format!("api key {id} revoked"))));
     // The audit trail is shared too.
     let audit = redis.cli(&["LRANGE", &format!("fleet-test:audit:{id}"), "0", "-1"]);
-    assert!(audit.contains("\"action\":\"revoke\"") && audit.contains("\"action\":\"create\""), "{audit}");
+    for action in ["create", "rotate", "revoke"] {
+        assert!(audit.contains(&format!("\"action\":\"{action}\"")), "{action} missing: {audit}");
+    }
+    // Revocation ends the overlap too.
+    assert_eq!(status(&url_b, &rotated).await, 401);
     eprintln!("revocation seen by the other node after {revoked_after:?}");
 }
 
