@@ -295,6 +295,9 @@ impl Analysis<'_> {
             // (`' or '1`). Without either it leaves a dangling quote, which is what prose does: `6' or 7'`.
             match self.kind(i) {
                 _ if truncated => true,
+                // `1 OR TRUE`: the SQL boolean literal after a number is a tautology with no prose reading
+                // (`6 or 7` is a choice, `1 or true` is not).
+                Some(Kind::Kw(Kw::True)) => at > 0 && matches!(self.kind(at - 1), Some(Kind::Num)),
                 Some(Kind::Str { closed: false, .. }) if in_string => {
                     let content = self.text(i).get(1..).unwrap_or(&[]);
                     let text = std::str::from_utf8(content).unwrap_or("").trim();

@@ -36,6 +36,68 @@ const SIGNATURE_TOKENS: usize = 5;
 
 /// Detects SQL injection in one value. Returns the first context in which the value is an attack.
 pub fn detect(input: &[u8]) -> Option<Finding> {
+    detect_value(input).or_else(|| {
+        url_parts(input).into_iter().find_map(|r| {
+            let mut f = detect_value(&input[r.clone()])?;
+            f.span = f.span.start + r.start..f.span.end + r.start;
+            f.reason.push_str(" in a URL part");
+            Some(f)
+        })
+    })
+}
+
+/// The parts of a URL or path an application reads one at a time: path segments (`/products/{id}` routes paste a
+/// segment into a query) and query values (a `Referer` carries another page's parameters). Empty unless the value
+/// is a path (`/...`, not a `/*` comment) or an absolute http(s) URL; the whole value is not one of its parts.
+pub(crate) fn url_parts(input: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let lower_starts = |p: &[u8]| input.len() >= p.len() && input[..p.len()].eq_ignore_ascii_case(p);
+    let path_start = if input.first() == Some(&b'/') && input.get(1) != Some(&b'*') {
+        0
+    } else if lower_starts(b"http://") || lower_starts(b"https://") {
+        // Skip the scheme and authority: the path starts at the first `/` after `//`.
+        let auth = input.iter().position(|&c| c == b':').map_or(0, |p| p + 3);
+        match input[auth.min(input.len())..].iter().position(|&c| c == b'/' || c == b'?') {
+            Some(p) => auth + p,
+            None => return Vec::new(),
+        }
+    } else {
+        return Vec::new();
+    };
+    let query_at = input[path_start..].iter().position(|&c| c == b'?').map(|p| p + path_start);
+    let path_end = query_at.unwrap_or(input.len());
+    let mut out = Vec::new();
+    let mut seg_start = path_start;
+    for k in path_start..=path_end {
+        if k == path_end || input[k] == b'/' {
+            if k > seg_start {
+                out.push(seg_start..k);
+            }
+            seg_start = k + 1;
+        }
+    }
+    if let Some(q) = query_at {
+        let mut start = q + 1;
+        for k in q + 1..=input.len() {
+            if k == input.len() || matches!(input[k], b'&' | b'#') {
+                let pair = start..k;
+                let value =
+                    input[pair.clone()].iter().position(|&c| c == b'=').map_or(pair.start, |p| pair.start + p + 1);
+                if k > value {
+                    out.push(value..k);
+                }
+                start = k + 1;
+                if k < input.len() && input[k] == b'#' {
+                    break;
+                }
+            }
+        }
+    }
+    out.retain(|r| r.len() < input.len());
+    out
+}
+
+/// [`detect`] on the value as one piece.
+fn detect_value(input: &[u8]) -> Option<Finding> {
     if input.is_empty() {
         return None;
     }
