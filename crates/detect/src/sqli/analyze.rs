@@ -130,6 +130,16 @@ impl Analysis<'_> {
         if starts_with_operator && reopens && evaluates {
             return Some(self.hit("expression injected between two halves of a string", j, last));
         }
+        // `1'||'`: the whole value closes the string, concatenates and re-opens an empty one: the probe that asks
+        // whether the database evaluates what is sent (`'1'||''`). `||` between quotes has no reading in prose.
+        let concat_probe = j == 1
+            && last == 2
+            && self.text(1) == b"||"
+            && empty
+            && self.kind(last) == Some(Kind::Str { quote: q, closed: false });
+        if concat_probe {
+            return Some(self.hit("string concatenation probe", j, last));
+        }
         None
     }
 
