@@ -161,6 +161,11 @@ impl Analysis<'_> {
             // unmistakable effects count after it.
             Operand::Column => true,
         };
+        // `price DESC, ...`: a sort direction after the column is where an ORDER BY value goes on.
+        let sorted = first == Operand::Column
+            && self.kind(next) == Some(Kind::Ident)
+            && (self.text(next).eq_ignore_ascii_case(b"asc") || self.text(next).eq_ignore_ascii_case(b"desc"));
+        let next = if sorted { next + 1 } else { next };
         if next >= self.sig.len() || !self.continues(next) {
             return None;
         }
@@ -528,6 +533,8 @@ impl Analysis<'_> {
         match self.kind(i) {
             Some(Kind::Num | Kind::Var | Kind::Str { .. } | Kind::LParen) => true,
             Some(Kind::Kw(Kw::Null)) => true,
+            // `(SELECT CASE WHEN ... THEN 1 ELSE 1/0 END ...)`: the blind-inference subquery.
+            Some(Kind::Kw(Kw::Case)) => (i + 1..self.sig.len().min(i + LOOKAHEAD)).any(|j| self.kw(j, Kw::When)),
             Some(Kind::Op(Op::Arith)) => self.text(i) == b"*",
             Some(Kind::Ident | Kind::Kw(Kw::Object)) => {
                 self.is_lparen(i + 1)
