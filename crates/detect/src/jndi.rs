@@ -64,7 +64,9 @@ fn analyse_at(b: &[u8], rescans: usize) -> Option<Finding> {
                 }
                 let value = resolve(&body);
                 // Log4j evaluates a lookup's result again: a `${base64:...}` that decodes to `${jndi:...}` runs.
-                if rescans < MAX_RESCANS && crate::traversal::find(&value, b"${").is_some() {
+                // Only base64 makes new text (the other lookups' results were resolved on the way in).
+                let decoded = body.len() > 7 && body[..7].eq_ignore_ascii_case(b"base64:");
+                if decoded && rescans < MAX_RESCANS && crate::traversal::find(&value, b"${").is_some() {
                     if let Some(mut f) = analyse_at(&value, rescans + 1) {
                         f.span = start..i + 1;
                         f.reason.push_str(" (built by a lookup's result)");

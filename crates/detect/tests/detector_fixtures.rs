@@ -113,6 +113,10 @@ fn adversarial(len: usize) -> Vec<Vec<u8>> {
         b"%c0%ae",
         b"\\u00",
         b"a",
+        // The third session's readings: fenced blocks, nested base64 lookups.
+        b"```\n",
+        b"x\n```sh\n;id\n",
+        b"${${base64:JHske30=}",
     ];
     pats.iter().map(|p| p.iter().copied().cycle().take(len).collect()).collect()
 }

@@ -101,16 +101,21 @@ fn inert_script(after_name: &[u8]) -> bool {
     let Some(body) = after_name.strip_prefix(b">") else {
         return false;
     };
-    let end = (0..body.len())
-        .find(|&k| body[k] == b'<' && body.len() >= k + 8 && body[k + 1..k + 8].eq_ignore_ascii_case(b"/script"))
-        .unwrap_or(body.len());
-    let content = &body[..end];
-    content.iter().any(|c| c.is_ascii_alphabetic())
-        && content.iter().all(|&c| {
-            c.is_ascii_alphanumeric()
-                || c >= 0x80
-                || matches!(c, b' ' | b'.' | b',' | b'!' | b'?' | b'\'' | b'-' | b':')
-        })
+    // Stops at the first byte that is not prose (or at `</script`), so repeated `<script>` stays linear.
+    let mut letters = false;
+    for (k, &c) in body.iter().enumerate() {
+        if c == b'<' {
+            return letters && body.len() >= k + 8 && body[k + 1..k + 8].eq_ignore_ascii_case(b"/script");
+        }
+        let prose = c.is_ascii_alphanumeric()
+            || c >= 0x80
+            || matches!(c, b' ' | b'.' | b',' | b'!' | b'?' | b'\'' | b'-' | b':');
+        if !prose {
+            return false;
+        }
+        letters |= c.is_ascii_alphabetic();
+    }
+    letters
 }
 
 /// `name` or `prefix:name`, each a letter followed by letters, digits or `-`.
