@@ -47,7 +47,8 @@ pub fn detect(input: &[u8]) -> Option<Finding> {
 }
 
 /// The parts of a URL or path an application reads one at a time: path segments (`/products/{id}` routes paste a
-/// segment into a query) and query values (a `Referer` carries another page's parameters). Empty unless the value
+/// segment into a query) and query values (a `Referer` carries another page's parameters; a pair without `=` is
+/// read whole, as `?1 OR 1=1` reaches the application). Empty unless the value
 /// is a path (`/...`, not a `/*` comment) or an absolute http(s) URL; the whole value is not one of its parts.
 pub(crate) fn url_parts(input: &[u8]) -> Vec<std::ops::Range<usize>> {
     let lower_starts = |p: &[u8]| input.len() >= p.len() && input[..p.len()].eq_ignore_ascii_case(p);
@@ -67,29 +68,21 @@ pub(crate) fn url_parts(input: &[u8]) -> Vec<std::ops::Range<usize>> {
     let path_end = query_at.unwrap_or(input.len());
     let mut out = Vec::new();
     let mut seg_start = path_start;
-    for k in path_start..=path_end {
-        if k == path_end || input[k] == b'/' {
-            if k > seg_start {
-                out.push(seg_start..k);
-            }
-            seg_start = k + 1;
+    for seg in input[path_start..path_end].split(|&c| c == b'/') {
+        if !seg.is_empty() {
+            out.push(seg_start..seg_start + seg.len());
         }
+        seg_start += seg.len() + 1;
     }
     if let Some(q) = query_at {
+        let query_end = input[q + 1..].iter().position(|&c| c == b'#').map_or(input.len(), |p| q + 1 + p);
         let mut start = q + 1;
-        for k in q + 1..=input.len() {
-            if k == input.len() || matches!(input[k], b'&' | b'#') {
-                let pair = start..k;
-                let value =
-                    input[pair.clone()].iter().position(|&c| c == b'=').map_or(pair.start, |p| pair.start + p + 1);
-                if k > value {
-                    out.push(value..k);
-                }
-                start = k + 1;
-                if k < input.len() && input[k] == b'#' {
-                    break;
-                }
+        for pair in input[q + 1..query_end].split(|&c| c == b'&') {
+            let value = pair.iter().position(|&c| c == b'=').map_or(0, |p| p + 1);
+            if pair.len() > value {
+                out.push(start + value..start + pair.len());
             }
+            start += pair.len() + 1;
         }
     }
     out.retain(|r| r.len() < input.len());
@@ -261,5 +254,24 @@ mod tests {
     #[test]
     fn signature_is_a_token_fingerprint() {
         assert_eq!(detect(b"1 UNION SELECT 1").unwrap().signature, "1Uk1");
+    }
+}
+
+#[cfg(test)]
+mod url_parts_tests {
+    use super::url_parts;
+
+    fn parts(s: &str) -> Vec<&str> {
+        url_parts(s.as_bytes()).into_iter().map(|r| &s[r]).collect()
+    }
+
+    #[test]
+    fn segments_and_query_values() {
+        assert_eq!(parts("/api/users/42 OR 1=1/profile"), ["api", "users", "42 OR 1=1", "profile"]);
+        assert_eq!(parts("https://x.example/s?q=1 AND 2&flag&page=2#top"), ["s", "1 AND 2", "flag", "2"]);
+        assert_eq!(parts("http://x.example"), Vec::<&str>::new());
+        assert_eq!(parts("/*comment*/ 1"), Vec::<&str>::new());
+        assert_eq!(parts("plain value"), Vec::<&str>::new());
+        assert_eq!(parts("/single"), ["single"]);
     }
 }
