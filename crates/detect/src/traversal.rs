@@ -135,10 +135,13 @@ fn detect_plain(input: &[u8]) -> Option<Finding> {
         // In prose, a bare file name (`system.ini? no such thing`) is a word; a path is not.
         let is_path = name.contains('/') || (at > 0 && lower[at - 1] == b'/');
         // In prose only a directory path counts (`/etc/passwd is...`), not a dotfile (`~/.bashrc example`).
+        // In prose the path must also be anchored (`/etc/hosts`, `C:\...`): a relative `etc/hosts file` in a
+        // search is words, and no file API resolves it to the system file.
+        let prefix = &lower[..at];
+        let anchored = prefix.contains(&b'/') || drive_prefix(prefix);
         let start_of_value = is_path
-            && (path_like || name.contains('/'))
-            && (lower[..at].iter().all(|&b| matches!(b, b'/' | b' ' | b'"' | b'\'' | b'.' | b'~'))
-                || drive_prefix(&lower[..at]));
+            && (path_like || (name.contains('/') && anchored))
+            && (prefix.iter().all(|&b| matches!(b, b'/' | b' ' | b'"' | b'\'' | b'.' | b'~')) || drive_prefix(prefix));
         if start_of_value || path_like {
             return Some(finding(&format!("path to sensitive file {name}"), at..at + name.len(), name));
         }
@@ -409,6 +412,7 @@ mod tests {
             "version 1.2..3",
             "~/.bashrc example",
             "~/.bashrc+example",
+            "etc/hosts file windows",
         ] {
             assert!(detect(b.as_bytes()).is_none(), "{b}: {:?}", detect(b.as_bytes()));
         }

@@ -43,6 +43,11 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 fn analyse(b: &[u8]) -> Option<Finding> {
+    // Every finding needs a markup declaration (`<!DOCTYPE`, `<!ENTITY`) or the XInclude namespace: one cheap
+    // pass before the lowercase copy, since the pack runs this on every parameter.
+    if !b.windows(2).any(|w| w == b"<!") && !b.windows(8).any(|w| w.eq_ignore_ascii_case(b"xinclude")) {
+        return None;
+    }
     let lower = b.to_ascii_lowercase();
     if let Some(f) = xinclude(&lower) {
         return Some(f);

@@ -1,5 +1,5 @@
 //! Runs every detector over its data fixtures (`tests/data/<class>_attacks.txt` / `<class>_benign.txt`, one
-//! case per line, `# ` comments): each attack must be found, no benign line may be flagged — by its own
+//! case per line, `# ` comments, `{NL}` for a newline): each attack must be found, no benign line may be flagged — by its own
 //! detector or by any other of these detectors (the benign files together are one look-alike corpus).
 //! Also: no detector panics on arbitrary bytes (proptest), and adversarial 100 KB inputs run in linear time.
 
@@ -32,7 +32,7 @@ fn cases(name: &str) -> Vec<(usize, String)> {
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.is_empty() && !l.starts_with("# "))
-        .map(|(i, l)| (i + 1, l.to_string()))
+        .map(|(i, l)| (i + 1, l.replace("{NL}", "\n")))
         .collect()
 }
 
@@ -113,6 +113,10 @@ fn adversarial(len: usize) -> Vec<Vec<u8>> {
         b"%c0%ae",
         b"\\u00",
         b"a",
+        // The third session's readings: fenced blocks, nested base64 lookups.
+        b"```\n",
+        b"x\n```sh\n;id\n",
+        b"${${base64:JHske30=}",
     ];
     pats.iter().map(|p| p.iter().copied().cycle().take(len).collect()).collect()
 }

@@ -32,6 +32,11 @@ fn patterns(size: usize) -> Vec<(&'static str, Vec<u8>)> {
         ("entities", rep(b"&#x")),
         ("templates", rep(b"{{")),
         ("js chains", rep(b"';alert.")),
+        // Inert-looking `<script>` prose (each occurrence reads only up to the next `<`), and paths and URLs
+        // whose segments and query values are read one by one.
+        ("script prose", rep(b"<script> a b ")),
+        ("path segments", rep(b"/1 or/")),
+        ("url query", rep(b"http://x/?a=1' or '&")),
     ]
 }
 

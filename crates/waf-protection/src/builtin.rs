@@ -10,7 +10,9 @@ use portcullis_config::WafSection;
 pub const FILES: &[(&str, &str)] = &[
     ("builtin/00-setup.conf", include_str!("../rules/00-setup.conf")),
     ("builtin/10-protocol.conf", include_str!("../rules/10-protocol.conf")),
+    ("builtin/15-parameters.conf", include_str!("../rules/15-parameters.conf")),
     ("builtin/20-injection.conf", include_str!("../rules/20-injection.conf")),
+    ("builtin/25-embedded.conf", include_str!("../rules/25-embedded.conf")),
     ("builtin/90-blocking.conf", include_str!("../rules/90-blocking.conf")),
 ];
 

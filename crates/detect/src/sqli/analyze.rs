@@ -130,6 +130,16 @@ impl Analysis<'_> {
         if starts_with_operator && reopens && evaluates {
             return Some(self.hit("expression injected between two halves of a string", j, last));
         }
+        // `1'||'`: the whole value closes the string, concatenates and re-opens an empty one: the probe that asks
+        // whether the database evaluates what is sent (`'1'||''`). `||` between quotes has no reading in prose.
+        let concat_probe = j == 1
+            && last == 2
+            && self.text(1) == b"||"
+            && empty
+            && self.kind(last) == Some(Kind::Str { quote: q, closed: false });
+        if concat_probe {
+            return Some(self.hit("string concatenation probe", j, last));
+        }
         None
     }
 
@@ -151,6 +161,11 @@ impl Analysis<'_> {
             // unmistakable effects count after it.
             Operand::Column => true,
         };
+        // `price DESC, ...`: a sort direction after the column is where an ORDER BY value goes on.
+        let sorted = first == Operand::Column
+            && self.kind(next) == Some(Kind::Ident)
+            && (self.text(next).eq_ignore_ascii_case(b"asc") || self.text(next).eq_ignore_ascii_case(b"desc"));
+        let next = if sorted { next + 1 } else { next };
         if next >= self.sig.len() || !self.continues(next) {
             return None;
         }
@@ -295,6 +310,9 @@ impl Analysis<'_> {
             // (`' or '1`). Without either it leaves a dangling quote, which is what prose does: `6' or 7'`.
             match self.kind(i) {
                 _ if truncated => true,
+                // `1 OR TRUE`: the SQL boolean literal after a number is a tautology with no prose reading
+                // (`6 or 7` is a choice, `1 or true` is not).
+                Some(Kind::Kw(Kw::True)) => at > 0 && matches!(self.kind(at - 1), Some(Kind::Num)),
                 Some(Kind::Str { closed: false, .. }) if in_string => {
                     let content = self.text(i).get(1..).unwrap_or(&[]);
                     let text = std::str::from_utf8(content).unwrap_or("").trim();
@@ -515,6 +533,8 @@ impl Analysis<'_> {
         match self.kind(i) {
             Some(Kind::Num | Kind::Var | Kind::Str { .. } | Kind::LParen) => true,
             Some(Kind::Kw(Kw::Null)) => true,
+            // `(SELECT CASE WHEN ... THEN 1 ELSE 1/0 END ...)`: the blind-inference subquery.
+            Some(Kind::Kw(Kw::Case)) => (i + 1..self.sig.len().min(i + LOOKAHEAD)).any(|j| self.kw(j, Kw::When)),
             Some(Kind::Op(Op::Arith)) => self.text(i) == b"*",
             Some(Kind::Ident | Kind::Kw(Kw::Object)) => {
                 self.is_lparen(i + 1)

@@ -36,6 +36,61 @@ const SIGNATURE_TOKENS: usize = 5;
 
 /// Detects SQL injection in one value. Returns the first context in which the value is an attack.
 pub fn detect(input: &[u8]) -> Option<Finding> {
+    detect_value(input).or_else(|| {
+        url_parts(input).into_iter().find_map(|r| {
+            let mut f = detect_value(&input[r.clone()])?;
+            f.span = f.span.start + r.start..f.span.end + r.start;
+            f.reason.push_str(" in a URL part");
+            Some(f)
+        })
+    })
+}
+
+/// The parts of a URL or path an application reads one at a time: path segments (`/products/{id}` routes paste a
+/// segment into a query) and query values (a `Referer` carries another page's parameters; a pair without `=` is
+/// read whole, as `?1 OR 1=1` reaches the application). Empty unless the value
+/// is a path (`/...`, not a `/*` comment) or an absolute http(s) URL; the whole value is not one of its parts.
+pub(crate) fn url_parts(input: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let lower_starts = |p: &[u8]| input.len() >= p.len() && input[..p.len()].eq_ignore_ascii_case(p);
+    let path_start = if input.first() == Some(&b'/') && input.get(1) != Some(&b'*') {
+        0
+    } else if lower_starts(b"http://") || lower_starts(b"https://") {
+        // Skip the scheme and authority: the path starts at the first `/` after `//`.
+        let auth = input.iter().position(|&c| c == b':').map_or(0, |p| p + 3);
+        match input[auth.min(input.len())..].iter().position(|&c| c == b'/' || c == b'?') {
+            Some(p) => auth + p,
+            None => return Vec::new(),
+        }
+    } else {
+        return Vec::new();
+    };
+    let query_at = input[path_start..].iter().position(|&c| c == b'?').map(|p| p + path_start);
+    let path_end = query_at.unwrap_or(input.len());
+    let mut out = Vec::new();
+    let mut seg_start = path_start;
+    for seg in input[path_start..path_end].split(|&c| c == b'/') {
+        if !seg.is_empty() {
+            out.push(seg_start..seg_start + seg.len());
+        }
+        seg_start += seg.len() + 1;
+    }
+    if let Some(q) = query_at {
+        let query_end = input[q + 1..].iter().position(|&c| c == b'#').map_or(input.len(), |p| q + 1 + p);
+        let mut start = q + 1;
+        for pair in input[q + 1..query_end].split(|&c| c == b'&') {
+            let value = pair.iter().position(|&c| c == b'=').map_or(0, |p| p + 1);
+            if pair.len() > value {
+                out.push(start + value..start + pair.len());
+            }
+            start += pair.len() + 1;
+        }
+    }
+    out.retain(|r| r.len() < input.len());
+    out
+}
+
+/// [`detect`] on the value as one piece.
+fn detect_value(input: &[u8]) -> Option<Finding> {
     if input.is_empty() {
         return None;
     }
@@ -199,5 +254,24 @@ mod tests {
     #[test]
     fn signature_is_a_token_fingerprint() {
         assert_eq!(detect(b"1 UNION SELECT 1").unwrap().signature, "1Uk1");
+    }
+}
+
+#[cfg(test)]
+mod url_parts_tests {
+    use super::url_parts;
+
+    fn parts(s: &str) -> Vec<&str> {
+        url_parts(s.as_bytes()).into_iter().map(|r| &s[r]).collect()
+    }
+
+    #[test]
+    fn segments_and_query_values() {
+        assert_eq!(parts("/api/users/42 OR 1=1/profile"), ["api", "users", "42 OR 1=1", "profile"]);
+        assert_eq!(parts("https://x.example/s?q=1 AND 2&flag&page=2#top"), ["s", "1 AND 2", "flag", "2"]);
+        assert_eq!(parts("http://x.example"), Vec::<&str>::new());
+        assert_eq!(parts("/*comment*/ 1"), Vec::<&str>::new());
+        assert_eq!(parts("plain value"), Vec::<&str>::new());
+        assert_eq!(parts("/single"), ["single"]);
     }
 }

@@ -35,6 +35,8 @@ pub fn detect(input: &[u8]) -> Option<Finding> {
     markup(input)
         .or_else(|| attribute_breakout(input))
         .or_else(|| script_uri_value(input))
+        // A script URI as one segment of a path or one query value of a URL (`/redirect/javascript:alert(1)`).
+        .or_else(|| crate::sqli::url_parts(input).into_iter().find_map(|r| script_uri_value(&input[r])))
         .or_else(|| js_string_breakout(input))
         .or_else(|| template_or_style(input))
 }
@@ -84,11 +86,36 @@ fn executable_anywhere(input: &[u8]) -> Option<Finding> {
         let full = lower(&input[i..i + len]);
         let name = full.rsplit(':').next().unwrap_or(&full);
         let boundary = input.get(i + len).is_none_or(|&c| c.is_ascii_whitespace() || matches!(c, b'/' | b'>'));
-        if boundary && name == "script" {
+        if boundary && name == "script" && !inert_script(&input[i + len..]) {
             return finding("<script> element", lt..i + len, "tag:script");
         }
     }
     None
+}
+
+/// A bare `<script>` (no attributes) whose content is words and sentence punctuation only: prose that names the
+/// tag (`Escape <script> tags in previews`). Script that does anything needs a call `(`, an assignment `=` or a
+/// tagged template `` ` `` (JavaScript has no escapes for punctuators), so such content cannot act. Empty
+/// content still counts: a lone `<script>` is the probe.
+fn inert_script(after_name: &[u8]) -> bool {
+    let Some(body) = after_name.strip_prefix(b">") else {
+        return false;
+    };
+    // Stops at the first byte that is not prose (or at `</script`), so repeated `<script>` stays linear.
+    let mut letters = false;
+    for (k, &c) in body.iter().enumerate() {
+        if c == b'<' {
+            return letters && body.len() >= k + 8 && body[k + 1..k + 8].eq_ignore_ascii_case(b"/script");
+        }
+        let prose = c.is_ascii_alphanumeric()
+            || c >= 0x80
+            || matches!(c, b' ' | b'.' | b',' | b'!' | b'?' | b'\'' | b'-' | b':');
+        if !prose {
+            return false;
+        }
+        letters |= c.is_ascii_alphabetic();
+    }
+    letters
 }
 
 /// `name` or `prefix:name`, each a letter followed by letters, digits or `-`.
@@ -108,6 +135,9 @@ fn dangerous_tag(input: &[u8], tag: &html::Tag) -> Option<Finding> {
     // `<x:script xmlns:x="http://www.w3.org/1999/xhtml">`: in XHTML a prefixed name is the same element.
     let name = full.rsplit(':').next().unwrap_or(&full);
     if let Some((why, loaders)) = rules::executable_element(name) {
+        if name == "script" && inert_script(&input[tag.name.end..]) {
+            return None;
+        }
         let loads = loaders.is_empty()
             || tag
                 .attrs
