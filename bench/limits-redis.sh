@@ -14,7 +14,9 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 RUN_SH="${RUN_SH:-$HERE/../../shared/bench/run.sh}"
 ROUNDS="${ROUNDS:-5}"
 export CONNECTIONS="${CONNECTIONS:-8}" DURATION="${DURATION:-5s}" WARMUP="${WARMUP:-1s}"
-export TARGETS=candidate WORKLOADS=get CANDIDATE_EXPECT_BLOCK=0 CANDIDATE_PORT="${CANDIDATE_PORT:-47391}"
+export IDLE_WAIT_S="${IDLE_WAIT_S:-5}"
+export BASE_PORT="${BASE_PORT:-47580}" TARGETS=candidate WORKLOADS=get CANDIDATE_EXPECT_BLOCK=0
+export CANDIDATE_PORT="${CANDIDATE_PORT:-47591}"
 [[ -x "$RUN_SH" ]] || { echo "limits-redis.sh: $RUN_SH not found" >&2; exit 1; }
 command -v redis-server >/dev/null || { echo "limits-redis.sh: redis-server is not installed" >&2; exit 1; }
 
