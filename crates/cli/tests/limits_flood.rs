@@ -116,6 +116,16 @@ path_prefix = "/"
         t.await.unwrap();
     }
     let elapsed = started.elapsed();
+    // fail_open: a Redis answer later than the timeout is decided by this gateway's own limits, which have their
+    // own allowance; count how often that happened.
+    let fallbacks: f64 = gw
+        .metrics()
+        .await
+        .lines()
+        .filter(|l| l.starts_with("portcullis_store_errors_total{") && l.contains(r#"mode="fail_open""#))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    println!("decisions that fell back to local limits: {}", fallbacks + 0.0);
     let mut l = legit.lock().unwrap();
     l.latencies.sort();
     let total = l.ok + l.limited + l.other;
@@ -132,8 +142,9 @@ path_prefix = "/"
     for (i, a) in attackers.iter().enumerate() {
         let a = a.lock().unwrap();
         println!("attacker {i}: {} ok, {} limited, {} other", a.ok, a.limited, a.other);
-        // At most rate × t + burst got through.
-        let bound = LIMIT_PER_S * elapsed.as_secs_f64().ceil() as u64 + BURST;
+        // At most rate × t + burst got through (twice that when local limits stood in for a late Redis).
+        let one = LIMIT_PER_S * elapsed.as_secs_f64().ceil() as u64 + BURST;
+        let bound = if fallbacks > 0.0 { 2 * one } else { one };
         assert!(a.ok <= bound, "attacker {i} got {} through (bound {bound})", a.ok);
         assert!(a.limited * 10 >= (a.ok + a.limited) * 9, "attacker {i} was barely limited");
         assert_eq!(a.other, 0);

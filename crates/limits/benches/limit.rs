@@ -1,9 +1,12 @@
 //! Cost of a limit check: the GCRA cell in the in-memory store, the whole request-headers phase of the
 //! traffic guard (key building, check, RateLimit fields), and — when `/usr/bin/redis-server` exists — the
-//! Redis round-trip through the store's blocking bridge. Without Redis that part is skipped with a message.
+//! Redis round-trip: through the store's blocking bridge, through the async path the gateway takes (awaited on
+//! a current-thread runtime like the gateway's on one core, one at a time and 32 concurrent), and the guard's
+//! whole async request-headers phase. Without Redis that part is skipped with a message.
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
@@ -116,6 +119,74 @@ fn redis(c: &mut Criterion) {
     }
     c.bench_function("redis store: GCRA script round-trip", |b| {
         b.iter(|| black_box(store.rate_check("per-ip|ip=10.0.0.1", &g).unwrap()))
+    });
+
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    c.bench_function("redis store: async round-trip (current-thread caller)", |b| {
+        b.iter(|| black_box(rt.block_on(store.rate_check_async("per-ip|ip=10.0.0.1", &g)).unwrap()))
+    });
+    // What one worker gains by not blocking: 32 checks in flight at once share the round trips.
+    let store = Arc::new(store);
+    const CONCURRENT: usize = 32;
+    c.bench_function("redis store: 32 concurrent async checks (per batch)", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let mut set = tokio::task::JoinSet::new();
+                for i in 0..CONCURRENT {
+                    let store = store.clone();
+                    set.spawn(async move { store.rate_check_async(&format!("per-ip|ip=10.1.0.{i}"), &g).await });
+                }
+                while let Some(r) = set.join_next().await {
+                    black_box(r.unwrap().unwrap());
+                }
+            })
+        })
+    });
+
+    let config = Config::from_str_at(
+        &format!(
+            r#"
+[[listeners]]
+name = "http"
+address = "127.0.0.1:0"
+[traffic]
+store = "redis"
+redis_url = "redis://127.0.0.1:{port}"
+key_prefix = "bench-guard"
+default_rate_limits = ["per-ip"]
+[[traffic.rate_limits]]
+name = "per-ip"
+key = "ip"
+rate = "1000000/s"
+[[routes]]
+name = "all"
+respond = {{ status = 200 }}
+"#
+        ),
+        None,
+        ".".into(),
+    )
+    .unwrap();
+    let guard = TrafficGuard::build(&config).unwrap();
+    let (mut parts, ()) = http::Request::get("/items").body(()).unwrap().into_parts();
+    let ip: IpAddr = "192.0.2.1".parse().unwrap();
+    let phase = |parts: &mut http::request::Parts| {
+        let mut ctx = RequestCtx::new(String::new(), conn(ip));
+        ctx.route = Some("all".into());
+        let v = rt.block_on(guard.request_headers_step(&mut ctx, parts).verdict());
+        guard.logging(&ctx, 200);
+        v
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !phase(&mut parts).is_continue() {
+        if Instant::now() > deadline {
+            eprintln!("redis guard bench skipped: the guard's store did not connect");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    c.bench_function("traffic guard (redis): async request headers phase + logging", |b| {
+        b.iter(|| black_box(phase(&mut parts)))
     });
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use http::header::RETRY_AFTER;
 use http::{request, response, HeaderValue, StatusCode};
 use portcullis_config::{parse_key, parse_rate, parse_trigger, BanTrigger, Config, KeyPart, OnStoreError, StoreKind};
-use portcullis_pipeline::{ConnInfo, Phases, Problem, Protection, RequestCtx, Verdict};
+use portcullis_pipeline::{ConnInfo, PhaseStep, Phases, Problem, Protection, RequestCtx, Verdict};
 use portcullis_store::{Ban, Escalation, Gcra, MemoryStore, RateDecision, RedisTarget, Store, StoreError, StoreSpec};
 use prometheus_client::metrics::counter::Counter;
 
@@ -80,7 +80,8 @@ pub struct TrafficGuard {
     limits: Vec<Limit>,
     routes: HashMap<Box<str>, RouteLimits>,
     default_route: Option<RouteLimits>,
-    policies: Vec<BanPolicy>,
+    /// Shared with the background tasks that count toward bans when the store is remote.
+    policies: Vec<Arc<BanPolicy>>,
     max_in_flight: Option<usize>,
     max_per_client: Option<usize>,
     /// Peers never dropped at accept: their requests carry other clients' addresses.
@@ -161,7 +162,7 @@ impl TrafficGuard {
         for (i, b) in t.ban_policies.iter().enumerate() {
             let trigger = parse_trigger(&b.trigger)
                 .map_err(|e| LimitsError::Config(format!("ban_policies[{i}].trigger: {e}")))?;
-            policies.push(BanPolicy {
+            policies.push(Arc::new(BanPolicy {
                 name: b.name.as_str().into(),
                 trigger,
                 count: u64::from(b.count),
@@ -172,7 +173,7 @@ impl TrafficGuard {
                     max: b.max_ban.0,
                     forget_after: b.forget_after.0,
                 },
-            });
+            }));
         }
         Ok(TrafficGuard {
             traffic,
@@ -237,9 +238,15 @@ impl TrafficGuard {
         k
     }
 
-    /// One limit check, with the failure mode applied. `Err` is the 503 to answer under `fail_closed`.
-    fn check(&self, key: &str, limit: &Limit) -> Result<RateDecision, Box<Problem>> {
-        match self.store.rate_check(key, &limit.gcra) {
+    /// One limit check's store answer, with the failure mode applied. `Err` is the 503 to answer under
+    /// `fail_closed`.
+    fn decided(
+        &self,
+        key: &str,
+        limit: &Limit,
+        answer: Result<RateDecision, StoreError>,
+    ) -> Result<RateDecision, Box<Problem>> {
+        match answer {
             Ok(d) => Ok(d),
             Err(e) => {
                 let kind = error_kind(&e);
@@ -278,30 +285,155 @@ impl TrafficGuard {
         Self::refuse(ctx, reason.to_string(), p)
     }
 
-    fn issue_ban(&self, ip: IpAddr, policy: &BanPolicy, hits: u64) {
-        let ban = match self.store.ban_escalate(ip, &policy.escalation, &policy.name) {
-            Ok(b) => b,
-            Err(e) => {
-                // Still ban on this gateway: an attacker must not profit from the store being away.
-                self.traffic.metrics.store_error(error_kind(&e), "local_ban");
-                self.fallback.ban_escalate(ip, &policy.escalation, &policy.name, portcullis_store::unix_ms())
+    /// The part of the headers phase that never waits: bans, load shedding, and which limits apply. `Err` is
+    /// the verdict already reached; `Ok(None)` means no limits apply (the ticket is stored).
+    fn admit(&self, ctx: &mut RequestCtx) -> Result<Option<(Ticket, &RouteLimits)>, Verdict> {
+        if ctx.allowlisted {
+            return Err(Verdict::Continue);
+        }
+        if let Some(ban) = self.ban_of(ctx.client_ip) {
+            self.traffic.metrics.banned_requests.inc();
+            let secs = ban.remaining_secs(portcullis_store::unix_ms()).max(1);
+            let p = Problem::new(StatusCode::FORBIDDEN, "Your address is temporarily blocked.")
+                .with_header(RETRY_AFTER, fields::value(&secs.to_string()));
+            return Err(Self::refuse(ctx, format!("banned: {}", ban.reason), p));
+        }
+        let mut ticket = Ticket { global: false, client: false, rate_limited: false, fields: None };
+        if let Some(max) = self.max_in_flight {
+            if !self.traffic.in_flight.acquire_global(max) {
+                return Err(self.shed(ctx, "global"));
+            }
+            ticket.global = true;
+            self.traffic.metrics.in_flight.inc();
+        }
+        if let Some(max) = self.max_per_client {
+            if !self.traffic.in_flight.acquire_client(ctx.client_ip, max) {
+                ctx.extensions.insert(ticket);
+                return Err(self.shed(ctx, "client"));
+            }
+            ticket.client = true;
+        }
+        let set = match ctx.route.as_deref() {
+            Some(r) => self.routes.get(r),
+            None => self.default_route.as_ref(),
+        };
+        match set {
+            Some(set) => Ok(Some((ticket, set))),
+            None => {
+                ctx.extensions.insert(ticket);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Applies one limit's decision: `Some` is the refusal (the ticket is stored), `None` adds the limit's
+    /// state to the RateLimit field and goes on to the next.
+    fn apply(
+        &self,
+        ctx: &mut RequestCtx,
+        ticket: &mut Ticket,
+        state: &mut String,
+        set: &RouteLimits,
+        limit: &Limit,
+        decision: Result<RateDecision, Box<Problem>>,
+    ) -> Option<Verdict> {
+        let d = match decision {
+            Ok(d) => d,
+            Err(problem) => {
+                ctx.extensions.insert(ticket.clone());
+                ctx.refused_reason = problem.log_reason.clone().map(String::into_boxed_str);
+                return Some(Verdict::Respond(problem));
             }
         };
-        self.traffic.metrics.ban_issued(&policy.name);
-        let secs = ban.remaining_secs(portcullis_store::unix_ms());
-        tracing::warn!(
-            target: SECURITY_TARGET,
-            event = "ban",
-            client_ip = %ip,
-            policy = %policy.name,
-            level = ban.level,
-            ban_seconds = secs,
-            until_ms = ban.until_ms,
-            hits,
-            within_ms = policy.within.as_millis() as u64,
-            "client banned",
-        );
+        if d.allowed {
+            limit.allowed.inc();
+            fields::state_member(state, &limit.name, d.remaining, d.reset_after);
+            return None;
+        }
+        limit.limited.inc();
+        let mut only = String::new();
+        fields::state_member(&mut only, &limit.name, 0, d.retry_after);
+        let retry = ceil_secs(d.retry_after).max(1);
+        let p = Problem::new(StatusCode::TOO_MANY_REQUESTS, format!("Too many requests; retry in {retry} s."))
+            .with_header(RETRY_AFTER, fields::value(&retry.to_string()))
+            .with_header(RATELIMIT_POLICY.clone(), set.policy.clone())
+            .with_header(RATELIMIT.clone(), fields::value(&only));
+        ticket.rate_limited = true;
+        ctx.extensions.insert(ticket.clone());
+        Some(Self::refuse(ctx, format!("rate limit {}: {}", limit.name, limit.describe), p))
     }
+
+    /// Every limit passed: the ticket carries the RateLimit fields for the response.
+    fn admitted(ctx: &mut RequestCtx, mut ticket: Ticket, set: &RouteLimits, state: &str) -> Verdict {
+        ticket.fields = Some((set.policy.clone(), fields::value(state)));
+        ctx.extensions.insert(ticket);
+        Verdict::Continue
+    }
+
+    /// Counts one trigger toward `policy` and bans at the threshold, without waiting on the calling thread: with
+    /// a remote store this runs on the store's thread after the response, so logging never holds a worker.
+    fn count_toward_ban(&self, ip: IpAddr, policy: &Arc<BanPolicy>) {
+        let key = format!("ban|{}|{}", policy.name, ip);
+        // Counting falls back to this gateway's own counters whatever the failure mode (a ban policy never
+        // refuses the request being logged). Banning exactly at the threshold: the shared counter is atomic, so
+        // across a fleet one gateway bans, once per window.
+        if !self.store.may_wait() {
+            let n = self
+                .store
+                .count_hit(&key, policy.within)
+                .unwrap_or_else(|_| self.fallback.count_hit(&key, policy.within));
+            if n == policy.count {
+                let ban = self.store.ban_escalate(ip, &policy.escalation, &policy.name);
+                announce(self.traffic, &self.fallback, ip, policy, ban, n);
+            }
+            return;
+        }
+        let (store, fallback, traffic, policy) =
+            (self.store.clone(), self.fallback.clone(), self.traffic, policy.clone());
+        self.store.detach(async move {
+            let n = match store.count_hit_async(&key, policy.within).await {
+                Ok(n) => n,
+                Err(_) => fallback.count_hit(&key, policy.within),
+            };
+            if n == policy.count {
+                let ban = store.ban_escalate_async(ip, &policy.escalation, &policy.name).await;
+                announce(traffic, &fallback, ip, &policy, ban, n);
+            }
+        });
+    }
+}
+
+/// Records a ban the store made (or, when it failed, makes it on this gateway alone: an attacker must not
+/// profit from the store being away), then counts and logs it as a security event.
+fn announce(
+    traffic: &Traffic,
+    fallback: &MemoryStore,
+    ip: IpAddr,
+    policy: &BanPolicy,
+    ban: Result<Ban, StoreError>,
+    hits: u64,
+) {
+    let ban = match ban {
+        Ok(b) => b,
+        Err(e) => {
+            traffic.metrics.store_error(error_kind(&e), "local_ban");
+            fallback.ban_escalate(ip, &policy.escalation, &policy.name, portcullis_store::unix_ms())
+        }
+    };
+    traffic.metrics.ban_issued(&policy.name);
+    let secs = ban.remaining_secs(portcullis_store::unix_ms());
+    tracing::warn!(
+        target: SECURITY_TARGET,
+        event = "ban",
+        client_ip = %ip,
+        policy = %policy.name,
+        level = ban.level,
+        ban_seconds = secs,
+        until_ms = ban.until_ms,
+        hits,
+        within_ms = policy.within.as_millis() as u64,
+        "client banned",
+    );
 }
 
 fn error_kind(e: &StoreError) -> &'static str {
@@ -342,71 +474,46 @@ impl Protection for TrafficGuard {
     }
 
     fn request_headers_filter(&self, ctx: &mut RequestCtx, req: &mut request::Parts) -> Verdict {
-        if ctx.allowlisted {
-            return Verdict::Continue;
-        }
-        if let Some(ban) = self.ban_of(ctx.client_ip) {
-            self.traffic.metrics.banned_requests.inc();
-            let secs = ban.remaining_secs(portcullis_store::unix_ms()).max(1);
-            let p = Problem::new(StatusCode::FORBIDDEN, "Your address is temporarily blocked.")
-                .with_header(RETRY_AFTER, fields::value(&secs.to_string()));
-            return Self::refuse(ctx, format!("banned: {}", ban.reason), p);
-        }
-        let mut ticket = Ticket { global: false, client: false, rate_limited: false, fields: None };
-        if let Some(max) = self.max_in_flight {
-            if !self.traffic.in_flight.acquire_global(max) {
-                return self.shed(ctx, "global");
-            }
-            ticket.global = true;
-            self.traffic.metrics.in_flight.inc();
-        }
-        if let Some(max) = self.max_per_client {
-            if !self.traffic.in_flight.acquire_client(ctx.client_ip, max) {
-                ctx.extensions.insert(ticket);
-                return self.shed(ctx, "client");
-            }
-            ticket.client = true;
-        }
-        let set = match ctx.route.as_deref() {
-            Some(r) => self.routes.get(r),
-            None => self.default_route.as_ref(),
-        };
-        let Some(set) = set else {
-            ctx.extensions.insert(ticket);
-            return Verdict::Continue;
+        let (mut ticket, set) = match self.admit(ctx) {
+            Err(v) => return v,
+            Ok(None) => return Verdict::Continue,
+            Ok(Some(t)) => t,
         };
         let mut state = String::new();
         for &i in &set.limits {
             let limit = &self.limits[i];
             let key = self.key(limit, ctx, req);
-            let d = match self.check(&key, limit) {
-                Ok(d) => d,
-                Err(problem) => {
-                    ctx.extensions.insert(ticket);
-                    ctx.refused_reason = problem.log_reason.clone().map(String::into_boxed_str);
-                    return Verdict::Respond(problem);
-                }
-            };
-            if d.allowed {
-                limit.allowed.inc();
-                fields::state_member(&mut state, &limit.name, d.remaining, d.reset_after);
-                continue;
+            let d = self.decided(&key, limit, self.store.rate_check(&key, &limit.gcra));
+            if let Some(refusal) = self.apply(ctx, &mut ticket, &mut state, set, limit, d) {
+                return refusal;
             }
-            limit.limited.inc();
-            let mut only = String::new();
-            fields::state_member(&mut only, &limit.name, 0, d.retry_after);
-            let retry = ceil_secs(d.retry_after).max(1);
-            let p = Problem::new(StatusCode::TOO_MANY_REQUESTS, format!("Too many requests; retry in {retry} s."))
-                .with_header(RETRY_AFTER, fields::value(&retry.to_string()))
-                .with_header(RATELIMIT_POLICY.clone(), set.policy.clone())
-                .with_header(RATELIMIT.clone(), fields::value(&only));
-            ticket.rate_limited = true;
-            ctx.extensions.insert(ticket);
-            return Self::refuse(ctx, format!("rate limit {}: {}", limit.name, limit.describe), p);
         }
-        ticket.fields = Some((set.policy.clone(), fields::value(&state)));
-        ctx.extensions.insert(ticket);
-        Verdict::Continue
+        Self::admitted(ctx, ticket, set, &state)
+    }
+
+    /// With Redis, the limit checks await the store instead of blocking the worker thread; in memory, and on
+    /// routes without limits, the synchronous path runs (no allocation, no waiting).
+    fn request_headers_step<'a>(&'a self, ctx: &'a mut RequestCtx, req: &'a mut request::Parts) -> PhaseStep<'a> {
+        if !self.store.may_wait() {
+            return PhaseStep::Done(self.request_headers_filter(ctx, req));
+        }
+        let (mut ticket, set) = match self.admit(ctx) {
+            Err(v) => return PhaseStep::Done(v),
+            Ok(None) => return PhaseStep::Done(Verdict::Continue),
+            Ok(Some(t)) => t,
+        };
+        PhaseStep::Wait(Box::pin(async move {
+            let mut state = String::new();
+            for &i in &set.limits {
+                let limit = &self.limits[i];
+                let key = self.key(limit, ctx, req);
+                let d = self.decided(&key, limit, self.store.rate_check_async(&key, &limit.gcra).await);
+                if let Some(refusal) = self.apply(ctx, &mut ticket, &mut state, set, limit, d) {
+                    return refusal;
+                }
+            }
+            Self::admitted(ctx, ticket, set, &state)
+        }))
     }
 
     fn response_headers_filter(&self, ctx: &mut RequestCtx, resp: &mut response::Parts) -> Verdict {
@@ -438,17 +545,8 @@ impl Protection for TrafficGuard {
                 BanTrigger::Status(code) => status == code,
                 BanTrigger::RateLimited => rate_limited,
             };
-            if !hit {
-                continue;
-            }
-            let key = format!("ban|{}|{}", p.name, ctx.client_ip);
-            // Counting falls back to this gateway's own counters whatever the failure mode: a ban policy never
-            // refuses the request being logged.
-            let n = self.store.count_hit(&key, p.within).unwrap_or_else(|_| self.fallback.count_hit(&key, p.within));
-            // Exactly at the threshold: the shared counter is atomic, so across a fleet one gateway bans, once
-            // per window.
-            if n == p.count {
-                self.issue_ban(ctx.client_ip, p, n);
+            if hit {
+                self.count_toward_ban(ctx.client_ip, p);
             }
         }
     }

@@ -19,5 +19,5 @@ mod verdict;
 
 pub use context::{AuthMethod, ClientCert, ConnInfo, Identity, RequestCtx, UpstreamInfo};
 pub use problem::Problem;
-pub use protection::{BodyNeed, Phases, Protection};
+pub use protection::{BodyNeed, PhaseStep, Phases, Protection};
 pub use verdict::Verdict;

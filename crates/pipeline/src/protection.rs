@@ -1,3 +1,6 @@
+use std::future::Future;
+use std::pin::Pin;
+
 use bytes::Bytes;
 use http::{request, response};
 
@@ -31,6 +34,24 @@ impl Phases {
     }
 }
 
+/// A phase's answer when it may have to wait: the verdict now, or a future that yields it.
+pub enum PhaseStep<'a> {
+    /// Decided without waiting.
+    Done(Verdict),
+    /// Decided once this resolves (bounded by the protection's own timeouts).
+    Wait(Pin<Box<dyn Future<Output = Verdict> + Send + 'a>>),
+}
+
+impl<'a> PhaseStep<'a> {
+    /// The verdict, awaiting it if needed.
+    pub async fn verdict(self) -> Verdict {
+        match self {
+            PhaseStep::Done(v) => v,
+            PhaseStep::Wait(f) => f.await,
+        }
+    }
+}
+
 /// How a protection wants to see the request body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyNeed {
@@ -60,6 +81,15 @@ pub trait Protection: Send + Sync + 'static {
     /// The request line and headers are in; the route is matched. May rewrite the request.
     fn request_headers_filter(&self, _ctx: &mut RequestCtx, _req: &mut request::Parts) -> Verdict {
         Verdict::Continue
+    }
+
+    /// The request-headers phase for protections that may wait on I/O (a shared state store): the proxy calls
+    /// this one, and awaits [`PhaseStep::Wait`] without holding up its worker thread for other requests.
+    ///
+    /// The default runs [`Protection::request_headers_filter`] and answers [`PhaseStep::Done`], so a protection
+    /// that never waits implements only the synchronous method, and the common path costs no allocation.
+    fn request_headers_step<'a>(&'a self, ctx: &'a mut RequestCtx, req: &'a mut request::Parts) -> PhaseStep<'a> {
+        PhaseStep::Done(self.request_headers_filter(ctx, req))
     }
 
     /// How this protection wants the request body, decided per request after the headers phase.

@@ -214,7 +214,8 @@ async fn route_and_serve(
     // Request-header phase.
     if rt.phases.request_headers {
         for p in &rt.protections {
-            let verdict = p.request_headers_filter(ctx, &mut parts);
+            // May wait on a shared store without holding up this worker's other requests.
+            let verdict = p.request_headers_step(ctx, &mut parts).verdict().await;
             refusal(ctx, p.name(), verdict)?;
         }
     }

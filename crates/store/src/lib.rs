@@ -2,11 +2,14 @@
 //! bans with escalation. Two backends: in memory (bounded; the embedded default) and Redis (standalone or
 //! cluster; atomic Lua scripts), so N gateways enforce one limit.
 //!
-//! The gateway's protection phases are synchronous, so the request-path methods ([`Store::rate_check`],
-//! [`Store::count_hit`], [`Store::ban_escalate`]) block — but never longer than the configured timeout: with
-//! Redis the call runs on the store's own runtime thread and the caller's worker thread waits for it with a
-//! deadline. (Not inside `block_in_place`: handing the worker's core to another thread on every call cost more
-//! than the round-trip — measured in the flood test, legitimate p50 204 ms → 41 ms, p99 2.9 s → 0.37 s.) After
+//! Redis connections live on the store's own runtime thread. The request path uses the async methods
+//! ([`Store::rate_check_async`], [`Store::count_hit_async`], [`Store::ban_escalate_async`]): the call runs on
+//! the store thread and the caller's *task* awaits it with a deadline, so a worker thread keeps serving other
+//! requests (routes without limits, health checks) while one waits on Redis. The synchronous methods
+//! ([`Store::rate_check`], [`Store::count_hit`], [`Store::ban_escalate`]) remain for callers in synchronous
+//! code: they block the calling thread, never longer than the configured timeout. (Not inside
+//! `block_in_place`: handing the worker's core to another thread on every call cost more than the round-trip —
+//! measured in the flood test, legitimate p50 204 ms → 41 ms, p99 2.9 s → 0.37 s.) After
 //! [`BREAKER_AFTER`] failures in a row the store answers "unavailable" at once for [`BREAKER`], so a hung Redis
 //! costs a few timeouts, not one per request. Ban lookups ([`Store::ban_lookup`]) never touch the network.
 //!
@@ -152,6 +155,60 @@ impl Store {
         }
     }
 
+    /// [`Store::rate_check`] for async callers: with Redis the caller's task is parked, not its thread, so the
+    /// worker serves other requests while the script runs. Same timeout and breaker; in memory it never waits.
+    pub async fn rate_check_async(&self, key: &str, g: &Gcra) -> Result<RateDecision, StoreError> {
+        match &self.backend {
+            Backend::Memory(m) => Ok(m.rate_check(key, g)),
+            Backend::Redis { redis, thread } => {
+                let (r, key, g) = (redis.clone(), key.to_string(), *g);
+                self.waiting(thread, async move { r.rate_check(key, g).await }).await
+            }
+        }
+    }
+
+    /// [`Store::count_hit`] for async callers (see [`Store::rate_check_async`]).
+    pub async fn count_hit_async(&self, key: &str, window: Duration) -> Result<u64, StoreError> {
+        match &self.backend {
+            Backend::Memory(m) => Ok(m.count_hit(key, window)),
+            Backend::Redis { redis, thread } => {
+                let (r, key) = (redis.clone(), key.to_string());
+                self.waiting(thread, async move { r.count_hit(key, window).await }).await
+            }
+        }
+    }
+
+    /// [`Store::ban_escalate`] for async callers (see [`Store::rate_check_async`]).
+    pub async fn ban_escalate_async(&self, ip: IpAddr, esc: &Escalation, reason: &str) -> Result<Ban, StoreError> {
+        let now = unix_ms();
+        match &self.backend {
+            Backend::Memory(m) => Ok(m.ban_escalate(ip, esc, reason, now)),
+            Backend::Redis { redis, thread } => {
+                let (r, esc, reason) = (redis.clone(), *esc, reason.to_string());
+                self.waiting(thread, async move { r.ban_escalate(ip, esc, reason, now).await }).await
+            }
+        }
+    }
+
+    /// True when calls may wait on the network (Redis), so async callers should take the async methods.
+    pub fn may_wait(&self) -> bool {
+        matches!(self.backend, Backend::Redis { .. })
+    }
+
+    /// Runs `fut` in the background, for work whose result nobody waits for (counting toward a ban after the
+    /// response is sent): on the store's own thread with Redis, else on the caller's runtime. Outside any
+    /// runtime a memory store drops it, which is why synchronous callers use the blocking methods instead.
+    pub fn detach(&self, fut: impl Future<Output = ()> + Send + 'static) {
+        match &self.backend {
+            Backend::Memory(_) => {
+                if let Ok(h) = tokio::runtime::Handle::try_current() {
+                    drop(h.spawn(fut));
+                }
+            }
+            Backend::Redis { thread, .. } => drop(thread.handle.spawn(fut)),
+        }
+    }
+
     /// Counts one hit in `key`'s window; returns the count so far in this window.
     pub fn count_hit(&self, key: &str, window: Duration) -> Result<u64, StoreError> {
         match &self.backend {
@@ -264,6 +321,31 @@ impl Store {
         r
     }
 
+    /// Runs `fut` on the store thread and awaits it from the caller's task, at most the timeout (the task on the
+    /// store thread is cancelled with the wait, so a hung Redis leaves nothing running).
+    async fn waiting<T: Send + 'static>(
+        &self,
+        thread: &StoreThread,
+        fut: impl Future<Output = Result<T, StoreError>> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.check_breaker()?;
+        let timeout = self.spec.timeout;
+        let mut task = AbortOnDrop(
+            thread
+                .handle
+                .spawn(async move { tokio::time::timeout(timeout, fut).await.unwrap_or(Err(StoreError::Timeout)) }),
+        );
+        // A little slack over the timer above, which fires on the store thread; this one is the caller's, so
+        // the caller needs a time driver (every gateway runtime has one).
+        let r = match tokio::time::timeout(timeout + Duration::from_millis(5), &mut task.0).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => Err(StoreError::Redis(format!("store task failed: {e}"))),
+            Err(_) => Err(StoreError::Timeout),
+        };
+        self.note(&r);
+        r
+    }
+
     /// Runs `fut` on the store thread from async code, bounded by four timeouts (admin calls may be larger).
     async fn on_thread<T: Send + 'static>(
         &self,
@@ -277,6 +359,15 @@ impl Store {
             Ok(Err(_)) => Err(StoreError::Timeout),
             Err(e) => Err(StoreError::Redis(format!("store task failed: {e}"))),
         }
+    }
+}
+
+/// Cancels a store-thread task when its waiter gives up or goes away (client disconnected).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
