@@ -112,7 +112,9 @@ pub async fn handle(cx: Arc<ConnShared>, req: Request<Incoming>) -> Result<Respo
     cx.activity.begin();
     cx.gateway.metrics.in_flight.inc();
     let request_id = forward::request_id(req.headers());
-    let request_id_value = HeaderValue::from_str(&request_id).ok();
+    // A client's own id is reused as it came (a reference count, no copy and no second validation).
+    let passed = req.headers().get(&X_REQUEST_ID).filter(|v| v.as_bytes() == request_id.as_bytes()).cloned();
+    let request_id_value = passed.or_else(|| HeaderValue::from_str(&request_id).ok());
     let mut ctx = RequestCtx::new(request_id, cx.conn.clone());
     ctx.client_ip = forward::client_ip_from(
         cx.conn.peer.ip(),
