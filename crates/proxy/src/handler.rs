@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, LOCATION};
-use http::uri::{PathAndQuery, Scheme};
+use http::uri::PathAndQuery;
 use http::{HeaderValue, Method, Request, Response, StatusCode, Version};
 use http_body::Body as _;
 use http_body_util::BodyExt;
@@ -112,7 +112,9 @@ pub async fn handle(cx: Arc<ConnShared>, req: Request<Incoming>) -> Result<Respo
     cx.activity.begin();
     cx.gateway.metrics.in_flight.inc();
     let request_id = forward::request_id(req.headers());
-    let request_id_value = HeaderValue::from_str(&request_id).ok();
+    // A client's own id is reused as it came (a reference count, no copy and no second validation).
+    let passed = req.headers().get(&X_REQUEST_ID).filter(|v| v.as_bytes() == request_id.as_bytes()).cloned();
+    let request_id_value = passed.or_else(|| HeaderValue::from_str(&request_id).ok());
     let mut ctx = RequestCtx::new(request_id, cx.conn.clone());
     ctx.client_ip = forward::client_ip_from(
         cx.conn.peer.ip(),
@@ -449,12 +451,15 @@ async fn proxy(
     let mut retries_left = if idempotent && no_body && !upgrade { group.retries.attempts } else { 0 };
     let timeouts = &group.timeouts;
     let deadline = Instant::now() + timeouts.total.0;
-    let scheme = if group.tls { Scheme::HTTPS } else { Scheme::HTTP };
     group.deposit();
 
+    // The request travels in origin-form (`/path?query`) with its Host: the pool speaks to one target per
+    // connection, so no absolute URI is needed.
+    parts.uri = http::Uri::from(path_and_query);
+    parts.version = Version::HTTP_11;
     let mut excluded = None;
     let mut last_error: Option<Box<Problem>> = None;
-    let mut first_body = Some(up_body);
+    let mut up_body = Some(up_body);
     let (resp, guard) = loop {
         let Some(guard) = group.select(key.as_deref(), excluded.as_ref()) else {
             // A retry that finds no other target answers with the failure that caused it.
@@ -469,30 +474,37 @@ async fn proxy(
         };
         let target = guard.target().clone();
         let info = UpstreamInfo { group: group.name.clone(), target: target.addr.clone() };
-        let mut uri = http::uri::Parts::default();
-        uri.scheme = Some(scheme.clone());
-        uri.authority = Some(target.authority.clone());
-        uri.path_and_query = Some(path_and_query.clone());
-        let uri = http::Uri::from_parts(uri).map_err(|e| bad_gateway(format!("cannot build upstream URI: {e}")))?;
-        // Keep a copy only while a retry is still possible; the last attempt takes the original.
-        let mut req_parts = if retries_left > 0 { parts.clone() } else { std::mem::replace(&mut parts, empty_parts()) };
-        req_parts.uri = uri;
-        req_parts.version = Version::HTTP_11;
         if rt.phases.upstream_selected {
             for p in &rt.protections {
-                if let Verdict::Respond(problem) = p.upstream_selected_filter(ctx, &info, &mut req_parts) {
+                if let Verdict::Respond(problem) = p.upstream_selected_filter(ctx, &info, &mut parts) {
                     ctx.refused_by = Some(p.name());
                     return Err(problem);
                 }
             }
         }
         ctx.upstream = Some(info);
-        let b = first_body.take().unwrap_or_else(body::empty);
-        let req = Request::from_parts(req_parts, b);
-        let now = Instant::now();
-        let budget = deadline.saturating_duration_since(now).min(timeouts.response.0);
+        if !parts.headers.contains_key(HOST) {
+            // HTTP/1.0 without Host: HTTP/1.1 upstreams require one.
+            parts.headers.insert(HOST, target.host.clone());
+        }
+        let budget = deadline.saturating_duration_since(Instant::now()).min(timeouts.response.0);
+        let attempt_deadline = tokio::time::Instant::now() + budget;
         let sent = Instant::now();
-        match tokio::time::timeout(budget, group.client.request(req)).await {
+        // Connecting comes first and consumes nothing, so a connect failure can be retried elsewhere without a
+        // copy of the request.
+        let result = match tokio::time::timeout_at(attempt_deadline, group.pool.checkout(&target)).await {
+            Ok(Ok(conn)) => {
+                let b = up_body.take().unwrap_or_else(body::empty);
+                let req = Request::from_parts(std::mem::replace(&mut parts, empty_parts()), b);
+                match tokio::time::timeout_at(attempt_deadline, group.pool.send(&target, conn, req)).await {
+                    Ok(r) => Ok(r),
+                    Err(elapsed) => Err(elapsed),
+                }
+            }
+            Ok(Err(e)) => Ok(Err(e)),
+            Err(elapsed) => Err(elapsed),
+        };
+        match result {
             Ok(Ok(resp)) => {
                 route.metrics.upstream_duration.observe(sent.elapsed().as_secs_f64());
                 if matches!(resp.status().as_u16(), 502..=504) {
@@ -519,10 +531,17 @@ async fn proxy(
                 }
                 let connect = e.is_connect();
                 group.report_failure(&target, if connect { "connect" } else { "request" });
-                let reason = format!("upstream {:?} target {}: {}", group.name, target.addr, error_chain(&e));
-                let timed_out = error_chain(&e).contains("timed out");
+                let chain = error_chain(&e);
+                let timed_out = chain.contains("timed out");
+                let reason = format!("upstream {:?} target {}: {chain}", group.name, target.addr);
                 let problem = if timed_out { gateway_timeout(reason.clone()) } else { bad_gateway(reason.clone()) };
-                if connect && retries_left > 0 && Instant::now() < deadline && group.withdraw_retry() {
+                // Only a failed checkout is retried: the request (still in `parts`) was never handed over.
+                if connect
+                    && up_body.is_some()
+                    && retries_left > 0
+                    && Instant::now() < deadline
+                    && group.withdraw_retry()
+                {
                     retries_left -= 1;
                     tracing::debug!(request_id = %ctx.request_id, %reason, "retrying on another target");
                     excluded = Some(target);

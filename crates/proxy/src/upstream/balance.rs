@@ -114,7 +114,7 @@ mod tests {
     use super::*;
 
     fn targets(n: usize) -> Vec<Arc<Target>> {
-        (0..n).map(|i| Arc::new(Target::new(&format!("10.0.0.{i}:80")).unwrap())).collect()
+        (0..n).map(|i| Arc::new(Target::new(&format!("10.0.0.{i}:80"), 0).unwrap())).collect()
     }
 
     #[test]

@@ -4,15 +4,12 @@
 //! Written here rather than with hyper-rustls because the SNI name and verified name must be configurable per
 //! group independently of the target address (targets are usually IPs).
 
-use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use hyper_util::client::legacy::connect::{Connected, Connection};
-use hyper_util::rt::TokioIo;
 use portcullis_config::{Config, UpstreamSection};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -116,12 +113,6 @@ pub enum UpStream {
     Tls(Box<TlsStream<TcpStream>>),
 }
 
-impl Connection for UpStream {
-    fn connected(&self) -> Connected {
-        Connected::new()
-    }
-}
-
 impl AsyncRead for UpStream {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
@@ -168,39 +159,29 @@ impl AsyncWrite for UpStream {
     }
 }
 
-impl tower::Service<http::Uri> for UpstreamConnector {
-    type Response = TokioIo<UpStream>;
-    type Error = io::Error;
-    type Future = Pin<Box<dyn Future<Output = io::Result<Self::Response>> + Send>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, uri: http::Uri) -> Self::Future {
-        let this = self.clone();
-        Box::pin(async move {
-            let host = uri.host().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no host"))?;
-            let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
-            let port = uri.port_u16().unwrap_or(if this.tls.is_some() { 443 } else { 80 });
-            let tcp = tokio::time::timeout(this.connect_timeout, TcpStream::connect((host.as_str(), port)))
-                .await
-                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
-            let _ = tcp.set_nodelay(true);
-            match &this.tls {
-                None => Ok(TokioIo::new(UpStream::Plain(tcp))),
-                Some((connector, sni)) => {
-                    let name = match sni {
-                        Some(n) => n.clone(),
-                        None => ServerName::try_from(host.clone())
-                            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
-                    };
-                    let tls = tokio::time::timeout(this.connect_timeout, connector.connect(name, tcp))
-                        .await
-                        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
-                    Ok(TokioIo::new(UpStream::Tls(Box::new(tls))))
-                }
+impl UpstreamConnector {
+    /// Opens a connection to `authority` (a target's `host:port`): TCP within the connect timeout, then the TLS
+    /// handshake within the same timeout again.
+    pub async fn connect(&self, authority: &http::uri::Authority) -> io::Result<UpStream> {
+        let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+        let port = authority.port_u16().unwrap_or(if self.tls.is_some() { 443 } else { 80 });
+        let tcp = tokio::time::timeout(self.connect_timeout, TcpStream::connect((host, port)))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+        let _ = tcp.set_nodelay(true);
+        match &self.tls {
+            None => Ok(UpStream::Plain(tcp)),
+            Some((connector, sni)) => {
+                let name = match sni {
+                    Some(n) => n.clone(),
+                    None => ServerName::try_from(host.to_string())
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+                };
+                let tls = tokio::time::timeout(self.connect_timeout, connector.connect(name, tcp))
+                    .await
+                    .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
+                Ok(UpStream::Tls(Box::new(tls)))
             }
-        })
+        }
     }
 }

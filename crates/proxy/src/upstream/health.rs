@@ -9,7 +9,7 @@ use http_body_util::{BodyExt, Empty};
 use portcullis_config::HealthSection;
 use tokio::task::JoinHandle;
 
-use super::{Target, UpClient};
+use super::{Pool, Target};
 
 /// The running checks of one group; aborted on drop (when a reload replaces the group).
 pub struct HealthTasks(Vec<JoinHandle<()>>);
@@ -26,8 +26,7 @@ impl HealthTasks {
     pub fn spawn(
         targets: &[Arc<Target>],
         cfg: HealthSection,
-        tls: bool,
-        client: UpClient,
+        pool: Arc<Pool>,
         on_change: impl Fn() + Send + Sync + 'static,
     ) -> HealthTasks {
         let on_change = Arc::new(on_change);
@@ -37,10 +36,9 @@ impl HealthTasks {
         let tasks = targets
             .iter()
             .map(|t| {
-                let (t, cfg, client, on_change) = (t.clone(), cfg.clone(), client.clone(), on_change.clone());
+                let (t, cfg, pool, on_change) = (t.clone(), cfg.clone(), pool.clone(), on_change.clone());
                 rt.spawn(async move {
-                    let scheme = if tls { "https" } else { "http" };
-                    let uri: http::Uri = match format!("{scheme}://{}{}", t.addr, cfg.path).parse() {
+                    let uri: http::Uri = match cfg.path.parse() {
                         Ok(u) => u,
                         Err(e) => {
                             tracing::error!(target = %t.addr, error = %e, "health check URI is invalid");
@@ -52,7 +50,7 @@ impl HealthTasks {
                     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                     loop {
                         tick.tick().await;
-                        let ok = probe(&client, &uri, &cfg).await;
+                        let ok = probe(&pool, &t, &uri, &cfg).await;
                         if ok {
                             ok_run += 1;
                             fail_run = 0;
@@ -80,12 +78,17 @@ impl HealthTasks {
     }
 }
 
-async fn probe(client: &UpClient, uri: &http::Uri, cfg: &HealthSection) -> bool {
+async fn probe(pool: &Pool, target: &Arc<Target>, uri: &http::Uri, cfg: &HealthSection) -> bool {
     let req = http::Request::get(uri.clone())
+        .header(http::header::HOST, target.host.clone())
         .header(http::header::USER_AGENT, "portcullis-health-check")
         .body(Empty::<Bytes>::new().map_err(|never| match never {}).boxed_unsync());
     let Ok(req) = req else { return false };
-    match tokio::time::timeout(cfg.timeout.0, client.request(req)).await {
+    let attempt = async {
+        let conn = pool.checkout(target).await?;
+        pool.send(target, conn, req).await
+    };
+    match tokio::time::timeout(cfg.timeout.0, attempt).await {
         Ok(Ok(resp)) => {
             let ok = resp.status().is_success() || resp.status().is_redirection();
             // Drain the body so the connection can be reused.

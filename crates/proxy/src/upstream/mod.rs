@@ -4,6 +4,7 @@
 mod balance;
 mod connector;
 mod health;
+mod pool;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -11,20 +12,18 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use portcullis_config::{Config, RetriesSection, TimeoutsSection, UpstreamSection};
 use tower::retry::budget::{Budget, TpsBudget};
 
 pub use balance::{Balancer, HashKey};
 pub use connector::UpstreamConnector;
 use health::HealthTasks;
+pub use pool::Pool;
 
 use crate::metrics::Metrics;
 
 /// The request body type sent upstream.
 pub type UpBody = UnsyncBoxBody<Bytes, crate::BoxError>;
-pub type UpClient = Client<UpstreamConnector, UpBody>;
 
 /// One target of a group and what Portcullis knows about it.
 #[derive(Debug)]
@@ -33,6 +32,10 @@ pub struct Target {
     pub addr: Arc<str>,
     /// The same, parsed once for building upstream URIs.
     pub authority: http::uri::Authority,
+    /// The same as a `Host` value, for requests that arrive without one (HTTP/1.0).
+    pub host: http::HeaderValue,
+    /// Idle pooled connections to this target.
+    pub idle: pool::IdleConns,
     /// Set by active health checks; starts healthy.
     healthy: AtomicBool,
     /// Passive ejection: unusable until this time (ms since the group's epoch); 0 = not ejected.
@@ -42,11 +45,14 @@ pub struct Target {
 }
 
 impl Target {
-    fn new(addr: &str) -> Result<Self, String> {
+    fn new(addr: &str, max_idle: usize) -> Result<Self, String> {
         let authority = addr.parse().map_err(|e| format!("target {addr:?}: {e}"))?;
+        let host = http::HeaderValue::from_str(addr).map_err(|e| format!("target {addr:?}: {e}"))?;
         Ok(Target {
             addr: addr.into(),
             authority,
+            host,
+            idle: pool::IdleConns::new(max_idle),
             healthy: AtomicBool::new(true),
             ejected_until_ms: AtomicU64::new(0),
             consecutive_failures: AtomicU32::new(0),
@@ -64,7 +70,7 @@ pub struct UpstreamGroup {
     pub name: Arc<str>,
     pub targets: Vec<Arc<Target>>,
     pub balancer: Balancer,
-    pub client: UpClient,
+    pub pool: Arc<Pool>,
     pub tls: bool,
     pub timeouts: TimeoutsSection,
     pub retries: RetriesSection,
@@ -74,6 +80,16 @@ pub struct UpstreamGroup {
     epoch: Instant,
     metrics: Arc<Metrics>,
     _health: Option<HealthTasks>,
+    _reaper: Option<AbortOnDrop>,
+}
+
+/// A background task of a group (an old config's group stops its tasks when dropped).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Holds a target busy while a request uses it (for least-in-flight balancing).
@@ -94,16 +110,11 @@ impl InFlightGuard {
 impl UpstreamGroup {
     pub fn build(cfg: &UpstreamSection, config: &Config, metrics: Arc<Metrics>) -> Result<Arc<Self>, String> {
         let targets: Vec<Arc<Target>> =
-            cfg.targets.iter().map(|t| Target::new(t).map(Arc::new)).collect::<Result<_, _>>()?;
+            cfg.targets.iter().map(|t| Target::new(t, cfg.pool_max_idle).map(Arc::new)).collect::<Result<_, _>>()?;
         let connector = UpstreamConnector::new(cfg, config)?;
         let tls = cfg.tls.is_some();
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .pool_idle_timeout(cfg.pool_idle_timeout.0)
-            .pool_max_idle_per_host(cfg.pool_max_idle)
-            .http1_preserve_header_case(false)
-            .build(connector);
+        let pool = Arc::new(Pool::new(connector, cfg.pool_idle_timeout.0));
+        let reaper = spawn_reaper(&pool, &targets);
         let balancer = Balancer::new(cfg.balance, cfg.hash_key.as_deref(), &targets);
         let budget = TpsBudget::new(Duration::from_secs(10), 5, cfg.retries.budget_percent as f32 / 100.0);
         let healthy_gauge = metrics.healthy_targets(&cfg.name);
@@ -113,7 +124,7 @@ impl UpstreamGroup {
             let gauge = healthy_gauge.clone();
             let all = targets.clone();
             let name = cfg.name.clone();
-            HealthTasks::spawn(&targets, h.clone(), tls, client.clone(), move || {
+            HealthTasks::spawn(&targets, h.clone(), pool.clone(), move || {
                 let n = all.iter().filter(|t| t.healthy.load(Ordering::Relaxed)).count();
                 gauge.set(n as i64);
                 tracing::info!(upstream = %name, healthy = n, "upstream health changed");
@@ -122,7 +133,7 @@ impl UpstreamGroup {
         let group = Arc::new(UpstreamGroup {
             name: cfg.name.as_str().into(),
             balancer,
-            client,
+            pool,
             tls,
             timeouts: cfg.timeouts.clone(),
             retries: cfg.retries.clone(),
@@ -132,6 +143,7 @@ impl UpstreamGroup {
             epoch: Instant::now(),
             metrics,
             _health: health,
+            _reaper: reaper,
             targets,
         });
         Ok(group)
@@ -190,4 +202,22 @@ impl UpstreamGroup {
         }
         ok
     }
+}
+
+/// Closes connections that stayed idle past `pool_idle_timeout` even when no request comes to take them.
+fn spawn_reaper(pool: &Arc<Pool>, targets: &[Arc<Target>]) -> Option<AbortOnDrop> {
+    let rt = tokio::runtime::Handle::try_current().ok()?;
+    let period = (pool.idle_timeout() / 2).max(Duration::from_millis(100));
+    // Weak: the task must not keep an old config's pool (and its sockets) alive.
+    let pool = Arc::downgrade(pool);
+    let targets = targets.to_vec();
+    Some(AbortOnDrop(rt.spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(pool) = pool.upgrade() else { return };
+            pool.prune(&targets);
+        }
+    })))
 }
