@@ -15,6 +15,7 @@ pub mod persist;
 pub mod prefilter;
 pub mod regex_util;
 pub mod rule;
+pub mod rxset;
 pub mod seclang;
 pub mod settings;
 pub mod transaction;
