@@ -15,7 +15,6 @@ pub mod persist;
 pub mod prefilter;
 pub mod regex_util;
 pub mod rule;
-pub mod rxset;
 pub mod seclang;
 pub mod settings;
 pub mod transaction;

@@ -23,12 +23,6 @@ pub enum RxError {
 
 /// Compiles a SecLang regex.
 pub fn compile_rx(pattern: &str) -> Result<Regex, RxError> {
-    compile_rx_source(pattern).map(|(re, _)| re)
-}
-
-/// Compiles a SecLang regex and says how (translated text, Unicode mode), so `rxset` can compile the
-/// same pattern into a multi-pattern set with identical semantics.
-pub fn compile_rx_source(pattern: &str) -> Result<(Regex, crate::rxset::RxSource), RxError> {
     let translated = translate_pcre(pattern);
     let build = |unicode: bool| {
         RegexBuilder::new(&translated)
@@ -38,11 +32,10 @@ pub fn compile_rx_source(pattern: &str) -> Result<(Regex, crate::rxset::RxSource
             .dfa_size_limit(RX_DFA_LIMIT)
             .build()
     };
-    let (re, unicode) = match build(false) {
-        Ok(r) => (r, false),
-        Err(first) => (build(true).map_err(|_| RxError::Regex(first))?, true),
-    };
-    Ok((re, crate::rxset::RxSource { translated, unicode }))
+    match build(false) {
+        Ok(r) => Ok(r),
+        Err(first) => build(true).map_err(|_| RxError::Regex(first)),
+    }
 }
 
 /// Rewrites the few PCRE spellings the `regex` crate spells differently: `\/` (harmless in PCRE), `\e`,

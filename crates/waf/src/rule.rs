@@ -35,8 +35,6 @@ pub struct Link {
     pub transforms: ChainId,
     pub multi_match: bool,
     pub capture: bool,
-    /// Bit of this link's `@rx` in its chain's multi-pattern set (`crate::rxset`), set at the end of load.
-    pub rx_slot: Option<u32>,
     /// Non-disruptive actions run for every matching value (setvar, ctl, initcol...).
     pub actions: Vec<Action>,
     pub loc: Location,

@@ -68,11 +68,6 @@ pub trait Operator: Send + Sync + std::fmt::Debug {
     fn prefilter_id(&self) -> Option<u32> {
         None
     }
-
-    /// A static `@rx` pattern as compiled, for the per-chain multi-pattern sets (`crate::rxset`).
-    fn rx_source(&self) -> Option<&crate::rxset::RxSource> {
-        None
-    }
 }
 
 /// What a factory may need besides the parameter.

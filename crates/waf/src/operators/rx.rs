@@ -1,13 +1,12 @@
 //! `@rx`: regular expression match (PCRE semantics approximated, see `regex_util`).
 
 use super::{BuildCtx, OpCtx, Operator, Param};
-use crate::regex_util::{compile_rx, compile_rx_source};
-use crate::rxset::RxSource;
+use crate::regex_util::compile_rx;
 use regex::bytes::Regex;
 
 #[derive(Debug)]
 enum Rx {
-    Static(Regex, RxSource),
+    Static(Regex),
     /// Parameter with macros: compiled per evaluation (rare; CRS has none).
     Dynamic(Param),
 }
@@ -19,9 +18,9 @@ pub fn build(arg: &str, ctx: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String>
     if arg.contains("%{") {
         return Ok(Box::new(RxOp(Rx::Dynamic(Param::parse(arg)?), None)));
     }
-    let (re, src) = compile_rx_source(arg).map_err(|e| format!("bad regex: {e}"))?;
+    let re = compile_rx(arg).map_err(|e| format!("bad regex: {e}"))?;
     let pf = ctx.prefilter.and_then(|p| p.borrow_mut().register(arg));
-    Ok(Box::new(RxOp(Rx::Static(re, src), pf)))
+    Ok(Box::new(RxOp(Rx::Static(re), pf)))
 }
 
 pub(crate) fn match_regex(re: &Regex, input: &[u8], ctx: &mut OpCtx<'_>) -> bool {
@@ -47,16 +46,9 @@ impl Operator for RxOp {
         self.1
     }
 
-    fn rx_source(&self) -> Option<&RxSource> {
-        match &self.0 {
-            Rx::Static(_, src) => Some(src),
-            Rx::Dynamic(_) => None,
-        }
-    }
-
     fn eval(&self, input: &[u8], ctx: &mut OpCtx<'_>) -> bool {
         match &self.0 {
-            Rx::Static(re, _) => match_regex(re, input, ctx),
+            Rx::Static(re) => match_regex(re, input, ctx),
             Rx::Dynamic(p) => {
                 let pat = p.with(ctx.env, |b| String::from_utf8_lossy(b).into_owned());
                 match compile_rx(&pat) {

@@ -29,8 +29,6 @@ pub struct RuleSet {
     /// Some rule inspects `FILES_TMP_CONTENT`: only then are uploaded files' contents copied into a
     /// transaction (most rule sets, CRS included, never read them).
     pub reads_file_content: bool,
-    /// Multi-pattern sets of the prefilter-less `@rx` links, per chain (`Link::rx_slot` indexes them).
-    pub rx_sets: crate::rxset::RxSets,
 }
 
 impl RuleSet {
@@ -360,7 +358,6 @@ impl Compiler {
             transforms: chain,
             multi_match,
             capture,
-            rx_slot: None,
             actions,
             loc: d.loc.clone(),
         };
@@ -422,7 +419,6 @@ impl Compiler {
             transforms: chain,
             multi_match: draft.multi_match,
             capture: draft.capture,
-            rx_slot: None,
             actions: draft.actions,
             loc: d.loc.clone(),
         };
@@ -599,27 +595,6 @@ impl Compiler {
             }
         }
         let prefilter = self.prefilter.into_inner().build();
-        // `@rx` without a required literal: one multi-pattern set per transformation chain
-        let mut rx = crate::rxset::RxSetBuilder::default();
-        let mut slots = Vec::new();
-        for (p, list) in phases.iter().enumerate() {
-            for (r, rule) in list.iter().enumerate() {
-                for (l, link) in rule.links.iter().enumerate() {
-                    if link.multi_match || link.op.prefilter_id().is_some() {
-                        continue;
-                    }
-                    if let Some(src) = link.op.rx_source() {
-                        slots.push((p, r, l, link.transforms, rx.add(link.transforms, src.clone())));
-                    }
-                }
-            }
-        }
-        let rx_sets = rx.build();
-        for (p, r, l, chain, slot) in slots {
-            if rx_sets.has_chain(chain) {
-                phases[p][r].links[l].rx_slot = Some(slot);
-            }
-        }
         let mut ids = Vec::new();
         let mut tag_index: HashMap<String, Vec<u32>> = HashMap::new();
         let mut msg_index: HashMap<String, Vec<u32>> = HashMap::new();
@@ -640,6 +615,6 @@ impl Compiler {
             .flat_map(|l| &l.targets)
             .any(|t| t.var == crate::variables::Var::FilesTmpContent && !t.exclude);
         let (chains, settings) = (self.chains, self.settings);
-        Ok((settings, RuleSet { phases, chains, prefilter, ids, tag_index, msg_index, reads_file_content, rx_sets }))
+        Ok((settings, RuleSet { phases, chains, prefilter, ids, tag_index, msg_index, reads_file_content }))
     }
 }

@@ -200,36 +200,6 @@ impl Transaction {
         ok
     }
 
-    /// Does the `@rx` in `slot` of `chain`'s multi-pattern set match this transformed value? Scans each
-    /// distinct (value, chain) once per transaction.
-    fn rx_set_matches(&mut self, item: &Item, tv: &TVal, chain_id: u32, slot: u32) -> bool {
-        let engine = Arc::clone(&self.engine);
-        let sets = &engine.rules.rx_sets;
-        let words = sets.words(chain_id);
-        let key = match (&item.value, tv) {
-            (Val::Arena(s), TVal::Same | TVal::Cache(_)) => Some((*s, chain_id)),
-            _ => None,
-        };
-        if let Some(off) = key.and_then(|k| self.rx_cache.get(&k)) {
-            let o = *off as usize;
-            return crate::prefilter::has(&self.rx_bits[o..o + words], slot);
-        }
-        self.stats.rx_set_scans += 1;
-        let off = self.rx_bits.len();
-        self.rx_bits.resize(off + words, 0);
-        let mut bits = std::mem::take(&mut self.rx_bits);
-        sets.scan(chain_id, self.tval(item, tv), &mut bits[off..]);
-        let hit = crate::prefilter::has(&bits[off..], slot);
-        match key {
-            Some(k) => {
-                self.rx_cache.insert(k, off as u32);
-            }
-            None => bits.truncate(off),
-        }
-        self.rx_bits = bits;
-        hit
-    }
-
     fn tval<'a>(&'a self, item: &'a Item, t: &'a TVal) -> &'a [u8] {
         match t {
             TVal::Same => self.val(&item.value),
@@ -294,16 +264,11 @@ impl Transaction {
                 hit
             } else {
                 let tv = self.transform(&item.value, link.transforms, chain);
-                let hit = match (link.op.prefilter_id(), link.rx_slot) {
-                    (Some(id), _) if !self.prefilter_allows(item, &tv, link.transforms, id) => {
+                let hit = match link.op.prefilter_id() {
+                    Some(id) if !self.prefilter_allows(item, &tv, link.transforms, id) => {
                         self.stats.prefilter_skips += 1;
                         link.negated
                     }
-                    // the set already knows whether the regex matches; only captures need the regex
-                    (_, Some(slot)) if !link.capture || link.negated => {
-                        self.rx_set_matches(item, &tv, link.transforms, slot) != link.negated
-                    }
-                    (_, Some(slot)) if !self.rx_set_matches(item, &tv, link.transforms, slot) => false,
                     _ => self.run_op_on(link, item, &tv),
                 };
                 if hit {

@@ -75,8 +75,6 @@ pub struct EvalStats {
     pub transforms_computed: u32,
     /// Transformation results served from the per-transaction cache.
     pub transform_cache_hits: u32,
-    /// Multi-pattern `@rx` set scans (one per distinct value and chain, `crate::rxset`).
-    pub rx_set_scans: u32,
 }
 
 /// A span into the transaction arena.
@@ -196,9 +194,6 @@ pub struct Transaction {
     pub(crate) pf_cache: HashMap<(Span, u32), u32, BuildFx>,
     pub(crate) pf_bits: Vec<u64>,
     pub(crate) pf_scratch: Vec<u64>,
-    /// Multi-pattern `@rx` bitsets per (value, chain): offset into `rx_bits` (`crate::rxset`).
-    pub(crate) rx_cache: HashMap<(Span, u32), u32, BuildFx>,
-    pub(crate) rx_bits: Vec<u64>,
     pub(crate) stats: EvalStats,
     // per-rule match state
     pub(crate) matched_var: Vec<u8>,
@@ -267,8 +262,6 @@ impl Transaction {
             pf_cache: HashMap::with_capacity_and_hasher(128, BuildFx),
             pf_bits: Vec::with_capacity(512),
             pf_scratch: Vec::new(),
-            rx_cache: HashMap::with_hasher(BuildFx),
-            rx_bits: Vec::new(),
             stats: EvalStats::default(),
             matched_var: Vec::new(),
             matched_var_name: String::new(),
