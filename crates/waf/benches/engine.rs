@@ -1,7 +1,12 @@
-//! CRS PL1 (blocking mode) transaction cost: a benign GET and an SQLi GET, phases 1–5.
-//! Budget (DESIGN.md): ≈20 µs per benign GET.
+//! CRS PL1 (blocking mode) transaction cost, phases 1–5: a benign GET, a benign 300-byte and 10 KB JSON POST,
+//! and an SQLi GET. Budget (DESIGN.md): ≈20 µs per benign GET.
+//!
+//! Wall-clock on a shared machine is noise; instruction counts are not. With `PORTCULLIS_CALLGRIND=N` the
+//! binary skips criterion and runs each case N times inside its own `#[inline(never)]` function, so
+//! `callgrind_annotate --inclusive=yes` gives instructions per case (divide by N):
+//! `PORTCULLIS_CALLGRIND=200 valgrind --tool=callgrind target/release/deps/engine-* --bench`.
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use criterion::{black_box, criterion_group, Criterion};
 use portcullis_waf::{Engine, TxInfo};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,16 +34,53 @@ fn info() -> TxInfo {
     }
 }
 
+const BENIGN_GET: &str = "/api/v1/users/42?page=2&sort=name&fields=id,name,email";
+const SQLI_GET: &str = "/api/v1/users?q=1%27%20OR%20%271%27%3D%271";
+
+/// A benign JSON order of about `target` bytes: a customer, an address and as many line items as fit.
+fn json_body(target: usize) -> Vec<u8> {
+    let mut s = String::from(
+        r#"{"customer":{"id":"c_8841","name":"Jane O'Neil","email":"jane.oneil@example.com"},"address":{"street":"12 Harbour Road","city":"Leith","zip":"EH6 6LX"},"items":["#,
+    );
+    let mut i = 0;
+    loop {
+        let item = format!(
+            r#"{}{{"sku":"SKU-{i:05}","qty":{},"price":"{}.99","note":"gift wrap, blue paper"}}"#,
+            if i == 0 { "" } else { "," },
+            i % 7 + 1,
+            i % 90 + 9
+        );
+        if s.len() + item.len() + 2 > target && i > 0 {
+            break;
+        }
+        s.push_str(&item);
+        i += 1;
+    }
+    s.push_str("]}");
+    s.into_bytes()
+}
+
 fn run(engine: &Arc<Engine>, uri: &str) -> bool {
+    run_request(engine, "GET", uri, None)
+}
+
+fn run_request(engine: &Arc<Engine>, method: &str, uri: &str, json: Option<&[u8]>) -> bool {
     let mut tx = engine.transaction(info());
-    tx.request_line("GET", uri, "HTTP/1.1");
+    tx.request_line(method, uri, "HTTP/1.1");
     tx.request_header(b"Host", b"api.example.com");
     tx.request_header(b"User-Agent", b"Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0");
     tx.request_header(b"Accept", b"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8");
     tx.request_header(b"Accept-Language", b"en-US,en;q=0.5");
     tx.request_header(b"Accept-Encoding", b"gzip, deflate, br");
     tx.request_header(b"Cookie", b"session=3f1a9c0e7b2d4a6f; theme=dark");
+    if let Some(body) = json {
+        tx.request_header(b"Content-Type", b"application/json");
+        tx.request_header(b"Content-Length", body.len().to_string().as_bytes());
+    }
     let mut blocked = tx.process_request_headers().is_some();
+    if let (false, Some(body)) = (blocked, json) {
+        blocked = tx.append_request_body(body).is_err();
+    }
     if !blocked {
         blocked = tx.process_request_body().is_some();
     }
@@ -54,16 +96,70 @@ fn run(engine: &Arc<Engine>, uri: &str) -> bool {
 
 fn bench(c: &mut Criterion) {
     let engine = crs();
-    assert!(!run(&engine, "/api/v1/users/42?page=2&sort=name&fields=id,name,email"));
+    let (small, large) = (json_body(300), json_body(10 * 1024));
+    assert!(!run(&engine, BENIGN_GET));
+    assert!(!run_request(&engine, "POST", "/api/v1/orders", Some(&small)));
+    assert!(!run_request(&engine, "POST", "/api/v1/orders", Some(&large)));
+    assert!(run(&engine, SQLI_GET));
     c.bench_function("crs_pl1_empty_transaction", |b| b.iter(|| black_box(engine.transaction(info()))));
-    assert!(run(&engine, "/api/v1/users?q=1%27%20OR%20%271%27%3D%271"));
-    c.bench_function("crs_pl1_benign_get", |b| {
-        b.iter(|| black_box(run(&engine, "/api/v1/users/42?page=2&sort=name&fields=id,name,email")))
+    c.bench_function("crs_pl1_benign_get", |b| b.iter(|| black_box(run(&engine, BENIGN_GET))));
+    c.bench_function("crs_pl1_json_post_300b", |b| {
+        b.iter(|| black_box(run_request(&engine, "POST", "/api/v1/orders", Some(&small))))
     });
-    c.bench_function("crs_pl1_sqli_get", |b| {
-        b.iter(|| black_box(run(&engine, "/api/v1/users?q=1%27%20OR%20%271%27%3D%271")))
+    c.bench_function("crs_pl1_json_post_10kb", |b| {
+        b.iter(|| black_box(run_request(&engine, "POST", "/api/v1/orders", Some(&large))))
     });
+    c.bench_function("crs_pl1_sqli_get", |b| b.iter(|| black_box(run(&engine, SQLI_GET))));
+}
+
+#[inline(never)]
+fn callgrind_benign_get(engine: &Arc<Engine>, n: usize) {
+    for _ in 0..n {
+        assert!(!run(engine, BENIGN_GET));
+    }
+}
+
+#[inline(never)]
+fn callgrind_json_post_300b(engine: &Arc<Engine>, body: &[u8], n: usize) {
+    for _ in 0..n {
+        assert!(!run_request(engine, "POST", "/api/v1/orders", Some(body)));
+    }
+}
+
+#[inline(never)]
+fn callgrind_json_post_10kb(engine: &Arc<Engine>, body: &[u8], n: usize) {
+    for _ in 0..n {
+        assert!(!run_request(engine, "POST", "/api/v1/orders", Some(body)));
+    }
+}
+
+#[inline(never)]
+fn callgrind_sqli_get(engine: &Arc<Engine>, n: usize) {
+    for _ in 0..n {
+        assert!(run(engine, SQLI_GET));
+    }
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    if let Some(n) = std::env::var("PORTCULLIS_CALLGRIND").ok().and_then(|v| v.parse::<usize>().ok()) {
+        let engine = crs();
+        let (small, large) = (json_body(300), json_body(10 * 1024));
+        eprintln!("JSON bodies: {} and {} bytes; {n} transactions per case", small.len(), large.len());
+        // one warm-up each, so lazily built regex caches do not count against the first case
+        for _ in 0..2 {
+            run(&engine, BENIGN_GET);
+            run_request(&engine, "POST", "/api/v1/orders", Some(&small));
+            run_request(&engine, "POST", "/api/v1/orders", Some(&large));
+            run(&engine, SQLI_GET);
+        }
+        callgrind_benign_get(&engine, n);
+        callgrind_json_post_300b(&engine, &small, n);
+        callgrind_json_post_10kb(&engine, &large, n);
+        callgrind_sqli_get(&engine, n);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

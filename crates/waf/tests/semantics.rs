@@ -217,3 +217,49 @@ SecAction "id:41,phase:1,pass,nolog,setvar:tx.abc_x=1"
     assert_eq!(ids(&tx), vec![24, 30, 40]);
     assert!(tx.matches()[1].msg.starts_with("Multipart parsing error"), "{}", tx.matches()[1].msg);
 }
+
+#[test]
+fn expirevar_drops_a_persistent_variable_after_its_deadline() {
+    // Request 1 marks the client (expiring at once, or in an hour); request 2 checks the mark.
+    let e = engine(
+        r#"
+SecAction "id:1,phase:1,pass,nolog,initcol:ip=%{REMOTE_ADDR}"
+SecRule ARGS:mark "@streq now" "id:2,phase:1,pass,nolog,setvar:ip.flagged=1,setvar:ip.kept=1,expirevar:ip.flagged=0"
+SecRule IP:flagged "@eq 1" "id:10,phase:2,deny,status:429"
+SecRule IP:kept "@eq 1" "id:11,phase:2,pass,log"
+"#,
+    );
+    let (iv, _) = get(&e, "/?mark=now", &[]);
+    assert_eq!(iv.map(|i| i.status), Some(429), "the deadline applies when the record is next loaded");
+    let (iv, tx) = get(&e, "/", &[]);
+    assert!(iv.is_none(), "expired after 0 s: {:?}", ids(&tx));
+    assert_eq!(ids(&tx), vec![11], "expirevar removes only the variable it names");
+    // The deadline may come from a macro, as in CRS plugins (`expirevar:'ip.x=%{tx.block_duration}'`).
+    let e = engine(
+        r#"
+SecAction "id:1,phase:1,pass,nolog,initcol:ip=%{REMOTE_ADDR},setvar:tx.ttl=3600"
+SecRule ARGS:mark "@streq later" "id:3,phase:1,pass,nolog,setvar:ip.flagged=1,expirevar:'ip.flagged=%{tx.ttl}'"
+SecRule IP:flagged "@eq 1" "id:10,phase:2,deny,status:429"
+"#,
+    );
+    let (iv, _) = get(&e, "/?mark=later", &[]);
+    assert_eq!(iv.map(|i| i.status), Some(429), "set in phase 1, seen in phase 2 of the same request");
+    let (iv, _) = get(&e, "/", &[]);
+    assert_eq!(iv.map(|i| i.status), Some(429), "an hour has not passed");
+}
+
+#[test]
+fn files_tmp_content_holds_each_uploaded_file() {
+    let e = engine(
+        r#"
+SecRequestBodyAccess On
+SecRule FILES_TMP_CONTENT "@rx <\?php" "id:1,phase:2,pass,log,logdata:'%{MATCHED_VAR_NAME}'"
+SecRule FILES_TMP_CONTENT:doc "@contains secret" "id:2,phase:2,pass,log"
+SecRule &FILES_TMP_CONTENT "@eq 2" "id:3,phase:2,pass,log"
+"#,
+    );
+    let body = b"--b\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\n<?php not a file\r\n--b\r\nContent-Disposition: form-data; name=\"up\"; filename=\"x.php\"\r\n\r\n<?php system($_GET[1]);\r\n--b\r\nContent-Disposition: form-data; name=\"doc\"; filename=\"a.txt\"\r\n\r\ntop secret\r\n--b--\r\n";
+    let (_, tx) = post(&e, "multipart/form-data; boundary=b", body);
+    assert_eq!(ids(&tx), vec![1, 2, 3]);
+    assert_eq!(tx.matches()[0].data, "FILES_TMP_CONTENT:up");
+}

@@ -26,6 +26,9 @@ pub struct RuleSet {
     pub tag_index: HashMap<String, Vec<u32>>,
     /// Static `msg` → rule ids (`ctl:*ByMsg`).
     pub msg_index: HashMap<String, Vec<u32>>,
+    /// Some rule inspects `FILES_TMP_CONTENT`: only then are uploaded files' contents copied into a
+    /// transaction (most rule sets, CRS included, never read them).
+    pub reads_file_content: bool,
 }
 
 impl RuleSet {
@@ -605,6 +608,13 @@ impl Compiler {
             }
         }
         ids.sort_unstable();
-        Ok((self.settings, RuleSet { phases, chains: self.chains, prefilter, ids, tag_index, msg_index }))
+        let reads_file_content = phases
+            .iter()
+            .flatten()
+            .flat_map(|r| &r.links)
+            .flat_map(|l| &l.targets)
+            .any(|t| t.var == crate::variables::Var::FilesTmpContent && !t.exclude);
+        let (chains, settings) = (self.chains, self.settings);
+        Ok((settings, RuleSet { phases, chains, prefilter, ids, tag_index, msg_index, reads_file_content }))
     }
 }

@@ -231,6 +231,14 @@ impl Transaction {
             Var::ResponseHeadersNames => self.kvs(t.var, &self.resp.headers, true, t, excluded, out),
             Var::Files | Var::FilesTmpNames => self.kvs(t.var, &r.files, false, t, excluded, out),
             Var::FilesNames => self.kvs(t.var, &r.files, true, t, excluded, out),
+            Var::FilesTmpContent => {
+                for (kv, content) in r.files.iter().zip(&r.files_content) {
+                    let k = self.get(kv.name);
+                    if t.selector.matches_key(k) && !excluded(self, k) {
+                        out.push(Item { var: t.var, key: Key::Arena(kv.name), value: Val::Arena(*content) });
+                    }
+                }
+            }
             Var::FilesSizes => {
                 for (kv, size) in r.files.iter().zip(&r.files_sizes) {
                     let k = self.get(kv.name);

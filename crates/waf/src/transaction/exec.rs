@@ -23,8 +23,16 @@ impl Transaction {
                 self.persistent.retain(|(v, _, _)| v != collection);
                 self.persistent.push((*collection, k, rec));
             }
-            Action::ExpireVar { .. } => {
-                // Records expire as a whole after SecCollectionTimeout; per-variable expiry is not modelled.
+            Action::ExpireVar { collection, key, seconds } => {
+                // TX lives one transaction, so only persistent collections keep a deadline.
+                let k = String::from_utf8_lossy(&key.expand(&*self)).to_ascii_lowercase();
+                let secs = u64::try_from(seconds.with_expanded(&*self, atoi)).unwrap_or(0);
+                let Some((_, _, map)) = self.persistent.iter_mut().find(|(v, _, _)| v == collection) else { return };
+                if map.len() >= MAX_TX_VARS && !map.contains_key(&k) {
+                    return;
+                }
+                let deadline = crate::persist::unix_now().saturating_add(secs);
+                map.insert(format!("{}{k}", crate::persist::EXPIRE_PREFIX), deadline.to_string().into_bytes());
             }
             Action::SetEnv { name, value } => {
                 let n = String::from_utf8_lossy(&name.expand(&*self)).to_ascii_lowercase();

@@ -114,6 +114,9 @@ pub(crate) struct Request {
     /// File parts: field name → client file name (`FILES_NAMES` / `FILES`).
     pub files: Vec<Kv>,
     pub files_sizes: Vec<u64>,
+    /// `FILES_TMP_CONTENT`: each file part's content, in the order of `files` (ModSecurity reads it back
+    /// from the temporary file; the gateway has the whole body buffered, so no file is written).
+    pub files_content: Vec<Span>,
     pub multipart_part_headers: Vec<Kv>,
     pub multipart_names: Vec<Span>,
     pub multipart_filenames: Vec<Span>,
@@ -447,6 +450,10 @@ impl Transaction {
             let kv = Kv { name: self.push(&f.name), value: self.push(&f.filename) };
             self.req.files.push(kv);
             self.req.files_sizes.push(f.size as u64);
+            if self.engine.rules.reads_file_content {
+                let content = self.push(&f.content);
+                self.req.files_content.push(content);
+            }
         }
         for (n, v) in &p.part_headers {
             let kv = Kv { name: self.push(n), value: self.push(v) };

@@ -38,6 +38,7 @@ pub enum Var {
     FilesSizes,
     FilesCombinedSize,
     FilesTmpNames,
+    FilesTmpContent,
     MultipartFilename,
     MultipartName,
     MultipartPartHeaders,
@@ -149,6 +150,7 @@ vars! {
     "FILES_SIZES" => FilesSizes, true;
     "FILES_COMBINED_SIZE" => FilesCombinedSize, false;
     "FILES_TMPNAMES" => FilesTmpNames, true;
+    "FILES_TMP_CONTENT" => FilesTmpContent, true;
     "MULTIPART_FILENAME" => MultipartFilename, false;
     "MULTIPART_NAME" => MultipartName, false;
     "MULTIPART_PART_HEADERS" => MultipartPartHeaders, true;
