@@ -30,6 +30,10 @@ pub fn base64_payload(input: &[u8]) -> Option<Vec<u8>> {
     if std_only && url_only {
         return None;
     }
+    // Reject on the alphabet before allocating: most values that reach here are words, ids or prose.
+    if !body.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'/' | b'_')) {
+        return None;
+    }
     let mut values = Vec::with_capacity(body.len());
     let (mut upper, mut lower, mut digit) = (false, false, false);
     for &b in body {
