@@ -99,8 +99,9 @@ pub fn may_match(class: Class, v: &[u8]) -> bool {
         Class::Cmdi => CMDI.any_in(v) || v.iter().any(u8::is_ascii_alphabetic),
         // A bare dotless word may be a sensitive file name (`passwd`): same as for commands.
         Class::PathTraversal => TRAVERSAL.any_in(v) || v.iter().any(u8::is_ascii_alphabetic),
-        // Decimal and hex addresses (`2130706433`, `0x7f000001`) and host names (`localhost`).
-        Class::Ssrf => SSRF.any_in(v) || v.iter().any(u8::is_ascii_alphanumeric),
+        // Decimal and hex addresses (`2130706433`, `0x7f000001`) have digits; a bare name (`localhost`) is a
+        // word to the detector until a port, a path or a dot makes it an address.
+        Class::Ssrf => SSRF.any_in(v) || v.iter().any(u8::is_ascii_digit),
         Class::Ssti => SSTI.any_in(v),
         Class::Jndi => JNDI.any_in(v),
         Class::NoSqli => NOSQLI.any_in(v),
@@ -123,6 +124,7 @@ mod tests {
 
     #[test]
     fn inert_values_are_skipped_where_the_class_needs_syntax() {
+        assert!(!may_match(Class::Ssrf, b"hello") && !may_match(Class::Ssrf, b"localhost"));
         for v in [&b"hello"[..], b"123", b"id", b"9f1c2b7e-4a7d-4e2b-9a43-0d1f3c5b6a70", b"v1.2.3"] {
             for c in [Class::Sqli, Class::Xss, Class::Ssti, Class::Jndi, Class::NoSqli] {
                 assert!(!may_match(c, v), "{c:?} on {:?}", String::from_utf8_lossy(v));

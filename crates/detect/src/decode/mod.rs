@@ -73,14 +73,19 @@ pub fn url_decode(input: &[u8]) -> Cow<'_, [u8]> {
     }
 }
 
-/// Runs `detect` on `input`, then — when the value is base64 of text ([`base64_payload`]) — on the decoded
-/// text, so payloads hidden in base64 parameters, cookies and headers are seen. The finding's reason says
+/// Runs `detect` on `input`, then — when the value, or its [`deep`] decoding, is base64 of text
+/// ([`base64_payload`]) — on the decoded text, so payloads hidden in base64 parameters, cookies and headers are seen. The finding's reason says
 /// it was decoded; its span covers the whole (encoded) input.
 pub fn or_base64(input: &[u8], detect: impl Fn(&[u8]) -> Option<crate::Finding>) -> Option<crate::Finding> {
     if let Some(f) = detect(input) {
         return Some(f);
     }
-    let decoded = base64_payload(input)?;
+    // Base64 of the value, or of its deep decoding (`eyJ...%3D%3D` in a cookie): the second is what a rule
+    // chain `t:deepDecode,t:base64IfEncoded` in front of the detector would have produced.
+    let decoded = base64_payload(input).or_else(|| {
+        let d = deep(input);
+        matches!(d, Cow::Owned(_)).then(|| base64_payload(&d)).flatten()
+    })?;
     let mut f = detect(&decoded)?;
     f.reason.push_str(" (base64-decoded)");
     f.span = 0..input.len();
