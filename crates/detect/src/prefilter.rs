@@ -60,8 +60,8 @@ const PUNCT: &[u8] = b" !\"#$'()*,/:;<=>?@[]^`{|}~";
 /// parentheses). A run of letters, digits, `_`, `.` and single `-` is one identifier or number.
 static SQLI: ByteSet = ByteSet::new(PUNCT);
 /// Markup `<`, an attribute or string breakout (quotes, `=`), a URI scheme `:`, a template `{`, a CSS call
-/// `(`; `>` and `/` close tags.
-static XSS: ByteSet = ByteSet::new(b"<>\"'`=:{(/");
+/// `(`. (`>` and `/` only matter after a `<` or a quote.)
+static XSS: ByteSet = ByteSet::new(b"<\"'`=:{(");
 /// Shell metacharacters, quotes, redirections, substitution, globbing, and whitespace between a program and
 /// its arguments. A bare word is checked below (a program name alone at the start of the value).
 static CMDI: ByteSet = ByteSet::new(PUNCT);
@@ -132,6 +132,7 @@ mod tests {
         }
         assert!(!may_match(Class::Jndi, b"application/json"));
         assert!(!may_match(Class::Ssti, b"anchor-bench/1.0 (wrk)"));
+        assert!(!may_match(Class::Xss, b"/api/items"));
     }
 
     #[test]
