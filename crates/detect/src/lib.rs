@@ -17,6 +17,7 @@ pub mod cmdi;
 pub mod decode;
 pub mod jndi;
 pub mod nosql;
+pub mod prefilter;
 pub mod proto;
 pub mod sqli;
 pub mod ssrf;

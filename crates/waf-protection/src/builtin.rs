@@ -38,9 +38,29 @@ pub fn text(waf: &WafSection) -> String {
          setvar:'tx.pc_methods_rx=^(?:{methods})$'\"",
         threshold(level)
     );
+    // The method allow-list is known at load time: the macro becomes the literal pattern, so the regex is
+    // compiled once with the rule set instead of once per request (a macro pattern is expanded and compiled
+    // on every evaluation).
+    let methods_rx = format!("^(?:{methods})$");
     for (_, body) in FILES {
-        out.push_str(body);
+        out.push_str(&body.replace(METHODS_MACRO, &methods_rx));
         out.push('\n');
     }
     out
+}
+
+/// The macro the method rule (190210) is written with in `rules/10-protocol.conf`; [`text`] replaces it.
+const METHODS_MACRO: &str = "%{tx.pc_methods_rx}";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_method_pattern_is_literal() {
+        let waf = WafSection { allowed_methods: vec!["GET".into(), "POST".into()], ..WafSection::default() };
+        let t = text(&waf);
+        assert!(!t.contains(METHODS_MACRO));
+        assert!(t.contains(r#"SecRule REQUEST_METHOD "!@rx ^(?:GET|POST)$""#), "{t}");
+    }
 }

@@ -25,44 +25,44 @@ pub fn base64_payload(input: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let body = &s[..body_len];
-    let std_only = body.iter().any(|&b| b == b'+' || b == b'/');
-    let url_only = body.iter().any(|&b| b == b'-' || b == b'_');
+    // One pass over the alphabet, without allocating: most values that reach here are words, ids, paths or
+    // prose, and are rejected before anything is decoded.
+    let (mut upper, mut lower, mut digit, mut std_only, mut url_only) = (false, false, false, false, false);
+    for &b in body {
+        match b {
+            b'A'..=b'Z' => upper = true,
+            b'a'..=b'z' => lower = true,
+            b'0'..=b'9' => digit = true,
+            b'+' | b'/' => std_only = true,
+            b'-' | b'_' => url_only = true,
+            _ => return None,
+        }
+    }
     if std_only && url_only {
         return None;
-    }
-    let mut values = Vec::with_capacity(body.len());
-    let (mut upper, mut lower, mut digit) = (false, false, false);
-    for &b in body {
-        let v = match b {
-            b'A'..=b'Z' => {
-                upper = true;
-                b - b'A'
-            }
-            b'a'..=b'z' => {
-                lower = true;
-                b - b'a' + 26
-            }
-            b'0'..=b'9' => {
-                digit = true;
-                b - b'0' + 52
-            }
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        };
-        values.push(v);
     }
     // Real base64 of text mixes cases (and usually digits); a word or an all-lowercase slug does not.
     if !(upper && lower) && !(digit && (upper || lower)) {
         return None;
     }
-    let mut out = Vec::with_capacity(values.len() * 3 / 4);
-    for chunk in values.chunks(4) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (k, &v)| acc | (u32::from(v) << (18 - 6 * k)));
+    let mut out = Vec::with_capacity(body.len() * 3 / 4);
+    for chunk in body.chunks(4) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (k, &b)| acc | (u32::from(sextet(b)) << (18 - 6 * k)));
         let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
         out.extend_from_slice(&bytes[..chunk.len() - 1]);
     }
     mostly_text(&out).then_some(out)
+}
+
+/// The 6-bit value of a base64 character already checked to be in the alphabet (standard or URL-safe).
+fn sextet(b: u8) -> u8 {
+    match b {
+        b'A'..=b'Z' => b - b'A',
+        b'a'..=b'z' => b - b'a' + 26,
+        b'0'..=b'9' => b - b'0' + 52,
+        b'+' | b'-' => 62,
+        _ => 63,
+    }
 }
 
 /// At least 90% printable ASCII / whitespace, or valid UTF-8 without control characters.

@@ -49,6 +49,11 @@ pub fn round(input: &[u8]) -> Cow<'_, [u8]> {
 /// assert_eq!(&*deep(b"\\u0024{jndi}"), b"${jndi}");
 /// ```
 pub fn deep(input: &[u8]) -> Cow<'_, [u8]> {
+    // One scan for the bytes every decoder starts at (`%`, `&`, `\`, overlong lead bytes) instead of four
+    // scans that find nothing: most values carry no escape at all.
+    if !input.iter().any(|&b| matches!(b, b'%' | b'&' | b'\\' | 0xC0 | 0xC1 | 0xE0)) {
+        return Cow::Borrowed(input);
+    }
     let rounds = if input.len() > MAX_DEEP_LEN { 1 } else { MAX_ROUNDS };
     let mut cur: Cow<'_, [u8]> = Cow::Borrowed(input);
     for _ in 0..rounds {
@@ -68,14 +73,19 @@ pub fn url_decode(input: &[u8]) -> Cow<'_, [u8]> {
     }
 }
 
-/// Runs `detect` on `input`, then — when the value is base64 of text ([`base64_payload`]) — on the decoded
-/// text, so payloads hidden in base64 parameters, cookies and headers are seen. The finding's reason says
+/// Runs `detect` on `input`, then — when the value, or its [`deep`] decoding, is base64 of text
+/// ([`base64_payload`]) — on the decoded text, so payloads hidden in base64 parameters, cookies and headers are seen. The finding's reason says
 /// it was decoded; its span covers the whole (encoded) input.
 pub fn or_base64(input: &[u8], detect: impl Fn(&[u8]) -> Option<crate::Finding>) -> Option<crate::Finding> {
     if let Some(f) = detect(input) {
         return Some(f);
     }
-    let decoded = base64_payload(input)?;
+    // Base64 of the value, or of its deep decoding (`eyJ...%3D%3D` in a cookie): the second is what a rule
+    // chain `t:deepDecode,t:base64IfEncoded` in front of the detector would have produced.
+    let decoded = base64_payload(input).or_else(|| {
+        let d = deep(input);
+        matches!(d, Cow::Owned(_)).then(|| base64_payload(&d)).flatten()
+    })?;
     let mut f = detect(&decoded)?;
     f.reason.push_str(" (base64-decoded)");
     f.span = 0..input.len();

@@ -2,6 +2,7 @@
 //! The parameter is ignored.
 
 use super::{native, BuildCtx, OpCtx, Operator};
+use portcullis_detect::{prefilter::may_match, Class};
 
 #[derive(Debug)]
 pub struct DetectCmdi;
@@ -12,6 +13,10 @@ pub fn build(_: &str, _: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String> {
 
 impl Operator for DetectCmdi {
     fn eval(&self, input: &[u8], ctx: &mut OpCtx<'_>) -> bool {
+        // A cheap necessary condition first: most values cannot carry this class at all.
+        if !may_match(Class::Cmdi, input) {
+            return false;
+        }
         native::eval(portcullis_detect::cmdi::detect, input, ctx)
     }
 }

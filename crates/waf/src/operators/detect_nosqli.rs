@@ -3,6 +3,7 @@
 //! The parameter is ignored.
 
 use super::{native, BuildCtx, OpCtx, Operator};
+use portcullis_detect::{prefilter::may_match, Class};
 
 #[derive(Debug)]
 pub struct DetectNoSqli;
@@ -13,6 +14,10 @@ pub fn build(_: &str, _: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String> {
 
 impl Operator for DetectNoSqli {
     fn eval(&self, input: &[u8], ctx: &mut OpCtx<'_>) -> bool {
+        // A cheap necessary condition first: most values cannot carry this class at all.
+        if !may_match(Class::NoSqli, input) {
+            return false;
+        }
         native::eval(portcullis_detect::nosql::detect, input, ctx)
     }
 }

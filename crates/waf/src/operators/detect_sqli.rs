@@ -9,6 +9,7 @@
 //! that libinjection passes.
 
 use super::{BuildCtx, OpCtx, Operator};
+use portcullis_detect::{prefilter::may_match, Class};
 
 #[derive(Debug)]
 pub struct DetectSqli;
@@ -19,6 +20,10 @@ pub fn build(_: &str, _: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String> {
 
 impl Operator for DetectSqli {
     fn eval(&self, input: &[u8], ctx: &mut OpCtx<'_>) -> bool {
+        // A cheap necessary condition first: most values (ids, words, tokens) cannot be SQL.
+        if !may_match(Class::Sqli, input) {
+            return false;
+        }
         let Some(finding) = portcullis_detect::sqli::detect(input) else { return false };
         if let Some(c) = ctx.captures.as_deref_mut() {
             c.clear();

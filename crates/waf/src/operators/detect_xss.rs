@@ -7,6 +7,7 @@
 //! client-side template), so it can report which element, handler or URI made the value executable.
 
 use super::{BuildCtx, OpCtx, Operator};
+use portcullis_detect::{prefilter::may_match, Class};
 
 #[derive(Debug)]
 pub struct DetectXss;
@@ -17,7 +18,8 @@ pub fn build(_: &str, _: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String> {
 
 impl Operator for DetectXss {
     fn eval(&self, input: &[u8], ctx: &mut OpCtx<'_>) -> bool {
-        if portcullis_detect::xss::detect(input).is_none() {
+        // A cheap necessary condition first: no markup, quote, scheme or template byte means no XSS.
+        if !may_match(Class::Xss, input) || portcullis_detect::xss::detect(input).is_none() {
             return false;
         }
         if let Some(c) = ctx.captures.as_deref_mut() {

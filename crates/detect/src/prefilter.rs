@@ -1,0 +1,153 @@
+//! Prefilters: for each detector, a cheap *necessary condition* of it firing, checked in one pass over the
+//! value's bytes before the detector tokenises anything. `false` means the detector cannot fire on this value;
+//! `true` means it may (run it). The WAF operators (`@detectSQLi`, ...) call these first: most values a
+//! gateway sees (ids, numbers, words, UUIDs, tokens, `Accept` lists) fail every one of them.
+//!
+//! A prefilter may only ever be too generous, never too strict: it must not lower the detection rate. Each one
+//! is built from what its detector needs to see, and `tests/prefilter_necessary.rs` runs every detector over
+//! every fixture line and every value of the attack corpus (`tests/corpus/`), as extracted and decoded, and
+//! fails if a detector fires on a value its prefilter rejected.
+//!
+//! Two things make any value pass, for every class, because the detectors (or the rule pack's
+//! transformations) look past them:
+//! - an escape or encoding the decoders undo (`%`, `&`, `\`, `+` as a form space, bytes ≥ 0x80 for overlong
+//!   UTF-8 and look-alikes, control bytes), and
+//! - a value that is base64 of text ([`crate::decode::base64_payload`]).
+//!
+//! Owns: the yes/maybe decision per class. Must not touch: detection itself (the detector modules).
+
+use crate::decode::base64_payload;
+use crate::Class;
+
+/// A 256-entry byte-class table, built at compile time.
+struct ByteSet([bool; 256]);
+
+impl ByteSet {
+    const fn new(bytes: &[u8]) -> Self {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < bytes.len() {
+            t[bytes[i] as usize] = true;
+            i += 1;
+        }
+        // Escapes the decoders undo, control bytes and everything non-ASCII: always "maybe".
+        t[b'%' as usize] = true;
+        t[b'&' as usize] = true;
+        t[b'\\' as usize] = true;
+        t[b'+' as usize] = true;
+        let mut b = 0;
+        while b < 0x20 {
+            t[b] = true;
+            b += 1;
+        }
+        let mut b = 0x7f;
+        while b < 256 {
+            t[b] = true;
+            b += 1;
+        }
+        ByteSet(t)
+    }
+
+    fn any_in(&self, v: &[u8]) -> bool {
+        v.iter().any(|&b| self.0[b as usize])
+    }
+}
+
+/// Every printable ASCII byte except letters, digits, `_`, `.` and `-`: the bytes a one-word token lacks.
+const PUNCT: &[u8] = b" !\"#$'()*,/:;<=>?@[]^`{|}~";
+
+/// SQL needs two tokens with something between them: whitespace or punctuation (quotes, comments, operators,
+/// parentheses). A run of letters, digits, `_`, `.` and single `-` is one identifier or number.
+static SQLI: ByteSet = ByteSet::new(PUNCT);
+/// Markup `<`, an attribute or string breakout (quotes, `=`), a URI scheme `:`, a template `{`, a CSS call
+/// `(`. (`>` and `/` only matter after a `<` or a quote.)
+static XSS: ByteSet = ByteSet::new(b"<\"'`=:{(");
+/// Shell metacharacters, quotes, redirections, substitution, globbing, and whitespace between a program and
+/// its arguments. A bare word is checked below (a program name alone at the start of the value).
+static CMDI: ByteSet = ByteSet::new(PUNCT);
+/// Parent segments and separators (`.` `/` `\`), drive and wrapper colons (`C:`, `php://`), `~` homes.
+static TRAVERSAL: ByteSet = ByteSet::new(b"./:~");
+/// URL and address syntax: scheme colon, slashes, `@` userinfo, `[` IPv6, `.` in dotted addresses; digits
+/// are checked below (decimal and hex forms of an address).
+static SSRF: ByteSet = ByteSet::new(b".:/@[");
+/// Template delimiters' first bytes: `{{` `{%` `${` `#{` `*{` `@{` `<%` `@(` `%{`.
+static SSTI: ByteSet = ByteSet::new(b"{$#*@<");
+/// A lookup opens with `${`.
+static JNDI: ByteSet = ByteSet::new(b"${");
+/// Operator keys (`$ne`), bracketed names (`a[$ne]`), JSON documents, and `$where` JavaScript (quotes,
+/// calls).
+static NOSQLI: ByteSet = ByteSet::new(b"$[{'\"(");
+
+/// May `class`'s detector fire on `v`? `false` only when it provably cannot.
+///
+/// ```
+/// use portcullis_detect::{prefilter, Class};
+/// assert!(!prefilter::may_match(Class::Sqli, b"hello"));
+/// assert!(prefilter::may_match(Class::Sqli, b"1' OR '1'='1"));
+/// assert!(!prefilter::may_match(Class::Jndi, b"Mozilla/5.0 (X11; Linux x86_64)"));
+/// assert!(prefilter::may_match(Class::Jndi, b"${jndi:ldap://x/a}"));
+/// ```
+pub fn may_match(class: Class, v: &[u8]) -> bool {
+    if v.is_empty() {
+        return false;
+    }
+    let plain = match class {
+        Class::Sqli => SQLI.any_in(v) || has_double_dash(v),
+        Class::Xss => XSS.any_in(v),
+        // A bare word can be a whole command (`whoami`); that needs a detector's word list, so one word is
+        // always "maybe" — only values with no letters at all (ids, numbers) are skipped.
+        Class::Cmdi => CMDI.any_in(v) || v.iter().any(u8::is_ascii_alphabetic),
+        // A bare dotless word may be a sensitive file name (`passwd`): same as for commands.
+        Class::PathTraversal => TRAVERSAL.any_in(v) || v.iter().any(u8::is_ascii_alphabetic),
+        // Decimal and hex addresses (`2130706433`, `0x7f000001`) have digits; a bare name (`localhost`) is a
+        // word to the detector until a port, a path or a dot makes it an address.
+        Class::Ssrf => SSRF.any_in(v) || v.iter().any(u8::is_ascii_digit),
+        Class::Ssti => SSTI.any_in(v),
+        Class::Jndi => JNDI.any_in(v),
+        Class::NoSqli => NOSQLI.any_in(v),
+        // Prototype keys are plain words (`__proto__`, `constructor.prototype`), XXE is a document check:
+        // these detectors are cheap and run on few values, so there is no prefilter.
+        Class::ProtoPollution | Class::Xxe => true,
+    };
+    plain || base64_payload(v).is_some()
+}
+
+/// `--` starts a SQL comment; it is the one two-token form made only of identifier bytes (`admin'--` has a
+/// quote anyway, but `1--` does not).
+fn has_double_dash(v: &[u8]) -> bool {
+    v.windows(2).any(|w| w == b"--")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inert_values_are_skipped_where_the_class_needs_syntax() {
+        assert!(!may_match(Class::Ssrf, b"hello") && !may_match(Class::Ssrf, b"localhost"));
+        for v in [&b"hello"[..], b"123", b"id", b"9f1c2b7e-4a7d-4e2b-9a43-0d1f3c5b6a70", b"v1.2.3"] {
+            for c in [Class::Sqli, Class::Xss, Class::Ssti, Class::Jndi, Class::NoSqli] {
+                assert!(!may_match(c, v), "{c:?} on {:?}", String::from_utf8_lossy(v));
+            }
+        }
+        assert!(!may_match(Class::Jndi, b"application/json"));
+        assert!(!may_match(Class::Ssti, b"anchor-bench/1.0 (wrk)"));
+        assert!(!may_match(Class::Xss, b"/api/items"));
+    }
+
+    #[test]
+    fn escapes_and_base64_always_pass() {
+        for c in [Class::Sqli, Class::Xss, Class::Cmdi, Class::PathTraversal, Class::Ssrf, Class::Ssti, Class::Jndi] {
+            assert!(may_match(c, b"a%27b"), "{c:?}");
+            assert!(may_match(c, b"a&#39;b"), "{c:?}");
+            assert!(may_match(c, b"a\\u0027b"), "{c:?}");
+            assert!(may_match(c, "caf\u{e9}".as_bytes()), "{c:?}");
+            // base64 of `${jndi:ldap://x}`, no padding: only letters and digits.
+            assert!(may_match(c, b"JHtqbmRpOmxkYXA6Ly94fQ"), "{c:?}");
+        }
+        assert!(may_match(Class::Sqli, b"1--"));
+        assert!(may_match(Class::Ssrf, b"2130706433"));
+        assert!(may_match(Class::Cmdi, b"whoami"));
+        assert!(may_match(Class::PathTraversal, b"passwd"));
+    }
+}

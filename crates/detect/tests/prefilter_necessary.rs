@@ -1,0 +1,179 @@
+//! The prefilters (`portcullis_detect::prefilter`) are necessary conditions: whenever a detector fires on a
+//! value, its prefilter must have let that value through, or the WAF would miss the attack. Checked over every
+//! fixture line (`tests/data/*.txt`, attacks and look-alikes) and every value of the evaluation corpus
+//! (`tests/corpus/*.jsonl` at the repository root: target, path, query and form fields, headers, cookies,
+//! JSON keys and strings, XML text and attributes, whole bodies), each as extracted, deep-decoded and
+//! base64-decoded — the forms the rule pack hands to the operators — plus random strings.
+
+use portcullis_detect::decode::{base64_payload, deep, url_decode};
+use portcullis_detect::prefilter::may_match;
+use portcullis_detect::{cmdi, jndi, nosql, proto, sqli, ssrf, ssti, traversal, xss, xxe, Class, Finding};
+use proptest::prelude::*;
+
+type Detector = fn(&[u8]) -> Option<Finding>;
+
+const DETECTORS: &[(Class, Detector)] = &[
+    (Class::Sqli, sqli::detect),
+    (Class::Xss, xss::detect),
+    (Class::Cmdi, cmdi::detect),
+    (Class::PathTraversal, traversal::detect),
+    (Class::Ssrf, ssrf::detect),
+    (Class::Ssti, ssti::detect),
+    (Class::Jndi, jndi::detect),
+    (Class::NoSqli, nosql::detect),
+    (Class::ProtoPollution, proto::detect),
+    (Class::Xxe, xxe::detect),
+];
+
+/// The forms of a value the operators see: as extracted, after `t:deepDecode`, after `t:base64IfEncoded`.
+fn forms(v: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = vec![v.to_vec()];
+    let d = deep(v).into_owned();
+    out.extend(base64_payload(&d));
+    out.extend(base64_payload(v));
+    out.push(d);
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Violations: (class, value) where the detector fired and the prefilter said it could not.
+fn violations(values: &[Vec<u8>]) -> (Vec<String>, usize) {
+    let mut bad = Vec::new();
+    let mut fired = 0;
+    for v in values {
+        for f in forms(v) {
+            for (class, detect) in DETECTORS {
+                if detect(&f).is_some() {
+                    fired += 1;
+                    if !may_match(*class, &f) {
+                        bad.push(format!("{}: {:?}", class.as_str(), String::from_utf8_lossy(&f)));
+                    }
+                }
+            }
+        }
+    }
+    (bad, fired)
+}
+
+fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixture_values() -> Vec<Vec<u8>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(&dir).expect("fixture dir") {
+        let path = e.expect("dir entry").path();
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        out.extend(text.lines().filter(|l| !l.is_empty() && !l.starts_with("# ")).map(|l| l.as_bytes().to_vec()));
+    }
+    out
+}
+
+/// `a=1&b=2` (or `; `-separated cookies) into names and values, each raw, percent-decoded and with `+` as
+/// a space.
+fn pairs(s: &str, sep: &str, out: &mut Vec<Vec<u8>>) {
+    for part in s.split(sep) {
+        for piece in part.trim().splitn(2, '=') {
+            out.push(piece.as_bytes().to_vec());
+            out.push(url_decode(piece.as_bytes()).into_owned());
+            out.push(url_decode(piece.replace('+', " ").as_bytes()).into_owned());
+        }
+    }
+}
+
+fn json_strings(v: &serde_json::Value, out: &mut Vec<Vec<u8>>) {
+    match v {
+        serde_json::Value::String(s) => out.push(s.as_bytes().to_vec()),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| json_strings(x, out)),
+        serde_json::Value::Object(o) => {
+            for (k, x) in o {
+                out.push(k.as_bytes().to_vec());
+                json_strings(x, out);
+            }
+        }
+        other => out.push(other.to_string().into_bytes()),
+    }
+}
+
+fn corpus_values(file: &str) -> Vec<Vec<u8>> {
+    let path = root().join("tests/corpus").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let case: serde_json::Value = serde_json::from_str(line).expect("corpus line is JSON");
+        let target = case["target"].as_str().unwrap_or_default();
+        out.push(target.as_bytes().to_vec());
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        out.push(path.as_bytes().to_vec());
+        out.push(url_decode(path.as_bytes()).into_owned());
+        pairs(query, "&", &mut out);
+        for h in case["headers"].as_array().into_iter().flatten() {
+            let (name, value) = (h[0].as_str().unwrap_or_default(), h[1].as_str().unwrap_or_default());
+            out.push(name.as_bytes().to_vec());
+            out.push(value.as_bytes().to_vec());
+            if name.eq_ignore_ascii_case("cookie") {
+                pairs(value, ";", &mut out);
+            }
+        }
+        let body = case["body"].as_str().unwrap_or_default();
+        if body.is_empty() {
+            continue;
+        }
+        out.push(body.as_bytes().to_vec());
+        match serde_json::from_str::<serde_json::Value>(body) {
+            Ok(doc) => json_strings(&doc, &mut out),
+            Err(_) if body.contains('<') => {
+                // XML/multipart: text between tags and quoted attribute values, roughly as XML:/* sees them.
+                out.extend(body.split(['<', '>', '"', '\n']).map(|p| p.trim().as_bytes().to_vec()));
+            }
+            Err(_) => pairs(body, "&", &mut out),
+        }
+        // Multipart parts: the lines of each part (headers, file names, contents).
+        out.extend(body.split("\r\n").map(|p| p.as_bytes().to_vec()));
+    }
+    out.retain(|v| !v.is_empty());
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn check(name: &str, values: &[Vec<u8>]) {
+    let (bad, fired) = violations(values);
+    eprintln!("{name}: {} values, {fired} detector hits, {} prefilter misses", values.len(), bad.len());
+    assert!(fired > 0, "{name}: no detector fired at all; the test reads nothing");
+    assert!(bad.is_empty(), "{name}: prefilter rejected values its detector flags:\n{}", bad.join("\n"));
+}
+
+#[test]
+fn fixtures_never_pass_a_detector_the_prefilter_rejected() {
+    check("fixtures", &fixture_values());
+}
+
+#[test]
+fn corpus_attacks_never_pass_a_detector_the_prefilter_rejected() {
+    check("attacks.jsonl", &corpus_values("attacks.jsonl"));
+}
+
+#[test]
+fn corpus_benign_never_pass_a_detector_the_prefilter_rejected() {
+    let values = corpus_values("benign.jsonl");
+    let (bad, _) = violations(&values);
+    assert!(bad.is_empty(), "benign.jsonl:\n{}", bad.join("\n"));
+}
+
+proptest! {
+    /// Short strings of identifier bytes (what the prefilters skip most) around attack words.
+    #[test]
+    fn identifier_like_strings(s in "(union|select|or|and|sleep|whoami|id|passwd|localhost|proto|[a-zA-Z0-9_.-]){1,6}") {
+        let (bad, _) = violations(&[s.into_bytes()]);
+        prop_assert!(bad.is_empty(), "{:?}", bad);
+    }
+
+    #[test]
+    fn arbitrary_printable(s in "[ -~]{1,24}") {
+        let (bad, _) = violations(&[s.into_bytes()]);
+        prop_assert!(bad.is_empty(), "{:?}", bad);
+    }
+}

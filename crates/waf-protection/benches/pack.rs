@@ -1,0 +1,129 @@
+//! The whole built-in rule pack per request, as `bench/candidate.sh default` runs it (no `[waf]` section: the
+//! pack at the default sensitivity, blocking). The requests are the ones `../shared/bench/lua/*.lua` sends —
+//! the harness's GET, its 303-byte JSON login POST, and its SQLi attack — plus a 10 KB JSON body, so the
+//! per-request cost of the pack can be compared with nginx's whole-request budget (≈ 40 µs at 25k req/s on
+//! one core). Run: `cargo bench -p portcullis-waf-protection --bench pack`.
+
+use std::sync::Arc;
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use portcullis_config::Config;
+use portcullis_waf::{Engine, EngineMode, TxInfo};
+
+/// The harness's POST body (`../shared/bench/lua/login-body.json`, 303 bytes), inlined so the bench does not
+/// depend on a file outside the repository.
+const LOGIN_BODY: &str = r#"{"username":"alice.example","password":"CorrectHorseBatteryStaple2024","remember_me":true,"client":{"app":"web","version":"3.14.2","platform":"linux","locale":"en-GB","timezone":"Europe/Berlin"},"device_id":"4f6c0d2e8b1a4c7d9e3f5a6b7c8d9e0f","mfa":{"method":"totp","code":"492031"},"scope":"read write"}"#;
+
+/// One request as the gateway feeds it to the engine.
+struct Req {
+    method: &'static str,
+    uri: &'static str,
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+}
+
+fn engine() -> Arc<Engine> {
+    let text = "[[listeners]]\nname = \"l\"\naddress = \"127.0.0.1:0\"\n[[upstreams]]\nname = \"u\"\n\
+                targets = [\"127.0.0.1:9\"]\n[[routes]]\nname = \"all\"\nupstream = \"u\"\n";
+    let config = Config::from_str_at(text, None, std::env::temp_dir()).expect("bench config is valid");
+    Arc::new(portcullis_waf_protection::build_engine(&config).expect("the built-in pack compiles"))
+}
+
+/// Runs phases 1, 2 and 5 (the request side and logging); true when the pack blocked.
+fn run(engine: &Arc<Engine>, req: &Req) -> bool {
+    let mut tx = engine.transaction(TxInfo {
+        unique_id: "bench-1".into(),
+        client_addr: "127.0.0.1".parse().expect("literal address"),
+        client_port: 40000,
+        server_addr: "127.0.0.1".parse().expect("literal address"),
+        server_port: 47390,
+    });
+    tx.set_engine_mode(EngineMode::On);
+    tx.request_line(req.method, req.uri, "HTTP/1.1");
+    for (n, v) in &req.headers {
+        tx.request_header(n.as_bytes(), v.as_bytes());
+    }
+    let mut blocked = tx.process_request_headers().is_some();
+    if !blocked {
+        if !req.body.is_empty() {
+            tx.append_request_body(&req.body).expect("bench bodies are under the limit");
+        }
+        blocked = tx.process_request_body().is_some();
+    }
+    tx.process_logging();
+    blocked
+}
+
+/// wrk's GET (`get.lua`): four API headers beside Host.
+fn get(uri: &'static str) -> Req {
+    Req {
+        method: "GET",
+        uri,
+        headers: vec![
+            ("Host", "127.0.0.1:47390".into()),
+            ("Accept", "application/json".into()),
+            ("User-Agent", "anchor-bench/1.0 (wrk)".into()),
+            ("Authorization", "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl".into()),
+            ("X-Request-Id", "9f1c2b7e-4a7d-4e2b-9a43-0d1f3c5b6a70".into()),
+        ],
+        body: Vec::new(),
+    }
+}
+
+fn post_json(uri: &'static str, body: Vec<u8>) -> Req {
+    Req {
+        method: "POST",
+        uri,
+        headers: vec![
+            ("Host", "127.0.0.1:47390".into()),
+            ("Content-Type", "application/json".into()),
+            ("Accept", "application/json".into()),
+            ("User-Agent", "anchor-bench/1.0 (wrk)".into()),
+            ("X-Request-Id", "9f1c2b7e-4a7d-4e2b-9a43-0d1f3c5b6a71".into()),
+            ("Content-Length", body.len().to_string()),
+        ],
+        body,
+    }
+}
+
+/// About 10 KB of product records: prose with apostrophes, prices, URLs and nested objects, the kind of
+/// JSON an API receives in a bulk update.
+fn catalogue_10k() -> Vec<u8> {
+    let mut records = Vec::new();
+    let mut n = 0;
+    let mut len = 0;
+    while len < 10_000 {
+        let r = format!(
+            "{{\"sku\":\"CAT-{n:05}\",\"name\":\"Reader's edition, volume {n}\",\"price\":{}.{:02},\
+             \"stock\":{},\"url\":\"https://shop.example.com/p/{n}?ref=feed\",\"tags\":[\"books\",\"paper\"],\
+             \"dims\":{{\"w\":12.5,\"h\":19,\"unit\":\"cm\"}},\"blurb\":\"Don't miss it - select titles from our list.\"}}",
+            10 + n % 40,
+            n % 100,
+            n * 3 % 17
+        );
+        len += r.len() + 1;
+        records.push(r);
+        n += 1;
+    }
+    format!("{{\"items\":[{}]}}", records.join(",")).into_bytes()
+}
+
+fn bench(c: &mut Criterion) {
+    let engine = engine();
+    let cases = [
+        ("get", get("/api/items?id=123&q=hello"), false),
+        ("post_login_303B", post_json("/api/login", LOGIN_BODY.as_bytes().to_vec()), false),
+        ("post_json_10KB", post_json("/api/items", catalogue_10k()), false),
+        ("attack_sqli_get", get("/api/items?id=123&q=1%27%20OR%20%271%27%3D%271%20--"), true),
+    ];
+    let mut g = c.benchmark_group("builtin_pack");
+    for (name, req, attack) in &cases {
+        // A bench of the wrong verdict would measure nothing useful.
+        assert_eq!(run(&engine, req), *attack, "{name}: unexpected verdict");
+        g.bench_function(*name, |b| b.iter(|| black_box(run(&engine, black_box(req)))));
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
