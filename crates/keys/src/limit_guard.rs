@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::RETRY_AFTER;
-use http::{request, response, HeaderValue, StatusCode};
+use http::{request, response, StatusCode};
 use portcullis_config::{Config, OnStoreError};
 use portcullis_limits::fields::{self, ceil_secs, RATELIMIT, RATELIMIT_POLICY};
 use portcullis_limits::Traffic;
@@ -128,22 +128,17 @@ impl KeyLimitGuard {
             Ok(o) => Ok(o),
             Err(e) => match self.on_error {
                 OnStoreError::FailOpen => {
-                    self.traffic.metrics.store_error(error_kind(&e), "fail_open");
+                    self.traffic.metrics.store_error(e.kind(), "fail_open");
                     Ok(match check {
                         Check::Rate(r) => rate_outcome(self.fallback.rate_check(&key, &gcra(r))),
                         Check::Quota(r) => quota_outcome(r, self.fallback.count_hit(&key, r.per), now_ms),
                     })
                 }
                 OnStoreError::FailClosed => {
-                    self.traffic.metrics.store_error(error_kind(&e), "fail_closed");
-                    Err(Box::new(
-                        Problem::new(
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            "The service is temporarily unavailable; retry shortly.",
-                        )
-                        .with_header(RETRY_AFTER, HeaderValue::from_static("1"))
-                        .with_log_reason(format!("api key {key_id} limits: state store unavailable ({e})")),
-                    ))
+                    self.traffic.metrics.store_error(e.kind(), "fail_closed");
+                    Err(portcullis_limits::store_unavailable(format!(
+                        "api key {key_id} limits: state store unavailable ({e})"
+                    )))
                 }
             },
         }
@@ -172,15 +167,6 @@ fn quota_outcome(r: Rate, n: u64, now_ms: u64) -> Outcome {
         remaining: r.count.saturating_sub(n),
         reset,
         retry: if allowed { Duration::ZERO } else { reset },
-    }
-}
-
-fn error_kind(e: &StoreError) -> &'static str {
-    match e {
-        StoreError::Timeout => "timeout",
-        StoreError::NotConnected => "not_connected",
-        StoreError::CircuitOpen => "circuit_open",
-        StoreError::Redis(_) | StoreError::Config(_) => "error",
     }
 }
 

@@ -16,7 +16,7 @@ pub mod metrics;
 mod protection;
 mod shared;
 
-pub use protection::{store_spec, LimitsError, TrafficGuard, NAME, SECURITY_TARGET};
+pub use protection::{store_spec, store_unavailable, LimitsError, TrafficGuard, NAME, SECURITY_TARGET};
 pub use shared::{traffic, InFlight, Traffic};
 
 /// Appends the traffic metrics to the proxy's Prometheus exposition.

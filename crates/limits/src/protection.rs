@@ -249,7 +249,7 @@ impl TrafficGuard {
         match answer {
             Ok(d) => Ok(d),
             Err(e) => {
-                let kind = error_kind(&e);
+                let kind = e.kind();
                 match self.on_error {
                     OnStoreError::FailOpen => {
                         self.traffic.metrics.store_error(kind, "fail_open");
@@ -257,14 +257,7 @@ impl TrafficGuard {
                     }
                     OnStoreError::FailClosed => {
                         self.traffic.metrics.store_error(kind, "fail_closed");
-                        Err(Box::new(
-                            Problem::new(
-                                StatusCode::SERVICE_UNAVAILABLE,
-                                "The service is temporarily unavailable; retry shortly.",
-                            )
-                            .with_header(RETRY_AFTER, HeaderValue::from_static("1"))
-                            .with_log_reason(format!("rate limit {}: state store unavailable ({e})", limit.name)),
-                        ))
+                        Err(store_unavailable(format!("rate limit {}: state store unavailable ({e})", limit.name)))
                     }
                 }
             }
@@ -416,7 +409,7 @@ fn announce(
     let ban = match ban {
         Ok(b) => b,
         Err(e) => {
-            traffic.metrics.store_error(error_kind(&e), "local_ban");
+            traffic.metrics.store_error(e.kind(), "local_ban");
             fallback.ban_escalate(ip, &policy.escalation, &policy.name, portcullis_store::unix_ms())
         }
     };
@@ -436,13 +429,14 @@ fn announce(
     );
 }
 
-fn error_kind(e: &StoreError) -> &'static str {
-    match e {
-        StoreError::Timeout => "timeout",
-        StoreError::NotConnected => "not_connected",
-        StoreError::CircuitOpen => "circuit_open",
-        StoreError::Redis(_) | StoreError::Config(_) => "error",
-    }
+/// The 503 for a request whose limit could not be checked under `on_store_error = "fail_closed"`; `reason` goes
+/// to the log only. Shared with the per-key limits (portcullis-keys).
+pub fn store_unavailable(reason: String) -> Box<Problem> {
+    Box::new(
+        Problem::new(StatusCode::SERVICE_UNAVAILABLE, "The service is temporarily unavailable; retry shortly.")
+            .with_header(RETRY_AFTER, HeaderValue::from_static("1"))
+            .with_log_reason(reason),
+    )
 }
 
 impl Protection for TrafficGuard {

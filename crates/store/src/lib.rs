@@ -55,6 +55,18 @@ pub enum StoreError {
     Config(String),
 }
 
+impl StoreError {
+    /// The `kind` label of the store-error metric.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreError::Timeout => "timeout",
+            StoreError::NotConnected => "not_connected",
+            StoreError::CircuitOpen => "circuit_open",
+            StoreError::Redis(_) | StoreError::Config(_) => "error",
+        }
+    }
+}
+
 impl From<::redis::RedisError> for StoreError {
     fn from(e: ::redis::RedisError) -> Self {
         StoreError::Redis(e.to_string())
