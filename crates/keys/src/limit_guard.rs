@@ -262,6 +262,7 @@ impl Protection for KeyLimitGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderValue;
     use portcullis_pipeline::{ConnInfo, Identity};
 
     fn guard(extra: &str) -> KeyLimitGuard {
