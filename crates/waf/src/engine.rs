@@ -57,6 +57,8 @@ pub struct Engine {
     pub(crate) store: Store,
     /// Body processor limits derived from the settings (`SecArgumentsLimit`, JSON depth...).
     pub(crate) body_limits: BodyLimits,
+    /// The `@rx` literal prefilter (per value and per rule) is used; off only to prove it changes nothing.
+    pub(crate) rx_prefilter: bool,
 }
 
 impl Engine {
@@ -85,7 +87,15 @@ impl Engine {
     fn build(directives: Vec<seclang::RawDirective>) -> Result<Engine, LoadError> {
         let (settings, rules) = seclang::compile(directives)?;
         let body_limits = body_limits_of(&settings);
-        Ok(Engine { rules, settings, store: Store::default(), body_limits })
+        Ok(Engine { rules, settings, store: Store::default(), body_limits, rx_prefilter: true })
+    }
+
+    /// Turns the `@rx` literal prefilter off (every regex runs on every value) or on (the default). The
+    /// prefilter is a pure shortcut: the CRS regression equivalence test runs the suite both ways and
+    /// compares the matched rule ids.
+    pub fn with_rx_prefilter(mut self, on: bool) -> Engine {
+        self.rx_prefilter = on;
+        self
     }
 
     /// Settings the gateway needs (engine mode, body access, limits, inspected response types).

@@ -7,7 +7,7 @@
 //! Soundness: literals are extracted from the pattern's HIR (case-insensitive letters folded to lowercase,
 //! scanned case-insensitively, so the prefilter only ever over-approximates).
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use regex_syntax::hir::{self, Class, Hir, HirKind};
 use std::collections::HashMap;
@@ -202,11 +202,12 @@ impl PrefilterBuilder {
         let ac = if self.literals.is_empty() {
             None
         } else {
-            AhoCorasickBuilder::new()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::Standard)
-                .build(&self.literals)
-                .ok()
+            let mut b = AhoCorasickBuilder::new();
+            b.ascii_case_insensitive(true).match_kind(MatchKind::Standard);
+            // Every (value, chain) is scanned once with all literals of all rules, so this automaton's
+            // per-byte cost is paid on every byte of the request: a DFA (one table lookup per byte) costs
+            // a fraction of the contiguous NFA the automatic choice takes for this many literals.
+            b.clone().kind(Some(AhoCorasickKind::DFA)).build(&self.literals).or_else(|_| b.build(&self.literals)).ok()
         };
         Prefilter { ac, owners: self.owners, ids: self.next_id }
     }

@@ -71,6 +71,26 @@ pub struct Rule {
     pub log: bool,
     pub auditlog: bool,
     pub loc: Location,
+    /// Set at load when the rule can be skipped without building its targets (`transaction::gate`).
+    pub gate: Option<Gate>,
+}
+
+/// A rule whose first link is a prefiltered `@rx` over request data that does not change within a
+/// phase: if no value of its variables (all keys, transformed by its chain) contains one of the regex's
+/// required literals, the rule cannot match, and the evaluator skips it before collecting any value.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    pub prefilter_id: u32,
+    pub chain: ChainId,
+    /// The variables of the first link's (non-excluding) targets, deduplicated.
+    pub sources: Vec<GateSource>,
+}
+
+/// One variable a gate takes the union over. `xml_attrs` tells `XML://@*` from `XML:/*`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct GateSource {
+    pub var: crate::variables::Var,
+    pub xml_attrs: bool,
 }
 
 impl Rule {

@@ -247,3 +247,37 @@ fn full_crs_regression_suite() {
     let _ = std::fs::write(&out, t.failures.join("\n"));
     eprintln!("failures written to {}", out.display());
 }
+
+/// The `@rx` literal prefilter (per value and the per-rule gate) is a shortcut, never a change of meaning:
+/// every stage of every CRS regression test (status-only ones included) runs through the engine with and
+/// without it, and the logged rule ids must be identical.
+#[test]
+#[ignore = "runs every CRS regression request twice; use `cargo test --release -- --ignored`"]
+fn prefilter_changes_no_matched_rule_id_on_the_crs_suite() {
+    let with = Arc::new(test_mode_engine());
+    let without = Arc::new(test_mode_engine().with_rx_prefilter(false));
+    let mut files = Vec::new();
+    yaml_files(&crs_dir().join("tests/regression/tests"), &mut files);
+    let (mut stages, mut matched, mut differ) = (0usize, 0usize, Vec::new());
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        let Ok(doc) = serde_yaml::from_str::<Value>(&text) else { continue };
+        let Some(Value::Sequence(tests)) = doc.get("tests") else { continue };
+        for test in tests {
+            let tid = test.get("test_id").and_then(Value::as_u64).unwrap_or(0);
+            let Some(Value::Sequence(st)) = test.get("stages") else { continue };
+            for s in st {
+                let inp = input_of(&s.get("input").cloned().unwrap_or(Value::Null));
+                let (a, b) = (run_stage(&with, &inp), run_stage(&without, &inp));
+                stages += 1;
+                matched += a.len();
+                if a != b {
+                    differ.push(format!("{}#{tid}: with {a:?} without {b:?}", f.display()));
+                }
+            }
+        }
+    }
+    eprintln!("{stages} stages, {matched} rule matches with the prefilter, {} differ", differ.len());
+    assert!(stages > 4000, "the suite was not found or not parsed: {stages} stages");
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+}

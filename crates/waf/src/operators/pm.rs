@@ -1,7 +1,7 @@
 //! `@pm` / `@pmFromFile`: case-insensitive multi-phrase match with one Aho-Corasick automaton.
 
 use super::{read_list_files, BuildCtx, OpCtx, Operator};
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 #[derive(Debug)]
 pub struct Pm(AhoCorasick);
@@ -10,11 +10,15 @@ fn from_phrases(phrases: Vec<String>) -> Result<Box<dyn Operator>, String> {
     if phrases.is_empty() {
         return Err("no phrases".into());
     }
-    let ac = AhoCorasickBuilder::new()
-        .ascii_case_insensitive(true)
-        .match_kind(MatchKind::LeftmostFirst)
-        .build(&phrases)
-        .map_err(|e| e.to_string())?;
+    let mut b = AhoCorasickBuilder::new();
+    b.ascii_case_insensitive(true).match_kind(MatchKind::LeftmostFirst);
+    // A DFA walks each byte with one table lookup; the automatic choice takes the contiguous NFA (failure
+    // transitions per byte) for CRS's large `@pmFromFile` lists, which costs several times more per value.
+    // The DFA is bigger (a few MB for the largest list at most); if it cannot be built, the default is used.
+    let ac = match b.clone().kind(Some(AhoCorasickKind::DFA)).build(&phrases) {
+        Ok(ac) => ac,
+        Err(_) => b.build(&phrases).map_err(|e| e.to_string())?,
+    };
     Ok(Box::new(Pm(ac)))
 }
 

@@ -374,6 +374,7 @@ impl Compiler {
             log: log.unwrap_or(def.log),
             auditlog: auditlog.unwrap_or(def.auditlog),
             loc: d.loc.clone(),
+            gate: None,
         };
         self.entries.push(Entry::Rule { rule: Box::new(rule), skip_after, open_chain: opens });
         Ok(())
@@ -593,6 +594,9 @@ impl Compiler {
                 }
                 phases[p][idx].skip_after = Some(target);
             }
+        }
+        for r in phases.iter_mut().flatten() {
+            r.gate = crate::transaction::gate_of(r);
         }
         let prefilter = self.prefilter.into_inner().build();
         let mut ids = Vec::new();

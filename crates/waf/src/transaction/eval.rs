@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 /// A transformed value: unchanged, in the cache buffer, or owned (uncacheable source).
-enum TVal {
+pub(crate) enum TVal {
     Same,
     Cache(Span),
     Owned(Vec<u8>),
@@ -49,6 +49,8 @@ impl Transaction {
         }
         let engine = Arc::clone(&self.engine);
         let rules = &engine.rules.phases[p];
+        // the gate's unions hold for one phase: request/response data only change between phases
+        self.gate_cache.clear();
         let mut items = Vec::new();
         let mut i = 0;
         while i < rules.len() {
@@ -56,7 +58,7 @@ impl Transaction {
                 break;
             }
             let rule = &rules[i];
-            if self.is_removed(rule) {
+            if self.is_removed(rule) || rule.gate.as_ref().is_some_and(|g| !self.gate_open(g)) {
                 i += 1;
                 continue;
             }
@@ -133,7 +135,7 @@ impl Transaction {
         true
     }
 
-    fn transform(&mut self, v: &Val, chain_id: u32, chain: &TransformChain) -> TVal {
+    pub(crate) fn transform(&mut self, v: &Val, chain_id: u32, chain: &TransformChain) -> TVal {
         if chain.steps.is_empty() {
             return TVal::Same;
         }
@@ -171,36 +173,13 @@ impl Transaction {
         }
     }
 
-    /// Can the regex with prefilter `id` match this transformed value? Scans each distinct
-    /// (value, chain) once per transaction.
+    /// Can the regex with prefilter `id` match this transformed value? (Bitsets cached in `gate`.)
     fn prefilter_allows(&mut self, item: &Item, tv: &TVal, chain_id: u32, id: u32) -> bool {
-        let pf = &self.engine.rules.prefilter;
-        let words = pf.words();
-        let key = match (&item.value, tv) {
-            (Val::Arena(s), TVal::Same | TVal::Cache(_)) => Some((*s, chain_id)),
-            _ => None,
-        };
-        if let Some(k) = key {
-            if let Some(off) = self.pf_cache.get(&k) {
-                let o = *off as usize;
-                return crate::prefilter::has(&self.pf_bits[o..o + words], id);
-            }
-        }
-        let mut bits = std::mem::take(&mut self.pf_scratch);
-        bits.resize(words, 0);
-        let engine = Arc::clone(&self.engine);
-        engine.rules.prefilter.scan(self.tval(item, tv), &mut bits);
-        let ok = crate::prefilter::has(&bits, id);
-        if let Some(k) = key {
-            let off = self.pf_bits.len() as u32;
-            self.pf_bits.extend_from_slice(&bits);
-            self.pf_cache.insert(k, off);
-        }
-        self.pf_scratch = bits;
-        ok
+        let at = self.pf_bits_of(item, tv, chain_id);
+        self.pf_has(at, id)
     }
 
-    fn tval<'a>(&'a self, item: &'a Item, t: &'a TVal) -> &'a [u8] {
+    pub(crate) fn tval<'a>(&'a self, item: &'a Item, t: &'a TVal) -> &'a [u8] {
         match t {
             TVal::Same => self.val(&item.value),
             TVal::Cache(s) => {
@@ -265,7 +244,7 @@ impl Transaction {
             } else {
                 let tv = self.transform(&item.value, link.transforms, chain);
                 let hit = match link.op.prefilter_id() {
-                    Some(id) if !self.prefilter_allows(item, &tv, link.transforms, id) => {
+                    Some(id) if self.engine.rx_prefilter && !self.prefilter_allows(item, &tv, link.transforms, id) => {
                         self.stats.prefilter_skips += 1;
                         link.negated
                     }

@@ -20,8 +20,10 @@
 mod collect;
 mod eval;
 mod exec;
+mod gate;
 mod log;
 
+pub(crate) use gate::gate_of;
 pub use log::{LogMeta, RuleMatch};
 
 use crate::actions::EngineMode;
@@ -194,6 +196,10 @@ pub struct Transaction {
     pub(crate) pf_cache: HashMap<(Span, u32), u32, BuildFx>,
     pub(crate) pf_bits: Vec<u64>,
     pub(crate) pf_scratch: Vec<u64>,
+    /// Per phase: (variable, chain) → offset in `pf_bits` of the union of its members' bitsets (`gate`).
+    pub(crate) gate_cache: HashMap<(crate::rule::GateSource, u32), Option<u32>, BuildFx>,
+    pub(crate) gate_items: Vec<collect::Item>,
+    pub(crate) gate_scratch: Vec<u64>,
     pub(crate) stats: EvalStats,
     // per-rule match state
     pub(crate) matched_var: Vec<u8>,
@@ -262,6 +268,9 @@ impl Transaction {
             pf_cache: HashMap::with_capacity_and_hasher(128, BuildFx),
             pf_bits: Vec::with_capacity(512),
             pf_scratch: Vec::new(),
+            gate_cache: HashMap::with_capacity_and_hasher(64, BuildFx),
+            gate_items: Vec::new(),
+            gate_scratch: Vec::new(),
             stats: EvalStats::default(),
             matched_var: Vec::new(),
             matched_var_name: String::new(),

@@ -1,0 +1,190 @@
+//! The `@rx` literal prefilter at rule level. Per value, the shared Aho-Corasick pass (`crate::prefilter`)
+//! gives a bitset of the regexes that can match it; this module caches those bitsets per (value span,
+//! transformation chain) and, per phase, their union over every member of a variable. A gated rule
+//! (`crate::rule::Gate`) whose regex bit is unset in the union of all its variables cannot match any value,
+//! so it is skipped before its targets are collected, transformed or counted — at PL1 most CRS rules on a
+//! benign request end here.
+//!
+//! Why this is exact: the gate's variables hold arena data that only changes between phases (the union
+//! cache is cleared when a phase starts), the union runs over *all* keys (a superset of what selectors and
+//! exclusions leave), with the same transformation chain and cache as the evaluator, and only rules whose
+//! first link is a plain (not negated, not `multiMatch`) prefiltered `@rx` are gated: such a link fails,
+//! without side effects, exactly when the prefilter rules out every value. This module owns the caches
+//! and the gate; it does not evaluate operators.
+
+use super::collect::{Item, Val};
+use super::Transaction;
+use crate::prefilter;
+use crate::rule::{ChainId, Gate, GateSource, Rule};
+use crate::variables::{Selector, Target, Var};
+use std::sync::Arc;
+
+/// Where a value's prefilter bitset is: cached in `pf_bits` at an offset, or (for values that are not
+/// arena spans, so not cacheable) in `pf_scratch`.
+#[derive(Clone, Copy)]
+pub(crate) enum PfBits {
+    At(usize),
+    Scratch,
+}
+
+/// Variables whose members are arena spans that stay fixed while a phase runs (request data after the
+/// body processor, response data after headers/body were added). TX, MATCHED_VAR*, persistent
+/// collections and computed scalars change under the rules and are never gated.
+fn phase_static(var: Var) -> bool {
+    matches!(
+        var,
+        Var::Args
+            | Var::ArgsGet
+            | Var::ArgsPost
+            | Var::ArgsNames
+            | Var::ArgsGetNames
+            | Var::ArgsPostNames
+            | Var::RequestHeaders
+            | Var::RequestHeadersNames
+            | Var::RequestCookies
+            | Var::RequestCookiesNames
+            | Var::Files
+            | Var::FilesNames
+            | Var::MultipartPartHeaders
+            | Var::Xml
+            | Var::RequestUri
+            | Var::RequestUriRaw
+            | Var::RequestFilename
+            | Var::RequestBasename
+            | Var::RequestLine
+            | Var::RequestMethod
+            | Var::RequestProtocol
+            | Var::QueryString
+            | Var::RequestBody
+            | Var::ResponseHeaders
+            | Var::ResponseHeadersNames
+            | Var::ResponseProtocol
+            | Var::ResponseBody
+    )
+}
+
+/// The gate of a compiled rule, if it can have one (called once at load, after target updates).
+pub(crate) fn gate_of(rule: &Rule) -> Option<Gate> {
+    let head = rule.links.first()?;
+    let prefilter_id = head.op.prefilter_id()?;
+    if head.negated || head.multi_match || head.targets.is_empty() {
+        return None;
+    }
+    let mut sources = Vec::new();
+    for t in head.targets.iter().filter(|t| !t.exclude) {
+        if t.count || !phase_static(t.var) {
+            return None;
+        }
+        let xml_attrs = t.var == Var::Xml && matches!(&t.selector, Selector::XPath(x) if x.contains('@'));
+        let s = GateSource { var: t.var, xml_attrs };
+        if !sources.contains(&s) {
+            sources.push(s);
+        }
+    }
+    Some(Gate { prefilter_id, chain: head.transforms, sources })
+}
+
+impl Transaction {
+    /// The prefilter bitset of `item` transformed to `tv` by chain `chain_id`: scanned once per distinct
+    /// (arena value, chain) per transaction, then served from `pf_cache`.
+    pub(crate) fn pf_bits_of(&mut self, item: &Item, tv: &super::eval::TVal, chain_id: ChainId) -> PfBits {
+        let words = self.engine.rules.prefilter.words();
+        let key = match (&item.value, tv) {
+            (Val::Arena(s), super::eval::TVal::Same | super::eval::TVal::Cache(_)) => Some((*s, chain_id)),
+            _ => None,
+        };
+        if let Some(k) = key {
+            if let Some(off) = self.pf_cache.get(&k) {
+                return PfBits::At(*off as usize);
+            }
+        }
+        let mut bits = std::mem::take(&mut self.pf_scratch);
+        bits.resize(words, 0);
+        let engine = Arc::clone(&self.engine);
+        engine.rules.prefilter.scan(self.tval(item, tv), &mut bits);
+        let at = match key {
+            Some(k) => {
+                let off = self.pf_bits.len();
+                self.pf_bits.extend_from_slice(&bits);
+                self.pf_cache.insert(k, off as u32);
+                PfBits::At(off)
+            }
+            None => PfBits::Scratch,
+        };
+        self.pf_scratch = bits;
+        at
+    }
+
+    /// Is bit `id` set in the bitset `at`?
+    pub(crate) fn pf_has(&self, at: PfBits, id: u32) -> bool {
+        let words = self.engine.rules.prefilter.words();
+        match at {
+            PfBits::At(o) => self.pf_bits.get(o..o + words).is_some_and(|b| prefilter::has(b, id)),
+            PfBits::Scratch => prefilter::has(&self.pf_scratch, id),
+        }
+    }
+
+    /// Can the gated rule match anything in the current phase? `false` means: skip it.
+    pub(crate) fn gate_open(&mut self, gate: &Gate) -> bool {
+        if !self.engine.rx_prefilter {
+            return true;
+        }
+        for s in &gate.sources {
+            let union = match self.gate_cache.get(&(*s, gate.chain)) {
+                Some(u) => *u,
+                None => {
+                    let u = self.union_of(*s, gate.chain);
+                    self.gate_cache.insert((*s, gate.chain), u);
+                    u
+                }
+            };
+            match union {
+                Some(at) if !self.pf_has(PfBits::At(at as usize), gate.prefilter_id) => {}
+                _ => return true,
+            }
+        }
+        false
+    }
+
+    /// ORs the bitsets of every member of `src` under chain `chain_id` into a new `pf_bits` entry; `None`
+    /// when a member is not an arena value (nothing can be concluded then).
+    fn union_of(&mut self, src: GateSource, chain_id: ChainId) -> Option<u32> {
+        let selector = if src.xml_attrs { Selector::XPath("//@*".into()) } else { Selector::All };
+        let t = Target { var: src.var, selector, count: false, exclude: false };
+        let mut items = std::mem::take(&mut self.gate_items);
+        items.clear();
+        self.members(&t, &|_, _| false, &mut items);
+        let engine = Arc::clone(&self.engine);
+        let chain = &engine.rules.chains[chain_id as usize];
+        let words = engine.rules.prefilter.words();
+        let mut acc = std::mem::take(&mut self.gate_scratch);
+        acc.clear();
+        acc.resize(words, 0);
+        let mut ok = true;
+        for item in &items {
+            if !matches!(item.value, Val::Arena(_)) {
+                ok = false;
+                break;
+            }
+            let tv = self.transform(&item.value, chain_id, chain);
+            let bits = match self.pf_bits_of(item, &tv, chain_id) {
+                PfBits::At(o) => self.pf_bits.get(o..o + words),
+                PfBits::Scratch => None,
+            };
+            let Some(bits) = bits else {
+                ok = false;
+                break;
+            };
+            for (a, b) in acc.iter_mut().zip(bits) {
+                *a |= *b;
+            }
+        }
+        let off = self.pf_bits.len() as u32;
+        if ok {
+            self.pf_bits.extend_from_slice(&acc);
+        }
+        self.gate_items = items;
+        self.gate_scratch = acc;
+        ok.then_some(off)
+    }
+}
