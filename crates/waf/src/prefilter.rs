@@ -7,7 +7,8 @@
 //! Soundness: literals are extracted from the pattern's HIR (case-insensitive letters folded to lowercase,
 //! scanned case-insensitively, so the prefilter only ever over-approximates).
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::{dfa, Anchored, MatchKind};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use regex_syntax::hir::{self, Class, Hir, HirKind};
 use std::collections::HashMap;
@@ -28,7 +29,9 @@ pub struct PrefilterBuilder {
 /// The built automaton. `owners[literal]` lists the prefilter ids (one per regex) that need it.
 #[derive(Debug, Default)]
 pub struct Prefilter {
-    ac: Option<AhoCorasick>,
+    /// The concrete DFA type, not `AhoCorasick` (whose overlapping search steps every byte through a
+    /// trait object): the loop in `scan` is monomorphic and inlined.
+    dfa: Option<dfa::DFA>,
     owners: Vec<Vec<u32>>,
     ids: u32,
 }
@@ -199,17 +202,20 @@ impl PrefilterBuilder {
     }
 
     pub fn build(self) -> Prefilter {
-        let ac = if self.literals.is_empty() {
+        // Every (value, chain) is scanned once with all literals of all rules, so this automaton's per-byte
+        // cost is paid on every byte of the request: a DFA is one table lookup per byte. If it cannot be
+        // built (too many states), `scan` reports every regex as a candidate: slower, never wrong.
+        let dfa = if self.literals.is_empty() {
             None
         } else {
-            let mut b = AhoCorasickBuilder::new();
-            b.ascii_case_insensitive(true).match_kind(MatchKind::Standard);
-            // Every (value, chain) is scanned once with all literals of all rules, so this automaton's
-            // per-byte cost is paid on every byte of the request: a DFA (one table lookup per byte) costs
-            // a fraction of the contiguous NFA the automatic choice takes for this many literals.
-            b.clone().kind(Some(AhoCorasickKind::DFA)).build(&self.literals).or_else(|_| b.build(&self.literals)).ok()
+            dfa::Builder::new()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .prefilter(false)
+                .build(&self.literals)
+                .ok()
         };
-        Prefilter { ac, owners: self.owners, ids: self.next_id }
+        Prefilter { dfa, owners: self.owners, ids: self.next_id }
     }
 }
 
@@ -222,11 +228,25 @@ impl Prefilter {
     /// Sets in `out` (length `words()`) the bit of every regex whose literals occur in `input`.
     pub fn scan(&self, input: &[u8], out: &mut [u64]) {
         out.iter_mut().for_each(|w| *w = 0);
-        let Some(ac) = &self.ac else { return };
-        for m in ac.find_overlapping_iter(input) {
-            for id in &self.owners[m.pattern().as_usize()] {
-                if let Some(w) = out.get_mut((*id / 64) as usize) {
-                    *w |= 1 << (id % 64);
+        let Some(dfa) = &self.dfa else {
+            if self.ids > 0 {
+                out.iter_mut().for_each(|w| *w = u64::MAX);
+            }
+            return;
+        };
+        let Ok(mut sid) = dfa.start_state(Anchored::No) else {
+            out.iter_mut().for_each(|w| *w = u64::MAX);
+            return;
+        };
+        for &b in input {
+            sid = dfa.next_state(Anchored::No, sid, b);
+            if dfa.is_special(sid) && dfa.is_match(sid) {
+                for i in 0..dfa.match_len(sid) {
+                    for id in &self.owners[dfa.match_pattern(sid, i).as_usize()] {
+                        if let Some(w) = out.get_mut((*id / 64) as usize) {
+                            *w |= 1 << (id % 64);
+                        }
+                    }
                 }
             }
         }
@@ -273,5 +293,19 @@ mod tests {
         let mut bits = vec![0; p.words()];
         p.scan(b"x <SCRIPT>", &mut bits);
         assert!(has(&bits, a) && !has(&bits, c));
+    }
+
+    #[test]
+    fn scan_finds_overlapping_and_nested_literals() {
+        let mut b = PrefilterBuilder::default();
+        let long = b.register(r"selection").unwrap();
+        let inner = b.register(r"lection").unwrap();
+        let other = b.register(r"tiona").unwrap();
+        let p = b.build();
+        let mut bits = vec![0; p.words()];
+        p.scan(b"a SeLeCtIoNal", &mut bits);
+        assert!(has(&bits, long) && has(&bits, inner) && has(&bits, other));
+        p.scan(b"selectio", &mut bits);
+        assert!(!has(&bits, long) && !has(&bits, inner) && !has(&bits, other));
     }
 }
