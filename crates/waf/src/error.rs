@@ -48,6 +48,8 @@ impl LoadError {
 pub enum BodyError {
     #[error("request body exceeds SecRequestBodyLimit ({limit} bytes)")]
     RequestBodyTooLarge { limit: usize },
+    #[error("request body without files exceeds SecRequestBodyNoFilesLimit ({limit} bytes)")]
+    RequestBodyNoFilesTooLarge { limit: usize },
     #[error("response body exceeds SecResponseBodyLimit ({limit} bytes)")]
     ResponseBodyTooLarge { limit: usize },
 }

@@ -146,6 +146,32 @@ fn post_urlencoded_body_and_limits() {
 }
 
 #[test]
+fn request_body_no_files_limit_applies_to_bodies_without_files() {
+    let e = engine("SecRequestBodyAccess On\nSecRequestBodyLimit 1000\nSecRequestBodyNoFilesLimit 20\nSecRule ARGS_POST \"@streq x\" \"id:1,phase:2,deny\"");
+    let start = |ct: &[u8]| {
+        let mut tx = e.transaction(info());
+        tx.request_line("POST", "/upload", "HTTP/1.1");
+        tx.request_header(b"Content-Type", ct);
+        assert!(tx.process_request_headers().is_none());
+        tx
+    };
+    // URL-encoded (and any other processor): the no-files limit is the smaller one and rejects
+    let mut tx = start(b"application/x-www-form-urlencoded");
+    tx.append_request_body(b"a=0123456789").unwrap();
+    let err = tx.append_request_body(b"&b=0123456789").unwrap_err();
+    assert!(err.to_string().contains("SecRequestBodyNoFilesLimit (20 bytes)"), "{err}");
+    // multipart carries files: only SecRequestBodyLimit applies
+    let mut tx = start(b"multipart/form-data; boundary=xyz");
+    tx.append_request_body(&[b'a'; 500]).unwrap();
+    assert!(tx.append_request_body(&[b'a'; 501]).is_err());
+    // DetectionOnly never rejects
+    let d = engine("SecRuleEngine DetectionOnly\nSecRequestBodyAccess On\nSecRequestBodyNoFilesLimit 20");
+    let mut tx = d.transaction(info());
+    tx.request_line("POST", "/", "HTTP/1.1");
+    assert!(tx.append_request_body(&[b'a'; 40]).is_ok());
+}
+
+#[test]
 fn response_phases() {
     let e = engine(
         "SecResponseBodyAccess On\nSecResponseBodyMimeType text/html\nSecRule RESPONSE_STATUS \"@eq 500\" \"id:1,phase:3,pass,log\"\nSecRule RESPONSE_BODY \"@contains secret\" \"id:2,phase:4,deny\"",

@@ -388,9 +388,14 @@ impl Transaction {
 
     /// Appends a chunk of request body. Errors when the body exceeds `SecRequestBodyLimit` and the limit
     /// action is `Reject` (the gateway should answer 413); with `ProcessPartial` the excess is ignored.
+    /// `SecRequestBodyNoFilesLimit` applies as in ModSecurity to bodies that carry no files, i.e. every body
+    /// processor but MULTIPART (whose file parts only count against `SecRequestBodyLimit`): the smaller of
+    /// the two limits is enforced, with the same limit action.
     pub fn append_request_body(&mut self, chunk: &[u8]) -> Result<(), BodyError> {
         let s = &self.engine.settings;
-        let limit = s.request_body_limit;
+        let no_files = self.req.body_processor.as_deref() != Some("MULTIPART")
+            && s.request_body_no_files_limit < s.request_body_limit;
+        let limit = if no_files { s.request_body_no_files_limit } else { s.request_body_limit };
         self.req.body_seen = self.req.body_seen.saturating_add(chunk.len());
         if !self.request_body_access {
             return Ok(());
@@ -399,7 +404,11 @@ impl Transaction {
         if chunk.len() > room {
             self.req.body.extend_from_slice(&chunk[..room]);
             if s.request_body_limit_action == LimitAction::Reject && self.mode == EngineMode::On {
-                return Err(BodyError::RequestBodyTooLarge { limit });
+                return Err(if no_files {
+                    BodyError::RequestBodyNoFilesTooLarge { limit }
+                } else {
+                    BodyError::RequestBodyTooLarge { limit }
+                });
             }
             return Ok(());
         }
