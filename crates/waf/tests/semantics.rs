@@ -289,3 +289,38 @@ SecRule &FILES_TMP_CONTENT "@eq 2" "id:3,phase:2,pass,log"
     assert_eq!(ids(&tx), vec![1, 2, 3]);
     assert_eq!(tx.matches()[0].data, "FILES_TMP_CONTENT:up");
 }
+
+/// The rule-level prefilter gate skips rules whose required literals occur in no value of their variables,
+/// before collecting them; matches must be exactly those without the prefilter (excluded keys, other
+/// variables, selectors and TX — never gated — included).
+#[test]
+fn the_rule_level_prefilter_gate_skips_rules_but_never_changes_matches() {
+    let rules = r#"SecRuleEngine On
+SecRule ARGS|!ARGS:skip "@rx union\s+select" "id:1,phase:1,pass,log,t:lowercase"
+SecRule REQUEST_HEADERS:User-Agent "@rx sqlmap" "id:2,phase:1,pass,log"
+SecRule ARGS_NAMES|REQUEST_COOKIES_NAMES "@rx passwd" "id:3,phase:1,pass,log,t:urlDecodeUni"
+SecAction "id:4,phase:1,pass,nolog,setvar:tx.x=union select"
+SecRule TX:x "@rx union\s+select" "id:5,phase:1,pass,log"
+SecRule REQUEST_FILENAME "@rx \.php$" "id:6,phase:1,pass,log"
+"#;
+    let on = Arc::new(Engine::from_str(rules, "t.conf").unwrap());
+    let off = Arc::new(Engine::from_str(rules, "t.conf").unwrap().with_rx_prefilter(false));
+    let cases: [(&str, &[(&str, &str)]); 5] = [
+        ("/a?q=hello", &[]),
+        ("/a.php?q=1+UNION+SELECT+2", &[]),
+        ("/a?skip=union+select&passwd=1", &[("User-Agent", "sqlmap/1.0")]),
+        ("/a?skip=union+select", &[("Cookie", "pass%77d=1")]),
+        ("/a?UNION=select", &[]),
+    ];
+    let mut gated = 0;
+    for (uri, headers) in cases {
+        let (_, a) = get(&on, uri, headers);
+        let (_, b) = get(&off, uri, headers);
+        assert_eq!(ids(&a), ids(&b), "{uri}");
+        assert!(ids(&a).contains(&5), "TX is never gated");
+        gated += b.stats().rules - a.stats().rules;
+    }
+    let (_, tx) = get(&on, "/a?skip=union+select&passwd=1", &[("User-Agent", "sqlmap/1.0")]);
+    assert_eq!(ids(&tx), vec![2, 3, 5]);
+    assert!(gated >= 5, "the benign request alone skips rules 1, 2, 3 and 6: {gated}");
+}
