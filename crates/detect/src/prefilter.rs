@@ -94,11 +94,12 @@ pub fn may_match(class: Class, v: &[u8]) -> bool {
     let plain = match class {
         Class::Sqli => SQLI.any_in(v) || has_double_dash(v),
         Class::Xss => XSS.any_in(v),
-        // A bare word can be a whole command (`whoami`); that needs a detector's word list, so one word is
-        // always "maybe" — only values with no letters at all (ids, numbers) are skipped.
-        Class::Cmdi => CMDI.any_in(v) || v.iter().any(u8::is_ascii_alphabetic),
-        // A bare dotless word may be a sensitive file name (`passwd`): same as for commands.
-        Class::PathTraversal => TRAVERSAL.any_in(v) || v.iter().any(u8::is_ascii_alphabetic),
+        // Without shell syntax the value is one word (letters, digits, `.`, `_`, `-`), and the detector only
+        // fires on a word that is a whole command it knows (`whoami`, `cmd.exe`): ask its program list.
+        Class::Cmdi => CMDI.any_in(v) || crate::cmdi::may_be_program(v),
+        // Without `.`, `/`, `:` or `~` there is no parent step, wrapper, UNC or path: only a sensitive name
+        // that needs none of them (`id_rsa`) can be reported, and the detector's own list says which.
+        Class::PathTraversal => TRAVERSAL.any_in(v) || crate::traversal::may_name_sensitive(v),
         // Decimal and hex addresses (`2130706433`, `0x7f000001`) have digits; a bare name (`localhost`) is a
         // word to the detector until a port, a path or a dot makes it an address.
         Class::Ssrf => SSRF.any_in(v) || v.iter().any(u8::is_ascii_digit),
@@ -148,6 +149,18 @@ mod tests {
         assert!(may_match(Class::Sqli, b"1--"));
         assert!(may_match(Class::Ssrf, b"2130706433"));
         assert!(may_match(Class::Cmdi, b"whoami"));
-        assert!(may_match(Class::PathTraversal, b"passwd"));
+        assert!(may_match(Class::Cmdi, b"WhoAmI.exe"));
+        assert!(may_match(Class::PathTraversal, b"id_rsa"));
+        assert!(may_match(Class::PathTraversal, b"passwd.bak"));
+    }
+
+    #[test]
+    fn words_that_are_no_command_or_sensitive_name_are_skipped() {
+        for v in [&b"hello"[..], b"alice.example", b"CorrectHorseBatteryStaple2024", b"en-GB", b"totp", b"3.14.2"] {
+            assert!(!may_match(Class::Cmdi, v), "{:?}", String::from_utf8_lossy(v));
+        }
+        for v in [&b"hello"[..], b"passwd", b"CorrectHorseBatteryStaple2024", b"en-GB", b"totp"] {
+            assert!(!may_match(Class::PathTraversal, v), "{:?}", String::from_utf8_lossy(v));
+        }
     }
 }

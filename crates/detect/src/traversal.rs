@@ -75,6 +75,16 @@ const SENSITIVE: &[&str] = &[
     "config/sam",
 ];
 
+/// Does `word` (a value without `.`, `/`, `:`, `~` or escapes) contain a sensitive name that needs none of
+/// those (`id_rsa`, `authorized_keys`)? Everything else the detector reports needs one of those bytes: the
+/// prefilter's question for one-word values (`crate::prefilter`).
+pub(crate) fn may_name_sensitive(word: &[u8]) -> bool {
+    SENSITIVE.iter().filter(|n| !n.bytes().any(|b| matches!(b, b'.' | b'/' | b':' | b'~'))).any(|n| {
+        let n = n.as_bytes();
+        word.len() >= n.len() && word.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+    })
+}
+
 /// PHP/Java stream wrappers that read or execute local resources.
 const WRAPPERS: &[&str] = &[
     "php://filter",

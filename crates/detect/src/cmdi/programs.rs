@@ -214,6 +214,20 @@ pub(crate) fn lookup(word: &[u8]) -> Option<(&'static str, Kind)> {
     None
 }
 
+/// Could `word` be a known program in any spelling [`lookup`] accepts (any case, one executable extension
+/// such as `.exe` dropped)? A superset of what the detector finds in a one-word value: the prefilter's
+/// question for values without shell syntax (`crate::prefilter`).
+pub(crate) fn may_name_program(word: &[u8]) -> bool {
+    let stem = EXTENSIONS
+        .iter()
+        .find(|ext| word.len() > ext.len() && word[word.len() - ext.len()..].eq_ignore_ascii_case(ext))
+        .map_or(word, |ext| &word[..word.len() - ext.len()]);
+    stem.len() >= 2 && stem.len() <= 17 && PROGRAMS.iter().any(|(n, _, _)| n.as_bytes().eq_ignore_ascii_case(stem))
+}
+
+/// Executable extensions `program_of` drops before the lookup (`cmd.exe` is `cmd`).
+pub(crate) const EXTENSIONS: [&[u8]; 5] = [b".exe", b".com", b".bat", b".cmd", b".ps1"];
+
 /// Directories whose executables are programs whatever their name.
 pub(crate) fn is_bin_dir(dir: &[u8]) -> bool {
     let d = dir.to_ascii_lowercase();
