@@ -79,9 +79,13 @@ const SENSITIVE: &[&str] = &[
 /// those (`id_rsa`, `authorized_keys`)? Everything else the detector reports needs one of those bytes: the
 /// prefilter's question for one-word values (`crate::prefilter`).
 pub(crate) fn may_name_sensitive(word: &[u8]) -> bool {
+    let underscore = word.contains(&b'_');
     SENSITIVE.iter().filter(|n| !n.bytes().any(|b| matches!(b, b'.' | b'/' | b':' | b'~'))).any(|n| {
         let n = n.as_bytes();
-        word.len() >= n.len() && word.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+        // Those names all hold a `_` (`id_rsa`, `authorized_keys`): one scan rejects most words.
+        (underscore || !n.contains(&b'_'))
+            && word.len() >= n.len()
+            && word.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
     })
 }
 
