@@ -65,10 +65,8 @@ static XSS: ByteSet = ByteSet::new(b"<\"'`=:{(");
 /// Shell metacharacters, quotes, redirections, substitution, globbing, and whitespace between a program and
 /// its arguments. A bare word is checked below (a program name alone at the start of the value).
 static CMDI: ByteSet = ByteSet::new(PUNCT);
-/// Path separators (`/`; `\` is an escape byte), drive and wrapper colons (`C:`, `php://`), `~` homes. Dots
-/// are checked below: a dotted word (`3.14.2`, `alice.example`) is no path unless it holds `..` or a
-/// sensitive name.
-static TRAVERSAL: ByteSet = ByteSet::new(b"/:~");
+/// Parent segments and separators (`.` `/` `\`), drive and wrapper colons (`C:`, `php://`), `~` homes.
+static TRAVERSAL: ByteSet = ByteSet::new(b"./:~");
 /// URL and address syntax: scheme colon, slashes, `@` userinfo, `[` IPv6, `.` in dotted addresses; digits
 /// are checked below (decimal and hex forms of an address).
 static SSRF: ByteSet = ByteSet::new(b".:/@[");
@@ -102,8 +100,8 @@ pub fn may_match(class: Class, v: &[u8]) -> bool {
         // Without shell syntax the value is one word (letters, digits, `.`, `_`, `-`), and the detector only
         // fires on a word that is a whole command it knows (`whoami`, `cmd.exe`): ask its program list.
         Class::Cmdi => CMDI.any_in(v) || crate::cmdi::may_be_program(v),
-        // Without `/`, `:` or `~` there is no wrapper, UNC or path: only a parent step `..` or a sensitive name
-        // that needs none of them (`.env`, `id_rsa`) can be reported, and the detector's own list says which.
+        // Without `.`, `/`, `:` or `~` there is no parent step, wrapper, UNC or path: only a sensitive name
+        // that needs none of them (`id_rsa`) can be reported, and the detector's own list says which.
         Class::PathTraversal => TRAVERSAL.any_in(v) || crate::traversal::may_name_sensitive(v),
         // Decimal and hex addresses (`2130706433`, `0x7f000001`) have digits; a bare name (`localhost`) is a
         // word to the detector until a port, a path or a dot makes it an address.
@@ -162,7 +160,7 @@ mod tests {
         assert!(may_match(Class::Cmdi, b"whoami"));
         assert!(may_match(Class::Cmdi, b"WhoAmI.exe"));
         assert!(may_match(Class::PathTraversal, b"id_rsa"));
-        assert!(may_match(Class::PathTraversal, b".env") && may_match(Class::PathTraversal, b"..;x"));
+        assert!(may_match(Class::PathTraversal, b"passwd.bak"));
         assert!(may_match(Class::NoSqli, br#"{"user":{"$ne":null}}"#));
         assert!(may_match(Class::NoSqli, b"'; return true; var a='"));
         assert!(may_match(Class::ProtoPollution, b"a[__PROTO__][x]=1"));
@@ -174,7 +172,7 @@ mod tests {
         for v in [&b"hello"[..], b"alice.example", b"CorrectHorseBatteryStaple2024", b"en-GB", b"totp", b"3.14.2"] {
             assert!(!may_match(Class::Cmdi, v), "{:?}", String::from_utf8_lossy(v));
         }
-        for v in [&b"hello"[..], b"passwd", b"CorrectHorseBatteryStaple2024", b"en-GB", b"totp", b"3.14.2", b"a.b"] {
+        for v in [&b"hello"[..], b"passwd", b"CorrectHorseBatteryStaple2024", b"en-GB", b"totp"] {
             assert!(!may_match(Class::PathTraversal, v), "{:?}", String::from_utf8_lossy(v));
         }
         // A JSON login body has no operator key and no JavaScript; its keys reach no prototype.

@@ -75,27 +75,29 @@ const SENSITIVE: &[&str] = &[
     "config/sam",
 ];
 
-/// Could the detector fire on `v`, a value without `/`, `:`, `~` or escapes? Then there is no path, wrapper,
-/// drive or UNC name, so only a parent step (`..`) or a sensitive name that needs none of those bytes
-/// (`.env`, `win.ini`, `id_rsa`) can be reported: the prefilter's question for such values
-/// (`crate::prefilter`).
-pub(crate) fn may_name_sensitive(v: &[u8]) -> bool {
-    // Those names all hold a `.` or a `_` (checked in the tests): one scan rejects most words before any name
-    // is compared.
-    if !v.iter().any(|&b| b == b'.' || b == b'_') {
+/// Does `word` (a value without `.`, `/`, `:`, `~` or escapes) contain a sensitive name that needs none of
+/// those (`id_rsa`, `authorized_keys`)? Everything else the detector reports needs one of those bytes: the
+/// prefilter's question for one-word values (`crate::prefilter`).
+pub(crate) fn may_name_sensitive(word: &[u8]) -> bool {
+    // Those names all hold a `_` (`id_rsa`, `authorized_keys`; checked in the tests): one scan rejects most
+    // words before any name is compared.
+    if !word.contains(&b'_') {
         return false;
     }
-    v.windows(2).any(|w| w == b"..")
-        || bare_sensitive_names()
-            .iter()
-            .any(|n| v.len() >= n.len() && v.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n)))
+    bare_sensitive_names()
+        .iter()
+        .any(|n| word.len() >= n.len() && word.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n)))
 }
 
-/// The [`SENSITIVE`] names that need no `/`, `:` or `~`, listed once.
+/// The [`SENSITIVE`] names that need no `.`, `/`, `:` or `~`, listed once.
 fn bare_sensitive_names() -> &'static [&'static [u8]] {
     static NAMES: std::sync::OnceLock<Vec<&'static [u8]>> = std::sync::OnceLock::new();
     NAMES.get_or_init(|| {
-        SENSITIVE.iter().map(|n| n.as_bytes()).filter(|n| !n.iter().any(|b| matches!(b, b'/' | b':' | b'~'))).collect()
+        SENSITIVE
+            .iter()
+            .map(|n| n.as_bytes())
+            .filter(|n| !n.iter().any(|b| matches!(b, b'.' | b'/' | b':' | b'~')))
+            .collect()
     })
 }
 
@@ -404,16 +406,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bare_sensitive_names_hold_a_dot_or_an_underscore() {
-        // `may_name_sensitive` rejects words without `.` or `_` before comparing names.
+    fn bare_sensitive_names_hold_an_underscore() {
+        // `may_name_sensitive` rejects words without `_` before comparing names.
         assert!(!bare_sensitive_names().is_empty());
-        assert!(bare_sensitive_names().iter().all(|n| n.contains(&b'_') || n.contains(&b'.')));
+        assert!(bare_sensitive_names().iter().all(|n| n.contains(&b'_')));
         assert!(may_name_sensitive(b"backup_ID_RSA"));
-        assert!(may_name_sensitive(b"WIN.INI"));
-        assert!(may_name_sensitive(b"...."));
         assert!(!may_name_sensitive(b"under_score"));
-        assert!(!may_name_sensitive(b"3.14.2"));
-        assert!(!may_name_sensitive(b"alice.example"));
     }
 
     #[test]
