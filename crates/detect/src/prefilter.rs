@@ -72,11 +72,14 @@ static TRAVERSAL: ByteSet = ByteSet::new(b"./:~");
 static SSRF: ByteSet = ByteSet::new(b".:/@[");
 /// Template delimiters' first bytes: `{{` `{%` `${` `#{` `*{` `@{` `<%` `@(` `%{`.
 static SSTI: ByteSet = ByteSet::new(b"{$#*@<");
+/// Only the escape bytes every set holds (for detectors whose necessary condition is a word, not a byte).
+static ESCAPES: ByteSet = ByteSet::new(b"");
 /// A lookup opens with `${`.
 static JNDI: ByteSet = ByteSet::new(b"${");
-/// Operator keys (`$ne`), bracketed names (`a[$ne]`), JSON documents, and `$where` JavaScript (quotes,
-/// calls).
-static NOSQLI: ByteSet = ByteSet::new(b"$[{'\"(");
+/// Operator keys (`$ne`, also inside a JSON document or a bracketed name `a[$ne]`) need a `$`; the `$where`
+/// JavaScript forms the detector knows each hold `||`, `&&`, `;` or a call `(` (`&` is an escape byte, so
+/// always "maybe").
+static NOSQLI: ByteSet = ByteSet::new(b"$|;(");
 
 /// May `class`'s detector fire on `v`? `false` only when it provably cannot.
 ///
@@ -94,22 +97,29 @@ pub fn may_match(class: Class, v: &[u8]) -> bool {
     let plain = match class {
         Class::Sqli => SQLI.any_in(v) || has_double_dash(v),
         Class::Xss => XSS.any_in(v),
-        // A bare word can be a whole command (`whoami`); that needs a detector's word list, so one word is
-        // always "maybe" — only values with no letters at all (ids, numbers) are skipped.
-        Class::Cmdi => CMDI.any_in(v) || v.iter().any(u8::is_ascii_alphabetic),
-        // A bare dotless word may be a sensitive file name (`passwd`): same as for commands.
-        Class::PathTraversal => TRAVERSAL.any_in(v) || v.iter().any(u8::is_ascii_alphabetic),
+        // Without shell syntax the value is one word (letters, digits, `.`, `_`, `-`), and the detector only
+        // fires on a word that is a whole command it knows (`whoami`, `cmd.exe`): ask its program list.
+        Class::Cmdi => CMDI.any_in(v) || crate::cmdi::may_be_program(v),
+        // Without `.`, `/`, `:` or `~` there is no parent step, wrapper, UNC or path: only a sensitive name
+        // that needs none of them (`id_rsa`) can be reported, and the detector's own list says which.
+        Class::PathTraversal => TRAVERSAL.any_in(v) || crate::traversal::may_name_sensitive(v),
         // Decimal and hex addresses (`2130706433`, `0x7f000001`) have digits; a bare name (`localhost`) is a
         // word to the detector until a port, a path or a dot makes it an address.
         Class::Ssrf => SSRF.any_in(v) || v.iter().any(u8::is_ascii_digit),
         Class::Ssti => SSTI.any_in(v),
         Class::Jndi => JNDI.any_in(v),
         Class::NoSqli => NOSQLI.any_in(v),
-        // Prototype keys are plain words (`__proto__`, `constructor.prototype`), XXE is a document check:
-        // these detectors are cheap and run on few values, so there is no prefilter.
-        Class::ProtoPollution | Class::Xxe => true,
+        // Every key the detector reports holds `__proto__` or `prototype` once decoded (escapes pass above).
+        Class::ProtoPollution => ESCAPES.any_in(v) || contains_ci(v, b"proto"),
+        // XXE is a document check on few values: no prefilter.
+        Class::Xxe => true,
     };
     plain || base64_payload(v).is_some()
+}
+
+/// Does `v` contain `needle` (lowercase ASCII), ignoring ASCII case?
+fn contains_ci(v: &[u8], needle: &[u8]) -> bool {
+    v.len() >= needle.len() && v.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// `--` starts a SQL comment; it is the one two-token form made only of identifier bytes (`admin'--` has a
@@ -148,6 +158,27 @@ mod tests {
         assert!(may_match(Class::Sqli, b"1--"));
         assert!(may_match(Class::Ssrf, b"2130706433"));
         assert!(may_match(Class::Cmdi, b"whoami"));
-        assert!(may_match(Class::PathTraversal, b"passwd"));
+        assert!(may_match(Class::Cmdi, b"WhoAmI.exe"));
+        assert!(may_match(Class::PathTraversal, b"id_rsa"));
+        assert!(may_match(Class::PathTraversal, b"passwd.bak"));
+        assert!(may_match(Class::NoSqli, br#"{"user":{"$ne":null}}"#));
+        assert!(may_match(Class::NoSqli, b"'; return true; var a='"));
+        assert!(may_match(Class::ProtoPollution, b"a[__PROTO__][x]=1"));
+        assert!(may_match(Class::ProtoPollution, b"%5f%5fproto%5f%5f"));
+    }
+
+    #[test]
+    fn words_that_are_no_command_or_sensitive_name_are_skipped() {
+        for v in [&b"hello"[..], b"alice.example", b"CorrectHorseBatteryStaple2024", b"en-GB", b"totp", b"3.14.2"] {
+            assert!(!may_match(Class::Cmdi, v), "{:?}", String::from_utf8_lossy(v));
+        }
+        for v in [&b"hello"[..], b"passwd", b"CorrectHorseBatteryStaple2024", b"en-GB", b"totp"] {
+            assert!(!may_match(Class::PathTraversal, v), "{:?}", String::from_utf8_lossy(v));
+        }
+        // A JSON login body has no operator key and no JavaScript; its keys reach no prototype.
+        let login = br#"{"username":"alice","password":"x y","client":{"app":"web"},"mfa":{"code":"492031"}}"#;
+        assert!(!may_match(Class::NoSqli, login));
+        assert!(!may_match(Class::ProtoPollution, login));
+        assert!(!may_match(Class::ProtoPollution, b"username"));
     }
 }

@@ -75,6 +75,32 @@ const SENSITIVE: &[&str] = &[
     "config/sam",
 ];
 
+/// Does `word` (a value without `.`, `/`, `:`, `~` or escapes) contain a sensitive name that needs none of
+/// those (`id_rsa`, `authorized_keys`)? Everything else the detector reports needs one of those bytes: the
+/// prefilter's question for one-word values (`crate::prefilter`).
+pub(crate) fn may_name_sensitive(word: &[u8]) -> bool {
+    // Those names all hold a `_` (`id_rsa`, `authorized_keys`; checked in the tests): one scan rejects most
+    // words before any name is compared.
+    if !word.contains(&b'_') {
+        return false;
+    }
+    bare_sensitive_names()
+        .iter()
+        .any(|n| word.len() >= n.len() && word.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n)))
+}
+
+/// The [`SENSITIVE`] names that need no `.`, `/`, `:` or `~`, listed once.
+fn bare_sensitive_names() -> &'static [&'static [u8]] {
+    static NAMES: std::sync::OnceLock<Vec<&'static [u8]>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        SENSITIVE
+            .iter()
+            .map(|n| n.as_bytes())
+            .filter(|n| !n.iter().any(|b| matches!(b, b'.' | b'/' | b':' | b'~')))
+            .collect()
+    })
+}
+
 /// PHP/Java stream wrappers that read or execute local resources.
 const WRAPPERS: &[&str] = &[
     "php://filter",
@@ -378,6 +404,15 @@ pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bare_sensitive_names_hold_an_underscore() {
+        // `may_name_sensitive` rejects words without `_` before comparing names.
+        assert!(!bare_sensitive_names().is_empty());
+        assert!(bare_sensitive_names().iter().all(|n| n.contains(&b'_')));
+        assert!(may_name_sensitive(b"backup_ID_RSA"));
+        assert!(!may_name_sensitive(b"under_score"));
+    }
 
     #[test]
     fn attacks() {

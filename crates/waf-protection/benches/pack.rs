@@ -3,10 +3,15 @@
 //! the harness's GET, its 303-byte JSON login POST, and its SQLi attack — plus a 10 KB JSON body, so the
 //! per-request cost of the pack can be compared with nginx's whole-request budget (≈ 40 µs at 25k req/s on
 //! one core). Run: `cargo bench -p portcullis-waf-protection --bench pack`.
+//!
+//! Wall-clock on a shared machine is noise; instruction counts are not. With `PORTCULLIS_CALLGRIND=N` the
+//! binary skips criterion and runs each case N times inside its own `#[inline(never)]` function, so
+//! `callgrind_annotate --inclusive=yes` gives instructions per request (divide by N):
+//! `PORTCULLIS_CALLGRIND=200 valgrind --tool=callgrind target/release/deps/pack-* --bench`.
 
 use std::sync::Arc;
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use criterion::{black_box, criterion_group, Criterion};
 use portcullis_config::Config;
 use portcullis_waf::{Engine, EngineMode, TxInfo};
 
@@ -108,14 +113,19 @@ fn catalogue_10k() -> Vec<u8> {
     format!("{{\"items\":[{}]}}", records.join(",")).into_bytes()
 }
 
-fn bench(c: &mut Criterion) {
-    let engine = engine();
-    let cases = [
+/// The four requests and whether the pack must block each.
+fn cases() -> [(&'static str, Req, bool); 4] {
+    [
         ("get", get("/api/items?id=123&q=hello"), false),
         ("post_login_303B", post_json("/api/login", LOGIN_BODY.as_bytes().to_vec()), false),
         ("post_json_10KB", post_json("/api/items", catalogue_10k()), false),
         ("attack_sqli_get", get("/api/items?id=123&q=1%27%20OR%20%271%27%3D%271%20--"), true),
-    ];
+    ]
+}
+
+fn bench(c: &mut Criterion) {
+    let engine = engine();
+    let cases = cases();
     let mut g = c.benchmark_group("builtin_pack");
     for (name, req, attack) in &cases {
         // A bench of the wrong verdict would measure nothing useful.
@@ -125,5 +135,55 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
+/// Runs one case `n` times, asserting its verdict each time (a wrong verdict would measure nothing useful).
+/// `case` only keeps the four callers below distinct: identical functions would be folded into one by the
+/// linker, and callgrind would report all four cases under one name.
+#[inline(always)]
+fn repeat(engine: &Arc<Engine>, req: &Req, attack: bool, n: usize, case: u32) {
+    black_box(case);
+    for _ in 0..n {
+        assert_eq!(run(engine, black_box(req)), attack);
+    }
+}
+
+// One function per case, so callgrind's inclusive cost of each is the cost of that request times `n`.
+#[inline(never)]
+fn callgrind_get(engine: &Arc<Engine>, req: &Req, n: usize) {
+    repeat(engine, req, false, n, 1)
+}
+
+#[inline(never)]
+fn callgrind_post_login_303b(engine: &Arc<Engine>, req: &Req, n: usize) {
+    repeat(engine, req, false, n, 2)
+}
+
+#[inline(never)]
+fn callgrind_post_json_10kb(engine: &Arc<Engine>, req: &Req, n: usize) {
+    repeat(engine, req, false, n, 3)
+}
+
+#[inline(never)]
+fn callgrind_attack_sqli_get(engine: &Arc<Engine>, req: &Req, n: usize) {
+    repeat(engine, req, true, n, 4)
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    if let Some(n) = std::env::var("PORTCULLIS_CALLGRIND").ok().and_then(|v| v.parse::<usize>().ok()) {
+        let engine = engine();
+        let [get, login, json, attack] = cases();
+        // one warm-up each, so lazily built caches do not count against the first case
+        for (_, req, blocked) in [&get, &login, &json, &attack] {
+            repeat(&engine, req, *blocked, 2, 0);
+        }
+        eprintln!("{n} requests per case");
+        callgrind_get(&engine, &get.1, n);
+        callgrind_post_login_303b(&engine, &login.1, n);
+        callgrind_post_json_10kb(&engine, &json.1, n);
+        callgrind_attack_sqli_get(&engine, &attack.1, n);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

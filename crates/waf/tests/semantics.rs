@@ -130,6 +130,23 @@ SecRule ARGS "@streq a%20b" "id:3,phase:1,pass,log,t:none,multiMatch"
 }
 
 #[test]
+fn multi_match_forms_are_computed_once_per_value() {
+    // Three rules with the same `multiMatch` chain over one value: the two intermediate forms are computed by
+    // the first rule and read from the transformation cache by the other two.
+    let e = engine(
+        r#"
+SecRule ARGS "@streq nothing" "id:1,phase:1,pass,log,t:none,t:urlDecodeUni,t:lowercase,multiMatch"
+SecRule ARGS "@streq nothing" "id:2,phase:1,pass,log,t:none,t:urlDecodeUni,t:lowercase,multiMatch"
+SecRule ARGS "@streq a b" "id:3,phase:1,pass,log,t:none,t:urlDecodeUni,t:lowercase,multiMatch"
+"#,
+    );
+    let (_, tx) = get(&e, "/?x=A%2520B", &[]);
+    assert_eq!(ids(&tx), vec![3]);
+    let s = tx.stats();
+    assert_eq!((s.transforms_computed, s.transform_cache_hits), (2, 4));
+}
+
+#[test]
 fn post_urlencoded_body_and_limits() {
     let e = engine(
         "SecRequestBodyAccess On\nSecRequestBodyLimit 20\nSecRule ARGS_POST:user \"@streq root\" \"id:1,phase:2,deny\"",

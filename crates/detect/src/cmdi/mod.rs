@@ -13,6 +13,12 @@ use crate::{decode, Class, Finding};
 use lexer::{Sep, Tok, Word};
 use programs::Kind;
 
+/// The prefilter's question for a value without shell syntax (one word of letters, digits, `.`, `_` and
+/// `-`): could that word, alone, be a command the detector knows?
+pub(crate) fn may_be_program(word: &[u8]) -> bool {
+    programs::may_name_program(word)
+}
+
 /// Analyses `input` (and its decoded form, when decoding changes it) for command injection.
 ///
 /// ```
@@ -273,7 +279,7 @@ fn program_of(text: &[u8]) -> (Option<&[u8]>, Vec<u8>) {
         None => (None, text),
     };
     let mut n = name.to_vec();
-    for ext in [&b".exe"[..], b".com", b".bat", b".cmd", b".ps1"] {
+    for ext in programs::EXTENSIONS {
         if n.len() > ext.len() && n[n.len() - ext.len()..].eq_ignore_ascii_case(ext) {
             n.truncate(n.len() - ext.len());
             break;

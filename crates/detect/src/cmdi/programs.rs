@@ -199,7 +199,7 @@ const PROGRAMS: &[(&str, Kind, bool)] = {
 
 /// Looks a command word up (already unquoted, path stripped, `.exe` dropped).
 pub(crate) fn lookup(word: &[u8]) -> Option<(&'static str, Kind)> {
-    if word.len() < 2 || word.len() > 17 || !word[0].is_ascii_alphabetic() {
+    if word.len() < 2 || word.len() > MAX_NAME || !word[0].is_ascii_alphabetic() {
         return None;
     }
     if let Some((n, k, _)) = PROGRAMS.iter().find(|(n, _, _)| n.len() == word.len() && n.as_bytes() == word) {
@@ -213,6 +213,37 @@ pub(crate) fn lookup(word: &[u8]) -> Option<(&'static str, Kind)> {
     }
     None
 }
+
+/// Could `word` be a known program in any spelling [`lookup`] accepts (any case, one executable extension
+/// such as `.exe` dropped)? A superset of what the detector finds in a one-word value: the prefilter's
+/// question for values without shell syntax (`crate::prefilter`).
+pub(crate) fn may_name_program(word: &[u8]) -> bool {
+    let stem = EXTENSIONS
+        .iter()
+        .find(|ext| word.len() > ext.len() && word[word.len() - ext.len()..].eq_ignore_ascii_case(ext))
+        .map_or(word, |ext| &word[..word.len() - ext.len()]);
+    if stem.len() < 2 || stem.len() > MAX_NAME || !stem[0].is_ascii_alphabetic() {
+        return false;
+    }
+    // Names grouped by length, built once: a word is compared with the few names as long as it.
+    static BY_LEN: std::sync::OnceLock<Vec<Vec<&'static [u8]>>> = std::sync::OnceLock::new();
+    let by_len = BY_LEN.get_or_init(|| {
+        let mut t = vec![Vec::new(); MAX_NAME + 1];
+        for (n, _, _) in PROGRAMS {
+            if let Some(slot) = t.get_mut(n.len()) {
+                slot.push(n.as_bytes());
+            }
+        }
+        t
+    });
+    by_len[stem.len()].iter().any(|n| n.eq_ignore_ascii_case(stem))
+}
+
+/// Longest word [`lookup`] accepts.
+const MAX_NAME: usize = 17;
+
+/// Executable extensions `program_of` drops before the lookup (`cmd.exe` is `cmd`).
+pub(crate) const EXTENSIONS: [&[u8]; 5] = [b".exe", b".com", b".bat", b".cmd", b".ps1"];
 
 /// Directories whose executables are programs whatever their name.
 pub(crate) fn is_bin_dir(dir: &[u8]) -> bool {

@@ -45,6 +45,9 @@ pub fn base64_payload(input: &[u8]) -> Option<Vec<u8>> {
     if !(upper && lower) && !(digit && (upper || lower)) {
         return None;
     }
+    if binary_early(body) {
+        return None;
+    }
     let mut out = Vec::with_capacity(body.len() * 3 / 4);
     for chunk in body.chunks(4) {
         let n = chunk.iter().enumerate().fold(0u32, |acc, (k, &b)| acc | (u32::from(sextet(b)) << (18 - 6 * k)));
@@ -52,6 +55,33 @@ pub fn base64_payload(input: &[u8]) -> Option<Vec<u8>> {
         out.extend_from_slice(&bytes[..chunk.len() - 1]);
     }
     mostly_text(&out).then_some(out)
+}
+
+/// Does the decoding of `body` (alphabet already checked) fail [`mostly_text`] for sure, found without
+/// allocating? True once it holds a C0 control or DEL byte other than tab/CR/LF (so it is not UTF-8 text
+/// free of controls) *and* more than a tenth of its bytes are not printable (so not 90 % printable either).
+/// Ids, hashes and random tokens (a UUID is valid URL-safe base64) stop here after a few groups.
+fn binary_early(body: &[u8]) -> bool {
+    let out_len = body.len() / 4 * 3 + (body.len() % 4).saturating_sub(1);
+    let (mut bad, mut control) = (0usize, false);
+    for chunk in body.chunks(4) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (k, &b)| acc | (u32::from(sextet(b)) << (18 - 6 * k)));
+        for &c in &[(n >> 16) as u8, (n >> 8) as u8, n as u8][..chunk.len() - 1] {
+            if !is_text_byte(c) {
+                bad += 1;
+                control |= c < 0x20 || c == 0x7f;
+            }
+        }
+        if control && bad * 10 > out_len {
+            return true;
+        }
+    }
+    false
+}
+
+/// Printable ASCII or the whitespace text carries.
+fn is_text_byte(c: u8) -> bool {
+    (0x20..0x7f).contains(&c) || matches!(c, b'\n' | b'\r' | b'\t')
 }
 
 /// The 6-bit value of a base64 character already checked to be in the alphabet (standard or URL-safe).
@@ -75,7 +105,7 @@ fn mostly_text(b: &[u8]) -> bool {
             return true;
         }
     }
-    let printable = b.iter().filter(|&&c| (0x20..0x7f).contains(&c) || matches!(c, b'\n' | b'\r' | b'\t')).count();
+    let printable = b.iter().filter(|&&c| is_text_byte(c)).count();
     printable * 10 >= b.len() * 9
 }
 
@@ -96,5 +126,31 @@ mod tests {
         }
         // Binary (an image header) is not text.
         assert_eq!(base64_payload(b"iVBORw0KGgoAAAANSUhEUgAAAAEAAAAB"), None);
+        assert!(binary_early(b"iVBORw0KGgoAAAANSUhEUgAAAAEAAAAB"));
+        assert_eq!(base64_payload(b"9f1c2b7e-4a7d-4e2b-9a43-0d1f3c5b6a70"), None);
+    }
+
+    #[test]
+    fn the_early_rejection_agrees_with_the_full_check() {
+        // Every 2-group body over a small alphabet: wherever `binary_early` rejects, the decoding is not text.
+        let alphabet = b"AQgw/+9az_-";
+        let mut buf = [0u8; 8];
+        for i in 0..alphabet.len().pow(4) {
+            let mut k = i;
+            for b in buf.iter_mut().take(4) {
+                *b = alphabet[k % alphabet.len()];
+                k /= alphabet.len();
+            }
+            buf.copy_within(..4, 4);
+            if binary_early(&buf) {
+                let mut out = Vec::new();
+                for chunk in buf.chunks(4) {
+                    let n =
+                        chunk.iter().enumerate().fold(0u32, |a, (k, &b)| a | (u32::from(sextet(b)) << (18 - 6 * k)));
+                    out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+                }
+                assert!(!mostly_text(&out), "{:?}", String::from_utf8_lossy(&buf));
+            }
+        }
     }
 }

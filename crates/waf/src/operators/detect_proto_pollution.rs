@@ -12,6 +12,10 @@ pub fn build(_: &str, _: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String> {
 
 impl Operator for DetectProtoPollution {
     fn eval(&self, input: &[u8], ctx: &mut OpCtx<'_>) -> bool {
+        // A cheap necessary condition first: most names and documents hold no `proto` at all.
+        if !portcullis_detect::prefilter::may_match(portcullis_detect::Class::ProtoPollution, input) {
+            return false;
+        }
         native::eval(portcullis_detect::proto::detect, input, ctx)
     }
 }

@@ -16,6 +16,13 @@ pub(crate) enum TVal {
     Owned(Vec<u8>),
 }
 
+/// Transformation-cache keys of `multiMatch`'s intermediate forms: (value, `MULTI_KEY | step << 24 | chain`),
+/// apart from the whole-chain keys (value, chain), which are chain indexes below 2^24.
+const MULTI_KEY: u32 = 1 << 31;
+const MULTI_STEP_SHIFT: u32 = 24;
+const MULTI_STEP_SHIFT_LIMIT: u32 = 1 << MULTI_STEP_SHIFT;
+const MULTI_STEPS_LIMIT: usize = 1 << 7;
+
 fn apply_chain<'a>(chain: &TransformChain, input: &'a [u8]) -> Cow<'a, [u8]> {
     let mut cur: Cow<'a, [u8]> = Cow::Borrowed(input);
     for step in &chain.steps {
@@ -286,11 +293,76 @@ impl Transaction {
 
     /// `multiMatch`: the operator runs on the value as extracted and again after every transformation that
     /// changed it. Nothing is copied until a transformation changes the value (the built-in pack runs every
-    /// detector this way over every parameter).
+    /// detector this way over every parameter). Each intermediate form of an arena value is cached per
+    /// (value, chain, step), so the rules sharing a chain (`t:deepDecode,t:base64IfEncoded` on the pack's
+    /// SQLi, XSS, command and NoSQL rules) decode each value once per transaction, not once per rule.
     fn eval_multi(&mut self, link: &Link, chain: &TransformChain, item: &Item) -> (bool, Option<Vec<u8>>) {
         if self.run_op_on(link, item, &TVal::Same) {
             return (true, Some(self.val(&item.value).to_vec()));
         }
+        let chain_id = link.transforms;
+        match item.value {
+            Val::Arena(span) if chain_id < MULTI_STEP_SHIFT_LIMIT && chain.steps.len() < MULTI_STEPS_LIMIT => {
+                self.eval_multi_cached(link, chain, chain_id, item, span)
+            }
+            _ => self.eval_multi_uncached(link, chain, item),
+        }
+    }
+
+    fn eval_multi_cached(
+        &mut self,
+        link: &Link,
+        chain: &TransformChain,
+        chain_id: u32,
+        item: &Item,
+        span: Span,
+    ) -> (bool, Option<Vec<u8>>) {
+        // The form the next step reads: the latest one a step changed, or the value as extracted.
+        let mut cur: Option<Span> = None;
+        for (k, step) in chain.steps.iter().enumerate() {
+            let key = (span, MULTI_KEY | ((k as u32) << MULTI_STEP_SHIFT) | chain_id);
+            let form = match self.cache.get(&key) {
+                Some(c) => {
+                    self.stats.transform_cache_hits += 1;
+                    *c
+                }
+                None => {
+                    self.stats.transforms_computed += 1;
+                    let bytes = {
+                        let input = match cur {
+                            Some(s) => self.cache_buf.get(s.start as usize..(s.start + s.len) as usize).unwrap_or(b""),
+                            None => self.get(span),
+                        };
+                        match (step.apply)(input) {
+                            Cow::Borrowed(b) if b.len() == input.len() => None,
+                            other => Some(other.into_owned()),
+                        }
+                    };
+                    let c = match bytes {
+                        None => Cached::Unchanged,
+                        Some(b) => {
+                            let start = self.cache_buf.len();
+                            self.cache_buf.extend_from_slice(&b);
+                            Cached::At(Span { start: start as u32, len: b.len() as u32 })
+                        }
+                    };
+                    self.cache.insert(key, c);
+                    c
+                }
+            };
+            if let Cached::At(s) = form {
+                let tv = TVal::Cache(s);
+                if self.run_op_on(link, item, &tv) {
+                    return (true, Some(self.tval(item, &tv).to_vec()));
+                }
+                cur = Some(s);
+            }
+        }
+        (false, None)
+    }
+
+    /// [`Self::eval_multi`] for values outside the arena (built per evaluation, so nothing to cache under).
+    fn eval_multi_uncached(&mut self, link: &Link, chain: &TransformChain, item: &Item) -> (bool, Option<Vec<u8>>) {
         let mut cur: Option<Vec<u8>> = None;
         for step in &chain.steps {
             let next = {
