@@ -3,7 +3,6 @@
 //! release and the automatic-ban policies.
 
 use std::collections::HashMap;
-use std::fmt::Write;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +15,7 @@ use portcullis_store::{Ban, Escalation, Gcra, MemoryStore, RateDecision, RedisTa
 use prometheus_client::metrics::counter::Counter;
 
 use crate::fields::{self, ceil_secs, RATELIMIT, RATELIMIT_POLICY};
+use crate::key::limit_key;
 use crate::shared::{traffic, Traffic};
 
 /// Security events (bans, unbans) go to the same target as the WAF's.
@@ -23,10 +23,6 @@ pub const SECURITY_TARGET: &str = "portcullis::security";
 
 /// The name in `ctx.refused_by` and logs.
 pub const NAME: &str = "limits";
-
-/// A header value can hold this many bytes of a header used as a key part; longer values are cut (they still
-/// identify a client: nobody needs 256 bytes of tenant id).
-const MAX_KEY_HEADER: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LimitsError {
@@ -196,46 +192,11 @@ impl TrafficGuard {
     }
 
     fn ban_of(&self, ip: IpAddr) -> Option<Ban> {
-        self.store.ban_lookup(ip).or_else(|| self.fallback.ban_get(ip, portcullis_store::unix_ms()))
-    }
-
-    fn key(&self, limit: &Limit, ctx: &RequestCtx, req: &request::Parts) -> String {
-        let mut k = String::with_capacity(64);
-        k.push_str(&limit.name);
-        for p in &limit.parts {
-            k.push('|');
-            match p {
-                KeyPart::Ip => {
-                    let _ = write!(k, "ip={}", ctx.client_ip);
-                }
-                KeyPart::Identity => match &ctx.identity {
-                    Some(id) => {
-                        k.push_str("id=");
-                        k.push_str(&id.subject);
-                    }
-                    // Unauthenticated requests under an identity limit are counted per address.
-                    None => {
-                        let _ = write!(k, "anon-ip={}", ctx.client_ip);
-                    }
-                },
-                KeyPart::Header(name) => {
-                    k.push_str("h=");
-                    match req.headers.get(name.as_str()) {
-                        Some(v) => {
-                            let b = v.as_bytes();
-                            k.push_str(&String::from_utf8_lossy(&b[..b.len().min(MAX_KEY_HEADER)]));
-                        }
-                        None => k.push('-'),
-                    }
-                }
-                KeyPart::Route => {
-                    k.push_str("r=");
-                    k.push_str(ctx.route.as_deref().unwrap_or("-"));
-                }
-                KeyPart::Global => k.push('*'),
-            }
-        }
-        k
+        self.store.ban_lookup(ip).or_else(|| match self.fallback.has_bans() {
+            true => self.fallback.ban_get(ip, portcullis_store::unix_ms()),
+            // No local bans (the usual case): no clock read.
+            false => None,
+        })
     }
 
     /// One limit check's store answer, with the failure mode applied. `Err` is the 503 to answer under
@@ -313,7 +274,11 @@ impl TrafficGuard {
         match set {
             Some(set) => Ok(Some((ticket, set))),
             None => {
-                ctx.extensions.insert(ticket);
+                // Only a held in-flight slot needs the ticket later (logging releases it); storing an empty one
+                // cost an allocation on every request of a gateway without limits.
+                if ticket.global || ticket.client {
+                    ctx.extensions.insert(ticket);
+                }
                 Ok(None)
             }
         }
@@ -476,7 +441,7 @@ impl Protection for TrafficGuard {
         let mut state = String::new();
         for &i in &set.limits {
             let limit = &self.limits[i];
-            let key = self.key(limit, ctx, req);
+            let key = limit_key(&limit.name, &limit.parts, ctx, req);
             let d = self.decided(&key, limit, self.store.rate_check(&key, &limit.gcra));
             if let Some(refusal) = self.apply(ctx, &mut ticket, &mut state, set, limit, d) {
                 return refusal;
@@ -500,7 +465,7 @@ impl Protection for TrafficGuard {
             let mut state = String::new();
             for &i in &set.limits {
                 let limit = &self.limits[i];
-                let key = self.key(limit, ctx, req);
+                let key = limit_key(&limit.name, &limit.parts, ctx, req);
                 let d = self.decided(&key, limit, self.store.rate_check_async(&key, &limit.gcra).await);
                 if let Some(refusal) = self.apply(ctx, &mut ticket, &mut state, set, limit, d) {
                     return refusal;
