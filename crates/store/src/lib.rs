@@ -120,8 +120,8 @@ impl Store {
                     RedisTarget::Cluster(nodes) => drop(::redis::cluster::ClusterClient::new(nodes.clone())?),
                 }
                 let thread = StoreThread::start().map_err(|e| StoreError::Config(format!("store thread: {e}")))?;
-                let redis = Arc::new(RedisBackend::new(&spec.key_prefix));
-                thread.handle.spawn(redis.clone().run(target.clone(), spec.timeout));
+                let redis = Arc::new(RedisBackend::new(&spec.key_prefix, target.clone(), spec.timeout));
+                thread.handle.spawn(redis.clone().run());
                 Backend::Redis { redis, thread }
             }
         };
@@ -171,11 +171,43 @@ impl Store {
     /// [`Store::rate_check`] for async callers: with Redis the caller's task is parked, not its thread, so the
     /// worker serves other requests while the script runs. Same timeout and breaker; in memory it never waits.
     pub async fn rate_check_async(&self, key: &str, g: &Gcra) -> Result<RateDecision, StoreError> {
+        let mut d = self.rate_checks_async(&[(key, *g)]).await?;
+        d.pop().ok_or_else(|| StoreError::Redis("no decision".into()))
+    }
+
+    /// All the limit checks of one request, in order, up to and including the first refusal (the limits after
+    /// a refusal are not charged): with Redis one script, one round trip, on the connection of the caller's
+    /// runtime once it is up (else through the store thread). Same timeout and breaker as every call.
+    pub async fn rate_checks_async(&self, checks: &[(&str, Gcra)]) -> Result<Vec<RateDecision>, StoreError> {
         match &self.backend {
-            Backend::Memory(m) => Ok(m.rate_check(key, g)),
+            Backend::Memory(m) => {
+                let mut out = Vec::with_capacity(checks.len());
+                for (k, g) in checks {
+                    let d = m.rate_check(k, g);
+                    out.push(d);
+                    if !d.allowed {
+                        break;
+                    }
+                }
+                Ok(out)
+            }
             Backend::Redis { redis, thread } => {
-                let (r, key, g) = (redis.clone(), key.to_string(), *g);
-                self.waiting(thread, async move { r.rate_check(key, g).await }).await
+                if let Some(conn) = redis.caller_conn() {
+                    self.check_breaker()?;
+                    let r = tokio::time::timeout(self.spec.timeout, redis.rate_check_on(&conn, checks))
+                        .await
+                        .unwrap_or(Err(StoreError::Timeout));
+                    self.note(&r);
+                    return r;
+                }
+                let r = redis.clone();
+                let owned: Vec<(String, Gcra)> = checks.iter().map(|(k, g)| (k.to_string(), *g)).collect();
+                self.waiting(thread, async move {
+                    let conn = r.conn()?;
+                    let checks: Vec<(&str, Gcra)> = owned.iter().map(|(k, g)| (k.as_str(), *g)).collect();
+                    r.rate_check_on(&conn, &checks).await
+                })
+                .await
             }
         }
     }
