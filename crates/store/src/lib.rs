@@ -176,8 +176,8 @@ impl Store {
     }
 
     /// All the limit checks of one request, in order, up to and including the first refusal (the limits after
-    /// a refusal are not charged): with Redis one script, one round trip, on the connection of the caller's
-    /// runtime once it is up (else through the store thread). Same timeout and breaker as every call.
+    /// a refusal are not charged): with Redis one script, one round trip, through the store thread like every
+    /// call (same timeout and breaker).
     pub async fn rate_checks_async(&self, checks: &[(&str, Gcra)]) -> Result<Vec<RateDecision>, StoreError> {
         match &self.backend {
             Backend::Memory(m) => {
@@ -192,14 +192,6 @@ impl Store {
                 Ok(out)
             }
             Backend::Redis { redis, thread } => {
-                if let Some(conn) = redis.caller_conn() {
-                    self.check_breaker()?;
-                    let r = tokio::time::timeout(self.spec.timeout, redis.rate_check_on(&conn, checks))
-                        .await
-                        .unwrap_or(Err(StoreError::Timeout));
-                    self.note(&r);
-                    return r;
-                }
                 let r = redis.clone();
                 let owned: Vec<(String, Gcra)> = checks.iter().map(|(k, g)| (k.to_string(), *g)).collect();
                 self.waiting(thread, async move {

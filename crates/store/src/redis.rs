@@ -14,7 +14,6 @@
 //! hash into a local map every second ([`BAN_SYNC`]), and this gateway's own new bans go to the mirror at once.
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -160,19 +159,11 @@ impl Conn {
     }
 }
 
-/// The Redis side of a [`crate::Store`]; its async methods run on the store's own runtime thread, except the
-/// limit checks of async callers, which use a connection living on the caller's own runtime (see
-/// [`RedisBackend::caller_conn`]).
+/// The Redis side of a [`crate::Store`]; its async methods run on the store's own runtime thread.
 pub struct RedisBackend {
     conn: ArcSwapOption<Conn>,
     target: RedisTarget,
     timeout: Duration,
-    /// A second connection, driven by the runtime of the gateway's request tasks (with that runtime's id). A
-    /// check through the store thread crossed threads twice (the caller wakes the store thread, which wakes the
-    /// caller with the answer); with the gateway pinned to one core each crossing waited for a context switch,
-    /// which was most of Redis mode's added latency. On this connection the task that asks reads the answer.
-    caller: ArcSwapOption<(tokio::runtime::Id, Conn)>,
-    caller_connecting: AtomicBool,
     prefix: String,
     active_key: String,
     levels_key: String,
@@ -186,8 +177,6 @@ impl RedisBackend {
             conn: ArcSwapOption::empty(),
             target,
             timeout,
-            caller: ArcSwapOption::empty(),
-            caller_connecting: AtomicBool::new(false),
             prefix: prefix.to_string(),
             active_key: format!("{{{prefix}:bans}}:active"),
             levels_key: format!("{{{prefix}:bans}}:levels"),
@@ -237,33 +226,6 @@ impl RedisBackend {
 
     pub(crate) fn conn(&self) -> Result<Conn, StoreError> {
         self.conn.load_full().map(|c| (*c).clone()).ok_or(StoreError::NotConnected)
-    }
-
-    /// The connection driven by the calling task's runtime, once there is one. Until then (and when called
-    /// outside a runtime) `None`, and the caller goes through the store thread; the first call from a runtime
-    /// starts connecting in the background on that runtime, once the store thread's own connection shows that
-    /// Redis is reachable. A later call from another runtime (tests build several) replaces it.
-    pub(crate) fn caller_conn(self: &Arc<Self>) -> Option<Conn> {
-        let handle = tokio::runtime::Handle::try_current().ok()?;
-        let id = handle.id();
-        if let Some(c) = self.caller.load().as_ref().filter(|c| c.0 == id) {
-            return Some(c.1.clone());
-        }
-        if self.conn.load().is_none() || self.caller_connecting.swap(true, Ordering::AcqRel) {
-            return None;
-        }
-        let me = self.clone();
-        drop(handle.spawn(async move {
-            match connect(&me.target, me.timeout).await {
-                Ok(c) => me.caller.store(Some(Arc::new((id, c)))),
-                Err(e) => {
-                    tracing::debug!(error = %e, "no Redis connection on the request runtime yet; using the store thread");
-                    tokio::time::sleep(CONNECT_RETRY).await;
-                }
-            }
-            me.caller_connecting.store(false, Ordering::Release);
-        }));
-        None
     }
 
     fn rate_key(&self, key: &str) -> String {
