@@ -190,3 +190,79 @@ async fn redis_hung_or_killed_fail_closed_answers_503_within_the_timeout() {
     let m = c.get(format!("http://{}/metrics", gw.admin.unwrap())).send().await.unwrap().text().await.unwrap();
     assert!(m.contains(r#"mode="fail_closed""#), "{m}");
 }
+
+/// The `calls=` count of one command in `INFO commandstats` (0 when it never ran).
+fn calls(redis: &RedisServer, cmd: &str) -> u64 {
+    let info = redis.cli(&["INFO", "commandstats"]);
+    let prefix = format!("cmdstat_{cmd}:calls=");
+    info.lines().find_map(|l| l.trim().strip_prefix(&prefix)?.split(',').next()?.parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_limits_of_a_request_in_one_script() {
+    let redis = RedisServer::start();
+    let up = Upstream::start("app").await;
+    let gw = Gw::start(&common::config(&format!(
+        r#"
+[server]
+trusted_proxies = ["127.0.0.1/32"]
+[traffic]
+store = "redis"
+redis_url = "{url}"
+on_store_error = "fail_closed"
+default_rate_limits = ["burst", "sustained"]
+[[traffic.rate_limits]]
+name = "burst"
+key = "ip"
+rate = "3/h"
+[[traffic.rate_limits]]
+name = "sustained"
+key = "ip"
+rate = "100/h"
+
+[[upstreams]]
+name = "app"
+targets = ["{upstream}"]
+
+[[routes]]
+name = "all"
+upstream = "app"
+[routes.match]
+path_prefix = "/"
+"#,
+        url = redis.url(),
+        upstream = up.addr,
+    )));
+    wait_connected(&gw).await;
+    let c = common::client();
+    // One request first, so the script is loaded (the first EVALSHA meets NOSCRIPT and is sent again).
+    let r = c.get(gw.url("http", "/x")).header("x-forwarded-for", "192.0.2.1").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    redis.cli(&["CONFIG", "RESETSTAT"]);
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        let r = c.get(gw.url("http", "/x")).header("x-forwarded-for", "192.0.2.77").send().await.unwrap();
+        if r.status() == 200 {
+            let state = r.headers().get("ratelimit").unwrap().to_str().unwrap().to_string();
+            assert!(state.starts_with("\"burst\";r=") && state.contains(", \"sustained\";r="), "{state}");
+        }
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 429, 429, 429, 429, 429, 429, 429]);
+    // Two limits, ten requests: ten scripts, one round trip each (the commands the script runs inside count
+    // separately in commandstats: TIME once, a GET per limit reached, a SET per limit passed).
+    let scripts = calls(&redis, "evalsha") + calls(&redis, "eval");
+    println!("10 requests, 2 limits: {scripts} scripts, {} GET, {} SET", calls(&redis, "get"), calls(&redis, "set"));
+    assert_eq!(scripts, 10);
+    assert_eq!(calls(&redis, "get"), 3 * 2 + 7);
+    assert_eq!(calls(&redis, "set"), 3 * 2);
+    // A request refused by the first limit did not count against the second: 3 left their mark, 97 remain.
+    let r = c.get(gw.url("http", "/x")).header("x-forwarded-for", "192.0.2.78").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let tat: u64 = redis.cli(&["GET", "portcullis:rl:{sustained|ip=192.0.2.77}"]).trim().parse().unwrap();
+    let time = redis.cli(&["TIME"]);
+    let now_s: u64 = time.lines().next().unwrap().trim().parse().unwrap();
+    // Three requests at 36 s each put the TAT about 108 s ahead (a fourth would be 144 s).
+    let ahead = tat / 1_000_000 - now_s;
+    assert!((100..=110).contains(&ahead), "sustained TAT {ahead} s ahead");
+}

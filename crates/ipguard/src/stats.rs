@@ -10,16 +10,25 @@
 //! per-address records (refusal reasons, last seen) for free, and its error bound is per entry.
 //!
 //! The table is split into 16 shards by address hash (each a `Mutex` holding a map plus a `BTreeSet` ordered
-//! by count, so finding the minimum and re-ranking are O(log n)); one address always lands in the same shard,
-//! so the per-shard guarantee holds with `capacity / 16`.
+//! by count, so finding the minimum is O(log n)); one address always lands in the same shard, so the per-shard
+//! guarantee holds with `capacity / 16`.
+//!
+//! Cost per request: this runs in the logging phase of every request, so a hit on a tracked address only bumps
+//! its entry. The ranking is lazy: the `BTreeSet` holds each address under the count it had when last ranked,
+//! which is never above its true count. Eviction pops the lowest ranked entry and re-ranks it if its count has
+//! grown since, until the popped entry's rank is its true count — then it is a true minimum (every other true
+//! count is at least its rank, which is at least this one), so Space-Saving's guarantee is unchanged. Each
+//! re-rank is paid for by the hits since the last one. The address is hashed once (SipHash, random seed) and
+//! that hash picks both the shard and the map slot.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use portcullis_store::prehashed::{shard_of, BuildPassThrough};
 use serde::Serialize;
 
 const SHARDS: usize = 16;
@@ -35,9 +44,23 @@ struct Entry {
     last_seen_ms: u64,
 }
 
+/// An address with its seeded hash, so the map does not hash it again.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Tracked {
+    hash: u64,
+    ip: IpAddr,
+}
+
+impl Hash for Tracked {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
 #[derive(Default)]
 struct Shard {
-    map: HashMap<IpAddr, Entry>,
+    map: HashMap<Tracked, Entry, BuildPassThrough>,
+    /// (count when last ranked, address): never above the entry's true count (see the module docs).
     by_count: BTreeSet<(u64, IpAddr)>,
 }
 
@@ -91,8 +114,9 @@ impl IpStats {
         self.per_shard.store(capacity.div_ceil(SHARDS), Ordering::Relaxed);
     }
 
-    fn shard(&self, ip: &IpAddr) -> &Mutex<Shard> {
-        &self.shards[(self.hasher.hash_one(ip) as usize) % SHARDS]
+    fn tracked(&self, ip: IpAddr) -> (Tracked, &Mutex<Shard>) {
+        let hash = self.hasher.hash_one(ip);
+        (Tracked { hash, ip }, &self.shards[shard_of(hash, SHARDS)])
     }
 
     /// Counts one request from `ip`, refused for `blocked` if set.
@@ -111,27 +135,29 @@ impl IpStats {
             return;
         }
         let now = now_ms();
-        let mut s = self.shard(&ip).lock().unwrap_or_else(|p| p.into_inner());
+        let (key, shard) = self.tracked(ip);
+        let mut s = shard.lock().unwrap_or_else(|p| p.into_inner());
         let s = &mut *s;
-        if !s.map.contains_key(&ip) {
-            let mut inherited = 0;
-            // Evict the least-counted address; the newcomer inherits its count (Space-Saving).
-            while s.map.len() >= per_shard {
-                let Some((min, victim)) = s.by_count.pop_first() else { break };
-                s.map.remove(&victim);
-                inherited = min;
+        let e = match s.map.get_mut(&key) {
+            Some(e) => {
+                e.count += 1;
+                e
             }
-            let (count, error) = (inherited, inherited);
-            s.map.insert(
-                ip,
-                Entry { count, error, requests: 0, blocks: Vec::new(), first_seen_ms: now, last_seen_ms: now },
-            );
-            s.by_count.insert((count, ip));
-        }
-        let Some(e) = s.map.get_mut(&ip) else { return };
-        s.by_count.remove(&(e.count, ip));
-        e.count += 1;
-        s.by_count.insert((e.count, ip));
+            None => {
+                // Space-Saving: evict the least-counted address; the newcomer inherits its count.
+                let inherited = self.evict_to(s, per_shard - 1);
+                let count = inherited + 1;
+                s.by_count.insert((count, ip));
+                s.map.entry(key).or_insert(Entry {
+                    count,
+                    error: inherited,
+                    requests: 0,
+                    blocks: Vec::new(),
+                    first_seen_ms: now,
+                    last_seen_ms: now,
+                })
+            }
+        };
         e.last_seen_ms = now;
         if request {
             e.requests += 1;
@@ -142,6 +168,28 @@ impl IpStats {
                 None => e.blocks.push((r, 1)),
             }
         }
+    }
+
+    /// Evicts least-counted entries until at most `keep` remain; returns the count of the last one evicted
+    /// (0 if none was).
+    fn evict_to(&self, s: &mut Shard, keep: usize) -> u64 {
+        let mut inherited = 0;
+        while s.map.len() > keep {
+            let Some((ranked, victim)) = s.by_count.pop_first() else { break };
+            let key = Tracked { hash: self.hasher.hash_one(victim), ip: victim };
+            match s.map.get(&key).map(|e| e.count) {
+                // Ranked under a stale count: rank it again under its true one and look at the next minimum.
+                Some(count) if count != ranked => {
+                    s.by_count.insert((count, victim));
+                }
+                Some(_) => {
+                    s.map.remove(&key);
+                    inherited = ranked;
+                }
+                None => {}
+            }
+        }
+        inherited
     }
 
     fn stat(ip: IpAddr, e: &Entry) -> IpStat {
@@ -161,12 +209,14 @@ impl IpStats {
         let mut all: Vec<(u64, IpAddr, Entry)> = Vec::new();
         for shard in self.shards.iter() {
             let s = shard.lock().unwrap_or_else(|p| p.into_inner());
-            // Each shard's own top n is enough for the global top n.
-            for (count, ip) in s.by_count.iter().rev().take(n) {
-                if let Some(e) = s.map.get(ip) {
-                    all.push((*count, *ip, e.clone()));
-                }
+            // Each shard's own top n is enough for the global top n. Ranks may lag the true counts (lazy
+            // ranking), so the shard's entries are ordered by their true counts here, off the request path.
+            let mut mine: Vec<(u64, IpAddr, &Entry)> = s.map.iter().map(|(k, e)| (e.count, k.ip, e)).collect();
+            if mine.len() > n {
+                mine.select_nth_unstable_by(n, |a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+                mine.truncate(n);
             }
+            all.extend(mine.into_iter().map(|(c, ip, e)| (c, ip, e.clone())));
         }
         all.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
         all.into_iter().take(n).map(|(_, ip, e)| Self::stat(ip, &e)).collect()
@@ -174,8 +224,9 @@ impl IpStats {
 
     /// What is known about one address, if it is tracked.
     pub fn get(&self, ip: IpAddr) -> Option<IpStat> {
-        let s = self.shard(&ip).lock().unwrap_or_else(|p| p.into_inner());
-        s.map.get(&ip).map(|e| Self::stat(ip, e))
+        let (key, shard) = self.tracked(ip);
+        let s = shard.lock().unwrap_or_else(|p| p.into_inner());
+        s.map.get(&key).map(|e| Self::stat(ip, e))
     }
 
     /// Addresses currently tracked.

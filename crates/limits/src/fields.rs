@@ -30,11 +30,49 @@ pub fn policy_member(out: &mut String, name: &str, quota: u64, window: Duration)
 
 /// One current-state member: `"name";r=R;t=T`.
 pub fn state_member(out: &mut String, name: &str, remaining: u64, reset: Duration) {
+    let mut quoted = String::with_capacity(name.len() + 2);
+    sf_string(&mut quoted, name);
+    state_member_quoted(out, &quoted, remaining, reset);
+}
+
+/// [`state_member`] with the name already an sf-string ([`quoted`], made once when the config is built): this
+/// runs on every allowed request.
+pub fn state_member_quoted(out: &mut String, quoted: &str, remaining: u64, reset: Duration) {
     if !out.is_empty() {
         out.push_str(", ");
     }
-    sf_string(out, name);
-    let _ = write!(out, ";r={};t={}", remaining, ceil_secs(reset));
+    out.push_str(quoted);
+    out.push_str(";r=");
+    push_u64(out, remaining);
+    out.push_str(";t=");
+    push_u64(out, ceil_secs(reset));
+}
+
+/// `name` as an sf-string.
+pub fn quoted(name: &str) -> Box<str> {
+    let mut q = String::with_capacity(name.len() + 2);
+    sf_string(&mut q, name);
+    q.into_boxed_str()
+}
+
+/// Appends `n` in decimal without the formatting machinery (digit by digit: a memcpy call per number cost more
+/// than the digits).
+pub fn push_u64(out: &mut String, n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reserve(buf.len() - i);
+    for &d in &buf[i..] {
+        out.push(char::from(d));
+    }
 }
 
 /// Whole seconds, rounded up (a client that waits this long is never early).
@@ -62,6 +100,11 @@ pub fn value(s: &str) -> HeaderValue {
     HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
+/// [`value`] taking the text's buffer instead of copying it.
+pub fn value_owned(s: String) -> HeaderValue {
+    HeaderValue::try_from(s).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +118,12 @@ mod tests {
         let mut s = String::new();
         state_member(&mut s, "login", 0, Duration::from_millis(5001));
         assert_eq!(s, r#""login";r=0;t=6"#);
+        state_member_quoted(&mut s, &quoted("we\"ird"), 12, Duration::from_secs(3));
+        assert_eq!(s, r#""login";r=0;t=6, "we\"ird";r=12;t=3"#);
+        for n in [0, 7, 10, 99, 1_000_000, u64::MAX] {
+            let mut d = String::new();
+            push_u64(&mut d, n);
+            assert_eq!(d, n.to_string());
+        }
     }
 }

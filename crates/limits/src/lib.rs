@@ -12,6 +12,7 @@
 //! `ctx.allowlisted`).
 
 pub mod fields;
+mod key;
 pub mod metrics;
 mod protection;
 mod shared;

@@ -3,7 +3,6 @@
 //! release and the automatic-ban policies.
 
 use std::collections::HashMap;
-use std::fmt::Write;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,10 +11,12 @@ use http::header::RETRY_AFTER;
 use http::{request, response, HeaderValue, StatusCode};
 use portcullis_config::{parse_key, parse_rate, parse_trigger, BanTrigger, Config, KeyPart, OnStoreError, StoreKind};
 use portcullis_pipeline::{ConnInfo, PhaseStep, Phases, Problem, Protection, RequestCtx, Verdict};
+use portcullis_store::prehashed::BuildPassThrough;
 use portcullis_store::{Ban, Escalation, Gcra, MemoryStore, RateDecision, RedisTarget, Store, StoreError, StoreSpec};
 use prometheus_client::metrics::counter::Counter;
 
 use crate::fields::{self, ceil_secs, RATELIMIT, RATELIMIT_POLICY};
+use crate::key::limit_key;
 use crate::shared::{traffic, Traffic};
 
 /// Security events (bans, unbans) go to the same target as the WAF's.
@@ -23,10 +24,6 @@ pub const SECURITY_TARGET: &str = "portcullis::security";
 
 /// The name in `ctx.refused_by` and logs.
 pub const NAME: &str = "limits";
-
-/// A header value can hold this many bytes of a header used as a key part; longer values are cut (they still
-/// identify a client: nobody needs 256 bytes of tenant id).
-const MAX_KEY_HEADER: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LimitsError {
@@ -38,6 +35,8 @@ pub enum LimitsError {
 
 struct Limit {
     name: Box<str>,
+    /// `name` as an sf-string, for the RateLimit field.
+    quoted: Box<str>,
     parts: Vec<KeyPart>,
     gcra: Gcra,
     count: u64,
@@ -51,6 +50,8 @@ struct Limit {
 struct RouteLimits {
     limits: Vec<usize>,
     policy: HeaderValue,
+    /// Bytes the RateLimit field's members can take, so it is built in one allocation.
+    state_len: usize,
 }
 
 struct BanPolicy {
@@ -78,7 +79,8 @@ pub struct TrafficGuard {
     fallback: Arc<MemoryStore>,
     on_error: OnStoreError,
     limits: Vec<Limit>,
-    routes: HashMap<Box<str>, RouteLimits>,
+    /// Route names come from the config, not from clients: hashed with FNV rather than SipHash.
+    routes: HashMap<Box<str>, RouteLimits, BuildPassThrough>,
     default_route: Option<RouteLimits>,
     /// Shared with the background tasks that count toward bans when the store is remote.
     policies: Vec<Arc<BanPolicy>>,
@@ -119,6 +121,7 @@ impl TrafficGuard {
             let burst = l.burst.unwrap_or(u32::try_from(count).unwrap_or(u32::MAX));
             limits.push(Limit {
                 name: l.name.as_str().into(),
+                quoted: fields::quoted(&l.name),
                 parts,
                 gcra: Gcra::new(count, period, burst),
                 count,
@@ -145,10 +148,12 @@ impl TrafficGuard {
             for &i in &idx {
                 fields::policy_member(&mut policy, &limits[i].name, limits[i].count, limits[i].period);
             }
-            Ok(Some(RouteLimits { limits: idx, policy: fields::value(&policy) }))
+            // Per member: the quoted name, `;r=` and `;t=` with up to 20 digits each, and `, `.
+            let state_len = idx.iter().map(|&i| limits[i].quoted.len() + 48).sum();
+            Ok(Some(RouteLimits { limits: idx, policy: fields::value(&policy), state_len }))
         };
         let default_route = index(&t.default_rate_limits)?;
-        let mut routes = HashMap::new();
+        let mut routes = HashMap::default();
         for r in &config.file.routes {
             let set = match &r.rate_limits {
                 Some(names) => index(names)?,
@@ -196,46 +201,11 @@ impl TrafficGuard {
     }
 
     fn ban_of(&self, ip: IpAddr) -> Option<Ban> {
-        self.store.ban_lookup(ip).or_else(|| self.fallback.ban_get(ip, portcullis_store::unix_ms()))
-    }
-
-    fn key(&self, limit: &Limit, ctx: &RequestCtx, req: &request::Parts) -> String {
-        let mut k = String::with_capacity(64);
-        k.push_str(&limit.name);
-        for p in &limit.parts {
-            k.push('|');
-            match p {
-                KeyPart::Ip => {
-                    let _ = write!(k, "ip={}", ctx.client_ip);
-                }
-                KeyPart::Identity => match &ctx.identity {
-                    Some(id) => {
-                        k.push_str("id=");
-                        k.push_str(&id.subject);
-                    }
-                    // Unauthenticated requests under an identity limit are counted per address.
-                    None => {
-                        let _ = write!(k, "anon-ip={}", ctx.client_ip);
-                    }
-                },
-                KeyPart::Header(name) => {
-                    k.push_str("h=");
-                    match req.headers.get(name.as_str()) {
-                        Some(v) => {
-                            let b = v.as_bytes();
-                            k.push_str(&String::from_utf8_lossy(&b[..b.len().min(MAX_KEY_HEADER)]));
-                        }
-                        None => k.push('-'),
-                    }
-                }
-                KeyPart::Route => {
-                    k.push_str("r=");
-                    k.push_str(ctx.route.as_deref().unwrap_or("-"));
-                }
-                KeyPart::Global => k.push('*'),
-            }
-        }
-        k
+        self.store.ban_lookup(ip).or_else(|| match self.fallback.has_bans() {
+            true => self.fallback.ban_get(ip, portcullis_store::unix_ms()),
+            // No local bans (the usual case): no clock read.
+            false => None,
+        })
     }
 
     /// One limit check's store answer, with the failure mode applied. `Err` is the 503 to answer under
@@ -313,7 +283,11 @@ impl TrafficGuard {
         match set {
             Some(set) => Ok(Some((ticket, set))),
             None => {
-                ctx.extensions.insert(ticket);
+                // Only a held in-flight slot needs the ticket later (logging releases it); storing an empty one
+                // cost an allocation on every request of a gateway without limits.
+                if ticket.global || ticket.client {
+                    ctx.extensions.insert(ticket);
+                }
                 Ok(None)
             }
         }
@@ -340,12 +314,12 @@ impl TrafficGuard {
         };
         if d.allowed {
             limit.allowed.inc();
-            fields::state_member(state, &limit.name, d.remaining, d.reset_after);
+            fields::state_member_quoted(state, &limit.quoted, d.remaining, d.reset_after);
             return None;
         }
         limit.limited.inc();
         let mut only = String::new();
-        fields::state_member(&mut only, &limit.name, 0, d.retry_after);
+        fields::state_member_quoted(&mut only, &limit.quoted, 0, d.retry_after);
         let retry = ceil_secs(d.retry_after).max(1);
         let p = Problem::new(StatusCode::TOO_MANY_REQUESTS, format!("Too many requests; retry in {retry} s."))
             .with_header(RETRY_AFTER, fields::value(&retry.to_string()))
@@ -357,8 +331,8 @@ impl TrafficGuard {
     }
 
     /// Every limit passed: the ticket carries the RateLimit fields for the response.
-    fn admitted(ctx: &mut RequestCtx, mut ticket: Ticket, set: &RouteLimits, state: &str) -> Verdict {
-        ticket.fields = Some((set.policy.clone(), fields::value(state)));
+    fn admitted(ctx: &mut RequestCtx, mut ticket: Ticket, set: &RouteLimits, state: String) -> Verdict {
+        ticket.fields = Some((set.policy.clone(), fields::value_owned(state)));
         ctx.extensions.insert(ticket);
         Verdict::Continue
     }
@@ -473,16 +447,16 @@ impl Protection for TrafficGuard {
             Ok(None) => return Verdict::Continue,
             Ok(Some(t)) => t,
         };
-        let mut state = String::new();
+        let mut state = String::with_capacity(set.state_len);
         for &i in &set.limits {
             let limit = &self.limits[i];
-            let key = self.key(limit, ctx, req);
+            let key = limit_key(&limit.name, &limit.parts, ctx, req);
             let d = self.decided(&key, limit, self.store.rate_check(&key, &limit.gcra));
             if let Some(refusal) = self.apply(ctx, &mut ticket, &mut state, set, limit, d) {
                 return refusal;
             }
         }
-        Self::admitted(ctx, ticket, set, &state)
+        Self::admitted(ctx, ticket, set, state)
     }
 
     /// With Redis, the limit checks await the store instead of blocking the worker thread; in memory, and on
@@ -497,23 +471,35 @@ impl Protection for TrafficGuard {
             Ok(Some(t)) => t,
         };
         PhaseStep::Wait(Box::pin(async move {
-            let mut state = String::new();
-            for &i in &set.limits {
+            // All the route's limits in one store call: one round trip, however many limits there are.
+            let keys: Vec<String> =
+                set.limits.iter().map(|&i| limit_key(&self.limits[i].name, &self.limits[i].parts, ctx, req)).collect();
+            let checks: Vec<(&str, Gcra)> =
+                set.limits.iter().zip(&keys).map(|(&i, k)| (k.as_str(), self.limits[i].gcra)).collect();
+            let answer = self.store.rate_checks_async(&checks).await;
+            let mut state = String::with_capacity(set.state_len);
+            for (n, (&i, key)) in set.limits.iter().zip(&keys).enumerate() {
                 let limit = &self.limits[i];
-                let key = self.key(limit, ctx, req);
-                let d = self.decided(&key, limit, self.store.rate_check_async(&key, &limit.gcra).await);
+                let one = match &answer {
+                    // The store stops at the first refusal, and that refusal returns here before a later limit
+                    // is reached; a missing answer is a store fault like any other.
+                    Ok(ds) => ds.get(n).copied().ok_or_else(|| StoreError::Redis("no decision for a limit".into())),
+                    Err(e) => Err(e.clone()),
+                };
+                let d = self.decided(key, limit, one);
                 if let Some(refusal) = self.apply(ctx, &mut ticket, &mut state, set, limit, d) {
                     return refusal;
                 }
             }
-            Self::admitted(ctx, ticket, set, &state)
+            Self::admitted(ctx, ticket, set, state)
         }))
     }
 
     fn response_headers_filter(&self, ctx: &mut RequestCtx, resp: &mut response::Parts) -> Verdict {
-        if let Some((policy, state)) = ctx.extensions.get::<Ticket>().and_then(|t| t.fields.as_ref()) {
-            resp.headers.insert(RATELIMIT_POLICY.clone(), policy.clone());
-            resp.headers.insert(RATELIMIT.clone(), state.clone());
+        // Taken, not cloned: nothing reads the fields after this phase.
+        if let Some((policy, state)) = ctx.extensions.get_mut::<Ticket>().and_then(|t| t.fields.take()) {
+            resp.headers.insert(RATELIMIT_POLICY.clone(), policy);
+            resp.headers.insert(RATELIMIT.clone(), state);
         }
         Verdict::Continue
     }

@@ -19,6 +19,7 @@
 mod ban;
 pub mod gcra;
 mod memory;
+pub mod prehashed;
 pub mod redis;
 
 pub use ban::{unix_ms, Ban, Escalation};
@@ -119,8 +120,8 @@ impl Store {
                     RedisTarget::Cluster(nodes) => drop(::redis::cluster::ClusterClient::new(nodes.clone())?),
                 }
                 let thread = StoreThread::start().map_err(|e| StoreError::Config(format!("store thread: {e}")))?;
-                let redis = Arc::new(RedisBackend::new(&spec.key_prefix));
-                thread.handle.spawn(redis.clone().run(target.clone(), spec.timeout));
+                let redis = Arc::new(RedisBackend::new(&spec.key_prefix, target.clone(), spec.timeout));
+                thread.handle.spawn(redis.clone().run());
                 Backend::Redis { redis, thread }
             }
         };
@@ -170,11 +171,35 @@ impl Store {
     /// [`Store::rate_check`] for async callers: with Redis the caller's task is parked, not its thread, so the
     /// worker serves other requests while the script runs. Same timeout and breaker; in memory it never waits.
     pub async fn rate_check_async(&self, key: &str, g: &Gcra) -> Result<RateDecision, StoreError> {
+        let mut d = self.rate_checks_async(&[(key, *g)]).await?;
+        d.pop().ok_or_else(|| StoreError::Redis("no decision".into()))
+    }
+
+    /// All the limit checks of one request, in order, up to and including the first refusal (the limits after
+    /// a refusal are not charged): with Redis one script, one round trip, through the store thread like every
+    /// call (same timeout and breaker).
+    pub async fn rate_checks_async(&self, checks: &[(&str, Gcra)]) -> Result<Vec<RateDecision>, StoreError> {
         match &self.backend {
-            Backend::Memory(m) => Ok(m.rate_check(key, g)),
+            Backend::Memory(m) => {
+                let mut out = Vec::with_capacity(checks.len());
+                for (k, g) in checks {
+                    let d = m.rate_check(k, g);
+                    out.push(d);
+                    if !d.allowed {
+                        break;
+                    }
+                }
+                Ok(out)
+            }
             Backend::Redis { redis, thread } => {
-                let (r, key, g) = (redis.clone(), key.to_string(), *g);
-                self.waiting(thread, async move { r.rate_check(key, g).await }).await
+                let r = redis.clone();
+                let owned: Vec<(String, Gcra)> = checks.iter().map(|(k, g)| (k.to_string(), *g)).collect();
+                self.waiting(thread, async move {
+                    let conn = r.conn()?;
+                    let checks: Vec<(&str, Gcra)> = owned.iter().map(|(k, g)| (k.as_str(), *g)).collect();
+                    r.rate_check_on(&conn, &checks).await
+                })
+                .await
             }
         }
     }
@@ -251,6 +276,10 @@ impl Store {
             Backend::Memory(m) => m,
             Backend::Redis { redis, .. } => &redis.bans,
         };
+        // No bans anywhere (the usual case) costs one load: no clock read, no lock.
+        if !m.has_bans() {
+            return None;
+        }
         m.ban_get(ip, unix_ms())
     }
 

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use crate::ban::{ms, Ban, Escalation};
 use crate::gcra::{self, Gcra, RateDecision};
+use crate::prehashed::{shard_of, BuildPassThrough};
 
 const SHARDS: usize = 64;
 /// Entries looked at when a full shard must evict a live one.
@@ -35,7 +36,8 @@ struct Cell {
 }
 
 struct Shard {
-    cells: HashMap<u64, Cell>,
+    /// Keyed by the key's seeded hash, which is already uniform: the map does not hash it again.
+    cells: HashMap<u64, Cell, BuildPassThrough>,
     last_sweep_us: u64,
 }
 
@@ -55,7 +57,7 @@ pub struct MemoryStore {
 impl MemoryStore {
     pub fn new(max_keys: usize) -> MemoryStore {
         let shards = (0..SHARDS)
-            .map(|_| Mutex::new(Shard { cells: HashMap::new(), last_sweep_us: 0 }))
+            .map(|_| Mutex::new(Shard { cells: HashMap::default(), last_sweep_us: 0 }))
             .collect::<Vec<_>>()
             .into_boxed_slice();
         MemoryStore {
@@ -91,7 +93,7 @@ impl MemoryStore {
     fn with_cell<R>(&self, key: &str, f: impl FnOnce(Option<Cell>, u64) -> (R, Option<Cell>)) -> R {
         let h = self.seed.hash_one(key);
         let now = self.now_us();
-        let mut shard = lock(&self.shards[(h as usize) % SHARDS]);
+        let mut shard = lock(&self.shards[shard_of(h, SHARDS)]);
         let cur = shard.cells.get(&h).copied().filter(|c| c.expires_us > now);
         let (r, new) = f(cur, now);
         if let Some(c) = new {
@@ -182,6 +184,12 @@ impl MemoryStore {
         }
         bans.insert(ban.ip, ban);
         self.ban_count.store(bans.len(), Ordering::Relaxed);
+    }
+
+    /// Whether any ban (active or expired, not yet swept) is held: one load, so callers can skip reading the
+    /// clock on the usual path.
+    pub fn has_bans(&self) -> bool {
+        self.ban_count.load(Ordering::Relaxed) != 0
     }
 
     /// The active ban on `ip`, if any (no lock taken when there are no bans at all).

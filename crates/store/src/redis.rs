@@ -34,27 +34,39 @@ const SWEEP_EVERY_SYNCS: u32 = 30;
 /// Delay between attempts to make the first connection (later reconnects are the connection manager's).
 const CONNECT_RETRY: Duration = Duration::from_millis(250);
 
+/// The GCRA step for one or more keys in one script, in order, stopping after the first refusal (a refused
+/// request does not count against the limits after it — the same as checking them one by one). `ARGV` holds
+/// interval and tolerance per key; the answer is four numbers per key checked. One script for all the limits of
+/// a request: one round trip however many limits a route has.
 static GCRA: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
 if redis.replicate_commands then pcall(redis.replicate_commands) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
-local tolerance = tonumber(ARGV[2])
-local tat = now
-local stored = redis.call('GET', KEYS[1])
-if stored then
-  local s = tonumber(stored)
-  if s and s > now then tat = s end
+local out = {}
+for i = 1, #KEYS do
+  local interval = tonumber(ARGV[2 * i - 1])
+  local tolerance = tonumber(ARGV[2 * i])
+  local tat = now
+  local stored = redis.call('GET', KEYS[i])
+  if stored then
+    local s = tonumber(stored)
+    if s and s > now then tat = s end
+  end
+  local new_tat = tat + interval
+  local allow_at = new_tat - tolerance
+  local n = #out
+  if now < allow_at then
+    out[n + 1] = 0; out[n + 2] = math.floor((tolerance - (tat - now)) / interval)
+    out[n + 3] = tat - now; out[n + 4] = allow_at - now
+    return out
+  end
+  redis.call('SET', KEYS[i], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1)
+  out[n + 1] = 1; out[n + 2] = math.floor((tolerance - (new_tat - now)) / interval)
+  out[n + 3] = new_tat - now; out[n + 4] = 0
 end
-local new_tat = tat + interval
-local allow_at = new_tat - tolerance
-if now < allow_at then
-  return {0, math.floor((tolerance - (tat - now)) / interval), tat - now, allow_at - now}
-end
-redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1)
-return {1, math.floor((tolerance - (new_tat - now)) / interval), new_tat - now, 0}
+return out
 "#,
     )
 });
@@ -119,7 +131,7 @@ return n
 
 /// A connection that reconnects on its own: the connection manager (standalone) or the cluster client.
 #[derive(Clone)]
-enum Conn {
+pub(crate) enum Conn {
     Single(ConnectionManager),
     Cluster(ClusterConnection),
 }
@@ -150,6 +162,8 @@ impl Conn {
 /// The Redis side of a [`crate::Store`]; its async methods run on the store's own runtime thread.
 pub struct RedisBackend {
     conn: ArcSwapOption<Conn>,
+    target: RedisTarget,
+    timeout: Duration,
     prefix: String,
     active_key: String,
     levels_key: String,
@@ -158,9 +172,11 @@ pub struct RedisBackend {
 }
 
 impl RedisBackend {
-    pub(crate) fn new(prefix: &str) -> RedisBackend {
+    pub(crate) fn new(prefix: &str, target: RedisTarget, timeout: Duration) -> RedisBackend {
         RedisBackend {
             conn: ArcSwapOption::empty(),
+            target,
+            timeout,
             prefix: prefix.to_string(),
             active_key: format!("{{{prefix}:bans}}:active"),
             levels_key: format!("{{{prefix}:bans}}:levels"),
@@ -170,10 +186,11 @@ impl RedisBackend {
 
     /// Makes the first connection, retrying until it succeeds (the gateway serves meanwhile, under its failure
     /// mode), then mirrors bans until the store is dropped.
-    pub(crate) async fn run(self: Arc<Self>, target: RedisTarget, timeout: Duration) {
+    pub(crate) async fn run(self: Arc<Self>) {
+        let (target, timeout) = (&self.target, self.timeout);
         let mut warned = false;
         loop {
-            match connect(&target, timeout).await {
+            match connect(target, timeout).await {
                 Ok(c) => {
                     self.conn.store(Some(Arc::new(c)));
                     tracing::info!("connected to Redis");
@@ -207,7 +224,7 @@ impl RedisBackend {
         }
     }
 
-    fn conn(&self) -> Result<Conn, StoreError> {
+    pub(crate) fn conn(&self) -> Result<Conn, StoreError> {
         self.conn.load_full().map(|c| (*c).clone()).ok_or(StoreError::NotConnected)
     }
 
@@ -217,18 +234,53 @@ impl RedisBackend {
 
     pub(crate) async fn rate_check(&self, key: String, g: Gcra) -> Result<RateDecision, StoreError> {
         let conn = self.conn()?;
-        let k = self.rate_key(&key);
-        let r: Vec<i64> = conn.script(&GCRA, &[&k], &[g.interval_us.to_string(), g.tolerance_us.to_string()]).await?;
-        let [allowed, remaining, reset_us, retry_us] = r[..] else {
-            return Err(StoreError::Redis(format!("rate script returned {} values", r.len())));
-        };
+        let mut d = self.rate_check_on(&conn, &[(key.as_str(), g)]).await?;
+        d.pop().ok_or_else(|| StoreError::Redis("rate script returned no decision".into()))
+    }
+
+    /// The decisions for `checks` in order, up to and including the first refusal, on `conn`: one script on a
+    /// standalone Redis. In a cluster the keys of one request live in different slots (each limit key carries
+    /// its own hash tag, so one script cannot hold them), so each key's script goes to its node concurrently:
+    /// still one round trip of waiting, but a refusal does not spare the limits after it there.
+    pub(crate) async fn rate_check_on(
+        &self,
+        conn: &Conn,
+        checks: &[(&str, Gcra)],
+    ) -> Result<Vec<RateDecision>, StoreError> {
+        if let (Conn::Cluster(_), [_, _, ..]) = (conn, checks) {
+            let each = checks.iter().map(|c| self.rate_check_on(conn, std::slice::from_ref(c)));
+            let mut out = Vec::with_capacity(checks.len());
+            for r in futures_util::future::join_all(each).await {
+                let d = r?;
+                let refused = d.iter().any(|d| !d.allowed);
+                out.extend(d);
+                if refused {
+                    break;
+                }
+            }
+            return Ok(out);
+        }
+        let keys: Vec<String> = checks.iter().map(|(k, _)| self.rate_key(k)).collect();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let args: Vec<String> =
+            checks.iter().flat_map(|(_, g)| [g.interval_us.to_string(), g.tolerance_us.to_string()]).collect();
+        let r: Vec<i64> = conn.script(&GCRA, &keys, &args).await?;
+        if r.is_empty() || r.len() % 4 != 0 || r.len() > 4 * checks.len() {
+            return Err(StoreError::Redis(format!(
+                "rate script returned {} values for {} keys",
+                r.len(),
+                checks.len()
+            )));
+        }
         let us = |v: i64| Duration::from_micros(v.max(0) as u64);
-        Ok(RateDecision {
-            allowed: allowed == 1,
-            remaining: remaining.max(0) as u64,
-            reset_after: us(reset_us),
-            retry_after: us(retry_us),
-        })
+        Ok(r.chunks_exact(4)
+            .map(|c| RateDecision {
+                allowed: c[0] == 1,
+                remaining: c[1].max(0) as u64,
+                reset_after: us(c[2]),
+                retry_after: us(c[3]),
+            })
+            .collect())
     }
 
     pub(crate) async fn count_hit(&self, key: String, window: Duration) -> Result<u64, StoreError> {
