@@ -404,6 +404,56 @@ mod tests {
     }
 
     #[test]
+    fn usual_connection_tokens_and_custom_ones() {
+        // Mixed case, several field lines, a custom token beside the usual ones.
+        let mut h = HeaderMap::new();
+        h.append(CONNECTION, HeaderValue::from_static("Keep-Alive, close"));
+        h.append(CONNECTION, HeaderValue::from_static("X-Hop"));
+        h.insert("x-hop", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert("x-keep", HeaderValue::from_static("1"));
+        remove_hop_by_hop(&mut h, false);
+        assert_eq!(h.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["x-keep"]);
+
+        // A WebSocket handshake keeps `Upgrade` and gets `Connection: upgrade` back; other hops still go.
+        let mut h = HeaderMap::new();
+        h.insert(CONNECTION, HeaderValue::from_static("Upgrade, TE"));
+        h.insert(UPGRADE, HeaderValue::from_static("websocket"));
+        h.insert(TE, HeaderValue::from_static("trailers"));
+        remove_hop_by_hop(&mut h, true);
+        assert_eq!(h[UPGRADE], "websocket");
+        assert_eq!(h[CONNECTION], "upgrade");
+        assert!(!h.contains_key(TE));
+    }
+
+    #[test]
+    fn forwarded_value_is_reused_per_host_and_client_identity_headers_are_dropped() {
+        let peer = Peer::new("203.0.113.9".parse().unwrap(), true);
+        let a = HeaderValue::from_static("a.example");
+        let b = HeaderValue::from_static("b.example:8443");
+        let run = |host: Option<&HeaderValue>| {
+            let mut h = HeaderMap::new();
+            h.insert(X_PORTCULLIS_CLIENT_CERT_SUBJECT.clone(), HeaderValue::from_static("CN=admin"));
+            h.insert(X_FORWARDED_HOST.clone(), HeaderValue::from_static("spoofed.example"));
+            set_forwarded(&mut h, &peer, host, &[]);
+            assert!(!h.contains_key(&X_PORTCULLIS_CLIENT_CERT_SUBJECT));
+            assert_eq!(h[&X_FORWARDED_PROTO], "https");
+            (h.get(&X_FORWARDED_HOST).cloned(), h[&FORWARDED].clone())
+        };
+        for _ in 0..2 {
+            assert_eq!(
+                run(Some(&a)),
+                (Some(a.clone()), HeaderValue::from_static("for=203.0.113.9;proto=https;host=a.example"))
+            );
+            assert_eq!(
+                run(Some(&b)),
+                (Some(b.clone()), HeaderValue::from_static("for=203.0.113.9;proto=https;host=b.example:8443"))
+            );
+            assert_eq!(run(None), (None, HeaderValue::from_static("for=203.0.113.9;proto=https")));
+        }
+    }
+
+    #[test]
     fn spoofed_xff_from_untrusted_peer_is_replaced() {
         let mut h = HeaderMap::new();
         h.insert(X_FORWARDED_FOR.clone(), HeaderValue::from_static("1.2.3.4"));
@@ -495,8 +545,15 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(X_REQUEST_ID.clone(), HeaderValue::from_static("abc-123"));
         assert_eq!(request_id(&h), "abc-123");
+        assert_eq!(request_id_and_value(&h).1.unwrap(), "abc-123");
         h.insert(X_REQUEST_ID.clone(), HeaderValue::from_static("bad id<script>"));
         assert_eq!(request_id(&h).len(), 36);
+        let (id, value) = request_id_and_value(&h);
+        assert_eq!(value.unwrap(), id.as_str(), "a replaced id is sent as generated");
+        h.insert(X_REQUEST_ID.clone(), HeaderValue::from_str(&"a".repeat(129)).unwrap());
+        assert_eq!(request_id(&h).len(), 36);
+        h.insert(X_REQUEST_ID.clone(), HeaderValue::from_static("Trace_1.2:3-x"));
+        assert_eq!(request_id(&h), "Trace_1.2:3-x");
     }
 
     #[test]

@@ -158,8 +158,7 @@ pub async fn handle(cx: Arc<ConnShared>, req: Request<Incoming>) -> Result<Respo
         // Logged like any refusal; hyper closes the connection (HTTP/2: resets the stream) on the error.
         let by = ctx.refused_by.unwrap_or("-");
         let head_done = line.as_ref().map(|_| Instant::now());
-        RequestLog { cx, rt, ctx: CtxCell::Owned(ctx), served, status: 0, line, head_done }
-            .done(0, false);
+        RequestLog { cx, rt, ctx: CtxCell::Owned(ctx), served, status: 0, line, head_done }.done(0, false);
         return Err(ConnectionDropped(by));
     }
     if let Some(v) = request_id_value {
