@@ -24,6 +24,8 @@ enum Then {
     CloseIdleAfter(Duration),
     /// Read the next request, then close without answering it.
     DropNextRequest,
+    /// Read the next request, send its head (`Content-Length: 1000`) and 10 bytes of body, then close.
+    CutNextBody,
 }
 
 struct Scripted {
@@ -72,6 +74,15 @@ async fn serve(mut s: TcpStream, answers: usize, then: Then, requests: Arc<Atomi
                 Then::DropNextRequest => {
                     if read_request(&mut s, &mut buf).await {
                         requests.fetch_add(1, Ordering::SeqCst);
+                    }
+                    return;
+                }
+                Then::CutNextBody => {
+                    if read_request(&mut s, &mut buf).await {
+                        requests.fetch_add(1, Ordering::SeqCst);
+                        let cut =
+                            "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 1000\r\n\r\n0123456789";
+                        let _ = s.write_all(cut.as_bytes()).await;
                     }
                     return;
                 }
@@ -185,4 +196,29 @@ async fn a_post_that_died_on_a_reused_connection_is_not_sent_again() {
     let r = cl.get(gw.url("http", "/after")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(up.connections(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_that_closes_mid_body_cuts_the_client_off_and_leaves_the_pool() {
+    // The first request on each connection is answered; the second gets a head promising 1000 bytes, 10 of
+    // them, then the close. The client must see a cut response promptly (not wait for bytes that never come),
+    // and the broken connection must not go back to the pool.
+    let up = Scripted::start(1, Then::CutNextBody).await;
+    let gw = gateway(up.addr);
+    let cl = client();
+    let r = cl.get(gw.url("http", "/first")).send().await.unwrap();
+    assert_eq!(r.text().await.unwrap(), "request 1");
+    let cut = tokio::time::timeout(Duration::from_secs(5), async {
+        let r = cl.get(gw.url("http", "/cut")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "the head arrived whole");
+        r.bytes().await
+    })
+    .await
+    .expect("the client hung on a body the upstream cut");
+    assert!(cut.is_err(), "a cut body was delivered as complete: {cut:?}");
+    assert_eq!(up.connections(), 1);
+    let r = cl.get(gw.url("http", "/after")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "request 3");
+    assert_eq!(up.connections(), 2, "the cut connection was reused");
 }

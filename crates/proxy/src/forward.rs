@@ -2,6 +2,7 @@
 //! believe `X-Forwarded-For` / `Forwarded` only from trusted proxies, and carry a request id.
 
 use std::net::IpAddr;
+use std::sync::Mutex;
 
 use http::header::{CONNECTION, HOST, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -22,17 +23,20 @@ static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection"
 /// `Connection: upgrade` and `Upgrade` so a WebSocket handshake passes through.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
     if headers.contains_key(CONNECTION) {
+        // The usual tokens (`keep-alive`, `close`, `upgrade`) name fields the fixed pass below removes anyway, or
+        // none at all, so only other tokens need a name parsed; most messages have none of those and collect
+        // nothing (an empty Vec does not allocate).
         let named: Vec<HeaderName> = headers
             .get_all(CONNECTION)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && !is_fixed_token(t))
+            .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
             .collect();
         for n in named {
-            if !(upgrade && n == UPGRADE) {
-                headers.remove(&n);
-            }
+            headers.remove(&n);
         }
         headers.remove(CONNECTION);
     }
@@ -56,6 +60,14 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
     if upgrade {
         headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
     }
+}
+
+/// A `Connection` token whose field the fixed hop-by-hop pass handles, or that names no field (`close` is a
+/// connection option; RFC 9110 §16.3.2.2 reserves `Close` as a field name).
+fn is_fixed_token(t: &str) -> bool {
+    ["keep-alive", "close", "upgrade", "te", "trailer", "transfer-encoding", "proxy-connection"]
+        .iter()
+        .any(|f| t.eq_ignore_ascii_case(f))
 }
 
 /// Whether the request asks for a protocol upgrade (WebSocket) the proxy should pass through.
@@ -180,7 +192,7 @@ fn split_quoted(s: &str, sep: char) -> impl Iterator<Item = &str> {
 }
 
 /// What Portcullis says about a connection's peer when it forwards requests, computed once per connection.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Peer {
     pub ip: IpAddr,
     pub tls: bool,
@@ -190,6 +202,9 @@ pub struct Peer {
     element: String,
     /// The verified client certificate's subject, as sent upstream.
     client_cert_subject: Option<HeaderValue>,
+    /// The last `Forwarded` value built for an untrusted peer, by the `Host` it was built for: requests on one
+    /// connection nearly always carry the same `Host`, so the value is formatted and validated once.
+    forwarded_cache: Mutex<Option<(Option<HeaderValue>, HeaderValue)>>,
 }
 
 impl Peer {
@@ -207,6 +222,7 @@ impl Peer {
             xff: HeaderValue::from_str(&text).expect("an IP address is a valid header value"),
             element: format!("for={node};proto={proto}"),
             client_cert_subject: None,
+            forwarded_cache: Mutex::new(None),
         }
     }
 
@@ -235,16 +251,31 @@ impl Peer {
 /// (and appended to) only when the peer is a trusted proxy; otherwise they are replaced.
 pub fn set_forwarded(headers: &mut HeaderMap, peer: &Peer, host: Option<&HeaderValue>, proxies: &[IpNet]) {
     let from_trusted = !proxies.is_empty() && trusted(peer.ip, proxies);
-    let proto = if peer.tls { "https" } else { "http" };
-    let peer_s = peer.xff.to_str().unwrap_or_default();
-    // Identity headers are the gateway's: a client's own copy never reaches the upstream.
-    headers.remove(&X_PORTCULLIS_CLIENT_CERT_SUBJECT);
+    // Identity headers are the gateway's: a client's own copy never reaches the upstream. A scan of the names
+    // costs less than hashing this long custom name for a removal that almost never finds anything.
+    if headers.keys().any(|n| n == X_PORTCULLIS_CLIENT_CERT_SUBJECT) {
+        headers.remove(&X_PORTCULLIS_CLIENT_CERT_SUBJECT);
+    }
     if let Some(subject) = &peer.client_cert_subject {
         headers.insert(X_PORTCULLIS_CLIENT_CERT_SUBJECT.clone(), subject.clone());
     }
+    if !from_trusted {
+        // Nothing the client sent is kept: plain inserts, and a `Forwarded` value reused from the last request.
+        headers.insert(X_FORWARDED_FOR.clone(), peer.xff.clone());
+        headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(proto(peer)));
+        match host {
+            Some(h) => headers.insert(X_FORWARDED_HOST.clone(), h.clone()),
+            None => headers.remove(&X_FORWARDED_HOST),
+        };
+        if let Some(v) = untrusted_forwarded(peer, host) {
+            headers.insert(FORWARDED.clone(), v);
+        }
+        return;
+    }
 
-    match (from_trusted, headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok())) {
-        (true, Some(prev)) if !prev.is_empty() => {
+    let peer_s = peer.xff.to_str().unwrap_or_default();
+    match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(prev) if !prev.is_empty() => {
             if let Ok(v) = HeaderValue::from_str(&format!("{prev}, {peer_s}")) {
                 headers.insert(X_FORWARDED_FOR.clone(), v);
             }
@@ -253,20 +284,44 @@ pub fn set_forwarded(headers: &mut HeaderMap, peer: &Peer, host: Option<&HeaderV
             headers.insert(X_FORWARDED_FOR.clone(), peer.xff.clone());
         }
     }
-    if !(from_trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
-        headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(proto));
+    if !headers.contains_key(&X_FORWARDED_PROTO) {
+        headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(proto(peer)));
     }
-    if !(from_trusted && headers.contains_key(&X_FORWARDED_HOST)) {
-        match host {
-            Some(h) => {
-                headers.insert(X_FORWARDED_HOST.clone(), h.clone());
-            }
-            None => {
-                headers.remove(&X_FORWARDED_HOST);
-            }
+    if !headers.contains_key(&X_FORWARDED_HOST) {
+        if let Some(h) = host {
+            headers.insert(X_FORWARDED_HOST.clone(), h.clone());
         }
     }
-    let prev = if from_trusted { headers.get(&FORWARDED).and_then(|v| v.to_str().ok()) } else { None };
+    let prev = headers.get(&FORWARDED).and_then(|v| v.to_str().ok());
+    if let Some(v) = forwarded_value(peer, prev, host) {
+        headers.insert(FORWARDED.clone(), v);
+    }
+}
+
+fn proto(peer: &Peer) -> &'static str {
+    if peer.tls {
+        "https"
+    } else {
+        "http"
+    }
+}
+
+/// This hop's `Forwarded` value for an untrusted peer, from the connection's cache when the `Host` is the one
+/// it was built for.
+fn untrusted_forwarded(peer: &Peer, host: Option<&HeaderValue>) -> Option<HeaderValue> {
+    let mut cache = peer.forwarded_cache.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((for_host, v)) = cache.as_ref() {
+        if for_host.as_ref().map(HeaderValue::as_bytes) == host.map(HeaderValue::as_bytes) {
+            return Some(v.clone());
+        }
+    }
+    let v = forwarded_value(peer, None, host)?;
+    *cache = Some((host.cloned(), v.clone()));
+    Some(v)
+}
+
+/// `prev, for=...;proto=...;host=...`: this hop's element appended to a trusted previous value.
+fn forwarded_value(peer: &Peer, prev: Option<&str>, host: Option<&HeaderValue>) -> Option<HeaderValue> {
     let mut fwd = String::with_capacity(peer.element.len() + 64 + prev.map_or(0, str::len));
     if let Some(prev) = prev.filter(|p| !p.is_empty()) {
         fwd.push_str(prev);
@@ -279,21 +334,41 @@ pub fn set_forwarded(headers: &mut HeaderMap, peer: &Peer, host: Option<&HeaderV
             fwd.push_str(h);
         }
     }
-    if let Ok(v) = HeaderValue::from_str(&fwd) {
-        headers.insert(FORWARDED.clone(), v);
-    }
+    HeaderValue::from_str(&fwd).ok()
 }
+
+/// Bytes allowed in a client's own `X-Request-Id` (`[A-Za-z0-9_.:-]`), as a table: the check runs on every
+/// request that carries one.
+const REQUEST_ID_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.' || c == b':';
+        b += 1;
+    }
+    t
+};
 
 /// The request id: the client's `X-Request-Id` if it is short and plain, else a new UUID.
 pub fn request_id(headers: &HeaderMap) -> String {
+    request_id_and_value(headers).0
+}
+
+/// [`request_id`] and the same id as a header value: the client's own value when it was kept (a reference
+/// count, no copy), else the new one's.
+pub fn request_id_and_value(headers: &HeaderMap) -> (String, Option<HeaderValue>) {
     if let Some(v) = headers.get(&X_REQUEST_ID) {
         let b = v.as_bytes();
-        if !b.is_empty() && b.len() <= 128 && b.iter().all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(c)) {
-            // Checked ASCII above.
-            return String::from_utf8_lossy(b).into_owned();
+        if !b.is_empty() && b.len() <= 128 && b.iter().all(|&c| REQUEST_ID_BYTES[usize::from(c)]) {
+            if let Ok(s) = std::str::from_utf8(b) {
+                return (s.to_owned(), Some(v.clone()));
+            }
         }
     }
-    uuid::Uuid::new_v4().to_string()
+    let id = uuid::Uuid::new_v4().to_string();
+    let value = HeaderValue::from_str(&id).ok();
+    (id, value)
 }
 
 /// The host the client asked for, without port: from `Host`, else the URI authority (HTTP/2).
@@ -326,6 +401,56 @@ mod tests {
         remove_hop_by_hop(&mut h, false);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("x-keep"));
+    }
+
+    #[test]
+    fn usual_connection_tokens_and_custom_ones() {
+        // Mixed case, several field lines, a custom token beside the usual ones.
+        let mut h = HeaderMap::new();
+        h.append(CONNECTION, HeaderValue::from_static("Keep-Alive, close"));
+        h.append(CONNECTION, HeaderValue::from_static("X-Hop"));
+        h.insert("x-hop", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert("x-keep", HeaderValue::from_static("1"));
+        remove_hop_by_hop(&mut h, false);
+        assert_eq!(h.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["x-keep"]);
+
+        // A WebSocket handshake keeps `Upgrade` and gets `Connection: upgrade` back; other hops still go.
+        let mut h = HeaderMap::new();
+        h.insert(CONNECTION, HeaderValue::from_static("Upgrade, TE"));
+        h.insert(UPGRADE, HeaderValue::from_static("websocket"));
+        h.insert(TE, HeaderValue::from_static("trailers"));
+        remove_hop_by_hop(&mut h, true);
+        assert_eq!(h[UPGRADE], "websocket");
+        assert_eq!(h[CONNECTION], "upgrade");
+        assert!(!h.contains_key(TE));
+    }
+
+    #[test]
+    fn forwarded_value_is_reused_per_host_and_client_identity_headers_are_dropped() {
+        let peer = Peer::new("203.0.113.9".parse().unwrap(), true);
+        let a = HeaderValue::from_static("a.example");
+        let b = HeaderValue::from_static("b.example:8443");
+        let run = |host: Option<&HeaderValue>| {
+            let mut h = HeaderMap::new();
+            h.insert(X_PORTCULLIS_CLIENT_CERT_SUBJECT.clone(), HeaderValue::from_static("CN=admin"));
+            h.insert(X_FORWARDED_HOST.clone(), HeaderValue::from_static("spoofed.example"));
+            set_forwarded(&mut h, &peer, host, &[]);
+            assert!(!h.contains_key(&X_PORTCULLIS_CLIENT_CERT_SUBJECT));
+            assert_eq!(h[&X_FORWARDED_PROTO], "https");
+            (h.get(&X_FORWARDED_HOST).cloned(), h[&FORWARDED].clone())
+        };
+        for _ in 0..2 {
+            assert_eq!(
+                run(Some(&a)),
+                (Some(a.clone()), HeaderValue::from_static("for=203.0.113.9;proto=https;host=a.example"))
+            );
+            assert_eq!(
+                run(Some(&b)),
+                (Some(b.clone()), HeaderValue::from_static("for=203.0.113.9;proto=https;host=b.example:8443"))
+            );
+            assert_eq!(run(None), (None, HeaderValue::from_static("for=203.0.113.9;proto=https")));
+        }
     }
 
     #[test]
@@ -420,8 +545,15 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(X_REQUEST_ID.clone(), HeaderValue::from_static("abc-123"));
         assert_eq!(request_id(&h), "abc-123");
+        assert_eq!(request_id_and_value(&h).1.unwrap(), "abc-123");
         h.insert(X_REQUEST_ID.clone(), HeaderValue::from_static("bad id<script>"));
         assert_eq!(request_id(&h).len(), 36);
+        let (id, value) = request_id_and_value(&h);
+        assert_eq!(value.unwrap(), id.as_str(), "a replaced id is sent as generated");
+        h.insert(X_REQUEST_ID.clone(), HeaderValue::from_str(&"a".repeat(129)).unwrap());
+        assert_eq!(request_id(&h).len(), 36);
+        h.insert(X_REQUEST_ID.clone(), HeaderValue::from_static("Trace_1.2:3-x"));
+        assert_eq!(request_id(&h), "Trace_1.2:3-x");
     }
 
     #[test]

@@ -54,7 +54,8 @@ pub struct RequestLog {
     status: u16,
     /// Method and path, kept only when the access log is on.
     line: Option<(Method, String)>,
-    head_done: Instant,
+    /// When the response head was ready; taken only for the access log.
+    head_done: Option<Instant>,
 }
 
 impl OnDone for RequestLog {
@@ -69,12 +70,14 @@ impl OnDone for RequestLog {
                 &guard
             }
         };
-        let elapsed = ctx.started.elapsed();
+        // One clock read serves the metrics, the log and the connection's idle clock.
+        let now = Instant::now();
+        let elapsed = now.saturating_duration_since(ctx.started);
         if let Some(r) = &served.route {
             r.metrics.observe(status, elapsed.as_secs_f64());
         }
         cx.gateway.metrics.in_flight.dec();
-        cx.activity.end();
+        cx.activity.end_at(now);
         for p in &rt.protections {
             if p.phases().logging {
                 p.logging(ctx, status);
@@ -97,7 +100,7 @@ impl OnDone for RequestLog {
                 refused_reason = ctx.refused_reason.as_deref().unwrap_or("-"),
                 identity = ctx.identity.as_ref().map(|i| &*i.subject).unwrap_or("-"),
                 duration_ms = elapsed.as_secs_f64() * 1000.0,
-                response_ms = head_done.duration_since(ctx.started).as_secs_f64() * 1000.0,
+                response_ms = head_done.map_or(0.0, |h| h.saturating_duration_since(ctx.started).as_secs_f64() * 1000.0),
                 listener = %ctx.conn.listener,
             );
         }
@@ -111,10 +114,8 @@ pub async fn handle(cx: Arc<ConnShared>, req: Request<Incoming>) -> Result<Respo
     let rt = cx.gateway.runtime.load_full();
     cx.activity.begin();
     cx.gateway.metrics.in_flight.inc();
-    let request_id = forward::request_id(req.headers());
     // A client's own id is reused as it came (a reference count, no copy and no second validation).
-    let passed = req.headers().get(&X_REQUEST_ID).filter(|v| v.as_bytes() == request_id.as_bytes()).cloned();
-    let request_id_value = passed.or_else(|| HeaderValue::from_str(&request_id).ok());
+    let (request_id, request_id_value) = forward::request_id_and_value(req.headers());
     let mut ctx = RequestCtx::new(request_id, cx.conn.clone());
     ctx.client_ip = forward::client_ip_from(
         cx.conn.peer.ip(),
@@ -133,15 +134,15 @@ pub async fn handle(cx: Arc<ConnShared>, req: Request<Incoming>) -> Result<Respo
 
     // Response-header phase, for every response (including Portcullis's own problems) that is not dropped.
     if rt.phases.response_headers && !ctx.close_connection {
+        // Split once for the whole phase: a response is a few hundred bytes to move per split and rebuild.
+        let (mut parts, b) = resp.into_parts();
+        let mut answer = None;
         for p in &rt.protections {
-            let (mut parts, b) = resp.into_parts();
-            let verdict = p.response_headers_filter(&mut ctx, &mut parts);
-            resp = Response::from_parts(parts, b);
-            match verdict {
+            match p.response_headers_filter(&mut ctx, &mut parts) {
                 Verdict::Continue => {}
                 Verdict::Respond(problem) => {
                     ctx.refused_by = Some(p.name());
-                    resp = problem_response(&ctx, *problem);
+                    answer = Some(problem_response(&ctx, *problem));
                     break;
                 }
                 Verdict::Close => {
@@ -151,12 +152,13 @@ pub async fn handle(cx: Arc<ConnShared>, req: Request<Incoming>) -> Result<Respo
                 }
             }
         }
+        resp = answer.unwrap_or_else(|| Response::from_parts(parts, b));
     }
     if ctx.close_connection {
         // Logged like any refusal; hyper closes the connection (HTTP/2: resets the stream) on the error.
         let by = ctx.refused_by.unwrap_or("-");
-        RequestLog { cx, rt, ctx: CtxCell::Owned(ctx), served, status: 0, line, head_done: Instant::now() }
-            .done(0, false);
+        let head_done = line.as_ref().map(|_| Instant::now());
+        RequestLog { cx, rt, ctx: CtxCell::Owned(ctx), served, status: 0, line, head_done }.done(0, false);
         return Err(ConnectionDropped(by));
     }
     if let Some(v) = request_id_value {
@@ -180,7 +182,8 @@ pub async fn handle(cx: Arc<ConnShared>, req: Request<Incoming>) -> Result<Respo
     };
 
     // Logging phase: always, once, when the response is done or abandoned.
-    let log = RequestLog { cx, rt, ctx, served, status, line, head_done: Instant::now() };
+    let head_done = line.as_ref().map(|_| Instant::now());
+    let log = RequestLog { cx, rt, ctx, served, status, line, head_done };
     Ok(Response::from_parts(parts, LoggedBody::new(b, log)))
 }
 
@@ -410,10 +413,11 @@ async fn proxy(
     // Request body: minimum rate (slow-body defence), size limit while streaming, and the body phase for
     // protections that want it.
     let no_body = body.is_end_stream();
-    let (body, slow) = min_body_rate(rt, body, no_body);
+    // A request without a body (most GETs) has nothing to wrap, time or box.
+    let (body, slow) = if no_body { (body::empty(), None) } else { min_body_rate(rt, body) };
     let small = body.size_hint().exact().is_some_and(|n| n <= PREBUFFER_BYTES);
     let (mut up_body, fault) = if no_body {
-        (body::empty(), None)
+        (body, None)
     } else if small {
         // A small body of known length is read whole before connecting upstream (as nginx does with
         // proxy_request_buffering): the upstream gets head and body in one write, and a slow client never
@@ -450,7 +454,10 @@ async fn proxy(
     );
     let mut retries_left = if idempotent && no_body && !upgrade { group.retries.attempts } else { 0 };
     let timeouts = &group.timeouts;
-    let deadline = Instant::now() + timeouts.total.0;
+    let started = Instant::now();
+    let deadline = started + timeouts.total.0;
+    // The first attempt starts at the time just read; a retry reads the clock again.
+    let mut attempt_start = Some(started);
     group.deposit();
 
     // The request travels in origin-form (`/path?query`) with its Host: the pool speaks to one target per
@@ -487,22 +494,24 @@ async fn proxy(
             // HTTP/1.0 without Host: HTTP/1.1 upstreams require one.
             parts.headers.insert(HOST, target.host.clone());
         }
-        let budget = deadline.saturating_duration_since(Instant::now()).min(timeouts.response.0);
-        let attempt_deadline = tokio::time::Instant::now() + budget;
-        let sent = Instant::now();
+        let sent = attempt_start.take().unwrap_or_else(Instant::now);
+        let budget = deadline.saturating_duration_since(sent).min(timeouts.response.0);
+        // One timer covers connecting and the response head. It is polled after the attempt (as
+        // `tokio::time::timeout` does), so an idle pooled connection and a quick upstream never arm it twice.
+        let timer = tokio::time::sleep_until(tokio::time::Instant::from_std(sent + budget));
+        tokio::pin!(timer);
         // Connecting comes first and consumes nothing, so a connect failure can be retried elsewhere without a
         // copy of the request.
-        let result = match tokio::time::timeout_at(attempt_deadline, group.pool.checkout(&target)).await {
-            Ok(Ok(conn)) => {
-                let b = up_body.take().unwrap_or_else(body::empty);
-                let req = Request::from_parts(std::mem::replace(&mut parts, empty_parts()), b);
-                match tokio::time::timeout_at(attempt_deadline, group.pool.send(&target, conn, req)).await {
-                    Ok(r) => Ok(r),
-                    Err(elapsed) => Err(elapsed),
-                }
-            }
-            Ok(Err(e)) => Ok(Err(e)),
-            Err(elapsed) => Err(elapsed),
+        let attempt = async {
+            let conn = group.pool.checkout(&target).await?;
+            let b = up_body.take().unwrap_or_else(body::empty);
+            let req = Request::from_parts(std::mem::replace(&mut parts, empty_parts()), b);
+            group.pool.send(&target, conn, req).await
+        };
+        let result = tokio::select! {
+            biased;
+            r = attempt => Ok(r),
+            () = &mut timer => Err(()),
         };
         match result {
             Ok(Ok(resp)) => {
@@ -589,10 +598,10 @@ async fn proxy(
 
 /// Wraps the request body with `limits.min_body_rate` when set; the flag tells a slow body from other
 /// body errors.
-fn min_body_rate(rt: &Runtime, body: Incoming, no_body: bool) -> (BoxBody, Option<Arc<AtomicBool>>) {
+fn min_body_rate(rt: &Runtime, body: Incoming) -> (BoxBody, Option<Arc<AtomicBool>>) {
     let l = &rt.config.file.limits;
     match l.min_body_rate {
-        Some(rate) if !no_body => {
+        Some(rate) => {
             let b = portcullis_ipguard::MinRateBody::new(body, rate.0, l.min_body_rate_grace.0);
             let flag = b.flag();
             (b.boxed_unsync(), Some(flag))

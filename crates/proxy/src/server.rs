@@ -48,9 +48,11 @@ impl Activity {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn end(&self) {
+    /// A request ended at `now` (a time the caller already read: one clock read per request, not two).
+    pub fn end_at(&self, now: Instant) {
+        let ms = now.saturating_duration_since(self.epoch).as_millis() as u64;
         // At least 1, so that 0 keeps meaning "no request finished yet" (see `served_any`).
-        self.last_ms.store((self.epoch.elapsed().as_millis() as u64).max(1), Ordering::Relaxed);
+        self.last_ms.store(ms.max(1), Ordering::Relaxed);
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 

@@ -155,7 +155,9 @@ impl UpstreamGroup {
 
     /// Whether a target may take traffic now.
     pub fn usable(&self, t: &Target) -> bool {
-        t.healthy.load(Ordering::Relaxed) && t.ejected_until_ms.load(Ordering::Relaxed) <= self.now_ms()
+        // A target never ejected needs no clock read.
+        let until = t.ejected_until_ms.load(Ordering::Relaxed);
+        t.healthy.load(Ordering::Relaxed) && (until == 0 || until <= self.now_ms())
     }
 
     /// Picks a usable target (skipping `exclude`, the one that just failed), or `None` if none is.
