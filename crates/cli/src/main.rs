@@ -12,6 +12,7 @@
 //! ```
 
 mod admin_cmd;
+mod alloc;
 mod crs_test;
 mod eval;
 mod keys;
@@ -28,9 +29,9 @@ use portcullis_config::Config;
 use portcullis_proxy::{Gateway, Metrics};
 
 // A proxy allocates and frees many small buffers per request; mimalloc's per-thread free lists measured
-// faster than glibc malloc here (see docs/benchmarks.md).
+// faster than glibc malloc here (see docs/benchmarks.md). `alloc` says why it is entered by hand.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: alloc::Allocator = alloc::Allocator;
 
 /// The demo config, embedded so `portcullis demo` works from any directory.
 const DEMO_CONFIG: &str = include_str!("../../../examples/demo.toml");
