@@ -24,7 +24,9 @@ command -v redis-server >/dev/null || { echo "limits-redis.sh: redis-server is n
 
 OUT="$(mktemp -d)"
 REDIS_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$OUT" >/dev/null 2>&1 &
+# Redis runs on the load generator's core, not on the gateway's: in a fleet it is another machine, and on the
+# gateway's core its CPU time would be charged to the limiter.
+taskset -c "${LOADGEN_CPUS:-0}" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$OUT" >/dev/null 2>&1 &
 REDIS_PID=$!
 trap 'kill "$REDIS_PID" 2>/dev/null || true' EXIT
 rcli() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
@@ -38,7 +40,8 @@ run() {
     redis) redis="redis://127.0.0.1:$REDIS_PORT"; rcli FLUSHALL >/dev/null; rcli CONFIG RESETSTAT >/dev/null ;;
   esac
   local res="$OUT/$mode-$(date +%s%N)"
-  LIMITS_REDIS_URL="$redis" CANDIDATE_CMD="$cmd" RESULTS_DIR="$res" "$RUN_SH" >"$res.log" 2>&1 \
+  # ROUNDS is this script's own knob: each harness run is one round.
+  ROUNDS=1 LIMITS_REDIS_URL="$redis" CANDIDATE_CMD="$cmd" RESULTS_DIR="$res" "$RUN_SH" >"$res.log" 2>&1 \
     || { echo "run.sh failed for $mode; see $res.log" >&2; tail -20 "$res.log" >&2; exit 1; }
   local line; line="$(awk -F'\t' '$3=="candidate" {print $5, $7, $8}' "$res/results.tsv" | tail -1)"
   read -r requests rps p50 <<<"$line"
