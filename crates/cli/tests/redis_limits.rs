@@ -9,6 +9,24 @@ use std::time::{Duration, Instant};
 use common::{Gw, RedisServer, Upstream};
 
 fn gateway(upstream: std::net::SocketAddr, redis: &RedisServer, rate: &str, on_error: &str) -> Gw {
+    gateway_with(
+        upstream,
+        redis,
+        on_error,
+        &format!(
+            r#"redis_timeout = "50ms"
+default_rate_limits = ["per-ip"]
+[[traffic.rate_limits]]
+name = "per-ip"
+key = "ip"
+rate = "{rate}""#
+        ),
+    )
+}
+
+/// A gateway with its limits in `redis`: `limits` is the rest of the `[traffic]` section (the limits and
+/// which apply by default).
+fn gateway_with(upstream: std::net::SocketAddr, redis: &RedisServer, on_error: &str, limits: &str) -> Gw {
     Gw::start(
         &common::config(&format!(
             r#"
@@ -21,13 +39,8 @@ level = "info"
 [traffic]
 store = "redis"
 redis_url = "{url}"
-redis_timeout = "50ms"
 on_store_error = "{on_error}"
-default_rate_limits = ["per-ip"]
-[[traffic.rate_limits]]
-name = "per-ip"
-key = "ip"
-rate = "{rate}"
+{limits}
 
 [[upstreams]]
 name = "app"
@@ -202,15 +215,11 @@ fn calls(redis: &RedisServer, cmd: &str) -> u64 {
 async fn all_limits_of_a_request_in_one_script() {
     let redis = RedisServer::start();
     let up = Upstream::start("app").await;
-    let gw = Gw::start(&common::config(&format!(
-        r#"
-[server]
-trusted_proxies = ["127.0.0.1/32"]
-[traffic]
-store = "redis"
-redis_url = "{url}"
-on_store_error = "fail_closed"
-default_rate_limits = ["burst", "sustained"]
+    let gw = gateway_with(
+        up.addr,
+        &redis,
+        "fail_closed",
+        r#"default_rate_limits = ["burst", "sustained"]
 [[traffic.rate_limits]]
 name = "burst"
 key = "ip"
@@ -218,21 +227,8 @@ rate = "3/h"
 [[traffic.rate_limits]]
 name = "sustained"
 key = "ip"
-rate = "100/h"
-
-[[upstreams]]
-name = "app"
-targets = ["{upstream}"]
-
-[[routes]]
-name = "all"
-upstream = "app"
-[routes.match]
-path_prefix = "/"
-"#,
-        url = redis.url(),
-        upstream = up.addr,
-    )));
+rate = "100/h""#,
+    );
     wait_connected(&gw).await;
     let c = common::client();
     // One request first, so the script is loaded (the first EVALSHA meets NOSCRIPT and is sent again).

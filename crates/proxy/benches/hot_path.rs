@@ -67,7 +67,7 @@ fn bench(c: &mut Criterion) {
             browser_headers,
             |mut h| {
                 let host = h.get("host").cloned();
-                let id = forward::request_id(&h);
+                let id = forward::request_id_and_value(&h);
                 forward::remove_hop_by_hop(&mut h, false);
                 forward::set_forwarded(&mut h, &fwd_peer, host.as_ref(), &[]);
                 (h, id)
