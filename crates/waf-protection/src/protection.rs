@@ -13,6 +13,7 @@ use portcullis_waf::rule::SEVERITIES;
 use portcullis_waf::{EngineMode, Intervention, InterventionAction, Transaction, TxInfo};
 
 use crate::build::{build_engine, waf_used};
+use crate::header_name::with_canonical;
 use crate::{MatchLog, WafError};
 
 /// Tracing target of security events (one per rule match).
@@ -211,7 +212,7 @@ impl Protection for WafProtection {
             }
         }
         for (n, v) in &req.headers {
-            tx.request_header(n.as_str().as_bytes(), v.as_bytes());
+            with_canonical(n.as_str().as_bytes(), |n| tx.request_header(n, v.as_bytes()));
         }
         let iv = tx.process_request_headers();
         let state = TxState {
@@ -292,7 +293,7 @@ impl Protection for WafProtection {
         }
         st.tx.response_status(resp.status.as_u16(), protocol(resp.version));
         for (n, v) in &resp.headers {
-            st.tx.response_header(n.as_str().as_bytes(), v.as_bytes());
+            with_canonical(n.as_str().as_bytes(), |n| st.tx.response_header(n, v.as_bytes()));
         }
         if let Some(iv) = st.tx.process_response_headers() {
             return match self.verdict(&iv) {
