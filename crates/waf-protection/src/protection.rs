@@ -505,6 +505,30 @@ mod tests {
     }
 
     #[test]
+    fn rules_see_header_names_as_clients_write_them() {
+        // hyper hands over lowercase names; the match log names the header as ModSecurity and Coraza do.
+        let dir = tempfile::tempdir().unwrap();
+        let rules = "SecRule REQUEST_HEADERS:referer \"@contains #x\" \"id:1003,phase:1,pass,log,logdata:'%{MATCHED_VAR_NAME}'\"\n";
+        let waf =
+            format!("[waf]\nmode = \"on\"\nrules = [\"rules.conf\"]\nlog = \"{}\"", dir.path().join("m.log").display());
+        let p = WafProtection::build(&config(dir.path(), &waf, rules)).unwrap().unwrap();
+        let mut c = ctx("all");
+        let mut req = http::Request::get("/")
+            .header("host", "example.com")
+            .header("referer", "https://example.com/#x")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        assert_eq!(p.request_headers_filter(&mut c, &mut req), Verdict::Continue);
+        p.logging(&c, 200);
+        let log = std::fs::read_to_string(dir.path().join("m.log")).unwrap();
+        assert!(log.contains(r#"[data "REQUEST_HEADERS:Referer"]"#), "{log}");
+        // What is forwarded is untouched.
+        assert!(req.headers.contains_key("referer"));
+    }
+
+    #[test]
     fn detection_only_never_blocks() {
         let dir = tempfile::tempdir().unwrap();
         let waf = "[waf]\nmode = \"detection_only\"\nrules = [\"rules.conf\"]";
