@@ -2,8 +2,9 @@
 //! the pass count drops below the floor. Raise `MIN_PASS` when the engine gets better (it is the current count
 //! minus a small margin for timing-sensitive tests).
 //!
-//! Current: 4952 passed, 49 failed, 2 skipped (CRS v4.28, 5003 tests; 99.0 %), ≈ 30–45 s in a dev build on the 2-core
-//! dev box (the WAF and regex crates are built with opt-level 3 in dev, see the root Cargo.toml).
+//! Current: 4999 passed, 1 failed, 3 skipped (CRS v4.28, 5003 tests; 99.9 %; the failure and every override are
+//! explained in docs/seclang-compat.md), ≈ 30–45 s in a dev build on the 2-core dev box (the WAF and regex crates
+//! are built with opt-level 3 in dev, see the root Cargo.toml).
 
 mod common;
 
@@ -12,7 +13,7 @@ use std::process::Command;
 
 use common::BIN;
 
-const MIN_PASS: usize = 4940;
+const MIN_PASS: usize = 4990;
 
 #[test]
 fn crs_suite_through_the_gateway_does_not_regress() {

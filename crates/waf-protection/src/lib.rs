@@ -16,6 +16,7 @@
 
 mod build;
 pub mod builtin;
+mod header_name;
 mod matchlog;
 mod protection;
 

@@ -13,6 +13,7 @@ use portcullis_waf::rule::SEVERITIES;
 use portcullis_waf::{EngineMode, Intervention, InterventionAction, Transaction, TxInfo};
 
 use crate::build::{build_engine, waf_used};
+use crate::header_name::with_canonical;
 use crate::{MatchLog, WafError};
 
 /// Tracing target of security events (one per rule match).
@@ -211,7 +212,7 @@ impl Protection for WafProtection {
             }
         }
         for (n, v) in &req.headers {
-            tx.request_header(n.as_str().as_bytes(), v.as_bytes());
+            with_canonical(n.as_str().as_bytes(), |n| tx.request_header(n, v.as_bytes()));
         }
         let iv = tx.process_request_headers();
         let state = TxState {
@@ -292,7 +293,7 @@ impl Protection for WafProtection {
         }
         st.tx.response_status(resp.status.as_u16(), protocol(resp.version));
         for (n, v) in &resp.headers {
-            st.tx.response_header(n.as_str().as_bytes(), v.as_bytes());
+            with_canonical(n.as_str().as_bytes(), |n| st.tx.response_header(n, v.as_bytes()));
         }
         if let Some(iv) = st.tx.process_response_headers() {
             return match self.verdict(&iv) {
@@ -501,6 +502,30 @@ mod tests {
         let mut c = ctx("open");
         assert_eq!(p.request_headers_filter(&mut c, &mut parts("/?q=an+attack")), Verdict::Continue);
         assert!(c.extensions.get::<WafTx>().is_none());
+    }
+
+    #[test]
+    fn rules_see_header_names_as_clients_write_them() {
+        // hyper hands over lowercase names; the match log names the header as ModSecurity and Coraza do.
+        let dir = tempfile::tempdir().unwrap();
+        let rules = "SecRule REQUEST_HEADERS:referer \"@contains #x\" \"id:1003,phase:1,pass,log,logdata:'%{MATCHED_VAR_NAME}'\"\n";
+        let waf =
+            format!("[waf]\nmode = \"on\"\nrules = [\"rules.conf\"]\nlog = \"{}\"", dir.path().join("m.log").display());
+        let p = WafProtection::build(&config(dir.path(), &waf, rules)).unwrap().unwrap();
+        let mut c = ctx("all");
+        let mut req = http::Request::get("/")
+            .header("host", "example.com")
+            .header("referer", "https://example.com/#x")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        assert_eq!(p.request_headers_filter(&mut c, &mut req), Verdict::Continue);
+        p.logging(&c, 200);
+        let log = std::fs::read_to_string(dir.path().join("m.log")).unwrap();
+        assert!(log.contains(r#"[data "REQUEST_HEADERS:Referer"]"#), "{log}");
+        // What is forwarded is untouched.
+        assert!(req.headers.contains_key("referer"));
     }
 
     #[test]

@@ -341,3 +341,18 @@ SecRule REQUEST_FILENAME "@rx \.php$" "id:6,phase:1,pass,log"
     assert_eq!(ids(&tx), vec![2, 3, 5]);
     assert!(gated >= 5, "the benign request alone skips rules 1, 2, 3 and 6: {gated}");
 }
+
+#[test]
+fn response_mime_types_add_up_after_the_first_directive() {
+    // The first directive replaces the built-in default (text/plain, text/html) ...
+    let e = engine("SecResponseBodyMimeType application/json");
+    assert!(e.settings().inspects_response_type("application/json"));
+    assert!(!e.settings().inspects_response_type("text/html"));
+    // ... later ones add (a test-mode `text/plain` after the recommended list keeps HTML inspected) ...
+    let e = engine("SecResponseBodyMimeType text/plain text/html text/xml\nSecResponseBodyMimeType text/plain");
+    assert_eq!(e.settings().response_body_mime_types, ["text/plain", "text/html", "text/xml"]);
+    // ... and the clear directive starts over.
+    let e =
+        engine("SecResponseBodyMimeType text/html\nSecResponseBodyMimeTypesClear\nSecResponseBodyMimeType text/xml");
+    assert_eq!(e.settings().response_body_mime_types, ["text/xml"]);
+}

@@ -77,6 +77,8 @@ struct Compiler {
     chains: Vec<TransformChain>,
     chain_ids: HashMap<Vec<String>, ChainId>,
     prefilter: std::cell::RefCell<crate::prefilter::PrefilterBuilder>,
+    /// A `SecResponseBodyMimeType` was seen: later ones add to the list instead of replacing the default.
+    mime_types_set: bool,
 }
 
 fn err(loc: &Location, id: Option<u32>, msg: impl Into<String>) -> LoadError {
@@ -116,6 +118,7 @@ pub fn compile(directives: Vec<RawDirective>) -> Result<(Settings, RuleSet), Loa
         chains: vec![TransformChain { names: Vec::new(), steps: Vec::new() }],
         chain_ids: HashMap::from([(Vec::new(), 0)]),
         prefilter: Default::default(),
+        mime_types_set: false,
     };
     for d in &directives {
         c.directive(d)?;
@@ -149,10 +152,22 @@ impl Compiler {
             "secrequestbodyaccess" => s.request_body_access = on_off(d)?,
             "secresponsebodyaccess" => s.response_body_access = on_off(d)?,
             "secresponsebodymimetype" => {
-                s.response_body_mime_types =
-                    d.args.iter().flat_map(|a| a.split_whitespace()).map(|m| m.to_ascii_lowercase()).collect()
+                // ModSecurity semantics (and what Coraza documents): the first directive replaces the built-in
+                // default, every further one adds, so a site's `text/plain` after the recommended config's
+                // `text/plain text/html text/xml` does not stop HTML responses from being inspected.
+                if !std::mem::replace(&mut self.mime_types_set, true) {
+                    s.response_body_mime_types.clear();
+                }
+                for m in d.args.iter().flat_map(|a| a.split_whitespace()).map(|m| m.to_ascii_lowercase()) {
+                    if !s.response_body_mime_types.contains(&m) {
+                        s.response_body_mime_types.push(m);
+                    }
+                }
             }
-            "secresponsebodymimetypesclear" => s.response_body_mime_types.clear(),
+            "secresponsebodymimetypesclear" => {
+                s.response_body_mime_types.clear();
+                self.mime_types_set = true;
+            }
             "secrequestbodylimit" => s.request_body_limit = one_number(d)?,
             "secrequestbodylimitaction" => s.request_body_limit_action = limit_action(d)?,
             "secrequestbodynofileslimit" => s.request_body_no_files_limit = one_number(d)?,
