@@ -61,28 +61,34 @@ pub fn limit_key(name: &str, parts: &[KeyPart], ctx: &RequestCtx, req: &request:
 }
 
 /// Feeds the same key as [`limit_key`] to `h` part by part, without building its text: the in-memory store
-/// needs only the key's hash. Each part is tagged and every variable-length part carries its length, so two keys
-/// hash alike exactly when their texts are equal (up to the hash's own collisions); the tests check both agree.
-/// Keep the two functions in step.
+/// needs only the key's hash. [`hash_name`] first (the guard keeps a hasher with its limit's name already fed),
+/// then [`hash_parts`]. Each part starts with a tag byte and every variable-length part carries its length, so two
+/// keys hash alike exactly when their texts are equal (up to the hash's own collisions); the tests check both
+/// agree. Keep these functions and [`limit_key`] in step.
+#[cfg(test)]
 pub fn hash_key(h: &mut impl Hasher, name: &str, parts: &[KeyPart], ctx: &RequestCtx, req: &request::Parts) {
+    hash_name(h, name);
+    hash_parts(h, parts, ctx, req);
+}
+
+/// The limit's name, the constant start of every key of that limit.
+pub fn hash_name(h: &mut impl Hasher, name: &str) {
     h.write_usize(name.len());
     h.write(name.as_bytes());
+}
+
+/// The request's parts of the key (see [`hash_key`]).
+pub fn hash_parts(h: &mut impl Hasher, parts: &[KeyPart], ctx: &RequestCtx, req: &request::Parts) {
     for p in parts {
         match p {
-            KeyPart::Ip => {
-                h.write_u8(1);
-                hash_ip(h, ctx.client_ip);
-            }
+            KeyPart::Ip => hash_ip(h, 1, ctx.client_ip),
             KeyPart::Identity => match &ctx.identity {
                 Some(id) => {
                     h.write_u8(2);
                     h.write_usize(id.subject.len());
                     h.write(id.subject.as_bytes());
                 }
-                None => {
-                    h.write_u8(3);
-                    hash_ip(h, ctx.client_ip);
-                }
+                None => hash_ip(h, 3, ctx.client_ip),
             },
             KeyPart::Header(name) => match req.headers.get(name.as_str()) {
                 Some(v) => {
@@ -104,15 +110,13 @@ pub fn hash_key(h: &mut impl Hasher, name: &str, parts: &[KeyPart], ctx: &Reques
     }
 }
 
-fn hash_ip(h: &mut impl Hasher, ip: IpAddr) {
+/// An address part: the tag, then the family (the two lengths differ, and a part's bytes must never read as
+/// another's), then the address. IPv4, the usual case, goes in one write: each write into SipHash has its cost.
+fn hash_ip(h: &mut impl Hasher, tag: u8, ip: IpAddr) {
     match ip {
-        // The family first: the two lengths differ, and a part's bytes must never read as another's.
-        IpAddr::V4(v4) => {
-            h.write_u8(4);
-            h.write_u32(u32::from(v4));
-        }
+        IpAddr::V4(v4) => h.write_u64(u64::from(tag) | 4 << 8 | u64::from(u32::from(v4)) << 16),
         IpAddr::V6(v6) => {
-            h.write_u8(6);
+            h.write_u16(u16::from(tag) | 6 << 8);
             h.write_u128(u128::from(v6));
         }
     }

@@ -2,7 +2,9 @@
 //! (request headers), RateLimit fields on responses (response headers), and in the logging phase the in-flight
 //! release and the automatic-ban policies.
 
+use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
+use std::hash::Hasher;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +18,7 @@ use portcullis_store::{Ban, Escalation, Gcra, MemoryStore, RateDecision, RedisTa
 use prometheus_client::metrics::counter::Counter;
 
 use crate::fields::{self, ceil_secs, RATELIMIT, RATELIMIT_POLICY};
-use crate::key::{hash_key, limit_key};
+use crate::key::{hash_name, hash_parts, limit_key};
 use crate::shared::{traffic, Traffic};
 
 /// Security events (bans, unbans) go to the same target as the WAF's.
@@ -37,6 +39,11 @@ struct Limit {
     name: Box<str>,
     /// `name` as an sf-string, for the RateLimit field.
     quoted: Box<str>,
+    /// `"name";r=`, the constant start of this limit's RateLimit member on allowed responses.
+    state_prefix: Box<str>,
+    /// With the in-memory store: its seeded key hasher with the name already fed, so a request hashes only its
+    /// own parts (the name was a third of the hashing).
+    key_prefix: Option<DefaultHasher>,
     parts: Vec<KeyPart>,
     gcra: Gcra,
     count: u64,
@@ -121,6 +128,12 @@ impl TrafficGuard {
             limits.push(Limit {
                 name: l.name.as_str().into(),
                 quoted: fields::quoted(&l.name),
+                state_prefix: fields::state_prefix(&l.name),
+                key_prefix: store.local().map(|m| {
+                    let mut h = m.key_hasher();
+                    hash_name(&mut h, &l.name);
+                    h
+                }),
                 parts,
                 gcra: Gcra::new(count, period, burst),
                 count,
@@ -293,10 +306,10 @@ impl TrafficGuard {
     /// request's start time (no key text, no second clock read); otherwise by the key text every gateway
     /// computes alike.
     fn check(&self, limit: &Limit, ctx: &RequestCtx, req: &request::Parts) -> Result<RateDecision, Box<Problem>> {
-        if let Some(m) = self.store.local() {
-            let mut h = m.key_hasher();
-            hash_key(&mut h, &limit.name, &limit.parts, ctx, req);
-            return Ok(m.rate_check_hashed(std::hash::Hasher::finish(&h), &limit.gcra, ctx.started));
+        if let (Some(m), Some(prefix)) = (self.store.local(), &limit.key_prefix) {
+            let mut h = prefix.clone();
+            hash_parts(&mut h, &limit.parts, ctx, req);
+            return Ok(m.rate_check_hashed(h.finish(), &limit.gcra, ctx.started));
         }
         let key = limit_key(&limit.name, &limit.parts, ctx, req);
         self.decided(&key, limit, self.store.rate_check(&key, &limit.gcra))
@@ -521,8 +534,8 @@ impl Protection for TrafficGuard {
             return Verdict::Continue;
         };
         let state = if set.limits.len() <= RateLimitTicket::INLINE {
-            let quoted = set.limits.iter().map(|&i| &*self.limits[i].quoted);
-            fields::state_value(quoted, &ctx.rate_limit.state, set.state_len)
+            let prefixes = set.limits.iter().map(|&i| &*self.limits[i].state_prefix);
+            fields::state_value(prefixes, &ctx.rate_limit.state, set.state_len)
         } else {
             match ctx.extensions.remove::<StateText>() {
                 Some(t) => t.0,

@@ -96,10 +96,17 @@ impl MemoryStore {
 
     fn with_hashed_cell<R>(&self, h: u64, now: u64, f: impl FnOnce(Option<Cell>, u64) -> (R, Option<Cell>)) -> R {
         let mut shard = lock(&self.shards[shard_of(h, SHARDS)]);
-        let cur = shard.cells.get(&h).copied().filter(|c| c.expires_us > now);
-        let (r, new) = f(cur, now);
+        // A known key (the usual case) is found and updated in one probe.
+        if let Some(cell) = shard.cells.get_mut(&h) {
+            let (r, new) = f(Some(*cell).filter(|c| c.expires_us > now), now);
+            if let Some(c) = new {
+                *cell = c;
+            }
+            return r;
+        }
+        let (r, new) = f(None, now);
         if let Some(c) = new {
-            if cur.is_none() && !shard.cells.contains_key(&h) && shard.cells.len() >= self.per_shard {
+            if shard.cells.len() >= self.per_shard {
                 self.make_room(&mut shard, now);
             }
             shard.cells.insert(h, c);
