@@ -216,13 +216,13 @@ mod tests {
     #[test]
     fn state_value_matches_the_text_members() {
         let long = "x".repeat(300);
-        let cases: [(&[&str], &[(u64, u64)]); 4] = [
-            (&["per-ip"], &[(999_999, 1)]),
-            (&["burst", "we\"ird"], &[(0, 0), (u64::MAX, u64::MAX)]),
-            (&["a", "b", "c", "d"], &[(1, 2), (10, 20), (100, 200), (9, 99)]),
-            (&[long.as_str()], &[(u64::MAX, u64::MAX)]),
+        let cases = [
+            (vec!["per-ip"], vec![(999_999, 1)]),
+            (vec!["burst", "we\"ird"], vec![(0, 0), (u64::MAX, u64::MAX)]),
+            (vec!["a", "b", "c", "d"], vec![(1, 2), (10, 20), (100, 200), (9, 99)]),
+            (vec![long.as_str()], vec![(u64::MAX, u64::MAX)]),
         ];
-        for (names, numbers) in cases {
+        for (names, numbers) in &cases {
             let quoted: Vec<Box<str>> = names.iter().map(|n| quoted(n)).collect();
             let mut text = String::new();
             for (q, &(r, t)) in quoted.iter().zip(numbers) {

@@ -317,7 +317,6 @@ impl TrafficGuard {
 
     /// Applies the decision of the set's `n`th limit: `Some` is the refusal, `None` keeps the limit's numbers
     /// for the RateLimit field (in the ticket, or in `text` for a set too large for it) and goes on to the next.
-    #[allow(clippy::too_many_arguments)]
     fn apply(
         &self,
         ctx: &mut RequestCtx,
