@@ -75,6 +75,91 @@ pub fn push_u64(out: &mut String, n: u64) {
     }
 }
 
+/// The start of a limit's RateLimit member, `"name";r=`, made once per limit for [`state_value`].
+pub fn state_prefix(name: &str) -> Box<str> {
+    let mut p = String::with_capacity(name.len() + 5);
+    sf_string(&mut p, name);
+    p.push_str(";r=");
+    p.into_boxed_str()
+}
+
+/// The RateLimit field's value from each limit's [`state_prefix`] and numbers (`r`, and `t` in whole seconds),
+/// written into one stack buffer and copied once into the value. `cap` bounds the text: the names' lengths plus
+/// [`MEMBER_EXTRA`] per member.
+pub fn state_value<'a>(prefixes: impl Iterator<Item = &'a str>, numbers: &[(u64, u64)], cap: usize) -> HeaderValue {
+    const STACK: usize = 256;
+    let mut stack = [0u8; STACK];
+    let mut heap = Vec::new();
+    let buf: &mut [u8] = if cap <= STACK {
+        &mut stack
+    } else {
+        heap.resize(cap, 0);
+        &mut heap
+    };
+    let mut at = 0;
+    for (i, (prefix, &(r, t))) in prefixes.zip(numbers).enumerate() {
+        if i > 0 {
+            at = put(buf, at, b", ");
+        }
+        at = put(buf, at, prefix.as_bytes());
+        at = put_u64(buf, at, r);
+        at = put(buf, at, b";t=");
+        at = put_u64(buf, at, t);
+    }
+    HeaderValue::from_bytes(&buf[..at]).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Bytes a state member takes beyond its quoted name: `, `, `;r=` and `;t=` with up to 20 digits each.
+pub const MEMBER_EXTRA: usize = 48;
+
+/// Copies `s` into `buf` at `at`; returns the end.
+fn put(buf: &mut [u8], at: usize, s: &[u8]) -> usize {
+    let end = at + s.len();
+    buf[at..end].copy_from_slice(s);
+    end
+}
+
+/// `"00"`, `"01"`, … `"99"`: decimal digits two at a time (half the divisions of one at a time).
+const DIGIT_PAIRS: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        t[2 * i] = b'0' + (i / 10) as u8;
+        t[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Writes `n` in decimal into `buf` at `at`, counting its digits first so they go straight to their place (no
+/// temporary buffer, no copy); returns the end.
+fn put_u64(buf: &mut [u8], at: usize, mut n: u64) -> usize {
+    let mut len = 1;
+    let mut bound = 10u64;
+    while n >= bound {
+        len += 1;
+        match bound.checked_mul(10) {
+            Some(b) => bound = b,
+            None => break,
+        }
+    }
+    let end = at + len;
+    let mut i = end;
+    while n >= 100 {
+        let p = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[p..p + 2]);
+    }
+    if n >= 10 {
+        let p = n as usize * 2;
+        buf[i - 2..i].copy_from_slice(&DIGIT_PAIRS[p..p + 2]);
+    } else {
+        buf[i - 1] = b'0' + n as u8;
+    }
+    end
+}
+
 /// Whole seconds, rounded up (a client that waits this long is never early).
 pub fn ceil_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
@@ -124,6 +209,44 @@ mod tests {
             let mut d = String::new();
             push_u64(&mut d, n);
             assert_eq!(d, n.to_string());
+        }
+    }
+
+    /// The value written from numbers reads exactly like the members built as text, also at the bound.
+    #[test]
+    fn state_value_matches_the_text_members() {
+        let long = "x".repeat(300);
+        let cases = [
+            (vec!["per-ip"], vec![(999_999, 1)]),
+            (vec!["burst", "we\"ird"], vec![(0, 0), (u64::MAX, u64::MAX)]),
+            (vec!["a", "b", "c", "d"], vec![(1, 2), (10, 20), (100, 200), (9, 99)]),
+            (vec![long.as_str()], vec![(u64::MAX, u64::MAX)]),
+        ];
+        for (names, numbers) in &cases {
+            let quoted: Vec<Box<str>> = names.iter().map(|n| quoted(n)).collect();
+            let mut text = String::new();
+            for (q, &(r, t)) in quoted.iter().zip(numbers) {
+                state_member_quoted(&mut text, q, r, Duration::from_secs(t));
+            }
+            let cap = quoted.iter().map(|q| q.len() + MEMBER_EXTRA).sum();
+            let prefixes: Vec<Box<str>> = names.iter().map(|n| state_prefix(n)).collect();
+            let v = state_value(prefixes.iter().map(|p| &**p), numbers, cap);
+            assert_eq!(v.to_str().unwrap(), text);
+        }
+    }
+
+    #[test]
+    fn digits_two_at_a_time() {
+        let mut buf = [0u8; 24];
+        let mut n = 1u64;
+        let mut cases = vec![0, 9, 10, 11, 99, 100, 101, 999, 1000, u64::MAX, u64::MAX - 1, 10_000_000_000_000_000_000];
+        while let Some(m) = n.checked_mul(7) {
+            cases.extend([m - 1, m, m + 1]);
+            n = m;
+        }
+        for n in cases {
+            let end = put_u64(&mut buf, 2, n);
+            assert_eq!(std::str::from_utf8(&buf[2..end]).unwrap(), n.to_string());
         }
     }
 }

@@ -2,7 +2,9 @@
 //! (request headers), RateLimit fields on responses (response headers), and in the logging phase the in-flight
 //! release and the automatic-ban policies.
 
+use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
+use std::hash::Hasher;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,13 +12,13 @@ use std::time::Duration;
 use http::header::RETRY_AFTER;
 use http::{request, response, HeaderValue, StatusCode};
 use portcullis_config::{parse_key, parse_rate, parse_trigger, BanTrigger, Config, KeyPart, OnStoreError, StoreKind};
-use portcullis_pipeline::{ConnInfo, PhaseStep, Phases, Problem, Protection, RequestCtx, Verdict};
+use portcullis_pipeline::{ConnInfo, PhaseStep, Phases, Problem, Protection, RateLimitTicket, RequestCtx, Verdict};
 use portcullis_store::prehashed::BuildPassThrough;
 use portcullis_store::{Ban, Escalation, Gcra, MemoryStore, RateDecision, RedisTarget, Store, StoreError, StoreSpec};
 use prometheus_client::metrics::counter::Counter;
 
 use crate::fields::{self, ceil_secs, RATELIMIT, RATELIMIT_POLICY};
-use crate::key::limit_key;
+use crate::key::{hash_name, hash_parts, limit_key};
 use crate::shared::{traffic, Traffic};
 
 /// Security events (bans, unbans) go to the same target as the WAF's.
@@ -37,6 +39,11 @@ struct Limit {
     name: Box<str>,
     /// `name` as an sf-string, for the RateLimit field.
     quoted: Box<str>,
+    /// `"name";r=`, the constant start of this limit's RateLimit member on allowed responses.
+    state_prefix: Box<str>,
+    /// With the in-memory store: its seeded key hasher with the name already fed, so a request hashes only its
+    /// own parts (the name was a third of the hashing).
+    key_prefix: Option<DefaultHasher>,
     parts: Vec<KeyPart>,
     gcra: Gcra,
     count: u64,
@@ -47,12 +54,19 @@ struct Limit {
     limited: Counter,
 }
 
+/// The limits one route checks, with what its responses carry.
 struct RouteLimits {
     limits: Vec<usize>,
+    /// The RateLimit-Policy field: constant per set, made once (a response takes a reference-counted copy).
     policy: HeaderValue,
     /// Bytes the RateLimit field's members can take, so it is built in one allocation.
     state_len: usize,
 }
+
+/// The RateLimit field's text of a set with more limits than [`RateLimitTicket::INLINE`], whose numbers do not
+/// fit in the ticket (rare: such sets pay the extension map).
+#[derive(Clone)]
+struct StateText(HeaderValue);
 
 struct BanPolicy {
     name: Box<str>,
@@ -62,16 +76,6 @@ struct BanPolicy {
     escalation: Escalation,
 }
 
-/// What the limits phase left for later phases of the same request.
-#[derive(Clone)]
-struct Ticket {
-    global: bool,
-    client: bool,
-    rate_limited: bool,
-    /// The RateLimit fields for the response.
-    fields: Option<(HeaderValue, HeaderValue)>,
-}
-
 /// Rate limits, load shedding and bans, built from `[traffic]`.
 pub struct TrafficGuard {
     traffic: &'static Traffic,
@@ -79,9 +83,11 @@ pub struct TrafficGuard {
     fallback: Arc<MemoryStore>,
     on_error: OnStoreError,
     limits: Vec<Limit>,
+    /// Every route's limit set; `ctx.rate_limit.fields_of` numbers them.
+    sets: Vec<RouteLimits>,
     /// Route names come from the config, not from clients: hashed with FNV rather than SipHash.
-    routes: HashMap<Box<str>, RouteLimits, BuildPassThrough>,
-    default_route: Option<RouteLimits>,
+    routes: HashMap<Box<str>, u32, BuildPassThrough>,
+    default_route: Option<u32>,
     /// Shared with the background tasks that count toward bans when the store is remote.
     policies: Vec<Arc<BanPolicy>>,
     max_in_flight: Option<usize>,
@@ -122,6 +128,12 @@ impl TrafficGuard {
             limits.push(Limit {
                 name: l.name.as_str().into(),
                 quoted: fields::quoted(&l.name),
+                state_prefix: fields::state_prefix(&l.name),
+                key_prefix: store.local().map(|m| {
+                    let mut h = m.key_hasher();
+                    hash_name(&mut h, &l.name);
+                    h
+                }),
                 parts,
                 gcra: Gcra::new(count, period, burst),
                 count,
@@ -148,19 +160,26 @@ impl TrafficGuard {
             for &i in &idx {
                 fields::policy_member(&mut policy, &limits[i].name, limits[i].count, limits[i].period);
             }
-            // Per member: the quoted name, `;r=` and `;t=` with up to 20 digits each, and `, `.
-            let state_len = idx.iter().map(|&i| limits[i].quoted.len() + 48).sum();
+            let state_len = idx.iter().map(|&i| limits[i].quoted.len() + fields::MEMBER_EXTRA).sum();
             Ok(Some(RouteLimits { limits: idx, policy: fields::value(&policy), state_len }))
         };
-        let default_route = index(&t.default_rate_limits)?;
+        let mut sets = Vec::new();
+        let mut number = |set: Option<RouteLimits>| {
+            set.map(|s| {
+                sets.push(s);
+                // As many sets as routes, plus one: far below u32::MAX.
+                u32::try_from(sets.len() - 1).unwrap_or(u32::MAX)
+            })
+        };
+        let default_route = number(index(&t.default_rate_limits)?);
         let mut routes = HashMap::default();
         for r in &config.file.routes {
             let set = match &r.rate_limits {
                 Some(names) => index(names)?,
                 None => index(&t.default_rate_limits)?,
             };
-            if let Some(set) = set {
-                routes.insert(r.name.as_str().into(), set);
+            if let Some(n) = number(set) {
+                routes.insert(r.name.as_str().into(), n);
             }
         }
         let mut policies = Vec::new();
@@ -186,6 +205,7 @@ impl TrafficGuard {
             fallback,
             on_error: t.on_store_error,
             limits,
+            sets,
             routes,
             default_route,
             policies,
@@ -248,9 +268,10 @@ impl TrafficGuard {
         Self::refuse(ctx, reason.to_string(), p)
     }
 
-    /// The part of the headers phase that never waits: bans, load shedding, and which limits apply. `Err` is
-    /// the verdict already reached; `Ok(None)` means no limits apply (the ticket is stored).
-    fn admit(&self, ctx: &mut RequestCtx) -> Result<Option<(Ticket, &RouteLimits)>, Verdict> {
+    /// The part of the headers phase that never waits: bans, load shedding, and which limits apply (the set's
+    /// number and the set). `Err` is the verdict already reached; `Ok(None)` means no limits apply. Held
+    /// in-flight slots are recorded in `ctx.rate_limit` for logging to release.
+    fn admit(&self, ctx: &mut RequestCtx) -> Result<Option<(u32, &RouteLimits)>, Verdict> {
         if ctx.allowlisted {
             return Err(Verdict::Continue);
         }
@@ -261,45 +282,46 @@ impl TrafficGuard {
                 .with_header(RETRY_AFTER, fields::value(&secs.to_string()));
             return Err(Self::refuse(ctx, format!("banned: {}", ban.reason), p));
         }
-        let mut ticket = Ticket { global: false, client: false, rate_limited: false, fields: None };
         if let Some(max) = self.max_in_flight {
             if !self.traffic.in_flight.acquire_global(max) {
                 return Err(self.shed(ctx, "global"));
             }
-            ticket.global = true;
+            ctx.rate_limit.global_slot = true;
             self.traffic.metrics.in_flight.inc();
         }
         if let Some(max) = self.max_per_client {
             if !self.traffic.in_flight.acquire_client(ctx.client_ip, max) {
-                ctx.extensions.insert(ticket);
                 return Err(self.shed(ctx, "client"));
             }
-            ticket.client = true;
+            ctx.rate_limit.client_slot = true;
         }
-        let set = match ctx.route.as_deref() {
-            Some(r) => self.routes.get(r),
-            None => self.default_route.as_ref(),
+        let n = match ctx.route.as_deref() {
+            Some(r) => self.routes.get(r).copied(),
+            None => self.default_route,
         };
-        match set {
-            Some(set) => Ok(Some((ticket, set))),
-            None => {
-                // Only a held in-flight slot needs the ticket later (logging releases it); storing an empty one
-                // cost an allocation on every request of a gateway without limits.
-                if ticket.global || ticket.client {
-                    ctx.extensions.insert(ticket);
-                }
-                Ok(None)
-            }
-        }
+        Ok(n.map(|n| (n, &self.sets[n as usize])))
     }
 
-    /// Applies one limit's decision: `Some` is the refusal (the ticket is stored), `None` adds the limit's
-    /// state to the RateLimit field and goes on to the next.
+    /// One limit's store answer for this request: in memory through the key's parts hashed directly, at the
+    /// request's start time (no key text, no second clock read); otherwise by the key text every gateway
+    /// computes alike.
+    fn check(&self, limit: &Limit, ctx: &RequestCtx, req: &request::Parts) -> Result<RateDecision, Box<Problem>> {
+        if let (Some(m), Some(prefix)) = (self.store.local(), &limit.key_prefix) {
+            let mut h = prefix.clone();
+            hash_parts(&mut h, &limit.parts, ctx, req);
+            return Ok(m.rate_check_hashed(h.finish(), &limit.gcra, ctx.started));
+        }
+        let key = limit_key(&limit.name, &limit.parts, ctx, req);
+        self.decided(&key, limit, self.store.rate_check(&key, &limit.gcra))
+    }
+
+    /// Applies the decision of the set's `n`th limit: `Some` is the refusal, `None` keeps the limit's numbers
+    /// for the RateLimit field (in the ticket, or in `text` for a set too large for it) and goes on to the next.
     fn apply(
         &self,
         ctx: &mut RequestCtx,
-        ticket: &mut Ticket,
-        state: &mut String,
+        n: usize,
+        text: &mut Option<String>,
         set: &RouteLimits,
         limit: &Limit,
         decision: Result<RateDecision, Box<Problem>>,
@@ -307,14 +329,16 @@ impl TrafficGuard {
         let d = match decision {
             Ok(d) => d,
             Err(problem) => {
-                ctx.extensions.insert(ticket.clone());
                 ctx.refused_reason = problem.log_reason.clone().map(String::into_boxed_str);
                 return Some(Verdict::Respond(problem));
             }
         };
         if d.allowed {
             limit.allowed.inc();
-            fields::state_member_quoted(state, &limit.quoted, d.remaining, d.reset_after);
+            match text {
+                Some(state) => fields::state_member_quoted(state, &limit.quoted, d.remaining, d.reset_after),
+                None => ctx.rate_limit.state[n] = (d.remaining, ceil_secs(d.reset_after)),
+            }
             return None;
         }
         limit.limited.inc();
@@ -325,15 +349,22 @@ impl TrafficGuard {
             .with_header(RETRY_AFTER, fields::value(&retry.to_string()))
             .with_header(RATELIMIT_POLICY.clone(), set.policy.clone())
             .with_header(RATELIMIT.clone(), fields::value(&only));
-        ticket.rate_limited = true;
-        ctx.extensions.insert(ticket.clone());
+        ctx.rate_limit.rate_limited = true;
         Some(Self::refuse(ctx, format!("rate limit {}: {}", limit.name, limit.describe), p))
     }
 
-    /// Every limit passed: the ticket carries the RateLimit fields for the response.
-    fn admitted(ctx: &mut RequestCtx, mut ticket: Ticket, set: &RouteLimits, state: String) -> Verdict {
-        ticket.fields = Some((set.policy.clone(), fields::value_owned(state)));
-        ctx.extensions.insert(ticket);
+    /// The RateLimit field's text of set `set`, built during the checks only when its numbers do not fit in
+    /// the ticket.
+    fn state_text(set: &RouteLimits) -> Option<String> {
+        (set.limits.len() > RateLimitTicket::INLINE).then(|| String::with_capacity(set.state_len))
+    }
+
+    /// Every limit passed: the response phase adds set `n`'s RateLimit fields.
+    fn admitted(ctx: &mut RequestCtx, n: u32, text: Option<String>) -> Verdict {
+        ctx.rate_limit.fields_of = Some(n);
+        if let Some(state) = text {
+            ctx.extensions.insert(StateText(fields::value_owned(state)));
+        }
         Verdict::Continue
     }
 
@@ -422,7 +453,7 @@ impl Protection for TrafficGuard {
         Phases {
             connection: true,
             request_headers: true,
-            response_headers: !self.routes.is_empty() || self.default_route.is_some(),
+            response_headers: !self.sets.is_empty(),
             logging: true,
             ..Phases::default()
         }
@@ -442,21 +473,20 @@ impl Protection for TrafficGuard {
     }
 
     fn request_headers_filter(&self, ctx: &mut RequestCtx, req: &mut request::Parts) -> Verdict {
-        let (mut ticket, set) = match self.admit(ctx) {
+        let (n, set) = match self.admit(ctx) {
             Err(v) => return v,
             Ok(None) => return Verdict::Continue,
             Ok(Some(t)) => t,
         };
-        let mut state = String::with_capacity(set.state_len);
-        for &i in &set.limits {
+        let mut text = Self::state_text(set);
+        for (k, &i) in set.limits.iter().enumerate() {
             let limit = &self.limits[i];
-            let key = limit_key(&limit.name, &limit.parts, ctx, req);
-            let d = self.decided(&key, limit, self.store.rate_check(&key, &limit.gcra));
-            if let Some(refusal) = self.apply(ctx, &mut ticket, &mut state, set, limit, d) {
+            let d = self.check(limit, ctx, req);
+            if let Some(refusal) = self.apply(ctx, k, &mut text, set, limit, d) {
                 return refusal;
             }
         }
-        Self::admitted(ctx, ticket, set, state)
+        Self::admitted(ctx, n, text)
     }
 
     /// With Redis, the limit checks await the store instead of blocking the worker thread; in memory, and on
@@ -465,7 +495,7 @@ impl Protection for TrafficGuard {
         if !self.store.may_wait() {
             return PhaseStep::Done(self.request_headers_filter(ctx, req));
         }
-        let (mut ticket, set) = match self.admit(ctx) {
+        let (n, set) = match self.admit(ctx) {
             Err(v) => return PhaseStep::Done(v),
             Ok(None) => return PhaseStep::Done(Verdict::Continue),
             Ok(Some(t)) => t,
@@ -477,48 +507,58 @@ impl Protection for TrafficGuard {
             let checks: Vec<(&str, Gcra)> =
                 set.limits.iter().zip(&keys).map(|(&i, k)| (k.as_str(), self.limits[i].gcra)).collect();
             let answer = self.store.rate_checks_async(&checks).await;
-            let mut state = String::with_capacity(set.state_len);
-            for (n, (&i, key)) in set.limits.iter().zip(&keys).enumerate() {
+            let mut text = Self::state_text(set);
+            for (k, (&i, key)) in set.limits.iter().zip(&keys).enumerate() {
                 let limit = &self.limits[i];
                 let one = match &answer {
                     // The store stops at the first refusal, and that refusal returns here before a later limit
                     // is reached; a missing answer is a store fault like any other.
-                    Ok(ds) => ds.get(n).copied().ok_or_else(|| StoreError::Redis("no decision for a limit".into())),
+                    Ok(ds) => ds.get(k).copied().ok_or_else(|| StoreError::Redis("no decision for a limit".into())),
                     Err(e) => Err(e.clone()),
                 };
                 let d = self.decided(key, limit, one);
-                if let Some(refusal) = self.apply(ctx, &mut ticket, &mut state, set, limit, d) {
+                if let Some(refusal) = self.apply(ctx, k, &mut text, set, limit, d) {
                     return refusal;
                 }
             }
-            Self::admitted(ctx, ticket, set, state)
+            Self::admitted(ctx, n, text)
         }))
     }
 
+    /// The RateLimit fields of an admitted request, written from the numbers the checks kept: the policy is
+    /// the set's constant value, the state is the one value built per response.
     fn response_headers_filter(&self, ctx: &mut RequestCtx, resp: &mut response::Parts) -> Verdict {
-        // Taken, not cloned: nothing reads the fields after this phase.
-        if let Some((policy, state)) = ctx.extensions.get_mut::<Ticket>().and_then(|t| t.fields.take()) {
-            resp.headers.insert(RATELIMIT_POLICY.clone(), policy);
-            resp.headers.insert(RATELIMIT.clone(), state);
-        }
+        // Taken: the fields go on one response.
+        let Some(set) = ctx.rate_limit.fields_of.take().and_then(|n| self.sets.get(n as usize)) else {
+            return Verdict::Continue;
+        };
+        let state = if set.limits.len() <= RateLimitTicket::INLINE {
+            let prefixes = set.limits.iter().map(|&i| &*self.limits[i].state_prefix);
+            fields::state_value(prefixes, &ctx.rate_limit.state, set.state_len)
+        } else {
+            match ctx.extensions.remove::<StateText>() {
+                Some(t) => t.0,
+                None => return Verdict::Continue,
+            }
+        };
+        resp.headers.insert(RATELIMIT_POLICY.clone(), set.policy.clone());
+        resp.headers.insert(RATELIMIT.clone(), state);
         Verdict::Continue
     }
 
     fn logging(&self, ctx: &RequestCtx, status: u16) {
-        let ticket = ctx.extensions.get::<Ticket>();
-        if let Some(t) = ticket {
-            if t.global {
-                self.traffic.in_flight.release_global();
-                self.traffic.metrics.in_flight.dec();
-            }
-            if t.client {
-                self.traffic.in_flight.release_client(ctx.client_ip);
-            }
+        let ticket = ctx.rate_limit;
+        if ticket.global_slot {
+            self.traffic.in_flight.release_global();
+            self.traffic.metrics.in_flight.dec();
+        }
+        if ticket.client_slot {
+            self.traffic.in_flight.release_client(ctx.client_ip);
         }
         if ctx.allowlisted || self.policies.is_empty() {
             return;
         }
-        let rate_limited = ticket.is_some_and(|t| t.rate_limited);
+        let rate_limited = ticket.rate_limited;
         for p in &self.policies {
             let hit = match p.trigger {
                 BanTrigger::WafBlock => ctx.refused_by == Some("waf"),
@@ -546,15 +586,7 @@ mod tests {
     }
 
     fn ctx(ip: &str) -> RequestCtx {
-        let conn = ConnInfo {
-            peer: format!("{ip}:1000").parse().unwrap(),
-            local: "127.0.0.1:80".parse().unwrap(),
-            tls: false,
-            sni: None,
-            listener: "http".into(),
-            client_cert: None,
-        };
-        let mut c = RequestCtx::new("r".into(), conn);
+        let mut c = crate::key::tests::ctx_at(ip);
         c.route = Some("all".into());
         c
     }
@@ -598,6 +630,73 @@ mod tests {
         assert!(run(&g, ctx("10.0.0.9")).0);
         assert!(run(&g, ctx("10.0.0.9")).0);
         assert!(!run(&g, ctx("10.0.0.9")).0);
+    }
+
+    fn response_fields(g: &TrafficGuard, c: &mut RequestCtx) -> (Option<String>, Option<String>) {
+        let mut resp = http::Response::new(()).into_parts().0;
+        assert!(g.response_headers_filter(c, &mut resp).is_continue());
+        let get = |n: &http::HeaderName| resp.headers.get(n).map(|v| v.to_str().unwrap().to_string());
+        (get(&RATELIMIT_POLICY), get(&RATELIMIT))
+    }
+
+    /// The fields written from the ticket's numbers, for a set that fits the ticket and one that does not; one
+    /// response carries them, a refusal carries its own.
+    #[test]
+    fn ratelimit_fields_from_the_ticket_and_beyond_it() {
+        let g = guard(&limit("fields-one", "ip"));
+        let mut c = ctx("10.3.0.1");
+        assert!(g.request_headers_filter(&mut c, &mut parts()).is_continue());
+        assert_eq!(c.rate_limit.state[0], (1, 1800));
+        let (policy, state) = response_fields(&g, &mut c);
+        assert_eq!(policy.as_deref(), Some(r#""fields-one";q=2;w=3600"#));
+        assert_eq!(state.as_deref(), Some(r#""fields-one";r=1;t=1800"#));
+        assert_eq!(response_fields(&g, &mut c), (None, None), "the fields go on one response");
+        let mut c = ctx("10.3.0.1");
+        assert!(g.request_headers_filter(&mut c, &mut parts()).is_continue());
+        let mut c = ctx("10.3.0.1");
+        match g.request_headers_filter(&mut c, &mut parts()) {
+            Verdict::Respond(p) => assert_eq!(p.status, StatusCode::TOO_MANY_REQUESTS),
+            _ => panic!("third request passed"),
+        }
+        assert!(c.rate_limit.rate_limited);
+        assert_eq!(response_fields(&g, &mut c), (None, None));
+
+        // Five limits: more than the ticket holds, so the text is built during the checks.
+        let names: Vec<String> = (1..=5).map(|i| format!("fields-many-{i}")).collect();
+        let mut toml = format!("[traffic]\ndefault_rate_limits = {names:?}\n");
+        for (i, n) in names.iter().enumerate() {
+            toml.push_str(&format!("[[traffic.rate_limits]]\nname = \"{n}\"\nkey = \"ip\"\nrate = \"{}/h\"\n", i + 2));
+        }
+        let g = guard(&toml);
+        let mut c = ctx("10.3.0.2");
+        assert!(g.request_headers_filter(&mut c, &mut parts()).is_continue());
+        let (policy, state) = response_fields(&g, &mut c);
+        let want_policy: Vec<String> =
+            names.iter().enumerate().map(|(i, n)| format!("\"{n}\";q={};w=3600", i + 2)).collect();
+        let want_state: Vec<String> =
+            names.iter().enumerate().map(|(i, n)| format!("\"{n}\";r={};t={}", i + 1, 3600 / (i + 2))).collect();
+        assert_eq!(policy, Some(want_policy.join(", ")));
+        assert_eq!(state, Some(want_state.join(", ")));
+    }
+
+    /// A held per-client slot is recorded in the ticket and released by logging, also for a request shed on it.
+    #[test]
+    fn in_flight_slots_released_from_the_ticket() {
+        let g = guard("[traffic]\nmax_in_flight_per_client = 1\n");
+        let mut first = ctx("10.4.0.1");
+        assert!(g.request_headers_filter(&mut first, &mut parts()).is_continue());
+        assert!(first.rate_limit.client_slot);
+        let mut second = ctx("10.4.0.1");
+        match g.request_headers_filter(&mut second, &mut parts()) {
+            Verdict::Respond(p) => assert_eq!(p.status, StatusCode::SERVICE_UNAVAILABLE),
+            _ => panic!("second request in flight passed"),
+        }
+        assert!(!second.rate_limit.client_slot);
+        g.logging(&second, 503);
+        assert!(run(&g, ctx("10.4.0.2")).0, "another client is not affected");
+        g.logging(&first, 200);
+        assert!(run(&g, ctx("10.4.0.1")).0, "the slot was not released");
+        assert!(run(&g, ctx("10.4.0.1")).0);
     }
 
     #[test]

@@ -92,6 +92,33 @@ pub struct RequestCtx {
     /// A phase answered `Verdict::Close`: the connection is dropped without a response.
     pub close_connection: bool,
     pub extensions: http::Extensions,
+    /// The rate limiter's record of this request for its later phases (held in-flight slots, the RateLimit
+    /// numbers). A typed slot rather than an entry in `extensions`: it runs on every request of a limited route,
+    /// and the type map's first insert allocates the map, its table and a box (≈ 0.5 k instructions).
+    pub rate_limit: RateLimitTicket,
+}
+
+/// What the rate limiter (portcullis-limits) keeps from the request-headers phase for the response-headers and
+/// logging phases. Plain numbers, so the pipeline names it without knowing the limiter, and `Copy`, so it costs
+/// no allocation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateLimitTicket {
+    /// A gateway-wide in-flight slot is held (logging releases it).
+    pub global_slot: bool,
+    /// A per-client in-flight slot is held (logging releases it).
+    pub client_slot: bool,
+    /// A rate limit refused the request (ban policies count it).
+    pub rate_limited: bool,
+    /// The limit set whose RateLimit fields go on the response, numbered by the limiter; `None`: no fields.
+    pub fields_of: Option<u32>,
+    /// Per limit of that set, in order, up to [`RateLimitTicket::INLINE`]: requests left and whole seconds until
+    /// rested (the RateLimit field's `r` and `t`).
+    pub state: [(u64, u64); RateLimitTicket::INLINE],
+}
+
+impl RateLimitTicket {
+    /// Limits per set whose numbers fit in the ticket; a set with more keeps its field text elsewhere.
+    pub const INLINE: usize = 4;
 }
 
 impl RequestCtx {
@@ -109,6 +136,7 @@ impl RequestCtx {
             allowlisted: false,
             close_connection: false,
             extensions: http::Extensions::new(),
+            rate_limit: RateLimitTicket::default(),
         }
     }
 }

@@ -17,7 +17,7 @@ mod problem;
 mod protection;
 mod verdict;
 
-pub use context::{AuthMethod, ClientCert, ConnInfo, Identity, RequestCtx, UpstreamInfo};
+pub use context::{AuthMethod, ClientCert, ConnInfo, Identity, RateLimitTicket, RequestCtx, UpstreamInfo};
 pub use problem::Problem;
 pub use protection::{BodyNeed, PhaseStep, Phases, Protection};
 pub use verdict::Verdict;

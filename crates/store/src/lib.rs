@@ -157,6 +157,15 @@ impl Store {
         }
     }
 
+    /// The in-memory backend, for callers that take its cheaper hashed-key path
+    /// ([`MemoryStore::rate_check_hashed`]); `None` with Redis, whose keys are text every gateway computes alike.
+    pub fn local(&self) -> Option<&MemoryStore> {
+        match &self.backend {
+            Backend::Memory(m) => Some(m),
+            Backend::Redis { .. } => None,
+        }
+    }
+
     /// One atomic GCRA check-and-update.
     pub fn rate_check(&self, key: &str, g: &Gcra) -> Result<RateDecision, StoreError> {
         match &self.backend {

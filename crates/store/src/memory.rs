@@ -7,7 +7,7 @@
 //! Keys are stored as 64-bit hashes under a per-process random seed: 16 bytes per entry plus map overhead, and
 //! an attacker cannot aim collisions at a victim's key.
 
-use std::collections::hash_map::RandomState;
+use std::collections::hash_map::{DefaultHasher, RandomState};
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
@@ -91,13 +91,22 @@ impl MemoryStore {
     }
 
     fn with_cell<R>(&self, key: &str, f: impl FnOnce(Option<Cell>, u64) -> (R, Option<Cell>)) -> R {
-        let h = self.seed.hash_one(key);
-        let now = self.now_us();
+        self.with_hashed_cell(self.seed.hash_one(key), self.now_us(), f)
+    }
+
+    fn with_hashed_cell<R>(&self, h: u64, now: u64, f: impl FnOnce(Option<Cell>, u64) -> (R, Option<Cell>)) -> R {
         let mut shard = lock(&self.shards[shard_of(h, SHARDS)]);
-        let cur = shard.cells.get(&h).copied().filter(|c| c.expires_us > now);
-        let (r, new) = f(cur, now);
+        // A known key (the usual case) is found and updated in one probe.
+        if let Some(cell) = shard.cells.get_mut(&h) {
+            let (r, new) = f(Some(*cell).filter(|c| c.expires_us > now), now);
+            if let Some(c) = new {
+                *cell = c;
+            }
+            return r;
+        }
+        let (r, new) = f(None, now);
         if let Some(c) = new {
-            if cur.is_none() && !shard.cells.contains_key(&h) && shard.cells.len() >= self.per_shard {
+            if shard.cells.len() >= self.per_shard {
                 self.make_room(&mut shard, now);
             }
             shard.cells.insert(h, c);
@@ -124,10 +133,23 @@ impl MemoryStore {
 
     /// One GCRA check-and-update for `key`.
     pub fn rate_check(&self, key: &str, g: &Gcra) -> RateDecision {
-        self.with_cell(key, |cur, now| {
-            let (d, new_tat) = gcra::step(cur.map(|c| c.value), now, g);
-            (d, new_tat.map(|t| Cell { expires_us: t, value: t }))
-        })
+        self.with_cell(key, |cur, now| gcra_cell(cur, now, g))
+    }
+
+    /// A hasher seeded like the one that hashes text keys, for callers that hash a key's parts themselves
+    /// ([`MemoryStore::rate_check_hashed`]) instead of building its text: the seed stays secret, so an attacker
+    /// still cannot aim collisions.
+    pub fn key_hasher(&self) -> DefaultHasher {
+        self.seed.build_hasher()
+    }
+
+    /// [`MemoryStore::rate_check`] for a key already hashed with [`MemoryStore::key_hasher`], at `now` (the
+    /// request's start, read once for the whole request, instead of another clock read). A `now` a little
+    /// behind another request's only treats this request as earlier, which GCRA takes in its stride (the TAT
+    /// never moves back).
+    pub fn rate_check_hashed(&self, hash: u64, g: &Gcra, now: Instant) -> RateDecision {
+        let now_us = now.saturating_duration_since(self.epoch).as_micros() as u64 + 1;
+        self.with_hashed_cell(hash, now_us, |cur, now| gcra_cell(cur, now, g))
     }
 
     /// Counts one hit in `key`'s fixed window of length `window`; returns the count including this hit.
@@ -227,6 +249,12 @@ impl MemoryStore {
     }
 }
 
+/// One GCRA step on a cell: the decision and the cell to store (none when refused).
+fn gcra_cell(cur: Option<Cell>, now: u64, g: &Gcra) -> (RateDecision, Option<Cell>) {
+    let (d, new_tat) = gcra::step(cur.map(|c| c.value), now, g);
+    (d, new_tat.map(|t| Cell { expires_us: t, value: t }))
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding one of these locks leaves consistent data (every update is a single insert).
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -247,6 +275,29 @@ mod tests {
         assert_eq!(d.remaining, 0);
         assert!(!m.rate_check("k", &g).allowed);
         assert!(m.rate_check("other", &g).allowed);
+    }
+
+    /// The hashed path shares the text path's seed: a key hashed part by part with `key_hasher` like `str`
+    /// hashes is the same cell as that text; at the request's start time, like a clock read.
+    #[test]
+    fn hashed_checks_share_the_seeded_cells() {
+        use std::hash::{Hash, Hasher};
+        let m = MemoryStore::new(4096);
+        let g = Gcra::new(10, Duration::from_secs(60), 3);
+        let mut h = m.key_hasher();
+        "k".hash(&mut h);
+        let k = h.finish();
+        assert!(m.rate_check("k", &g).allowed);
+        let d = m.rate_check_hashed(k, &g, Instant::now());
+        assert!(d.allowed);
+        assert_eq!(d.remaining, 1);
+        assert!(m.rate_check_hashed(k, &g, Instant::now()).allowed);
+        assert!(!m.rate_check("k", &g).allowed);
+        // Another seed is another table: a fresh store does not know the hash.
+        assert!(MemoryStore::new(4096).rate_check_hashed(k, &g, Instant::now()).remaining == 2);
+        // A start time before the store existed counts as its first instant, never a panic.
+        let early = Instant::now().checked_sub(Duration::from_secs(5)).unwrap_or_else(Instant::now);
+        assert!(MemoryStore::new(4096).rate_check_hashed(1, &g, early).allowed);
     }
 
     #[test]

@@ -265,7 +265,7 @@ impl RedisBackend {
         let args: Vec<String> =
             checks.iter().flat_map(|(_, g)| [g.interval_us.to_string(), g.tolerance_us.to_string()]).collect();
         let r: Vec<i64> = conn.script(&GCRA, &keys, &args).await?;
-        if r.is_empty() || r.len() % 4 != 0 || r.len() > 4 * checks.len() {
+        if r.is_empty() || !r.len().is_multiple_of(4) || r.len() > 4 * checks.len() {
             return Err(StoreError::Redis(format!(
                 "rate script returned {} values for {} keys",
                 r.len(),
