@@ -117,6 +117,94 @@ pub fn may_match(class: Class, v: &[u8]) -> bool {
     plain || base64_payload(v).is_some()
 }
 
+/// [`may_match`] for every class of one value, decided lazily and remembered: one pass over the bytes when
+/// built ([`Classes::of`]), then per class only the word test that class needs, and the base64 check at most
+/// once. The WAF engine keeps one per value and transaction and skips each detector operator whose class
+/// it rules out, so a value that ten rules hand to ten detectors is scanned once.
+/// `Classes::of(v).may_match(c, v) == may_match(c, v)` for every class and value
+/// (`tests/prefilter_necessary.rs` checks it on every value it reads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Classes {
+    /// Classes known to pass.
+    yes: u16,
+    /// Classes decided (pass or not).
+    known: u16,
+    /// Is the value base64 of text? `None` until a class needs to know.
+    base64: Option<bool>,
+}
+
+impl Classes {
+    /// The byte pass over `v` (the same `v` must be given to [`Classes::may_match`]).
+    pub fn of(v: &[u8]) -> Classes {
+        if v.is_empty() {
+            return Classes { yes: 0, known: u16::MAX, base64: Some(false) };
+        }
+        let mut set = bit(Class::Xxe);
+        for &b in v {
+            set |= BYTE_CLASSES[b as usize];
+        }
+        // A byte decides the classes it names; the others may still pass by a word or by base64.
+        Classes { yes: set, known: set, base64: None }
+    }
+
+    /// May `class`'s detector fire on `v`? Exactly [`may_match`]`(class, v)`.
+    #[inline]
+    pub fn may_match(&mut self, class: Class, v: &[u8]) -> bool {
+        let b = bit(class);
+        if self.known & b == 0 {
+            let word = match class {
+                Class::Sqli => has_double_dash(v),
+                Class::Cmdi => crate::cmdi::may_be_program(v),
+                Class::PathTraversal => crate::traversal::may_name_sensitive(v),
+                Class::ProtoPollution => contains_ci(v, b"proto"),
+                _ => false,
+            };
+            let yes = word || *self.base64.get_or_insert_with(|| base64_payload(v).is_some());
+            self.known |= b;
+            if yes {
+                self.yes |= b;
+            }
+        }
+        self.yes & b != 0
+    }
+}
+
+const fn bit(class: Class) -> u16 {
+    1 << class as u16
+}
+
+/// Per byte, the classes whose byte set holds it (the `ByteSet`s above, and digits for SSRF); the escape
+/// bytes every set holds also make a prototype key possible.
+static BYTE_CLASSES: [u16; 256] = {
+    let sets: [(&ByteSet, Class); 9] = [
+        (&SQLI, Class::Sqli),
+        (&XSS, Class::Xss),
+        (&CMDI, Class::Cmdi),
+        (&TRAVERSAL, Class::PathTraversal),
+        (&SSRF, Class::Ssrf),
+        (&SSTI, Class::Ssti),
+        (&JNDI, Class::Jndi),
+        (&NOSQLI, Class::NoSqli),
+        (&ESCAPES, Class::ProtoPollution),
+    ];
+    let mut t = [0u16; 256];
+    let mut b = 0;
+    while b < 256 {
+        let mut k = 0;
+        while k < sets.len() {
+            if sets[k].0 .0[b] {
+                t[b] |= bit(sets[k].1);
+            }
+            k += 1;
+        }
+        if (b as u8).is_ascii_digit() {
+            t[b] |= bit(Class::Ssrf);
+        }
+        b += 1;
+    }
+    t
+};
+
 /// Does `v` contain `needle` (lowercase ASCII), ignoring ASCII case?
 fn contains_ci(v: &[u8], needle: &[u8]) -> bool {
     v.len() >= needle.len() && v.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
@@ -165,6 +253,44 @@ mod tests {
         assert!(may_match(Class::NoSqli, b"'; return true; var a='"));
         assert!(may_match(Class::ProtoPollution, b"a[__PROTO__][x]=1"));
         assert!(may_match(Class::ProtoPollution, b"%5f%5fproto%5f%5f"));
+    }
+
+    #[test]
+    fn the_shared_answer_is_the_per_class_answer() {
+        let classes = [
+            Class::Sqli,
+            Class::Xss,
+            Class::Cmdi,
+            Class::PathTraversal,
+            Class::Ssrf,
+            Class::Ssti,
+            Class::Jndi,
+            Class::NoSqli,
+            Class::Xxe,
+            Class::ProtoPollution,
+        ];
+        let values: [&[u8]; 10] = [
+            b"",
+            b"hello",
+            b"1--",
+            b"whoami",
+            b"id_rsa",
+            b"__PROTO__",
+            b"123",
+            b"a%27",
+            b"JHtqbmRpOmxkYXA6Ly94fQ",
+            b"x y",
+        ];
+        for v in values {
+            // asked in both orders: each class is decided on its own
+            let (mut fwd, mut rev) = (Classes::of(v), Classes::of(v));
+            for c in classes {
+                assert_eq!(fwd.may_match(c, v), may_match(c, v), "{c:?} on {:?}", String::from_utf8_lossy(v));
+            }
+            for c in classes.iter().rev() {
+                assert_eq!(rev.may_match(*c, v), may_match(*c, v), "{c:?} on {:?}", String::from_utf8_lossy(v));
+            }
+        }
     }
 
     #[test]
