@@ -89,6 +89,17 @@ pub(crate) fn may_name_sensitive(word: &[u8]) -> bool {
         .any(|n| word.len() >= n.len() && word.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n)))
 }
 
+/// Can the detector report a value made only of letters, digits, `_`, `.` and `-` (no escape the decoders
+/// undo, no `/`, `:` or `~`)? Only through a parent step at its start (`..`: no byte before it can be a
+/// boundary) or by the whole value being a sensitive name (nothing before or after it can end a segment): the
+/// prefilter's question for one-word values such as JSON argument names (`crate::prefilter`).
+pub(crate) fn may_fire_on_word(word: &[u8]) -> bool {
+    word.starts_with(b"..")
+        || SENSITIVE
+            .iter()
+            .any(|n| n.len() == word.len() && n.bytes().zip(word).all(|(a, b)| a == b.to_ascii_lowercase()))
+}
+
 /// The [`SENSITIVE`] names grouped by their first byte, built once.
 fn sensitive_by_first_byte() -> &'static [Vec<&'static str>] {
     static BY_FIRST: std::sync::OnceLock<Vec<Vec<&'static str>>> = std::sync::OnceLock::new();
@@ -197,7 +208,10 @@ fn normalise(b: &[u8]) -> Vec<u8> {
     let mut i = 0;
     while i < b.len() {
         let rest = &b[i..];
-        let mapped = if rest.starts_with("\u{FF0E}".as_bytes()) || rest.starts_with("\u{2024}".as_bytes()) {
+        // Every look-alike below is three bytes starting 0xEF or 0xE2: other bytes skip the comparisons.
+        let mapped = if !matches!(b[i], 0xEF | 0xE2) {
+            None
+        } else if rest.starts_with("\u{FF0E}".as_bytes()) || rest.starts_with("\u{2024}".as_bytes()) {
             Some((b'.', 3))
         } else if rest.starts_with("\u{FF0F}".as_bytes())
             || rest.starts_with("\u{2215}".as_bytes())
