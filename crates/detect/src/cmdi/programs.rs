@@ -217,9 +217,12 @@ pub(crate) fn lookup(word: &[u8]) -> Option<(&'static str, Kind)> {
     None
 }
 
+/// One [`PROGRAMS`] entry: name, kind, Windows (case-insensitive).
+type Program = (&'static str, Kind, bool);
+
 /// [`PROGRAMS`] grouped by name length (index = length, up to [`MAX_NAME`]), in their order, built once.
-fn programs_by_len() -> &'static [Vec<(&'static str, Kind, bool)>] {
-    static BY_LEN: std::sync::OnceLock<Vec<Vec<(&'static str, Kind, bool)>>> = std::sync::OnceLock::new();
+fn programs_by_len() -> &'static [Vec<Program>] {
+    static BY_LEN: std::sync::OnceLock<Vec<Vec<Program>>> = std::sync::OnceLock::new();
     BY_LEN.get_or_init(|| {
         let mut t = vec![Vec::new(); MAX_NAME + 1];
         for p in PROGRAMS {
