@@ -65,8 +65,9 @@ static XSS: ByteSet = ByteSet::new(b"<\"'`=:{(");
 /// Shell metacharacters, quotes, redirections, substitution, globbing, and whitespace between a program and
 /// its arguments. A bare word is checked below (a program name alone at the start of the value).
 static CMDI: ByteSet = ByteSet::new(PUNCT);
-/// Parent segments and separators (`.` `/` `\`), drive and wrapper colons (`C:`, `php://`), `~` homes.
-static TRAVERSAL: ByteSet = ByteSet::new(b"./:~");
+/// Separators (`/` `\`), drive and wrapper colons (`C:`, `php://`), `~` homes. A `.` is checked below: in a
+/// value of one word it only matters as a leading `..` or inside a sensitive name.
+static TRAVERSAL: ByteSet = ByteSet::new(b"/:~");
 /// URL and address syntax: scheme colon, slashes, `@` userinfo, `[` IPv6, `.` in dotted addresses; digits
 /// are checked below (decimal and hex forms of an address).
 static SSRF: ByteSet = ByteSet::new(b".:/@[");
@@ -100,9 +101,7 @@ pub fn may_match(class: Class, v: &[u8]) -> bool {
         // Without shell syntax the value is one word (letters, digits, `.`, `_`, `-`), and the detector only
         // fires on a word that is a whole command it knows (`whoami`, `cmd.exe`): ask its program list.
         Class::Cmdi => CMDI.any_in(v) || crate::cmdi::may_be_program(v),
-        // Without `.`, `/`, `:` or `~` there is no parent step, wrapper, UNC or path: only a sensitive name
-        // that needs none of them (`id_rsa`) can be reported, and the detector's own list says which.
-        Class::PathTraversal => TRAVERSAL.any_in(v) || crate::traversal::may_name_sensitive(v),
+        Class::PathTraversal => TRAVERSAL.any_in(v) || traversal_without_separator(v, v.contains(&b'.'), !is_word(v)),
         // Decimal and hex addresses (`2130706433`, `0x7f000001`) have digits; a bare name (`localhost`) is a
         // word to the detector until a port, a path or a dot makes it an address.
         Class::Ssrf => SSRF.any_in(v) || v.iter().any(u8::is_ascii_digit),
@@ -116,6 +115,139 @@ pub fn may_match(class: Class, v: &[u8]) -> bool {
     };
     plain || base64_payload(v).is_some()
 }
+
+/// [`may_match`] for every class of one value, decided lazily and remembered: one pass over the bytes when
+/// built ([`Classes::of`]), then per class only the word test that class needs, and the base64 check at most
+/// once. The WAF engine keeps one per value and transaction and skips each detector operator whose class
+/// it rules out, so a value that ten rules hand to ten detectors is scanned once.
+/// `Classes::of(v).may_match(c, v) == may_match(c, v)` for every class and value
+/// (`tests/prefilter_necessary.rs` checks it on every value it reads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Classes {
+    /// Classes known to pass.
+    yes: u16,
+    /// Classes decided (pass or not).
+    known: u16,
+    /// Is the value base64 of text? `None` until a class needs to know.
+    base64: Option<bool>,
+}
+
+impl Classes {
+    /// The byte pass over `v` (the same `v` must be given to [`Classes::may_match`]).
+    pub fn of(v: &[u8]) -> Classes {
+        if v.is_empty() {
+            return Classes { yes: 0, known: u16::MAX, base64: Some(false) };
+        }
+        let mut set = bit(Class::Xxe);
+        for &b in v {
+            set |= BYTE_CLASSES[b as usize];
+        }
+        // A byte decides the classes it names; the others may still pass by a word or by base64.
+        Classes { yes: set, known: set, base64: None }
+    }
+
+    /// May `class`'s detector fire on `v`? Exactly [`may_match`]`(class, v)`.
+    #[inline]
+    pub fn may_match(&mut self, class: Class, v: &[u8]) -> bool {
+        let b = bit(class);
+        if self.known & b == 0 {
+            let word = match class {
+                Class::Sqli => has_double_dash(v),
+                Class::Cmdi => crate::cmdi::may_be_program(v),
+                Class::PathTraversal => {
+                    traversal_without_separator(v, self.yes & DOT != 0, self.yes & NON_WORD_BYTE != 0)
+                }
+                Class::ProtoPollution => contains_ci(v, b"proto"),
+                _ => false,
+            };
+            let yes = word || *self.base64.get_or_insert_with(|| base64_payload(v).is_some());
+            self.known |= b;
+            if yes {
+                self.yes |= b;
+            }
+        }
+        self.yes & b != 0
+    }
+}
+
+const fn bit(class: Class) -> u16 {
+    1 << class as u16
+}
+
+/// Per byte, the classes whose byte set holds it (the `ByteSet`s above, and digits for SSRF); the escape
+/// bytes every set holds also make a prototype key possible.
+static BYTE_CLASSES: [u16; 256] = {
+    let sets: [(&ByteSet, Class); 9] = [
+        (&SQLI, Class::Sqli),
+        (&XSS, Class::Xss),
+        (&CMDI, Class::Cmdi),
+        (&TRAVERSAL, Class::PathTraversal),
+        (&SSRF, Class::Ssrf),
+        (&SSTI, Class::Ssti),
+        (&JNDI, Class::Jndi),
+        (&NOSQLI, Class::NoSqli),
+        (&ESCAPES, Class::ProtoPollution),
+    ];
+    let mut t = [0u16; 256];
+    let mut b = 0;
+    while b < 256 {
+        let mut k = 0;
+        while k < sets.len() {
+            if sets[k].0 .0[b] {
+                t[b] |= bit(sets[k].1);
+            }
+            k += 1;
+        }
+        if (b as u8).is_ascii_digit() {
+            t[b] |= bit(Class::Ssrf);
+        }
+        if b == b'.' as usize {
+            t[b] |= DOT;
+        }
+        if NON_WORD[b] {
+            t[b] |= NON_WORD_BYTE;
+        }
+        b += 1;
+    }
+    t
+};
+
+/// The path traversal test of a value without `/`, `:`, `~` or an escape byte. Without a byte that can stand
+/// before a name (`is_boundary` in the detector: space, `=`, `?`, quotes...), a one-word value (letters,
+/// digits, `_`, `.`, `-`; a JSON argument name such as `json.client.app`) can only be reported as a leading
+/// parent step `..` or as a whole sensitive name (`.env`, `win.ini`, `id_rsa`): ask the detector's list.
+/// Other values keep the broader test: a `.` (a parent step after a space), or a bare sensitive name inside.
+fn traversal_without_separator(v: &[u8], has_dot: bool, has_non_word: bool) -> bool {
+    if has_non_word {
+        has_dot || crate::traversal::may_name_sensitive(v)
+    } else {
+        crate::traversal::may_fire_on_word(v)
+    }
+}
+
+/// Letters, digits, `_`, `.` and `-` only?
+fn is_word(v: &[u8]) -> bool {
+    v.iter().all(|&b| !NON_WORD[b as usize])
+}
+
+/// Bytes outside letters, digits, `_`, `.` and `-`.
+static NON_WORD: [bool; 256] = {
+    let mut t = [true; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'-' {
+            t[b] = false;
+        }
+        b += 1;
+    }
+    t
+};
+
+/// Pseudo-classes in [`BYTE_CLASSES`] (above the [`Class`] bits): the value holds a `.` / a byte outside
+/// letters, digits, `_`, `.` and `-`.
+const DOT: u16 = 1 << 14;
+const NON_WORD_BYTE: u16 = 1 << 15;
 
 /// Does `v` contain `needle` (lowercase ASCII), ignoring ASCII case?
 fn contains_ci(v: &[u8], needle: &[u8]) -> bool {
@@ -160,11 +292,52 @@ mod tests {
         assert!(may_match(Class::Cmdi, b"whoami"));
         assert!(may_match(Class::Cmdi, b"WhoAmI.exe"));
         assert!(may_match(Class::PathTraversal, b"id_rsa"));
-        assert!(may_match(Class::PathTraversal, b"passwd.bak"));
+        assert!(may_match(Class::PathTraversal, b"..%2f"));
+        assert!(may_match(Class::PathTraversal, b"..passwd"));
+        assert!(may_match(Class::PathTraversal, b"WIN.INI") && may_match(Class::PathTraversal, b".env"));
+        assert!(may_match(Class::PathTraversal, b"see ../x") && may_match(Class::PathTraversal, b"a .. b"));
         assert!(may_match(Class::NoSqli, br#"{"user":{"$ne":null}}"#));
         assert!(may_match(Class::NoSqli, b"'; return true; var a='"));
         assert!(may_match(Class::ProtoPollution, b"a[__PROTO__][x]=1"));
         assert!(may_match(Class::ProtoPollution, b"%5f%5fproto%5f%5f"));
+    }
+
+    #[test]
+    fn the_shared_answer_is_the_per_class_answer() {
+        let classes = [
+            Class::Sqli,
+            Class::Xss,
+            Class::Cmdi,
+            Class::PathTraversal,
+            Class::Ssrf,
+            Class::Ssti,
+            Class::Jndi,
+            Class::NoSqli,
+            Class::Xxe,
+            Class::ProtoPollution,
+        ];
+        let values: [&[u8]; 10] = [
+            b"",
+            b"hello",
+            b"1--",
+            b"whoami",
+            b"id_rsa",
+            b"__PROTO__",
+            b"123",
+            b"a%27",
+            b"JHtqbmRpOmxkYXA6Ly94fQ",
+            b"x y",
+        ];
+        for v in values {
+            // asked in both orders: each class is decided on its own
+            let (mut fwd, mut rev) = (Classes::of(v), Classes::of(v));
+            for c in classes {
+                assert_eq!(fwd.may_match(c, v), may_match(c, v), "{c:?} on {:?}", String::from_utf8_lossy(v));
+            }
+            for c in classes.iter().rev() {
+                assert_eq!(rev.may_match(*c, v), may_match(*c, v), "{c:?} on {:?}", String::from_utf8_lossy(v));
+            }
+        }
     }
 
     #[test]
@@ -174,6 +347,11 @@ mod tests {
         }
         for v in [&b"hello"[..], b"passwd", b"CorrectHorseBatteryStaple2024", b"en-GB", b"totp"] {
             assert!(!may_match(Class::PathTraversal, v), "{:?}", String::from_utf8_lossy(v));
+        }
+        // Dotted words (JSON argument names, versions, host-like names) are no path to the detector either.
+        for v in [&b"json.client.app"[..], b"alice.example", b"3.14.2", b"passwd.bak", b"my.env", b"id_rsa.pub.x"] {
+            assert!(!may_match(Class::PathTraversal, v), "{:?}", String::from_utf8_lossy(v));
+            assert!(crate::traversal::detect(v).is_none(), "{:?}", String::from_utf8_lossy(v));
         }
         // A JSON login body has no operator key and no JavaScript; its keys reach no prototype.
         let login = br#"{"username":"alice","password":"x y","client":{"app":"web"},"mfa":{"code":"492031"}}"#;

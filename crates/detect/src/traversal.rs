@@ -89,6 +89,29 @@ pub(crate) fn may_name_sensitive(word: &[u8]) -> bool {
         .any(|n| word.len() >= n.len() && word.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n)))
 }
 
+/// Can the detector report a value made only of letters, digits, `_`, `.` and `-` (no escape the decoders
+/// undo, no `/`, `:` or `~`)? Only through a parent step at its start (`..`: no byte before it can be a
+/// boundary) or by the whole value being a sensitive name (nothing before or after it can end a segment): the
+/// prefilter's question for one-word values such as JSON argument names (`crate::prefilter`).
+pub(crate) fn may_fire_on_word(word: &[u8]) -> bool {
+    word.starts_with(b"..")
+        || SENSITIVE
+            .iter()
+            .any(|n| n.len() == word.len() && n.bytes().zip(word).all(|(a, b)| a == b.to_ascii_lowercase()))
+}
+
+/// The [`SENSITIVE`] names grouped by their first byte, built once.
+fn sensitive_by_first_byte() -> &'static [Vec<&'static str>] {
+    static BY_FIRST: std::sync::OnceLock<Vec<Vec<&'static str>>> = std::sync::OnceLock::new();
+    BY_FIRST.get_or_init(|| {
+        let mut t = vec![Vec::new(); 256];
+        for name in SENSITIVE {
+            t[usize::from(name.as_bytes()[0])].push(*name);
+        }
+        t
+    })
+}
+
 /// The [`SENSITIVE`] names that need no `.`, `/`, `:` or `~`, listed once.
 fn bare_sensitive_names() -> &'static [&'static [u8]] {
     static NAMES: std::sync::OnceLock<Vec<&'static [u8]>> = std::sync::OnceLock::new();
@@ -185,7 +208,10 @@ fn normalise(b: &[u8]) -> Vec<u8> {
     let mut i = 0;
     while i < b.len() {
         let rest = &b[i..];
-        let mapped = if rest.starts_with("\u{FF0E}".as_bytes()) || rest.starts_with("\u{2024}".as_bytes()) {
+        // Every look-alike below is three bytes starting 0xEF or 0xE2: other bytes skip the comparisons.
+        let mapped = if !matches!(b[i], 0xEF | 0xE2) {
+            None
+        } else if rest.starts_with("\u{FF0E}".as_bytes()) || rest.starts_with("\u{2024}".as_bytes()) {
             Some((b'.', 3))
         } else if rest.starts_with("\u{FF0F}".as_bytes())
             || rest.starts_with("\u{2215}".as_bytes())
@@ -301,18 +327,17 @@ fn parents(b: &[u8]) -> Option<Finding> {
 }
 
 /// Sensitive names at a segment start, with their position. One pass over segment starts; each start is
-/// compared only with the names beginning with its byte.
+/// compared only with the names beginning with its byte (in [`SENSITIVE`]'s order, so the hits are the
+/// same as comparing every name).
 fn sensitive_hits(b: &[u8]) -> Vec<(usize, &'static str)> {
-    let mut first = [false; 256];
-    for name in SENSITIVE {
-        first[usize::from(name.as_bytes()[0])] = true;
-    }
+    let by_first = sensitive_by_first_byte();
     let mut hits: Vec<(usize, &'static str)> = Vec::new();
     for at in 0..b.len() {
-        if !first[usize::from(b[at])] || (at > 0 && !is_boundary(b[at - 1])) {
+        let names = &by_first[usize::from(b[at])];
+        if names.is_empty() || (at > 0 && !is_boundary(b[at - 1])) {
             continue;
         }
-        for name in SENSITIVE {
+        for name in names {
             let n = name.as_bytes();
             if !b[at..].starts_with(n) || hits.iter().any(|(_, h)| h == name) {
                 continue;

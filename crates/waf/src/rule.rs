@@ -73,6 +73,10 @@ pub struct Rule {
     pub loc: Location,
     /// Set at load when the rule can be skipped without building its targets (`transaction::gate`).
     pub gate: Option<Gate>,
+    /// Set at load when the first link's targets read only request/response data fixed within a phase:
+    /// the id of that target list, interned (rules with the same list share it), so the values are
+    /// collected once per phase and reused (`Transaction::list_cache`).
+    pub target_list: Option<u32>,
 }
 
 /// A rule whose first link is a prefiltered `@rx` over request data that does not change within a

@@ -356,3 +356,30 @@ fn response_mime_types_add_up_after_the_first_directive() {
         engine("SecResponseBodyMimeType text/html\nSecResponseBodyMimeTypesClear\nSecResponseBodyMimeType text/xml");
     assert_eq!(e.settings().response_body_mime_types, ["text/xml"]);
 }
+
+#[test]
+fn rules_sharing_a_target_list_see_the_same_values_and_their_own_removals() {
+    // Rules 2–4 (phase 1) and 5–6 (phase 2) list the same targets, so each phase collects them once and
+    // shares the list; rule 1 removes ARGS:b from rule 3 only, which must collect its own list; the phase 2
+    // list must hold the body's arguments, added after phase 1 ran.
+    let e = engine(
+        r#"
+SecRequestBodyAccess On
+SecAction "id:1,phase:1,pass,nolog,ctl:ruleRemoveTargetById=3;ARGS:b"
+SecRule ARGS|!ARGS:c|REQUEST_HEADERS:Host "@contains zz" "id:2,phase:1,pass,log"
+SecRule ARGS|!ARGS:c|REQUEST_HEADERS:Host "@contains zz" "id:3,phase:1,pass,log"
+SecRule ARGS|!ARGS:c|REQUEST_HEADERS:Host "@contains zz" "id:4,phase:1,pass,log"
+SecRule ARGS|!ARGS:c|REQUEST_HEADERS:Host "@contains zz" "id:5,phase:2,pass,log"
+SecRule ARGS|!ARGS:c|REQUEST_HEADERS:Host "@contains zz" "id:6,phase:2,pass,log"
+"#,
+    );
+    let mut tx = e.transaction(info());
+    tx.request_line("POST", "/?a=1&b=zz&c=zz", "HTTP/1.1");
+    tx.request_header(b"Host", b"example.com");
+    tx.request_header(b"Content-Type", b"application/x-www-form-urlencoded");
+    assert!(tx.process_request_headers().is_none());
+    tx.append_request_body(b"d=zz").unwrap();
+    assert!(tx.process_request_body().is_none());
+    let seen: Vec<(u32, &str)> = tx.matches().iter().map(|m| (m.id, m.matched_var_name.as_str())).collect();
+    assert_eq!(seen, vec![(2, "ARGS:b"), (4, "ARGS:b"), (5, "ARGS:d"), (6, "ARGS:d")]);
+}

@@ -197,21 +197,41 @@ const PROGRAMS: &[(&str, Kind, bool)] = {
     ]
 };
 
-/// Looks a command word up (already unquoted, path stripped, `.exe` dropped).
+/// Looks a command word up (already unquoted, path stripped, `.exe` dropped): the first entry of
+/// [`PROGRAMS`] spelled exactly so, else (for a word with capitals) the first Windows entry spelled so in
+/// lowercase. Only the entries as long as the word are compared.
 pub(crate) fn lookup(word: &[u8]) -> Option<(&'static str, Kind)> {
     if word.len() < 2 || word.len() > MAX_NAME || !word[0].is_ascii_alphabetic() {
         return None;
     }
-    if let Some((n, k, _)) = PROGRAMS.iter().find(|(n, _, _)| n.len() == word.len() && n.as_bytes() == word) {
+    let same_len = &programs_by_len()[word.len()];
+    if let Some((n, k, _)) = same_len.iter().find(|(n, _, _)| n.as_bytes() == word) {
         return Some((n, *k));
     }
     if word.iter().any(u8::is_ascii_uppercase) {
-        let lower = word.to_ascii_lowercase();
-        if let Some((n, k, _)) = PROGRAMS.iter().find(|(n, _, win)| *win && n.as_bytes() == lower.as_slice()) {
+        let lowercase_is = |n: &str| n.bytes().zip(word).all(|(a, b)| a == b.to_ascii_lowercase());
+        if let Some((n, k, _)) = same_len.iter().find(|(n, _, win)| *win && lowercase_is(n)) {
             return Some((n, *k));
         }
     }
     None
+}
+
+/// One [`PROGRAMS`] entry: name, kind, Windows (case-insensitive).
+type Program = (&'static str, Kind, bool);
+
+/// [`PROGRAMS`] grouped by name length (index = length, up to [`MAX_NAME`]), in their order, built once.
+fn programs_by_len() -> &'static [Vec<Program>] {
+    static BY_LEN: std::sync::OnceLock<Vec<Vec<Program>>> = std::sync::OnceLock::new();
+    BY_LEN.get_or_init(|| {
+        let mut t = vec![Vec::new(); MAX_NAME + 1];
+        for p in PROGRAMS {
+            if let Some(slot) = t.get_mut(p.0.len()) {
+                slot.push(*p);
+            }
+        }
+        t
+    })
 }
 
 /// Could `word` be a known program in any spelling [`lookup`] accepts (any case, one executable extension
@@ -225,18 +245,8 @@ pub(crate) fn may_name_program(word: &[u8]) -> bool {
     if stem.len() < 2 || stem.len() > MAX_NAME || !stem[0].is_ascii_alphabetic() {
         return false;
     }
-    // Names grouped by length, built once: a word is compared with the few names as long as it.
-    static BY_LEN: std::sync::OnceLock<Vec<Vec<&'static [u8]>>> = std::sync::OnceLock::new();
-    let by_len = BY_LEN.get_or_init(|| {
-        let mut t = vec![Vec::new(); MAX_NAME + 1];
-        for (n, _, _) in PROGRAMS {
-            if let Some(slot) = t.get_mut(n.len()) {
-                slot.push(n.as_bytes());
-            }
-        }
-        t
-    });
-    by_len[stem.len()].iter().any(|n| n.eq_ignore_ascii_case(stem))
+    // A word is compared with the few names as long as it.
+    programs_by_len()[stem.len()].iter().any(|(n, _, _)| n.as_bytes().eq_ignore_ascii_case(stem))
 }
 
 /// Longest word [`lookup`] accepts.

@@ -19,4 +19,8 @@ impl Operator for DetectCmdi {
         }
         native::eval(portcullis_detect::cmdi::detect, input, ctx)
     }
+
+    fn detector_class(&self) -> Option<portcullis_detect::Class> {
+        Some(portcullis_detect::Class::Cmdi)
+    }
 }

@@ -19,4 +19,8 @@ impl Operator for DetectJndi {
         }
         native::eval(portcullis_detect::jndi::detect, input, ctx)
     }
+
+    fn detector_class(&self) -> Option<portcullis_detect::Class> {
+        Some(portcullis_detect::Class::Jndi)
+    }
 }

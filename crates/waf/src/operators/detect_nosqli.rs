@@ -20,4 +20,8 @@ impl Operator for DetectNoSqli {
         }
         native::eval(portcullis_detect::nosql::detect, input, ctx)
     }
+
+    fn detector_class(&self) -> Option<portcullis_detect::Class> {
+        Some(portcullis_detect::Class::NoSqli)
+    }
 }

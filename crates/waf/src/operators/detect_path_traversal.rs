@@ -19,4 +19,8 @@ impl Operator for DetectPathTraversal {
         }
         native::eval(portcullis_detect::traversal::detect, input, ctx)
     }
+
+    fn detector_class(&self) -> Option<portcullis_detect::Class> {
+        Some(portcullis_detect::Class::PathTraversal)
+    }
 }

@@ -18,4 +18,8 @@ impl Operator for DetectProtoPollution {
         }
         native::eval(portcullis_detect::proto::detect, input, ctx)
     }
+
+    fn detector_class(&self) -> Option<portcullis_detect::Class> {
+        Some(portcullis_detect::Class::ProtoPollution)
+    }
 }

@@ -31,6 +31,10 @@ impl Operator for DetectSqli {
         }
         true
     }
+
+    fn detector_class(&self) -> Option<portcullis_detect::Class> {
+        Some(portcullis_detect::Class::Sqli)
+    }
 }
 
 #[cfg(test)]

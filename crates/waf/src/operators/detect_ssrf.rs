@@ -19,4 +19,8 @@ impl Operator for DetectSsrf {
         }
         native::eval(portcullis_detect::ssrf::detect, input, ctx)
     }
+
+    fn detector_class(&self) -> Option<portcullis_detect::Class> {
+        Some(portcullis_detect::Class::Ssrf)
+    }
 }

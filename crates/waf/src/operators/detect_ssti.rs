@@ -19,4 +19,8 @@ impl Operator for DetectSsti {
         }
         native::eval(portcullis_detect::ssti::detect, input, ctx)
     }
+
+    fn detector_class(&self) -> Option<portcullis_detect::Class> {
+        Some(portcullis_detect::Class::Ssti)
+    }
 }

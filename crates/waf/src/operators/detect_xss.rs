@@ -28,6 +28,10 @@ impl Operator for DetectXss {
         }
         true
     }
+
+    fn detector_class(&self) -> Option<portcullis_detect::Class> {
+        Some(portcullis_detect::Class::Xss)
+    }
 }
 
 #[cfg(test)]

@@ -68,6 +68,12 @@ pub trait Operator: Send + Sync + std::fmt::Debug {
     fn prefilter_id(&self) -> Option<u32> {
         None
     }
+
+    /// The attack class of a native detector operator: its `eval` returns false on any value whose
+    /// `portcullis_detect::prefilter::classes` lack it, so the evaluator may skip it from a per-value cache.
+    fn detector_class(&self) -> Option<portcullis_detect::Class> {
+        None
+    }
 }
 
 /// What a factory may need besides the parameter.

@@ -390,6 +390,7 @@ impl Compiler {
             auditlog: auditlog.unwrap_or(def.auditlog),
             loc: d.loc.clone(),
             gate: None,
+            target_list: None,
         };
         self.entries.push(Entry::Rule { rule: Box::new(rule), skip_after, open_chain: opens });
         Ok(())
@@ -613,6 +614,7 @@ impl Compiler {
         for r in phases.iter_mut().flatten() {
             r.gate = crate::transaction::gate_of(r);
         }
+        crate::transaction::intern_target_lists(&mut phases);
         let prefilter = self.prefilter.into_inner().build();
         let mut ids = Vec::new();
         let mut tag_index: HashMap<String, Vec<u32>> = HashMap::new();

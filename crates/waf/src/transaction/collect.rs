@@ -5,6 +5,7 @@ use super::{Kv, Span, Transaction};
 use crate::macros::MacroEnv;
 use crate::rule::{Link, Rule};
 use crate::variables::{name_of, Selector, Target, Var};
+use std::collections::HashMap;
 
 /// A value to inspect: a span of request data (cacheable) or a computed/mutable value.
 #[derive(Debug, Clone)]
@@ -27,7 +28,51 @@ pub(crate) struct Item {
     pub value: Val,
 }
 
+/// Sets `Rule::target_list` (called once at load, after target updates): rules of a phase whose first
+/// target lists are the same text (variables, keys and exclusions in the same order) get the same id, when
+/// the values it names cannot change while a phase runs (arena data of the request and response; no `&`
+/// counts, which are computed), so collecting it once per phase is exact. A list only one rule of its phase
+/// reads keeps no id: caching it would only add a copy.
+pub(crate) fn intern_target_lists(phases: &mut [Vec<Rule>; 5]) {
+    let mut ids: HashMap<String, u32> = HashMap::new();
+    for rules in phases.iter_mut() {
+        let mut uses: HashMap<u32, u32> = HashMap::new();
+        for r in rules.iter_mut() {
+            r.target_list = None;
+            let Some(head) = r.links.first() else { continue };
+            if head.targets.is_empty() || head.targets.iter().any(|t| t.count || !super::gate::phase_static(t.var)) {
+                continue;
+            }
+            let next = ids.len() as u32;
+            let id = *ids.entry(format!("{:?}", head.targets)).or_insert(next);
+            *uses.entry(id).or_default() += 1;
+            r.target_list = Some(id);
+        }
+        for r in rules.iter_mut() {
+            if r.target_list.is_some_and(|id| uses.get(&id).is_some_and(|n| *n < 2)) {
+                r.target_list = None;
+            }
+        }
+    }
+}
+
 impl Transaction {
+    /// The values of a rule link, from the phase's list cache when the rule's first target list is shared
+    /// and no `ctl:ruleRemoveTarget*` applies to the rule; otherwise collected afresh.
+    pub(crate) fn collect_link_cached(&mut self, rule: &Rule, link: &Link, is_head: bool, out: &mut Vec<Item>) {
+        let list = rule.target_list.filter(|_| is_head && !self.excl.targets.contains_key(&rule.id));
+        let Some(id) = list else {
+            self.collect_link(rule, link, is_head, out);
+            return;
+        };
+        if let Some(items) = self.list_cache.get(&id) {
+            out.extend_from_slice(items);
+            return;
+        }
+        self.collect_link(rule, link, is_head, out);
+        self.list_cache.insert(id, out.clone());
+    }
+
     pub(crate) fn val<'a>(&'a self, v: &'a Val) -> &'a [u8] {
         match v {
             Val::Arena(s) => self.get(*s),

@@ -6,6 +6,7 @@ use super::{Allowed, Cached, Intervention, InterventionAction, Span, Transaction
 use crate::actions::{AllowScope, Disruptive, EngineMode};
 use crate::operators::OpCtx;
 use crate::rule::{Link, Rule, TransformChain};
+use portcullis_detect::prefilter::Classes;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -58,6 +59,7 @@ impl Transaction {
         let rules = &engine.rules.phases[p];
         // the gate's unions hold for one phase: request/response data only change between phases
         self.gate_cache.clear();
+        self.list_cache.clear();
         let mut items = Vec::new();
         let mut i = 0;
         while i < rules.len() {
@@ -200,6 +202,13 @@ impl Transaction {
     /// Runs the operator on `input` (borrowed from the transaction, so captures live outside `self`
     /// during the call) and stores captures into `TX:0..9` on a positive match.
     fn run_op_on(&mut self, link: &Link, item: &Item, tv: &TVal) -> bool {
+        // A detector cannot fire on a value its class's prefilter rejects (the operator checks the same
+        // condition itself); the classes of an arena value are computed once for all detector rules.
+        if let (Some(class), Val::Arena(span), TVal::Same) = (link.op.detector_class(), &item.value, tv) {
+            if !self.detector_may_fire(*span, class) {
+                return link.negated;
+            }
+        }
         let mut caps = if link.capture { Some(std::mem::take(&mut self.captures)) } else { None };
         let raw = {
             let input = self.tval(item, tv);
@@ -221,6 +230,12 @@ impl Transaction {
         raw != link.negated
     }
 
+    /// May the detector of `class` fire on the arena value `span`? (`Transaction::class_cache`.)
+    fn detector_may_fire(&mut self, span: Span, class: portcullis_detect::Class) -> bool {
+        let v = self.arena.get(span.start as usize..(span.start + span.len) as usize).unwrap_or(b"");
+        self.class_cache.entry(span).or_insert_with(|| Classes::of(v)).may_match(class, v)
+    }
+
     fn eval_link(
         &mut self,
         rule: &Rule,
@@ -233,7 +248,7 @@ impl Transaction {
         if link.targets.is_empty() {
             items.push(Item { var: crate::variables::Var::Rule, key: Key::None, value: Val::Owned(Vec::new()) });
         } else {
-            self.collect_link(rule, link, is_head, items);
+            self.collect_link_cached(rule, link, is_head, items);
         }
         let chain = &chains[link.transforms as usize];
         let mut any = false;

@@ -30,7 +30,7 @@ pub(crate) enum PfBits {
 /// Variables whose members are arena spans that stay fixed while a phase runs (request data after the
 /// body processor, response data after headers/body were added). TX, MATCHED_VAR*, persistent
 /// collections and computed scalars change under the rules and are never gated.
-fn phase_static(var: Var) -> bool {
+pub(crate) fn phase_static(var: Var) -> bool {
     matches!(
         var,
         Var::Args

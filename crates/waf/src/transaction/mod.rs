@@ -23,6 +23,7 @@ mod exec;
 mod gate;
 mod log;
 
+pub(crate) use collect::intern_target_lists;
 pub(crate) use gate::gate_of;
 pub use log::{LogMeta, RuleMatch};
 
@@ -200,6 +201,12 @@ pub struct Transaction {
     pub(crate) gate_cache: HashMap<(crate::rule::GateSource, u32), Option<u32>, BuildFx>,
     pub(crate) gate_items: Vec<collect::Item>,
     pub(crate) gate_scratch: Vec<u64>,
+    /// Per arena value: the attack classes whose detector may fire on it (`portcullis_detect::prefilter::
+    /// classes`), computed once and shared by every detector rule that reads the value.
+    pub(crate) class_cache: HashMap<Span, portcullis_detect::prefilter::Classes, BuildFx>,
+    /// Per phase: interned target list (`Rule::target_list`) → its values as collected (without `ctl`
+    /// target removals; a rule with some collects its own), shared by the rules that list the same targets.
+    pub(crate) list_cache: HashMap<u32, Vec<collect::Item>, BuildFx>,
     pub(crate) stats: EvalStats,
     // per-rule match state
     pub(crate) matched_var: Vec<u8>,
@@ -271,6 +278,8 @@ impl Transaction {
             gate_cache: HashMap::with_capacity_and_hasher(64, BuildFx),
             gate_items: Vec::new(),
             gate_scratch: Vec::new(),
+            class_cache: HashMap::with_capacity_and_hasher(32, BuildFx),
+            list_cache: HashMap::with_hasher(BuildFx),
             stats: EvalStats::default(),
             matched_var: Vec::new(),
             matched_var_name: String::new(),
