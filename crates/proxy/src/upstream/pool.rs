@@ -1,20 +1,27 @@
 //! The HTTP/1.1 connection pool of an upstream group: idle connections kept per target in a small LIFO, handed
 //! out without channels or extra tasks, and returned when a response body has been read to its end.
 //!
-//! Each connection is a `hyper::client::conn::http1` pair: the [`SendRequest`] half lives in the pool or with
-//! the request using it, the connection future runs as its own task on the runtime (with upgrades, so a
-//! WebSocket `101` can take the socket over). A connection goes back to the pool only after its response body
-//! ended cleanly; a body dropped early, an upgrade, a timeout or an error drops the connection instead (hyper
-//! closes it), so a half-read response can never be mixed with the next one.
+//! Each connection is a `hyper::client::conn::http1` pair, and both halves travel together: the request that
+//! uses a connection polls its [`Connection`](http1::Connection) future in its own task, beside the response
+//! future while waiting for the head and inside [`PooledBody`] while the body streams, so a request costs no
+//! hand-off to a separate connection task and no extra wake-ups. An idle connection is polled by nobody; when
+//! it is taken out (and by the reaper) it is polled once, and a connection the upstream closed meanwhile shows
+//! as finished there and is dropped. A WebSocket upgrade request gets a fresh connection run as its own task
+//! (with upgrades, so a `101` can take the socket over), which is never pooled.
+//!
+//! A connection goes back to the pool only after its response body ended cleanly; a body dropped early, an
+//! upgrade, a timeout or an error drops the connection instead (which closes the socket), so a half-read
+//! response can never be mixed with the next one.
 //!
 //! This module owns connection reuse only: target choice, timeouts, retries across targets and the client
 //! side of the request stay in the group ([`super`]) and the handler.
 
 use std::fmt;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -22,10 +29,15 @@ use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
+use hyper::client::conn::TrySendError;
 use hyper_util::rt::TokioIo;
 
-use super::connector::UpstreamConnector;
+use super::connector::{UpStream, UpstreamConnector};
 use super::{Target, UpBody};
+
+/// The connection half of a pooled connection, boxed once per connection so that handing it between the pool
+/// and requests moves a pointer, not hyper's dispatcher state.
+type Driver = Pin<Box<http1::Connection<TokioIo<UpStream>, UpBody>>>;
 
 /// Idle connections to one target, most recently used last.
 pub struct IdleConns {
@@ -35,6 +47,7 @@ pub struct IdleConns {
 
 struct Idle {
     tx: SendRequest<UpBody>,
+    conn: Driver,
     since: Instant,
 }
 
@@ -44,36 +57,55 @@ impl fmt::Debug for IdleConns {
     }
 }
 
+/// Polls an idle connection once: `false` if it has ended (the upstream closed it, or sent something it should
+/// not have while idle). Reading an idle socket is how hyper notices the upstream's close.
+fn still_open(conn: &mut Driver, cx: &mut Context<'_>) -> bool {
+    match conn.as_mut().poll(cx) {
+        Poll::Pending => true,
+        Poll::Ready(r) => {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "idle upstream connection ended with an error");
+            }
+            false
+        }
+    }
+}
+
 impl IdleConns {
     pub fn new(max: usize) -> Self {
         IdleConns { max, list: Mutex::new(Vec::new()) }
     }
 
-    /// The most recently used connection that is still open and younger than `timeout`. Older entries sit
-    /// below it in the stack and are left for [`IdleConns::prune`].
-    fn take(&self, timeout: Duration) -> Option<SendRequest<UpBody>> {
-        let mut list = self.list.lock().unwrap_or_else(|p| p.into_inner());
-        while let Some(idle) = list.pop() {
-            // `is_ready` is false once the upstream closed the connection (hyper watches idle sockets for EOF).
-            if idle.tx.is_ready() && idle.since.elapsed() < timeout {
-                return Some(idle.tx);
+    /// The most recently used connection that is still open and younger than `timeout`. Each candidate is
+    /// polled once (outside the lock) with the caller's context, which also finishes what the connection had
+    /// left to do after its last response and tells whether the upstream closed it.
+    fn take(&self, timeout: Duration, cx: &mut Context<'_>) -> Option<(SendRequest<UpBody>, Driver)> {
+        loop {
+            let mut idle = self.list.lock().unwrap_or_else(|p| p.into_inner()).pop()?;
+            if idle.since.elapsed() >= timeout {
+                // Entries below are older still; the reaper drops them too, but nothing is gained by waiting.
+                self.list.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                return None;
+            }
+            if still_open(&mut idle.conn, cx) && idle.tx.is_ready() {
+                return Some((idle.tx, idle.conn));
             }
         }
-        None
     }
 
-    fn put(&self, tx: SendRequest<UpBody>) {
+    fn put(&self, tx: SendRequest<UpBody>, conn: Driver) {
         let mut list = self.list.lock().unwrap_or_else(|p| p.into_inner());
         if list.len() < self.max {
-            list.push(Idle { tx, since: Instant::now() });
+            list.push(Idle { tx, conn, since: Instant::now() });
         }
     }
 
-    /// Drops connections idle longer than `timeout` or closed by the upstream (dropping the sender ends hyper's
-    /// connection task, which closes the socket).
+    /// Drops connections idle longer than `timeout` or closed by the upstream (dropping a connection closes its
+    /// socket). Nobody waits on an idle connection, so it is polled with a waker that does nothing.
     fn prune(&self, timeout: Duration) {
+        let mut cx = Context::from_waker(Waker::noop());
         let mut list = self.list.lock().unwrap_or_else(|p| p.into_inner());
-        list.retain(|i| !i.tx.is_closed() && i.since.elapsed() < timeout);
+        list.retain_mut(|i| i.since.elapsed() < timeout && still_open(&mut i.conn, &mut cx));
     }
 
     /// How many connections are idle now (tests and diagnostics).
@@ -89,6 +121,8 @@ impl IdleConns {
 /// A connection checked out for one request.
 pub struct Conn {
     tx: SendRequest<UpBody>,
+    /// The connection future, polled by the request; `None` for an upgrade connection running as its own task.
+    conn: Option<Driver>,
     /// Taken from the idle list rather than just opened: the upstream may have closed it meanwhile.
     reused: bool,
 }
@@ -140,16 +174,28 @@ impl Pool {
         Pool { connector, builder, idle_timeout }
     }
 
-    /// An idle connection to `target` if one is usable, else a new one.
-    pub async fn checkout(&self, target: &Target) -> Result<Conn, SendError> {
-        match target.idle.take(self.idle_timeout) {
-            Some(tx) => Ok(Conn { tx, reused: true }),
+    /// An idle connection to `target` if one is usable, else a new one. An `upgrade` request (WebSocket) always
+    /// gets a new connection of its own.
+    pub async fn checkout(&self, target: &Target, upgrade: bool) -> Result<Conn, SendError> {
+        if upgrade {
+            return self.connect_upgradable(target).await;
+        }
+        match poll_fn(|cx| Poll::Ready(target.idle.take(self.idle_timeout, cx))).await {
+            Some((tx, conn)) => Ok(Conn { tx, conn: Some(conn), reused: true }),
             None => self.connect(target).await,
         }
     }
 
-    /// Opens a new connection and spawns its connection task.
+    /// Opens a new connection, to be polled by the requests that use it.
     pub async fn connect(&self, target: &Target) -> Result<Conn, SendError> {
+        let io = self.connector.connect(&target.authority).await.map_err(SendError::Connect)?;
+        let (tx, conn) = self.builder.handshake(TokioIo::new(io)).await.map_err(SendError::Http)?;
+        Ok(Conn { tx, conn: Some(Box::pin(conn)), reused: false })
+    }
+
+    /// Opens a new connection for an upgrade request and spawns its connection task with upgrades, so that a
+    /// `101` hands the socket over (the upgrade outlives the request's task).
+    async fn connect_upgradable(&self, target: &Target) -> Result<Conn, SendError> {
         let io = self.connector.connect(&target.authority).await.map_err(SendError::Connect)?;
         let (tx, conn) = self.builder.handshake(TokioIo::new(io)).await.map_err(SendError::Http)?;
         let addr = target.addr.clone();
@@ -158,7 +204,7 @@ impl Pool {
                 tracing::debug!(target_addr = %addr, error = %e, "upstream connection ended with an error");
             }
         });
-        Ok(Conn { tx, reused: false })
+        Ok(Conn { tx, conn: None, reused: false })
     }
 
     /// Sends `req` (origin-form URI, `Host` set) on `conn`. A reused connection that hyper found closed before
@@ -171,8 +217,13 @@ impl Pool {
         mut req: Request<UpBody>,
     ) -> Result<Response<PooledBody>, SendError> {
         loop {
-            match conn.tx.try_send_request(req).await {
-                Ok(resp) => return Ok(PooledBody::wrap(resp, conn.tx, target.clone())),
+            let result = if conn.conn.is_some() {
+                drive(&mut conn.tx, &mut conn.conn, req).await
+            } else {
+                conn.tx.try_send_request(req).await
+            };
+            match result {
+                Ok(resp) => return Ok(PooledBody::wrap(resp, conn, target.clone())),
                 Err(mut e) => match e.take_message() {
                     Some(unsent) if conn.reused => {
                         tracing::debug!(target_addr = %target.addr, "pooled connection was closed; using a new one");
@@ -197,18 +248,60 @@ impl Pool {
     }
 }
 
-/// A response body that returns its connection to the pool when it ends.
+/// Sends `req` on a connection polled right here: the connection future writes the request and reads the
+/// response head, then the response future has it. A connection that ends first has failed or handed back the
+/// request (hyper answers the response future when its dispatcher is dropped), so the result always comes from
+/// the response future; the ended connection is dropped from `slot`, never polled again.
+async fn drive(
+    tx: &mut SendRequest<UpBody>,
+    slot: &mut Option<Driver>,
+    req: Request<UpBody>,
+) -> Result<Response<Incoming>, TrySendError<Request<UpBody>>> {
+    let mut resp = std::pin::pin!(tx.try_send_request(req));
+    poll_fn(|cx| {
+        if let Some(c) = slot.as_mut() {
+            if let Poll::Ready(r) = c.as_mut().poll(cx) {
+                if let Err(e) = r {
+                    tracing::debug!(error = %e, "upstream connection ended with an error before the response");
+                }
+                *slot = None;
+            }
+        }
+        resp.as_mut().poll(cx)
+    })
+    .await
+}
+
+/// A response body that drives its connection while it streams and returns the connection to the pool when
+/// the body ends.
 pub struct PooledBody {
     inner: Incoming,
-    /// The connection and where it goes back; `None` once returned (or for an upgrade, never).
-    home: Option<(SendRequest<UpBody>, Arc<Target>)>,
+    link: Link,
+    /// Data has been handed out: an error after it is held back for one poll (see `poll_frame`).
+    sent_data: bool,
+    /// The error that cut the body, delivered on the next poll.
+    cut: Option<hyper::Error>,
+}
+
+enum Link {
+    /// Polled here while the body streams; back to the target's idle list once it ends cleanly.
+    InTask { tx: SendRequest<UpBody>, conn: Driver, target: Arc<Target> },
+    /// Never pooled: an upgrade connection running as its own task, or one that ended with its response head.
+    /// The sender is kept until the body ends.
+    Unpooled(#[allow(dead_code)] SendRequest<UpBody>),
+    /// Returned to the pool, ended, broken, or handed to an upgrade.
+    Done,
 }
 
 impl PooledBody {
-    fn wrap(resp: Response<Incoming>, tx: SendRequest<UpBody>, target: Arc<Target>) -> Response<PooledBody> {
-        // A `101` hands the socket to the upgrade; the connection can never carry another request.
-        let home = (resp.status() != http::StatusCode::SWITCHING_PROTOCOLS).then_some((tx, target));
-        let mut resp = resp.map(|inner| PooledBody { inner, home });
+    fn wrap(resp: Response<Incoming>, conn: Conn, target: Arc<Target>) -> Response<PooledBody> {
+        let link = match conn.conn {
+            // A `101` hands the socket to the upgrade; the connection can never carry another request.
+            _ if resp.status() == http::StatusCode::SWITCHING_PROTOCOLS => Link::Done,
+            Some(driver) => Link::InTask { tx: conn.tx, conn: driver, target },
+            None => Link::Unpooled(conn.tx),
+        };
+        let mut resp = resp.map(|inner| PooledBody { inner, link, sent_data: false, cut: None });
         // hyper's server never polls a body that says it is empty, so an empty body is finished now.
         if resp.body().inner.is_end_stream() {
             resp.body_mut().release();
@@ -217,17 +310,10 @@ impl PooledBody {
     }
 
     fn release(&mut self) {
-        let Some((mut tx, target)) = self.home.take() else { return };
-        if tx.is_ready() {
-            target.idle.put(tx);
-        } else if !tx.is_closed() {
-            // The connection task has not yet seen the end of the message (it runs separately); hand the
-            // connection back once it is ready rather than lose it.
-            tokio::spawn(async move {
-                if tx.ready().await.is_ok() {
-                    target.idle.put(tx);
-                }
-            });
+        if let Link::InTask { tx, conn, target } = std::mem::replace(&mut self.link, Link::Done) {
+            // Whatever the connection still has to do after the message (seeing a `Connection: close`, noting
+            // the end of the body) happens when it is next polled: on checkout, which drops a closed one.
+            target.idle.put(tx, conn);
         }
     }
 }
@@ -238,13 +324,43 @@ impl Body for PooledBody {
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let this = &mut *self;
+        if let Some(e) = this.cut.take() {
+            return Poll::Ready(Some(Err(e)));
+        }
+        // The connection first: it moves the next bytes from the socket into `inner`.
+        if let Link::InTask { conn, .. } = &mut this.link {
+            if let Poll::Ready(r) = conn.as_mut().poll(cx) {
+                if let Err(e) = r {
+                    tracing::debug!(error = %e, "upstream connection ended with an error during the body");
+                }
+                // Ended (closed or failed): `inner` holds what it delivered and then ends, whole or cut.
+                this.link = Link::Done;
+            }
+        }
         let r = Pin::new(&mut this.inner).poll_frame(cx);
-        match &r {
+        match r {
             Poll::Ready(None) => this.release(),
-            Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => this.release(),
+            Poll::Ready(Some(Ok(_))) => {
+                this.sent_data = true;
+                if this.inner.is_end_stream() {
+                    this.release();
+                }
+            }
             // An error leaves the connection in an unknown state: never reuse it.
-            Poll::Ready(Some(Err(_))) => this.home = None,
-            _ => {}
+            Poll::Ready(Some(Err(e))) => {
+                this.link = Link::Done;
+                if this.sent_data {
+                    // The bytes before the cut often arrive in the same read as the upstream's close, and hyper's
+                    // server drops a connection on a body error without flushing what it buffered: one `Pending`
+                    // lets it write the head and those bytes first, so the client sees a cut body rather than no
+                    // response at all.
+                    this.cut = Some(e);
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                return Poll::Ready(Some(Err(e)));
+            }
+            Poll::Pending => {}
         }
         r
     }
