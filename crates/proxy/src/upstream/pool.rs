@@ -77,9 +77,12 @@ impl IdleConns {
     }
 
     /// The most recently used connection that is still open and younger than `timeout`. Each candidate is
-    /// polled once (outside the lock) with the caller's context, which also finishes what the connection had
-    /// left to do after its last response and tells whether the upstream closed it.
-    fn take(&self, timeout: Duration, cx: &mut Context<'_>) -> Option<(SendRequest<UpBody>, Driver)> {
+    /// polled once (outside the lock), which also finishes what the connection had left to do after its last
+    /// response and tells whether the upstream closed it. The poll uses a waker that does nothing: the request
+    /// polls the connection again right after handing it the request, and a real waker registered here would
+    /// only be woken by that hand-off, an extra poll of the whole request for nothing.
+    fn take(&self, timeout: Duration) -> Option<(SendRequest<UpBody>, Driver)> {
+        let cx = &mut Context::from_waker(Waker::noop());
         loop {
             let mut idle = self.list.lock().unwrap_or_else(|p| p.into_inner()).pop()?;
             if idle.since.elapsed() >= timeout {
@@ -180,7 +183,7 @@ impl Pool {
         if upgrade {
             return self.connect_upgradable(target).await;
         }
-        match poll_fn(|cx| Poll::Ready(target.idle.take(self.idle_timeout, cx))).await {
+        match target.idle.take(self.idle_timeout) {
             Some((tx, conn)) => Ok(Conn { tx, conn: Some(conn), reused: true }),
             None => self.connect(target).await,
         }
@@ -252,6 +255,11 @@ impl Pool {
 /// response head, then the response future has it. A connection that ends first has failed or handed back the
 /// request (hyper answers the response future when its dispatcher is dropped), so the result always comes from
 /// the response future; the ended connection is dropped from `slot`, never polled again.
+///
+/// Only the connection's poll can complete the response future, so that future is polled with a waker that
+/// does nothing: a real one would be woken from inside the connection's poll, i.e. the task would wake itself
+/// and be polled once more for nothing. The connection's poll registers the wakers that matter (the socket,
+/// the request body).
 async fn drive(
     tx: &mut SendRequest<UpBody>,
     slot: &mut Option<Driver>,
@@ -267,7 +275,11 @@ async fn drive(
                 *slot = None;
             }
         }
-        resp.as_mut().poll(cx)
+        if slot.is_some() {
+            resp.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+        } else {
+            resp.as_mut().poll(cx)
+        }
     })
     .await
 }
@@ -337,7 +349,12 @@ impl Body for PooledBody {
                 this.link = Link::Done;
             }
         }
-        let r = Pin::new(&mut this.inner).poll_frame(cx);
+        // While the connection is polled here, only that poll puts anything into `inner`: a real waker would
+        // only be woken from inside it (see `drive`).
+        let r = match this.link {
+            Link::InTask { .. } => Pin::new(&mut this.inner).poll_frame(&mut Context::from_waker(Waker::noop())),
+            _ => Pin::new(&mut this.inner).poll_frame(cx),
+        };
         match r {
             Poll::Ready(None) => this.release(),
             Poll::Ready(Some(Ok(_))) => {
