@@ -90,7 +90,11 @@ impl IdleConns {
                 self.list.lock().unwrap_or_else(|p| p.into_inner()).clear();
                 return None;
             }
-            if still_open(&mut idle.conn, cx) && idle.tx.is_ready() {
+            // A connection that finished its last response within the poll that read it is already waiting
+            // for the next request (`is_ready`): it needs no poll here. One the upstream closed meanwhile is
+            // noticed by the first poll in `drive`, before the request is written, and hyper hands the request
+            // back for a fresh connection (see `Pool::send`).
+            if idle.tx.is_ready() || (still_open(&mut idle.conn, cx) && idle.tx.is_ready()) {
                 return Some((idle.tx, idle.conn));
             }
         }
@@ -339,22 +343,32 @@ impl Body for PooledBody {
         if let Some(e) = this.cut.take() {
             return Poll::Ready(Some(Err(e)));
         }
-        // The connection first: it moves the next bytes from the socket into `inner`.
-        if let Link::InTask { conn, .. } = &mut this.link {
-            if let Poll::Ready(r) = conn.as_mut().poll(cx) {
-                if let Err(e) = r {
-                    tracing::debug!(error = %e, "upstream connection ended with an error during the body");
-                }
-                // Ended (closed or failed): `inner` holds what it delivered and then ends, whole or cut.
-                this.link = Link::Done;
-            }
-        }
-        // While the connection is polled here, only that poll puts anything into `inner`: a real waker would
-        // only be woken from inside it (see `drive`).
-        let r = match this.link {
-            Link::InTask { .. } => Pin::new(&mut this.inner).poll_frame(&mut Context::from_waker(Waker::noop())),
+        // While the connection is polled here, only that poll puts anything into `inner`, so `inner` is polled
+        // with a waker that does nothing (a real one would only be woken from inside the connection's poll: the
+        // task waking itself). `inner` first: a small response's body usually came in with its head, and then
+        // the connection needs no poll at all until its next request.
+        let noop = &mut Context::from_waker(Waker::noop());
+        let mut r = match this.link {
+            Link::InTask { .. } => Pin::new(&mut this.inner).poll_frame(noop),
             _ => Pin::new(&mut this.inner).poll_frame(cx),
         };
+        if r.is_pending() {
+            if let Link::InTask { conn, .. } = &mut this.link {
+                // The connection moves the next bytes from the socket into `inner`, registering the real waker
+                // with the socket.
+                r = match conn.as_mut().poll(cx) {
+                    Poll::Pending => Pin::new(&mut this.inner).poll_frame(noop),
+                    Poll::Ready(res) => {
+                        if let Err(e) = res {
+                            tracing::debug!(error = %e, "upstream connection ended with an error during the body");
+                        }
+                        // Ended (closed or failed): `inner` holds what it delivered and then ends, whole or cut.
+                        this.link = Link::Done;
+                        Pin::new(&mut this.inner).poll_frame(cx)
+                    }
+                };
+            }
+        }
         match r {
             Poll::Ready(None) => this.release(),
             Poll::Ready(Some(Ok(_))) => {
