@@ -404,3 +404,137 @@ impl Body for PooledBody {
         self.inner.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The pool against a raw-socket upstream on loopback: a connection driven by its requests goes back to the
+    //! pool and is reused, one the upstream closed while idle is never used, and a body cut by the upstream
+    //! ends with an error instead of hanging.
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use http_body_util::{BodyExt, Empty};
+    use portcullis_config::Config;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::metrics::Metrics;
+    use crate::upstream::UpstreamGroup;
+
+    /// What the upstream does with each connection after answering it `answers` times.
+    #[derive(Clone, Copy)]
+    enum After {
+        Close,
+        KeepOpen,
+        /// Answer the next request with a head promising 100 bytes, send 5, close.
+        Cut,
+    }
+
+    /// Counts accepted connections; answers `GET` heads with `ok`.
+    async fn upstream(answers: usize, after: After) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let conns = Arc::new(AtomicUsize::new(0));
+        let c = conns.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                c.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut answered = 0;
+                    loop {
+                        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                            let mut chunk = [0u8; 1024];
+                            match s.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                        buf.drain(..end);
+                        if answered == answers {
+                            match after {
+                                After::Close => return,
+                                After::KeepOpen => {}
+                                After::Cut => {
+                                    let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nabcde").await;
+                                    return;
+                                }
+                            }
+                        }
+                        let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await;
+                        answered += 1;
+                        if answered == answers && matches!(after, After::Close) {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (addr, conns)
+    }
+
+    fn group(addr: std::net::SocketAddr) -> Arc<UpstreamGroup> {
+        let text = format!(
+            "[[listeners]]\nname = \"l\"\naddress = \"127.0.0.1:0\"\n\
+             [[upstreams]]\nname = \"u\"\ntargets = [\"{addr}\"]\n\
+             [[routes]]\nname = \"r\"\nupstream = \"u\"\n"
+        );
+        let config = Config::from_str_at(&text, None, ".".into()).unwrap();
+        UpstreamGroup::build(&config.file.upstreams[0], &config, Metrics::new()).unwrap()
+    }
+
+    async fn get(g: &UpstreamGroup) -> Result<Bytes, String> {
+        let target = &g.targets[0];
+        let req = Request::get("/")
+            .header(http::header::HOST, "t")
+            .body(Empty::<Bytes>::new().map_err(|never| match never {}).boxed_unsync())
+            .unwrap();
+        let conn = g.pool.checkout(target, false).await.map_err(|e| e.to_string())?;
+        let resp = g.pool.send(target, conn, req).await.map_err(|e| e.to_string())?;
+        let body = tokio::time::timeout(Duration::from_secs(5), resp.into_body().collect())
+            .await
+            .expect("the body hung")
+            .map_err(|e| e.to_string())?;
+        Ok(body.to_bytes())
+    }
+
+    #[tokio::test]
+    async fn a_connection_driven_by_its_requests_returns_to_the_pool_and_is_reused() {
+        let (addr, conns) = upstream(usize::MAX, After::KeepOpen).await;
+        let g = group(addr);
+        for _ in 0..5 {
+            assert_eq!(get(&g).await.unwrap(), "ok");
+            assert_eq!(g.targets[0].idle.len(), 1, "the connection went back to the pool");
+        }
+        assert_eq!(conns.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_upstream_closed_while_idle_is_not_used_and_is_pruned() {
+        let (addr, conns) = upstream(1, After::Close).await;
+        let g = group(addr);
+        assert_eq!(get(&g).await.unwrap(), "ok");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // The reaper's pass notices the close without a request.
+        g.pool.prune(&g.targets);
+        assert_eq!(g.targets[0].idle.len(), 0);
+        assert_eq!(get(&g).await.unwrap(), "ok");
+        // Closed again while idle; this time the next request finds it on checkout or on its first poll.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(get(&g).await.unwrap(), "ok");
+        assert_eq!(conns.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_body_the_upstream_cuts_ends_in_an_error_and_the_connection_is_not_pooled() {
+        let (addr, conns) = upstream(1, After::Cut).await;
+        let g = group(addr);
+        assert_eq!(get(&g).await.unwrap(), "ok");
+        assert!(get(&g).await.is_err(), "a cut body was delivered as complete");
+        assert_eq!(g.targets[0].idle.len(), 0);
+        assert_eq!(get(&g).await.unwrap(), "ok");
+        assert_eq!(conns.load(Ordering::SeqCst), 2);
+    }
+}
