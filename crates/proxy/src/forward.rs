@@ -410,6 +410,25 @@ mod tests {
     }
 
     #[test]
+    fn a_single_usual_connection_token_is_removed_with_its_fields() {
+        for v in ["keep-alive", "Keep-Alive", "close", "TE"] {
+            let mut h = HeaderMap::new();
+            h.insert(CONNECTION, HeaderValue::from_str(v).unwrap());
+            h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+            h.insert(TE, HeaderValue::from_static("trailers"));
+            h.insert("x-keep", HeaderValue::from_static("1"));
+            remove_hop_by_hop(&mut h, false);
+            assert_eq!(h.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["x-keep"], "{v}");
+        }
+        // A custom single token still names a field to drop.
+        let mut h = HeaderMap::new();
+        h.insert(CONNECTION, HeaderValue::from_static("x-hop"));
+        h.insert("x-hop", HeaderValue::from_static("1"));
+        remove_hop_by_hop(&mut h, false);
+        assert!(h.is_empty());
+    }
+
+    #[test]
     fn usual_connection_tokens_and_custom_ones() {
         // Mixed case, several field lines, a custom token beside the usual ones.
         let mut h = HeaderMap::new();

@@ -90,11 +90,13 @@ impl IdleConns {
                 self.list.lock().unwrap_or_else(|p| p.into_inner()).clear();
                 return None;
             }
-            // A connection that finished its last response within the poll that read it is already waiting
-            // for the next request (`is_ready`): it needs no poll here. One the upstream closed meanwhile is
-            // noticed by the first poll in `drive`, before the request is written, and hyper hands the request
-            // back for a fresh connection (see `Pool::send`).
-            if idle.tx.is_ready() || (still_open(&mut idle.conn, cx) && idle.tx.is_ready()) {
+            // Polled even when it already waits for the next request (`is_ready`): the poll also swaps the
+            // waker hyper keeps for its request channel, which is still that of the task that last drove the
+            // connection, for the no-op one; otherwise handing over the request wakes that task for nothing
+            // (measured: +0.5 task polls per request). A close the upstream made after this poll is noticed by
+            // the first poll in `drive`, before the request is written, and hyper hands the request back for a
+            // fresh connection (see `Pool::send`).
+            if still_open(&mut idle.conn, cx) && idle.tx.is_ready() {
                 return Some((idle.tx, idle.conn));
             }
         }
