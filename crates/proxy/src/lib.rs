@@ -14,6 +14,7 @@
 
 mod body;
 pub mod forward;
+mod gate;
 mod handler;
 mod metrics;
 pub mod proxy_protocol;
