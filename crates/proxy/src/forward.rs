@@ -22,18 +22,7 @@ static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection"
 /// Removes hop-by-hop headers, including every field named in `Connection`. With `upgrade`, keeps
 /// `Connection: upgrade` and `Upgrade` so a WebSocket handshake passes through.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
-    // The usual single-token value (`Connection: keep-alive` on nearly every upstream response, `close`) names
-    // no field to remove: no token parsing at all.
-    let single_fixed = {
-        let mut values = headers.get_all(CONNECTION).iter();
-        match (values.next(), values.next()) {
-            (Some(v), None) => v.to_str().is_ok_and(is_fixed_token),
-            _ => false,
-        }
-    };
-    if single_fixed {
-        headers.remove(CONNECTION);
-    } else if headers.contains_key(CONNECTION) {
+    if headers.contains_key(CONNECTION) {
         // The usual tokens (`keep-alive`, `close`, `upgrade`) name fields the fixed pass below removes anyway, or
         // none at all, so only other tokens need a name parsed; most messages have none of those and collect
         // nothing (an empty Vec does not allocate).
@@ -407,25 +396,6 @@ mod tests {
         remove_hop_by_hop(&mut h, false);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("x-keep"));
-    }
-
-    #[test]
-    fn a_single_usual_connection_token_is_removed_with_its_fields() {
-        for v in ["keep-alive", "Keep-Alive", "close", "TE"] {
-            let mut h = HeaderMap::new();
-            h.insert(CONNECTION, HeaderValue::from_str(v).unwrap());
-            h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
-            h.insert(TE, HeaderValue::from_static("trailers"));
-            h.insert("x-keep", HeaderValue::from_static("1"));
-            remove_hop_by_hop(&mut h, false);
-            assert_eq!(h.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["x-keep"], "{v}");
-        }
-        // A custom single token still names a field to drop.
-        let mut h = HeaderMap::new();
-        h.insert(CONNECTION, HeaderValue::from_static("x-hop"));
-        h.insert("x-hop", HeaderValue::from_static("1"));
-        remove_hop_by_hop(&mut h, false);
-        assert!(h.is_empty());
     }
 
     #[test]

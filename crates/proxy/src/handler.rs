@@ -503,7 +503,7 @@ async fn proxy(
         // Connecting comes first and consumes nothing, so a connect failure can be retried elsewhere without a
         // copy of the request.
         let attempt = async {
-            let conn = group.pool.checkout(&target, upgrade).await?;
+            let conn = group.pool.checkout(&target).await?;
             let b = up_body.take().unwrap_or_else(body::empty);
             let req = Request::from_parts(std::mem::replace(&mut parts, empty_parts()), b);
             group.pool.send(&target, conn, req).await

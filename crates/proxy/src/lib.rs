@@ -14,7 +14,6 @@
 
 mod body;
 pub mod forward;
-mod gate;
 mod handler;
 mod metrics;
 pub mod proxy_protocol;

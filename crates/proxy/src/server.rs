@@ -1,7 +1,6 @@
 //! Listeners and connections: accept, TLS handshake with ALPN, HTTP/1.1 or HTTP/2 (h2c by prior knowledge on
 //! plain listeners), idle and header-read deadlines, and graceful drain on shutdown.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -329,9 +328,9 @@ enum Proto {
 // The same settings for hyper's HTTP/1 and HTTP/2 builders, whether standalone or inside the auto builder
 // (their setter names match).
 macro_rules! configure_http1 {
-    ($b:expr, $limits:expr, $hard_buf:expr, $head_timeout:expr) => {
+    ($b:expr, $limits:expr, $hard_buf:expr) => {
         $b.timer(TokioTimer::new())
-            .header_read_timeout($head_timeout)
+            .header_read_timeout($limits.header_read_timeout.0)
             .max_buf_size($hard_buf.max(8192))
             .max_headers($limits.max_headers * 2 + 16)
             .keep_alive(true)
@@ -362,47 +361,36 @@ where
     // negotiated http/1.1) speak HTTP/2 anyway.
     match proto {
         Proto::H1 => {
-            // The header-read deadline is kept by `drive` from the connection's request activity: hyper's own
-            // allocates and registers a new timer for every request on a keep-alive connection.
             let mut b = hyper::server::conn::http1::Builder::new();
-            configure_http1!(b, limits, hard_buf, None);
+            configure_http1!(b, limits, hard_buf);
             let conn = b.serve_connection(io, service).with_upgrades();
             tokio::pin!(conn);
-            drive(gw, &shared, limits, Some(limits.header_read_timeout.0), conn, |c| c.graceful_shutdown()).await;
+            drive(gw, &shared, limits, conn, |c| c.graceful_shutdown()).await;
         }
         Proto::H2 => {
             let mut b = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
             configure_http2!(b, limits, hard_buf);
             let conn = b.serve_connection(io, service);
             tokio::pin!(conn);
-            drive(gw, &shared, limits, None, conn, |c| c.graceful_shutdown()).await;
+            drive(gw, &shared, limits, conn, |c| c.graceful_shutdown()).await;
         }
         Proto::Auto => {
             let mut b = auto::Builder::new(TokioExecutor::new());
-            // An auto connection may turn out HTTP/2, where "no request in flight" is not a slow head: hyper's
-            // HTTP/1 timer keeps the deadline here.
-            configure_http1!(b.http1(), limits, hard_buf, limits.header_read_timeout.0);
+            configure_http1!(b.http1(), limits, hard_buf);
             configure_http2!(b.http2(), limits, hard_buf);
             let conn = b.serve_connection_with_upgrades(io, service);
             tokio::pin!(conn);
-            drive(gw, &shared, limits, None, conn, |c| c.graceful_shutdown()).await;
+            drive(gw, &shared, limits, conn, |c| c.graceful_shutdown()).await;
         }
     }
 }
 
 /// Runs one connection to its end: graceful shutdown when the gateway stops or the connection has been idle
 /// for `idle_timeout`.
-///
-/// With `head_timeout` (HTTP/1 only) the connection is also closed once it has had no request in flight for
-/// that long, as hyper's header-read timer would: a client that has not completed a request head within the
-/// deadline after connecting or after its previous response (slowloris, or a keep-alive connection gone
-/// quiet). The check rides on the same periodic tick as the idle deadline, so it costs nothing per request;
-/// the close comes between the deadline and a quarter of it later.
 async fn drive<C, E>(
     gw: &Arc<GatewayShared>,
     shared: &ConnShared,
     limits: &LimitsSection,
-    head_timeout: Option<Duration>,
     mut conn: std::pin::Pin<&mut C>,
     graceful: impl Fn(std::pin::Pin<&mut C>),
 ) where
@@ -411,48 +399,15 @@ async fn drive<C, E>(
 {
     let mut shutdown = gw.shutdown.subscribe();
     let idle = limits.idle_timeout.0;
-    let period = head_timeout.map_or(idle, |h| h.min(idle)) / 4;
-    let mut tick = tokio::time::interval(period.max(Duration::from_millis(100)));
+    let mut tick = tokio::time::interval((idle / 4).max(Duration::from_millis(100)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut closing = *shutdown.borrow();
     if closing {
         graceful(conn.as_mut());
     }
-    // The shutdown signal and the tick are polled only when one of them woke the task (see `gate`): the task
-    // wakes for every request and upstream read, and polling both each time cost more than the rest of this
-    // function.
-    let (gate, gate_waker) = crate::gate::Gate::new();
-    enum Event<T> {
-        Ended(T),
-        Shutdown,
-        Tick,
-    }
     loop {
-        let event = {
-            let changed = shutdown.changed();
-            tokio::pin!(changed);
-            // A new `changed` future must be polled once to register.
-            gate.open();
-            std::future::poll_fn(|cx| {
-                if let std::task::Poll::Ready(res) = conn.as_mut().poll(cx) {
-                    return std::task::Poll::Ready(Event::Ended(res));
-                }
-                if gate.take(cx) {
-                    let side = &mut std::task::Context::from_waker(&gate_waker);
-                    if !closing && changed.as_mut().poll(side).is_ready() {
-                        return std::task::Poll::Ready(Event::Shutdown);
-                    }
-                    // A draining connection still gets the head deadline: a slowloris must not hold the drain up.
-                    if (!closing || head_timeout.is_some()) && tick.poll_tick(side).is_ready() {
-                        return std::task::Poll::Ready(Event::Tick);
-                    }
-                }
-                std::task::Poll::Pending
-            })
-            .await
-        };
-        match event {
-            Event::Ended(res) => {
+        tokio::select! {
+            res = conn.as_mut() => {
                 if let Err(e) = res {
                     tracing::debug!(peer = %shared.conn.peer, error = %e, "connection ended with an error");
                     let e: Box<dyn std::error::Error + Send + Sync> = e.into();
@@ -460,22 +415,12 @@ async fn drive<C, E>(
                 }
                 break;
             }
-            Event::Shutdown => {
+            _ = shutdown.changed(), if !closing => {
                 closing = true;
                 graceful(conn.as_mut());
             }
-            Event::Tick => {
-                let quiet = shared.activity.idle_for();
-                if head_timeout.is_some_and(|h| quiet.is_some_and(|d| d >= h)) {
-                    tracing::debug!(peer = %shared.conn.peer, "no request head within header_read_timeout");
-                    // Only a connection that never completed a request is a slow client; one quiet after a
-                    // response is an idle keep-alive connection (see `count_connection_error`).
-                    if !shared.activity.served_any() {
-                        gw.metrics.slow_client("header_timeout");
-                    }
-                    break;
-                }
-                if !closing && quiet.is_some_and(|d| d >= idle) {
+            _ = tick.tick(), if !closing => {
+                if shared.activity.idle_for().is_some_and(|d| d >= idle) {
                     closing = true;
                     graceful(conn.as_mut());
                 }

@@ -85,7 +85,7 @@ async fn probe(pool: &Pool, target: &Arc<Target>, uri: &http::Uri, cfg: &HealthS
         .body(Empty::<Bytes>::new().map_err(|never| match never {}).boxed_unsync());
     let Ok(req) = req else { return false };
     let attempt = async {
-        let conn = pool.checkout(target, false).await?;
+        let conn = pool.checkout(target).await?;
         pool.send(target, conn, req).await
     };
     match tokio::time::timeout(cfg.timeout.0, attempt).await {
