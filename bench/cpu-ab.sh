@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# CPU time per request of two or more gateway binaries (or modes), interleaved, pinned like ../shared/bench/run.sh
+# (gateway on CPU 1, wrk on CPU 0). Instruction counts (callgrind) miss cache and branch behaviour, and req/s on
+# this VM swings 2x between runs; the gateway's own utime+stime per request, with the candidates alternating
+# round by round, is the figure that told a real regression from noise (docs/benchmarks.md, "Session 5").
+#
+#   bench/cpu-ab.sh BIN[:MODE] BIN[:MODE] ...     (MODE as in bench/candidate.sh, default plain)
+#   ROUNDS=3 WORKLOADS="get post" DURATION=5 bench/cpu-ab.sh old/portcullis new/portcullis
+#   bench/cpu-ab.sh target/release/portcullis:plain target/release/portcullis:limits
+#
+# It starts the harness's origin (`run.sh serve`, TARGETS=direct) on BASE_PORT and stops it at the end.
+set -euo pipefail
+[ $# -ge 1 ] || { sed -n '2,10p' "$0"; exit 2; }
+HERE="$(cd "$(dirname "$0")" && pwd)"
+SHARED="$HERE/../../shared/bench"
+BASE_PORT="${BASE_PORT:-49580}"
+PORT="${CANDIDATE_PORT:-49591}"
+ROUNDS="${ROUNDS:-3}"
+WORKLOADS="${WORKLOADS:-get post}"
+DURATION="${DURATION:-5}"
+TCK="$(getconf CLK_TCK)"
+DIR="$(mktemp -d)"
+
+BASE_PORT="$BASE_PORT" TARGETS=direct "$SHARED/run.sh" serve > "$DIR/origin.log" 2>&1 &
+ORIGIN=$!
+trap 'kill -- "$ORIGIN" 2>/dev/null || true; pkill -P "$ORIGIN" 2>/dev/null || true; rm -rf "$DIR"' EXIT
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$BASE_PORT/" && break; sleep 0.2; done
+
+# wrk scripts as run.sh builds them: the common hooks, then the workload.
+for w in $WORKLOADS; do
+    { echo "AB_DIR=\"$SHARED\""; cat "$SHARED/lua/common.lua" "$SHARED/lua/$w.lua"; } > "$DIR/$w.lua"
+done
+
+for r in $(seq "$ROUNDS"); do
+    for w in $WORKLOADS; do
+        for cand in "$@"; do
+            bin="${cand%%:*}"
+            mode=plain
+            [ "$cand" != "$bin" ] && mode="${cand#*:}"
+            PORTCULLIS_BIN=/bin/true ORIGIN_ADDR="127.0.0.1:$BASE_PORT" CANDIDATE_PORT="$PORT" AB_RUN_DIR="$DIR" \
+                "$HERE/candidate.sh" "$mode" > /dev/null
+            taskset -c 1 "$bin" serve --config "$DIR/portcullis-$mode.toml" > "$DIR/gateway.log" 2>&1 &
+            gw=$!
+            for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
+            taskset -c 0 wrk -t1 -c8 -d1s -s "$DIR/$w.lua" "http://127.0.0.1:$PORT/" > /dev/null
+            before=$(awk '{print $14 + $15}' "/proc/$gw/stat")
+            n=$(taskset -c 0 wrk -t1 -c8 -d"${DURATION}s" -s "$DIR/$w.lua" "http://127.0.0.1:$PORT/" |
+                grep -o 'requests=[0-9]*' | cut -d= -f2)
+            after=$(awk '{print $14 + $15}' "/proc/$gw/stat")
+            kill "$gw"
+            wait "$gw" 2>/dev/null || true
+            echo "round $r  $w  $cand  requests $n  cpu_us_per_request $(( (after - before) * 1000000 / TCK / n ))"
+        done
+    done
+done
