@@ -23,7 +23,7 @@ DIR="$(mktemp -d)"
 
 BASE_PORT="$BASE_PORT" TARGETS=direct "$SHARED/run.sh" serve > "$DIR/origin.log" 2>&1 &
 ORIGIN=$!
-trap 'kill -- "$ORIGIN" 2>/dev/null || true; pkill -P "$ORIGIN" 2>/dev/null || true; rm -rf "$DIR"' EXIT
+trap 'pkill -P "$ORIGIN" 2>/dev/null || true; kill "$ORIGIN" 2>/dev/null || true; rm -rf "$DIR"' EXIT
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$BASE_PORT/" && break; sleep 0.2; done
 
 # wrk scripts as run.sh builds them: the common hooks, then the workload.
