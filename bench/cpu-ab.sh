@@ -7,6 +7,7 @@
 #   bench/cpu-ab.sh BIN[:MODE] BIN[:MODE] ...     (MODE as in bench/candidate.sh, default plain)
 #   ROUNDS=3 WORKLOADS="get post" DURATION=5 bench/cpu-ab.sh old/portcullis new/portcullis
 #   bench/cpu-ab.sh target/release/portcullis:plain target/release/portcullis:limits
+#   bench/cpu-ab.sh nginx target/release/portcullis      (`nginx`: the harness's nginx proxy, master + worker)
 #
 # It starts the harness's origin (`run.sh serve`, TARGETS=direct) on BASE_PORT and stops it at the end.
 set -euo pipefail
@@ -21,10 +22,22 @@ DURATION="${DURATION:-5}"
 TCK="$(getconf CLK_TCK)"
 DIR="$(mktemp -d)"
 
-BASE_PORT="$BASE_PORT" TARGETS=direct "$SHARED/run.sh" serve > "$DIR/origin.log" 2>&1 &
+targets=direct
+for cand in "$@"; do [ "$cand" = nginx ] && targets=direct,nginx; done
+BASE_PORT="$BASE_PORT" TARGETS="$targets" "$SHARED/run.sh" serve > "$DIR/origin.log" 2>&1 &
 ORIGIN=$!
 trap 'pkill -P "$ORIGIN" 2>/dev/null || true; kill "$ORIGIN" 2>/dev/null || true; rm -rf "$DIR"' EXIT
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$BASE_PORT/" && break; sleep 0.2; done
+if [ "$targets" != direct ]; then
+    for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$((BASE_PORT + 1))/" && break; sleep 0.2; done
+fi
+
+# utime+stime (ticks) of a process and its children (nginx's master and worker).
+jiffies() {
+    local sum=0 p
+    for p in "$@" $(pgrep -P "$1" || true); do sum=$((sum + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+    echo "$sum"
+}
 
 # wrk scripts as run.sh builds them: the common hooks, then the workload.
 for w in $WORKLOADS; do
@@ -34,21 +47,30 @@ done
 for r in $(seq "$ROUNDS"); do
     for w in $WORKLOADS; do
         for cand in "$@"; do
-            bin="${cand%%:*}"
-            mode=plain
-            [ "$cand" != "$bin" ] && mode="${cand#*:}"
-            PORTCULLIS_BIN=/bin/true ORIGIN_ADDR="127.0.0.1:$BASE_PORT" CANDIDATE_PORT="$PORT" AB_RUN_DIR="$DIR" \
-                "$HERE/candidate.sh" "$mode" > /dev/null
-            taskset -c 1 "$bin" serve --config "$DIR/portcullis-$mode.toml" > "$DIR/gateway.log" 2>&1 &
-            gw=$!
-            for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
-            taskset -c 0 wrk -t1 -c8 -d1s -s "$DIR/$w.lua" "http://127.0.0.1:$PORT/" > /dev/null
-            before=$(awk '{print $14 + $15}' "/proc/$gw/stat")
-            n=$(taskset -c 0 wrk -t1 -c8 -d"${DURATION}s" -s "$DIR/$w.lua" "http://127.0.0.1:$PORT/" |
+            if [ "$cand" = nginx ]; then
+                # The harness's nginx proxy: its master's pid is the one started with the proxy's config.
+                gw=$(pgrep -f -- "-c [^ ]*/nginx.conf" | head -1)
+                url="http://127.0.0.1:$((BASE_PORT + 1))/"
+            else
+                bin="${cand%%:*}"
+                mode=plain
+                [ "$cand" != "$bin" ] && mode="${cand#*:}"
+                PORTCULLIS_BIN=/bin/true ORIGIN_ADDR="127.0.0.1:$BASE_PORT" CANDIDATE_PORT="$PORT" AB_RUN_DIR="$DIR" \
+                    "$HERE/candidate.sh" "$mode" > /dev/null
+                taskset -c 1 "$bin" serve --config "$DIR/portcullis-$mode.toml" > "$DIR/gateway.log" 2>&1 &
+                gw=$!
+                url="http://127.0.0.1:$PORT/"
+                for _ in $(seq 100); do curl -s -o /dev/null "$url" && break; sleep 0.1; done
+            fi
+            taskset -c 0 wrk -t1 -c8 -d1s -s "$DIR/$w.lua" "$url" > /dev/null
+            before=$(jiffies "$gw")
+            n=$(taskset -c 0 wrk -t1 -c8 -d"${DURATION}s" -s "$DIR/$w.lua" "$url" |
                 grep -o 'requests=[0-9]*' | cut -d= -f2)
-            after=$(awk '{print $14 + $15}' "/proc/$gw/stat")
-            kill "$gw"
-            wait "$gw" 2>/dev/null || true
+            after=$(jiffies "$gw")
+            if [ "$cand" != nginx ]; then
+                kill "$gw"
+                wait "$gw" 2>/dev/null || true
+            fi
             echo "round $r  $w  $cand  requests $n  cpu_us_per_request $(( (after - before) * 1000000 / TCK / n ))"
         done
     done
