@@ -257,21 +257,15 @@ pub(crate) const EXTENSIONS: [&[u8]; 5] = [b".exe", b".com", b".bat", b".cmd", b
 
 /// Directories whose executables are programs whatever their name.
 pub(crate) fn is_bin_dir(dir: &[u8]) -> bool {
-    let d = dir.to_ascii_lowercase();
-    let d = d.strip_suffix(b"/").unwrap_or(&d);
-    matches!(
-        d,
-        b"/bin"
-            | b"/usr/bin"
-            | b"/sbin"
-            | b"/usr/sbin"
-            | b"/usr/local/bin"
-            | b"/usr/local/sbin"
-            | b"/tmp"
-            | b"/dev/shm"
-    ) || d.ends_with(b"windows/system32")
-        || d.ends_with(b"windows\\system32")
-        || d.ends_with(b"windowspowershell\\v1.0")
+    // Compared without a lowercase copy: every path-like word in command position asks.
+    let d = dir.strip_suffix(b"/").unwrap_or(dir);
+    let ends_ci = |suffix: &[u8]| d.len() >= suffix.len() && d[d.len() - suffix.len()..].eq_ignore_ascii_case(suffix);
+    [&b"/bin"[..], b"/usr/bin", b"/sbin", b"/usr/sbin", b"/usr/local/bin", b"/usr/local/sbin", b"/tmp", b"/dev/shm"]
+        .iter()
+        .any(|n| d.eq_ignore_ascii_case(n))
+        || ends_ci(b"windows/system32")
+        || ends_ci(b"windows\\system32")
+        || ends_ci(b"windowspowershell\\v1.0")
 }
 
 /// A program path written with shell globs that only a binary directory matches: `/???/??t`,

@@ -36,8 +36,24 @@ const SIGNATURE_TOKENS: usize = 5;
 
 /// Detects SQL injection in one value. Returns the first context in which the value is an attack.
 pub fn detect(input: &[u8]) -> Option<Finding> {
+    detect_with(input, true)
+}
+
+/// [`detect`] without skipping one-token URL parts: the full analysis of every part, kept public so tests can
+/// check that skipping never changes an answer (`tests/prefilter_necessary.rs`).
+#[doc(hidden)]
+pub fn detect_exhaustive(input: &[u8]) -> Option<Finding> {
+    detect_with(input, false)
+}
+
+fn detect_with(input: &[u8], skip_single_tokens: bool) -> Option<Finding> {
     detect_value(input).or_else(|| {
         url_parts(input).into_iter().find_map(|r| {
+            // A part of letters, digits, `_`, `.` and single `-` (`api`, `items`, `42`) is one token: no
+            // context makes one token an attack (the prefilter's argument for whole values).
+            if skip_single_tokens && !crate::prefilter::sql_may_have_two_tokens(&input[r.clone()]) {
+                return None;
+            }
             let mut f = detect_value(&input[r.clone()])?;
             f.span = f.span.start + r.start..f.span.end + r.start;
             f.reason.push_str(" in a URL part");
