@@ -71,7 +71,8 @@ fn violations(values: &[Vec<u8>]) -> (Vec<String>, usize) {
 /// answer of their full analysis on every value.
 fn shortcut_differences(f: &[u8]) -> Vec<String> {
     let mut bad = Vec::new();
-    let shortcuts: [(&str, Detector, Detector); 3] = [
+    let shortcuts: [(&str, Detector, Detector); 4] = [
+        ("xss", xss::detect, xss::detect_exhaustive),
         ("cmdi", cmdi::detect, cmdi::detect_exhaustive),
         ("sqli", sqli::detect, sqli::detect_exhaustive),
         ("nosqli", nosql::detect, nosql::detect_exhaustive),
