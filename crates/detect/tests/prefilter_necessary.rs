@@ -208,6 +208,14 @@ proptest! {
         prop_assert!(bad.is_empty(), "{:?}", bad);
     }
 
+    /// Quotes, carets, braces and separators around program names: what the command detector's
+    /// no-command-word shortcut decides alone.
+    #[test]
+    fn quoted_shell_words(s in "(/bin/|/b\\?n/|who|ami|whoami|id|cat|c|at|CMD|\\.exe|'|\"|\\^|\\{|,|\\}|;|\\||&|`|\\(|\\)|#|\n| |x|[a-z]){1,12}") {
+        let (bad, _) = violations(&[s.into_bytes()]);
+        prop_assert!(bad.is_empty(), "{:?}", bad);
+    }
+
     /// Paths and URLs whose parts are single SQL tokens or not: what the SQLi detector's part skipping decides.
     #[test]
     fn url_parts(s in "(/|/api|/x\\?a=|&b=|1|or|OR|'|--| |=|union|select|\\(|\\)|[a-z0-9.-]){1,10}") {

@@ -39,10 +39,70 @@ pub fn detect_exhaustive(input: &[u8]) -> Option<Finding> {
 
 /// [`detect`] without the base64 layer.
 fn detect_plain(input: &[u8]) -> Option<Finding> {
-    if only_plain_words(input) {
+    if only_plain_words(input) || no_command_word(input) {
         return None;
     }
     analyse_all(input)
+}
+
+/// Longest piece [`no_command_word`] keeps to look at: a program name with its extension, or a directory path.
+const PIECE_MAX: usize = 96;
+
+/// The benign path for prose and header lists with quotes or separators (`Reader's edition: don't miss it`,
+/// `Mozilla/5.0 (X11; Linux x86_64) ...`): `true` when no word the lexer can make is a command the detector
+/// knows, so no position can report anything.
+///
+/// Every report names a word that is a known program (any case, one executable extension) or a path in a
+/// binary directory or globbed like one (`/bin/sh`, `/???/??t`). Without `$` (expansions, ANSI-C strings,
+/// `$0`), `\` (escapes, line continuations), `%` (the URL layers) and empty backticks, the lexer builds each
+/// word from the value's bytes in order, dropping only quotes and carets, and ends it at bytes that stay in
+/// the value (spaces, separators, parentheses, backticks, brace commas). So with quotes and carets removed,
+/// any such word is one run of name-or-path bytes (`A-Z a-z 0-9 _ . - / ? *`), or a path ending inside
+/// one: ask each run. Shellshock's `() {` is left to the analysis.
+fn no_command_word(b: &[u8]) -> bool {
+    if b.iter().any(|&c| matches!(c, b'$' | b'\\' | b'%')) || b.windows(2).any(|w| w == b"``") {
+        return false;
+    }
+    if b.trim_ascii_start().first() == Some(&b'(') {
+        return false;
+    }
+    let mut piece = [0u8; PIECE_MAX];
+    let mut len = 0;
+    let mut has_slash = false;
+    // Each run is judged when a byte outside the run's alphabet (or the end) closes it.
+    for &c in b.iter().chain(std::iter::once(&b' ')) {
+        match c {
+            b'\'' | b'"' | b'^' => {}
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'/' | b'?' | b'*' => {
+                if len < PIECE_MAX {
+                    piece[len] = c;
+                }
+                len += 1;
+                has_slash |= c == b'/';
+            }
+            _ => {
+                if len > 0 && may_be_command_piece(&piece[..len.min(PIECE_MAX)], len > PIECE_MAX, has_slash) {
+                    return false;
+                }
+                len = 0;
+                has_slash = false;
+            }
+        }
+    }
+    true
+}
+
+/// One run of [`no_command_word`]: could a word ending in it be reported?
+fn may_be_command_piece(piece: &[u8], truncated: bool, has_slash: bool) -> bool {
+    if !has_slash {
+        // Longer than any name with its extension when truncated.
+        return !truncated && programs::may_name_program(piece);
+    }
+    if truncated || piece.iter().any(|&c| c == b'?' || c == b'*') {
+        return true;
+    }
+    let (dir, _) = program_of(piece);
+    dir.is_some_and(programs::is_bin_dir)
 }
 
 /// Bytes that give the shell more than words split by spaces and parentheses: separators (`;` `|` `&` line
