@@ -140,13 +140,14 @@ fn only_plain_words(b: &[u8]) -> bool {
     }
     let is_space = |c: u8| matches!(c, b' ' | b'\t' | b'\r' | b'\x0b' | b'\x0c');
     // A `(` first, or after another `(` (spaces between), opens a subshell: its first word is in command
-    // position.
+    // position. A `)` is passed over: unmatched it makes no token (`)(sh)` opens at the start), matched it
+    // only makes a `(` after it look like one after the word before (more values go to the analysis).
     let mut prev = b'(';
     for &c in b {
         if c == b'(' && prev == b'(' {
             return false;
         }
-        if !is_space(c) {
+        if !is_space(c) && c != b')' {
             prev = c;
         }
     }
