@@ -238,15 +238,47 @@ fn programs_by_len() -> &'static [Vec<Program>] {
 /// such as `.exe` dropped)? A superset of what the detector finds in a one-word value: the prefilter's
 /// question for values without shell syntax (`crate::prefilter`).
 pub(crate) fn may_name_program(word: &[u8]) -> bool {
-    let stem = EXTENSIONS
-        .iter()
-        .find(|ext| word.len() > ext.len() && word[word.len() - ext.len()..].eq_ignore_ascii_case(ext))
-        .map_or(word, |ext| &word[..word.len() - ext.len()]);
+    // Every extension is a dot and three letters: look for the dot before comparing.
+    let stem = if word.len() > 4 && word[word.len() - 4] == b'.' {
+        EXTENSIONS
+            .iter()
+            .find(|ext| word[word.len() - ext.len()..].eq_ignore_ascii_case(ext))
+            .map_or(word, |ext| &word[..word.len() - ext.len()])
+    } else {
+        word
+    };
     if stem.len() < 2 || stem.len() > MAX_NAME || !stem[0].is_ascii_alphabetic() {
+        return false;
+    }
+    // Most words of prose and headers are no program: one hash and one bit say so before any comparison.
+    let h = name_hash(stem);
+    if program_bloom()[(h >> 6) as usize % BLOOM_WORDS] & (1 << (h & 63)) == 0 {
         return false;
     }
     // A word is compared with the few names as long as it.
     programs_by_len()[stem.len()].iter().any(|(n, _, _)| n.as_bytes().eq_ignore_ascii_case(stem))
+}
+
+/// Size of [`program_bloom`] in 64-bit words (4,096 bits for about 150 names: a few percent false "maybe").
+const BLOOM_WORDS: usize = 64;
+
+/// FNV-1a over the lowercased name.
+fn name_hash(name: &[u8]) -> u32 {
+    name.iter().fold(0x811c_9dc5_u32, |h, &b| (h ^ u32::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0193))
+}
+
+/// One bit per [`PROGRAMS`] name (lowercased) at its [`name_hash`]: a clear bit means no program has that name
+/// in any case, so [`may_name_program`] answers without comparing.
+fn program_bloom() -> &'static [u64; BLOOM_WORDS] {
+    static BLOOM: std::sync::OnceLock<[u64; BLOOM_WORDS]> = std::sync::OnceLock::new();
+    BLOOM.get_or_init(|| {
+        let mut bits = [0u64; BLOOM_WORDS];
+        for (name, _, _) in PROGRAMS {
+            let h = name_hash(name.as_bytes());
+            bits[(h >> 6) as usize % BLOOM_WORDS] |= 1 << (h & 63);
+        }
+        bits
+    })
 }
 
 /// Longest word [`lookup`] accepts.
@@ -295,5 +327,27 @@ fn glob_match(pat: &[u8], s: &[u8]) -> bool {
         Some((b'*', rest)) => (0..=s.len()).any(|k| glob_match(rest, &s[k..])),
         Some((b'?', rest)) => !s.is_empty() && glob_match(rest, &s[1..]),
         Some((c, rest)) => s.first() == Some(c) && glob_match(rest, &s[1..]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_program_passes_the_bloom_in_any_case_and_with_any_extension() {
+        for (name, _, _) in PROGRAMS {
+            let upper = name.to_ascii_uppercase();
+            for n in [name.to_string(), upper.clone(), format!("{}{}", &upper[..1], &name[1..])] {
+                assert!(may_name_program(n.as_bytes()), "{n}");
+                for ext in EXTENSIONS {
+                    let with = [n.as_bytes(), ext].concat();
+                    assert!(may_name_program(&with), "{}", String::from_utf8_lossy(&with));
+                }
+            }
+        }
+        for word in ["Reader", "edition", "hello", "alice.example", "Linux", "Gecko", "x86_64"] {
+            assert!(!may_name_program(word.as_bytes()), "{word}");
+        }
     }
 }

@@ -65,6 +65,14 @@ impl Shortcuts {
     }
 }
 
+/// Every scheme [`rules::script_uri`] knows (`javascript:`, `livescript:`, `vbscript:`, `data:`) starts with
+/// `j`, `l`, `v` or `d` in any case, read after leading spaces and control bytes and after character
+/// references (`&#106;avascript:`): the first other byte of the value must be one of those or a `&`.
+fn may_open_script_uri(v: &[u8], enabled: bool) -> bool {
+    !enabled
+        || v.iter().find(|&&b| b > 0x20).is_some_and(|&b| matches!(b | 0x20, b'j' | b'l' | b'v' | b'd') || b == b'&')
+}
+
 fn detect_with(input: &[u8], enabled: bool) -> Option<Finding> {
     if input.is_empty() {
         return None;
@@ -74,11 +82,16 @@ fn detect_with(input: &[u8], enabled: bool) -> Option<Finding> {
         .then(|| markup(input))
         .flatten()
         .or_else(|| (!skip.no_equals).then(|| attribute_breakout(input)).flatten())
-        .or_else(|| (!skip.no_colon).then(|| script_uri_value(input)).flatten())
+        .or_else(|| (!skip.no_colon && may_open_script_uri(input, enabled)).then(|| script_uri_value(input)).flatten())
         // A script URI as one segment of a path or one query value of a URL (`/redirect/javascript:alert(1)`).
         .or_else(|| {
             (!skip.no_colon)
-                .then(|| crate::sqli::url_parts(input).into_iter().find_map(|r| script_uri_value(&input[r])))
+                .then(|| {
+                    crate::sqli::url_parts(input)
+                        .into_iter()
+                        .filter(|r| may_open_script_uri(&input[r.clone()], enabled))
+                        .find_map(|r| script_uri_value(&input[r]))
+                })
                 .flatten()
         })
         .or_else(|| js_string_breakout(input))
