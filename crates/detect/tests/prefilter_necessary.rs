@@ -219,6 +219,14 @@ proptest! {
         prop_assert!(bad.is_empty(), "{:?}", bad);
     }
 
+    /// Bare SQL without quotes: calls, keywords glued to numbers, comments, `+` for spaces: what the SQLi
+    /// detector's bare-value shortcut decides alone.
+    #[test]
+    fn bare_sql(s in "(1|\\.5|e5|or|OR|and|union|select|sleep|benchmark|order|by|group|having|case|when|\\(|\\)|\\+| |=|;|@@version|/\\*|\\*/|--|#|x|[a-z0-9]){1,10}") {
+        let (bad, _) = violations(&[s.into_bytes()]);
+        prop_assert!(bad.is_empty(), "{:?}", bad);
+    }
+
     /// Paths and URLs whose parts are single SQL tokens or not: what the SQLi detector's part skipping decides.
     #[test]
     fn url_parts(s in "(/|/api|/x\\?a=|&b=|1|or|OR|'|--| |=|union|select|\\(|\\)|[a-z0-9.-]){1,10}") {
