@@ -121,11 +121,18 @@ pub fn detect_param_name(name: &[u8]) -> Option<Finding> {
 /// Dispatches: JSON documents, bracketed names / form bodies (`a[$ne]=1&b=2`), and JavaScript injected
 /// into a `$where` string.
 pub fn detect(input: &[u8]) -> Option<Finding> {
-    crate::decode::or_base64(input, detect_plain)
+    crate::decode::or_base64(input, |v| detect_plain(v, true))
+}
+
+/// [`detect`] without the [`may_be_where_js`] shortcut, kept public so tests can check that the shortcut never
+/// changes an answer (`tests/prefilter_necessary.rs`).
+#[doc(hidden)]
+pub fn detect_exhaustive(input: &[u8]) -> Option<Finding> {
+    crate::decode::or_base64(input, |v| detect_plain(v, false))
 }
 
 /// [`detect`] without the base64 layer.
-fn detect_plain(input: &[u8]) -> Option<Finding> {
+fn detect_plain(input: &[u8], shortcut: bool) -> Option<Finding> {
     if json::looks_like_json(input) {
         if let Some(f) = detect_json(input) {
             return Some(f);
@@ -140,7 +147,26 @@ fn detect_plain(input: &[u8]) -> Option<Finding> {
             }
         }
     }
+    if shortcut && !may_be_where_js(input) {
+        return None;
+    }
     where_js(input)
+}
+
+/// A necessary condition of [`where_js`] finding anything, without its lowercase, space-free copy: each of its
+/// patterns holds a quote, except `this.<field>.match(` and `db.getCollection(`, which hold an `s.` or a `b.`
+/// once spaces are removed. `Mozilla/5.0 (X11; Linux x86_64)` has neither.
+fn may_be_where_js(input: &[u8]) -> bool {
+    let mut prev = b' ';
+    for &b in input {
+        if b == b'\'' || b == b'"' || b == b'.' && matches!(prev, b's' | b'S' | b'b' | b'B') {
+            return true;
+        }
+        if !b.is_ascii_whitespace() {
+            prev = b;
+        }
+    }
+    false
 }
 
 /// JavaScript that breaks out of a `$where` string: `' || '1'=='1`, `'; return true; var a='`,

@@ -256,6 +256,12 @@ fn contains_ci(v: &[u8], needle: &[u8]) -> bool {
 
 /// `--` starts a SQL comment; it is the one two-token form made only of identifier bytes (`admin'--` has a
 /// quote anyway, but `1--` does not).
+/// The SQLi prefilter's byte and `--` test without the base64 fallback: `false` when `v` is one identifier or
+/// number to the SQL tokenizer. The detector asks it of each URL part it reads (`/api/items/42` is three).
+pub(crate) fn sql_may_have_two_tokens(v: &[u8]) -> bool {
+    SQLI.any_in(v) || has_double_dash(v)
+}
+
 fn has_double_dash(v: &[u8]) -> bool {
     v.windows(2).any(|w| w == b"--")
 }

@@ -67,18 +67,19 @@ fn analyse(b: &[u8]) -> Option<Finding> {
             .iter()
             .rposition(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')))
             .map_or(0, |p| p + 1);
-        let scheme = b[scheme_start..colon].to_ascii_lowercase();
+        // Compared in place: every URL in every value comes through here, most of them `http(s)`.
+        let scheme = &b[scheme_start..colon];
         let auth_start = colon + 3;
         from = auth_start;
         if scheme.is_empty() || !scheme[0].is_ascii_alphabetic() {
             continue;
         }
-        let scheme_s = String::from_utf8_lossy(&scheme).into_owned();
         // `jar:http://host/a.jar!/`: Java fetches and opens the archive.
         if scheme_start >= 4 && b[scheme_start - 4..scheme_start].eq_ignore_ascii_case(b"jar:") {
             return Some(finding("jar: URL makes the server fetch an archive", scheme_start - 4..auth_start, "jar"));
         }
-        if DANGEROUS_SCHEMES.contains(&scheme_s.as_str()) {
+        if DANGEROUS_SCHEMES.iter().any(|d| d.as_bytes().eq_ignore_ascii_case(scheme)) {
+            let scheme_s = String::from_utf8_lossy(scheme).to_ascii_lowercase();
             return Some(finding(
                 &format!("URL with scheme {scheme_s}:// reaches a non-HTTP service"),
                 scheme_start..auth_start,
@@ -131,7 +132,8 @@ fn judge_authority(auth: &[u8], with_scheme: bool, bare_word: bool) -> Option<St
         // `key:value` in a bare value is not a host.
         return None;
     }
-    let host = host.to_ascii_lowercase();
+    let host: std::borrow::Cow<'_, [u8]> =
+        if host.iter().any(u8::is_ascii_uppercase) { host.to_ascii_lowercase().into() } else { host.into() };
     let host = host.strip_suffix(b".").unwrap_or(&host);
     if host.first() == Some(&b'[') {
         let inner = host.strip_prefix(b"[")?.strip_suffix(b"]")?;
@@ -174,9 +176,9 @@ fn judge_authority(auth: &[u8], with_scheme: bool, bare_word: bool) -> Option<St
 
 /// Unicode look-alikes that URL libraries normalise (IDNA/NFKC) to ASCII: circled and full-width digits
 /// and letters, ideographic and full-width full stops (`①②⑦.⓪.⓪.①`, `ｌｏｃａｌｈｏｓｔ`).
-fn fold_lookalikes(b: &[u8]) -> Vec<u8> {
+fn fold_lookalikes(b: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     if b.is_ascii() {
-        return b.to_vec();
+        return std::borrow::Cow::Borrowed(b);
     }
     let s = String::from_utf8_lossy(b);
     let mut out = Vec::with_capacity(b.len());
@@ -201,7 +203,7 @@ fn fold_lookalikes(b: &[u8]) -> Vec<u8> {
             }
         }
     }
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 fn split_port(hp: &[u8]) -> (&[u8], Option<&[u8]>) {

@@ -158,10 +158,9 @@ pub fn detect(input: &[u8]) -> Option<Finding> {
 /// [`detect`] without the base64 layer.
 fn detect_plain(input: &[u8]) -> Option<Finding> {
     let decoded = decode::deep(input);
-    let norm = normalise(&decoded);
+    let lower = normalise_lowercase(&decoded);
     // One token, not text: no whitespace and no `+` (a form-encoded space left in cookies and headers).
-    let path_like = !norm.iter().any(|&b| b.is_ascii_whitespace() || b == b'+');
-    let lower = norm.to_ascii_lowercase();
+    let path_like = !lower.iter().any(|&b| b.is_ascii_whitespace() || b == b'+');
 
     if let Some(f) = wrapper(&lower) {
         return Some(f);
@@ -202,8 +201,9 @@ fn finding(reason: &str, span: std::ops::Range<usize>, sig: &str) -> Finding {
     Finding { class: Class::PathTraversal, reason: reason.to_string(), span, signature: sig.to_string() }
 }
 
-/// `\` → `/`, full-width and other look-alike dots and slashes → ASCII (IIS best-fit mapping).
-fn normalise(b: &[u8]) -> Vec<u8> {
+/// `\` → `/`, full-width and other look-alike dots and slashes → ASCII (IIS best-fit mapping), and ASCII
+/// letters lowercased, in one copy.
+fn normalise_lowercase(b: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
@@ -229,7 +229,7 @@ fn normalise(b: &[u8]) -> Vec<u8> {
             i += n;
             continue;
         }
-        out.push(if b[i] == b'\\' { b'/' } else { b[i] });
+        out.push(if b[i] == b'\\' { b'/' } else { b[i].to_ascii_lowercase() });
         i += 1;
     }
     out

@@ -53,16 +53,36 @@ fn violations(values: &[Vec<u8>]) -> (Vec<String>, usize) {
                         String::from_utf8_lossy(&f)
                     ));
                 }
-                if detect(&f).is_some() {
+                let found = detect(&f);
+                if found.is_some() {
                     fired += 1;
                     if !may_match(*class, &f) {
                         bad.push(format!("{}: {:?}", class.as_str(), String::from_utf8_lossy(&f)));
                     }
                 }
             }
+            bad.extend(shortcut_differences(&f));
         }
     }
     (bad, fired)
+}
+
+/// Detectors with a shortcut for values they provably cannot report (`cmdi`'s plain words) must give the
+/// answer of their full analysis on every value.
+fn shortcut_differences(f: &[u8]) -> Vec<String> {
+    let mut bad = Vec::new();
+    let shortcuts: [(&str, Detector, Detector); 4] = [
+        ("xss", xss::detect, xss::detect_exhaustive),
+        ("cmdi", cmdi::detect, cmdi::detect_exhaustive),
+        ("sqli", sqli::detect, sqli::detect_exhaustive),
+        ("nosqli", nosql::detect, nosql::detect_exhaustive),
+    ];
+    for (name, fast, full) in shortcuts {
+        if fast(f) != full(f) {
+            bad.push(format!("{name} shortcut changes the answer on {:?}", String::from_utf8_lossy(f)));
+        }
+    }
+    bad
 }
 
 fn root() -> std::path::PathBuf {
@@ -173,9 +193,50 @@ fn corpus_benign_never_pass_a_detector_the_prefilter_rejected() {
 }
 
 proptest! {
+    // The shortcuts' edge cases (`)(sh)`, a stray `)` before a subshell) took thousands of cases to find.
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
     /// Short strings of identifier bytes (what the prefilters skip most) around attack words.
     #[test]
     fn identifier_like_strings(s in "(union|select|or|and|sleep|whoami|id|passwd|localhost|proto|[a-zA-Z0-9_.-]){1,6}") {
+        let (bad, _) = violations(&[s.into_bytes()]);
+        prop_assert!(bad.is_empty(), "{:?}", bad);
+    }
+
+    /// Shell words, paths and parentheses without other syntax: what the command detector's plain-word
+    /// shortcut decides alone.
+    #[test]
+    fn plain_shell_words(s in "(/bin/|/usr/|/\\?\\?\\?/|sh|bash|whoami|id|cat|ls|\\(|\\)|\\( |=| |A=b |/|\\?|\\*|[a-z]){1,10}") {
+        let (bad, _) = violations(&[s.into_bytes()]);
+        prop_assert!(bad.is_empty(), "{:?}", bad);
+    }
+
+    /// Quotes, carets, braces and separators around program names: what the command detector's
+    /// no-command-word shortcut decides alone.
+    #[test]
+    fn quoted_shell_words(s in "(/bin/|/b\\?n/|who|ami|whoami|id|cat|c|at|CMD|\\.exe|'|\"|\\^|\\{|,|\\}|;|\\||&|`|\\(|\\)|#|\n| |x|[a-z]){1,12}") {
+        let (bad, _) = violations(&[s.into_bytes()]);
+        prop_assert!(bad.is_empty(), "{:?}", bad);
+    }
+
+    /// Bare SQL without quotes: calls, keywords glued to numbers, comments, `+` for spaces: what the SQLi
+    /// detector's bare-value shortcut decides alone.
+    #[test]
+    fn bare_sql(s in "(1|\\.5|e5|or|OR|and|union|select|sleep|benchmark|order|by|group|having|case|when|\\(|\\)|\\+| |=|;|@@version|/\\*|\\*/|--|#|x|[a-z0-9]){1,10}") {
+        let (bad, _) = violations(&[s.into_bytes()]);
+        prop_assert!(bad.is_empty(), "{:?}", bad);
+    }
+
+    /// Paths and URLs whose parts are single SQL tokens or not: what the SQLi detector's part skipping decides.
+    #[test]
+    fn url_parts(s in "(/|/api|/x\\?a=|&b=|1|or|OR|'|--| |=|union|select|\\(|\\)|[a-z0-9.-]){1,10}") {
+        let (bad, _) = violations(&[s.into_bytes()]);
+        prop_assert!(bad.is_empty(), "{:?}", bad);
+    }
+
+    /// JavaScript of a `$where` string around spaces: what the NoSQL detector's shortcut decides.
+    #[test]
+    fn where_js(s in "(this|\\.|password|username|match|db|getCollection|\\(| |'|;|return true|x){1,10}") {
         let (bad, _) = violations(&[s.into_bytes()]);
         prop_assert!(bad.is_empty(), "{:?}", bad);
     }

@@ -30,8 +30,141 @@ pub fn detect(input: &[u8]) -> Option<Finding> {
     crate::decode::or_base64(input, detect_plain)
 }
 
+/// [`detect`] without the shortcut for plain words ([`only_plain_words`]): the full analysis of every value,
+/// kept public so tests can check that the shortcut never changes an answer (`tests/prefilter_necessary.rs`).
+#[doc(hidden)]
+pub fn detect_exhaustive(input: &[u8]) -> Option<Finding> {
+    crate::decode::or_base64(input, analyse_all)
+}
+
 /// [`detect`] without the base64 layer.
 fn detect_plain(input: &[u8]) -> Option<Finding> {
+    if only_plain_words(input) || no_command_word(input) {
+        return None;
+    }
+    analyse_all(input)
+}
+
+/// Longest piece [`no_command_word`] keeps to look at: a program name with its extension, or a directory path.
+const PIECE_MAX: usize = 96;
+
+/// The benign path for prose and header lists with quotes or separators (`Reader's edition: don't miss it`,
+/// `Mozilla/5.0 (X11; Linux x86_64) ...`): `true` when no word the lexer can make is a command the detector
+/// knows, so no position can report anything.
+///
+/// Every report names a word that is a known program (any case, one executable extension) or a path in a
+/// binary directory or globbed like one (`/bin/sh`, `/???/??t`). Without `$` (expansions, ANSI-C strings,
+/// `$0`), `\` (escapes, line continuations), `%` (the URL layers) and empty backticks, the lexer builds each
+/// word from the value's bytes in order, dropping only quotes and carets, and ends it at bytes that stay in
+/// the value (spaces, separators, parentheses, backticks, brace commas). So with quotes and carets removed,
+/// any such word is one run of name-or-path bytes (`A-Z a-z 0-9 _ . - / ? *`), or a path ending inside
+/// one: ask each run. Shellshock's `() {` is left to the analysis.
+fn no_command_word(b: &[u8]) -> bool {
+    if b.iter().any(|&c| matches!(c, b'$' | b'\\' | b'%')) || b.windows(2).any(|w| w == b"``") {
+        return false;
+    }
+    if b.trim_ascii_start().first() == Some(&b'(') {
+        return false;
+    }
+    let mut piece = [0u8; PIECE_MAX];
+    let mut len = 0;
+    let mut has_slash = false;
+    // Each run is judged when a byte outside the run's alphabet (or the end) closes it.
+    for &c in b.iter().chain(std::iter::once(&b' ')) {
+        match c {
+            b'\'' | b'"' | b'^' => {}
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'/' | b'?' | b'*' => {
+                if len < PIECE_MAX {
+                    piece[len] = c;
+                }
+                len += 1;
+                has_slash |= c == b'/';
+            }
+            _ => {
+                if len > 0 && may_be_command_piece(&piece[..len.min(PIECE_MAX)], len > PIECE_MAX, has_slash) {
+                    return false;
+                }
+                len = 0;
+                has_slash = false;
+            }
+        }
+    }
+    true
+}
+
+/// One run of [`no_command_word`]: could a word ending in it be reported?
+fn may_be_command_piece(piece: &[u8], truncated: bool, has_slash: bool) -> bool {
+    if !has_slash {
+        // Longer than any name with its extension when truncated.
+        return !truncated && programs::may_name_program(piece);
+    }
+    if truncated || piece.iter().any(|&c| c == b'?' || c == b'*') {
+        return true;
+    }
+    let (dir, _) = program_of(piece);
+    dir.is_some_and(programs::is_bin_dir)
+}
+
+/// Bytes that give the shell more than words split by spaces and parentheses: separators (`;` `|` `&` line
+/// breaks), substitution and expansion (`` ` `` `$`), quotes and escapes (`'` `"` `\` `^`), brace lists,
+/// redirections, comments, percent-escapes (the URL layers [`analyse_all`] undoes) and every control byte.
+static SHELL_SYNTAX: [bool; 256] = {
+    let mut t = [false; 256];
+    let bytes = b";|&`$'\"\\^{}<>#%";
+    let mut i = 0;
+    while i < bytes.len() {
+        t[bytes[i] as usize] = true;
+        i += 1;
+    }
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[0x7f] = true;
+    t
+};
+
+/// The benign path for most header values, paths and prose without quotes (`anchor-bench/1.0 (wrk)`,
+/// `/api/items/42`): `true` when the value provably cannot be reported, so the lexer need not run.
+///
+/// Without a [`SHELL_SYNTAX`] byte the lexer sees only literal words, `(` and `)`: no separator, substitution,
+/// quote context, obfuscation, `$IFS`, brace list, redirection or URL layer. A command position other than
+/// the start then needs a subshell `(` opening the value or following another `(`; without one, the only
+/// word judged is the first that is not an assignment (`A=b cmd`), at the start of the value, and at the
+/// start only a binary-directory path (`/bin/sh`) or a globbed one (`/???/??t`) is reported when nothing is
+/// obfuscated — both hold a `/`. Shellshock's `() {` opens with `(` too.
+fn only_plain_words(b: &[u8]) -> bool {
+    if b.iter().any(|&c| SHELL_SYNTAX[c as usize]) {
+        return false;
+    }
+    let is_space = |c: u8| matches!(c, b' ' | b'\t' | b'\r' | b'\x0b' | b'\x0c');
+    // A `(` first, or after another `(` (spaces between), opens a subshell: its first word is in command
+    // position. A `)` is passed over: unmatched it makes no token (`)(sh)` opens at the start), matched it
+    // only makes a `(` after it look like one after the word before (more values go to the analysis).
+    let mut prev = b'(';
+    for &c in b {
+        if c == b'(' && prev == b'(' {
+            return false;
+        }
+        if !is_space(c) && c != b')' {
+            prev = c;
+        }
+    }
+    // The word in start position: words end at spaces and parentheses; assignments keep the position.
+    let start_word =
+        b.split(|&c| is_space(c) || c == b'(' || c == b')').filter(|w| !w.is_empty()).find(|w| !is_assignment(w));
+    match start_word {
+        Some(w) if w.contains(&b'/') => {
+            let (dir, _) = program_of(w);
+            !(dir.is_some_and(programs::is_bin_dir) || programs::is_globbed_bin_path(w))
+        }
+        _ => true,
+    }
+}
+
+/// The shell analysis of one value: Shellshock, the value's quote contexts and its URL-decoded layers.
+fn analyse_all(input: &[u8]) -> Option<Finding> {
     // Shellshock: a value that bash imports as a function definition runs what follows it.
     let t = input.trim_ascii_start();
     if t.starts_with(b"() {") || t.starts_with(b"(){") {
@@ -271,21 +404,19 @@ fn is_assignment(w: &[u8]) -> bool {
     name > 0 && !w[0].is_ascii_digit() && w.get(name) == Some(&b'=')
 }
 
-/// Splits a command word into (directory, program) and normalises the program (`.exe` dropped).
-fn program_of(text: &[u8]) -> (Option<&[u8]>, Vec<u8>) {
+/// Splits a command word into (directory, program) and normalises the program (`.exe` dropped), without
+/// copying: every word in command position goes through here.
+fn program_of(text: &[u8]) -> (Option<&[u8]>, &[u8]) {
     let cut = text.iter().rposition(|&c| c == b'/' || c == b'\\');
     let (dir, name) = match cut {
         Some(k) => (Some(&text[..=k]), &text[k + 1..]),
         None => (None, text),
     };
-    let mut n = name.to_vec();
-    for ext in programs::EXTENSIONS {
-        if n.len() > ext.len() && n[n.len() - ext.len()..].eq_ignore_ascii_case(ext) {
-            n.truncate(n.len() - ext.len());
-            break;
-        }
-    }
-    (dir, n)
+    let name = programs::EXTENSIONS
+        .iter()
+        .find(|ext| name.len() > ext.len() && name[name.len() - ext.len()..].eq_ignore_ascii_case(ext))
+        .map_or(name, |ext| &name[..name.len() - ext.len()]);
+    (dir, name)
 }
 
 /// Does this argument look like it was written for a shell rather than in a sentence?
@@ -314,7 +445,7 @@ fn shellish(w: &Word, is_last: bool) -> bool {
 
 fn is_program(text: &[u8]) -> bool {
     let (dir, name) = program_of(text);
-    dir.is_some_and(programs::is_bin_dir) || (dir.is_none() && programs::lookup(&name).is_some())
+    dir.is_some_and(programs::is_bin_dir) || (dir.is_none() && programs::lookup(name).is_some())
 }
 
 fn judge(w: &Word, pos: Position, rest: &[Tok], script: bool) -> Option<Finding> {
@@ -322,7 +453,7 @@ fn judge(w: &Word, pos: Position, rest: &[Tok], script: bool) -> Option<Finding>
     // `/???/??t`: a glob that the shell expands to a binary directory's program.
     let globbed = dir.is_some() && programs::is_globbed_bin_path(&w.text);
     let bin_dir = globbed || dir.is_some_and(programs::is_bin_dir);
-    let known = programs::lookup(&name);
+    let known = programs::lookup(name);
     if !bin_dir && known.is_none() {
         return None;
     }
@@ -353,11 +484,7 @@ fn judge(w: &Word, pos: Position, rest: &[Tok], script: bool) -> Option<Finding>
         Position::Start => {
             obfuscated && kind.is_some()
                 || globbed
-                || bin_dir
-                    && matches!(
-                        name.as_slice(),
-                        b"sh" | b"bash" | b"dash" | b"zsh" | b"ksh" | b"nc" | b"ncat" | b"socat"
-                    )
+                || bin_dir && matches!(name, b"sh" | b"bash" | b"dash" | b"zsh" | b"ksh" | b"nc" | b"ncat" | b"socat")
         }
         Position::After(_) | Position::Subst => {
             bin_dir
@@ -390,7 +517,7 @@ fn judge(w: &Word, pos: Position, rest: &[Tok], script: bool) -> Option<Finding>
         class: Class::Cmdi,
         reason: format!("command `{shown}`{how} {ctx}{arg}"),
         span: w.start..w.end.max(w.start),
-        signature: format!("{sig_sep}{}", String::from_utf8_lossy(&name)),
+        signature: format!("{sig_sep}{}", String::from_utf8_lossy(name)),
     })
 }
 

@@ -238,15 +238,57 @@ fn programs_by_len() -> &'static [Vec<Program>] {
 /// such as `.exe` dropped)? A superset of what the detector finds in a one-word value: the prefilter's
 /// question for values without shell syntax (`crate::prefilter`).
 pub(crate) fn may_name_program(word: &[u8]) -> bool {
-    let stem = EXTENSIONS
-        .iter()
-        .find(|ext| word.len() > ext.len() && word[word.len() - ext.len()..].eq_ignore_ascii_case(ext))
-        .map_or(word, |ext| &word[..word.len() - ext.len()]);
+    // Every extension is a dot and three letters: look for the dot before comparing.
+    let stem = if word.len() > 4 && word[word.len() - 4] == b'.' {
+        EXTENSIONS
+            .iter()
+            .find(|ext| word[word.len() - ext.len()..].eq_ignore_ascii_case(ext))
+            .map_or(word, |ext| &word[..word.len() - ext.len()])
+    } else {
+        word
+    };
     if stem.len() < 2 || stem.len() > MAX_NAME || !stem[0].is_ascii_alphabetic() {
+        return false;
+    }
+    // Most words of prose and headers are no program: one hash and one bit say so before any comparison.
+    if !bloom_holds(program_bloom(), name_hash(stem)) {
         return false;
     }
     // A word is compared with the few names as long as it.
     programs_by_len()[stem.len()].iter().any(|(n, _, _)| n.as_bytes().eq_ignore_ascii_case(stem))
+}
+
+/// Size of [`program_bloom`] in 64-bit words: 8,192 bits, two per name, for about 170 names (under 0.2 %
+/// false "maybe").
+const BLOOM_WORDS: usize = 128;
+
+/// FNV-1a over the lowercased name.
+fn name_hash(name: &[u8]) -> u32 {
+    name.iter().fold(0x811c_9dc5_u32, |h, &b| (h ^ u32::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0193))
+}
+
+/// The two bit positions of a hash: its low 13 bits and the 13 above them.
+fn bloom_bits(h: u32) -> [usize; 2] {
+    [(h & 0x1fff) as usize, ((h >> 13) & 0x1fff) as usize]
+}
+
+fn bloom_holds(bloom: &[u64; BLOOM_WORDS], h: u32) -> bool {
+    bloom_bits(h).iter().all(|&b| bloom[b / 64] & (1 << (b % 64)) != 0)
+}
+
+/// Two bits per [`PROGRAMS`] name (lowercased) from its [`name_hash`]: a clear one means no program has that
+/// name in any case, so [`may_name_program`] answers without comparing.
+fn program_bloom() -> &'static [u64; BLOOM_WORDS] {
+    static BLOOM: std::sync::OnceLock<[u64; BLOOM_WORDS]> = std::sync::OnceLock::new();
+    BLOOM.get_or_init(|| {
+        let mut bits = [0u64; BLOOM_WORDS];
+        for (name, _, _) in PROGRAMS {
+            for b in bloom_bits(name_hash(name.as_bytes())) {
+                bits[b / 64] |= 1 << (b % 64);
+            }
+        }
+        bits
+    })
 }
 
 /// Longest word [`lookup`] accepts.
@@ -257,21 +299,15 @@ pub(crate) const EXTENSIONS: [&[u8]; 5] = [b".exe", b".com", b".bat", b".cmd", b
 
 /// Directories whose executables are programs whatever their name.
 pub(crate) fn is_bin_dir(dir: &[u8]) -> bool {
-    let d = dir.to_ascii_lowercase();
-    let d = d.strip_suffix(b"/").unwrap_or(&d);
-    matches!(
-        d,
-        b"/bin"
-            | b"/usr/bin"
-            | b"/sbin"
-            | b"/usr/sbin"
-            | b"/usr/local/bin"
-            | b"/usr/local/sbin"
-            | b"/tmp"
-            | b"/dev/shm"
-    ) || d.ends_with(b"windows/system32")
-        || d.ends_with(b"windows\\system32")
-        || d.ends_with(b"windowspowershell\\v1.0")
+    // Compared without a lowercase copy: every path-like word in command position asks.
+    let d = dir.strip_suffix(b"/").unwrap_or(dir);
+    let ends_ci = |suffix: &[u8]| d.len() >= suffix.len() && d[d.len() - suffix.len()..].eq_ignore_ascii_case(suffix);
+    [&b"/bin"[..], b"/usr/bin", b"/sbin", b"/usr/sbin", b"/usr/local/bin", b"/usr/local/sbin", b"/tmp", b"/dev/shm"]
+        .iter()
+        .any(|n| d.eq_ignore_ascii_case(n))
+        || ends_ci(b"windows/system32")
+        || ends_ci(b"windows\\system32")
+        || ends_ci(b"windowspowershell\\v1.0")
 }
 
 /// A program path written with shell globs that only a binary directory matches: `/???/??t`,
@@ -301,5 +337,27 @@ fn glob_match(pat: &[u8], s: &[u8]) -> bool {
         Some((b'*', rest)) => (0..=s.len()).any(|k| glob_match(rest, &s[k..])),
         Some((b'?', rest)) => !s.is_empty() && glob_match(rest, &s[1..]),
         Some((c, rest)) => s.first() == Some(c) && glob_match(rest, &s[1..]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_program_passes_the_bloom_in_any_case_and_with_any_extension() {
+        for (name, _, _) in PROGRAMS {
+            let upper = name.to_ascii_uppercase();
+            for n in [name.to_string(), upper.clone(), format!("{}{}", &upper[..1], &name[1..])] {
+                assert!(may_name_program(n.as_bytes()), "{n}");
+                for ext in EXTENSIONS {
+                    let with = [n.as_bytes(), ext].concat();
+                    assert!(may_name_program(&with), "{}", String::from_utf8_lossy(&with));
+                }
+            }
+        }
+        for word in ["Reader", "edition", "hello", "alice.example", "Linux", "Gecko", "x86_64"] {
+            assert!(!may_name_program(word.as_bytes()), "{word}");
+        }
     }
 }

@@ -36,8 +36,29 @@ const SIGNATURE_TOKENS: usize = 5;
 
 /// Detects SQL injection in one value. Returns the first context in which the value is an attack.
 pub fn detect(input: &[u8]) -> Option<Finding> {
+    detect_with(input, true)
+}
+
+/// [`detect`] without skipping one-token URL parts: the full analysis of every part, kept public so tests can
+/// check that skipping never changes an answer (`tests/prefilter_necessary.rs`).
+#[doc(hidden)]
+pub fn detect_exhaustive(input: &[u8]) -> Option<Finding> {
+    detect_with(input, false)
+}
+
+fn detect_with(input: &[u8], skip_single_tokens: bool) -> Option<Finding> {
+    // A value without quotes is read as a bare value only, and there every report needs one of the tokens
+    // [`no_bare_effect`] looks for; a URL part holds no byte its value lacks, so it is skipped with it.
+    if skip_single_tokens && no_bare_effect(input) {
+        return None;
+    }
     detect_value(input).or_else(|| {
         url_parts(input).into_iter().find_map(|r| {
+            // A part of letters, digits, `_`, `.` and single `-` (`api`, `items`, `42`) is one token: no
+            // context makes one token an attack (the prefilter's argument for whole values).
+            if skip_single_tokens && !crate::prefilter::sql_may_have_two_tokens(&input[r.clone()]) {
+                return None;
+            }
             let mut f = detect_value(&input[r.clone()])?;
             f.span = f.span.start + r.start..f.span.end + r.start;
             f.reason.push_str(" in a URL part");
@@ -87,6 +108,86 @@ pub(crate) fn url_parts(input: &[u8]) -> Vec<std::ops::Range<usize>> {
     }
     out.retain(|r| r.len() < input.len());
     out
+}
+
+/// Keywords whose token can start an effect in a bare value (`analyze`: UNION SELECT, ORDER/GROUP BY probes,
+/// INTO OUTFILE, WAITFOR, CASE WHEN, and the boolean operators).
+const EFFECT_KEYWORDS: [&[u8]; 10] =
+    [b"or", b"and", b"xor", b"union", b"order", b"group", b"having", b"into", b"waitfor", b"case"];
+
+/// `true` when the value provably cannot be reported (`anchor-bench/1.0 (wrk)`, `/api/items/42`), so the
+/// tokenizer need not run. Without a quote the value is read bare only (on its `+`-as-space reading too), and a
+/// bare report needs one of: `;` (stacked query), `||`/`&&`, an `@@` variable, a keyword token of
+/// [`EFFECT_KEYWORDS`], a call `name(` or a `(select`. Comments (`/*`, `#`, `--`) could hide what separates
+/// tokens and backticks quote identifiers, so those bytes send the value to the analysis too. A keyword token
+/// is a run of identifier bytes, whole, or after the digits (and exponent) of a number that starts with `.`
+/// (`.5or`); a call's name is a run that is not all digits, before `(` with only spaces or `+` between.
+fn no_bare_effect(v: &[u8]) -> bool {
+    if v.iter().any(|&b| matches!(b, b'\'' | b'"' | b'`' | b';' | b'|' | b'&' | b'@' | b'#'))
+        || v.windows(2).any(|w| w == b"/*" || w == b"--")
+    {
+        return false;
+    }
+    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80;
+    let mut i = 0;
+    let mut last_run: Option<&[u8]> = None;
+    // Asked at the first `(` only, so a megabyte of brackets stays linear.
+    let mut has_select: Option<bool> = None;
+    while i < v.len() {
+        let b = v[i];
+        if ident(b) {
+            let start = i;
+            while i < v.len() && ident(v[i]) {
+                i += 1;
+            }
+            let run = &v[start..i];
+            if keyword_in_run(run) {
+                return false;
+            }
+            last_run = Some(run);
+            continue;
+        }
+        if b == b'(' {
+            let called = last_run.is_some_and(|r| !r.iter().all(u8::is_ascii_digit));
+            if called || *has_select.get_or_insert_with(|| contains_ci(v, b"select")) {
+                return false;
+            }
+        }
+        // Spaces (and `+`, a space in the second reading) keep the run before them as the one a `(` follows.
+        if !matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | 0 | b'+') {
+            last_run = None;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Could a keyword token of [`EFFECT_KEYWORDS`] come out of this run of identifier bytes: the whole run, or
+/// what follows its leading digits and an exponent (`5or`, `5e5or` after a `.`)?
+fn keyword_in_run(run: &[u8]) -> bool {
+    let is_kw = |w: &[u8]| EFFECT_KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(w));
+    if is_kw(run) {
+        return true;
+    }
+    let digits = run.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 {
+        return false;
+    }
+    let rest = &run[digits..];
+    if is_kw(rest) {
+        return true;
+    }
+    match rest.split_first() {
+        Some((b'e' | b'E', exp)) => {
+            let d = exp.iter().take_while(|b| b.is_ascii_digit()).count();
+            d > 0 && is_kw(&exp[d..])
+        }
+        _ => false,
+    }
+}
+
+fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// [`detect`] on the value as one piece.

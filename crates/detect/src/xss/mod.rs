@@ -29,14 +29,71 @@ use std::ops::Range;
 
 /// Detects XSS in one value.
 pub fn detect(input: &[u8]) -> Option<Finding> {
+    detect_with(input, true)
+}
+
+/// [`detect`] without the byte shortcuts of [`Shortcuts`], kept public so tests can check that they never
+/// change an answer (`tests/prefilter_necessary.rs`).
+#[doc(hidden)]
+pub fn detect_exhaustive(input: &[u8]) -> Option<Finding> {
+    detect_with(input, false)
+}
+
+/// Bytes each analysis cannot do without, found in one pass: a tag needs `<`, an attribute value `=`, and a
+/// script URI's scheme a `:` (or a character reference `&colon;` standing for it). A `User-Agent`, a path or
+/// prose without them skips those analyses instead of parsing for nothing.
+struct Shortcuts {
+    no_lt: bool,
+    no_equals: bool,
+    no_colon: bool,
+}
+
+impl Shortcuts {
+    fn of(input: &[u8], enabled: bool) -> Shortcuts {
+        let (mut lt, mut eq, mut colon) = (false, false, false);
+        if enabled {
+            for &b in input {
+                match b {
+                    b'<' => lt = true,
+                    b'=' => eq = true,
+                    b':' | b'&' => colon = true,
+                    _ => {}
+                }
+            }
+        }
+        Shortcuts { no_lt: enabled && !lt, no_equals: enabled && !eq, no_colon: enabled && !colon }
+    }
+}
+
+/// Every scheme [`rules::script_uri`] knows (`javascript:`, `livescript:`, `vbscript:`, `data:`) starts with
+/// `j`, `l`, `v` or `d` in any case, read after leading spaces and control bytes and after character
+/// references (`&#106;avascript:`): the first other byte of the value must be one of those or a `&`.
+fn may_open_script_uri(v: &[u8], enabled: bool) -> bool {
+    !enabled
+        || v.iter().find(|&&b| b > 0x20).is_some_and(|&b| matches!(b | 0x20, b'j' | b'l' | b'v' | b'd') || b == b'&')
+}
+
+fn detect_with(input: &[u8], enabled: bool) -> Option<Finding> {
     if input.is_empty() {
         return None;
     }
-    markup(input)
-        .or_else(|| attribute_breakout(input))
-        .or_else(|| script_uri_value(input))
+    let skip = Shortcuts::of(input, enabled);
+    (!skip.no_lt)
+        .then(|| markup(input))
+        .flatten()
+        .or_else(|| (!skip.no_equals).then(|| attribute_breakout(input)).flatten())
+        .or_else(|| (!skip.no_colon && may_open_script_uri(input, enabled)).then(|| script_uri_value(input)).flatten())
         // A script URI as one segment of a path or one query value of a URL (`/redirect/javascript:alert(1)`).
-        .or_else(|| crate::sqli::url_parts(input).into_iter().find_map(|r| script_uri_value(&input[r])))
+        .or_else(|| {
+            (!skip.no_colon)
+                .then(|| {
+                    crate::sqli::url_parts(input)
+                        .into_iter()
+                        .filter(|r| may_open_script_uri(&input[r.clone()], enabled))
+                        .find_map(|r| script_uri_value(&input[r]))
+                })
+                .flatten()
+        })
         .or_else(|| js_string_breakout(input))
         .or_else(|| template_or_style(input))
 }

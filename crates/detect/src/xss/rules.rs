@@ -214,6 +214,10 @@ pub fn css_runs_script(css: &[u8]) -> Option<&'static str> {
     if !css.iter().any(|&b| matches!(b, b':' | b'@' | b'&')) {
         return None;
     }
+    // ... and a `(` (`expression(`, `url(`) or an `@` (`@import`), possibly as a reference or a CSS escape.
+    if !css.iter().any(|&b| matches!(b, b'(' | b'@' | b'&' | b'\\')) {
+        return None;
+    }
     let decoded = entity::decode(css);
     // CSS escapes (`\65 xpression`) and comments (`ex/**/pression`) are used to hide the words; drop comments
     // and backslashes, which keeps hex escapes of letters readable enough for these words.
