@@ -13,6 +13,7 @@
 //! ```
 
 mod body;
+mod conn_timer;
 pub mod forward;
 mod handler;
 mod metrics;

@@ -78,6 +78,8 @@ pub struct ConnShared {
     pub peer: crate::forward::Peer,
     pub activity: Activity,
     pub redirect_https_port: Option<u16>,
+    /// The upstream response deadline's reusable `Sleep` (see `conn_timer`).
+    pub upstream_timer: crate::conn_timer::TimerSlot,
 }
 
 /// The two ALPN variants of a TLS listener's acceptor (same certificates): which one a new connection uses
@@ -201,6 +203,7 @@ async fn serve_connection(
                 conn,
                 activity: Activity::new(),
                 redirect_https_port,
+                upstream_timer: Default::default(),
             });
             run_http(gw, TokioIo::new(tcp), shared, &limits, if h2c { Proto::Auto } else { Proto::H1 }).await;
         }
@@ -242,6 +245,7 @@ async fn serve_connection(
                 conn,
                 activity: Activity::new(),
                 redirect_https_port: None,
+                upstream_timer: Default::default(),
             });
             run_http(gw, TokioIo::new(stream), shared, &limits, proto).await;
         }
@@ -326,10 +330,11 @@ enum Proto {
 }
 
 // The same settings for hyper's HTTP/1 and HTTP/2 builders, whether standalone or inside the auto builder
-// (their setter names match).
+// (their setter names match). HTTP/1's only timer is the header-read deadline, one at a time per connection:
+// it reuses the connection's one `Sleep` (`ConnTimer`) instead of a new one per request.
 macro_rules! configure_http1 {
     ($b:expr, $limits:expr, $hard_buf:expr) => {
-        $b.timer(TokioTimer::new())
+        $b.timer(crate::conn_timer::ConnTimer::new())
             .header_read_timeout($limits.header_read_timeout.0)
             .max_buf_size($hard_buf.max(8192))
             .max_headers($limits.max_headers * 2 + 16)
