@@ -8,7 +8,8 @@
 //! *unparks* the driver, which is a `write` to its eventfd: ≈ 0.5 system calls per request that nginx does not
 //! make. Resetting one long-lived `Sleep` to a later deadline only moves a number in its state (tokio's
 //! `extend_expiration`); the wheel sees the later deadline when the old one comes round and files the entry
-//! again, at most once per timeout period. The deadlines themselves are the same as before.
+//! again, at most once per timeout period. Better still, a later deadline is not even set until the `Sleep` fires at
+//! its old one (see `poll_at`). The deadlines themselves are the same as before.
 //!
 //! Owns: the reuse of one `Sleep` per connection. Must not touch: what a deadline means (hyper's header-read
 //! error, the handler's 504).
@@ -25,20 +26,27 @@ use tokio::time::Sleep;
 /// runtime, which hyper's timer calls may not be inside of when the builder is configured).
 type Shared = Arc<Mutex<Option<Pin<Box<Sleep>>>>>;
 
-/// Sets `sleep` to `deadline` (reusing it) or makes one, then polls it.
+/// Polls the connection's `Sleep` (made on first use) for `deadline`.
+///
+/// A later deadline than the `Sleep`'s own is not set on it: the `Sleep` fires at its old deadline, and only
+/// then is moved on to this one (at most once per timeout period of a busy connection, instead of a `reset`
+/// per request). An earlier deadline is set at once. Either way this returns `Ready` only once `deadline` has
+/// passed.
 fn poll_at(slot: &mut Option<Pin<Box<Sleep>>>, deadline: Instant, cx: &mut Context<'_>) -> Poll<()> {
     let deadline = tokio::time::Instant::from_std(deadline);
-    let sleep = match slot {
-        Some(sleep) => {
-            if sleep.deadline() != deadline {
-                // Later than the last deadline (the usual case): no wheel work and no driver unpark.
-                sleep.as_mut().reset(deadline);
-            }
-            sleep
+    let sleep = slot.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+    if sleep.deadline() > deadline {
+        sleep.as_mut().reset(deadline);
+    }
+    loop {
+        std::task::ready!(sleep.as_mut().poll(cx));
+        if sleep.deadline() >= deadline {
+            return Poll::Ready(());
         }
-        None => slot.insert(Box::pin(tokio::time::sleep_until(deadline))),
-    };
-    sleep.as_mut().poll(cx)
+        // An earlier deadline (a previous request's) fired: move on to this one; no wheel work when it is
+        // still registered, else filed again.
+        sleep.as_mut().reset(deadline);
+    }
 }
 
 /// hyper's timer for one HTTP/1 connection. hyper arms at most one header-read deadline at a time per
