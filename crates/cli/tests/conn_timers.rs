@@ -131,3 +131,30 @@ async fn the_header_read_deadline_restarts_for_every_request_on_a_connection() {
     assert!(took >= Duration::from_millis(500), "closed after only {took:?}");
     assert!(took < Duration::from_millis(2500), "closed after {took:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_keep_alive_connection_is_closed_at_idle_timeout_counted_from_its_last_request() {
+    let up = Upstream::start("one").await;
+    // The header-read deadline is far away, so only the idle timeout (checked on the connection's tick) can
+    // close the connection.
+    let limits = "[limits]\nheader_read_timeout = \"30s\"\nidle_timeout = \"800ms\"\n";
+    let gw = Gw::start(&config(&upstream_config(up.addr, limits)));
+    let mut s = TcpStream::connect(gw.addr("http")).await.unwrap();
+    let mut buf = Vec::new();
+    // Busy for 1.5 s, a request every 300 ms: never idle for 800 ms, so never closed.
+    for i in 0..5 {
+        let (status, _) = get(&mut s, &mut buf, "/ok").await;
+        assert_eq!(status, 200, "request {i}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let (status, _) = get(&mut s, &mut buf, "/ok").await;
+    assert_eq!(status, 200);
+    // Then quiet: closed after 800 ms (plus at most a tick of 200 ms), well before the 30 s head deadline.
+    let t = Instant::now();
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut rest)).await.expect("not closed in 10 s");
+    let took = t.elapsed();
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    assert!(took >= Duration::from_millis(700), "closed after only {took:?}");
+    assert!(took < Duration::from_secs(3), "closed after {took:?}");
+}
