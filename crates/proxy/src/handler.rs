@@ -498,7 +498,8 @@ async fn proxy(
         let budget = deadline.saturating_duration_since(sent).min(timeouts.response.0);
         // One timer covers connecting and the response head. It is polled after the attempt (as
         // `tokio::time::timeout` does), so an idle pooled connection and a quick upstream never arm it twice.
-        let timer = tokio::time::sleep_until(tokio::time::Instant::from_std(sent + budget));
+        // It is the connection's reusable `Sleep` when free (`conn_timer`: no timer-wheel insert per request).
+        let timer = cx.upstream_timer.deadline(sent + budget);
         tokio::pin!(timer);
         // Connecting comes first and consumes nothing, so a connect failure can be retried elsewhere without a
         // copy of the request.

@@ -13,7 +13,9 @@
 //! ```
 
 mod body;
+mod conn_timer;
 pub mod forward;
+mod gate;
 mod handler;
 mod metrics;
 pub mod proxy_protocol;
