@@ -22,10 +22,12 @@ mod eval;
 mod exec;
 mod gate;
 mod log;
+mod pool;
 
 pub(crate) use collect::intern_target_lists;
 pub(crate) use gate::gate_of;
 pub use log::{LogMeta, RuleMatch};
+pub(crate) use pool::TxPool;
 
 use crate::actions::EngineMode;
 use crate::body::{self, MultipartFlags, ParsedBody};
@@ -250,13 +252,23 @@ impl Transaction {
         let s = &engine.settings;
         let mode = s.rule_engine;
         let (rba, rsba) = (s.request_body_access, s.response_body_access);
+        // buffers of an earlier transaction, emptied (`pool`): no allocation or rehash on the benign path
+        let b = engine.pool.take();
+        let req = Request {
+            args_get: b.args_get,
+            args_post: b.args_post,
+            headers: b.headers,
+            cookies: b.cookies,
+            ..Request::default()
+        };
+        let resp = Response { headers: b.resp_headers, ..Response::default() };
         Transaction {
             engine,
             info,
             started: Instant::now(),
-            arena: Vec::with_capacity(4096),
-            req: Request::default(),
-            resp: Response::default(),
+            arena: b.arena,
+            req,
+            resp,
             tx: BTreeMap::new(),
             env: BTreeMap::new(),
             persistent: Vec::new(),
@@ -269,17 +281,16 @@ impl Transaction {
             intervention: None,
             matches: Vec::new(),
             phases_done: [false; 5],
-            // sized for a typical CRS request so the benign path does not rehash
-            cache: HashMap::with_capacity_and_hasher(256, BuildFx),
-            cache_buf: Vec::with_capacity(1024),
-            pf_cache: HashMap::with_capacity_and_hasher(128, BuildFx),
-            pf_bits: Vec::with_capacity(512),
+            cache: b.cache,
+            cache_buf: b.cache_buf,
+            pf_cache: b.pf_cache,
+            pf_bits: b.pf_bits,
             pf_scratch: Vec::new(),
-            gate_cache: HashMap::with_capacity_and_hasher(64, BuildFx),
-            gate_items: Vec::new(),
+            gate_cache: b.gate_cache,
+            gate_items: b.gate_items,
             gate_scratch: Vec::new(),
-            class_cache: HashMap::with_capacity_and_hasher(32, BuildFx),
-            list_cache: HashMap::with_hasher(BuildFx),
+            class_cache: b.class_cache,
+            list_cache: b.list_cache,
             stats: EvalStats::default(),
             matched_var: Vec::new(),
             matched_var_name: String::new(),
@@ -331,18 +342,13 @@ impl Transaction {
         self.req.protocol = self.push(protocol.as_bytes());
         let line = format!("{method} {uri} {protocol}");
         self.req.line = self.push(line.as_bytes());
-        // the query string's argument-limit error is not a body error (as Coraza)
-        let (args, _) = self.parse_pairs(query.as_bytes());
-        self.req.args_get = args;
-    }
-
-    /// Parses `a=1&b=2` (query string or URL-encoded body) into decoded arena spans; sets
-    /// URLENCODED_ERROR on invalid escapes. The argument-limit error is the caller's business.
-    pub(crate) fn parse_pairs(&mut self, input: &[u8]) -> (Vec<Kv>, Option<String>) {
-        let parsed = body::parse_urlencoded(input, &self.engine.body_limits);
+        let parsed = body::parse_urlencoded(query.as_bytes(), &self.engine.body_limits);
         self.req.urlencoded_error |= parsed.urlencoded_error;
-        let args = parsed.args.iter().map(|(n, v)| Kv { name: self.push(n), value: self.push(v) }).collect();
-        (args, parsed.error)
+        // into the (reused) ARGS_GET list; the argument-limit error is not a body error (as Coraza)
+        let mut args = std::mem::take(&mut self.req.args_get);
+        args.clear();
+        args.extend(parsed.args.iter().map(|(n, v)| Kv { name: self.push(n), value: self.push(v) }));
+        self.req.args_get = args;
     }
 
     /// Adds one request header (call once per header line, in order).
