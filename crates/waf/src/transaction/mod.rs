@@ -23,6 +23,7 @@ mod exec;
 mod gate;
 mod log;
 mod pool;
+mod tx_vars;
 
 pub(crate) use collect::intern_target_lists;
 pub(crate) use gate::gate_of;
@@ -180,7 +181,7 @@ pub struct Transaction {
     pub(crate) req: Request,
     pub(crate) resp: Response,
     /// TX collection: lowercase name → (name span, value span) in the arena, so reading TX never copies.
-    pub(crate) tx: BTreeMap<String, (Span, Span)>,
+    pub(crate) tx: tx_vars::TxVars,
     pub(crate) env: BTreeMap<String, Vec<u8>>,
     /// Persistent collections loaded by `initcol`: (collection, storage key) → record.
     pub(crate) persistent: Vec<Persistent>,
@@ -269,7 +270,7 @@ impl Transaction {
             arena: b.arena,
             req,
             resp,
-            tx: BTreeMap::new(),
+            tx: b.tx,
             env: BTreeMap::new(),
             persistent: Vec::new(),
             mode,
@@ -620,18 +621,17 @@ impl Transaction {
 
     /// Current value of `TX:name` (lowercase name), for tests and diagnostics.
     pub fn tx_var(&self, name: &str) -> Option<&[u8]> {
-        self.tx.get(&name.to_ascii_lowercase()).map(|(_, v)| self.get(*v))
+        self.tx.get(&self.arena, name.to_ascii_lowercase().as_bytes()).map(|(_, v)| self.get(v))
     }
 
     /// Sets `TX:key` (key already lowercase).
     pub(crate) fn tx_set(&mut self, key: &str, value: &[u8]) {
         let vs = self.push(value);
-        if let Some(e) = self.tx.get_mut(key) {
-            e.1 = vs;
+        if self.tx.set_existing(&self.arena, key.as_bytes(), vs) {
             return;
         }
         let ks = self.push(key.as_bytes());
-        self.tx.insert(key.to_string(), (ks, vs));
+        self.tx.insert_new(&self.arena, ks, vs);
     }
 
     /// Work done so far.

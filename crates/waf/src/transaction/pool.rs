@@ -9,6 +9,7 @@
 //! `Arc<Engine>` (the transaction does), so an engine swapped out on reload is still freed.
 
 use super::collect::Item;
+use super::tx_vars::TxVars;
 use super::{BuildFx, Cached, Kv, Span, Transaction};
 use crate::rule::GateSource;
 use portcullis_detect::prefilter::Classes;
@@ -39,6 +40,7 @@ pub(crate) struct Buffers {
     pub headers: Vec<Kv>,
     pub cookies: Vec<Kv>,
     pub resp_headers: Vec<Kv>,
+    pub tx: TxVars,
 }
 
 impl Buffers {
@@ -73,6 +75,7 @@ impl Buffers {
             headers,
             cookies,
             resp_headers,
+            tx,
         } = self;
         let small = arena.capacity() <= MAX_BYTES
             && cache_buf.capacity() <= MAX_BYTES
@@ -80,7 +83,7 @@ impl Buffers {
             && [cache.capacity(), pf_cache.capacity(), gate_cache.capacity(), class_cache.capacity()]
                 .iter()
                 .chain(&[list_cache.capacity(), gate_items.capacity(), args_get.capacity(), args_post.capacity()])
-                .chain(&[headers.capacity(), cookies.capacity(), resp_headers.capacity()])
+                .chain(&[headers.capacity(), cookies.capacity(), resp_headers.capacity(), tx.capacity()])
                 .all(|c| *c <= MAX_ENTRIES)
             && list_cache.values().all(|l| l.capacity() <= MAX_ENTRIES);
         if !small {
@@ -101,6 +104,7 @@ impl Buffers {
         headers.clear();
         cookies.clear();
         resp_headers.clear();
+        tx.clear();
         true
     }
 }
@@ -160,6 +164,7 @@ impl Drop for Transaction {
             headers: std::mem::take(&mut self.req.headers),
             cookies: std::mem::take(&mut self.req.cookies),
             resp_headers: std::mem::take(&mut self.resp.headers),
+            tx: std::mem::take(&mut self.tx),
         };
         self.engine.pool.put(b);
     }
