@@ -325,12 +325,19 @@ impl Transaction {
                         }
                     }
                 } else {
-                    for (ks, vs) in self.tx.sorted(&self.arena) {
+                    // the members that match, then in name order (as the map this replaced iterated)
+                    let start = out.len();
+                    for (ks, vs) in self.tx.iter() {
                         let name = self.get(ks);
                         if t.selector.matches_key(name) && !excluded(self, name) {
                             out.push(Item { var: Var::Tx, key: Key::Arena(ks), value: Val::Arena(vs) });
                         }
                     }
+                    let name = |it: &Item| match it.key {
+                        Key::Arena(k) => self.get(k),
+                        _ => b"",
+                    };
+                    out[start..].sort_unstable_by(|a, b| name(a).cmp(name(b)));
                 }
             }
             Var::Env => self.map_members(Var::Env, self.env.iter(), t, excluded, out),

@@ -79,9 +79,15 @@ impl TxVars {
         }
     }
 
+    /// Every entry, in no particular order (callers sort what they keep).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Span, Span)> + '_ {
+        self.table.iter().copied()
+    }
+
     /// Every entry, in name order.
+    #[cfg(test)]
     pub(crate) fn sorted(&self, arena: &[u8]) -> Vec<(Span, Span)> {
-        let mut v: Vec<(Span, Span)> = self.table.iter().copied().collect();
+        let mut v: Vec<(Span, Span)> = self.iter().collect();
         v.sort_unstable_by(|a, b| bytes(arena, a.0).cmp(bytes(arena, b.0)));
         v
     }
