@@ -55,12 +55,22 @@ impl Transaction {
         {
             return None;
         }
-        let engine = Arc::clone(&self.engine);
-        let rules = &engine.rules.phases[p];
         // the gate's unions hold for one phase: request/response data only change between phases
         self.gate_cache.clear();
         self.list_cache.clear();
-        let mut items = Vec::new();
+        // the values list is the transaction's (pooled), not allocated per phase
+        let mut items = std::mem::take(&mut self.phase_items);
+        let iv = self.run_rules(phase, &mut items);
+        items.clear();
+        self.phase_items = items;
+        iv
+    }
+
+    /// Walks the rules of `phase` (1–5) until one intervenes or flow control ends the phase.
+    fn run_rules(&mut self, phase: u8, items: &mut Vec<Item>) -> Option<Intervention> {
+        let p = (phase - 1) as usize;
+        let engine = Arc::clone(&self.engine);
+        let rules = &engine.rules.phases[p];
         let mut i = 0;
         while i < rules.len() {
             if self.mode == EngineMode::Off {
@@ -72,7 +82,7 @@ impl Transaction {
                 continue;
             }
             self.current_rule = Some((rule.id, p, i));
-            if !self.eval_rule(rule, &engine.rules.chains, &mut items) {
+            if !self.eval_rule(rule, &engine.rules.chains, items) {
                 i += 1;
                 continue;
             }

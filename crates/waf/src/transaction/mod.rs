@@ -203,6 +203,8 @@ pub struct Transaction {
     /// Per phase: (variable, chain) → offset in `pf_bits` of the union of its members' bitsets (`gate`).
     pub(crate) gate_cache: HashMap<(crate::rule::GateSource, u32), Option<u32>, BuildFx>,
     pub(crate) gate_items: Vec<collect::Item>,
+    /// The values of the rule link being evaluated (reused by every rule; pooled).
+    pub(crate) phase_items: Vec<collect::Item>,
     pub(crate) gate_scratch: Vec<u64>,
     /// Per arena value: the attack classes whose detector may fire on it (`portcullis_detect::prefilter::
     /// classes`), computed once and shared by every detector rule that reads the value.
@@ -289,6 +291,7 @@ impl Transaction {
             pf_scratch: Vec::new(),
             gate_cache: b.gate_cache,
             gate_items: b.gate_items,
+            phase_items: b.phase_items,
             gate_scratch: Vec::new(),
             class_cache: b.class_cache,
             list_cache: b.list_cache,

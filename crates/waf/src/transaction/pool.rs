@@ -20,8 +20,11 @@ use std::sync::Mutex;
 const MAX_POOLED: usize = 32;
 /// Largest byte buffer (arena, transformation outputs) kept.
 const MAX_BYTES: usize = 256 * 1024;
-/// Most entries a kept map or list may have room for.
+/// Most entries a kept list may have room for.
 const MAX_ENTRIES: usize = 8 * 1024;
+/// Most entries a kept hash map may have room for: clearing a map writes every bucket's control byte, so a
+/// map one 10 KB body grew to thousands of entries would make every later small request pay for it.
+const MAX_MAP_ENTRIES: usize = 1024;
 
 /// One transaction's reusable buffers, all empty.
 #[derive(Default)]
@@ -33,6 +36,7 @@ pub(crate) struct Buffers {
     pub pf_bits: Vec<u64>,
     pub gate_cache: HashMap<(GateSource, u32), Option<u32>, BuildFx>,
     pub gate_items: Vec<Item>,
+    pub phase_items: Vec<Item>,
     pub class_cache: HashMap<Span, Classes, BuildFx>,
     pub list_cache: HashMap<u32, Vec<Item>, BuildFx>,
     pub args_get: Vec<Kv>,
@@ -68,6 +72,7 @@ impl Buffers {
             pf_bits,
             gate_cache,
             gate_items,
+            phase_items,
             class_cache,
             list_cache,
             args_get,
@@ -82,9 +87,18 @@ impl Buffers {
             && pf_bits.capacity() <= MAX_ENTRIES * 8
             && [cache.capacity(), pf_cache.capacity(), gate_cache.capacity(), class_cache.capacity()]
                 .iter()
-                .chain(&[list_cache.capacity(), gate_items.capacity(), args_get.capacity(), args_post.capacity()])
-                .chain(&[headers.capacity(), cookies.capacity(), resp_headers.capacity(), tx.capacity()])
-                .all(|c| *c <= MAX_ENTRIES)
+                .chain(&[list_cache.capacity(), tx.capacity()])
+                .all(|c| *c <= MAX_MAP_ENTRIES)
+            && [
+                gate_items.capacity(),
+                phase_items.capacity(),
+                args_get.capacity(),
+                args_post.capacity(),
+                headers.capacity(),
+            ]
+            .iter()
+            .chain(&[cookies.capacity(), resp_headers.capacity()])
+            .all(|c| *c <= MAX_ENTRIES)
             && list_cache.values().all(|l| l.capacity() <= MAX_ENTRIES);
         if !small {
             return false;
@@ -96,6 +110,7 @@ impl Buffers {
         pf_bits.clear();
         gate_cache.clear();
         gate_items.clear();
+        phase_items.clear();
         class_cache.clear();
         // the lists' own vectors are dropped: their ids differ between phases and rule sets
         list_cache.clear();
@@ -157,6 +172,7 @@ impl Drop for Transaction {
             pf_bits: std::mem::take(&mut self.pf_bits),
             gate_cache: std::mem::take(&mut self.gate_cache),
             gate_items: std::mem::take(&mut self.gate_items),
+            phase_items: std::mem::take(&mut self.phase_items),
             class_cache: std::mem::take(&mut self.class_cache),
             list_cache: std::mem::take(&mut self.list_cache),
             args_get: std::mem::take(&mut self.req.args_get),
