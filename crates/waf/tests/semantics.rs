@@ -410,3 +410,22 @@ SecRule REQUEST_HEADERS|ARGS_NAMES "@rx first" "id:6,phase:2,pass,log"
         assert_eq!(tx.tx_var("seen"), None);
     }
 }
+
+#[test]
+fn chains_finish_from_a_cached_prefix() {
+    // Rule 1 caches `t:lowercase` of each value; rules 2–4 use chains that extend it, so they start from that
+    // result. The extension may leave it as it is (2: no whitespace in `HELLO`), change it (3), or apply to a
+    // value the prefix left unchanged (4: `abc` is already lowercase).
+    let e = engine(
+        r#"
+SecRule ARGS "@rx zzz" "id:1,phase:1,pass,log,t:lowercase"
+SecRule ARGS:a "@streq hello" "id:2,phase:1,pass,log,t:lowercase,t:removeWhitespace"
+SecRule ARGS:b "@streq helloworld" "id:3,phase:1,pass,log,t:lowercase,t:removeWhitespace"
+SecRule ARGS:c "@streq 3" "id:4,phase:1,pass,log,t:lowercase,t:length"
+SecRule ARGS:a "@streq HELLO" "id:5,phase:1,pass,log,t:removeWhitespace"
+"#,
+    );
+    let (iv, tx) = get(&e, "/?a=HELLO&b=Hello%20World&c=abc", &[]);
+    assert!(iv.is_none());
+    assert_eq!(ids(&tx), vec![2, 3, 4, 5]);
+}
