@@ -1,6 +1,8 @@
 //! A [`Transaction`]: one HTTP exchange fed through phases 1–5. Request/response data is copied once into
 //! an append-only arena and collections are spans into it; transformation results are cached per
-//! (value span, transformation chain) and shared between rules.
+//! (value span, transformation chain) and shared between rules. The buffers behind all of this (arena, caches,
+//! `TX`, argument and header lists) are emptied and reused by the next transaction through the engine's
+//! pool (`pool`), so a benign request allocates little.
 //!
 //! | gateway call                       | phase | what runs                                                  |
 //! |------------------------------------|-------|------------------------------------------------------------|
