@@ -59,6 +59,8 @@ pub struct Engine {
     pub(crate) body_limits: BodyLimits,
     /// The `@rx` literal prefilter (per value and per rule) is used; off only to prove it changes nothing.
     pub(crate) rx_prefilter: bool,
+    /// Emptied buffers of finished transactions, reused by the next ones.
+    pub(crate) pool: crate::transaction::TxPool,
 }
 
 impl Engine {
@@ -87,7 +89,14 @@ impl Engine {
     fn build(directives: Vec<seclang::RawDirective>) -> Result<Engine, LoadError> {
         let (settings, rules) = seclang::compile(directives)?;
         let body_limits = body_limits_of(&settings);
-        Ok(Engine { rules, settings, store: Store::default(), body_limits, rx_prefilter: true })
+        Ok(Engine {
+            rules,
+            settings,
+            store: Store::default(),
+            body_limits,
+            rx_prefilter: true,
+            pool: Default::default(),
+        })
     }
 
     /// Turns the `@rx` literal prefilter off (every regex runs on every value) or on (the default). The

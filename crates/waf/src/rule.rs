@@ -14,6 +14,22 @@ use std::fmt;
 pub struct TransformChain {
     pub names: Vec<String>,
     pub steps: Vec<transforms::Transform>,
+    /// The longest proper prefix of `steps` that is itself an interned chain, and its length: a value whose
+    /// prefix result another rule already cached is finished from there (CRS's chains share long prefixes
+    /// such as `t:utf8toUnicode,t:urlDecodeUni,t:htmlEntityDecode`). Set by [`link_prefixes`].
+    pub prefix: Option<(ChainId, usize)>,
+}
+
+/// Sets every chain's [`TransformChain::prefix`] (called once at load, after all chains are interned).
+pub fn link_prefixes(chains: &mut [TransformChain]) {
+    let key = |c: &TransformChain, k: usize| c.steps[..k].iter().map(|s| s.name).collect::<Vec<_>>();
+    let mut ids: std::collections::HashMap<Vec<&'static str>, ChainId> = std::collections::HashMap::new();
+    for (i, c) in chains.iter().enumerate() {
+        ids.entry(key(c, c.steps.len())).or_insert(i as ChainId);
+    }
+    for c in chains.iter_mut() {
+        c.prefix = (1..c.steps.len()).rev().find_map(|k| ids.get(&key(c, k)).map(|id| (*id, k)));
+    }
 }
 
 impl fmt::Debug for TransformChain {

@@ -383,3 +383,49 @@ SecRule ARGS|!ARGS:c|REQUEST_HEADERS:Host "@contains zz" "id:6,phase:2,pass,log"
     let seen: Vec<(u32, &str)> = tx.matches().iter().map(|m| (m.id, m.matched_var_name.as_str())).collect();
     assert_eq!(seen, vec![(2, "ARGS:b"), (4, "ARGS:b"), (5, "ARGS:d"), (6, "ARGS:d")]);
 }
+
+#[test]
+fn reused_transaction_buffers_carry_nothing_over() {
+    // Finished transactions hand their emptied buffers (arena, caches, TX, argument and header lists) to the
+    // next one: nothing of the first request may be visible to the second.
+    let e = engine(
+        r#"
+SecRule ARGS "@rx secret" "id:1,phase:1,pass,log,t:lowercase,setvar:tx.seen=1,setvar:'tx.v_%{matched_var}=1'"
+SecRule TX:/^v_/ "@rx ." "id:2,phase:1,pass,log"
+SecRule TX:seen "@eq 1" "id:3,phase:2,pass,log"
+SecRule &ARGS "@gt 0" "id:4,phase:2,pass,log"
+SecRule &REQUEST_HEADERS:X-First "@gt 0" "id:5,phase:2,pass,log"
+SecRule REQUEST_HEADERS|ARGS_NAMES "@rx first" "id:6,phase:2,pass,log"
+"#,
+    );
+    for round in 0..3 {
+        let (iv, tx) = get(&e, "/?q=SECRET", &[("X-First", "first")]);
+        assert!(iv.is_none());
+        assert_eq!(ids(&tx), vec![1, 2, 3, 4, 5, 6], "round {round}");
+        assert_eq!(tx.tx_var("v_secret"), Some(&b"1"[..]));
+        drop(tx);
+        let (iv, tx) = get(&e, "/plain", &[]);
+        assert!(iv.is_none());
+        assert_eq!(ids(&tx), Vec::<u32>::new(), "round {round}: the second request saw the first one's data");
+        assert_eq!(tx.tx_var("seen"), None);
+    }
+}
+
+#[test]
+fn chains_finish_from_a_cached_prefix() {
+    // Rule 1 caches `t:lowercase` of each value; rules 2–4 use chains that extend it, so they start from that
+    // result. The extension may leave it as it is (2: no whitespace in `HELLO`), change it (3), or apply to a
+    // value the prefix left unchanged (4: `abc` is already lowercase).
+    let e = engine(
+        r#"
+SecRule ARGS "@rx zzz" "id:1,phase:1,pass,log,t:lowercase"
+SecRule ARGS:a "@streq hello" "id:2,phase:1,pass,log,t:lowercase,t:removeWhitespace"
+SecRule ARGS:b "@streq helloworld" "id:3,phase:1,pass,log,t:lowercase,t:removeWhitespace"
+SecRule ARGS:c "@streq 3" "id:4,phase:1,pass,log,t:lowercase,t:length"
+SecRule ARGS:a "@streq HELLO" "id:5,phase:1,pass,log,t:removeWhitespace"
+"#,
+    );
+    let (iv, tx) = get(&e, "/?a=HELLO&b=Hello%20World&c=abc", &[]);
+    assert!(iv.is_none());
+    assert_eq!(ids(&tx), vec![2, 3, 4, 5]);
+}

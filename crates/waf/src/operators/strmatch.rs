@@ -10,15 +10,11 @@ pub fn build(arg: &str, _: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String> {
     Ok(Box::new(StrMatch(arg.as_bytes().to_vec())))
 }
 
-/// Position of `needle` in `hay`.
+/// Position of the first `needle` in `hay`.
 pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() {
-        return Some(0);
-    }
-    if needle.len() > hay.len() {
-        return None;
-    }
-    hay.windows(needle.len()).position(|w| w == needle)
+    // memmem's vectorised search instead of a comparison per window (`@within %{tx.allowed_methods}` and
+    // the content-type lists are searched on every request); the empty needle is found at 0 as before
+    memchr::memmem::find(hay, needle)
 }
 
 impl Operator for StrMatch {

@@ -115,7 +115,7 @@ pub fn compile(directives: Vec<RawDirective>) -> Result<(Settings, RuleSet), Loa
         defaults: Default::default(),
         entries: Vec::new(),
         ids: HashSet::new(),
-        chains: vec![TransformChain { names: Vec::new(), steps: Vec::new() }],
+        chains: vec![TransformChain { names: Vec::new(), steps: Vec::new(), prefix: None }],
         chain_ids: HashMap::from([(Vec::new(), 0)]),
         prefilter: Default::default(),
         mime_types_set: false,
@@ -288,7 +288,7 @@ impl Compiler {
         }
         let steps = names.iter().filter_map(|n| transforms::lookup(n)).collect();
         let id = self.chains.len() as ChainId;
-        self.chains.push(TransformChain { names: names.clone(), steps });
+        self.chains.push(TransformChain { names: names.clone(), steps, prefix: None });
         self.chain_ids.insert(names, id);
         id
     }
@@ -635,7 +635,8 @@ impl Compiler {
             .flat_map(|r| &r.links)
             .flat_map(|l| &l.targets)
             .any(|t| t.var == crate::variables::Var::FilesTmpContent && !t.exclude);
-        let (chains, settings) = (self.chains, self.settings);
+        let (mut chains, settings) = (self.chains, self.settings);
+        crate::rule::link_prefixes(&mut chains);
         Ok((settings, RuleSet { phases, chains, prefilter, ids, tag_index, msg_index, reads_file_content }))
     }
 }

@@ -319,17 +319,25 @@ impl Transaction {
             }
             Var::Tx => {
                 if let Selector::Key(k) = &t.selector {
-                    if let Some((ks, vs)) = self.tx.get(k) {
+                    if let Some((ks, vs)) = self.tx.get(&self.arena, k.as_bytes()) {
                         if !excluded(self, k.as_bytes()) {
-                            out.push(Item { var: Var::Tx, key: Key::Arena(*ks), value: Val::Arena(*vs) });
+                            out.push(Item { var: Var::Tx, key: Key::Arena(ks), value: Val::Arena(vs) });
                         }
                     }
                 } else {
-                    for (name, (ks, vs)) in &self.tx {
-                        if t.selector.matches_key(name.as_bytes()) && !excluded(self, name.as_bytes()) {
-                            out.push(Item { var: Var::Tx, key: Key::Arena(*ks), value: Val::Arena(*vs) });
+                    // the members that match, then in name order (as the map this replaced iterated)
+                    let start = out.len();
+                    for (ks, vs) in self.tx.iter() {
+                        let name = self.get(ks);
+                        if t.selector.matches_key(name) && !excluded(self, name) {
+                            out.push(Item { var: Var::Tx, key: Key::Arena(ks), value: Val::Arena(vs) });
                         }
                     }
+                    let name = |it: &Item| match it.key {
+                        Key::Arena(k) => self.get(k),
+                        _ => b"",
+                    };
+                    out[start..].sort_unstable_by(|a, b| name(a).cmp(name(b)));
                 }
             }
             Var::Env => self.map_members(Var::Env, self.env.iter(), t, excluded, out),
@@ -423,7 +431,7 @@ fn time_var(var: Var) -> String {
 impl MacroEnv for Transaction {
     fn with_var(&self, var: Var, key: Option<&str>, f: &mut dyn FnMut(&[u8])) {
         match (var, key) {
-            (Var::Tx, Some(k)) => f(self.tx.get(k).map(|(_, v)| self.get(*v)).unwrap_or(b"")),
+            (Var::Tx, Some(k)) => f(self.tx.get(&self.arena, k.as_bytes()).map(|(_, v)| self.get(v)).unwrap_or(b"")),
             (Var::MatchedVar, _) => f(&self.matched_var),
             _ => {
                 let mut v = Vec::new();
@@ -441,8 +449,8 @@ impl MacroEnv for Transaction {
         // fast paths for the common ones
         if var == Var::Tx {
             if let Some(k) = key {
-                if let Some((_, v)) = self.tx.get(k) {
-                    out.extend_from_slice(self.get(*v));
+                if let Some((_, v)) = self.tx.get(&self.arena, k.as_bytes()) {
+                    out.extend_from_slice(self.get(v));
                 }
                 return;
             }

@@ -25,8 +25,12 @@ const MULTI_STEP_SHIFT_LIMIT: u32 = 1 << MULTI_STEP_SHIFT;
 const MULTI_STEPS_LIMIT: usize = 1 << 7;
 
 fn apply_chain<'a>(chain: &TransformChain, input: &'a [u8]) -> Cow<'a, [u8]> {
+    apply_steps(&chain.steps, input)
+}
+
+fn apply_steps<'a>(steps: &[crate::transforms::Transform], input: &'a [u8]) -> Cow<'a, [u8]> {
     let mut cur: Cow<'a, [u8]> = Cow::Borrowed(input);
-    for step in &chain.steps {
+    for step in steps {
         cur = match cur {
             Cow::Borrowed(b) => (step.apply)(b),
             Cow::Owned(o) => {
@@ -55,12 +59,22 @@ impl Transaction {
         {
             return None;
         }
-        let engine = Arc::clone(&self.engine);
-        let rules = &engine.rules.phases[p];
         // the gate's unions hold for one phase: request/response data only change between phases
         self.gate_cache.clear();
         self.list_cache.clear();
-        let mut items = Vec::new();
+        // the values list is the transaction's (pooled), not allocated per phase
+        let mut items = std::mem::take(&mut self.phase_items);
+        let iv = self.run_rules(phase, &mut items);
+        items.clear();
+        self.phase_items = items;
+        iv
+    }
+
+    /// Walks the rules of `phase` (1–5) until one intervenes or flow control ends the phase.
+    fn run_rules(&mut self, phase: u8, items: &mut Vec<Item>) -> Option<Intervention> {
+        let p = (phase - 1) as usize;
+        let engine = Arc::clone(&self.engine);
+        let rules = &engine.rules.phases[p];
         let mut i = 0;
         while i < rules.len() {
             if self.mode == EngineMode::Off {
@@ -72,7 +86,7 @@ impl Transaction {
                 continue;
             }
             self.current_rule = Some((rule.id, p, i));
-            if !self.eval_rule(rule, &engine.rules.chains, &mut items) {
+            if !self.eval_rule(rule, &engine.rules.chains, items) {
                 i += 1;
                 continue;
             }
@@ -158,17 +172,7 @@ impl Transaction {
                     };
                 }
                 self.stats.transforms_computed += 1;
-                let input = self.get(*span);
-                let out = apply_chain(chain, input);
-                let cached = match out {
-                    Cow::Borrowed(b) if b.len() == input.len() => Cached::Unchanged,
-                    other => {
-                        let bytes = other.into_owned();
-                        let start = self.cache_buf.len();
-                        self.cache_buf.extend_from_slice(&bytes);
-                        Cached::At(Span { start: start as u32, len: bytes.len() as u32 })
-                    }
-                };
+                let cached = self.compute_chain(*span, chain);
                 self.cache.insert((*span, chain_id), cached);
                 match cached {
                     Cached::Unchanged => TVal::Same,
@@ -179,6 +183,31 @@ impl Transaction {
                 Cow::Borrowed(b) if b.len() == o.len() => TVal::Same,
                 other => TVal::Owned(other.into_owned()),
             },
+        }
+    }
+
+    /// Transforms the arena value `span` by `chain`, starting from the cached result of the chain's longest
+    /// interned prefix when another rule left one (the steps are pure, so finishing from the prefix's output
+    /// gives the same bytes as running the whole chain).
+    fn compute_chain(&mut self, span: Span, chain: &TransformChain) -> Cached {
+        // (where the remaining steps start: the prefix's output in the cache buffer, or the value itself; steps)
+        let (base, steps) = match chain.prefix.and_then(|(id, k)| self.cache.get(&(span, id)).map(|c| (*c, k))) {
+            Some((base, k)) => (base, &chain.steps[k..]),
+            None => (Cached::Unchanged, &chain.steps[..]),
+        };
+        let input = match base {
+            Cached::At(ps) => self.cache_buf.get(ps.start as usize..(ps.start + ps.len) as usize).unwrap_or(b""),
+            Cached::Unchanged => self.get(span),
+        };
+        match apply_steps(steps, input) {
+            // the remaining steps left their input as it was: the result is the base itself
+            Cow::Borrowed(b) if b.len() == input.len() => base,
+            other => {
+                let bytes = other.into_owned();
+                let start = self.cache_buf.len();
+                self.cache_buf.extend_from_slice(&bytes);
+                Cached::At(Span { start: start as u32, len: bytes.len() as u32 })
+            }
         }
     }
 

@@ -50,11 +50,11 @@ impl Transaction {
         let key = key.as_ref();
         if sv.collection == Var::Tx && matches!(sv.op, SetOp::Add | SetOp::Sub) {
             // `tx.score=+%{tx.critical_anomaly_score}`: numeric, no value copy needed
-            if self.tx.len() >= MAX_TX_VARS && !self.tx.contains_key(key) {
+            if self.tx.len() >= MAX_TX_VARS && !self.tx.contains_key(&self.arena, key.as_bytes()) {
                 return;
             }
             let d = sv.value.with_expanded(&*self, atoi);
-            let cur = self.tx.get(key).map(|(_, v)| atoi(self.get(*v))).unwrap_or(0);
+            let cur = self.tx.get(&self.arena, key.as_bytes()).map(|(_, v)| atoi(self.get(v))).unwrap_or(0);
             let n = combine(sv.op, cur, d);
             let mut buf = [0u8; 20];
             self.tx_set(key, int_bytes(n, &mut buf));
@@ -63,7 +63,7 @@ impl Transaction {
         if sv.collection == Var::Tx && sv.op == SetOp::Set {
             // `setvar:tx.x=1` and other macro-free values: no expansion buffer
             if let Some(v) = sv.value.as_static() {
-                if self.tx.len() >= MAX_TX_VARS && !self.tx.contains_key(key) {
+                if self.tx.len() >= MAX_TX_VARS && !self.tx.contains_key(&self.arena, key.as_bytes()) {
                     return;
                 }
                 self.tx_set(key, &v[..v.len().min(MAX_VAR_LEN)]);
@@ -73,16 +73,19 @@ impl Transaction {
         let mut value = sv.value.expand(&*self);
         value.truncate(MAX_VAR_LEN);
         if sv.collection == Var::Tx {
-            if self.tx.len() >= MAX_TX_VARS && !self.tx.contains_key(key) && sv.op != SetOp::Delete {
+            if self.tx.len() >= MAX_TX_VARS
+                && !self.tx.contains_key(&self.arena, key.as_bytes())
+                && sv.op != SetOp::Delete
+            {
                 return;
             }
             match sv.op {
                 SetOp::Delete => {
-                    self.tx.remove(key);
+                    self.tx.remove(&self.arena, key.as_bytes());
                 }
                 SetOp::Set => self.tx_set(key, &value),
                 SetOp::Add | SetOp::Sub => {
-                    let cur = self.tx.get(key).map(|(_, v)| atoi(self.get(*v))).unwrap_or(0);
+                    let cur = self.tx.get(&self.arena, key.as_bytes()).map(|(_, v)| atoi(self.get(v))).unwrap_or(0);
                     let n = combine(sv.op, cur, atoi(&value));
                     let mut buf = [0u8; 20];
                     self.tx_set(key, int_bytes(n, &mut buf));

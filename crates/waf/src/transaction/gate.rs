@@ -84,13 +84,25 @@ pub(crate) fn gate_of(rule: &Rule) -> Option<Gate> {
     Some(Gate { prefilter_id, chain: head.transforms, sources })
 }
 
+/// The empty transformation chain (`RuleSet::chains[0]`). A value's bitset depends only on the bytes scanned,
+/// and the automaton is ASCII case-insensitive, so every chain that leaves a value unchanged — or changes only
+/// its letters' case (`t:lowercase` on `Jane`) — shares the untransformed value's bitset: it is scanned once,
+/// not once per chain (a benign JSON leaf is read under a dozen CRS chains, most of which leave it as it is).
+const UNTRANSFORMED: ChainId = 0;
+
 impl Transaction {
     /// The prefilter bitset of `item` transformed to `tv` by chain `chain_id`: scanned once per distinct
     /// (arena value, chain) per transaction, then served from `pf_cache`.
     pub(crate) fn pf_bits_of(&mut self, item: &Item, tv: &super::eval::TVal, chain_id: ChainId) -> PfBits {
         let words = self.engine.rules.prefilter.words();
         let key = match (&item.value, tv) {
-            (Val::Arena(s), super::eval::TVal::Same | super::eval::TVal::Cache(_)) => Some((*s, chain_id)),
+            (Val::Arena(s), super::eval::TVal::Same) => Some((*s, UNTRANSFORMED)),
+            (Val::Arena(s), t @ super::eval::TVal::Cache(_))
+                if self.tval(item, t).eq_ignore_ascii_case(self.get(*s)) =>
+            {
+                Some((*s, UNTRANSFORMED))
+            }
+            (Val::Arena(s), super::eval::TVal::Cache(_)) => Some((*s, chain_id)),
             _ => None,
         };
         if let Some(k) = key {

@@ -1,6 +1,8 @@
 //! A [`Transaction`]: one HTTP exchange fed through phases 1–5. Request/response data is copied once into
 //! an append-only arena and collections are spans into it; transformation results are cached per
-//! (value span, transformation chain) and shared between rules.
+//! (value span, transformation chain) and shared between rules. The buffers behind all of this (arena, caches,
+//! `TX`, argument and header lists) are emptied and reused by the next transaction through the engine's
+//! pool (`pool`), so a benign request allocates little.
 //!
 //! | gateway call                       | phase | what runs                                                  |
 //! |------------------------------------|-------|------------------------------------------------------------|
@@ -22,10 +24,13 @@ mod eval;
 mod exec;
 mod gate;
 mod log;
+mod pool;
+mod tx_vars;
 
 pub(crate) use collect::intern_target_lists;
 pub(crate) use gate::gate_of;
 pub use log::{LogMeta, RuleMatch};
+pub(crate) use pool::TxPool;
 
 use crate::actions::EngineMode;
 use crate::body::{self, MultipartFlags, ParsedBody};
@@ -178,7 +183,7 @@ pub struct Transaction {
     pub(crate) req: Request,
     pub(crate) resp: Response,
     /// TX collection: lowercase name → (name span, value span) in the arena, so reading TX never copies.
-    pub(crate) tx: BTreeMap<String, (Span, Span)>,
+    pub(crate) tx: tx_vars::TxVars,
     pub(crate) env: BTreeMap<String, Vec<u8>>,
     /// Persistent collections loaded by `initcol`: (collection, storage key) → record.
     pub(crate) persistent: Vec<Persistent>,
@@ -200,6 +205,8 @@ pub struct Transaction {
     /// Per phase: (variable, chain) → offset in `pf_bits` of the union of its members' bitsets (`gate`).
     pub(crate) gate_cache: HashMap<(crate::rule::GateSource, u32), Option<u32>, BuildFx>,
     pub(crate) gate_items: Vec<collect::Item>,
+    /// The values of the rule link being evaluated (reused by every rule; pooled).
+    pub(crate) phase_items: Vec<collect::Item>,
     pub(crate) gate_scratch: Vec<u64>,
     /// Per arena value: the attack classes whose detector may fire on it (`portcullis_detect::prefilter::
     /// classes`), computed once and shared by every detector rule that reads the value.
@@ -250,14 +257,24 @@ impl Transaction {
         let s = &engine.settings;
         let mode = s.rule_engine;
         let (rba, rsba) = (s.request_body_access, s.response_body_access);
+        // buffers of an earlier transaction, emptied (`pool`): no allocation or rehash on the benign path
+        let b = engine.pool.take();
+        let req = Request {
+            args_get: b.args_get,
+            args_post: b.args_post,
+            headers: b.headers,
+            cookies: b.cookies,
+            ..Request::default()
+        };
+        let resp = Response { headers: b.resp_headers, ..Response::default() };
         Transaction {
             engine,
             info,
             started: Instant::now(),
-            arena: Vec::with_capacity(4096),
-            req: Request::default(),
-            resp: Response::default(),
-            tx: BTreeMap::new(),
+            arena: b.arena,
+            req,
+            resp,
+            tx: b.tx,
             env: BTreeMap::new(),
             persistent: Vec::new(),
             mode,
@@ -269,17 +286,17 @@ impl Transaction {
             intervention: None,
             matches: Vec::new(),
             phases_done: [false; 5],
-            // sized for a typical CRS request so the benign path does not rehash
-            cache: HashMap::with_capacity_and_hasher(256, BuildFx),
-            cache_buf: Vec::with_capacity(1024),
-            pf_cache: HashMap::with_capacity_and_hasher(128, BuildFx),
-            pf_bits: Vec::with_capacity(512),
+            cache: b.cache,
+            cache_buf: b.cache_buf,
+            pf_cache: b.pf_cache,
+            pf_bits: b.pf_bits,
             pf_scratch: Vec::new(),
-            gate_cache: HashMap::with_capacity_and_hasher(64, BuildFx),
-            gate_items: Vec::new(),
+            gate_cache: b.gate_cache,
+            gate_items: b.gate_items,
+            phase_items: b.phase_items,
             gate_scratch: Vec::new(),
-            class_cache: HashMap::with_capacity_and_hasher(32, BuildFx),
-            list_cache: HashMap::with_hasher(BuildFx),
+            class_cache: b.class_cache,
+            list_cache: b.list_cache,
             stats: EvalStats::default(),
             matched_var: Vec::new(),
             matched_var_name: String::new(),
@@ -331,18 +348,13 @@ impl Transaction {
         self.req.protocol = self.push(protocol.as_bytes());
         let line = format!("{method} {uri} {protocol}");
         self.req.line = self.push(line.as_bytes());
-        // the query string's argument-limit error is not a body error (as Coraza)
-        let (args, _) = self.parse_pairs(query.as_bytes());
-        self.req.args_get = args;
-    }
-
-    /// Parses `a=1&b=2` (query string or URL-encoded body) into decoded arena spans; sets
-    /// URLENCODED_ERROR on invalid escapes. The argument-limit error is the caller's business.
-    pub(crate) fn parse_pairs(&mut self, input: &[u8]) -> (Vec<Kv>, Option<String>) {
-        let parsed = body::parse_urlencoded(input, &self.engine.body_limits);
+        let parsed = body::parse_urlencoded(query.as_bytes(), &self.engine.body_limits);
         self.req.urlencoded_error |= parsed.urlencoded_error;
-        let args = parsed.args.iter().map(|(n, v)| Kv { name: self.push(n), value: self.push(v) }).collect();
-        (args, parsed.error)
+        // into the (reused) ARGS_GET list; the argument-limit error is not a body error (as Coraza)
+        let mut args = std::mem::take(&mut self.req.args_get);
+        args.clear();
+        args.extend(parsed.args.iter().map(|(n, v)| Kv { name: self.push(n), value: self.push(v) }));
+        self.req.args_get = args;
     }
 
     /// Adds one request header (call once per header line, in order).
@@ -614,18 +626,17 @@ impl Transaction {
 
     /// Current value of `TX:name` (lowercase name), for tests and diagnostics.
     pub fn tx_var(&self, name: &str) -> Option<&[u8]> {
-        self.tx.get(&name.to_ascii_lowercase()).map(|(_, v)| self.get(*v))
+        self.tx.get(&self.arena, name.to_ascii_lowercase().as_bytes()).map(|(_, v)| self.get(v))
     }
 
     /// Sets `TX:key` (key already lowercase).
     pub(crate) fn tx_set(&mut self, key: &str, value: &[u8]) {
         let vs = self.push(value);
-        if let Some(e) = self.tx.get_mut(key) {
-            e.1 = vs;
+        if self.tx.set_existing(&self.arena, key.as_bytes(), vs) {
             return;
         }
         let ks = self.push(key.as_bytes());
-        self.tx.insert(key.to_string(), (ks, vs));
+        self.tx.insert_new(&self.arena, ks, vs);
     }
 
     /// Work done so far.
