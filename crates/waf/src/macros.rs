@@ -24,6 +24,14 @@ pub trait MacroEnv {
     /// Appends the first value of `var[:key]` to `out` (nothing when absent).
     fn expand_var(&self, var: Var, key: Option<&str>, out: &mut Vec<u8>);
 
+    /// The first value of `var[:key]` when it can be lent as it is stored (`None`: it must be computed, use
+    /// `with_var`). An absent `TX` variable lends `Some(b"")`, the value its expansion has. This is the
+    /// operand fast path (`@ge %{tx.inbound_anomaly_score_threshold}`): one table lookup, no callback and no
+    /// buffer per evaluation.
+    fn lend_var(&self, _var: Var, _key: Option<&str>) -> Option<&[u8]> {
+        None
+    }
+
     /// Calls `f` with the first value of `var[:key]`; implementations override it to lend the value
     /// without copying.
     fn with_var(&self, var: Var, key: Option<&str>, f: &mut dyn FnMut(&[u8])) {
@@ -94,6 +102,9 @@ impl Macro {
             [] => f(b""),
             [MacroPart::Lit(l)] => f(l),
             [MacroPart::Var { var, key }] => {
+                if let Some(v) = env.lend_var(*var, key.as_deref()) {
+                    return f(v);
+                }
                 let mut f = Some(f);
                 let mut r = None;
                 env.with_var(*var, key.as_deref(), &mut |v| {
@@ -127,6 +138,26 @@ mod tests {
         fn expand_var(&self, var: Var, key: Option<&str>, out: &mut Vec<u8>) {
             out.extend_from_slice(format!("<{}:{}>", variables::name_of(var), key.unwrap_or("")).as_bytes());
         }
+    }
+
+    /// Lends `TX:five`; anything else only through `expand_var`.
+    struct Lending;
+    impl MacroEnv for Lending {
+        fn lend_var(&self, var: Var, key: Option<&str>) -> Option<&[u8]> {
+            (var == Var::Tx && key == Some("five")).then_some(&b"5"[..])
+        }
+        fn expand_var(&self, _: Var, key: Option<&str>, out: &mut Vec<u8>) {
+            out.extend_from_slice(key.unwrap_or("-").as_bytes());
+        }
+    }
+
+    #[test]
+    fn a_single_variable_is_lent_and_anything_else_expanded() {
+        let got = |m: &str| Macro::parse(m).unwrap().with_expanded(&Lending, |v| v.to_vec());
+        assert_eq!(got("%{TX.Five}"), b"5");
+        assert_eq!(got("%{tx.six}"), b"six");
+        assert_eq!(got("%{tx.five}x"), b"fivex");
+        assert_eq!(got("lit"), b"lit");
     }
 
     #[test]

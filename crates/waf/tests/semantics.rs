@@ -429,3 +429,31 @@ SecRule ARGS:a "@streq HELLO" "id:5,phase:1,pass,log,t:removeWhitespace"
     assert!(iv.is_none());
     assert_eq!(ids(&tx), vec![2, 3, 4, 5]);
 }
+
+/// Operand macros: a single `%{tx.key}` is read from the lent `TX` value (any key case, a number parsed per
+/// evaluation), a missing variable reads as empty / 0, and a macro with more than one part is still expanded
+/// whole.
+#[test]
+fn operand_macros_read_tx_set_by_earlier_rules() {
+    let e = engine(
+        r#"
+SecAction "id:1,phase:1,pass,nolog,setvar:tx.limit=5,setvar:tx.a=ab,setvar:tx.mixed=abx"
+SecRule ARGS:n "@ge %{TX.Limit}" "id:10,phase:1,pass"
+SecRule ARGS:n "@lt %{tx.limit}" "id:11,phase:1,pass"
+SecRule ARGS:n "@eq %{tx.missing}" "id:12,phase:1,pass"
+SecRule ARGS:s "@streq %{tx.missing}" "id:13,phase:1,pass"
+SecRule TX:mixed "@streq %{tx.a}x" "id:14,phase:1,pass"
+SecRule ARGS:s "@streq %{tx.a}%{tx.missing}x" "id:15,phase:1,pass"
+SecRule ARGS:s "@within -%{tx.a}-" "id:16,phase:1,pass"
+SecRule ARGS:n "@gt %{tx.limit}0" "id:17,phase:1,pass"
+"#,
+    );
+    let (_, tx) = get(&e, "/?n=7&s=abx", &[]);
+    assert_eq!(ids(&tx), vec![10, 14, 15]);
+    let (_, tx) = get(&e, "/?n=4&s=", &[]);
+    assert_eq!(ids(&tx), vec![11, 13, 14, 16]);
+    let (_, tx) = get(&e, "/?n=0&s=b", &[]);
+    assert_eq!(ids(&tx), vec![11, 12, 14, 16]);
+    let (_, tx) = get(&e, "/?n=51&s=-ab-", &[]);
+    assert_eq!(ids(&tx), vec![10, 14, 16, 17]);
+}

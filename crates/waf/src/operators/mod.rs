@@ -140,6 +140,10 @@ impl Param {
     pub(crate) fn parse(arg: &str) -> Result<Param, String> {
         Macro::parse(arg).map(Param)
     }
+    /// The parameter's bytes when it has no macro.
+    pub(crate) fn as_static(&self) -> Option<&[u8]> {
+        self.0.as_static()
+    }
     /// Calls `f` with the parameter's (expanded) bytes.
     pub(crate) fn with<R: Default>(&self, env: &dyn MacroEnv, f: impl FnOnce(&[u8]) -> R) -> R {
         self.0.with_expanded(env, f)

@@ -12,8 +12,17 @@ enum Cmp {
     Le,
 }
 
+/// The right-hand side: a literal is read once at load (`@lt 1`, the paranoia-level checks CRS runs in
+/// every phase); a macro (`@ge %{tx.inbound_anomaly_score_threshold}`) is read per evaluation from the
+/// lent value, without an expansion buffer.
 #[derive(Debug)]
-pub struct Numeric(Cmp, Param);
+enum Operand {
+    Const(i64),
+    Macro(Param),
+}
+
+#[derive(Debug)]
+pub struct Numeric(Cmp, Operand);
 
 pub(crate) fn atoi(b: &[u8]) -> i64 {
     let mut i = 0;
@@ -38,7 +47,12 @@ pub(crate) fn atoi(b: &[u8]) -> i64 {
 }
 
 fn mk(c: Cmp, arg: &str) -> Result<Box<dyn Operator>, String> {
-    Ok(Box::new(Numeric(c, Param::parse(arg)?)))
+    let p = Param::parse(arg)?;
+    let operand = match p.as_static() {
+        Some(b) => Operand::Const(atoi(b)),
+        None => Operand::Macro(p),
+    };
+    Ok(Box::new(Numeric(c, operand)))
 }
 pub fn build_eq(a: &str, _: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String> {
     mk(Cmp::Eq, a)
@@ -58,7 +72,10 @@ pub fn build_le(a: &str, _: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String> 
 
 impl Operator for Numeric {
     fn eval(&self, i: &[u8], ctx: &mut OpCtx<'_>) -> bool {
-        let p = self.1.with(ctx.env, atoi);
+        let p = match &self.1 {
+            Operand::Const(n) => *n,
+            Operand::Macro(m) => m.with(ctx.env, atoi),
+        };
         let v = atoi(i);
         let hit = match self.0 {
             Cmp::Eq => v == p,

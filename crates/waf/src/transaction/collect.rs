@@ -429,11 +429,18 @@ fn time_var(var: Var) -> String {
 }
 
 impl MacroEnv for Transaction {
-    fn with_var(&self, var: Var, key: Option<&str>, f: &mut dyn FnMut(&[u8])) {
+    fn lend_var(&self, var: Var, key: Option<&str>) -> Option<&[u8]> {
         match (var, key) {
-            (Var::Tx, Some(k)) => f(self.tx.get(&self.arena, k.as_bytes()).map(|(_, v)| self.get(v)).unwrap_or(b"")),
-            (Var::MatchedVar, _) => f(&self.matched_var),
-            _ => {
+            (Var::Tx, Some(k)) => Some(self.tx.get(&self.arena, k.as_bytes()).map(|(_, v)| self.get(v)).unwrap_or(b"")),
+            (Var::MatchedVar, _) => Some(&self.matched_var),
+            _ => None,
+        }
+    }
+
+    fn with_var(&self, var: Var, key: Option<&str>, f: &mut dyn FnMut(&[u8])) {
+        match self.lend_var(var, key) {
+            Some(v) => f(v),
+            None => {
                 let mut v = Vec::new();
                 self.expand_var(var, key, &mut v);
                 f(&v)
@@ -442,10 +449,6 @@ impl MacroEnv for Transaction {
     }
 
     fn expand_var(&self, var: Var, key: Option<&str>, out: &mut Vec<u8>) {
-        let selector = match key {
-            Some(k) => Selector::Key(k.to_string()),
-            None => Selector::All,
-        };
         // fast paths for the common ones
         if var == Var::Tx {
             if let Some(k) = key {
@@ -459,6 +462,11 @@ impl MacroEnv for Transaction {
             out.extend_from_slice(&self.matched_var);
             return;
         }
+        // built only here: a `String` per expansion is what the fast paths above avoid
+        let selector = match key {
+            Some(k) => Selector::Key(k.to_string()),
+            None => Selector::All,
+        };
         let t = Target { var, selector, count: false, exclude: false };
         let mut items = Vec::new();
         self.members(&t, &|_, _| false, &mut items);
