@@ -24,10 +24,7 @@ const MULTI_STEP_SHIFT: u32 = 24;
 const MULTI_STEP_SHIFT_LIMIT: u32 = 1 << MULTI_STEP_SHIFT;
 const MULTI_STEPS_LIMIT: usize = 1 << 7;
 
-fn apply_chain<'a>(chain: &TransformChain, input: &'a [u8]) -> Cow<'a, [u8]> {
-    apply_steps(&chain.steps, input)
-}
-
+/// Runs transformation `steps` over `input`, borrowing it for as long as no step changes it.
 fn apply_steps<'a>(steps: &[crate::transforms::Transform], input: &'a [u8]) -> Cow<'a, [u8]> {
     let mut cur: Cow<'a, [u8]> = Cow::Borrowed(input);
     for step in steps {
@@ -179,7 +176,7 @@ impl Transaction {
                     Cached::At(s) => TVal::Cache(s),
                 }
             }
-            Val::Owned(o) => match apply_chain(chain, o) {
+            Val::Owned(o) => match apply_steps(&chain.steps, o) {
                 Cow::Borrowed(b) if b.len() == o.len() => TVal::Same,
                 other => TVal::Owned(other.into_owned()),
             },
