@@ -150,16 +150,6 @@ impl Classes {
         Classes { yes: set, known: set, base64: None }
     }
 
-    /// Is `v` *plain*: no byte a decoder starts at (the escape bytes every class passes: `%`, `&`, `\`, `+`,
-    /// control and non-ASCII bytes) and not base64 of text? Then `decode::deep` and the base64 layer give back
-    /// `v` itself, and a detector's `detect_plain` (`traversal`, `ssrf`, `ssti`, `jndi`, `proto`, `xxe`: the
-    /// detector without its base64 layer) answers exactly as its `detect` does. The base64 check is the one
-    /// [`Classes::may_match`] shares.
-    #[inline]
-    pub fn is_plain(&mut self, v: &[u8]) -> bool {
-        self.yes & ESCAPE_BYTE == 0 && !*self.base64.get_or_insert_with(|| base64_payload(v).is_some())
-    }
-
     /// May `class`'s detector fire on `v`? Exactly [`may_match`]`(class, v)`.
     #[inline]
     pub fn may_match(&mut self, class: Class, v: &[u8]) -> bool {
@@ -220,9 +210,6 @@ static BYTE_CLASSES: [u16; 256] = {
         if NON_WORD[b] {
             t[b] |= NON_WORD_BYTE;
         }
-        if ESCAPES.0[b] {
-            t[b] |= ESCAPE_BYTE;
-        }
         b += 1;
     }
     t
@@ -261,10 +248,8 @@ static NON_WORD: [bool; 256] = {
 };
 
 /// Pseudo-classes in [`BYTE_CLASSES`] (above the [`Class`] bits): the value holds a `.` / a byte outside
-/// letters, digits, `_`, `.` and `-` / an escape byte.
+/// letters, digits, `_`, `.` and `-`.
 const DOT: u16 = 1 << 14;
-/// Pseudo-class: the value holds an escape byte (`ESCAPES`: what the decoders start at, and more).
-const ESCAPE_BYTE: u16 = 1 << 13;
 const NON_WORD_BYTE: u16 = 1 << 15;
 
 /// Does `v` contain `needle` (lowercase ASCII, starting with a letter), ignoring ASCII case? The prototype

@@ -22,9 +22,8 @@ pub fn detect(input: &[u8]) -> Option<Finding> {
     crate::decode::or_base64(input, detect_plain)
 }
 
-/// [`detect`] without the base64 layer: the same answer on a value with no escape byte that is not base64 of
-/// text ([`crate::prefilter::Classes::is_plain`]), for which the layer finds nothing to decode.
-pub fn detect_plain(input: &[u8]) -> Option<Finding> {
+/// [`detect`] without the base64 layer.
+fn detect_plain(input: &[u8]) -> Option<Finding> {
     analyse(input).or_else(|| {
         // Encoded XML in a parameter: only when the raw value does not already hold markup.
         if input.contains(&b'<') {

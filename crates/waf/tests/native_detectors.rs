@@ -79,10 +79,10 @@ fn base64_if_encoded_feeds_detectors_and_keeps_plain_values() {
     assert_eq!(iv.map(|i| i.status), Some(403));
 }
 
-/// The evaluator hands a value its per-value cache found *plain* (no escape byte, not base64 of text) to the
-/// detectors without their decoding layers. A value that is base64 of an attack, or still percent-encoded after
-/// the query's own decoding, must keep them: each is blocked, also when an earlier rule has already filled the
-/// cache for the value (rule 1), and the attack as sent plain is blocked too.
+/// The detectors that decode inside (SSRF, path traversal, JNDI, SSTI, XXE) run with `t:none` in the pack: a
+/// value that is base64 of an attack, or still percent-encoded after the query's own decoding, must reach their
+/// decoding layers, also when an earlier detector rule has already filled the evaluator's per-value class cache
+/// (rule 1); the attack as sent plain is blocked too, a benign word and a hex id are not.
 #[test]
 fn decoding_layers_stay_on_for_encoded_values() {
     let cases: &[(&str, &str, &str, &str)] = &[

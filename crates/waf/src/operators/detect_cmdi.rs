@@ -20,10 +20,6 @@ impl Operator for DetectCmdi {
         native::eval(portcullis_detect::cmdi::detect, input, ctx)
     }
 
-    fn eval_detector(&self, input: &[u8], _plain: bool, ctx: &mut OpCtx<'_>) -> bool {
-        native::eval(portcullis_detect::cmdi::detect, input, ctx)
-    }
-
     fn detector_class(&self) -> Option<portcullis_detect::Class> {
         Some(portcullis_detect::Class::Cmdi)
     }

@@ -21,10 +21,6 @@ impl Operator for DetectNoSqli {
         native::eval(portcullis_detect::nosql::detect, input, ctx)
     }
 
-    fn eval_detector(&self, input: &[u8], _plain: bool, ctx: &mut OpCtx<'_>) -> bool {
-        native::eval(portcullis_detect::nosql::detect, input, ctx)
-    }
-
     fn detector_class(&self) -> Option<portcullis_detect::Class> {
         Some(portcullis_detect::Class::NoSqli)
     }

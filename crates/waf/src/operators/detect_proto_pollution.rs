@@ -19,11 +19,6 @@ impl Operator for DetectProtoPollution {
         native::eval(portcullis_detect::proto::detect, input, ctx)
     }
 
-    fn eval_detector(&self, input: &[u8], plain: bool, ctx: &mut OpCtx<'_>) -> bool {
-        use portcullis_detect::proto::{detect, detect_plain};
-        native::layered(detect, detect_plain, plain, input, ctx)
-    }
-
     fn detector_class(&self) -> Option<portcullis_detect::Class> {
         Some(portcullis_detect::Class::ProtoPollution)
     }

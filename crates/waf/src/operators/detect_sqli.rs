@@ -21,10 +21,9 @@ pub fn build(_: &str, _: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String> {
 impl Operator for DetectSqli {
     fn eval(&self, input: &[u8], ctx: &mut OpCtx<'_>) -> bool {
         // A cheap necessary condition first: most values (ids, words, tokens) cannot be SQL.
-        may_match(Class::Sqli, input) && self.eval_detector(input, false, ctx)
-    }
-
-    fn eval_detector(&self, input: &[u8], _plain: bool, ctx: &mut OpCtx<'_>) -> bool {
+        if !may_match(Class::Sqli, input) {
+            return false;
+        }
         let Some(finding) = portcullis_detect::sqli::detect(input) else { return false };
         if let Some(c) = ctx.captures.as_deref_mut() {
             c.clear();

@@ -19,11 +19,7 @@ pub fn build(_: &str, _: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String> {
 impl Operator for DetectXss {
     fn eval(&self, input: &[u8], ctx: &mut OpCtx<'_>) -> bool {
         // A cheap necessary condition first: no markup, quote, scheme or template byte means no XSS.
-        may_match(Class::Xss, input) && self.eval_detector(input, false, ctx)
-    }
-
-    fn eval_detector(&self, input: &[u8], _plain: bool, ctx: &mut OpCtx<'_>) -> bool {
-        if portcullis_detect::xss::detect(input).is_none() {
+        if !may_match(Class::Xss, input) || portcullis_detect::xss::detect(input).is_none() {
             return false;
         }
         if let Some(c) = ctx.captures.as_deref_mut() {

@@ -74,13 +74,6 @@ pub trait Operator: Send + Sync + std::fmt::Debug {
     fn detector_class(&self) -> Option<portcullis_detect::Class> {
         None
     }
-
-    /// `eval` of a native detector operator on a value whose class the evaluator's per-value cache has
-    /// already passed: the operator skips its own prefilter and, when `plain`
-    /// (`portcullis_detect::prefilter::Classes::is_plain`), the detector's decoding layers.
-    fn eval_detector(&self, input: &[u8], _plain: bool, ctx: &mut OpCtx<'_>) -> bool {
-        self.eval(input, ctx)
-    }
 }
 
 /// What a factory may need besides the parameter.

@@ -229,24 +229,17 @@ impl Transaction {
     /// during the call) and stores captures into `TX:0..9` on a positive match.
     fn run_op_on(&mut self, link: &Link, item: &Item, tv: &TVal) -> bool {
         // A detector cannot fire on a value its class's prefilter rejects (the operator checks the same
-        // condition itself); the classes of an arena value are computed once for all detector rules. A value
-        // that passes goes to the detector without the operator's own prefilter, and without the decoding
-        // layers when the cache found nothing to decode in it (`plain`, also decided once per value).
-        let mut passed: Option<bool> = None;
+        // condition itself); the classes of an arena value are computed once for all detector rules.
         if let (Some(class), Val::Arena(span), TVal::Same) = (link.op.detector_class(), &item.value, tv) {
-            match self.detector_gate(*span, class) {
-                None => return link.negated,
-                plain => passed = plain,
+            if !self.detector_may_fire(*span, class) {
+                return link.negated;
             }
         }
         let mut caps = if link.capture { Some(std::mem::take(&mut self.captures)) } else { None };
         let raw = {
             let input = self.tval(item, tv);
             let mut ctx = OpCtx { env: &*self, captures: caps.as_mut() };
-            match passed {
-                Some(plain) => link.op.eval_detector(input, plain, &mut ctx),
-                None => link.op.eval(input, &mut ctx),
-            }
+            link.op.eval(input, &mut ctx)
         };
         if let Some(c) = caps {
             if raw && !link.negated {
@@ -263,12 +256,10 @@ impl Transaction {
         raw != link.negated
     }
 
-    /// May the detector of `class` fire on the arena value `span`? `None` when it cannot; else whether the
-    /// value is plain (`Classes::is_plain`). Both from `Transaction::class_cache`.
-    fn detector_gate(&mut self, span: Span, class: portcullis_detect::Class) -> Option<bool> {
+    /// May the detector of `class` fire on the arena value `span`? (`Transaction::class_cache`.)
+    fn detector_may_fire(&mut self, span: Span, class: portcullis_detect::Class) -> bool {
         let v = self.arena.get(span.start as usize..(span.start + span.len) as usize).unwrap_or(b"");
-        let classes = self.class_cache.entry(span).or_insert_with(|| Classes::of(v));
-        classes.may_match(class, v).then(|| classes.is_plain(v))
+        self.class_cache.entry(span).or_insert_with(|| Classes::of(v)).may_match(class, v)
     }
 
     fn eval_link(
