@@ -68,11 +68,15 @@ static CMDI: ByteSet = ByteSet::new(PUNCT);
 /// Separators (`/` `\`), drive and wrapper colons (`C:`, `php://`), `~` homes. A `.` is checked below: in a
 /// value of one word it only matters as a leading `..` or inside a sensitive name.
 static TRAVERSAL: ByteSet = ByteSet::new(b"/:~");
-/// URL and address syntax: scheme colon, slashes, `@` userinfo, `[` IPv6, `.` in dotted addresses; digits
-/// are checked below (decimal and hex forms of an address).
-static SSRF: ByteSet = ByteSet::new(b".:/@[");
+/// URL and address syntax: scheme colon, slashes, `@` userinfo, `[` IPv6, and `?` `#` (they end a bare host
+/// early, so `localhost?x` is a host name to the detector, not a word). Without one of those, a value can only
+/// be reported as a bare dotted-quad address: checked below ([`crate::ssrf::may_be_bare_ipv4`]).
+static SSRF: ByteSet = ByteSet::new(b":/@[?#");
 /// Template delimiters' first bytes: `{{` `{%` `${` `#{` `*{` `@{` `<%` `@(` `%{`.
 static SSTI: ByteSet = ByteSet::new(b"{$#*@<");
+/// Every XXE finding needs markup: a declaration (`<!DOCTYPE`, `<!ENTITY`) or an XInclude element
+/// (`<xi:include`), so a `<`.
+static XXE: ByteSet = ByteSet::new(b"<");
 /// Only the escape bytes every set holds (for detectors whose necessary condition is a word, not a byte).
 static ESCAPES: ByteSet = ByteSet::new(b"");
 /// A lookup opens with `${`.
@@ -102,16 +106,16 @@ pub fn may_match(class: Class, v: &[u8]) -> bool {
         // fires on a word that is a whole command it knows (`whoami`, `cmd.exe`): ask its program list.
         Class::Cmdi => CMDI.any_in(v) || crate::cmdi::may_be_program(v),
         Class::PathTraversal => TRAVERSAL.any_in(v) || traversal_without_separator(v, v.contains(&b'.'), !is_word(v)),
-        // Decimal and hex addresses (`2130706433`, `0x7f000001`) have digits; a bare name (`localhost`) is a
-        // word to the detector until a port, a path or a dot makes it an address.
-        Class::Ssrf => SSRF.any_in(v) || v.iter().any(u8::is_ascii_digit),
+        // Without URL syntax the detector reads the value as a bare host, and a bare name (`localhost`,
+        // `evil.localhost`) or number (`2130706433`) is a word to it until a port or a path makes it an
+        // address: only a dotted quad (`127.0.0.1`) is left.
+        Class::Ssrf => SSRF.any_in(v) || crate::ssrf::may_be_bare_ipv4(v),
         Class::Ssti => SSTI.any_in(v),
         Class::Jndi => JNDI.any_in(v),
         Class::NoSqli => NOSQLI.any_in(v),
         // Every key the detector reports holds `__proto__` or `prototype` once decoded (escapes pass above).
         Class::ProtoPollution => ESCAPES.any_in(v) || contains_ci(v, b"proto"),
-        // XXE is a document check on few values: no prefilter.
-        Class::Xxe => true,
+        Class::Xxe => XXE.any_in(v),
     };
     plain || base64_payload(v).is_some()
 }
@@ -138,7 +142,7 @@ impl Classes {
         if v.is_empty() {
             return Classes { yes: 0, known: u16::MAX, base64: Some(false) };
         }
-        let mut set = bit(Class::Xxe);
+        let mut set = 0;
         for &b in v {
             set |= BYTE_CLASSES[b as usize];
         }
@@ -158,6 +162,7 @@ impl Classes {
                     traversal_without_separator(v, self.yes & DOT != 0, self.yes & NON_WORD_BYTE != 0)
                 }
                 Class::ProtoPollution => contains_ci(v, b"proto"),
+                Class::Ssrf => crate::ssrf::may_be_bare_ipv4(v),
                 _ => false,
             };
             let yes = word || *self.base64.get_or_insert_with(|| base64_payload(v).is_some());
@@ -174,10 +179,10 @@ const fn bit(class: Class) -> u16 {
     1 << class as u16
 }
 
-/// Per byte, the classes whose byte set holds it (the `ByteSet`s above, and digits for SSRF); the escape
-/// bytes every set holds also make a prototype key possible.
+/// Per byte, the classes whose byte set holds it (the `ByteSet`s above); the escape bytes every set holds
+/// also make a prototype key possible.
 static BYTE_CLASSES: [u16; 256] = {
-    let sets: [(&ByteSet, Class); 9] = [
+    let sets: [(&ByteSet, Class); 10] = [
         (&SQLI, Class::Sqli),
         (&XSS, Class::Xss),
         (&CMDI, Class::Cmdi),
@@ -187,6 +192,7 @@ static BYTE_CLASSES: [u16; 256] = {
         (&JNDI, Class::Jndi),
         (&NOSQLI, Class::NoSqli),
         (&ESCAPES, Class::ProtoPollution),
+        (&XXE, Class::Xxe),
     ];
     let mut t = [0u16; 256];
     let mut b = 0;
@@ -197,9 +203,6 @@ static BYTE_CLASSES: [u16; 256] = {
                 t[b] |= bit(sets[k].1);
             }
             k += 1;
-        }
-        if (b as u8).is_ascii_digit() {
-            t[b] |= bit(Class::Ssrf);
         }
         if b == b'.' as usize {
             t[b] |= DOT;
@@ -249,9 +252,17 @@ static NON_WORD: [bool; 256] = {
 const DOT: u16 = 1 << 14;
 const NON_WORD_BYTE: u16 = 1 << 15;
 
-/// Does `v` contain `needle` (lowercase ASCII), ignoring ASCII case?
+/// Does `v` contain `needle` (lowercase ASCII, starting with a letter), ignoring ASCII case? The prototype
+/// test runs on every parameter value and name: candidates are found by their first byte (`memchr2`, both
+/// cases), then compared, instead of comparing a window at every offset.
 fn contains_ci(v: &[u8], needle: &[u8]) -> bool {
-    v.len() >= needle.len() && v.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+    let Some((&first, rest)) = needle.split_first() else { return true };
+    if v.len() < needle.len() {
+        return false;
+    }
+    let hay = &v[..=v.len() - needle.len()];
+    memchr::memchr2_iter(first, first.to_ascii_uppercase(), hay)
+        .any(|at| v[at + 1..at + needle.len()].eq_ignore_ascii_case(rest))
 }
 
 /// `--` starts a SQL comment; it is the one two-token form made only of identifier bytes (`admin'--` has a
@@ -280,6 +291,15 @@ mod tests {
         }
         assert!(!may_match(Class::Jndi, b"application/json"));
         assert!(!may_match(Class::Ssti, b"anchor-bench/1.0 (wrk)"));
+        // A bare name or number is a word to the SSRF detector until a port or a path makes it an address;
+        // XXE needs markup.
+        for v in [&b"2130706433"[..], b"evil.localhost", b"3.14.2", b"1.2.3.4.5", b"alice.example", b"a b.c"] {
+            assert!(!may_match(Class::Ssrf, v), "{:?}", String::from_utf8_lossy(v));
+            assert!(crate::ssrf::detect(v).is_none(), "{:?}", String::from_utf8_lossy(v));
+        }
+        for v in [&b"hello"[..], b"{\"a\":1}", b"CorrectHorseBatteryStaple2024", b"XInclude"] {
+            assert!(!may_match(Class::Xxe, v), "{:?}", String::from_utf8_lossy(v));
+        }
         assert!(!may_match(Class::Xss, b"/api/items"));
     }
 
@@ -294,7 +314,10 @@ mod tests {
             assert!(may_match(c, b"JHtqbmRpOmxkYXA6Ly94fQ"), "{c:?}");
         }
         assert!(may_match(Class::Sqli, b"1--"));
-        assert!(may_match(Class::Ssrf, b"2130706433"));
+        for v in [&b"127.0.0.1"[..], b" 0.0.0.0. ", b"localhost:80", b"localhost?x", b"localhost#x", b"[::1]", b"//a"] {
+            assert!(may_match(Class::Ssrf, v), "{:?}", String::from_utf8_lossy(v));
+        }
+        assert!(may_match(Class::Xxe, b"<!DOCTYPE") && may_match(Class::Xxe, b"<xi:include"));
         assert!(may_match(Class::Cmdi, b"whoami"));
         assert!(may_match(Class::Cmdi, b"WhoAmI.exe"));
         assert!(may_match(Class::PathTraversal, b"id_rsa"));
@@ -322,7 +345,7 @@ mod tests {
             Class::Xxe,
             Class::ProtoPollution,
         ];
-        let values: [&[u8]; 10] = [
+        let values: [&[u8]; 12] = [
             b"",
             b"hello",
             b"1--",
@@ -333,6 +356,8 @@ mod tests {
             b"a%27",
             b"JHtqbmRpOmxkYXA6Ly94fQ",
             b"x y",
+            b"127.0.0.1",
+            b"<!x",
         ];
         for v in values {
             // asked in both orders: each class is decided on its own
@@ -343,6 +368,24 @@ mod tests {
             for c in classes.iter().rev() {
                 assert_eq!(rev.may_match(*c, v), may_match(*c, v), "{c:?} on {:?}", String::from_utf8_lossy(v));
             }
+        }
+    }
+
+    #[test]
+    fn contains_ci_finds_the_needle_in_any_case_and_place() {
+        for (v, want) in [
+            (&b"proto"[..], true),
+            (b"__PROTO__", true),
+            (b"a[__pRoTo__]", true),
+            (b"xxprot", false),
+            (b"ppproto", true),
+            (b"prot o", false),
+            (b"", false),
+            (b"constructor.prototype", true),
+        ] {
+            assert_eq!(contains_ci(v, b"proto"), want, "{:?}", String::from_utf8_lossy(v));
+            let slow = v.windows(5).any(|w| w.eq_ignore_ascii_case(b"proto"));
+            assert_eq!(contains_ci(v, b"proto"), slow);
         }
     }
 

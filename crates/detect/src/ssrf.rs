@@ -110,6 +110,24 @@ fn analyse(b: &[u8]) -> Option<Finding> {
     None
 }
 
+/// Can [`detect`] report `v`, a value without URL syntax (`:` `/` `@` `[` `?` `#`) and without an escape the
+/// decoders undo? Then no scheme is found and the value is read as a bare host with no port or path, and of
+/// those only a dotted-quad address (four runs of digits, an optional final `.`) is judged: a bare name or
+/// number is a word until a port or a path makes it an address (`judge_authority`'s `bare_word`). The
+/// prefilter's question for such values (`crate::prefilter`).
+pub(crate) fn may_be_bare_ipv4(v: &[u8]) -> bool {
+    let t = v.trim_ascii();
+    let t = t.strip_suffix(b".").unwrap_or(t);
+    let mut parts = 0;
+    for part in t.split(|&c| c == b'.') {
+        parts += 1;
+        if parts > 4 || part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
+            return false;
+        }
+    }
+    parts == 4
+}
+
 fn finding(reason: &str, span: std::ops::Range<usize>, sig: &str) -> Finding {
     Finding { class: Class::Ssrf, reason: reason.to_string(), span, signature: sig.to_string() }
 }

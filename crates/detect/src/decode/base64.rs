@@ -7,6 +7,34 @@ const MIN_LEN: usize = 8;
 /// Longest value decoded (bounded output).
 const MAX_LEN: usize = 64 * 1024;
 
+/// Kinds of base64 character in [`ALPHABET`] (0: not in either alphabet).
+const UPPER: u8 = 1;
+const LOWER: u8 = 2;
+const DIGIT: u8 = 4;
+/// `+` `/`: standard alphabet only.
+const STD: u8 = 8;
+/// `-` `_`: URL-safe alphabet only.
+const URL: u8 = 16;
+
+/// The kind of every byte, built at compile time.
+static ALPHABET: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = match c {
+            b'A'..=b'Z' => UPPER,
+            b'a'..=b'z' => LOWER,
+            b'0'..=b'9' => DIGIT,
+            b'+' | b'/' => STD,
+            b'-' | b'_' => URL,
+            _ => 0,
+        };
+        b += 1;
+    }
+    t
+};
+
 /// Decoded bytes when `input` (trimmed) looks like base64 of text, else `None`.
 ///
 /// ```
@@ -26,22 +54,20 @@ pub fn base64_payload(input: &[u8]) -> Option<Vec<u8>> {
     }
     let body = &s[..body_len];
     // One pass over the alphabet, without allocating: most values that reach here are words, ids, paths or
-    // prose, and are rejected before anything is decoded.
-    let (mut upper, mut lower, mut digit, mut std_only, mut url_only) = (false, false, false, false, false);
+    // prose, and are rejected before anything is decoded. One table load per byte gives its kind.
+    let mut kinds = 0u8;
     for &b in body {
-        match b {
-            b'A'..=b'Z' => upper = true,
-            b'a'..=b'z' => lower = true,
-            b'0'..=b'9' => digit = true,
-            b'+' | b'/' => std_only = true,
-            b'-' | b'_' => url_only = true,
-            _ => return None,
+        let k = ALPHABET[usize::from(b)];
+        if k == 0 {
+            return None;
         }
+        kinds |= k;
     }
-    if std_only && url_only {
+    if kinds & (STD | URL) == STD | URL {
         return None;
     }
     // Real base64 of text mixes cases (and usually digits); a word or an all-lowercase slug does not.
+    let (upper, lower, digit) = (kinds & UPPER != 0, kinds & LOWER != 0, kinds & DIGIT != 0);
     if !(upper && lower) && !(digit && (upper || lower)) {
         return None;
     }
@@ -184,6 +210,25 @@ mod tests {
         }
         // the test must exercise the early path, not only the full one
         assert!(early * 2 > total, "{early} of {total} rejected early");
+    }
+
+    #[test]
+    fn the_alphabet_table_is_the_character_ranges() {
+        for b in 0..=255u8 {
+            let want = match b {
+                b'A'..=b'Z' => UPPER,
+                b'a'..=b'z' => LOWER,
+                b'0'..=b'9' => DIGIT,
+                b'+' | b'/' => STD,
+                b'-' | b'_' => URL,
+                _ => 0,
+            };
+            assert_eq!(ALPHABET[usize::from(b)], want, "byte {b:#04x}");
+        }
+        // mixed alphabets, a single case, and a byte outside both are still refused
+        for s in ["abcd+efg_hij", "abcdefghijkl", "ABCDEFGHIJKL", "Y2F0IC9ldGMv cGFzc3dk"] {
+            assert_eq!(base64_payload(s.as_bytes()), None, "{s}");
+        }
     }
 
     #[test]
