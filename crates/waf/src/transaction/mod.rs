@@ -79,6 +79,8 @@ pub struct EvalStats {
     pub values: u32,
     /// Operator evaluations skipped because the literal prefilter ruled a match out.
     pub prefilter_skips: u32,
+    /// Detector links skipped whole because the per-value class cache ruled out every value.
+    pub detector_list_skips: u32,
     /// Transformation results computed (cache misses).
     pub transforms_computed: u32,
     /// Transformation results served from the per-transaction cache.
