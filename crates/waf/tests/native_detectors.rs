@@ -115,3 +115,32 @@ fn decoding_layers_stay_on_for_encoded_values() {
         }
     }
 }
+
+/// A `t:none` detector rule whose values the per-value class cache all rules out is skipped whole
+/// (`EvalStats::detector_list_skips`); one value that may fire, wherever it stands in the list, brings back
+/// the per-value loop with its capture and `MATCHED_VAR_NAME`; a negated detector link is never skipped (it
+/// matches every value its detector passes, with side effects).
+#[test]
+fn a_detector_rule_is_skipped_whole_only_when_no_value_may_fire() {
+    let e = engine(
+        "SecRule ARGS \"@detectPathTraversal\" \"id:100,phase:1,deny,status:403,capture,logdata:'%{MATCHED_VAR_NAME}'\"",
+    );
+    let benign = "/?a=hello&b=42&c=plain+words&d=en-GB";
+    let (iv, tx) = get(&e, benign, &[]);
+    assert!(iv.is_none());
+    assert_eq!(tx.stats().detector_list_skips, 1, "{:?}", tx.stats());
+    for attack in ["/?f=..%2F..%2Fetc%2Fpasswd&a=hello&b=42", "/?a=hello&b=42&c=plain&f=..%2F..%2Fetc%2Fpasswd"] {
+        let (iv, tx) = get(&e, attack, &[]);
+        assert_eq!(iv.map(|i| i.status), Some(403), "{attack}");
+        assert_eq!(tx.stats().detector_list_skips, 0);
+        assert_eq!(tx.matches().first().map(|m| m.data.as_str()), Some("ARGS:f"), "{attack}");
+    }
+    // negated: every benign value is a match (the rule counts them), so nothing may be skipped
+    let e = engine(
+        "SecRule ARGS \"!@detectPathTraversal\" \"id:101,phase:1,pass,nolog,setvar:tx.plain=+1\"\n\
+         SecRule TX:plain \"@eq 4\" \"id:102,phase:1,deny,status:403\"",
+    );
+    let (iv, tx) = get(&e, benign, &[]);
+    assert_eq!(iv.map(|i| i.status), Some(403));
+    assert_eq!(tx.stats().detector_list_skips, 0);
+}

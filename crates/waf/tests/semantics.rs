@@ -457,3 +457,17 @@ SecRule ARGS:n "@gt %{tx.limit}0" "id:17,phase:1,pass"
     let (_, tx) = get(&e, "/?n=51&s=-ab-", &[]);
     assert_eq!(ids(&tx), vec![10, 14, 16, 17]);
 }
+
+/// REQUEST_LINE is method, URI as sent and protocol joined by single spaces; the variables around it in the
+/// arena (REQUEST_PROTOCOL before, ARGS_GET after) keep their own bytes.
+#[test]
+fn request_line_is_the_three_parts_joined_by_spaces() {
+    let e = engine(
+        "SecRule REQUEST_LINE \"@streq GET /a/b?x=1&y=%41 HTTP/1.1\" \"id:1,phase:1,pass,log\"\n\
+         SecRule REQUEST_PROTOCOL \"@streq HTTP/1.1\" \"id:2,phase:1,pass,log\"\n\
+         SecRule ARGS_GET:y \"@streq A\" \"id:3,phase:1,pass,log\"\n\
+         SecRule REQUEST_LINE \"@rx ^GET /a/b\\?x=1&y=%41 HTTP/1\\.1$\" \"id:4,phase:1,pass,log\"",
+    );
+    let (_, tx) = get(&e, "/a/b?x=1&y=%41", &[]);
+    assert_eq!(ids(&tx), vec![1, 2, 3, 4]);
+}

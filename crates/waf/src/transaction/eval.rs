@@ -262,6 +262,27 @@ impl Transaction {
         self.class_cache.entry(span).or_insert_with(|| Classes::of(v)).may_match(class, v)
     }
 
+    /// Does the per-value class cache rule out a detector link on *every* collected value? A native detector
+    /// link without transformations (`t:none`), not negated, not `multiMatch`, runs its operator on each value
+    /// as stored, and `run_op_on` answers "no match" for a value whose class cannot fire before anything else
+    /// happens (no capture, no `MATCHED_VAR`); so when every value is such an arena value the loop in
+    /// `eval_link` would change nothing and find nothing. One cache lookup per value replaces the loop's
+    /// per-value work (the built-in pack runs a dozen detector rules over the same parameters and headers, and
+    /// almost every value is plain).
+    fn detector_rejects_all(&mut self, link: &Link, chain: &TransformChain, items: &[Item]) -> bool {
+        let Some(class) = link.op.detector_class() else { return false };
+        if link.negated || link.multi_match || !chain.steps.is_empty() {
+            return false;
+        }
+        for item in items {
+            match item.value {
+                Val::Arena(span) if !self.detector_may_fire(span, class) => {}
+                _ => return false,
+            }
+        }
+        true
+    }
+
     fn eval_link(
         &mut self,
         rule: &Rule,
@@ -277,6 +298,11 @@ impl Transaction {
             self.collect_link_cached(rule, link, is_head, items);
         }
         let chain = &chains[link.transforms as usize];
+        if self.detector_rejects_all(link, chain, items) {
+            self.stats.values += items.len() as u32;
+            self.stats.detector_list_skips += 1;
+            return false;
+        }
         let mut any = false;
         let list = std::mem::take(items);
         for item in &list {

@@ -56,8 +56,8 @@ impl Transaction {
             let d = sv.value.with_expanded(&*self, atoi);
             let cur = self.tx.get(&self.arena, key.as_bytes()).map(|(_, v)| atoi(self.get(v))).unwrap_or(0);
             let n = combine(sv.op, cur, d);
-            let mut buf = [0u8; 20];
-            self.tx_set(key, int_bytes(n, &mut buf));
+            let mut buf = itoa::Buffer::new();
+            self.tx_set(key, buf.format(n).as_bytes());
             return;
         }
         if sv.collection == Var::Tx && sv.op == SetOp::Set {
@@ -87,8 +87,8 @@ impl Transaction {
                 SetOp::Add | SetOp::Sub => {
                     let cur = self.tx.get(&self.arena, key.as_bytes()).map(|(_, v)| atoi(self.get(v))).unwrap_or(0);
                     let n = combine(sv.op, cur, atoi(&value));
-                    let mut buf = [0u8; 20];
-                    self.tx_set(key, int_bytes(n, &mut buf));
+                    let mut buf = itoa::Buffer::new();
+                    self.tx_set(key, buf.format(n).as_bytes());
                 }
             }
             return;
@@ -153,30 +153,10 @@ impl Transaction {
     }
 }
 
-/// Formats `n` into `buf` without allocating (20 bytes hold every i64, sign included).
-fn int_bytes(n: i64, buf: &mut [u8; 20]) -> &[u8] {
-    use std::io::Write;
-    let mut cur = std::io::Cursor::new(&mut buf[..]);
-    let _ = write!(cur, "{n}");
-    let len = cur.position() as usize;
-    &buf[..len]
-}
-
 fn combine(op: SetOp, cur: i64, d: i64) -> i64 {
     if op == SetOp::Add {
         cur.saturating_add(d)
     } else {
         cur.saturating_sub(d)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn int_bytes_formats_every_i64() {
-        let mut buf = [0u8; 20];
-        assert_eq!(super::int_bytes(i64::MIN, &mut buf), b"-9223372036854775808");
-        assert_eq!(super::int_bytes(0, &mut buf), b"0");
-        assert_eq!(super::int_bytes(42, &mut buf), b"42");
     }
 }

@@ -79,6 +79,8 @@ pub struct EvalStats {
     pub values: u32,
     /// Operator evaluations skipped because the literal prefilter ruled a match out.
     pub prefilter_skips: u32,
+    /// Detector links skipped whole because the per-value class cache ruled out every value.
+    pub detector_list_skips: u32,
     /// Transformation results computed (cache misses).
     pub transforms_computed: u32,
     /// Transformation results served from the per-transaction cache.
@@ -346,8 +348,12 @@ impl Transaction {
         self.req.basename = self.push(&decoded[base_start..]);
         self.req.query = self.push(query.as_bytes());
         self.req.protocol = self.push(protocol.as_bytes());
-        let line = format!("{method} {uri} {protocol}");
-        self.req.line = self.push(line.as_bytes());
+        // REQUEST_LINE is the three parts pushed back to back (the arena is contiguous), not a formatted copy
+        let start = self.arena.len();
+        for part in [method.as_bytes(), b" ", uri.as_bytes(), b" ", protocol.as_bytes()] {
+            self.push(part);
+        }
+        self.req.line = Span { start: start as u32, len: (self.arena.len() - start) as u32 };
         let parsed = body::parse_urlencoded(query.as_bytes(), &self.engine.body_limits);
         self.req.urlencoded_error |= parsed.urlencoded_error;
         // into the (reused) ARGS_GET list; the argument-limit error is not a body error (as Coraza)
