@@ -15,7 +15,8 @@
 use super::collect::{Item, Val};
 use super::Transaction;
 use crate::prefilter;
-use crate::rule::{ChainId, Gate, GateSource, Rule};
+use crate::rule::{ChainId, Gate, GateSource, Link, Rule, TransformChain};
+use crate::transforms::triggers;
 use crate::variables::{Selector, Target, Var};
 use std::sync::Arc;
 
@@ -118,6 +119,11 @@ impl Transaction {
             Some(k) => {
                 let off = self.pf_bits.len();
                 self.pf_bits.extend_from_slice(&bits);
+                if k.1 == UNTRANSFORMED {
+                    // an untransformed entry is followed by the bytes its value holds (`untransformed_at`)
+                    let present = triggers::bytes_present(self.get(k.0));
+                    self.pf_bits.extend_from_slice(&present);
+                }
                 self.pf_cache.insert(k, off as u32);
                 PfBits::At(off)
             }
@@ -125,6 +131,34 @@ impl Transaction {
         };
         self.pf_scratch = bits;
         at
+    }
+
+    /// The untransformed entry of an arena value in `pf_bits`: the offset of its bitset, which `pf_bits_of`
+    /// follows with the 256-bit set of the bytes the value holds.
+    fn untransformed_at(&mut self, item: &Item) -> Option<(usize, [u64; 4])> {
+        let PfBits::At(off) = self.pf_bits_of(item, &super::eval::TVal::Same, UNTRANSFORMED) else {
+            return None;
+        };
+        let words = self.engine.rules.prefilter.words();
+        let p = self.pf_bits.get(off + words..off + words + 4)?;
+        Some((off, [p[0], p[1], p[2], p[3]]))
+    }
+
+    /// Is the operator of `link` ruled out on `item` without transforming it? When the chain can change the
+    /// value only in letter case (none of its trigger bytes occur), the transformed value's bitset is the
+    /// untransformed one's, so an unset bit there means no match, and the chain need not run. Negated links
+    /// are left alone: their "match" needs the transformed value for `MATCHED_VAR`.
+    pub(crate) fn untransformed_rules_out(&mut self, link: &Link, chain: &TransformChain, item: &Item) -> bool {
+        let (Some(id), Val::Arena(_)) = (link.op.prefilter_id(), &item.value) else {
+            return false;
+        };
+        if link.negated || !self.engine.rx_prefilter {
+            return false;
+        }
+        match self.untransformed_at(item) {
+            Some((off, present)) if chain.keeps_up_to_case(&present) => !self.pf_has(PfBits::At(off), id),
+            _ => false,
+        }
     }
 
     /// Is bit `id` set in the bitset `at`?
@@ -178,8 +212,16 @@ impl Transaction {
                 ok = false;
                 break;
             }
-            let tv = self.transform(&item.value, chain_id, chain);
-            let bits = match self.pf_bits_of(item, &tv, chain_id) {
+            // a value the chain can change only in letter case has its untransformed bitset: no need to
+            // transform it (`TransformChain::triggers`)
+            let at = match self.untransformed_at(item) {
+                Some((off, present)) if chain.keeps_up_to_case(&present) => PfBits::At(off),
+                _ => {
+                    let tv = self.transform(&item.value, chain_id, chain);
+                    self.pf_bits_of(item, &tv, chain_id)
+                }
+            };
+            let bits = match at {
                 PfBits::At(o) => self.pf_bits.get(o..o + words),
                 PfBits::Scratch => None,
             };
