@@ -123,6 +123,9 @@ pub struct Gate {
     pub chain: ChainId,
     /// The variables of the first link's (non-excluding) targets, deduplicated.
     pub sources: Vec<GateSource>,
+    /// Per source, the dense number of its (source, chain) union in the transaction's gate cache (one
+    /// vector index instead of a hash lookup per source and gated rule). Set by `number_gate_slots`.
+    pub slots: Vec<u32>,
 }
 
 /// One variable a gate takes the union over. `xml_attrs` tells `XML://@*` from `XML:/*`.

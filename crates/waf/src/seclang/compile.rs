@@ -614,6 +614,7 @@ impl Compiler {
         for r in phases.iter_mut().flatten() {
             r.gate = crate::transaction::gate_of(r);
         }
+        crate::transaction::number_gate_slots(&mut phases);
         crate::transaction::intern_target_lists(&mut phases);
         let prefilter = self.prefilter.into_inner().build();
         let mut ids = Vec::new();

@@ -82,7 +82,26 @@ pub(crate) fn gate_of(rule: &Rule) -> Option<Gate> {
             sources.push(s);
         }
     }
-    Some(Gate { prefilter_id, chain: head.transforms, sources })
+    Some(Gate { prefilter_id, chain: head.transforms, sources, slots: Vec::new() })
+}
+
+/// Numbers every distinct (source, chain) union of the rules' gates densely (called once at load, after
+/// `gate_of`): a transaction caches a phase's unions in a vector indexed by these numbers.
+pub(crate) fn number_gate_slots(phases: &mut [Vec<Rule>]) {
+    let mut ids: std::collections::HashMap<(GateSource, ChainId), u32> = std::collections::HashMap::new();
+    for r in phases.iter_mut().flatten() {
+        if let Some(g) = &mut r.gate {
+            let chain = g.chain;
+            g.slots = g
+                .sources
+                .iter()
+                .map(|s| {
+                    let next = ids.len() as u32;
+                    *ids.entry((*s, chain)).or_insert(next)
+                })
+                .collect();
+        }
+    }
 }
 
 /// The empty transformation chain (`RuleSet::chains[0]`). A value's bitset depends only on the bytes scanned,
@@ -175,18 +194,20 @@ impl Transaction {
         if !self.engine.rx_prefilter {
             return true;
         }
-        for s in &gate.sources {
-            let union = match self.gate_cache.get(&(*s, gate.chain)) {
-                Some(u) => *u,
-                None => {
-                    let u = self.union_of(*s, gate.chain);
-                    self.gate_cache.insert((*s, gate.chain), u);
-                    u
-                }
-            };
-            match union {
-                Some(at) if !self.pf_has(PfBits::At(at as usize), gate.prefilter_id) => {}
-                _ => return true,
+        for (s, slot) in gate.sources.iter().zip(&gate.slots) {
+            let slot = *slot as usize;
+            // the phase's cache starts empty (cleared when the phase starts): 0 = not computed yet,
+            // 1 = inconclusive, 2 + offset = the union's bitset in `pf_bits`
+            if self.gate_cache.len() <= slot {
+                self.gate_cache.resize(slot + 1, 0);
+            }
+            let mut union = self.gate_cache[slot];
+            if union == 0 {
+                union = self.union_of(*s, gate.chain).map_or(1, |off| off + 2);
+                self.gate_cache[slot] = union;
+            }
+            if union < 2 || self.pf_has(PfBits::At((union - 2) as usize), gate.prefilter_id) {
+                return true;
             }
         }
         false
