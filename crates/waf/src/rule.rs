@@ -126,6 +126,9 @@ pub struct Gate {
     /// Per source, the dense number of its (source, chain) union in the transaction's gate cache (one
     /// vector index instead of a hash lookup per source and gated rule). Set by `number_gate_slots`.
     pub slots: Vec<u32>,
+    /// Per source, the number of its untransformed union (source, chain 0), which every chain that leaves
+    /// all of the source's values as they are (up to case) shares.
+    pub base_slots: Vec<u32>,
 }
 
 /// One variable a gate takes the union over. `xml_attrs` tells `XML://@*` from `XML:/*`.

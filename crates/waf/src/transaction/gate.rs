@@ -82,7 +82,7 @@ pub(crate) fn gate_of(rule: &Rule) -> Option<Gate> {
             sources.push(s);
         }
     }
-    Some(Gate { prefilter_id, chain: head.transforms, sources, slots: Vec::new() })
+    Some(Gate { prefilter_id, chain: head.transforms, sources, slots: Vec::new(), base_slots: Vec::new() })
 }
 
 /// Numbers every distinct (source, chain) union of the rules' gates densely (called once at load, after
@@ -91,15 +91,12 @@ pub(crate) fn number_gate_slots(phases: &mut [Vec<Rule>]) {
     let mut ids: std::collections::HashMap<(GateSource, ChainId), u32> = std::collections::HashMap::new();
     for r in phases.iter_mut().flatten() {
         if let Some(g) = &mut r.gate {
-            let chain = g.chain;
-            g.slots = g
-                .sources
-                .iter()
-                .map(|s| {
-                    let next = ids.len() as u32;
-                    *ids.entry((*s, chain)).or_insert(next)
-                })
-                .collect();
+            let mut slot = |s: GateSource, chain: ChainId| {
+                let next = ids.len() as u32;
+                *ids.entry((s, chain)).or_insert(next)
+            };
+            g.slots = g.sources.iter().map(|s| slot(*s, g.chain)).collect();
+            g.base_slots = g.sources.iter().map(|s| slot(*s, UNTRANSFORMED)).collect();
         }
     }
 }
@@ -194,18 +191,11 @@ impl Transaction {
         if !self.engine.rx_prefilter {
             return true;
         }
-        for (s, slot) in gate.sources.iter().zip(&gate.slots) {
-            let slot = *slot as usize;
-            // the phase's cache starts empty (cleared when the phase starts): 0 = not computed yet,
-            // 1 = inconclusive, 2 + offset = the union's bitset in `pf_bits`
-            if self.gate_cache.len() <= slot {
-                self.gate_cache.resize(slot + 1, 0);
-            }
-            let mut union = self.gate_cache[slot];
-            if union == 0 {
-                union = self.union_of(*s, gate.chain).map_or(1, |off| off + 2);
-                self.gate_cache[slot] = union;
-            }
+        for (k, s) in gate.sources.iter().enumerate() {
+            let (Some(slot), Some(base)) = (gate.slots.get(k), gate.base_slots.get(k)) else {
+                return true;
+            };
+            let union = self.union_in_slot(*s, gate.chain, *slot as usize, *base as usize);
             if union < 2 || self.pf_has(PfBits::At((union - 2) as usize), gate.prefilter_id) {
                 return true;
             }
@@ -213,8 +203,41 @@ impl Transaction {
         false
     }
 
-    /// ORs the bitsets of every member of `src` under chain `chain_id` into a new `pf_bits` entry; `None`
-    /// when a member is not an arena value (nothing can be concluded then).
+    /// The union of `src` under `chain_id`, cached in the phase's `gate_cache[slot]`: 0 = not computed yet
+    /// (the cache is cleared when a phase starts), 1 = inconclusive, 2 + offset = the union's bitset in
+    /// `pf_bits`. When the chain leaves every member as it is up to case (none holds a trigger byte: the
+    /// untransformed union records the bytes its members hold), it is the untransformed union (`base`).
+    fn union_in_slot(&mut self, src: GateSource, chain_id: ChainId, slot: usize, base: usize) -> u32 {
+        let words = self.engine.rules.prefilter.words();
+        for i in [slot, base] {
+            if self.gate_cache.len() <= i {
+                self.gate_cache.resize(i + 1, 0);
+            }
+        }
+        if self.gate_cache[slot] != 0 {
+            return self.gate_cache[slot];
+        }
+        let engine = Arc::clone(&self.engine);
+        let chain = &engine.rules.chains[chain_id as usize];
+        if chain_id != UNTRANSFORMED {
+            let b = self.union_in_slot(src, UNTRANSFORMED, base, base);
+            let at = b as usize;
+            let present = (b >= 2).then(|| self.pf_bits.get(at - 2 + words..at - 2 + words + 4)).flatten();
+            if let Some(p) = present {
+                if chain.keeps_up_to_case(&[p[0], p[1], p[2], p[3]]) {
+                    self.gate_cache[slot] = b;
+                    return b;
+                }
+            }
+        }
+        let u = self.union_of(src, chain_id).map_or(1, |off| off + 2);
+        self.gate_cache[slot] = u;
+        u
+    }
+
+    /// ORs the bitsets of every member of `src` under chain `chain_id` into a new `pf_bits` entry (for the
+    /// untransformed chain followed, like a value's entry, by the bytes the members hold); `None` when a
+    /// member is not an arena value (nothing can be concluded then).
     fn union_of(&mut self, src: GateSource, chain_id: ChainId) -> Option<u32> {
         let selector = if src.xml_attrs { Selector::XPath("//@*".into()) } else { Selector::All };
         let t = Target { var: src.var, selector, count: false, exclude: false };
@@ -228,6 +251,7 @@ impl Transaction {
         acc.clear();
         acc.resize(words, 0);
         let mut ok = true;
+        let mut present = [0u64; 4];
         for item in &items {
             if !matches!(item.value, Val::Arena(_)) {
                 ok = false;
@@ -236,7 +260,12 @@ impl Transaction {
             // a value the chain can change only in letter case has its untransformed bitset: no need to
             // transform it (`TransformChain::triggers`)
             let at = match self.untransformed_at(item) {
-                Some((off, present)) if chain.keeps_up_to_case(&present) => PfBits::At(off),
+                Some((off, p)) if chain.keeps_up_to_case(&p) => {
+                    for (a, b) in present.iter_mut().zip(p) {
+                        *a |= b;
+                    }
+                    PfBits::At(off)
+                }
                 _ => {
                     let tv = self.transform(&item.value, chain_id, chain);
                     self.pf_bits_of(item, &tv, chain_id)
@@ -257,6 +286,9 @@ impl Transaction {
         let off = self.pf_bits.len() as u32;
         if ok {
             self.pf_bits.extend_from_slice(&acc);
+            if chain_id == UNTRANSFORMED {
+                self.pf_bits.extend_from_slice(&present);
+            }
         }
         self.gate_items = items;
         self.gate_scratch = acc;
