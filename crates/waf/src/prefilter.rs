@@ -11,9 +11,13 @@
 pub mod need;
 
 use aho_corasick::automaton::Automaton;
+use aho_corasick::automaton::StateID;
 use aho_corasick::{dfa, Anchored, MatchKind};
 use need::Need;
 use std::collections::HashMap;
+
+/// Values longer than this record the bytes they hold in a byte table rather than a bit set (`scan`).
+const LONG_VALUE: usize = 96;
 
 #[derive(Default, Debug)]
 pub struct PrefilterBuilder {
@@ -32,8 +36,12 @@ pub struct Prefilter {
     /// trait object): the loop in `scan` is monomorphic and inlined.
     dfa: Option<dfa::DFA>,
     owners: Vec<Vec<u32>>,
-    /// Per byte some condition names (folded): the byte and the bitset of ids it opens, `words()` long.
-    byte_rows: Vec<(u8, Vec<u64>)>,
+    /// The bitsets (`words()` long, one after the other) of the ids each needed byte opens.
+    byte_rows: Vec<u64>,
+    /// Per byte, its row in `byte_rows` (an uppercase letter shares its lowercase letter's row).
+    row_of: Vec<u16>,
+    /// The bytes that have a row, as a 256-bit set.
+    row_mask: [u64; 4],
     ids: u32,
 }
 
@@ -83,19 +91,23 @@ impl PrefilterBuilder {
                 .ok()
         };
         let words = (self.next_id as usize).div_ceil(64);
-        let mut byte_rows: Vec<(u8, Vec<u64>)> = Vec::new();
+        let mut byte_rows: Vec<u64> = Vec::new();
+        let mut row_of = vec![u16::MAX; 256];
+        let mut row_mask = [0u64; 4];
         for (b, id) in self.byte_owners {
-            let at = match byte_rows.iter().position(|(x, _)| *x == b) {
-                Some(i) => i,
-                None => {
-                    byte_rows.push((b, vec![0; words]));
-                    byte_rows.len() - 1
+            if row_of[b as usize] == u16::MAX {
+                let row = (byte_rows.len() / words.max(1)) as u16;
+                byte_rows.resize(byte_rows.len() + words, 0);
+                // conditions are folded: an uppercase letter opens its lowercase letter's row
+                for x in [b, b.to_ascii_uppercase()] {
+                    row_of[x as usize] = row;
+                    row_mask[(x >> 6) as usize] |= 1 << (x & 63);
                 }
-            };
-            byte_rows[at].1[(id / 64) as usize] |= 1 << (id % 64);
+            }
+            let at = row_of[b as usize] as usize * words + (id / 64) as usize;
+            byte_rows[at] |= 1 << (id % 64);
         }
-        byte_rows.sort_by_key(|(b, _)| *b);
-        Prefilter { dfa, owners: self.owners, byte_rows, ids: self.next_id }
+        Prefilter { dfa, owners: self.owners, byte_rows, row_of, row_mask, ids: self.next_id }
     }
 }
 
@@ -116,22 +128,51 @@ impl Prefilter {
             out.iter_mut().for_each(|w| *w = u64::MAX);
             return;
         };
-        // which bytes occur, in the same pass (one store per byte)
-        let mut seen = [false; 256];
-        for &b in input {
-            seen[b as usize] = true;
-            sid = dfa.next_state(Anchored::No, sid, b);
-            if dfa.is_special(sid) && dfa.is_match(sid) {
-                for i in 0..dfa.match_len(sid) {
-                    for id in &self.owners[dfa.match_pattern(sid, i).as_usize()] {
-                        if let Some(w) = out.get_mut((*id / 64) as usize) {
-                            *w |= 1 << (id % 64);
-                        }
+        // which bytes occur, in the same pass: a short value sets bits of a 256-bit set (a few instructions
+        // per byte, nothing per needed byte), a long one marks a byte table (one store per byte) that is then
+        // read only at the needed bytes
+        if input.len() <= LONG_VALUE {
+            let mut seen = [0u64; 4];
+            for &b in input {
+                seen[(b >> 6) as usize] |= 1 << (b & 63);
+                sid = self.step(dfa, sid, b, out);
+            }
+            self.open_bytes(&seen, out);
+        } else {
+            let mut table = [false; 256];
+            for &b in input {
+                table[b as usize] = true;
+                sid = self.step(dfa, sid, b, out);
+            }
+            let mut seen = [0u64; 4];
+            for (w, m) in self.row_mask.iter().enumerate() {
+                let mut x = *m;
+                while x != 0 {
+                    let bit = x.trailing_zeros() as usize;
+                    x &= x - 1;
+                    if table[w * 64 + bit] {
+                        seen[w] |= 1 << bit;
+                    }
+                }
+            }
+            self.open_bytes(&seen, out);
+        }
+    }
+
+    /// One automaton step; on a match, sets the bits of the literal's owners.
+    #[inline(always)]
+    fn step(&self, dfa: &dfa::DFA, sid: StateID, b: u8, out: &mut [u64]) -> StateID {
+        let sid = dfa.next_state(Anchored::No, sid, b);
+        if dfa.is_special(sid) && dfa.is_match(sid) {
+            for i in 0..dfa.match_len(sid) {
+                for id in &self.owners[dfa.match_pattern(sid, i).as_usize()] {
+                    if let Some(w) = out.get_mut((*id / 64) as usize) {
+                        *w |= 1 << (id % 64);
                     }
                 }
             }
         }
-        self.open_bytes(&seen, out);
+        sid
     }
 
     /// [`Self::scan`] without an automaton: no literal was registered, or the automaton could not be built
@@ -141,19 +182,27 @@ impl Prefilter {
             out.iter_mut().for_each(|w| *w = u64::MAX);
             return;
         }
-        let mut seen = [false; 256];
+        let mut seen = [0u64; 4];
         for &b in input {
-            seen[b as usize] = true;
+            seen[(b >> 6) as usize] |= 1 << (b & 63);
         }
         self.open_bytes(&seen, out);
     }
 
-    /// ORs into `out` the ids of every byte condition met by the bytes in `seen` (letters folded).
-    fn open_bytes(&self, seen: &[bool; 256], out: &mut [u64]) {
-        for (b, row) in &self.byte_rows {
-            if seen[*b as usize] || (b.is_ascii_lowercase() && seen[b.to_ascii_uppercase() as usize]) {
-                for (o, r) in out.iter_mut().zip(row) {
-                    *o |= *r;
+    /// ORs into `out` the ids of every byte condition met by the bytes in `seen` (a 256-bit set): only the
+    /// bytes that occur *and* have a row are visited.
+    fn open_bytes(&self, seen: &[u64; 4], out: &mut [u64]) {
+        let words = out.len();
+        for (w, (s, m)) in seen.iter().zip(&self.row_mask).enumerate() {
+            let mut x = s & m;
+            while x != 0 {
+                let b = w * 64 + x.trailing_zeros() as usize;
+                x &= x - 1;
+                let row = self.row_of[b] as usize * words;
+                if let Some(r) = self.byte_rows.get(row..row + words) {
+                    for (o, r) in out.iter_mut().zip(r) {
+                        *o |= *r;
+                    }
                 }
             }
         }
@@ -218,6 +267,14 @@ mod tests {
         assert!(has(&bits, q) && !has(&bits, angle));
         p.scan(b"z ONERROR", &mut bits);
         assert!(has(&bits, q) && has(&bits, lit));
+        // long values take the byte-table path: the same answers
+        let long = |tail: &str| format!("{}{tail}", "plain text ".repeat(LONG_VALUE / 8));
+        p.scan(long("").as_bytes(), &mut bits);
+        assert!(!has(&bits, angle) && !has(&bits, q) && !has(&bits, lit));
+        p.scan(long("a>b Q").as_bytes(), &mut bits);
+        assert!(has(&bits, angle) && has(&bits, q) && !has(&bits, lit));
+        p.scan(long("onError").as_bytes(), &mut bits);
+        assert!(!has(&bits, angle) && !has(&bits, q) && has(&bits, lit));
     }
 
     #[test]
