@@ -117,16 +117,17 @@ impl Prefilter {
         (self.ids as usize).div_ceil(64)
     }
 
-    /// Sets in `out` (length `words()`) the bit of every operator whose condition holds on `input`.
-    pub fn scan(&self, input: &[u8], out: &mut [u64]) {
+    /// Sets in `out` (length `words()`) the bit of every operator whose condition holds on `input`; returns
+    /// the 256-bit set of the bytes `input` holds (found in the same pass; callers keep it to test
+    /// transformation triggers without reading the value again).
+    pub fn scan(&self, input: &[u8], out: &mut [u64]) -> [u64; 4] {
         out.iter_mut().for_each(|w| *w = 0);
         let Some(dfa) = &self.dfa else {
-            self.scan_bytes_only(input, out);
-            return;
+            return self.scan_bytes_only(input, out);
         };
         let Ok(mut sid) = dfa.start_state(Anchored::No) else {
             out.iter_mut().for_each(|w| *w = u64::MAX);
-            return;
+            return [u64::MAX; 4];
         };
         // which bytes occur, in the same pass: a short value sets bits of a 256-bit set (a few instructions
         // per byte, nothing per needed byte), a long one marks a byte table (one store per byte) that is then
@@ -138,6 +139,7 @@ impl Prefilter {
                 sid = self.step(dfa, sid, b, out);
             }
             self.open_bytes(&seen, out);
+            seen
         } else {
             let mut table = [false; 256];
             for &b in input {
@@ -145,17 +147,11 @@ impl Prefilter {
                 sid = self.step(dfa, sid, b, out);
             }
             let mut seen = [0u64; 4];
-            for (w, m) in self.row_mask.iter().enumerate() {
-                let mut x = *m;
-                while x != 0 {
-                    let bit = x.trailing_zeros() as usize;
-                    x &= x - 1;
-                    if table[w * 64 + bit] {
-                        seen[w] |= 1 << bit;
-                    }
-                }
+            for (b, t) in table.iter().enumerate() {
+                seen[b >> 6] |= (*t as u64) << (b & 63);
             }
             self.open_bytes(&seen, out);
+            seen
         }
     }
 
@@ -177,16 +173,17 @@ impl Prefilter {
 
     /// [`Self::scan`] without an automaton: no literal was registered, or the automaton could not be built
     /// (too many states), and then every operator must be assumed possible: slower, never wrong.
-    fn scan_bytes_only(&self, input: &[u8], out: &mut [u64]) {
-        if !self.owners.is_empty() {
-            out.iter_mut().for_each(|w| *w = u64::MAX);
-            return;
-        }
+    fn scan_bytes_only(&self, input: &[u8], out: &mut [u64]) -> [u64; 4] {
         let mut seen = [0u64; 4];
         for &b in input {
             seen[(b >> 6) as usize] |= 1 << (b & 63);
         }
+        if !self.owners.is_empty() {
+            out.iter_mut().for_each(|w| *w = u64::MAX);
+            return seen;
+        }
         self.open_bytes(&seen, out);
+        seen
     }
 
     /// ORs into `out` the ids of every byte condition met by the bytes in `seen` (a 256-bit set): only the
@@ -271,8 +268,11 @@ mod tests {
         let long = |tail: &str| format!("{}{tail}", "plain text ".repeat(LONG_VALUE / 8));
         p.scan(long("").as_bytes(), &mut bits);
         assert!(!has(&bits, angle) && !has(&bits, q) && !has(&bits, lit));
-        p.scan(long("a>b Q").as_bytes(), &mut bits);
+        let present = p.scan(long("a>b Q").as_bytes(), &mut bits);
         assert!(has(&bits, angle) && has(&bits, q) && !has(&bits, lit));
+        // the bytes held come back from both paths
+        assert_eq!(present, crate::transforms::triggers::bytes_present(long("a>b Q").as_bytes()));
+        assert_eq!(p.scan(b"x;Y", &mut bits), crate::transforms::triggers::bytes_present(b"x;Y"));
         p.scan(long("onError").as_bytes(), &mut bits);
         assert!(!has(&bits, angle) && !has(&bits, q) && has(&bits, lit));
     }

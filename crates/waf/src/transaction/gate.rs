@@ -16,7 +16,6 @@ use super::collect::{Item, Val};
 use super::Transaction;
 use crate::prefilter;
 use crate::rule::{ChainId, Gate, GateSource, Link, Rule, TransformChain};
-use crate::transforms::triggers;
 use crate::variables::{Selector, Target, Var};
 use std::sync::Arc;
 
@@ -130,14 +129,15 @@ impl Transaction {
         let mut bits = std::mem::take(&mut self.pf_scratch);
         bits.resize(words, 0);
         let engine = Arc::clone(&self.engine);
-        engine.rules.prefilter.scan(self.tval(item, tv), &mut bits);
+        let present = engine.rules.prefilter.scan(self.tval(item, tv), &mut bits);
         let at = match key {
             Some(k) => {
                 let off = self.pf_bits.len();
                 self.pf_bits.extend_from_slice(&bits);
                 if k.1 == UNTRANSFORMED {
-                    // an untransformed entry is followed by the bytes its value holds (`untransformed_at`)
-                    let present = triggers::bytes_present(self.get(k.0));
+                    // an untransformed entry is followed by the bytes its value holds (`untransformed_at`);
+                    // the value scanned may differ from the stored one in letter case only, and no trigger
+                    // byte is a letter
                     self.pf_bits.extend_from_slice(&present);
                 }
                 self.pf_cache.insert(k, off as u32);
