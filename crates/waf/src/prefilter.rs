@@ -209,6 +209,12 @@ impl Prefilter {
         self.owners.len()
     }
 
+    /// Distinct bytes some operator's condition needs (letters counted once).
+    pub fn byte_count(&self) -> usize {
+        self.byte_rows.len() / self.words().max(1)
+    }
+
+    /// Operators with a condition (every kind, not only regexes).
     pub fn regex_count(&self) -> u32 {
         self.ids
     }
