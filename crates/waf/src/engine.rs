@@ -129,10 +129,11 @@ impl Engine {
             .filter(|l| l.op_name.eq_ignore_ascii_case("rx"))
             .count();
         format!(
-            "rules per phase {per_phase:?}, {} transformation chains, {rx} @rx of which {} prefiltered by {} literals",
+            "rules per phase {per_phase:?}, {} transformation chains, {rx} @rx; {} operators prefiltered by {} literals and {} bytes",
             r.chains.len(),
             r.prefilter.regex_count(),
-            r.prefilter.literal_count()
+            r.prefilter.literal_count(),
+            r.prefilter.byte_count()
         )
     }
 

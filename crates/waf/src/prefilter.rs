@@ -1,190 +1,62 @@
-//! Shared `@rx` prefilter. At load time every static `@rx` pattern whose matches must start (or end) with
-//! one of a small set of literals registers those literals; all of them go into one case-insensitive
-//! Aho-Corasick automaton. Per transaction, each distinct (value, transformation chain) is scanned once,
-//! giving the set of regexes that *can* match it; every other regex is skipped without running. Rust's
-//! regex engine prefilters each regex on its own; this shares one pass between all CRS rules.
+//! Shared operator prefilter. At load time every static operand with a necessary condition ([`need::Need`]:
+//! `@rx`, `@pm`, `@pmFromFile`, `@contains`, `@strmatch`, `@beginsWith`, `@endsWith`, `@streq`) registers it: its
+//! literals go into one case-insensitive Aho-Corasick automaton, its bytes into a per-byte table. Per
+//! transaction, each distinct (value, transformation chain) is scanned once, giving the set of operators whose
+//! condition holds, i.e. that *can* match it; every other one is skipped without running. Rust's regex engine
+//! prefilters each regex on its own; this shares one pass between all CRS rules.
 //!
-//! Soundness: literals are extracted from the pattern's HIR (case-insensitive letters folded to lowercase,
-//! scanned case-insensitively, so the prefilter only ever over-approximates).
+//! Soundness: conditions only ever over-approximate (see `need`), literals are scanned ASCII
+//! case-insensitively and bytes with ASCII letters folded, matching how the conditions were folded.
+
+pub mod need;
 
 use aho_corasick::automaton::Automaton;
+use aho_corasick::automaton::StateID;
 use aho_corasick::{dfa, Anchored, MatchKind};
-use regex_syntax::hir::literal::{ExtractKind, Extractor};
-use regex_syntax::hir::{self, Class, Hir, HirKind};
+use need::Need;
 use std::collections::HashMap;
 
-/// Shortest literal worth prefiltering on (shorter ones hit almost every value).
-const MIN_LITERAL: usize = 3;
-/// Most literals one pattern may contribute.
-const MAX_PER_PATTERN: usize = 300;
+/// Values longer than this record the bytes they hold in a byte table rather than a bit set (`scan`).
+const LONG_VALUE: usize = 96;
 
 #[derive(Default, Debug)]
 pub struct PrefilterBuilder {
     literals: Vec<Vec<u8>>,
     index: HashMap<Vec<u8>, usize>,
     owners: Vec<Vec<u32>>,
+    /// (folded byte, id) pairs: operator `id` may match a value containing the byte.
+    byte_owners: Vec<(u8, u32)>,
     next_id: u32,
 }
 
-/// The built automaton. `owners[literal]` lists the prefilter ids (one per regex) that need it.
+/// The built automaton. `owners[literal]` lists the prefilter ids (one per operator) that need it.
 #[derive(Debug, Default)]
 pub struct Prefilter {
     /// The concrete DFA type, not `AhoCorasick` (whose overlapping search steps every byte through a
     /// trait object): the loop in `scan` is monomorphic and inlined.
     dfa: Option<dfa::DFA>,
     owners: Vec<Vec<u32>>,
+    /// The bitsets (`words()` long, one after the other) of the ids each needed byte opens.
+    byte_rows: Vec<u64>,
+    /// Per byte, its row in `byte_rows` (an uppercase letter shares its lowercase letter's row).
+    row_of: Vec<u16>,
+    /// The bytes that have a row, as a 256-bit set.
+    row_mask: [u64; 4],
     ids: u32,
 }
 
-/// Replaces ASCII case-pair classes (`[Aa]`) by the lowercase literal so literal extraction works on
-/// `(?i)` patterns.
-fn fold_case(h: &Hir) -> Hir {
-    match h.kind() {
-        HirKind::Class(c) => {
-            let pair = match c {
-                Class::Bytes(b) => {
-                    let r: Vec<(u8, u8)> = b.ranges().iter().map(|r| (r.start(), r.end())).collect();
-                    as_case_pair(&r.iter().map(|(a, b)| (*a as u32, *b as u32)).collect::<Vec<_>>())
-                }
-                Class::Unicode(u) => {
-                    let r: Vec<(u32, u32)> = u.ranges().iter().map(|r| (r.start() as u32, r.end() as u32)).collect();
-                    as_case_pair(&r)
-                }
-            };
-            match pair {
-                Some(b) => Hir::literal(vec![b]),
-                None => h.clone(),
-            }
-        }
-        HirKind::Concat(v) => Hir::concat(v.iter().map(fold_case).collect()),
-        HirKind::Alternation(v) => Hir::alternation(v.iter().map(fold_case).collect()),
-        HirKind::Repetition(r) => Hir::repetition(hir::Repetition {
-            min: r.min,
-            max: r.max,
-            greedy: r.greedy,
-            sub: Box::new(fold_case(&r.sub)),
-        }),
-        HirKind::Capture(c) => {
-            Hir::capture(hir::Capture { index: c.index, name: c.name.clone(), sub: Box::new(fold_case(&c.sub)) })
-        }
-        _ => h.clone(),
-    }
-}
-
-/// `[Xx]` → `x` (ASCII letters only, and Unicode's extra case variants of k/s).
-fn as_case_pair(r: &[(u32, u32)]) -> Option<u8> {
-    let singles: Vec<u32> = r.iter().filter(|(a, b)| a == b).map(|(a, _)| *a).collect();
-    if singles.len() != r.len() || singles.is_empty() {
-        return None;
-    }
-    let lower: Vec<u32> = singles.iter().filter(|c| (b'a' as u32..=b'z' as u32).contains(c)).copied().collect();
-    let upper: Vec<u32> = singles.iter().filter(|c| (b'A' as u32..=b'Z' as u32).contains(c)).copied().collect();
-    if lower.len() == 1
-        && upper.len() == 1
-        && lower[0] == upper[0] + 32
-        && singles.iter().all(|c| *c == lower[0] || *c == upper[0] || *c == 0x17f || *c == 0x212a)
-    {
-        return Some(lower[0] as u8);
-    }
-    None
-}
-
-fn literals_of(pattern: &str) -> Option<Vec<Vec<u8>>> {
-    // parse exactly what `compile_rx` compiles, in the same mode order
-    let pattern = crate::regex_util::translate_pcre(pattern);
-    let parse = |unicode: bool| {
-        regex_syntax::ParserBuilder::new()
-            .unicode(unicode)
-            .utf8(false)
-            .dot_matches_new_line(true)
-            .build()
-            .parse(&pattern)
-            .ok()
-    };
-    let hir = parse(false).or_else(|| parse(true))?;
-    let hir = fold_case(&hir);
-    let mut best = required_literals(&hir, 0);
-    let mut seq = Extractor::new().kind(ExtractKind::Suffix).limit_total(MAX_PER_PATTERN).extract(&hir);
-    seq.optimize_for_prefix_by_preference();
-    if let Some(v) = usable(&seq) {
-        best = better(best, v);
-    }
-    best
-}
-
-fn usable(seq: &regex_syntax::hir::literal::Seq) -> Option<Vec<Vec<u8>>> {
-    let lits = seq.literals()?;
-    if lits.is_empty() || lits.len() > MAX_PER_PATTERN || lits.iter().any(|l| l.as_bytes().len() < MIN_LITERAL) {
-        return None;
-    }
-    let mut v: Vec<Vec<u8>> = lits.iter().map(|l| l.as_bytes().to_ascii_lowercase()).collect();
-    v.sort();
-    v.dedup();
-    Some(v)
-}
-
-fn prefix_literals(h: &Hir) -> Option<Vec<Vec<u8>>> {
-    let mut seq = Extractor::new().kind(ExtractKind::Prefix).limit_total(MAX_PER_PATTERN).extract(h);
-    seq.optimize_for_prefix_by_preference();
-    usable(&seq)
-}
-
-/// Prefer the set whose shortest literal is longest, then the smaller set.
-fn better(a: Option<Vec<Vec<u8>>>, b: Vec<Vec<u8>>) -> Option<Vec<Vec<u8>>> {
-    let key = |x: &Vec<Vec<u8>>| (x.iter().map(Vec::len).min().unwrap_or(0).min(8), usize::MAX - x.len());
-    match a {
-        Some(a) if key(&a) >= key(&b) => Some(a),
-        _ => Some(b),
-    }
-}
-
-/// A set of literals one of which every match of `h` must contain (not only start with): for a
-/// concatenation, any match contains a match of each suffix `parts[i..]`, which starts with one of that
-/// suffix's prefix literals; an alternation needs a set from every branch.
-fn required_literals(h: &Hir, depth: usize) -> Option<Vec<Vec<u8>>> {
-    if depth > 8 {
-        return prefix_literals(h);
-    }
-    match h.kind() {
-        HirKind::Capture(c) => required_literals(&c.sub, depth + 1),
-        HirKind::Repetition(r) if r.min >= 1 => required_literals(&r.sub, depth + 1),
-        HirKind::Alternation(alts) => {
-            let mut all = Vec::new();
-            for a in alts {
-                all.extend(required_literals(a, depth + 1)?);
-                if all.len() > MAX_PER_PATTERN {
-                    return None;
-                }
-            }
-            all.sort();
-            all.dedup();
-            Some(all)
-        }
-        HirKind::Concat(parts) => {
-            let mut best = None;
-            for i in 0..parts.len() {
-                if let Some(v) = prefix_literals(&Hir::concat(parts[i..].to_vec())) {
-                    best = better(best, v);
-                }
-                if matches!(parts[i].kind(), HirKind::Capture(_) | HirKind::Alternation(_) | HirKind::Repetition(_)) {
-                    if let Some(v) = required_literals(&parts[i], depth + 1) {
-                        best = better(best, v);
-                    }
-                }
-            }
-            best
-        }
-        _ => prefix_literals(h),
-    }
-}
-
 impl PrefilterBuilder {
-    /// Registers a regex; returns its prefilter id when it has usable literals.
-    pub fn register(&mut self, pattern: &str) -> Option<u32> {
-        let lits = literals_of(pattern)?;
+    /// Registers a static regex (as compiled: `unicode` says in which mode); returns its prefilter id when
+    /// every match needs something the scan can check.
+    pub fn register(&mut self, pattern: &str, unicode: bool) -> Option<u32> {
+        need::of_regex(pattern, unicode).map(|n| self.register_need(n))
+    }
+
+    /// Registers a necessary condition; returns its prefilter id.
+    pub fn register_need(&mut self, need: Need) -> u32 {
         let id = self.next_id;
         self.next_id += 1;
-        for l in lits {
+        for l in need.lits {
             let idx = match self.index.get(&l) {
                 Some(i) => *i,
                 None => {
@@ -198,7 +70,10 @@ impl PrefilterBuilder {
                 self.owners[idx].push(id);
             }
         }
-        Some(id)
+        for b in need.bytes.iter() {
+            self.byte_owners.push((b, id));
+        }
+        id
     }
 
     pub fn build(self) -> Prefilter {
@@ -215,7 +90,24 @@ impl PrefilterBuilder {
                 .build(&self.literals)
                 .ok()
         };
-        Prefilter { dfa, owners: self.owners, ids: self.next_id }
+        let words = (self.next_id as usize).div_ceil(64);
+        let mut byte_rows: Vec<u64> = Vec::new();
+        let mut row_of = vec![u16::MAX; 256];
+        let mut row_mask = [0u64; 4];
+        for (b, id) in self.byte_owners {
+            if row_of[b as usize] == u16::MAX {
+                let row = (byte_rows.len() / words.max(1)) as u16;
+                byte_rows.resize(byte_rows.len() + words, 0);
+                // conditions are folded: an uppercase letter opens its lowercase letter's row
+                for x in [b, b.to_ascii_uppercase()] {
+                    row_of[x as usize] = row;
+                    row_mask[(x >> 6) as usize] |= 1 << (x & 63);
+                }
+            }
+            let at = row_of[b as usize] as usize * words + (id / 64) as usize;
+            byte_rows[at] |= 1 << (id % 64);
+        }
+        Prefilter { dfa, owners: self.owners, byte_rows, row_of, row_mask, ids: self.next_id }
     }
 }
 
@@ -225,27 +117,88 @@ impl Prefilter {
         (self.ids as usize).div_ceil(64)
     }
 
-    /// Sets in `out` (length `words()`) the bit of every regex whose literals occur in `input`.
-    pub fn scan(&self, input: &[u8], out: &mut [u64]) {
+    /// Sets in `out` (length `words()`) the bit of every operator whose condition holds on `input`; returns
+    /// the 256-bit set of the bytes `input` holds (found in the same pass; callers keep it to test
+    /// transformation triggers without reading the value again).
+    pub fn scan(&self, input: &[u8], out: &mut [u64]) -> [u64; 4] {
         out.iter_mut().for_each(|w| *w = 0);
         let Some(dfa) = &self.dfa else {
-            if self.ids > 0 {
-                out.iter_mut().for_each(|w| *w = u64::MAX);
-            }
-            return;
+            return self.scan_bytes_only(input, out);
         };
         let Ok(mut sid) = dfa.start_state(Anchored::No) else {
             out.iter_mut().for_each(|w| *w = u64::MAX);
-            return;
+            return [u64::MAX; 4];
         };
+        // which bytes occur, in the same pass: a short value sets bits of a 256-bit set (a few instructions
+        // per byte, nothing per needed byte), a long one marks a byte table (one store per byte) that is then
+        // read only at the needed bytes
+        if input.len() <= LONG_VALUE {
+            let mut seen = [0u64; 4];
+            for &b in input {
+                seen[(b >> 6) as usize] |= 1 << (b & 63);
+                sid = self.step(dfa, sid, b, out);
+            }
+            self.open_bytes(&seen, out);
+            seen
+        } else {
+            let mut table = [false; 256];
+            for &b in input {
+                table[b as usize] = true;
+                sid = self.step(dfa, sid, b, out);
+            }
+            let mut seen = [0u64; 4];
+            for (b, t) in table.iter().enumerate() {
+                seen[b >> 6] |= (*t as u64) << (b & 63);
+            }
+            self.open_bytes(&seen, out);
+            seen
+        }
+    }
+
+    /// One automaton step; on a match, sets the bits of the literal's owners.
+    #[inline(always)]
+    fn step(&self, dfa: &dfa::DFA, sid: StateID, b: u8, out: &mut [u64]) -> StateID {
+        let sid = dfa.next_state(Anchored::No, sid, b);
+        if dfa.is_special(sid) && dfa.is_match(sid) {
+            for i in 0..dfa.match_len(sid) {
+                for id in &self.owners[dfa.match_pattern(sid, i).as_usize()] {
+                    if let Some(w) = out.get_mut((*id / 64) as usize) {
+                        *w |= 1 << (id % 64);
+                    }
+                }
+            }
+        }
+        sid
+    }
+
+    /// [`Self::scan`] without an automaton: no literal was registered, or the automaton could not be built
+    /// (too many states), and then every operator must be assumed possible: slower, never wrong.
+    fn scan_bytes_only(&self, input: &[u8], out: &mut [u64]) -> [u64; 4] {
+        let mut seen = [0u64; 4];
         for &b in input {
-            sid = dfa.next_state(Anchored::No, sid, b);
-            if dfa.is_special(sid) && dfa.is_match(sid) {
-                for i in 0..dfa.match_len(sid) {
-                    for id in &self.owners[dfa.match_pattern(sid, i).as_usize()] {
-                        if let Some(w) = out.get_mut((*id / 64) as usize) {
-                            *w |= 1 << (id % 64);
-                        }
+            seen[(b >> 6) as usize] |= 1 << (b & 63);
+        }
+        if !self.owners.is_empty() {
+            out.iter_mut().for_each(|w| *w = u64::MAX);
+            return seen;
+        }
+        self.open_bytes(&seen, out);
+        seen
+    }
+
+    /// ORs into `out` the ids of every byte condition met by the bytes in `seen` (a 256-bit set): only the
+    /// bytes that occur *and* have a row are visited.
+    fn open_bytes(&self, seen: &[u64; 4], out: &mut [u64]) {
+        let words = out.len();
+        for (w, (s, m)) in seen.iter().zip(&self.row_mask).enumerate() {
+            let mut x = s & m;
+            while x != 0 {
+                let b = w * 64 + x.trailing_zeros() as usize;
+                x &= x - 1;
+                let row = self.row_of[b] as usize * words;
+                if let Some(r) = self.byte_rows.get(row..row + words) {
+                    for (o, r) in out.iter_mut().zip(r) {
+                        *o |= *r;
                     }
                 }
             }
@@ -256,6 +209,12 @@ impl Prefilter {
         self.owners.len()
     }
 
+    /// Distinct bytes some operator's condition needs (letters counted once).
+    pub fn byte_count(&self) -> usize {
+        self.byte_rows.len() / self.words().max(1)
+    }
+
+    /// Operators with a condition (every kind, not only regexes).
     pub fn regex_count(&self) -> u32 {
         self.ids
     }
@@ -271,24 +230,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn extracts_case_folded_literals() {
-        let l = literals_of(r"(?i)(?:union\s+select|insert\s+into)").unwrap();
-        let words: [&[u8]; 4] = [b"union", b"select", b"insert", b"into"];
-        assert!(l.len() >= 2 && l.iter().all(|x| words.iter().any(|w| w.starts_with(x))), "{l:?}");
-        assert!(literals_of(r"[a-z]+\d").is_none());
-        assert!(literals_of(r"ab").is_none(), "too short");
-        // inner literals: every match contains "select" although it does not start with it
-        let l = literals_of(r"[0-9]+\s*select\b").unwrap();
-        assert!(l.iter().all(|x| b"select".starts_with(x) || x.starts_with(b"sel")), "{l:?}");
-        assert!(literals_of(r"(?:a|[0-9]+)xyz").is_some());
-        assert!(literals_of(r"(?:abc|[0-9])").is_none(), "a branch without literals");
-    }
-
-    #[test]
     fn scan_marks_candidates() {
         let mut b = PrefilterBuilder::default();
-        let a = b.register(r"(?i)<script\b").unwrap();
-        let c = b.register(r"javascript:").unwrap();
+        let a = b.register(r"(?i)<script\b", false).unwrap();
+        let c = b.register(r"javascript:", false).unwrap();
         let p = b.build();
         let mut bits = vec![0; p.words()];
         p.scan(b"x <SCRIPT>", &mut bits);
@@ -298,14 +243,55 @@ mod tests {
     #[test]
     fn scan_finds_overlapping_and_nested_literals() {
         let mut b = PrefilterBuilder::default();
-        let long = b.register(r"selection").unwrap();
-        let inner = b.register(r"lection").unwrap();
-        let other = b.register(r"tiona").unwrap();
+        let long = b.register(r"selection", false).unwrap();
+        let inner = b.register(r"lection", false).unwrap();
+        let other = b.register(r"tiona", false).unwrap();
         let p = b.build();
         let mut bits = vec![0; p.words()];
         p.scan(b"a SeLeCtIoNal", &mut bits);
         assert!(has(&bits, long) && has(&bits, inner) && has(&bits, other));
-        p.scan(b"selectio", &mut bits);
+        p.scan(b"lecti tion selec", &mut bits);
         assert!(!has(&bits, long) && !has(&bits, inner) && !has(&bits, other));
+    }
+
+    #[test]
+    fn byte_conditions_open_with_letters_folded() {
+        let mut b = PrefilterBuilder::default();
+        let angle = b.register(r"[<>]", false).unwrap();
+        let q = b.register(r"(?:q|Z)+", false).unwrap();
+        let lit = b.register(r"(?i)onerror", false).unwrap();
+        let p = b.build();
+        let mut bits = vec![0; p.words()];
+        p.scan(b"plain text", &mut bits);
+        assert!(!has(&bits, angle) && !has(&bits, q) && !has(&bits, lit));
+        p.scan(b"a>b", &mut bits);
+        assert!(has(&bits, angle) && !has(&bits, q));
+        p.scan(b"Q", &mut bits);
+        assert!(has(&bits, q) && !has(&bits, angle));
+        p.scan(b"z ONERROR", &mut bits);
+        assert!(has(&bits, q) && has(&bits, lit));
+        // long values take the byte-table path: the same answers
+        let long = |tail: &str| format!("{}{tail}", "plain text ".repeat(LONG_VALUE / 8));
+        p.scan(long("").as_bytes(), &mut bits);
+        assert!(!has(&bits, angle) && !has(&bits, q) && !has(&bits, lit));
+        let present = p.scan(long("a>b Q").as_bytes(), &mut bits);
+        assert!(has(&bits, angle) && has(&bits, q) && !has(&bits, lit));
+        // the bytes held come back from both paths
+        assert_eq!(present, crate::transforms::triggers::bytes_present(long("a>b Q").as_bytes()));
+        assert_eq!(p.scan(b"x;Y", &mut bits), crate::transforms::triggers::bytes_present(b"x;Y"));
+        p.scan(long("onError").as_bytes(), &mut bits);
+        assert!(!has(&bits, angle) && !has(&bits, q) && has(&bits, lit));
+    }
+
+    #[test]
+    fn bytes_only_prefilter_scans_without_automaton() {
+        let mut b = PrefilterBuilder::default();
+        let semi = b.register(r";", false).unwrap();
+        let p = b.build();
+        let mut bits = vec![0; p.words()];
+        p.scan(b"abc", &mut bits);
+        assert!(!has(&bits, semi));
+        p.scan(b"a;c", &mut bits);
+        assert!(has(&bits, semi));
     }
 }

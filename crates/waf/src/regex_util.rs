@@ -23,6 +23,12 @@ pub enum RxError {
 
 /// Compiles a SecLang regex.
 pub fn compile_rx(pattern: &str) -> Result<Regex, RxError> {
+    compile_rx_mode(pattern).map(|(re, _)| re)
+}
+
+/// [`compile_rx`], also saying whether the regex needed Unicode mode (the prefilter's analysis must parse
+/// the pattern in the mode it was compiled in: `(?i)k` matches U+212A only in Unicode mode).
+pub fn compile_rx_mode(pattern: &str) -> Result<(Regex, bool), RxError> {
     let translated = translate_pcre(pattern);
     let build = |unicode: bool| {
         RegexBuilder::new(&translated)
@@ -33,8 +39,8 @@ pub fn compile_rx(pattern: &str) -> Result<Regex, RxError> {
             .build()
     };
     match build(false) {
-        Ok(r) => Ok(r),
-        Err(first) => build(true).map_err(|_| RxError::Regex(first)),
+        Ok(r) => Ok((r, false)),
+        Err(first) => build(true).map(|r| (r, true)).map_err(|_| RxError::Regex(first)),
     }
 }
 

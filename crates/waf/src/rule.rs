@@ -18,6 +18,25 @@ pub struct TransformChain {
     /// prefix result another rule already cached is finished from there (CRS's chains share long prefixes
     /// such as `t:utf8toUnicode,t:urlDecodeUni,t:htmlEntityDecode`). Set by [`link_prefixes`].
     pub prefix: Option<(ChainId, usize)>,
+    /// Bytes without which the chain changes a value at most in letter case (`transforms::triggers`);
+    /// `None` when a step rewrites every value.
+    pub triggers: Option<[u64; 4]>,
+}
+
+impl TransformChain {
+    pub fn new(names: Vec<String>, steps: Vec<transforms::Transform>) -> TransformChain {
+        let triggers = if steps.is_empty() { None } else { transforms::triggers::chain_triggers(&steps) };
+        TransformChain { names, steps, prefix: None, triggers }
+    }
+
+    /// Does the chain leave a value holding the bytes `present` as it is, up to ASCII letter case?
+    /// (`false`: it may not; compute it.)
+    pub fn keeps_up_to_case(&self, present: &[u64; 4]) -> bool {
+        match &self.triggers {
+            Some(t) => transforms::triggers::none_of(t, present),
+            None => self.steps.is_empty(),
+        }
+    }
 }
 
 /// Sets every chain's [`TransformChain::prefix`] (called once at load, after all chains are interned).
@@ -104,6 +123,12 @@ pub struct Gate {
     pub chain: ChainId,
     /// The variables of the first link's (non-excluding) targets, deduplicated.
     pub sources: Vec<GateSource>,
+    /// Per source, the dense number of its (source, chain) union in the transaction's gate cache (one
+    /// vector index instead of a hash lookup per source and gated rule). Set by `number_gate_slots`.
+    pub slots: Vec<u32>,
+    /// Per source, the number of its untransformed union (source, chain 0), which every chain that leaves
+    /// all of the source's values as they are (up to case) shares.
+    pub base_slots: Vec<u32>,
 }
 
 /// One variable a gate takes the union over. `xml_attrs` tells `XML://@*` from `XML:/*`.

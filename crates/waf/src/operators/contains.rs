@@ -3,13 +3,20 @@
 use super::{BuildCtx, OpCtx, Operator, Param};
 
 #[derive(Debug)]
-pub struct Contains(Param);
+pub struct Contains(Param, Option<u32>);
 
-pub fn build(arg: &str, _: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String> {
-    Ok(Box::new(Contains(Param::parse(arg)?)))
+pub fn build(arg: &str, ctx: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String> {
+    let p = Param::parse(arg)?;
+    // a match contains the (static) parameter
+    let pf = ctx.register_param(&p);
+    Ok(Box::new(Contains(p, pf)))
 }
 
 impl Operator for Contains {
+    fn prefilter_id(&self) -> Option<u32> {
+        self.1
+    }
+
     fn eval(&self, i: &[u8], ctx: &mut OpCtx<'_>) -> bool {
         let hit = self.0.with(ctx.env, |p| super::strmatch::find(i, p).is_some());
         if hit {

@@ -84,6 +84,22 @@ pub struct BuildCtx<'a> {
     pub prefilter: Option<&'a std::cell::RefCell<crate::prefilter::PrefilterBuilder>>,
 }
 
+impl BuildCtx<'_> {
+    /// Registers with the prefilter (when it is on) the condition of a phrase operator: any of `phrases`
+    /// occurring in the value. `None` when there is no prefilter or no useful condition (an empty phrase).
+    pub(crate) fn register_phrases<'p>(&self, phrases: impl IntoIterator<Item = &'p [u8]>) -> Option<u32> {
+        let pf = self.prefilter?;
+        let need = crate::prefilter::need::Need::phrases(phrases)?;
+        Some(pf.borrow_mut().register_need(need))
+    }
+
+    /// [`Self::register_phrases`] for a one-phrase operand that may hold macros (only a static one has a
+    /// condition known at load).
+    pub(crate) fn register_param(&self, p: &Param) -> Option<u32> {
+        self.register_phrases(p.as_static())
+    }
+}
+
 type Factory = fn(&str, &BuildCtx<'_>) -> Result<Box<dyn Operator>, String>;
 
 /// The operator registry: lowercase name → factory.

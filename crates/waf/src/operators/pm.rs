@@ -4,12 +4,14 @@ use super::{read_list_files, BuildCtx, OpCtx, Operator};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 #[derive(Debug)]
-pub struct Pm(AhoCorasick);
+pub struct Pm(AhoCorasick, Option<u32>);
 
-fn from_phrases(phrases: Vec<String>) -> Result<Box<dyn Operator>, String> {
+fn from_phrases(phrases: Vec<String>, ctx: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String> {
     if phrases.is_empty() {
         return Err("no phrases".into());
     }
+    // a match contains one of the phrases (case-insensitively, as the shared scan checks them)
+    let pf = ctx.register_phrases(phrases.iter().map(|p| p.as_bytes()));
     let mut b = AhoCorasickBuilder::new();
     b.ascii_case_insensitive(true).match_kind(MatchKind::LeftmostFirst);
     // A DFA walks each byte with one table lookup; the automatic choice takes the contiguous NFA (failure
@@ -19,18 +21,22 @@ fn from_phrases(phrases: Vec<String>) -> Result<Box<dyn Operator>, String> {
         Ok(ac) => ac,
         Err(_) => b.build(&phrases).map_err(|e| e.to_string())?,
     };
-    Ok(Box::new(Pm(ac)))
+    Ok(Box::new(Pm(ac, pf)))
 }
 
-pub fn build(arg: &str, _: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String> {
-    from_phrases(arg.split_whitespace().map(str::to_string).collect())
+pub fn build(arg: &str, ctx: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String> {
+    from_phrases(arg.split_whitespace().map(str::to_string).collect(), ctx)
 }
 
 pub fn build_from_file(arg: &str, ctx: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String> {
-    from_phrases(read_list_files(arg, ctx)?)
+    from_phrases(read_list_files(arg, ctx)?, ctx)
 }
 
 impl Operator for Pm {
+    fn prefilter_id(&self) -> Option<u32> {
+        self.1
+    }
+
     fn eval(&self, input: &[u8], ctx: &mut OpCtx<'_>) -> bool {
         match self.0.find(input) {
             None => false,

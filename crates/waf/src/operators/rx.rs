@@ -1,7 +1,7 @@
 //! `@rx`: regular expression match (PCRE semantics approximated, see `regex_util`).
 
 use super::{BuildCtx, OpCtx, Operator, Param};
-use crate::regex_util::compile_rx;
+use crate::regex_util::{compile_rx, compile_rx_mode};
 use regex::bytes::Regex;
 
 #[derive(Debug)]
@@ -18,8 +18,8 @@ pub fn build(arg: &str, ctx: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String>
     if arg.contains("%{") {
         return Ok(Box::new(RxOp(Rx::Dynamic(Param::parse(arg)?), None)));
     }
-    let re = compile_rx(arg).map_err(|e| format!("bad regex: {e}"))?;
-    let pf = ctx.prefilter.and_then(|p| p.borrow_mut().register(arg));
+    let (re, unicode) = compile_rx_mode(arg).map_err(|e| format!("bad regex: {e}"))?;
+    let pf = ctx.prefilter.and_then(|p| p.borrow_mut().register(arg, unicode));
     Ok(Box::new(RxOp(Rx::Static(re), pf)))
 }
 

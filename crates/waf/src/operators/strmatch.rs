@@ -4,10 +4,11 @@
 use super::{BuildCtx, OpCtx, Operator};
 
 #[derive(Debug)]
-pub struct StrMatch(Vec<u8>);
+pub struct StrMatch(Vec<u8>, Option<u32>);
 
-pub fn build(arg: &str, _: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String> {
-    Ok(Box::new(StrMatch(arg.as_bytes().to_vec())))
+pub fn build(arg: &str, ctx: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String> {
+    let pf = ctx.register_phrases([arg.as_bytes()]);
+    Ok(Box::new(StrMatch(arg.as_bytes().to_vec(), pf)))
 }
 
 /// Position of the first `needle` in `hay`.
@@ -18,6 +19,10 @@ pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 impl Operator for StrMatch {
+    fn prefilter_id(&self) -> Option<u32> {
+        self.1
+    }
+
     fn eval(&self, i: &[u8], ctx: &mut OpCtx<'_>) -> bool {
         let hit = find(i, &self.0).is_some();
         if hit {

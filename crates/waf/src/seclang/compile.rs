@@ -115,7 +115,7 @@ pub fn compile(directives: Vec<RawDirective>) -> Result<(Settings, RuleSet), Loa
         defaults: Default::default(),
         entries: Vec::new(),
         ids: HashSet::new(),
-        chains: vec![TransformChain { names: Vec::new(), steps: Vec::new(), prefix: None }],
+        chains: vec![TransformChain::new(Vec::new(), Vec::new())],
         chain_ids: HashMap::from([(Vec::new(), 0)]),
         prefilter: Default::default(),
         mime_types_set: false,
@@ -288,7 +288,7 @@ impl Compiler {
         }
         let steps = names.iter().filter_map(|n| transforms::lookup(n)).collect();
         let id = self.chains.len() as ChainId;
-        self.chains.push(TransformChain { names: names.clone(), steps, prefix: None });
+        self.chains.push(TransformChain::new(names.clone(), steps));
         self.chain_ids.insert(names, id);
         id
     }
@@ -614,6 +614,7 @@ impl Compiler {
         for r in phases.iter_mut().flatten() {
             r.gate = crate::transaction::gate_of(r);
         }
+        crate::transaction::number_gate_slots(&mut phases);
         crate::transaction::intern_target_lists(&mut phases);
         let prefilter = self.prefilter.into_inner().build();
         let mut ids = Vec::new();

@@ -315,6 +315,9 @@ impl Transaction {
                     mv = v;
                 }
                 hit
+            } else if self.untransformed_rules_out(link, chain, item) {
+                self.stats.prefilter_skips += 1;
+                false
             } else {
                 let tv = self.transform(&item.value, link.transforms, chain);
                 let hit = match link.op.prefilter_id() {

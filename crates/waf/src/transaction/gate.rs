@@ -15,7 +15,7 @@
 use super::collect::{Item, Val};
 use super::Transaction;
 use crate::prefilter;
-use crate::rule::{ChainId, Gate, GateSource, Rule};
+use crate::rule::{ChainId, Gate, GateSource, Link, Rule, TransformChain};
 use crate::variables::{Selector, Target, Var};
 use std::sync::Arc;
 
@@ -81,7 +81,23 @@ pub(crate) fn gate_of(rule: &Rule) -> Option<Gate> {
             sources.push(s);
         }
     }
-    Some(Gate { prefilter_id, chain: head.transforms, sources })
+    Some(Gate { prefilter_id, chain: head.transforms, sources, slots: Vec::new(), base_slots: Vec::new() })
+}
+
+/// Numbers every distinct (source, chain) union of the rules' gates densely (called once at load, after
+/// `gate_of`): a transaction caches a phase's unions in a vector indexed by these numbers.
+pub(crate) fn number_gate_slots(phases: &mut [Vec<Rule>]) {
+    let mut ids: std::collections::HashMap<(GateSource, ChainId), u32> = std::collections::HashMap::new();
+    for r in phases.iter_mut().flatten() {
+        if let Some(g) = &mut r.gate {
+            let mut slot = |s: GateSource, chain: ChainId| {
+                let next = ids.len() as u32;
+                *ids.entry((s, chain)).or_insert(next)
+            };
+            g.slots = g.sources.iter().map(|s| slot(*s, g.chain)).collect();
+            g.base_slots = g.sources.iter().map(|s| slot(*s, UNTRANSFORMED)).collect();
+        }
+    }
 }
 
 /// The empty transformation chain (`RuleSet::chains[0]`). A value's bitset depends only on the bytes scanned,
@@ -113,11 +129,17 @@ impl Transaction {
         let mut bits = std::mem::take(&mut self.pf_scratch);
         bits.resize(words, 0);
         let engine = Arc::clone(&self.engine);
-        engine.rules.prefilter.scan(self.tval(item, tv), &mut bits);
+        let present = engine.rules.prefilter.scan(self.tval(item, tv), &mut bits);
         let at = match key {
             Some(k) => {
                 let off = self.pf_bits.len();
                 self.pf_bits.extend_from_slice(&bits);
+                if k.1 == UNTRANSFORMED {
+                    // an untransformed entry is followed by the bytes its value holds (`untransformed_at`);
+                    // the value scanned may differ from the stored one in letter case only, and no trigger
+                    // byte is a letter
+                    self.pf_bits.extend_from_slice(&present);
+                }
                 self.pf_cache.insert(k, off as u32);
                 PfBits::At(off)
             }
@@ -125,6 +147,34 @@ impl Transaction {
         };
         self.pf_scratch = bits;
         at
+    }
+
+    /// The untransformed entry of an arena value in `pf_bits`: the offset of its bitset, which `pf_bits_of`
+    /// follows with the 256-bit set of the bytes the value holds.
+    fn untransformed_at(&mut self, item: &Item) -> Option<(usize, [u64; 4])> {
+        let PfBits::At(off) = self.pf_bits_of(item, &super::eval::TVal::Same, UNTRANSFORMED) else {
+            return None;
+        };
+        let words = self.engine.rules.prefilter.words();
+        let p = self.pf_bits.get(off + words..off + words + 4)?;
+        Some((off, [p[0], p[1], p[2], p[3]]))
+    }
+
+    /// Is the operator of `link` ruled out on `item` without transforming it? When the chain can change the
+    /// value only in letter case (none of its trigger bytes occur), the transformed value's bitset is the
+    /// untransformed one's, so an unset bit there means no match, and the chain need not run. Negated links
+    /// are left alone: their "match" needs the transformed value for `MATCHED_VAR`.
+    pub(crate) fn untransformed_rules_out(&mut self, link: &Link, chain: &TransformChain, item: &Item) -> bool {
+        let (Some(id), Val::Arena(_)) = (link.op.prefilter_id(), &item.value) else {
+            return false;
+        };
+        if link.negated || !self.engine.rx_prefilter {
+            return false;
+        }
+        match self.untransformed_at(item) {
+            Some((off, present)) if chain.keeps_up_to_case(&present) => !self.pf_has(PfBits::At(off), id),
+            _ => false,
+        }
     }
 
     /// Is bit `id` set in the bitset `at`?
@@ -141,25 +191,53 @@ impl Transaction {
         if !self.engine.rx_prefilter {
             return true;
         }
-        for s in &gate.sources {
-            let union = match self.gate_cache.get(&(*s, gate.chain)) {
-                Some(u) => *u,
-                None => {
-                    let u = self.union_of(*s, gate.chain);
-                    self.gate_cache.insert((*s, gate.chain), u);
-                    u
-                }
+        for (k, s) in gate.sources.iter().enumerate() {
+            let (Some(slot), Some(base)) = (gate.slots.get(k), gate.base_slots.get(k)) else {
+                return true;
             };
-            match union {
-                Some(at) if !self.pf_has(PfBits::At(at as usize), gate.prefilter_id) => {}
-                _ => return true,
+            let union = self.union_in_slot(*s, gate.chain, *slot as usize, *base as usize);
+            if union < 2 || self.pf_has(PfBits::At((union - 2) as usize), gate.prefilter_id) {
+                return true;
             }
         }
         false
     }
 
-    /// ORs the bitsets of every member of `src` under chain `chain_id` into a new `pf_bits` entry; `None`
-    /// when a member is not an arena value (nothing can be concluded then).
+    /// The union of `src` under `chain_id`, cached in the phase's `gate_cache[slot]`: 0 = not computed yet
+    /// (the cache is cleared when a phase starts), 1 = inconclusive, 2 + offset = the union's bitset in
+    /// `pf_bits`. When the chain leaves every member as it is up to case (none holds a trigger byte: the
+    /// untransformed union records the bytes its members hold), it is the untransformed union (`base`).
+    fn union_in_slot(&mut self, src: GateSource, chain_id: ChainId, slot: usize, base: usize) -> u32 {
+        let words = self.engine.rules.prefilter.words();
+        for i in [slot, base] {
+            if self.gate_cache.len() <= i {
+                self.gate_cache.resize(i + 1, 0);
+            }
+        }
+        if self.gate_cache[slot] != 0 {
+            return self.gate_cache[slot];
+        }
+        let engine = Arc::clone(&self.engine);
+        let chain = &engine.rules.chains[chain_id as usize];
+        if chain_id != UNTRANSFORMED {
+            let b = self.union_in_slot(src, UNTRANSFORMED, base, base);
+            let at = b as usize;
+            let present = (b >= 2).then(|| self.pf_bits.get(at - 2 + words..at - 2 + words + 4)).flatten();
+            if let Some(p) = present {
+                if chain.keeps_up_to_case(&[p[0], p[1], p[2], p[3]]) {
+                    self.gate_cache[slot] = b;
+                    return b;
+                }
+            }
+        }
+        let u = self.union_of(src, chain_id).map_or(1, |off| off + 2);
+        self.gate_cache[slot] = u;
+        u
+    }
+
+    /// ORs the bitsets of every member of `src` under chain `chain_id` into a new `pf_bits` entry (for the
+    /// untransformed chain followed, like a value's entry, by the bytes the members hold); `None` when a
+    /// member is not an arena value (nothing can be concluded then).
     fn union_of(&mut self, src: GateSource, chain_id: ChainId) -> Option<u32> {
         let selector = if src.xml_attrs { Selector::XPath("//@*".into()) } else { Selector::All };
         let t = Target { var: src.var, selector, count: false, exclude: false };
@@ -173,13 +251,27 @@ impl Transaction {
         acc.clear();
         acc.resize(words, 0);
         let mut ok = true;
+        let mut present = [0u64; 4];
         for item in &items {
             if !matches!(item.value, Val::Arena(_)) {
                 ok = false;
                 break;
             }
-            let tv = self.transform(&item.value, chain_id, chain);
-            let bits = match self.pf_bits_of(item, &tv, chain_id) {
+            // a value the chain can change only in letter case has its untransformed bitset: no need to
+            // transform it (`TransformChain::triggers`)
+            let at = match self.untransformed_at(item) {
+                Some((off, p)) if chain.keeps_up_to_case(&p) => {
+                    for (a, b) in present.iter_mut().zip(p) {
+                        *a |= b;
+                    }
+                    PfBits::At(off)
+                }
+                _ => {
+                    let tv = self.transform(&item.value, chain_id, chain);
+                    self.pf_bits_of(item, &tv, chain_id)
+                }
+            };
+            let bits = match at {
                 PfBits::At(o) => self.pf_bits.get(o..o + words),
                 PfBits::Scratch => None,
             };
@@ -194,6 +286,9 @@ impl Transaction {
         let off = self.pf_bits.len() as u32;
         if ok {
             self.pf_bits.extend_from_slice(&acc);
+            if chain_id == UNTRANSFORMED {
+                self.pf_bits.extend_from_slice(&present);
+            }
         }
         self.gate_items = items;
         self.gate_scratch = acc;

@@ -28,7 +28,7 @@ mod pool;
 mod tx_vars;
 
 pub(crate) use collect::intern_target_lists;
-pub(crate) use gate::gate_of;
+pub(crate) use gate::{gate_of, number_gate_slots};
 pub use log::{LogMeta, RuleMatch};
 pub(crate) use pool::TxPool;
 
@@ -205,7 +205,7 @@ pub struct Transaction {
     pub(crate) pf_bits: Vec<u64>,
     pub(crate) pf_scratch: Vec<u64>,
     /// Per phase: (variable, chain) → offset in `pf_bits` of the union of its members' bitsets (`gate`).
-    pub(crate) gate_cache: HashMap<(crate::rule::GateSource, u32), Option<u32>, BuildFx>,
+    pub(crate) gate_cache: Vec<u32>,
     pub(crate) gate_items: Vec<collect::Item>,
     /// The values of the rule link being evaluated (reused by every rule; pooled).
     pub(crate) phase_items: Vec<collect::Item>,

@@ -11,7 +11,6 @@
 use super::collect::Item;
 use super::tx_vars::TxVars;
 use super::{BuildFx, Cached, Kv, Span, Transaction};
-use crate::rule::GateSource;
 use portcullis_detect::prefilter::Classes;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -34,7 +33,7 @@ pub(crate) struct Buffers {
     pub cache_buf: Vec<u8>,
     pub pf_cache: HashMap<(Span, u32), u32, BuildFx>,
     pub pf_bits: Vec<u64>,
-    pub gate_cache: HashMap<(GateSource, u32), Option<u32>, BuildFx>,
+    pub gate_cache: Vec<u32>,
     pub gate_items: Vec<Item>,
     pub phase_items: Vec<Item>,
     pub class_cache: HashMap<Span, Classes, BuildFx>,
@@ -56,7 +55,7 @@ impl Buffers {
             cache_buf: Vec::with_capacity(1024),
             pf_cache: HashMap::with_capacity_and_hasher(128, BuildFx),
             pf_bits: Vec::with_capacity(512),
-            gate_cache: HashMap::with_capacity_and_hasher(64, BuildFx),
+            gate_cache: Vec::with_capacity(256),
             class_cache: HashMap::with_capacity_and_hasher(32, BuildFx),
             ..Buffers::default()
         }
@@ -85,11 +84,12 @@ impl Buffers {
         let small = arena.capacity() <= MAX_BYTES
             && cache_buf.capacity() <= MAX_BYTES
             && pf_bits.capacity() <= MAX_ENTRIES * 8
-            && [cache.capacity(), pf_cache.capacity(), gate_cache.capacity(), class_cache.capacity()]
+            && [cache.capacity(), pf_cache.capacity(), class_cache.capacity()]
                 .iter()
                 .chain(&[list_cache.capacity(), tx.capacity()])
                 .all(|c| *c <= MAX_MAP_ENTRIES)
             && [
+                gate_cache.capacity(),
                 gate_items.capacity(),
                 phase_items.capacity(),
                 args_get.capacity(),

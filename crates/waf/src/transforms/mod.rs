@@ -64,6 +64,7 @@ mod replace_comments;
 mod replace_nulls;
 mod sha1;
 mod sql_hex_decode;
+pub mod triggers;
 mod trim;
 mod trim_left;
 mod trim_right;

@@ -1,0 +1,512 @@
+//! Necessary conditions of a static operand, computed once at load: a [`Need`] is a set of literals and a set
+//! of bytes such that every value the operator can match contains (ASCII case-insensitively) at least one of
+//! the literals or at least one of the bytes. The shared scan (`super::Prefilter::scan`) checks all of them in
+//! one pass per value; an operator whose need is unmet is skipped without running.
+//!
+//! For a regex the need comes from a walk over its HIR (after ASCII case pairs are folded to lowercase
+//! literals): a literal needs itself, a concatenation any one of its children's needs (the most selective), an
+//! alternation the union of its branches' needs (none if a branch has none), a repetition with `min ≥ 1` its
+//! sub's, `min = 0`, anchors and word boundaries nothing; a class needs its bytes (non-ASCII code points: the
+//! leading bytes of their UTF-8 encodings). Literals of at least [`MIN_LITERAL`] bytes go into the shared
+//! Aho-Corasick automaton; shorter ones are reduced to their rarest byte. For phrase operators (`@pm`,
+//! `@contains`, `@streq`, ...) the phrases are the need.
+//!
+//! Exactness: each rule above only ever weakens a condition (a prefix or a byte of a necessary literal is
+//! necessary; a union of necessary sets is necessary), letters are folded on both sides, and anything not
+//! understood gives no need at all, so a gate built on a need may only skip an operator that cannot match.
+//! This module owns the analysis; it does not scan values.
+
+use regex_syntax::hir::literal::{ExtractKind, Extractor, Seq};
+use regex_syntax::hir::{self, Class, Hir, HirKind};
+
+/// Shortest literal worth a place in the automaton (shorter ones hit almost every value).
+pub const MIN_LITERAL: usize = 3;
+/// Longer literals are cut to this prefix (still necessary): it keeps the shared automaton small when long
+/// phrase lists (`@pmFromFile`) join it, and six bytes are already rare in benign values.
+pub const MAX_LITERAL: usize = 6;
+/// Most literals one regex may contribute; a larger union is reduced to bytes.
+const MAX_PER_PATTERN: usize = 300;
+/// A class with more distinct (folded) bytes than this gives no need: it occurs in nearly every value.
+const MAX_CLASS_BYTES: usize = 24;
+/// HIR nesting beyond this gives no need (never reached by CRS; keeps the walk bounded).
+const MAX_DEPTH: usize = 96;
+/// A need this likely to hold on a benign value is not worth checking.
+const USELESS: f64 = 1.0;
+
+/// A set of bytes (ASCII letters stored lowercase).
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug, Hash)]
+pub struct ByteSet(pub [u64; 4]);
+
+impl ByteSet {
+    pub fn insert(&mut self, b: u8) {
+        self.0[(b >> 6) as usize] |= 1 << (b & 63);
+    }
+    pub fn contains(&self, b: u8) -> bool {
+        self.0[(b >> 6) as usize] & (1 << (b & 63)) != 0
+    }
+    pub fn len(&self) -> usize {
+        self.0.iter().map(|w| w.count_ones() as usize).sum()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0 == [0; 4]
+    }
+    pub fn iter(&self) -> impl Iterator<Item = u8> + '_ {
+        (0..=255u8).filter(|b| self.contains(*b))
+    }
+    fn union(&mut self, o: &ByteSet) {
+        for (a, b) in self.0.iter_mut().zip(o.0) {
+            *a |= b;
+        }
+    }
+}
+
+/// At least one of `lits` (lowercase, `MIN_LITERAL..=MAX_LITERAL` bytes, sorted) occurs in the value ASCII
+/// case-insensitively, or at least one of `bytes` (folded) does. Never empty.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Need {
+    pub lits: Vec<Vec<u8>>,
+    pub bytes: ByteSet,
+}
+
+/// How often a byte shows up in benign request data (a rough guess; it only steers which necessary set is
+/// chosen, never whether one is necessary).
+fn byte_weight(b: u8) -> f64 {
+    match b.to_ascii_lowercase() {
+        b'a'..=b'z' | b'0'..=b'9' | b' ' => 0.3,
+        b'-' | b'_' | b'.' | b'/' | b'=' | b',' | b':' | b';' | b'(' | b')' | b'*' | b'+' | b'&' | b'%' => 0.2,
+        b'\'' | b'"' | b'?' | b'!' | b'@' | b'#' | b'~' | b'[' | b']' | b'|' | b'{' | b'}' | b'<' | b'>' | b'$'
+        | b'`' | b'\\' | b'^' | b'\t' => 0.05,
+        _ => 0.01,
+    }
+}
+
+fn literal_weight(len: usize) -> f64 {
+    match len {
+        0..=3 => 0.02,
+        4 => 0.008,
+        5 => 0.003,
+        _ => 0.001,
+    }
+}
+
+/// The byte of `l` least likely to occur in a benign value (folded).
+fn rarest_byte(l: &[u8]) -> Option<u8> {
+    let mut best: Option<u8> = None;
+    for b in l.iter().map(u8::to_ascii_lowercase) {
+        if best.is_none_or(|x| byte_weight(b) < byte_weight(x)) {
+            best = Some(b);
+        }
+    }
+    best
+}
+
+impl Need {
+    /// The need of one literal: itself (cut to `MAX_LITERAL`), or its rarest byte when shorter than
+    /// `MIN_LITERAL`; none for the empty literal (it occurs everywhere).
+    pub fn literal(l: &[u8]) -> Option<Need> {
+        let mut n = Need::default();
+        if l.len() >= MIN_LITERAL {
+            n.lits.push(l[..l.len().min(MAX_LITERAL)].to_ascii_lowercase());
+        } else {
+            n.bytes.insert(rarest_byte(l)?);
+        }
+        Some(n)
+    }
+
+    /// The need of a phrase list (any phrase may match): the union of the phrases' needs; none if a phrase
+    /// is empty or the list is.
+    pub fn phrases<'a>(list: impl IntoIterator<Item = &'a [u8]>) -> Option<Need> {
+        let mut acc: Option<Need> = None;
+        for p in list {
+            let n = Need::literal(p)?;
+            acc = Some(match acc {
+                None => n,
+                Some(mut a) => {
+                    a.union(n);
+                    a
+                }
+            });
+        }
+        acc.map(Need::normalized).filter(|n| n.score() < USELESS)
+    }
+
+    fn bytes(b: ByteSet) -> Option<Need> {
+        (!b.is_empty()).then_some(Need { lits: Vec::new(), bytes: b })
+    }
+
+    fn union(&mut self, o: Need) {
+        self.lits.extend(o.lits);
+        self.bytes.union(&o.bytes);
+    }
+
+    /// Sorts and dedups the literals and drops those that contain another one (the shorter one is then
+    /// found wherever the longer one is).
+    fn normalized(mut self) -> Need {
+        self.lits.sort_by(|a, b| a.len().cmp(&b.len()).then(a.cmp(b)));
+        self.lits.dedup();
+        let mut kept: Vec<Vec<u8>> = Vec::with_capacity(self.lits.len());
+        for l in self.lits {
+            // a literal holding a needed byte is found wherever the byte is
+            let has_byte = l.iter().any(|b| self.bytes.contains(*b));
+            if !has_byte && !kept.iter().any(|k| memchr::memmem::find(&l, k).is_some()) {
+                kept.push(l);
+            }
+        }
+        kept.sort();
+        self.lits = kept;
+        self
+    }
+
+    /// Replaces the literals by one byte each (when a regex gives too many to be worth the automaton).
+    fn literals_to_bytes(mut self) -> Need {
+        for l in std::mem::take(&mut self.lits) {
+            if let Some(b) = rarest_byte(&l) {
+                self.bytes.insert(b);
+            }
+        }
+        self
+    }
+
+    /// Rough chance that a benign value meets the need (lower is more selective).
+    pub fn score(&self) -> f64 {
+        let l: f64 = self.lits.iter().map(|l| literal_weight(l.len())).sum();
+        let b: f64 = self.bytes.iter().map(byte_weight).sum();
+        l + b
+    }
+
+    /// Does `v` meet the need? (The reference the scan must agree with; used by tests.)
+    pub fn met_by(&self, v: &[u8]) -> bool {
+        let lower = v.to_ascii_lowercase();
+        lower.iter().any(|b| self.bytes.contains(*b))
+            || self.lits.iter().any(|l| memchr::memmem::find(&lower, l).is_some())
+    }
+}
+
+/// Keeps the more selective of two needs.
+fn better(a: Option<Need>, b: Option<Need>) -> Option<Need> {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            let (sa, sb) = (a.score(), b.score());
+            Some(if sb < sa || (sb == sa && b.lits.len() < a.lits.len()) { b } else { a })
+        }
+        (a, b) => a.or(b),
+    }
+}
+
+/// The need of regex `pattern` as `crate::regex_util::compile_rx` compiled it (`unicode`: the mode it
+/// succeeded in), or `None` when no useful condition is necessary.
+pub fn of_regex(pattern: &str, unicode: bool) -> Option<Need> {
+    let translated = crate::regex_util::translate_pcre(pattern);
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(unicode)
+        .utf8(false)
+        .dot_matches_new_line(true)
+        .build()
+        .parse(&translated)
+        .ok()?;
+    of_hir(&fold_case(&hir))
+}
+
+fn of_hir(hir: &Hir) -> Option<Need> {
+    let mut best = walk(hir, 0);
+    best = better(best, extracted(hir, ExtractKind::Prefix));
+    best = better(best, extracted(hir, ExtractKind::Suffix));
+    best.map(Need::normalized).filter(|n| n.score() < USELESS)
+}
+
+/// Literals every match starts (`Prefix`) or ends (`Suffix`) with, from `regex_syntax`'s extractor.
+fn extracted(h: &Hir, kind: ExtractKind) -> Option<Need> {
+    let mut seq = Extractor::new().kind(kind).limit_total(MAX_PER_PATTERN).extract(h);
+    seq.optimize_for_prefix_by_preference();
+    from_seq(&seq)
+}
+
+fn from_seq(seq: &Seq) -> Option<Need> {
+    let lits = seq.literals()?;
+    if lits.is_empty() || lits.len() > MAX_PER_PATTERN {
+        return None;
+    }
+    let mut n = Need::default();
+    for l in lits {
+        // the empty literal is a prefix of everything: nothing is necessary
+        n.union(Need::literal(l.as_bytes())?);
+    }
+    Some(n)
+}
+
+/// The necessary-factor walk (see the module docs).
+fn walk(h: &Hir, depth: usize) -> Option<Need> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    match h.kind() {
+        HirKind::Empty | HirKind::Look(_) => None,
+        HirKind::Literal(l) => Need::literal(&l.0),
+        HirKind::Class(c) => class_bytes(c).and_then(Need::bytes),
+        HirKind::Repetition(r) if r.min >= 1 => walk(&r.sub, depth + 1),
+        HirKind::Repetition(_) => None,
+        HirKind::Capture(c) => walk(&c.sub, depth + 1),
+        HirKind::Alternation(alts) => {
+            let mut acc = Need::default();
+            for a in alts {
+                acc.union(walk(a, depth + 1)?);
+            }
+            acc = acc.normalized();
+            if acc.lits.len() > MAX_PER_PATTERN {
+                acc = acc.literals_to_bytes();
+            }
+            Some(acc)
+        }
+        HirKind::Concat(parts) => {
+            let mut best = None;
+            for (i, p) in parts.iter().enumerate() {
+                best = better(best, walk(p, depth + 1));
+                // literals that span several parts (`(?:a|b)cd` → `acd`, `bcd`): every match contains a match
+                // of each suffix `parts[i..]`, which starts with one of its prefix literals
+                if i + 1 < parts.len() && !matches!(p.kind(), HirKind::Look(_)) {
+                    best = better(best, extracted(&Hir::concat(parts[i..].to_vec()), ExtractKind::Prefix));
+                }
+            }
+            best
+        }
+    }
+}
+
+/// The (folded) bytes one of which a match of class `c` contains, or `None` if there are too many.
+fn class_bytes(c: &Class) -> Option<ByteSet> {
+    let mut set = ByteSet::default();
+    let add_ascii = |set: &mut ByteSet, a: u32, b: u32| -> Option<()> {
+        for x in a..=b {
+            set.insert((x as u8).to_ascii_lowercase());
+            if set.len() > MAX_CLASS_BYTES {
+                return None;
+            }
+        }
+        Some(())
+    };
+    match c {
+        Class::Bytes(b) => {
+            for r in b.ranges() {
+                add_ascii(&mut set, r.start() as u32, r.end() as u32)?;
+            }
+        }
+        Class::Unicode(u) => {
+            for r in u.ranges() {
+                let (s, e) = (r.start() as u32, r.end() as u32);
+                if s <= 0x7f {
+                    add_ascii(&mut set, s, e.min(0x7f))?;
+                }
+                // a non-ASCII code point matches as its UTF-8 encoding, whose leading byte is a
+                // monotonic function of the code point
+                if e >= 0x80 {
+                    for lead in utf8_lead(s.max(0x80))..=utf8_lead(e) {
+                        set.insert(lead);
+                    }
+                    if set.len() > MAX_CLASS_BYTES {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+    Some(set)
+}
+
+/// The first byte of the UTF-8 encoding of a non-ASCII code point.
+fn utf8_lead(c: u32) -> u8 {
+    match c {
+        0..=0x7ff => 0xc0 | (c >> 6) as u8,
+        0x800..=0xffff => 0xe0 | (c >> 12) as u8,
+        _ => 0xf0 | ((c >> 18) as u8 & 0x07),
+    }
+}
+
+/// Replaces ASCII case-pair classes (`[Aa]`) by the lowercase literal, so literals survive `(?i)`. In Unicode
+/// mode `(?i)k` and `(?i)s` also match U+212A and U+017F: those become an alternation with their UTF-8
+/// encoding, so the condition stays necessary.
+pub(crate) fn fold_case(h: &Hir) -> Hir {
+    match h.kind() {
+        HirKind::Class(c) => {
+            let r: Vec<(u32, u32)> = match c {
+                Class::Bytes(b) => b.ranges().iter().map(|r| (r.start() as u32, r.end() as u32)).collect(),
+                Class::Unicode(u) => u.ranges().iter().map(|r| (r.start() as u32, r.end() as u32)).collect(),
+            };
+            match as_case_pair(&r) {
+                Some((lower, extras)) if extras.is_empty() => Hir::literal(vec![lower]),
+                Some((lower, extras)) => {
+                    let mut alts = vec![Hir::literal(vec![lower])];
+                    for x in extras {
+                        let mut buf = [0u8; 4];
+                        alts.push(Hir::literal(x.encode_utf8(&mut buf).as_bytes().to_vec()));
+                    }
+                    Hir::alternation(alts)
+                }
+                None => h.clone(),
+            }
+        }
+        HirKind::Concat(v) => Hir::concat(v.iter().map(fold_case).collect()),
+        HirKind::Alternation(v) => Hir::alternation(v.iter().map(fold_case).collect()),
+        HirKind::Repetition(r) => Hir::repetition(hir::Repetition {
+            min: r.min,
+            max: r.max,
+            greedy: r.greedy,
+            sub: Box::new(fold_case(&r.sub)),
+        }),
+        HirKind::Capture(c) => {
+            Hir::capture(hir::Capture { index: c.index, name: c.name.clone(), sub: Box::new(fold_case(&c.sub)) })
+        }
+        _ => h.clone(),
+    }
+}
+
+/// `[Xx]` → (`x`, []); `[Kk\u{212A}]` → (`k`, [U+212A]). ASCII letters only.
+fn as_case_pair(r: &[(u32, u32)]) -> Option<(u8, Vec<char>)> {
+    let mut singles = Vec::with_capacity(r.len());
+    for (a, b) in r {
+        if a != b {
+            return None;
+        }
+        singles.push(*a);
+    }
+    let lower: Vec<u32> = singles.iter().filter(|c| (b'a' as u32..=b'z' as u32).contains(c)).copied().collect();
+    let upper: Vec<u32> = singles.iter().filter(|c| (b'A' as u32..=b'Z' as u32).contains(c)).copied().collect();
+    if lower.len() != 1 || upper.len() != 1 || lower[0] != upper[0] + 32 {
+        return None;
+    }
+    let mut extras = Vec::new();
+    for c in &singles {
+        if *c != lower[0] && *c != upper[0] {
+            // only the two Unicode case variants of ASCII letters
+            if *c != 0x17f && *c != 0x212a {
+                return None;
+            }
+            extras.push(char::from_u32(*c)?);
+        }
+    }
+    Some((lower[0] as u8, extras))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rx(p: &str) -> Option<Need> {
+        of_regex(p, false)
+    }
+
+    fn lits(n: &Need) -> Vec<&str> {
+        n.lits.iter().map(|l| std::str::from_utf8(l).unwrap()).collect()
+    }
+
+    fn bytes(n: &Need) -> String {
+        n.bytes.iter().map(char::from).collect()
+    }
+
+    #[test]
+    fn literal_and_case_insensitive_literal() {
+        assert_eq!(lits(&rx("select").unwrap()), ["select"]);
+        assert_eq!(lits(&rx("(?i)SeLeCt").unwrap()), ["select"]);
+        // cut to MAX_LITERAL, still necessary
+        assert_eq!(lits(&rx("(?i)information_schema").unwrap()), ["inform"]);
+    }
+
+    #[test]
+    fn inner_literals_of_a_concatenation() {
+        let n = rx(r"[0-9]+\s*select\b").unwrap();
+        assert_eq!(lits(&n), ["select"]);
+        // spanning parts: every match contains one of `acd`, `bcd`
+        let n = rx(r"\d(?:a|b)cd").unwrap();
+        assert!(n.met_by(b"1acd") && n.met_by(b"2bcd"), "{n:?}");
+        assert!(!n.met_by(b"cd") && !n.met_by(b"abc"), "{n:?}");
+    }
+
+    #[test]
+    fn alternation_is_the_union_and_a_bare_branch_kills_it() {
+        let n = rx("(?:union|insert)").unwrap();
+        assert_eq!(lits(&n), ["insert", "union"]);
+        // a short branch contributes its rarest byte
+        let n = rx("(?:union|<a)").unwrap();
+        assert_eq!(lits(&n), ["union"]);
+        assert_eq!(bytes(&n), "<");
+        // an empty branch or an unbounded class branch: nothing is necessary
+        assert!(rx("(?:union|)x?").is_none());
+        assert!(rx("(?:abc|[0-9])").is_none());
+        assert!(rx(r"(?:abc|\w)").is_none());
+    }
+
+    #[test]
+    fn repetitions_need_their_sub_only_when_required() {
+        assert_eq!(lits(&rx("(?:abc)+").unwrap()), ["abc"]);
+        // the extractor sees that a match starts with two copies
+        let n = rx("(?:abc){2,5}").unwrap();
+        assert!(n.met_by(b"abcabc") && !n.met_by(b"abc"), "{n:?}");
+        assert!(rx("(?:abc)*").is_none());
+        assert!(rx("(?:abc)?").is_none());
+        assert!(rx("x*").is_none());
+        // `x*y` needs `y` (the concatenation takes the part that has a need)
+        assert_eq!(bytes(&rx("x*;").unwrap()), ";");
+    }
+
+    #[test]
+    fn classes_give_bytes_folded_and_large_ones_nothing() {
+        assert_eq!(bytes(&rx("[<>]").unwrap()), "<>");
+        assert_eq!(bytes(&rx("(?i)[<Q]").unwrap()), "<q");
+        assert!(rx("[a-z]").is_none(), "too common");
+        assert!(rx("[^<]").is_none());
+        assert!(rx(".").is_none());
+        // a byte class above ASCII (non-Unicode mode): the bytes themselves
+        assert!(rx(r"[\x80-\x81]").unwrap().met_by(b"\x80"));
+    }
+
+    #[test]
+    fn anchors_and_word_boundaries_need_nothing() {
+        assert!(rx(r"^$").is_none());
+        assert!(rx(r"\b").is_none());
+        assert_eq!(lits(&rx(r"^\bjavascript:").unwrap()), ["javasc"]);
+    }
+
+    #[test]
+    fn unicode_mode_keeps_the_other_case_variants() {
+        // in Unicode mode (?i)k also matches U+212A KELVIN SIGN and (?i)s U+017F LONG S
+        let n = of_regex("(?i)kill", true).unwrap();
+        assert!(n.met_by("\u{212A}ill".as_bytes()), "{n:?}");
+        let n = of_regex("(?i)sss", true).unwrap();
+        assert!(n.met_by("\u{17F}\u{17F}\u{17F}".as_bytes()), "{n:?}");
+        // a non-ASCII class needs the leading bytes of its encodings (`\\x{..}` above FF needs Unicode mode)
+        let (re, unicode) = crate::regex_util::compile_rx_mode(r"[\x{20ac}\x{1F600}]").unwrap();
+        assert!(unicode);
+        let n = of_regex(r"[\x{20ac}\x{1F600}]", true).unwrap();
+        for v in ["\u{20ac}", "x\u{1F600}"] {
+            assert!(re.is_match(v.as_bytes()) && n.met_by(v.as_bytes()), "{v} {n:?}");
+        }
+        assert!(!n.met_by(b"plain") && !n.met_by("\u{e9}".as_bytes()));
+        let re = regex::bytes::Regex::new("(?i)kill").unwrap();
+        assert!(re.is_match("\u{212A}ILL".as_bytes()), "the case the fold must cover");
+    }
+
+    #[test]
+    fn phrases() {
+        let n = Need::phrases([&b"passwd"[..], b"xy", b"Shadow"]).unwrap();
+        assert_eq!(lits(&n), ["passwd", "shadow"]);
+        assert_eq!(bytes(&n), "x");
+        // a literal holding a needed byte is dropped (`a` from `ab` is in both words)
+        let n = Need::phrases([&b"passwd"[..], b"ab", b"Shadow"]).unwrap();
+        assert!(n.lits.is_empty() && bytes(&n) == "a", "{n:?}");
+        assert!(Need::phrases([&b"abc"[..], b""]).is_none(), "the empty phrase is everywhere");
+        assert!(Need::phrases(std::iter::empty::<&[u8]>()).is_none());
+        // a literal containing a needed byte, or another literal, is redundant
+        let n = Need::phrases([&b"<"[..], b"<script", b"alert", b"alerted"]).unwrap();
+        assert_eq!(lits(&n), ["alert"]);
+        assert_eq!(bytes(&n), "<");
+    }
+
+    #[test]
+    fn the_more_selective_part_is_chosen() {
+        // `;` beats the 3-letter `abc`? No: a literal is rarer than a common punctuation byte
+        let n = rx(r"abc[^x]*;").unwrap();
+        assert_eq!(lits(&n), ["abc"]);
+        // `<` beats a byte like `e`
+        let n = rx(r"e[^x]*<").unwrap();
+        assert_eq!(bytes(&n), "<");
+    }
+}

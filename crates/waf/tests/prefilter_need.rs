@@ -1,0 +1,245 @@
+//! Exactness of the shared prefilter's necessary conditions on CRS's own operators: every `@rx`, `@pm`,
+//! `@pmFromFile`, `@contains`, `@beginsWith`, `@endsWith`, `@streq` and `@strmatch` of the CRS rules is built
+//! through the real operator factory into one real prefilter, and then
+//! - on every string of the CRS regression suite (as written, percent-decoded, split into parameters, in
+//!   both cases), an operator whose prefilter bit is unset must not match;
+//! - for every CRS regex `proptest` can sample, sampled strings the regex matches must set its bit.
+//!
+//! A failure names the rule id and the value: it is a gate that would have skipped a real match.
+
+mod common;
+
+use common::crs_dir;
+use portcullis_waf::macros::MacroEnv;
+use portcullis_waf::operators::{build, BuildCtx, OpCtx, Operator};
+use portcullis_waf::prefilter::{has, Prefilter, PrefilterBuilder};
+use portcullis_waf::variables::Var;
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::TestRunner;
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+struct NoEnv;
+impl MacroEnv for NoEnv {
+    fn expand_var(&self, _: Var, _: Option<&str>, _: &mut Vec<u8>) {}
+}
+
+/// (rule id or file:line, operator name, operand, built operator with a prefilter id).
+struct Gated {
+    at: String,
+    name: String,
+    arg: String,
+    op: Box<dyn Operator>,
+    id: u32,
+}
+
+/// Every CRS operator that registered a condition, and the prefilter they share.
+fn crs_gated() -> (Vec<Gated>, Prefilter, usize) {
+    let rules = crs_dir().join("rules");
+    let pf = RefCell::new(PrefilterBuilder::default());
+    let ctx = BuildCtx { rule_dir: &rules, prefilter: Some(&pf) };
+    let mut out = Vec::new();
+    let mut total = 0;
+    let mut files: Vec<_> = std::fs::read_dir(&rules).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "conf")) {
+        let text = std::fs::read_to_string(f).unwrap();
+        for d in portcullis_waf::seclang::lexer::lex(&text, f).unwrap() {
+            if !d.name.eq_ignore_ascii_case("SecRule") || d.args.len() < 2 {
+                continue;
+            }
+            let spec = d.args[1].trim_start_matches('!');
+            let (name, arg) = match spec.strip_prefix('@') {
+                Some(s) => s.split_once(' ').unwrap_or((s, "")),
+                None => ("rx", spec),
+            };
+            total += 1;
+            let op = build(name, arg, &ctx).unwrap_or_else(|e| panic!("{}: {e}", d.loc.line));
+            let at = d
+                .args
+                .get(2)
+                .and_then(|a| a.split(',').find_map(|x| x.trim().strip_prefix("id:").map(str::to_string)))
+                .unwrap_or_else(|| format!("{}:{}", f.file_name().unwrap().to_string_lossy(), d.loc.line));
+            if let Some(id) = op.prefilter_id() {
+                out.push(Gated { at, name: name.to_ascii_lowercase(), arg: arg.to_string(), op, id });
+            }
+        }
+    }
+    (out, pf.into_inner().build(), total)
+}
+
+fn percent_decode(s: &[u8]) -> Vec<u8> {
+    let hex = |c: u8| (c as char).to_digit(16);
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        match (s[i], s.get(i + 1).and_then(|c| hex(*c)), s.get(i + 2).and_then(|c| hex(*c))) {
+            (b'%', Some(a), Some(b)) => {
+                out.push((a * 16 + b) as u8);
+                i += 3;
+            }
+            (b'+', _, _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+fn strings_of(v: &serde_yaml::Value, out: &mut Vec<String>) {
+    match v {
+        serde_yaml::Value::String(s) => out.push(s.clone()),
+        serde_yaml::Value::Sequence(x) => x.iter().for_each(|v| strings_of(v, out)),
+        serde_yaml::Value::Mapping(m) => m.iter().for_each(|(k, v)| {
+            strings_of(k, out);
+            strings_of(v, out);
+        }),
+        _ => {}
+    }
+}
+
+/// Values an operator may see, from the CRS regression suite.
+fn corpus() -> BTreeSet<Vec<u8>> {
+    let mut files = Vec::new();
+    let mut dirs = vec![crs_dir().join("tests/regression/tests")];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|e| e == "yaml") {
+                files.push(p);
+            }
+        }
+    }
+    let mut strings = Vec::new();
+    for f in &files {
+        if let Ok(v) = serde_yaml::from_str::<serde_yaml::Value>(&std::fs::read_to_string(f).unwrap()) {
+            strings_of(&v, &mut strings);
+        }
+    }
+    let mut out = BTreeSet::new();
+    for s in strings {
+        let raw = s.into_bytes();
+        let dec = percent_decode(&raw);
+        let twice = percent_decode(&dec);
+        for v in [&raw, &dec, &twice] {
+            for part in v.split(|b| *b == b'&' || *b == b'?' || *b == b';') {
+                for kv in part.splitn(2, |b| *b == b'=') {
+                    out.insert(kv.to_vec());
+                }
+                out.insert(part.to_vec());
+            }
+            out.insert(v.to_ascii_lowercase());
+            out.insert(v.to_ascii_uppercase());
+            out.insert(v.clone());
+        }
+    }
+    out
+}
+
+fn eval(op: &dyn Operator, v: &[u8]) -> bool {
+    op.eval(v, &mut OpCtx { env: &NoEnv, captures: None })
+}
+
+#[test]
+fn crs_conditions_hold_on_every_match_in_the_regression_corpus() {
+    let (gated, pf, total) = crs_gated();
+    let values = corpus();
+    eprintln!("{} of {total} CRS operators gated; {} corpus values", gated.len(), values.len());
+    assert!(gated.len() > 250, "only {} gated", gated.len());
+    assert!(values.len() > 10_000);
+    let mut bits = vec![0u64; pf.words()];
+    let (mut skipped, mut matched) = (0u64, 0u64);
+    for v in &values {
+        pf.scan(v, &mut bits);
+        for g in &gated {
+            if has(&bits, g.id) {
+                continue;
+            }
+            skipped += 1;
+            if eval(g.op.as_ref(), v) {
+                matched += 1;
+                eprintln!(
+                    "rule {} @{} {:?} matches {:?} with its bit unset",
+                    g.at,
+                    g.name,
+                    g.arg,
+                    String::from_utf8_lossy(v)
+                );
+            }
+        }
+    }
+    eprintln!("{skipped} (operator, value) pairs ruled out");
+    assert_eq!(matched, 0, "a condition ruled out a real match");
+    assert!(skipped > values.len() as u64 * 100, "the gate rules out almost nothing: {skipped}");
+}
+
+#[test]
+fn crs_regex_samples_set_their_bit() {
+    let (gated, pf, _) = crs_gated();
+    let mut runner = TestRunner::deterministic();
+    let mut bits = vec![0u64; pf.words()];
+    let (mut sampled, mut checked) = (0, 0);
+    for g in gated.iter().filter(|g| g.name == "rx") {
+        // proptest samples the pattern as written (its own Unicode mode); only samples the compiled regex
+        // matches count
+        let Ok(strategy) = proptest::string::string_regex(&g.arg) else { continue };
+        sampled += 1;
+        for _ in 0..64 {
+            let Ok(tree) = strategy.new_tree(&mut runner) else { break };
+            let s = tree.current();
+            if !eval(g.op.as_ref(), s.as_bytes()) {
+                continue;
+            }
+            checked += 1;
+            pf.scan(s.as_bytes(), &mut bits);
+            assert!(has(&bits, g.id), "rule {} /{}/ matches {s:?} with its bit unset", g.at, g.arg);
+        }
+    }
+    eprintln!("{sampled} CRS regexes sampled, {checked} matching samples checked");
+    assert!(checked > 1000, "too few samples: {checked}");
+}
+
+#[test]
+fn shape_samples_set_their_bit() {
+    // small patterns of every HIR shape the walk handles, sampled by proptest and checked the same way
+    let patterns = [
+        r"(?i)union\s+select",
+        r"(?:abc|de|[<>])+x?",
+        r"[0-9]+\s*(?:or|and)\s*[0-9]+=[0-9]+",
+        r"(?i)(?:on[a-z]{3,10}|formaction)\s*=",
+        r"(?:\.\./|\.\.\\)+etc",
+        r"x*y?(?:\$|`)",
+        r"(?i)k(?:ill|ey)",
+        r"(?:a(?:b(?:c|dd)|e)){1,3}",
+        "[\u{e9}\u{20ac}]x{2}",
+    ];
+    let pf = RefCell::new(PrefilterBuilder::default());
+    let ctx = BuildCtx { rule_dir: Path::new("."), prefilter: Some(&pf) };
+    let ops: Vec<_> = patterns.iter().map(|p| (p, build("rx", p, &ctx).unwrap())).collect();
+    let pf = pf.into_inner().build();
+    let mut bits = vec![0u64; pf.words()];
+    let mut runner = TestRunner::deterministic();
+    let mut checked = 0;
+    for (p, op) in &ops {
+        let Some(id) = op.prefilter_id() else { continue };
+        let strategy = proptest::string::string_regex(p).unwrap();
+        for _ in 0..200 {
+            let s = strategy.new_tree(&mut runner).unwrap().current();
+            if eval(op.as_ref(), s.as_bytes()) {
+                checked += 1;
+                pf.scan(s.as_bytes(), &mut bits);
+                assert!(has(&bits, id), "/{p}/ matches {s:?} with its bit unset");
+            }
+        }
+    }
+    assert!(ops.iter().filter(|(_, o)| o.prefilter_id().is_some()).count() >= 8);
+    assert!(checked > 1000, "{checked}");
+}
