@@ -174,10 +174,7 @@ impl Prefilter {
     /// [`Self::scan`] without an automaton: no literal was registered, or the automaton could not be built
     /// (too many states), and then every operator must be assumed possible: slower, never wrong.
     fn scan_bytes_only(&self, input: &[u8], out: &mut [u64]) -> [u64; 4] {
-        let mut seen = [0u64; 4];
-        for &b in input {
-            seen[(b >> 6) as usize] |= 1 << (b & 63);
-        }
+        let seen = crate::transforms::triggers::bytes_present(input);
         if !self.owners.is_empty() {
             out.iter_mut().for_each(|w| *w = u64::MAX);
             return seen;
