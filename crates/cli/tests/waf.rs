@@ -144,6 +144,29 @@ waf = { mode = "off" }
     assert!(!log.contains(r#"[uri "/internal"#), "mode = off does not run the WAF:\n{log}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_paranoia_level_runs_the_stricter_rules_on_that_route_only() {
+    let up = Upstream::start("app").await;
+    let routes = r#"
+[[routes]]
+name = "strict"
+match = { path_prefix = "/strict" }
+upstream = "app"
+waf = { paranoia_level = 2 }
+"#;
+    let gw = Gw::start(&waf_config("on", up.addr, routes));
+    gw.wait_stderr("WAF rule set loaded", Duration::from_secs(30));
+    // No User-Agent and no Accept: PL2 rules (920320, 920300) score it past the threshold; PL1 lets it pass.
+    let c = client();
+    assert_eq!(c.get(gw.url("http", "/strict/items")).send().await.unwrap().status(), 403);
+    assert_eq!(c.get(gw.url("http", "/items")).send().await.unwrap().status(), 200);
+    assert_eq!(up.hits(), 1);
+    let log = waf_log(&gw);
+    let lines_920320: Vec<&str> = log.lines().filter(|l| l.contains(r#"[id "920320"]"#)).collect();
+    assert_eq!(lines_920320.len(), 1, "920320 runs on the PL2 route only:\n{log}");
+    assert!(lines_920320[0].contains(r#"[uri "/strict/items"]"#), "{log}");
+}
+
 const GOOD_RULES: &str =
     "SecRule ARGS:q \"@contains attack\" \"id:1001,phase:1,deny,status:403,log,msg:'test attack'\"\n";
 const OTHER_RULES: &str = "SecRule ARGS:q \"@contains other\" \"id:1002,phase:1,deny,status:403,log,msg:'other'\"\n";

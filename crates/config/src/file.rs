@@ -328,6 +328,9 @@ pub struct RouteWafSection {
     /// Rule ids not run on this route (like `ctl:ruleRemoveById`).
     #[serde(default)]
     pub remove_rules: Vec<u32>,
+    /// OWASP CRS paranoia level (1–4) on this route: pins `TX:blocking_paranoia_level` and
+    /// `TX:detection_paranoia_level` for its requests, whatever the rule files assign.
+    pub paranoia_level: Option<u8>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -333,6 +333,16 @@ impl Validator<'_> {
                 self.err(format!("waf.rules[{i}]"), format!("cannot read {}: no such file", full.display()));
             }
         }
+        for (i, r) in f.routes.iter().enumerate() {
+            if let Some(pl) = r.waf.as_ref().and_then(|w| w.paranoia_level) {
+                if !(1..=4).contains(&pl) {
+                    self.err(
+                        format!("routes[{i}].waf.paranoia_level"),
+                        format!("{pl} is not a paranoia level (1 to 4)"),
+                    );
+                }
+            }
+        }
         for (name, limit) in
             [("request_body_limit", f.waf.request_body_limit), ("response_body_limit", f.waf.response_body_limit)]
         {
@@ -414,6 +424,17 @@ targets = ["127.0.0.1:3000"]
         assert_eq!(e.len(), 2, "{e:#?}");
         assert!(e[0].starts_with("waf.rules[0]: cannot read") && e[1].starts_with("waf.rules[1]:"), "{e:#?}");
         assert!(errors(&format!("{BASE}\n[waf]\nmode=\"sometimes\"\n"))[0].starts_with("waf.mode"));
+    }
+
+    #[test]
+    fn a_route_paranoia_level_is_one_to_four() {
+        let route =
+            |pl: u8| format!("{BASE}\n[[routes]]\nname=\"a\"\nupstream=\"shop\"\nwaf = {{ paranoia_level = {pl} }}\n");
+        assert!(errors(&route(1)).is_empty() && errors(&route(4)).is_empty());
+        for bad in [0, 5] {
+            let e = errors(&route(bad));
+            assert_eq!(e, [format!("routes[0].waf.paranoia_level: {bad} is not a paranoia level (1 to 4)")]);
+        }
     }
 
     #[test]

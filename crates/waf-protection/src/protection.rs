@@ -27,6 +27,8 @@ const BLOCKED_DETAIL: &str = "The request was blocked by a security policy. Quot
 struct RoutePolicy {
     mode: WafMode,
     remove: Vec<(u32, u32)>,
+    /// CRS paranoia level pinned on this route's transactions (`routes.waf.paranoia_level`).
+    paranoia: Option<u8>,
 }
 
 /// The WAF protection, built once per config load.
@@ -72,6 +74,7 @@ impl WafProtection {
         let route_policy = |w: &portcullis_config::RouteWafSection| RoutePolicy {
             mode: w.mode.unwrap_or(f.waf.mode),
             remove: w.remove_rules.iter().map(|id| (*id, *id)).collect(),
+            paranoia: w.paranoia_level,
         };
         let routes: HashMap<String, RoutePolicy> =
             f.routes.iter().filter_map(|r| r.waf.as_ref().map(|w| (r.name.clone(), route_policy(w)))).collect();
@@ -99,7 +102,7 @@ impl WafProtection {
         );
         Ok(Some(WafProtection {
             engine,
-            default: RoutePolicy { mode: f.waf.mode, remove: Vec::new() },
+            default: RoutePolicy { mode: f.waf.mode, remove: Vec::new(), paranoia: None },
             routes,
             log,
             phases,
@@ -197,6 +200,12 @@ impl Protection for WafProtection {
         tx.set_engine_mode(engine_mode(policy.mode));
         if !policy.remove.is_empty() {
             tx.remove_rules_by_id(&policy.remove);
+        }
+        if let Some(pl) = policy.paranoia {
+            // validated to 1–4: one digit
+            let level = [b'0' + pl.min(9)];
+            tx.pin_tx("blocking_paranoia_level", &level);
+            tx.pin_tx("detection_paranoia_level", &level);
         }
         // HTTP/2 requests carry scheme and authority in the URI; REQUEST_URI is the path and query, as a
         // client on HTTP/1.1 sends it (absolute-form HTTP/1 requests keep their form: the engine handles it).

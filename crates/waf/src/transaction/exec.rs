@@ -48,6 +48,10 @@ impl Transaction {
             None => std::borrow::Cow::Owned(String::from_utf8_lossy(&sv.key.expand(&*self)).to_ascii_lowercase()),
         };
         let key = key.as_ref();
+        if sv.collection == Var::Tx && !self.pinned.is_empty() && self.pinned.iter().any(|p| p == key) {
+            // the gateway pinned this key for the transaction (`Transaction::pin_tx`)
+            return;
+        }
         if sv.collection == Var::Tx && matches!(sv.op, SetOp::Add | SetOp::Sub) {
             // `tx.score=+%{tx.critical_anomaly_score}`: numeric, no value copy needed
             if self.tx.len() >= MAX_TX_VARS && !self.tx.contains_key(&self.arena, key.as_bytes()) {

@@ -194,6 +194,8 @@ pub struct Transaction {
     pub(crate) response_body_access: bool,
     pub(crate) force_body_variable: bool,
     pub(crate) excl: Exclusions,
+    /// `TX` keys the gateway set for this transaction (`Transaction::pin_tx`); rules cannot change them.
+    pub(crate) pinned: Vec<String>,
     pub(crate) allowed: Allowed,
     pub(crate) intervention: Option<Intervention>,
     pub(crate) matches: Vec<RuleMatch>,
@@ -284,6 +286,7 @@ impl Transaction {
             response_body_access: rsba,
             force_body_variable: false,
             excl: Exclusions::default(),
+            pinned: Vec::new(),
             allowed: Allowed::No,
             intervention: None,
             matches: Vec::new(),
@@ -660,6 +663,19 @@ impl Transaction {
     /// gateway's per-route exclusions).
     pub fn remove_rules_by_id(&mut self, ranges: &[(u32, u32)]) {
         self.excl.ids.extend_from_slice(ranges);
+    }
+
+    /// Sets `TX:key` for this transaction before the rules run and keeps it: a rule's `setvar` on the key
+    /// (an assignment, `=+`/`=-` or a deletion) leaves it as the gateway set it. Per-route settings use it
+    /// (`routes.waf.paranoia_level` pins CRS's `blocking_paranoia_level` and `detection_paranoia_level`), so
+    /// the route wins over the rule files as `waf.mode` wins over `SecRuleEngine`, whatever `crs-setup.conf`
+    /// assigns. Call it before `process_request_headers`.
+    pub fn pin_tx(&mut self, key: &str, value: &[u8]) {
+        let key = key.to_ascii_lowercase();
+        self.tx_set(&key, value);
+        if !self.pinned.contains(&key) {
+            self.pinned.push(key);
+        }
     }
 
     /// Engine mode in force for this transaction (after `ctl:ruleEngine`).
