@@ -226,6 +226,9 @@ pub struct Transaction {
     pub(crate) captures: Captures,
     pub(crate) highest_severity: u8,
     pub(crate) current_rule: Option<(u32, usize, usize)>,
+    /// Phase 1 passed the end of the initialisation prefix with every init rule run (`crate::fold`): the
+    /// rules' load-time verdicts hold for this transaction.
+    pub(crate) fold_ok: bool,
 }
 
 /// A small fast hasher for the transformation cache (keys are a few integers, not attacker-chosen
@@ -307,6 +310,7 @@ impl Transaction {
             captures: Captures::default(),
             highest_severity: 255,
             current_rule: None,
+            fold_ok: false,
         }
     }
 
@@ -633,6 +637,12 @@ impl Transaction {
     /// Current value of `TX:name` (lowercase name), for tests and diagnostics.
     pub fn tx_var(&self, name: &str) -> Option<&[u8]> {
         self.tx.get(&self.arena, name.to_ascii_lowercase().as_bytes()).map(|(_, v)| self.get(v))
+    }
+
+    /// Every `TX` member as (name, value), in name order (tests and diagnostics: the fold equivalence tests
+    /// compare whole `TX` collections).
+    pub fn tx_members(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.tx.sorted(&self.arena).into_iter().map(|(k, v)| (self.get(k).to_vec(), self.get(v).to_vec())).collect()
     }
 
     /// Sets `TX:key` (key already lowercase).
