@@ -154,6 +154,12 @@ impl Engine {
             Some(why) => format!("nothing folded ({why})"),
             None => format!("{} rules folded ({} never, {} always)", f.never + f.always, f.never, f.always),
         };
+        let folded = match &f.snapshot {
+            Some(s) => {
+                format!("{folded}, initialisation of {} rules replayed ({} TX values)", f.prefix_end, s.tx.len())
+            }
+            None => folded,
+        };
         format!(
             "rules per phase {per_phase:?}, {} transformation chains, {rx} @rx; {} operators prefiltered by {} literals and {} bytes; {folded}",
             r.chains.len(),

@@ -59,6 +59,22 @@ pub struct FoldPlan {
     pub always: usize,
     /// Why nothing could be folded, when the probe refused (for `Engine::describe`).
     pub refused: Option<&'static str>,
+    /// The prefix's result, when a transaction may start from it instead of running the prefix.
+    pub snapshot: Option<Snapshot>,
+}
+
+/// What the initialisation prefix leaves behind, replayed at the start of phase 1 instead of evaluating its
+/// rules. Taken only when that is all it leaves: every rule of the prefix is an init rule without `ctl`
+/// (nothing but `TX` changes, nothing can remove a prefix rule while it runs), and every rule that matched in
+/// the probe is `pass`, without `log` and without `severity` (no match record, no `HIGHEST_SEVERITY`).
+/// `MATCHED_VAR*` is left as a fresh transaction has it, which no rule can tell apart (folding is refused when
+/// a rule reads it before its own match). The order of `TX` members is not observable (selectors sort them).
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// `TX` after the prefix: (lowercase name, value).
+    pub tx: Vec<(String, Vec<u8>)>,
+    /// The phase-1 index the rule walk continues at (the prefix's end, or past it after a `skipAfter`).
+    pub resume: usize,
 }
 
 /// How a rule of the leading run of phase 1 takes part in the prefix.
@@ -221,13 +237,22 @@ fn analyse(rules: &RuleSet) -> (FoldPlan, Vec<(usize, usize)>) {
 impl Transaction {
     /// Runs the prefix as phase 1 would (DetectionOnly, so a matching disruptive rule is seen, not obeyed),
     /// then evaluates each candidate once. `Err`: the prefix does not compute the same on every transaction.
-    fn fold_probe(&mut self, plan: &FoldPlan, candidates: &[(usize, usize)]) -> Result<Vec<bool>, &'static str> {
+    fn fold_probe(
+        &mut self,
+        plan: &FoldPlan,
+        candidates: &[(usize, usize)],
+    ) -> Result<(Vec<bool>, Option<Snapshot>), &'static str> {
         let engine = Arc::clone(&self.engine);
         let rules = &engine.rules;
         let phase1 = &rules.phases[0];
         let mut items = Vec::new();
         self.mode = EngineMode::DetectionOnly;
         let mut i = 0;
+        // can a transaction start from the prefix's result? (`Snapshot`)
+        let mut replayable = plan.init.len() == plan.prefix_end
+            && phase1[..plan.prefix_end]
+                .iter()
+                .all(|r| r.links.iter().all(|l| l.actions.iter().all(|a| !matches!(a, Action::Ctl(_)))));
         while i < plan.prefix_end {
             let rule = &phase1[i];
             if self.is_removed(rule) || !plan.init.contains(&i) {
@@ -242,6 +267,7 @@ impl Transaction {
             if rule.disruptive != Disruptive::Pass {
                 return Err("an initialisation rule with a disruptive action matches");
             }
+            replayable &= !rule.log && rule.meta.severity.is_none();
             if self.mode == EngineMode::Off {
                 return Err("an initialisation rule turns the engine off");
             }
@@ -254,6 +280,13 @@ impl Transaction {
         if !self.fold_prefix_intact() || self.mode == EngineMode::Off {
             return Err("an initialisation rule removes another one");
         }
+        let snapshot = if replayable && self.matches.is_empty() {
+            let tx: Option<Vec<(String, Vec<u8>)>> =
+                self.tx_members().into_iter().map(|(k, v)| String::from_utf8(k).ok().map(|k| (k, v))).collect();
+            tx.map(|tx| Snapshot { tx, resume: i })
+        } else {
+            None
+        };
         let mut verdicts = Vec::with_capacity(candidates.len());
         for &(p, i) in candidates {
             let rule = &rules.phases[p][i];
@@ -261,7 +294,7 @@ impl Transaction {
             verdicts.push(self.eval_rule(rule, &rules.chains, &mut items));
         }
         self.current_rule = None;
-        Ok(verdicts)
+        Ok((verdicts, snapshot))
     }
 
     /// Did every init rule of the prefix run? (None removed, none with a target removed; the caller knows the
@@ -309,7 +342,8 @@ pub(crate) fn fold(mut engine: Engine) -> Result<Engine, LoadError> {
     })?;
     match verdicts {
         Err(why) => plan.refused = Some(why),
-        Ok(v) => {
+        Ok((v, snapshot)) => {
+            plan.snapshot = snapshot;
             for (&(p, i), &matches) in candidates.iter().zip(&v) {
                 let rule = &mut engine.rules.phases[p][i];
                 if matches && (rule.disruptive != Disruptive::Pass || rule.meta.severity.is_some()) {

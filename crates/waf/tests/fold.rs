@@ -105,7 +105,21 @@ fn constant_paranoia_checks_fold_and_logging_or_severity_rules_do_not() {
     // 1 and 2 are the prefix; 16 logs; 17 would set HIGHEST_SEVERITY
     assert_eq!(folded(&e), [(10, true), (12, false), (14, true), (15, false)]);
     assert_eq!(e.folded_rules(), (2, 2));
-    assert!(e.describe().contains("4 rules folded (2 never, 2 always)"), "{}", e.describe());
+    assert!(
+        e.describe().contains("4 rules folded (2 never, 2 always), initialisation of 2 rules replayed (1 TX values)"),
+        "{}",
+        e.describe()
+    );
+    // a `ctl` in the prefix: still folded, but the prefix runs (its ctl has effects beyond TX)
+    let ctl = BASE.replacen("setvar:tx.pl=1\"", "setvar:tx.pl=1,ctl:ruleRemoveById=99\"", 1);
+    let c = same_outcomes(&ctl, REQS, &no_prep);
+    assert_eq!(folded(&c).len(), 4);
+    assert!(!c.describe().contains("replayed"), "{}", c.describe());
+    // a logged match in the prefix: the same
+    let logged = BASE.replacen("pass,nolog,setvar:tx.pl=1\"", "pass,log,msg:'init',setvar:tx.pl=1\"", 1);
+    let l = same_outcomes(&logged, REQS, &no_prep);
+    assert_eq!(folded(&l).len(), 4);
+    assert!(!l.describe().contains("replayed"), "{}", l.describe());
     // the folded skipAfter is taken: 11 never runs at pl 1, 13 does
     let out = run(&e, &REQS[1], &no_prep);
     assert!(out.starts_with("[None, None, None, None]"), "{out}");

@@ -78,6 +78,17 @@ impl Transaction {
             self.fold_ok = false;
         }
         let mut i = 0;
+        if fold_pending && self.mode != EngineMode::Off {
+            // start from the initialisation prefix's result when nothing can make this run differ (`fold`)
+            if let Some(snap) = &engine.rules.fold.snapshot {
+                if self.tx.len() == 0 && self.fold_prefix_intact() {
+                    for (k, v) in &snap.tx {
+                        self.tx_set(k, v);
+                    }
+                    i = snap.resume;
+                }
+            }
+        }
         while i < rules.len() {
             if self.mode == EngineMode::Off {
                 break;
