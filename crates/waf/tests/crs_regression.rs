@@ -253,6 +253,25 @@ fn full_crs_regression_suite() {
     eprintln!("failures written to {}", out.display());
 }
 
+/// Calls `f` with (file, test id, input) for every stage of every CRS regression test, status-only ones
+/// included (the equivalence tests run them all).
+fn for_each_stage(f: &mut dyn FnMut(&Path, u64, &Input)) {
+    let mut files = Vec::new();
+    yaml_files(&crs_dir().join("tests/regression/tests"), &mut files);
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let Ok(doc) = serde_yaml::from_str::<Value>(&text) else { continue };
+        let Some(Value::Sequence(tests)) = doc.get("tests") else { continue };
+        for test in tests {
+            let tid = test.get("test_id").and_then(Value::as_u64).unwrap_or(0);
+            let Some(Value::Sequence(st)) = test.get("stages") else { continue };
+            for s in st {
+                f(file, tid, &input_of(&s.get("input").cloned().unwrap_or(Value::Null)));
+            }
+        }
+    }
+}
+
 /// The `@rx` literal prefilter (per value and the per-rule gate) is a shortcut, never a change of meaning:
 /// every stage of every CRS regression test (status-only ones included) runs through the engine with and
 /// without it, and the logged rule ids must be identical.
@@ -261,27 +280,15 @@ fn full_crs_regression_suite() {
 fn prefilter_changes_no_matched_rule_id_on_the_crs_suite() {
     let with = Arc::new(test_mode_engine());
     let without = Arc::new(test_mode_engine().with_rx_prefilter(false));
-    let mut files = Vec::new();
-    yaml_files(&crs_dir().join("tests/regression/tests"), &mut files);
     let (mut stages, mut matched, mut differ) = (0usize, 0usize, Vec::new());
-    for f in &files {
-        let text = std::fs::read_to_string(f).unwrap();
-        let Ok(doc) = serde_yaml::from_str::<Value>(&text) else { continue };
-        let Some(Value::Sequence(tests)) = doc.get("tests") else { continue };
-        for test in tests {
-            let tid = test.get("test_id").and_then(Value::as_u64).unwrap_or(0);
-            let Some(Value::Sequence(st)) = test.get("stages") else { continue };
-            for s in st {
-                let inp = input_of(&s.get("input").cloned().unwrap_or(Value::Null));
-                let (a, b) = (run_stage(&with, &inp), run_stage(&without, &inp));
-                stages += 1;
-                matched += a.len();
-                if a != b {
-                    differ.push(format!("{}#{tid}: with {a:?} without {b:?}", f.display()));
-                }
-            }
+    for_each_stage(&mut |f, tid, inp| {
+        let (a, b) = (run_stage(&with, inp), run_stage(&without, inp));
+        stages += 1;
+        matched += a.len();
+        if a != b {
+            differ.push(format!("{}#{tid}: with {a:?} without {b:?}", f.display()));
         }
-    }
+    });
     eprintln!("{stages} stages, {matched} rule matches with the prefilter, {} differ", differ.len());
     assert!(stages > 4000, "the suite was not found or not parsed: {stages} stages");
     assert!(differ.is_empty(), "{}", differ.join("\n"));
@@ -305,29 +312,17 @@ fn folding_changes_no_match_and_no_tx_value_on_the_crs_suite() {
             .collect();
         (m, tx.tx_members(), tx.intervention().cloned())
     };
-    let mut files = Vec::new();
-    yaml_files(&crs_dir().join("tests/regression/tests"), &mut files);
     let (mut stages, mut matched, mut rules_on, mut rules_off, mut differ) = (0usize, 0usize, 0u64, 0u64, Vec::new());
-    for f in &files {
-        let text = std::fs::read_to_string(f).unwrap();
-        let Ok(doc) = serde_yaml::from_str::<Value>(&text) else { continue };
-        let Some(Value::Sequence(tests)) = doc.get("tests") else { continue };
-        for test in tests {
-            let tid = test.get("test_id").and_then(Value::as_u64).unwrap_or(0);
-            let Some(Value::Sequence(st)) = test.get("stages") else { continue };
-            for s in st {
-                let inp = input_of(&s.get("input").cloned().unwrap_or(Value::Null));
-                let (a, b) = (run_stage_tx(&with, &inp), run_stage_tx(&without, &inp));
-                stages += 1;
-                matched += a.matches().len();
-                rules_on += a.stats().rules as u64;
-                rules_off += b.stats().rules as u64;
-                if outcome(&a) != outcome(&b) {
-                    differ.push(format!("{}#{tid}", f.display()));
-                }
-            }
+    for_each_stage(&mut |f, tid, inp| {
+        let (a, b) = (run_stage_tx(&with, inp), run_stage_tx(&without, inp));
+        stages += 1;
+        matched += a.matches().len();
+        rules_on += a.stats().rules as u64;
+        rules_off += b.stats().rules as u64;
+        if outcome(&a) != outcome(&b) {
+            differ.push(format!("{}#{tid}", f.display()));
         }
-    }
+    });
     eprintln!(
         "{stages} stages, {matched} rule matches, {} differ; {never} never + {always} always folded; rules evaluated {rules_on} with folding, {rules_off} without",
         differ.len()
