@@ -155,9 +155,8 @@ impl Writes {
 
     /// Is the (lowercase) key out of reach of every writer?
     fn is_constant(&self, key: &[u8]) -> bool {
-        !self.exact.contains(key)
-            && !self.prefixes.iter().any(|p| key.starts_with(p))
-            && !(self.digits && !key.is_empty() && key.iter().all(u8::is_ascii_digit))
+        let captured = self.digits && !key.is_empty() && key.iter().all(u8::is_ascii_digit);
+        !(captured || self.exact.contains(key) || self.prefixes.iter().any(|p| key.starts_with(p)))
     }
 }
 

@@ -341,7 +341,7 @@ impl Compiler {
             .map_err(|e| err(&d.loc, id_hint, e))?;
         let continuing = matches!(self.entries.last(), Some(Entry::Rule { open_chain: true, .. }));
         if continuing {
-            return self.add_link(d, targets, op_name, op_arg, op, negated, draft);
+            return self.add_link(d, targets, (op_name, op_arg), op, negated, draft);
         }
         let id = draft.id.ok_or_else(|| err(&d.loc, None, "rule has no id"))?;
         if !self.ids.insert(id) {
@@ -404,8 +404,7 @@ impl Compiler {
         &mut self,
         d: &RawDirective,
         targets: Vec<Target>,
-        op_name: &str,
-        op_arg: &str,
+        (op_name, op_arg): (&str, &str),
         op: Box<dyn operators::Operator>,
         negated: bool,
         draft: Draft,
