@@ -136,6 +136,10 @@ pub struct Gate {
     /// Per source, the number of its untransformed union (source, chain 0), which every chain that leaves
     /// all of the source's values as they are (up to case) shares.
     pub base_slots: Vec<u32>,
+    /// The dense number of the union over all of `sources` under `chain` (after every per-source number):
+    /// rules with the same variables and chain share it, so a closed gate costs one lookup, not one per
+    /// source. Set by `number_gate_slots`.
+    pub group: u32,
 }
 
 /// One variable a gate takes the union over. `xml_attrs` tells `XML://@*` from `XML:/*`.

@@ -56,8 +56,12 @@ impl Transaction {
         {
             return None;
         }
-        // the gate's unions hold for one phase: request/response data only change between phases
-        self.gate_cache.clear();
+        // the gate's unions hold while the request/response data they were taken over stays as it is: it only
+        // changes between phases, through the calls that set `gate_stale`
+        if self.gate_stale {
+            self.gate_cache.clear();
+            self.gate_stale = false;
+        }
         self.list_cache.clear();
         // the values list is the transaction's (pooled), not allocated per phase
         let mut items = std::mem::take(&mut self.phase_items);

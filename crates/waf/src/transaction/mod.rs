@@ -210,6 +210,11 @@ pub struct Transaction {
     /// The values of the rule link being evaluated (reused by every rule; pooled).
     pub(crate) phase_items: Vec<collect::Item>,
     pub(crate) gate_scratch: Vec<u64>,
+    /// The OR of a gate's source unions while `gate::gate_open` walks them.
+    pub(crate) gate_acc: Vec<u64>,
+    /// Request or response data changed since the gate's unions were computed: `run_phase` clears
+    /// `gate_cache` only then (a GET's phase 2 sees the data phase 1 saw, so it keeps phase 1's unions).
+    pub(crate) gate_stale: bool,
     /// Per arena value: the attack classes whose detector may fire on it (`portcullis_detect::prefilter::
     /// classes`), computed once and shared by every detector rule that reads the value.
     pub(crate) class_cache: HashMap<Span, portcullis_detect::prefilter::Classes, BuildFx>,
@@ -300,6 +305,8 @@ impl Transaction {
             gate_items: b.gate_items,
             phase_items: b.phase_items,
             gate_scratch: Vec::new(),
+            gate_acc: Vec::new(),
+            gate_stale: true,
             class_cache: b.class_cache,
             list_cache: b.list_cache,
             stats: EvalStats::default(),
@@ -330,6 +337,7 @@ impl Transaction {
 
     /// Sets the request line. `uri` is the request target as received (path + query, or absolute form).
     pub fn request_line(&mut self, method: &str, uri: &str, protocol: &str) {
+        self.gate_stale = true;
         self.req.method = self.push(method.as_bytes());
         self.req.uri_raw = self.push(uri.as_bytes());
         // absolute-form: drop scheme and authority for REQUEST_URI
@@ -369,6 +377,7 @@ impl Transaction {
 
     /// Adds one request header (call once per header line, in order).
     pub fn request_header(&mut self, name: &[u8], value: &[u8]) {
+        self.gate_stale = true;
         let n = self.push(name);
         let v = self.push(value);
         self.req.headers.push(Kv { name: n, value: v });
@@ -463,6 +472,7 @@ impl Transaction {
             self.req.body_processor = Some("URLENCODED".into());
         }
         if self.request_body_access && !self.req.body.is_empty() {
+            self.gate_stale = true;
             let body = std::mem::take(&mut self.req.body);
             // REQUEST_BODY as in Coraza/ModSecurity: for URLENCODED or when forced (CRS 901340 forces it
             // when no processor applies); XML/JSON/multipart bodies are inspected through their parsers.
@@ -534,11 +544,13 @@ impl Transaction {
 
     /// Sets the response status line.
     pub fn response_status(&mut self, status: u16, protocol: &str) {
+        self.gate_stale = true;
         self.resp.status = status;
         self.resp.protocol = self.push(protocol.as_bytes());
     }
 
     pub fn response_header(&mut self, name: &[u8], value: &[u8]) {
+        self.gate_stale = true;
         let n = self.push(name);
         let v = self.push(value);
         self.resp.headers.push(Kv { name: n, value: v });
@@ -591,6 +603,7 @@ impl Transaction {
             return None;
         }
         if !self.resp.body.is_empty() {
+            self.gate_stale = true;
             let body = std::mem::take(&mut self.resp.body);
             self.resp.body_span = self.push(&body);
             self.resp.body = body;
