@@ -360,3 +360,53 @@ pub(crate) fn fold(mut engine: Engine) -> Result<Engine, LoadError> {
     engine.rules.fold = plan;
     Ok(engine)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::Engine;
+    use crate::transaction::TxInfo;
+    use std::sync::Arc;
+
+    fn info() -> TxInfo {
+        TxInfo {
+            unique_id: String::from("t"),
+            client_addr: std::net::Ipv4Addr::LOCALHOST.into(),
+            client_port: 1,
+            server_addr: std::net::Ipv4Addr::LOCALHOST.into(),
+            server_port: 2,
+        }
+    }
+
+    /// A `TX` key set before phase 1 (the gateway pins per-route paranoia levels this way) is a value the
+    /// probe did not see: nothing folded is used then, and the outcome is the unfolded one.
+    #[test]
+    fn tx_set_before_phase_1_turns_the_verdicts_off() {
+        let text = r#"
+SecRuleEngine On
+SecAction "id:1,phase:1,pass,nolog,setvar:tx.level=+1"
+SecRule TX:LEVEL "@lt 2" "id:2,phase:1,pass,nolog,skipAfter:END-LEVEL-2"
+SecRule ARGS "@rx evil" "id:3,phase:1,pass,log"
+SecMarker "END-LEVEL-2"
+"#;
+        let on = Arc::new(Engine::from_str(text, "t.conf").unwrap());
+        let off = Arc::new(Engine::from_str(text, "t.conf").unwrap().with_folding(false));
+        assert!(on.folded_rules().1 >= 1, "rule 2 folds to always: {:?}", on.folded_rules());
+        // level 1 after the prefix on an empty TX (rule 2 skips rule 3); 2 when the transaction starts at 1
+        for (pre, want) in [(None, vec![]), (Some("1"), vec![3u32])] {
+            let ids: Vec<Vec<u32>> = [&on, &off]
+                .iter()
+                .map(|e| {
+                    let mut tx = e.transaction(info());
+                    tx.request_line("GET", "/?q=evil", "HTTP/1.1");
+                    if let Some(v) = pre {
+                        tx.tx_set("level", v.as_bytes());
+                    }
+                    let _ = tx.process_request_headers();
+                    tx.matches().iter().map(|m| m.id).collect()
+                })
+                .collect();
+            assert_eq!(ids[0], want, "{pre:?}");
+            assert_eq!(ids[1], want, "{pre:?}");
+        }
+    }
+}

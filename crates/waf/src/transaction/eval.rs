@@ -77,7 +77,9 @@ impl Transaction {
         let engine = Arc::clone(&self.engine);
         let rules = &engine.rules.phases[p];
         // load-time verdicts (`crate::fold`) hold once phase 1 has run the initialisation prefix intact
-        let mut fold_pending = phase == 1 && engine.fold;
+        // ... and only from an empty TX, as the probe ran (a key set before the rules, e.g. a gateway's pinned
+        // paranoia level, is a value the verdicts were not taken with)
+        let mut fold_pending = phase == 1 && engine.fold && self.tx.len() == 0;
         if phase == 1 {
             self.fold_ok = false;
         }
