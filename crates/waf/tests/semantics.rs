@@ -360,8 +360,9 @@ SecRule RESPONSE_HEADERS "@rx evil" "id:15,phase:3,pass,log"
 "#;
     let on = Arc::new(Engine::from_str(rules, "t.conf").unwrap());
     let off = Arc::new(Engine::from_str(rules, "t.conf").unwrap().with_rx_prefilter(false));
-    // (late request header, body, response header) -> expected matches
-    let cases: [(Option<&str>, Option<&str>, &str, &[u32]); 5] = [
+    /// (late request header, body, response header content type, expected matches)
+    type Case<'a> = (Option<&'a str>, Option<&'a str>, &'a str, &'a [u32]);
+    let cases: [Case; 5] = [
         (None, None, "text/plain", &[]),
         (Some("evil wicked"), None, "text/plain", &[11, 12, 14]),
         (None, Some("q=evil"), "text/plain", &[12, 13, 14]),
