@@ -59,6 +59,9 @@ pub struct Engine {
     pub(crate) body_limits: BodyLimits,
     /// The `@rx` literal prefilter (per value and per rule) is used; off only to prove it changes nothing.
     pub(crate) rx_prefilter: bool,
+    /// Load-time verdicts of constant `TX` flow rules are used (`crate::fold`); off only to prove they change
+    /// nothing.
+    pub(crate) fold: bool,
     /// Emptied buffers of finished transactions, reused by the next ones.
     pub(crate) pool: crate::transaction::TxPool,
 }
@@ -89,12 +92,13 @@ impl Engine {
     fn build(directives: Vec<seclang::RawDirective>) -> Result<Engine, LoadError> {
         let (settings, rules) = seclang::compile(directives)?;
         let body_limits = body_limits_of(&settings);
-        Ok(Engine {
+        crate::fold::fold(Engine {
             rules,
             settings,
             store: Store::default(),
             body_limits,
             rx_prefilter: true,
+            fold: true,
             pool: Default::default(),
         })
     }
@@ -105,6 +109,23 @@ impl Engine {
     pub fn with_rx_prefilter(mut self, on: bool) -> Engine {
         self.rx_prefilter = on;
         self
+    }
+
+    /// Turns the use of load-time rule verdicts (`crate::fold`) off (every rule is evaluated) or on (the
+    /// default). Folding is a pure shortcut: the CRS regression equivalence test runs the suite both ways.
+    pub fn with_folding(mut self, on: bool) -> Engine {
+        self.fold = on;
+        self
+    }
+
+    /// Rules with a load-time verdict: (never match, always match).
+    pub fn folded_rules(&self) -> (usize, usize) {
+        (self.rules.fold.never, self.rules.fold.always)
+    }
+
+    /// Ids of the rules with a load-time verdict, with the verdict (`true`: always matches), in rule order.
+    pub fn folded_ids(&self) -> Vec<(u32, bool)> {
+        self.rules.phases.iter().flatten().filter_map(|r| r.folded.map(|f| (r.id, f))).collect()
     }
 
     /// Settings the gateway needs (engine mode, body access, limits, inspected response types).
@@ -128,8 +149,19 @@ impl Engine {
             .flat_map(|rule| rule.links.iter())
             .filter(|l| l.op_name.eq_ignore_ascii_case("rx"))
             .count();
+        let f = &r.fold;
+        let folded = match f.refused {
+            Some(why) => format!("nothing folded ({why})"),
+            None => format!("{} rules folded ({} never, {} always)", f.never + f.always, f.never, f.always),
+        };
+        let folded = match &f.snapshot {
+            Some(s) => {
+                format!("{folded}, initialisation of {} rules replayed ({} TX values)", f.prefix_end, s.tx.len())
+            }
+            None => folded,
+        };
         format!(
-            "rules per phase {per_phase:?}, {} transformation chains, {rx} @rx; {} operators prefiltered by {} literals and {} bytes",
+            "rules per phase {per_phase:?}, {} transformation chains, {rx} @rx; {} operators prefiltered by {} literals and {} bytes; {folded}",
             r.chains.len(),
             r.prefilter.regex_count(),
             r.prefilter.literal_count(),

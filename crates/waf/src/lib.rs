@@ -9,6 +9,7 @@ pub mod actions;
 pub mod body;
 pub mod engine;
 pub mod error;
+pub mod fold;
 pub mod macros;
 pub mod operators;
 pub mod persist;

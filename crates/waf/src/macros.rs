@@ -81,6 +81,22 @@ impl Macro {
         }
     }
 
+    /// The variables the macro reads, in order (`key` lowercase, `None` for `%{VAR}` without one).
+    pub fn vars(&self) -> impl Iterator<Item = (Var, Option<&str>)> + '_ {
+        self.parts.iter().filter_map(|p| match p {
+            MacroPart::Var { var, key } => Some((*var, key.as_deref())),
+            MacroPart::Lit(_) => None,
+        })
+    }
+
+    /// The literal text before the first variable reference: every expansion starts with it.
+    pub fn literal_prefix(&self) -> &[u8] {
+        match self.parts.first() {
+            Some(MacroPart::Lit(l)) => l,
+            _ => b"",
+        }
+    }
+
     pub fn is_static(&self) -> bool {
         self.as_static().is_some()
     }

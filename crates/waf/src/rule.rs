@@ -65,6 +65,9 @@ pub type ChainId = u32;
 pub struct Link {
     pub targets: Vec<Target>,
     pub op_name: String,
+    /// The operator's parameter as written (after `@name `): the fold pass reads which variables an
+    /// operand macro (`@lt %{tx.max}`) expands.
+    pub op_param: String,
     pub op: Box<dyn Operator>,
     pub negated: bool,
     pub transforms: ChainId,
@@ -112,6 +115,10 @@ pub struct Rule {
     /// the id of that target list, interned (rules with the same list share it), so the values are
     /// collected once per phase and reused (`Transaction::list_cache`).
     pub target_list: Option<u32>,
+    /// Set at load when the rule's outcome is fixed by the rule set (`crate::fold`): `Some(false)` it can
+    /// never match, `Some(true)` it always matches (and only its `skip`/`skipAfter` has an effect). Used only
+    /// while the transaction's initialisation prefix ran intact (`Transaction::fold_ok`).
+    pub folded: Option<bool>,
 }
 
 /// A rule whose first link is a prefiltered `@rx` over request data that does not change within a
@@ -129,6 +136,10 @@ pub struct Gate {
     /// Per source, the number of its untransformed union (source, chain 0), which every chain that leaves
     /// all of the source's values as they are (up to case) shares.
     pub base_slots: Vec<u32>,
+    /// The dense number of the union over all of `sources` under `chain` (after every per-source number):
+    /// rules with the same variables and chain share it, so a closed gate costs one lookup, not one per
+    /// source. Set by `number_gate_slots`.
+    pub group: u32,
 }
 
 /// One variable a gate takes the union over. `xml_attrs` tells `XML://@*` from `XML:/*`.

@@ -89,6 +89,11 @@ fn input_of(inp: &Value) -> Input {
 
 /// Runs one stage; returns the logged ids.
 fn run_stage(engine: &Arc<Engine>, inp: &Input) -> HashSet<u32> {
+    run_stage_tx(engine, inp).matches().iter().map(|m| m.id).collect()
+}
+
+/// Runs one stage through phases 1–5; returns the finished transaction.
+fn run_stage_tx(engine: &Arc<Engine>, inp: &Input) -> portcullis_waf::Transaction {
     let mut tx = engine.transaction(info());
     tx.request_line(&inp.method, &inp.uri, &inp.version);
     for (n, v) in &inp.headers {
@@ -128,7 +133,7 @@ fn run_stage(engine: &Arc<Engine>, inp: &Input) -> HashSet<u32> {
     let _ = tx.append_response_body(&rbody);
     tx.process_response_body();
     tx.process_logging();
-    tx.matches().iter().map(|m| m.id).collect()
+    tx
 }
 
 fn ids(v: Option<&Value>) -> Vec<u32> {
@@ -248,6 +253,25 @@ fn full_crs_regression_suite() {
     eprintln!("failures written to {}", out.display());
 }
 
+/// Calls `f` with (file, test id, input) for every stage of every CRS regression test, status-only ones
+/// included (the equivalence tests run them all).
+fn for_each_stage(f: &mut dyn FnMut(&Path, u64, &Input)) {
+    let mut files = Vec::new();
+    yaml_files(&crs_dir().join("tests/regression/tests"), &mut files);
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let Ok(doc) = serde_yaml::from_str::<Value>(&text) else { continue };
+        let Some(Value::Sequence(tests)) = doc.get("tests") else { continue };
+        for test in tests {
+            let tid = test.get("test_id").and_then(Value::as_u64).unwrap_or(0);
+            let Some(Value::Sequence(st)) = test.get("stages") else { continue };
+            for s in st {
+                f(file, tid, &input_of(&s.get("input").cloned().unwrap_or(Value::Null)));
+            }
+        }
+    }
+}
+
 /// The `@rx` literal prefilter (per value and the per-rule gate) is a shortcut, never a change of meaning:
 /// every stage of every CRS regression test (status-only ones included) runs through the engine with and
 /// without it, and the logged rule ids must be identical.
@@ -256,28 +280,53 @@ fn full_crs_regression_suite() {
 fn prefilter_changes_no_matched_rule_id_on_the_crs_suite() {
     let with = Arc::new(test_mode_engine());
     let without = Arc::new(test_mode_engine().with_rx_prefilter(false));
-    let mut files = Vec::new();
-    yaml_files(&crs_dir().join("tests/regression/tests"), &mut files);
     let (mut stages, mut matched, mut differ) = (0usize, 0usize, Vec::new());
-    for f in &files {
-        let text = std::fs::read_to_string(f).unwrap();
-        let Ok(doc) = serde_yaml::from_str::<Value>(&text) else { continue };
-        let Some(Value::Sequence(tests)) = doc.get("tests") else { continue };
-        for test in tests {
-            let tid = test.get("test_id").and_then(Value::as_u64).unwrap_or(0);
-            let Some(Value::Sequence(st)) = test.get("stages") else { continue };
-            for s in st {
-                let inp = input_of(&s.get("input").cloned().unwrap_or(Value::Null));
-                let (a, b) = (run_stage(&with, &inp), run_stage(&without, &inp));
-                stages += 1;
-                matched += a.len();
-                if a != b {
-                    differ.push(format!("{}#{tid}: with {a:?} without {b:?}", f.display()));
-                }
-            }
+    for_each_stage(&mut |f, tid, inp| {
+        let (a, b) = (run_stage(&with, inp), run_stage(&without, inp));
+        stages += 1;
+        matched += a.len();
+        if a != b {
+            differ.push(format!("{}#{tid}: with {a:?} without {b:?}", f.display()));
         }
-    }
+    });
     eprintln!("{stages} stages, {matched} rule matches with the prefilter, {} differ", differ.len());
+    assert!(stages > 4000, "the suite was not found or not parsed: {stages} stages");
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+}
+
+/// Load-time folding of constant `TX` flow rules is a shortcut, never a change of meaning: every stage of
+/// every CRS regression test runs with folding on and off, and the logged matches (id, message, data,
+/// variable, disruptive) and the whole `TX` collection at the end must be identical.
+#[test]
+#[ignore = "runs every CRS regression request twice; use `cargo test --release -- --ignored`"]
+fn folding_changes_no_match_and_no_tx_value_on_the_crs_suite() {
+    let with = Arc::new(test_mode_engine());
+    let without = Arc::new(test_mode_engine().with_folding(false));
+    let (never, always) = with.folded_rules();
+    assert!(never + always > 100, "{}", with.describe());
+    let outcome = |tx: &portcullis_waf::Transaction| {
+        let m: Vec<_> = tx
+            .matches()
+            .iter()
+            .map(|m| (m.id, m.msg.clone(), m.data.clone(), m.matched_var_name.clone(), m.disruptive))
+            .collect();
+        (m, tx.tx_members(), tx.intervention().cloned())
+    };
+    let (mut stages, mut matched, mut rules_on, mut rules_off, mut differ) = (0usize, 0usize, 0u64, 0u64, Vec::new());
+    for_each_stage(&mut |f, tid, inp| {
+        let (a, b) = (run_stage_tx(&with, inp), run_stage_tx(&without, inp));
+        stages += 1;
+        matched += a.matches().len();
+        rules_on += a.stats().rules as u64;
+        rules_off += b.stats().rules as u64;
+        if outcome(&a) != outcome(&b) {
+            differ.push(format!("{}#{tid}", f.display()));
+        }
+    });
+    eprintln!(
+        "{stages} stages, {matched} rule matches, {} differ; {never} never + {always} always folded; rules evaluated {rules_on} with folding, {rules_off} without",
+        differ.len()
+    );
     assert!(stages > 4000, "the suite was not found or not parsed: {stages} stages");
     assert!(differ.is_empty(), "{}", differ.join("\n"));
 }

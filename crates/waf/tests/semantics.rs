@@ -342,6 +342,63 @@ SecRule REQUEST_FILENAME "@rx \.php$" "id:6,phase:1,pass,log"
     assert!(gated >= 5, "the benign request alone skips rules 1, 2, 3 and 6: {gated}");
 }
 
+/// The gate's unions outlive a phase only while the data under them is unchanged (`gate_stale`), and rules
+/// with the same variables and chain share the OR of their sources' unions (`Gate::group`): data added
+/// after phase 1 (a late header, a parsed body, response headers) reopens the gates, with the prefilter
+/// on as with it off.
+#[test]
+fn gate_unions_follow_data_changes_between_phases() {
+    let rules = r#"
+SecRuleEngine On
+SecRequestBodyAccess On
+SecRule REQUEST_HEADERS|ARGS "@rx evil" "id:10,phase:1,pass,log"
+SecRule REQUEST_HEADERS|ARGS "@rx wicked" "id:11,phase:2,pass,log"
+SecRule REQUEST_HEADERS|ARGS "@rx evil" "id:12,phase:2,pass,log"
+SecRule ARGS "@rx evil" "id:13,phase:2,pass,log"
+SecRule REQUEST_HEADERS|ARGS "@rx evil" "id:14,phase:3,pass,log"
+SecRule RESPONSE_HEADERS "@rx evil" "id:15,phase:3,pass,log"
+"#;
+    let on = Arc::new(Engine::from_str(rules, "t.conf").unwrap());
+    let off = Arc::new(Engine::from_str(rules, "t.conf").unwrap().with_rx_prefilter(false));
+    /// (late request header, body, response header content type, expected matches)
+    type Case<'a> = (Option<&'a str>, Option<&'a str>, &'a str, &'a [u32]);
+    let cases: [Case; 5] = [
+        (None, None, "text/plain", &[]),
+        (Some("evil wicked"), None, "text/plain", &[11, 12, 14]),
+        (None, Some("q=evil"), "text/plain", &[12, 13, 14]),
+        (None, None, "evil/type", &[15]),
+        (None, Some("q=wicked"), "evil", &[11, 15]),
+    ];
+    let run = |e: &Arc<Engine>, late: Option<&str>, body: Option<&str>, resp: &str| {
+        let mut tx = e.transaction(info());
+        tx.request_line(if body.is_some() { "POST" } else { "GET" }, "/a?page=2", "HTTP/1.1");
+        tx.request_header(b"Host", b"example.com");
+        if body.is_some() {
+            tx.request_header(b"Content-Type", b"application/x-www-form-urlencoded");
+        }
+        assert!(tx.process_request_headers().is_none());
+        if let Some(v) = late {
+            tx.request_header(b"X-Late", v.as_bytes());
+        }
+        if let Some(b) = body {
+            tx.append_request_body(b.as_bytes()).unwrap();
+        }
+        assert!(tx.process_request_body().is_none());
+        tx.response_status(200, "HTTP/1.1");
+        tx.response_header(b"Content-Type", resp.as_bytes());
+        assert!(tx.process_response_headers().is_none());
+        tx
+    };
+    for (late, body, resp, want) in cases {
+        let a = run(&on, late, body, resp);
+        let b = run(&off, late, body, resp);
+        assert_eq!(ids(&a), want, "{late:?} {body:?} {resp}");
+        assert_eq!(ids(&a), ids(&b), "{late:?} {body:?} {resp}");
+    }
+    let benign = run(&on, None, None, "text/plain");
+    assert_eq!(benign.stats().rules, 0, "every rule is gated on a benign request");
+}
+
 #[test]
 fn response_mime_types_add_up_after_the_first_directive() {
     // The first directive replaces the built-in default (text/plain, text/html) ...

@@ -7,6 +7,11 @@ use regex::bytes::Regex;
 #[derive(Debug)]
 enum Rx {
     Static(Regex),
+    /// `^.*$`, `^.*` or `.*` compiled in ASCII mode: with DOTALL (`regex_util`) `.` matches every byte and
+    /// `$` is the end of the value, so the regex matches every value, whole (the leftmost, greedy match is
+    /// the entire input), and capture group 0 is the value itself. CRS uses it to copy header names
+    /// into `TX:0` (920450, once per header); the fast path skips the search and the capturing engine.
+    Whole,
     /// Parameter with macros: compiled per evaluation (rare; CRS has none).
     Dynamic(Param),
 }
@@ -19,6 +24,9 @@ pub fn build(arg: &str, ctx: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String>
         return Ok(Box::new(RxOp(Rx::Dynamic(Param::parse(arg)?), None)));
     }
     let (re, unicode) = compile_rx_mode(arg).map_err(|e| format!("bad regex: {e}"))?;
+    if !unicode && matches!(arg, "^.*$" | "^.*" | ".*") {
+        return Ok(Box::new(RxOp(Rx::Whole, None)));
+    }
     let pf = ctx.prefilter.and_then(|p| p.borrow_mut().register(arg, unicode));
     Ok(Box::new(RxOp(Rx::Static(re), pf)))
 }
@@ -49,6 +57,13 @@ impl Operator for RxOp {
     fn eval(&self, input: &[u8], ctx: &mut OpCtx<'_>) -> bool {
         match &self.0 {
             Rx::Static(re) => match_regex(re, input, ctx),
+            Rx::Whole => {
+                if let Some(caps) = ctx.captures.as_deref_mut() {
+                    caps.clear();
+                    caps.push(input);
+                }
+                true
+            }
             Rx::Dynamic(p) => {
                 let pat = p.with(ctx.env, |b| String::from_utf8_lossy(b).into_owned());
                 match compile_rx(&pat) {
@@ -57,5 +72,38 @@ impl Operator for RxOp {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::macros::MacroEnv;
+    use crate::operators::Captures;
+    use crate::variables::Var;
+
+    struct NoEnv;
+    impl MacroEnv for NoEnv {
+        fn expand_var(&self, _: Var, _: Option<&str>, _: &mut Vec<u8>) {}
+    }
+
+    /// The whole-value fast path gives what the regex gives: the match and the capture groups.
+    #[test]
+    fn whole_value_patterns_agree_with_the_regex() {
+        let inputs: &[&[u8]] = &[b"", b"host", b"a\nb\n", b"\n", b"\xff\xfe\x00x", "K\u{212a}".as_bytes(), b"x\r\n"];
+        let ctx = BuildCtx { rule_dir: std::path::Path::new("."), prefilter: None };
+        for pat in ["^.*$", "^.*", ".*"] {
+            let op = build(pat, &ctx).unwrap();
+            let re = compile_rx(pat).unwrap();
+            for input in inputs {
+                let (mut a, mut b) = (Captures::default(), Captures::default());
+                let hit = op.eval(input, &mut OpCtx { env: &NoEnv, captures: Some(&mut a) });
+                let want = match_regex(&re, input, &mut OpCtx { env: &NoEnv, captures: Some(&mut b) });
+                assert_eq!((hit, &a.groups), (want, &b.groups), "{pat} on {input:?}");
+                assert!(op.eval(input, &mut OpCtx { env: &NoEnv, captures: None }));
+            }
+        }
+        // anything else stays a regex
+        assert!(!build("^.*x$", &ctx).unwrap().eval(b"ab", &mut OpCtx { env: &NoEnv, captures: None }));
     }
 }

@@ -29,6 +29,8 @@ pub struct RuleSet {
     /// Some rule inspects `FILES_TMP_CONTENT`: only then are uploaded files' contents copied into a
     /// transaction (most rule sets, CRS included, never read them).
     pub reads_file_content: bool,
+    /// What the load-time fold pass found (`crate::fold`); set by `Engine::build`.
+    pub fold: crate::fold::FoldPlan,
 }
 
 impl RuleSet {
@@ -339,7 +341,7 @@ impl Compiler {
             .map_err(|e| err(&d.loc, id_hint, e))?;
         let continuing = matches!(self.entries.last(), Some(Entry::Rule { open_chain: true, .. }));
         if continuing {
-            return self.add_link(d, targets, op_name, op, negated, draft);
+            return self.add_link(d, targets, (op_name, op_arg), op, negated, draft);
         }
         let id = draft.id.ok_or_else(|| err(&d.loc, None, "rule has no id"))?;
         if !self.ids.insert(id) {
@@ -368,6 +370,7 @@ impl Compiler {
         let link = Link {
             targets,
             op_name: op_name.to_string(),
+            op_param: op_arg.to_string(),
             op,
             negated,
             transforms: chain,
@@ -391,6 +394,7 @@ impl Compiler {
             loc: d.loc.clone(),
             gate: None,
             target_list: None,
+            folded: None,
         };
         self.entries.push(Entry::Rule { rule: Box::new(rule), skip_after, open_chain: opens });
         Ok(())
@@ -400,7 +404,7 @@ impl Compiler {
         &mut self,
         d: &RawDirective,
         targets: Vec<Target>,
-        op_name: &str,
+        (op_name, op_arg): (&str, &str),
         op: Box<dyn operators::Operator>,
         negated: bool,
         draft: Draft,
@@ -431,6 +435,7 @@ impl Compiler {
         let link = Link {
             targets,
             op_name: op_name.to_string(),
+            op_param: op_arg.to_string(),
             op,
             negated,
             transforms: chain,
@@ -638,6 +643,18 @@ impl Compiler {
             .any(|t| t.var == crate::variables::Var::FilesTmpContent && !t.exclude);
         let (mut chains, settings) = (self.chains, self.settings);
         crate::rule::link_prefixes(&mut chains);
-        Ok((settings, RuleSet { phases, chains, prefilter, ids, tag_index, msg_index, reads_file_content }))
+        Ok((
+            settings,
+            RuleSet {
+                phases,
+                chains,
+                prefilter,
+                ids,
+                tag_index,
+                msg_index,
+                reads_file_content,
+                fold: Default::default(),
+            },
+        ))
     }
 }

@@ -56,8 +56,12 @@ impl Transaction {
         {
             return None;
         }
-        // the gate's unions hold for one phase: request/response data only change between phases
-        self.gate_cache.clear();
+        // the gate's unions hold while the request/response data they were taken over stays as it is: it only
+        // changes between phases, through the calls that set `gate_stale`
+        if self.gate_stale {
+            self.gate_cache.clear();
+            self.gate_stale = false;
+        }
         self.list_cache.clear();
         // the values list is the transaction's (pooled), not allocated per phase
         let mut items = std::mem::take(&mut self.phase_items);
@@ -72,15 +76,47 @@ impl Transaction {
         let p = (phase - 1) as usize;
         let engine = Arc::clone(&self.engine);
         let rules = &engine.rules.phases[p];
+        // load-time verdicts (`crate::fold`) hold once phase 1 has run the initialisation prefix intact
+        // ... and only from an empty TX, as the probe ran (a key set before the rules, e.g. a gateway's pinned
+        // paranoia level, is a value the verdicts were not taken with)
+        let mut fold_pending = phase == 1 && engine.fold && self.tx.len() == 0;
+        if phase == 1 {
+            self.fold_ok = false;
+        }
         let mut i = 0;
+        if fold_pending && self.mode != EngineMode::Off {
+            // start from the initialisation prefix's result when nothing can make this run differ (`fold`)
+            if let Some(snap) = &engine.rules.fold.snapshot {
+                if self.tx.len() == 0 && self.fold_prefix_intact() {
+                    for (k, v) in &snap.tx {
+                        self.tx_set(k, v);
+                    }
+                    i = snap.resume;
+                }
+            }
+        }
         while i < rules.len() {
             if self.mode == EngineMode::Off {
                 break;
+            }
+            if fold_pending && i >= engine.rules.fold.prefix_end {
+                fold_pending = false;
+                self.fold_ok = self.fold_prefix_intact();
             }
             let rule = &rules[i];
             if self.is_removed(rule) || rule.gate.as_ref().is_some_and(|g| !self.gate_open(g)) {
                 i += 1;
                 continue;
+            }
+            if let (Some(always), true) = (rule.folded, self.fold_ok) {
+                if self.excl.targets.is_empty() || !self.excl.targets.contains_key(&rule.id) {
+                    i = match (always, rule.skip_after) {
+                        (false, _) => i + 1,
+                        (true, Some(t)) => t,
+                        (true, None) => i + 1 + rule.skip as usize,
+                    };
+                    continue;
+                }
             }
             self.current_rule = Some((rule.id, p, i));
             if !self.eval_rule(rule, &engine.rules.chains, items) {
@@ -130,13 +166,13 @@ impl Transaction {
         None
     }
 
-    fn is_removed(&self, rule: &Rule) -> bool {
+    pub(crate) fn is_removed(&self, rule: &Rule) -> bool {
         (!self.excl.ids.is_empty() && crate::actions::ctl::in_ranges(&self.excl.ids, rule.id))
             || (!self.excl.removed.is_empty() && self.excl.removed.contains(&rule.id))
     }
 
     /// Evaluates a rule and its chain; on a full match, logs it. Returns whether it matched.
-    fn eval_rule(&mut self, rule: &Rule, chains: &[TransformChain], items: &mut Vec<Item>) -> bool {
+    pub(crate) fn eval_rule(&mut self, rule: &Rule, chains: &[TransformChain], items: &mut Vec<Item>) -> bool {
         self.matched_count = 0;
         self.stats.rules += 1;
         for (k, link) in rule.links.iter().enumerate() {

@@ -6,7 +6,8 @@
 //! benign request end here.
 //!
 //! Why this is exact: the gate's variables hold arena data that only changes between phases (the union
-//! cache is cleared when a phase starts), the union runs over *all* keys (a superset of what selectors and
+//! cache is cleared when a phase starts after data was added: `Transaction::gate_stale`, set by every call
+//! that adds request or response data), the union runs over *all* keys (a superset of what selectors and
 //! exclusions leave), with the same transformation chain and cache as the evaluator, and only rules whose
 //! first link is a plain (not negated, not `multiMatch`) prefiltered `@rx` are gated: such a link fails,
 //! without side effects, exactly when the prefilter rules out every value. This module owns the caches
@@ -81,7 +82,7 @@ pub(crate) fn gate_of(rule: &Rule) -> Option<Gate> {
             sources.push(s);
         }
     }
-    Some(Gate { prefilter_id, chain: head.transforms, sources, slots: Vec::new(), base_slots: Vec::new() })
+    Some(Gate { prefilter_id, chain: head.transforms, sources, slots: Vec::new(), base_slots: Vec::new(), group: 0 })
 }
 
 /// Numbers every distinct (source, chain) union of the rules' gates densely (called once at load, after
@@ -96,6 +97,15 @@ pub(crate) fn number_gate_slots(phases: &mut [Vec<Rule>]) {
             };
             g.slots = g.sources.iter().map(|s| slot(*s, g.chain)).collect();
             g.base_slots = g.sources.iter().map(|s| slot(*s, UNTRANSFORMED)).collect();
+        }
+    }
+    // group numbers follow every per-source number: one gate cache vector holds both
+    let first = ids.len() as u32;
+    let mut groups: std::collections::HashMap<(Vec<GateSource>, ChainId), u32> = std::collections::HashMap::new();
+    for r in phases.iter_mut().flatten() {
+        if let Some(g) = &mut r.gate {
+            let next = first + groups.len() as u32;
+            g.group = *groups.entry((g.sources.clone(), g.chain)).or_insert(next);
         }
     }
 }
@@ -191,15 +201,45 @@ impl Transaction {
         if !self.engine.rx_prefilter {
             return true;
         }
+        // rules with the same variables and chain share the OR of their sources' unions (`Gate::group`):
+        // once one of them found every source closed, the others test one bitset
+        if let Some(u) = self.gate_cache.get(gate.group as usize).filter(|u| **u >= 2) {
+            return self.pf_has(PfBits::At((*u - 2) as usize), gate.prefilter_id);
+        }
+        let words = self.engine.rules.prefilter.words();
+        let mut acc = std::mem::take(&mut self.gate_acc);
+        acc.clear();
+        acc.resize(words, 0);
         for (k, s) in gate.sources.iter().enumerate() {
             let (Some(slot), Some(base)) = (gate.slots.get(k), gate.base_slots.get(k)) else {
+                self.gate_acc = acc;
                 return true;
             };
             let union = self.union_in_slot(*s, gate.chain, *slot as usize, *base as usize);
-            if union < 2 || self.pf_has(PfBits::At((union - 2) as usize), gate.prefilter_id) {
-                return true;
+            let at = (union as usize).wrapping_sub(2);
+            let bits = if union < 2 { None } else { self.pf_bits.get(at..at + words) };
+            match bits {
+                Some(b) if !prefilter::has(b, gate.prefilter_id) => {
+                    for (a, b) in acc.iter_mut().zip(b) {
+                        *a |= *b;
+                    }
+                }
+                _ => {
+                    self.gate_acc = acc;
+                    return true;
+                }
             }
         }
+        // every source is closed (so conclusive): record their OR for the group. Exact: a rule's bit is set in
+        // the OR exactly when it is set in one source's union, which is what the loop above asks
+        let off = self.pf_bits.len() as u32;
+        self.pf_bits.extend_from_slice(&acc);
+        self.gate_acc = acc;
+        let g = gate.group as usize;
+        if self.gate_cache.len() <= g {
+            self.gate_cache.resize(g + 1, 0);
+        }
+        self.gate_cache[g] = off + 2;
         false
     }
 

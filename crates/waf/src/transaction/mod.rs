@@ -212,6 +212,11 @@ pub struct Transaction {
     /// The values of the rule link being evaluated (reused by every rule; pooled).
     pub(crate) phase_items: Vec<collect::Item>,
     pub(crate) gate_scratch: Vec<u64>,
+    /// The OR of a gate's source unions while `gate::gate_open` walks them.
+    pub(crate) gate_acc: Vec<u64>,
+    /// Request or response data changed since the gate's unions were computed: `run_phase` clears
+    /// `gate_cache` only then (a GET's phase 2 sees the data phase 1 saw, so it keeps phase 1's unions).
+    pub(crate) gate_stale: bool,
     /// Per arena value: the attack classes whose detector may fire on it (`portcullis_detect::prefilter::
     /// classes`), computed once and shared by every detector rule that reads the value.
     pub(crate) class_cache: HashMap<Span, portcullis_detect::prefilter::Classes, BuildFx>,
@@ -228,6 +233,9 @@ pub struct Transaction {
     pub(crate) captures: Captures,
     pub(crate) highest_severity: u8,
     pub(crate) current_rule: Option<(u32, usize, usize)>,
+    /// Phase 1 passed the end of the initialisation prefix with every init rule run (`crate::fold`): the
+    /// rules' load-time verdicts hold for this transaction.
+    pub(crate) fold_ok: bool,
 }
 
 /// A small fast hasher for the transformation cache (keys are a few integers, not attacker-chosen
@@ -300,6 +308,8 @@ impl Transaction {
             gate_items: b.gate_items,
             phase_items: b.phase_items,
             gate_scratch: Vec::new(),
+            gate_acc: Vec::new(),
+            gate_stale: true,
             class_cache: b.class_cache,
             list_cache: b.list_cache,
             stats: EvalStats::default(),
@@ -310,6 +320,7 @@ impl Transaction {
             captures: Captures::default(),
             highest_severity: 255,
             current_rule: None,
+            fold_ok: false,
         }
     }
 
@@ -329,6 +340,7 @@ impl Transaction {
 
     /// Sets the request line. `uri` is the request target as received (path + query, or absolute form).
     pub fn request_line(&mut self, method: &str, uri: &str, protocol: &str) {
+        self.gate_stale = true;
         self.req.method = self.push(method.as_bytes());
         self.req.uri_raw = self.push(uri.as_bytes());
         // absolute-form: drop scheme and authority for REQUEST_URI
@@ -368,6 +380,7 @@ impl Transaction {
 
     /// Adds one request header (call once per header line, in order).
     pub fn request_header(&mut self, name: &[u8], value: &[u8]) {
+        self.gate_stale = true;
         let n = self.push(name);
         let v = self.push(value);
         self.req.headers.push(Kv { name: n, value: v });
@@ -462,6 +475,7 @@ impl Transaction {
             self.req.body_processor = Some("URLENCODED".into());
         }
         if self.request_body_access && !self.req.body.is_empty() {
+            self.gate_stale = true;
             let body = std::mem::take(&mut self.req.body);
             // REQUEST_BODY as in Coraza/ModSecurity: for URLENCODED or when forced (CRS 901340 forces it
             // when no processor applies); XML/JSON/multipart bodies are inspected through their parsers.
@@ -533,11 +547,13 @@ impl Transaction {
 
     /// Sets the response status line.
     pub fn response_status(&mut self, status: u16, protocol: &str) {
+        self.gate_stale = true;
         self.resp.status = status;
         self.resp.protocol = self.push(protocol.as_bytes());
     }
 
     pub fn response_header(&mut self, name: &[u8], value: &[u8]) {
+        self.gate_stale = true;
         let n = self.push(name);
         let v = self.push(value);
         self.resp.headers.push(Kv { name: n, value: v });
@@ -590,6 +606,7 @@ impl Transaction {
             return None;
         }
         if !self.resp.body.is_empty() {
+            self.gate_stale = true;
             let body = std::mem::take(&mut self.resp.body);
             self.resp.body_span = self.push(&body);
             self.resp.body = body;
@@ -636,6 +653,12 @@ impl Transaction {
     /// Current value of `TX:name` (lowercase name), for tests and diagnostics.
     pub fn tx_var(&self, name: &str) -> Option<&[u8]> {
         self.tx.get(&self.arena, name.to_ascii_lowercase().as_bytes()).map(|(_, v)| self.get(v))
+    }
+
+    /// Every `TX` member as (name, value), in name order (tests and diagnostics: the fold equivalence tests
+    /// compare whole `TX` collections).
+    pub fn tx_members(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.tx.sorted(&self.arena).into_iter().map(|(k, v)| (self.get(k).to_vec(), self.get(v).to_vec())).collect()
     }
 
     /// Sets `TX:key` (key already lowercase).

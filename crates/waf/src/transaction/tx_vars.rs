@@ -85,7 +85,6 @@ impl TxVars {
     }
 
     /// Every entry, in name order.
-    #[cfg(test)]
     pub(crate) fn sorted(&self, arena: &[u8]) -> Vec<(Span, Span)> {
         let mut v: Vec<(Span, Span)> = self.iter().collect();
         v.sort_unstable_by(|a, b| bytes(arena, a.0).cmp(bytes(arena, b.0)));

@@ -2,7 +2,10 @@
 //! `!ARGS:/^x/`, `&TX:score`, `XML:/*`) as parsed from a rule. The values themselves are read by the
 //! transaction (`crate::transaction::collect`), which keeps request data in one arena and hands out spans.
 
-use crate::regex_util::{compile_rx, RxError};
+mod key_regex;
+
+use crate::regex_util::RxError;
+pub use key_regex::KeyRegex;
 
 /// Every variable the engine knows. Collections hold zero or more `(key, value)` pairs; scalars always
 /// yield exactly one value (empty when unset), as in ModSecurity v3 / Coraza.
@@ -234,7 +237,7 @@ pub enum Selector {
     /// Exact key, compared case-insensitively (stored lowercase).
     Key(String),
     /// `:/regex/` on the key.
-    Regex(regex::bytes::Regex),
+    Regex(KeyRegex),
     /// `XML:/xpath` — kept verbatim; the XML view treats `/*` and `//@*` as "all text" / "all attributes".
     XPath(String),
 }
@@ -344,9 +347,7 @@ pub fn parse_targets(s: &str) -> Result<Vec<Target>, TargetError> {
                     return Err(TargetError::Regex { target: s[start..].to_string(), err: RxError::Unterminated });
                 };
                 let pat = &s[i + 1..end];
-                // collection keys are matched case-insensitively, as ModSecurity compiles key regexes
-                // (`TX:/MULTIPART_HEADERS_CONTENT_TYPES_*/` must see the lowercase TX keys)
-                let re = compile_rx(&format!("(?i:{pat})"))
+                let re = KeyRegex::new(pat)
                     .map_err(|err| TargetError::Regex { target: s[start..end + 1].to_string(), err })?;
                 selector = Selector::Regex(re);
                 i = end + 1;

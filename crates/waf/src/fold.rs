@@ -1,0 +1,412 @@
+//! Load-time constant folding of `TX` flow rules.
+//!
+//! Most rules CRS evaluates on a benign request ask a question the rule set answers by itself: at paranoia
+//! level 1, `SecRule TX:DETECTION_PARANOIA_LEVEL "@lt 2" "...,nolog,skipAfter:END-..."` always matches, and
+//! `&TX:crs_setup_version "@eq 0"` never does. This pass finds such rules once, at load, and gives them a
+//! verdict (`Rule::folded`): the evaluator then skips a "never" rule and takes an "always" rule's
+//! `skip`/`skipAfter` without collecting, transforming or comparing anything.
+//!
+//! # Why it is exact
+//!
+//! - **The initialisation prefix.** The leading run of phase-1 rules made of *init* rules (they read only
+//!   `TX` and constants — targets and operand/action macros — and their actions only write `TX` or are
+//!   `ctl`) and *transparent* rules (anything, but they write no `TX`: no `setvar`/`expirevar` on it, no
+//!   `capture`, and no `skip`/`skipAfter`). A transaction starts with an empty `TX`, and transparent rules
+//!   cannot change it or the path through the prefix, so the init rules compute the same `TX` on every
+//!   transaction — provided all of them run (none removed, none with a removed target) and the phase is not
+//!   ended early (intervention, `allow`, engine off). The evaluator checks exactly that when phase 1 passes
+//!   the prefix's end, per transaction (`Transaction::fold_ok`); otherwise no verdict is used.
+//! - **Load-constant keys.** A `TX` key is constant when no rule outside the prefix can write it: not by a
+//!   `setvar` or `expirevar` naming it (`=`, `=+`, `=-`, `!`), not by one whose name holds a macro and
+//!   whose literal start is a prefix of the key (`tx.%{...}` writes anything), not by `capture` (`TX:0`–`9`).
+//!   The gateway cannot write `TX` either (no API does).
+//! - **Foldable rules** (after the prefix, any phase): every link reads only constant keys by name
+//!   (`TX:key` or `&TX:key`, no exclusion), its operand is static or expands only constant keys, it runs no
+//!   action (`setvar`, `ctl`, `initcol`...) and has no `capture`, and the rule does not `log` (there is
+//!   nothing it would record). A matching rule also changes `MATCHED_VAR*`, so nothing is folded when some
+//!   rule reads `MATCHED_VAR*` before its own match (in its first link's targets or operand); and an
+//!   "always" rule must be `pass` without `severity` (which would change `HIGHEST_SEVERITY`).
+//! - **The verdict** comes from the real evaluator: one probe transaction runs the prefix (in
+//!   DetectionOnly; if an init rule with a disruptive action other than `pass` matches, turns the engine
+//!   off or removes an init rule, nothing is folded) and then evaluates each foldable rule once.
+//! - Removals stay dynamic: the evaluator checks `ctl:ruleRemove*` / per-route removals *before* the
+//!   verdict, and a rule with `ctl:ruleRemoveTarget*` in force in the transaction is evaluated normally.
+//!
+//! This module owns the analysis and the probe; the evaluator's use of the verdicts is in
+//! `transaction::eval::run_rules`. It does not change rule order, ids or any other load pass.
+
+use crate::actions::{Action, Disruptive, EngineMode};
+use crate::engine::Engine;
+use crate::error::{LoadError, Location};
+use crate::macros::Macro;
+use crate::rule::{Link, Rule};
+use crate::seclang::RuleSet;
+use crate::transaction::{Transaction, TxInfo};
+use crate::variables::{Selector, Var};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// What the fold pass found; kept in the rule set for the evaluator.
+#[derive(Debug, Default, Clone)]
+pub struct FoldPlan {
+    /// Phase-1 index where the initialisation prefix ends (0: no prefix).
+    pub prefix_end: usize,
+    /// Phase-1 indexes of the prefix's init rules: all of them must run for the verdicts to hold.
+    pub init: Vec<usize>,
+    /// Rules with a "never" verdict.
+    pub never: usize,
+    /// Rules with an "always" verdict.
+    pub always: usize,
+    /// Why nothing could be folded, when the probe refused (for `Engine::describe`).
+    pub refused: Option<&'static str>,
+    /// The prefix's result, when a transaction may start from it instead of running the prefix.
+    pub snapshot: Option<Snapshot>,
+}
+
+/// What the initialisation prefix leaves behind, replayed at the start of phase 1 instead of evaluating its
+/// rules. Taken only when that is all it leaves: every rule of the prefix is an init rule without `ctl`
+/// (nothing but `TX` changes, nothing can remove a prefix rule while it runs), and every rule that matched in
+/// the probe is `pass`, without `log` and without `severity` (no match record, no `HIGHEST_SEVERITY`).
+/// `MATCHED_VAR*` is left as a fresh transaction has it, which no rule can tell apart (folding is refused when
+/// a rule reads it before its own match). The order of `TX` members is not observable (selectors sort them).
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// `TX` after the prefix: (lowercase name, value).
+    pub tx: Vec<(String, Vec<u8>)>,
+    /// The phase-1 index the rule walk continues at (the prefix's end, or past it after a `skipAfter`).
+    pub resume: usize,
+}
+
+/// How a rule of the leading run of phase 1 takes part in the prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Reads only `TX` and constants, writes only `TX` (or runs `ctl`): computes the same on every transaction.
+    Init,
+    /// Writes no `TX` and changes no flow: cannot change what the init rules compute.
+    Transparent,
+}
+
+/// Does the macro read only `TX`?
+fn reads_only_tx(m: &Macro) -> bool {
+    m.vars().all(|(v, _)| v == Var::Tx)
+}
+
+/// The operand's macro, when the parameter holds one (`@lt %{tx.max}`); an unparsable one reads "anything".
+fn operand(link: &Link) -> Option<Result<Macro, String>> {
+    link.op_param.contains("%{").then(|| Macro::parse(&link.op_param))
+}
+
+fn role_of(rule: &Rule) -> Option<Role> {
+    let init = rule.links.iter().all(|l| {
+        l.targets.iter().all(|t| t.var == Var::Tx)
+            && operand(l).is_none_or(|m| m.is_ok_and(|m| reads_only_tx(&m)))
+            && l.actions.iter().all(|a| match a {
+                Action::SetVar(sv) => sv.collection == Var::Tx && reads_only_tx(&sv.key) && reads_only_tx(&sv.value),
+                Action::Ctl(_) => true,
+                _ => false,
+            })
+    });
+    if init {
+        return Some(Role::Init);
+    }
+    let writes_tx = rule.links.iter().any(|l| {
+        l.capture
+            || l.actions.iter().any(|a| match a {
+                Action::SetVar(sv) => sv.collection == Var::Tx,
+                Action::ExpireVar { collection, .. } => *collection == Var::Tx,
+                _ => false,
+            })
+    });
+    (!writes_tx && rule.skip == 0 && rule.skip_after.is_none()).then_some(Role::Transparent)
+}
+
+/// The `TX` keys rules outside the prefix may write.
+#[derive(Debug, Default)]
+struct Writes {
+    exact: HashSet<Vec<u8>>,
+    /// Literal starts of macro-built names (`tx.%{...}`); an empty one means any key.
+    prefixes: Vec<Vec<u8>>,
+    /// Some rule has `capture` (writes `TX:0`–`TX:9`).
+    digits: bool,
+}
+
+impl Writes {
+    fn add_key(&mut self, key: &Macro) {
+        match key.as_static() {
+            Some(k) => {
+                self.exact.insert(k.to_ascii_lowercase());
+            }
+            None => self.prefixes.push(key.literal_prefix().to_ascii_lowercase()),
+        }
+    }
+
+    fn add_rule(&mut self, rule: &Rule) {
+        for l in &rule.links {
+            self.digits |= l.capture;
+            for a in &l.actions {
+                match a {
+                    Action::SetVar(sv) if sv.collection == Var::Tx => self.add_key(&sv.key),
+                    Action::ExpireVar { collection: Var::Tx, key, .. } => self.add_key(key),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Is the (lowercase) key out of reach of every writer?
+    fn is_constant(&self, key: &[u8]) -> bool {
+        let captured = self.digits && !key.is_empty() && key.iter().all(u8::is_ascii_digit);
+        !(captured || self.exact.contains(key) || self.prefixes.iter().any(|p| key.starts_with(p)))
+    }
+}
+
+/// Can the rule's outcome be decided at load (before looking at what it decides)?
+fn foldable(rule: &Rule, w: &Writes) -> bool {
+    !rule.log
+        && rule.links.iter().all(|l| {
+            !l.capture
+                && l.actions.is_empty()
+                && l.targets.iter().all(|t| {
+                    t.var == Var::Tx
+                        && !t.exclude
+                        && matches!(&t.selector, Selector::Key(k) if w.is_constant(k.as_bytes()))
+                })
+                && operand(l).is_none_or(|m| {
+                    m.is_ok_and(|m| {
+                        m.vars().all(|(v, k)| v == Var::Tx && k.is_some_and(|k| w.is_constant(k.as_bytes())))
+                    })
+                })
+        })
+}
+
+/// Does some rule read `MATCHED_VAR*` before its own match (first link's targets or operand)?
+fn reads_matched_before_match(rules: &RuleSet) -> bool {
+    let matched =
+        |v: Var| matches!(v, Var::MatchedVar | Var::MatchedVars | Var::MatchedVarName | Var::MatchedVarsNames);
+    rules.phases.iter().flatten().filter_map(|r| r.links.first()).any(|l| {
+        l.targets.iter().any(|t| matched(t.var))
+            || operand(l).is_some_and(|m| m.map_or(true, |m| m.vars().any(|(v, _)| matched(v))))
+    })
+}
+
+/// The analysis without the probe: the prefix, and the (phase index, rule index) of every foldable rule.
+fn analyse(rules: &RuleSet) -> (FoldPlan, Vec<(usize, usize)>) {
+    let phase1 = &rules.phases[0];
+    let mut plan = FoldPlan::default();
+    for (i, r) in phase1.iter().enumerate() {
+        match role_of(r) {
+            Some(Role::Init) => {
+                plan.init.push(i);
+                // the prefix ends after its last rule with an action (a write or a `ctl`): a flow-only rule
+                // after it is a fold candidate, not part of the initialisation
+                if r.links.iter().any(|l| l.capture || !l.actions.is_empty()) {
+                    plan.prefix_end = i + 1;
+                }
+            }
+            Some(Role::Transparent) => {}
+            None => break,
+        }
+    }
+    let end = plan.prefix_end;
+    plan.init.retain(|&i| i < end);
+    let mut w = Writes::default();
+    let outside = |p: usize, i: usize| p > 0 || i >= plan.prefix_end;
+    for (p, phase) in rules.phases.iter().enumerate() {
+        for (i, r) in phase.iter().enumerate() {
+            if outside(p, i) {
+                w.add_rule(r);
+            }
+        }
+    }
+    let mut candidates = Vec::new();
+    if reads_matched_before_match(rules) {
+        plan.refused = Some("a rule reads MATCHED_VAR before its own match");
+        return (plan, candidates);
+    }
+    for (p, phase) in rules.phases.iter().enumerate() {
+        for (i, r) in phase.iter().enumerate() {
+            if outside(p, i) && foldable(r, &w) {
+                candidates.push((p, i));
+            }
+        }
+    }
+    (plan, candidates)
+}
+
+impl Transaction {
+    /// Runs the prefix as phase 1 would (DetectionOnly, so a matching disruptive rule is seen, not obeyed),
+    /// then evaluates each candidate once. `Err`: the prefix does not compute the same on every transaction.
+    fn fold_probe(
+        &mut self,
+        plan: &FoldPlan,
+        candidates: &[(usize, usize)],
+    ) -> Result<(Vec<bool>, Option<Snapshot>), &'static str> {
+        let engine = Arc::clone(&self.engine);
+        let rules = &engine.rules;
+        let phase1 = &rules.phases[0];
+        let mut items = Vec::new();
+        self.mode = EngineMode::DetectionOnly;
+        let mut i = 0;
+        // can a transaction start from the prefix's result? (`Snapshot`)
+        let mut replayable = plan.init.len() == plan.prefix_end
+            && phase1[..plan.prefix_end]
+                .iter()
+                .all(|r| r.links.iter().all(|l| l.actions.iter().all(|a| !matches!(a, Action::Ctl(_)))));
+        while i < plan.prefix_end {
+            let rule = &phase1[i];
+            if self.is_removed(rule) || !plan.init.contains(&i) {
+                i += 1;
+                continue;
+            }
+            self.current_rule = Some((rule.id, 0, i));
+            if !self.eval_rule(rule, &rules.chains, &mut items) {
+                i += 1;
+                continue;
+            }
+            if rule.disruptive != Disruptive::Pass {
+                return Err("an initialisation rule with a disruptive action matches");
+            }
+            replayable &= !rule.log && rule.meta.severity.is_none();
+            if self.mode == EngineMode::Off {
+                return Err("an initialisation rule turns the engine off");
+            }
+            i = match rule.skip_after {
+                Some(t) => t,
+                None => i + 1 + rule.skip as usize,
+            };
+        }
+        self.current_rule = None;
+        if !self.fold_prefix_intact() || self.mode == EngineMode::Off {
+            return Err("an initialisation rule removes another one");
+        }
+        let snapshot = if replayable && self.matches.is_empty() {
+            let tx: Option<Vec<(String, Vec<u8>)>> =
+                self.tx_members().into_iter().map(|(k, v)| String::from_utf8(k).ok().map(|k| (k, v))).collect();
+            tx.map(|tx| Snapshot { tx, resume: i })
+        } else {
+            None
+        };
+        let mut verdicts = Vec::with_capacity(candidates.len());
+        for &(p, i) in candidates {
+            let rule = &rules.phases[p][i];
+            self.current_rule = Some((rule.id, p, i));
+            verdicts.push(self.eval_rule(rule, &rules.chains, &mut items));
+        }
+        self.current_rule = None;
+        Ok((verdicts, snapshot))
+    }
+
+    /// Did every init rule of the prefix run? (None removed, none with a target removed; the caller knows the
+    /// phase reached the prefix's end with the engine on.)
+    pub(crate) fn fold_prefix_intact(&self) -> bool {
+        let plan = &self.engine.rules.fold;
+        let phase1 = &self.engine.rules.phases[0];
+        if self.excl.ids.is_empty() && self.excl.removed.is_empty() && self.excl.targets.is_empty() {
+            return true;
+        }
+        plan.init.iter().all(|&k| {
+            let r = &phase1[k];
+            !self.is_removed(r) && !self.excl.targets.contains_key(&r.id)
+        })
+    }
+}
+
+/// Runs the fold pass over a freshly built engine and returns it with `Rule::folded` and
+/// `RuleSet::fold` set.
+pub(crate) fn fold(mut engine: Engine) -> Result<Engine, LoadError> {
+    let (mut plan, candidates) = analyse(&engine.rules);
+    if candidates.is_empty() {
+        engine.rules.fold = plan;
+        return Ok(engine);
+    }
+    // the probe needs the plan's prefix in the engine it runs on
+    engine.rules.fold = plan.clone();
+    let engine = Arc::new(engine);
+    let probe_info = TxInfo {
+        unique_id: String::from("fold-probe"),
+        client_addr: std::net::Ipv4Addr::UNSPECIFIED.into(),
+        client_port: 0,
+        server_addr: std::net::Ipv4Addr::UNSPECIFIED.into(),
+        server_port: 0,
+    };
+    let verdicts = {
+        let mut tx = engine.transaction(probe_info);
+        tx.fold_probe(&plan, &candidates)
+    };
+    // the probe transaction is gone, so this is the only reference
+    let mut engine = Arc::into_inner(engine).ok_or_else(|| LoadError::Syntax {
+        loc: Location { file: "<fold>".into(), line: 0 },
+        rule_id: None,
+        msg: "internal error: the fold probe kept the engine".into(),
+    })?;
+    match verdicts {
+        Err(why) => plan.refused = Some(why),
+        Ok((v, snapshot)) => {
+            plan.snapshot = snapshot;
+            for (&(p, i), &matches) in candidates.iter().zip(&v) {
+                let rule = &mut engine.rules.phases[p][i];
+                if matches && (rule.disruptive != Disruptive::Pass || rule.meta.severity.is_some()) {
+                    continue;
+                }
+                rule.folded = Some(matches);
+                if matches {
+                    plan.always += 1;
+                } else {
+                    plan.never += 1;
+                }
+            }
+        }
+    }
+    engine.rules.fold = plan;
+    Ok(engine)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::Engine;
+    use crate::transaction::TxInfo;
+    use std::sync::Arc;
+
+    fn info() -> TxInfo {
+        TxInfo {
+            unique_id: String::from("t"),
+            client_addr: std::net::Ipv4Addr::LOCALHOST.into(),
+            client_port: 1,
+            server_addr: std::net::Ipv4Addr::LOCALHOST.into(),
+            server_port: 2,
+        }
+    }
+
+    /// A `TX` key set before phase 1 (the gateway pins per-route paranoia levels this way) is a value the
+    /// probe did not see: nothing folded is used then, and the outcome is the unfolded one.
+    #[test]
+    fn tx_set_before_phase_1_turns_the_verdicts_off() {
+        let text = r#"
+SecRuleEngine On
+SecAction "id:1,phase:1,pass,nolog,setvar:tx.level=+1"
+SecRule TX:LEVEL "@lt 2" "id:2,phase:1,pass,nolog,skipAfter:END-LEVEL-2"
+SecRule ARGS "@rx evil" "id:3,phase:1,pass,log"
+SecMarker "END-LEVEL-2"
+"#;
+        let on = Arc::new(Engine::from_str(text, "t.conf").unwrap());
+        let off = Arc::new(Engine::from_str(text, "t.conf").unwrap().with_folding(false));
+        assert!(on.folded_rules().1 >= 1, "rule 2 folds to always: {:?}", on.folded_rules());
+        // level 1 after the prefix on an empty TX (rule 2 skips rule 3); 2 when the transaction starts at 1
+        for (pre, want) in [(None, vec![]), (Some("1"), vec![3u32])] {
+            let ids: Vec<Vec<u32>> = [&on, &off]
+                .iter()
+                .map(|e| {
+                    let mut tx = e.transaction(info());
+                    tx.request_line("GET", "/?q=evil", "HTTP/1.1");
+                    if let Some(v) = pre {
+                        tx.tx_set("level", v.as_bytes());
+                    }
+                    let _ = tx.process_request_headers();
+                    tx.matches().iter().map(|m| m.id).collect()
+                })
+                .collect();
+            assert_eq!(ids[0], want, "{pre:?}");
+            assert_eq!(ids[1], want, "{pre:?}");
+        }
+    }
+}
