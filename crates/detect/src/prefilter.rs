@@ -155,17 +155,7 @@ impl Classes {
     pub fn may_match(&mut self, class: Class, v: &[u8]) -> bool {
         let b = bit(class);
         if self.known & b == 0 {
-            let word = match class {
-                Class::Sqli => has_double_dash(v),
-                Class::Cmdi => crate::cmdi::may_be_program(v),
-                Class::PathTraversal => {
-                    traversal_without_separator(v, self.yes & DOT != 0, self.yes & NON_WORD_BYTE != 0)
-                }
-                Class::ProtoPollution => contains_ci(v, b"proto"),
-                Class::Ssrf => crate::ssrf::may_be_bare_ipv4(v),
-                _ => false,
-            };
-            let yes = word || *self.base64.get_or_insert_with(|| base64_payload(v).is_some());
+            let yes = self.word(class, v) || *self.base64.get_or_insert_with(|| base64_payload(v).is_some());
             self.known |= b;
             if yes {
                 self.yes |= b;
@@ -173,6 +163,55 @@ impl Classes {
         }
         self.yes & b != 0
     }
+
+    /// The word test of `class` (for a value whose bytes did not decide it): `false` for classes without one.
+    fn word(&self, class: Class, v: &[u8]) -> bool {
+        match class {
+            Class::Sqli => has_double_dash(v),
+            Class::Cmdi => crate::cmdi::may_be_program(v),
+            Class::PathTraversal => traversal_without_separator(v, self.yes & DOT != 0, self.yes & NON_WORD_BYTE != 0),
+            Class::ProtoPollution => contains_ci(v, b"proto"),
+            Class::Ssrf => crate::ssrf::may_be_bare_ipv4(v),
+            _ => false,
+        }
+    }
+
+    /// Every class decided: bit [`class_bit`]`(c)` is set when `c`'s detector may fire on `v` (the same `v`
+    /// as [`Classes::of`]). Each class not yet known costs its word test; the base64 test runs at most once.
+    ///
+    /// A mask short of [`ALL_CLASSES`] also proves that [`crate::decode::deep`] and
+    /// [`crate::decode::base64_payload`] leave `v` alone (every byte `deep` starts at is an escape byte every
+    /// class passes on, and base64 of text passes every class), so `t:deepDecode` and `t:base64IfEncoded`
+    /// return it unchanged: the WAF engine uses this to skip computing those forms.
+    pub fn mask(&mut self, v: &[u8]) -> u16 {
+        let unknown = ALL_CLASSES & !self.known;
+        if unknown != 0 {
+            // `may_match` per unknown class, in one go: base64 of text passes them all, otherwise each passes
+            // by its word test (classes without one need base64, so the test runs anyway)
+            if *self.base64.get_or_insert_with(|| base64_payload(v).is_some()) {
+                self.yes |= unknown;
+            } else {
+                for c in WORD_TESTED {
+                    if unknown & bit(c) != 0 && self.word(c, v) {
+                        self.yes |= bit(c);
+                    }
+                }
+            }
+            self.known |= unknown;
+        }
+        self.yes & ALL_CLASSES
+    }
+}
+
+/// The classes with a word test (`Classes::word`).
+const WORD_TESTED: [Class; 5] = [Class::Sqli, Class::Cmdi, Class::PathTraversal, Class::ProtoPollution, Class::Ssrf];
+
+/// The bits of every [`Class`] in a [`Classes::mask`].
+pub const ALL_CLASSES: u16 = (1 << Class::ALL.len()) - 1;
+
+/// The bit of `class` in a [`Classes::mask`].
+pub const fn class_bit(class: Class) -> u16 {
+    bit(class)
 }
 
 const fn bit(class: Class) -> u16 {
