@@ -20,6 +20,10 @@
 //! `ctl` target removals (the same condition as the list cache, `collect_link_cached`), whose values cannot
 //! change while a phase runs; the cache is emptied when a phase starts.
 //!
+//! `Engine::with_rx_prefilter(false)` turns families off with the other prefilter shortcuts:
+//! `crates/waf-protection/tests/detector_families.rs` runs every corpus request through the built-in pack both
+//! ways and compares the outcome, every match and its log data.
+//!
 //! Forms are not computed when they provably equal the value: a mask short of every class proves that
 //! `t:deepDecode` and `t:base64IfEncoded` return the value unchanged (`Classes::mask`), so for chains of
 //! those steps (all the pack uses) the value is its only form ([`NO_FORMS`]).
@@ -101,7 +105,8 @@ impl Transaction {
         items: &[Item],
     ) -> Option<Family> {
         let class = link.op.detector_class()?;
-        if link.negated {
+        // `Engine::with_rx_prefilter(false)` turns every shortcut off: the equivalence tests' reference path
+        if link.negated || !self.engine.rx_prefilter {
             return None;
         }
         let bit = class_bit(class);
