@@ -167,10 +167,11 @@ impl Classes {
     /// The word test of `class` (for a value whose bytes did not decide it): `false` for classes without one.
     fn word(&self, class: Class, v: &[u8]) -> bool {
         match class {
-            Class::Sqli => has_double_dash(v),
+            // `--` needs a `-`, `proto` a `p` (the byte pass records both)
+            Class::Sqli => self.yes & DASH != 0 && has_double_dash(v),
             Class::Cmdi => crate::cmdi::may_be_program(v),
             Class::PathTraversal => traversal_without_separator(v, self.yes & DOT != 0, self.yes & NON_WORD_BYTE != 0),
-            Class::ProtoPollution => contains_ci(v, b"proto"),
+            Class::ProtoPollution => self.yes & LETTER_P != 0 && contains_ci(v, b"proto"),
             Class::Ssrf => crate::ssrf::may_be_bare_ipv4(v),
             _ => false,
         }
@@ -246,6 +247,12 @@ static BYTE_CLASSES: [u16; 256] = {
         if b == b'.' as usize {
             t[b] |= DOT;
         }
+        if b == b'-' as usize {
+            t[b] |= DASH;
+        }
+        if b == b'p' as usize || b == b'P' as usize {
+            t[b] |= LETTER_P;
+        }
         if NON_WORD[b] {
             t[b] |= NON_WORD_BYTE;
         }
@@ -289,6 +296,9 @@ static NON_WORD: [bool; 256] = {
 /// Pseudo-classes in [`BYTE_CLASSES`] (above the [`Class`] bits): the value holds a `.` / a byte outside
 /// letters, digits, `_`, `.` and `-`.
 const DOT: u16 = 1 << 14;
+/// Pseudo-classes: the value holds a `-` / a `p` or `P` (the word tests for `--` and `proto` need one).
+const DASH: u16 = 1 << 12;
+const LETTER_P: u16 = 1 << 13;
 const NON_WORD_BYTE: u16 = 1 << 15;
 
 /// Does `v` contain `needle` (lowercase ASCII, starting with a letter), ignoring ASCII case? The prototype
