@@ -63,10 +63,11 @@ pub(crate) struct Family {
     pub bit: u16,
 }
 
-/// The per-phase cache: (interned list, chain, `multiMatch`) → union and offset of its masks in `masks`.
+/// The per-phase cache: (interned list, chain, `multiMatch`) → union, offset and number of its masks in
+/// `masks`.
 #[derive(Default)]
 pub(crate) struct Families {
-    entries: Vec<((u32, ChainId, bool), u16, usize)>,
+    entries: Vec<((u32, ChainId, bool), u16, usize, usize)>,
     masks: Vec<u16>,
     scratch: Vec<u16>,
 }
@@ -94,6 +95,20 @@ impl Families {
 }
 
 impl Transaction {
+    /// Is a detector link ruled out by a family already built this phase? Then its values need not even be
+    /// collected: `Some(n)`, the number of values the list holds (for the counters). The same decision as
+    /// [`Self::detector_family`] on the cached list, taken before `eval_link` copies the list out.
+    pub(crate) fn family_rules_out(&self, rule: &Rule, link: &Link, is_head: bool) -> Option<usize> {
+        let class = link.op.detector_class()?;
+        if link.negated || !self.engine.rx_prefilter {
+            return None;
+        }
+        let id = rule.target_list.filter(|_| is_head && !self.excl.targets.contains_key(&rule.id))?;
+        let key = (id, link.transforms, link.multi_match);
+        let (_, union, _, len) = self.families.entries.iter().find(|e| e.0 == key)?;
+        (union & class_bit(class) == 0).then_some(*len)
+    }
+
     /// The family of a detector link over `items` (its collected values), or `None` when the link is no
     /// detector or is negated (then every value is evaluated as before).
     pub(crate) fn detector_family(
@@ -113,7 +128,7 @@ impl Transaction {
         let list = rule.target_list.filter(|_| is_head && !self.excl.targets.contains_key(&rule.id));
         let key = list.map(|id| (id, link.transforms, link.multi_match));
         if let Some(k) = key {
-            if let Some((_, union, at)) = self.families.entries.iter().find(|e| e.0 == k) {
+            if let Some((_, union, at, _)) = self.families.entries.iter().find(|e| e.0 == k) {
                 return Some(Family { at: MasksAt::Cached(*at), union: *union, bit });
             }
         }
@@ -130,7 +145,7 @@ impl Transaction {
             Some(k) => {
                 let at = self.families.masks.len();
                 self.families.masks.extend_from_slice(&masks);
-                self.families.entries.push((k, union, at));
+                self.families.entries.push((k, union, at, masks.len()));
                 MasksAt::Cached(at)
             }
             None => MasksAt::Scratch,

@@ -280,6 +280,12 @@ impl Transaction {
         items: &mut Vec<Item>,
     ) -> bool {
         items.clear();
+        // a detector link a family built earlier in the phase rules out: no need to collect its values
+        if let Some(n) = self.family_rules_out(rule, link, is_head) {
+            self.stats.values += n as u32;
+            self.stats.detector_list_skips += 1;
+            return false;
+        }
         if link.targets.is_empty() {
             items.push(Item { var: crate::variables::Var::Rule, key: Key::None, value: Val::Owned(Vec::new()) });
         } else {
