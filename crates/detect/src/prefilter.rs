@@ -382,18 +382,7 @@ mod tests {
 
     #[test]
     fn the_shared_answer_is_the_per_class_answer() {
-        let classes = [
-            Class::Sqli,
-            Class::Xss,
-            Class::Cmdi,
-            Class::PathTraversal,
-            Class::Ssrf,
-            Class::Ssti,
-            Class::Jndi,
-            Class::NoSqli,
-            Class::Xxe,
-            Class::ProtoPollution,
-        ];
+        let classes = Class::ALL;
         let values: [&[u8]; 12] = [
             b"",
             b"hello",
@@ -416,6 +405,18 @@ mod tests {
             }
             for c in classes.iter().rev() {
                 assert_eq!(rev.may_match(*c, v), may_match(*c, v), "{c:?} on {:?}", String::from_utf8_lossy(v));
+            }
+            // every class at once, also after some were asked
+            for mut all in [Classes::of(v), fwd] {
+                let mask = all.mask(v);
+                for c in classes {
+                    assert_eq!(
+                        mask & class_bit(c) != 0,
+                        may_match(c, v),
+                        "mask: {c:?} on {:?}",
+                        String::from_utf8_lossy(v)
+                    );
+                }
             }
         }
     }

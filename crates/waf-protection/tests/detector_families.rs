@@ -61,13 +61,15 @@ fn corpus(dir: &str) -> Vec<Req> {
 
 /// Phases 1, 2 and 5, as the gateway runs them; the outcome as text.
 fn run(engine: &Arc<Engine>, r: &Req) -> (String, Transaction) {
-    let mut tx = engine.transaction(TxInfo {
-        unique_id: "families".into(),
-        client_addr: "127.0.0.1".parse().expect("literal address"),
+    let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
+    let info = TxInfo {
+        unique_id: r.id.clone(),
+        client_addr: loopback,
         client_port: 40000,
-        server_addr: "127.0.0.1".parse().expect("literal address"),
+        server_addr: loopback,
         server_port: 47700,
-    });
+    };
+    let mut tx = engine.transaction(info);
     tx.set_engine_mode(EngineMode::On);
     tx.request_line(&r.method, &r.target, "HTTP/1.1");
     for (n, v) in &r.headers {
