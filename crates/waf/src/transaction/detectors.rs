@@ -127,6 +127,11 @@ impl Transaction {
         let bit = class_bit(class);
         let list = rule.target_list.filter(|_| is_head && !self.excl.targets.contains_key(&rule.id));
         let key = list.map(|id| (id, link.transforms, link.multi_match));
+        if key.is_none() && !chain.steps.iter().all(|s| identity_below_all(s.name)) {
+            // a list only this rule reads, under a chain whose forms would have to be computed here and again
+            // in the loop: nothing to share (CRS 941100/942100), the per-value path decides alone
+            return None;
+        }
         if let Some(k) = key {
             if let Some((_, union, at, _)) = self.families.entries.iter().find(|e| e.0 == k) {
                 return Some(Family { at: MasksAt::Cached(*at), union: *union, bit });
@@ -213,6 +218,7 @@ impl Transaction {
         self.class_cache.entry(span).or_insert_with(|| Classes::of(v)).may_match(class, v)
     }
 
+    #[inline]
     /// Step `k`'s form of the arena value `span` under `multiMatch` chain `chain_id`, from the transformation
     /// cache or computed into it: `Unchanged` when the step left its input (`cur`, the latest changed form, or
     /// the value) as it was.

@@ -377,7 +377,7 @@ impl Transaction {
     /// (value, chain, step), so the rules sharing a chain (`t:deepDecode,t:base64IfEncoded` on the pack's
     /// SQLi, XSS, command and NoSQL rules) decode each value once per transaction, not once per rule.
     fn eval_multi(&mut self, link: &Link, chain: &TransformChain, item: &Item) -> (bool, Option<Vec<u8>>) {
-        if self.run_multi_op(link, item, &TVal::Same, 0) {
+        if self.run_op_on(link, item, &TVal::Same) {
             return (true, Some(self.val(&item.value).to_vec()));
         }
         let chain_id = link.transforms;
@@ -403,30 +403,13 @@ impl Transaction {
             let form = self.multi_form(span, chain, chain_id, k, cur);
             if let Cached::At(s) = form {
                 let tv = TVal::Cache(s);
-                if self.run_multi_op(link, item, &tv, multi_key(chain_id, k)) {
+                if self.run_op_on(link, item, &tv) {
                     return (true, Some(self.tval(item, &tv).to_vec()));
                 }
                 cur = Some(s);
             }
         }
         (false, None)
-    }
-
-    /// The operator on one `multiMatch` input: the value as extracted (`pf_key` 0) or step `k`'s form of an
-    /// arena value (`pf_key` = its transformation-cache key, `multi_key`). A prefiltered operator (`@rx` with
-    /// literals, `@pm`...) is first checked against the literal prefilter's bitset of that input, cached per
-    /// (value, `pf_key`) like every other transformed value's: a regex whose bit is unset cannot match it, so
-    /// the answer is "no match" (a negated link's "match") without running it — the same check, with the same
-    /// result, as the single-input path in `eval_link` (CRS 930100/930110 read every parameter and header
-    /// this way).
-    fn run_multi_op(&mut self, link: &Link, item: &Item, tv: &TVal, pf_key: u32) -> bool {
-        if let (Some(id), Val::Arena(_)) = (link.op.prefilter_id(), &item.value) {
-            if self.engine.rx_prefilter && !self.prefilter_allows(item, tv, pf_key, id) {
-                self.stats.prefilter_skips += 1;
-                return link.negated;
-            }
-        }
-        self.run_op_on(link, item, tv)
     }
 
     /// [`Self::eval_multi`] for values outside the arena (built per evaluation, so nothing to cache under).
