@@ -35,6 +35,7 @@ use super::collect::{Item, Val};
 use super::{Cached, Span, Transaction};
 use crate::rule::{ChainId, Link, Rule, TransformChain};
 use portcullis_detect::prefilter::{class_bit, Classes, ALL_CLASSES};
+use portcullis_detect::Class;
 use std::borrow::Cow;
 
 /// Mask bit: the link's chain provably leaves this value as it is at every step, so the value as extracted is
@@ -98,19 +99,24 @@ impl Transaction {
     /// Is a detector link ruled out by a family already built this phase? Then its values need not even be
     /// collected: `Some(n)`, the number of values the list holds (for the counters). The same decision as
     /// [`Self::detector_family`] on the cached list, taken before `eval_link` copies the list out.
-    pub(crate) fn family_rules_out(&self, rule: &Rule, link: &Link, is_head: bool) -> Option<usize> {
-        let class = link.op.detector_class()?;
-        if link.negated || !self.engine.rx_prefilter {
-            return None;
-        }
+    pub(crate) fn family_rules_out(&self, rule: &Rule, link: &Link, is_head: bool, class: Class) -> Option<usize> {
         let id = rule.target_list.filter(|_| is_head && !self.excl.targets.contains_key(&rule.id))?;
         let key = (id, link.transforms, link.multi_match);
         let (_, union, _, len) = self.families.entries.iter().find(|e| e.0 == key)?;
         (union & class_bit(class) == 0).then_some(*len)
     }
 
-    /// The family of a detector link over `items` (its collected values), or `None` when the link is no
-    /// detector or is negated (then every value is evaluated as before).
+    /// The class of a link that may belong to a family: a detector link, not negated, with the shortcuts on
+    /// (`Engine::with_rx_prefilter(false)` turns them off: the equivalence tests' reference path).
+    pub(crate) fn family_class(&self, link: &Link) -> Option<Class> {
+        if link.negated || !self.engine.rx_prefilter {
+            return None;
+        }
+        link.op.detector_class()
+    }
+
+    /// The family of a detector link of class `class` (`family_class`) over `items` (its collected values),
+    /// or `None` when nothing is shared or concluded (then every value is evaluated as before).
     pub(crate) fn detector_family(
         &mut self,
         rule: &Rule,
@@ -118,12 +124,8 @@ impl Transaction {
         is_head: bool,
         chain: &TransformChain,
         items: &[Item],
+        class: Class,
     ) -> Option<Family> {
-        let class = link.op.detector_class()?;
-        // `Engine::with_rx_prefilter(false)` turns every shortcut off: the equivalence tests' reference path
-        if link.negated || !self.engine.rx_prefilter {
-            return None;
-        }
         let bit = class_bit(class);
         let list = rule.target_list.filter(|_| is_head && !self.excl.targets.contains_key(&rule.id));
         let key = list.map(|id| (id, link.transforms, link.multi_match));
@@ -213,15 +215,15 @@ impl Transaction {
     }
 
     /// May the detector of `class` fire on the arena value `span`? (`Transaction::class_cache`.)
-    pub(crate) fn detector_may_fire(&mut self, span: Span, class: portcullis_detect::Class) -> bool {
+    pub(crate) fn detector_may_fire(&mut self, span: Span, class: Class) -> bool {
         let v = self.arena.get(span.start as usize..(span.start + span.len) as usize).unwrap_or(b"");
         self.class_cache.entry(span).or_insert_with(|| Classes::of(v)).may_match(class, v)
     }
 
-    #[inline]
     /// Step `k`'s form of the arena value `span` under `multiMatch` chain `chain_id`, from the transformation
     /// cache or computed into it: `Unchanged` when the step left its input (`cur`, the latest changed form, or
     /// the value) as it was.
+    #[inline]
     pub(crate) fn multi_form(
         &mut self,
         span: Span,

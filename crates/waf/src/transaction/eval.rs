@@ -281,7 +281,8 @@ impl Transaction {
     ) -> bool {
         items.clear();
         // a detector link a family built earlier in the phase rules out: no need to collect its values
-        if let Some(n) = self.family_rules_out(rule, link, is_head) {
+        let class = self.family_class(link);
+        if let Some(n) = class.and_then(|c| self.family_rules_out(rule, link, is_head, c)) {
             self.stats.values += n as u32;
             self.stats.detector_list_skips += 1;
             return false;
@@ -293,7 +294,7 @@ impl Transaction {
         }
         let chain = &chains[link.transforms as usize];
         // Detector links: one class decision per value for every rule reading the same list (`detectors`).
-        let family = self.detector_family(rule, link, is_head, chain, items);
+        let family = class.and_then(|c| self.detector_family(rule, link, is_head, chain, items, c));
         if family.is_some_and(|f| f.union & f.bit == 0) {
             self.stats.values += items.len() as u32;
             self.stats.detector_list_skips += 1;
