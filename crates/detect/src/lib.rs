@@ -42,6 +42,20 @@ pub enum Class {
 }
 
 impl Class {
+    /// Every class, in declaration order (bit `k` of [`prefilter::Classes::mask`] is `ALL[k]`).
+    pub const ALL: [Class; 10] = [
+        Class::Sqli,
+        Class::Xss,
+        Class::Cmdi,
+        Class::PathTraversal,
+        Class::Ssrf,
+        Class::Ssti,
+        Class::Jndi,
+        Class::NoSqli,
+        Class::Xxe,
+        Class::ProtoPollution,
+    ];
+
     /// Stable lowercase name, used in rule tags, logs and the evaluation report.
     pub fn as_str(self) -> &'static str {
         match self {

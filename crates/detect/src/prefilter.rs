@@ -155,17 +155,7 @@ impl Classes {
     pub fn may_match(&mut self, class: Class, v: &[u8]) -> bool {
         let b = bit(class);
         if self.known & b == 0 {
-            let word = match class {
-                Class::Sqli => has_double_dash(v),
-                Class::Cmdi => crate::cmdi::may_be_program(v),
-                Class::PathTraversal => {
-                    traversal_without_separator(v, self.yes & DOT != 0, self.yes & NON_WORD_BYTE != 0)
-                }
-                Class::ProtoPollution => contains_ci(v, b"proto"),
-                Class::Ssrf => crate::ssrf::may_be_bare_ipv4(v),
-                _ => false,
-            };
-            let yes = word || *self.base64.get_or_insert_with(|| base64_payload(v).is_some());
+            let yes = self.word(class, v) || *self.base64.get_or_insert_with(|| base64_payload(v).is_some());
             self.known |= b;
             if yes {
                 self.yes |= b;
@@ -173,6 +163,56 @@ impl Classes {
         }
         self.yes & b != 0
     }
+
+    /// The word test of `class` (for a value whose bytes did not decide it): `false` for classes without one.
+    fn word(&self, class: Class, v: &[u8]) -> bool {
+        match class {
+            // `--` needs a `-`, `proto` a `p` (the byte pass records both)
+            Class::Sqli => self.yes & DASH != 0 && has_double_dash(v),
+            Class::Cmdi => crate::cmdi::may_be_program(v),
+            Class::PathTraversal => traversal_without_separator(v, self.yes & DOT != 0, self.yes & NON_WORD_BYTE != 0),
+            Class::ProtoPollution => self.yes & LETTER_P != 0 && contains_ci(v, b"proto"),
+            Class::Ssrf => crate::ssrf::may_be_bare_ipv4(v),
+            _ => false,
+        }
+    }
+
+    /// Every class decided: bit [`class_bit`]`(c)` is set when `c`'s detector may fire on `v` (the same `v`
+    /// as [`Classes::of`]). Each class not yet known costs its word test; the base64 test runs at most once.
+    ///
+    /// A mask short of [`ALL_CLASSES`] also proves that [`crate::decode::deep`] and
+    /// [`crate::decode::base64_payload`] leave `v` alone (every byte `deep` starts at is an escape byte every
+    /// class passes on, and base64 of text passes every class), so `t:deepDecode` and `t:base64IfEncoded`
+    /// return it unchanged: the WAF engine uses this to skip computing those forms.
+    pub fn mask(&mut self, v: &[u8]) -> u16 {
+        let unknown = ALL_CLASSES & !self.known;
+        if unknown != 0 {
+            // `may_match` per unknown class, in one go: base64 of text passes them all, otherwise each passes
+            // by its word test (classes without one need base64, so the test runs anyway)
+            if *self.base64.get_or_insert_with(|| base64_payload(v).is_some()) {
+                self.yes |= unknown;
+            } else {
+                for c in WORD_TESTED {
+                    if unknown & bit(c) != 0 && self.word(c, v) {
+                        self.yes |= bit(c);
+                    }
+                }
+            }
+            self.known |= unknown;
+        }
+        self.yes & ALL_CLASSES
+    }
+}
+
+/// The classes with a word test (`Classes::word`).
+const WORD_TESTED: [Class; 5] = [Class::Sqli, Class::Cmdi, Class::PathTraversal, Class::ProtoPollution, Class::Ssrf];
+
+/// The bits of every [`Class`] in a [`Classes::mask`].
+pub const ALL_CLASSES: u16 = (1 << Class::ALL.len()) - 1;
+
+/// The bit of `class` in a [`Classes::mask`].
+pub const fn class_bit(class: Class) -> u16 {
+    bit(class)
 }
 
 const fn bit(class: Class) -> u16 {
@@ -206,6 +246,12 @@ static BYTE_CLASSES: [u16; 256] = {
         }
         if b == b'.' as usize {
             t[b] |= DOT;
+        }
+        if b == b'-' as usize {
+            t[b] |= DASH;
+        }
+        if b == b'p' as usize || b == b'P' as usize {
+            t[b] |= LETTER_P;
         }
         if NON_WORD[b] {
             t[b] |= NON_WORD_BYTE;
@@ -250,6 +296,9 @@ static NON_WORD: [bool; 256] = {
 /// Pseudo-classes in [`BYTE_CLASSES`] (above the [`Class`] bits): the value holds a `.` / a byte outside
 /// letters, digits, `_`, `.` and `-`.
 const DOT: u16 = 1 << 14;
+/// Pseudo-classes: the value holds a `-` / a `p` or `P` (the word tests for `--` and `proto` need one).
+const DASH: u16 = 1 << 12;
+const LETTER_P: u16 = 1 << 13;
 const NON_WORD_BYTE: u16 = 1 << 15;
 
 /// Does `v` contain `needle` (lowercase ASCII, starting with a letter), ignoring ASCII case? The prototype
@@ -333,18 +382,7 @@ mod tests {
 
     #[test]
     fn the_shared_answer_is_the_per_class_answer() {
-        let classes = [
-            Class::Sqli,
-            Class::Xss,
-            Class::Cmdi,
-            Class::PathTraversal,
-            Class::Ssrf,
-            Class::Ssti,
-            Class::Jndi,
-            Class::NoSqli,
-            Class::Xxe,
-            Class::ProtoPollution,
-        ];
+        let classes = Class::ALL;
         let values: [&[u8]; 12] = [
             b"",
             b"hello",
@@ -367,6 +405,18 @@ mod tests {
             }
             for c in classes.iter().rev() {
                 assert_eq!(rev.may_match(*c, v), may_match(*c, v), "{c:?} on {:?}", String::from_utf8_lossy(v));
+            }
+            // every class at once, also after some were asked
+            for mut all in [Classes::of(v), fwd] {
+                let mask = all.mask(v);
+                for c in classes {
+                    assert_eq!(
+                        mask & class_bit(c) != 0,
+                        may_match(c, v),
+                        "mask: {c:?} on {:?}",
+                        String::from_utf8_lossy(v)
+                    );
+                }
             }
         }
     }

@@ -6,7 +6,7 @@
 //! base64-decoded — the forms the rule pack hands to the operators — plus random strings.
 
 use portcullis_detect::decode::{base64_payload, deep, url_decode};
-use portcullis_detect::prefilter::{may_match, Classes};
+use portcullis_detect::prefilter::{class_bit, may_match, Classes, ALL_CLASSES};
 use portcullis_detect::{cmdi, jndi, nosql, proto, sqli, ssrf, ssti, traversal, xss, xxe, Class, Finding};
 use proptest::prelude::*;
 
@@ -62,9 +62,33 @@ fn violations(values: &[Vec<u8>]) -> (Vec<String>, usize) {
                 }
             }
             bad.extend(shortcut_differences(&f));
+            bad.extend(mask_differences(&f));
         }
     }
     (bad, fired)
+}
+
+/// `Classes::mask` (what the WAF engine's detector families decide on) must hold exactly the classes
+/// `may_match` passes, and a mask short of every class must prove that `t:deepDecode` and
+/// `t:base64IfEncoded` leave the value as it is (the engine then skips computing those forms).
+fn mask_differences(f: &[u8]) -> Vec<String> {
+    let mut bad = Vec::new();
+    let mut lazy = Classes::of(f);
+    // a few classes asked first, as the rules do, then the rest
+    let _ = lazy.may_match(Class::Jndi, f) && lazy.may_match(Class::Sqli, f);
+    let mask = lazy.mask(f);
+    if mask != Classes::of(f).mask(f) {
+        bad.push(format!("mask depends on what was asked before: {:?}", String::from_utf8_lossy(f)));
+    }
+    for (class, _) in DETECTORS {
+        if (mask & class_bit(*class) != 0) != may_match(*class, f) {
+            bad.push(format!("mask differs from may_match on {}: {:?}", class.as_str(), String::from_utf8_lossy(f)));
+        }
+    }
+    if mask != ALL_CLASSES && (matches!(deep(f), std::borrow::Cow::Owned(_)) || base64_payload(f).is_some()) {
+        bad.push(format!("a mask short of every class on a value decoding changes: {:?}", String::from_utf8_lossy(f)));
+    }
+    bad
 }
 
 /// Detectors with a shortcut for values they provably cannot report (`cmdi`'s plain words) must give the
@@ -253,6 +277,14 @@ proptest! {
     #[test]
     fn markup(s in "(<|!|<!|DOCTYPE|ENTITY|xinclude|XInclude|xi:|SYSTEM|\"|>|\\[|\\]| |file:///etc/passwd|[a-z]){1,10}") {
         let (bad, _) = violations(&[s.into_bytes()]);
+        prop_assert!(bad.is_empty(), "{:?}", bad);
+    }
+
+    /// Any bytes (escapes, overlong UTF-8 lead bytes, control bytes): what `Classes::mask` proves about
+    /// `t:deepDecode` and `t:base64IfEncoded`.
+    #[test]
+    fn arbitrary_bytes(v in proptest::collection::vec(any::<u8>(), 0..24)) {
+        let (bad, _) = violations(&[v]);
         prop_assert!(bad.is_empty(), "{:?}", bad);
     }
 

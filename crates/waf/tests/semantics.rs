@@ -528,3 +528,33 @@ fn request_line_is_the_three_parts_joined_by_spaces() {
     let (_, tx) = get(&e, "/a/b?x=1&y=%41", &[]);
     assert_eq!(ids(&tx), vec![1, 2, 3, 4]);
 }
+
+/// `multiMatch` `@rx` links (CRS 930100/930110) with the prefilter shortcuts on and off: the matches,
+/// `MATCHED_VAR` and the captures of every form, for plain and negated links, must be the same.
+#[test]
+fn multi_match_forms_match_the_same_with_and_without_the_prefilter() {
+    let rules = r#"SecRuleEngine On
+SecRule ARGS "@rx (\.\./)+etc" "id:1,phase:1,pass,log,capture,t:none,t:urlDecodeUni,t:lowercase,multiMatch,logdata:'%{TX.0}|%{MATCHED_VAR}'"
+SecRule ARGS "!@rx passwd" "id:2,phase:1,pass,log,t:none,t:urlDecodeUni,multiMatch,setvar:tx.n=+1"
+SecRule TX:n "@eq 0" "id:3,phase:1,pass,log"
+"#;
+    let on = Arc::new(Engine::from_str(rules, "t.conf").unwrap());
+    let off = Arc::new(Engine::from_str(rules, "t.conf").unwrap().with_rx_prefilter(false));
+    let cases = [
+        "/a?q=hello&r=world",
+        "/a?f=..%252F..%252FETC%252Fpasswd",
+        "/a?f=../../etc/passwd&g=plain",
+        "/a?x=%2570asswd&y=passwd",
+        "/a?f=..%2F..%2Fetc",
+    ];
+    for uri in cases {
+        let (_, a) = get(&on, uri, &[]);
+        let (_, b) = get(&off, uri, &[]);
+        let data = |tx: &portcullis_waf::Transaction| {
+            tx.matches().iter().map(|m| format!("{} {}", m.id, m.data)).collect::<Vec<_>>()
+        };
+        assert_eq!(data(&a), data(&b), "{uri}");
+    }
+    let (_, tx) = get(&on, "/a?f=..%252F..%252FETC%252Fpasswd", &[]);
+    assert_eq!(tx.matches().first().map(|m| m.data.as_str()), Some("../../etc|../../etc/passwd"));
+}

@@ -6,7 +6,6 @@ use super::{Allowed, Cached, Intervention, InterventionAction, Span, Transaction
 use crate::actions::{AllowScope, Disruptive, EngineMode};
 use crate::operators::OpCtx;
 use crate::rule::{Link, Rule, TransformChain};
-use portcullis_detect::prefilter::Classes;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -23,6 +22,16 @@ const MULTI_KEY: u32 = 1 << 31;
 const MULTI_STEP_SHIFT: u32 = 24;
 const MULTI_STEP_SHIFT_LIMIT: u32 = 1 << MULTI_STEP_SHIFT;
 const MULTI_STEPS_LIMIT: usize = 1 << 7;
+
+/// Can the `multiMatch` forms of chain `chain_id` be cached (its id and step count fit the key)?
+pub(crate) fn multi_cacheable(chain_id: u32, chain: &TransformChain) -> bool {
+    chain_id < MULTI_STEP_SHIFT_LIMIT && chain.steps.len() < MULTI_STEPS_LIMIT
+}
+
+/// The transformation-cache key of step `k`'s form under `multiMatch` chain `chain_id` (`multi_cacheable`).
+pub(crate) fn multi_key(chain_id: u32, k: usize) -> u32 {
+    MULTI_KEY | ((k as u32) << MULTI_STEP_SHIFT) | chain_id
+}
 
 /// Runs transformation `steps` over `input`, borrowing it for as long as no step changes it.
 fn apply_steps<'a>(steps: &[crate::transforms::Transform], input: &'a [u8]) -> Cow<'a, [u8]> {
@@ -63,6 +72,7 @@ impl Transaction {
             self.gate_stale = false;
         }
         self.list_cache.clear();
+        self.families.clear();
         // the values list is the transaction's (pooled), not allocated per phase
         let mut items = std::mem::take(&mut self.phase_items);
         let iv = self.run_rules(phase, &mut items);
@@ -271,6 +281,11 @@ impl Transaction {
                 return link.negated;
             }
         }
+        self.run_op(link, item, tv)
+    }
+
+    /// [`Self::run_op_on`] without the class-cache check (the caller knows the class may fire).
+    fn run_op(&mut self, link: &Link, item: &Item, tv: &TVal) -> bool {
         let mut caps = if link.capture { Some(std::mem::take(&mut self.captures)) } else { None };
         let raw = {
             let input = self.tval(item, tv);
@@ -292,33 +307,6 @@ impl Transaction {
         raw != link.negated
     }
 
-    /// May the detector of `class` fire on the arena value `span`? (`Transaction::class_cache`.)
-    fn detector_may_fire(&mut self, span: Span, class: portcullis_detect::Class) -> bool {
-        let v = self.arena.get(span.start as usize..(span.start + span.len) as usize).unwrap_or(b"");
-        self.class_cache.entry(span).or_insert_with(|| Classes::of(v)).may_match(class, v)
-    }
-
-    /// Does the per-value class cache rule out a detector link on *every* collected value? A native detector
-    /// link without transformations (`t:none`), not negated, not `multiMatch`, runs its operator on each value
-    /// as stored, and `run_op_on` answers "no match" for a value whose class cannot fire before anything else
-    /// happens (no capture, no `MATCHED_VAR`); so when every value is such an arena value the loop in
-    /// `eval_link` would change nothing and find nothing. One cache lookup per value replaces the loop's
-    /// per-value work (the built-in pack runs a dozen detector rules over the same parameters and headers, and
-    /// almost every value is plain).
-    fn detector_rejects_all(&mut self, link: &Link, chain: &TransformChain, items: &[Item]) -> bool {
-        let Some(class) = link.op.detector_class() else { return false };
-        if link.negated || link.multi_match || !chain.steps.is_empty() {
-            return false;
-        }
-        for item in items {
-            match item.value {
-                Val::Arena(span) if !self.detector_may_fire(span, class) => {}
-                _ => return false,
-            }
-        }
-        true
-    }
-
     fn eval_link(
         &mut self,
         rule: &Rule,
@@ -328,24 +316,47 @@ impl Transaction {
         items: &mut Vec<Item>,
     ) -> bool {
         items.clear();
+        // a detector link a family built earlier in the phase rules out: no need to collect its values
+        let class = self.family_class(link);
+        if let Some(n) = class.and_then(|c| self.family_rules_out(rule, link, is_head, c)) {
+            self.stats.values += n as u32;
+            self.stats.detector_list_skips += 1;
+            return false;
+        }
         if link.targets.is_empty() {
             items.push(Item { var: crate::variables::Var::Rule, key: Key::None, value: Val::Owned(Vec::new()) });
         } else {
             self.collect_link_cached(rule, link, is_head, items);
         }
         let chain = &chains[link.transforms as usize];
-        if self.detector_rejects_all(link, chain, items) {
+        // Detector links: one class decision per value for every rule reading the same list (`detectors`).
+        let family = class.and_then(|c| self.detector_family(rule, link, is_head, chain, items, c));
+        if family.is_some_and(|f| f.union & f.bit == 0) {
             self.stats.values += items.len() as u32;
             self.stats.detector_list_skips += 1;
             return false;
         }
         let mut any = false;
         let list = std::mem::take(items);
-        for item in &list {
+        for (idx, item) in list.iter().enumerate() {
             self.stats.values += 1;
+            // the value's mask: no input this link would hand the detector may fire, or only the value itself
+            let mask = family.map(|f| (self.families.mask(&f, idx), f.bit));
+            if mask.is_some_and(|(m, bit)| m & bit == 0) {
+                continue;
+            }
+            let only_value = mask.is_some_and(|(m, _)| m & super::detectors::NO_FORMS != 0);
             // MATCHED_VAR is filled in place (buffers reused across matches: no allocation per hit)
             let mut mv = std::mem::take(&mut self.matched_var);
-            let hit = if link.multi_match {
+            let hit = if only_value {
+                // the mask holds the class and the value is the only input: the operator on it, as is
+                let hit = self.run_op(link, item, &TVal::Same);
+                if hit {
+                    mv.clear();
+                    mv.extend_from_slice(self.val(&item.value));
+                }
+                hit
+            } else if link.multi_match {
                 let (hit, value) = self.eval_multi(link, chain, item);
                 if let Some(v) = value {
                     mv = v;
@@ -408,7 +419,7 @@ impl Transaction {
         }
         let chain_id = link.transforms;
         match item.value {
-            Val::Arena(span) if chain_id < MULTI_STEP_SHIFT_LIMIT && chain.steps.len() < MULTI_STEPS_LIMIT => {
+            Val::Arena(span) if multi_cacheable(chain_id, chain) => {
                 self.eval_multi_cached(link, chain, chain_id, item, span)
             }
             _ => self.eval_multi_uncached(link, chain, item),
@@ -425,37 +436,8 @@ impl Transaction {
     ) -> (bool, Option<Vec<u8>>) {
         // The form the next step reads: the latest one a step changed, or the value as extracted.
         let mut cur: Option<Span> = None;
-        for (k, step) in chain.steps.iter().enumerate() {
-            let key = (span, MULTI_KEY | ((k as u32) << MULTI_STEP_SHIFT) | chain_id);
-            let form = match self.cache.get(&key) {
-                Some(c) => {
-                    self.stats.transform_cache_hits += 1;
-                    *c
-                }
-                None => {
-                    self.stats.transforms_computed += 1;
-                    let bytes = {
-                        let input = match cur {
-                            Some(s) => self.cache_buf.get(s.start as usize..(s.start + s.len) as usize).unwrap_or(b""),
-                            None => self.get(span),
-                        };
-                        match (step.apply)(input) {
-                            Cow::Borrowed(b) if b.len() == input.len() => None,
-                            other => Some(other.into_owned()),
-                        }
-                    };
-                    let c = match bytes {
-                        None => Cached::Unchanged,
-                        Some(b) => {
-                            let start = self.cache_buf.len();
-                            self.cache_buf.extend_from_slice(&b);
-                            Cached::At(Span { start: start as u32, len: b.len() as u32 })
-                        }
-                    };
-                    self.cache.insert(key, c);
-                    c
-                }
-            };
+        for k in 0..chain.steps.len() {
+            let form = self.multi_form(span, chain, chain_id, k, cur);
             if let Cached::At(s) = form {
                 let tv = TVal::Cache(s);
                 if self.run_op_on(link, item, &tv) {

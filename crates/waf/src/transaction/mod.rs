@@ -20,6 +20,7 @@
 //! `DetectionOnly` disruptive rules are logged (with `disruptive: true`) but never returned.
 
 mod collect;
+mod detectors;
 mod eval;
 mod exec;
 mod gate;
@@ -223,6 +224,8 @@ pub struct Transaction {
     /// Per phase: interned target list (`Rule::target_list`) → its values as collected (without `ctl`
     /// target removals; a rule with some collects its own), shared by the rules that list the same targets.
     pub(crate) list_cache: HashMap<u32, Vec<collect::Item>, BuildFx>,
+    /// Per phase: the detector rules' class masks per (target list, chain) (`detectors`).
+    pub(crate) families: detectors::Families,
     pub(crate) stats: EvalStats,
     // per-rule match state
     pub(crate) matched_var: Vec<u8>,
@@ -312,6 +315,7 @@ impl Transaction {
             gate_stale: true,
             class_cache: b.class_cache,
             list_cache: b.list_cache,
+            families: b.families,
             stats: EvalStats::default(),
             matched_var: Vec::new(),
             matched_var_name: String::new(),

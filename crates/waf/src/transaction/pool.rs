@@ -38,6 +38,7 @@ pub(crate) struct Buffers {
     pub phase_items: Vec<Item>,
     pub class_cache: HashMap<Span, Classes, BuildFx>,
     pub list_cache: HashMap<u32, Vec<Item>, BuildFx>,
+    pub families: super::detectors::Families,
     pub args_get: Vec<Kv>,
     pub args_post: Vec<Kv>,
     pub headers: Vec<Kv>,
@@ -74,6 +75,7 @@ impl Buffers {
             phase_items,
             class_cache,
             list_cache,
+            families,
             args_get,
             args_post,
             headers,
@@ -99,7 +101,8 @@ impl Buffers {
             .iter()
             .chain(&[cookies.capacity(), resp_headers.capacity()])
             .all(|c| *c <= MAX_ENTRIES)
-            && list_cache.values().all(|l| l.capacity() <= MAX_ENTRIES);
+            && list_cache.values().all(|l| l.capacity() <= MAX_ENTRIES)
+            && families.capacity() <= MAX_ENTRIES;
         if !small {
             return false;
         }
@@ -114,6 +117,7 @@ impl Buffers {
         class_cache.clear();
         // the lists' own vectors are dropped: their ids differ between phases and rule sets
         list_cache.clear();
+        families.clear();
         args_get.clear();
         args_post.clear();
         headers.clear();
@@ -175,6 +179,7 @@ impl Drop for Transaction {
             phase_items: std::mem::take(&mut self.phase_items),
             class_cache: std::mem::take(&mut self.class_cache),
             list_cache: std::mem::take(&mut self.list_cache),
+            families: std::mem::take(&mut self.families),
             args_get: std::mem::take(&mut self.req.args_get),
             args_post: std::mem::take(&mut self.req.args_post),
             headers: std::mem::take(&mut self.req.headers),

@@ -1,0 +1,263 @@
+//! Detector families: one decision per value for every native detector rule (`@detectSQLi`, `@detectXSS`,
+//! ...) of a phase that reads the same target list under the same transformation chain. The built-in pack runs
+//! a dozen detector rules over the same parameters, cookies, path and headers; without this, every
+//! (rule, value) pair paid a collection copy, a class-cache lookup and, under `multiMatch`, three
+//! transformation-cache lookups, although almost every value rules out almost every class.
+//!
+//! Per (target list, chain, `multiMatch`) and phase this module keeps one mask per value: the classes whose
+//! detector may fire on some input the link would hand the operator — the value as extracted and, under
+//! `multiMatch`, every form a step changed; without `multiMatch`, the value after the whole chain — and the
+//! union of those masks. A detector link whose class is not in the union cannot match: it is skipped in O(1);
+//! otherwise the per-value loop skips each value whose mask lacks the class, without transforming it or
+//! calling the operator.
+//!
+//! Why this is exact: every detector operator answers "no match", with no capture and no other effect, when
+//! its class's prefilter (`portcullis_detect::prefilter::may_match`) rejects its input (the operators check it
+//! first; `Operator::detector_class` names the class), and a mask is `Classes::mask` — exactly `may_match` for
+//! every class — ORed over those inputs. Only links that are not negated are skipped (a negated detector
+//! matches where its detector does not). A value that is not arena data gets every class: nothing is
+//! concluded. The masks of a list are cached only for a rule's first link over an interned list without
+//! `ctl` target removals (the same condition as the list cache, `collect_link_cached`), whose values cannot
+//! change while a phase runs; the cache is emptied when a phase starts.
+//!
+//! `Engine::with_rx_prefilter(false)` turns families off with the other prefilter shortcuts:
+//! `crates/waf-protection/tests/detector_families.rs` runs every corpus request through the built-in pack both
+//! ways and compares the outcome, every match and its log data.
+//!
+//! Forms are not computed when they provably equal the value: a mask short of every class proves that
+//! `t:deepDecode` and `t:base64IfEncoded` return the value unchanged (`Classes::mask`), so for chains of
+//! those steps (all the pack uses) the value is its only form ([`NO_FORMS`]).
+//!
+//! Owns: the masks and their cache. Must not touch: detection itself (`portcullis_detect`), collection, the
+//! rule walk.
+
+use super::collect::{Item, Val};
+use super::{Cached, Span, Transaction};
+use crate::rule::{ChainId, Link, Rule, TransformChain};
+use portcullis_detect::prefilter::{class_bit, Classes, ALL_CLASSES};
+use portcullis_detect::Class;
+use std::borrow::Cow;
+
+/// Mask bit: the link's chain provably leaves this value as it is at every step, so the value as extracted is
+/// the only input its operator sees (no intermediate form, no transformed copy).
+pub(crate) const NO_FORMS: u16 = 1 << 15;
+
+/// Transformations that provably return a value unchanged when its class mask is short of
+/// [`ALL_CLASSES`] (see `portcullis_detect::prefilter::Classes::mask`).
+fn identity_below_all(step: &str) -> bool {
+    matches!(step, "deepDecode" | "base64IfEncoded")
+}
+
+/// Where a link's per-value masks are: in the phase cache at an offset, or in the scratch of this evaluation.
+#[derive(Clone, Copy)]
+pub(crate) enum MasksAt {
+    Cached(usize),
+    Scratch,
+}
+
+/// The per-value masks of one detector link evaluation and their union.
+#[derive(Clone, Copy)]
+pub(crate) struct Family {
+    pub at: MasksAt,
+    pub union: u16,
+    /// The link's class bit.
+    pub bit: u16,
+}
+
+/// The per-phase cache: (interned list, chain, `multiMatch`) → union, offset and number of its masks in
+/// `masks`.
+#[derive(Default)]
+pub(crate) struct Families {
+    entries: Vec<((u32, ChainId, bool), u16, usize, usize)>,
+    masks: Vec<u16>,
+    scratch: Vec<u16>,
+}
+
+impl Families {
+    /// Forgets every list (a phase starts: request data may have changed).
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+        self.masks.clear();
+    }
+
+    /// The largest of its buffers' room (pool bound).
+    pub(crate) fn capacity(&self) -> usize {
+        self.entries.capacity().max(self.masks.capacity()).max(self.scratch.capacity())
+    }
+
+    /// The mask of value `idx` of a family.
+    pub(crate) fn mask(&self, f: &Family, idx: usize) -> u16 {
+        let m = match f.at {
+            MasksAt::Cached(o) => self.masks.get(o + idx),
+            MasksAt::Scratch => self.scratch.get(idx),
+        };
+        m.copied().unwrap_or(ALL_CLASSES)
+    }
+}
+
+impl Transaction {
+    /// Is a detector link ruled out by a family already built this phase? Then its values need not even be
+    /// collected: `Some(n)`, the number of values the list holds (for the counters). The same decision as
+    /// [`Self::detector_family`] on the cached list, taken before `eval_link` copies the list out.
+    pub(crate) fn family_rules_out(&self, rule: &Rule, link: &Link, is_head: bool, class: Class) -> Option<usize> {
+        let id = rule.target_list.filter(|_| is_head && !self.excl.targets.contains_key(&rule.id))?;
+        let key = (id, link.transforms, link.multi_match);
+        let (_, union, _, len) = self.families.entries.iter().find(|e| e.0 == key)?;
+        (union & class_bit(class) == 0).then_some(*len)
+    }
+
+    /// The class of a link that may belong to a family: a detector link, not negated, with the shortcuts on
+    /// (`Engine::with_rx_prefilter(false)` turns them off: the equivalence tests' reference path).
+    pub(crate) fn family_class(&self, link: &Link) -> Option<Class> {
+        if link.negated || !self.engine.rx_prefilter {
+            return None;
+        }
+        link.op.detector_class()
+    }
+
+    /// The family of a detector link of class `class` (`family_class`) over `items` (its collected values),
+    /// or `None` when nothing is shared or concluded (then every value is evaluated as before).
+    pub(crate) fn detector_family(
+        &mut self,
+        rule: &Rule,
+        link: &Link,
+        is_head: bool,
+        chain: &TransformChain,
+        items: &[Item],
+        class: Class,
+    ) -> Option<Family> {
+        let bit = class_bit(class);
+        let list = rule.target_list.filter(|_| is_head && !self.excl.targets.contains_key(&rule.id));
+        let key = list.map(|id| (id, link.transforms, link.multi_match));
+        if key.is_none() && !chain.steps.iter().all(|s| identity_below_all(s.name)) {
+            // a list only this rule reads, under a chain whose forms would have to be computed here and again
+            // in the loop: nothing to share (CRS 941100/942100), the per-value path decides alone
+            return None;
+        }
+        if let Some(k) = key {
+            if let Some((_, union, at, _)) = self.families.entries.iter().find(|e| e.0 == k) {
+                return Some(Family { at: MasksAt::Cached(*at), union: *union, bit });
+            }
+        }
+        let mut masks = std::mem::take(&mut self.families.scratch);
+        masks.clear();
+        let mut union = 0;
+        for item in items {
+            let m = self.item_mask(item, link, chain);
+            union |= m;
+            masks.push(m);
+        }
+        let union = union & ALL_CLASSES;
+        let at = match key {
+            Some(k) => {
+                let at = self.families.masks.len();
+                self.families.masks.extend_from_slice(&masks);
+                self.families.entries.push((k, union, at, masks.len()));
+                MasksAt::Cached(at)
+            }
+            None => MasksAt::Scratch,
+        };
+        self.families.scratch = masks;
+        Some(Family { at, union, bit })
+    }
+
+    /// The classes whose detector may fire on some input `link` hands its operator for `item`, plus
+    /// [`NO_FORMS`] when that input is the value as extracted only.
+    fn item_mask(&mut self, item: &Item, link: &Link, chain: &TransformChain) -> u16 {
+        let Val::Arena(span) = item.value else { return ALL_CLASSES };
+        let m0 = self.value_mask(span);
+        if chain.steps.is_empty() {
+            return m0 | NO_FORMS;
+        }
+        if m0 == ALL_CLASSES {
+            // every class may fire on the value itself: its forms cannot add one
+            return ALL_CLASSES;
+        }
+        if chain.steps.iter().all(|s| identity_below_all(s.name)) {
+            return m0 | NO_FORMS;
+        }
+        let chain_id = link.transforms;
+        if link.multi_match {
+            if !super::eval::multi_cacheable(chain_id, chain) {
+                return ALL_CLASSES;
+            }
+            let mut m = m0;
+            let mut cur = None;
+            for k in 0..chain.steps.len() {
+                if let Cached::At(s) = self.multi_form(span, chain, chain_id, k, cur) {
+                    m |= self.buf_mask(s);
+                    cur = Some(s);
+                }
+                if m == ALL_CLASSES {
+                    break;
+                }
+            }
+            m
+        } else {
+            match self.transform(&item.value, chain_id, chain) {
+                super::eval::TVal::Same => m0 | NO_FORMS,
+                super::eval::TVal::Cache(s) => self.buf_mask(s),
+                super::eval::TVal::Owned(_) => ALL_CLASSES,
+            }
+        }
+    }
+
+    /// `Classes::mask` of the arena value `span`, through the per-transaction class cache.
+    pub(crate) fn value_mask(&mut self, span: Span) -> u16 {
+        let v = self.arena.get(span.start as usize..(span.start + span.len) as usize).unwrap_or(b"");
+        self.class_cache.entry(span).or_insert_with(|| Classes::of(v)).mask(v)
+    }
+
+    /// `Classes::mask` of a transformed form in the cache buffer (computed, not cached: a list's masks are).
+    fn buf_mask(&self, s: Span) -> u16 {
+        let v = self.cache_buf.get(s.start as usize..(s.start + s.len) as usize).unwrap_or(b"");
+        Classes::of(v).mask(v)
+    }
+
+    /// May the detector of `class` fire on the arena value `span`? (`Transaction::class_cache`.)
+    pub(crate) fn detector_may_fire(&mut self, span: Span, class: Class) -> bool {
+        let v = self.arena.get(span.start as usize..(span.start + span.len) as usize).unwrap_or(b"");
+        self.class_cache.entry(span).or_insert_with(|| Classes::of(v)).may_match(class, v)
+    }
+
+    /// Step `k`'s form of the arena value `span` under `multiMatch` chain `chain_id`, from the transformation
+    /// cache or computed into it: `Unchanged` when the step left its input (`cur`, the latest changed form, or
+    /// the value) as it was.
+    #[inline]
+    pub(crate) fn multi_form(
+        &mut self,
+        span: Span,
+        chain: &TransformChain,
+        chain_id: ChainId,
+        k: usize,
+        cur: Option<Span>,
+    ) -> Cached {
+        let key = (span, super::eval::multi_key(chain_id, k));
+        if let Some(c) = self.cache.get(&key) {
+            self.stats.transform_cache_hits += 1;
+            return *c;
+        }
+        self.stats.transforms_computed += 1;
+        let Some(step) = chain.steps.get(k) else { return Cached::Unchanged };
+        let bytes = {
+            let input = match cur {
+                Some(s) => self.cache_buf.get(s.start as usize..(s.start + s.len) as usize).unwrap_or(b""),
+                None => self.get(span),
+            };
+            match (step.apply)(input) {
+                Cow::Borrowed(b) if b.len() == input.len() => None,
+                other => Some(other.into_owned()),
+            }
+        };
+        let c = match bytes {
+            None => Cached::Unchanged,
+            Some(b) => {
+                let start = self.cache_buf.len();
+                self.cache_buf.extend_from_slice(&b);
+                Cached::At(Span { start: start as u32, len: b.len() as u32 })
+            }
+        };
+        self.cache.insert(key, c);
+        c
+    }
+}
