@@ -86,9 +86,9 @@ impl Transaction {
         let p = (phase - 1) as usize;
         let engine = Arc::clone(&self.engine);
         let rules = &engine.rules.phases[p];
-        // load-time verdicts (`crate::fold`) hold once phase 1 has run the initialisation prefix intact
-        // ... and only from an empty TX, as the probe ran (a key set before the rules, e.g. a gateway's pinned
-        // paranoia level, is a value the verdicts were not taken with)
+        // load-time verdicts (`crate::fold`) hold once phase 1 has run the initialisation prefix intact, from an
+        // empty TX as the probe ran (a key set before the rules, e.g. a route's pinned paranoia level, is a value
+        // the verdicts were not taken with)
         let mut fold_pending = phase == 1 && engine.fold && self.tx.len() == 0;
         if phase == 1 {
             self.fold_ok = false;
@@ -97,7 +97,7 @@ impl Transaction {
         if fold_pending && self.mode != EngineMode::Off {
             // start from the initialisation prefix's result when nothing can make this run differ (`fold`)
             if let Some(snap) = &engine.rules.fold.snapshot {
-                if self.tx.len() == 0 && self.fold_prefix_intact() {
+                if self.fold_prefix_intact() {
                     for (k, v) in &snap.tx {
                         self.tx_set(k, v);
                     }
