@@ -203,6 +203,8 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
         _ => axum::Router::new(),
     };
     let metrics = Metrics::new();
+    // the watched files as they are before the gateway reads them (`portcullis_proxy::stamp_files`)
+    let stamp = watch.then(|| portcullis_proxy::stamp_files(&config));
     let gw = Gateway::start(config, metrics.clone()).await?;
     let ready = Arc::new(AtomicBool::new(true));
     if admin.enabled {
@@ -234,8 +236,8 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
             .map_err(|e| format!("admin.address: cannot listen on {}: {e}", admin.address))?;
         tracing::info!(%addr, "admin listener (healthz, readyz, metrics, /api)");
     }
-    if watch {
-        gw.watch_files(Duration::from_secs(1));
+    if let Some(stamp) = stamp {
+        gw.watch_files(Duration::from_secs(1), stamp);
     }
     if demo {
         print_demo_banner(&gw, admin.enabled.then_some(admin.address));

@@ -20,6 +20,7 @@ mod handler;
 mod metrics;
 pub mod proxy_protocol;
 mod reload;
+pub use reload::{stamp_files, Stamp};
 pub mod router;
 mod runtime;
 mod server;
@@ -142,9 +143,10 @@ impl Gateway {
         result
     }
 
-    /// Polls the config file and the certificate files it names, reloading when one changes.
-    pub fn watch_files(self: &Arc<Self>, every: Duration) -> JoinHandle<()> {
-        reload::spawn_watcher(self.clone(), every)
+    /// Polls the config file and the certificate files it names, reloading when one differs from `initial`
+    /// (`stamp_files` of the config, taken before the gateway was started from it).
+    pub fn watch_files(self: &Arc<Self>, every: Duration, initial: reload::Stamp) -> JoinHandle<()> {
+        reload::spawn_watcher(self.clone(), every, initial)
     }
 
     /// Stops accepting, asks every connection to finish its in-flight requests, and waits for them up to

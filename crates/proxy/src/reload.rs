@@ -9,11 +9,19 @@ use std::time::{Duration, SystemTime};
 use tokio::task::JoinHandle;
 
 use crate::Gateway;
+use portcullis_config::Config;
 
-type Stamp = Vec<(PathBuf, Option<(SystemTime, u64)>)>;
+/// The modification time and size of each watched file, taken before the config that names them is read.
+pub struct Stamp(Vec<(PathBuf, Option<(SystemTime, u64)>)>);
 
-fn watched_files(gw: &Gateway) -> Vec<PathBuf> {
-    let cfg = gw.config();
+/// Stamps the files `config` names. Taken before the gateway is built from it, so a file replaced while the
+/// gateway starts (a certificate rotated at deploy time) differs from the stamp and is reloaded, instead of
+/// being stamped as already seen by a watcher that started after it changed.
+pub fn stamp_files(config: &Config) -> Stamp {
+    Stamp(stamp(&watched_files(config)))
+}
+
+fn watched_files(cfg: &Config) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = cfg.source.iter().cloned().collect();
     for l in &cfg.file.listeners {
         for c in l.tls.iter().flat_map(|t| &t.certificates) {
@@ -33,7 +41,7 @@ fn watched_files(gw: &Gateway) -> Vec<PathBuf> {
     files
 }
 
-fn stamp(files: &[PathBuf]) -> Stamp {
+fn stamp(files: &[PathBuf]) -> Vec<(PathBuf, Option<(SystemTime, u64)>)> {
     files
         .iter()
         .map(|f| {
@@ -43,9 +51,9 @@ fn stamp(files: &[PathBuf]) -> Stamp {
         .collect()
 }
 
-pub fn spawn_watcher(gw: Arc<Gateway>, every: Duration) -> JoinHandle<()> {
+pub fn spawn_watcher(gw: Arc<Gateway>, every: Duration, initial: Stamp) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut last = stamp(&watched_files(&gw));
+        let mut last = initial.0;
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -63,7 +71,7 @@ pub fn spawn_watcher(gw: Arc<Gateway>, every: Duration) -> JoinHandle<()> {
             tracing::info!("config or certificate file changed; reloading");
             let _ = gw.reload().await;
             // Watch what the (possibly new) config names; a failed reload keeps watching the same files.
-            last = watched_files(&gw)
+            last = watched_files(&gw.config())
                 .into_iter()
                 .map(|f| match read.iter().find(|(p, _)| *p == f) {
                     Some(known) => known.clone(),
