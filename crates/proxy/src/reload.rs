@@ -37,7 +37,7 @@ fn watched_files(cfg: &Config) -> Vec<PathBuf> {
             files.push(cfg.resolve(ca));
         }
     }
-    files.extend(portcullis_waf_protection::rule_files(&cfg));
+    files.extend(portcullis_waf_protection::rule_files(cfg));
     files
 }
 

@@ -64,11 +64,13 @@ pub(crate) struct Family {
     pub bit: u16,
 }
 
-/// The per-phase cache: (interned list, chain, `multiMatch`) → union, offset and number of its masks in
-/// `masks`.
+/// A family's key: (interned list, chain, `multiMatch`).
+type FamilyKey = (u32, ChainId, bool);
+
+/// The per-phase cache: family key → union, offset and number of its masks in `masks`.
 #[derive(Default)]
 pub(crate) struct Families {
-    entries: Vec<((u32, ChainId, bool), u16, usize, usize)>,
+    entries: Vec<(FamilyKey, u16, usize, usize)>,
     masks: Vec<u16>,
     scratch: Vec<u16>,
 }
