@@ -79,9 +79,9 @@ fn fixed_engine(kind: &str) -> Arc<Engine> {
         let id = 1000 + i;
         let rule = match kind {
             // gated: the literal is in no value, so the rule is skipped before its targets are read
-            "skipped_rx" => format!(
-                "SecRule ARGS|REQUEST_HEADERS \"@rx qzx{i}vwj\" \"id:{id},phase:2,block,t:none,t:lowercase\""
-            ),
+            "skipped_rx" => {
+                format!("SecRule ARGS|REQUEST_HEADERS \"@rx qzx{i}vwj\" \"id:{id},phase:2,block,t:none,t:lowercase\"")
+            }
             // evaluated over an empty collection (a GET has no body arguments)
             "empty_eq" => format!("SecRule ARGS_POST \"@eq {i}\" \"id:{id},phase:2,block\""),
             // evaluated on one TX value written at run time

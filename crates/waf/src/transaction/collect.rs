@@ -57,20 +57,43 @@ pub(crate) fn intern_target_lists(phases: &mut [Vec<Rule>; 5]) {
 }
 
 impl Transaction {
-    /// The values of a rule link, from the phase's list cache when the rule's first target list is shared
-    /// and no `ctl:ruleRemoveTarget*` applies to the rule; otherwise collected afresh.
-    pub(crate) fn collect_link_cached(&mut self, rule: &Rule, link: &Link, is_head: bool, out: &mut Vec<Item>) {
+    /// The values of a rule link into `out` (empty), from the phase's list cache when the rule's first target
+    /// list is shared and no `ctl:ruleRemoveTarget*` applies to the rule; otherwise collected afresh.
+    ///
+    /// A list already in the cache is lent, not copied: `out` and the cached vector swap places, and the
+    /// caller must give it back with [`Self::return_list`] when it returns `Some(id)` (a CRS or pack rule
+    /// reads tens of values; copying them cost more than the rest of a rule that matches none). Nothing
+    /// reads the cache while a link evaluates its values (actions and macros read variables directly).
+    pub(crate) fn collect_link_cached(
+        &mut self,
+        rule: &Rule,
+        link: &Link,
+        is_head: bool,
+        out: &mut Vec<Item>,
+    ) -> Option<u32> {
         let list = rule.target_list.filter(|_| is_head && !self.excl.targets.contains_key(&rule.id));
         let Some(id) = list else {
             self.collect_link(rule, link, is_head, out);
-            return;
+            return None;
         };
-        if let Some(items) = self.list_cache.get(&id) {
-            out.extend_from_slice(items);
-            return;
+        if let Some(items) = self.list_cache.get_mut(&id) {
+            if items.is_empty() {
+                return None;
+            }
+            std::mem::swap(items, out);
+            return Some(id);
         }
         self.collect_link(rule, link, is_head, out);
         self.list_cache.insert(id, out.clone());
+        None
+    }
+
+    /// Gives the list `collect_link_cached` lent (`Some(id)`) back to the cache; `items` gets back the empty
+    /// buffer it lent in exchange (with `None` it is left as it is: the next link clears it).
+    pub(crate) fn return_list(&mut self, lent: Option<u32>, items: &mut Vec<Item>) {
+        if let Some(slot) = lent.and_then(|id| self.list_cache.get_mut(&id)) {
+            std::mem::swap(slot, items);
+        }
     }
 
     pub(crate) fn val<'a>(&'a self, v: &'a Val) -> &'a [u8] {
