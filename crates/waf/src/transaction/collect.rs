@@ -498,3 +498,52 @@ impl MacroEnv for Transaction {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::Engine;
+    use crate::transaction::TxInfo;
+    use std::sync::Arc;
+
+    fn info() -> TxInfo {
+        TxInfo {
+            unique_id: String::from("t"),
+            client_addr: std::net::Ipv4Addr::LOCALHOST.into(),
+            client_port: 1,
+            server_addr: std::net::Ipv4Addr::LOCALHOST.into(),
+            server_port: 2,
+        }
+    }
+
+    /// Rules sharing a target list borrow the phase's cached copy in turn (`collect_link_cached` lends it,
+    /// `return_list` gives it back): every rule sees all the values, in order, whether the rule before it
+    /// matched, ran actions, was ruled out early or read nothing, and a `ctl:ruleRemoveTargetById` rule still
+    /// collects its own list.
+    #[test]
+    fn a_lent_list_comes_back_whole_for_the_next_rule() {
+        let text = r#"
+SecRuleEngine DetectionOnly
+SecRule ARGS|REQUEST_HEADERS:X-A "@rx ^zz" "id:10,phase:2,pass,log"
+SecRule ARGS|REQUEST_HEADERS:X-A "@rx ^b" "id:11,phase:2,pass,log,msg:'%{MATCHED_VAR_NAME}',setvar:tx.n=+1"
+SecRule ARGS_POST "@rx ." "id:12,phase:2,pass,log"
+SecRule ARGS_POST "@rx ." "id:13,phase:2,pass,log"
+SecRule ARGS|REQUEST_HEADERS:X-A "@rx ^c" "id:14,phase:2,pass,log,msg:'%{MATCHED_VAR_NAME}',ctl:ruleRemoveTargetById=15;ARGS:q"
+SecRule ARGS|REQUEST_HEADERS:X-A "@rx ." "id:15,phase:2,pass,log,msg:'%{MATCHED_VARS_NAMES}'"
+SecRule ARGS|REQUEST_HEADERS:X-A "@rx ." "id:16,phase:2,pass,log,msg:'%{MATCHED_VARS_NAMES}'"
+SecRule ARGS|REQUEST_HEADERS:X-A "@rx ^a" "id:17,phase:2,pass,log,msg:'%{MATCHED_VAR_NAME}'"
+"#;
+        let engine = Arc::new(Engine::from_str(text, "t.conf").unwrap());
+        for _ in 0..2 {
+            let mut tx = engine.transaction(info());
+            tx.request_line("GET", "/?p=a1&q=b2&r=c3", "HTTP/1.1");
+            tx.request_header(b"X-A", b"a4");
+            tx.process_request_headers();
+            tx.process_request_body();
+            let got: Vec<(u32, String)> = tx.matches().iter().map(|m| (m.id, m.msg.clone())).collect();
+            let want = [(11, "ARGS:q"), (14, "ARGS:r"), (15, "ARGS:p"), (16, "ARGS:p"), (17, "REQUEST_HEADERS:X-A")];
+            let want: Vec<(u32, String)> = want.iter().map(|(i, m)| (*i, m.to_string())).collect();
+            assert_eq!(got, want);
+            assert_eq!(tx.tx_var("n"), Some(&b"1"[..]));
+        }
+    }
+}
