@@ -206,6 +206,11 @@ pub struct Transaction {
     /// Prefilter bitsets per (value, chain): offset into `pf_bits`.
     pub(crate) pf_cache: HashMap<(Span, u32), u32, BuildFx>,
     pub(crate) pf_bits: Vec<u64>,
+    /// Per arena value: the latest of its transformed forms scanned (an index in `pf_form_list`), so a chain
+    /// that turns it into a form another chain already produced shares that form's bitset (`gate`).
+    pub(crate) pf_forms: HashMap<Span, u32, BuildFx>,
+    /// (form in `cache_buf`, its bitset's offset in `pf_bits`, the value's previous form or `u32::MAX`).
+    pub(crate) pf_form_list: Vec<(Span, u32, u32)>,
     pub(crate) pf_scratch: Vec<u64>,
     /// Per phase: (variable, chain) → offset in `pf_bits` of the union of its members' bitsets (`gate`).
     pub(crate) gate_cache: Vec<u32>,
@@ -306,6 +311,8 @@ impl Transaction {
             cache_buf: b.cache_buf,
             pf_cache: b.pf_cache,
             pf_bits: b.pf_bits,
+            pf_forms: b.pf_forms,
+            pf_form_list: b.pf_form_list,
             pf_scratch: Vec::new(),
             gate_cache: b.gate_cache,
             gate_items: b.gate_items,

@@ -37,6 +37,8 @@ pub(crate) struct Buffers {
     pub cache_buf: Vec<u8>,
     pub pf_cache: HashMap<(Span, u32), u32, BuildFx>,
     pub pf_bits: Vec<u64>,
+    pub pf_forms: HashMap<Span, u32, BuildFx>,
+    pub pf_form_list: Vec<(Span, u32, u32)>,
     pub gate_cache: Vec<u32>,
     pub gate_items: Vec<Item>,
     pub phase_items: Vec<Item>,
@@ -79,6 +81,8 @@ impl Buffers {
             cache_buf,
             pf_cache,
             pf_bits,
+            pf_forms,
+            pf_form_list,
             gate_cache,
             gate_items,
             phase_items,
@@ -98,6 +102,8 @@ impl Buffers {
         let small = arena.capacity() <= MAX_BYTES
             && cache_buf.capacity() <= MAX_BYTES
             && pf_bits.capacity() <= MAX_ENTRIES * 8
+            && pf_forms.capacity() <= MAX_MAP_ENTRIES
+            && pf_form_list.capacity() <= MAX_ENTRIES
             && [cache.capacity(), pf_cache.capacity(), class_cache.capacity()]
                 .iter()
                 .chain(&[list_cache.capacity(), tx.capacity()])
@@ -127,6 +133,8 @@ impl Buffers {
         cache_buf.clear();
         pf_cache.clear();
         pf_bits.clear();
+        pf_forms.clear();
+        pf_form_list.clear();
         gate_cache.clear();
         gate_items.clear();
         phase_items.clear();
@@ -190,6 +198,8 @@ impl Drop for Transaction {
             cache_buf: std::mem::take(&mut self.cache_buf),
             pf_cache: std::mem::take(&mut self.pf_cache),
             pf_bits: std::mem::take(&mut self.pf_bits),
+            pf_forms: std::mem::take(&mut self.pf_forms),
+            pf_form_list: std::mem::take(&mut self.pf_form_list),
             gate_cache: std::mem::take(&mut self.gate_cache),
             gate_items: std::mem::take(&mut self.gate_items),
             phase_items: std::mem::take(&mut self.phase_items),
