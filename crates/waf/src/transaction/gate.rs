@@ -256,7 +256,11 @@ impl Transaction {
                 self.gate_acc = acc;
                 return true;
             };
-            let union = self.union_in_slot(*s, gate.chain, *slot as usize, *base as usize);
+            // most sources' unions are computed by an earlier rule of the phase: read them without the call
+            let union = match self.gate_cache.get(*slot as usize) {
+                Some(u) if *u != 0 => *u,
+                _ => self.union_in_slot(*s, gate.chain, *slot as usize, *base as usize),
+            };
             let at = (union as usize).wrapping_sub(2);
             let bits = if union < 2 { None } else { self.pf_bits.get(at..at + words) };
             match bits {
