@@ -7,6 +7,19 @@ use crate::rule::{Link, Rule};
 use crate::variables::{name_of, Selector, Target, Var};
 use std::collections::HashMap;
 
+/// The exclusions applied while collecting a target's members (`!VAR:key` in the rule, `ctl` target
+/// removals): `None` when there are none, so the common case makes no call per member.
+#[derive(Clone, Copy)]
+pub(crate) struct Excl<'a>(pub Option<&'a dyn Fn(&Transaction, &[u8]) -> bool>);
+
+impl Excl<'_> {
+    /// Is the member named `key` excluded?
+    #[inline]
+    fn hit(&self, tx: &Transaction, key: &[u8]) -> bool {
+        self.0.is_some_and(|f| f(tx, key))
+    }
+}
+
 /// A value to inspect: a span of request data (cacheable) or a computed/mutable value.
 #[derive(Debug, Clone)]
 pub(crate) enum Val {
@@ -139,9 +152,9 @@ impl Transaction {
                     link.targets.iter().filter(|x| x.exclude && x.var == t.var).any(|x| x.selector.matches_key(key))
                         || ctl_excl.iter().filter(|x| x.var == t.var).any(|x| x.selector.matches_key(key))
                 };
-                self.members(t, &excluded, out);
+                self.members(t, Excl(Some(&excluded)), out);
             } else {
-                self.members(t, &|_, _| false, out);
+                self.members(t, Excl(None), out);
             }
             if t.count {
                 let n = out.len() - start;
@@ -151,19 +164,15 @@ impl Transaction {
         }
     }
 
-    fn kvs(
-        &self,
-        var: Var,
-        list: &[Kv],
-        names: bool,
-        t: &Target,
-        excluded: &dyn Fn(&Transaction, &[u8]) -> bool,
-        out: &mut Vec<Item>,
-    ) {
+    fn kvs(&self, var: Var, list: &[Kv], names: bool, t: &Target, excluded: Excl<'_>, out: &mut Vec<Item>) {
+        // every member, unless a selector or an exclusion picks: then each key is read and tested
+        let picks = excluded.0.is_some() || !matches!(t.selector, Selector::All | Selector::XPath(_));
         for kv in list {
-            let k = self.get(kv.name);
-            if !t.selector.matches_key(k) || excluded(self, k) {
-                continue;
+            if picks {
+                let k = self.get(kv.name);
+                if !t.selector.matches_key(k) || excluded.hit(self, k) {
+                    continue;
+                }
             }
             let value = if names { kv.name } else { kv.value };
             out.push(Item { var, key: Key::Arena(kv.name), value: Val::Arena(value) });
@@ -175,20 +184,20 @@ impl Transaction {
         var: Var,
         map: impl Iterator<Item = (&'m String, &'m Vec<u8>)>,
         t: &Target,
-        excluded: &dyn Fn(&Transaction, &[u8]) -> bool,
+        excluded: Excl<'_>,
         out: &mut Vec<Item>,
     ) {
         if let Selector::Key(k) = &t.selector {
             // fast path: exact key
             for (name, v) in map {
-                if name == k && !excluded(self, name.as_bytes()) {
+                if name == k && !excluded.hit(self, name.as_bytes()) {
                     out.push(Item { var, key: Key::Owned(name.clone()), value: Val::Owned(v.clone()) });
                 }
             }
             return;
         }
         for (name, v) in map {
-            if t.selector.matches_key(name.as_bytes()) && !excluded(self, name.as_bytes()) {
+            if t.selector.matches_key(name.as_bytes()) && !excluded.hit(self, name.as_bytes()) {
                 out.push(Item { var, key: Key::Owned(name.clone()), value: Val::Owned(v.clone()) });
             }
         }
@@ -276,7 +285,7 @@ impl Transaction {
     }
 
     /// Appends the members of `t` (before `&` counting) to `out`.
-    pub(crate) fn members(&self, t: &Target, excluded: &dyn Fn(&Transaction, &[u8]) -> bool, out: &mut Vec<Item>) {
+    pub(crate) fn members(&self, t: &Target, excluded: Excl<'_>, out: &mut Vec<Item>) {
         let r = &self.req;
         match t.var {
             Var::Args => {
@@ -302,7 +311,7 @@ impl Transaction {
             Var::FilesTmpContent => {
                 for (kv, content) in r.files.iter().zip(&r.files_content) {
                     let k = self.get(kv.name);
-                    if t.selector.matches_key(k) && !excluded(self, k) {
+                    if t.selector.matches_key(k) && !excluded.hit(self, k) {
                         out.push(Item { var: t.var, key: Key::Arena(kv.name), value: Val::Arena(*content) });
                     }
                 }
@@ -310,7 +319,7 @@ impl Transaction {
             Var::FilesSizes => {
                 for (kv, size) in r.files.iter().zip(&r.files_sizes) {
                     let k = self.get(kv.name);
-                    if t.selector.matches_key(k) && !excluded(self, k) {
+                    if t.selector.matches_key(k) && !excluded.hit(self, k) {
                         out.push(Item {
                             var: t.var,
                             key: Key::Arena(kv.name),
@@ -327,7 +336,7 @@ impl Transaction {
                     Selector::XPath(x) if x.contains('@') => ("//@*", &r.xml_attrs),
                     _ => ("/*", &r.xml_text),
                 };
-                if excluded(self, key.as_bytes()) {
+                if excluded.hit(self, key.as_bytes()) {
                     return;
                 }
                 for v in values {
@@ -343,7 +352,7 @@ impl Transaction {
             Var::Tx => {
                 if let Selector::Key(k) = &t.selector {
                     if let Some((ks, vs)) = self.tx.get(&self.arena, k.as_bytes()) {
-                        if !excluded(self, k.as_bytes()) {
+                        if !excluded.hit(self, k.as_bytes()) {
                             out.push(Item { var: Var::Tx, key: Key::Arena(ks), value: Val::Arena(vs) });
                         }
                     }
@@ -352,7 +361,7 @@ impl Transaction {
                     let start = out.len();
                     for (ks, vs) in self.tx.iter() {
                         let name = self.get(ks);
-                        if t.selector.matches_key(name) && !excluded(self, name) {
+                        if t.selector.matches_key(name) && !excluded.hit(self, name) {
                             out.push(Item { var: Var::Tx, key: Key::Arena(ks), value: Val::Arena(vs) });
                         }
                     }
@@ -371,7 +380,7 @@ impl Transaction {
             }
             Var::MatchedVars | Var::MatchedVarsNames => {
                 for (name, value) in &self.matched_vars[..self.matched_count.min(self.matched_vars.len())] {
-                    if t.selector.matches_key(name.as_bytes()) && !excluded(self, name.as_bytes()) {
+                    if t.selector.matches_key(name.as_bytes()) && !excluded.hit(self, name.as_bytes()) {
                         let v = if t.var == Var::MatchedVars { value.clone() } else { name.clone().into_bytes() };
                         out.push(Item { var: t.var, key: Key::Owned(name.clone()), value: Val::Owned(v) });
                     }
@@ -492,7 +501,7 @@ impl MacroEnv for Transaction {
         };
         let t = Target { var, selector, count: false, exclude: false };
         let mut items = Vec::new();
-        self.members(&t, &|_, _| false, &mut items);
+        self.members(&t, Excl(None), &mut items);
         if let Some(first) = items.first() {
             out.extend_from_slice(self.val(&first.value));
         }

@@ -328,7 +328,7 @@ impl Transaction {
         let t = Target { var: src.var, selector, count: false, exclude: false };
         let mut items = std::mem::take(&mut self.gate_items);
         items.clear();
-        self.members(&t, &|_, _| false, &mut items);
+        self.members(&t, super::collect::Excl(None), &mut items);
         let engine = Arc::clone(&self.engine);
         let chain = &engine.rules.chains[chain_id as usize];
         let words = engine.rules.prefilter.words();
