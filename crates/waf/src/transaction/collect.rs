@@ -139,12 +139,18 @@ impl Transaction {
         } else {
             &[]
         };
+        // the variables the link excludes keys of (`!VAR:key`), as a bit per variable: one pass over the list
+        // instead of one per target (the pack's header rules list a dozen exclusions); a bit shared by two
+        // variables only sends a target to the exact test below
+        let excl_bit = |v: Var| 1u128 << ((v as u32) % 128);
+        let link_excl = link.targets.iter().filter(|x| x.exclude).fold(0u128, |m, x| m | excl_bit(x.var));
         for t in link.targets.iter().filter(|t| !t.exclude) {
             // a ctl removal without key removes the whole variable
             if ctl_excl.iter().any(|x| x.var == t.var && matches!(x.selector, Selector::All)) {
                 continue;
             }
-            let has_link_excl = link.targets.iter().any(|x| x.exclude && x.var == t.var);
+            let has_link_excl =
+                link_excl & excl_bit(t.var) != 0 && link.targets.iter().any(|x| x.exclude && x.var == t.var);
             let has_ctl_excl = ctl_excl.iter().any(|x| x.var == t.var);
             let start = out.len();
             if has_link_excl || has_ctl_excl {

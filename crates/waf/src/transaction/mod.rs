@@ -238,6 +238,10 @@ pub struct Transaction {
     /// MATCHED_VARS of the current rule: the first `matched_count` entries (slots are reused).
     pub(crate) matched_vars: Vec<(String, Vec<u8>)>,
     pub(crate) matched_count: usize,
+    /// `setvar` expansions (a dynamic key, then the value), reused by every `setvar` (pooled).
+    pub(crate) expand_buf: Vec<u8>,
+    /// A dynamic `setvar` key, lowercased (pooled).
+    pub(crate) setvar_key: String,
     pub(crate) captures: Captures,
     pub(crate) highest_severity: u8,
     pub(crate) current_rule: Option<(u32, usize, usize)>,
@@ -328,6 +332,8 @@ impl Transaction {
             matched_var_name: b.matched_var_name,
             matched_vars: b.matched_vars,
             matched_count: 0,
+            expand_buf: b.expand_buf,
+            setvar_key: b.setvar_key,
             captures: Captures::default(),
             highest_severity: 255,
             current_rule: None,

@@ -56,6 +56,8 @@ pub(crate) struct Buffers {
     pub matched_var: Vec<u8>,
     pub matched_var_name: String,
     pub matched_vars: Vec<(String, Vec<u8>)>,
+    pub expand_buf: Vec<u8>,
+    pub setvar_key: String,
 }
 
 impl Buffers {
@@ -98,6 +100,8 @@ impl Buffers {
             matched_var,
             matched_var_name,
             matched_vars,
+            expand_buf,
+            setvar_key,
         } = self;
         let small = arena.capacity() <= MAX_BYTES
             && cache_buf.capacity() <= MAX_BYTES
@@ -121,9 +125,13 @@ impl Buffers {
             .all(|c| *c <= MAX_ENTRIES)
             && list_cache.values().all(|l| l.capacity() <= MAX_ENTRIES)
             && families.capacity() <= MAX_ENTRIES;
-        if !small || matched_var.capacity() > MAX_BYTES || matched_var_name.capacity() > MAX_BYTES {
+        let strings =
+            [matched_var.capacity(), matched_var_name.capacity(), expand_buf.capacity(), setvar_key.capacity()];
+        if !small || strings.iter().any(|c| *c > MAX_BYTES) {
             return false;
         }
+        expand_buf.clear();
+        setvar_key.clear();
         matched_vars.truncate(MAX_MATCHED_SLOTS);
         matched_vars.retain(|(n, v)| n.capacity() + v.capacity() <= MAX_SLOT_BYTES);
         matched_var.clear();
@@ -215,6 +223,8 @@ impl Drop for Transaction {
             matched_var: std::mem::take(&mut self.matched_var),
             matched_var_name: std::mem::take(&mut self.matched_var_name),
             matched_vars: std::mem::take(&mut self.matched_vars),
+            expand_buf: std::mem::take(&mut self.expand_buf),
+            setvar_key: std::mem::take(&mut self.setvar_key),
         };
         self.engine.pool.put(b);
     }
