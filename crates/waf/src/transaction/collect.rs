@@ -517,18 +517,8 @@ impl MacroEnv for Transaction {
 #[cfg(test)]
 mod tests {
     use crate::engine::Engine;
-    use crate::transaction::TxInfo;
+    use crate::fold::tests::info;
     use std::sync::Arc;
-
-    fn info() -> TxInfo {
-        TxInfo {
-            unique_id: String::from("t"),
-            client_addr: std::net::Ipv4Addr::LOCALHOST.into(),
-            client_port: 1,
-            server_addr: std::net::Ipv4Addr::LOCALHOST.into(),
-            server_port: 2,
-        }
-    }
 
     /// Rules sharing a target list borrow the phase's cached copy in turn (`collect_link_cached` lends it,
     /// `return_list` gives it back): every rule sees all the values, in order, whether the rule before it
