@@ -10,7 +10,10 @@ use std::collections::HashMap;
 /// The exclusions applied while collecting a target's members (`!VAR:key` in the rule, `ctl` target
 /// removals): `None` when there are none, so the common case makes no call per member.
 #[derive(Clone, Copy)]
-pub(crate) struct Excl<'a>(pub Option<&'a dyn Fn(&Transaction, &[u8]) -> bool>);
+pub(crate) struct Excl<'a>(pub Option<&'a ExclFn<'a>>);
+
+/// Is the member with this key excluded?
+pub(crate) type ExclFn<'a> = dyn Fn(&Transaction, &[u8]) -> bool + 'a;
 
 impl Excl<'_> {
     /// Is the member named `key` excluded?
