@@ -5,6 +5,11 @@
 //! binary skips criterion and runs each case N times inside its own `#[inline(never)]` function, so
 //! `callgrind_annotate --inclusive=yes` gives instructions per case (divide by N):
 //! `PORTCULLIS_CALLGRIND=200 valgrind --tool=callgrind target/release/deps/engine-* --bench`.
+//!
+//! The engine's fixed costs are measured on small rule sets of [`FIXED_RULES`] rules that cannot match the
+//! benign GET (`fixed_*` cases, run before CRS loads; `PORTCULLIS_CALLGRIND_FIXED_ONLY=1` skips CRS): the
+//! cost of a skipped or evaluated rule is (instructions of the case − those of `callgrind_fixed_base`) ÷
+//! (N × [`FIXED_RULES`]).
 
 use criterion::{black_box, criterion_group, Criterion};
 use portcullis_waf::{Engine, TxInfo};
@@ -60,6 +65,40 @@ fn json_body(target: usize) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// Rules per fixed-cost rule set.
+const FIXED_RULES: usize = 100;
+
+/// The rule sets behind the fixed-cost cases: the same phase-1 rule (it copies the method into `TX`, so no
+/// later `TX` test is load-time constant) plus [`FIXED_RULES`] phase-2 rules of one kind.
+fn fixed_engine(kind: &str) -> Arc<Engine> {
+    let mut text = String::from(
+        "SecRuleEngine On\nSecRequestBodyAccess On\n\
+         SecRule REQUEST_METHOD \"@unconditionalMatch\" \"id:1,phase:1,pass,nolog,setvar:tx.m=%{REQUEST_METHOD}\"\n",
+    );
+    for i in 0..FIXED_RULES {
+        let id = 1000 + i;
+        let rule = match kind {
+            // gated: the literal is in no value, so the rule is skipped before its targets are read
+            "skipped_rx" => {
+                format!("SecRule ARGS|REQUEST_HEADERS \"@rx qzx{i}vwj\" \"id:{id},phase:2,block,t:none,t:lowercase\"")
+            }
+            // evaluated over an empty collection (a GET has no body arguments)
+            "empty_eq" => format!("SecRule ARGS_POST \"@eq {i}\" \"id:{id},phase:2,block\""),
+            // evaluated on one TX value written at run time
+            "tx_eq" => format!("SecRule TX:m \"@streq M{i}\" \"id:{id},phase:2,block\""),
+            // evaluated on every argument and header value (3 + 6 values), no match
+            "members_streq" => format!("SecRule ARGS|REQUEST_HEADERS \"@streq v{i}\" \"id:{id},phase:2,block\""),
+            _ => String::new(),
+        };
+        text.push_str(&rule);
+        text.push('\n');
+    }
+    Arc::new(Engine::from_str(&text, "/fixed.conf").expect("fixed-cost rules load"))
+}
+
+/// The fixed-cost cases, in order: the base rule set, then one per rule kind.
+const FIXED_KINDS: [&str; 5] = ["base", "skipped_rx", "empty_eq", "tx_eq", "members_streq"];
+
 fn run(engine: &Arc<Engine>, uri: &str) -> bool {
     run_request(engine, "GET", uri, None)
 }
@@ -101,6 +140,11 @@ fn bench(c: &mut Criterion) {
     assert!(!run_request(&engine, "POST", "/api/v1/orders", Some(&small)));
     assert!(!run_request(&engine, "POST", "/api/v1/orders", Some(&large)));
     assert!(run(&engine, SQLI_GET));
+    for kind in FIXED_KINDS {
+        let e = fixed_engine(kind);
+        assert!(!run(&e, BENIGN_GET));
+        c.bench_function(&format!("fixed_{kind}_x{FIXED_RULES}"), |b| b.iter(|| black_box(run(&e, BENIGN_GET))));
+    }
     c.bench_function("crs_pl1_empty_transaction", |b| b.iter(|| black_box(engine.transaction(info()))));
     c.bench_function("crs_pl1_benign_get", |b| b.iter(|| black_box(run(&engine, BENIGN_GET))));
     c.bench_function("crs_pl1_json_post_300b", |b| {
@@ -111,6 +155,23 @@ fn bench(c: &mut Criterion) {
     });
     c.bench_function("crs_pl1_sqli_get", |b| b.iter(|| black_box(run(&engine, SQLI_GET))));
 }
+
+/// One function per fixed-cost case, so each has its own callgrind toggle.
+macro_rules! fixed_case {
+    ($name:ident) => {
+        #[inline(never)]
+        fn $name(engine: &Arc<Engine>, n: usize) {
+            for _ in 0..n {
+                assert!(!run(engine, BENIGN_GET));
+            }
+        }
+    };
+}
+fixed_case!(callgrind_fixed_base);
+fixed_case!(callgrind_fixed_skipped_rx);
+fixed_case!(callgrind_fixed_empty_eq);
+fixed_case!(callgrind_fixed_tx_eq);
+fixed_case!(callgrind_fixed_members_streq);
 
 #[inline(never)]
 fn callgrind_benign_get(engine: &Arc<Engine>, n: usize) {
@@ -144,6 +205,23 @@ criterion_group!(benches, bench);
 
 fn main() {
     if let Some(n) = std::env::var("PORTCULLIS_CALLGRIND").ok().and_then(|v| v.parse::<usize>().ok()) {
+        let cases: [fn(&Arc<Engine>, usize); 5] = [
+            callgrind_fixed_base,
+            callgrind_fixed_skipped_rx,
+            callgrind_fixed_empty_eq,
+            callgrind_fixed_tx_eq,
+            callgrind_fixed_members_streq,
+        ];
+        for (kind, case) in FIXED_KINDS.iter().zip(cases) {
+            let e = fixed_engine(kind);
+            for _ in 0..2 {
+                run(&e, BENIGN_GET);
+            }
+            case(&e, n);
+        }
+        if std::env::var_os("PORTCULLIS_CALLGRIND_FIXED_ONLY").is_some() {
+            return;
+        }
         let engine = crs();
         let (small, large) = (json_body(300), json_body(10 * 1024));
         eprintln!("JSON bodies: {} and {} bytes; {n} transactions per case", small.len(), large.len());

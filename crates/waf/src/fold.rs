@@ -362,12 +362,13 @@ pub(crate) fn fold(mut engine: Engine) -> Result<Engine, LoadError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use crate::engine::Engine;
     use crate::transaction::TxInfo;
     use std::sync::Arc;
 
-    fn info() -> TxInfo {
+    /// Connection facts for unit tests of the crate's transactions.
+    pub(crate) fn info() -> TxInfo {
         TxInfo {
             unique_id: String::from("t"),
             client_addr: std::net::Ipv4Addr::LOCALHOST.into(),

@@ -7,6 +7,22 @@ use crate::rule::{Link, Rule};
 use crate::variables::{name_of, Selector, Target, Var};
 use std::collections::HashMap;
 
+/// The exclusions applied while collecting a target's members (`!VAR:key` in the rule, `ctl` target
+/// removals): `None` when there are none, so the common case makes no call per member.
+#[derive(Clone, Copy)]
+pub(crate) struct Excl<'a>(pub Option<&'a ExclFn<'a>>);
+
+/// Is the member with this key excluded?
+pub(crate) type ExclFn<'a> = dyn Fn(&Transaction, &[u8]) -> bool + 'a;
+
+impl Excl<'_> {
+    /// Is the member named `key` excluded?
+    #[inline]
+    fn hit(&self, tx: &Transaction, key: &[u8]) -> bool {
+        self.0.is_some_and(|f| f(tx, key))
+    }
+}
+
 /// A value to inspect: a span of request data (cacheable) or a computed/mutable value.
 #[derive(Debug, Clone)]
 pub(crate) enum Val {
@@ -57,20 +73,43 @@ pub(crate) fn intern_target_lists(phases: &mut [Vec<Rule>; 5]) {
 }
 
 impl Transaction {
-    /// The values of a rule link, from the phase's list cache when the rule's first target list is shared
-    /// and no `ctl:ruleRemoveTarget*` applies to the rule; otherwise collected afresh.
-    pub(crate) fn collect_link_cached(&mut self, rule: &Rule, link: &Link, is_head: bool, out: &mut Vec<Item>) {
+    /// The values of a rule link into `out` (empty), from the phase's list cache when the rule's first target
+    /// list is shared and no `ctl:ruleRemoveTarget*` applies to the rule; otherwise collected afresh.
+    ///
+    /// A list already in the cache is lent, not copied: `out` and the cached vector swap places, and the
+    /// caller must give it back with [`Self::return_list`] when it returns `Some(id)` (a CRS or pack rule
+    /// reads tens of values; copying them cost more than the rest of a rule that matches none). Nothing
+    /// reads the cache while a link evaluates its values (actions and macros read variables directly).
+    pub(crate) fn collect_link_cached(
+        &mut self,
+        rule: &Rule,
+        link: &Link,
+        is_head: bool,
+        out: &mut Vec<Item>,
+    ) -> Option<u32> {
         let list = rule.target_list.filter(|_| is_head && !self.excl.targets.contains_key(&rule.id));
         let Some(id) = list else {
             self.collect_link(rule, link, is_head, out);
-            return;
+            return None;
         };
-        if let Some(items) = self.list_cache.get(&id) {
-            out.extend_from_slice(items);
-            return;
+        if let Some(items) = self.list_cache.get_mut(&id) {
+            if items.is_empty() {
+                return None;
+            }
+            std::mem::swap(items, out);
+            return Some(id);
         }
         self.collect_link(rule, link, is_head, out);
         self.list_cache.insert(id, out.clone());
+        None
+    }
+
+    /// Gives the list `collect_link_cached` lent (`Some(id)`) back to the cache; `items` gets back the empty
+    /// buffer it lent in exchange (with `None` it is left as it is: the next link clears it).
+    pub(crate) fn return_list(&mut self, lent: Option<u32>, items: &mut Vec<Item>) {
+        if let Some(slot) = lent.and_then(|id| self.list_cache.get_mut(&id)) {
+            std::mem::swap(slot, items);
+        }
     }
 
     pub(crate) fn val<'a>(&'a self, v: &'a Val) -> &'a [u8] {
@@ -103,12 +142,18 @@ impl Transaction {
         } else {
             &[]
         };
+        // the variables the link excludes keys of (`!VAR:key`), as a bit per variable: one pass over the list
+        // instead of one per target (the pack's header rules list a dozen exclusions); a bit shared by two
+        // variables only sends a target to the exact test below
+        let excl_bit = |v: Var| 1u128 << ((v as u32) % 128);
+        let link_excl = link.targets.iter().filter(|x| x.exclude).fold(0u128, |m, x| m | excl_bit(x.var));
         for t in link.targets.iter().filter(|t| !t.exclude) {
             // a ctl removal without key removes the whole variable
             if ctl_excl.iter().any(|x| x.var == t.var && matches!(x.selector, Selector::All)) {
                 continue;
             }
-            let has_link_excl = link.targets.iter().any(|x| x.exclude && x.var == t.var);
+            let has_link_excl =
+                link_excl & excl_bit(t.var) != 0 && link.targets.iter().any(|x| x.exclude && x.var == t.var);
             let has_ctl_excl = ctl_excl.iter().any(|x| x.var == t.var);
             let start = out.len();
             if has_link_excl || has_ctl_excl {
@@ -116,9 +161,9 @@ impl Transaction {
                     link.targets.iter().filter(|x| x.exclude && x.var == t.var).any(|x| x.selector.matches_key(key))
                         || ctl_excl.iter().filter(|x| x.var == t.var).any(|x| x.selector.matches_key(key))
                 };
-                self.members(t, &excluded, out);
+                self.members(t, Excl(Some(&excluded)), out);
             } else {
-                self.members(t, &|_, _| false, out);
+                self.members(t, Excl(None), out);
             }
             if t.count {
                 let n = out.len() - start;
@@ -128,19 +173,15 @@ impl Transaction {
         }
     }
 
-    fn kvs(
-        &self,
-        var: Var,
-        list: &[Kv],
-        names: bool,
-        t: &Target,
-        excluded: &dyn Fn(&Transaction, &[u8]) -> bool,
-        out: &mut Vec<Item>,
-    ) {
+    fn kvs(&self, var: Var, list: &[Kv], names: bool, t: &Target, excluded: Excl<'_>, out: &mut Vec<Item>) {
+        // every member, unless a selector or an exclusion picks: then each key is read and tested
+        let picks = excluded.0.is_some() || !matches!(t.selector, Selector::All | Selector::XPath(_));
         for kv in list {
-            let k = self.get(kv.name);
-            if !t.selector.matches_key(k) || excluded(self, k) {
-                continue;
+            if picks {
+                let k = self.get(kv.name);
+                if !t.selector.matches_key(k) || excluded.hit(self, k) {
+                    continue;
+                }
             }
             let value = if names { kv.name } else { kv.value };
             out.push(Item { var, key: Key::Arena(kv.name), value: Val::Arena(value) });
@@ -152,20 +193,20 @@ impl Transaction {
         var: Var,
         map: impl Iterator<Item = (&'m String, &'m Vec<u8>)>,
         t: &Target,
-        excluded: &dyn Fn(&Transaction, &[u8]) -> bool,
+        excluded: Excl<'_>,
         out: &mut Vec<Item>,
     ) {
         if let Selector::Key(k) = &t.selector {
             // fast path: exact key
             for (name, v) in map {
-                if name == k && !excluded(self, name.as_bytes()) {
+                if name == k && !excluded.hit(self, name.as_bytes()) {
                     out.push(Item { var, key: Key::Owned(name.clone()), value: Val::Owned(v.clone()) });
                 }
             }
             return;
         }
         for (name, v) in map {
-            if t.selector.matches_key(name.as_bytes()) && !excluded(self, name.as_bytes()) {
+            if t.selector.matches_key(name.as_bytes()) && !excluded.hit(self, name.as_bytes()) {
                 out.push(Item { var, key: Key::Owned(name.clone()), value: Val::Owned(v.clone()) });
             }
         }
@@ -253,7 +294,7 @@ impl Transaction {
     }
 
     /// Appends the members of `t` (before `&` counting) to `out`.
-    pub(crate) fn members(&self, t: &Target, excluded: &dyn Fn(&Transaction, &[u8]) -> bool, out: &mut Vec<Item>) {
+    pub(crate) fn members(&self, t: &Target, excluded: Excl<'_>, out: &mut Vec<Item>) {
         let r = &self.req;
         match t.var {
             Var::Args => {
@@ -279,7 +320,7 @@ impl Transaction {
             Var::FilesTmpContent => {
                 for (kv, content) in r.files.iter().zip(&r.files_content) {
                     let k = self.get(kv.name);
-                    if t.selector.matches_key(k) && !excluded(self, k) {
+                    if t.selector.matches_key(k) && !excluded.hit(self, k) {
                         out.push(Item { var: t.var, key: Key::Arena(kv.name), value: Val::Arena(*content) });
                     }
                 }
@@ -287,7 +328,7 @@ impl Transaction {
             Var::FilesSizes => {
                 for (kv, size) in r.files.iter().zip(&r.files_sizes) {
                     let k = self.get(kv.name);
-                    if t.selector.matches_key(k) && !excluded(self, k) {
+                    if t.selector.matches_key(k) && !excluded.hit(self, k) {
                         out.push(Item {
                             var: t.var,
                             key: Key::Arena(kv.name),
@@ -304,7 +345,7 @@ impl Transaction {
                     Selector::XPath(x) if x.contains('@') => ("//@*", &r.xml_attrs),
                     _ => ("/*", &r.xml_text),
                 };
-                if excluded(self, key.as_bytes()) {
+                if excluded.hit(self, key.as_bytes()) {
                     return;
                 }
                 for v in values {
@@ -320,7 +361,7 @@ impl Transaction {
             Var::Tx => {
                 if let Selector::Key(k) = &t.selector {
                     if let Some((ks, vs)) = self.tx.get(&self.arena, k.as_bytes()) {
-                        if !excluded(self, k.as_bytes()) {
+                        if !excluded.hit(self, k.as_bytes()) {
                             out.push(Item { var: Var::Tx, key: Key::Arena(ks), value: Val::Arena(vs) });
                         }
                     }
@@ -329,7 +370,7 @@ impl Transaction {
                     let start = out.len();
                     for (ks, vs) in self.tx.iter() {
                         let name = self.get(ks);
-                        if t.selector.matches_key(name) && !excluded(self, name) {
+                        if t.selector.matches_key(name) && !excluded.hit(self, name) {
                             out.push(Item { var: Var::Tx, key: Key::Arena(ks), value: Val::Arena(vs) });
                         }
                     }
@@ -348,7 +389,7 @@ impl Transaction {
             }
             Var::MatchedVars | Var::MatchedVarsNames => {
                 for (name, value) in &self.matched_vars[..self.matched_count.min(self.matched_vars.len())] {
-                    if t.selector.matches_key(name.as_bytes()) && !excluded(self, name.as_bytes()) {
+                    if t.selector.matches_key(name.as_bytes()) && !excluded.hit(self, name.as_bytes()) {
                         let v = if t.var == Var::MatchedVars { value.clone() } else { name.clone().into_bytes() };
                         out.push(Item { var: t.var, key: Key::Owned(name.clone()), value: Val::Owned(v) });
                     }
@@ -469,9 +510,48 @@ impl MacroEnv for Transaction {
         };
         let t = Target { var, selector, count: false, exclude: false };
         let mut items = Vec::new();
-        self.members(&t, &|_, _| false, &mut items);
+        self.members(&t, Excl(None), &mut items);
         if let Some(first) = items.first() {
             out.extend_from_slice(self.val(&first.value));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::Engine;
+    use crate::fold::tests::info;
+    use std::sync::Arc;
+
+    /// Rules sharing a target list borrow the phase's cached copy in turn (`collect_link_cached` lends it,
+    /// `return_list` gives it back): every rule sees all the values, in order, whether the rule before it
+    /// matched, ran actions, was ruled out early or read nothing, and a `ctl:ruleRemoveTargetById` rule still
+    /// collects its own list.
+    #[test]
+    fn a_lent_list_comes_back_whole_for_the_next_rule() {
+        let text = r#"
+SecRuleEngine DetectionOnly
+SecRule ARGS|REQUEST_HEADERS:X-A "@rx ^zz" "id:10,phase:2,pass,log"
+SecRule ARGS|REQUEST_HEADERS:X-A "@rx ^b" "id:11,phase:2,pass,log,msg:'%{MATCHED_VAR_NAME}',setvar:tx.n=+1"
+SecRule ARGS_POST "@rx ." "id:12,phase:2,pass,log"
+SecRule ARGS_POST "@rx ." "id:13,phase:2,pass,log"
+SecRule ARGS|REQUEST_HEADERS:X-A "@rx ^c" "id:14,phase:2,pass,log,msg:'%{MATCHED_VAR_NAME}',ctl:ruleRemoveTargetById=15;ARGS:q"
+SecRule ARGS|REQUEST_HEADERS:X-A "@rx ." "id:15,phase:2,pass,log,msg:'%{MATCHED_VARS_NAMES}'"
+SecRule ARGS|REQUEST_HEADERS:X-A "@rx ." "id:16,phase:2,pass,log,msg:'%{MATCHED_VARS_NAMES}'"
+SecRule ARGS|REQUEST_HEADERS:X-A "@rx ^a" "id:17,phase:2,pass,log,msg:'%{MATCHED_VAR_NAME}'"
+"#;
+        let engine = Arc::new(Engine::from_str(text, "t.conf").unwrap());
+        for _ in 0..2 {
+            let mut tx = engine.transaction(info());
+            tx.request_line("GET", "/?p=a1&q=b2&r=c3", "HTTP/1.1");
+            tx.request_header(b"X-A", b"a4");
+            tx.process_request_headers();
+            tx.process_request_body();
+            let got: Vec<(u32, String)> = tx.matches().iter().map(|m| (m.id, m.msg.clone())).collect();
+            let want = [(11, "ARGS:q"), (14, "ARGS:r"), (15, "ARGS:p"), (16, "ARGS:p"), (17, "REQUEST_HEADERS:X-A")];
+            let want: Vec<(u32, String)> = want.iter().map(|(i, m)| (*i, m.to_string())).collect();
+            assert_eq!(got, want);
+            assert_eq!(tx.tx_var("n"), Some(&b"1"[..]));
         }
     }
 }

@@ -323,17 +323,23 @@ impl Transaction {
             self.stats.detector_list_skips += 1;
             return false;
         }
-        if link.targets.is_empty() {
+        let lent = if link.targets.is_empty() {
             items.push(Item { var: crate::variables::Var::Rule, key: Key::None, value: Val::Owned(Vec::new()) });
+            None
         } else {
-            self.collect_link_cached(rule, link, is_head, items);
-        }
+            self.collect_link_cached(rule, link, is_head, items)
+        };
         let chain = &chains[link.transforms as usize];
         // Detector links: one class decision per value for every rule reading the same list (`detectors`).
         let family = class.and_then(|c| self.detector_family(rule, link, is_head, chain, items, c));
         if family.is_some_and(|f| f.union & f.bit == 0) {
             self.stats.values += items.len() as u32;
             self.stats.detector_list_skips += 1;
+            self.return_list(lent, items);
+            return false;
+        }
+        if items.is_empty() {
+            // nothing to inspect: no operator runs, so the link does not match (negated ones neither)
             return false;
         }
         let mut any = false;
@@ -405,6 +411,7 @@ impl Transaction {
             }
         }
         *items = list;
+        self.return_list(lent, items);
         any
     }
 

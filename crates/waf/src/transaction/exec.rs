@@ -43,11 +43,24 @@ impl Transaction {
     }
 
     fn setvar(&mut self, sv: &SetVar) {
-        let key: std::borrow::Cow<'_, str> = match &sv.static_key {
-            Some(k) => std::borrow::Cow::Borrowed(k.as_str()),
-            None => std::borrow::Cow::Owned(String::from_utf8_lossy(&sv.key.expand(&*self)).to_ascii_lowercase()),
-        };
-        let key = key.as_ref();
+        if let Some(k) = &sv.static_key {
+            return self.setvar_keyed(sv, k);
+        }
+        // a dynamic key (`setvar:'tx.header_name_920450_%{tx.0}=...'`, once per request header) is expanded into
+        // the transaction's reused buffers, not a new `Vec` and `String` per run
+        let mut raw = std::mem::take(&mut self.expand_buf);
+        raw.clear();
+        sv.key.expand_into(&*self, &mut raw);
+        let mut key = std::mem::take(&mut self.setvar_key);
+        key.clear();
+        key.push_str(&String::from_utf8_lossy(&raw));
+        key.make_ascii_lowercase();
+        self.expand_buf = raw;
+        self.setvar_keyed(sv, &key);
+        self.setvar_key = key;
+    }
+
+    fn setvar_keyed(&mut self, sv: &SetVar, key: &str) {
         if sv.collection == Var::Tx && !self.pinned.is_empty() && self.pinned.iter().any(|p| p == key) {
             // the gateway pinned this key for the transaction (`Transaction::pin_tx`)
             return;
@@ -74,27 +87,13 @@ impl Transaction {
                 return;
             }
         }
-        let mut value = sv.value.expand(&*self);
+        let mut value = std::mem::take(&mut self.expand_buf);
+        value.clear();
+        sv.value.expand_into(&*self, &mut value);
         value.truncate(MAX_VAR_LEN);
         if sv.collection == Var::Tx {
-            if self.tx.len() >= MAX_TX_VARS
-                && !self.tx.contains_key(&self.arena, key.as_bytes())
-                && sv.op != SetOp::Delete
-            {
-                return;
-            }
-            match sv.op {
-                SetOp::Delete => {
-                    self.tx.remove(&self.arena, key.as_bytes());
-                }
-                SetOp::Set => self.tx_set(key, &value),
-                SetOp::Add | SetOp::Sub => {
-                    let cur = self.tx.get(&self.arena, key.as_bytes()).map(|(_, v)| atoi(self.get(v))).unwrap_or(0);
-                    let n = combine(sv.op, cur, atoi(&value));
-                    let mut buf = itoa::Buffer::new();
-                    self.tx_set(key, buf.format(n).as_bytes());
-                }
-            }
+            self.setvar_tx(sv, key, &value);
+            self.expand_buf = value;
             return;
         }
         let Some((_, _, map)) = self.persistent.iter_mut().find(|(v, _, _)| *v == sv.collection) else { return };
@@ -112,6 +111,26 @@ impl Transaction {
                 let cur = map.get(key).map(|v| atoi(v)).unwrap_or(0);
                 let n = combine(sv.op, cur, atoi(&value));
                 map.insert(key.to_string(), n.to_string().into_bytes());
+            }
+        }
+    }
+
+    /// `setvar` on `TX` with the value expanded.
+    fn setvar_tx(&mut self, sv: &SetVar, key: &str, value: &[u8]) {
+        if self.tx.len() >= MAX_TX_VARS && !self.tx.contains_key(&self.arena, key.as_bytes()) && sv.op != SetOp::Delete
+        {
+            return;
+        }
+        match sv.op {
+            SetOp::Delete => {
+                self.tx.remove(&self.arena, key.as_bytes());
+            }
+            SetOp::Set => self.tx_set(key, value),
+            SetOp::Add | SetOp::Sub => {
+                let cur = self.tx.get(&self.arena, key.as_bytes()).map(|(_, v)| atoi(self.get(v))).unwrap_or(0);
+                let n = combine(sv.op, cur, atoi(value));
+                let mut buf = itoa::Buffer::new();
+                self.tx_set(key, buf.format(n).as_bytes());
             }
         }
     }

@@ -136,6 +136,17 @@ impl Transaction {
                 return PfBits::At(*off as usize);
             }
         }
+        // another chain may have turned the value into the same form (up to case): then it has that form's bitset
+        let form = match (key, tv) {
+            (Some((s, c)), super::eval::TVal::Cache(f)) if c != UNTRANSFORMED => Some((s, *f)),
+            _ => None,
+        };
+        if let Some((s, f)) = form {
+            if let Some(off) = self.same_form(s, f) {
+                self.pf_cache.insert((s, chain_id), off);
+                return PfBits::At(off as usize);
+            }
+        }
         let mut bits = std::mem::take(&mut self.pf_scratch);
         bits.resize(words, 0);
         let engine = Arc::clone(&self.engine);
@@ -151,12 +162,42 @@ impl Transaction {
                     self.pf_bits.extend_from_slice(&present);
                 }
                 self.pf_cache.insert(k, off as u32);
+                if let Some((s, f)) = form {
+                    self.add_form(s, f, off as u32);
+                }
                 PfBits::At(off)
             }
             None => PfBits::Scratch,
         };
         self.pf_scratch = bits;
         at
+    }
+
+    /// The `pf_bits` offset of a transformed form of the arena value `value` that equals `form` (a span of
+    /// `cache_buf`) up to ASCII case, if one was scanned. Exact: a bitset depends only on the bytes scanned,
+    /// and the automaton and byte rows fold letters (as the untransformed entry already relies on).
+    fn same_form(&self, value: super::Span, form: super::Span) -> Option<u32> {
+        let want = self.cache_form(form);
+        let mut at = *self.pf_forms.get(&value)?;
+        while let Some((f, off, next)) = self.pf_form_list.get(at as usize) {
+            if f.len == form.len && self.cache_form(*f).eq_ignore_ascii_case(want) {
+                return Some(*off);
+            }
+            at = *next;
+        }
+        None
+    }
+
+    /// Records that `form` (a transformed form of `value`, in `cache_buf`) has its bitset at `off`.
+    fn add_form(&mut self, value: super::Span, form: super::Span, off: u32) {
+        let next = self.pf_forms.get(&value).copied().unwrap_or(u32::MAX);
+        let at = self.pf_form_list.len() as u32;
+        self.pf_form_list.push((form, off, next));
+        self.pf_forms.insert(value, at);
+    }
+
+    fn cache_form(&self, f: super::Span) -> &[u8] {
+        self.cache_buf.get(f.start as usize..f.start as usize + f.len as usize).unwrap_or(b"")
     }
 
     /// The untransformed entry of an arena value in `pf_bits`: the offset of its bitset, which `pf_bits_of`
@@ -215,7 +256,11 @@ impl Transaction {
                 self.gate_acc = acc;
                 return true;
             };
-            let union = self.union_in_slot(*s, gate.chain, *slot as usize, *base as usize);
+            // most sources' unions are computed by an earlier rule of the phase: read them without the call
+            let union = match self.gate_cache.get(*slot as usize) {
+                Some(u) if *u != 0 => *u,
+                _ => self.union_in_slot(*s, gate.chain, *slot as usize, *base as usize),
+            };
             let at = (union as usize).wrapping_sub(2);
             let bits = if union < 2 { None } else { self.pf_bits.get(at..at + words) };
             match bits {
@@ -283,7 +328,7 @@ impl Transaction {
         let t = Target { var: src.var, selector, count: false, exclude: false };
         let mut items = std::mem::take(&mut self.gate_items);
         items.clear();
-        self.members(&t, &|_, _| false, &mut items);
+        self.members(&t, super::collect::Excl(None), &mut items);
         let engine = Arc::clone(&self.engine);
         let chain = &engine.rules.chains[chain_id as usize];
         let words = engine.rules.prefilter.words();

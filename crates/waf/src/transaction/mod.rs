@@ -206,6 +206,11 @@ pub struct Transaction {
     /// Prefilter bitsets per (value, chain): offset into `pf_bits`.
     pub(crate) pf_cache: HashMap<(Span, u32), u32, BuildFx>,
     pub(crate) pf_bits: Vec<u64>,
+    /// Per arena value: the latest of its transformed forms scanned (an index in `pf_form_list`), so a chain
+    /// that turns it into a form another chain already produced shares that form's bitset (`gate`).
+    pub(crate) pf_forms: HashMap<Span, u32, BuildFx>,
+    /// (form in `cache_buf`, its bitset's offset in `pf_bits`, the value's previous form or `u32::MAX`).
+    pub(crate) pf_form_list: Vec<(Span, u32, u32)>,
     pub(crate) pf_scratch: Vec<u64>,
     /// Per phase: (variable, chain) → offset in `pf_bits` of the union of its members' bitsets (`gate`).
     pub(crate) gate_cache: Vec<u32>,
@@ -233,6 +238,10 @@ pub struct Transaction {
     /// MATCHED_VARS of the current rule: the first `matched_count` entries (slots are reused).
     pub(crate) matched_vars: Vec<(String, Vec<u8>)>,
     pub(crate) matched_count: usize,
+    /// `setvar` expansions (a dynamic key, then the value), reused by every `setvar` (pooled).
+    pub(crate) expand_buf: Vec<u8>,
+    /// A dynamic `setvar` key, lowercased (pooled).
+    pub(crate) setvar_key: String,
     pub(crate) captures: Captures,
     pub(crate) highest_severity: u8,
     pub(crate) current_rule: Option<(u32, usize, usize)>,
@@ -306,6 +315,8 @@ impl Transaction {
             cache_buf: b.cache_buf,
             pf_cache: b.pf_cache,
             pf_bits: b.pf_bits,
+            pf_forms: b.pf_forms,
+            pf_form_list: b.pf_form_list,
             pf_scratch: Vec::new(),
             gate_cache: b.gate_cache,
             gate_items: b.gate_items,
@@ -317,10 +328,12 @@ impl Transaction {
             list_cache: b.list_cache,
             families: b.families,
             stats: EvalStats::default(),
-            matched_var: Vec::new(),
-            matched_var_name: String::new(),
-            matched_vars: Vec::new(),
+            matched_var: b.matched_var,
+            matched_var_name: b.matched_var_name,
+            matched_vars: b.matched_vars,
             matched_count: 0,
+            expand_buf: b.expand_buf,
+            setvar_key: b.setvar_key,
             captures: Captures::default(),
             highest_severity: 255,
             current_rule: None,

@@ -21,6 +21,10 @@ const MAX_POOLED: usize = 32;
 const MAX_BYTES: usize = 256 * 1024;
 /// Most entries a kept list may have room for.
 const MAX_ENTRIES: usize = 8 * 1024;
+/// Most `MATCHED_VARS` slots kept, and the most bytes one may hold (a slot keeps its name and value buffers,
+/// so the next transaction's matches fill them without allocating).
+const MAX_MATCHED_SLOTS: usize = 64;
+const MAX_SLOT_BYTES: usize = 4096;
 /// Most entries a kept hash map may have room for: clearing a map writes every bucket's control byte, so a
 /// map one 10 KB body grew to thousands of entries would make every later small request pay for it.
 const MAX_MAP_ENTRIES: usize = 1024;
@@ -33,6 +37,8 @@ pub(crate) struct Buffers {
     pub cache_buf: Vec<u8>,
     pub pf_cache: HashMap<(Span, u32), u32, BuildFx>,
     pub pf_bits: Vec<u64>,
+    pub pf_forms: HashMap<Span, u32, BuildFx>,
+    pub pf_form_list: Vec<(Span, u32, u32)>,
     pub gate_cache: Vec<u32>,
     pub gate_items: Vec<Item>,
     pub phase_items: Vec<Item>,
@@ -45,6 +51,13 @@ pub(crate) struct Buffers {
     pub cookies: Vec<Kv>,
     pub resp_headers: Vec<Kv>,
     pub tx: TxVars,
+    /// `MATCHED_VAR`, `MATCHED_VAR_NAME` and the `MATCHED_VARS` slots (`Transaction::matched_count` says how
+    /// many hold the current rule's matches: a new transaction starts at 0, so stale slots are never read).
+    pub matched_var: Vec<u8>,
+    pub matched_var_name: String,
+    pub matched_vars: Vec<(String, Vec<u8>)>,
+    pub expand_buf: Vec<u8>,
+    pub setvar_key: String,
 }
 
 impl Buffers {
@@ -70,6 +83,8 @@ impl Buffers {
             cache_buf,
             pf_cache,
             pf_bits,
+            pf_forms,
+            pf_form_list,
             gate_cache,
             gate_items,
             phase_items,
@@ -82,10 +97,17 @@ impl Buffers {
             cookies,
             resp_headers,
             tx,
+            matched_var,
+            matched_var_name,
+            matched_vars,
+            expand_buf,
+            setvar_key,
         } = self;
         let small = arena.capacity() <= MAX_BYTES
             && cache_buf.capacity() <= MAX_BYTES
             && pf_bits.capacity() <= MAX_ENTRIES * 8
+            && pf_forms.capacity() <= MAX_MAP_ENTRIES
+            && pf_form_list.capacity() <= MAX_ENTRIES
             && [cache.capacity(), pf_cache.capacity(), class_cache.capacity()]
                 .iter()
                 .chain(&[list_cache.capacity(), tx.capacity()])
@@ -103,14 +125,24 @@ impl Buffers {
             .all(|c| *c <= MAX_ENTRIES)
             && list_cache.values().all(|l| l.capacity() <= MAX_ENTRIES)
             && families.capacity() <= MAX_ENTRIES;
-        if !small {
+        let strings =
+            [matched_var.capacity(), matched_var_name.capacity(), expand_buf.capacity(), setvar_key.capacity()];
+        if !small || strings.iter().any(|c| *c > MAX_BYTES) {
             return false;
         }
+        expand_buf.clear();
+        setvar_key.clear();
+        matched_vars.truncate(MAX_MATCHED_SLOTS);
+        matched_vars.retain(|(n, v)| n.capacity() + v.capacity() <= MAX_SLOT_BYTES);
+        matched_var.clear();
+        matched_var_name.clear();
         arena.clear();
         cache.clear();
         cache_buf.clear();
         pf_cache.clear();
         pf_bits.clear();
+        pf_forms.clear();
+        pf_form_list.clear();
         gate_cache.clear();
         gate_items.clear();
         phase_items.clear();
@@ -174,6 +206,8 @@ impl Drop for Transaction {
             cache_buf: std::mem::take(&mut self.cache_buf),
             pf_cache: std::mem::take(&mut self.pf_cache),
             pf_bits: std::mem::take(&mut self.pf_bits),
+            pf_forms: std::mem::take(&mut self.pf_forms),
+            pf_form_list: std::mem::take(&mut self.pf_form_list),
             gate_cache: std::mem::take(&mut self.gate_cache),
             gate_items: std::mem::take(&mut self.gate_items),
             phase_items: std::mem::take(&mut self.phase_items),
@@ -186,6 +220,11 @@ impl Drop for Transaction {
             cookies: std::mem::take(&mut self.req.cookies),
             resp_headers: std::mem::take(&mut self.resp.headers),
             tx: std::mem::take(&mut self.tx),
+            matched_var: std::mem::take(&mut self.matched_var),
+            matched_var_name: std::mem::take(&mut self.matched_var_name),
+            matched_vars: std::mem::take(&mut self.matched_vars),
+            expand_buf: std::mem::take(&mut self.expand_buf),
+            setvar_key: std::mem::take(&mut self.setvar_key),
         };
         self.engine.pool.put(b);
     }
@@ -213,5 +252,20 @@ mod tests {
             pool.put(Buffers::fresh());
         }
         assert_eq!(pool.len(), MAX_POOLED);
+    }
+
+    #[test]
+    fn matched_buffers_come_back_empty_and_bounded() {
+        let pool = TxPool::default();
+        let mut b = pool.take();
+        b.matched_var.extend_from_slice(b"1' or '1'='1");
+        b.matched_var_name.push_str("ARGS:q");
+        b.matched_vars.push(("ARGS:q".into(), b"x".to_vec()));
+        b.matched_vars.push(("ARGS:big".into(), vec![b'a'; MAX_SLOT_BYTES + 1]));
+        pool.put(b);
+        let b = pool.take();
+        assert!(b.matched_var.is_empty() && b.matched_var.capacity() > 0, "emptied, room kept");
+        assert!(b.matched_var_name.is_empty());
+        assert_eq!(b.matched_vars.len(), 1, "the oversized slot is dropped, the small one kept for reuse");
     }
 }

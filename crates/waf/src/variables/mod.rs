@@ -244,6 +244,7 @@ pub enum Selector {
 
 impl Selector {
     /// Does the collection key `key` match this selector?
+    #[inline]
     pub fn matches_key(&self, key: &[u8]) -> bool {
         match self {
             Selector::All | Selector::XPath(_) => true,
