@@ -398,7 +398,7 @@ impl Transaction {
     /// t:base64IfEncoded` on the pack's SQLi, XSS, command and NoSQL rules) or a prefix of one (CRS 934100,
     /// 934130, 934160) decode each value once, and each rule pays one lookup per value, not one per step.
     fn eval_multi(&mut self, link: &Link, chain: &TransformChain, item: &Item) -> (bool, Option<Vec<u8>>) {
-        if self.run_op_on(link, item, &TVal::Same) {
+        if self.run_multi_op(link, item, &TVal::Same) {
             return (true, Some(self.val(&item.value).to_vec()));
         }
         match item.value {
@@ -407,7 +407,7 @@ impl Transaction {
                 for i in 0..forms.len as usize {
                     let Some(s) = self.multi_form_at(forms, i) else { break };
                     let tv = TVal::Cache(s);
-                    if self.run_op_on(link, item, &tv) {
+                    if self.run_multi_op(link, item, &tv) {
                         return (true, Some(self.tval(item, &tv).to_vec()));
                     }
                 }
@@ -415,6 +415,16 @@ impl Transaction {
             }
             _ => self.eval_multi_uncached(link, chain, item),
         }
+    }
+
+    /// [`Self::run_op_on`] for a `multiMatch` input, which the shared prefilter has not judged: the operator's
+    /// own cheap condition first (`Operator::may_match`; when it fails the operator cannot match, so the link
+    /// matches only if negated, and nothing is captured).
+    fn run_multi_op(&mut self, link: &Link, item: &Item, tv: &TVal) -> bool {
+        if !link.op.may_match(self.tval(item, tv)) {
+            return link.negated;
+        }
+        self.run_op_on(link, item, tv)
     }
 
     /// [`Self::eval_multi`] for values outside the arena (built per evaluation, so nothing to cache under).
@@ -433,7 +443,7 @@ impl Transaction {
             };
             if let Some(n) = next {
                 let tv = TVal::Owned(n);
-                let hit = self.run_op_on(link, item, &tv);
+                let hit = self.run_multi_op(link, item, &tv);
                 if let TVal::Owned(n) = tv {
                     if hit {
                         return (true, Some(n));
