@@ -417,12 +417,24 @@ impl Transaction {
         }
     }
 
-    /// [`Self::run_op_on`] for a `multiMatch` input, which the shared prefilter has not judged: the operator's
-    /// own cheap condition first (`Operator::may_match`; when it fails the operator cannot match, so the link
-    /// matches only if negated, and nothing is captured).
+    /// [`Self::run_op_on`] for a `multiMatch` input, which the rule-level gate has not judged: the operator's
+    /// own cheap condition first (`Operator::may_match`), then, for the value as extracted, its prefilter bit
+    /// (`gate::pf_bits_of`, the untransformed bitset). When either rules the operator out it cannot match,
+    /// so the link matches only if negated, and nothing is captured.
     fn run_multi_op(&mut self, link: &Link, item: &Item, tv: &TVal) -> bool {
         if !link.op.may_match(self.tval(item, tv)) {
             return link.negated;
+        }
+        // the value as extracted has (almost always) been scanned already, for the gates of the rules reading
+        // the same variables: its bitset is a cache look-up, cheaper than a regex whose literals are absent
+        if let (Some(id), TVal::Same, Val::Arena(_), true) =
+            (link.op.prefilter_id(), tv, &item.value, self.engine.rx_prefilter)
+        {
+            let at = self.pf_bits_of(item, tv, link.transforms);
+            if !self.pf_has(at, id) {
+                self.stats.prefilter_skips += 1;
+                return link.negated;
+            }
         }
         self.run_op_on(link, item, tv)
     }
