@@ -20,7 +20,7 @@
 //!
 //! Owns the test only; the need analysis lives in `crate::prefilter::need` and is not changed here.
 
-use crate::prefilter::need::Need;
+use crate::prefilter::need::{rarest_byte, Need};
 
 /// The byte test of one regex (see the module docs).
 #[derive(Debug, Clone)]
@@ -29,18 +29,6 @@ pub(crate) struct NeedBytes {
     /// The table's bytes when there are at most three (`memchr` finds them faster than the table loop).
     few: Option<Vec<u8>>,
     min_len: usize,
-}
-
-/// How often a byte occurs in benign request data (a guess; it only steers which byte of a literal stands
-/// for it, never whether the test is exact).
-fn weight(b: u8) -> u8 {
-    match b.to_ascii_lowercase() {
-        b'a'..=b'z' | b'0'..=b'9' | b' ' => 30,
-        b'-' | b'_' | b'.' | b'/' | b'=' | b',' | b':' | b';' | b'(' | b')' | b'*' | b'+' | b'&' | b'%' => 20,
-        b'\'' | b'"' | b'?' | b'!' | b'@' | b'#' | b'~' | b'[' | b']' | b'|' | b'{' | b'}' | b'<' | b'>' | b'$'
-        | b'`' | b'\\' | b'^' | b'\t' => 5,
-        _ => 1,
-    }
 }
 
 impl NeedBytes {
@@ -55,8 +43,9 @@ impl NeedBytes {
             set(b);
         }
         for l in &need.lits {
-            // the rarest byte of the literal (the first of equals): fewer benign inputs pass
-            if let Some(b) = l.iter().copied().min_by_key(|b| weight(*b)) {
+            // the literal's rarest byte (the prefilter's own guess at benign byte frequencies): fewer benign
+            // inputs pass
+            if let Some(b) = rarest_byte(l) {
                 set(b);
             }
         }
