@@ -9,7 +9,7 @@ use regex::bytes::Regex;
 #[derive(Debug)]
 enum Rx {
     /// A regex and, when it has a necessary condition, the byte test run before it (`rx_need`).
-    Static(Regex, Option<NeedBytes>),
+    Static(Regex, Option<Box<NeedBytes>>),
     /// `^.*$`, `^.*` or `.*` compiled in ASCII mode: with DOTALL (`regex_util`) `.` matches every byte and
     /// `$` is the end of the value, so the regex matches every value, whole (the leftmost, greedy match is
     /// the entire input), and capture group 0 is the value itself. CRS uses it to copy header names
@@ -32,7 +32,7 @@ pub fn build(arg: &str, ctx: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String>
     }
     // one analysis for the shared prefilter and this operator's own byte test
     let need = need::of_regex(arg, unicode);
-    let test = need.as_ref().map(NeedBytes::new);
+    let test = need.as_ref().map(|n| Box::new(NeedBytes::new(n)));
     let pf = ctx.prefilter.zip(need).map(|(p, n)| p.borrow_mut().register_need(n));
     Ok(Box::new(RxOp(Rx::Static(re, test), pf)))
 }
