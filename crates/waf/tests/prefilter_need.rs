@@ -243,3 +243,36 @@ fn shape_samples_set_their_bit() {
     assert!(ops.iter().filter(|(_, o)| o.prefilter_id().is_some()).count() >= 8);
     assert!(checked > 1000, "{checked}");
 }
+
+/// `Operator::may_match`, the byte test the `multiMatch` path runs before an `@rx` (`operators::rx_need`), may
+/// only rule out inputs the regex cannot match: on every corpus string and on its `t:base64Decode` output (the
+/// binary forms CRS 934100/934160 see), a failed test must go with no match.
+#[test]
+fn rx_byte_tests_rule_out_no_match_in_the_regression_corpus() {
+    let (gated, _, _) = crs_gated();
+    let b64 = portcullis_waf::transforms::lookup("base64Decode").unwrap();
+    let mut values: Vec<Vec<u8>> = Vec::new();
+    for v in corpus() {
+        values.push((b64.apply)(&v).into_owned());
+        values.push(v);
+    }
+    let (mut ruled_out, mut pairs) = (0u64, 0u64);
+    for g in gated.iter().filter(|g| g.name == "rx") {
+        for v in &values {
+            pairs += 1;
+            if g.op.may_match(v) {
+                continue;
+            }
+            ruled_out += 1;
+            assert!(
+                !eval(g.op.as_ref(), v),
+                "rule {} /{}/ matches {:?}, which its byte test ruled out",
+                g.at,
+                g.arg,
+                String::from_utf8_lossy(v)
+            );
+        }
+    }
+    eprintln!("{ruled_out} of {pairs} (regex, value) pairs ruled out by the byte test");
+    assert!(ruled_out > pairs / 4, "the byte test rules out almost nothing: {ruled_out}");
+}

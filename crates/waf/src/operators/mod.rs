@@ -24,6 +24,7 @@ mod native;
 mod numeric;
 mod pm;
 mod rx;
+mod rx_need;
 mod streq;
 mod strmatch;
 mod unconditional;
@@ -73,6 +74,12 @@ pub trait Operator: Send + Sync + std::fmt::Debug {
     /// `portcullis_detect::prefilter::classes` lack it, so the evaluator may skip it from a per-value cache.
     fn detector_class(&self) -> Option<portcullis_detect::Class> {
         None
+    }
+
+    /// A cheap necessary condition checked before `eval` where the shared prefilter has not judged the input
+    /// (`multiMatch` forms): `false` proves `eval` returns false, with no capture. Default: no condition.
+    fn may_match(&self, _input: &[u8]) -> bool {
+        true
     }
 }
 

@@ -1,12 +1,15 @@
 //! `@rx`: regular expression match (PCRE semantics approximated, see `regex_util`).
 
+use super::rx_need::NeedBytes;
 use super::{BuildCtx, OpCtx, Operator, Param};
+use crate::prefilter::need;
 use crate::regex_util::{compile_rx, compile_rx_mode};
 use regex::bytes::Regex;
 
 #[derive(Debug)]
 enum Rx {
-    Static(Regex),
+    /// A regex and, when it has a necessary condition, the byte test run before it (`rx_need`).
+    Static(Regex, Option<Box<NeedBytes>>),
     /// `^.*$`, `^.*` or `.*` compiled in ASCII mode: with DOTALL (`regex_util`) `.` matches every byte and
     /// `$` is the end of the value, so the regex matches every value, whole (the leftmost, greedy match is
     /// the entire input), and capture group 0 is the value itself. CRS uses it to copy header names
@@ -27,8 +30,11 @@ pub fn build(arg: &str, ctx: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String>
     if !unicode && matches!(arg, "^.*$" | "^.*" | ".*") {
         return Ok(Box::new(RxOp(Rx::Whole, None)));
     }
-    let pf = ctx.prefilter.and_then(|p| p.borrow_mut().register(arg, unicode));
-    Ok(Box::new(RxOp(Rx::Static(re), pf)))
+    // one analysis for the shared prefilter and this operator's own byte test
+    let need = need::of_regex(arg, unicode);
+    let test = need.as_ref().map(|n| Box::new(NeedBytes::new(n)));
+    let pf = ctx.prefilter.zip(need).map(|(p, n)| p.borrow_mut().register_need(n));
+    Ok(Box::new(RxOp(Rx::Static(re, test), pf)))
 }
 
 pub(crate) fn match_regex(re: &Regex, input: &[u8], ctx: &mut OpCtx<'_>) -> bool {
@@ -54,9 +60,18 @@ impl Operator for RxOp {
         self.1
     }
 
+    /// The regex's byte test (`rx_need`): the forms `multiMatch` hands the operator have not been through the
+    /// shared prefilter.
+    fn may_match(&self, input: &[u8]) -> bool {
+        match &self.0 {
+            Rx::Static(_, Some(t)) => t.may_match(input),
+            _ => true,
+        }
+    }
+
     fn eval(&self, input: &[u8], ctx: &mut OpCtx<'_>) -> bool {
         match &self.0 {
-            Rx::Static(re) => match_regex(re, input, ctx),
+            Rx::Static(re, _) => match_regex(re, input, ctx),
             Rx::Whole => {
                 if let Some(caps) = ctx.captures.as_deref_mut() {
                     caps.clear();

@@ -90,7 +90,7 @@ fn literal_weight(len: usize) -> f64 {
 }
 
 /// The byte of `l` least likely to occur in a benign value (folded).
-fn rarest_byte(l: &[u8]) -> Option<u8> {
+pub(crate) fn rarest_byte(l: &[u8]) -> Option<u8> {
     let mut best: Option<u8> = None;
     for b in l.iter().map(u8::to_ascii_lowercase) {
         if best.is_none_or(|x| byte_weight(b) < byte_weight(x)) {

@@ -32,11 +32,12 @@
 //! rule walk.
 
 use super::collect::{Item, Val};
-use super::{Cached, Span, Transaction};
+use super::{BuildFx, Span, Transaction};
 use crate::rule::{ChainId, Link, Rule, TransformChain};
 use portcullis_detect::prefilter::{class_bit, Classes, ALL_CLASSES};
 use portcullis_detect::Class;
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 /// Mask bit: the link's chain provably leaves this value as it is at every step, so the value as extracted is
 /// the only input its operator sees (no intermediate form, no transformed copy).
@@ -67,24 +68,60 @@ pub(crate) struct Family {
 /// A family's key: (interned list, chain, `multiMatch`).
 type FamilyKey = (u32, ChainId, bool);
 
-/// The per-phase cache: family key → union, offset and number of its masks in `masks`.
+/// The per-phase cache: family key → union, offset and number of its masks in `masks`; and the `multiMatch`
+/// forms of the values (which the masks read too).
 #[derive(Default)]
 pub(crate) struct Families {
     entries: Vec<(FamilyKey, u16, usize, usize)>,
     masks: Vec<u16>,
     scratch: Vec<u16>,
+    pub(crate) forms: MultiForms,
+}
+
+/// Where the `multiMatch` forms of one (value, chain) are in [`MultiForms::spans`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FormList {
+    at: u32,
+    pub(crate) len: u32,
+}
+
+impl FormList {
+    fn range(&self) -> std::ops::Range<usize> {
+        self.at as usize..(self.at + self.len) as usize
+    }
+}
+
+/// Per phase: the `multiMatch` forms of arena values per (value, chain) ([`Transaction::multi_forms`]). One
+/// lookup per (rule, value) instead of one per (rule, value, step); the forms' bytes live in the transaction's
+/// transformation buffer (`cache_buf`), which outlives the phase.
+#[derive(Default)]
+pub(crate) struct MultiForms {
+    index: HashMap<(Span, ChainId), FormList, BuildFx>,
+    spans: Vec<Span>,
+    scratch: Vec<Span>,
+}
+
+impl MultiForms {
+    fn push(&mut self, forms: &[Span]) -> FormList {
+        let at = self.spans.len() as u32;
+        self.spans.extend_from_slice(forms);
+        FormList { at, len: forms.len() as u32 }
+    }
 }
 
 impl Families {
-    /// Forgets every list (a phase starts: request data may have changed).
+    /// Forgets every list and form (a phase starts: request data may have changed).
     pub(crate) fn clear(&mut self) {
         self.entries.clear();
         self.masks.clear();
+        self.forms.index.clear();
+        self.forms.spans.clear();
     }
 
     /// The largest of its buffers' room (pool bound).
     pub(crate) fn capacity(&self) -> usize {
-        self.entries.capacity().max(self.masks.capacity()).max(self.scratch.capacity())
+        let forms = self.forms.index.capacity().max(self.forms.spans.capacity()).max(self.forms.scratch.capacity());
+        self.entries.capacity().max(self.masks.capacity()).max(self.scratch.capacity()).max(forms)
     }
 
     /// The mask of value `idx` of a family.
@@ -180,18 +217,14 @@ impl Transaction {
         }
         let chain_id = link.transforms;
         if link.multi_match {
-            if !super::eval::multi_cacheable(chain_id, chain) {
-                return ALL_CLASSES;
-            }
+            let forms = self.multi_forms(span, chain, chain_id);
             let mut m = m0;
-            let mut cur = None;
-            for k in 0..chain.steps.len() {
-                if let Cached::At(s) = self.multi_form(span, chain, chain_id, k, cur) {
-                    m |= self.buf_mask(s);
-                    cur = Some(s);
-                }
+            for i in 0..forms.len as usize {
                 if m == ALL_CLASSES {
                     break;
+                }
+                if let Some(s) = self.multi_form_at(forms, i) {
+                    m |= self.buf_mask(s);
                 }
             }
             m
@@ -222,44 +255,67 @@ impl Transaction {
         self.class_cache.entry(span).or_insert_with(|| Classes::of(v)).may_match(class, v)
     }
 
-    /// Step `k`'s form of the arena value `span` under `multiMatch` chain `chain_id`, from the transformation
-    /// cache or computed into it: `Unchanged` when the step left its input (`cur`, the latest changed form, or
-    /// the value) as it was.
-    #[inline]
-    pub(crate) fn multi_form(
-        &mut self,
-        span: Span,
-        chain: &TransformChain,
-        chain_id: ChainId,
-        k: usize,
-        cur: Option<Span>,
-    ) -> Cached {
-        let key = (span, super::eval::multi_key(chain_id, k));
-        if let Some(c) = self.cache.get(&key) {
-            self.stats.transform_cache_hits += 1;
-            return *c;
+    /// The `multiMatch` forms of the arena value `span` under chain `chain_id`: the output of every step that
+    /// changed its input (the latest changed form, or the value), in step order — the inputs the operator
+    /// sees after the value itself. Computed once per (value, chain) and phase; served from
+    /// [`MultiForms`] after that.
+    ///
+    /// A chain whose longest interned prefix (`TransformChain::prefix`, e.g. CRS 934130's
+    /// `t:urlDecodeUni,t:jsDecode` inside 934100's chain) already has this value's forms starts from them: the
+    /// steps are pure, so the prefix's forms are the first forms of the longer chain. Computing a chain from
+    /// scratch records its prefix's forms on the way, for the shorter chain's rules.
+    pub(crate) fn multi_forms(&mut self, span: Span, chain: &TransformChain, chain_id: ChainId) -> FormList {
+        let forms = &mut self.families.forms;
+        if let Some(l) = forms.index.get(&(span, chain_id)) {
+            self.stats.transform_cache_hits += chain.steps.len() as u32;
+            return *l;
         }
-        self.stats.transforms_computed += 1;
-        let Some(step) = chain.steps.get(k) else { return Cached::Unchanged };
-        let bytes = {
-            let input = match cur {
-                Some(s) => self.cache_buf.get(s.start as usize..(s.start + s.len) as usize).unwrap_or(b""),
-                None => self.get(span),
-            };
-            match (step.apply)(input) {
-                Cow::Borrowed(b) if b.len() == input.len() => None,
-                other => Some(other.into_owned()),
+        let mut list = std::mem::take(&mut forms.scratch);
+        list.clear();
+        // (the first step to run, and whether the prefix's forms must be recorded when it is reached)
+        let mut from = 0;
+        let mut record_prefix = None;
+        if let Some((pid, k)) = chain.prefix {
+            match forms.index.get(&(span, pid)) {
+                Some(pl) => {
+                    list.extend_from_slice(forms.spans.get(pl.range()).unwrap_or(&[]));
+                    from = k;
+                    self.stats.transform_cache_hits += k as u32;
+                }
+                None => record_prefix = Some((pid, k)),
             }
-        };
-        let c = match bytes {
-            None => Cached::Unchanged,
-            Some(b) => {
+        }
+        for (k, step) in chain.steps.iter().enumerate().skip(from) {
+            if let Some((pid, _)) = record_prefix.filter(|(_, pk)| *pk == k) {
+                let l = self.families.forms.push(&list);
+                self.families.forms.index.insert((span, pid), l);
+                record_prefix = None;
+            }
+            self.stats.transforms_computed += 1;
+            let changed = {
+                let input = match list.last() {
+                    Some(s) => self.cache_buf.get(s.start as usize..(s.start + s.len) as usize).unwrap_or(b""),
+                    None => self.get(span),
+                };
+                match (step.apply)(input) {
+                    Cow::Borrowed(b) if b.len() == input.len() => None,
+                    other => Some(other.into_owned()),
+                }
+            };
+            if let Some(b) = changed {
                 let start = self.cache_buf.len();
                 self.cache_buf.extend_from_slice(&b);
-                Cached::At(Span { start: start as u32, len: b.len() as u32 })
+                list.push(Span { start: start as u32, len: b.len() as u32 });
             }
-        };
-        self.cache.insert(key, c);
-        c
+        }
+        let l = self.families.forms.push(&list);
+        self.families.forms.index.insert((span, chain_id), l);
+        self.families.forms.scratch = list;
+        l
+    }
+
+    /// Form `i` of a list from [`Self::multi_forms`] (`None` past its end).
+    pub(crate) fn multi_form_at(&self, l: FormList, i: usize) -> Option<Span> {
+        (i < l.len as usize).then(|| self.families.forms.spans.get(l.at as usize + i).copied()).flatten()
     }
 }

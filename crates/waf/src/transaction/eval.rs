@@ -16,23 +16,6 @@ pub(crate) enum TVal {
     Owned(Vec<u8>),
 }
 
-/// Transformation-cache keys of `multiMatch`'s intermediate forms: (value, `MULTI_KEY | step << 24 | chain`),
-/// apart from the whole-chain keys (value, chain), which are chain indexes below 2^24.
-const MULTI_KEY: u32 = 1 << 31;
-const MULTI_STEP_SHIFT: u32 = 24;
-const MULTI_STEP_SHIFT_LIMIT: u32 = 1 << MULTI_STEP_SHIFT;
-const MULTI_STEPS_LIMIT: usize = 1 << 7;
-
-/// Can the `multiMatch` forms of chain `chain_id` be cached (its id and step count fit the key)?
-pub(crate) fn multi_cacheable(chain_id: u32, chain: &TransformChain) -> bool {
-    chain_id < MULTI_STEP_SHIFT_LIMIT && chain.steps.len() < MULTI_STEPS_LIMIT
-}
-
-/// The transformation-cache key of step `k`'s form under `multiMatch` chain `chain_id` (`multi_cacheable`).
-pub(crate) fn multi_key(chain_id: u32, k: usize) -> u32 {
-    MULTI_KEY | ((k as u32) << MULTI_STEP_SHIFT) | chain_id
-}
-
 /// Runs transformation `steps` over `input`, borrowing it for as long as no step changes it.
 fn apply_steps<'a>(steps: &[crate::transforms::Transform], input: &'a [u8]) -> Cow<'a, [u8]> {
     let mut cur: Cow<'a, [u8]> = Cow::Borrowed(input);
@@ -417,43 +400,50 @@ impl Transaction {
 
     /// `multiMatch`: the operator runs on the value as extracted and again after every transformation that
     /// changed it. Nothing is copied until a transformation changes the value (the built-in pack runs every
-    /// detector this way over every parameter). Each intermediate form of an arena value is cached per
-    /// (value, chain, step), so the rules sharing a chain (`t:deepDecode,t:base64IfEncoded` on the pack's
-    /// SQLi, XSS, command and NoSQL rules) decode each value once per transaction, not once per rule.
+    /// detector this way over every parameter). The forms of an arena value are computed once per (value,
+    /// chain) and phase (`Transaction::multi_forms`), so the rules sharing a chain (`t:deepDecode,
+    /// t:base64IfEncoded` on the pack's SQLi, XSS, command and NoSQL rules) or a prefix of one (CRS 934100,
+    /// 934130, 934160) decode each value once, and each rule pays one lookup per value, not one per step.
     fn eval_multi(&mut self, link: &Link, chain: &TransformChain, item: &Item) -> (bool, Option<Vec<u8>>) {
-        if self.run_op_on(link, item, &TVal::Same) {
+        if self.run_multi_op(link, item, &TVal::Same) {
             return (true, Some(self.val(&item.value).to_vec()));
         }
-        let chain_id = link.transforms;
         match item.value {
-            Val::Arena(span) if multi_cacheable(chain_id, chain) => {
-                self.eval_multi_cached(link, chain, chain_id, item, span)
+            Val::Arena(span) => {
+                let forms = self.multi_forms(span, chain, link.transforms);
+                for i in 0..forms.len as usize {
+                    let Some(s) = self.multi_form_at(forms, i) else { break };
+                    let tv = TVal::Cache(s);
+                    if self.run_multi_op(link, item, &tv) {
+                        return (true, Some(self.tval(item, &tv).to_vec()));
+                    }
+                }
+                (false, None)
             }
             _ => self.eval_multi_uncached(link, chain, item),
         }
     }
 
-    fn eval_multi_cached(
-        &mut self,
-        link: &Link,
-        chain: &TransformChain,
-        chain_id: u32,
-        item: &Item,
-        span: Span,
-    ) -> (bool, Option<Vec<u8>>) {
-        // The form the next step reads: the latest one a step changed, or the value as extracted.
-        let mut cur: Option<Span> = None;
-        for k in 0..chain.steps.len() {
-            let form = self.multi_form(span, chain, chain_id, k, cur);
-            if let Cached::At(s) = form {
-                let tv = TVal::Cache(s);
-                if self.run_op_on(link, item, &tv) {
-                    return (true, Some(self.tval(item, &tv).to_vec()));
-                }
-                cur = Some(s);
+    /// [`Self::run_op_on`] for a `multiMatch` input, which the rule-level gate has not judged: the operator's
+    /// own cheap condition first (`Operator::may_match`), then, for the value as extracted, its prefilter bit
+    /// (`gate::pf_bits_of`, the untransformed bitset). When either rules the operator out it cannot match,
+    /// so the link matches only if negated, and nothing is captured.
+    fn run_multi_op(&mut self, link: &Link, item: &Item, tv: &TVal) -> bool {
+        if !link.op.may_match(self.tval(item, tv)) {
+            return link.negated;
+        }
+        // the value as extracted has (almost always) been scanned already, for the gates of the rules reading
+        // the same variables: its bitset is a cache look-up, cheaper than a regex whose literals are absent
+        if let (Some(id), TVal::Same, Val::Arena(_), true) =
+            (link.op.prefilter_id(), tv, &item.value, self.engine.rx_prefilter)
+        {
+            let at = self.pf_bits_of(item, tv, link.transforms);
+            if !self.pf_has(at, id) {
+                self.stats.prefilter_skips += 1;
+                return link.negated;
             }
         }
-        (false, None)
+        self.run_op_on(link, item, tv)
     }
 
     /// [`Self::eval_multi`] for values outside the arena (built per evaluation, so nothing to cache under).
@@ -472,7 +462,7 @@ impl Transaction {
             };
             if let Some(n) = next {
                 let tv = TVal::Owned(n);
-                let hit = self.run_op_on(link, item, &tv);
+                let hit = self.run_multi_op(link, item, &tv);
                 if let TVal::Owned(n) = tv {
                     if hit {
                         return (true, Some(n));

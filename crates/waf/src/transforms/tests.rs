@@ -303,17 +303,22 @@ mod reference {
     pub fn lowercase(input: &[u8]) -> Vec<u8> {
         input.to_ascii_lowercase()
     }
+
+    pub fn remove_whitespace(input: &[u8]) -> Vec<u8> {
+        input.iter().copied().filter(|b| !matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0xa0)).collect()
+    }
 }
 
 #[test]
 fn fast_paths_agree_with_reference_versions() {
     let mut rng = Rng(0x1234_5678_9abc_def1);
     type Reference = fn(&[u8]) -> Vec<u8>;
-    let checks: [(&str, Reference); 4] = [
+    let checks: [(&str, Reference); 5] = [
         ("cmdLine", reference::cmd_line),
         ("compressWhitespace", reference::compress_whitespace),
         ("removeCommentsChar", reference::remove_comments_char),
         ("lowercase", reference::lowercase),
+        ("removeWhitespace", reference::remove_whitespace),
     ];
     for round in 0..20_000 {
         let mut input = random_input(&mut rng);
