@@ -27,6 +27,7 @@ mod rx;
 mod streq;
 mod strmatch;
 mod unconditional;
+mod unique_arg_names;
 mod validate_byte_range;
 mod validate_url_encoding;
 mod validate_utf8_encoding;
@@ -139,6 +140,7 @@ pub static OPERATORS: &[(&str, Factory)] = &[
     ("unconditionalmatch", unconditional::build_match),
     ("nomatch", unconditional::build_no_match),
     ("verifycc", verify_cc::build),
+    ("uniqueargnames", unique_arg_names::build),
 ];
 
 /// Builds operator `name` (without `@`, any case) with parameter `arg`.
