@@ -8,6 +8,7 @@ use std::path::Path;
 mod begins_with;
 mod contains;
 mod contains_word;
+mod detect_any;
 mod detect_cmdi;
 mod detect_jndi;
 mod detect_nosqli;
@@ -141,6 +142,7 @@ pub static OPERATORS: &[(&str, Factory)] = &[
     ("nomatch", unconditional::build_no_match),
     ("verifycc", verify_cc::build),
     ("uniqueargnames", unique_arg_names::build),
+    ("detectany", detect_any::build),
 ];
 
 /// Builds operator `name` (without `@`, any case) with parameter `arg`.
