@@ -16,13 +16,16 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn engine(sensitivity: &str) -> Engine {
+fn config(sensitivity: &str) -> Config {
     let text = format!(
         "[[listeners]]\nname = \"l\"\naddress = \"127.0.0.1:0\"\n[[upstreams]]\nname = \"u\"\n\
          targets = [\"127.0.0.1:9\"]\n[[routes]]\nname = \"all\"\nupstream = \"u\"\n[waf]\nsensitivity = \"{sensitivity}\"\n"
     );
-    let config = Config::from_str_at(&text, None, std::env::temp_dir()).expect("test config is valid");
-    portcullis_waf_protection::build_engine(&config).expect("the built-in pack compiles")
+    Config::from_str_at(&text, None, std::env::temp_dir()).expect("test config is valid")
+}
+
+fn engine(sensitivity: &str) -> Engine {
+    portcullis_waf_protection::build_engine(&config(sensitivity)).expect("the built-in pack compiles")
 }
 
 struct Req {
@@ -121,11 +124,7 @@ fn the_pack_finds_the_same_with_and_without_detector_families() {
 
 /// The pack's text with the rules `ids` removed (with the rules chained to them).
 fn pack_without(sensitivity: &str, ids: &[u32]) -> Engine {
-    let text = format!(
-        "[[listeners]]\nname = \"l\"\naddress = \"127.0.0.1:0\"\n[[upstreams]]\nname = \"u\"\n\
-         targets = [\"127.0.0.1:9\"]\n[[routes]]\nname = \"all\"\nupstream = \"u\"\n[waf]\nsensitivity = \"{sensitivity}\"\n"
-    );
-    let config = Config::from_str_at(&text, None, std::env::temp_dir()).expect("test config is valid");
+    let config = config(sensitivity);
     let full = format!(
         "{}{}{}",
         portcullis_waf_protection::BASE,
