@@ -135,6 +135,8 @@ impl Operator for DetectAny {
         if *deep != *input && self.any_on(&deep, &mut rejected) {
             return true;
         }
+        // bound, not returned directly: the iterator borrows `deep`, which must outlive it
+        #[allow(clippy::let_and_return)]
         let found = [input, &deep[..]]
             .into_iter()
             .filter_map(portcullis_detect::decode::base64_payload)
