@@ -8,6 +8,7 @@ use std::path::Path;
 mod begins_with;
 mod contains;
 mod contains_word;
+mod detect_any;
 mod detect_cmdi;
 mod detect_jndi;
 mod detect_nosqli;
@@ -28,6 +29,7 @@ mod rx_need;
 mod streq;
 mod strmatch;
 mod unconditional;
+mod unique_arg_names;
 mod validate_byte_range;
 mod validate_url_encoding;
 mod validate_utf8_encoding;
@@ -146,6 +148,8 @@ pub static OPERATORS: &[(&str, Factory)] = &[
     ("unconditionalmatch", unconditional::build_match),
     ("nomatch", unconditional::build_no_match),
     ("verifycc", verify_cc::build),
+    ("uniqueargnames", unique_arg_names::build),
+    ("detectany", detect_any::build),
 ];
 
 /// Builds operator `name` (without `@`, any case) with parameter `arg`.
