@@ -90,5 +90,148 @@ pub fn build_engine(config: &Config) -> Result<Engine, WafError> {
     if let Some(l) = waf.response_body_limit {
         let _ = writeln!(text, "SecResponseBodyLimit {}", l.0);
     }
+    let engine = Engine::from_str(&text, "<portcullis waf config>")?;
+    if !waf.uses_builtin() {
+        return Ok(engine);
+    }
+    let rewritten = engine.rewritten_rules();
+    let broken: Vec<&PackGate> = PACK_GATES.iter().filter(|g| rewritten.iter().any(|id| g.covers(*id))).collect();
+    if broken.is_empty() {
+        return Ok(engine);
+    }
+    for g in &broken {
+        let _ = writeln!(text, "SecRuleRemoveById {}-{}", g.gate.0, g.gate.1);
+        tracing::info!(
+            gate = %format_args!("{}-{}", g.gate.0, g.gate.1),
+            "a rule file changes the targets or transformations of a built-in rule this gate stands for: the gate is off and those rules run on every request"
+        );
+    }
     Ok(Engine::from_str(&text, "<portcullis waf config>")?)
+}
+
+/// A gate of the built-in pack (`rules/README.md`, "Gates"): rules `gate.0..=gate.1` prove in one pass that
+/// none of the rules in `covers` can match, and skip them. The proof is made from those rules' targets and
+/// transformations as the pack writes them, so when a user's rule file adds targets to one of them or changes
+/// its transformations (`Engine::rewritten_rules`), the gate is removed and the rules run as written.
+struct PackGate {
+    gate: (u32, u32),
+    covers: &'static [(u32, u32)],
+}
+
+impl PackGate {
+    fn covers(&self, id: u32) -> bool {
+        self.covers.iter().any(|(a, b)| (*a..=*b).contains(&id))
+    }
+}
+
+/// The pack's gates: the detector gate (`20-injection.conf`, every rule after `PC-DETECTORS` to the end of
+/// `25-embedded.conf`) and the parameter-pollution gate (`15-parameters.conf`). The test
+/// `pack_gates_cover_exactly_their_sections` keeps these ranges in step with the rule files.
+const PACK_GATES: [PackGate; 2] = [
+    PackGate { gate: (191001, 191004), covers: &[(191000, 191000), (191005, 191999), (192000, 192099)] },
+    PackGate { gate: (192104, 192105), covers: &[(192101, 192103), (192106, 192199)] },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portcullis_waf::{EngineMode, TxInfo};
+    use std::sync::Arc;
+
+    /// The rule ids of a rule file in order, each with the markers seen before it.
+    fn ids_after_markers(body: &str) -> Vec<(u32, Vec<&str>)> {
+        let mut markers = Vec::new();
+        let mut out = Vec::new();
+        for line in body.lines() {
+            if let Some(m) = line.trim().strip_prefix("SecMarker ") {
+                markers.push(m.trim());
+            }
+            for part in line.split(['"', ',']) {
+                if let Some(id) = part.trim().strip_prefix("id:").and_then(|n| n.parse().ok()) {
+                    out.push((id, markers.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn pack_gates_cover_exactly_their_sections() {
+        let (detectors, params) = (&PACK_GATES[0], &PACK_GATES[1]);
+        let mut seen = 0;
+        for (name, body) in crate::builtin::FILES {
+            for (id, markers) in ids_after_markers(body) {
+                seen += 1;
+                let in_detectors = (name.ends_with("/20-injection.conf") && markers.contains(&"PC-DETECTORS"))
+                    || name.ends_with("/25-embedded.conf");
+                let after_hpp_gate = body.find(&format!("id:{id},")) > body.find("id:192105,");
+                let in_params = name.ends_with("/15-parameters.conf")
+                    && after_hpp_gate
+                    && !markers.contains(&"END-PC-PARAMETERS")
+                    && id != 192105;
+                assert_eq!(detectors.covers(id), in_detectors, "{name}: rule {id} and the detector gate");
+                assert_eq!(params.covers(id), in_params, "{name}: rule {id} and the parameter-pollution gate");
+            }
+        }
+        assert!(seen > 50, "only {seen} rule ids read from the pack");
+    }
+
+    fn config(dir: &std::path::Path, user_rules: &str) -> Config {
+        std::fs::write(dir.join("user.conf"), user_rules).expect("temp dir is writable");
+        let text = "[[listeners]]\nname = \"l\"\naddress = \"127.0.0.1:0\"\n[[upstreams]]\nname = \"u\"\n\
+                    targets = [\"127.0.0.1:9\"]\n[[routes]]\nname = \"all\"\nupstream = \"u\"\n\
+                    [waf]\nrules = [\"builtin\", \"user.conf\"]\n";
+        Config::from_str_at(text, None, dir.to_path_buf()).expect("test config is valid")
+    }
+
+    /// The ids of the rules that matched a GET of `/api/items` with `authorization`.
+    fn matches(engine: Engine, authorization: &str) -> Vec<u32> {
+        let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
+        let info = TxInfo {
+            unique_id: "gate-1".into(),
+            client_addr: loopback,
+            client_port: 40000,
+            server_addr: loopback,
+            server_port: 8080,
+        };
+        let mut tx = Arc::new(engine).transaction(info);
+        tx.set_engine_mode(EngineMode::DetectionOnly);
+        tx.request_line("GET", "/api/items?id=7", "HTTP/1.1");
+        tx.request_header(b"Host", b"shop.example");
+        tx.request_header(b"Accept", b"application/json");
+        tx.request_header(b"User-Agent", b"curl/8.5.0");
+        tx.request_header(b"Authorization", authorization.as_bytes());
+        let _ = tx.process_request_headers();
+        let _ = tx.process_request_body();
+        tx.process_logging();
+        tx.matches().iter().map(|m| m.id).collect()
+    }
+
+    #[test]
+    fn a_rule_file_that_widens_a_gated_rule_turns_that_gate_off() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let attack = "1' OR '1'='1' --";
+        // without the user file's target, 191000 does not read Authorization and both gates stay
+        let plain = build_engine(&config(dir.path(), "")).expect("pack loads");
+        assert!(plain.rewritten_rules().is_empty());
+        let full = plain.rule_count();
+        assert!(!matches(plain, attack).contains(&191000));
+        // the user adds Authorization to 191000, which the detector gate does not give the SQLi detector:
+        // the gate must go, or it would skip 191000 on this request
+        let widened = "SecRuleUpdateTargetById 191000 \"REQUEST_HEADERS:Authorization\"\n";
+        let engine = build_engine(&config(dir.path(), widened)).expect("pack loads");
+        assert_eq!(engine.rewritten_rules(), vec![191000]);
+        assert_eq!(engine.rule_count(), full - 4, "the detector gate's four rules are removed, nothing else");
+        assert!(matches(engine, attack).contains(&191000));
+        // an exclusion only narrows: the gates stay
+        let narrowed = "SecRuleUpdateTargetById 191000 \"!ARGS:id\"\n";
+        let engine = build_engine(&config(dir.path(), narrowed)).expect("pack loads");
+        assert!(engine.rewritten_rules().is_empty());
+        assert_eq!(engine.rule_count(), full);
+        // new transformations on a parameter-pollution rule turn that gate off only
+        let retransformed = "SecRuleUpdateActionById 192101 \"t:none,t:urlDecodeUni\"\n";
+        let engine = build_engine(&config(dir.path(), retransformed)).expect("pack loads");
+        assert_eq!(engine.rewritten_rules(), vec![192101]);
+        assert_eq!(engine.rule_count(), full - 2);
+    }
 }

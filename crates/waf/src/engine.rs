@@ -128,6 +128,12 @@ impl Engine {
         self.rules.phases.iter().flatten().filter_map(|r| r.folded.map(|f| (r.id, f))).collect()
     }
 
+    /// Ids of the rules whose targets or transformations a later directive changed (`Rule::rewritten`), in
+    /// rule order.
+    pub fn rewritten_rules(&self) -> Vec<u32> {
+        self.rules.phases.iter().flatten().filter(|r| r.rewritten).map(|r| r.id).collect()
+    }
+
     /// Settings the gateway needs (engine mode, body access, limits, inspected response types).
     pub fn settings(&self) -> &Settings {
         &self.settings

@@ -119,6 +119,11 @@ pub struct Rule {
     /// never match, `Some(true)` it always matches (and only its `skip`/`skipAfter` has an effect). Used only
     /// while the transaction's initialisation prefix ran intact (`Transaction::fold_ok`).
     pub folded: Option<bool>,
+    /// A later `SecRuleUpdateTargetBy*` added or replaced targets of this rule, or a `SecRuleUpdateActionById`
+    /// changed its transformations: it reads more, or other forms, than its own text says. A rule that stands
+    /// in for others (the built-in pack's gates) is only exact while none of those is rewritten
+    /// (`Engine::rewritten_rules`).
+    pub rewritten: bool,
 }
 
 /// A rule whose first link is a prefiltered `@rx` over request data that does not change within a

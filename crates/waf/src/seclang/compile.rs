@@ -395,6 +395,7 @@ impl Compiler {
             gate: None,
             target_list: None,
             folded: None,
+            rewritten: false,
         };
         self.entries.push(Entry::Rule { rule: Box::new(rule), skip_after, open_chain: opens });
         Ok(())
@@ -512,12 +513,15 @@ impl Compiler {
                             for (k, t) in targets.iter().enumerate() {
                                 head.targets.insert(p + k, t.clone());
                             }
+                            rule.rewritten = true;
                         }
                     }
                     None => {
                         for t in &targets {
                             if !head.targets.iter().any(|x| x.exclude == t.exclude && x.same_as(t)) {
                                 head.targets.push(t.clone());
+                                // an exclusion only narrows what the rule reads
+                                rule.rewritten |= !t.exclude;
                             }
                         }
                     }
@@ -570,6 +574,7 @@ impl Compiler {
                     rule.auditlog = l;
                 }
                 if let Some(c) = new_chain {
+                    rule.rewritten |= rule.links[0].transforms != c;
                     rule.links[0].transforms = c;
                 }
                 if draft.skip_after.is_some() {
