@@ -95,7 +95,8 @@ pub fn build_engine(config: &Config) -> Result<Engine, WafError> {
         return Ok(engine);
     }
     let rewritten = engine.rewritten_rules();
-    let broken: Vec<&PackGate> = PACK_GATES.iter().filter(|g| rewritten.iter().any(|id| g.covers(*id))).collect();
+    let broken: Vec<&PackGate> =
+        PACK_GATES.iter().filter(|g| rewritten.iter().any(|id| g.covers(*id)) || g.partly_removed(&engine)).collect();
     if broken.is_empty() {
         return Ok(engine);
     }
@@ -103,7 +104,7 @@ pub fn build_engine(config: &Config) -> Result<Engine, WafError> {
         let _ = writeln!(text, "SecRuleRemoveById {}-{}", g.gate.0, g.gate.1);
         tracing::info!(
             gate = %format_args!("{}-{}", g.gate.0, g.gate.1),
-            "a rule file changes the targets or transformations of a built-in rule this gate stands for: the gate is off and those rules run on every request"
+            "a rule file removes part of this built-in gate, or changes the targets or transformations of a rule it stands for: the gate is off and those rules run on every request"
         );
     }
     Ok(Engine::from_str(&text, "<portcullis waf config>")?)
@@ -122,6 +123,26 @@ impl PackGate {
     fn covers(&self, id: u32) -> bool {
         self.covers.iter().any(|(a, b)| (*a..=*b).contains(&id))
     }
+
+    /// Some but not all of the gate's rules are loaded: its last rule (the skip) would run without the tests
+    /// that must come before it.
+    fn partly_removed(&self, engine: &Engine) -> bool {
+        let present = (self.gate.0..=self.gate.1).filter(|id| engine.has_rule(*id)).count();
+        present != 0 && present != (self.gate.1 - self.gate.0 + 1) as usize
+    }
+}
+
+/// Per-route rule removals (`routes[].waf.remove_rules`), as inclusive id ranges, with every pack gate that
+/// loses a rule removed whole: removing a gate's test but not its skip would skip the rules it stands for on
+/// every request; removing the whole gate only makes them run.
+pub fn route_removals(ids: &[u32]) -> Vec<(u32, u32)> {
+    let mut out: Vec<(u32, u32)> = ids.iter().map(|id| (*id, *id)).collect();
+    for g in &PACK_GATES {
+        if ids.iter().any(|id| (g.gate.0..=g.gate.1).contains(id)) {
+            out.push(g.gate);
+        }
+    }
+    out
 }
 
 /// The pack's gates: the detector gate (`20-injection.conf`, every rule after `PC-DETECTORS` to the end of
@@ -184,8 +205,8 @@ mod tests {
         Config::from_str_at(text, None, dir.to_path_buf()).expect("test config is valid")
     }
 
-    /// The ids of the rules that matched a GET of `/api/items` with `authorization`.
-    fn matches(engine: Engine, authorization: &str) -> Vec<u32> {
+    /// The ids of the rules that matched a GET of `uri` with `authorization`.
+    fn matches(engine: Engine, uri: &str, authorization: &str) -> Vec<u32> {
         let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
         let info = TxInfo {
             unique_id: "gate-1".into(),
@@ -196,7 +217,7 @@ mod tests {
         };
         let mut tx = Arc::new(engine).transaction(info);
         tx.set_engine_mode(EngineMode::DetectionOnly);
-        tx.request_line("GET", "/api/items?id=7", "HTTP/1.1");
+        tx.request_line("GET", uri, "HTTP/1.1");
         tx.request_header(b"Host", b"shop.example");
         tx.request_header(b"Accept", b"application/json");
         tx.request_header(b"User-Agent", b"curl/8.5.0");
@@ -215,14 +236,14 @@ mod tests {
         let plain = build_engine(&config(dir.path(), "")).expect("pack loads");
         assert!(plain.rewritten_rules().is_empty());
         let full = plain.rule_count();
-        assert!(!matches(plain, attack).contains(&191000));
+        assert!(!matches(plain, "/api/items?id=7", attack).contains(&191000));
         // the user adds Authorization to 191000, which the detector gate does not give the SQLi detector:
         // the gate must go, or it would skip 191000 on this request
         let widened = "SecRuleUpdateTargetById 191000 \"REQUEST_HEADERS:Authorization\"\n";
         let engine = build_engine(&config(dir.path(), widened)).expect("pack loads");
         assert_eq!(engine.rewritten_rules(), vec![191000]);
         assert_eq!(engine.rule_count(), full - 4, "the detector gate's four rules are removed, nothing else");
-        assert!(matches(engine, attack).contains(&191000));
+        assert!(matches(engine, "/api/items?id=7", attack).contains(&191000));
         // an exclusion only narrows: the gates stay
         let narrowed = "SecRuleUpdateTargetById 191000 \"!ARGS:id\"\n";
         let engine = build_engine(&config(dir.path(), narrowed)).expect("pack loads");
@@ -233,5 +254,19 @@ mod tests {
         let engine = build_engine(&config(dir.path(), retransformed)).expect("pack loads");
         assert_eq!(engine.rewritten_rules(), vec![192101]);
         assert_eq!(engine.rule_count(), full - 2);
+        // a gate removed in part goes whole; one removed whole stays removed
+        let engine = build_engine(&config(dir.path(), "SecRuleRemoveById 191002\n")).expect("pack loads");
+        assert_eq!(engine.rule_count(), full - 4);
+        let found = matches(engine, "/api/items?id=1%27%20OR%20%271%27%3D%271%27%20--", "Bearer x");
+        assert!(found.contains(&191000), "the detector rules still run: {found:?}");
+        let engine = build_engine(&config(dir.path(), "SecRuleRemoveById 192104-192105\n")).expect("pack loads");
+        assert_eq!(engine.rule_count(), full - 2);
+    }
+
+    #[test]
+    fn a_route_removing_part_of_a_gate_removes_all_of_it() {
+        assert_eq!(route_removals(&[191000]), vec![(191000, 191000)]);
+        assert_eq!(route_removals(&[191002, 942100]), vec![(191002, 191002), (942100, 942100), (191001, 191004)]);
+        assert_eq!(route_removals(&[192105]), vec![(192105, 192105), (192104, 192105)]);
     }
 }

@@ -73,7 +73,7 @@ impl WafProtection {
         let f = &config.file;
         let route_policy = |w: &portcullis_config::RouteWafSection| RoutePolicy {
             mode: w.mode.unwrap_or(f.waf.mode),
-            remove: w.remove_rules.iter().map(|id| (*id, *id)).collect(),
+            remove: crate::build::route_removals(&w.remove_rules),
             paranoia: w.paranoia_level,
         };
         let routes: HashMap<String, RoutePolicy> =

@@ -128,6 +128,11 @@ impl Engine {
         self.rules.phases.iter().flatten().filter_map(|r| r.folded.map(|f| (r.id, f))).collect()
     }
 
+    /// Is a rule with this id loaded (not removed by `SecRuleRemoveBy*`)?
+    pub fn has_rule(&self, id: u32) -> bool {
+        self.rules.ids.binary_search(&id).is_ok()
+    }
+
     /// Ids of the rules whose targets or transformations a later directive changed (`Rule::rewritten`), in
     /// rule order.
     pub fn rewritten_rules(&self) -> Vec<u32> {
