@@ -31,6 +31,8 @@ pub fn triggers(name: &str) -> Option<&'static [u8]> {
         // `//`, `./`, a final `.`
         "normalizePath" => b"/.",
         "normalizePathWin" => b"/.\\",
+        // `portcullis_detect::decode::deep`'s own first scan: `%`, `&`, `\` and the overlong UTF-8 lead bytes
+        "deepDecode" => b"%&\\\xc0\xc1\xe0",
         _ => return None,
     })
 }
@@ -110,6 +112,9 @@ mod tests {
         assert!(chain_triggers(&[lookup("lowercase").unwrap(), lookup("length").unwrap()]).is_none());
         let u = chain_triggers(&[lookup("utf8toUnicode").unwrap()]).unwrap();
         assert!(has(&u, 0) && has(&u, 0x80) && has(&u, 0xff) && !has(&u, b'a') && !has(&u, 0x7f));
+        let d = chain_triggers(&[lookup("deepDecode").unwrap()]).unwrap();
+        assert!(has(&d, b'%') && has(&d, b'\\') && has(&d, 0xc0) && !has(&d, b'+') && !has(&d, 0x80));
+        assert!(chain_triggers(&[lookup("deepDecode").unwrap(), lookup("base64IfEncoded").unwrap()]).is_none());
     }
 
     proptest! {
