@@ -40,6 +40,10 @@ pub fn round(input: &[u8]) -> Cow<'_, [u8]> {
     cur
 }
 
+/// The bytes every decoder of [`deep`] starts at (`%`, `&`, `\`, the overlong UTF-8 lead bytes): a value
+/// holding none of them is its own deep decoding (the WAF's `t:deepDecode` trigger set reads this list).
+pub const DEEP_TRIGGERS: &[u8] = b"%&\\\xc0\xc1\xe0";
+
 /// Decodes repeatedly until a fixpoint or [`MAX_ROUNDS`]. Never longer than `input`.
 ///
 /// ```
@@ -49,17 +53,16 @@ pub fn round(input: &[u8]) -> Cow<'_, [u8]> {
 /// assert_eq!(&*deep(b"\\u0024{jndi}"), b"${jndi}");
 /// ```
 pub fn deep(input: &[u8]) -> Cow<'_, [u8]> {
-    // One scan for the bytes every decoder starts at (`%`, `&`, `\`, overlong lead bytes) instead of four
-    // scans that find nothing: most values carry no escape at all. A table lookup per byte, as every
-    // detector's base64 layer and the `t:deepDecode` transformation run this scan on every value.
+    // One scan for the bytes every decoder starts at instead of four scans that find nothing: most values
+    // carry no escape at all. A table lookup per byte, as every detector's base64 layer and the
+    // `t:deepDecode` transformation run this scan on every value.
     static ESCAPE_START: [bool; 256] = {
         let mut t = [false; 256];
-        t[b'%' as usize] = true;
-        t[b'&' as usize] = true;
-        t[b'\\' as usize] = true;
-        t[0xC0] = true;
-        t[0xC1] = true;
-        t[0xE0] = true;
+        let mut i = 0;
+        while i < DEEP_TRIGGERS.len() {
+            t[DEEP_TRIGGERS[i] as usize] = true;
+            i += 1;
+        }
         t
     };
     if !input.iter().any(|&b| ESCAPE_START[b as usize]) {

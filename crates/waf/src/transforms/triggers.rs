@@ -31,8 +31,8 @@ pub fn triggers(name: &str) -> Option<&'static [u8]> {
         // `//`, `./`, a final `.`
         "normalizePath" => b"/.",
         "normalizePathWin" => b"/.\\",
-        // `portcullis_detect::decode::deep`'s own first scan: `%`, `&`, `\` and the overlong UTF-8 lead bytes
-        "deepDecode" => b"%&\\\xc0\xc1\xe0",
+        // `portcullis_detect::decode::deep`'s own first scan
+        "deepDecode" => portcullis_detect::decode::DEEP_TRIGGERS,
         _ => return None,
     })
 }
