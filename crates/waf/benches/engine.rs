@@ -204,7 +204,6 @@ fn callgrind_sqli_get(engine: &Arc<Engine>, n: usize) {
     }
 }
 
-
 /// The built-in pack's floor: the engine as `portcullis_waf_protection::build_engine` builds it for the default
 /// config, with only the pack's setup file and its blocking rule (no detection rule). What is left per request is
 /// the transaction itself: collections, the JSON parser, five phases' bookkeeping, `TX` set-up. The text is the
