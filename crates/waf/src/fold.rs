@@ -64,17 +64,58 @@ pub struct FoldPlan {
 }
 
 /// What the initialisation prefix leaves behind, replayed at the start of phase 1 instead of evaluating its
-/// rules. Taken only when that is all it leaves: every rule of the prefix is an init rule without `ctl`
-/// (nothing but `TX` changes, nothing can remove a prefix rule while it runs), and every rule that matched in
-/// the probe is `pass`, without `log` and without `severity` (no match record, no `HIGHEST_SEVERITY`).
-/// `MATCHED_VAR*` is left as a fresh transaction has it, which no rule can tell apart (folding is refused when
-/// a rule reads it before its own match). The order of `TX` members is not observable (selectors sort them).
+/// init rules. Taken only when that is all they leave: no init rule runs `ctl` (nothing but `TX` changes), and
+/// every rule that matched in the probe is `pass`, without `log` and without `severity` (no match record, no
+/// `HIGHEST_SEVERITY`). `MATCHED_VAR*` is left as a fresh transaction has it, which no rule can tell apart
+/// (folding is refused when a rule reads it before its own match). The order of `TX` members is not observable
+/// (selectors sort them).
+///
+/// The prefix's transparent rules (the gateway's body-processor rules stand before CRS's setup and the
+/// built-in pack's) still run, in their order, once `TX` is in place ([`replays_after_tx`]): they read no
+/// `TX`, so they see what they would have seen between the init rules, and they cannot end the phase or
+/// remove a rule, so the init rules they stood between would all have run and computed the snapshot.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     /// `TX` after the prefix: (lowercase name, value).
     pub tx: Vec<(String, Vec<u8>)>,
     /// The phase-1 index the rule walk continues at (the prefix's end, or past it after a `skipAfter`).
     pub resume: usize,
+    /// Phase-1 indexes of the transparent rules the prefix's walk reaches, in order: they are evaluated after
+    /// the snapshot's `TX` is set (`Transaction::replay_transparent`).
+    pub transparent: Vec<usize>,
+    /// `tx` ready to be copied into a transaction (`TxVars::load`).
+    pub(crate) image: crate::transaction::TxImage,
+}
+
+/// May this transparent rule of the prefix run after the init rules instead of between them? When it reads
+/// no `TX` (no `TX` target, no operand macro; `msg`/`logdata` are expanded only for a logged match, and it
+/// does not log), runs no action but a `ctl` that neither turns the engine off nor removes rules or targets,
+/// and is `pass`: then nothing it does is seen by an init rule (they read only `TX` and constants) and
+/// nothing the init rules do is seen by it.
+fn replays_after_tx(rule: &Rule) -> bool {
+    use crate::actions::ctl::Ctl;
+    rule.disruptive == Disruptive::Pass
+        && !rule.log
+        && rule.skip == 0
+        && rule.skip_after.is_none()
+        && rule.links.iter().all(|l| {
+            !l.capture
+                && l.targets.iter().all(|t| t.var != Var::Tx)
+                && operand(l).is_none()
+                && l.actions.iter().all(|a| match a {
+                    Action::Ctl(c) => !matches!(
+                        c,
+                        Ctl::RuleEngine(_)
+                            | Ctl::RuleRemoveById(_)
+                            | Ctl::RuleRemoveByTag(_)
+                            | Ctl::RuleRemoveByMsg(_)
+                            | Ctl::RuleRemoveTargetById(..)
+                            | Ctl::RuleRemoveTargetByTag(..)
+                            | Ctl::RuleRemoveTargetByMsg(..)
+                    ),
+                    _ => false,
+                })
+        })
 }
 
 /// How a rule of the leading run of phase 1 takes part in the prefix.
@@ -248,13 +289,20 @@ impl Transaction {
         self.mode = EngineMode::DetectionOnly;
         let mut i = 0;
         // can a transaction start from the prefix's result? (`Snapshot`)
-        let mut replayable = plan.init.len() == plan.prefix_end
-            && phase1[..plan.prefix_end]
-                .iter()
-                .all(|r| r.links.iter().all(|l| l.actions.iter().all(|a| !matches!(a, Action::Ctl(_)))));
+        let mut replayable = phase1[..plan.prefix_end].iter().enumerate().all(|(k, r)| {
+            if plan.init.contains(&k) {
+                r.links.iter().all(|l| l.actions.iter().all(|a| !matches!(a, Action::Ctl(_))))
+            } else {
+                replays_after_tx(r)
+            }
+        });
+        let mut transparent = Vec::new();
         while i < plan.prefix_end {
             let rule = &phase1[i];
             if self.is_removed(rule) || !plan.init.contains(&i) {
+                if !plan.init.contains(&i) {
+                    transparent.push(i);
+                }
                 i += 1;
                 continue;
             }
@@ -282,7 +330,7 @@ impl Transaction {
         let snapshot = if replayable && self.matches.is_empty() {
             let tx: Option<Vec<(String, Vec<u8>)>> =
                 self.tx_members().into_iter().map(|(k, v)| String::from_utf8(k).ok().map(|k| (k, v))).collect();
-            tx.map(|tx| Snapshot { tx, resume: i })
+            tx.map(|tx| Snapshot { image: crate::transaction::TxImage::new(&tx), tx, resume: i, transparent })
         } else {
             None
         };
@@ -311,11 +359,41 @@ impl Transaction {
     }
 }
 
+impl Transaction {
+    /// Sets `TX` to the snapshot's, as `tx_set` of each member would (`TxVars::load`; the members one by one
+    /// when `TX` is not empty).
+    pub(crate) fn replay_tx(&mut self, snap: &Snapshot) {
+        if !self.tx.load(&mut self.arena, &snap.image) {
+            for (k, v) in &snap.tx {
+                self.tx_set(k, v);
+            }
+        }
+    }
+
+    /// Evaluates the prefix's transparent rules that a walk from the snapshot skips (`Snapshot::transparent`),
+    /// as `run_rules` would: removed and gate-closed rules are passed over, the others run; they are `pass`
+    /// without flow actions (`replays_after_tx`), so the walk goes on at the snapshot's `resume` either way.
+    pub(crate) fn replay_transparent(&mut self, snap: &Snapshot, items: &mut Vec<crate::transaction::Item>) {
+        let engine = Arc::clone(&self.engine);
+        let phase1 = &engine.rules.phases[0];
+        for &k in &snap.transparent {
+            let rule = &phase1[k];
+            if self.is_removed(rule) || rule.gate.as_ref().is_some_and(|g| !self.gate_open(g)) {
+                continue;
+            }
+            self.current_rule = Some((rule.id, 0, k));
+            self.eval_rule(rule, &engine.rules.chains, items);
+        }
+        self.current_rule = None;
+    }
+}
+
 /// Runs the fold pass over a freshly built engine and returns it with `Rule::folded` and
 /// `RuleSet::fold` set.
 pub(crate) fn fold(mut engine: Engine) -> Result<Engine, LoadError> {
     let (mut plan, candidates) = analyse(&engine.rules);
-    if candidates.is_empty() {
+    // with no rule to fold the probe still pays when there is a prefix to replay (`Snapshot`)
+    if candidates.is_empty() && (plan.prefix_end == 0 || plan.refused.is_some()) {
         engine.rules.fold = plan;
         return Ok(engine);
     }
@@ -408,6 +486,66 @@ SecMarker "END-LEVEL-2"
                 .collect();
             assert_eq!(ids[0], want, "{pre:?}");
             assert_eq!(ids[1], want, "{pre:?}");
+        }
+    }
+
+    /// Runs one request through `engine`: the rules that matched (id, phase) and `TX` after phase 5.
+    fn outcome(engine: &Arc<Engine>, json: bool) -> (Vec<(u32, u8)>, Vec<(Vec<u8>, Vec<u8>)>) {
+        let mut tx = engine.transaction(info());
+        tx.request_line("POST", "/login?next=evil", "HTTP/1.1");
+        tx.request_header(b"Host", b"example.com");
+        if json {
+            tx.request_header(b"Content-Type", b"application/json");
+        }
+        let _ = tx.process_request_headers();
+        let _ = tx.append_request_body(br#"{"user":"evil"}"#);
+        let _ = tx.process_request_body();
+        tx.process_logging();
+        (tx.matches().iter().map(|m| (m.id, m.phase)).collect(), tx.tx_members())
+    }
+
+    /// The gateway's body-processor rules stand before the rule files' setup (as `build_engine` writes them):
+    /// they are transparent, so the setup's `TX` is still replayed, and they still run. A transparent rule
+    /// that reads `TX` or removes rules must keep the prefix unreplayed.
+    #[test]
+    fn a_prefix_with_transparent_rules_is_replayed_and_they_still_run() {
+        let base = r#"
+SecRuleEngine On
+SecRequestBodyAccess On
+SecRule REQUEST_HEADERS:Content-Type "^application/json" "id:1,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
+SecAction "id:2,phase:1,pass,nolog,setvar:tx.level=2,setvar:tx.score=0"
+TRANSPARENT
+SecAction "id:4,phase:1,pass,nolog,setvar:tx.limit=5"
+SecRule TX:LEVEL "@lt 2" "id:5,phase:1,pass,nolog,skipAfter:END"
+SecRule ARGS "@rx evil" "id:6,phase:2,pass,log,setvar:tx.score=+%{tx.level}"
+SecRule ARGS_POST:json.user "@rx evil" "id:7,phase:2,pass,log,setvar:tx.score=+%{tx.limit}"
+SecRule TX:SCORE "@ge %{tx.limit}" "id:8,phase:2,deny,log"
+SecMarker END
+SecRule TX:SCORE "@gt 0" "id:9,phase:5,pass,log"
+"#;
+        let cases = [
+            // transparent and replayable: the snapshot is taken, the rules before and between still run
+            ("SecRule REQUEST_METHOD \"@streq POST\" \"id:3,phase:1,pass,nolog,ctl:forceRequestBodyVariable=On\"", true),
+            // reads TX: where it runs matters
+            ("SecRule REQUEST_METHOD \"@streq %{tx.level}\" \"id:3,phase:1,pass,nolog,ctl:forceRequestBodyVariable=On\"", false),
+            // removes a rule: could remove an init rule
+            ("SecRule REQUEST_METHOD \"@streq POST\" \"id:3,phase:1,pass,nolog,ctl:ruleRemoveById=9\"", false),
+            // turns the engine off: the init rules after it would not run
+            ("SecRule REQUEST_METHOD \"@streq GET\" \"id:3,phase:1,pass,nolog,ctl:ruleEngine=Off\"", false),
+        ];
+        for (rule, replayed) in cases {
+            let text = base.replace("TRANSPARENT", rule);
+            let on = Arc::new(Engine::from_str(&text, "t.conf").unwrap());
+            let off = Arc::new(Engine::from_str(&text, "t.conf").unwrap().with_folding(false));
+            assert_eq!(on.describe().contains("replayed"), replayed, "{rule}: {}", on.describe());
+            for json in [false, true] {
+                let (a, b) = (outcome(&on, json), outcome(&off, json));
+                assert_eq!(a, b, "{rule}, json {json}");
+                if json && replayed {
+                    // rule 1 ran after the replay: the JSON processor filled ARGS_POST, rule 7 saw it
+                    assert!(a.0.contains(&(7, 2)) && a.0.contains(&(8, 2)), "{a:?}");
+                }
+            }
         }
     }
 }

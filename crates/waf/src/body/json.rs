@@ -21,7 +21,7 @@ use std::borrow::Cow;
 
 use super::{push_arg, BodyLimits, Compat, ParsedBody};
 
-const PREFIX: &str = "JSON parsing error: ";
+pub(crate) const PREFIX: &str = "JSON parsing error: ";
 
 /// Argument names are whole paths, so a long key above many items is repeated in every item's name
 /// (`{"<1 MB key>":[1,1,1...]}`). Their total size is capped at this many bytes per body byte (plus
@@ -38,14 +38,38 @@ const NAME_BYTES_MIN: usize = 64 * 1024;
 /// ```
 pub fn parse_json<'a>(body: &'a [u8], limits: &BodyLimits) -> ParsedBody<'a> {
     let mut out = ParsedBody::default();
+    parse_json_into(body, limits, &mut out);
+    out
+}
+
+/// Where [`parse_json_into`] puts the arguments: a [`ParsedBody`], or a transaction's arena and `ARGS_POST`
+/// directly (no owned copy of every name, no second copy into the arena).
+pub(crate) trait JsonOut<'a> {
+    /// Adds `name` → `value`, unless `limits.max_args` arguments are already there: then it records the
+    /// limit error (when no error is recorded yet) and returns `false`, as [`push_arg`] does.
+    fn arg(&mut self, limits: &BodyLimits, name: &[u8], value: Cow<'a, [u8]>) -> bool;
+    fn error_mut(&mut self) -> &mut Option<String>;
+}
+
+impl<'a> JsonOut<'a> for ParsedBody<'a> {
+    fn arg(&mut self, limits: &BodyLimits, name: &[u8], value: Cow<'a, [u8]>) -> bool {
+        push_arg(self, limits, PREFIX, Cow::Owned(name.to_vec()), value)
+    }
+    fn error_mut(&mut self) -> &mut Option<String> {
+        &mut self.error
+    }
+}
+
+/// [`parse_json`] into any [`JsonOut`]: the same arguments in the same order, and the same error.
+pub(crate) fn parse_json_into<'a, O: JsonOut<'a>>(body: &'a [u8], limits: &BodyLimits, out: &mut O) {
     let name_budget = body.len().saturating_mul(NAME_BYTES_PER_BODY_BYTE).saturating_add(NAME_BYTES_MIN);
-    let mut p = Parser { s: body, i: 0, key: b"json".to_vec(), stack: Vec::new(), limits, name_budget, out: &mut out };
+    let mut p = Parser { s: body, i: 0, key: b"json".to_vec(), stack: Vec::new(), limits, name_budget, out };
     if let Err(Some(msg)) = p.run() {
-        if p.out.error.is_none() {
-            p.out.error = Some(format!("{PREFIX}{msg}"));
+        let error = p.out.error_mut();
+        if error.is_none() {
+            *error = Some(format!("{PREFIX}{msg}"));
         }
     }
-    out
 }
 
 enum Frame {
@@ -58,7 +82,7 @@ enum Frame {
 /// `Err(Some(msg))` is a syntax or limit error; `Err(None)` stops after an error already recorded.
 type Step<T> = Result<T, Option<String>>;
 
-struct Parser<'a, 'o, 'l> {
+struct Parser<'a, 'o, 'l, O> {
     s: &'a [u8],
     i: usize,
     /// Path of the value being read, e.g. `json.user.name`.
@@ -67,10 +91,10 @@ struct Parser<'a, 'o, 'l> {
     limits: &'l BodyLimits,
     /// Bytes of argument names still allowed.
     name_budget: usize,
-    out: &'o mut ParsedBody<'a>,
+    out: &'o mut O,
 }
 
-impl<'a> Parser<'a, '_, '_> {
+impl<'a, O: JsonOut<'a>> Parser<'a, '_, '_, O> {
     fn run(&mut self) -> Step<()> {
         self.skip_ws();
         if self.i == self.s.len() {
@@ -224,8 +248,7 @@ impl<'a> Parser<'a, '_, '_> {
             return Err(Some("argument names too long for the body size (deep or long keys)".into()));
         };
         self.name_budget = left;
-        let name = Cow::Owned(self.key.clone());
-        if push_arg(self.out, self.limits, PREFIX, name, value) {
+        if self.out.arg(self.limits, &self.key, value) {
             Ok(())
         } else {
             Err(None)

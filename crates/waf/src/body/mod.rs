@@ -73,4 +73,5 @@ pub use parsed::{FilePart, MultipartFlags, NameValue, ParsedBody, XmlView};
 pub use urlencoded::parse_urlencoded;
 pub use xml::{parse_xml, MAX_XML_DEPTH};
 
-pub(crate) use parsed::push_arg;
+pub(crate) use json::{parse_json_into, JsonOut, PREFIX as JSON_ERROR_PREFIX};
+pub(crate) use parsed::{arg_limit_error, push_arg};

@@ -147,10 +147,15 @@ pub(crate) fn push_arg<'a>(
 ) -> bool {
     if out.args.len() >= limits.max_args {
         if out.error.is_none() {
-            out.error = Some(format!("{prefix}argument limit of {} exceeded", limits.max_args));
+            out.error = Some(arg_limit_error(prefix, limits));
         }
         return false;
     }
     out.args.push((name, value));
     true
+}
+
+/// The error a body processor records when it stops at `limits.max_args` arguments.
+pub(crate) fn arg_limit_error(prefix: &str, limits: &BodyLimits) -> String {
+    format!("{prefix}argument limit of {} exceeded", limits.max_args)
 }

@@ -81,9 +81,8 @@ impl Transaction {
             // start from the initialisation prefix's result when nothing can make this run differ (`fold`)
             if let Some(snap) = &engine.rules.fold.snapshot {
                 if self.fold_prefix_intact() {
-                    for (k, v) in &snap.tx {
-                        self.tx_set(k, v);
-                    }
+                    self.replay_tx(snap);
+                    self.replay_transparent(snap, items);
                     i = snap.resume;
                 }
             }

@@ -28,10 +28,11 @@ mod log;
 mod pool;
 mod tx_vars;
 
-pub(crate) use collect::intern_target_lists;
+pub(crate) use collect::{intern_target_lists, Item};
 pub(crate) use gate::{gate_of, number_gate_slots};
 pub use log::{LogMeta, RuleMatch};
 pub(crate) use pool::TxPool;
+pub(crate) use tx_vars::TxImage;
 
 use crate::actions::EngineMode;
 use crate::body::{self, MultipartFlags, ParsedBody};
@@ -342,12 +343,7 @@ impl Transaction {
     }
 
     pub(crate) fn push(&mut self, bytes: &[u8]) -> Span {
-        let start = self.arena.len();
-        // Transactions larger than 4 GiB of header data are not representable; truncate instead of panicking.
-        let room = (u32::MAX as usize).saturating_sub(start);
-        let bytes = &bytes[..bytes.len().min(room)];
-        self.arena.extend_from_slice(bytes);
-        Span { start: start as u32, len: bytes.len() as u32 }
+        push_to(&mut self.arena, bytes)
     }
 
     pub(crate) fn get(&self, s: Span) -> &[u8] {
@@ -502,7 +498,10 @@ impl Transaction {
             let limits = &self.engine.body_limits;
             let parsed = match self.req.body_processor.as_deref() {
                 Some("URLENCODED") => Some(body::parse_urlencoded(&body, limits)),
-                Some("JSON") => Some(body::parse_json(&body, limits)),
+                Some("JSON") => {
+                    self.parse_json_body(&body);
+                    None
+                }
                 Some("XML") => Some(body::parse_xml(&body, limits)),
                 Some("MULTIPART") => {
                     let ct = self.header_value(&self.req.headers, b"content-type").unwrap_or(b"").to_vec();
@@ -516,6 +515,19 @@ impl Transaction {
             self.req.body = body;
         }
         self.run_phase(2)
+    }
+
+    /// The JSON processor straight into `ARGS_POST`: names and values go to the arena as they are read, as
+    /// `apply_parsed_body` would push them from a `ParsedBody` (name, then value, in document order; the
+    /// error into `REQBODY_ERROR`; a JSON body sets nothing else).
+    fn parse_json_body(&mut self, body: &[u8]) {
+        let engine = Arc::clone(&self.engine);
+        let start = self.req.args_post.len();
+        let mut out = ArenaArgs { arena: &mut self.arena, args: &mut self.req.args_post, start, error: None };
+        body::parse_json_into(body, &engine.body_limits, &mut out);
+        if let Some(e) = out.error {
+            self.req.body_error = Some(e);
+        }
     }
 
     /// Maps a body processor's result onto the request's collections (see `body`'s table).
@@ -724,6 +736,43 @@ impl Transaction {
     }
 }
 
+/// Appends `bytes` to the arena and returns their span.
+fn push_to(arena: &mut Vec<u8>, bytes: &[u8]) -> Span {
+    let start = arena.len();
+    // Transactions larger than 4 GiB of header data are not representable; truncate instead of panicking.
+    let room = (u32::MAX as usize).saturating_sub(start);
+    let bytes = &bytes[..bytes.len().min(room)];
+    arena.extend_from_slice(bytes);
+    Span { start: start as u32, len: bytes.len() as u32 }
+}
+
+/// A body processor's arguments pushed straight into the arena and an argument list (`body::JsonOut`).
+struct ArenaArgs<'t> {
+    arena: &'t mut Vec<u8>,
+    args: &'t mut Vec<Kv>,
+    /// Length of `args` before the parse: the argument limit counts this parse's arguments.
+    start: usize,
+    error: Option<String>,
+}
+
+impl<'a> body::JsonOut<'a> for ArenaArgs<'_> {
+    fn arg(&mut self, limits: &body::BodyLimits, name: &[u8], value: std::borrow::Cow<'a, [u8]>) -> bool {
+        if self.args.len() - self.start >= limits.max_args {
+            if self.error.is_none() {
+                self.error = Some(body::arg_limit_error(body::JSON_ERROR_PREFIX, limits));
+            }
+            return false;
+        }
+        let name = push_to(self.arena, name);
+        let value = push_to(self.arena, &value);
+        self.args.push(Kv { name, value });
+        true
+    }
+    fn error_mut(&mut self) -> &mut Option<String> {
+        &mut self.error
+    }
+}
+
 fn percent_decode(input: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(input.len());
     let h = |b: u8| (b as char).to_digit(16);
@@ -746,4 +795,61 @@ fn trim(b: &[u8]) -> &[u8] {
     let s = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
     let e = b.iter().rposition(|c| !c.is_ascii_whitespace()).map(|p| p + 1).unwrap_or(s);
     &b[s..e.max(s)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::body::{BodyLimits, Compat};
+
+    /// JSON read straight into the arena (`ArenaArgs`) gives what `parse_json` gives: the same names and
+    /// values in the same order and the same error, also where the argument limit or a syntax error stops
+    /// the parse, and whatever the arguments already in the list.
+    #[test]
+    fn json_into_the_arena_is_parse_json() {
+        let bodies: [&[u8]; 12] = [
+            br#"{"username":"alice","password":"x","remember_me":true,"client":{"app":"web","n":1.5e3}}"#,
+            br#"{"a":[1,2,{"b":null}],"":"empty","c":"esc\"aped\u00e9\ud83d\ude00"}"#,
+            br#"[[1,2],[],{},"x"]"#,
+            b"42",
+            b"",
+            b"   ",
+            br#"{"a":1,"a":2,"a":3,"a":4}"#,
+            br#"{"a":1,"b":"#,
+            br#"{"a":[1,2,3"#,
+            br#"{"a":tru}"#,
+            br#"{"a":"\x01"}"#,
+            br#"[[[[[[["deep"]]]]]]]"#,
+        ];
+        let limits: Vec<BodyLimits> = [Compat::Coraza, Compat::ModSecurity]
+            .into_iter()
+            .flat_map(|compat| {
+                [
+                    BodyLimits { compat, ..BodyLimits::default() },
+                    BodyLimits { compat, max_args: 2, ..BodyLimits::default() },
+                    BodyLimits { compat, max_json_depth: 3, ..BodyLimits::default() },
+                ]
+            })
+            .collect();
+        for l in &limits {
+            for body in bodies {
+                let want = body::parse_json(body, l);
+                let want_args: Vec<(Vec<u8>, Vec<u8>)> =
+                    want.args.iter().map(|(n, v)| (n.to_vec(), v.to_vec())).collect();
+                for already in [0, 3] {
+                    let mut arena = b"earlier data".to_vec();
+                    let mut args = vec![Kv { name: Span { start: 0, len: 7 }, value: Span::default() }; already];
+                    let mut out = ArenaArgs { arena: &mut arena, args: &mut args, start: already, error: None };
+                    body::parse_json_into(body, l, &mut out);
+                    let error = out.error;
+                    let get = |s: Span| arena[s.start as usize..(s.start + s.len) as usize].to_vec();
+                    let got: Vec<(Vec<u8>, Vec<u8>)> =
+                        args[already..].iter().map(|kv| (get(kv.name), get(kv.value))).collect();
+                    let shown = String::from_utf8_lossy(body);
+                    assert_eq!(got, want_args, "{shown} {:?} {}", l.compat, l.max_args);
+                    assert_eq!(error, want.error, "{shown}");
+                }
+            }
+        }
+    }
 }

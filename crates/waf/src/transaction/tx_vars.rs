@@ -19,6 +19,40 @@ pub(crate) struct TxVars {
     state: RandomState,
 }
 
+/// A `TX` built once at load (the initialisation prefix's result, `crate::fold::Snapshot`), for `TxVars::load`:
+/// its bytes as `tx_set` would push them (value, then name, per member), and per member the name's hash under
+/// `state` with the two spans relative to the start of `bytes`.
+#[derive(Clone, Default)]
+pub(crate) struct TxImage {
+    bytes: Vec<u8>,
+    entries: Vec<(u64, Span, Span)>,
+    state: RandomState,
+}
+
+impl TxImage {
+    /// The image of `members` (lowercase names, each once), in the order `tx_set` would be called.
+    pub(crate) fn new(members: &[(String, Vec<u8>)]) -> TxImage {
+        let mut img = TxImage::default();
+        for (k, v) in members {
+            let mut push = |b: &[u8]| {
+                let s = Span { start: img.bytes.len() as u32, len: b.len() as u32 };
+                img.bytes.extend_from_slice(b);
+                s
+            };
+            let vs = push(v);
+            let ks = push(k.as_bytes());
+            img.entries.push((img.state.hash_one(k.as_bytes()), ks, vs));
+        }
+        img
+    }
+}
+
+impl std::fmt::Debug for TxImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TxImage({} members, {} bytes)", self.entries.len(), self.bytes.len())
+    }
+}
+
 impl std::fmt::Debug for TxVars {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "TxVars({} entries)", self.table.len())
@@ -79,6 +113,26 @@ impl TxVars {
         }
     }
 
+    /// Fills an empty `TX` from `image` (appending its bytes to the arena): the arena and the table end as
+    /// `Transaction::tx_set` of each of the image's members in order would leave them (value then name pushed,
+    /// the same bytes at the same places), without hashing a name. The table takes the image's hasher seed
+    /// (still random per engine; member order is never observable, see `iter`). `false`, with nothing changed,
+    /// when `TX` is not empty or the arena has no room.
+    pub(crate) fn load(&mut self, arena: &mut Vec<u8>, image: &TxImage) -> bool {
+        let base = arena.len();
+        if self.table.len() != 0 || base.saturating_add(image.bytes.len()) > u32::MAX as usize {
+            return false;
+        }
+        arena.extend_from_slice(&image.bytes);
+        self.state = image.state;
+        let state = &self.state;
+        let at = |s: Span| Span { start: s.start + base as u32, len: s.len };
+        for &(h, k, v) in &image.entries {
+            self.table.insert_unique(h, (at(k), at(v)), |(k, _)| state.hash_one(bytes(arena, *k)));
+        }
+        true
+    }
+
     /// Every entry, in no particular order (callers sort what they keep).
     pub(crate) fn iter(&self) -> impl Iterator<Item = (Span, Span)> + '_ {
         self.table.iter().copied()
@@ -129,5 +183,31 @@ mod tests {
         }
         assert!((0..500).all(|i| tx.contains_key(&arena, format!("k{i}").as_bytes())));
         assert_eq!(tx.len(), 502);
+    }
+
+    /// An image loaded into an empty `TX` leaves the arena and the members as setting each member in order
+    /// does (value then name pushed), and refuses a `TX` that is not empty.
+    #[test]
+    fn a_loaded_image_is_the_members_set_in_order() {
+        let members: Vec<(String, Vec<u8>)> =
+            (0..40).map(|i| (format!("key_{i}"), format!("v{i}").into_bytes())).collect();
+        let image = TxImage::new(&members);
+        let (mut a, mut b) = (b"request data".to_vec(), b"request data".to_vec());
+        let (mut ta, mut tb) = (TxVars::default(), TxVars::default());
+        for (k, v) in &members {
+            let vs = push(&mut a, v);
+            let ks = push(&mut a, k.as_bytes());
+            ta.insert_new(&a, ks, vs);
+        }
+        assert!(tb.load(&mut b, &image));
+        assert_eq!(a, b);
+        assert_eq!(ta.sorted(&a), tb.sorted(&b));
+        for (k, _) in &members {
+            assert_eq!(ta.get(&a, k.as_bytes()), tb.get(&b, k.as_bytes()), "{k}");
+        }
+        let more = push(&mut b, b"x");
+        tb.insert_new(&b, more, more);
+        assert!(tb.contains_key(&b, b"x") && tb.len() == 41);
+        assert!(!tb.load(&mut b, &image), "TX is not empty");
     }
 }
