@@ -625,7 +625,13 @@ mod tests {
         assert_eq!(lits(&n), ["bus"]);
         assert_eq!(bytes(&n), "\"'\\");
         // a part that only matches empty (`^`, `\b`) contributes nothing
-        let n = split_optional(vec![(Hir::literal(*b"abc"), Need::literal(b"abc"))], &[&parse(r"^"), &parse(r"\b")], 0, false).unwrap();
+        let n = split_optional(
+            vec![(Hir::literal(*b"abc"), Need::literal(b"abc"))],
+            &[&parse(r"^"), &parse(r"\b")],
+            0,
+            false,
+        )
+        .unwrap();
         assert_eq!(lits(&n), ["abc"]);
         assert!(bytes(&n).is_empty());
     }
