@@ -32,6 +32,12 @@ const MAX_CLASS_BYTES: usize = 24;
 const MAX_DEPTH: usize = 96;
 /// A need this likely to hold on a benign value is not worth checking.
 const USELESS: f64 = 1.0;
+/// A need without common bytes (`Need::rare`: only literals and bytes rarer than letters) is kept up to this
+/// score: checking it costs the shared scan nothing on a benign value's letters (no byte row to open), and it
+/// still rules out the values without punctuation (CRS 932230/932235's shell separators and evasion bytes).
+const USELESS_RARE: f64 = 2.0;
+/// A need found by the plain walk scoring this or worse is looked for again without common bytes (`walk`).
+const RARE_WALK: f64 = 1.0;
 
 /// A set of bytes (ASCII letters stored lowercase).
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug, Hash)]
@@ -139,6 +145,27 @@ impl Need {
         self.bytes.union(&o.bytes);
     }
 
+    /// Normalized, with too many literals reduced to bytes.
+    fn capped(self) -> Need {
+        let n = self.normalized();
+        if n.lits.len() > MAX_PER_PATTERN {
+            n.literals_to_bytes()
+        } else {
+            n
+        }
+    }
+
+    /// Worth checking (see `USELESS`, `USELESS_RARE`).
+    fn useful(&self) -> bool {
+        let s = self.score();
+        s < USELESS || (s < USELESS_RARE && self.rare())
+    }
+
+    /// Holds no byte as common as a letter or a digit (see `walk`'s `rare`).
+    fn rare(&self) -> bool {
+        self.bytes.iter().all(|b| byte_weight(b) < 0.3)
+    }
+
     /// Sorts and dedups the literals and drops those that contain another one (the shorter one is then
     /// found wherever the longer one is).
     fn normalized(mut self) -> Need {
@@ -208,10 +235,15 @@ pub fn of_regex(pattern: &str, unicode: bool) -> Option<Need> {
 }
 
 fn of_hir(hir: &Hir) -> Option<Need> {
-    let mut best = walk(hir, 0);
+    let mut best = walk(hir, 0, false);
     best = better(best, extracted(hir, ExtractKind::Prefix));
     best = better(best, extracted(hir, ExtractKind::Suffix));
-    best.map(Need::normalized).filter(|n| n.score() < USELESS)
+    let mut best = best.map(Need::normalized).filter(Need::useful);
+    // letters saturate unions: when the walk found nothing selective, look again without them
+    if best.as_ref().is_none_or(|n| n.score() >= RARE_WALK) {
+        best = better(best, walk(hir, 0, true).map(Need::normalized).filter(Need::useful));
+    }
+    best
 }
 
 /// Literals every match starts (`Prefix`) or ends (`Suffix`) with, from `regex_syntax`'s extractor.
@@ -234,42 +266,115 @@ fn from_seq(seq: &Seq) -> Option<Need> {
     Some(n)
 }
 
-/// The necessary-factor walk (see the module docs).
-fn walk(h: &Hir, depth: usize) -> Option<Need> {
+/// The necessary-factor walk (see the module docs). With `rare`, a byte as common as a letter or a digit
+/// (`byte_weight` ≥ 0.3) is never taken as a need on its own: the walk then looks for literals and rarer
+/// bytes, which survive unions that letters would saturate (an alternation of command names whose every branch
+/// tolerates evasion characters between its letters: each branch's most selective single byte is a letter, and
+/// the union of a hundred letters is no need at all).
+fn walk(h: &Hir, depth: usize, rare: bool) -> Option<Need> {
     if depth > MAX_DEPTH {
         return None;
     }
     match h.kind() {
         HirKind::Empty | HirKind::Look(_) => None,
-        HirKind::Literal(l) => Need::literal(&l.0),
-        HirKind::Class(c) => class_bytes(c).and_then(Need::bytes),
-        HirKind::Repetition(r) if r.min >= 1 => walk(&r.sub, depth + 1),
+        HirKind::Literal(l) => Need::literal(&l.0).filter(|n| !rare || n.rare()),
+        HirKind::Class(c) => class_bytes(c).and_then(Need::bytes).filter(|n| !rare || n.rare()),
+        HirKind::Repetition(r) if r.min >= 1 => walk(&r.sub, depth + 1, rare),
         HirKind::Repetition(_) => None,
-        HirKind::Capture(c) => walk(&c.sub, depth + 1),
+        HirKind::Capture(c) => walk(&c.sub, depth + 1, rare),
         HirKind::Alternation(alts) => {
             let mut acc = Need::default();
             for a in alts {
-                acc.union(walk(a, depth + 1)?);
+                acc.union(walk(a, depth + 1, rare)?);
             }
-            acc = acc.normalized();
-            if acc.lits.len() > MAX_PER_PATTERN {
-                acc = acc.literals_to_bytes();
-            }
-            Some(acc)
+            Some(acc.capped())
         }
         HirKind::Concat(parts) => {
             let mut best = None;
+            let mut must = Vec::with_capacity(parts.len());
+            let mut optional = Vec::new();
             for (i, p) in parts.iter().enumerate() {
-                best = better(best, walk(p, depth + 1));
+                let n = walk(p, depth + 1, rare);
+                if p.properties().minimum_len() == Some(0) {
+                    optional.push(p);
+                } else {
+                    must.push((p.clone(), n.clone()));
+                }
+                best = better(best, n);
                 // literals that span several parts (`(?:a|b)cd` → `acd`, `bcd`): every match contains a match
                 // of each suffix `parts[i..]`, which starts with one of its prefix literals
                 if i + 1 < parts.len() && !matches!(p.kind(), HirKind::Look(_)) {
-                    best = better(best, extracted(&Hir::concat(parts[i..].to_vec()), ExtractKind::Prefix));
+                    let e = extracted(&Hir::concat(parts[i..].to_vec()), ExtractKind::Prefix);
+                    best = better(best, rare_only(e, rare));
                 }
+            }
+            // parts that may match empty: a match either leaves all of them empty, and is then a match of the
+            // other parts side by side (`b[\x22']*u\x5c?s` → `bus`), or holds a non-empty match of one of them
+            // (one of `\x22`, `'`, `\`)
+            if !optional.is_empty() && !must.is_empty() {
+                best = better(best, split_optional(must, &optional, depth, rare));
             }
             best
         }
     }
+}
+
+/// The need of a concatenation from its parts that cannot match empty (`must`, side by side, with the needs
+/// the walk found for each) and those that can (`optional`): the former's need, or the need of a non-empty
+/// match of one of the latter.
+fn split_optional(must: Vec<(Hir, Option<Need>)>, optional: &[&Hir], depth: usize, rare: bool) -> Option<Need> {
+    let mut side_by_side = None;
+    let mut hirs = Vec::with_capacity(must.len());
+    for (h, n) in must {
+        side_by_side = better(side_by_side, n);
+        hirs.push(h);
+    }
+    // literals of neighbouring parts join (`b`, `u`, `s` → `bus`): the extractor sees them
+    for i in 0..hirs.len().saturating_sub(1) {
+        let e = extracted(&Hir::concat(hirs[i..].to_vec()), ExtractKind::Prefix);
+        side_by_side = better(side_by_side, rare_only(e, rare));
+    }
+    let mut acc = side_by_side?;
+    for o in optional {
+        acc.union(nonempty(o, depth + 1, rare)?);
+    }
+    Some(acc.capped())
+}
+
+/// A need of every non-empty match of `h`; the empty need (no literal, no byte: met by nothing) when `h`
+/// only matches empty. Only ever joined to a non-empty need (`split_optional`), so it never stands alone.
+fn nonempty(h: &Hir, depth: usize, rare: bool) -> Option<Need> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    match h.kind() {
+        HirKind::Empty | HirKind::Look(_) => Some(Need::default()),
+        HirKind::Repetition(r) if r.max == Some(0) => Some(Need::default()),
+        // a non-empty match of a repetition has a non-empty match of its sub
+        HirKind::Repetition(r) => nonempty(&r.sub, depth + 1, rare),
+        HirKind::Capture(c) => nonempty(&c.sub, depth + 1, rare),
+        HirKind::Alternation(alts) => {
+            let mut acc = Need::default();
+            for a in alts {
+                acc.union(nonempty(a, depth + 1, rare)?);
+            }
+            Some(acc.capped())
+        }
+        // a non-empty match of a concatenation that may match empty has a non-empty part
+        HirKind::Concat(parts) if h.properties().minimum_len() == Some(0) => {
+            let mut acc = Need::default();
+            for p in parts {
+                acc.union(nonempty(p, depth + 1, rare)?);
+            }
+            Some(acc.capped())
+        }
+        _ => walk(h, depth + 1, rare),
+    }
+}
+
+/// `n` when it holds no byte as common as a letter (`rare` walks only), else `n`.
+fn rare_only(n: Option<Need>, rare: bool) -> Option<Need> {
+    n.filter(|n| !rare || n.rare())
 }
 
 /// The (folded) bytes one of which a match of class `c` contains, or `None` if there are too many.
@@ -394,6 +499,10 @@ mod tests {
         of_regex(p, false)
     }
 
+    fn parse(p: &str) -> Hir {
+        regex_syntax::ParserBuilder::new().unicode(false).utf8(false).build().parse(p).unwrap()
+    }
+
     fn lits(n: &Need) -> Vec<&str> {
         n.lits.iter().map(|l| std::str::from_utf8(l).unwrap()).collect()
     }
@@ -498,6 +607,72 @@ mod tests {
         let n = Need::phrases([&b"<"[..], b"<script", b"alert", b"alerted"]).unwrap();
         assert_eq!(lits(&n), ["alert"]);
         assert_eq!(bytes(&n), "<");
+    }
+
+    #[test]
+    fn optional_parts_are_either_empty_or_give_their_bytes() {
+        // `b`, `u`, `s` side by side when every evasion part is empty, else one of the evasion bytes
+        // (here the extractor's six spelled-out prefixes score better still; either is necessary)
+        let n = rx(r"b[\x22']*u\x5c?s").unwrap();
+        assert!(n.met_by(b"BUS") && n.met_by(b"b'u\\s") && !n.met_by(b"bu s") && !n.met_by(b"sub"), "{n:?}");
+        let n = split_optional(
+            vec![(Hir::literal(*b"b"), None), (Hir::literal(*b"u"), None), (Hir::literal(*b"s"), None)],
+            &[&fold_case(&parse(r"[\x22']*")), &parse(r"\x5c?")],
+            0,
+            false,
+        )
+        .unwrap();
+        assert_eq!(lits(&n), ["bus"]);
+        assert_eq!(bytes(&n), "\"'\\");
+        // a part that only matches empty (`^`, `\b`) contributes nothing
+        let n = split_optional(
+            vec![(Hir::literal(*b"abc"), Need::literal(b"abc"))],
+            &[&parse(r"^"), &parse(r"\b")],
+            0,
+            false,
+        )
+        .unwrap();
+        assert_eq!(lits(&n), ["abc"]);
+        assert!(bytes(&n).is_empty());
+    }
+
+    #[test]
+    fn evasion_tolerant_word_lists_keep_their_words() {
+        // the plain walk takes one letter per branch (the union: letters, no need worth checking); the walk
+        // without common bytes keeps each word and the evasion bytes its branches share
+        let p = r"(?i)(?:b[\x22'\x5c]*u[\x22'\x5c]*s[\x22'\x5c]*y|c[\x22'\x5c]*a[\x22'\x5c]*t[\x22'\x5c]*s|[;\|])[\s\x0b]*[a-z]+";
+        let n = rx(p).unwrap();
+        assert_eq!(lits(&n), ["busy", "cats"]);
+        assert_eq!(bytes(&n), "\"';\\|");
+        let re = regex::bytes::Regex::new(p).unwrap();
+        for v in [&b"BUSY x"[..], b"c'a\\ts x", b"; ls", b"|id"] {
+            assert!(re.is_match(v) && n.met_by(v), "{:?}", String::from_utf8_lossy(v));
+        }
+        assert!(!n.met_by(b"hello world 42"));
+    }
+
+    proptest::proptest! {
+        /// A match always meets the need, for patterns whose needs come from the optional-part split and the
+        /// walk without common bytes: random bytes around the patterns' own words and evasion bytes.
+        #[test]
+        fn a_match_always_meets_the_split_need(
+            pick in 0usize..4,
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "b", "u", "s", "y", "c", "a", "t", "'", "\"", "\\", "$", "|", "&", " ", ";", "x", "bus", "cat", "(", ")",
+            ]), 0..12),
+        ) {
+            let pats = [
+                r"b[\x22']*u\x5c?s",
+                r"(?i)(?:b[\x22'\x5c]*u[\x22'\x5c]*s[\x22'\x5c]*y|c[\x22'\x5c]*a[\x22'\x5c]*t[\x22'\x5c]*s|[;\|])[\s\x0b]*[a-z]+",
+                r"(?i)c[\x22'\)\x5c]*(?:(?:\|\||&&)?\$[a-z]*)?\x5c?a[\x22'\)\x5c]*(?:(?:\|\||&&)?\$[a-z]*)?\x5c?t(?:[\s&\)]|$)",
+                r"(?:^|[;&\|])\s*(?:bu?s|c\x5c?a?t)\b",
+            ];
+            let v: Vec<u8> = parts.concat().into_bytes();
+            let re = regex::bytes::Regex::new(pats[pick]).unwrap();
+            if let Some(n) = rx(pats[pick]) {
+                proptest::prop_assert!(!re.is_match(&v) || n.met_by(&v), "{} on {:?}: {:?}", pats[pick], String::from_utf8_lossy(&v), n);
+            }
+        }
     }
 
     #[test]
