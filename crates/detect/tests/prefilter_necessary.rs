@@ -63,6 +63,7 @@ fn violations(values: &[Vec<u8>]) -> (Vec<String>, usize) {
             }
             bad.extend(shortcut_differences(&f));
             bad.extend(mask_differences(&f));
+            bad.extend(own_form_differences(&f));
         }
     }
     (bad, fired)
@@ -89,6 +90,28 @@ fn mask_differences(f: &[u8]) -> Vec<String> {
         bad.push(format!("a mask short of every class on a value decoding changes: {:?}", String::from_utf8_lossy(f)));
     }
     bad
+}
+
+/// On a value whose class mask is short of every class (its own only form: `mask_differences` checks that),
+/// each detector's `detect_own_form` (what `@detectAny` runs there) must give `detect`'s finding exactly.
+fn own_form_differences(f: &[u8]) -> Vec<String> {
+    if Classes::of(f).mask(f) == ALL_CLASSES {
+        return Vec::new();
+    }
+    let own: [(&str, Detector, Detector); 8] = [
+        ("cmdi", cmdi::detect, cmdi::detect_own_form),
+        ("pathTraversal", traversal::detect, traversal::detect_own_form),
+        ("ssrf", ssrf::detect, ssrf::detect_own_form),
+        ("ssti", ssti::detect, ssti::detect_own_form),
+        ("jndi", jndi::detect, jndi::detect_own_form),
+        ("noSqli", nosql::detect, nosql::detect_own_form),
+        ("protoPollution", proto::detect, proto::detect_own_form),
+        ("xxe", xxe::detect, xxe::detect_own_form),
+    ];
+    own.iter()
+        .filter(|(_, full, own)| full(f) != own(f))
+        .map(|(name, ..)| format!("{name}: detect_own_form differs on {:?}", String::from_utf8_lossy(f)))
+        .collect()
 }
 
 /// Detectors with a shortcut for values they provably cannot report (`cmdi`'s plain words) must give the

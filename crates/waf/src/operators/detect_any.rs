@@ -15,7 +15,9 @@
 //! this per listed class ([`portcullis_detect::prefilter::Classes`] answers the prefilter exactly, deciding
 //! only the classes asked). The one shortcut: a class whose prefilter rejects the value means a class mask
 //! short of every class, which proves that the deep decoding and the base64 payload are the value itself
-//! (`Classes::mask`), so the value is its only form.
+//! (`Classes::mask`), so the value is its only form. On such a value the detectors also skip their own
+//! decoding layers (`detect_own_form`: the base64 and deep-decoding passes inside each detector, which
+//! would find nothing to decode), which is most of the values a benign request has.
 
 use super::{BuildCtx, OpCtx, Operator};
 use portcullis_detect::prefilter::{class_bit, Classes, ALL_CLASSES};
@@ -75,21 +77,32 @@ pub fn build(arg: &str, _: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String> {
 
 /// The detector of `class` on a value its prefilter passed: what `@detect<Class>` runs once its own
 /// `may_match` said yes (each of those operators is exactly "not empty, `may_match`, the detector finds
-/// something").
-fn detects(class: Class, v: &[u8]) -> bool {
+/// something"). `own_form`: `v` is its own deep decoding and not base64 of text (a class mask short of every
+/// class proves it), so the detectors' own decoding layers, which would find nothing, are skipped
+/// (`detect_own_form` is `detect` on such a value: `portcullis-detect`'s `tests/prefilter_necessary.rs`).
+fn detects(class: Class, v: &[u8], own_form: bool) -> bool {
     use portcullis_detect as d;
-    match class {
-        Class::Sqli => d::sqli::detect(v).is_some(),
-        Class::Xss => d::xss::detect(v).is_some(),
-        Class::Cmdi => d::cmdi::detect(v).is_some(),
-        Class::PathTraversal => d::traversal::detect(v).is_some(),
-        Class::Ssrf => d::ssrf::detect(v).is_some(),
-        Class::Ssti => d::ssti::detect(v).is_some(),
-        Class::Jndi => d::jndi::detect(v).is_some(),
-        Class::NoSqli => d::nosql::detect(v).is_some(),
-        Class::Xxe => d::xxe::detect(v).is_some(),
-        Class::ProtoPollution => d::proto::detect(v).is_some(),
-    }
+    let found = match (class, own_form) {
+        (Class::Sqli, _) => d::sqli::detect(v),
+        (Class::Xss, _) => d::xss::detect(v),
+        (Class::Cmdi, false) => d::cmdi::detect(v),
+        (Class::Cmdi, true) => d::cmdi::detect_own_form(v),
+        (Class::PathTraversal, false) => d::traversal::detect(v),
+        (Class::PathTraversal, true) => d::traversal::detect_own_form(v),
+        (Class::Ssrf, false) => d::ssrf::detect(v),
+        (Class::Ssrf, true) => d::ssrf::detect_own_form(v),
+        (Class::Ssti, false) => d::ssti::detect(v),
+        (Class::Ssti, true) => d::ssti::detect_own_form(v),
+        (Class::Jndi, false) => d::jndi::detect(v),
+        (Class::Jndi, true) => d::jndi::detect_own_form(v),
+        (Class::NoSqli, false) => d::nosql::detect(v),
+        (Class::NoSqli, true) => d::nosql::detect_own_form(v),
+        (Class::Xxe, false) => d::xxe::detect(v),
+        (Class::Xxe, true) => d::xxe::detect_own_form(v),
+        (Class::ProtoPollution, false) => d::proto::detect(v),
+        (Class::ProtoPollution, true) => d::proto::detect_own_form(v),
+    };
+    found.is_some()
 }
 
 fn has_url(v: &[u8]) -> bool {
@@ -101,6 +114,8 @@ impl DetectAny {
     fn any_on(&self, form: &[u8], rejected: &mut bool) -> bool {
         let mut classes = Classes::of(form);
         let mask = self.eager.then(|| classes.mask(form));
+        // decided only when the mask is taken (the lazy path runs the detectors whole)
+        let own_form = mask.is_some_and(|m| m != ALL_CLASSES);
         self.detectors.iter().any(|d| {
             if d.url_only && !has_url(form) {
                 return false;
@@ -113,7 +128,7 @@ impl DetectAny {
                 *rejected = true;
                 return false;
             }
-            detects(d.class, form)
+            detects(d.class, form, own_form)
         })
     }
 }
