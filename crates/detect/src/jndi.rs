@@ -29,11 +29,7 @@ fn detect_plain(input: &[u8]) -> Option<Finding> {
     decode::or_deep(input, analyse)
 }
 
-/// [`detect`] on a value that is its own only form: its deep decoding ([`crate::decode::deep`]) is itself and
-/// it is not base64 of text ([`crate::decode::base64_payload`]), which a [`crate::prefilter::Classes::mask`]
-/// short of every class proves. Then the decoding layers find nothing to decode and this gives [`detect`]'s
-/// answer without scanning for them (`@detectAny`, the built-in pack's gate, asks it of most values;
-/// `tests/prefilter_necessary.rs` compares the two on every value it reads).
+/// [`detect`] on a value that is its own only form (see the crate docs, "Own-form entry points").
 #[doc(hidden)]
 pub fn detect_own_form(input: &[u8]) -> Option<Finding> {
     analyse(input)

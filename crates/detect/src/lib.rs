@@ -10,6 +10,13 @@
 //! `@detectPathTraversal`, `@detectSSRF`, `@detectSSTI`, `@detectJndi`, `@detectNoSQLi`, `@detectXXE`,
 //! `@detectProtoPollution`), and the built-in rule pack wires them into anomaly scoring.
 //!
+//! Own-form entry points: the detectors with their own decoding layers (deep decoding, base64) also have a hidden
+//! `detect_own_form`, the same analysis without those layers. It gives `detect`'s answer on a value that is its
+//! own only form: its deep decoding ([`decode::deep`]) is itself and it is not base64 of text
+//! ([`decode::base64_payload`]), which a [`prefilter::Classes::mask`] short of every class proves. `@detectAny`,
+//! the built-in pack's gate, asks it of most values; `tests/prefilter_necessary.rs` compares the two on every
+//! value it reads.
+//!
 //! Owns: detection on byte strings. Must not touch: HTTP, config, the WAF's transaction state. Every detector
 //! runs in time linear in its input (bounded backtracking, no unbounded recursion) and never panics.
 
