@@ -12,8 +12,9 @@
 use std::sync::Arc;
 
 use criterion::{black_box, criterion_group, Criterion};
-use portcullis_config::Config;
+use portcullis_config::{Config, WafSection};
 use portcullis_waf::{Engine, EngineMode, TxInfo};
+use portcullis_waf_protection::{builtin, BASE, BASE_BODY_ERROR};
 
 /// The harness's POST body (`../shared/bench/lua/login-body.json`, 303 bytes), inlined so the bench does not
 /// depend on a file outside the repository.
@@ -32,6 +33,20 @@ fn engine() -> Arc<Engine> {
                 targets = [\"127.0.0.1:9\"]\n[[routes]]\nname = \"all\"\nupstream = \"u\"\n";
     let config = Config::from_str_at(text, None, std::env::temp_dir()).expect("bench config is valid");
     Arc::new(portcullis_waf_protection::build_engine(&config).expect("the built-in pack compiles"))
+}
+
+/// The pack's floor: the engine as `build_engine` writes it for the default config (the gateway's base rules, the
+/// generated 190001), with only the pack's setup file and its blocking rule, no detection rule. What the GET and
+/// the login cost on it is the transaction itself: collections, the JSON parser, five phases' bookkeeping, `TX`.
+fn floor_engine() -> Arc<Engine> {
+    let pack = builtin::text(&WafSection::default());
+    let rule_190001 = pack.lines().next().expect("the pack's text starts with rule 190001");
+    let file = |name: &str| {
+        builtin::FILES.iter().find(|(n, _)| n.ends_with(name)).map(|(_, body)| *body).expect("a pack file")
+    };
+    let text =
+        format!("{BASE}{rule_190001}\n{}\n{}\n{BASE_BODY_ERROR}", file("/00-setup.conf"), file("/90-blocking.conf"));
+    Arc::new(Engine::from_str(&text, "/floor.conf").expect("the pack's floor loads"))
 }
 
 /// Runs phases 1, 2 and 5 (the request side and logging); true when the pack blocked.
@@ -132,6 +147,9 @@ fn bench(c: &mut Criterion) {
         assert_eq!(run(&engine, req), *attack, "{name}: unexpected verdict");
         g.bench_function(*name, |b| b.iter(|| black_box(run(&engine, black_box(req)))));
     }
+    let floor = floor_engine();
+    g.bench_function("floor_get", |b| b.iter(|| black_box(run(&floor, black_box(&cases[0].1)))));
+    g.bench_function("floor_login", |b| b.iter(|| black_box(run(&floor, black_box(&cases[1].1)))));
     g.finish();
 }
 
@@ -167,6 +185,16 @@ fn callgrind_attack_sqli_get(engine: &Arc<Engine>, req: &Req, n: usize) {
     repeat(engine, req, true, n, 4)
 }
 
+#[inline(never)]
+fn callgrind_floor_get(engine: &Arc<Engine>, req: &Req, n: usize) {
+    repeat(engine, req, false, n, 5)
+}
+
+#[inline(never)]
+fn callgrind_floor_login(engine: &Arc<Engine>, req: &Req, n: usize) {
+    repeat(engine, req, false, n, 6)
+}
+
 criterion_group!(benches, bench);
 
 fn main() {
@@ -182,6 +210,12 @@ fn main() {
         callgrind_post_login_303b(&engine, &login.1, n);
         callgrind_post_json_10kb(&engine, &json.1, n);
         callgrind_attack_sqli_get(&engine, &attack.1, n);
+        let floor = floor_engine();
+        for req in [&get.1, &login.1] {
+            repeat(&floor, req, false, 2, 0);
+        }
+        callgrind_floor_get(&floor, &get.1, n);
+        callgrind_floor_login(&floor, &login.1, n);
         return;
     }
     benches();

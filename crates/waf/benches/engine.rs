@@ -145,9 +145,6 @@ fn bench(c: &mut Criterion) {
         assert!(!run(&e, BENIGN_GET));
         c.bench_function(&format!("fixed_{kind}_x{FIXED_RULES}"), |b| b.iter(|| black_box(run(&e, BENIGN_GET))));
     }
-    let floor = floor_engine();
-    c.bench_function("floor_get", |b| b.iter(|| black_box(run_floor(&floor, false))));
-    c.bench_function("floor_login", |b| b.iter(|| black_box(run_floor(&floor, true))));
     c.bench_function("crs_pl1_empty_transaction", |b| b.iter(|| black_box(engine.transaction(info()))));
     c.bench_function("crs_pl1_benign_get", |b| b.iter(|| black_box(run(&engine, BENIGN_GET))));
     c.bench_function("crs_pl1_json_post_300b", |b| {
@@ -204,96 +201,6 @@ fn callgrind_sqli_get(engine: &Arc<Engine>, n: usize) {
     }
 }
 
-/// The built-in pack's floor: the engine as `portcullis_waf_protection::build_engine` builds it for the default
-/// config, with only the pack's setup file and its blocking rule (no detection rule). What is left per request is
-/// the transaction itself: collections, the JSON parser, five phases' bookkeeping, `TX` set-up. The text is the
-/// gateway's base (`crates/waf-protection/src/build.rs`: `BASE`, the generated 190001, `BASE_BODY_ERROR`) copied
-/// here, the two rule files read from the pack (this crate cannot depend on the pack's).
-fn floor_engine() -> Arc<Engine> {
-    let mut text = String::from(
-        r#"SecRequestBodyAccess On
-SecRequestBodyLimitAction Reject
-SecResponseBodyAccess Off
-SecResponseBodyMimeType text/plain text/html text/xml
-SecRule REQUEST_HEADERS:Content-Type "^(?:application(?:/soap\+|/)|text/)xml" "id:199000,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=XML"
-SecRule REQUEST_HEADERS:Content-Type "^application/json" "id:199001,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
-SecRule REQUEST_HEADERS:Content-Type "^application/[a-z0-9.-]+[+]json" "id:199002,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
-SecAction "id:190001,phase:1,pass,nolog,t:none,setvar:tx.pc_level=2,setvar:tx.pc_threshold=5,setvar:'tx.pc_methods_rx=^(?:GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS)$'"
-"#,
-    );
-    text.push_str(include_str!("../../waf-protection/rules/00-setup.conf"));
-    text.push('\n');
-    text.push_str(include_str!("../../waf-protection/rules/90-blocking.conf"));
-    text.push('\n');
-    text.push_str(
-        r#"SecRule REQBODY_ERROR "!@eq 0" "id:199003,phase:2,t:none,log,deny,status:400,msg:'Failed to parse request body.',logdata:'%{reqbody_error_msg}',severity:2"
-"#,
-    );
-    Arc::new(Engine::from_str(&text, "/floor.conf").expect("the pack's floor loads"))
-}
-
-/// The pack bench's login body (`crates/waf-protection/benches/pack.rs`, 303 bytes).
-const FLOOR_LOGIN: &str = r#"{"username":"alice.example","password":"CorrectHorseBatteryStaple2024","remember_me":true,"client":{"app":"web","version":"3.14.2","platform":"linux","locale":"en-GB","timezone":"Europe/Berlin"},"device_id":"4f6c0d2e8b1a4c7d9e3f5a6b7c8d9e0f","mfa":{"method":"totp","code":"492031"},"scope":"read write"}"#;
-
-/// One request as the pack bench feeds it (phases 1, 2 and 5, blocking mode, the harness's headers).
-fn run_floor(engine: &Arc<Engine>, login: bool) -> bool {
-    let mut tx = engine.transaction(TxInfo {
-        unique_id: "bench-1".into(),
-        client_addr: "127.0.0.1".parse().unwrap(),
-        client_port: 40000,
-        server_addr: "127.0.0.1".parse().unwrap(),
-        server_port: 47390,
-    });
-    tx.set_engine_mode(portcullis_waf::EngineMode::On);
-    let len = FLOOR_LOGIN.len().to_string();
-    let headers: &[(&str, &str)] = if login {
-        tx.request_line("POST", "/api/login", "HTTP/1.1");
-        &[
-            ("Host", "127.0.0.1:47390"),
-            ("Content-Type", "application/json"),
-            ("Accept", "application/json"),
-            ("User-Agent", "anchor-bench/1.0 (wrk)"),
-            ("X-Request-Id", "9f1c2b7e-4a7d-4e2b-9a43-0d1f3c5b6a71"),
-            ("Content-Length", &len),
-        ]
-    } else {
-        tx.request_line("GET", "/api/items?id=123&q=hello", "HTTP/1.1");
-        &[
-            ("Host", "127.0.0.1:47390"),
-            ("Accept", "application/json"),
-            ("User-Agent", "anchor-bench/1.0 (wrk)"),
-            ("Authorization", "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"),
-            ("X-Request-Id", "9f1c2b7e-4a7d-4e2b-9a43-0d1f3c5b6a70"),
-        ]
-    };
-    for (n, v) in headers {
-        tx.request_header(n.as_bytes(), v.as_bytes());
-    }
-    let mut blocked = tx.process_request_headers().is_some();
-    if !blocked {
-        if login {
-            tx.append_request_body(FLOOR_LOGIN.as_bytes()).unwrap();
-        }
-        blocked = tx.process_request_body().is_some();
-    }
-    tx.process_logging();
-    blocked
-}
-
-#[inline(never)]
-fn callgrind_floor_get(engine: &Arc<Engine>, n: usize) {
-    for _ in 0..n {
-        assert!(!run_floor(engine, false));
-    }
-}
-
-#[inline(never)]
-fn callgrind_floor_login(engine: &Arc<Engine>, n: usize) {
-    for _ in 0..n {
-        assert!(!run_floor(engine, true));
-    }
-}
-
 criterion_group!(benches, bench);
 
 fn main() {
@@ -312,12 +219,6 @@ fn main() {
             }
             case(&e, n);
         }
-        let floor = floor_engine();
-        for login in [false, true, false, true] {
-            run_floor(&floor, login);
-        }
-        callgrind_floor_get(&floor, n);
-        callgrind_floor_login(&floor, n);
         if std::env::var_os("PORTCULLIS_CALLGRIND_FIXED_ONLY").is_some() {
             return;
         }

@@ -489,8 +489,11 @@ SecMarker "END-LEVEL-2"
         }
     }
 
-    /// Runs one request through `engine`: the rules that matched (id, phase) and `TX` after phase 5.
-    fn outcome(engine: &Arc<Engine>, json: bool) -> (Vec<(u32, u8)>, Vec<(Vec<u8>, Vec<u8>)>) {
+    /// The rules that matched (id, phase) and `TX` after phase 5.
+    type Outcome = (Vec<(u32, u8)>, Vec<(Vec<u8>, Vec<u8>)>);
+
+    /// Runs one request through `engine`: its [`Outcome`].
+    fn outcome(engine: &Arc<Engine>, json: bool) -> Outcome {
         let mut tx = engine.transaction(info());
         tx.request_line("POST", "/login?next=evil", "HTTP/1.1");
         tx.request_header(b"Host", b"example.com");

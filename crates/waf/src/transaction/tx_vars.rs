@@ -120,7 +120,7 @@ impl TxVars {
     /// when `TX` is not empty or the arena has no room.
     pub(crate) fn load(&mut self, arena: &mut Vec<u8>, image: &TxImage) -> bool {
         let base = arena.len();
-        if self.table.len() != 0 || base.saturating_add(image.bytes.len()) > u32::MAX as usize {
+        if !self.table.is_empty() || base.saturating_add(image.bytes.len()) > u32::MAX as usize {
             return false;
         }
         arena.extend_from_slice(&image.bytes);
