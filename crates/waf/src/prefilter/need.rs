@@ -298,7 +298,7 @@ fn walk(h: &Hir, depth: usize, rare: bool) -> Option<Need> {
                 if p.properties().minimum_len() == Some(0) {
                     optional.push(p);
                 } else {
-                    must.push((p.clone(), n.clone()));
+                    must.push((p, n.clone()));
                 }
                 best = better(best, n);
                 // literals that span several parts (`(?:a|b)cd` → `acd`, `bcd`): every match contains a match
@@ -322,12 +322,12 @@ fn walk(h: &Hir, depth: usize, rare: bool) -> Option<Need> {
 /// The need of a concatenation from its parts that cannot match empty (`must`, side by side, with the needs
 /// the walk found for each) and those that can (`optional`): the former's need, or the need of a non-empty
 /// match of one of the latter.
-fn split_optional(must: Vec<(Hir, Option<Need>)>, optional: &[&Hir], depth: usize, rare: bool) -> Option<Need> {
+fn split_optional(must: Vec<(&Hir, Option<Need>)>, optional: &[&Hir], depth: usize, rare: bool) -> Option<Need> {
     let mut side_by_side = None;
     let mut hirs = Vec::with_capacity(must.len());
     for (h, n) in must {
         side_by_side = better(side_by_side, n);
-        hirs.push(h);
+        hirs.push(h.clone());
     }
     // literals of neighbouring parts join (`b`, `u`, `s` → `bus`): the extractor sees them
     for i in 0..hirs.len().saturating_sub(1) {
@@ -615,8 +615,9 @@ mod tests {
         // (here the extractor's six spelled-out prefixes score better still; either is necessary)
         let n = rx(r"b[\x22']*u\x5c?s").unwrap();
         assert!(n.met_by(b"BUS") && n.met_by(b"b'u\\s") && !n.met_by(b"bu s") && !n.met_by(b"sub"), "{n:?}");
+        let (b, u, s) = (Hir::literal(*b"b"), Hir::literal(*b"u"), Hir::literal(*b"s"));
         let n = split_optional(
-            vec![(Hir::literal(*b"b"), None), (Hir::literal(*b"u"), None), (Hir::literal(*b"s"), None)],
+            vec![(&b, None), (&u, None), (&s, None)],
             &[&fold_case(&parse(r"[\x22']*")), &parse(r"\x5c?")],
             0,
             false,
@@ -626,7 +627,7 @@ mod tests {
         assert_eq!(bytes(&n), "\"'\\");
         // a part that only matches empty (`^`, `\b`) contributes nothing
         let n = split_optional(
-            vec![(Hir::literal(*b"abc"), Need::literal(b"abc"))],
+            vec![(&Hir::literal(*b"abc"), Need::literal(b"abc"))],
             &[&parse(r"^"), &parse(r"\b")],
             0,
             false,
