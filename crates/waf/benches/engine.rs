@@ -203,7 +203,55 @@ fn callgrind_sqli_get(engine: &Arc<Engine>, n: usize) {
 
 criterion_group!(benches, bench);
 
+/// `PORTCULLIS_RULE_PROFILE=<case>` with `--features rule-profile`: each rule's share of one case's time
+/// (`portcullis_waf::profile`), over `PORTCULLIS_RULE_PROFILE_N` transactions (default 2,000).
+#[cfg(feature = "rule-profile")]
+fn rule_profile(case: &str) {
+    let engine = crs();
+    let (small, large) = (json_body(300), json_body(10 * 1024));
+    let one = |e: &Arc<Engine>| match case {
+        "benign_get" => run(e, BENIGN_GET),
+        "json_post_300b" => run_request(e, "POST", "/api/v1/orders", Some(&small)),
+        "json_post_10kb" => run_request(e, "POST", "/api/v1/orders", Some(&large)),
+        "sqli_get" => run(e, SQLI_GET),
+        other => panic!("unknown case {other:?} (benign_get, json_post_300b, json_post_10kb, sqli_get)"),
+    };
+    let n: u64 = std::env::var("PORTCULLIS_RULE_PROFILE_N").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    for _ in 0..200 {
+        one(&engine);
+    }
+    portcullis_waf::profile::take();
+    for _ in 0..n {
+        one(&engine);
+    }
+    let rows = portcullis_waf::profile::take();
+    let total: u64 = rows.iter().map(|r| r.nanos).sum();
+    let evaluated = rows.iter().filter(|r| r.evaluated > 0).count();
+    println!(
+        "{case}: {:.1} µs per transaction in the rule walk; {} rules visited, {evaluated} evaluated",
+        total as f64 / n as f64 / 1000.0,
+        rows.len()
+    );
+    println!("phase  rule     µs/tx   share  evaluated/visits");
+    for r in &rows {
+        println!(
+            "{:>5} {:>7} {:>7.2} {:>6.1}%  {}/{}",
+            r.phase,
+            r.id,
+            r.nanos as f64 / n as f64 / 1000.0,
+            100.0 * r.nanos as f64 / total.max(1) as f64,
+            r.evaluated,
+            r.visits
+        );
+    }
+}
+
 fn main() {
+    #[cfg(feature = "rule-profile")]
+    if let Ok(case) = std::env::var("PORTCULLIS_RULE_PROFILE") {
+        rule_profile(&case);
+        return;
+    }
     if let Some(n) = std::env::var("PORTCULLIS_CALLGRIND").ok().and_then(|v| v.parse::<usize>().ok()) {
         let cases: [fn(&Arc<Engine>, usize); 5] = [
             callgrind_fixed_base,

@@ -14,6 +14,8 @@ pub mod macros;
 pub mod operators;
 pub mod persist;
 pub mod prefilter;
+#[cfg(feature = "rule-profile")]
+pub mod profile;
 pub mod regex_util;
 pub mod rule;
 pub mod seclang;

@@ -87,7 +87,11 @@ impl Transaction {
                 }
             }
         }
+        #[cfg(feature = "rule-profile")]
+        let mut walk = crate::profile::Walk::new(phase);
         while i < rules.len() {
+            #[cfg(feature = "rule-profile")]
+            walk.visit(rules[i].id, self.stats.rules);
             if self.mode == EngineMode::Off {
                 break;
             }
@@ -154,6 +158,8 @@ impl Transaction {
                 None => i + 1 + rule.skip as usize,
             };
         }
+        #[cfg(feature = "rule-profile")]
+        walk.end(self.stats.rules);
         self.current_rule = None;
         None
     }
