@@ -11,7 +11,12 @@ use portcullis_waf::{Engine, Transaction};
 use std::sync::Arc;
 
 /// Everything a match leaves behind: ids with their logged data, then TX.
-fn outcome(tx: &Transaction) -> (Vec<String>, Vec<(Vec<u8>, Vec<u8>)>) {
+type Outcome = (Vec<String>, Vec<(Vec<u8>, Vec<u8>)>);
+
+/// (URI, headers, expected matches)
+type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [u32]);
+
+fn outcome(tx: &Transaction) -> Outcome {
     let m = tx.matches().iter().map(|m| format!("{} {}", m.id, m.data)).collect();
     (m, tx.tx_members())
 }
@@ -50,7 +55,7 @@ SecRule ARGS_NAMES "@rx k e y" "id:5,phase:1,pass,log,t:urlDecodeUni,t:removeWhi
 #[test]
 fn multi_match_gate_reads_every_form_of_the_chain() {
     let (on, off) = pair(MULTI);
-    let cases: [(&str, &[(&str, &str)], &[u32]); 8] = [
+    let cases: [Case; 8] = [
         ("/a?q=hello", &[], &[]),
         ("/a?q=%2541", &[], &[1]),
         ("/a?q=a%2520b", &[], &[2]),
@@ -109,7 +114,6 @@ SecRule ARGS:q|!ARGS:q "@rx union select" "id:4,phase:1,pass,log,t:urlDecodeUni"
 SecRule REQUEST_HEADERS:X-A|REQUEST_HEADERS "@rx evil" "id:5,phase:1,pass,log"
 "#;
     let (on, off) = pair(rules);
-    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [u32]);
     let cases: [Case; 7] = [
         ("/a?r=union%2520select", &[("User-Agent", "curl"), ("X-Other", "sqlmap evil")], &[5]),
         ("/a", &[("user-agent", "sqlmap/1")], &[1]),
