@@ -40,13 +40,22 @@ impl TransformChain {
 }
 
 /// Sets every chain's [`TransformChain::prefix`] (called once at load, after all chains are interned).
-pub fn link_prefixes(chains: &mut [TransformChain]) {
+/// The first `rule_chains` chains are the rules' own and link only among themselves; the ones after them,
+/// interned for the gates of `multiMatch` links (`Gate::chains`), link to any. A rule's chain then keeps the
+/// prefix it shares with other rules' chains: a gate-only prefix would be longer but mostly not cached, and a
+/// chain whose prefix is not cached starts from its first step.
+pub fn link_prefixes(chains: &mut [TransformChain], rule_chains: usize) {
     let key = |c: &TransformChain, k: usize| c.steps[..k].iter().map(|s| s.name).collect::<Vec<_>>();
     let mut ids: std::collections::HashMap<Vec<&'static str>, ChainId> = std::collections::HashMap::new();
+    let mut own: std::collections::HashMap<Vec<&'static str>, ChainId> = std::collections::HashMap::new();
     for (i, c) in chains.iter().enumerate() {
         ids.entry(key(c, c.steps.len())).or_insert(i as ChainId);
+        if i < rule_chains {
+            own.entry(key(c, c.steps.len())).or_insert(i as ChainId);
+        }
     }
-    for c in chains.iter_mut() {
+    for (i, c) in chains.iter_mut().enumerate() {
+        let ids = if i < rule_chains { &own } else { &ids };
         c.prefix = (1..c.steps.len()).rev().find_map(|k| ids.get(&key(c, k)).map(|id| (*id, k)));
     }
 }
@@ -127,31 +136,52 @@ pub struct Rule {
 }
 
 /// A rule whose first link is a prefiltered `@rx` over request data that does not change within a
-/// phase: if no value of its variables (all keys, transformed by its chain) contains one of the regex's
-/// required literals, the rule cannot match, and the evaluator skips it before collecting any value.
+/// phase: if no value of its variables (all keys, or the one key a target selects; transformed by its chain,
+/// or for a `multiMatch` link by every prefix of it) contains one of the regex's required literals, the rule
+/// cannot match, and the evaluator skips it before collecting any value.
 #[derive(Debug, Clone)]
 pub struct Gate {
     pub prefilter_id: u32,
-    pub chain: ChainId,
+    /// The chains whose results the link's operator reads: its own chain for a plain link; for a `multiMatch`
+    /// link the empty chain and every non-empty prefix of its chain (each interned), as the operator runs on
+    /// the value as extracted and after every step that changed it.
+    pub chains: Vec<ChainId>,
     /// The variables of the first link's (non-excluding) targets, deduplicated.
     pub sources: Vec<GateSource>,
-    /// Per source, the dense number of its (source, chain) union in the transaction's gate cache (one
-    /// vector index instead of a hash lookup per source and gated rule). Set by `number_gate_slots`.
-    pub slots: Vec<u32>,
-    /// Per source, the number of its untransformed union (source, chain 0), which every chain that leaves
-    /// all of the source's values as they are (up to case) shares.
-    pub base_slots: Vec<u32>,
-    /// The dense number of the union over all of `sources` under `chain` (after every per-source number):
-    /// rules with the same variables and chain share it, so a closed gate costs one lookup, not one per
+    /// Per source, the target whose members the union is taken over (all keys, or the selected key).
+    pub targets: Vec<Target>,
+    /// One entry per (source, chain): the unions whose OR decides the gate. Set by `number_gate_slots`.
+    pub unions: Vec<GateUnion>,
+    /// The dense number of the union over all of `sources` under `chains` (after every per-source number):
+    /// rules with the same variables and chains share it, so a closed gate costs one lookup, not one per
     /// source. Set by `number_gate_slots`.
     pub group: u32,
+    /// Another rule has the same group and the gate has more than one union: a closed gate records the
+    /// group's OR for it. Set by `number_gate_slots`.
+    pub shared: bool,
 }
 
-/// One variable a gate takes the union over. `xml_attrs` tells `XML://@*` from `XML:/*`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// One (source, chain) union of a gate.
+#[derive(Debug, Clone, Copy)]
+pub struct GateUnion {
+    /// Index into `Gate::sources` / `Gate::targets`.
+    pub source: u32,
+    pub chain: ChainId,
+    /// The dense number of this (source, chain) union in the transaction's gate cache (one vector index
+    /// instead of a hash lookup per source and gated rule).
+    pub slot: u32,
+    /// The number of the source's untransformed union (source, chain 0), which every chain that leaves all
+    /// of the source's values as they are (up to case) shares.
+    pub base: u32,
+}
+
+/// One variable a gate takes the union over. `xml_attrs` tells `XML://@*` from `XML:/*`; `key` is the
+/// selected key (lowercase, as `Selector::Key` holds it) when the target reads one key of a collection.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct GateSource {
     pub var: crate::variables::Var,
     pub xml_attrs: bool,
+    pub key: Option<String>,
 }
 
 impl Rule {

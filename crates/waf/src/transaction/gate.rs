@@ -7,16 +7,19 @@
 //!
 //! Why this is exact: the gate's variables hold arena data that only changes between phases (the union
 //! cache is cleared when a phase starts after data was added: `Transaction::gate_stale`, set by every call
-//! that adds request or response data), the union runs over *all* keys (a superset of what selectors and
-//! exclusions leave), with the same transformation chain and cache as the evaluator, and only rules whose
-//! first link is a plain (not negated, not `multiMatch`) prefiltered `@rx` are gated: such a link fails,
-//! without side effects, exactly when the prefilter rules out every value. This module owns the caches
+//! that adds request or response data), the union runs over all keys, or over the members of the one key a
+//! target selects (a superset of what exclusions leave), with the same transformation chain and cache as the
+//! evaluator, and only rules whose first link is a non-negated prefiltered `@rx` are gated: such a link
+//! fails, without side effects, exactly when the prefilter rules out every value it runs on. For a plain
+//! link that is each value under its chain; for a `multiMatch` link, each value as extracted and after every
+//! step that changed it, i.e. each value under some prefix of its chain: the gate ORs the unions over every
+//! prefix (`Gate::chains`), so it closes only when no form of any value can match. This module owns the caches
 //! and the gate; it does not evaluate operators.
 
 use super::collect::{Item, Val};
 use super::Transaction;
 use crate::prefilter;
-use crate::rule::{ChainId, Gate, GateSource, Link, Rule, TransformChain};
+use crate::rule::{ChainId, Gate, GateSource, GateUnion, Link, Rule, TransformChain};
 use crate::variables::{Selector, Target, Var};
 use std::sync::Arc;
 
@@ -65,24 +68,51 @@ pub(crate) fn phase_static(var: Var) -> bool {
 }
 
 /// The gate of a compiled rule, if it can have one (called once at load, after target updates).
-pub(crate) fn gate_of(rule: &Rule) -> Option<Gate> {
+/// `forms`: for a `multiMatch` head, the chains of the forms its operator reads (the empty chain, then every
+/// prefix of its chain up to the whole, each interned); ignored otherwise.
+pub(crate) fn gate_of(rule: &Rule, forms: &[ChainId]) -> Option<Gate> {
     let head = rule.links.first()?;
     let prefilter_id = head.op.prefilter_id()?;
-    if head.negated || head.multi_match || head.targets.is_empty() {
+    if head.negated || head.targets.is_empty() {
         return None;
     }
+    let chains = if head.multi_match {
+        // a multiMatch link fails without side effects when no form of any value can match: the gate is the
+        // OR of the unions over every form's chain
+        if forms.last() != Some(&head.transforms) || forms.first() != Some(&UNTRANSFORMED) {
+            return None;
+        }
+        let mut c = forms.to_vec();
+        c.dedup();
+        c
+    } else {
+        vec![head.transforms]
+    };
     let mut sources = Vec::new();
+    let mut targets = Vec::new();
     for t in head.targets.iter().filter(|t| !t.exclude) {
         if t.count || !phase_static(t.var) {
             return None;
         }
         let xml_attrs = t.var == Var::Xml && matches!(&t.selector, Selector::XPath(x) if x.contains('@'));
-        let s = GateSource { var: t.var, xml_attrs };
+        // one key of a collection: the union over that key's members (`members` selects them as the
+        // evaluator does, case-insensitively), a subset of every member's
+        let key = match &t.selector {
+            Selector::Key(k) if t.var != Var::Xml => Some(k.clone()),
+            _ => None,
+        };
+        let selector = match (&key, xml_attrs) {
+            (Some(k), _) => Selector::Key(k.clone()),
+            (None, true) => Selector::XPath("//@*".into()),
+            (None, false) => Selector::All,
+        };
+        let s = GateSource { var: t.var, xml_attrs, key };
         if !sources.contains(&s) {
             sources.push(s);
+            targets.push(Target { var: t.var, selector, count: false, exclude: false });
         }
     }
-    Some(Gate { prefilter_id, chain: head.transforms, sources, slots: Vec::new(), base_slots: Vec::new(), group: 0 })
+    Some(Gate { prefilter_id, chains, sources, targets, unions: Vec::new(), group: 0, shared: false })
 }
 
 /// Numbers every distinct (source, chain) union of the rules' gates densely (called once at load, after
@@ -91,21 +121,37 @@ pub(crate) fn number_gate_slots(phases: &mut [Vec<Rule>]) {
     let mut ids: std::collections::HashMap<(GateSource, ChainId), u32> = std::collections::HashMap::new();
     for r in phases.iter_mut().flatten() {
         if let Some(g) = &mut r.gate {
-            let mut slot = |s: GateSource, chain: ChainId| {
+            let mut slot = |s: &GateSource, chain: ChainId| {
                 let next = ids.len() as u32;
-                *ids.entry((s, chain)).or_insert(next)
+                *ids.entry((s.clone(), chain)).or_insert(next)
             };
-            g.slots = g.sources.iter().map(|s| slot(*s, g.chain)).collect();
-            g.base_slots = g.sources.iter().map(|s| slot(*s, UNTRANSFORMED)).collect();
+            let mut unions = Vec::new();
+            for (k, s) in g.sources.iter().enumerate() {
+                for c in &g.chains {
+                    let (slot, base) = (slot(s, *c), slot(s, UNTRANSFORMED));
+                    unions.push(GateUnion { source: k as u32, chain: *c, slot, base });
+                }
+            }
+            g.unions = unions;
         }
     }
     // group numbers follow every per-source number: one gate cache vector holds both
     let first = ids.len() as u32;
-    let mut groups: std::collections::HashMap<(Vec<GateSource>, ChainId), u32> = std::collections::HashMap::new();
+    let mut groups: std::collections::HashMap<(Vec<GateSource>, Vec<ChainId>), (u32, u32)> =
+        std::collections::HashMap::new();
     for r in phases.iter_mut().flatten() {
         if let Some(g) = &mut r.gate {
             let next = first + groups.len() as u32;
-            g.group = *groups.entry((g.sources.clone(), g.chain)).or_insert(next);
+            let e = groups.entry((g.sources.clone(), g.chains.clone())).or_insert((next, 0));
+            e.1 += 1;
+            g.group = e.0;
+        }
+    }
+    // a group's OR pays only when another rule reads it and it is more than one union (one union is its slot)
+    for r in phases.iter_mut().flatten() {
+        if let Some(g) = &mut r.gate {
+            let rules = groups.get(&(g.sources.clone(), g.chains.clone())).map_or(0, |e| e.1);
+            g.shared = rules >= 2 && g.unions.len() >= 2;
         }
     }
 }
@@ -242,49 +288,50 @@ impl Transaction {
         if !self.engine.rx_prefilter {
             return true;
         }
-        // rules with the same variables and chain share the OR of their sources' unions (`Gate::group`):
-        // once one of them found every source closed, the others test one bitset
-        if let Some(u) = self.gate_cache.get(gate.group as usize).filter(|u| **u >= 2) {
-            return self.pf_has(PfBits::At((*u - 2) as usize), gate.prefilter_id);
+        // rules with the same variables and chains share the OR of their unions (`Gate::group`): once one of
+        // them found every union closed, the others test one bitset
+        if gate.shared {
+            if let Some(u) = self.gate_cache.get(gate.group as usize).filter(|u| **u >= 2) {
+                return self.pf_has(PfBits::At((*u - 2) as usize), gate.prefilter_id);
+            }
         }
         let words = self.engine.rules.prefilter.words();
-        let mut acc = std::mem::take(&mut self.gate_acc);
-        acc.clear();
-        acc.resize(words, 0);
-        for (k, s) in gate.sources.iter().enumerate() {
-            let (Some(slot), Some(base)) = (gate.slots.get(k), gate.base_slots.get(k)) else {
-                self.gate_acc = acc;
+        for u in &gate.unions {
+            let Some(t) = gate.targets.get(u.source as usize) else {
                 return true;
             };
-            // most sources' unions are computed by an earlier rule of the phase: read them without the call
-            let union = match self.gate_cache.get(*slot as usize) {
-                Some(u) if *u != 0 => *u,
-                _ => self.union_in_slot(*s, gate.chain, *slot as usize, *base as usize),
+            // most unions are computed by an earlier rule of the phase: read them without the call
+            let union = match self.gate_cache.get(u.slot as usize) {
+                Some(c) if *c != 0 => *c,
+                _ => self.union_in_slot(t, u.chain, u.slot as usize, u.base as usize),
             };
             let at = (union as usize).wrapping_sub(2);
-            let bits = if union < 2 { None } else { self.pf_bits.get(at..at + words) };
-            match bits {
-                Some(b) if !prefilter::has(b, gate.prefilter_id) => {
-                    for (a, b) in acc.iter_mut().zip(b) {
+            let closed =
+                union >= 2 && self.pf_bits.get(at..at + words).is_some_and(|b| !prefilter::has(b, gate.prefilter_id));
+            if !closed {
+                return true;
+            }
+        }
+        if gate.shared {
+            // every union is closed (so conclusive): record their OR for the group's other rules. Exact: a rule's
+            // bit is set in the OR exactly when it is set in one of the unions, which is what the loop above asks
+            let off = self.pf_bits.len();
+            self.pf_bits.resize(off + words, 0);
+            let (done, or) = self.pf_bits.split_at_mut(off);
+            for u in &gate.unions {
+                let at = self.gate_cache.get(u.slot as usize).map_or(0, |c| *c as usize).wrapping_sub(2);
+                if let Some(b) = done.get(at..at + words) {
+                    for (a, b) in or.iter_mut().zip(b) {
                         *a |= *b;
                     }
                 }
-                _ => {
-                    self.gate_acc = acc;
-                    return true;
-                }
             }
+            let g = gate.group as usize;
+            if self.gate_cache.len() <= g {
+                self.gate_cache.resize(g + 1, 0);
+            }
+            self.gate_cache[g] = off as u32 + 2;
         }
-        // every source is closed (so conclusive): record their OR for the group. Exact: a rule's bit is set in
-        // the OR exactly when it is set in one source's union, which is what the loop above asks
-        let off = self.pf_bits.len() as u32;
-        self.pf_bits.extend_from_slice(&acc);
-        self.gate_acc = acc;
-        let g = gate.group as usize;
-        if self.gate_cache.len() <= g {
-            self.gate_cache.resize(g + 1, 0);
-        }
-        self.gate_cache[g] = off + 2;
         false
     }
 
@@ -292,7 +339,7 @@ impl Transaction {
     /// (the cache is cleared when a phase starts), 1 = inconclusive, 2 + offset = the union's bitset in
     /// `pf_bits`. When the chain leaves every member as it is up to case (none holds a trigger byte: the
     /// untransformed union records the bytes its members hold), it is the untransformed union (`base`).
-    fn union_in_slot(&mut self, src: GateSource, chain_id: ChainId, slot: usize, base: usize) -> u32 {
+    fn union_in_slot(&mut self, src: &Target, chain_id: ChainId, slot: usize, base: usize) -> u32 {
         let words = self.engine.rules.prefilter.words();
         for i in [slot, base] {
             if self.gate_cache.len() <= i {
@@ -323,12 +370,10 @@ impl Transaction {
     /// ORs the bitsets of every member of `src` under chain `chain_id` into a new `pf_bits` entry (for the
     /// untransformed chain followed, like a value's entry, by the bytes the members hold); `None` when a
     /// member is not an arena value (nothing can be concluded then).
-    fn union_of(&mut self, src: GateSource, chain_id: ChainId) -> Option<u32> {
-        let selector = if src.xml_attrs { Selector::XPath("//@*".into()) } else { Selector::All };
-        let t = Target { var: src.var, selector, count: false, exclude: false };
+    fn union_of(&mut self, t: &Target, chain_id: ChainId) -> Option<u32> {
         let mut items = std::mem::take(&mut self.gate_items);
         items.clear();
-        self.members(&t, super::collect::Excl(None), &mut items);
+        self.members(t, super::collect::Excl(None), &mut items);
         let engine = Arc::clone(&self.engine);
         let chain = &engine.rules.chains[chain_id as usize];
         let words = engine.rules.prefilter.words();

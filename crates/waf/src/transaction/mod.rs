@@ -219,8 +219,6 @@ pub struct Transaction {
     /// The values of the rule link being evaluated (reused by every rule; pooled).
     pub(crate) phase_items: Vec<collect::Item>,
     pub(crate) gate_scratch: Vec<u64>,
-    /// The OR of a gate's source unions while `gate::gate_open` walks them.
-    pub(crate) gate_acc: Vec<u64>,
     /// Request or response data changed since the gate's unions were computed: `run_phase` clears
     /// `gate_cache` only then (a GET's phase 2 sees the data phase 1 saw, so it keeps phase 1's unions).
     pub(crate) gate_stale: bool,
@@ -323,7 +321,6 @@ impl Transaction {
             gate_items: b.gate_items,
             phase_items: b.phase_items,
             gate_scratch: Vec::new(),
-            gate_acc: Vec::new(),
             gate_stale: true,
             class_cache: b.class_cache,
             list_cache: b.list_cache,
