@@ -177,6 +177,14 @@ impl Classes {
         }
     }
 
+    /// Has `class` passed so far (by a byte of its set in [`Classes::of`], or a word or base64 test asked
+    /// since)? `false` proves that `v` holds none of the class's bytes (every one of them passes it in the
+    /// byte pass): for SSRF, no `:` and so no `://` (`@detectAny`'s URL-only SSRF skips its search then).
+    #[inline]
+    pub fn passed_so_far(&self, class: Class) -> bool {
+        self.yes & bit(class) != 0
+    }
+
     /// Every class decided: bit [`class_bit`]`(c)` is set when `c`'s detector may fire on `v` (the same `v`
     /// as [`Classes::of`]). Each class not yet known costs its word test; the base64 test runs at most once.
     ///
@@ -417,6 +425,23 @@ mod tests {
                         String::from_utf8_lossy(v)
                     );
                 }
+            }
+        }
+    }
+
+    /// `passed_so_far(Ssrf)` false must prove there is no `:` (`@detectAny`'s URL-only SSRF relies on it).
+    #[test]
+    fn no_ssrf_byte_means_no_colon() {
+        for b in 0..=255u8 {
+            for v in [vec![b], vec![b'a', b, b'/', b'/'], vec![b'x'; 9].into_iter().chain([b]).collect()] {
+                let mut c = Classes::of(&v);
+                if !c.passed_so_far(Class::Ssrf) {
+                    assert!(!v.contains(&b':'), "{v:?}");
+                }
+                for class in Class::ALL {
+                    c.may_match(class, &v);
+                }
+                assert!(c.passed_so_far(Class::Ssrf) || !v.contains(&b':'), "{v:?}");
             }
         }
     }

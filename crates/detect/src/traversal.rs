@@ -163,24 +163,51 @@ pub fn detect_own_form(input: &[u8]) -> Option<Finding> {
     analyse(input)
 }
 
+/// [`detect`] with the byte-at-a-time normalisation and segment scan it used before their fast paths
+/// (`normalise_lowercase_bytewise`, `sensitive_hits_bytewise`), kept public so tests can check that the fast
+/// paths never change an answer (`tests/prefilter_necessary.rs`).
+#[doc(hidden)]
+pub fn detect_reference(input: &[u8]) -> Option<Finding> {
+    crate::decode::or_base64(input, |v| {
+        analyse_lower(&normalise_lowercase_bytewise(&decode::deep(v)), sensitive_hits_bytewise)
+    })
+}
+
 /// [`detect`] without the base64 layer.
 fn detect_plain(input: &[u8]) -> Option<Finding> {
     analyse(&decode::deep(input))
 }
 
+/// Longest value normalised on the stack (no allocation) by [`analyse`].
+const STACK_MAX: usize = 256;
+
 /// The detection proper, on the deep-decoded value.
 fn analyse(decoded: &[u8]) -> Option<Finding> {
-    let lower = normalise_lowercase(decoded);
+    // The common case (no `\`, no look-alike lead byte, short): the normalisation is ASCII lowercasing, into
+    // a buffer on the stack.
+    if decoded.len() <= STACK_MAX && memchr::memchr3(0xEF, 0xE2, b'\\', decoded).is_none() {
+        let mut buf = [0u8; STACK_MAX];
+        let lower = &mut buf[..decoded.len()];
+        lower.copy_from_slice(decoded);
+        lower.make_ascii_lowercase();
+        return analyse_lower(lower, sensitive_hits);
+    }
+    analyse_lower(&normalise_lowercase(decoded), sensitive_hits)
+}
+
+/// [`analyse`] on the value normalised ([`normalise_lowercase`]), with the sensitive-name scan given (the
+/// fast one, or the reference).
+fn analyse_lower(lower: &[u8], sensitive_hits: fn(&[u8]) -> Vec<(usize, &'static str)>) -> Option<Finding> {
     // One token, not text: no whitespace and no `+` (a form-encoded space left in cookies and headers).
     let path_like = !lower.iter().any(|&b| b.is_ascii_whitespace() || b == b'+');
 
-    if let Some(f) = wrapper(&lower) {
+    if let Some(f) = wrapper(lower) {
         return Some(f);
     }
-    if let Some(f) = parents(&lower) {
+    if let Some(f) = parents(lower, sensitive_hits) {
         return Some(f);
     }
-    if let Some(f) = unc(&lower) {
+    if let Some(f) = unc(lower) {
         return Some(f);
     }
     if let Some(pos) = lower.iter().position(|&b| b == 0) {
@@ -191,7 +218,7 @@ fn analyse(decoded: &[u8]) -> Option<Finding> {
             return Some(finding("NUL byte truncating a file name", pos..pos + 1, "nul"));
         }
     }
-    for (at, name) in sensitive_hits(&lower) {
+    for (at, name) in sensitive_hits(lower) {
         // In prose, a bare file name (`system.ini? no such thing`) is a word; a path is not.
         let is_path = name.contains('/') || (at > 0 && lower[at - 1] == b'/');
         // In prose only a directory path counts (`/etc/passwd is...`), not a dotfile (`~/.bashrc example`).
@@ -214,8 +241,17 @@ fn finding(reason: &str, span: std::ops::Range<usize>, sig: &str) -> Finding {
 }
 
 /// `\` → `/`, full-width and other look-alike dots and slashes → ASCII (IIS best-fit mapping), and ASCII
-/// letters lowercased, in one copy.
+/// letters lowercased, in one copy. Most values hold no `\` and no byte a look-alike starts with (0xEF,
+/// 0xE2): for them the mapping is ASCII lowercasing alone, done a word at a time by the standard library.
 fn normalise_lowercase(b: &[u8]) -> Vec<u8> {
+    if memchr::memchr3(0xEF, 0xE2, b'\\', b).is_none() {
+        return b.to_ascii_lowercase();
+    }
+    normalise_lowercase_bytewise(b)
+}
+
+/// [`normalise_lowercase`] byte by byte: the mapping itself, and the reference of its fast path.
+fn normalise_lowercase_bytewise(b: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
@@ -252,10 +288,21 @@ fn is_path_byte(b: u8) -> bool {
 }
 
 /// Bytes that may stand right before a path segment (start of a token).
-fn is_boundary(b: u8) -> bool {
+const fn is_boundary(b: u8) -> bool {
     matches!(b, b'/' | b'=' | b'?' | b'&' | b'"' | b'\'' | b':' | b'(' | b',' | b'[' | b'<' | b'>' | b'|' | b';')
         || b.is_ascii_whitespace()
 }
+
+/// [`is_boundary`] of every byte, built at compile time.
+static BOUNDARY: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = is_boundary(b as u8);
+        b += 1;
+    }
+    t
+};
 
 fn drive_prefix(b: &[u8]) -> bool {
     let t = b.trim_ascii_start();
@@ -290,12 +337,13 @@ fn parent_at(b: &[u8], i: usize) -> Option<usize> {
     (j == b.len() || b[j] == b'/').then_some(j)
 }
 
-fn parents(b: &[u8]) -> Option<Finding> {
+fn parents(b: &[u8], sensitive_hits: fn(&[u8]) -> Vec<(usize, &'static str)>) -> Option<Finding> {
     let mut i = 0;
     while i < b.len() {
-        if b[i] != b'.' {
-            i += 1;
-            continue;
+        // every step starts at a dot: jump to the next one
+        match memchr::memchr(b'.', &b[i..]) {
+            Some(p) => i += p,
+            None => break,
         }
         let Some(end) = parent_at(b, i) else {
             i += b[i..].iter().take_while(|&&c| c == b'.').count();
@@ -338,36 +386,59 @@ fn parents(b: &[u8]) -> Option<Finding> {
     None
 }
 
-/// Sensitive names at a segment start, with their position. One pass over segment starts; each start is
-/// compared only with the names beginning with its byte (in [`SENSITIVE`]'s order, so the hits are the
-/// same as comparing every name).
+/// Sensitive names at a segment start, with their position. One pass over segment starts (the value's start
+/// and the byte after each boundary byte, in order); each start is compared only with the names beginning
+/// with its byte (in [`SENSITIVE`]'s order, so the hits are the same as comparing every name at every
+/// offset: [`sensitive_hits_bytewise`]).
 fn sensitive_hits(b: &[u8]) -> Vec<(usize, &'static str)> {
     let by_first = sensitive_by_first_byte();
     let mut hits: Vec<(usize, &'static str)> = Vec::new();
-    for at in 0..b.len() {
-        let names = &by_first[usize::from(b[at])];
-        if names.is_empty() || (at > 0 && !is_boundary(b[at - 1])) {
-            continue;
-        }
-        for name in names {
-            let n = name.as_bytes();
-            if !b[at..].starts_with(n) || hits.iter().any(|(_, h)| h == name) {
-                continue;
-            }
-            let end = at + n.len();
-            let ends = n.ends_with(b"/")
-                || end == b.len()
-                || matches!(b[end], b'/' | b'?' | b'#' | b'&' | b'"' | b'\'' | 0 | b';' | b'%')
-                || b[end].is_ascii_whitespace();
-            if ends {
-                hits.push((at, *name));
-            }
-        }
-        if hits.len() >= 4 {
+    let starts =
+        std::iter::once(0).chain(b.iter().enumerate().filter(|(_, &c)| BOUNDARY[usize::from(c)]).map(|(i, _)| i + 1));
+    for at in starts.take_while(|&at| at < b.len()) {
+        if !sensitive_at(b, at, &by_first[usize::from(b[at])], &mut hits) {
             break;
         }
     }
     hits
+}
+
+/// [`sensitive_hits`] trying every offset: the reference of its scan over segment starts.
+fn sensitive_hits_bytewise(b: &[u8]) -> Vec<(usize, &'static str)> {
+    let by_first = sensitive_by_first_byte();
+    let mut hits: Vec<(usize, &'static str)> = Vec::new();
+    for at in 0..b.len() {
+        if at > 0 && !is_boundary(b[at - 1]) {
+            continue;
+        }
+        if !sensitive_at(b, at, &by_first[usize::from(b[at])], &mut hits) {
+            break;
+        }
+    }
+    hits
+}
+
+/// Adds the `names` (those starting with `b[at]`) found at segment start `at` to `hits`, once each; `false`
+/// when four hits are reached (the scan stops there).
+fn sensitive_at(b: &[u8], at: usize, names: &[&'static str], hits: &mut Vec<(usize, &'static str)>) -> bool {
+    if names.is_empty() {
+        return true;
+    }
+    for name in names {
+        let n = name.as_bytes();
+        if !b[at..].starts_with(n) || hits.iter().any(|(_, h)| h == name) {
+            continue;
+        }
+        let end = at + n.len();
+        let ends = n.ends_with(b"/")
+            || end == b.len()
+            || matches!(b[end], b'/' | b'?' | b'#' | b'&' | b'"' | b'\'' | 0 | b';' | b'%')
+            || b[end].is_ascii_whitespace();
+        if ends {
+            hits.push((at, *name));
+        }
+    }
+    hits.len() < 4
 }
 
 fn wrapper(b: &[u8]) -> Option<Finding> {

@@ -118,7 +118,8 @@ fn own_form_differences(f: &[u8]) -> Vec<String> {
 /// answer of their full analysis on every value.
 fn shortcut_differences(f: &[u8]) -> Vec<String> {
     let mut bad = Vec::new();
-    let shortcuts: [(&str, Detector, Detector); 4] = [
+    let shortcuts: [(&str, Detector, Detector); 5] = [
+        ("pathTraversal", traversal::detect, traversal::detect_reference),
         ("xss", xss::detect, xss::detect_exhaustive),
         ("cmdi", cmdi::detect, cmdi::detect_exhaustive),
         ("sqli", sqli::detect, sqli::detect_exhaustive),
@@ -299,6 +300,14 @@ proptest! {
     /// Markup declarations and XInclude around words: what the XXE prefilter (`<` or `xinclude`) decides.
     #[test]
     fn markup(s in "(<|!|<!|DOCTYPE|ENTITY|xinclude|XInclude|xi:|SYSTEM|\"|>|\\[|\\]| |file:///etc/passwd|[a-z]){1,10}") {
+        let (bad, _) = violations(&[s.into_bytes()]);
+        prop_assert!(bad.is_empty(), "{:?}", bad);
+    }
+
+    /// Paths in any case with `\\` separators, look-alike dots and slashes, wrappers and sensitive names after
+    /// boundary bytes: what the path traversal detector's fast normalisation and segment-start scan decide.
+    #[test]
+    fn paths(s in "(\\.\\.|/|\\\\|etc|passwd|ETC|PassWd|\\.env|\\.ENV|id_rsa|win\\.ini|WEB-INF|php://filter|file:/|:|;|\u{FF0E}|\u{FF0F}|\u{2215}|\u{2024}| |=|\\?|'|\\(|x|[a-zA-Z]){1,12}") {
         let (bad, _) = violations(&[s.into_bytes()]);
         prop_assert!(bad.is_empty(), "{:?}", bad);
     }

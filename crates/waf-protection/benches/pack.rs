@@ -197,7 +197,55 @@ fn callgrind_floor_login(engine: &Arc<Engine>, req: &Req, n: usize) {
 
 criterion_group!(benches, bench);
 
+/// `PORTCULLIS_RULE_PROFILE=<case>` with `--features rule-profile`: each rule's share of one case's time
+/// (`portcullis_waf::profile`), over `PORTCULLIS_RULE_PROFILE_N` transactions (default 2,000). The cases are
+/// the callgrind ones: get, post_login_303b, post_json_10kb, attack_sqli_get, floor_get, floor_login.
+#[cfg(feature = "rule-profile")]
+fn rule_profile(case: &str) {
+    let [get, login, json, attack] = cases();
+    let (engine, req, blocked) = match case {
+        "get" => (engine(), &get.1, get.2),
+        "post_login_303b" => (engine(), &login.1, login.2),
+        "post_json_10kb" => (engine(), &json.1, json.2),
+        "attack_sqli_get" => (engine(), &attack.1, attack.2),
+        "floor_get" => (floor_engine(), &get.1, false),
+        "floor_login" => (floor_engine(), &login.1, false),
+        other => panic!(
+            "unknown case {other:?} (get, post_login_303b, post_json_10kb, attack_sqli_get, floor_get, floor_login)"
+        ),
+    };
+    let n: u64 = std::env::var("PORTCULLIS_RULE_PROFILE_N").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    repeat(&engine, req, blocked, 200, 0);
+    portcullis_waf::profile::take();
+    repeat(&engine, req, blocked, n as usize, 0);
+    let rows = portcullis_waf::profile::take();
+    let total: u64 = rows.iter().map(|r| r.nanos).sum();
+    let evaluated = rows.iter().filter(|r| r.evaluated > 0).count();
+    println!(
+        "{case}: {:.1} µs per transaction in the rule walk; {} rules visited, {evaluated} evaluated",
+        total as f64 / n as f64 / 1000.0,
+        rows.len()
+    );
+    println!("phase  rule     µs/tx   share  evaluated/visits");
+    for r in &rows {
+        println!(
+            "{:>5} {:>7} {:>7.2} {:>6.1}%  {}/{}",
+            r.phase,
+            r.id,
+            r.nanos as f64 / n as f64 / 1000.0,
+            100.0 * r.nanos as f64 / total.max(1) as f64,
+            r.evaluated,
+            r.visits
+        );
+    }
+}
+
 fn main() {
+    #[cfg(feature = "rule-profile")]
+    if let Ok(case) = std::env::var("PORTCULLIS_RULE_PROFILE") {
+        rule_profile(&case);
+        return;
+    }
     if let Some(n) = std::env::var("PORTCULLIS_CALLGRIND").ok().and_then(|v| v.parse::<usize>().ok()) {
         let engine = engine();
         let [get, login, json, attack] = cases();

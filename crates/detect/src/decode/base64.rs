@@ -130,8 +130,25 @@ fn is_text_byte(c: u8) -> bool {
     (0x20..0x7f).contains(&c) || matches!(c, b'\n' | b'\r' | b'\t')
 }
 
-/// The 6-bit value of a base64 character already checked to be in the alphabet (standard or URL-safe).
+/// The 6-bit value of a base64 character already checked to be in the alphabet (standard or URL-safe): one
+/// table load ([`SEXTET`]).
 fn sextet(b: u8) -> u8 {
+    SEXTET[usize::from(b)]
+}
+
+/// [`sextet_of`] of every byte, built at compile time.
+static SEXTET: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = sextet_of(i as u8);
+        i += 1;
+    }
+    t
+};
+
+/// The definition of [`sextet`] (63 for bytes outside both alphabets, which it is never asked).
+const fn sextet_of(b: u8) -> u8 {
     match b {
         b'A'..=b'Z' => b - b'A',
         b'a'..=b'z' => b - b'a' + 26,
@@ -158,6 +175,13 @@ fn mostly_text(b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sextet_table_is_its_definition() {
+        for b in 0..=255u8 {
+            assert_eq!(sextet(b), sextet_of(b), "{b}");
+        }
+    }
 
     #[test]
     fn decodes_payloads_and_rejects_words() {

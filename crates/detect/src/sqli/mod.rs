@@ -128,7 +128,7 @@ fn no_bare_effect(v: &[u8]) -> bool {
     {
         return false;
     }
-    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80;
+    let ident = token::is_ident_byte;
     let mut i = 0;
     let mut last_run: Option<&[u8]> = None;
     // Asked at the first `(` only, so a megabyte of brackets stays linear.

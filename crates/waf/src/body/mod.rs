@@ -75,3 +75,4 @@ pub use xml::{parse_xml, MAX_XML_DEPTH};
 
 pub(crate) use json::{parse_json_into, JsonOut, PREFIX as JSON_ERROR_PREFIX};
 pub(crate) use parsed::{arg_limit_error, push_arg};
+pub(crate) use urlencoded::{parse_urlencoded_into, ArgsOut};

@@ -24,9 +24,34 @@ use super::{push_arg, BodyLimits, Compat, ParsedBody};
 /// ```
 pub fn parse_urlencoded<'a>(body: &'a [u8], limits: &BodyLimits) -> ParsedBody<'a> {
     let mut out = ParsedBody::default();
+    out.urlencoded_error = parse_urlencoded_into(body, limits, &mut out);
+    out
+}
+
+/// The prefix of the argument-limit error a URL-encoded body records.
+pub(crate) const PREFIX: &str = "URL-encoded parsing error: ";
+
+/// Where [`parse_urlencoded_into`] puts the arguments: a [`ParsedBody`], or a transaction's arena and
+/// argument list directly (no list of decoded pairs built first and copied after).
+pub(crate) trait ArgsOut<'a> {
+    /// Adds `name` → `value`, unless `limits.max_args` arguments are already there: then it records the
+    /// limit error with `prefix` (when no error is recorded yet) and returns `false`, as [`push_arg`] does.
+    fn arg(&mut self, limits: &BodyLimits, prefix: &str, name: Cow<'a, [u8]>, value: Cow<'a, [u8]>) -> bool;
+}
+
+impl<'a> ArgsOut<'a> for ParsedBody<'a> {
+    fn arg(&mut self, limits: &BodyLimits, prefix: &str, name: Cow<'a, [u8]>, value: Cow<'a, [u8]>) -> bool {
+        push_arg(self, limits, prefix, name, value)
+    }
+}
+
+/// [`parse_urlencoded`] into any [`ArgsOut`]: the same arguments in the same order and the same limit error;
+/// returns `URLENCODED_ERROR` (an invalid escape was kept literally).
+pub(crate) fn parse_urlencoded_into<'a, O: ArgsOut<'a>>(body: &'a [u8], limits: &BodyLimits, out: &mut O) -> bool {
     let keep_empty = limits.compat == Compat::ModSecurity;
+    let mut urlencoded_error = false;
     if body.is_empty() {
-        return out;
+        return urlencoded_error;
     }
     let body = if keep_empty { body.strip_suffix(b"&").unwrap_or(body) } else { body };
     for segment in body.split(|&b| b == b'&') {
@@ -39,12 +64,12 @@ pub fn parse_urlencoded<'a>(body: &'a [u8], limits: &BodyLimits) -> ParsedBody<'
         };
         let (name, bad_name) = url_decode(name);
         let (value, bad_value) = url_decode(value);
-        out.urlencoded_error |= bad_name | bad_value;
-        if !push_arg(&mut out, limits, "URL-encoded parsing error: ", name, value) {
+        urlencoded_error |= bad_name | bad_value;
+        if !out.arg(limits, PREFIX, name, value) {
             break;
         }
     }
-    out
+    urlencoded_error
 }
 
 /// Non-strict URL decoding: `+` → space, `%XX` → byte, anything else (invalid escapes included) kept as is.

@@ -14,7 +14,7 @@
 //! limit (the engine keeps the first `max_args` names; a repeat among them is a repeat among all).
 
 use super::{BuildCtx, OpCtx, Operator};
-use crate::body::{parse_urlencoded, BodyLimits, Compat};
+use crate::body::{parse_urlencoded_into, ArgsOut, BodyLimits, Compat};
 use std::borrow::Cow;
 
 #[derive(Debug)]
@@ -39,10 +39,25 @@ impl UniqueArgNames {
 
 /// The `TX` key a name becomes (before the ASCII case fold, which the comparisons do): `setvar` keys go
 /// through `String::from_utf8_lossy`, so invalid UTF-8 sequences all become U+FFFD.
-fn key(name: &[u8]) -> Cow<'_, [u8]> {
-    match String::from_utf8_lossy(name) {
-        Cow::Borrowed(_) => Cow::Borrowed(name),
+fn key(name: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
+    match String::from_utf8_lossy(&name) {
+        Cow::Borrowed(_) => name,
         Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+    }
+}
+
+/// The parser's sink: the counted names' keys, in order (the values are not kept).
+struct Names<'a, 'o> {
+    op: &'o UniqueArgNames,
+    keys: Vec<Cow<'a, [u8]>>,
+}
+
+impl<'a> ArgsOut<'a> for Names<'a, '_> {
+    fn arg(&mut self, _: &BodyLimits, _: &str, name: Cow<'a, [u8]>, _: Cow<'a, [u8]>) -> bool {
+        if self.op.counted(&name) {
+            self.keys.push(key(name));
+        }
+        true
     }
 }
 
@@ -50,9 +65,10 @@ impl Operator for UniqueArgNames {
     fn eval(&self, input: &[u8], _: &mut OpCtx<'_>) -> bool {
         // ModSecurity's split keeps empty segments as empty names; the argument limit is lifted (see above)
         let limits = BodyLimits { max_args: usize::MAX, compat: Compat::ModSecurity, ..BodyLimits::default() };
-        let parsed = parse_urlencoded(input, &limits);
-        let names: Vec<Cow<'_, [u8]>> =
-            parsed.args.iter().map(|(n, _)| n.as_ref()).filter(|n| self.counted(n)).map(key).collect();
+        // the names straight from the parser, without the list of (name, value) pairs `parse_urlencoded` builds
+        let mut out = Names { op: self, keys: Vec::new() };
+        parse_urlencoded_into(input, &limits, &mut out);
+        let names = out.keys;
         if names.len() <= PAIRWISE_MAX {
             return names.iter().enumerate().all(|(i, a)| names[i + 1..].iter().all(|b| !a.eq_ignore_ascii_case(b)));
         }
@@ -88,6 +104,46 @@ mod tests {
         }
         let all = op("uniqueArgNames", "");
         assert!(!m(all.as_ref(), b"ids[]=1&ids[]=2"), "without a suffix, list names count");
+    }
+
+    /// The names straight from the parser's sink against the names of `parse_urlencoded`'s pairs (what the
+    /// operator read before), on strings built from separators, escapes, list suffixes and invalid UTF-8.
+    #[test]
+    fn the_sink_is_parse_urlencoded() {
+        use crate::body::{parse_urlencoded, BodyLimits, Compat};
+        use std::borrow::Cow;
+        let reference = |suffix: &[u8], input: &[u8]| -> bool {
+            let limits = BodyLimits { max_args: usize::MAX, compat: Compat::ModSecurity, ..BodyLimits::default() };
+            let parsed = parse_urlencoded(input, &limits);
+            let names: Vec<Vec<u8>> = parsed
+                .args
+                .iter()
+                .map(|(n, _)| n.as_ref())
+                .filter(|n| suffix.is_empty() || !n.ends_with(suffix))
+                .map(|n| match String::from_utf8_lossy(n) {
+                    Cow::Borrowed(_) => n.to_ascii_lowercase(),
+                    Cow::Owned(s) => s.into_bytes().to_ascii_lowercase(),
+                })
+                .collect();
+            names.iter().enumerate().all(|(i, a)| names[i + 1..].iter().all(|b| a != b))
+        };
+        let atoms: [&[u8]; 12] = [b"a", b"A", b"b", b"=", b"&", b"[]", b"%61", b"%ff", b"%fe", b"+", b"%", b"x"];
+        let (with, without) = (op("uniqueArgNames", "[]"), op("uniqueArgNames", ""));
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let mut v = Vec::new();
+            let mut r = seed;
+            for _ in 0..(r % 9) {
+                r /= 9;
+                v.extend_from_slice(atoms[(r % atoms.len() as u64) as usize]);
+                r = r.rotate_left(7) ^ seed;
+            }
+            assert_eq!(m(with.as_ref(), &v), reference(b"[]", &v), "{:?}", String::from_utf8_lossy(&v));
+            assert_eq!(m(without.as_ref(), &v), reference(b"", &v), "{:?}", String::from_utf8_lossy(&v));
+        }
     }
 
     #[test]

@@ -367,7 +367,12 @@ impl Transaction {
             None => (rel, ""),
         };
         // REQUEST_FILENAME/BASENAME are percent-decoded (not `+`), as Coraza and ModSecurity expose them
-        let decoded = percent_decode(path.as_bytes());
+        // (a path without `%` is its own decoding: no copy)
+        let decoded: std::borrow::Cow<'_, [u8]> = if path.contains('%') {
+            std::borrow::Cow::Owned(percent_decode(path.as_bytes()))
+        } else {
+            std::borrow::Cow::Borrowed(path.as_bytes())
+        };
         self.req.filename = self.push(&decoded);
         let base_start = decoded.iter().rposition(|b| *b == b'/').map(|p| p + 1).unwrap_or(0);
         self.req.basename = self.push(&decoded[base_start..]);
@@ -379,12 +384,12 @@ impl Transaction {
             self.push(part);
         }
         self.req.line = Span { start: start as u32, len: (self.arena.len() - start) as u32 };
-        let parsed = body::parse_urlencoded(query.as_bytes(), &self.engine.body_limits);
-        self.req.urlencoded_error |= parsed.urlencoded_error;
-        // into the (reused) ARGS_GET list; the argument-limit error is not a body error (as Coraza)
+        // straight into the arena and the (reused) ARGS_GET list, as `parse_urlencoded`'s pairs were pushed;
+        // the argument-limit error is not a body error (as Coraza)
         let mut args = std::mem::take(&mut self.req.args_get);
         args.clear();
-        args.extend(parsed.args.iter().map(|(n, v)| Kv { name: self.push(n), value: self.push(v) }));
+        let mut out = ArenaArgs { arena: &mut self.arena, args: &mut args, start: 0, error: None };
+        self.req.urlencoded_error |= body::parse_urlencoded_into(query.as_bytes(), &self.engine.body_limits, &mut out);
         self.req.args_get = args;
     }
 
@@ -494,7 +499,10 @@ impl Transaction {
             }
             let limits = &self.engine.body_limits;
             let parsed = match self.req.body_processor.as_deref() {
-                Some("URLENCODED") => Some(body::parse_urlencoded(&body, limits)),
+                Some("URLENCODED") => {
+                    self.parse_urlencoded_body(&body);
+                    None
+                }
                 Some("JSON") => {
                     self.parse_json_body(&body);
                     None
@@ -523,6 +531,22 @@ impl Transaction {
         let mut out = ArenaArgs { arena: &mut self.arena, args: &mut self.req.args_post, start, error: None };
         body::parse_json_into(body, &engine.body_limits, &mut out);
         if let Some(e) = out.error {
+            self.req.body_error = Some(e);
+        }
+    }
+
+    /// The URL-encoded processor straight into `ARGS_POST`, as `apply_parsed_body` would map
+    /// `parse_urlencoded`'s result (its pairs pushed name then value; `URLENCODED_ERROR`; the limit error into
+    /// `REQBODY_ERROR`; the multipart flags, which it leaves unset).
+    fn parse_urlencoded_body(&mut self, body: &[u8]) {
+        let engine = Arc::clone(&self.engine);
+        let start = self.req.args_post.len();
+        let mut out = ArenaArgs { arena: &mut self.arena, args: &mut self.req.args_post, start, error: None };
+        let urlencoded_error = body::parse_urlencoded_into(body, &engine.body_limits, &mut out);
+        let error = out.error;
+        self.req.urlencoded_error |= urlencoded_error;
+        self.req.multipart = MultipartFlags::default();
+        if let Some(e) = error {
             self.req.body_error = Some(e);
         }
     }
@@ -752,21 +776,41 @@ struct ArenaArgs<'t> {
     error: Option<String>,
 }
 
-impl<'a> body::JsonOut<'a> for ArenaArgs<'_> {
-    fn arg(&mut self, limits: &body::BodyLimits, name: &[u8], value: std::borrow::Cow<'a, [u8]>) -> bool {
+impl ArenaArgs<'_> {
+    /// `push_arg` into the arena: refused past `limits.max_args` of this parse's arguments (the error, with
+    /// `prefix`, recorded once).
+    fn push(&mut self, limits: &body::BodyLimits, prefix: &str, name: &[u8], value: &[u8]) -> bool {
         if self.args.len() - self.start >= limits.max_args {
             if self.error.is_none() {
-                self.error = Some(body::arg_limit_error(body::JSON_ERROR_PREFIX, limits));
+                self.error = Some(body::arg_limit_error(prefix, limits));
             }
             return false;
         }
         let name = push_to(self.arena, name);
-        let value = push_to(self.arena, &value);
+        let value = push_to(self.arena, value);
         self.args.push(Kv { name, value });
         true
     }
+}
+
+impl<'a> body::JsonOut<'a> for ArenaArgs<'_> {
+    fn arg(&mut self, limits: &body::BodyLimits, name: &[u8], value: std::borrow::Cow<'a, [u8]>) -> bool {
+        self.push(limits, body::JSON_ERROR_PREFIX, name, &value)
+    }
     fn error_mut(&mut self) -> &mut Option<String> {
         &mut self.error
+    }
+}
+
+impl<'a> body::ArgsOut<'a> for ArenaArgs<'_> {
+    fn arg(
+        &mut self,
+        limits: &body::BodyLimits,
+        prefix: &str,
+        name: std::borrow::Cow<'a, [u8]>,
+        value: std::borrow::Cow<'a, [u8]>,
+    ) -> bool {
+        self.push(limits, prefix, &name, &value)
     }
 }
 
@@ -798,6 +842,75 @@ fn trim(b: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
     use crate::body::{BodyLimits, Compat};
+
+    /// `request_line` skips `percent_decode` on a path without `%`: it must be the identity there.
+    #[test]
+    fn a_path_without_percent_is_its_own_decoding() {
+        for path in ["", "/", "/api/items", "/a+b/c;d=e/%", "/x%2", "/caf\u{e9}/../~u/*"] {
+            let decoded = percent_decode(path.as_bytes());
+            if !path.contains('%') {
+                assert_eq!(decoded, path.as_bytes(), "{path:?}");
+            }
+        }
+        assert_eq!(percent_decode(b"/a%2fb%zz%4"), b"/a/b%zz%4");
+    }
+
+    /// A query string or form body read straight into the arena (`ArenaArgs`) gives what `parse_urlencoded`
+    /// gives: the same names and values in the same order, the same `URLENCODED_ERROR` and limit error, under
+    /// both compatibility modes, at the argument limit, and whatever the arguments already in the list.
+    #[test]
+    fn urlencoded_into_the_arena_is_parse_urlencoded() {
+        let bodies: [&[u8]; 14] = [
+            b"id=123&q=hello",
+            b"a=1+2&b=%41%zz&a",
+            b"a=1&&&a=2&",
+            b"&",
+            b"&&",
+            b"",
+            b"=v",
+            b"a=b=c",
+            b"na%6De=x+y%20z&%=%4&z=%",
+            b"a=%00%ff%C3%A9",
+            b"a=1&b=2&c=3&d=4",
+            b"a&b&c&",
+            b"x=new %w20$&y=%&z=%4",
+            b"ids[]=1&ids[]=2&ids[]=3",
+        ];
+        let limits: Vec<BodyLimits> = [Compat::Coraza, Compat::ModSecurity]
+            .into_iter()
+            .flat_map(|compat| {
+                [
+                    BodyLimits { compat, ..BodyLimits::default() },
+                    BodyLimits { compat, max_args: 2, ..BodyLimits::default() },
+                    BodyLimits { compat, max_args: 0, ..BodyLimits::default() },
+                ]
+            })
+            .collect();
+        for l in &limits {
+            for body in bodies {
+                let want = body::parse_urlencoded(body, l);
+                let want_args: Vec<(Vec<u8>, Vec<u8>)> =
+                    want.args.iter().map(|(n, v)| (n.to_vec(), v.to_vec())).collect();
+                for already in [0, 3] {
+                    let mut arena = b"earlier data".to_vec();
+                    let mut args = vec![Kv { name: Span { start: 0, len: 7 }, value: Span::default() }; already];
+                    let mut out = ArenaArgs { arena: &mut arena, args: &mut args, start: already, error: None };
+                    let bad = body::parse_urlencoded_into(body, l, &mut out);
+                    let error = out.error;
+                    let get = |s: Span| arena[s.start as usize..(s.start + s.len) as usize].to_vec();
+                    let got: Vec<(Vec<u8>, Vec<u8>)> =
+                        args[already..].iter().map(|kv| (get(kv.name), get(kv.value))).collect();
+                    let shown = String::from_utf8_lossy(body);
+                    assert_eq!(got, want_args, "{shown} {:?} {}", l.compat, l.max_args);
+                    assert_eq!(error, want.error, "{shown}");
+                    assert_eq!(bad, want.urlencoded_error, "{shown}");
+                    // the arena holds the pairs back to back, name then value, as `apply_parsed_body` pushed them
+                    let flat: Vec<u8> = want_args.iter().flat_map(|(n, v)| n.iter().chain(v).copied()).collect();
+                    assert_eq!(&arena[b"earlier data".len()..], &flat[..], "{shown}");
+                }
+            }
+        }
+    }
 
     /// JSON read straight into the arena (`ArenaArgs`) gives what `parse_json` gives: the same names and
     /// values in the same order and the same error, also where the argument limit or a syntax error stops
