@@ -547,6 +547,7 @@ SecRule &TX:MAX "@eq 0" "id:14,phase:2,pass,nolog,setvar:tx.missing=1,skipAfter:
 SecRule TX:LEVEL "!@ge 2" "id:15,phase:2,pass,log,setvar:tx.neg=1"
 SecRule TX:SCORE "@ge 1" "id:16,phase:2,pass,log,setvar:tx.seen=1"
 SecRule ARGS "@rx x" "id:17,phase:2,pass,log,setvar:tx.score=+3"
+SecAction "id:19,phase:2,pass,nolog,setvar:tx.after=1"
 SecMarker END
 SecRule TX:SCORE "@ge 5" "id:18,phase:5,pass,log"
 "#;
@@ -556,7 +557,7 @@ SecRule TX:SCORE "@ge 5" "id:18,phase:5,pass,log"
         for id in [10, 11, 13, 14] {
             assert!(folded.contains(&(id, false)), "{id} never matches: {folded:?}");
         }
-        for id in [12, 15, 16, 17, 18] {
+        for id in [12, 15, 16, 17, 18, 19] {
             assert!(folded.iter().all(|(f, _)| *f != id), "{id} must be evaluated: {folded:?}");
         }
         for uri in ["/?q=x", "/?q=y", "/"] {
