@@ -26,6 +26,13 @@
 //!   nothing it would record). A matching rule also changes `MATCHED_VAR*`, so nothing is folded when some
 //!   rule reads `MATCHED_VAR*` before its own match (in its first link's targets or operand); and an
 //!   "always" rule must be `pass` without `severity` (which would change `HIGHEST_SEVERITY`).
+//! - **Rules decided by their first link** (after the prefix, any phase): when the first link alone reads only
+//!   constant keys by name (as above, not `multiMatch`, at least one target) and never matches, the rule never
+//!   matches, whatever its actions, `capture`, `log`, severity, disruptive action or chain: a link that
+//!   matches no value runs no action and captures nothing, and nothing after it runs. Only the "never"
+//!   verdict is kept for such a rule; the probe asks its first link without running any action
+//!   (`Transaction::link_matches_quietly`). CRS's per-level score sums above the configured paranoia level
+//!   (`TX:BLOCKING_PARANOIA_LEVEL "@ge 2"` with a `setvar`, 949053 and its siblings) are such rules.
 //! - **The verdict** comes from the real evaluator: one probe transaction runs the prefix (in
 //!   DetectionOnly; if an init rule with a disruptive action other than `pass` matches, turns the engine
 //!   off or removes an init rule, nothing is folded) and then evaluates each foldable rule once.
@@ -220,6 +227,29 @@ fn foldable(rule: &Rule, w: &Writes) -> bool {
         })
 }
 
+/// Can the rule's *first link* be decided at load, whatever the rest of the rule does? Then a "never" verdict
+/// for that link is one for the rule: a link that matches no value runs none of its actions, captures nothing,
+/// leaves `MATCHED_VAR*` as they were, and the chain after it, the log record, the severity and the flow
+/// actions are never reached. The link reads only constant keys by name (as in [`foldable`]), has at least
+/// one target (an empty list is `SecAction`'s, which always matches) and is not `multiMatch` (the probe
+/// evaluates it value by value, [`Transaction::link_matches_quietly`]).
+fn first_link_foldable(rule: &Rule, w: &Writes) -> bool {
+    rule.links.first().is_some_and(|l| {
+        !l.multi_match
+            && !l.targets.is_empty()
+            && l.targets.iter().all(|t| {
+                t.var == Var::Tx && !t.exclude && matches!(&t.selector, Selector::Key(k) if w.is_constant(k.as_bytes()))
+            })
+            && operand(l).is_none_or(|m| {
+                m.is_ok_and(|m| m.vars().all(|(v, k)| v == Var::Tx && k.is_some_and(|k| w.is_constant(k.as_bytes()))))
+            })
+    })
+}
+
+/// A rule the probe decides: (phase, index, only its first link — [`first_link_foldable`] — and then only a
+/// "never" verdict is used).
+type Candidate = (usize, usize, bool);
+
 /// Does some rule read `MATCHED_VAR*` before its own match (first link's targets or operand)?
 fn reads_matched_before_match(rules: &RuleSet) -> bool {
     let matched =
@@ -230,8 +260,8 @@ fn reads_matched_before_match(rules: &RuleSet) -> bool {
     })
 }
 
-/// The analysis without the probe: the prefix, and the (phase index, rule index) of every foldable rule.
-fn analyse(rules: &RuleSet) -> (FoldPlan, Vec<(usize, usize)>) {
+/// The analysis without the probe: the prefix, and every foldable rule ([`Candidate`]).
+fn analyse(rules: &RuleSet) -> (FoldPlan, Vec<Candidate>) {
     let phase1 = &rules.phases[0];
     let mut plan = FoldPlan::default();
     for (i, r) in phase1.iter().enumerate() {
@@ -266,8 +296,12 @@ fn analyse(rules: &RuleSet) -> (FoldPlan, Vec<(usize, usize)>) {
     }
     for (p, phase) in rules.phases.iter().enumerate() {
         for (i, r) in phase.iter().enumerate() {
-            if outside(p, i) && foldable(r, &w) {
-                candidates.push((p, i));
+            if outside(p, i) {
+                if foldable(r, &w) {
+                    candidates.push((p, i, false));
+                } else if first_link_foldable(r, &w) {
+                    candidates.push((p, i, true));
+                }
             }
         }
     }
@@ -280,7 +314,7 @@ impl Transaction {
     fn fold_probe(
         &mut self,
         plan: &FoldPlan,
-        candidates: &[(usize, usize)],
+        candidates: &[Candidate],
     ) -> Result<(Vec<bool>, Option<Snapshot>), &'static str> {
         let engine = Arc::clone(&self.engine);
         let rules = &engine.rules;
@@ -335,10 +369,16 @@ impl Transaction {
             None
         };
         let mut verdicts = Vec::with_capacity(candidates.len());
-        for &(p, i) in candidates {
+        for &(p, i, first_only) in candidates {
             let rule = &rules.phases[p][i];
             self.current_rule = Some((rule.id, p, i));
-            verdicts.push(self.eval_rule(rule, &rules.chains, &mut items));
+            // a whole foldable rule has no side effect to leave behind; a rule decided by its first link may
+            // have actions, which must not run here (they would change what the next candidates see)
+            verdicts.push(if first_only {
+                self.link_matches_quietly(rule, &rules.chains, &mut items)
+            } else {
+                self.eval_rule(rule, &rules.chains, &mut items)
+            });
         }
         self.current_rule = None;
         Ok((verdicts, snapshot))
@@ -421,9 +461,9 @@ pub(crate) fn fold(mut engine: Engine) -> Result<Engine, LoadError> {
         Err(why) => plan.refused = Some(why),
         Ok((v, snapshot)) => {
             plan.snapshot = snapshot;
-            for (&(p, i), &matches) in candidates.iter().zip(&v) {
+            for (&(p, i, first_only), &matches) in candidates.iter().zip(&v) {
                 let rule = &mut engine.rules.phases[p][i];
-                if matches && (rule.disruptive != Disruptive::Pass || rule.meta.severity.is_some()) {
+                if matches && (first_only || rule.disruptive != Disruptive::Pass || rule.meta.severity.is_some()) {
                     continue;
                 }
                 rule.folded = Some(matches);
@@ -486,6 +526,53 @@ SecMarker "END-LEVEL-2"
                 .collect();
             assert_eq!(ids[0], want, "{pre:?}");
             assert_eq!(ids[1], want, "{pre:?}");
+        }
+    }
+
+    /// A rule whose first link reads only constant `TX` and never matches is skipped whatever its actions
+    /// (`setvar`, `capture`, `log`, a chain, a disruptive action); one whose first link matches (`!@ge 2` on
+    /// level 1: the negation counts) keeps being evaluated, and so does one reading a key rules write. The
+    /// outcome is the unfolded engine's on every request.
+    #[test]
+    fn a_rule_whose_first_link_never_matches_is_skipped_whatever_its_actions() {
+        let text = r#"
+SecRuleEngine On
+SecAction "id:1,phase:1,pass,nolog,setvar:tx.level=1,setvar:tx.max=5,setvar:tx.score=0"
+SecRule TX:LEVEL "@ge 2" "id:10,phase:2,pass,log,setvar:tx.score=+5"
+SecRule TX:LEVEL "!@lt 2" "id:11,phase:2,block,capture,log,severity:2,setvar:tx.hits=+1,chain"
+    SecRule ARGS "@rx x" "setvar:tx.score=+1"
+SecRule TX:LEVEL "@ge 1" "id:12,phase:2,pass,log,setvar:tx.score=+1"
+SecRule TX:MAX "@lt %{tx.level}" "id:13,phase:2,deny,log"
+SecRule &TX:MAX "@eq 0" "id:14,phase:2,pass,nolog,setvar:tx.missing=1,skipAfter:END"
+SecRule TX:LEVEL "!@ge 2" "id:15,phase:2,pass,log,setvar:tx.neg=1"
+SecRule TX:SCORE "@ge 1" "id:16,phase:2,pass,log,setvar:tx.seen=1"
+SecRule ARGS "@rx x" "id:17,phase:2,pass,log,setvar:tx.score=+3"
+SecAction "id:19,phase:2,pass,nolog,setvar:tx.after=1"
+SecMarker END
+SecRule TX:SCORE "@ge 5" "id:18,phase:5,pass,log"
+"#;
+        let on = Arc::new(Engine::from_str(text, "t.conf").unwrap());
+        let off = Arc::new(Engine::from_str(text, "t.conf").unwrap().with_folding(false));
+        let folded: Vec<(u32, bool)> = on.folded_ids();
+        for id in [10, 11, 13, 14] {
+            assert!(folded.contains(&(id, false)), "{id} never matches: {folded:?}");
+        }
+        for id in [12, 15, 16, 17, 18, 19] {
+            assert!(folded.iter().all(|(f, _)| *f != id), "{id} must be evaluated: {folded:?}");
+        }
+        for uri in ["/?q=x", "/?q=y", "/"] {
+            let run = |e: &Arc<Engine>| {
+                let mut tx = e.transaction(info());
+                tx.request_line("GET", uri, "HTTP/1.1");
+                let _ = tx.process_request_headers();
+                let _ = tx.process_request_body();
+                tx.process_logging();
+                let m: Vec<(u32, u8)> = tx.matches().iter().map(|m| (m.id, m.phase)).collect();
+                (m, tx.tx_members())
+            };
+            let (a, b) = (run(&on), run(&off));
+            assert_eq!(a, b, "{uri}");
+            assert!(a.0.contains(&(15, 2)) && a.0.contains(&(12, 2)), "{uri}: {a:?}");
         }
     }
 

@@ -235,15 +235,38 @@ pub fn of_regex(pattern: &str, unicode: bool) -> Option<Need> {
 }
 
 fn of_hir(hir: &Hir) -> Option<Need> {
-    let mut best = walk(hir, 0, false);
+    let mut memo = Memo::default();
+    let mut best = walk(hir, 0, false, &mut memo);
     best = better(best, extracted(hir, ExtractKind::Prefix));
     best = better(best, extracted(hir, ExtractKind::Suffix));
     let mut best = best.map(Need::normalized).filter(Need::useful);
     // letters saturate unions: when the walk found nothing selective, look again without them
     if best.as_ref().is_none_or(|n| n.score() >= RARE_WALK) {
-        best = better(best, walk(hir, 0, true).map(Need::normalized).filter(Need::useful));
+        best = better(best, walk(hir, 0, true, &mut memo).map(Need::normalized).filter(Need::useful));
     }
     best
+}
+
+/// The prefix literals of the suffixes of a concatenation, computed once per analysis: the plain walk and the
+/// rare walk (`of_hir`) extract the same suffixes (`rare` only filters the result afterwards), and each
+/// extraction clones the suffix's parts. A suffix is named by the concatenation's parts (their address, stable
+/// while the analysed `Hir` is borrowed), which list (all parts, or those that cannot match empty:
+/// `split_optional`) and where it starts: the same name is always the same `Hir`, so the stored result is the
+/// one `extracted` would compute again.
+#[derive(Default)]
+struct Memo(std::collections::HashMap<(usize, bool, usize), Option<Need>>);
+
+impl Memo {
+    /// `extracted(concat(list[i..]), Prefix)`, where `list` is `parts` (`must_only` false) or its parts that
+    /// cannot match empty (`must_only` true).
+    fn suffix_prefixes(&mut self, parts: &[Hir], must_only: bool, list: &[&Hir], i: usize) -> Option<Need> {
+        self.0
+            .entry((parts.as_ptr() as usize, must_only, i))
+            .or_insert_with(|| {
+                extracted(&Hir::concat(list[i..].iter().map(|h| (*h).clone()).collect()), ExtractKind::Prefix)
+            })
+            .clone()
+    }
 }
 
 /// Literals every match starts (`Prefix`) or ends (`Suffix`) with, from `regex_syntax`'s extractor.
@@ -271,7 +294,7 @@ fn from_seq(seq: &Seq) -> Option<Need> {
 /// bytes, which survive unions that letters would saturate (an alternation of command names whose every branch
 /// tolerates evasion characters between its letters: each branch's most selective single byte is a letter, and
 /// the union of a hundred letters is no need at all).
-fn walk(h: &Hir, depth: usize, rare: bool) -> Option<Need> {
+fn walk(h: &Hir, depth: usize, rare: bool, memo: &mut Memo) -> Option<Need> {
     if depth > MAX_DEPTH {
         return None;
     }
@@ -279,13 +302,13 @@ fn walk(h: &Hir, depth: usize, rare: bool) -> Option<Need> {
         HirKind::Empty | HirKind::Look(_) => None,
         HirKind::Literal(l) => Need::literal(&l.0).filter(|n| !rare || n.rare()),
         HirKind::Class(c) => class_bytes(c).and_then(Need::bytes).filter(|n| !rare || n.rare()),
-        HirKind::Repetition(r) if r.min >= 1 => walk(&r.sub, depth + 1, rare),
+        HirKind::Repetition(r) if r.min >= 1 => walk(&r.sub, depth + 1, rare, memo),
         HirKind::Repetition(_) => None,
-        HirKind::Capture(c) => walk(&c.sub, depth + 1, rare),
+        HirKind::Capture(c) => walk(&c.sub, depth + 1, rare, memo),
         HirKind::Alternation(alts) => {
             let mut acc = Need::default();
             for a in alts {
-                acc.union(walk(a, depth + 1, rare)?);
+                acc.union(walk(a, depth + 1, rare, memo)?);
             }
             Some(acc.capped())
         }
@@ -293,8 +316,9 @@ fn walk(h: &Hir, depth: usize, rare: bool) -> Option<Need> {
             let mut best = None;
             let mut must = Vec::with_capacity(parts.len());
             let mut optional = Vec::new();
+            let all: Vec<&Hir> = parts.iter().collect();
             for (i, p) in parts.iter().enumerate() {
-                let n = walk(p, depth + 1, rare);
+                let n = walk(p, depth + 1, rare, memo);
                 if p.properties().minimum_len() == Some(0) {
                     optional.push(p);
                 } else {
@@ -304,7 +328,7 @@ fn walk(h: &Hir, depth: usize, rare: bool) -> Option<Need> {
                 // literals that span several parts (`(?:a|b)cd` → `acd`, `bcd`): every match contains a match
                 // of each suffix `parts[i..]`, which starts with one of its prefix literals
                 if i + 1 < parts.len() && !matches!(p.kind(), HirKind::Look(_)) {
-                    let e = extracted(&Hir::concat(parts[i..].to_vec()), ExtractKind::Prefix);
+                    let e = memo.suffix_prefixes(parts, false, &all, i);
                     best = better(best, rare_only(e, rare));
                 }
             }
@@ -312,7 +336,7 @@ fn walk(h: &Hir, depth: usize, rare: bool) -> Option<Need> {
             // other parts side by side (`b[\x22']*u\x5c?s` → `bus`), or holds a non-empty match of one of them
             // (one of `\x22`, `'`, `\`)
             if !optional.is_empty() && !must.is_empty() {
-                best = better(best, split_optional(must, &optional, depth, rare));
+                best = better(best, split_optional(parts, must, &optional, depth, rare, memo));
             }
             best
         }
@@ -322,28 +346,36 @@ fn walk(h: &Hir, depth: usize, rare: bool) -> Option<Need> {
 /// The need of a concatenation from its parts that cannot match empty (`must`, side by side, with the needs
 /// the walk found for each) and those that can (`optional`): the former's need, or the need of a non-empty
 /// match of one of the latter.
-fn split_optional(must: Vec<(&Hir, Option<Need>)>, optional: &[&Hir], depth: usize, rare: bool) -> Option<Need> {
+/// `parts` is the whole concatenation (it names `must`'s suffixes in the memo).
+fn split_optional(
+    parts: &[Hir],
+    must: Vec<(&Hir, Option<Need>)>,
+    optional: &[&Hir],
+    depth: usize,
+    rare: bool,
+    memo: &mut Memo,
+) -> Option<Need> {
     let mut side_by_side = None;
     let mut hirs = Vec::with_capacity(must.len());
     for (h, n) in must {
         side_by_side = better(side_by_side, n);
-        hirs.push(h.clone());
+        hirs.push(h);
     }
     // literals of neighbouring parts join (`b`, `u`, `s` → `bus`): the extractor sees them
     for i in 0..hirs.len().saturating_sub(1) {
-        let e = extracted(&Hir::concat(hirs[i..].to_vec()), ExtractKind::Prefix);
+        let e = memo.suffix_prefixes(parts, true, &hirs, i);
         side_by_side = better(side_by_side, rare_only(e, rare));
     }
     let mut acc = side_by_side?;
     for o in optional {
-        acc.union(nonempty(o, depth + 1, rare)?);
+        acc.union(nonempty(o, depth + 1, rare, memo)?);
     }
     Some(acc.capped())
 }
 
 /// A need of every non-empty match of `h`; the empty need (no literal, no byte: met by nothing) when `h`
 /// only matches empty. Only ever joined to a non-empty need (`split_optional`), so it never stands alone.
-fn nonempty(h: &Hir, depth: usize, rare: bool) -> Option<Need> {
+fn nonempty(h: &Hir, depth: usize, rare: bool, memo: &mut Memo) -> Option<Need> {
     if depth > MAX_DEPTH {
         return None;
     }
@@ -351,12 +383,12 @@ fn nonempty(h: &Hir, depth: usize, rare: bool) -> Option<Need> {
         HirKind::Empty | HirKind::Look(_) => Some(Need::default()),
         HirKind::Repetition(r) if r.max == Some(0) => Some(Need::default()),
         // a non-empty match of a repetition has a non-empty match of its sub
-        HirKind::Repetition(r) => nonempty(&r.sub, depth + 1, rare),
-        HirKind::Capture(c) => nonempty(&c.sub, depth + 1, rare),
+        HirKind::Repetition(r) => nonempty(&r.sub, depth + 1, rare, memo),
+        HirKind::Capture(c) => nonempty(&c.sub, depth + 1, rare, memo),
         HirKind::Alternation(alts) => {
             let mut acc = Need::default();
             for a in alts {
-                acc.union(nonempty(a, depth + 1, rare)?);
+                acc.union(nonempty(a, depth + 1, rare, memo)?);
             }
             Some(acc.capped())
         }
@@ -364,11 +396,11 @@ fn nonempty(h: &Hir, depth: usize, rare: bool) -> Option<Need> {
         HirKind::Concat(parts) if h.properties().minimum_len() == Some(0) => {
             let mut acc = Need::default();
             for p in parts {
-                acc.union(nonempty(p, depth + 1, rare)?);
+                acc.union(nonempty(p, depth + 1, rare, memo)?);
             }
             Some(acc.capped())
         }
-        _ => walk(h, depth + 1, rare),
+        _ => walk(h, depth + 1, rare, memo),
     }
 }
 
@@ -616,21 +648,27 @@ mod tests {
         let n = rx(r"b[\x22']*u\x5c?s").unwrap();
         assert!(n.met_by(b"BUS") && n.met_by(b"b'u\\s") && !n.met_by(b"bu s") && !n.met_by(b"sub"), "{n:?}");
         let (b, u, s) = (Hir::literal(*b"b"), Hir::literal(*b"u"), Hir::literal(*b"s"));
+        let parts = [b.clone(), u.clone(), s.clone()];
         let n = split_optional(
+            &parts,
             vec![(&b, None), (&u, None), (&s, None)],
             &[&fold_case(&parse(r"[\x22']*")), &parse(r"\x5c?")],
             0,
             false,
+            &mut Memo::default(),
         )
         .unwrap();
         assert_eq!(lits(&n), ["bus"]);
         assert_eq!(bytes(&n), "\"'\\");
         // a part that only matches empty (`^`, `\b`) contributes nothing
+        let abc = [Hir::literal(*b"abc")];
         let n = split_optional(
-            vec![(&Hir::literal(*b"abc"), Need::literal(b"abc"))],
+            &abc,
+            vec![(&abc[0], Need::literal(b"abc"))],
             &[&parse(r"^"), &parse(r"\b")],
             0,
             false,
+            &mut Memo::default(),
         )
         .unwrap();
         assert_eq!(lits(&n), ["abc"]);

@@ -403,6 +403,37 @@ impl Transaction {
         any
     }
 
+    /// Does the first link of `rule` match some value, as [`Self::eval_link`] would decide it, without running
+    /// its actions, capturing, or touching `MATCHED_VAR*`? (The fold probe's question for a rule with actions,
+    /// `crate::fold`.) Value by value: transformed by the link's chain, the operator's result against
+    /// `negated`; a link with no value does not match. Only for links that are not `multiMatch` and have
+    /// targets (the probe asks nothing else); `eval_link`'s shortcuts — the gate, the prefilter, detector
+    /// classes — only skip operators that would return false, so the answer is the same.
+    pub(crate) fn link_matches_quietly(
+        &mut self,
+        rule: &Rule,
+        chains: &[TransformChain],
+        items: &mut Vec<Item>,
+    ) -> bool {
+        let Some(link) = rule.links.first() else { return true };
+        debug_assert!(!link.multi_match && !link.targets.is_empty());
+        items.clear();
+        self.collect_link(rule, link, true, items);
+        let chain = &chains[link.transforms as usize];
+        let list = std::mem::take(items);
+        let mut any = false;
+        for item in &list {
+            let tv = self.transform(&item.value, link.transforms, chain);
+            let raw = link.op.eval(self.tval(item, &tv), &mut OpCtx { env: &*self, captures: None });
+            if raw != link.negated {
+                any = true;
+                break;
+            }
+        }
+        *items = list;
+        any
+    }
+
     /// `multiMatch`: the operator runs on the value as extracted and again after every transformation that
     /// changed it. Nothing is copied until a transformation changes the value (the built-in pack runs every
     /// detector this way over every parameter). The forms of an arena value are computed once per (value,
