@@ -214,30 +214,12 @@ fn rule_profile(case: &str) {
             "unknown case {other:?} (get, post_login_303b, post_json_10kb, attack_sqli_get, floor_get, floor_login)"
         ),
     };
-    let n: u64 = std::env::var("PORTCULLIS_RULE_PROFILE_N").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    let n = portcullis_waf::profile::transactions();
     repeat(&engine, req, blocked, 200, 0);
     portcullis_waf::profile::take();
     repeat(&engine, req, blocked, n as usize, 0);
     let rows = portcullis_waf::profile::take();
-    let total: u64 = rows.iter().map(|r| r.nanos).sum();
-    let evaluated = rows.iter().filter(|r| r.evaluated > 0).count();
-    println!(
-        "{case}: {:.1} µs per transaction in the rule walk; {} rules visited, {evaluated} evaluated",
-        total as f64 / n as f64 / 1000.0,
-        rows.len()
-    );
-    println!("phase  rule     µs/tx   share  evaluated/visits");
-    for r in &rows {
-        println!(
-            "{:>5} {:>7} {:>7.2} {:>6.1}%  {}/{}",
-            r.phase,
-            r.id,
-            r.nanos as f64 / n as f64 / 1000.0,
-            100.0 * r.nanos as f64 / total.max(1) as f64,
-            r.evaluated,
-            r.visits
-        );
-    }
+    print!("{}", portcullis_waf::profile::report(case, &rows, n));
 }
 
 fn main() {

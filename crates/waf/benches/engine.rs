@@ -216,7 +216,7 @@ fn rule_profile(case: &str) {
         "sqli_get" => run(e, SQLI_GET),
         other => panic!("unknown case {other:?} (benign_get, json_post_300b, json_post_10kb, sqli_get)"),
     };
-    let n: u64 = std::env::var("PORTCULLIS_RULE_PROFILE_N").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    let n = portcullis_waf::profile::transactions();
     for _ in 0..200 {
         one(&engine);
     }
@@ -225,25 +225,7 @@ fn rule_profile(case: &str) {
         one(&engine);
     }
     let rows = portcullis_waf::profile::take();
-    let total: u64 = rows.iter().map(|r| r.nanos).sum();
-    let evaluated = rows.iter().filter(|r| r.evaluated > 0).count();
-    println!(
-        "{case}: {:.1} µs per transaction in the rule walk; {} rules visited, {evaluated} evaluated",
-        total as f64 / n as f64 / 1000.0,
-        rows.len()
-    );
-    println!("phase  rule     µs/tx   share  evaluated/visits");
-    for r in &rows {
-        println!(
-            "{:>5} {:>7} {:>7.2} {:>6.1}%  {}/{}",
-            r.phase,
-            r.id,
-            r.nanos as f64 / n as f64 / 1000.0,
-            100.0 * r.nanos as f64 / total.max(1) as f64,
-            r.evaluated,
-            r.visits
-        );
-    }
+    print!("{}", portcullis_waf::profile::report(case, &rows, n));
 }
 
 fn main() {

@@ -35,6 +35,40 @@ pub fn take() -> Vec<RuleTime> {
     v
 }
 
+/// How many transactions a bench profiles: `PORTCULLIS_RULE_PROFILE_N`, default 2,000.
+pub fn transactions() -> u64 {
+    std::env::var("PORTCULLIS_RULE_PROFILE_N").ok().and_then(|v| v.parse().ok()).unwrap_or(2000)
+}
+
+/// The table the benches print for `rows` (from [`take`]) gathered over `n` transactions of `case`: the walk's
+/// time per transaction, then one line per rule (phase, id, µs per transaction, share, evaluated/visits).
+pub fn report(case: &str, rows: &[RuleTime], n: u64) -> String {
+    use std::fmt::Write as _;
+    let total: u64 = rows.iter().map(|r| r.nanos).sum();
+    let evaluated = rows.iter().filter(|r| r.evaluated > 0).count();
+    let per_tx = |nanos: u64| nanos as f64 / n.max(1) as f64 / 1000.0;
+    let mut out = format!(
+        "{case}: {:.1} µs per transaction in the rule walk; {} rules visited, {evaluated} evaluated\n",
+        per_tx(total),
+        rows.len()
+    );
+    out.push_str("phase  rule     µs/tx   share  evaluated/visits\n");
+    for r in rows {
+        let share = 100.0 * r.nanos as f64 / total.max(1) as f64;
+        let _ = writeln!(
+            out,
+            "{:>5} {:>7} {:>7.2} {:>6.1}%  {}/{}",
+            r.phase,
+            r.id,
+            per_tx(r.nanos),
+            share,
+            r.evaluated,
+            r.visits
+        );
+    }
+    out
+}
+
 /// The timer of one phase's walk: `visit` at each rule reached, `end` when the walk stops.
 pub(crate) struct Walk {
     phase: u8,

@@ -14,24 +14,9 @@ use std::path::{Path, PathBuf};
 
 /// Every `@rx` operand (negated or not) of the `.conf` files in `dir`, with where it is, in file order.
 fn rx_operands(dir: &Path, out: &mut Vec<(String, String)>) {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-    files.sort();
-    for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "conf")) {
-        let text = std::fs::read_to_string(f).unwrap();
-        for d in portcullis_waf::seclang::lexer::lex(&text, f).unwrap() {
-            if !d.name.eq_ignore_ascii_case("SecRule") || d.args.len() < 2 {
-                continue;
-            }
-            let spec = d.args[1].trim_start_matches('!');
-            let arg = match spec.strip_prefix('@') {
-                Some(s) => match s.split_once(' ') {
-                    Some((name, arg)) if name.eq_ignore_ascii_case("rx") => arg,
-                    _ => continue,
-                },
-                None => spec,
-            };
-            let name = f.file_name().unwrap().to_string_lossy();
-            out.push((format!("{name}:{}", d.loc.line), arg.to_string()));
+    for o in common::rule_operators(dir) {
+        if o.name.eq_ignore_ascii_case("rx") {
+            out.push((format!("{}:{}", o.file, o.line), o.arg));
         }
     }
 }

@@ -41,29 +41,12 @@ fn crs_gated() -> (Vec<Gated>, Prefilter, usize) {
     let ctx = BuildCtx { rule_dir: &rules, prefilter: Some(&pf) };
     let mut out = Vec::new();
     let mut total = 0;
-    let mut files: Vec<_> = std::fs::read_dir(&rules).unwrap().map(|e| e.unwrap().path()).collect();
-    files.sort();
-    for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "conf")) {
-        let text = std::fs::read_to_string(f).unwrap();
-        for d in portcullis_waf::seclang::lexer::lex(&text, f).unwrap() {
-            if !d.name.eq_ignore_ascii_case("SecRule") || d.args.len() < 2 {
-                continue;
-            }
-            let spec = d.args[1].trim_start_matches('!');
-            let (name, arg) = match spec.strip_prefix('@') {
-                Some(s) => s.split_once(' ').unwrap_or((s, "")),
-                None => ("rx", spec),
-            };
-            total += 1;
-            let op = build(name, arg, &ctx).unwrap_or_else(|e| panic!("{}: {e}", d.loc.line));
-            let at = d
-                .args
-                .get(2)
-                .and_then(|a| a.split(',').find_map(|x| x.trim().strip_prefix("id:").map(str::to_string)))
-                .unwrap_or_else(|| format!("{}:{}", f.file_name().unwrap().to_string_lossy(), d.loc.line));
-            if let Some(id) = op.prefilter_id() {
-                out.push(Gated { at, name: name.to_ascii_lowercase(), arg: arg.to_string(), op, id });
-            }
+    for o in common::rule_operators(&rules) {
+        total += 1;
+        let op = build(&o.name, &o.arg, &ctx).unwrap_or_else(|e| panic!("{}: {e}", o.line));
+        let at = o.id.unwrap_or_else(|| format!("{}:{}", o.file, o.line));
+        if let Some(id) = op.prefilter_id() {
+            out.push(Gated { at, name: o.name.to_ascii_lowercase(), arg: o.arg, op, id });
         }
     }
     (out, pf.into_inner().build(), total)

@@ -843,6 +843,23 @@ mod tests {
     use super::*;
     use crate::body::{BodyLimits, Compat};
 
+    /// The arguments a parser pushed through an `ArenaArgs` that already held `already` arguments (and some
+    /// arena bytes): the pairs it added, its recorded error, what `parse` returned, and the bytes it appended.
+    #[allow(clippy::type_complexity)]
+    fn into_arena<R>(
+        already: usize,
+        parse: impl FnOnce(&mut ArenaArgs<'_>) -> R,
+    ) -> (Vec<(Vec<u8>, Vec<u8>)>, Option<String>, R, Vec<u8>) {
+        let mut arena = b"earlier data".to_vec();
+        let mut args = vec![Kv { name: Span { start: 0, len: 7 }, value: Span::default() }; already];
+        let mut out = ArenaArgs { arena: &mut arena, args: &mut args, start: already, error: None };
+        let r = parse(&mut out);
+        let error = out.error;
+        let get = |s: Span| arena[s.start as usize..(s.start + s.len) as usize].to_vec();
+        let got = args[already..].iter().map(|kv| (get(kv.name), get(kv.value))).collect();
+        (got, error, r, arena[b"earlier data".len()..].to_vec())
+    }
+
     /// `request_line` skips `percent_decode` on a path without `%`: it must be the identity there.
     #[test]
     fn a_path_without_percent_is_its_own_decoding() {
@@ -892,21 +909,15 @@ mod tests {
                 let want_args: Vec<(Vec<u8>, Vec<u8>)> =
                     want.args.iter().map(|(n, v)| (n.to_vec(), v.to_vec())).collect();
                 for already in [0, 3] {
-                    let mut arena = b"earlier data".to_vec();
-                    let mut args = vec![Kv { name: Span { start: 0, len: 7 }, value: Span::default() }; already];
-                    let mut out = ArenaArgs { arena: &mut arena, args: &mut args, start: already, error: None };
-                    let bad = body::parse_urlencoded_into(body, l, &mut out);
-                    let error = out.error;
-                    let get = |s: Span| arena[s.start as usize..(s.start + s.len) as usize].to_vec();
-                    let got: Vec<(Vec<u8>, Vec<u8>)> =
-                        args[already..].iter().map(|kv| (get(kv.name), get(kv.value))).collect();
+                    let (got, error, bad, appended) =
+                        into_arena(already, |out| body::parse_urlencoded_into(body, l, out));
                     let shown = String::from_utf8_lossy(body);
                     assert_eq!(got, want_args, "{shown} {:?} {}", l.compat, l.max_args);
                     assert_eq!(error, want.error, "{shown}");
                     assert_eq!(bad, want.urlencoded_error, "{shown}");
                     // the arena holds the pairs back to back, name then value, as `apply_parsed_body` pushed them
                     let flat: Vec<u8> = want_args.iter().flat_map(|(n, v)| n.iter().chain(v).copied()).collect();
-                    assert_eq!(&arena[b"earlier data".len()..], &flat[..], "{shown}");
+                    assert_eq!(appended, flat, "{shown}");
                 }
             }
         }
@@ -947,14 +958,7 @@ mod tests {
                 let want_args: Vec<(Vec<u8>, Vec<u8>)> =
                     want.args.iter().map(|(n, v)| (n.to_vec(), v.to_vec())).collect();
                 for already in [0, 3] {
-                    let mut arena = b"earlier data".to_vec();
-                    let mut args = vec![Kv { name: Span { start: 0, len: 7 }, value: Span::default() }; already];
-                    let mut out = ArenaArgs { arena: &mut arena, args: &mut args, start: already, error: None };
-                    body::parse_json_into(body, l, &mut out);
-                    let error = out.error;
-                    let get = |s: Span| arena[s.start as usize..(s.start + s.len) as usize].to_vec();
-                    let got: Vec<(Vec<u8>, Vec<u8>)> =
-                        args[already..].iter().map(|kv| (get(kv.name), get(kv.value))).collect();
+                    let (got, error, (), _) = into_arena(already, |out| body::parse_json_into(body, l, out));
                     let shown = String::from_utf8_lossy(body);
                     assert_eq!(got, want_args, "{shown} {:?} {}", l.compat, l.max_args);
                     assert_eq!(error, want.error, "{shown}");

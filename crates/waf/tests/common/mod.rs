@@ -48,3 +48,46 @@ pub fn get(engine: &Arc<Engine>, uri: &str, headers: &[(&str, &str)]) -> (Option
     tx.process_logging();
     (iv, tx)
 }
+
+/// One `SecRule`'s first operator, as written in a rule file.
+pub struct RuleOperator {
+    /// The file's name (not its path).
+    pub file: String,
+    pub line: usize,
+    /// The `id:` of the directive's action list, when it has one (a chained link has none).
+    pub id: Option<String>,
+    /// The operator's name as written (`rx` when the operand has no `@`).
+    pub name: String,
+    /// The operand after the name (`!` removed).
+    pub arg: String,
+}
+
+/// Every `SecRule`'s operator in the `.conf` files of `dir`, files in name order, directives in file order.
+pub fn rule_operators(dir: &std::path::Path) -> Vec<RuleOperator> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "conf")) {
+        let text = std::fs::read_to_string(f).unwrap();
+        for d in portcullis_waf::seclang::lexer::lex(&text, f).unwrap() {
+            if !d.name.eq_ignore_ascii_case("SecRule") || d.args.len() < 2 {
+                continue;
+            }
+            let spec = d.args[1].trim_start_matches('!');
+            let (name, arg) = match spec.strip_prefix('@') {
+                Some(s) => s.split_once(' ').unwrap_or((s, "")),
+                None => ("rx", spec),
+            };
+            let id =
+                d.args.get(2).and_then(|a| a.split(',').find_map(|x| x.trim().strip_prefix("id:").map(str::to_string)));
+            out.push(RuleOperator {
+                file: f.file_name().unwrap().to_string_lossy().into_owned(),
+                line: d.loc.line as usize,
+                id,
+                name: name.to_string(),
+                arg: arg.to_string(),
+            });
+        }
+    }
+    out
+}
