@@ -258,12 +258,13 @@ struct Memo(std::collections::HashMap<(usize, bool, usize), Option<Need>>);
 
 impl Memo {
     /// `extracted(concat(list[i..]), Prefix)`, where `list` is `parts` (`must_only` false) or its parts that
-    /// cannot match empty (`must_only` true).
-    fn suffix_prefixes(&mut self, parts: &[Hir], must_only: bool, list: &[&Hir], i: usize) -> Option<Need> {
+    /// cannot match empty (`must_only` true, `split_optional`'s `must`). The list is only built on a miss.
+    fn suffix_prefixes(&mut self, parts: &[Hir], must_only: bool, i: usize) -> Option<Need> {
         self.0
             .entry((parts.as_ptr() as usize, must_only, i))
             .or_insert_with(|| {
-                extracted(&Hir::concat(list[i..].iter().map(|h| (*h).clone()).collect()), ExtractKind::Prefix)
+                let list = parts.iter().filter(|p| !must_only || p.properties().minimum_len() != Some(0));
+                extracted(&Hir::concat(list.skip(i).cloned().collect()), ExtractKind::Prefix)
             })
             .clone()
     }
@@ -316,19 +317,18 @@ fn walk(h: &Hir, depth: usize, rare: bool, memo: &mut Memo) -> Option<Need> {
             let mut best = None;
             let mut must = Vec::with_capacity(parts.len());
             let mut optional = Vec::new();
-            let all: Vec<&Hir> = parts.iter().collect();
             for (i, p) in parts.iter().enumerate() {
                 let n = walk(p, depth + 1, rare, memo);
                 if p.properties().minimum_len() == Some(0) {
                     optional.push(p);
                 } else {
-                    must.push((p, n.clone()));
+                    must.push(n.clone());
                 }
                 best = better(best, n);
                 // literals that span several parts (`(?:a|b)cd` → `acd`, `bcd`): every match contains a match
                 // of each suffix `parts[i..]`, which starts with one of its prefix literals
                 if i + 1 < parts.len() && !matches!(p.kind(), HirKind::Look(_)) {
-                    let e = memo.suffix_prefixes(parts, false, &all, i);
+                    let e = memo.suffix_prefixes(parts, false, i);
                     best = better(best, rare_only(e, rare));
                 }
             }
@@ -343,27 +343,25 @@ fn walk(h: &Hir, depth: usize, rare: bool, memo: &mut Memo) -> Option<Need> {
     }
 }
 
-/// The need of a concatenation from its parts that cannot match empty (`must`, side by side, with the needs
-/// the walk found for each) and those that can (`optional`): the former's need, or the need of a non-empty
-/// match of one of the latter.
-/// `parts` is the whole concatenation (it names `must`'s suffixes in the memo).
+/// The need of the concatenation `parts` from its parts that cannot match empty (side by side; `must` holds the
+/// needs the walk found for each of them, in order) and those that can (`optional`): the former's need, or the
+/// need of a non-empty match of one of the latter.
 fn split_optional(
     parts: &[Hir],
-    must: Vec<(&Hir, Option<Need>)>,
+    must: Vec<Option<Need>>,
     optional: &[&Hir],
     depth: usize,
     rare: bool,
     memo: &mut Memo,
 ) -> Option<Need> {
     let mut side_by_side = None;
-    let mut hirs = Vec::with_capacity(must.len());
-    for (h, n) in must {
+    let count = must.len();
+    for n in must {
         side_by_side = better(side_by_side, n);
-        hirs.push(h);
     }
     // literals of neighbouring parts join (`b`, `u`, `s` → `bus`): the extractor sees them
-    for i in 0..hirs.len().saturating_sub(1) {
-        let e = memo.suffix_prefixes(parts, true, &hirs, i);
+    for i in 0..count.saturating_sub(1) {
+        let e = memo.suffix_prefixes(parts, true, i);
         side_by_side = better(side_by_side, rare_only(e, rare));
     }
     let mut acc = side_by_side?;
@@ -651,7 +649,7 @@ mod tests {
         let parts = [b.clone(), u.clone(), s.clone()];
         let n = split_optional(
             &parts,
-            vec![(&b, None), (&u, None), (&s, None)],
+            vec![None, None, None],
             &[&fold_case(&parse(r"[\x22']*")), &parse(r"\x5c?")],
             0,
             false,
@@ -664,7 +662,7 @@ mod tests {
         let abc = [Hir::literal(*b"abc")];
         let n = split_optional(
             &abc,
-            vec![(&abc[0], Need::literal(b"abc"))],
+            vec![Need::literal(b"abc")],
             &[&parse(r"^"), &parse(r"\b")],
             0,
             false,
