@@ -240,5 +240,5 @@ fn the_shellshock_operator_finds_what_its_rx_rule_found() {
         found += usize::from(a.contains("\n191100 "));
     }
     eprintln!("{} requests, 191100 matched {found}", reqs.len());
-    assert!(found >= 20, "191100 matched only {found} requests: the comparison says little");
+    assert!(found >= 10, "191100 matched only {found} requests: the comparison says little");
 }
