@@ -16,6 +16,7 @@
 //!
 //! Owns: the yes/maybe decision per class. Must not touch: detection itself (the detector modules).
 
+use crate::decode::base64;
 use crate::decode::base64_payload;
 use crate::Class;
 
@@ -142,12 +143,18 @@ impl Classes {
         if v.is_empty() {
             return Classes { yes: 0, known: u16::MAX, base64: Some(false) };
         }
-        let mut set = 0;
+        let mut set = 0u32;
         for &b in v {
             set |= BYTE_CLASSES[b as usize];
         }
+        // The same pass answers the base64 test for most values: a byte outside both alphabets that trimming
+        // and padding do not remove, or letters and digits that are not mixed, and `base64_payload` says no
+        // (it needs every body byte in an alphabet, and mixed kinds over the body, a subset of the value).
+        let kinds = (set >> B64_KIND_SHIFT) as u8 & base64::KINDS;
+        let base64 = (set & B64_OTHER != 0 || !base64::mixed(kinds)).then_some(false);
         // A byte decides the classes it names; the others may still pass by a word or by base64.
-        Classes { yes: set, known: set, base64: None }
+        let set = set as u16;
+        Classes { yes: set, known: set, base64 }
     }
 
     /// May `class`'s detector fire on `v`? Exactly [`may_match`]`(class, v)`.
@@ -229,7 +236,9 @@ const fn bit(class: Class) -> u16 {
 
 /// Per byte, the classes whose byte set holds it (the `ByteSet`s above); the escape bytes every set holds
 /// also make a prototype key possible.
-static BYTE_CLASSES: [u16; 256] = {
+/// Above the 16 class and pseudo-class bits: the byte's base64 kind (`decode::base64::kind`), and
+/// [`B64_OTHER`] for a byte outside both alphabets that can only be in the body (not `=`, not ASCII whitespace).
+static BYTE_CLASSES: [u32; 256] = {
     let sets: [(&ByteSet, Class); 10] = [
         (&SQLI, Class::Sqli),
         (&XSS, Class::Xss),
@@ -242,27 +251,32 @@ static BYTE_CLASSES: [u16; 256] = {
         (&ESCAPES, Class::ProtoPollution),
         (&XXE, Class::Xxe),
     ];
-    let mut t = [0u16; 256];
+    let mut t = [0u32; 256];
     let mut b = 0;
     while b < 256 {
         let mut k = 0;
         while k < sets.len() {
             if sets[k].0 .0[b] {
-                t[b] |= bit(sets[k].1);
+                t[b] |= bit(sets[k].1) as u32;
             }
             k += 1;
         }
+        let kind = base64::kind(b as u8);
+        t[b] |= (kind as u32) << B64_KIND_SHIFT;
+        if kind == 0 && !base64::may_surround_body(b as u8) {
+            t[b] |= B64_OTHER;
+        }
         if b == b'.' as usize {
-            t[b] |= DOT;
+            t[b] |= DOT as u32;
         }
         if b == b'-' as usize {
-            t[b] |= DASH;
+            t[b] |= DASH as u32;
         }
         if b == b'p' as usize || b == b'P' as usize {
-            t[b] |= LETTER_P;
+            t[b] |= LETTER_P as u32;
         }
         if NON_WORD[b] {
-            t[b] |= NON_WORD_BYTE;
+            t[b] |= NON_WORD_BYTE as u32;
         }
         b += 1;
     }
@@ -308,6 +322,9 @@ const DOT: u16 = 1 << 14;
 const DASH: u16 = 1 << 12;
 const LETTER_P: u16 = 1 << 13;
 const NON_WORD_BYTE: u16 = 1 << 15;
+/// [`BYTE_CLASSES`] bits 16–20: the byte's base64 kind; bit 21: a byte that rules base64 out.
+const B64_KIND_SHIFT: u32 = 16;
+const B64_OTHER: u32 = 1 << 21;
 
 /// Does `v` contain `needle` (lowercase ASCII, starting with a letter), ignoring ASCII case? The prototype
 /// test runs on every parameter value and name: candidates are found by their first byte (`memchr2`, both
@@ -427,6 +444,75 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The byte pass's answer to the base64 test (`Classes::of` sets `base64` to `Some(false)` for a byte
+    /// outside both alphabets or unmixed letters and digits) never says no where `base64_payload` says yes: on
+    /// base64 of text in both alphabets, padded or not, with surrounding whitespace and a stray byte, and on
+    /// every string of up to five bytes over the bytes that matter.
+    #[test]
+    fn the_byte_pass_rules_out_base64_only_where_base64_payload_does() {
+        let check = |v: &[u8]| {
+            if Classes::of(v).base64 == Some(false) {
+                assert!(base64_payload(v).is_none(), "ruled out, but base64 of text: {:?}", String::from_utf8_lossy(v));
+            }
+        };
+        let encode = |text: &[u8], url: bool, pad: bool| {
+            let abc: &[u8] = if url {
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+            } else {
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+            };
+            let mut out = Vec::new();
+            for chunk in text.chunks(3) {
+                let n = chunk.iter().enumerate().fold(0u32, |acc, (k, &b)| acc | (u32::from(b) << (16 - 8 * k)));
+                for k in 0..=chunk.len() {
+                    out.push(abc[(n >> (18 - 6 * k)) as usize & 63]);
+                }
+                if pad {
+                    out.extend(std::iter::repeat_n(b'=', 3 - chunk.len()));
+                }
+            }
+            out
+        };
+        let texts: [&[u8]; 8] = [
+            b"${jndi:ldap://x/a}",
+            b"cat /etc/passwd",
+            b"<script>alert(1)</script>",
+            b"{\"user\":\"admin\"}",
+            b"1' OR '1'='1",
+            b"hello world, this is text",
+            b"~~~~ ???? >>>>",
+            b"ab",
+        ];
+        let mut seen_yes = 0;
+        for t in texts {
+            for (url, pad) in [(false, false), (false, true), (true, false), (true, true)] {
+                let e = encode(t, url, pad);
+                for v in [e.clone(), [b" \t".as_slice(), &e, b"\r\n\x0c "].concat(), [&e[..], b"."].concat()] {
+                    seen_yes += usize::from(base64_payload(&v).is_some());
+                    check(&v);
+                }
+            }
+        }
+        assert!(seen_yes >= 32, "the fixtures reach the accepting path ({seen_yes})");
+        let bytes = b"aZ09+/-_= \t.%\x80";
+        let mut v = Vec::new();
+        for n in 0..=5u32 {
+            for code in 0..(bytes.len() as u32).pow(n) {
+                let mut c = code;
+                v.clear();
+                for _ in 0..n {
+                    v.push(bytes[(c % bytes.len() as u32) as usize]);
+                    c /= bytes.len() as u32;
+                }
+                check(&v);
+                check(&[&b"JHtqbmRp"[..], &v].concat());
+            }
+        }
+        assert_eq!(Classes::of(b"application/json").base64, Some(false), "one letter kind");
+        assert_eq!(Classes::of(b"anchor-bench/1.0 (wrk)").base64, Some(false), "a byte outside the alphabets");
+        assert_eq!(Classes::of(b"X-Request-Id").base64, None, "left to the decoder");
     }
 
     /// `passed_so_far(Ssrf)` false must prove there is no `:` (`@detectAny`'s URL-only SSRF relies on it).

@@ -192,3 +192,53 @@ fn the_pack_finds_the_same_with_and_without_its_gates() {
         assert!(blocked > 1000, "{sensitivity}: {blocked} blocked: the attacks did not reach the pack");
     }
 }
+
+/// Rule 191100 as it was written before `@shellshock` stood for its chain and regex.
+const SHELLSHOCK_AS_RX: &str = r#"SecRule REQUEST_HEADERS|ARGS|REQUEST_COOKIES "@rx ^\s*\(\s*\)\s*\{" \
+    "id:191100,phase:1,pass,log,t:none,t:deepDecode,msg:'Shellshock function definition',logdata:'in %{MATCHED_VAR_NAME}',tag:'portcullis/injection',tag:'attack-cmdi',severity:'CRITICAL',setvar:tx.pc_score=+5,setvar:tx.pc_cmdi=+1"
+"#;
+
+/// `@shellshock` (rule 191100, `t:none`) finds what `t:deepDecode` then `@rx ^\s*\(\s*\)\s*\{` found: every
+/// request of both corpora, and function definitions plain and encoded in a header, a parameter and a cookie,
+/// get the same verdict and matches from the pack as shipped and from the pack with 191100 in its `@rx` form.
+#[test]
+fn the_shellshock_operator_finds_what_its_rx_rule_found() {
+    let mut reqs: Vec<Req> = ["corpus", "corpus-holdout"].iter().flat_map(|d| corpus(d)).collect();
+    let payloads = ["() { :; }; echo x", "%28%29%20%7B%20%3A%3B%20%7D%3B%20id", "&#40;) {", " \t( ) {", "(x) {"];
+    for (k, p) in payloads.iter().enumerate() {
+        let get = |target: String, headers: Vec<(String, String)>| Req {
+            id: format!("shellshock-{k}"),
+            method: "GET".into(),
+            target,
+            headers,
+            body: Vec::new(),
+        };
+        let host = ("Host".to_string(), "example.com".to_string());
+        reqs.push(get("/".into(), vec![host.clone(), ("X-Probe".into(), p.to_string())]));
+        reqs.push(get("/".into(), vec![host.clone(), ("User-Agent".into(), p.to_string())]));
+        reqs.push(get("/".into(), vec![host.clone(), ("Cookie".into(), format!("s={p}"))]));
+        reqs.push(get(format!("/?q={}", p.replace(' ', "%20").replace(';', "%3B")), vec![host]));
+    }
+    let config = config("high");
+    let shipped = format!(
+        "{}{}{}",
+        portcullis_waf_protection::BASE,
+        portcullis_waf_protection::builtin::text(&config.file.waf),
+        portcullis_waf_protection::BASE_BODY_ERROR
+    );
+    let start =
+        shipped.find("SecRule REQUEST_HEADERS|ARGS|REQUEST_COOKIES \"@shellshock\"").expect("191100 is shipped");
+    let end = start + shipped[start..].find("setvar:tx.pc_cmdi=+1\"\n").expect("191100 ends") + 22;
+    let as_rx = format!("{}{SHELLSHOCK_AS_RX}{}", &shipped[..start], &shipped[end..]);
+    let ours = Arc::new(Engine::from_str(&shipped, "<pack as shipped>").expect("the pack compiles"));
+    let rx = Arc::new(Engine::from_str(&as_rx, "<pack with 191100 as @rx>").expect("the @rx form compiles"));
+    let mut found = 0;
+    for r in &reqs {
+        let (a, _) = run(&ours, r);
+        let (b, _) = run(&rx, r);
+        assert_eq!(a, b, "{} differs with @shellshock (left) and the @rx rule (right)", r.id);
+        found += usize::from(a.contains("\n191100 "));
+    }
+    eprintln!("{} requests, 191100 matched {found}", reqs.len());
+    assert!(found >= 10, "191100 matched only {found} requests: the comparison says little");
+}

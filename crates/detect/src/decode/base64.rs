@@ -21,19 +21,41 @@ static ALPHABET: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut b = 0;
     while b < 256 {
-        let c = b as u8;
-        t[b] = match c {
-            b'A'..=b'Z' => UPPER,
-            b'a'..=b'z' => LOWER,
-            b'0'..=b'9' => DIGIT,
-            b'+' | b'/' => STD,
-            b'-' | b'_' => URL,
-            _ => 0,
-        };
+        t[b] = kind(b as u8);
         b += 1;
     }
     t
 };
+
+/// The kind of a byte in [`ALPHABET`] (0: in neither alphabet). Also read at compile time by the prefilter's
+/// byte table (`crate::prefilter`), which records every byte's kind in its one pass over a value.
+pub(crate) const fn kind(c: u8) -> u8 {
+    match c {
+        b'A'..=b'Z' => UPPER,
+        b'a'..=b'z' => LOWER,
+        b'0'..=b'9' => DIGIT,
+        b'+' | b'/' => STD,
+        b'-' | b'_' => URL,
+        _ => 0,
+    }
+}
+
+/// All the bits [`kind`] returns.
+pub(crate) const KINDS: u8 = UPPER | LOWER | DIGIT | STD | URL;
+
+/// Can a byte outside both alphabets sit in a value [`base64_payload`] accepts? Only where the body does not
+/// reach: the ASCII whitespace `trim_ascii` removes at either end, and the `=` padding.
+pub(crate) const fn may_surround_body(c: u8) -> bool {
+    c == b'=' || c.is_ascii_whitespace()
+}
+
+/// The letters and digits of real base64 of text: both cases, or digits beside letters. A word or an
+/// all-lowercase slug has neither. `kinds` is the union of the body's [`kind`]s; the test is monotone (more
+/// kinds never turn it false), so a superset's `false` proves the body's.
+pub(crate) const fn mixed(kinds: u8) -> bool {
+    let (upper, lower, digit) = (kinds & UPPER != 0, kinds & LOWER != 0, kinds & DIGIT != 0);
+    (upper && lower) || (digit && (upper || lower))
+}
 
 /// Decoded bytes when `input` (trimmed) looks like base64 of text, else `None`.
 ///
@@ -67,8 +89,7 @@ pub fn base64_payload(input: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     // Real base64 of text mixes cases (and usually digits); a word or an all-lowercase slug does not.
-    let (upper, lower, digit) = (kinds & UPPER != 0, kinds & LOWER != 0, kinds & DIGIT != 0);
-    if !(upper && lower) && !(digit && (upper || lower)) {
+    if !mixed(kinds) {
         return None;
     }
     if binary_early(body) {

@@ -11,7 +11,7 @@
 
 use std::borrow::Cow;
 
-mod base64;
+pub(crate) mod base64;
 mod html;
 pub(crate) mod json;
 mod overlong;

@@ -26,6 +26,7 @@ mod numeric;
 mod pm;
 mod rx;
 mod rx_need;
+mod shellshock;
 mod streq;
 mod strmatch;
 mod unconditional;
@@ -150,6 +151,7 @@ pub static OPERATORS: &[(&str, Factory)] = &[
     ("verifycc", verify_cc::build),
     ("uniqueargnames", unique_arg_names::build),
     ("detectany", detect_any::build),
+    ("shellshock", shellshock::build),
 ];
 
 /// Builds operator `name` (without `@`, any case) with parameter `arg`.

@@ -39,6 +39,10 @@ pub(crate) struct Buffers {
     pub pf_bits: Vec<u64>,
     pub pf_forms: HashMap<Span, u32, BuildFx>,
     pub pf_form_list: Vec<(Span, u32, u32)>,
+    /// The prefilter's and the gate's scratch bitsets (a few words each; kept so that a transaction does not
+    /// allocate and free them).
+    pub pf_scratch: Vec<u64>,
+    pub gate_scratch: Vec<u64>,
     pub gate_cache: Vec<u32>,
     pub gate_items: Vec<Item>,
     pub phase_items: Vec<Item>,
@@ -85,6 +89,8 @@ impl Buffers {
             pf_bits,
             pf_forms,
             pf_form_list,
+            pf_scratch,
+            gate_scratch,
             gate_cache,
             gate_items,
             phase_items,
@@ -108,6 +114,8 @@ impl Buffers {
             && pf_bits.capacity() <= MAX_ENTRIES * 8
             && pf_forms.capacity() <= MAX_MAP_ENTRIES
             && pf_form_list.capacity() <= MAX_ENTRIES
+            && pf_scratch.capacity() <= MAX_ENTRIES
+            && gate_scratch.capacity() <= MAX_ENTRIES
             && [cache.capacity(), pf_cache.capacity(), class_cache.capacity()]
                 .iter()
                 .chain(&[list_cache.capacity(), tx.capacity()])
@@ -143,6 +151,8 @@ impl Buffers {
         pf_bits.clear();
         pf_forms.clear();
         pf_form_list.clear();
+        pf_scratch.clear();
+        gate_scratch.clear();
         gate_cache.clear();
         gate_items.clear();
         phase_items.clear();
@@ -208,6 +218,8 @@ impl Drop for Transaction {
             pf_bits: std::mem::take(&mut self.pf_bits),
             pf_forms: std::mem::take(&mut self.pf_forms),
             pf_form_list: std::mem::take(&mut self.pf_form_list),
+            pf_scratch: std::mem::take(&mut self.pf_scratch),
+            gate_scratch: std::mem::take(&mut self.gate_scratch),
             gate_cache: std::mem::take(&mut self.gate_cache),
             gate_items: std::mem::take(&mut self.gate_items),
             phase_items: std::mem::take(&mut self.phase_items),
@@ -252,6 +264,19 @@ mod tests {
             pool.put(Buffers::fresh());
         }
         assert_eq!(pool.len(), MAX_POOLED);
+    }
+
+    /// The scratch bitsets come back empty, as a fresh transaction's `Vec::new()` was, with their room kept.
+    #[test]
+    fn scratch_bitsets_come_back_empty() {
+        let pool = TxPool::default();
+        let mut b = pool.take();
+        b.pf_scratch.extend_from_slice(&[u64::MAX; 8]);
+        b.gate_scratch.extend_from_slice(&[1; 8]);
+        pool.put(b);
+        let b = pool.take();
+        assert!(b.pf_scratch.is_empty() && b.gate_scratch.is_empty(), "stale bits never reach the next transaction");
+        assert!(b.pf_scratch.capacity() >= 8 && b.gate_scratch.capacity() >= 8, "room kept");
     }
 
     #[test]
