@@ -85,6 +85,11 @@ fn value(lits: &[Vec<u8>], bytes: &[u8], r: &mut Rng) -> Vec<u8> {
         b";",
         b",",
         b"(",
+        b"\\..\\",
+        b"/../",
+        b"--",
+        b"#",
+        b"<!--",
     ];
     let mut v = Vec::new();
     for _ in 0..1 + r.below(5) {

@@ -102,8 +102,15 @@ fn makers(s: &Transform, out: &[u64; 4]) -> [u64; 4] {
         // deletes `\ " ' ^` and a space before `/` or `(`)
         "compressWhitespace" => set_of(if space { C_SPACE } else { b"" }),
         "cmdLine" => set_of(if space { CMD_SPACE } else { b"" }),
-        // these only delete bytes or keep a sub-slice: every output byte is an input byte
-        "removeNulls" | "removeWhitespace" | "trim" | "trimLeft" | "trimRight" => [0; 4],
+        // these only delete bytes, keep a sub-slice or move bytes (`normalizePath` copies `buf[src]` to
+        // `buf[dst]` and truncates; `removeCommentsChar` deletes the markers): every output byte is an input byte
+        "removeNulls" | "removeWhitespace" | "trim" | "trimLeft" | "trimRight" | "normalizePath"
+        | "removeCommentsChar" => [0; 4],
+        // the same, except that `\` becomes `/`
+        "normalizePathWin" => set_of(if has(out, b'/') { b"\\" } else { b"" }),
+        // a comment, or a NUL, becomes one space; every other output byte is an input byte
+        "replaceComments" => set_of(if space { b"*" } else { b"" }),
+        "replaceNulls" => set_of(if space { b"\0" } else { b"" }),
         _ => chain_triggers(std::slice::from_ref(s)).unwrap_or(ALL),
     }
 }
@@ -202,6 +209,17 @@ mod tests {
         let j = literal_joins(&s, b"a b");
         assert!(has(&j, b'+') && has(&j, b',') && has(&j, b'%'));
         assert_eq!(literal_joins(&steps(&["removeNulls"]), b"abc"), set_of(b"\0"));
+    }
+
+    #[test]
+    fn path_and_comment_steps_make_only_separators_and_spaces() {
+        assert_eq!(byte_preimage(&steps(&["normalizePath"]), &set_of(b"=")), set_of(b"="));
+        assert_eq!(byte_preimage(&steps(&["normalizePathWin"]), &set_of(b"/")), set_of(b"/\\"));
+        assert_eq!(byte_preimage(&steps(&["normalizePathWin"]), &set_of(b".")), set_of(b"."));
+        assert_eq!(byte_preimage(&steps(&["replaceComments"]), &set_of(b" ")), set_of(b" *"));
+        assert_eq!(byte_preimage(&steps(&["replaceNulls", "removeCommentsChar"]), &set_of(b" ")), set_of(b" \0"));
+        // removeComments emits a NUL or a space of its own: bounded by its triggers
+        assert!(has(&byte_preimage(&steps(&["removeComments"]), &set_of(b"\0")), b'*'));
     }
 
     #[test]
