@@ -177,7 +177,10 @@ fn crs_preimages_never_rule_out_a_transformed_match() {
     let pairs = crs_preimages(&rules);
     assert!(pairs.len() > 100, "{} pairs", pairs.len());
     let (checks, hard) = check(&rules, &pairs, 300);
-    eprintln!("{} (condition, chain) pairs; {checks} values ruled out, {hard} of them changed by the chain", pairs.len());
+    eprintln!(
+        "{} (condition, chain) pairs; {checks} values ruled out, {hard} of them changed by the chain",
+        pairs.len()
+    );
     // the generator must reach values the chain changes and the preimage still rules out
     assert!(hard > 1000, "{hard}");
 }
@@ -195,7 +198,13 @@ SecRule ARGS "@rx ;" "id:5,phase:1,pass,log,t:trim,t:urlDecodeUni"
 SecRule ARGS "@rx [<>]" "id:6,phase:1,pass,log,t:urlDecodeUni,t:htmlEntityDecode,multiMatch"
 "#;
 
-fn outcome(tx: &Transaction) -> (Vec<String>, Vec<(Vec<u8>, Vec<u8>)>) {
+/// Everything a match leaves behind: ids with their logged data, then TX.
+type Outcome = (Vec<String>, Vec<(Vec<u8>, Vec<u8>)>);
+
+/// (URI, headers, expected matches)
+type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [u32]);
+
+fn outcome(tx: &Transaction) -> Outcome {
     (tx.matches().iter().map(|m| format!("{} {}", m.id, m.data)).collect(), tx.tx_members())
 }
 
@@ -217,7 +226,7 @@ fn preimage_shortcut_agrees_with_no_prefilter() {
     let on = Arc::new(Engine::from_str(RULES, "t.conf").unwrap());
     let off = Arc::new(Engine::from_str(RULES, "t.conf").unwrap().with_rx_prefilter(false));
     let accept = ("Accept", "text/html,application/xhtml+xml;q=0.9");
-    let cases: &[(&str, &[(&str, &str)], &[u32])] = &[
+    let cases: &[Case] = &[
         ("/a?q=hello+world", &[accept], &[]),
         ("/a?q=%253cb", &[accept], &[1, 6]),
         ("/a?q=x", &[accept, ("X-B", "&lt;b")], &[1]),

@@ -160,11 +160,7 @@ pub(crate) fn number_gate_slots(phases: &mut [Vec<Rule>]) {
 /// the members of the union's source must hold for the gate's condition to possibly hold on one of them after
 /// the union's chain. Left `None` when the chain has a step that rewrites every value (an empty value may come
 /// out non-empty: `t:length`), or when the prefilter's bits do not follow its conditions.
-pub(crate) fn set_gate_preimages(
-    phases: &mut [Vec<Rule>],
-    chains: &[TransformChain],
-    pf: &prefilter::Prefilter,
-) {
+pub(crate) fn set_gate_preimages(phases: &mut [Vec<Rule>], chains: &[TransformChain], pf: &prefilter::Prefilter) {
     for g in phases.iter_mut().flatten().filter_map(|r| r.gate.as_mut()) {
         let Some(need) = pf.need(g.prefilter_id) else { continue };
         for u in &mut g.unions {
