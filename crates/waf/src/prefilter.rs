@@ -9,6 +9,7 @@
 //! case-insensitively and bytes with ASCII letters folded, matching how the conditions were folded.
 
 pub mod need;
+pub mod preimage;
 
 use aho_corasick::automaton::Automaton;
 use aho_corasick::automaton::StateID;
@@ -26,6 +27,8 @@ pub struct PrefilterBuilder {
     owners: Vec<Vec<u32>>,
     /// (folded byte, id) pairs: operator `id` may match a value containing the byte.
     byte_owners: Vec<(u8, u32)>,
+    /// Each id's condition, kept for the gate's preimages (`preimage`).
+    needs: Vec<Need>,
     next_id: u32,
 }
 
@@ -43,6 +46,9 @@ pub struct Prefilter {
     /// The bytes that have a row, as a 256-bit set.
     row_mask: [u64; 4],
     ids: u32,
+    /// Each id's condition, when `scan` sets an id's bit exactly when its condition holds (the automaton
+    /// was built); empty otherwise.
+    needs: Vec<Need>,
 }
 
 impl PrefilterBuilder {
@@ -56,6 +62,7 @@ impl PrefilterBuilder {
     pub fn register_need(&mut self, need: Need) -> u32 {
         let id = self.next_id;
         self.next_id += 1;
+        self.needs.push(need.clone());
         for l in need.lits {
             let idx = match self.index.get(&l) {
                 Some(i) => *i,
@@ -107,7 +114,14 @@ impl PrefilterBuilder {
             let at = row_of[b as usize] as usize * words + (id / 64) as usize;
             byte_rows[at] |= 1 << (id % 64);
         }
-        Prefilter { dfa, owners: self.owners, byte_rows, row_of, row_mask, ids: self.next_id }
+        // without the automaton (or its start state) `scan` reports every literal-owning id: the needs no
+        // longer say which bits a scan sets
+        let exact = match &dfa {
+            Some(d) => d.start_state(Anchored::No).is_ok(),
+            None => self.literals.is_empty(),
+        };
+        let needs = if exact { self.needs } else { Vec::new() };
+        Prefilter { dfa, owners: self.owners, byte_rows, row_of, row_mask, ids: self.next_id, needs }
     }
 }
 
@@ -200,6 +214,12 @@ impl Prefilter {
                 }
             }
         }
+    }
+
+    /// The condition whose truth on a value `scan` reports as bit `id`; `None` when the scan cannot be
+    /// predicted from it (no automaton: every literal-owning bit is set).
+    pub fn need(&self, id: u32) -> Option<&Need> {
+        self.needs.get(id as usize)
     }
 
     pub fn literal_count(&self) -> usize {

@@ -173,6 +173,11 @@ pub struct GateUnion {
     /// The number of the source's untransformed union (source, chain 0), which every chain that leaves all
     /// of the source's values as they are (up to case) shares.
     pub base: u32,
+    /// The raw bytes without which no member's transformed form can meet the gate's prefilter condition
+    /// (`crate::prefilter::preimage`): tested against the bytes the untransformed union's members hold before
+    /// this union is computed. `None` when the chain rewrites every value or the prefilter is not exact. Set
+    /// at load, after the prefilter is built (`set_gate_preimages`).
+    pub pre: Option<crate::prefilter::preimage::Preimage>,
 }
 
 /// One variable a gate takes the union over. `xml_attrs` tells `XML://@*` from `XML:/*`; `key` is the

@@ -661,6 +661,7 @@ impl Compiler {
         crate::transaction::number_gate_slots(&mut phases);
         crate::transaction::intern_target_lists(&mut phases);
         let prefilter = self.prefilter.into_inner().build();
+        crate::transaction::set_gate_preimages(&mut phases, &self.chains, &prefilter);
         let mut ids = Vec::new();
         let mut tag_index: HashMap<String, Vec<u32>> = HashMap::new();
         let mut msg_index: HashMap<String, Vec<u32>> = HashMap::new();

@@ -129,7 +129,7 @@ pub(crate) fn number_gate_slots(phases: &mut [Vec<Rule>]) {
             for (k, s) in g.sources.iter().enumerate() {
                 for c in &g.chains {
                     let (slot, base) = (slot(s, *c), slot(s, UNTRANSFORMED));
-                    unions.push(GateUnion { source: k as u32, chain: *c, slot, base });
+                    unions.push(GateUnion { source: k as u32, chain: *c, slot, base, pre: None });
                 }
             }
             g.unions = unions;
@@ -152,6 +152,23 @@ pub(crate) fn number_gate_slots(phases: &mut [Vec<Rule>]) {
         if let Some(g) = &mut r.gate {
             let rules = groups.get(&(g.sources.clone(), g.chains.clone())).map_or(0, |e| e.1);
             g.shared = rules >= 2 && g.unions.len() >= 2;
+        }
+    }
+}
+
+/// Sets every gate union's preimage (called once at load, after the prefilter is built): the raw bytes that
+/// the members of the union's source must hold for the gate's condition to possibly hold on one of them after
+/// the union's chain. Left `None` when the chain has a step that rewrites every value (an empty value may come
+/// out non-empty: `t:length`), or when the prefilter's bits do not follow its conditions.
+pub(crate) fn set_gate_preimages(phases: &mut [Vec<Rule>], chains: &[TransformChain], pf: &prefilter::Prefilter) {
+    for g in phases.iter_mut().flatten().filter_map(|r| r.gate.as_mut()) {
+        let Some(need) = pf.need(g.prefilter_id) else { continue };
+        for u in &mut g.unions {
+            let Some(chain) = chains.get(u.chain as usize) else { continue };
+            let rewrites = !chain.steps.is_empty() && chain.triggers.is_none();
+            if u.chain != UNTRANSFORMED && !rewrites {
+                u.pre = Some(prefilter::preimage::of(need, &chain.steps));
+            }
         }
     }
 }
@@ -296,6 +313,8 @@ impl Transaction {
             }
         }
         let words = self.engine.rules.prefilter.words();
+        // every union was computed (not ruled out by its preimage): only then is their OR the group's
+        let mut computed = true;
         for u in &gate.unions {
             let Some(t) = gate.targets.get(u.source as usize) else {
                 return true;
@@ -303,7 +322,16 @@ impl Transaction {
             // most unions are computed by an earlier rule of the phase: read them without the call
             let union = match self.gate_cache.get(u.slot as usize) {
                 Some(c) if *c != 0 => *c,
-                _ => self.union_in_slot(t, u.chain, u.slot as usize, u.base as usize),
+                _ => {
+                    // before transforming any member: can the bytes the members hold rule this rule out?
+                    if let Some(p) = &u.pre {
+                        if self.preimage_rules_out(p, t, u.base as usize, gate.prefilter_id) {
+                            computed = false;
+                            continue;
+                        }
+                    }
+                    self.union_in_slot(t, u.chain, u.slot as usize, u.base as usize)
+                }
             };
             let at = (union as usize).wrapping_sub(2);
             let closed =
@@ -312,7 +340,7 @@ impl Transaction {
                 return true;
             }
         }
-        if gate.shared {
+        if gate.shared && computed {
             // every union is closed (so conclusive): record their OR for the group's other rules. Exact: a rule's
             // bit is set in the OR exactly when it is set in one of the unions, which is what the loop above asks
             let off = self.pf_bits.len();
@@ -333,6 +361,28 @@ impl Transaction {
             self.gate_cache[g] = off as u32 + 2;
         }
         false
+    }
+
+    /// Does the preimage `pre` of a union rule bit `id` out, from the bytes the members of `src` hold (kept
+    /// after the untransformed union, computed here if not yet) and whether their untransformed scans set
+    /// `id`? Exact: `prefilter::preimage` proves that no member's transformed form then meets the condition,
+    /// so the union, had it been computed, would lack the bit.
+    #[inline]
+    fn preimage_rules_out(&mut self, pre: &prefilter::preimage::Preimage, src: &Target, base: usize, id: u32) -> bool {
+        let b = match self.gate_cache.get(base) {
+            Some(c) if *c != 0 => *c,
+            _ => self.union_in_slot(src, UNTRANSFORMED, base, base),
+        };
+        if b < 2 {
+            return false;
+        }
+        let (words, at) = (self.engine.rules.prefilter.words(), b as usize - 2);
+        let Some((raw, present)) = self.pf_bits.get(at..at + words + 4).map(|s| s.split_at(words)) else {
+            return false;
+        };
+        let present = [present[0], present[1], present[2], present[3]];
+        prefilter::preimage::disjoint(&pre.bytes, &present)
+            || (!prefilter::has(raw, id) && prefilter::preimage::disjoint(&pre.joins, &present))
     }
 
     /// The union of `src` under `chain_id`, cached in the phase's `gate_cache[slot]`: 0 = not computed yet

@@ -29,7 +29,7 @@ mod pool;
 mod tx_vars;
 
 pub(crate) use collect::{intern_target_lists, Item};
-pub(crate) use gate::{gate_of, number_gate_slots};
+pub(crate) use gate::{gate_of, number_gate_slots, set_gate_preimages};
 pub use log::{LogMeta, RuleMatch};
 pub(crate) use pool::TxPool;
 pub(crate) use tx_vars::TxImage;
