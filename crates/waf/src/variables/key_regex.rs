@@ -155,7 +155,9 @@ mod tests {
     /// Patterns opening with a literal test it first; the answer is always the regex's.
     #[test]
     fn leading_literals_agree_with_the_regex() {
-        let cases: [(&str, Option<(&[u8], bool)>); 12] = [
+        /// (pattern, the literal tested first and whether it is anchored)
+        type Case<'a> = (&'a str, Option<(&'a [u8], bool)>);
+        let cases: [Case; 12] = [
             ("MULTIPART_HEADERS_CONTENT_TYPES_*", Some((b"multipart_headers_content_types", false))),
             ("^pbjs-\\w+$", Some((b"pbjs-", true))),
             ("^_ga(?:_\\w+)?$", Some((b"_ga", true))),
