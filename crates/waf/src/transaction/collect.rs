@@ -99,9 +99,12 @@ impl Transaction {
             std::mem::swap(items, out);
             return Some(id);
         }
+        // the first rule to read the list collects it and lends it at once: the cache keeps an empty vector of
+        // the buffer's room in its place until `return_list` swaps the list back (no copy of the values, and
+        // the caller's buffer keeps its room for the lists it collects next)
         self.collect_link(rule, link, is_head, out);
-        self.list_cache.insert(id, out.clone());
-        None
+        self.list_cache.insert(id, Vec::with_capacity(out.capacity()));
+        Some(id)
     }
 
     /// Gives the list `collect_link_cached` lent (`Some(id)`) back to the cache; `items` gets back the empty
