@@ -7,38 +7,16 @@
 mod common;
 
 use common::*;
-use portcullis_waf::{Engine, Transaction};
+use portcullis_waf::Engine;
 use std::sync::Arc;
-
-/// Everything a match leaves behind: ids with their logged data, then TX.
-type Outcome = (Vec<String>, Vec<(Vec<u8>, Vec<u8>)>);
 
 /// (URI, headers, expected matches)
 type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [u32]);
-
-fn outcome(tx: &Transaction) -> Outcome {
-    let m = tx.matches().iter().map(|m| format!("{} {}", m.id, m.data)).collect();
-    (m, tx.tx_members())
-}
 
 fn pair(rules: &str) -> (Arc<Engine>, Arc<Engine>) {
     let on = Arc::new(Engine::from_str(rules, "t.conf").unwrap());
     let off = Arc::new(Engine::from_str(rules, "t.conf").unwrap().with_rx_prefilter(false));
     (on, off)
-}
-
-/// A GET with exactly these headers (the common helper adds a browser's).
-fn request(e: &Arc<Engine>, uri: &str, headers: &[(&str, &str)]) -> Transaction {
-    let mut tx = e.transaction(info());
-    tx.request_line("GET", uri, "HTTP/1.1");
-    for (n, v) in headers {
-        tx.request_header(n.as_bytes(), v.as_bytes());
-    }
-    if tx.process_request_headers().is_none() {
-        tx.process_request_body();
-    }
-    tx.process_logging();
-    tx
 }
 
 /// Each rule can match only one form of a value: the value as extracted (1), an intermediate form (2: `a b`
@@ -66,14 +44,14 @@ fn multi_match_gate_reads_every_form_of_the_chain() {
         ("/a?q=%2541&r=a%2520b&s=ab%252Fc", &[], &[1, 2, 4]),
     ];
     for (uri, headers, want) in cases {
-        let a = request(&on, uri, headers);
-        let b = request(&off, uri, headers);
+        let a = get_exact(&on, uri, headers);
+        let b = get_exact(&off, uri, headers);
         assert_eq!(outcome(&a), outcome(&b), "{uri}");
         assert_eq!(a.matches().iter().map(|m| m.id).collect::<Vec<_>>(), want, "{uri}");
     }
     // the benign request is decided by the gates alone: no rule is evaluated
-    let a = request(&on, "/a?q=hello", &[]);
-    let b = request(&off, "/a?q=hello", &[]);
+    let a = get_exact(&on, "/a?q=hello", &[]);
+    let b = get_exact(&off, "/a?q=hello", &[]);
     assert_eq!(a.stats().rules, 0, "every multiMatch rule is gated on a benign value");
     assert_eq!(b.stats().rules, 5);
 }
@@ -91,8 +69,8 @@ fn multi_match_gate_agrees_with_no_prefilter_on_generated_values() {
             for k in 0..alphabet.len() {
                 let v = format!("{}{}{}", alphabet[i], alphabet[j], alphabet[k]);
                 let uri = format!("/a?{v}={v}");
-                let a = request(&on, &uri, &[("X-Data", &v)]);
-                let b = request(&off, &uri, &[("X-Data", &v)]);
+                let a = get_exact(&on, &uri, &[("X-Data", &v)]);
+                let b = get_exact(&off, &uri, &[("X-Data", &v)]);
                 assert_eq!(outcome(&a), outcome(&b), "{uri}");
                 gated += b.stats().rules - a.stats().rules;
                 n += 1;
@@ -125,15 +103,15 @@ SecRule REQUEST_HEADERS:X-A|REQUEST_HEADERS "@rx evil" "id:5,phase:1,pass,log"
     ];
     let mut gated = 0;
     for (uri, headers, want) in cases {
-        let a = request(&on, uri, headers);
-        let b = request(&off, uri, headers);
+        let a = get_exact(&on, uri, headers);
+        let b = get_exact(&off, uri, headers);
         assert_eq!(outcome(&a), outcome(&b), "{uri} {headers:?}");
         assert_eq!(a.matches().iter().map(|m| m.id).collect::<Vec<_>>(), want, "{uri} {headers:?}");
         gated += b.stats().rules - a.stats().rules;
     }
     // the first request alone: rules 1 and 2 (their keys hold no trigger word, another header does), 3 and 4
-    let a = request(&on, cases[0].0, cases[0].1);
-    let b = request(&off, cases[0].0, cases[0].1);
+    let a = get_exact(&on, cases[0].0, cases[0].1);
+    let b = get_exact(&off, cases[0].0, cases[0].1);
     assert_eq!(b.stats().rules - a.stats().rules, 4, "one-key gates ignore the other keys' values");
     assert!(gated >= 10, "{gated}");
 }

@@ -11,7 +11,7 @@ use common::*;
 use portcullis_waf::prefilter::{has, preimage::Preimage};
 use portcullis_waf::seclang::{compile, loader, RuleSet};
 use portcullis_waf::transforms::triggers::bytes_present;
-use portcullis_waf::{Engine, Transaction};
+use portcullis_waf::Engine;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -198,28 +198,8 @@ SecRule ARGS "@rx ;" "id:5,phase:1,pass,log,t:trim,t:urlDecodeUni"
 SecRule ARGS "@rx [<>]" "id:6,phase:1,pass,log,t:urlDecodeUni,t:htmlEntityDecode,multiMatch"
 "#;
 
-/// Everything a match leaves behind: ids with their logged data, then TX.
-type Outcome = (Vec<String>, Vec<(Vec<u8>, Vec<u8>)>);
-
 /// (URI, headers, expected matches)
 type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [u32]);
-
-fn outcome(tx: &Transaction) -> Outcome {
-    (tx.matches().iter().map(|m| format!("{} {}", m.id, m.data)).collect(), tx.tx_members())
-}
-
-fn request(e: &Arc<Engine>, uri: &str, headers: &[(&str, &str)]) -> Transaction {
-    let mut tx = e.transaction(info());
-    tx.request_line("GET", uri, "HTTP/1.1");
-    for (n, v) in headers {
-        tx.request_header(n.as_bytes(), v.as_bytes());
-    }
-    if tx.process_request_headers().is_none() {
-        tx.process_request_body();
-    }
-    tx.process_logging();
-    tx
-}
 
 #[test]
 fn preimage_shortcut_agrees_with_no_prefilter() {
@@ -246,14 +226,14 @@ fn preimage_shortcut_agrees_with_no_prefilter() {
     ];
     let mut evaluated = 0;
     for (uri, headers, want) in cases {
-        let (a, b) = (request(&on, uri, headers), request(&off, uri, headers));
+        let (a, b) = (get_exact(&on, uri, headers), get_exact(&off, uri, headers));
         assert_eq!(outcome(&a), outcome(&b), "{uri} {headers:?}");
         let ids: Vec<u32> = a.matches().iter().map(|m| m.id).collect();
         assert_eq!(&ids, want, "{uri} {headers:?}");
         evaluated += a.stats().rules;
     }
     // the benign request's rules are all skipped by the gate, the others' evaluated
-    let benign = request(&on, "/a?q=hello+world", &[accept]);
+    let benign = get_exact(&on, "/a?q=hello+world", &[accept]);
     assert_eq!(benign.stats().rules, 0);
     assert!(evaluated > 0);
 }

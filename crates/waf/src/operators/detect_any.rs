@@ -280,13 +280,7 @@ mod tests {
             b"ne",
             b"Zm9v",
         ];
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1du64);
         for _ in 0..20_000 {
             let mut v = Vec::new();
             for _ in 0..(next() % 7) {

@@ -220,6 +220,16 @@ pub(crate) mod test_util {
     pub fn m(o: &dyn Operator, input: &[u8]) -> bool {
         o.eval(input, &mut OpCtx { env: &NoEnv, captures: None })
     }
+
+    /// A xorshift64 generator from `seed` (non-zero): the same sequence on every run, for generated inputs.
+    pub fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+        move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        }
+    }
 }
 
 #[cfg(test)]

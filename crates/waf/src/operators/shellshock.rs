@@ -97,13 +97,7 @@ mod tests {
             b"%",
             b"}",
         ];
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15u64);
         let env = NoEnv;
         let mut hits = [0usize; 2];
         let mut check = |v: &[u8]| {

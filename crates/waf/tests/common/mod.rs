@@ -49,6 +49,28 @@ pub fn get(engine: &Arc<Engine>, uri: &str, headers: &[(&str, &str)]) -> (Option
     (iv, tx)
 }
 
+/// Runs a GET with exactly these headers (none added) through phases 1–2 and logging.
+pub fn get_exact(engine: &Arc<Engine>, uri: &str, headers: &[(&str, &str)]) -> Transaction {
+    let mut tx = engine.transaction(info());
+    tx.request_line("GET", uri, "HTTP/1.1");
+    for (n, v) in headers {
+        tx.request_header(n.as_bytes(), v.as_bytes());
+    }
+    if tx.process_request_headers().is_none() {
+        tx.process_request_body();
+    }
+    tx.process_logging();
+    tx
+}
+
+/// Everything a transaction's matches leave behind: ids with their logged data, then TX.
+pub type Outcome = (Vec<String>, Vec<(Vec<u8>, Vec<u8>)>);
+
+/// The [`Outcome`] of `tx`, to compare two engines' runs of one request.
+pub fn outcome(tx: &Transaction) -> Outcome {
+    (tx.matches().iter().map(|m| format!("{} {}", m.id, m.data)).collect(), tx.tx_members())
+}
+
 /// One `SecRule`'s first operator, as written in a rule file.
 pub struct RuleOperator {
     /// The file's name (not its path).
