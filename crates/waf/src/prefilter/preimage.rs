@@ -40,6 +40,7 @@ pub struct Preimage {
 impl Preimage {
     /// Is the need ruled out on every transformed value of raw values holding (together) the bytes
     /// `present`, whose untransformed scans met the need (`raw_has`) or not?
+    #[inline]
     pub fn rules_out(&self, present: &[u64; 4], raw_has: bool) -> bool {
         disjoint(&self.bytes, present) || (!raw_has && disjoint(&self.joins, present))
     }
@@ -166,7 +167,7 @@ fn folded(set: [u64; 4]) -> [u64; 4] {
 }
 
 /// Do the sets share no byte?
-pub fn disjoint(a: &[u64; 4], b: &[u64; 4]) -> bool {
+fn disjoint(a: &[u64; 4], b: &[u64; 4]) -> bool {
     a.iter().zip(b).all(|(x, y)| x & y == 0)
 }
 

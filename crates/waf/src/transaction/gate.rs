@@ -381,8 +381,7 @@ impl Transaction {
             return false;
         };
         let present = [present[0], present[1], present[2], present[3]];
-        prefilter::preimage::disjoint(&pre.bytes, &present)
-            || (!prefilter::has(raw, id) && prefilter::preimage::disjoint(&pre.joins, &present))
+        pre.rules_out(&present, prefilter::has(raw, id))
     }
 
     /// The union of `src` under `chain_id`, cached in the phase's `gate_cache[slot]`: 0 = not computed yet
