@@ -17,19 +17,38 @@ pub(crate) enum TVal {
 }
 
 /// Runs transformation `steps` over `input`, borrowing it for as long as no step changes it.
-fn apply_steps<'a>(steps: &[crate::transforms::Transform], input: &'a [u8]) -> Cow<'a, [u8]> {
+fn apply_steps<'a>(
+    steps: &[crate::transforms::Transform],
+    input: &'a [u8],
+    mut known: Option<[u64; 4]>,
+) -> Cow<'a, [u8]> {
+    // `known`: the bytes other than letters of the current value, while they are known (`raw_bytes_present`)
     let mut cur: Cow<'a, [u8]> = Cow::Borrowed(input);
     for step in steps {
+        if known.is_some_and(|p| step.is_identity_on(&p)) {
+            // it would hand the value back borrowed and whole (`Transform::is_identity_on`)
+            continue;
+        }
+        let changed;
         cur = match cur {
-            Cow::Borrowed(b) => (step.apply)(b),
+            Cow::Borrowed(b) => {
+                let out = (step.apply)(b);
+                changed = !matches!(&out, Cow::Borrowed(o) if o.len() == b.len());
+                out
+            }
             Cow::Owned(o) => {
                 let next = match (step.apply)(&o) {
                     Cow::Borrowed(b) if b.len() == o.len() => None,
                     other => Some(other.into_owned()),
                 };
+                changed = next.is_some();
                 Cow::Owned(next.unwrap_or(o))
             }
         };
+        // a step that changed at most letter case leaves the other bytes as they were
+        if changed && !known.is_some_and(|p| step.keeps_up_to_case(&p)) {
+            known = None;
+        }
     }
     cur
 }
@@ -210,7 +229,7 @@ impl Transaction {
                     Cached::At(s) => TVal::Cache(s),
                 }
             }
-            Val::Owned(o) => match apply_steps(&chain.steps, o) {
+            Val::Owned(o) => match apply_steps(&chain.steps, o, None) {
                 Cow::Borrowed(b) if b.len() == o.len() => TVal::Same,
                 other => TVal::Owned(other.into_owned()),
             },
@@ -230,7 +249,11 @@ impl Transaction {
             Cached::At(ps) => self.cache_buf.get(ps.start as usize..(ps.start + ps.len) as usize).unwrap_or(b""),
             Cached::Unchanged => self.get(span),
         };
-        match apply_steps(steps, input) {
+        let known = match base {
+            Cached::Unchanged => self.raw_bytes_present(span),
+            Cached::At(_) => None,
+        };
+        match apply_steps(steps, input, known) {
             // the remaining steps left their input as it was: the result is the base itself
             Cow::Borrowed(b) if b.len() == input.len() => base,
             other => {
@@ -240,6 +263,18 @@ impl Transaction {
                 Cached::At(Span { start: start as u32, len: bytes.len() as u32 })
             }
         }
+    }
+
+    /// The bytes the arena value `span` holds, when the gate's untransformed entry for it exists (`pf_bits_of`
+    /// follows that entry's bitset with them). The entry may have been scanned from a form equal to the value
+    /// up to letter case, so only its bits of bytes other than letters answer for the value: the steps'
+    /// trigger sets hold no letter (`Transform::triggers`).
+    pub(crate) fn raw_bytes_present(&self, span: Span) -> Option<[u64; 4]> {
+        // chain 0 is the empty chain (`RuleSet::chains[0]`), the key of the untransformed entry
+        let off = *self.pf_cache.get(&(span, 0))? as usize;
+        let words = self.engine.rules.prefilter.words();
+        let p = self.pf_bits.get(off + words..off + words + 4)?;
+        Some([p[0], p[1], p[2], p[3]])
     }
 
     /// Can the regex with prefilter `id` match this transformed value? (Bitsets cached in `gate`.)
