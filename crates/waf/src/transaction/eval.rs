@@ -386,11 +386,7 @@ impl Transaction {
                 }
                 hit
             } else if link.multi_match {
-                let (hit, value) = self.eval_multi(link, chain, item);
-                if let Some(v) = value {
-                    mv = v;
-                }
-                hit
+                self.eval_multi(link, chain, item, &mut mv)
             } else if self.untransformed_rules_out(link, chain, item) {
                 self.stats.prefilter_skips += 1;
                 false
@@ -475,9 +471,12 @@ impl Transaction {
     /// chain) and phase (`Transaction::multi_forms`), so the rules sharing a chain (`t:deepDecode,
     /// t:base64IfEncoded` on the pack's SQLi, XSS, command and NoSQL rules) or a prefix of one (CRS 934100,
     /// 934130, 934160) decode each value once, and each rule pays one lookup per value, not one per step.
-    fn eval_multi(&mut self, link: &Link, chain: &TransformChain, item: &Item) -> (bool, Option<Vec<u8>>) {
+    /// On a match, `mv` (MATCHED_VAR's buffer, reused across matches) receives the form that matched.
+    fn eval_multi(&mut self, link: &Link, chain: &TransformChain, item: &Item, mv: &mut Vec<u8>) -> bool {
         if self.run_multi_op(link, item, &TVal::Same) {
-            return (true, Some(self.val(&item.value).to_vec()));
+            mv.clear();
+            mv.extend_from_slice(self.val(&item.value));
+            return true;
         }
         match item.value {
             Val::Arena(span) => {
@@ -486,12 +485,20 @@ impl Transaction {
                     let Some(s) = self.multi_form_at(forms, i) else { break };
                     let tv = TVal::Cache(s);
                     if self.run_multi_op(link, item, &tv) {
-                        return (true, Some(self.tval(item, &tv).to_vec()));
+                        mv.clear();
+                        mv.extend_from_slice(self.tval(item, &tv));
+                        return true;
                     }
                 }
-                (false, None)
+                false
             }
-            _ => self.eval_multi_uncached(link, chain, item),
+            _ => {
+                let (hit, value) = self.eval_multi_uncached(link, chain, item);
+                if let Some(v) = value {
+                    *mv = v;
+                }
+                hit
+            }
         }
     }
 
