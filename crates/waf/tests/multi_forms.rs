@@ -44,6 +44,10 @@ fn skipped_steps_agree_with_every_step_run() {
             }
         }
     }
+    // MATCHED_VAR is the form that matched, whatever the rule before it left there (5: the transformed value;
+    // 6: `ab`, the `lowercase` form, after the value `Ab` itself did not match)
+    let t = get_exact(&on, "/a?q=Ab", &[]);
+    assert_eq!(outcome(&t).0, ["1 Ab", "5 ab", "6 ab"]);
     // every rule matches somewhere, so the comparison covers each chain's decoded forms
     assert!(matched[1..].iter().all(|n| *n > 0), "{matched:?}");
 }
