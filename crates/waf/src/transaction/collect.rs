@@ -72,6 +72,15 @@ pub(crate) fn intern_target_lists(phases: &mut [Vec<Rule>; 5]) {
     }
 }
 
+/// Appends `b` to `out` as `String::from_utf8_lossy` would render it, without its byte-by-byte walk when
+/// `b` is valid UTF-8 (key names nearly always are: `str::from_utf8` checks them a word at a time).
+pub(crate) fn push_lossy(out: &mut String, b: &[u8]) {
+    match std::str::from_utf8(b) {
+        Ok(s) => out.push_str(s),
+        Err(_) => out.push_str(&String::from_utf8_lossy(b)),
+    }
+}
+
 impl Transaction {
     /// The values of a rule link into `out` (empty), from the phase's list cache when the rule's first target
     /// list is shared and no `ctl:ruleRemoveTarget*` applies to the rule; otherwise collected afresh.
@@ -129,7 +138,7 @@ impl Transaction {
             Key::None => {}
             Key::Arena(s) => {
                 out.push(':');
-                out.push_str(&String::from_utf8_lossy(self.get(*s)));
+                push_lossy(out, self.get(*s));
             }
             Key::Owned(k) => {
                 out.push(':');
@@ -525,6 +534,19 @@ mod tests {
     use crate::engine::Engine;
     use crate::fold::tests::info;
     use std::sync::Arc;
+
+    /// `push_lossy` renders every byte string as `String::from_utf8_lossy` does: ASCII, multi-byte UTF-8,
+    /// and invalid sequences (replaced), after text already in the buffer.
+    #[test]
+    fn push_lossy_renders_as_from_utf8_lossy() {
+        let cases: [&[u8]; 7] =
+            [b"", b"user-agent", "caf\u{e9} \u{1f600}".as_bytes(), b"a\xffb", b"\xc3", b"\xe2\x82x", b"ok\x80\x80ok"];
+        for b in cases {
+            let mut out = String::from("x:");
+            super::push_lossy(&mut out, b);
+            assert_eq!(out, format!("x:{}", String::from_utf8_lossy(b)), "{b:?}");
+        }
+    }
 
     /// Rules sharing a target list borrow the phase's cached copy in turn (`collect_link_cached` lends it,
     /// `return_list` gives it back): every rule sees all the values, in order, whether the rule before it

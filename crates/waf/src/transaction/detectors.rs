@@ -285,11 +285,18 @@ impl Transaction {
                 None => record_prefix = Some((pid, k)),
             }
         }
+        // the bytes other than letters of the current form while they are known: the value's own until a step
+        // changes more than letter case
+        let mut known = if list.is_empty() { self.raw_bytes_present(span) } else { None };
         for (k, step) in chain.steps.iter().enumerate().skip(from) {
             if let Some((pid, _)) = record_prefix.filter(|(_, pk)| *pk == k) {
                 let l = self.families.forms.push(&list);
                 self.families.forms.index.insert((span, pid), l);
                 record_prefix = None;
+            }
+            if known.is_some_and(|p| step.is_identity_on(&p)) {
+                // it would hand the value back borrowed and whole, adding no form (`Transform::is_identity_on`)
+                continue;
             }
             self.stats.transforms_computed += 1;
             let changed = {
@@ -303,6 +310,9 @@ impl Transaction {
                 }
             };
             if let Some(b) = changed {
+                if !known.is_some_and(|p| step.keeps_up_to_case(&p)) {
+                    known = None;
+                }
                 let start = self.cache_buf.len();
                 self.cache_buf.extend_from_slice(&b);
                 list.push(Span { start: start as u32, len: b.len() as u32 });

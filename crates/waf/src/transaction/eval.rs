@@ -17,19 +17,38 @@ pub(crate) enum TVal {
 }
 
 /// Runs transformation `steps` over `input`, borrowing it for as long as no step changes it.
-fn apply_steps<'a>(steps: &[crate::transforms::Transform], input: &'a [u8]) -> Cow<'a, [u8]> {
+fn apply_steps<'a>(
+    steps: &[crate::transforms::Transform],
+    input: &'a [u8],
+    mut known: Option<[u64; 4]>,
+) -> Cow<'a, [u8]> {
+    // `known`: the bytes other than letters of the current value, while they are known (`raw_bytes_present`)
     let mut cur: Cow<'a, [u8]> = Cow::Borrowed(input);
     for step in steps {
+        if known.is_some_and(|p| step.is_identity_on(&p)) {
+            // it would hand the value back borrowed and whole (`Transform::is_identity_on`)
+            continue;
+        }
+        let changed;
         cur = match cur {
-            Cow::Borrowed(b) => (step.apply)(b),
+            Cow::Borrowed(b) => {
+                let out = (step.apply)(b);
+                changed = !matches!(&out, Cow::Borrowed(o) if o.len() == b.len());
+                out
+            }
             Cow::Owned(o) => {
                 let next = match (step.apply)(&o) {
                     Cow::Borrowed(b) if b.len() == o.len() => None,
                     other => Some(other.into_owned()),
                 };
+                changed = next.is_some();
                 Cow::Owned(next.unwrap_or(o))
             }
         };
+        // a step that changed at most letter case leaves the other bytes as they were
+        if changed && !known.is_some_and(|p| step.keeps_up_to_case(&p)) {
+            known = None;
+        }
     }
     cur
 }
@@ -210,7 +229,7 @@ impl Transaction {
                     Cached::At(s) => TVal::Cache(s),
                 }
             }
-            Val::Owned(o) => match apply_steps(&chain.steps, o) {
+            Val::Owned(o) => match apply_steps(&chain.steps, o, None) {
                 Cow::Borrowed(b) if b.len() == o.len() => TVal::Same,
                 other => TVal::Owned(other.into_owned()),
             },
@@ -230,7 +249,11 @@ impl Transaction {
             Cached::At(ps) => self.cache_buf.get(ps.start as usize..(ps.start + ps.len) as usize).unwrap_or(b""),
             Cached::Unchanged => self.get(span),
         };
-        match apply_steps(steps, input) {
+        let known = match base {
+            Cached::Unchanged => self.raw_bytes_present(span),
+            Cached::At(_) => None,
+        };
+        match apply_steps(steps, input, known) {
             // the remaining steps left their input as it was: the result is the base itself
             Cow::Borrowed(b) if b.len() == input.len() => base,
             other => {
@@ -240,6 +263,18 @@ impl Transaction {
                 Cached::At(Span { start: start as u32, len: bytes.len() as u32 })
             }
         }
+    }
+
+    /// The bytes the arena value `span` holds, when the gate's untransformed entry for it exists (`pf_bits_of`
+    /// follows that entry's bitset with them). The entry may have been scanned from a form equal to the value
+    /// up to letter case, so only its bits of bytes other than letters answer for the value: the steps'
+    /// trigger sets hold no letter (`Transform::triggers`).
+    pub(crate) fn raw_bytes_present(&self, span: Span) -> Option<[u64; 4]> {
+        // chain 0 is the empty chain (`RuleSet::chains[0]`), the key of the untransformed entry
+        let off = *self.pf_cache.get(&(span, 0))? as usize;
+        let words = self.engine.rules.prefilter.words();
+        let p = self.pf_bits.get(off + words..off + words + 4)?;
+        Some([p[0], p[1], p[2], p[3]])
     }
 
     /// Can the regex with prefilter `id` match this transformed value? (Bitsets cached in `gate`.)
@@ -351,11 +386,7 @@ impl Transaction {
                 }
                 hit
             } else if link.multi_match {
-                let (hit, value) = self.eval_multi(link, chain, item);
-                if let Some(v) = value {
-                    mv = v;
-                }
-                hit
+                self.eval_multi(link, chain, item, &mut mv)
             } else if self.untransformed_rules_out(link, chain, item) {
                 self.stats.prefilter_skips += 1;
                 false
@@ -440,9 +471,12 @@ impl Transaction {
     /// chain) and phase (`Transaction::multi_forms`), so the rules sharing a chain (`t:deepDecode,
     /// t:base64IfEncoded` on the pack's SQLi, XSS, command and NoSQL rules) or a prefix of one (CRS 934100,
     /// 934130, 934160) decode each value once, and each rule pays one lookup per value, not one per step.
-    fn eval_multi(&mut self, link: &Link, chain: &TransformChain, item: &Item) -> (bool, Option<Vec<u8>>) {
+    /// On a match, `mv` (MATCHED_VAR's buffer, reused across matches) receives the form that matched.
+    fn eval_multi(&mut self, link: &Link, chain: &TransformChain, item: &Item, mv: &mut Vec<u8>) -> bool {
         if self.run_multi_op(link, item, &TVal::Same) {
-            return (true, Some(self.val(&item.value).to_vec()));
+            mv.clear();
+            mv.extend_from_slice(self.val(&item.value));
+            return true;
         }
         match item.value {
             Val::Arena(span) => {
@@ -451,12 +485,20 @@ impl Transaction {
                     let Some(s) = self.multi_form_at(forms, i) else { break };
                     let tv = TVal::Cache(s);
                     if self.run_multi_op(link, item, &tv) {
-                        return (true, Some(self.tval(item, &tv).to_vec()));
+                        mv.clear();
+                        mv.extend_from_slice(self.tval(item, &tv));
+                        return true;
                     }
                 }
-                (false, None)
+                false
             }
-            _ => self.eval_multi_uncached(link, chain, item),
+            _ => {
+                let (hit, value) = self.eval_multi_uncached(link, chain, item);
+                if let Some(v) = value {
+                    *mv = v;
+                }
+                hit
+            }
         }
     }
 

@@ -53,7 +53,7 @@ impl Transaction {
         sv.key.expand_into(&*self, &mut raw);
         let mut key = std::mem::take(&mut self.setvar_key);
         key.clear();
-        key.push_str(&String::from_utf8_lossy(&raw));
+        super::collect::push_lossy(&mut key, &raw);
         key.make_ascii_lowercase();
         self.expand_buf = raw;
         self.setvar_keyed(sv, &key);

@@ -84,6 +84,28 @@ pub struct Transform {
     pub name: &'static str,
     /// The transformation: pure, total, linear; borrows the input when it is unchanged.
     pub apply: fn(&[u8]) -> Cow<'_, [u8]>,
+    /// The step's trigger bytes (`triggers::step_triggers`, a 256-bit set holding no letter): without one,
+    /// it changes a value at most in letter case. `None` when it may change any value. Filled by [`lookup`].
+    pub triggers: Option<[u64; 4]>,
+    /// Does the step change letter case on its own (`lowercase`, `uppercase`, `cmdLine`)? The others hand a
+    /// value without their triggers back borrowed and whole.
+    pub changes_case: bool,
+}
+
+impl Transform {
+    /// Does the step hand back, borrowed and whole, a value whose bytes other than letters are `present`?
+    /// (The engine then skips the call: most steps of CRS's chains act on no byte of a benign value.)
+    #[inline]
+    pub fn is_identity_on(&self, present: &[u64; 4]) -> bool {
+        !self.changes_case && self.keeps_up_to_case(present)
+    }
+
+    /// Does the step leave a value whose bytes other than letters are `present` equal up to letter case (so
+    /// its bytes other than letters stay `present`)?
+    #[inline]
+    pub fn keeps_up_to_case(&self, present: &[u64; 4]) -> bool {
+        self.triggers.is_some_and(|t| triggers::none_of(&t, present))
+    }
 }
 
 impl std::fmt::Debug for Transform {
@@ -93,7 +115,7 @@ impl std::fmt::Debug for Transform {
 }
 
 const fn t(name: &'static str, apply: fn(&[u8]) -> Cow<'_, [u8]>) -> Transform {
-    Transform { name, apply }
+    Transform { name, apply, triggers: None, changes_case: false }
 }
 
 /// The registry: lowercase key → transformation. Aliases are extra keys for the same entry.
@@ -142,7 +164,9 @@ static TABLE: &[(&str, Transform)] = &[
 /// Finds a transformation by SecLang name (case-insensitive, aliases accepted). `None` for unknown names
 /// and for `none`, which the engine handles itself.
 pub fn lookup(name: &str) -> Option<Transform> {
-    TABLE.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, tr)| *tr)
+    let tr = TABLE.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, tr)| *tr)?;
+    let changes_case = matches!(tr.name, "lowercase" | "uppercase" | "cmdLine");
+    Some(Transform { triggers: triggers::step_triggers(&tr), changes_case, ..tr })
 }
 
 /// Every registered name (lowercase keys, aliases included), for diagnostics and tests.

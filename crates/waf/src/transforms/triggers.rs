@@ -56,6 +56,15 @@ pub fn chain_triggers(steps: &[super::Transform]) -> Option<[u64; 4]> {
     Some(t)
 }
 
+/// The trigger set of the single step `t` ([`chain_triggers`]), kept only if it holds no ASCII letter (none
+/// does): a byte set read from the value in another letter case (the gate's untransformed entry) then
+/// answers for the value itself.
+pub fn step_triggers(t: &super::Transform) -> Option<[u64; 4]> {
+    let set = chain_triggers(std::slice::from_ref(t))?;
+    let letters = bytes_present(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+    none_of(&set, &letters).then_some(set)
+}
+
 /// The set of bytes occurring in `v`, in the layout of [`chain_triggers`].
 pub fn bytes_present(v: &[u8]) -> [u64; 4] {
     let mut m = [0u64; 4];
@@ -100,6 +109,45 @@ mod tests {
                 checked += 1;
             }
         }
+        assert!(checked > 5000);
+    }
+
+    /// Every step that does not change case on its own, on random values made of bytes outside its triggers
+    /// (letters of both cases included), returns its input borrowed and whole: the engine may skip the call.
+    /// The case-changing ones keep such a value up to case (above).
+    #[test]
+    fn values_without_step_triggers_come_back_borrowed() {
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let mut checked = 0;
+        let mut skippable = Vec::new();
+        for key in crate::transforms::names() {
+            let t = lookup(key).unwrap();
+            assert_eq!(t.triggers, chain_triggers(&[t]), "{key}: a trigger set with a letter");
+            let Some(table) = t.triggers else { continue };
+            let allowed: Vec<u8> = (0..=255u8).filter(|b| none_of(&table, &bytes_present(&[*b]))).collect();
+            assert!(t.is_identity_on(&bytes_present(&allowed)) != t.changes_case);
+            if t.changes_case {
+                continue;
+            }
+            skippable.push(t.name);
+            let strategy = proptest::collection::vec(proptest::sample::select(allowed.clone()), 0..40);
+            for _ in 0..400 {
+                let v = strategy.new_tree(&mut runner).unwrap().current();
+                let out = (t.apply)(&v);
+                assert!(
+                    matches!(out, std::borrow::Cow::Borrowed(b) if b.len() == v.len()),
+                    "{key} changed {v:?} into {out:?} without a trigger"
+                );
+                checked += 1;
+            }
+        }
+        for name in ["urlDecodeUni", "jsDecode", "removeNulls", "removeWhitespace", "utf8toUnicode"] {
+            assert!(skippable.contains(&name), "{name} is never skipped");
+        }
+        for name in ["lowercase", "uppercase", "cmdLine"] {
+            assert!(lookup(name).unwrap().changes_case && !skippable.contains(&name), "{name} is skipped");
+        }
+        assert!(lookup("base64Decode").unwrap().triggers.is_none());
         assert!(checked > 5000);
     }
 
