@@ -346,6 +346,12 @@ impl Transaction {
         if !self.engine.rx_prefilter {
             return true;
         }
+        // every number of the gate is at most its group's (`number_gate_slots`): one length test here, none
+        // per union
+        let top = gate.group as usize;
+        if self.gate_cache.len() <= top {
+            self.gate_cache.resize(top + 1, 0);
+        }
         // rules with the same variables and chains share the OR of their unions (`Gate::group`): once one of
         // them found every union closed, the others test one bitset
         if gate.shared {
@@ -456,12 +462,17 @@ impl Transaction {
             return self.gate_cache.get(slot).copied().unwrap_or(1);
         }
         let s = if bases[..n].iter().all(|b| *b >= 2) {
-            let off = self.pf_bits.len();
-            self.pf_bits.resize(off + words + 4, 0);
+            // the first source's entry copied, the others ORed into it
+            let (off, len) = (self.pf_bits.len(), words + 4);
+            let first = bases[0] as usize - 2;
+            if first + len > off {
+                return 1;
+            }
+            self.pf_bits.extend_from_within(first..first + len);
             let (done, or) = self.pf_bits.split_at_mut(off);
-            for b in &bases[..n] {
+            for b in &bases[1..n] {
                 let at = *b as usize - 2;
-                if let Some(e) = done.get(at..at + words + 4) {
+                if let Some(e) = done.get(at..at + len) {
                     for (a, b) in or.iter_mut().zip(e) {
                         *a |= *b;
                     }
@@ -471,10 +482,9 @@ impl Transaction {
         } else {
             1
         };
-        if self.gate_cache.len() <= slot {
-            self.gate_cache.resize(slot + 1, 0);
+        if let Some(c) = self.gate_cache.get_mut(slot) {
+            *c = s;
         }
-        self.gate_cache[slot] = s;
         s
     }
 
@@ -505,13 +515,11 @@ impl Transaction {
     /// untransformed union records the bytes its members hold), it is the untransformed union (`base`).
     fn union_in_slot(&mut self, src: &Target, chain_id: ChainId, slot: usize, base: usize) -> u32 {
         let words = self.engine.rules.prefilter.words();
-        for i in [slot, base] {
-            if self.gate_cache.len() <= i {
-                self.gate_cache.resize(i + 1, 0);
-            }
-        }
-        if self.gate_cache[slot] != 0 {
-            return self.gate_cache[slot];
+        // `gate_open` sized the cache to the gate's highest number: a slot out of it is only inconclusive
+        match self.gate_cache.get(slot) {
+            Some(c) if *c != 0 => return *c,
+            Some(_) => {}
+            None => return 1,
         }
         let engine = Arc::clone(&self.engine);
         let chain = &engine.rules.chains[chain_id as usize];
@@ -521,13 +529,17 @@ impl Transaction {
             let present = (b >= 2).then(|| self.pf_bits.get(at - 2 + words..at - 2 + words + 4)).flatten();
             if let Some(p) = present {
                 if chain.keeps_up_to_case(&[p[0], p[1], p[2], p[3]]) {
-                    self.gate_cache[slot] = b;
+                    if let Some(c) = self.gate_cache.get_mut(slot) {
+                        *c = b;
+                    }
                     return b;
                 }
             }
         }
         let u = self.union_of(src, chain_id).map_or(1, |off| off + 2);
-        self.gate_cache[slot] = u;
+        if let Some(c) = self.gate_cache.get_mut(slot) {
+            *c = u;
+        }
         u
     }
 
