@@ -159,6 +159,24 @@ pub struct Gate {
     /// Another rule has the same group and the gate has more than one union: a closed gate records the
     /// group's OR for it. Set by `number_gate_slots`.
     pub shared: bool,
+    /// The gate cache number of the sources' summary: the OR of their untransformed unions followed by the
+    /// bytes all their members hold (shared by every gate over the same sources; the source's own
+    /// untransformed number when there is one source). Set by `number_gate_slots`.
+    pub summary: u32,
+    /// Per chain of `chains`, how the summary alone can close it: `None` when some chain's union must be
+    /// computed (a chain without a preimage), or the gate has one union (its own test is as cheap). Set at
+    /// load, after the prefilter is built (`set_gate_preimages`).
+    pub summary_tests: Option<Vec<SummaryTest>>,
+}
+
+/// How a gate's summary closes the unions of one chain over every source at once (`Gate::summary_tests`).
+#[derive(Debug, Clone, Copy)]
+pub enum SummaryTest {
+    /// The untransformed chain: its unions are the untransformed ones, closed when the OR lacks the bit.
+    Raw,
+    /// A chain with a preimage: closed when the preimage rules the bit out from the bytes all the sources'
+    /// members hold and whether any untransformed scan set the bit.
+    Pre(crate::prefilter::preimage::Preimage),
 }
 
 /// One (source, chain) union of a gate.

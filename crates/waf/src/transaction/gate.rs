@@ -19,7 +19,7 @@
 use super::collect::{Item, Val};
 use super::Transaction;
 use crate::prefilter;
-use crate::rule::{ChainId, Gate, GateSource, GateUnion, Link, Rule, TransformChain};
+use crate::rule::{ChainId, Gate, GateSource, GateUnion, Link, Rule, SummaryTest, TransformChain};
 use crate::variables::{Selector, Target, Var};
 use std::sync::Arc;
 
@@ -112,7 +112,17 @@ pub(crate) fn gate_of(rule: &Rule, forms: &[ChainId]) -> Option<Gate> {
             targets.push(Target { var: t.var, selector, count: false, exclude: false });
         }
     }
-    Some(Gate { prefilter_id, chains, sources, targets, unions: Vec::new(), group: 0, shared: false })
+    Some(Gate {
+        prefilter_id,
+        chains,
+        sources,
+        targets,
+        unions: Vec::new(),
+        group: 0,
+        shared: false,
+        summary: 0,
+        summary_tests: None,
+    })
 }
 
 /// Numbers every distinct (source, chain) union of the rules' gates densely (called once at load, after
@@ -135,8 +145,23 @@ pub(crate) fn number_gate_slots(phases: &mut [Vec<Rule>]) {
             g.unions = unions;
         }
     }
-    // group numbers follow every per-source number: one gate cache vector holds both
-    let first = ids.len() as u32;
+    // summaries over two or more sources follow the per-source numbers; one source's summary is its own
+    // untransformed union, laid out the same way
+    let mut summaries: std::collections::HashMap<Vec<GateSource>, u32> = std::collections::HashMap::new();
+    let after_unions = ids.len() as u32;
+    for r in phases.iter_mut().flatten() {
+        if let Some(g) = &mut r.gate {
+            g.summary = match g.sources.as_slice() {
+                [one] => ids.get(&(one.clone(), UNTRANSFORMED)).copied().unwrap_or(0),
+                many => {
+                    let next = after_unions + summaries.len() as u32;
+                    *summaries.entry(many.to_vec()).or_insert(next)
+                }
+            };
+        }
+    }
+    // group numbers follow every per-source and summary number: one gate cache vector holds all three
+    let first = after_unions + summaries.len() as u32;
     let mut groups: std::collections::HashMap<(Vec<GateSource>, Vec<ChainId>), (u32, u32)> =
         std::collections::HashMap::new();
     for r in phases.iter_mut().flatten() {
@@ -162,7 +187,23 @@ pub(crate) fn number_gate_slots(phases: &mut [Vec<Rule>]) {
 /// out non-empty: `t:length`), or when the prefilter's bits do not follow its conditions.
 pub(crate) fn set_gate_preimages(phases: &mut [Vec<Rule>], chains: &[TransformChain], pf: &prefilter::Prefilter) {
     for g in phases.iter_mut().flatten().filter_map(|r| r.gate.as_mut()) {
-        let Some(need) = pf.need(g.prefilter_id) else { continue };
+        let need = pf.need(g.prefilter_id);
+        // the summary can close a chain's unions when each is the untransformed one or has a preimage
+        let tests: Option<Vec<SummaryTest>> = g
+            .chains
+            .iter()
+            .map(|c| {
+                let chain = chains.get(*c as usize)?;
+                let rewrites = !chain.steps.is_empty() && chain.triggers.is_none();
+                match (*c == UNTRANSFORMED, need) {
+                    (true, _) => Some(SummaryTest::Raw),
+                    (false, Some(n)) if !rewrites => Some(SummaryTest::Pre(prefilter::preimage::of(n, &chain.steps))),
+                    _ => None,
+                }
+            })
+            .collect();
+        g.summary_tests = tests.filter(|_| g.unions.len() >= 2);
+        let Some(need) = need else { continue };
         for u in &mut g.unions {
             let Some(chain) = chains.get(u.chain as usize) else { continue };
             let rewrites = !chain.steps.is_empty() && chain.triggers.is_none();
@@ -305,11 +346,22 @@ impl Transaction {
         if !self.engine.rx_prefilter {
             return true;
         }
+        // every number of the gate is at most its group's (`number_gate_slots`): one length test here, none
+        // per union
+        let top = gate.group as usize;
+        if self.gate_cache.len() <= top {
+            self.gate_cache.resize(top + 1, 0);
+        }
         // rules with the same variables and chains share the OR of their unions (`Gate::group`): once one of
         // them found every union closed, the others test one bitset
         if gate.shared {
             if let Some(u) = self.gate_cache.get(gate.group as usize).filter(|u| **u >= 2) {
                 return self.pf_has(PfBits::At((*u - 2) as usize), gate.prefilter_id);
+            }
+        }
+        if let Some(tests) = &gate.summary_tests {
+            if self.summary_rules_out(gate, tests) {
+                return false;
             }
         }
         let words = self.engine.rules.prefilter.words();
@@ -363,6 +415,79 @@ impl Transaction {
         false
     }
 
+    /// Do the gate's sources together rule its bit out under every chain, from their summary (the OR of their
+    /// untransformed unions and of the bytes their members hold)? Exact: a bit unset in the OR is unset in
+    /// each untransformed union, and a preimage disjoint from the bytes all members hold is disjoint from each
+    /// source's, so each union, tested on its own (`preimage_rules_out`) or computed, would be closed.
+    #[inline]
+    fn summary_rules_out(&mut self, gate: &Gate, tests: &[SummaryTest]) -> bool {
+        let s = match self.gate_cache.get(gate.summary as usize) {
+            Some(c) if *c != 0 => *c,
+            _ => self.summarise(gate),
+        };
+        if s < 2 {
+            return false;
+        }
+        let (words, at) = (self.engine.rules.prefilter.words(), s as usize - 2);
+        let Some((raw, present)) = self.pf_bits.get(at..at + words + 4).map(|s| s.split_at(words)) else {
+            return false;
+        };
+        let raw_has = prefilter::has(raw, gate.prefilter_id);
+        let present = [present[0], present[1], present[2], present[3]];
+        tests.iter().all(|t| match t {
+            SummaryTest::Raw => !raw_has,
+            SummaryTest::Pre(p) => p.rules_out(&present, raw_has),
+        })
+    }
+
+    /// Computes the gate's summary into its slot (every source's untransformed union first): the OR of those
+    /// unions followed by the OR of the bytes their members hold, the layout of one untransformed union; 1
+    /// (inconclusive) when one of them is.
+    fn summarise(&mut self, gate: &Gate) -> u32 {
+        let words = self.engine.rules.prefilter.words();
+        let mut bases = [0u32; 16];
+        let n = gate.sources.len();
+        if n > bases.len() {
+            return 1;
+        }
+        for u in gate.unions.iter().filter(|u| u.chain == gate.chains[0]) {
+            let Some(t) = gate.targets.get(u.source as usize) else { return 1 };
+            let b = self.union_in_slot(t, UNTRANSFORMED, u.base as usize, u.base as usize);
+            if let Some(slot) = bases.get_mut(u.source as usize) {
+                *slot = b;
+            }
+        }
+        let slot = gate.summary as usize;
+        if n == 1 {
+            return self.gate_cache.get(slot).copied().unwrap_or(1);
+        }
+        let s = if bases[..n].iter().all(|b| *b >= 2) {
+            // the first source's entry copied, the others ORed into it
+            let (off, len) = (self.pf_bits.len(), words + 4);
+            let first = bases[0] as usize - 2;
+            if first + len > off {
+                return 1;
+            }
+            self.pf_bits.extend_from_within(first..first + len);
+            let (done, or) = self.pf_bits.split_at_mut(off);
+            for b in &bases[1..n] {
+                let at = *b as usize - 2;
+                if let Some(e) = done.get(at..at + len) {
+                    for (a, b) in or.iter_mut().zip(e) {
+                        *a |= *b;
+                    }
+                }
+            }
+            off as u32 + 2
+        } else {
+            1
+        };
+        if let Some(c) = self.gate_cache.get_mut(slot) {
+            *c = s;
+        }
+        s
+    }
+
     /// Does the preimage `pre` of a union rule bit `id` out, from the bytes the members of `src` hold (kept
     /// after the untransformed union, computed here if not yet) and whether their untransformed scans set
     /// `id`? Exact: `prefilter::preimage` proves that no member's transformed form then meets the condition,
@@ -390,13 +515,11 @@ impl Transaction {
     /// untransformed union records the bytes its members hold), it is the untransformed union (`base`).
     fn union_in_slot(&mut self, src: &Target, chain_id: ChainId, slot: usize, base: usize) -> u32 {
         let words = self.engine.rules.prefilter.words();
-        for i in [slot, base] {
-            if self.gate_cache.len() <= i {
-                self.gate_cache.resize(i + 1, 0);
-            }
-        }
-        if self.gate_cache[slot] != 0 {
-            return self.gate_cache[slot];
+        // `gate_open` sized the cache to the gate's highest number: a slot out of it is only inconclusive
+        match self.gate_cache.get(slot) {
+            Some(c) if *c != 0 => return *c,
+            Some(_) => {}
+            None => return 1,
         }
         let engine = Arc::clone(&self.engine);
         let chain = &engine.rules.chains[chain_id as usize];
@@ -406,13 +529,17 @@ impl Transaction {
             let present = (b >= 2).then(|| self.pf_bits.get(at - 2 + words..at - 2 + words + 4)).flatten();
             if let Some(p) = present {
                 if chain.keeps_up_to_case(&[p[0], p[1], p[2], p[3]]) {
-                    self.gate_cache[slot] = b;
+                    if let Some(c) = self.gate_cache.get_mut(slot) {
+                        *c = b;
+                    }
                     return b;
                 }
             }
         }
         let u = self.union_of(src, chain_id).map_or(1, |off| off + 2);
-        self.gate_cache[slot] = u;
+        if let Some(c) = self.gate_cache.get_mut(slot) {
+            *c = u;
+        }
         u
     }
 
