@@ -177,49 +177,83 @@ pub fn detect_own_form(input: &[u8]) -> Option<Finding> {
 fn may_fire_plain(v: &[u8]) -> bool {
     let grams = sensitive_grams();
     for (i, &b) in v.iter().enumerate() {
-        match b {
-            b':' => return true,
-            b'/' | b'.' | b'_' => {
+        match PLAIN_BYTE[usize::from(b)] {
+            PLAIN => {}
+            GRAM_BYTE => {
                 if b != b'_' && v.get(i + 1) == Some(&b) {
                     return true;
                 }
+                // the windows of three bytes holding this one
                 for s in i.saturating_sub(2)..=i {
                     if let Some(w) = v.get(s..s + 3) {
-                        let key = u32::from_be_bytes([0, w[0], w[1], w[2]]) | 0x0020_2020;
-                        if grams.binary_search(&key).is_ok() {
+                        if grams.may_hold(gram_key(w)) {
                             return true;
                         }
                     }
                 }
             }
-            b'\\' => return true,
-            0x20..=0x7e => {}
             _ => return true,
         }
     }
     false
 }
 
-/// One three-byte gram of every [`SENSITIVE`] name: its first window holding a `/`, `.` or `_` (every name has
-/// one: checked in the tests), each byte with bit 0x20 set (ASCII lowercasing for letters, and the same
-/// mapping applied to the value's windows: a key may stand for a few byte triples, never fewer), sorted.
-fn sensitive_grams() -> &'static [u32] {
-    static GRAMS: std::sync::OnceLock<Vec<u32>> = std::sync::OnceLock::new();
+/// [`may_fire_plain`]'s byte kinds: printable ASCII it passes over, the bytes grams are found around, and the
+/// bytes that answer "maybe" at once (`:`, `\`, controls, DEL and non-ASCII).
+const PLAIN: u8 = 0;
+const GRAM_BYTE: u8 = 1;
+const MAYBE: u8 = 2;
+static PLAIN_BYTE: [u8; 256] = {
+    let mut t = [MAYBE; 256];
+    let mut b = 0x20;
+    while b < 0x7f {
+        t[b] = match b as u8 {
+            b'/' | b'.' | b'_' => GRAM_BYTE,
+            b':' | b'\\' => MAYBE,
+            _ => PLAIN,
+        };
+        b += 1;
+    }
+    t
+};
+
+/// A window's key: its three bytes, each with bit 0x20 set (ASCII lowercasing for letters; the same mapping on
+/// the names' grams, so a key may stand for a few byte triples, never fewer).
+fn gram_key(w: &[u8]) -> u32 {
+    u32::from_be_bytes([0, w[0], w[1], w[2]]) | 0x0020_2020
+}
+
+/// A bit set of hashed gram keys: a key's bit set when some gram hashes there (a false "maybe" only costs the
+/// analysis).
+struct GramFilter([u64; 64]);
+
+impl GramFilter {
+    fn slot(key: u32) -> usize {
+        (key.wrapping_mul(0x9E37_79B1) >> 20) as usize
+    }
+
+    fn may_hold(&self, key: u32) -> bool {
+        let s = Self::slot(key);
+        self.0[s / 64] & (1 << (s % 64)) != 0
+    }
+}
+
+/// One three-byte gram of every [`SENSITIVE`] name, its first window holding a `/`, `.` or `_` (every name has
+/// one: checked in the tests), as [`gram_key`]s in a [`GramFilter`].
+fn sensitive_grams() -> &'static GramFilter {
+    static GRAMS: std::sync::OnceLock<GramFilter> = std::sync::OnceLock::new();
     GRAMS.get_or_init(|| {
-        let mut g: Vec<u32> = SENSITIVE
-            .iter()
-            .map(|n| {
-                let w = n
-                    .as_bytes()
-                    .windows(3)
-                    .find(|w| w.iter().any(|b| matches!(b, b'/' | b'.' | b'_')))
-                    .expect("every sensitive name holds a `/`, `.` or `_` and three bytes");
-                u32::from_be_bytes([0, w[0], w[1], w[2]]) | 0x0020_2020
-            })
-            .collect();
-        g.sort_unstable();
-        g.dedup();
-        g
+        let mut f = GramFilter([0; 64]);
+        for n in SENSITIVE {
+            let w = n
+                .as_bytes()
+                .windows(3)
+                .find(|w| w.iter().any(|b| matches!(b, b'/' | b'.' | b'_')))
+                .expect("every sensitive name holds a `/`, `.` or `_` and three bytes");
+            let s = GramFilter::slot(gram_key(w));
+            f.0[s / 64] |= 1 << (s % 64);
+        }
+        f
     })
 }
 
