@@ -257,9 +257,34 @@ mod tests {
     #[test]
     fn the_plain_pretest_is_necessary() {
         let atoms: &[&[u8]] = &[
-            b"$ne", b"$where", b"%24ne", b"\\u0024ne", b"{", b"}", b"\"", b"'", b":", b"[", b"]", b"=", b"&",
-            b"||", b"==", b"1", b";", b"return true", b"sleep(", b"this.", b"password.match(", b"db.", b"getCollection(",
-            b" ", b"a", b"null", b"S.", b"b.",
+            b"$ne",
+            b"$where",
+            b"%24ne",
+            b"\\u0024ne",
+            b"{",
+            b"}",
+            b"\"",
+            b"'",
+            b":",
+            b"[",
+            b"]",
+            b"=",
+            b"&",
+            b"||",
+            b"==",
+            b"1",
+            b";",
+            b"return true",
+            b"sleep(",
+            b"this.",
+            b"password.match(",
+            b"db.",
+            b"getCollection(",
+            b" ",
+            b"a",
+            b"null",
+            b"S.",
+            b"b.",
         ];
         let check = |v: &[u8]| {
             if detect_plain(v, true).is_some() {

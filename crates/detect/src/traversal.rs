@@ -622,8 +622,27 @@ mod tests {
     #[test]
     fn the_plain_pretest_is_necessary() {
         let mut atoms: Vec<Vec<u8>> = [
-            "/", ".", "..", "_", ":", "//", "\\", " ", "a", "X", "=", ";", "~", "\0", "php:", "file:", "jar:file:",
-            "c:", "?", "-", "1",
+            "/",
+            ".",
+            "..",
+            "_",
+            ":",
+            "//",
+            "\\",
+            " ",
+            "a",
+            "X",
+            "=",
+            ";",
+            "~",
+            "\0",
+            "php:",
+            "file:",
+            "jar:file:",
+            "c:",
+            "?",
+            "-",
+            "1",
         ]
         .iter()
         .map(|a| a.as_bytes().to_vec())
