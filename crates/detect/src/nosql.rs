@@ -134,7 +134,18 @@ pub fn detect_exhaustive(input: &[u8]) -> Option<Finding> {
 /// [`detect`] on a value that is its own only form (see the crate docs, "Own-form entry points").
 #[doc(hidden)]
 pub fn detect_own_form(input: &[u8]) -> Option<Finding> {
+    if !may_fire_plain(input) {
+        return None;
+    }
     detect_plain(input, true)
+}
+
+/// Can [`detect_plain`] (with the shortcut) report `input`? Every operator it reports is a key or a bracketed
+/// name starting with `$` once decoded (the JSON walk undoes `\` escapes, the name's URL decoding `%` ones),
+/// and the `$where` forms need [`may_be_where_js`]: without `$`, `\`, `%` and that, nothing can match. One
+/// `memchr3` and one byte pass, instead of the JSON sniffing, the URL-decoded copy and the splits.
+fn may_fire_plain(input: &[u8]) -> bool {
+    memchr::memchr3(b'$', b'\\', b'%', input).is_some() || may_be_where_js(input)
 }
 
 /// [`detect`] without the base64 layer.
@@ -239,6 +250,70 @@ mod tests {
         ] {
             assert!(detect(a.as_bytes()).is_some(), "{a}");
         }
+    }
+
+    /// `may_fire_plain` never says no where `detect_plain` finds something: every string of up to three atoms
+    /// over the bytes and words the detector reacts to, and 50,000 random strings of up to eight.
+    #[test]
+    fn the_plain_pretest_is_necessary() {
+        let atoms: &[&[u8]] = &[
+            b"$ne",
+            b"$where",
+            b"%24ne",
+            b"\\u0024ne",
+            b"{",
+            b"}",
+            b"\"",
+            b"'",
+            b":",
+            b"[",
+            b"]",
+            b"=",
+            b"&",
+            b"||",
+            b"==",
+            b"1",
+            b";",
+            b"return true",
+            b"sleep(",
+            b"this.",
+            b"password.match(",
+            b"db.",
+            b"getCollection(",
+            b" ",
+            b"a",
+            b"null",
+            b"S.",
+            b"b.",
+        ];
+        let check = |v: &[u8]| {
+            if detect_plain(v, true).is_some() {
+                assert!(may_fire_plain(v), "{:?}", String::from_utf8_lossy(v));
+            }
+            assert_eq!(detect_own_form(v), detect_plain(v, true), "{:?}", String::from_utf8_lossy(v));
+        };
+        let k = atoms.len();
+        for code in 0..k * k * k {
+            check(&[atoms[code % k], atoms[code / k % k], atoms[code / k / k]].concat());
+        }
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..50_000 {
+            let mut v = Vec::new();
+            for _ in 0..next() % 9 {
+                v.extend_from_slice(atoms[(next() % k as u64) as usize]);
+            }
+            check(&v);
+        }
+        for a in [&br#"{"a":{"$ne":1}}"#[..], br#"{"a":{"\u0024ne":1}}"#, b"a[%24ne]=1", b"'; return true; var x='"] {
+            assert!(detect_plain(a, true).is_some() && may_fire_plain(a), "{}", String::from_utf8_lossy(a));
+        }
+        assert!(!may_fire_plain(b"anchor-bench/1.0 (wrk)"));
     }
 
     #[test]

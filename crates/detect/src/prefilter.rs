@@ -135,13 +135,16 @@ pub struct Classes {
     known: u16,
     /// Is the value base64 of text? `None` until a class needs to know.
     base64: Option<bool>,
+    /// The byte pass's [`BYTE_CLASSES`] bits from [`B64_KIND_SHIFT`] up: the base64 kinds of `v`'s bytes, and
+    /// [`B64_EDGE`] when one of them is in neither alphabet (then the base64 test runs whole).
+    b64_bits: u8,
 }
 
 impl Classes {
     /// The byte pass over `v` (the same `v` must be given to [`Classes::may_match`]).
     pub fn of(v: &[u8]) -> Classes {
         if v.is_empty() {
-            return Classes { yes: 0, known: u16::MAX, base64: Some(false) };
+            return Classes { yes: 0, known: u16::MAX, base64: Some(false), b64_bits: 0 };
         }
         let mut set = 0u32;
         for &b in v {
@@ -150,11 +153,38 @@ impl Classes {
         // The same pass answers the base64 test for most values: a byte outside both alphabets that trimming
         // and padding do not remove, or letters and digits that are not mixed, and `base64_payload` says no
         // (it needs every body byte in an alphabet, and mixed kinds over the body, a subset of the value).
-        let kinds = (set >> B64_KIND_SHIFT) as u8 & base64::KINDS;
+        let b64_bits = (set >> B64_KIND_SHIFT) as u8;
+        let kinds = b64_bits & base64::KINDS;
         let base64 = (set & B64_OTHER != 0 || !base64::mixed(kinds)).then_some(false);
         // A byte decides the classes it names; the others may still pass by a word or by base64.
         let set = set as u16;
-        Classes { yes: set, known: set, base64 }
+        Classes { yes: set, known: set, base64, b64_bits }
+    }
+
+    /// Is `v` base64 of text (`base64_payload(v).is_some()`)? Answered at most once: by the byte pass, else
+    /// from its kinds when every byte of `v` is in an alphabet, else by the whole test.
+    #[inline]
+    fn is_base64(&mut self, v: &[u8]) -> bool {
+        match self.base64 {
+            Some(known) => known,
+            None => {
+                let found = self.base64_test(v);
+                self.base64 = Some(found);
+                found
+            }
+        }
+    }
+
+    /// The base64 test the byte pass left open (out of line: most values never get here).
+    #[inline(never)]
+    fn base64_test(&self, v: &[u8]) -> bool {
+        // every byte in an alphabet (none trimmed, no padding): the test skips its trimming and alphabet pass
+        // and starts from the byte pass's kinds
+        if self.b64_bits & (B64_EDGE >> B64_KIND_SHIFT) as u8 == 0 {
+            base64::is_payload_whole(v, self.b64_bits & base64::KINDS)
+        } else {
+            base64_payload(v).is_some()
+        }
     }
 
     /// May `class`'s detector fire on `v`? Exactly [`may_match`]`(class, v)`.
@@ -162,7 +192,7 @@ impl Classes {
     pub fn may_match(&mut self, class: Class, v: &[u8]) -> bool {
         let b = bit(class);
         if self.known & b == 0 {
-            let yes = self.word(class, v) || *self.base64.get_or_insert_with(|| base64_payload(v).is_some());
+            let yes = self.word(class, v) || self.is_base64(v);
             self.known |= b;
             if yes {
                 self.yes |= b;
@@ -204,7 +234,7 @@ impl Classes {
         if unknown != 0 {
             // `may_match` per unknown class, in one go: base64 of text passes them all, otherwise each passes
             // by its word test (classes without one need base64, so the test runs anyway)
-            if *self.base64.get_or_insert_with(|| base64_payload(v).is_some()) {
+            if self.is_base64(v) {
                 self.yes |= unknown;
             } else {
                 for c in WORD_TESTED {
@@ -266,6 +296,9 @@ static BYTE_CLASSES: [u32; 256] = {
         if kind == 0 && !base64::may_surround_body(b as u8) {
             t[b] |= B64_OTHER;
         }
+        if kind == 0 {
+            t[b] |= B64_EDGE;
+        }
         if b == b'.' as usize {
             t[b] |= DOT as u32;
         }
@@ -325,6 +358,9 @@ const NON_WORD_BYTE: u16 = 1 << 15;
 /// [`BYTE_CLASSES`] bits 16–20: the byte's base64 kind; bit 21: a byte that rules base64 out.
 const B64_KIND_SHIFT: u32 = 16;
 const B64_OTHER: u32 = 1 << 21;
+/// Bit 22: a byte in neither alphabet (the [`B64_OTHER`] ones, and the whitespace and `=` trimming and padding
+/// may remove): without one, the value is all alphabet, its own base64 body.
+const B64_EDGE: u32 = 1 << 22;
 
 /// Does `v` contain `needle` (lowercase ASCII, starting with a letter), ignoring ASCII case? The prototype
 /// test runs on every parameter value and name: candidates are found by their first byte (`memchr2`, both
@@ -456,6 +492,13 @@ mod tests {
             if Classes::of(v).base64 == Some(false) {
                 assert!(base64_payload(v).is_none(), "ruled out, but base64 of text: {:?}", String::from_utf8_lossy(v));
             }
+            // the test the classes run when asked (from the byte pass's kinds on an all-alphabet value)
+            assert_eq!(
+                Classes::of(v).is_base64(v),
+                base64_payload(v).is_some(),
+                "is_base64 on {:?}",
+                String::from_utf8_lossy(v)
+            );
         };
         let encode = |text: &[u8], url: bool, pad: bool| {
             let abc: &[u8] = if url {
@@ -508,6 +551,30 @@ mod tests {
                 }
                 check(&v);
                 check(&[&b"JHtqbmRp"[..], &v].concat());
+            }
+        }
+        // all-alphabet values past the length checks (ids, tokens, names, and base64 of text with a byte
+        // changed), where `is_base64` starts from the byte pass's kinds: the decoder's every exit
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let pools: [&[u8]; 4] =
+            [b"0123456789abcdef-", b"aZ09+/-_", b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", b"Ab3/+-"];
+        for _ in 0..200_000 {
+            let pool = pools[(next() % 4) as usize];
+            let mut v: Vec<u8> = (0..next() % 48).map(|_| pool[(next() % pool.len() as u64) as usize]).collect();
+            check(&v);
+            let e = encode(&v, next() % 2 == 0, false);
+            check(&e);
+            if !e.is_empty() {
+                let at = (next() % e.len() as u64) as usize;
+                v = e;
+                v[at] = pool[(next() % pool.len() as u64) as usize];
+                check(&v);
             }
         }
         assert_eq!(Classes::of(b"application/json").base64, Some(false), "one letter kind");

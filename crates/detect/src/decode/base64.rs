@@ -85,6 +85,23 @@ pub fn base64_payload(input: &[u8]) -> Option<Vec<u8>> {
         }
         kinds |= k;
     }
+    payload_of_body(body, kinds)
+}
+
+/// Is `v` base64 of text, for a `v` every byte of which is in an alphabet (a [`kind`] other than 0) and whose
+/// kinds are `kinds`? Exactly `base64_payload(v).is_some()` on such a value: there is nothing to trim and no
+/// padding, so `v` is its own body, and the alphabet pass's kinds are known (the prefilter's byte pass
+/// computed them: `crate::prefilter::Classes`).
+pub(crate) fn is_payload_whole(v: &[u8], kinds: u8) -> bool {
+    debug_assert!(v.iter().all(|&b| kind(b) != 0) && v.iter().fold(0, |k, &b| k | kind(b)) == kinds);
+    if v.len() < MIN_LEN || v.len() > MAX_LEN || v.len() % 4 == 1 {
+        return false;
+    }
+    payload_of_body(v, kinds).is_some()
+}
+
+/// [`base64_payload`] after its alphabet pass: `body` (padding removed) is all alphabet bytes, of `kinds`.
+fn payload_of_body(body: &[u8], kinds: u8) -> Option<Vec<u8>> {
     if kinds & (STD | URL) == STD | URL {
         return None;
     }
