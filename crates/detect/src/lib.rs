@@ -29,6 +29,8 @@ pub mod proto;
 pub mod sqli;
 pub mod ssrf;
 pub mod ssti;
+#[cfg(test)]
+mod test_util;
 pub mod traversal;
 pub mod xss;
 pub mod xxe;

@@ -296,20 +296,7 @@ mod tests {
         for code in 0..k * k * k {
             check(&[atoms[code % k], atoms[code / k % k], atoms[code / k / k]].concat());
         }
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
-        for _ in 0..50_000 {
-            let mut v = Vec::new();
-            for _ in 0..next() % 9 {
-                v.extend_from_slice(atoms[(next() % k as u64) as usize]);
-            }
-            check(&v);
-        }
+        crate::test_util::random_concatenations(atoms, 0x2545_f491_4f6c_dd1d, 50_000, check);
         for a in [&br#"{"a":{"$ne":1}}"#[..], br#"{"a":{"\u0024ne":1}}"#, b"a[%24ne]=1", b"'; return true; var x='"] {
             assert!(detect_plain(a, true).is_some() && may_fire_plain(a), "{}", String::from_utf8_lossy(a));
         }

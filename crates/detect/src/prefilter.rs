@@ -555,13 +555,7 @@ mod tests {
         }
         // all-alphabet values past the length checks (ids, tokens, names, and base64 of text with a byte
         // changed), where `is_base64` starts from the byte pass's kinds: the decoder's every exit
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::test_util::xorshift(0x9e37_79b9_7f4a_7c15);
         let pools: [&[u8]; 4] =
             [b"0123456789abcdef-", b"aZ09+/-_", b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", b"Ab3/+-"];
         for _ in 0..200_000 {

@@ -663,20 +663,7 @@ mod tests {
             check(&[&atoms[a][..], &atoms[b], &atoms[c]].concat());
             check(&[&b"/"[..], &atoms[a], &atoms[b], &atoms[c]].concat());
         }
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
-        for _ in 0..50_000 {
-            let mut v = Vec::new();
-            for _ in 0..next() % 9 {
-                v.extend_from_slice(&atoms[(next() % k as u64) as usize]);
-            }
-            check(&v);
-        }
+        crate::test_util::random_concatenations(&atoms, 0x9e37_79b9_7f4a_7c15, 50_000, check);
         // the benign values the gate meets most
         for v in ["/api/items", "anchor-bench/1.0 (wrk)", "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0", "en-GB"] {
             assert!(!may_fire_plain(v.as_bytes()), "{v}");
