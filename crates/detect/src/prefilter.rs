@@ -562,7 +562,7 @@ mod tests {
             let pool = pools[(next() % 4) as usize];
             let mut v: Vec<u8> = (0..next() % 48).map(|_| pool[(next() % pool.len() as u64) as usize]).collect();
             check(&v);
-            let e = encode(&v, next() % 2 == 0, false);
+            let e = encode(&v, next().is_multiple_of(2), false);
             check(&e);
             if !e.is_empty() {
                 let at = (next() % e.len() as u64) as usize;
