@@ -152,7 +152,8 @@ pub(crate) fn number_gate_slots(phases: &mut [Vec<Rule>]) {
     for r in phases.iter_mut().flatten() {
         if let Some(g) = &mut r.gate {
             g.summary = match g.sources.as_slice() {
-                [one] => ids.get(&(one.clone(), UNTRANSFORMED)).copied().unwrap_or(0),
+                // every union of one source has that source's untransformed number as its base
+                [_] => g.unions.first().map_or(0, |u| u.base),
                 many => {
                     let next = after_unions + summaries.len() as u32;
                     *summaries.entry(many.to_vec()).or_insert(next)
@@ -450,6 +451,7 @@ impl Transaction {
         if n > bases.len() {
             return 1;
         }
+        // one union per source (those of the first chain), each naming its source's untransformed number
         for u in gate.unions.iter().filter(|u| u.chain == gate.chains[0]) {
             let Some(t) = gate.targets.get(u.source as usize) else { return 1 };
             let b = self.union_in_slot(t, UNTRANSFORMED, u.base as usize, u.base as usize);
