@@ -7,17 +7,6 @@
 mod common;
 
 use common::*;
-use portcullis_waf::Engine;
-use std::sync::Arc;
-
-/// (URI, headers, expected matches)
-type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [u32]);
-
-fn pair(rules: &str) -> (Arc<Engine>, Arc<Engine>) {
-    let on = Arc::new(Engine::from_str(rules, "t.conf").unwrap());
-    let off = Arc::new(Engine::from_str(rules, "t.conf").unwrap().with_rx_prefilter(false));
-    (on, off)
-}
 
 /// Each rule can match only one form of a value: the value as extracted (1), an intermediate form (2: `a b`
 /// exists only between the decode and the whitespace removal; 3: before the last of three steps), or the
@@ -32,7 +21,7 @@ SecRule ARGS_NAMES "@rx k e y" "id:5,phase:1,pass,log,t:urlDecodeUni,t:removeWhi
 
 #[test]
 fn multi_match_gate_reads_every_form_of_the_chain() {
-    let (on, off) = pair(MULTI);
+    let (on, off) = prefilter_pair(MULTI);
     let cases: [Case; 8] = [
         ("/a?q=hello", &[], &[]),
         ("/a?q=%2541", &[], &[1]),
@@ -60,7 +49,7 @@ fn multi_match_gate_reads_every_form_of_the_chain() {
 /// may skip rules, never a match.
 #[test]
 fn multi_match_gate_agrees_with_no_prefilter_on_generated_values() {
-    let (on, off) = pair(MULTI);
+    let (on, off) = prefilter_pair(MULTI);
     let alphabet = ["a", "b", "c", "k", "y", "e", "%2520", "%2541", "+", "%252F", ".", "%26lt;", "x", "%25"];
     let mut gated = 0;
     let mut n = 0;
@@ -91,7 +80,7 @@ SecRule ARGS:q "@rx union select" "id:3,phase:1,pass,log,t:urlDecodeUni"
 SecRule ARGS:q|!ARGS:q "@rx union select" "id:4,phase:1,pass,log,t:urlDecodeUni"
 SecRule REQUEST_HEADERS:X-A|REQUEST_HEADERS "@rx evil" "id:5,phase:1,pass,log"
 "#;
-    let (on, off) = pair(rules);
+    let (on, off) = prefilter_pair(rules);
     let cases: [Case; 7] = [
         ("/a?r=union%2520select", &[("User-Agent", "curl"), ("X-Other", "sqlmap evil")], &[5]),
         ("/a", &[("user-agent", "sqlmap/1")], &[1]),

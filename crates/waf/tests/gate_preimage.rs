@@ -11,10 +11,8 @@ use common::*;
 use portcullis_waf::prefilter::{has, preimage::Preimage};
 use portcullis_waf::seclang::{compile, loader, RuleSet};
 use portcullis_waf::transforms::triggers::bytes_present;
-use portcullis_waf::Engine;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 
 fn crs_rules() -> RuleSet {
     let dir = crs_dir();
@@ -198,13 +196,9 @@ SecRule ARGS "@rx ;" "id:5,phase:1,pass,log,t:trim,t:urlDecodeUni"
 SecRule ARGS "@rx [<>]" "id:6,phase:1,pass,log,t:urlDecodeUni,t:htmlEntityDecode,multiMatch"
 "#;
 
-/// (URI, headers, expected matches)
-type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [u32]);
-
 #[test]
 fn preimage_shortcut_agrees_with_no_prefilter() {
-    let on = Arc::new(Engine::from_str(RULES, "t.conf").unwrap());
-    let off = Arc::new(Engine::from_str(RULES, "t.conf").unwrap().with_rx_prefilter(false));
+    let (on, off) = prefilter_pair(RULES);
     let accept = ("Accept", "text/html,application/xhtml+xml;q=0.9");
     let cases: &[Case] = &[
         ("/a?q=hello+world", &[accept], &[]),

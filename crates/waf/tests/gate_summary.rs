@@ -7,8 +7,6 @@
 mod common;
 
 use common::*;
-use portcullis_waf::Engine;
-use std::sync::Arc;
 
 /// Every rule reads several sources, so it has a summary; each source can supply the bytes the chain needs
 /// alone: `%` (urlDecodeUni), `&` (htmlEntityDecode), the literal raw, or one form of a `multiMatch` chain.
@@ -20,13 +18,9 @@ SecRule ARGS|REQUEST_HEADERS:X-B "@rx drop" "id:4,phase:1,pass,log,t:urlDecodeUn
 SecRule ARGS|REQUEST_HEADERS:X-A|REQUEST_HEADERS:X-B|REQUEST_COOKIES "@rx <ifr" "id:5,phase:2,pass,log,t:urlDecodeUni,t:htmlEntityDecode,setvar:tx.five=%{MATCHED_VAR}"
 "#;
 
-/// (URI, headers, expected matching ids)
-type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [u32]);
-
 #[test]
 fn summary_agrees_with_no_prefilter_on_every_source() {
-    let on = Arc::new(Engine::from_str(RULES, "s.conf").unwrap());
-    let off = Arc::new(Engine::from_str(RULES, "s.conf").unwrap().with_rx_prefilter(false));
+    let (on, off) = prefilter_pair(RULES);
     let cases: [Case; 16] = [
         ("/a?q=hello", &[("X-A", "fine"), ("X-B", "also fine")], &[]),
         // the needed bytes in the last source only (a summary built from fewer sources misses these)

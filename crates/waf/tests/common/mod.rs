@@ -63,6 +63,17 @@ pub fn get_exact(engine: &Arc<Engine>, uri: &str, headers: &[(&str, &str)]) -> T
     tx
 }
 
+/// A request case of the gate tests: (URI, headers, the ids expected to match).
+pub type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [u32]);
+
+/// The engine of `rules` with the regex prefilter (and so the gate) on, and the same engine with it off:
+/// the reference every gate shortcut is compared with.
+pub fn prefilter_pair(rules: &str) -> (Arc<Engine>, Arc<Engine>) {
+    let on = Arc::new(Engine::from_str(rules, "t.conf").unwrap());
+    let off = Arc::new(Engine::from_str(rules, "t.conf").unwrap().with_rx_prefilter(false));
+    (on, off)
+}
+
 /// Everything a transaction's matches leave behind: ids with their logged data, then TX.
 pub type Outcome = (Vec<String>, Vec<(Vec<u8>, Vec<u8>)>);
 
