@@ -87,8 +87,8 @@ pub struct Transform {
     /// The step's trigger bytes (`triggers::step_triggers`, a 256-bit set holding no letter): without one,
     /// it changes a value at most in letter case. `None` when it may change any value. Filled by [`lookup`].
     pub triggers: Option<[u64; 4]>,
-    /// Does the step change letter case on its own (`lowercase`, `uppercase`, `cmdLine`)? The others hand a
-    /// value without their triggers back borrowed and whole.
+    /// Does the step change letter case on its own (`lowercase`, `uppercase`, `cmdLine`: declared in the table)?
+    /// The others hand a value without their triggers back borrowed and whole.
     pub changes_case: bool,
 }
 
@@ -118,13 +118,18 @@ const fn t(name: &'static str, apply: fn(&[u8]) -> Cow<'_, [u8]>) -> Transform {
     Transform { name, apply, triggers: None, changes_case: false }
 }
 
+/// A table entry for a transformation that changes letter case on its own ([`Transform::changes_case`]).
+const fn case_changing(name: &'static str, apply: fn(&[u8]) -> Cow<'_, [u8]>) -> Transform {
+    Transform { name, apply, triggers: None, changes_case: true }
+}
+
 /// The registry: lowercase key → transformation. Aliases are extra keys for the same entry.
 static TABLE: &[(&str, Transform)] = &[
     ("base64decode", t("base64Decode", base64_decode::base64_decode)),
     ("base64decodeext", t("base64DecodeExt", base64_decode_ext::base64_decode_ext)),
     ("base64encode", t("base64Encode", base64_encode::base64_encode)),
     ("base64ifencoded", t("base64IfEncoded", base64_if_encoded::base64_if_encoded)),
-    ("cmdline", t("cmdLine", cmd_line::cmd_line)),
+    ("cmdline", case_changing("cmdLine", cmd_line::cmd_line)),
     ("compresswhitespace", t("compressWhitespace", compress_whitespace::compress_whitespace)),
     ("cssdecode", t("cssDecode", css_decode::css_decode)),
     ("deepdecode", t("deepDecode", deep_decode::deep_decode)),
@@ -134,7 +139,7 @@ static TABLE: &[(&str, Transform)] = &[
     ("htmlentitydecode", t("htmlEntityDecode", html_entity_decode::html_entity_decode)),
     ("jsdecode", t("jsDecode", js_decode::js_decode)),
     ("length", t("length", length::length)),
-    ("lowercase", t("lowercase", lowercase::lowercase)),
+    ("lowercase", case_changing("lowercase", lowercase::lowercase)),
     ("md5", t("md5", md5::md5)),
     ("normalizepath", t("normalizePath", normalize_path::normalize_path)),
     ("normalisepath", t("normalizePath", normalize_path::normalize_path)),
@@ -154,7 +159,7 @@ static TABLE: &[(&str, Transform)] = &[
     ("trim", t("trim", trim::trim)),
     ("trimleft", t("trimLeft", trim_left::trim_left)),
     ("trimright", t("trimRight", trim_right::trim_right)),
-    ("uppercase", t("uppercase", uppercase::uppercase)),
+    ("uppercase", case_changing("uppercase", uppercase::uppercase)),
     ("urldecode", t("urlDecode", url_decode::url_decode)),
     ("urldecodeuni", t("urlDecodeUni", url_decode_uni::url_decode_uni)),
     ("urlencode", t("urlEncode", url_encode::url_encode)),
@@ -165,8 +170,7 @@ static TABLE: &[(&str, Transform)] = &[
 /// and for `none`, which the engine handles itself.
 pub fn lookup(name: &str) -> Option<Transform> {
     let tr = TABLE.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, tr)| *tr)?;
-    let changes_case = matches!(tr.name, "lowercase" | "uppercase" | "cmdLine");
-    Some(Transform { triggers: triggers::step_triggers(&tr), changes_case, ..tr })
+    Some(Transform { triggers: triggers::step_triggers(&tr), ..tr })
 }
 
 /// Every registered name (lowercase keys, aliases included), for diagnostics and tests.
