@@ -9,7 +9,8 @@
 #   bench/cpu-ab.sh target/release/portcullis:plain target/release/portcullis:limits
 #   bench/cpu-ab.sh nginx target/release/portcullis      (`nginx`: the harness's nginx proxy, master + worker)
 #
-# It starts the harness's origin (`run.sh serve`, TARGETS=direct) on BASE_PORT and stops it at the end.
+# It starts the harness's origin (`run.sh serve`, TARGETS=direct) on BASE_PORT and stops it at the end. A round
+# whose responses were errors (an origin not up, a blocked workload) ends the script with exit 1.
 set -euo pipefail
 [ $# -ge 1 ] || { sed -n '2,10p' "$0"; exit 2; }
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -24,13 +25,15 @@ DIR="$(mktemp -d)"
 
 targets=direct
 for cand in "$@"; do [ "$cand" = nginx ] && targets=direct,nginx; done
-BASE_PORT="$BASE_PORT" TARGETS="$targets" "$SHARED/run.sh" serve > "$DIR/origin.log" 2>&1 &
+# the harness reads WORKLOADS, DURATION and ROUNDS too (as lists and wrk durations): not this script's values
+env -u WORKLOADS -u DURATION -u ROUNDS BASE_PORT="$BASE_PORT" TARGETS="$targets" "$SHARED/run.sh" serve > "$DIR/origin.log" 2>&1 &
 ORIGIN=$!
 trap 'pkill -P "$ORIGIN" 2>/dev/null || true; kill "$ORIGIN" 2>/dev/null || true; rm -rf "$DIR"' EXIT
-for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$BASE_PORT/" && break; sleep 0.2; done
-if [ "$targets" != direct ]; then
-    for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$((BASE_PORT + 1))/" && break; sleep 0.2; done
-fi
+# run.sh waits up to 30 s for an idle machine before it starts the servers
+for port in $BASE_PORT $([ "$targets" != direct ] && echo $((BASE_PORT + 1))); do
+    for _ in $(seq 300); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.2; done
+    curl -s -o /dev/null "http://127.0.0.1:$port/" || { echo "the harness did not start port $port:" >&2; cat "$DIR/origin.log" >&2; exit 1; }
+done
 
 # utime+stime (ticks) of a process and its children (nginx's master and worker).
 jiffies() {
@@ -64,12 +67,18 @@ for r in $(seq "$ROUNDS"); do
             fi
             taskset -c 0 wrk -t1 -c8 -d1s -s "$DIR/$w.lua" "$url" > /dev/null
             before=$(jiffies "$gw")
-            n=$(taskset -c 0 wrk -t1 -c8 -d"${DURATION}s" -s "$DIR/$w.lua" "$url" |
-                grep -o 'requests=[0-9]*' | cut -d= -f2)
+            res=$(taskset -c 0 wrk -t1 -c8 -d"${DURATION}s" -s "$DIR/$w.lua" "$url" | grep ABRESULT)
             after=$(jiffies "$gw")
+            n=$(grep -o 'requests=[0-9]*' <<<"$res" | cut -d= -f2)
+            # error responses (>= 400) or socket errors: the CPU was spent on another path than the workload's
+            errs=$(grep -o 'err_[a-z]*=[0-9]*' <<<"$res" | awk -F= '{s += $2} END {print s + 0}')
             if [ "$cand" != nginx ]; then
                 kill "$gw"
                 wait "$gw" 2>/dev/null || true
+            fi
+            if [ -z "$n" ] || [ "$n" -eq 0 ] || [ "$errs" -ne 0 ]; then
+                echo "round $r  $w  $cand  requests ${n:-0}  errors $errs: not a measurement of the workload" >&2
+                exit 1
             fi
             echo "round $r  $w  $cand  requests $n  cpu_us_per_request $(( (after - before) * 1000000 / TCK / n ))"
         done
