@@ -376,7 +376,11 @@ mod tests {
             }
             // `jar:http://host/a.jar!/`: Java fetches and opens the archive.
             if scheme_start >= 4 && b[scheme_start - 4..scheme_start].eq_ignore_ascii_case(b"jar:") {
-                return Some(finding("jar: URL makes the server fetch an archive", scheme_start - 4..auth_start, "jar"));
+                return Some(finding(
+                    "jar: URL makes the server fetch an archive",
+                    scheme_start - 4..auth_start,
+                    "jar",
+                ));
             }
             if DANGEROUS_SCHEMES.iter().any(|d| d.as_bytes().eq_ignore_ascii_case(scheme)) {
                 let scheme_s = String::from_utf8_lossy(scheme).to_ascii_lowercase();
@@ -417,14 +421,39 @@ mod tests {
     #[test]
     fn the_shortcuts_are_the_analysis() {
         let atoms: [&[u8]; 22] = [
-            b":", b"//", b"/", b"\\\\", b"@", b"?", b"#", b" ", b"[", b"]", b"http", b"gopher", b"jar:",
-            b"127.0.0.1", b"localhost", b"::1", b"10.0.0.5", b":8080", b"a.b", b".", b"-", b"x",
+            b":",
+            b"//",
+            b"/",
+            b"\\\\",
+            b"@",
+            b"?",
+            b"#",
+            b" ",
+            b"[",
+            b"]",
+            b"http",
+            b"gopher",
+            b"jar:",
+            b"127.0.0.1",
+            b"localhost",
+            b"::1",
+            b"10.0.0.5",
+            b":8080",
+            b"a.b",
+            b".",
+            b"-",
+            b"x",
         ];
         let mut hits = 0;
         let mut check = |v: &[u8]| {
             let (a, b) = (analyse(v), analyse_before(v));
             hits += usize::from(a.is_some());
-            assert_eq!(a.map(|f| (f.reason, f.span, f.signature)), b.map(|f| (f.reason, f.span, f.signature)), "{:?}", String::from_utf8_lossy(v));
+            assert_eq!(
+                a.map(|f| (f.reason, f.span, f.signature)),
+                b.map(|f| (f.reason, f.span, f.signature)),
+                "{:?}",
+                String::from_utf8_lossy(v)
+            );
         };
         for x in &atoms {
             for y in &atoms {

@@ -248,8 +248,8 @@ fn the_shellshock_operator_finds_what_its_rx_rule_found() {
 /// kind of Content-Type those rules and their neighbours read (JSON and `+json`, forms, multipart, XML, the
 /// prefix followed by more, upper case, a leading space or line break, empty), with form and JSON bodies and
 /// repeated names, through the pack as shipped and the pack with the `@rx` forms: the same verdict and matches at
-/// every sensitivity. Mutant: `@beginsWith application/jso` for 199001 (`application/jsonp` bodies then parsed
-/// as JSON) fails it.
+/// every sensitivity. Mutant: `@beginsWith application/` for 199001 (form bodies then parsed as JSON, a body
+/// error) fails it.
 #[test]
 fn the_prefix_operators_find_what_their_rx_forms_found() {
     let mut reqs: Vec<Req> = ["corpus", "corpus-holdout"].iter().flat_map(|d| corpus(d)).collect();
@@ -289,9 +289,10 @@ fn the_prefix_operators_find_what_their_rx_forms_found() {
             portcullis_waf_protection::builtin::text(&config.file.waf),
             portcullis_waf_protection::BASE_BODY_ERROR
         );
-        let as_rx = shipped
-            .replace("\"@beginsWith application/json\"", "\"^application/json\"")
-            .replace("\"!@beginsWith application/x-www-form-urlencoded\"", "\"!@rx ^application/x-www-form-urlencoded\"");
+        let as_rx = shipped.replace("\"@beginsWith application/json\"", "\"^application/json\"").replace(
+            "\"!@beginsWith application/x-www-form-urlencoded\"",
+            "\"!@rx ^application/x-www-form-urlencoded\"",
+        );
         assert_eq!(as_rx.matches("^application/").count(), shipped.matches("^application/").count() + 3);
         let ours = Arc::new(Engine::from_str(&shipped, "<pack as shipped>").expect("the pack compiles"));
         let rx = Arc::new(Engine::from_str(&as_rx, "<pack with @rx prefixes>").expect("the @rx forms compile"));

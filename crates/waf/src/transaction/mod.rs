@@ -911,9 +911,8 @@ mod tests {
             tx.process_logging();
             assert_eq!(tx.matches().iter().map(|m| m.id).collect::<Vec<_>>(), vec![2], "phase {phase}");
         }
-        let mut tx = response_tx(
-            "SecResponseBodyAccess Off\nSecAction \"id:3,phase:1,pass,nolog,ctl:responseBodyAccess=On\"\n",
-        );
+        let mut tx =
+            response_tx("SecResponseBodyAccess Off\nSecAction \"id:3,phase:1,pass,nolog,ctl:responseBodyAccess=On\"\n");
         assert!(tx.reads_response_headers());
         assert_eq!(tx.resp.headers.len(), 2, "the body buffer reads the Content-Type");
         tx.append_response_body(b"<p>").expect("under the limit");
