@@ -96,6 +96,11 @@ pub struct RequestCtx {
     /// numbers). A typed slot rather than an entry in `extensions`: it runs on every request of a limited route,
     /// and the type map's first insert allocates the map, its table and a box (≈ 0.5 k instructions).
     pub rate_limit: RateLimitTicket,
+    /// The WAF's per-request state (portcullis-waf-protection's transaction, behind `Any`, so the pipeline does
+    /// not name the engine). A typed slot for the same reason as `rate_limit`: the default protection runs on
+    /// every request, and the type map's first insert allocates the map, its table and a box, and each later
+    /// phase's lookup cloned an `Arc`.
+    pub waf: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 /// What the rate limiter (portcullis-limits) keeps from the request-headers phase for the response-headers and
@@ -137,6 +142,7 @@ impl RequestCtx {
             close_connection: false,
             extensions: http::Extensions::new(),
             rate_limit: RateLimitTicket::default(),
+            waf: None,
         }
     }
 }

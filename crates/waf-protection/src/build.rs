@@ -12,13 +12,15 @@ use portcullis_waf::{Engine, LoadError};
 /// JSON body processors chosen from the Content-Type, and an unparsable body refused (400) in blocking mode;
 /// response bodies only when a rule file says `SecResponseBodyAccess On`. Rule ids 199000–199099 are the
 /// gateway's. The built-in pack, when used, loads between the settings and the body-error rule (so its own
-/// verdicts on a body, e.g. an XXE, come before the generic 400).
+/// verdicts on a body, e.g. an XXE, come before the generic 400). A test of a literal prefix is written
+/// `@beginsWith` rather than as an anchored `@rx` (`^application/json`: the same answer, `^` being the start of
+/// the value, without a regex search on every request with a Content-Type).
 pub const BASE: &str = r#"SecRequestBodyAccess On
 SecRequestBodyLimitAction Reject
 SecResponseBodyAccess Off
 SecResponseBodyMimeType text/plain text/html text/xml
 SecRule REQUEST_HEADERS:Content-Type "^(?:application(?:/soap\+|/)|text/)xml" "id:199000,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=XML"
-SecRule REQUEST_HEADERS:Content-Type "^application/json" "id:199001,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
+SecRule REQUEST_HEADERS:Content-Type "@beginsWith application/json" "id:199001,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
 SecRule REQUEST_HEADERS:Content-Type "^application/[a-z0-9.-]+[+]json" "id:199002,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
 "#;
 

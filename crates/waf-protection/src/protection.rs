@@ -1,5 +1,7 @@
-//! [`WafProtection`]: one engine per config, one transaction per request (kept in `ctx.extensions`).
+//! [`WafProtection`]: one engine per config, one transaction per request (kept in the context's WAF slot,
+//! `ctx.waf`).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
@@ -46,9 +48,9 @@ impl std::fmt::Debug for WafProtection {
     }
 }
 
-/// Per-request state, in `ctx.extensions` (a type map needs `Clone`, hence the `Arc`).
-#[derive(Clone)]
-struct WafTx(Arc<Mutex<TxState>>);
+/// Per-request state, in the context's WAF slot (`RequestCtx::waf`, `Any` to the pipeline); the logging phase
+/// has the context shared only, hence the `Mutex` (never contended: one request's phases run in turn).
+type WafTx = Mutex<TxState>;
 
 struct TxState {
     tx: Transaction,
@@ -118,8 +120,8 @@ impl WafProtection {
         route.and_then(|r| self.routes.get(r)).unwrap_or(&self.default)
     }
 
-    fn state(ctx: &RequestCtx) -> Option<WafTx> {
-        ctx.extensions.get::<WafTx>().cloned()
+    fn state(ctx: &RequestCtx) -> Option<&WafTx> {
+        ctx.waf.as_ref()?.downcast_ref::<WafTx>()
     }
 
     /// Turns an intervention into the one verdict shape; the rule id goes to the log only.
@@ -172,8 +174,26 @@ fn protocol(v: Version) -> &'static str {
     }
 }
 
+/// The request target REQUEST_URI is made from. HTTP/2 requests carry scheme and authority in the URI;
+/// REQUEST_URI is the path and query, as a client on HTTP/1.1 sends it (absolute-form HTTP/1 requests keep
+/// their form: the engine handles it). An origin-form target (no scheme, no authority, a path starting with
+/// `/`: nearly every request) is what `Uri`'s `Display` writes back (its path, then `?` and its query), so it
+/// is borrowed as parsed instead of formatted into a new string (about 1 k instructions per request).
+fn request_target(req: &request::Parts) -> Cow<'_, str> {
+    let pq = req.uri.path_and_query();
+    if req.version == Version::HTTP_2 {
+        return Cow::Borrowed(pq.map_or("/", |p| p.as_str()));
+    }
+    match pq {
+        Some(p) if req.uri.scheme().is_none() && req.uri.authority().is_none() && p.as_str().starts_with('/') => {
+            Cow::Borrowed(p.as_str())
+        }
+        _ => Cow::Owned(req.uri.to_string()),
+    }
+}
+
 fn lock(w: &WafTx) -> std::sync::MutexGuard<'_, TxState> {
-    w.0.lock().unwrap_or_else(|p| p.into_inner())
+    w.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Protection for WafProtection {
@@ -190,13 +210,26 @@ impl Protection for WafProtection {
         if policy.mode == WafMode::Off {
             return Verdict::Continue;
         }
-        let mut tx = self.engine.transaction(TxInfo {
-            unique_id: ctx.request_id.clone(),
-            client_addr: ctx.client_ip,
-            client_port: ctx.conn.peer.port(),
-            server_addr: ctx.conn.local.ip(),
-            server_port: ctx.conn.local.port(),
-        });
+        // The state is boxed first and the transaction filled in place: a `Transaction` is a large struct, and
+        // building it on the stack then moving it into the state and the box copied it whole twice.
+        let mut state = Box::new(Mutex::new(TxState {
+            tx: self.engine.transaction(TxInfo {
+                unique_id: ctx.request_id.clone(),
+                client_addr: ctx.client_ip,
+                client_port: ctx.conn.peer.port(),
+                server_addr: ctx.conn.local.ip(),
+                server_port: ctx.conn.local.port(),
+            }),
+            phase2_done: false,
+            inspect_response: false,
+            held: Vec::new(),
+            released: false,
+            status: 0,
+            expected_len: None,
+            seen: 0,
+            finished: false,
+        }));
+        let tx = &mut state.get_mut().unwrap_or_else(|p| p.into_inner()).tx;
         tx.set_engine_mode(engine_mode(policy.mode));
         if !policy.remove.is_empty() {
             tx.remove_rules_by_id(&policy.remove);
@@ -207,14 +240,7 @@ impl Protection for WafProtection {
             tx.pin_tx("blocking_paranoia_level", &level);
             tx.pin_tx("detection_paranoia_level", &level);
         }
-        // HTTP/2 requests carry scheme and authority in the URI; REQUEST_URI is the path and query, as a
-        // client on HTTP/1.1 sends it (absolute-form HTTP/1 requests keep their form: the engine handles it).
-        let uri = if req.version == Version::HTTP_2 {
-            req.uri.path_and_query().map_or_else(|| "/".to_string(), |p| p.as_str().to_string())
-        } else {
-            req.uri.to_string()
-        };
-        tx.request_line(req.method.as_str(), &uri, protocol(req.version));
+        tx.request_line(req.method.as_str(), &request_target(req), protocol(req.version));
         if !req.headers.contains_key(http::header::HOST) {
             if let Some(a) = req.uri.authority() {
                 tx.request_header(b"Host", a.as_str().as_bytes());
@@ -224,18 +250,7 @@ impl Protection for WafProtection {
             with_canonical(n.as_str().as_bytes(), |n| tx.request_header(n, v.as_bytes()));
         }
         let iv = tx.process_request_headers();
-        let state = TxState {
-            tx,
-            phase2_done: false,
-            inspect_response: false,
-            held: Vec::new(),
-            released: false,
-            status: 0,
-            expected_len: None,
-            seen: 0,
-            finished: false,
-        };
-        ctx.extensions.insert(WafTx(Arc::new(Mutex::new(state))));
+        ctx.waf = Some(state);
         match iv {
             Some(iv) => self.verdict(&iv),
             None => Verdict::Continue,
@@ -243,13 +258,13 @@ impl Protection for WafProtection {
     }
 
     fn request_body_need(&self, ctx: &RequestCtx) -> Option<BodyNeed> {
-        ctx.extensions.get::<WafTx>()?;
+        Self::state(ctx)?;
         Some(BodyNeed::Buffer(self.engine.settings().request_body_limit))
     }
 
     fn request_body_filter(&self, ctx: &mut RequestCtx, chunk: &Bytes, _end: bool) -> Verdict {
         let Some(w) = Self::state(ctx) else { return Verdict::Continue };
-        let mut st = lock(&w);
+        let mut st = lock(w);
         if st.phase2_done {
             return Verdict::Continue;
         }
@@ -270,7 +285,7 @@ impl Protection for WafProtection {
         _req: &mut request::Parts,
     ) -> Verdict {
         let Some(w) = Self::state(ctx) else { return Verdict::Continue };
-        let mut st = lock(&w);
+        let mut st = lock(w);
         match self.ensure_phase2(&mut st) {
             // This phase cannot close the connection; a `drop` is answered with a plain refusal.
             Some(Verdict::Close) => {
@@ -283,7 +298,7 @@ impl Protection for WafProtection {
 
     fn response_headers_filter(&self, ctx: &mut RequestCtx, resp: &mut response::Parts) -> Verdict {
         let Some(w) = Self::state(ctx) else { return Verdict::Continue };
-        let mut st = lock(&w);
+        let mut st = lock(w);
         // Our own refusal: the transaction already has its intervention; nothing more to inspect, so phase 5
         // and the log lines now, before the refusal goes out.
         if st.tx.intervention().is_some() {
@@ -301,8 +316,11 @@ impl Protection for WafProtection {
             };
         }
         st.tx.response_status(resp.status.as_u16(), protocol(resp.version));
-        for (n, v) in &resp.headers {
-            with_canonical(n.as_str().as_bytes(), |n| st.tx.response_header(n, v.as_bytes()));
+        // the transaction keeps no header nothing reads (the built-in pack has no response rules)
+        if st.tx.reads_response_headers() {
+            for (n, v) in &resp.headers {
+                with_canonical(n.as_str().as_bytes(), |n| st.tx.response_header(n, v.as_bytes()));
+            }
         }
         if let Some(iv) = st.tx.process_response_headers() {
             return match self.verdict(&iv) {
@@ -336,7 +354,7 @@ impl Protection for WafProtection {
 
     fn response_body_filter(&self, ctx: &mut RequestCtx, chunk: &mut Bytes, end: bool) -> Verdict {
         let Some(w) = Self::state(ctx) else { return Verdict::Continue };
-        let mut st = lock(&w);
+        let mut st = lock(w);
         if st.finished {
             return Verdict::Continue;
         }
@@ -383,7 +401,7 @@ impl Protection for WafProtection {
 
     fn logging(&self, ctx: &RequestCtx, status: u16) {
         let Some(w) = Self::state(ctx) else { return };
-        let mut st = lock(&w);
+        let mut st = lock(w);
         st.status = status;
         self.finish(ctx, &mut st);
     }
@@ -475,6 +493,34 @@ mod tests {
         http::Request::get(uri).header("host", "example.com").body(()).unwrap().into_parts().0
     }
 
+    /// The borrowed request target is what formatting the URI gave, on every form a request line can take
+    /// (origin, absolute, authority, asterisk) and on paths and queries with the bytes `Uri` treats apart; HTTP/2
+    /// keeps its path and query. Mutant: borrowing the path and query whatever the form fails it
+    /// (`http://a.example/b`).
+    #[test]
+    fn the_request_target_is_the_formatted_uri() {
+        for target in [
+            "/",
+            "/api/items?id=123&q=hello",
+            "/a?",
+            "/a??b=c",
+            "/p%20q/;x=1?y=%41&z",
+            "//double/slash",
+            "/a#frag",
+            "http://a.example/b?c=d",
+            "https://a.example",
+            "a.example:443",
+            "*",
+        ] {
+            let Ok(uri) = target.parse::<http::Uri>() else { continue };
+            let mut p = http::Request::get(uri.clone()).body(()).unwrap().into_parts().0;
+            assert_eq!(request_target(&p), uri.to_string(), "{target}");
+            p.version = Version::HTTP_2;
+            let h2 = uri.path_and_query().map_or("/", |q| q.as_str());
+            assert_eq!(request_target(&p), h2, "{target} over HTTP/2");
+        }
+    }
+
     const RULES: &str =
         "SecRule ARGS:q \"@contains attack\" \"id:1001,phase:1,deny,status:406,log,msg:'attack in q'\"\n\
                          SecRule ARGS:d \"@contains drop\" \"id:1002,phase:1,drop,log\"\n";
@@ -510,7 +556,7 @@ mod tests {
         // A route with mode = "off" is not inspected at all.
         let mut c = ctx("open");
         assert_eq!(p.request_headers_filter(&mut c, &mut parts("/?q=an+attack")), Verdict::Continue);
-        assert!(c.extensions.get::<WafTx>().is_none());
+        assert!(WafProtection::state(&c).is_none());
     }
 
     #[test]
@@ -544,7 +590,7 @@ mod tests {
         let p = WafProtection::build(&config(dir.path(), waf, RULES)).unwrap().unwrap();
         let mut c = ctx("all");
         assert_eq!(p.request_headers_filter(&mut c, &mut parts("/?q=an+attack")), Verdict::Continue);
-        assert_eq!(p.ensure_phase2(&mut lock(&WafProtection::state(&c).unwrap())), None);
+        assert_eq!(p.ensure_phase2(&mut lock(WafProtection::state(&c).unwrap())), None);
     }
 
     #[test]

@@ -242,3 +242,64 @@ fn the_shellshock_operator_finds_what_its_rx_rule_found() {
     eprintln!("{} requests, 191100 matched {found}", reqs.len());
     assert!(found >= 10, "191100 matched only {found} requests: the comparison says little");
 }
+
+/// The literal-prefix tests written `@beginsWith` (199001 of the gateway's base, 192102 and 192104 of the
+/// parameter-pollution section) find what their anchored `@rx` forms found: both corpora and requests with every
+/// kind of Content-Type those rules and their neighbours read (JSON and `+json`, forms, multipart, XML, the
+/// prefix followed by more, upper case, a leading space or line break, empty), with form and JSON bodies and
+/// repeated names, through the pack as shipped and the pack with the `@rx` forms: the same verdict and matches at
+/// every sensitivity. Mutant: `@beginsWith application/` for 199001 (form bodies then parsed as JSON, a body
+/// error) fails it.
+#[test]
+fn the_prefix_operators_find_what_their_rx_forms_found() {
+    let mut reqs: Vec<Req> = ["corpus", "corpus-holdout"].iter().flat_map(|d| corpus(d)).collect();
+    let types = [
+        "application/json",
+        "application/json; charset=utf-8",
+        "APPLICATION/JSON",
+        "application/jsonp",
+        "application/vnd.api+json",
+        "application/x-www-form-urlencoded",
+        "application/x-www-form-urlencoded; charset=utf-8",
+        "Application/X-WWW-Form-Urlencoded",
+        "application/x-www-form-urlencodedx",
+        "multipart/form-data; boundary=b",
+        "text/xml",
+        " application/json",
+        "\napplication/json",
+        "",
+    ];
+    let bodies: [&[u8]; 3] = [br#"{"a":"1' OR '1'='1","a":2}"#, b"a=1&a=2&b=%27%20or%201=1--", b"--b\r\n"];
+    for (i, t) in types.iter().enumerate() {
+        for (j, body) in bodies.iter().enumerate() {
+            reqs.push(Req {
+                id: format!("type{i}-body{j}"),
+                method: "POST".into(),
+                target: "/api/items?x=1&x=2".into(),
+                headers: vec![("Host".into(), "shop.example".into()), ("Content-Type".into(), t.to_string())],
+                body: body.to_vec(),
+            });
+        }
+    }
+    for sensitivity in ["low", "medium", "high"] {
+        let config = config(sensitivity);
+        let shipped = format!(
+            "{}{}{}",
+            portcullis_waf_protection::BASE,
+            portcullis_waf_protection::builtin::text(&config.file.waf),
+            portcullis_waf_protection::BASE_BODY_ERROR
+        );
+        let as_rx = shipped.replace("\"@beginsWith application/json\"", "\"^application/json\"").replace(
+            "\"!@beginsWith application/x-www-form-urlencoded\"",
+            "\"!@rx ^application/x-www-form-urlencoded\"",
+        );
+        assert_eq!(as_rx.matches("^application/").count(), shipped.matches("^application/").count() + 3);
+        let ours = Arc::new(Engine::from_str(&shipped, "<pack as shipped>").expect("the pack compiles"));
+        let rx = Arc::new(Engine::from_str(&as_rx, "<pack with @rx prefixes>").expect("the @rx forms compile"));
+        for r in &reqs {
+            let (a, _) = run(&ours, r);
+            let (b, _) = run(&rx, r);
+            assert_eq!(a, b, "{sensitivity}: {} differs with @beginsWith (left) and @rx (right)", r.id);
+        }
+    }
+}

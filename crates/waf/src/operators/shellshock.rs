@@ -50,8 +50,22 @@ static WORTH_A_LOOK: [bool; 256] = {
     t
 };
 
+/// Can a value starting with `first` match? Every decoder of `deep` copies the bytes before its first trigger
+/// byte unchanged (each starts its output with `input[..first]`), so a value whose first byte is no trigger
+/// keeps that byte first through every round; the anchored regex needs its decoding to start with `(` or
+/// whitespace (`\s`: ASCII whitespace, or a multi-byte Unicode space, whose lead byte is not ASCII). A printable
+/// ASCII first byte other than `(` and a trigger therefore rules the value out without reading the rest:
+/// `anchor-bench/1.0 (wrk)`, `Bearer …`, ids, hosts and most parameters.
+fn may_start_a_match(first: u8) -> bool {
+    !first.is_ascii_graphic() || WORTH_A_LOOK[usize::from(first)]
+}
+
 impl Operator for Shellshock {
     fn eval(&self, input: &[u8], ctx: &mut OpCtx<'_>) -> bool {
+        match input.first() {
+            Some(&b) if may_start_a_match(b) => {}
+            _ => return false,
+        }
         if !input.iter().any(|&b| WORTH_A_LOOK[usize::from(b)]) {
             return false;
         }
@@ -124,6 +138,44 @@ mod tests {
             check(&v);
         }
         assert!(hits[0] >= 15 && hits[1] >= 40, "the strings reach the matching path, plain and decoded ({hits:?})");
+    }
+
+    /// The first-byte test (`may_start_a_match`) against `t:deepDecode` then `@rx` on every string of up to
+    /// three atoms led by every byte value, and on the escapes and spaces the decoders and `\s` read: wherever
+    /// the reference matches, the test let the value through. Mutants: `(` or a trigger byte (`%`, `&`, `\`)
+    /// ruled out, or a space ruled out, fail it (`%28)…`, `&#40;)…`, ` ()…`).
+    #[test]
+    fn the_first_byte_test_rules_out_only_values_that_cannot_match() {
+        let rx = op("rx", super::PATTERN);
+        let tails: [&[u8]; 12] =
+            [b"", b"(", b")", b"{", b" ", b"()", b"(){", b"28)", b"#40;", b"u0028", b"\xa8", b"\xa0(){"];
+        let heads: [&[u8]; 9] =
+            [b"%28", b"&#40;", b"&lpar;", b"\\x28", b"\\u0028", b"\xc0\xa8", "\u{a0}".as_bytes(), b"\x0b", b"%2528"];
+        let mut matched = 0;
+        let mut check = |v: &[u8]| {
+            let d = portcullis_detect::decode::deep(v);
+            if m(rx.as_ref(), &d) {
+                matched += 1;
+                assert!(super::may_start_a_match(v[0]), "{:?} matches but its first byte was ruled out", v);
+            }
+        };
+        for first in 0..=255u8 {
+            for a in tails {
+                for b in tails {
+                    for c in [&b""[..], b")", b" {", b"){", b") {"] {
+                        check(&[&[first][..], a, b, c].concat());
+                    }
+                }
+            }
+        }
+        for h in heads {
+            for a in tails {
+                for b in tails {
+                    check(&[h, a, b, b")", b" {"].concat());
+                }
+            }
+        }
+        assert!(matched > 100, "the strings reach matches ({matched})");
     }
 
     #[test]

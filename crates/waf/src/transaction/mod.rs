@@ -602,7 +602,20 @@ impl Transaction {
         self.resp.protocol = self.push(protocol.as_bytes());
     }
 
+    /// Does anything read the response headers this transaction is given? Rules of phases 3–5 (the only ones
+    /// that run after the response arrives), and the response body buffer, which inspects by the response's
+    /// `Content-Type` (`response_body_access`, which a `ctl` in phase 1 or 2 may have turned on). A rule set
+    /// with neither (the built-in pack) never reads them: [`Transaction::response_header`] keeps nothing, and a
+    /// gateway may skip preparing them.
+    pub fn reads_response_headers(&self) -> bool {
+        self.response_body_access || self.engine.rules.phases[2..].iter().any(|p| !p.is_empty())
+    }
+
     pub fn response_header(&mut self, name: &[u8], value: &[u8]) {
+        // nothing could read it (no rule of phases 3-5 exists to be added later in this transaction)
+        if !self.reads_response_headers() {
+            return;
+        }
         self.gate_stale = true;
         let n = self.push(name);
         let v = self.push(value);
@@ -858,6 +871,52 @@ mod tests {
         let get = |s: Span| arena[s.start as usize..(s.start + s.len) as usize].to_vec();
         let got = args[already..].iter().map(|kv| (get(kv.name), get(kv.value))).collect();
         (got, error, r, arena[b"earlier data".len()..].to_vec())
+    }
+
+    fn response_tx(rules: &str) -> Transaction {
+        let rules = format!("SecRuleEngine On\n{rules}");
+        let engine = Arc::new(Engine::from_str(&rules, "t.conf").expect("test rules load"));
+        let loopback = IpAddr::from([127, 0, 0, 1]);
+        let mut tx = engine.transaction(TxInfo {
+            unique_id: "r".into(),
+            client_addr: loopback,
+            client_port: 1,
+            server_addr: loopback,
+            server_port: 2,
+        });
+        tx.request_line("GET", "/", "HTTP/1.1");
+        let _ = tx.process_request_headers();
+        let _ = tx.process_request_body();
+        tx.response_status(200, "HTTP/1.1");
+        tx.response_header(b"Content-Type", b"text/html");
+        tx.response_header(b"X-Leak", b"secret");
+        tx
+    }
+
+    /// Response headers are kept exactly when something can read them: a rule of phase 3, 4 or 5, or the
+    /// response body buffer (turned on by the settings or by a `ctl` before the response). Mutants: keeping
+    /// nothing fails the phase 3 and 5 rules and the `ctl` case; ignoring `response_body_access` fails the `ctl`
+    /// case.
+    #[test]
+    fn response_headers_are_kept_when_something_reads_them() {
+        let tx = response_tx("SecRule REQUEST_METHOD \"@streq GET\" \"id:1,phase:1,pass,nolog\"\n");
+        assert!(!tx.reads_response_headers());
+        assert!(tx.resp.headers.is_empty(), "no rule of phases 3-5 and no body access: nothing kept");
+        for phase in [3, 5] {
+            let rule = format!("SecRule RESPONSE_HEADERS:X-Leak \"@streq secret\" \"id:2,phase:{phase},pass,log\"\n");
+            let mut tx = response_tx(&rule);
+            assert!(tx.reads_response_headers());
+            let _ = tx.process_response_headers();
+            let _ = tx.process_response_body();
+            tx.process_logging();
+            assert_eq!(tx.matches().iter().map(|m| m.id).collect::<Vec<_>>(), vec![2], "phase {phase}");
+        }
+        let mut tx =
+            response_tx("SecResponseBodyAccess Off\nSecAction \"id:3,phase:1,pass,nolog,ctl:responseBodyAccess=On\"\n");
+        assert!(tx.reads_response_headers());
+        assert_eq!(tx.resp.headers.len(), 2, "the body buffer reads the Content-Type");
+        tx.append_response_body(b"<p>").expect("under the limit");
+        assert_eq!(tx.resp.body, b"<p>", "text/html is inspected");
     }
 
     /// `request_line` skips `percent_decode` on a path without `%`: it must be the identity there.
