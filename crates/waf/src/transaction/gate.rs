@@ -224,7 +224,22 @@ const UNTRANSFORMED: ChainId = 0;
 impl Transaction {
     /// The prefilter bitset of `item` transformed to `tv` by chain `chain_id`: scanned once per distinct
     /// (arena value, chain) per transaction, then served from `pf_cache`.
+    #[inline]
     pub(crate) fn pf_bits_of(&mut self, item: &Item, tv: &super::eval::TVal, chain_id: ChainId) -> PfBits {
+        // most calls ask for an arena value's untransformed entry, scanned already (by the unions of an earlier
+        // gate): one look-up, inlined into the callers; everything else goes through the call below
+        if let (Val::Arena(s), super::eval::TVal::Same) = (&item.value, tv) {
+            if let Some(off) = self.pf_cache.get(&(*s, UNTRANSFORMED)) {
+                return PfBits::At(*off as usize);
+            }
+        }
+        self.pf_bits_scan(item, tv, chain_id)
+    }
+
+    /// [`Self::pf_bits_of`] past its first look-up: the key of a transformed form, the forms equal up to case,
+    /// and the scan of a value not seen yet.
+    #[inline(never)]
+    fn pf_bits_scan(&mut self, item: &Item, tv: &super::eval::TVal, chain_id: ChainId) -> PfBits {
         let words = self.engine.rules.prefilter.words();
         let key = match (&item.value, tv) {
             (Val::Arena(s), super::eval::TVal::Same) => Some((*s, UNTRANSFORMED)),
