@@ -530,14 +530,21 @@ impl Transaction {
     /// (the cache is cleared when a phase starts), 1 = inconclusive, 2 + offset = the union's bitset in
     /// `pf_bits`. When the chain leaves every member as it is up to case (none holds a trigger byte: the
     /// untransformed union records the bytes its members hold), it is the untransformed union (`base`).
+    #[inline]
     fn union_in_slot(&mut self, src: &Target, chain_id: ChainId, slot: usize, base: usize) -> u32 {
-        let words = self.engine.rules.prefilter.words();
-        // `gate_open` sized the cache to the gate's highest number: a slot out of it is only inconclusive
+        // `gate_open` sized the cache to the gate's highest number: a slot out of it is only inconclusive. Most
+        // calls find their union computed (a summary reads every source's): answered inline
         match self.gate_cache.get(slot) {
-            Some(c) if *c != 0 => return *c,
-            Some(_) => {}
-            None => return 1,
+            Some(c) if *c != 0 => *c,
+            Some(_) => self.compute_union(src, chain_id, slot, base),
+            None => 1,
         }
+    }
+
+    /// [`Self::union_in_slot`] for a union not computed yet in this phase.
+    #[inline(never)]
+    fn compute_union(&mut self, src: &Target, chain_id: ChainId, slot: usize, base: usize) -> u32 {
+        let words = self.engine.rules.prefilter.words();
         let engine = Arc::clone(&self.engine);
         let chain = &engine.rules.chains[chain_id as usize];
         if chain_id != UNTRANSFORMED {
