@@ -40,7 +40,7 @@ fn lookups_agree_with_no_prefilter() {
         ("/a?q=%253Cemb&r=zzqq", &[], &[1, 6]),
         // a form equal to the raw value up to case shares the raw value's bitset
         ("/a?q=1", &[("X-A", "JANE")], &[7]),
-        ("/a?q=1", &[("X-A", "%3cSCR JaNe")], &[2, 7]),
+        ("/a?q=1", &[("X-A", "%3cscr JaNe")], &[2, 7]),
         ("/a?q=1", &[("X-A", "jAnE")], &[7]),
     ];
     for (uri, headers, want) in cases {
