@@ -71,7 +71,12 @@ SecRule REQUEST_BODY "@rx evil" "id:26,phase:2,pass,log,t:none"
 "#;
 
 /// A URL-encoded POST through every request phase and logging.
-fn post(engine: &std::sync::Arc<portcullis_waf::Engine>, uri: &str, x_a: &str, body: &str) -> portcullis_waf::Transaction {
+fn post(
+    engine: &std::sync::Arc<portcullis_waf::Engine>,
+    uri: &str,
+    x_a: &str,
+    body: &str,
+) -> portcullis_waf::Transaction {
     let mut tx = engine.transaction(info());
     tx.request_line("POST", uri, "HTTP/1.1");
     tx.request_header(b"Content-Type", b"application/x-www-form-urlencoded");
