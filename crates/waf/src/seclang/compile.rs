@@ -29,9 +29,6 @@ pub struct RuleSet {
     /// Some rule inspects `FILES_TMP_CONTENT`: only then are uploaded files' contents copied into a
     /// transaction (most rule sets, CRS included, never read them).
     pub reads_file_content: bool,
-    /// The gate cache numbers (unions, summaries, group ORs) that read a variable the request body processor
-    /// fills (`transaction::gate::body_derived`): the only ones a body added between phases 1 and 2 makes stale.
-    pub gate_body_numbers: Vec<u32>,
     /// What the load-time fold pass found (`crate::fold`); set by `Engine::build`.
     pub fold: crate::fold::FoldPlan,
 }
@@ -661,7 +658,7 @@ impl Compiler {
             };
             r.gate = crate::transaction::gate_of(r, &forms);
         }
-        let gate_body_numbers = crate::transaction::number_gate_slots(&mut phases);
+        crate::transaction::number_gate_slots(&mut phases);
         crate::transaction::intern_target_lists(&mut phases);
         let prefilter = self.prefilter.into_inner().build();
         crate::transaction::set_gate_preimages(&mut phases, &self.chains, &prefilter);
@@ -696,7 +693,6 @@ impl Compiler {
                 tag_index,
                 msg_index,
                 reads_file_content,
-                gate_body_numbers,
                 fold: Default::default(),
             },
         ))

@@ -72,15 +72,6 @@ impl Transaction {
         if self.gate_stale {
             self.gate_cache.clear();
             self.gate_stale = false;
-            self.gate_body_stale = false;
-        } else if self.gate_body_stale {
-            // only the body processor added values: the unions over the request line, headers and cookies hold
-            for n in &self.engine.rules.gate_body_numbers {
-                if let Some(c) = self.gate_cache.get_mut(*n as usize) {
-                    *c = 0;
-                }
-            }
-            self.gate_body_stale = false;
         }
         self.list_cache.clear();
         self.families.clear();

@@ -67,24 +67,6 @@ pub(crate) fn phase_static(var: Var) -> bool {
     )
 }
 
-/// Variables the request body processor fills (`Transaction::process_request_body`: `ARGS_POST` and the
-/// collections that include it, `FILES`, the multipart part headers, `XML`, `REQUEST_BODY`). Every other
-/// `phase_static` request variable is set before phase 1 and never again.
-pub(crate) fn body_derived(var: Var) -> bool {
-    matches!(
-        var,
-        Var::Args
-            | Var::ArgsPost
-            | Var::ArgsNames
-            | Var::ArgsPostNames
-            | Var::Files
-            | Var::FilesNames
-            | Var::MultipartPartHeaders
-            | Var::Xml
-            | Var::RequestBody
-    )
-}
-
 /// The gate of a compiled rule, if it can have one (called once at load, after target updates).
 /// `forms`: for a `multiMatch` head, the chains of the forms its operator reads (the empty chain, then every
 /// prefix of its chain up to the whole, each interned); ignored otherwise.
@@ -144,9 +126,8 @@ pub(crate) fn gate_of(rule: &Rule, forms: &[ChainId]) -> Option<Gate> {
 }
 
 /// Numbers every distinct (source, chain) union of the rules' gates densely (called once at load, after
-/// `gate_of`): a transaction caches a phase's unions in a vector indexed by these numbers. Returns the numbers
-/// (unions, summaries and groups) with a source the body processor fills (`body_derived`).
-pub(crate) fn number_gate_slots(phases: &mut [Vec<Rule>]) -> Vec<u32> {
+/// `gate_of`): a transaction caches a phase's unions in a vector indexed by these numbers.
+pub(crate) fn number_gate_slots(phases: &mut [Vec<Rule>]) {
     let mut ids: std::collections::HashMap<(GateSource, ChainId), u32> = std::collections::HashMap::new();
     for r in phases.iter_mut().flatten() {
         if let Some(g) = &mut r.gate {
@@ -199,12 +180,6 @@ pub(crate) fn number_gate_slots(phases: &mut [Vec<Rule>]) -> Vec<u32> {
             g.shared = rules >= 2 && g.unions.len() >= 2;
         }
     }
-    let body = |sources: &[GateSource]| sources.iter().any(|s| body_derived(s.var));
-    let mut stale: Vec<u32> = ids.iter().filter(|(k, _)| body_derived(k.0.var)).map(|(_, n)| *n).collect();
-    stale.extend(summaries.iter().filter(|(k, _)| body(k)).map(|(_, n)| *n));
-    stale.extend(groups.iter().filter(|(k, _)| body(&k.0)).map(|(_, n)| n.0));
-    stale.sort_unstable();
-    stale
 }
 
 /// Sets every gate union's preimage (called once at load, after the prefilter is built): the raw bytes that

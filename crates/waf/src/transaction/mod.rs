@@ -222,9 +222,6 @@ pub struct Transaction {
     /// Request or response data changed since the gate's unions were computed: `run_phase` clears
     /// `gate_cache` only then (a GET's phase 2 sees the data phase 1 saw, so it keeps phase 1's unions).
     pub(crate) gate_stale: bool,
-    /// Only the request body processor added data since the unions were computed: `run_phase` clears only the
-    /// gate cache numbers over the variables it fills (`RuleSet::gate_body_numbers`).
-    pub(crate) gate_body_stale: bool,
     /// Per arena value: the attack classes whose detector may fire on it (`portcullis_detect::prefilter::
     /// classes`), computed once and shared by every detector rule that reads the value.
     pub(crate) class_cache: HashMap<Span, portcullis_detect::prefilter::Classes, BuildFx>,
@@ -325,7 +322,6 @@ impl Transaction {
             phase_items: b.phase_items,
             gate_scratch: b.gate_scratch,
             gate_stale: true,
-            gate_body_stale: false,
             class_cache: b.class_cache,
             list_cache: b.list_cache,
             families: b.families,
@@ -494,7 +490,7 @@ impl Transaction {
             self.req.body_processor = Some("URLENCODED".into());
         }
         if self.request_body_access && !self.req.body.is_empty() {
-            self.gate_body_stale = true;
+            self.gate_stale = true;
             let body = std::mem::take(&mut self.req.body);
             // REQUEST_BODY as in Coraza/ModSecurity: for URLENCODED or when forced (CRS 901340 forces it
             // when no processor applies); XML/JSON/multipart bodies are inspected through their parsers.
