@@ -224,7 +224,22 @@ const UNTRANSFORMED: ChainId = 0;
 impl Transaction {
     /// The prefilter bitset of `item` transformed to `tv` by chain `chain_id`: scanned once per distinct
     /// (arena value, chain) per transaction, then served from `pf_cache`.
+    #[inline]
     pub(crate) fn pf_bits_of(&mut self, item: &Item, tv: &super::eval::TVal, chain_id: ChainId) -> PfBits {
+        // most calls ask for an arena value's untransformed entry, scanned already (by the unions of an earlier
+        // gate): one look-up, inlined into the callers; everything else goes through the call below
+        if let (Val::Arena(s), super::eval::TVal::Same) = (&item.value, tv) {
+            if let Some(off) = self.pf_cache.get(&(*s, UNTRANSFORMED)) {
+                return PfBits::At(*off as usize);
+            }
+        }
+        self.pf_bits_scan(item, tv, chain_id)
+    }
+
+    /// [`Self::pf_bits_of`] past its first look-up: the key of a transformed form, the forms equal up to case,
+    /// and the scan of a value not seen yet.
+    #[inline(never)]
+    fn pf_bits_scan(&mut self, item: &Item, tv: &super::eval::TVal, chain_id: ChainId) -> PfBits {
         let words = self.engine.rules.prefilter.words();
         let key = match (&item.value, tv) {
             (Val::Arena(s), super::eval::TVal::Same) => Some((*s, UNTRANSFORMED)),
@@ -515,14 +530,21 @@ impl Transaction {
     /// (the cache is cleared when a phase starts), 1 = inconclusive, 2 + offset = the union's bitset in
     /// `pf_bits`. When the chain leaves every member as it is up to case (none holds a trigger byte: the
     /// untransformed union records the bytes its members hold), it is the untransformed union (`base`).
+    #[inline]
     fn union_in_slot(&mut self, src: &Target, chain_id: ChainId, slot: usize, base: usize) -> u32 {
-        let words = self.engine.rules.prefilter.words();
-        // `gate_open` sized the cache to the gate's highest number: a slot out of it is only inconclusive
+        // `gate_open` sized the cache to the gate's highest number: a slot out of it is only inconclusive. Most
+        // calls find their union computed (a summary reads every source's): answered inline
         match self.gate_cache.get(slot) {
-            Some(c) if *c != 0 => return *c,
-            Some(_) => {}
-            None => return 1,
+            Some(c) if *c != 0 => *c,
+            Some(_) => self.compute_union(src, chain_id, slot, base),
+            None => 1,
         }
+    }
+
+    /// [`Self::union_in_slot`] for a union not computed yet in this phase.
+    #[inline(never)]
+    fn compute_union(&mut self, src: &Target, chain_id: ChainId, slot: usize, base: usize) -> u32 {
+        let words = self.engine.rules.prefilter.words();
         let engine = Arc::clone(&self.engine);
         let chain = &engine.rules.chains[chain_id as usize];
         if chain_id != UNTRANSFORMED {
