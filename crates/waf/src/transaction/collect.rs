@@ -23,6 +23,62 @@ impl Excl<'_> {
     }
 }
 
+/// The targets `ctl:ruleRemoveTarget*` removed, per rule id (`Exclusions::targets`). CRS's 941010 removes
+/// `REQUEST_FILENAME` from the 33 rules tagged `xss-perf-disable` on every request whose file name is plain, so
+/// the common entry is one target: it is held in place rather than in a vector of its own (no allocation and
+/// free per rule and request), and the table is sized once per `ctl` for all the ids it names.
+#[derive(Debug, Default)]
+pub(crate) struct TargetRemovals(HashMap<u32, Removed, super::BuildFx>);
+
+#[derive(Debug)]
+enum Removed {
+    One(Target),
+    Many(Vec<Target>),
+}
+
+impl TargetRemovals {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub(crate) fn contains_key(&self, id: &u32) -> bool {
+        self.0.contains_key(id)
+    }
+
+    /// The targets removed from rule `id`, in the order the `ctl`s named them.
+    pub(crate) fn get(&self, id: &u32) -> Option<&[Target]> {
+        self.0.get(id).map(|r| match r {
+            Removed::One(t) => std::slice::from_ref(t),
+            Removed::Many(v) => v.as_slice(),
+        })
+    }
+
+    /// Appends `targets` to the removals of each rule of `ids` (an entry is made even when `targets` is
+    /// empty, as `entry().or_default()` made it).
+    pub(crate) fn add(&mut self, ids: impl ExactSizeIterator<Item = u32>, targets: &[Target]) {
+        self.0.reserve(ids.len());
+        for id in ids {
+            let next = match self.0.get_mut(&id) {
+                Some(Removed::Many(v)) => {
+                    v.extend(targets.iter().cloned());
+                    continue;
+                }
+                Some(Removed::One(first)) => {
+                    let mut v = Vec::with_capacity(1 + targets.len());
+                    v.push(first.clone());
+                    v.extend(targets.iter().cloned());
+                    Removed::Many(v)
+                }
+                None => match targets {
+                    [t] => Removed::One(t.clone()),
+                    ts => Removed::Many(ts.to_vec()),
+                },
+            };
+            self.0.insert(id, next);
+        }
+    }
+}
+
 /// One shared target list of the phase's list cache (`Transaction::list_cache`, keyed by
 /// `Rule::target_list`). An entry outlives the phase and the transaction (the pool keeps it): at a phase's
 /// start it is only marked stale and emptied ([`forget_lists`]), so its vector's room is reused instead of a
@@ -176,11 +232,8 @@ impl Transaction {
 
     /// Collects the values a rule link inspects into `out`.
     pub(crate) fn collect_link(&self, rule: &Rule, link: &Link, is_head: bool, out: &mut Vec<Item>) {
-        let ctl_excl: &[Target] = if is_head && !self.excl.targets.is_empty() {
-            self.excl.targets.get(&rule.id).map(Vec::as_slice).unwrap_or(&[])
-        } else {
-            &[]
-        };
+        let ctl_excl: &[Target] =
+            if is_head && !self.excl.targets.is_empty() { self.excl.targets.get(&rule.id).unwrap_or(&[]) } else { &[] };
         // the variables the link excludes keys of (`!VAR:key`), as a bit per variable: one pass over the list
         // instead of one per target (the pack's header rules list a dozen exclusions); a bit shared by two
         // variables only sends a target to the exact test below
@@ -661,6 +714,45 @@ SecRule ARGS|REQUEST_HEADERS:X-A "@rx ^v" "id:4,phase:2,pass,log,msg:'%{MATCHED_
             assert_eq!(run("/", None, b"z=v6"), all("ARGS:z", 1, &[3, 4]));
             // none at all
             assert_eq!(run("/?a=x", Some(b"x"), b"b=x"), Vec::<String>::new());
+        }
+    }
+
+    /// `TargetRemovals` holds, for every id, what `HashMap<u32, Vec<Target>>` with `entry(id).or_default()
+    /// .extend(targets)` held: random sequences of `ctl`s naming one, none or several targets over
+    /// overlapping id sets, compared id by id (the targets in order) with that reference.
+    #[test]
+    fn target_removals_hold_what_the_per_id_vectors_held() {
+        use crate::variables::{Selector, Target, Var};
+        use std::collections::HashMap;
+        let target = |k: u64| Target {
+            var: if k % 2 == 0 { Var::RequestFilename } else { Var::Args },
+            selector: if k % 3 == 0 { Selector::All } else { Selector::Key(format!("k{k}")) },
+            count: false,
+            exclude: false,
+        };
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for _ in 0..300 {
+            let mut got = super::TargetRemovals::default();
+            let mut want: HashMap<u32, Vec<Target>> = HashMap::new();
+            for _ in 0..next(6) {
+                let ids: Vec<u32> = (0..next(8)).map(|_| next(10) as u32).collect();
+                let targets: Vec<Target> = (0..next(4)).map(|_| target(next(12))).collect();
+                got.add(ids.iter().copied(), &targets);
+                for id in &ids {
+                    want.entry(*id).or_default().extend(targets.iter().cloned());
+                }
+            }
+            assert_eq!(got.is_empty(), want.is_empty());
+            for id in 0..10u32 {
+                assert_eq!(got.contains_key(&id), want.contains_key(&id));
+                assert_eq!(format!("{:?}", got.get(&id)), format!("{:?}", want.get(&id).map(Vec::as_slice)));
+            }
         }
     }
 }

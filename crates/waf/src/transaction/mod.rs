@@ -172,7 +172,7 @@ pub(crate) struct Exclusions {
     /// Rules removed by tag or message.
     pub removed: std::collections::HashSet<u32, BuildFx>,
     /// Targets removed from specific rules.
-    pub targets: HashMap<u32, Vec<crate::variables::Target>, BuildFx>,
+    pub targets: collect::TargetRemovals,
 }
 
 /// A persistent collection loaded by `initcol`: (collection, storage key, record).
