@@ -725,8 +725,8 @@ SecRule ARGS|REQUEST_HEADERS:X-A "@rx ^v" "id:4,phase:2,pass,log,msg:'%{MATCHED_
         use crate::variables::{Selector, Target, Var};
         use std::collections::HashMap;
         let target = |k: u64| Target {
-            var: if k % 2 == 0 { Var::RequestFilename } else { Var::Args },
-            selector: if k % 3 == 0 { Selector::All } else { Selector::Key(format!("k{k}")) },
+            var: if k.is_multiple_of(2) { Var::RequestFilename } else { Var::Args },
+            selector: if k.is_multiple_of(3) { Selector::All } else { Selector::Key(format!("k{k}")) },
             count: false,
             exclude: false,
         };
