@@ -23,6 +23,83 @@ impl Excl<'_> {
     }
 }
 
+/// The targets `ctl:ruleRemoveTarget*` removed, per rule id (`Exclusions::targets`). CRS's 941010 removes
+/// `REQUEST_FILENAME` from the 33 rules tagged `xss-perf-disable` on every request whose file name is plain, so
+/// the common entry is one target: it is held in place rather than in a vector of its own (no allocation and
+/// free per rule and request), and the table is sized once per `ctl` for all the ids it names.
+#[derive(Debug, Default)]
+pub(crate) struct TargetRemovals(HashMap<u32, Removed, super::BuildFx>);
+
+#[derive(Debug)]
+enum Removed {
+    One(Target),
+    Many(Vec<Target>),
+}
+
+impl TargetRemovals {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub(crate) fn contains_key(&self, id: &u32) -> bool {
+        self.0.contains_key(id)
+    }
+
+    /// The targets removed from rule `id`, in the order the `ctl`s named them.
+    pub(crate) fn get(&self, id: &u32) -> Option<&[Target]> {
+        self.0.get(id).map(|r| match r {
+            Removed::One(t) => std::slice::from_ref(t),
+            Removed::Many(v) => v.as_slice(),
+        })
+    }
+
+    /// Appends `targets` to the removals of each rule of `ids` (an entry is made even when `targets` is
+    /// empty, as `entry().or_default()` made it).
+    pub(crate) fn add(&mut self, ids: impl ExactSizeIterator<Item = u32>, targets: &[Target]) {
+        self.0.reserve(ids.len());
+        for id in ids {
+            let next = match self.0.get_mut(&id) {
+                Some(Removed::Many(v)) => {
+                    v.extend(targets.iter().cloned());
+                    continue;
+                }
+                Some(Removed::One(first)) => {
+                    let mut v = Vec::with_capacity(1 + targets.len());
+                    v.push(first.clone());
+                    v.extend(targets.iter().cloned());
+                    Removed::Many(v)
+                }
+                None => match targets {
+                    [t] => Removed::One(t.clone()),
+                    ts => Removed::Many(ts.to_vec()),
+                },
+            };
+            self.0.insert(id, next);
+        }
+    }
+}
+
+/// One shared target list of the phase's list cache (`Transaction::list_cache`, keyed by
+/// `Rule::target_list`). An entry outlives the phase and the transaction (the pool keeps it): at a phase's
+/// start it is only marked stale and emptied ([`forget_lists`]), so its vector's room is reused instead of a
+/// vector being allocated per shared list and phase and freed with the map.
+#[derive(Debug, Default)]
+pub(crate) struct CachedList {
+    /// The list was collected in the current phase (`items` is it, or the lent list's placeholder).
+    pub fresh: bool,
+    pub items: Vec<Item>,
+}
+
+/// Marks every list of the cache stale and empties it, keeping the vectors' room (a phase starts, or the
+/// transaction's buffers go back to the pool). The ids are the engine's (`intern_target_lists`), and the
+/// pool is the engine's, so a kept entry is only ever reused under the same list.
+pub(crate) fn forget_lists<S>(cache: &mut HashMap<u32, CachedList, S>) {
+    for l in cache.values_mut() {
+        l.fresh = false;
+        l.items.clear();
+    }
+}
+
 /// A value to inspect: a span of request data (cacheable) or a computed/mutable value.
 #[derive(Debug, Clone)]
 pub(crate) enum Val {
@@ -101,18 +178,24 @@ impl Transaction {
             self.collect_link(rule, link, is_head, out);
             return None;
         };
-        if let Some(items) = self.list_cache.get_mut(&id) {
-            if items.is_empty() {
+        if let Some(l) = self.list_cache.get_mut(&id).filter(|l| l.fresh) {
+            if l.items.is_empty() {
                 return None;
             }
-            std::mem::swap(items, out);
+            std::mem::swap(&mut l.items, out);
             return Some(id);
         }
-        // the first rule to read the list collects it and lends it at once: the cache keeps an empty vector of
-        // the buffer's room in its place until `return_list` swaps the list back (no copy of the values, and
-        // the caller's buffer keeps its room for the lists it collects next)
+        // the first rule to read the list collects it and lends it at once: the cache keeps an empty vector in
+        // its place until `return_list` swaps the list back (no copy of the values, and the caller's buffer
+        // gets that vector's room for the lists it collects next). The entry of an earlier phase or
+        // transaction is reused, emptied, with its room (`forget_lists`).
         self.collect_link(rule, link, is_head, out);
-        self.list_cache.insert(id, Vec::with_capacity(out.capacity()));
+        match self.list_cache.get_mut(&id) {
+            Some(l) => l.fresh = true,
+            None => {
+                self.list_cache.insert(id, CachedList { fresh: true, items: Vec::with_capacity(out.capacity()) });
+            }
+        }
         Some(id)
     }
 
@@ -120,7 +203,7 @@ impl Transaction {
     /// buffer it lent in exchange (with `None` it is left as it is: the next link clears it).
     pub(crate) fn return_list(&mut self, lent: Option<u32>, items: &mut Vec<Item>) {
         if let Some(slot) = lent.and_then(|id| self.list_cache.get_mut(&id)) {
-            std::mem::swap(slot, items);
+            std::mem::swap(&mut slot.items, items);
         }
     }
 
@@ -149,11 +232,8 @@ impl Transaction {
 
     /// Collects the values a rule link inspects into `out`.
     pub(crate) fn collect_link(&self, rule: &Rule, link: &Link, is_head: bool, out: &mut Vec<Item>) {
-        let ctl_excl: &[Target] = if is_head && !self.excl.targets.is_empty() {
-            self.excl.targets.get(&rule.id).map(Vec::as_slice).unwrap_or(&[])
-        } else {
-            &[]
-        };
+        let ctl_excl: &[Target] =
+            if is_head && !self.excl.targets.is_empty() { self.excl.targets.get(&rule.id).unwrap_or(&[]) } else { &[] };
         // the variables the link excludes keys of (`!VAR:key`), as a bit per variable: one pass over the list
         // instead of one per target (the pack's header rules list a dozen exclusions); a bit shared by two
         // variables only sends a target to the exact test below
@@ -188,12 +268,20 @@ impl Transaction {
     fn kvs(&self, var: Var, list: &[Kv], names: bool, t: &Target, excluded: Excl<'_>, out: &mut Vec<Item>) {
         // every member, unless a selector or an exclusion picks: then each key is read and tested
         let picks = excluded.0.is_some() || !matches!(t.selector, Selector::All | Selector::XPath(_));
+        if !picks {
+            // every member: one reservation and a tight copy (an exact-size iterator), not a capacity check
+            // and a branch per member
+            out.extend(list.iter().map(|kv| Item {
+                var,
+                key: Key::Arena(kv.name),
+                value: Val::Arena(if names { kv.name } else { kv.value }),
+            }));
+            return;
+        }
         for kv in list {
-            if picks {
-                let k = self.get(kv.name);
-                if !t.selector.matches_key(k) || excluded.hit(self, k) {
-                    continue;
-                }
+            let k = self.get(kv.name);
+            if !t.selector.matches_key(k) || excluded.hit(self, k) {
+                continue;
             }
             let value = if names { kv.name } else { kv.value };
             out.push(Item { var, key: Key::Arena(kv.name), value: Val::Arena(value) });
@@ -577,6 +665,94 @@ SecRule ARGS|REQUEST_HEADERS:X-A "@rx ^a" "id:17,phase:2,pass,log,msg:'%{MATCHED
             let want: Vec<(u32, String)> = want.iter().map(|(i, m)| (*i, m.to_string())).collect();
             assert_eq!(got, want);
             assert_eq!(tx.tx_var("n"), Some(&b"1"[..]));
+        }
+    }
+
+    /// A shared list's entry outlives its phase and transaction with its room (`forget_lists`), but never its
+    /// values: the same list text read in phase 1 and phase 2 (the same id) is collected again once the body
+    /// added `ARGS_POST` members, and the next transactions (from the pool, with fewer, more or no arguments)
+    /// see only their own values — the entry's stale values or a stale "collected, empty" answer would show
+    /// here as a wrong or missing match.
+    #[test]
+    fn a_cached_list_is_collected_afresh_in_each_phase_and_transaction() {
+        // each rule counts the values it matched (`setvar` runs per matching value) and logs the last one's name
+        let text = r#"
+SecRuleEngine DetectionOnly
+SecRequestBodyAccess On
+SecRule ARGS|REQUEST_HEADERS:X-A "@rx ^v" "id:1,phase:1,pass,log,msg:'%{MATCHED_VAR_NAME}',setvar:tx.n1=+1"
+SecRule ARGS|REQUEST_HEADERS:X-A "@rx ^v" "id:2,phase:1,pass,log,msg:'%{MATCHED_VAR_NAME}',setvar:tx.n2=+1"
+SecRule ARGS|REQUEST_HEADERS:X-A "@rx ^v" "id:3,phase:2,pass,log,msg:'%{MATCHED_VAR_NAME}',setvar:tx.n3=+1"
+SecRule ARGS|REQUEST_HEADERS:X-A "@rx ^v" "id:4,phase:2,pass,log,msg:'%{MATCHED_VAR_NAME}',setvar:tx.n4=+1"
+"#;
+        let engine = Arc::new(Engine::from_str(text, "t.conf").unwrap());
+        let run = |uri: &str, header: Option<&[u8]>, body: &[u8]| {
+            let mut tx = engine.transaction(info());
+            tx.request_line("POST", uri, "HTTP/1.1");
+            tx.request_header(b"Content-Type", b"application/x-www-form-urlencoded");
+            if let Some(h) = header {
+                tx.request_header(b"X-A", h);
+            }
+            tx.process_request_headers();
+            if !body.is_empty() {
+                tx.append_request_body(body).unwrap();
+            }
+            tx.process_request_body();
+            let count = |id: u32| tx.tx_var(&format!("n{id}")).map(|v| String::from_utf8_lossy(v).into_owned());
+            tx.matches()
+                .iter()
+                .map(|m| format!("{} {} {}", m.id, m.msg, count(m.id).unwrap_or_default()))
+                .collect::<Vec<_>>()
+        };
+        let all = |last: &str, n: u32, ids: &[u32]| ids.iter().map(|i| format!("{i} {last} {n}")).collect::<Vec<_>>();
+        for _ in 0..2 {
+            let mut want = all("REQUEST_HEADERS:X-A", 3, &[1, 2]);
+            want.extend(all("REQUEST_HEADERS:X-A", 4, &[3, 4]));
+            assert_eq!(run("/?p=v1&q=v2&r=x", Some(b"v3"), b"b=v4&c=x"), want);
+            // fewer values: nothing of the transaction before
+            assert_eq!(run("/?r=v5", None, b""), all("ARGS:r", 1, &[1, 2, 3, 4]));
+            // no value in phase 1 (the list is collected empty), one in phase 2
+            assert_eq!(run("/", None, b"z=v6"), all("ARGS:z", 1, &[3, 4]));
+            // none at all
+            assert_eq!(run("/?a=x", Some(b"x"), b"b=x"), Vec::<String>::new());
+        }
+    }
+
+    /// `TargetRemovals` holds, for every id, what `HashMap<u32, Vec<Target>>` with `entry(id).or_default()
+    /// .extend(targets)` held: random sequences of `ctl`s naming one, none or several targets over
+    /// overlapping id sets, compared id by id (the targets in order) with that reference.
+    #[test]
+    fn target_removals_hold_what_the_per_id_vectors_held() {
+        use crate::variables::{Selector, Target, Var};
+        use std::collections::HashMap;
+        let target = |k: u64| Target {
+            var: if k.is_multiple_of(2) { Var::RequestFilename } else { Var::Args },
+            selector: if k.is_multiple_of(3) { Selector::All } else { Selector::Key(format!("k{k}")) },
+            count: false,
+            exclude: false,
+        };
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for _ in 0..300 {
+            let mut got = super::TargetRemovals::default();
+            let mut want: HashMap<u32, Vec<Target>> = HashMap::new();
+            for _ in 0..next(6) {
+                let ids: Vec<u32> = (0..next(8)).map(|_| next(10) as u32).collect();
+                let targets: Vec<Target> = (0..next(4)).map(|_| target(next(12))).collect();
+                got.add(ids.iter().copied(), &targets);
+                for id in &ids {
+                    want.entry(*id).or_default().extend(targets.iter().cloned());
+                }
+            }
+            assert_eq!(got.is_empty(), want.is_empty());
+            for id in 0..10u32 {
+                assert_eq!(got.contains_key(&id), want.contains_key(&id));
+                assert_eq!(format!("{:?}", got.get(&id)), format!("{:?}", want.get(&id).map(Vec::as_slice)));
+            }
         }
     }
 }

@@ -73,7 +73,7 @@ impl Transaction {
             self.gate_cache.clear();
             self.gate_stale = false;
         }
-        self.list_cache.clear();
+        super::collect::forget_lists(&mut self.list_cache);
         self.families.clear();
         // the values list is the transaction's (pooled), not allocated per phase
         let mut items = std::mem::take(&mut self.phase_items);

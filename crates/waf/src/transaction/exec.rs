@@ -151,20 +151,19 @@ impl Transaction {
             }
             Ctl::RuleRemoveTargetById(r, t) => {
                 let engine = std::sync::Arc::clone(&self.engine);
-                for id in engine.rules.ids_in(r) {
-                    self.excl.targets.entry(id).or_default().extend(t.iter().cloned());
-                }
+                let ids: Vec<u32> = engine.rules.ids_in(r).collect();
+                self.excl.targets.add(ids.into_iter(), t);
             }
             Ctl::RuleRemoveTargetByTag(tag, t) => {
                 let engine = std::sync::Arc::clone(&self.engine);
-                for id in engine.rules.tag_index.get(&tag.to_ascii_lowercase()).into_iter().flatten() {
-                    self.excl.targets.entry(*id).or_default().extend(t.iter().cloned());
+                if let Some(ids) = engine.rules.tag_index.get(&tag.to_ascii_lowercase()) {
+                    self.excl.targets.add(ids.iter().copied(), t);
                 }
             }
             Ctl::RuleRemoveTargetByMsg(m, t) => {
                 let engine = std::sync::Arc::clone(&self.engine);
-                for id in engine.rules.msg_index.get(m).into_iter().flatten() {
-                    self.excl.targets.entry(*id).or_default().extend(t.iter().cloned());
+                if let Some(ids) = engine.rules.msg_index.get(m) {
+                    self.excl.targets.add(ids.iter().copied(), t);
                 }
             }
             Ctl::RequestBodyProcessor(p) => self.req.body_processor = Some(p.clone()),

@@ -172,7 +172,7 @@ pub(crate) struct Exclusions {
     /// Rules removed by tag or message.
     pub removed: std::collections::HashSet<u32, BuildFx>,
     /// Targets removed from specific rules.
-    pub targets: HashMap<u32, Vec<crate::variables::Target>, BuildFx>,
+    pub targets: collect::TargetRemovals,
 }
 
 /// A persistent collection loaded by `initcol`: (collection, storage key, record).
@@ -227,7 +227,7 @@ pub struct Transaction {
     pub(crate) class_cache: HashMap<Span, portcullis_detect::prefilter::Classes, BuildFx>,
     /// Per phase: interned target list (`Rule::target_list`) → its values as collected (without `ctl`
     /// target removals; a rule with some collects its own), shared by the rules that list the same targets.
-    pub(crate) list_cache: HashMap<u32, Vec<collect::Item>, BuildFx>,
+    pub(crate) list_cache: HashMap<u32, collect::CachedList, BuildFx>,
     /// Per phase: the detector rules' class masks per (target list, chain) (`detectors`).
     pub(crate) families: detectors::Families,
     pub(crate) stats: EvalStats,
