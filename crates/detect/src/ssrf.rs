@@ -66,9 +66,16 @@ pub fn detect_own_form(input: &[u8]) -> Option<Finding> {
 }
 
 fn analyse(b: &[u8]) -> Option<Finding> {
+    analyse_with(b, true)
+}
+
+/// [`analyse`], with its two shortcuts (`shortcuts`: the `:` test ahead of the URL loop, no judgement of an
+/// empty bare host) or without them: the tests compare the two.
+#[inline(always)]
+fn analyse_with(b: &[u8], shortcuts: bool) -> Option<Finding> {
     // Both URL needles start with `:`: a value without one holds no URL, found by one `memchr` instead of the
     // two needle scans (paths, User-Agents and most parameters have no colon).
-    let mut from = if memchr::memchr(b':', b).is_some() { 0 } else { b.len() };
+    let mut from = if !shortcuts || memchr::memchr(b':', b).is_some() { 0 } else { b.len() };
     while let Some(k) = find(&b[from..], b"://").or_else(|| find(&b[from..], b":\\\\")) {
         let colon = from + k;
         let scheme_start = b[..colon]
@@ -112,7 +119,7 @@ fn analyse(b: &[u8]) -> Option<Finding> {
         let end = t.iter().position(|&c| matches!(c, b'/' | b'\\' | b'?' | b'#')).unwrap_or(t.len());
         // A bare name (`localhost`) is a word until a port or path makes it an address. An empty host (a value
         // starting with its path, `/api/items`) is judged nothing: not asked.
-        if end == 0 {
+        if shortcuts && end == 0 {
             return None;
         }
         if let Some(why) = judge_authority(&t[..end], false, end == t.len()) {
@@ -357,64 +364,8 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
 
-    /// `analyse` as it was before its two shortcuts (the `:` test ahead of the URL loop, and no judgement of an
-    /// empty bare host).
-    fn analyse_before(b: &[u8]) -> Option<Finding> {
-        let mut from = 0;
-        while let Some(k) = find(&b[from..], b"://").or_else(|| find(&b[from..], b":\\\\")) {
-            let colon = from + k;
-            let scheme_start = b[..colon]
-                .iter()
-                .rposition(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')))
-                .map_or(0, |p| p + 1);
-            // Compared in place: every URL in every value comes through here, most of them `http(s)`.
-            let scheme = &b[scheme_start..colon];
-            let auth_start = colon + 3;
-            from = auth_start;
-            if scheme.is_empty() || !scheme[0].is_ascii_alphabetic() {
-                continue;
-            }
-            // `jar:http://host/a.jar!/`: Java fetches and opens the archive.
-            if scheme_start >= 4 && b[scheme_start - 4..scheme_start].eq_ignore_ascii_case(b"jar:") {
-                return Some(finding(
-                    "jar: URL makes the server fetch an archive",
-                    scheme_start - 4..auth_start,
-                    "jar",
-                ));
-            }
-            if DANGEROUS_SCHEMES.iter().any(|d| d.as_bytes().eq_ignore_ascii_case(scheme)) {
-                let scheme_s = String::from_utf8_lossy(scheme).to_ascii_lowercase();
-                return Some(finding(
-                    &format!("URL with scheme {scheme_s}:// reaches a non-HTTP service"),
-                    scheme_start..auth_start,
-                    &scheme_s,
-                ));
-            }
-            let auth_end = b[auth_start..]
-                .iter()
-                .position(|&c| {
-                    matches!(c, b'/' | b'\\' | b'?' | b'#' | b'"' | b'\'' | b'<' | b'>' | b'`' | b')')
-                        || c.is_ascii_whitespace()
-                })
-                .map_or(b.len(), |p| auth_start + p);
-            if let Some(why) = judge_authority(&b[auth_start..auth_end], true, false) {
-                return Some(finding(&format!("URL to {why}"), scheme_start..auth_end, &why_sig(&why)));
-            }
-        }
-        // Protocol-relative `//host/...` or a bare host as the whole value.
-        let t = b.trim_ascii();
-        let t = t.strip_prefix(b"//").unwrap_or(t);
-        if !t.is_empty() && !t.iter().any(|c| c.is_ascii_whitespace()) && !t.contains(&b'@') || t.starts_with(b"[") {
-            let end = t.iter().position(|&c| matches!(c, b'/' | b'\\' | b'?' | b'#')).unwrap_or(t.len());
-            // A bare name (`localhost`) is a word until a port or path makes it an address.
-            if let Some(why) = judge_authority(&t[..end], false, end == t.len()) {
-                return Some(finding(&format!("host {why}"), 0..b.len(), &why_sig(&why)));
-            }
-        }
-        None
-    }
-
-    /// The shortcuts change nothing: `analyse` against `analyse_before` on every string of up to three atoms
+    /// The shortcuts change nothing: `analyse` against `analyse_with(_, false)` (the URL loop over every value,
+    /// every bare host judged, even an empty one) on every string of up to three atoms
     /// (URL syntax, schemes, hosts, separators) and 100,000 random strings of up to seven: the same finding
     /// (reason, span, signature) or none. Mutant: the URL loop gated on `@` instead of `:` fails it
     /// (`http://127.0.0.1`).
@@ -446,7 +397,7 @@ mod tests {
         ];
         let mut hits = 0;
         let mut check = |v: &[u8]| {
-            let (a, b) = (analyse(v), analyse_before(v));
+            let (a, b) = (analyse(v), analyse_with(v, false));
             hits += usize::from(a.is_some());
             assert_eq!(
                 a.map(|f| (f.reason, f.span, f.signature)),

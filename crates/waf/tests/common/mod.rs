@@ -74,6 +74,19 @@ pub fn prefilter_pair(rules: &str) -> (Arc<Engine>, Arc<Engine>) {
     (on, off)
 }
 
+/// Runs every case on both engines of a [`prefilter_pair`]: the same [`Outcome`] with the gate on and off, and the
+/// expected ids matching (a rule's consecutive matches, e.g. `multiMatch`'s, counted once).
+pub fn assert_cases(on: &Arc<Engine>, off: &Arc<Engine>, cases: &[Case]) {
+    for (uri, headers, want) in cases {
+        let a = get_exact(on, uri, headers);
+        let b = get_exact(off, uri, headers);
+        assert_eq!(outcome(&a), outcome(&b), "{uri} {headers:?}");
+        let mut ids: Vec<u32> = a.matches().iter().map(|m| m.id).collect();
+        ids.dedup();
+        assert_eq!(&ids, want, "{uri} {headers:?}");
+    }
+}
+
 /// Everything a transaction's matches leave behind: ids with their logged data, then TX.
 pub type Outcome = (Vec<String>, Vec<(Vec<u8>, Vec<u8>)>);
 
