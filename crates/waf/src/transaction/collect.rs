@@ -55,8 +55,9 @@ impl TargetRemovals {
 
     /// Appends `targets` to the removals of each rule of `ids` (an entry is made even when `targets` is
     /// empty, as `entry().or_default()` made it).
-    pub(crate) fn add(&mut self, ids: impl ExactSizeIterator<Item = u32>, targets: &[Target]) {
-        self.0.reserve(ids.len());
+    pub(crate) fn add(&mut self, ids: impl Iterator<Item = u32>, targets: &[Target]) {
+        // a tag's or message's id list knows its length: the table grows once
+        self.0.reserve(ids.size_hint().0);
         for id in ids {
             let next = match self.0.get_mut(&id) {
                 Some(Removed::Many(v)) => {

@@ -151,8 +151,7 @@ impl Transaction {
             }
             Ctl::RuleRemoveTargetById(r, t) => {
                 let engine = std::sync::Arc::clone(&self.engine);
-                let ids: Vec<u32> = engine.rules.ids_in(r).collect();
-                self.excl.targets.add(ids.into_iter(), t);
+                self.excl.targets.add(engine.rules.ids_in(r), t);
             }
             Ctl::RuleRemoveTargetByTag(tag, t) => {
                 let engine = std::sync::Arc::clone(&self.engine);
