@@ -1,5 +1,7 @@
 //! CRS PL1 (blocking mode) transaction cost, phases 1–5: a benign GET, a benign 300-byte and 10 KB JSON POST,
-//! and an SQLi GET. Budget (DESIGN.md): ≈20 µs per benign GET.
+//! and an SQLi GET. Budget (DESIGN.md): ≈20 µs per benign GET. The `harness_get` and `harness_post` cases
+//! replay the requests of `../shared/bench`'s workloads as the gateway hands them to the engine, so the
+//! engine's share of `bench/callgrind.sh crs-pl1 get|post` can be measured in seconds rather than minutes.
 //!
 //! Wall-clock on a shared machine is noise; instruction counts are not. With `PORTCULLIS_CALLGRIND=N` the
 //! binary skips criterion and runs each case N times inside its own `#[inline(never)]` function, so
@@ -17,9 +19,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 fn crs() -> Arc<Engine> {
+    crs_with("")
+}
+
+/// CRS PL1 with `prelude` loaded before it.
+fn crs_with(prelude: &str) -> Arc<Engine> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/crs");
     let text = format!(
-        "SecRuleEngine On\nSecRequestBodyAccess On\nInclude {}/crs-setup.conf.example\nInclude {}/rules/*.conf\n",
+        "SecRuleEngine On\nSecRequestBodyAccess On\n{prelude}Include {}/crs-setup.conf.example\nInclude {}/rules/*.conf\n",
         dir.display(),
         dir.display()
     );
@@ -38,6 +45,12 @@ fn info() -> TxInfo {
         server_port: 80,
     }
 }
+
+/// What the gateway's WAF adapter loads before the rule files and the harness cases depend on: JSON request
+/// bodies parsed as JSON (`portcullis_waf_protection::build::BASE`, rule 199001). The other cases keep the
+/// engine they were measured with in earlier sessions (their JSON bodies are not parsed into `ARGS`).
+const HARNESS_PRELUDE: &str = "SecRule REQUEST_HEADERS:Content-Type \"@beginsWith application/json\" \
+     \"id:199001,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON\"\n";
 
 const BENIGN_GET: &str = "/api/v1/users/42?page=2&sort=name&fields=id,name,email";
 const SQLI_GET: &str = "/api/v1/users?q=1%27%20OR%20%271%27%3D%271";
@@ -133,6 +146,55 @@ fn run_request(engine: &Arc<Engine>, method: &str, uri: &str, json: Option<&[u8]
     blocked
 }
 
+/// The request of `../shared/bench`'s `get` or `post` workload as the gateway hands it to the engine (wrk's
+/// `Host` is the gateway's numeric address, which CRS 920350 scores at PL1 without blocking), the origin's
+/// response headers, phases 1–5. Kept in step with `../shared/bench/lua/{get,post}.lua` by hand.
+fn run_harness(engine: &Arc<Engine>, login: Option<&[u8]>) -> bool {
+    let mut tx = engine.transaction(info());
+    match login {
+        None => tx.request_line("GET", "/api/items?id=123&q=hello", "HTTP/1.1"),
+        Some(_) => tx.request_line("POST", "/api/login", "HTTP/1.1"),
+    }
+    tx.request_header(b"Host", b"127.0.0.1:47890");
+    if let Some(body) = login {
+        tx.request_header(b"Content-Length", body.len().to_string().as_bytes());
+        tx.request_header(b"Content-Type", b"application/json");
+    }
+    tx.request_header(b"Accept", b"application/json");
+    tx.request_header(b"User-Agent", b"anchor-bench/1.0 (wrk)");
+    match login {
+        None => {
+            tx.request_header(b"Authorization", b"Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl");
+            tx.request_header(b"X-Request-Id", b"9f1c2b7e-4a7d-4e2b-9a43-0d1f3c5b6a70");
+        }
+        Some(_) => tx.request_header(b"X-Request-Id", b"9f1c2b7e-4a7d-4e2b-9a43-0d1f3c5b6a71"),
+    }
+    let mut blocked = tx.process_request_headers().is_some();
+    if let (false, Some(body)) = (blocked, login) {
+        blocked = tx.append_request_body(body).is_err();
+    }
+    if !blocked {
+        blocked = tx.process_request_body().is_some();
+    }
+    if !blocked {
+        tx.response_status(200, "HTTP/1.1");
+        tx.response_header(b"Server", b"nginx");
+        tx.response_header(b"Content-Type", b"application/json");
+        tx.response_header(b"Content-Length", b"1024");
+        tx.response_header(b"Connection", b"keep-alive");
+        tx.process_response_headers();
+        tx.process_response_body();
+    }
+    tx.process_logging();
+    blocked
+}
+
+/// The harness's login body (`../shared/bench/lua/login-body.json`).
+fn login_body() -> Vec<u8> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench/lua/login-body.json");
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
 fn bench(c: &mut Criterion) {
     let engine = crs();
     let (small, large) = (json_body(300), json_body(10 * 1024));
@@ -154,6 +216,12 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(run_request(&engine, "POST", "/api/v1/orders", Some(&large))))
     });
     c.bench_function("crs_pl1_sqli_get", |b| b.iter(|| black_box(run(&engine, SQLI_GET))));
+    let harness = crs_with(HARNESS_PRELUDE);
+    let login = login_body();
+    assert!(!run_harness(&harness, None));
+    assert!(!run_harness(&harness, Some(&login)));
+    c.bench_function("crs_pl1_harness_get", |b| b.iter(|| black_box(run_harness(&harness, None))));
+    c.bench_function("crs_pl1_harness_post", |b| b.iter(|| black_box(run_harness(&harness, Some(&login)))));
 }
 
 /// One function per fixed-cost case, so each has its own callgrind toggle.
@@ -201,6 +269,20 @@ fn callgrind_sqli_get(engine: &Arc<Engine>, n: usize) {
     }
 }
 
+#[inline(never)]
+fn callgrind_harness_get(engine: &Arc<Engine>, n: usize) {
+    for _ in 0..n {
+        assert!(!run_harness(engine, None));
+    }
+}
+
+#[inline(never)]
+fn callgrind_harness_post(engine: &Arc<Engine>, body: &[u8], n: usize) {
+    for _ in 0..n {
+        assert!(!run_harness(engine, Some(body)));
+    }
+}
+
 criterion_group!(benches, bench);
 
 /// `PORTCULLIS_RULE_PROFILE=<case>` with `--features rule-profile`: each rule's share of one case's time
@@ -209,12 +291,17 @@ criterion_group!(benches, bench);
 fn rule_profile(case: &str) {
     let engine = crs();
     let (small, large) = (json_body(300), json_body(10 * 1024));
+    let (harness, login) = (crs_with(HARNESS_PRELUDE), login_body());
     let one = |e: &Arc<Engine>| match case {
         "benign_get" => run(e, BENIGN_GET),
         "json_post_300b" => run_request(e, "POST", "/api/v1/orders", Some(&small)),
         "json_post_10kb" => run_request(e, "POST", "/api/v1/orders", Some(&large)),
         "sqli_get" => run(e, SQLI_GET),
-        other => panic!("unknown case {other:?} (benign_get, json_post_300b, json_post_10kb, sqli_get)"),
+        "harness_get" => run_harness(&harness, None),
+        "harness_post" => run_harness(&harness, Some(&login)),
+        other => panic!(
+            "unknown case {other:?} (benign_get, json_post_300b, json_post_10kb, sqli_get, harness_get, harness_post)"
+        ),
     };
     let n = portcullis_waf::profile::transactions();
     for _ in 0..200 {
@@ -266,6 +353,13 @@ fn main() {
         callgrind_json_post_300b(&engine, &small, n);
         callgrind_json_post_10kb(&engine, &large, n);
         callgrind_sqli_get(&engine, n);
+        let (harness, login) = (crs_with(HARNESS_PRELUDE), login_body());
+        for _ in 0..2 {
+            run_harness(&harness, None);
+            run_harness(&harness, Some(&login));
+        }
+        callgrind_harness_get(&harness, n);
+        callgrind_harness_post(&harness, &login, n);
         return;
     }
     benches();
