@@ -27,6 +27,7 @@ mod gate;
 mod log;
 mod pool;
 
+mod tx_link;
 mod tx_vars;
 
 pub(crate) use collect::{intern_target_lists, Item};
