@@ -62,6 +62,9 @@ pub struct Engine {
     /// Load-time verdicts of constant `TX` flow rules are used (`crate::fold`); off only to prove they change
     /// nothing.
     pub(crate) fold: bool,
+    /// Links that read one `TX` variable by name are evaluated straight from the table
+    /// (`transaction::tx_link`); off only to prove it changes nothing.
+    pub(crate) tx_link_fast: bool,
     /// Emptied buffers of finished transactions, reused by the next ones.
     pub(crate) pool: crate::transaction::TxPool,
 }
@@ -99,6 +102,7 @@ impl Engine {
             body_limits,
             rx_prefilter: true,
             fold: true,
+            tx_link_fast: true,
             pool: Default::default(),
         })
     }
@@ -115,6 +119,13 @@ impl Engine {
     /// default). Folding is a pure shortcut: the CRS regression equivalence test runs the suite both ways.
     pub fn with_folding(mut self, on: bool) -> Engine {
         self.fold = on;
+        self
+    }
+
+    /// Turns the direct evaluation of `TX:<key>` links (`transaction::tx_link`) off (every link collects its
+    /// values the general way) or on (the default); a pure shortcut, compared both ways by `tests/tx_link.rs`.
+    pub fn with_tx_link_fast(mut self, on: bool) -> Engine {
+        self.tx_link_fast = on;
         self
     }
 

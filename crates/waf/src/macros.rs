@@ -97,6 +97,11 @@ impl Macro {
         }
     }
 
+    /// Bytes of literal text in every expansion (a lower bound of its length, to size a buffer).
+    pub fn literal_len(&self) -> usize {
+        self.parts.iter().map(|p| if let MacroPart::Lit(l) = p { l.len() } else { 0 }).sum()
+    }
+
     pub fn is_static(&self) -> bool {
         self.as_static().is_some()
     }

@@ -338,6 +338,10 @@ impl Transaction {
         chains: &[TransformChain],
         items: &mut Vec<Item>,
     ) -> bool {
+        // a plain `TX:<key>` read, straight from the table (`tx_link`)
+        if let Some(hit) = self.eval_tx_link(rule, link, is_head, chains) {
+            return hit;
+        }
         items.clear();
         // a detector link a family built earlier in the phase rules out: no need to collect its values
         let class = self.family_class(link);

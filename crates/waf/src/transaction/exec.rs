@@ -67,14 +67,18 @@ impl Transaction {
         }
         if sv.collection == Var::Tx && matches!(sv.op, SetOp::Add | SetOp::Sub) {
             // `tx.score=+%{tx.critical_anomaly_score}`: numeric, no value copy needed
-            if self.tx.len() >= MAX_TX_VARS && !self.tx.contains_key(&self.arena, key.as_bytes()) {
+            // the key is hashed once for its read and its write
+            let h = self.tx.hash(key.as_bytes());
+            let cur = self.tx.get_hashed(&self.arena, h, key.as_bytes());
+            if cur.is_none() && self.tx.len() >= MAX_TX_VARS {
                 return;
             }
             let d = sv.value.with_expanded(&*self, atoi);
-            let cur = self.tx.get(&self.arena, key.as_bytes()).map(|(_, v)| atoi(self.get(v))).unwrap_or(0);
+            // the operand's expansion reads `TX` but writes nothing: `cur` still holds
+            let cur = cur.map(|(_, v)| atoi(self.get(v))).unwrap_or(0);
             let n = combine(sv.op, cur, d);
             let mut buf = itoa::Buffer::new();
-            self.tx_set(key, buf.format(n).as_bytes());
+            self.tx_set_hashed(h, key, buf.format(n).as_bytes());
             return;
         }
         if sv.collection == Var::Tx && sv.op == SetOp::Set {

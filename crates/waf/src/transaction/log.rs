@@ -100,20 +100,40 @@ fn clip(mut s: String) -> String {
     s
 }
 
+/// `bytes` as `String::from_utf8_lossy(&bytes).into_owned()` renders them, without its byte-by-byte walk
+/// and copy when they are valid UTF-8 (an expanded `msg` nearly always is: `from_utf8` checks a word at a
+/// time, and the vector becomes the string).
+fn lossy_owned(bytes: Vec<u8>) -> String {
+    match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
+}
+
+/// A rule file's path as `Path::display` renders it, without the formatter's lossy walk when it is valid
+/// UTF-8 (`to_str`), which the display then shows unchanged.
+fn path_text(p: &std::path::Path) -> String {
+    match p.to_str() {
+        Some(s) => s.to_owned(),
+        None => p.display().to_string(),
+    }
+}
+
 impl Transaction {
+    /// `m` expanded, rendered and clipped as a match's `msg`/`data`: expanded into a vector sized for the
+    /// literal text, which then becomes the string.
+    fn match_text(&self, m: &crate::macros::Macro) -> String {
+        if let Some(s) = m.as_static() {
+            return clip(String::from_utf8_lossy(s).into_owned());
+        }
+        let mut v = Vec::with_capacity(m.literal_len() + 16);
+        m.expand_into(self, &mut v);
+        clip(lossy_owned(v))
+    }
+
     pub(crate) fn record_match(&mut self, rule: &Rule) {
-        let msg = rule
-            .meta
-            .msg
-            .as_ref()
-            .map(|m| clip(String::from_utf8_lossy(&m.expand(&*self)).into_owned()))
-            .unwrap_or_default();
-        let data = rule
-            .meta
-            .logdata
-            .as_ref()
-            .map(|m| clip(String::from_utf8_lossy(&m.expand(&*self)).into_owned()))
-            .unwrap_or_default();
+        let msg = rule.meta.msg.as_ref().map(|m| self.match_text(m)).unwrap_or_default();
+        let data = rule.meta.logdata.as_ref().map(|m| self.match_text(m)).unwrap_or_default();
         let disruptive =
             matches!(rule.disruptive, Disruptive::Deny | Disruptive::Drop | Disruptive::Redirect(_)) && rule.phase < 5;
         let _ = EngineMode::On;
@@ -129,7 +149,7 @@ impl Transaction {
             blocked: false,
             status: rule.status,
             matched_var_name: self.matched_var_name.clone(),
-            file: rule.loc.file.display().to_string(),
+            file: path_text(&rule.loc.file),
             line: rule.loc.line,
         });
     }

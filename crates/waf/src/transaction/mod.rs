@@ -26,6 +26,8 @@ mod exec;
 mod gate;
 mod log;
 mod pool;
+
+mod tx_link;
 mod tx_vars;
 
 pub(crate) use collect::{intern_target_lists, Item};
@@ -726,12 +728,19 @@ impl Transaction {
 
     /// Sets `TX:key` (key already lowercase).
     pub(crate) fn tx_set(&mut self, key: &str, value: &[u8]) {
+        let h = self.tx.hash(key.as_bytes());
+        self.tx_set_hashed(h, key, value);
+    }
+
+    /// [`Self::tx_set`] with `h` = `self.tx.hash(key)`: the value, then (for a new key) the name, pushed to
+    /// the arena, and the key hashed once for the look-up and the insertion.
+    pub(crate) fn tx_set_hashed(&mut self, h: u64, key: &str, value: &[u8]) {
         let vs = self.push(value);
-        if self.tx.set_existing(&self.arena, key.as_bytes(), vs) {
+        if self.tx.set_existing_hashed(&self.arena, h, key.as_bytes(), vs) {
             return;
         }
         let ks = self.push(key.as_bytes());
-        self.tx.insert_new(&self.arena, ks, vs);
+        self.tx.insert_new_hashed(&self.arena, h, ks, vs);
     }
 
     /// Work done so far.

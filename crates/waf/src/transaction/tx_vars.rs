@@ -79,7 +79,17 @@ impl TxVars {
 
     /// (name span, value span) of `key` (lowercase).
     pub(crate) fn get(&self, arena: &[u8], key: &[u8]) -> Option<(Span, Span)> {
-        let h = self.state.hash_one(key);
+        self.get_hashed(arena, self.hash(key), key)
+    }
+
+    /// The hash of `key` under this table's seed, for the `_hashed` calls (a read and a write of the same key
+    /// hash it once).
+    pub(crate) fn hash(&self, key: &[u8]) -> u64 {
+        self.state.hash_one(key)
+    }
+
+    /// [`Self::get`] with `h` = `self.hash(key)`.
+    pub(crate) fn get_hashed(&self, arena: &[u8], h: u64, key: &[u8]) -> Option<(Span, Span)> {
         self.table.find(h, |(k, _)| bytes(arena, *k) == key).copied()
     }
 
@@ -88,8 +98,13 @@ impl TxVars {
     }
 
     /// Points an existing `key` at `value`; `false` when there is no such key.
+    #[cfg(test)]
     pub(crate) fn set_existing(&mut self, arena: &[u8], key: &[u8], value: Span) -> bool {
-        let h = self.state.hash_one(key);
+        self.set_existing_hashed(arena, self.hash(key), key, value)
+    }
+
+    /// [`Self::set_existing`] with `h` = `self.hash(key)`.
+    pub(crate) fn set_existing_hashed(&mut self, arena: &[u8], h: u64, key: &[u8], value: Span) -> bool {
         match self.table.find_mut(h, |(k, _)| bytes(arena, *k) == key) {
             Some(e) => {
                 e.1 = value;
@@ -100,9 +115,14 @@ impl TxVars {
     }
 
     /// Adds a key known to be absent (`name` is its lowercase name, already in the arena).
+    #[cfg(test)]
     pub(crate) fn insert_new(&mut self, arena: &[u8], name: Span, value: Span) {
+        self.insert_new_hashed(arena, self.hash(bytes(arena, name)), name, value)
+    }
+
+    /// [`Self::insert_new`] with `h` = `self.hash` of the name's bytes.
+    pub(crate) fn insert_new_hashed(&mut self, arena: &[u8], h: u64, name: Span, value: Span) {
         let state = &self.state;
-        let h = state.hash_one(bytes(arena, name));
         self.table.insert_unique(h, (name, value), |(k, _)| state.hash_one(bytes(arena, *k)));
     }
 
