@@ -77,6 +77,10 @@ mod utf8_to_unicode;
 #[cfg(test)]
 mod tests;
 
+/// A transformation appending its output to a buffer and saying whether it changed the input
+/// ([`Transform::apply_into`]).
+type WriteInto = fn(&[u8], &mut Vec<u8>) -> bool;
+
 /// One transformation: its canonical SecLang name and the function applying it.
 #[derive(Clone, Copy)]
 pub struct Transform {
@@ -93,7 +97,7 @@ pub struct Transform {
     /// The same transformation appending its output to a buffer, for the steps whose output is nearly always
     /// a new value (`cmdLine` lowers case, `base64Decode` decodes any letters): no vector allocated and freed
     /// per call. Use it through [`Transform::apply_into`].
-    into: Option<fn(&[u8], &mut Vec<u8>) -> bool>,
+    into: Option<WriteInto>,
 }
 
 impl Transform {
@@ -140,7 +144,7 @@ const fn t(name: &'static str, apply: fn(&[u8]) -> Cow<'_, [u8]>) -> Transform {
 }
 
 /// A table entry with a writer of its own ([`Transform::apply_into`]).
-const fn writing(tr: Transform, into: fn(&[u8], &mut Vec<u8>) -> bool) -> Transform {
+const fn writing(tr: Transform, into: WriteInto) -> Transform {
     Transform { into: Some(into), ..tr }
 }
 
