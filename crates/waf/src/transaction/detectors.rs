@@ -36,7 +36,6 @@ use super::{BuildFx, Span, Transaction};
 use crate::rule::{ChainId, Link, Rule, TransformChain};
 use portcullis_detect::prefilter::{class_bit, Classes, ALL_CLASSES};
 use portcullis_detect::Class;
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// Mask bit: the link's chain provably leaves this value as it is at every step, so the value as extracted is
@@ -99,6 +98,9 @@ pub(crate) struct MultiForms {
     index: HashMap<(Span, ChainId), FormList, BuildFx>,
     spans: Vec<Span>,
     scratch: Vec<Span>,
+    /// A form being computed from the form before it (which is in `cache_buf`, so it cannot be written there
+    /// while read): its room is kept from form to form.
+    bytes: Vec<u8>,
 }
 
 impl MultiForms {
@@ -299,23 +301,31 @@ impl Transaction {
                 continue;
             }
             self.stats.transforms_computed += 1;
-            let changed = {
-                let input = match list.last() {
-                    Some(s) => self.cache_buf.get(s.start as usize..(s.start + s.len) as usize).unwrap_or(b""),
-                    None => self.get(span),
-                };
-                match (step.apply)(input) {
-                    Cow::Borrowed(b) if b.len() == input.len() => None,
-                    other => Some(other.into_owned()),
+            // the form is written straight after the transformation buffer's end (`Transform::apply_into`):
+            // from the value itself, into the buffer; from the last form (in the buffer), into the forms'
+            // byte scratch first, then copied on
+            let start = self.cache_buf.len();
+            let changed = match list.last() {
+                None => {
+                    let input = self.arena.get(span.start as usize..(span.start + span.len) as usize).unwrap_or(b"");
+                    step.apply_into(input, &mut self.cache_buf)
+                }
+                Some(s) => {
+                    let input = self.cache_buf.get(s.start as usize..(s.start + s.len) as usize).unwrap_or(b"");
+                    let bytes = &mut self.families.forms.bytes;
+                    bytes.clear();
+                    let changed = step.apply_into(input, bytes);
+                    if changed {
+                        self.cache_buf.extend_from_slice(bytes);
+                    }
+                    changed
                 }
             };
-            if let Some(b) = changed {
+            if changed {
                 if !known.is_some_and(|p| step.keeps_up_to_case(&p)) {
                     known = None;
                 }
-                let start = self.cache_buf.len();
-                self.cache_buf.extend_from_slice(&b);
-                list.push(Span { start: start as u32, len: b.len() as u32 });
+                list.push(Span { start: start as u32, len: (self.cache_buf.len() - start) as u32 });
             }
         }
         let l = self.families.forms.push(&list);

@@ -32,6 +32,11 @@ impl Sextets {
         Sextets { out: Vec::with_capacity(cap), acc: 0, n: 0 }
     }
 
+    /// Decodes after the bytes `out` already holds (`finish` hands the vector back).
+    fn appending_to(out: Vec<u8>) -> Self {
+        Sextets { out, acc: 0, n: 0 }
+    }
+
     #[inline]
     pub(crate) fn push(&mut self, v: u8) {
         self.acc = (self.acc << 6) | u32::from(v);
@@ -55,6 +60,26 @@ impl Sextets {
 
 pub(crate) fn base64_decode(input: &[u8]) -> Cow<'_, [u8]> {
     let mut dec = Sextets::with_capacity(input.len() / 4 * 3 + 3);
+    decode_into(input, &mut dec);
+    owned_unless_same(input, dec.finish())
+}
+
+/// [`base64_decode`] appending its output to `out` (`Transform::apply_into`): `false`, with `out` as it was,
+/// when the output equals the input.
+pub(crate) fn base64_decode_into(input: &[u8], out: &mut Vec<u8>) -> bool {
+    let base = out.len();
+    out.reserve(input.len() / 4 * 3 + 3);
+    let mut dec = Sextets::appending_to(std::mem::take(out));
+    decode_into(input, &mut dec);
+    *out = dec.finish();
+    if out.get(base..) == Some(input) {
+        out.truncate(base);
+        return false;
+    }
+    true
+}
+
+fn decode_into(input: &[u8], dec: &mut Sextets) {
     for &b in input {
         if b == b'\r' || b == b'\n' {
             continue;
@@ -65,5 +90,4 @@ pub(crate) fn base64_decode(input: &[u8]) -> Cow<'_, [u8]> {
         }
         dec.push(v);
     }
-    owned_unless_same(input, dec.finish())
 }

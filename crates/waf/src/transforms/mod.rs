@@ -77,6 +77,10 @@ mod utf8_to_unicode;
 #[cfg(test)]
 mod tests;
 
+/// A transformation appending its output to a buffer and saying whether it changed the input
+/// ([`Transform::apply_into`]).
+type WriteInto = fn(&[u8], &mut Vec<u8>) -> bool;
+
 /// One transformation: its canonical SecLang name and the function applying it.
 #[derive(Clone, Copy)]
 pub struct Transform {
@@ -90,9 +94,30 @@ pub struct Transform {
     /// Does the step change letter case on its own (`lowercase`, `uppercase`, `cmdLine`: declared in the table)?
     /// The others hand a value without their triggers back borrowed and whole.
     pub changes_case: bool,
+    /// The same transformation appending its output to a buffer, for the steps whose output is nearly always
+    /// a new value (`cmdLine` lowers case, `base64Decode` decodes any letters): no vector allocated and freed
+    /// per call. Use it through [`Transform::apply_into`].
+    into: Option<WriteInto>,
 }
 
 impl Transform {
+    /// Appends the step's output for `input` to `out` and returns `true`, or returns `false` with `out` as it
+    /// was when the step hands `input` back unchanged (`apply` borrowing it whole). The same bytes as
+    /// `apply`, without its vector when the step has a writer of its own.
+    #[inline]
+    pub fn apply_into(&self, input: &[u8], out: &mut Vec<u8>) -> bool {
+        if let Some(f) = self.into {
+            return f(input, out);
+        }
+        match (self.apply)(input) {
+            Cow::Borrowed(b) if b.len() == input.len() => false,
+            other => {
+                out.extend_from_slice(&other);
+                true
+            }
+        }
+    }
+
     /// Does the step hand back, borrowed and whole, a value whose bytes other than letters are `present`?
     /// (The engine then skips the call: most steps of CRS's chains act on no byte of a benign value.)
     #[inline]
@@ -115,21 +140,26 @@ impl std::fmt::Debug for Transform {
 }
 
 const fn t(name: &'static str, apply: fn(&[u8]) -> Cow<'_, [u8]>) -> Transform {
-    Transform { name, apply, triggers: None, changes_case: false }
+    Transform { name, apply, triggers: None, changes_case: false, into: None }
+}
+
+/// A table entry with a writer of its own ([`Transform::apply_into`]).
+const fn writing(tr: Transform, into: WriteInto) -> Transform {
+    Transform { into: Some(into), ..tr }
 }
 
 /// A table entry for a transformation that changes letter case on its own ([`Transform::changes_case`]).
 const fn case_changing(name: &'static str, apply: fn(&[u8]) -> Cow<'_, [u8]>) -> Transform {
-    Transform { name, apply, triggers: None, changes_case: true }
+    Transform { name, apply, triggers: None, changes_case: true, into: None }
 }
 
 /// The registry: lowercase key → transformation. Aliases are extra keys for the same entry.
 static TABLE: &[(&str, Transform)] = &[
-    ("base64decode", t("base64Decode", base64_decode::base64_decode)),
+    ("base64decode", writing(t("base64Decode", base64_decode::base64_decode), base64_decode::base64_decode_into)),
     ("base64decodeext", t("base64DecodeExt", base64_decode_ext::base64_decode_ext)),
     ("base64encode", t("base64Encode", base64_encode::base64_encode)),
     ("base64ifencoded", t("base64IfEncoded", base64_if_encoded::base64_if_encoded)),
-    ("cmdline", case_changing("cmdLine", cmd_line::cmd_line)),
+    ("cmdline", writing(case_changing("cmdLine", cmd_line::cmd_line), cmd_line::cmd_line_into)),
     ("compresswhitespace", t("compressWhitespace", compress_whitespace::compress_whitespace)),
     ("cssdecode", t("cssDecode", css_decode::css_decode)),
     ("deepdecode", t("deepDecode", deep_decode::deep_decode)),

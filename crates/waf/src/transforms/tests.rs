@@ -192,6 +192,35 @@ fn random_input(rng: &mut Rng) -> Vec<u8> {
         .collect()
 }
 
+/// `Transform::apply_into` (a step's own writer, `cmdLine` and `base64Decode`, or `apply` copied) appends
+/// exactly what `apply` returns after the bytes the buffer already held, and reports "changed" exactly when
+/// `apply` does not hand the input back whole (the engine's test: borrowed with the input's length); when
+/// unchanged the buffer is left as it was. Random inputs and plain ones (letters, digits, base64 text, spaces
+/// before `/`), after an empty and a non-empty buffer. The mutants that report an unchanged base64 text as
+/// changed, or let `cmdLine`'s space removal reach into the bytes before, fail it.
+#[test]
+fn apply_into_appends_what_apply_returns() {
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let plain: [&[u8]; 8] = [b"", b"hello", b"SGVsbG8=", b"aGVsbG8", b"abcd", b"a /b", b" /x", b"Ab, c;d"];
+    let mut inputs: Vec<Vec<u8>> = plain.iter().map(|p| p.to_vec()).collect();
+    inputs.extend((0..5_000).map(|_| random_input(&mut rng)));
+    for (key, tr) in TABLE {
+        for input in &inputs {
+            let want = (tr.apply)(input);
+            let changed = !matches!(&want, Cow::Borrowed(b) if b.len() == input.len());
+            for before in [&b""[..], b"xy "] {
+                let mut out = before.to_vec();
+                assert_eq!(tr.apply_into(input, &mut out), changed, "{key}({})", show(input));
+                let mut expect = before.to_vec();
+                if changed {
+                    expect.extend_from_slice(&want);
+                }
+                assert_eq!(show(&out), show(&expect), "{key}({})", show(input));
+            }
+        }
+    }
+}
+
 #[test]
 fn never_panics_and_borrows_when_unchanged() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
