@@ -321,7 +321,8 @@ mod tests {
     #[test]
     fn or_into_matches_word_by_word() {
         for (n, m) in [(0, 0), (3, 3), (4, 4), (13, 13), (13, 9), (5, 16)] {
-            let src: Vec<u64> = (0..m as u64).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (1 << (i % 64))).collect();
+            let src: Vec<u64> =
+                (0..m as u64).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (1 << (i % 64))).collect();
             let mut dst: Vec<u64> = (0..n as u64).map(|i| i.wrapping_mul(0x5851_f42d_4c95_7f2d)).collect();
             let mut want = dst.clone();
             for (a, b) in want.iter_mut().zip(&src) {
