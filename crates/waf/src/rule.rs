@@ -167,6 +167,24 @@ pub struct Gate {
     /// computed (a chain without a preimage), or the gate has one union (its own test is as cheap). Set at
     /// load, after the prefilter is built (`set_gate_preimages`).
     pub summary_tests: Option<Vec<SummaryTest>>,
+    /// The summary batch this gate's summary tests belong to, and its index in it: the gates of one phase
+    /// that share a summary are tested against it together, once, when the first of them is visited, so
+    /// each later one costs one bit test (`Transaction::gate_open`). Set at load (`set_gate_preimages`).
+    pub batch: Option<(std::sync::Arc<GateBatch>, u32)>,
+    /// The highest gate cache number the gate reads or writes (its group's, or its batch's last word): one
+    /// length test per call, none per number.
+    pub top: u32,
+}
+
+/// The gates of one phase whose summary tests read the same summary (`Gate::batch`): their prefilter ids
+/// and tests, in order. In the transaction's gate cache, number `number` says whether the batch was tested
+/// in this phase (1) or not (0), and the words after it hold one bit per member: its summary rules it out.
+#[derive(Debug)]
+pub struct GateBatch {
+    pub number: u32,
+    /// The shared summary's gate cache number (`Gate::summary`).
+    pub summary: u32,
+    pub members: Vec<(u32, Vec<SummaryTest>)>,
 }
 
 /// How a gate's summary closes the unions of one chain over every source at once (`Gate::summary_tests`).

@@ -122,6 +122,8 @@ pub(crate) fn gate_of(rule: &Rule, forms: &[ChainId]) -> Option<Gate> {
         shared: false,
         summary: 0,
         summary_tests: None,
+        batch: None,
+        top: 0,
     })
 }
 
@@ -178,6 +180,7 @@ pub(crate) fn number_gate_slots(phases: &mut [Vec<Rule>]) {
         if let Some(g) = &mut r.gate {
             let rules = groups.get(&(g.sources.clone(), g.chains.clone())).map_or(0, |e| e.1);
             g.shared = rules >= 2 && g.unions.len() >= 2;
+            g.top = g.group;
         }
     }
 }
@@ -210,6 +213,58 @@ pub(crate) fn set_gate_preimages(phases: &mut [Vec<Rule>], chains: &[TransformCh
             let rewrites = !chain.steps.is_empty() && chain.triggers.is_none();
             if u.chain != UNTRANSFORMED && !rewrites {
                 u.pre = Some(prefilter::preimage::of(need, &chain.steps));
+            }
+        }
+    }
+    batch_summary_tests(phases);
+}
+
+/// Groups the gates with summary tests by (phase, straight run, summary they read) (`Gate::batch`),
+/// numbering each batch's gate cache words after every other number. A straight run is a stretch of a
+/// phase's rules that no `skip`/`skipAfter` leaves or enters except at its start, so a run whose first gate
+/// is visited has its other gates visited too (unless the phase ends early): a batch tests only gates the
+/// phase reaches (CRS's paranoia-level markers jump over whole blocks). A batch of one is left out: its own
+/// test is as cheap. Exact: a member's bit is the result of its own summary tests on the same summary entry
+/// (the summary of a source set is the same whichever gate computes it), so reading the bit answers what the
+/// tests would; which gates share a batch decides only how much is tested in advance.
+fn batch_summary_tests(phases: &mut [Vec<Rule>]) {
+    let mut next = phases.iter().flatten().filter_map(|r| r.gate.as_ref()).map(|g| g.top + 1).max().unwrap_or(0);
+    for rules in phases.iter_mut() {
+        let mut starts = vec![false; rules.len() + 1];
+        for (i, r) in rules.iter().enumerate() {
+            if r.skip > 0 || r.skip_after.is_some() {
+                starts[i + 1] = true;
+            }
+            if let Some(t) = r.skip_after {
+                starts[t.min(rules.len())] = true;
+            }
+            if r.skip > 0 {
+                starts[(i + 1 + r.skip as usize).min(rules.len())] = true;
+            }
+        }
+        let mut run = 0usize;
+        let mut by_summary: std::collections::BTreeMap<(usize, u32), Vec<usize>> = std::collections::BTreeMap::new();
+        for (i, r) in rules.iter().enumerate() {
+            run += starts[i] as usize;
+            if let Some(g) = r.gate.as_ref().filter(|g| g.summary_tests.is_some()) {
+                by_summary.entry((run, g.summary)).or_default().push(i);
+            }
+        }
+        for ((_, summary), members) in by_summary.into_iter().filter(|(_, m)| m.len() >= 2) {
+            let number = next;
+            let words = members.len().div_ceil(32) as u32;
+            next += 1 + words;
+            let list = members
+                .iter()
+                .filter_map(|i| rules[*i].gate.as_ref())
+                .map(|g| (g.prefilter_id, g.summary_tests.clone().unwrap_or_default()))
+                .collect();
+            let batch = Arc::new(crate::rule::GateBatch { number, summary, members: list });
+            for (k, i) in members.iter().enumerate() {
+                if let Some(g) = rules[*i].gate.as_mut() {
+                    g.batch = Some((Arc::clone(&batch), k as u32));
+                    g.top = g.top.max(number + words);
+                }
             }
         }
     }
@@ -362,11 +417,22 @@ impl Transaction {
         if !self.engine.rx_prefilter {
             return true;
         }
-        // every number of the gate is at most its group's (`number_gate_slots`): one length test here, none
-        // per union
-        let top = gate.group as usize;
+        // every number of the gate is at most `top`: one length test here, none per union
+        let top = gate.top as usize;
         if self.gate_cache.len() <= top {
             self.gate_cache.resize(top + 1, 0);
+        }
+        // the summary tests of the phase's gates over the same sources run together, once (`Gate::batch`)
+        let mut summary_known = false;
+        if let Some((batch, k)) = &gate.batch {
+            if self.gate_cache[batch.number as usize] == 0 {
+                self.test_batch(gate, batch);
+            }
+            let w = self.gate_cache[(batch.number + 1 + k / 32) as usize];
+            if w & (1 << (k % 32)) != 0 {
+                return false;
+            }
+            summary_known = true;
         }
         // rules with the same variables and chains share the OR of their unions (`Gate::group`): once one of
         // them found every union closed, the others test one bitset
@@ -375,7 +441,7 @@ impl Transaction {
                 return self.pf_has(PfBits::At((*u - 2) as usize), gate.prefilter_id);
             }
         }
-        if let Some(tests) = &gate.summary_tests {
+        if let Some(tests) = gate.summary_tests.as_ref().filter(|_| !summary_known) {
             if self.summary_rules_out(gate, tests) {
                 return false;
             }
@@ -417,9 +483,7 @@ impl Transaction {
             for u in &gate.unions {
                 let at = self.gate_cache.get(u.slot as usize).map_or(0, |c| *c as usize).wrapping_sub(2);
                 if let Some(b) = done.get(at..at + words) {
-                    for (a, b) in or.iter_mut().zip(b) {
-                        *a |= *b;
-                    }
+                    prefilter::or_into(or, b);
                 }
             }
             let g = gate.group as usize;
@@ -429,6 +493,38 @@ impl Transaction {
             self.gate_cache[g] = off as u32 + 2;
         }
         false
+    }
+
+    /// Runs the summary tests of every member of `batch` (whose summary `gate`'s is) on the summary, and
+    /// records in the batch's words which ones it rules out. Cold: once per batch and phase.
+    #[inline(never)]
+    fn test_batch(&mut self, gate: &Gate, batch: &crate::rule::GateBatch) {
+        let s = match self.gate_cache.get(batch.summary as usize) {
+            Some(c) if *c != 0 => *c,
+            _ => self.summarise(gate),
+        };
+        let base = batch.number as usize;
+        self.gate_cache[base] = 1;
+        if s < 2 {
+            return;
+        }
+        let (words, at) = (self.engine.rules.prefilter.words(), s as usize - 2);
+        let Some((raw, present)) = self.pf_bits.get(at..at + words + 4).map(|s| s.split_at(words)) else {
+            return;
+        };
+        let present = [present[0], present[1], present[2], present[3]];
+        for (k, (id, tests)) in batch.members.iter().enumerate() {
+            let raw_has = prefilter::has(raw, *id);
+            let out = tests.iter().all(|t| match t {
+                SummaryTest::Raw => !raw_has,
+                SummaryTest::Pre(p) => p.rules_out(&present, raw_has),
+            });
+            if out {
+                if let Some(w) = self.gate_cache.get_mut(base + 1 + k / 32) {
+                    *w |= 1 << (k % 32);
+                }
+            }
+        }
     }
 
     /// Do the gate's sources together rule its bit out under every chain, from their summary (the OR of their
@@ -490,9 +586,7 @@ impl Transaction {
             for b in &bases[1..n] {
                 let at = *b as usize - 2;
                 if let Some(e) = done.get(at..at + len) {
-                    for (a, b) in or.iter_mut().zip(e) {
-                        *a |= *b;
-                    }
+                    prefilter::or_into(or, e);
                 }
             }
             off as u32 + 2
@@ -609,9 +703,7 @@ impl Transaction {
                 ok = false;
                 break;
             };
-            for (a, b) in acc.iter_mut().zip(bits) {
-                *a |= *b;
-            }
+            prefilter::or_into(&mut acc, bits);
         }
         let off = self.pf_bits.len() as u32;
         if ok {
