@@ -412,22 +412,7 @@ impl Transaction {
             self.matched_var = mv;
             if hit {
                 any = true;
-                let mut name = std::mem::take(&mut self.matched_var_name);
-                name.clear();
-                if !link.targets.is_empty() {
-                    self.write_item_name(item, &mut name);
-                }
-                self.matched_var_name = name;
-                if self.matched_count < self.matched_vars.len() {
-                    let slot = &mut self.matched_vars[self.matched_count];
-                    slot.0.clear();
-                    slot.0.push_str(&self.matched_var_name);
-                    slot.1.clear();
-                    slot.1.extend_from_slice(&self.matched_var);
-                } else {
-                    self.matched_vars.push((self.matched_var_name.clone(), self.matched_var.clone()));
-                }
-                self.matched_count += 1;
+                self.note_matched_var((!link.targets.is_empty()).then_some(item));
                 for a in &link.actions {
                     self.exec_action(a);
                 }
@@ -436,6 +421,28 @@ impl Transaction {
         *items = list;
         self.return_list(lent, items);
         any
+    }
+
+    /// Makes `item` (none for a link without targets) the `MATCHED_VAR_NAME` and adds it, with the
+    /// `MATCHED_VAR` already set, as the next `MATCHED_VARS` entry (the pooled slots reused).
+    #[inline]
+    pub(crate) fn note_matched_var(&mut self, item: Option<&Item>) {
+        let mut name = std::mem::take(&mut self.matched_var_name);
+        name.clear();
+        if let Some(item) = item {
+            self.write_item_name(item, &mut name);
+        }
+        self.matched_var_name = name;
+        if self.matched_count < self.matched_vars.len() {
+            let slot = &mut self.matched_vars[self.matched_count];
+            slot.0.clear();
+            slot.0.push_str(&self.matched_var_name);
+            slot.1.clear();
+            slot.1.extend_from_slice(&self.matched_var);
+        } else {
+            self.matched_vars.push((self.matched_var_name.clone(), self.matched_var.clone()));
+        }
+        self.matched_count += 1;
     }
 
     /// Does the first link of `rule` match some value, as [`Self::eval_link`] would decide it, without running

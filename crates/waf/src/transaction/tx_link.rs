@@ -66,21 +66,7 @@ impl Transaction {
         mv.clear();
         mv.extend_from_slice(self.get(vs));
         self.matched_var = mv;
-        let mut name = std::mem::take(&mut self.matched_var_name);
-        name.clear();
-        let item = Item { var: Var::Tx, key: Key::Arena(ks), value: Val::Arena(vs) };
-        self.write_item_name(&item, &mut name);
-        self.matched_var_name = name;
-        if self.matched_count < self.matched_vars.len() {
-            let slot = &mut self.matched_vars[self.matched_count];
-            slot.0.clear();
-            slot.0.push_str(&self.matched_var_name);
-            slot.1.clear();
-            slot.1.extend_from_slice(&self.matched_var);
-        } else {
-            self.matched_vars.push((self.matched_var_name.clone(), self.matched_var.clone()));
-        }
-        self.matched_count += 1;
+        self.note_matched_var(Some(&Item { var: Var::Tx, key: Key::Arena(ks), value: Val::Arena(vs) }));
         for a in &link.actions {
             self.exec_action(a);
         }
