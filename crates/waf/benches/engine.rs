@@ -14,7 +14,7 @@
 //! (N × [`FIXED_RULES`]).
 
 use criterion::{black_box, criterion_group, Criterion};
-use portcullis_waf::{Engine, TxInfo};
+use portcullis_waf::{Engine, Transaction, TxInfo};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -129,8 +129,14 @@ fn run_request(engine: &Arc<Engine>, method: &str, uri: &str, json: Option<&[u8]
         tx.request_header(b"Content-Type", b"application/json");
         tx.request_header(b"Content-Length", body.len().to_string().as_bytes());
     }
+    run_phases(&mut tx, json, &[(b"Content-Type", b"application/json")])
+}
+
+/// Runs phases 1–5 on a request whose line and headers are in: `body` (if any) after phase 1, then, unless it
+/// was blocked, a 200 response with `response_headers`. Returns whether the request was blocked.
+fn run_phases(tx: &mut Transaction, body: Option<&[u8]>, response_headers: &[(&[u8], &[u8])]) -> bool {
     let mut blocked = tx.process_request_headers().is_some();
-    if let (false, Some(body)) = (blocked, json) {
+    if let (false, Some(body)) = (blocked, body) {
         blocked = tx.append_request_body(body).is_err();
     }
     if !blocked {
@@ -138,7 +144,9 @@ fn run_request(engine: &Arc<Engine>, method: &str, uri: &str, json: Option<&[u8]
     }
     if !blocked {
         tx.response_status(200, "HTTP/1.1");
-        tx.response_header(b"Content-Type", b"application/json");
+        for (n, v) in response_headers {
+            tx.response_header(n, v);
+        }
         tx.process_response_headers();
         tx.process_response_body();
     }
@@ -169,24 +177,13 @@ fn run_harness(engine: &Arc<Engine>, login: Option<&[u8]>) -> bool {
         }
         Some(_) => tx.request_header(b"X-Request-Id", b"9f1c2b7e-4a7d-4e2b-9a43-0d1f3c5b6a71"),
     }
-    let mut blocked = tx.process_request_headers().is_some();
-    if let (false, Some(body)) = (blocked, login) {
-        blocked = tx.append_request_body(body).is_err();
-    }
-    if !blocked {
-        blocked = tx.process_request_body().is_some();
-    }
-    if !blocked {
-        tx.response_status(200, "HTTP/1.1");
-        tx.response_header(b"Server", b"nginx");
-        tx.response_header(b"Content-Type", b"application/json");
-        tx.response_header(b"Content-Length", b"1024");
-        tx.response_header(b"Connection", b"keep-alive");
-        tx.process_response_headers();
-        tx.process_response_body();
-    }
-    tx.process_logging();
-    blocked
+    let response: [(&[u8], &[u8]); 4] = [
+        (b"Server", b"nginx"),
+        (b"Content-Type", b"application/json"),
+        (b"Content-Length", b"1024"),
+        (b"Connection", b"keep-alive"),
+    ];
+    run_phases(&mut tx, login, &response)
 }
 
 /// The harness's login body (`../shared/bench/lua/login-body.json`).
