@@ -343,7 +343,7 @@ impl Transaction {
     #[inline]
     pub(crate) fn source_list(&self, base: u32) -> Option<&[Item]> {
         let base = base as usize;
-        if !self.gate_cache.get(base).is_some_and(|b| *b >= 2) {
+        if self.gate_cache.get(base).is_none_or(|b| *b < 2) {
             return None;
         }
         let (start, end) = *self.src_lists.at.get(base)?;
@@ -855,7 +855,7 @@ impl Transaction {
         offs: &[u32],
         chain_id: ChainId,
         chain: &TransformChain,
-        acc: &mut Vec<u64>,
+        acc: &mut [u64],
     ) -> bool {
         let words = acc.len();
         for (item, off) in items.iter().zip(offs) {
