@@ -85,6 +85,12 @@ pub struct Link {
     /// Non-disruptive actions run for every matching value (setvar, ctl, initcol...).
     pub actions: Vec<Action>,
     pub loc: Location,
+    /// Per target: the gate cache number of the untransformed union of the gate source whose members are
+    /// exactly the target's (the whole variable, or its one key), or `u32::MAX` when no gate reads that
+    /// source (or the target excludes, counts, or picks keys by pattern). While the phase's cache holds
+    /// that union, the target's members are the source's member list (`gate::SourceLists`). Set at load
+    /// (`number_gate_slots`).
+    pub sources: Vec<u32>,
 }
 
 /// Logging metadata of a rule (from the chain starter).

@@ -404,6 +404,7 @@ impl Compiler {
             capture,
             actions,
             loc: d.loc.clone(),
+            sources: Vec::new(),
         };
         let rule = Rule {
             id,
@@ -470,6 +471,7 @@ impl Compiler {
             capture: draft.capture,
             actions: draft.actions,
             loc: d.loc.clone(),
+            sources: Vec::new(),
         };
         if let Some(Entry::Rule { rule, open_chain, .. }) = self.entries.last_mut() {
             // metadata written on a link (rare) still belongs to the rule

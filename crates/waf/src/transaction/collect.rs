@@ -277,7 +277,7 @@ impl Transaction {
         // variables only sends a target to the exact test below
         let excl_bit = |v: Var| 1u128 << ((v as u32) % 128);
         let link_excl = link.targets.iter().filter(|x| x.exclude).fold(0u128, |m, x| m | excl_bit(x.var));
-        for t in link.targets.iter().filter(|t| !t.exclude) {
+        for (k, t) in link.targets.iter().enumerate().filter(|(_, t)| !t.exclude) {
             // a ctl removal without key removes the whole variable
             if ctl_excl.iter().any(|x| x.var == t.var && matches!(x.selector, Selector::All)) {
                 continue;
@@ -292,6 +292,9 @@ impl Transaction {
                         || ctl_excl.iter().filter(|x| x.var == t.var).any(|x| x.selector.matches_key(key))
                 };
                 self.members(t, Excl(Some(&excluded)), out);
+            } else if let Some(list) = link.sources.get(k).and_then(|b| self.source_list(*b)) {
+                // the phase's member list of the gate source the target reads (`Link::sources`)
+                out.extend_from_slice(list);
             } else {
                 self.members(t, Excl(None), out);
             }

@@ -13,8 +13,14 @@
 //! fails, without side effects, exactly when the prefilter rules out every value it runs on. For a plain
 //! link that is each value under its chain; for a `multiMatch` link, each value as extracted and after every
 //! step that changed it, i.e. each value under some prefix of its chain: the gate ORs the unions over every
-//! prefix (`Gate::chains`), so it closes only when no form of any value can match. This module owns the caches
-//! and the gate; it does not evaluate operators.
+//! prefix (`Gate::chains`), so it closes only when no form of any value can match.
+//!
+//! Per phase, each source's members are listed once, with their untransformed bitsets (`SourceLists`),
+//! when its untransformed union is computed; the source's other unions, and the rules' targets that read
+//! exactly that source (`Link::sources`), read the list instead of walking the variable again. Exact for the
+//! same reason as the unions: a list is only read while the gate cache holds the union it was made with, so
+//! the data it was taken from has not changed. This module owns the caches and the gate; it does not evaluate
+//! operators.
 
 use super::collect::{Item, Val};
 use super::Transaction;
@@ -29,6 +35,39 @@ use std::sync::Arc;
 pub(crate) enum PfBits {
     At(usize),
     Scratch,
+}
+
+/// A phase's member lists, one per gate source (the variable, or one key of it): the members as `members`
+/// collects them, each with the offset of its untransformed entry in `pf_bits` (its bitset, then the bytes it
+/// holds). A source's list is built with its untransformed union, the first union of the source any gate
+/// computes in the phase, and read by every other chain's union of that source: no `members` walk and no
+/// `pf_cache` look-up per member per union. Exact: the members and their untransformed entries are what that
+/// walk and look-up would give, since the source's data does not change while the list is valid (it is valid
+/// while the gate cache holds the source's untransformed union: both are dropped when the phase's data
+/// changed, `Transaction::gate_stale`) and an untransformed entry, once in `pf_cache`, is never replaced.
+#[derive(Debug, Default)]
+pub(crate) struct SourceLists {
+    /// Every list's members, list after list.
+    items: Vec<Item>,
+    /// Per member in `items`, the `pf_bits` offset of its untransformed entry.
+    offs: Vec<u32>,
+    /// Per gate cache number of a source's untransformed union: its list's range in `items` (meaningful only
+    /// while the gate cache holds that union, ≥ 2: the entry was written with it). Never cleared, only grown:
+    /// zeroing it per phase or transaction cost more than the lists saved.
+    at: Vec<(u32, u32)>,
+}
+
+impl SourceLists {
+    /// The room held by the longest of the vectors (for the pool's size check).
+    pub(crate) fn capacity(&self) -> usize {
+        self.items.capacity().max(self.offs.capacity()).max(self.at.capacity())
+    }
+
+    /// Drops every list (`at` keeps its stale ranges: no reader trusts one without its union, see `at`).
+    pub(crate) fn clear(&mut self) {
+        self.items.clear();
+        self.offs.clear();
+    }
 }
 
 /// Variables whose members are arena spans that stay fixed while a phase runs (request data after the
@@ -145,6 +184,27 @@ pub(crate) fn number_gate_slots(phases: &mut [Vec<Rule>]) {
                 }
             }
             g.unions = unions;
+        }
+    }
+    // every link's targets that read exactly a gate source's members get that source's untransformed number
+    for r in phases.iter_mut().flatten() {
+        for link in &mut r.links {
+            link.sources = link
+                .targets
+                .iter()
+                .map(|t| {
+                    let key = match &t.selector {
+                        Selector::All => None,
+                        Selector::Key(k) => Some(k.clone()),
+                        _ => return u32::MAX,
+                    };
+                    if t.exclude || t.count || t.var == Var::Xml || !phase_static(t.var) {
+                        return u32::MAX;
+                    }
+                    let s = GateSource { var: t.var, xml_attrs: false, key };
+                    ids.get(&(s, UNTRANSFORMED)).copied().unwrap_or(u32::MAX)
+                })
+                .collect();
         }
     }
     // summaries over two or more sources follow the per-source numbers; one source's summary is its own
@@ -277,6 +337,19 @@ fn batch_summary_tests(phases: &mut [Vec<Rule>]) {
 const UNTRANSFORMED: ChainId = 0;
 
 impl Transaction {
+    /// The members of a target whose gate source is numbered `base` (`Link::sources`), when the phase's
+    /// gate cache holds that source's untransformed union (and so its member list): the list is what
+    /// `members` would collect for the target, in the same order.
+    #[inline]
+    pub(crate) fn source_list(&self, base: u32) -> Option<&[Item]> {
+        let base = base as usize;
+        if self.gate_cache.get(base).is_none_or(|b| *b < 2) {
+            return None;
+        }
+        let (start, end) = *self.src_lists.at.get(base)?;
+        self.src_lists.items.get(start as usize..end as usize)
+    }
+
     /// The prefilter bitset of `item` transformed to `tv` by chain `chain_id`: scanned once per distinct
     /// (arena value, chain) per transaction, then served from `pf_cache`.
     #[inline]
@@ -420,6 +493,11 @@ impl Transaction {
         // every number of the gate is at most `top`: one length test here, none per union
         let top = gate.top as usize;
         if self.gate_cache.len() <= top {
+            if self.gate_cache.is_empty() {
+                // the phase's first gate since the cache was cleared (a new transaction, or data added): the
+                // member lists of the unions it held go with it
+                self.src_lists.clear();
+            }
             self.gate_cache.resize(top + 1, 0);
         }
         // the summary tests of the phase's gates over the same sources run together, once (`Gate::batch`)
@@ -654,7 +732,7 @@ impl Transaction {
                 }
             }
         }
-        let u = self.union_of(src, chain_id).map_or(1, |off| off + 2);
+        let u = self.union_of(src, chain_id, base).map_or(1, |off| off + 2);
         if let Some(c) = self.gate_cache.get_mut(slot) {
             *c = u;
         }
@@ -663,37 +741,97 @@ impl Transaction {
 
     /// ORs the bitsets of every member of `src` under chain `chain_id` into a new `pf_bits` entry (for the
     /// untransformed chain followed, like a value's entry, by the bytes the members hold); `None` when a
-    /// member is not an arena value (nothing can be concluded then).
-    fn union_of(&mut self, t: &Target, chain_id: ChainId) -> Option<u32> {
-        let mut items = std::mem::take(&mut self.gate_items);
-        items.clear();
-        self.members(t, super::collect::Excl(None), &mut items);
+    /// member is not an arena value (nothing can be concluded then). The untransformed union (`base` its
+    /// number) records the source's member list; the other chains' unions read it when it is there.
+    fn union_of(&mut self, t: &Target, chain_id: ChainId, base: usize) -> Option<u32> {
         let engine = Arc::clone(&self.engine);
         let chain = &engine.rules.chains[chain_id as usize];
         let words = engine.rules.prefilter.words();
         let mut acc = std::mem::take(&mut self.gate_scratch);
         acc.clear();
         acc.resize(words, 0);
-        let mut ok = true;
+        let listed = (chain_id != UNTRANSFORMED)
+            .then(|| self.src_lists.at.get(base).copied())
+            .flatten()
+            .filter(|_| self.gate_cache.get(base).is_some_and(|b| *b >= 2));
+        let mut items = std::mem::take(&mut self.src_lists.items);
+        let mut offs = std::mem::take(&mut self.src_lists.offs);
+        let ok = match listed {
+            Some((start, end)) => {
+                let range = start as usize..end as usize;
+                match (items.get(range.clone()), offs.get(range)) {
+                    (Some(i), Some(o)) => self.union_from_list(i, o, chain_id, chain, &mut acc),
+                    _ => false,
+                }
+            }
+            None => {
+                let start = items.len();
+                self.members(t, super::collect::Excl(None), &mut items);
+                offs.truncate(start);
+                let ok = self.union_walk(&items[start..], &mut offs, chain_id, chain, &mut acc);
+                // only the untransformed union's walk keeps its members (as the source's list); a walk that
+                // failed (a member outside the arena) keeps none
+                if chain_id == UNTRANSFORMED && ok {
+                    let at = &mut self.src_lists.at;
+                    if at.len() <= base {
+                        at.resize(base + 1, (0, 0));
+                    }
+                    at[base] = (start as u32, items.len() as u32);
+                } else {
+                    items.truncate(start);
+                    offs.truncate(start);
+                }
+                ok
+            }
+        };
+        self.src_lists.items = items;
+        self.src_lists.offs = offs;
+        let off = self.pf_bits.len() as u32;
+        if ok {
+            self.pf_bits.extend_from_slice(&acc[..words]);
+            if chain_id == UNTRANSFORMED {
+                self.pf_bits.extend_from_slice(&acc[words..words + 4]);
+            }
+        }
+        self.gate_scratch = acc;
+        ok.then_some(off)
+    }
+
+    /// [`Self::union_of`] over members just collected (`items`): each member's untransformed entry looked up
+    /// (scanned if new) and its offset pushed to `offs`; `acc` gets the OR of their
+    /// bitsets under the chain, followed (in 4 more words) by the OR of the bytes they hold. `false` when a
+    /// member is not an arena value or has no bitset.
+    fn union_walk(
+        &mut self,
+        items: &[Item],
+        offs: &mut Vec<u32>,
+        chain_id: ChainId,
+        chain: &TransformChain,
+        acc: &mut Vec<u64>,
+    ) -> bool {
+        let words = acc.len();
         let mut present = [0u64; 4];
-        for item in &items {
+        let mut ok = true;
+        for item in items {
             if !matches!(item.value, Val::Arena(_)) {
                 ok = false;
                 break;
             }
+            let Some((off, p)) = self.untransformed_at(item) else {
+                ok = false;
+                break;
+            };
+            offs.push(off as u32);
             // a value the chain can change only in letter case has its untransformed bitset: no need to
             // transform it (`TransformChain::triggers`)
-            let at = match self.untransformed_at(item) {
-                Some((off, p)) if chain.keeps_up_to_case(&p) => {
-                    for (a, b) in present.iter_mut().zip(p) {
-                        *a |= b;
-                    }
-                    PfBits::At(off)
+            let at = if chain.keeps_up_to_case(&p) {
+                for (a, b) in present.iter_mut().zip(p) {
+                    *a |= b;
                 }
-                _ => {
-                    let tv = self.transform(&item.value, chain_id, chain);
-                    self.pf_bits_of(item, &tv, chain_id)
-                }
+                PfBits::At(off)
+            } else {
+                let tv = self.transform(&item.value, chain_id, chain);
+                self.pf_bits_of(item, &tv, chain_id)
             };
             let bits = match at {
                 PfBits::At(o) => self.pf_bits.get(o..o + words),
@@ -703,17 +841,42 @@ impl Transaction {
                 ok = false;
                 break;
             };
-            prefilter::or_into(&mut acc, bits);
+            prefilter::or_into(acc, bits);
         }
-        let off = self.pf_bits.len() as u32;
-        if ok {
-            self.pf_bits.extend_from_slice(&acc);
-            if chain_id == UNTRANSFORMED {
-                self.pf_bits.extend_from_slice(&present);
-            }
+        acc.extend_from_slice(&present);
+        ok
+    }
+
+    /// [`Self::union_of`] over a source's recorded list (`items`, `offs`): the same per-member steps as
+    /// [`Self::union_walk`], each member's untransformed entry read at its recorded offset.
+    fn union_from_list(
+        &mut self,
+        items: &[Item],
+        offs: &[u32],
+        chain_id: ChainId,
+        chain: &TransformChain,
+        acc: &mut [u64],
+    ) -> bool {
+        let words = acc.len();
+        for (item, off) in items.iter().zip(offs) {
+            let off = *off as usize;
+            let Some(p) = self.pf_bits.get(off + words..off + words + 4) else {
+                return false;
+            };
+            let at = if chain.keeps_up_to_case(&[p[0], p[1], p[2], p[3]]) {
+                off
+            } else {
+                let tv = self.transform(&item.value, chain_id, chain);
+                match self.pf_bits_of(item, &tv, chain_id) {
+                    PfBits::At(o) => o,
+                    PfBits::Scratch => return false,
+                }
+            };
+            let Some(bits) = self.pf_bits.get(at..at + words) else {
+                return false;
+            };
+            prefilter::or_into(acc, bits);
         }
-        self.gate_items = items;
-        self.gate_scratch = acc;
-        ok.then_some(off)
+        true
     }
 }

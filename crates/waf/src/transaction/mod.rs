@@ -217,7 +217,8 @@ pub struct Transaction {
     pub(crate) pf_scratch: Vec<u64>,
     /// Per phase: (variable, chain) → offset in `pf_bits` of the union of its members' bitsets (`gate`).
     pub(crate) gate_cache: Vec<u32>,
-    pub(crate) gate_items: Vec<collect::Item>,
+    /// Per phase: each gate source's members with their untransformed bitsets (`gate::SourceLists`).
+    pub(crate) src_lists: gate::SourceLists,
     /// The values of the rule link being evaluated (reused by every rule; pooled).
     pub(crate) phase_items: Vec<collect::Item>,
     pub(crate) gate_scratch: Vec<u64>,
@@ -320,7 +321,7 @@ impl Transaction {
             pf_form_list: b.pf_form_list,
             pf_scratch: b.pf_scratch,
             gate_cache: b.gate_cache,
-            gate_items: b.gate_items,
+            src_lists: b.src_lists,
             phase_items: b.phase_items,
             gate_scratch: b.gate_scratch,
             gate_stale: true,

@@ -44,7 +44,7 @@ pub(crate) struct Buffers {
     pub pf_scratch: Vec<u64>,
     pub gate_scratch: Vec<u64>,
     pub gate_cache: Vec<u32>,
-    pub gate_items: Vec<Item>,
+    pub src_lists: super::gate::SourceLists,
     pub phase_items: Vec<Item>,
     pub class_cache: HashMap<Span, Classes, BuildFx>,
     pub list_cache: HashMap<u32, super::collect::CachedList, BuildFx>,
@@ -92,7 +92,7 @@ impl Buffers {
             pf_scratch,
             gate_scratch,
             gate_cache,
-            gate_items,
+            src_lists,
             phase_items,
             class_cache,
             list_cache,
@@ -122,7 +122,7 @@ impl Buffers {
                 .all(|c| *c <= MAX_MAP_ENTRIES)
             && [
                 gate_cache.capacity(),
-                gate_items.capacity(),
+                src_lists.capacity(),
                 phase_items.capacity(),
                 args_get.capacity(),
                 args_post.capacity(),
@@ -154,7 +154,7 @@ impl Buffers {
         pf_scratch.clear();
         gate_scratch.clear();
         gate_cache.clear();
-        gate_items.clear();
+        src_lists.clear();
         phase_items.clear();
         class_cache.clear();
         // the lists' vectors keep their room under their ids (the engine's, as the pool is)
@@ -221,7 +221,7 @@ impl Drop for Transaction {
             pf_scratch: std::mem::take(&mut self.pf_scratch),
             gate_scratch: std::mem::take(&mut self.gate_scratch),
             gate_cache: std::mem::take(&mut self.gate_cache),
-            gate_items: std::mem::take(&mut self.gate_items),
+            src_lists: std::mem::take(&mut self.src_lists),
             phase_items: std::mem::take(&mut self.phase_items),
             class_cache: std::mem::take(&mut self.class_cache),
             list_cache: std::mem::take(&mut self.list_cache),
