@@ -48,6 +48,9 @@ fn identity_below_all(step: &str) -> bool {
     matches!(step, "deepDecode" | "base64IfEncoded")
 }
 
+/// The most room `MultiForms::chain_bufs` keep each after a chain (a larger one is freed, not pooled).
+pub(crate) const CHAIN_BUF_MAX: usize = 64 * 1024;
+
 /// Where a link's per-value masks are: in the phase cache at an offset, or in the scratch of this evaluation.
 #[derive(Clone, Copy)]
 pub(crate) enum MasksAt {
@@ -101,6 +104,10 @@ pub(crate) struct MultiForms {
     /// A form being computed from the form before it (which is in `cache_buf`, so it cannot be written there
     /// while read): its room is kept from form to form.
     bytes: Vec<u8>,
+    /// The two buffers `Transaction::compute_chain`'s steps write into in turn (the current form, the next);
+    /// kept from call to call while their room stays within [`CHAIN_BUF_MAX`] (not counted in
+    /// `Families::capacity`, the pool's bound in entries).
+    pub(crate) chain_bufs: (Vec<u8>, Vec<u8>),
 }
 
 impl MultiForms {

@@ -2,6 +2,7 @@
 //! flow control (`skip`, `skipAfter`, `allow`) and disruptive verdicts.
 
 use super::collect::{Item, Key, Val};
+use super::gate::PfBits;
 use super::{Allowed, Cached, Intervention, InterventionAction, Span, Transaction};
 use crate::actions::{AllowScope, Disruptive, EngineMode};
 use crate::operators::OpCtx;
@@ -209,6 +210,22 @@ impl Transaction {
     }
 
     pub(crate) fn transform(&mut self, v: &Val, chain_id: u32, chain: &TransformChain) -> TVal {
+        let known = match v {
+            Val::Arena(span) if !chain.steps.is_empty() => self.raw_bytes_present(*span),
+            _ => None,
+        };
+        self.transform_known(v, chain_id, chain, known)
+    }
+
+    /// [`Self::transform`] with the bytes the value holds already looked up (`raw_bytes_present`; `None` when
+    /// not known).
+    pub(crate) fn transform_known(
+        &mut self,
+        v: &Val,
+        chain_id: u32,
+        chain: &TransformChain,
+        known: Option<[u64; 4]>,
+    ) -> TVal {
         if chain.steps.is_empty() {
             return TVal::Same;
         }
@@ -222,7 +239,7 @@ impl Transaction {
                     };
                 }
                 self.stats.transforms_computed += 1;
-                let cached = self.compute_chain(*span, chain);
+                let cached = self.compute_chain(*span, chain, known);
                 self.cache.insert((*span, chain_id), cached);
                 match cached {
                     Cached::Unchanged => TVal::Same,
@@ -239,30 +256,60 @@ impl Transaction {
     /// Transforms the arena value `span` by `chain`, starting from the cached result of the chain's longest
     /// interned prefix when another rule left one (the steps are pure, so finishing from the prefix's output
     /// gives the same bytes as running the whole chain).
-    fn compute_chain(&mut self, span: Span, chain: &TransformChain) -> Cached {
+    ///
+    /// Each step writes its output into one of two scratch buffers kept across calls (`Transform::apply_into`),
+    /// reading the other one's form: no vector per changed step, and one copy of the result into the cache
+    /// buffer. The same bytes as [`apply_steps`]: `apply_into` appends exactly what `apply` returns, and
+    /// reports "changed" exactly when `apply` does not hand its input back whole.
+    fn compute_chain(&mut self, span: Span, chain: &TransformChain, raw: Option<[u64; 4]>) -> Cached {
         // (where the remaining steps start: the prefix's output in the cache buffer, or the value itself; steps)
         let (base, steps) = match chain.prefix.and_then(|(id, k)| self.cache.get(&(span, id)).map(|c| (*c, k))) {
             Some((base, k)) => (base, &chain.steps[k..]),
             None => (Cached::Unchanged, &chain.steps[..]),
         };
-        let input = match base {
-            Cached::At(ps) => self.cache_buf.get(ps.start as usize..(ps.start + ps.len) as usize).unwrap_or(b""),
-            Cached::Unchanged => self.get(span),
-        };
-        let known = match base {
-            Cached::Unchanged => self.raw_bytes_present(span),
+        let mut known = match base {
+            Cached::Unchanged => raw,
             Cached::At(_) => None,
         };
-        match apply_steps(steps, input, known) {
-            // the remaining steps left their input as it was: the result is the base itself
-            Cow::Borrowed(b) if b.len() == input.len() => base,
-            other => {
-                let bytes = other.into_owned();
-                let start = self.cache_buf.len();
-                self.cache_buf.extend_from_slice(&bytes);
-                Cached::At(Span { start: start as u32, len: bytes.len() as u32 })
+        let (mut cur, mut next) = std::mem::take(&mut self.families.forms.chain_bufs);
+        // has a step changed the value? (then the current form is `cur`)
+        let mut changed = false;
+        {
+            let input = match base {
+                Cached::At(ps) => self.cache_buf.get(ps.start as usize..(ps.start + ps.len) as usize).unwrap_or(b""),
+                Cached::Unchanged => self.get(span),
+            };
+            for step in steps {
+                if known.is_some_and(|p| step.is_identity_on(&p)) {
+                    // it would hand the value back borrowed and whole (`Transform::is_identity_on`)
+                    continue;
+                }
+                next.clear();
+                if step.apply_into(if changed { &cur } else { input }, &mut next) {
+                    std::mem::swap(&mut cur, &mut next);
+                    changed = true;
+                    // a step that changed at most letter case leaves the other bytes as they were
+                    if !known.is_some_and(|p| step.keeps_up_to_case(&p)) {
+                        known = None;
+                    }
+                }
             }
         }
+        let result = if changed {
+            let start = self.cache_buf.len();
+            self.cache_buf.extend_from_slice(&cur);
+            Cached::At(Span { start: start as u32, len: cur.len() as u32 })
+        } else {
+            // the remaining steps left their input as it was: the result is the base itself
+            base
+        };
+        for b in [&mut cur, &mut next] {
+            if b.capacity() > super::detectors::CHAIN_BUF_MAX {
+                *b = Vec::new();
+            }
+        }
+        self.families.forms.chain_bufs = (cur, next);
+        result
     }
 
     /// The bytes the arena value `span` holds, when the gate's untransformed entry for it exists (`pf_bits_of`
@@ -277,10 +324,33 @@ impl Transaction {
         Some([p[0], p[1], p[2], p[3]])
     }
 
-    /// Can the regex with prefilter `id` match this transformed value? (Bitsets cached in `gate`.)
-    fn prefilter_allows(&mut self, item: &Item, tv: &TVal, chain_id: u32, id: u32) -> bool {
-        let at = self.pf_bits_of(item, tv, chain_id);
-        self.pf_has(at, id)
+    /// The offset of the arena value's untransformed prefilter entry (`gate::pf_bits_of`, chain 0), as the
+    /// per-value path of `eval_link` reads it: scanned now when [`Self::untransformed_rule_out_id`] would ask
+    /// for it (as `untransformed_rules_out` did), else only looked up (as `raw_bytes_present` did).
+    fn untransformed_entry(&mut self, link: &Link, item: &Item) -> Option<usize> {
+        let Val::Arena(span) = item.value else { return None };
+        if self.untransformed_rule_out_id(link).is_some() {
+            match self.pf_bits_of(item, &TVal::Same, 0) {
+                PfBits::At(off) => Some(off),
+                PfBits::Scratch => None,
+            }
+        } else {
+            self.pf_cache.get(&(span, 0)).map(|off| *off as usize)
+        }
+    }
+
+    /// The prefilter id `untransformed_rules_out` tests for `link`: its operator's, unless the link is negated or
+    /// the prefilter is off.
+    #[inline]
+    fn untransformed_rule_out_id(&self, link: &Link) -> Option<u32> {
+        link.op.prefilter_id().filter(|_| !link.negated && self.engine.rx_prefilter)
+    }
+
+    /// The bytes an untransformed entry's value holds (they follow its bitset: `raw_bytes_present`).
+    fn entry_bytes(&self, off: usize) -> Option<[u64; 4]> {
+        let words = self.engine.rules.prefilter.words();
+        let p = self.pf_bits.get(off + words..off + words + 4)?;
+        Some([p[0], p[1], p[2], p[3]])
     }
 
     pub(crate) fn tval<'a>(&'a self, item: &'a Item, t: &'a TVal) -> &'a [u8] {
@@ -390,16 +460,47 @@ impl Transaction {
                 }
                 hit
             } else if link.multi_match {
-                self.eval_multi(link, chain, item, &mut mv)
-            } else if self.untransformed_rules_out(link, chain, item) {
-                self.stats.prefilter_skips += 1;
-                false
+                // a value holding none of the chain's trigger bytes has every form equal to itself up to case,
+                // so its untransformed prefilter bitset answers for all of them (`untransformed_rules_out`):
+                // when it rules the operator out, no form is computed
+                if chain.triggers.is_some() && self.untransformed_rules_out(link, chain, item) {
+                    self.stats.prefilter_skips += 1;
+                    false
+                } else {
+                    self.eval_multi(link, chain, item, &mut mv)
+                }
             } else {
-                let tv = self.transform(&item.value, link.transforms, chain);
-                let hit = match link.op.prefilter_id() {
-                    Some(id) if self.engine.rx_prefilter && !self.prefilter_allows(item, &tv, link.transforms, id) => {
+                // the value's untransformed entry, looked up once for the rule-out, the transformation and the
+                // prefilter (each asked for the same entry on its own before)
+                let raw = self.untransformed_entry(link, item);
+                let present = raw.and_then(|off| self.entry_bytes(off));
+                if let (Some(id), Some(off), Some(p)) = (self.untransformed_rule_out_id(link), raw, present) {
+                    if chain.keeps_up_to_case(&p) && !self.pf_has(PfBits::At(off), id) {
+                        // `untransformed_rules_out`'s decision, from the same entry
                         self.stats.prefilter_skips += 1;
-                        link.negated
+                        self.matched_var = mv;
+                        continue;
+                    }
+                }
+                let tv = match present {
+                    // every step would hand the value back whole (`apply_steps` would skip each one): no
+                    // transformation and no cache entry
+                    Some(p) if chain.steps.iter().all(|s| s.is_identity_on(&p)) => TVal::Same,
+                    _ => self.transform_known(&item.value, link.transforms, chain, present),
+                };
+                let hit = match link.op.prefilter_id() {
+                    Some(id) if self.engine.rx_prefilter => {
+                        let at = match (&tv, raw) {
+                            // the untransformed entry is the value's bitset (`pf_bits_of` finds the same one)
+                            (TVal::Same, Some(off)) => PfBits::At(off),
+                            _ => self.pf_bits_of(item, &tv, link.transforms),
+                        };
+                        if self.pf_has(at, id) {
+                            self.run_op_on(link, item, &tv)
+                        } else {
+                            self.stats.prefilter_skips += 1;
+                            link.negated
+                        }
                     }
                     _ => self.run_op_on(link, item, &tv),
                 };

@@ -95,8 +95,8 @@ pub struct Transform {
     /// The others hand a value without their triggers back borrowed and whole.
     pub changes_case: bool,
     /// The same transformation appending its output to a buffer, for the steps whose output is nearly always
-    /// a new value (`cmdLine` lowers case, `base64Decode` decodes any letters): no vector allocated and freed
-    /// per call. Use it through [`Transform::apply_into`].
+    /// a new value (`cmdLine` and `lowercase` lower case, `base64Decode` decodes any letters): no vector
+    /// allocated and freed per call. Use it through [`Transform::apply_into`].
     into: Option<WriteInto>,
 }
 
@@ -169,7 +169,7 @@ static TABLE: &[(&str, Transform)] = &[
     ("htmlentitydecode", t("htmlEntityDecode", html_entity_decode::html_entity_decode)),
     ("jsdecode", t("jsDecode", js_decode::js_decode)),
     ("length", t("length", length::length)),
-    ("lowercase", case_changing("lowercase", lowercase::lowercase)),
+    ("lowercase", writing(case_changing("lowercase", lowercase::lowercase), lowercase::lowercase_into)),
     ("md5", t("md5", md5::md5)),
     ("normalizepath", t("normalizePath", normalize_path::normalize_path)),
     ("normalisepath", t("normalizePath", normalize_path::normalize_path)),
