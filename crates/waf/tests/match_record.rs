@@ -65,7 +65,7 @@ fn each_record_holds_its_own_rules_tags_ver_and_file() {
     );
     let main_file = dir.path().join("main.conf");
     std::fs::write(&main_file, &main).unwrap();
-    let engine = Arc::new(Engine::from_files(&[main_file.clone()]).unwrap());
+    let engine = Arc::new(Engine::from_files(std::slice::from_ref(&main_file)).unwrap());
     let a = |v: Vec<&str>| v.into_iter().map(String::from).collect::<Vec<_>>();
     let msg3 = "report 11-2222---55555----9 0123456789012345678901234567890123456789 end".to_string();
     let rec1 = (1, a(vec!["a-tag"]), None, main_file.display().to_string(), String::new());
@@ -79,7 +79,7 @@ fn each_record_holds_its_own_rules_tags_ver_and_file() {
     let rec3 = (3, vec![], None, dir.path().join("b.conf").display().to_string(), msg3);
     // rule 2 matches first in one engine's life, rule 1 first in the other's: the records are the rules' own
     for order in [["/?b=1", "/?a=1&b=1"], ["/?a=1", "/?a=1&b=1"]] {
-        let engine = Arc::new(Engine::from_files(&[main_file.clone()]).unwrap());
+        let engine = Arc::new(Engine::from_files(std::slice::from_ref(&main_file)).unwrap());
         let first = records(&engine, order[0]);
         let both = records(&engine, order[1]);
         assert_eq!(both, vec![rec1.clone(), rec2.clone(), rec3.clone()], "{order:?}");

@@ -80,7 +80,7 @@ mod tests {
                 (1, h) if h >= len && len > 0 => hay[h - len..].to_vec(),
                 _ => (0..len).map(|_| alphabet[(rnd() % alphabet.len() as u64) as usize]).collect(),
             };
-            if rnd() % 5 == 0 {
+            if rnd().is_multiple_of(5) {
                 if let Some(b) = needle.last_mut() {
                     *b ^= 1;
                 }
