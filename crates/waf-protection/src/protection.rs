@@ -420,7 +420,8 @@ impl WafProtection {
         if matches.is_empty() {
             return;
         }
-        let meta = st.tx.log_meta();
+        // the log lines' per-request facts (client, URI, host rendered as strings): only for the match log
+        let meta = self.log.as_ref().map(|_| st.tx.log_meta());
         let mut lines = String::new();
         for m in matches {
             // Blocks are warnings; matches that did not block (scoring rules, detection-only) are info, so a
@@ -451,8 +452,8 @@ impl WafProtection {
             } else {
                 event!(tracing::Level::INFO);
             }
-            if self.log.is_some() {
-                let _ = writeln!(lines, "{}", m.modsec_log_line(&meta));
+            if let Some(meta) = &meta {
+                let _ = writeln!(lines, "{}", m.modsec_log_line(meta));
             }
         }
         if let Some(log) = &self.log {

@@ -104,6 +104,9 @@ pub struct Meta {
     pub rev: Option<String>,
     pub maturity: Option<u8>,
     pub accuracy: Option<u8>,
+    /// The parts of this rule's match records that never change (tags, `ver`, the rule file's text), built at
+    /// its first match and shared by every [`crate::RuleMatch`] of it (`transaction::log`).
+    pub shared_log: std::sync::OnceLock<crate::transaction::SharedLog>,
 }
 
 /// A rule (a chain starter with its chained links).

@@ -17,6 +17,8 @@ pub struct SetVar {
     pub key: Macro,
     /// The lowercase key when it has no macros (almost always), so executing needs no allocation.
     pub static_key: Option<String>,
+    /// `static_key`'s `TX` hash (`transaction::tx_hash`), computed here once (0 without a static key).
+    pub static_hash: u64,
     pub op: SetOp,
     pub value: Macro,
 }
@@ -58,7 +60,8 @@ impl SetVar {
             }
         };
         let static_key = key.as_static().map(|k| String::from_utf8_lossy(k).to_ascii_lowercase());
-        Ok(SetVar { collection: spec.var, key, static_key, op, value })
+        let static_hash = static_key.as_ref().map_or(0, |k| crate::transaction::tx_hash(k.as_bytes()));
+        Ok(SetVar { collection: spec.var, key, static_key, static_hash, op, value })
     }
 }
 

@@ -11,7 +11,7 @@ pub fn build(arg: &str, _: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String> {
 
 impl Operator for Within {
     fn eval(&self, i: &[u8], ctx: &mut OpCtx<'_>) -> bool {
-        let hit = self.0.with(ctx.env, |p| super::strmatch::find(p, i).is_some());
+        let hit = self.0.with(ctx.env, |p| super::strmatch::occurs(p, i));
         if hit {
             if let Some(c) = ctx.captures.as_deref_mut() {
                 c.clear();

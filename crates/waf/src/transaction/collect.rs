@@ -619,6 +619,16 @@ impl MacroEnv for Transaction {
         }
     }
 
+    fn lend_tx(&self, key: &str, hash: u64) -> Option<&[u8]> {
+        Some(self.tx.get_hashed(&self.arena, hash, key.as_bytes()).map(|(_, v)| self.get(v)).unwrap_or(b""))
+    }
+
+    fn expand_tx(&self, key: &str, hash: u64, out: &mut Vec<u8>) {
+        if let Some((_, v)) = self.tx.get_hashed(&self.arena, hash, key.as_bytes()) {
+            out.extend_from_slice(self.get(v));
+        }
+    }
+
     fn with_var(&self, var: Var, key: Option<&str>, f: &mut dyn FnMut(&[u8])) {
         match self.lend_var(var, key) {
             Some(v) => f(v),

@@ -44,7 +44,7 @@ impl Transaction {
 
     fn setvar(&mut self, sv: &SetVar) {
         if let Some(k) = &sv.static_key {
-            return self.setvar_keyed(sv, k);
+            return self.setvar_keyed(sv, k, sv.static_hash);
         }
         // a dynamic key (`setvar:'tx.header_name_920450_%{tx.0}=...'`, once per request header) is expanded into
         // the transaction's reused buffers, not a new `Vec` and `String` per run
@@ -56,19 +56,20 @@ impl Transaction {
         super::collect::push_lossy(&mut key, &raw);
         key.make_ascii_lowercase();
         self.expand_buf = raw;
-        self.setvar_keyed(sv, &key);
+        let h = super::tx_hash(key.as_bytes());
+        self.setvar_keyed(sv, &key, h);
         self.setvar_key = key;
     }
 
-    fn setvar_keyed(&mut self, sv: &SetVar, key: &str) {
+    /// `setvar` of `key` (lowercase), `h` being its `TX` hash (`tx_hash`; read only for `TX`).
+    fn setvar_keyed(&mut self, sv: &SetVar, key: &str, h: u64) {
         if sv.collection == Var::Tx && !self.pinned.is_empty() && self.pinned.iter().any(|p| p == key) {
             // the gateway pinned this key for the transaction (`Transaction::pin_tx`)
             return;
         }
         if sv.collection == Var::Tx && matches!(sv.op, SetOp::Add | SetOp::Sub) {
             // `tx.score=+%{tx.critical_anomaly_score}`: numeric, no value copy needed
-            // the key is hashed once for its read and its write
-            let h = self.tx.hash(key.as_bytes());
+            // the key's hash serves its read and its write
             let cur = self.tx.get_hashed(&self.arena, h, key.as_bytes());
             if cur.is_none() && self.tx.len() >= MAX_TX_VARS {
                 return;
@@ -84,10 +85,10 @@ impl Transaction {
         if sv.collection == Var::Tx && sv.op == SetOp::Set {
             // `setvar:tx.x=1` and other macro-free values: no expansion buffer
             if let Some(v) = sv.value.as_static() {
-                if self.tx.len() >= MAX_TX_VARS && !self.tx.contains_key(&self.arena, key.as_bytes()) {
+                if self.tx.len() >= MAX_TX_VARS && self.tx.get_hashed(&self.arena, h, key.as_bytes()).is_none() {
                     return;
                 }
-                self.tx_set(key, &v[..v.len().min(MAX_VAR_LEN)]);
+                self.tx_set_hashed(h, key, &v[..v.len().min(MAX_VAR_LEN)]);
                 return;
             }
         }
@@ -96,7 +97,7 @@ impl Transaction {
         sv.value.expand_into(&*self, &mut value);
         value.truncate(MAX_VAR_LEN);
         if sv.collection == Var::Tx {
-            self.setvar_tx(sv, key, &value);
+            self.setvar_tx(sv, key, h, &value);
             self.expand_buf = value;
             return;
         }
@@ -119,9 +120,11 @@ impl Transaction {
         }
     }
 
-    /// `setvar` on `TX` with the value expanded.
-    fn setvar_tx(&mut self, sv: &SetVar, key: &str, value: &[u8]) {
-        if self.tx.len() >= MAX_TX_VARS && !self.tx.contains_key(&self.arena, key.as_bytes()) && sv.op != SetOp::Delete
+    /// `setvar` on `TX` with the value expanded (`h`: the key's hash).
+    fn setvar_tx(&mut self, sv: &SetVar, key: &str, h: u64, value: &[u8]) {
+        if self.tx.len() >= MAX_TX_VARS
+            && self.tx.get_hashed(&self.arena, h, key.as_bytes()).is_none()
+            && sv.op != SetOp::Delete
         {
             return;
         }
@@ -129,12 +132,13 @@ impl Transaction {
             SetOp::Delete => {
                 self.tx.remove(&self.arena, key.as_bytes());
             }
-            SetOp::Set => self.tx_set(key, value),
+            SetOp::Set => self.tx_set_hashed(h, key, value),
             SetOp::Add | SetOp::Sub => {
-                let cur = self.tx.get(&self.arena, key.as_bytes()).map(|(_, v)| atoi(self.get(v))).unwrap_or(0);
+                let cur =
+                    self.tx.get_hashed(&self.arena, h, key.as_bytes()).map(|(_, v)| atoi(self.get(v))).unwrap_or(0);
                 let n = combine(sv.op, cur, atoi(value));
                 let mut buf = itoa::Buffer::new();
-                self.tx_set(key, buf.format(n).as_bytes());
+                self.tx_set_hashed(h, key, buf.format(n).as_bytes());
             }
         }
     }

@@ -3,6 +3,7 @@
 use super::Transaction;
 use crate::actions::{Disruptive, EngineMode};
 use crate::rule::{Rule, SEVERITIES};
+use std::sync::Arc;
 
 /// One logged rule match.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,8 +13,9 @@ pub struct RuleMatch {
     pub msg: String,
     pub data: String,
     pub severity: Option<u8>,
-    pub tags: Vec<String>,
-    pub ver: Option<String>,
+    /// The rule's tags, shared by all its matches (built once per rule, [`SharedLog`]).
+    pub tags: Arc<[String]>,
+    pub ver: Option<Arc<str>>,
     /// The rule's action was disruptive (deny/drop/redirect) — it blocked, or would have outside
     /// DetectionOnly.
     pub disruptive: bool,
@@ -21,8 +23,29 @@ pub struct RuleMatch {
     pub blocked: bool,
     pub status: Option<u16>,
     pub matched_var_name: String,
-    pub file: String,
+    /// The rule file as `Path::display` renders it, shared by all the rule's matches.
+    pub file: Arc<str>,
     pub line: u32,
+}
+
+/// What every match record of a rule holds alike: its tags, `ver` and file text, built at the rule's first
+/// match (`rule::Meta::shared_log`) so a match clones three reference counts, not a vector of strings and
+/// two strings (and drops them again with the transaction).
+#[derive(Debug)]
+pub struct SharedLog {
+    tags: Arc<[String]>,
+    ver: Option<Arc<str>>,
+    file: Arc<str>,
+}
+
+impl SharedLog {
+    fn of(rule: &Rule) -> SharedLog {
+        SharedLog {
+            tags: rule.meta.tags.iter().cloned().collect(),
+            ver: rule.meta.ver.as_deref().map(Arc::from),
+            file: Arc::from(path_text(&rule.loc.file)),
+        }
+    }
 }
 
 /// Per-transaction facts printed on every line.
@@ -72,7 +95,7 @@ impl RuleMatch {
         if let Some(v) = &self.ver {
             l.push_str(&format!(" [ver \"{}\"]", esc(v)));
         }
-        for t in &self.tags {
+        for t in self.tags.iter() {
             l.push_str(&format!(" [tag \"{}\"]", esc(t)));
         }
         l.push_str(&format!(
@@ -121,12 +144,12 @@ fn path_text(p: &std::path::Path) -> String {
 
 impl Transaction {
     /// `m` expanded, rendered and clipped as a match's `msg`/`data`: expanded into a vector sized for the
-    /// literal text, which then becomes the string.
+    /// literal text and a few bytes per variable, which then becomes the string.
     fn match_text(&self, m: &crate::macros::Macro) -> String {
         if let Some(s) = m.as_static() {
             return clip(String::from_utf8_lossy(s).into_owned());
         }
-        let mut v = Vec::with_capacity(m.literal_len() + 16);
+        let mut v = Vec::with_capacity(m.size_hint());
         m.expand_into(self, &mut v);
         clip(lossy_owned(v))
     }
@@ -137,19 +160,20 @@ impl Transaction {
         let disruptive =
             matches!(rule.disruptive, Disruptive::Deny | Disruptive::Drop | Disruptive::Redirect(_)) && rule.phase < 5;
         let _ = EngineMode::On;
+        let shared = rule.meta.shared_log.get_or_init(|| SharedLog::of(rule));
         self.matches.push(RuleMatch {
             id: rule.id,
             phase: rule.phase,
             msg,
             data,
             severity: rule.meta.severity,
-            tags: rule.meta.tags.clone(),
-            ver: rule.meta.ver.clone(),
+            tags: Arc::clone(&shared.tags),
+            ver: shared.ver.clone(),
             disruptive,
             blocked: false,
             status: rule.status,
             matched_var_name: self.matched_var_name.clone(),
-            file: path_text(&rule.loc.file),
+            file: Arc::clone(&shared.file),
             line: rule.loc.line,
         });
     }

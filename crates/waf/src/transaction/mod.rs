@@ -32,9 +32,9 @@ mod tx_vars;
 
 pub(crate) use collect::{intern_target_lists, Item};
 pub(crate) use gate::{gate_of, number_gate_slots, set_gate_preimages};
-pub use log::{LogMeta, RuleMatch};
+pub use log::{LogMeta, RuleMatch, SharedLog};
 pub(crate) use pool::TxPool;
-pub(crate) use tx_vars::TxImage;
+pub(crate) use tx_vars::{tx_hash, TxImage};
 
 use crate::actions::EngineMode;
 use crate::body::{self, MultipartFlags, ParsedBody};

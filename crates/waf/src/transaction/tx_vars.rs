@@ -5,7 +5,9 @@
 //!
 //! Iteration (`TX:/regex/`, `TX` as a whole) is in name order, as the `BTreeMap` this replaced gave it, so
 //! `MATCHED_VARS` and logs keep their order. The hasher is seeded at random (`foldhash::quality`): keys can
-//! hold request data (`setvar:tx.%{...}`), so colliding names must not be predictable.
+//! hold request data (`setvar:tx.%{...}`), so colliding names must not be predictable. The seed is drawn once
+//! per process ([`tx_hash`]), so a key the rules name literally (`%{tx.critical_anomaly_score}`,
+//! `setvar:tx.anomaly_score=...`) is hashed once, at load, not on every read and write.
 
 use super::Span;
 use foldhash::quality::RandomState;
@@ -16,17 +18,27 @@ use std::hash::BuildHasher;
 #[derive(Default)]
 pub(crate) struct TxVars {
     table: HashTable<(Span, Span)>,
-    state: RandomState,
+}
+
+/// The seed of every `TX` table: random, drawn at first use and kept for the process.
+fn seed() -> &'static RandomState {
+    static SEED: std::sync::OnceLock<RandomState> = std::sync::OnceLock::new();
+    SEED.get_or_init(RandomState::default)
+}
+
+/// The hash of the `TX` key `key` (lowercase) in every transaction's table: a literal key's is computed once,
+/// at load (`macros::MacroPart::Var`, `actions::SetVar`), and handed to the `_hashed` calls.
+pub(crate) fn tx_hash(key: &[u8]) -> u64 {
+    seed().hash_one(key)
 }
 
 /// A `TX` built once at load (the initialisation prefix's result, `crate::fold::Snapshot`), for `TxVars::load`:
-/// its bytes as `tx_set` would push them (value, then name, per member), and per member the name's hash under
-/// `state` with the two spans relative to the start of `bytes`.
+/// its bytes as `tx_set` would push them (value, then name, per member), and per member the name's hash
+/// ([`tx_hash`]) with the two spans relative to the start of `bytes`.
 #[derive(Clone, Default)]
 pub(crate) struct TxImage {
     bytes: Vec<u8>,
     entries: Vec<(u64, Span, Span)>,
-    state: RandomState,
 }
 
 impl TxImage {
@@ -41,7 +53,7 @@ impl TxImage {
             };
             let vs = push(v);
             let ks = push(k.as_bytes());
-            img.entries.push((img.state.hash_one(k.as_bytes()), ks, vs));
+            img.entries.push((tx_hash(k.as_bytes()), ks, vs));
         }
         img
     }
@@ -85,7 +97,7 @@ impl TxVars {
     /// The hash of `key` under this table's seed, for the `_hashed` calls (a read and a write of the same key
     /// hash it once).
     pub(crate) fn hash(&self, key: &[u8]) -> u64 {
-        self.state.hash_one(key)
+        tx_hash(key)
     }
 
     /// [`Self::get`] with `h` = `self.hash(key)`.
@@ -93,6 +105,7 @@ impl TxVars {
         self.table.find(h, |(k, _)| bytes(arena, *k) == key).copied()
     }
 
+    #[cfg(test)]
     pub(crate) fn contains_key(&self, arena: &[u8], key: &[u8]) -> bool {
         self.get(arena, key).is_some()
     }
@@ -122,12 +135,11 @@ impl TxVars {
 
     /// [`Self::insert_new`] with `h` = `self.hash` of the name's bytes.
     pub(crate) fn insert_new_hashed(&mut self, arena: &[u8], h: u64, name: Span, value: Span) {
-        let state = &self.state;
-        self.table.insert_unique(h, (name, value), |(k, _)| state.hash_one(bytes(arena, *k)));
+        self.table.insert_unique(h, (name, value), |(k, _)| tx_hash(bytes(arena, *k)));
     }
 
     pub(crate) fn remove(&mut self, arena: &[u8], key: &[u8]) {
-        let h = self.state.hash_one(key);
+        let h = tx_hash(key);
         if let Ok(e) = self.table.find_entry(h, |(k, _)| bytes(arena, *k) == key) {
             e.remove();
         }
@@ -135,20 +147,17 @@ impl TxVars {
 
     /// Fills an empty `TX` from `image` (appending its bytes to the arena): the arena and the table end as
     /// `Transaction::tx_set` of each of the image's members in order would leave them (value then name pushed,
-    /// the same bytes at the same places), without hashing a name. The table takes the image's hasher seed
-    /// (still random per engine; member order is never observable, see `iter`). `false`, with nothing changed,
-    /// when `TX` is not empty or the arena has no room.
+    /// the same bytes at the same places), without hashing a name (the image's hashes are under the same
+    /// seed). `false`, with nothing changed, when `TX` is not empty or the arena has no room.
     pub(crate) fn load(&mut self, arena: &mut Vec<u8>, image: &TxImage) -> bool {
         let base = arena.len();
         if !self.table.is_empty() || base.saturating_add(image.bytes.len()) > u32::MAX as usize {
             return false;
         }
         arena.extend_from_slice(&image.bytes);
-        self.state = image.state;
-        let state = &self.state;
         let at = |s: Span| Span { start: s.start + base as u32, len: s.len };
         for &(h, k, v) in &image.entries {
-            self.table.insert_unique(h, (at(k), at(v)), |(k, _)| state.hash_one(bytes(arena, *k)));
+            self.table.insert_unique(h, (at(k), at(v)), |(k, _)| tx_hash(bytes(arena, *k)));
         }
         true
     }
