@@ -111,6 +111,12 @@ impl Transform {
         }
         match (self.apply)(input) {
             Cow::Borrowed(b) if b.len() == input.len() => false,
+            // appending to nothing: the step's own vector becomes the output, not a copy of it (a long value
+            // under a step without a writer would otherwise be copied once more per step)
+            Cow::Owned(v) if out.is_empty() => {
+                *out = v;
+                true
+            }
             other => {
                 out.extend_from_slice(&other);
                 true
