@@ -2,18 +2,11 @@
 //! first match: every record must still hold its own rule's, in every transaction, whichever rule matched
 //! first, and its `msg` (expanded into a buffer sized by `Macro::size_hint`) must be the whole expansion.
 
-use portcullis_waf::{Engine, TxInfo};
-use std::sync::Arc;
+mod common;
 
-fn info() -> TxInfo {
-    TxInfo {
-        unique_id: "m".into(),
-        client_addr: "192.0.2.10".parse().unwrap(),
-        client_port: 40000,
-        server_addr: "192.0.2.1".parse().unwrap(),
-        server_port: 80,
-    }
-}
+use common::info;
+use portcullis_waf::Engine;
+use std::sync::Arc;
 
 /// (id, tags, ver, file) of every match of a GET of `uri`.
 type Record = (u32, Vec<String>, Option<String>, String, String);

@@ -95,6 +95,36 @@ pub fn outcome(tx: &Transaction) -> Outcome {
     (tx.matches().iter().map(|m| format!("{} {}", m.id, m.data)).collect(), tx.tx_members())
 }
 
+/// Runs a GET for every triple of `alphabet` entries through `on` and `off` (the same rules with the prefilter
+/// on and off): `request` makes the URI and the value of header `name` from the triple. Asserts the same
+/// [`outcome`] for each, and returns how often each rule id matched with the prefilter on (index = id).
+pub fn agree_on_triples<T: Copy>(
+    (on, off): (&Arc<Engine>, &Arc<Engine>),
+    alphabet: &[T],
+    name: &str,
+    request: impl Fn([T; 3]) -> (String, String),
+) -> Vec<usize> {
+    let mut matched = Vec::new();
+    for i in alphabet {
+        for j in alphabet {
+            for k in alphabet {
+                let (uri, header) = request([*i, *j, *k]);
+                let a = get_exact(on, &uri, &[(name, &header)]);
+                let b = get_exact(off, &uri, &[(name, &header)]);
+                assert_eq!(outcome(&a), outcome(&b), "{uri} {header:?}");
+                for m in a.matches() {
+                    let id = m.id as usize;
+                    if matched.len() <= id {
+                        matched.resize(id + 1, 0);
+                    }
+                    matched[id] += 1;
+                }
+            }
+        }
+    }
+    matched
+}
+
 /// One `SecRule`'s first operator, as written in a rule file.
 pub struct RuleOperator {
     /// The file's name (not its path).
