@@ -325,11 +325,12 @@ impl Transaction {
     }
 
     /// The offset of the arena value's untransformed prefilter entry (`gate::pf_bits_of`, chain 0), as the
-    /// per-value path of `eval_link` reads it: scanned now when [`Self::untransformed_rule_out_id`] would ask
-    /// for it (as `untransformed_rules_out` did), else only looked up (as `raw_bytes_present` did).
-    fn untransformed_entry(&mut self, link: &Link, item: &Item) -> Option<usize> {
+    /// per-value path of `eval_link` reads it: scanned now when `rule_out` (the link has an
+    /// [`Self::untransformed_rule_out_id`]: `untransformed_rules_out` would ask for it), else only looked up
+    /// (as `raw_bytes_present` did).
+    fn untransformed_entry(&mut self, rule_out: bool, item: &Item) -> Option<usize> {
         let Val::Arena(span) = item.value else { return None };
-        if self.untransformed_rule_out_id(link).is_some() {
+        if rule_out {
             match self.pf_bits_of(item, &TVal::Same, 0) {
                 PfBits::At(off) => Some(off),
                 PfBits::Scratch => None,
@@ -440,6 +441,9 @@ impl Transaction {
             return false;
         }
         let mut any = false;
+        // per link, not per value: the operator's prefilter id (a dynamic call) and whether the untransformed
+        // rule-out applies
+        let (pf_id, rule_out_id) = (link.op.prefilter_id(), self.untransformed_rule_out_id(link));
         let list = std::mem::take(items);
         for (idx, item) in list.iter().enumerate() {
             self.stats.values += 1;
@@ -472,9 +476,15 @@ impl Transaction {
             } else {
                 // the value's untransformed entry, looked up once for the rule-out, the transformation and the
                 // prefilter (each asked for the same entry on its own before)
-                let raw = self.untransformed_entry(link, item);
+                // (not asked for when nothing would read it: no chain to run and no prefilter to test, as for
+                // the built-in pack's detector links; `transform` hands such a value back as it is)
+                let raw = if chain.steps.is_empty() && rule_out_id.is_none() {
+                    None
+                } else {
+                    self.untransformed_entry(rule_out_id.is_some(), item)
+                };
                 let present = raw.and_then(|off| self.entry_bytes(off));
-                if let (Some(id), Some(off), Some(p)) = (self.untransformed_rule_out_id(link), raw, present) {
+                if let (Some(id), Some(off), Some(p)) = (rule_out_id, raw, present) {
                     if chain.keeps_up_to_case(&p) && !self.pf_has(PfBits::At(off), id) {
                         // `untransformed_rules_out`'s decision, from the same entry
                         self.stats.prefilter_skips += 1;
@@ -488,7 +498,7 @@ impl Transaction {
                     Some(p) if chain.steps.iter().all(|s| s.is_identity_on(&p)) => TVal::Same,
                     _ => self.transform_known(&item.value, link.transforms, chain, present),
                 };
-                let hit = match link.op.prefilter_id() {
+                let hit = match pf_id {
                     Some(id) if self.engine.rx_prefilter => {
                         let at = match (&tv, raw) {
                             // the untransformed entry is the value's bitset (`pf_bits_of` finds the same one)
