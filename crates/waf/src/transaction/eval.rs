@@ -326,7 +326,7 @@ impl Transaction {
 
     /// The offset of the arena value's untransformed prefilter entry (`gate::pf_bits_of`, chain 0), as the
     /// per-value path of `eval_link` reads it: scanned now when `rule_out` (the link has an
-    /// [`Self::untransformed_rule_out_id`]: `untransformed_rules_out` would ask for it), else only looked up
+    /// [`Self::untransformed_rule_out_id`]: [`Self::entry_rules_out`] will read it), else only looked up
     /// (as `raw_bytes_present` did).
     fn untransformed_entry(&mut self, rule_out: bool, item: &Item) -> Option<usize> {
         let Val::Arena(span) = item.value else { return None };
@@ -340,11 +340,20 @@ impl Transaction {
         }
     }
 
-    /// The prefilter id `untransformed_rules_out` tests for `link`: its operator's, unless the link is negated or
+    /// The prefilter id `entry_rules_out` tests for `link`: its operator's, unless the link is negated or
     /// the prefilter is off.
     #[inline]
     fn untransformed_rule_out_id(&self, link: &Link) -> Option<u32> {
         link.op.prefilter_id().filter(|_| !link.negated && self.engine.rx_prefilter)
+    }
+
+    /// Is the operator with prefilter bit `id` ruled out on a value without transforming it, from its
+    /// untransformed entry at `off` (whose value holds the bytes `present`)? When the chain can change the value
+    /// only in letter case (none of its trigger bytes occur), the transformed value's bitset is the
+    /// untransformed one's, so an unset bit there means no match. Only for links with an
+    /// [`Self::untransformed_rule_out_id`]: negated links need the transformed value for `MATCHED_VAR`.
+    fn entry_rules_out(&self, off: usize, present: &[u64; 4], chain: &TransformChain, id: u32) -> bool {
+        chain.keeps_up_to_case(present) && !self.pf_has(PfBits::At(off), id)
     }
 
     /// The bytes an untransformed entry's value holds (they follow its bitset: `raw_bytes_present`).
@@ -465,9 +474,16 @@ impl Transaction {
                 hit
             } else if link.multi_match {
                 // a value holding none of the chain's trigger bytes has every form equal to itself up to case,
-                // so its untransformed prefilter bitset answers for all of them (`untransformed_rules_out`):
+                // so its untransformed prefilter bitset answers for all of them (`entry_rules_out`):
                 // when it rules the operator out, no form is computed
-                if chain.triggers.is_some() && self.untransformed_rules_out(link, chain, item) {
+                let out = match rule_out_id.filter(|_| chain.triggers.is_some()) {
+                    Some(id) => self
+                        .untransformed_entry(true, item)
+                        .and_then(|off| Some((off, self.entry_bytes(off)?)))
+                        .is_some_and(|(off, p)| self.entry_rules_out(off, &p, chain, id)),
+                    None => false,
+                };
+                if out {
                     self.stats.prefilter_skips += 1;
                     false
                 } else {
@@ -485,8 +501,7 @@ impl Transaction {
                 };
                 let present = raw.and_then(|off| self.entry_bytes(off));
                 if let (Some(id), Some(off), Some(p)) = (rule_out_id, raw, present) {
-                    if chain.keeps_up_to_case(&p) && !self.pf_has(PfBits::At(off), id) {
-                        // `untransformed_rules_out`'s decision, from the same entry
+                    if self.entry_rules_out(off, &p, chain, id) {
                         self.stats.prefilter_skips += 1;
                         self.matched_var = mv;
                         continue;

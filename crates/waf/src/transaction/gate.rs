@@ -25,7 +25,7 @@
 use super::collect::{Item, Val};
 use super::Transaction;
 use crate::prefilter;
-use crate::rule::{ChainId, Gate, GateSource, GateUnion, Link, Rule, SummaryTest, TransformChain};
+use crate::rule::{ChainId, Gate, GateSource, GateUnion, Rule, SummaryTest, TransformChain};
 use crate::variables::{Selector, Target, Var};
 use std::sync::Arc;
 
@@ -457,23 +457,6 @@ impl Transaction {
         let words = self.engine.rules.prefilter.words();
         let p = self.pf_bits.get(off + words..off + words + 4)?;
         Some((off, [p[0], p[1], p[2], p[3]]))
-    }
-
-    /// Is the operator of `link` ruled out on `item` without transforming it? When the chain can change the
-    /// value only in letter case (none of its trigger bytes occur), the transformed value's bitset is the
-    /// untransformed one's, so an unset bit there means no match, and the chain need not run. Negated links
-    /// are left alone: their "match" needs the transformed value for `MATCHED_VAR`.
-    pub(crate) fn untransformed_rules_out(&mut self, link: &Link, chain: &TransformChain, item: &Item) -> bool {
-        let (Some(id), Val::Arena(_)) = (link.op.prefilter_id(), &item.value) else {
-            return false;
-        };
-        if link.negated || !self.engine.rx_prefilter {
-            return false;
-        }
-        match self.untransformed_at(item) {
-            Some((off, present)) if chain.keeps_up_to_case(&present) => !self.pf_has(PfBits::At(off), id),
-            _ => false,
-        }
     }
 
     /// Is bit `id` set in the bitset `at`?
