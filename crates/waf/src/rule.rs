@@ -91,6 +91,10 @@ pub struct Link {
     /// that union, the target's members are the source's member list (`gate::SourceLists`). Set at load
     /// (`number_gate_slots`).
     pub sources: Vec<u32>,
+    /// Bit `k` set: target `k` (of the first 64) is not an exclusion and no `!VAR:key` of the link names its
+    /// variable, so collecting it needs no test of the link's exclusions. A clear bit says nothing (0 until
+    /// set at load by `number_gate_slots`): the collector then looks at the link's targets.
+    pub unexcluded: u64,
 }
 
 /// Logging metadata of a rule (from the chain starter).

@@ -317,18 +317,14 @@ impl Transaction {
     pub(crate) fn collect_link(&self, rule: &Rule, link: &Link, is_head: bool, out: &mut Vec<Item>) {
         let removed = if is_head && !self.excl.targets.is_empty() { self.excl.targets.get(&rule.id) } else { None };
         let ctl_excl: &[Target] = removed.as_deref().unwrap_or(&[]);
-        // the variables the link excludes keys of (`!VAR:key`), as a bit per variable: one pass over the list
-        // instead of one per target (the pack's header rules list a dozen exclusions); a bit shared by two
-        // variables only sends a target to the exact test below
-        let excl_bit = |v: Var| 1u128 << ((v as u32) % 128);
-        let link_excl = link.targets.iter().filter(|x| x.exclude).fold(0u128, |m, x| m | excl_bit(x.var));
         for (k, t) in link.targets.iter().enumerate().filter(|(_, t)| !t.exclude) {
             // a ctl removal without key removes the whole variable
             if ctl_excl.iter().any(|x| x.var == t.var && matches!(x.selector, Selector::All)) {
                 continue;
             }
-            let has_link_excl =
-                link_excl & excl_bit(t.var) != 0 && link.targets.iter().any(|x| x.exclude && x.var == t.var);
+            // known at load for most targets (`Link::unexcluded`): no `!VAR:key` of the link names the variable
+            let has_link_excl = (k >= 64 || link.unexcluded & (1 << k) == 0)
+                && link.targets.iter().any(|x| x.exclude && x.var == t.var);
             let has_ctl_excl = ctl_excl.iter().any(|x| x.var == t.var);
             let start = out.len();
             if has_link_excl || has_ctl_excl {

@@ -194,6 +194,14 @@ pub(crate) fn number_gate_slots(phases: &mut [Vec<Rule>]) {
     // every link's targets that read exactly a gate source's members get that source's untransformed number
     for r in phases.iter_mut().flatten() {
         for link in &mut r.links {
+            link.unexcluded = link.targets.iter().take(64).enumerate().fold(0, |m, (k, t)| {
+                let excluded = t.exclude || link.targets.iter().any(|x| x.exclude && x.var == t.var);
+                if excluded {
+                    m
+                } else {
+                    m | 1 << k
+                }
+            });
             link.sources = link
                 .targets
                 .iter()
