@@ -91,6 +91,10 @@ pub struct Link {
     /// that union, the target's members are the source's member list (`gate::SourceLists`). Set at load
     /// (`number_gate_slots`).
     pub sources: Vec<u32>,
+    /// Bit `k` set: target `k` (of the first 64) is not an exclusion and no `!VAR:key` of the link names its
+    /// variable, so collecting it needs no test of the link's exclusions. A clear bit says nothing (0 until
+    /// set at load by `number_gate_slots`): the collector then looks at the link's targets.
+    pub unexcluded: u64,
 }
 
 /// Logging metadata of a rule (from the chain starter).
@@ -172,6 +176,12 @@ pub struct Gate {
     /// bytes all their members hold (shared by every gate over the same sources; the source's own
     /// untransformed number when there is one source). Set by `number_gate_slots`.
     pub summary: u32,
+    /// A summary over a strict subset of `sources` (its gate cache number) and the mask of the sources
+    /// (indexes into `sources`) outside that subset: when the phase computed that summary first, this one is
+    /// it ORed with the other sources' untransformed unions, not every source's union ORed again (CRS's source
+    /// sets nest: the same five variables, with a header or two more). The largest such subset; `None` when
+    /// there is none, or one source. Set by `number_gate_slots`.
+    pub summary_parent: Option<(u32, u32)>,
     /// Per chain of `chains`, how the summary alone can close it: `None` when some chain's union must be
     /// computed (a chain without a preimage), or the gate has one union (its own test is as cheap). Set at
     /// load, after the prefilter is built (`set_gate_preimages`).

@@ -405,6 +405,7 @@ impl Compiler {
             actions,
             loc: d.loc.clone(),
             sources: Vec::new(),
+            unexcluded: 0,
         };
         let rule = Rule {
             id,
@@ -472,6 +473,7 @@ impl Compiler {
             actions: draft.actions,
             loc: d.loc.clone(),
             sources: Vec::new(),
+            unexcluded: 0,
         };
         if let Some(Entry::Rule { rule, open_chain, .. }) = self.entries.last_mut() {
             // metadata written on a link (rare) still belongs to the rule

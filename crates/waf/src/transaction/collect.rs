@@ -117,25 +117,65 @@ impl TargetRemovals {
     }
 }
 
-/// One shared target list of the phase's list cache (`Transaction::list_cache`, keyed by
-/// `Rule::target_list`). An entry outlives the phase and the transaction (the pool keeps it): at a phase's
-/// start it is only marked stale and emptied ([`forget_lists`]), so its vector's room is reused instead of a
-/// vector being allocated per shared list and phase and freed with the map.
+/// The phase's list cache (`Transaction::list_cache`): per interned target list (`Rule::target_list`, dense
+/// ids from 0, so a list is found by index, not by hashing), its values as collected in the current phase. An
+/// entry outlives the phase and the transaction (the pool keeps the cache), so its vector's room is reused
+/// instead of a vector being allocated per shared list and phase. A phase's start makes every entry stale at
+/// once by moving to the next stamp ([`forget_lists`]): no walk over the entries, and an entry's stale values
+/// are dropped only when its list is collected again (they are spans of an arena that was cleared and keys
+/// the rules name, never request bytes).
+#[derive(Debug)]
+pub(crate) struct ListCache {
+    lists: Vec<CachedList>,
+    /// The current phase's stamp: an entry is fresh when it bears it. Never 0, the stamp of an entry that
+    /// was never collected.
+    epoch: u32,
+}
+
+impl Default for ListCache {
+    fn default() -> Self {
+        ListCache { lists: Vec::new(), epoch: 1 }
+    }
+}
+
+/// One shared target list of the [`ListCache`].
 #[derive(Debug, Default)]
 pub(crate) struct CachedList {
-    /// The list was collected in the current phase (`items` is it, or the lent list's placeholder).
-    pub fresh: bool,
+    /// The stamp of the phase that collected `items` (`ListCache::epoch`); fresh when it is the current one.
+    epoch: u32,
     pub items: Vec<Item>,
 }
 
-/// Marks every list of the cache stale and empties it, keeping the vectors' room (a phase starts, or the
-/// transaction's buffers go back to the pool). The ids are the engine's (`intern_target_lists`), and the
-/// pool is the engine's, so a kept entry is only ever reused under the same list.
-pub(crate) fn forget_lists<S>(cache: &mut HashMap<u32, CachedList, S>) {
-    for l in cache.values_mut() {
-        l.fresh = false;
-        l.items.clear();
+impl ListCache {
+    /// The number of entries (for the pool's size check).
+    pub(crate) fn capacity(&self) -> usize {
+        self.lists.capacity()
     }
+
+    /// Does every entry's vector hold at most `n` items' room? (The pool's size check.)
+    pub(crate) fn lists_within(&self, n: usize) -> bool {
+        self.lists.iter().all(|l| l.items.capacity() <= n)
+    }
+
+    /// The entry of list `id` when it was collected in the current phase.
+    fn fresh_mut(&mut self, id: u32) -> Option<&mut CachedList> {
+        let epoch = self.epoch;
+        self.lists.get_mut(id as usize).filter(|l| l.epoch == epoch)
+    }
+}
+
+/// Marks every list of the cache stale (a phase starts, or the transaction's buffers go back to the pool):
+/// the next stamp, so no entry bears it. When the stamps run out, every entry is reset to 0 (never
+/// collected) and they start again at 1. The ids are the engine's (`intern_target_lists`), and the pool is
+/// the engine's, so a kept entry is only ever reused under the same list.
+pub(crate) fn forget_lists(cache: &mut ListCache) {
+    if cache.epoch == u32::MAX {
+        for l in &mut cache.lists {
+            l.epoch = 0;
+        }
+        cache.epoch = 0;
+    }
+    cache.epoch += 1;
 }
 
 /// A value to inspect: a span of request data (cacheable) or a computed/mutable value.
@@ -216,7 +256,7 @@ impl Transaction {
             self.collect_link(rule, link, is_head, out);
             return None;
         };
-        if let Some(l) = self.list_cache.get_mut(&id).filter(|l| l.fresh) {
+        if let Some(l) = self.list_cache.fresh_mut(id) {
             if l.items.is_empty() {
                 return None;
             }
@@ -226,13 +266,18 @@ impl Transaction {
         // the first rule to read the list collects it and lends it at once: the cache keeps an empty vector in
         // its place until `return_list` swaps the list back (no copy of the values, and the caller's buffer
         // gets that vector's room for the lists it collects next). The entry of an earlier phase or
-        // transaction is reused, emptied, with its room (`forget_lists`).
+        // transaction is reused, emptied of its stale values, with its room (`forget_lists`).
         self.collect_link(rule, link, is_head, out);
-        match self.list_cache.get_mut(&id) {
-            Some(l) => l.fresh = true,
-            None => {
-                self.list_cache.insert(id, CachedList { fresh: true, items: Vec::with_capacity(out.capacity()) });
-            }
+        let cache = &mut self.list_cache;
+        let at = id as usize;
+        if cache.lists.len() <= at {
+            cache.lists.resize_with(at + 1, CachedList::default);
+        }
+        let l = &mut cache.lists[at];
+        l.epoch = cache.epoch;
+        l.items.clear();
+        if l.items.capacity() == 0 {
+            l.items = Vec::with_capacity(out.capacity());
         }
         Some(id)
     }
@@ -240,7 +285,7 @@ impl Transaction {
     /// Gives the list `collect_link_cached` lent (`Some(id)`) back to the cache; `items` gets back the empty
     /// buffer it lent in exchange (with `None` it is left as it is: the next link clears it).
     pub(crate) fn return_list(&mut self, lent: Option<u32>, items: &mut Vec<Item>) {
-        if let Some(slot) = lent.and_then(|id| self.list_cache.get_mut(&id)) {
+        if let Some(slot) = lent.and_then(|id| self.list_cache.lists.get_mut(id as usize)) {
             std::mem::swap(&mut slot.items, items);
         }
     }
@@ -272,18 +317,14 @@ impl Transaction {
     pub(crate) fn collect_link(&self, rule: &Rule, link: &Link, is_head: bool, out: &mut Vec<Item>) {
         let removed = if is_head && !self.excl.targets.is_empty() { self.excl.targets.get(&rule.id) } else { None };
         let ctl_excl: &[Target] = removed.as_deref().unwrap_or(&[]);
-        // the variables the link excludes keys of (`!VAR:key`), as a bit per variable: one pass over the list
-        // instead of one per target (the pack's header rules list a dozen exclusions); a bit shared by two
-        // variables only sends a target to the exact test below
-        let excl_bit = |v: Var| 1u128 << ((v as u32) % 128);
-        let link_excl = link.targets.iter().filter(|x| x.exclude).fold(0u128, |m, x| m | excl_bit(x.var));
         for (k, t) in link.targets.iter().enumerate().filter(|(_, t)| !t.exclude) {
             // a ctl removal without key removes the whole variable
             if ctl_excl.iter().any(|x| x.var == t.var && matches!(x.selector, Selector::All)) {
                 continue;
             }
-            let has_link_excl =
-                link_excl & excl_bit(t.var) != 0 && link.targets.iter().any(|x| x.exclude && x.var == t.var);
+            // known at load for most targets (`Link::unexcluded`): no `!VAR:key` of the link names the variable
+            let has_link_excl = (k >= 64 || link.unexcluded & (1 << k) == 0)
+                && link.targets.iter().any(|x| x.exclude && x.var == t.var);
             let has_ctl_excl = ctl_excl.iter().any(|x| x.var == t.var);
             let start = out.len();
             if has_link_excl || has_ctl_excl {
@@ -766,6 +807,28 @@ SecRule ARGS|REQUEST_HEADERS:X-A "@rx ^v" "id:4,phase:2,pass,log,msg:'%{MATCHED_
             // none at all
             assert_eq!(run("/?a=x", Some(b"x"), b"b=x"), Vec::<String>::new());
         }
+    }
+
+    /// A phase's stamp that wraps round does not make an entry of an earlier phase fresh again: every entry
+    /// is reset to "never collected" first (the mutant without the reset fails here).
+    #[test]
+    fn list_stamps_wrap_without_reviving_an_entry() {
+        use super::{forget_lists, CachedList, ListCache};
+        let mut c = ListCache::default();
+        c.lists.resize_with(3, CachedList::default);
+        assert!(c.fresh_mut(0).is_none(), "an entry never collected is stale");
+        c.epoch = u32::MAX - 1;
+        c.lists[1].epoch = u32::MAX - 1;
+        c.lists[2].epoch = 1;
+        assert!(c.fresh_mut(1).is_some());
+        forget_lists(&mut c);
+        assert!(c.fresh_mut(1).is_none());
+        c.lists[1].epoch = u32::MAX;
+        assert!(c.fresh_mut(1).is_some());
+        forget_lists(&mut c);
+        assert_eq!(c.epoch, 1);
+        assert!(c.fresh_mut(1).is_none() && c.fresh_mut(2).is_none(), "no entry survives the wrap");
+        assert!(c.fresh_mut(3).is_none());
     }
 
     /// `TargetRemovals` holds, for every id, what `HashMap<u32, Vec<Target>>` with `entry(id).or_default()

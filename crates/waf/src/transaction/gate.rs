@@ -19,8 +19,12 @@
 //! when its untransformed union is computed; the source's other unions, and the rules' targets that read
 //! exactly that source (`Link::sources`), read the list instead of walking the variable again. Exact for the
 //! same reason as the unions: a list is only read while the gate cache holds the union it was made with, so
-//! the data it was taken from has not changed. This module owns the caches and the gate; it does not evaluate
-//! operators.
+//! the data it was taken from has not changed. A gate's summary (the OR of its sources' untransformed unions
+//! and of the bytes their members hold) is built on the summary of a smaller set of its sources when the
+//! phase computed that one first (`Gate::summary_parent`): OR is associative and commutative, so that summary
+//! ORed with the other sources' unions is the OR over every source, and it is inconclusive exactly when one of
+//! its sources' unions is, which makes this one inconclusive too. This module owns the caches and the gate; it
+//! does not evaluate operators.
 
 use super::collect::{Item, Val};
 use super::Transaction;
@@ -160,6 +164,7 @@ pub(crate) fn gate_of(rule: &Rule, forms: &[ChainId]) -> Option<Gate> {
         group: 0,
         shared: false,
         summary: 0,
+        summary_parent: None,
         summary_tests: None,
         batch: None,
         top: 0,
@@ -189,6 +194,14 @@ pub(crate) fn number_gate_slots(phases: &mut [Vec<Rule>]) {
     // every link's targets that read exactly a gate source's members get that source's untransformed number
     for r in phases.iter_mut().flatten() {
         for link in &mut r.links {
+            link.unexcluded = link.targets.iter().take(64).enumerate().fold(0, |m, (k, t)| {
+                let excluded = t.exclude || link.targets.iter().any(|x| x.exclude && x.var == t.var);
+                if excluded {
+                    m
+                } else {
+                    m | 1 << k
+                }
+            });
             link.sources = link
                 .targets
                 .iter()
@@ -221,6 +234,29 @@ pub(crate) fn number_gate_slots(phases: &mut [Vec<Rule>]) {
                     *summaries.entry(many.to_vec()).or_insert(next)
                 }
             };
+        }
+    }
+    // per summary, the largest other summary over a strict subset of its sources (as sets; ties to the lower
+    // number, so the choice does not depend on the map's order): it is ORed in whole, the rest source by source
+    let mut sets: Vec<(&Vec<GateSource>, u32)> = summaries.iter().map(|(k, v)| (k, *v)).collect();
+    sets.sort_by_key(|(k, v)| (std::cmp::Reverse(k.len()), *v));
+    let mut parents: std::collections::HashMap<u32, Option<(u32, u32)>> = std::collections::HashMap::new();
+    for (set, number) in &sets {
+        if set.len() > 16 {
+            parents.insert(*number, None);
+            continue;
+        }
+        let parent = sets.iter().find(|(sub, _)| sub.len() < set.len() && sub.iter().all(|s| set.contains(s))).map(
+            |(sub, n)| {
+                let rest = set.iter().enumerate().filter(|(_, s)| !sub.contains(s)).fold(0u32, |m, (k, _)| m | 1 << k);
+                (*n, rest)
+            },
+        );
+        parents.insert(*number, parent);
+    }
+    for r in phases.iter_mut().flatten() {
+        if let Some(g) = &mut r.gate {
+            g.summary_parent = if g.sources.len() >= 2 { parents.get(&g.summary).copied().flatten() } else { None };
         }
     }
     // group numbers follow every per-source and summary number: one gate cache vector holds all three
@@ -615,7 +651,8 @@ impl Transaction {
 
     /// Computes the gate's summary into its slot (every source's untransformed union first): the OR of those
     /// unions followed by the OR of the bytes their members hold, the layout of one untransformed union; 1
-    /// (inconclusive) when one of them is.
+    /// (inconclusive) when one of them is. When the phase has computed the summary of a subset of the sources
+    /// (`Gate::summary_parent`), that entry stands for the subset's unions (see the module doc).
     fn summarise(&mut self, gate: &Gate) -> u32 {
         let words = self.engine.rules.prefilter.words();
         let mut bases = [0u32; 16];
@@ -623,8 +660,17 @@ impl Transaction {
         if n > bases.len() {
             return 1;
         }
+        // a summary over a subset of the sources, computed earlier in the phase (`Gate::summary_parent`): it
+        // stands for its sources' unions, and only the others are computed and ORed in
+        let parent = gate
+            .summary_parent
+            .and_then(|(p, rest)| Some((self.gate_cache.get(p as usize).copied().filter(|c| *c != 0)?, rest)));
+        let rest = parent.map_or(u32::MAX, |(_, rest)| rest);
         // one union per source (those of the first chain), each naming its source's untransformed number
         for u in gate.unions.iter().filter(|u| u.chain == gate.chains[0]) {
+            if rest & (1 << u.source) == 0 {
+                continue;
+            }
             let Some(t) = gate.targets.get(u.source as usize) else { return 1 };
             let b = self.union_in_slot(t, UNTRANSFORMED, u.base as usize, u.base as usize);
             if let Some(slot) = bases.get_mut(u.source as usize) {
@@ -635,16 +681,30 @@ impl Transaction {
         if n == 1 {
             return self.gate_cache.get(slot).copied().unwrap_or(1);
         }
-        let s = if bases[..n].iter().all(|b| *b >= 2) {
-            // the first source's entry copied, the others ORed into it
+        // the entries ORed: the parent's (the OR of its sources' unions, or 1 when one of them is
+        // inconclusive, and so this summary too) and the other sources' unions, or every source's
+        let mut entries = [0u32; 17];
+        let mut m = 0;
+        if let Some((p, _)) = parent {
+            entries[0] = p;
+            m = 1;
+        }
+        for (k, b) in bases[..n].iter().enumerate() {
+            if rest & (1 << k) != 0 {
+                entries[m] = *b;
+                m += 1;
+            }
+        }
+        let s = if m >= 1 && entries[..m].iter().all(|b| *b >= 2) {
+            // the first entry copied, the others ORed into it
             let (off, len) = (self.pf_bits.len(), words + 4);
-            let first = bases[0] as usize - 2;
+            let first = entries[0] as usize - 2;
             if first + len > off {
                 return 1;
             }
             self.pf_bits.extend_from_within(first..first + len);
             let (done, or) = self.pf_bits.split_at_mut(off);
-            for b in &bases[1..n] {
+            for b in &entries[1..m] {
                 let at = *b as usize - 2;
                 if let Some(e) = done.get(at..at + len) {
                     prefilter::or_into(or, e);

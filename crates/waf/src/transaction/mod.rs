@@ -230,7 +230,7 @@ pub struct Transaction {
     pub(crate) class_cache: HashMap<Span, portcullis_detect::prefilter::Classes, BuildFx>,
     /// Per phase: interned target list (`Rule::target_list`) → its values as collected (without `ctl`
     /// target removals; a rule with some collects its own), shared by the rules that list the same targets.
-    pub(crate) list_cache: HashMap<u32, collect::CachedList, BuildFx>,
+    pub(crate) list_cache: collect::ListCache,
     /// Per phase: the detector rules' class masks per (target list, chain) (`detectors`).
     pub(crate) families: detectors::Families,
     pub(crate) stats: EvalStats,

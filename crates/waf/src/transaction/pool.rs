@@ -47,7 +47,7 @@ pub(crate) struct Buffers {
     pub src_lists: super::gate::SourceLists,
     pub phase_items: Vec<Item>,
     pub class_cache: HashMap<Span, Classes, BuildFx>,
-    pub list_cache: HashMap<u32, super::collect::CachedList, BuildFx>,
+    pub list_cache: super::collect::ListCache,
     pub families: super::detectors::Families,
     pub args_get: Vec<Kv>,
     pub args_post: Vec<Kv>,
@@ -131,7 +131,7 @@ impl Buffers {
             .iter()
             .chain(&[cookies.capacity(), resp_headers.capacity()])
             .all(|c| *c <= MAX_ENTRIES)
-            && list_cache.values().all(|l| l.items.capacity() <= MAX_ENTRIES)
+            && list_cache.lists_within(MAX_ENTRIES)
             && families.capacity() <= MAX_ENTRIES;
         let strings =
             [matched_var.capacity(), matched_var_name.capacity(), expand_buf.capacity(), setvar_key.capacity()];
@@ -157,7 +157,7 @@ impl Buffers {
         src_lists.clear();
         phase_items.clear();
         class_cache.clear();
-        // the lists' vectors keep their room under their ids (the engine's, as the pool is)
+        // the lists' vectors keep their room under their ids (the engine's, as the pool is), stale from now
         super::collect::forget_lists(list_cache);
         families.clear();
         args_get.clear();
