@@ -25,7 +25,7 @@
 //!   action (`setvar`, `ctl`, `initcol`...) and has no `capture`, and the rule does not `log` (there is
 //!   nothing it would record). A matching rule also changes `MATCHED_VAR*`, so nothing is folded when some
 //!   rule reads `MATCHED_VAR*` before its own match (in its first link's targets or operand); and an
-//!   "always" rule must be `pass` without `severity` (which would change `HIGHEST_SEVERITY`).
+//!   "always" rule must be `pass` without `severity`.
 //! - **Rules decided by their first link** (after the prefix, any phase): when the first link alone reads only
 //!   constant keys by name (as above, not `multiMatch`, at least one target) and never matches, the rule never
 //!   matches, whatever its actions, `capture`, `log`, severity, disruptive action or chain: a link that
@@ -33,6 +33,19 @@
 //!   verdict is kept for such a rule; the probe asks its first link without running any action
 //!   (`Transaction::link_matches_quietly`). CRS's per-level score sums above the configured paranoia level
 //!   (`TX:BLOCKING_PARANOIA_LEVEL "@ge 2"` with a `setvar`, 949053 and its siblings) are such rules.
+//! - **Rules that always match and run `setvar`s** (after the prefix, any phase): every link reads one
+//!   constant key by name (one target, as above, not `multiMatch`, no `capture`) and its only actions are
+//!   `setvar`s whose name and value read no `MATCHED_VAR*`; the rule is `pass` and does not `log`. When the
+//!   probe finds every link matching, each link matches exactly one value (a named key is one member at
+//!   most, `&TX:key` is one count), so today's path runs each link's actions once, in link order, then sets
+//!   the severity: the "always" verdict does exactly that ([`Transaction::take_always`]) without collecting
+//!   or comparing. What it leaves out is `MATCHED_VAR`/`MATCHED_VAR_NAME`/`MATCHED_VARS`: every rule's match
+//!   sets them before anything of that rule reads them, and folding is refused when some rule reads them
+//!   before its own match (below), so the values an always rule would have left are never read. Its writes
+//!   are to keys that are not constant (it stands outside the prefix), so they change no other verdict.
+//!   CRS's per-level score sums at or below the paranoia level (`TX:BLOCKING_PARANOIA_LEVEL "@ge 1"` with
+//!   `setvar:tx.blocking_inbound_anomaly_score=+%{tx.inbound_anomaly_score_pl1}`, 949060, 959060 and their
+//!   siblings) are such rules.
 //! - **The verdict** comes from the real evaluator: one probe transaction runs the prefix (in
 //!   DetectionOnly; if an init rule with a disruptive action other than `pass` matches, turns the engine
 //!   off or removes an init rule, nothing is folded) and then evaluates each foldable rule once.
@@ -246,9 +259,49 @@ fn first_link_foldable(rule: &Rule, w: &Writes) -> bool {
     })
 }
 
-/// A rule the probe decides: (phase, index, only its first link — [`first_link_foldable`] — and then only a
-/// "never" verdict is used).
-type Candidate = (usize, usize, bool);
+/// Can the rule be decided at load as a whole although it runs `setvar`s (see the module doc)? Each link has
+/// one target, a constant key by name, so a matching link matches one value and runs its actions once.
+fn always_with_setvars(rule: &Rule, w: &Writes) -> bool {
+    let matched =
+        |v: Var| matches!(v, Var::MatchedVar | Var::MatchedVars | Var::MatchedVarName | Var::MatchedVarsNames);
+    rule.disruptive == Disruptive::Pass
+        && !rule.log
+        && rule.links.iter().any(|l| !l.actions.is_empty())
+        && rule.links.iter().all(|l| {
+            !l.capture
+                && !l.multi_match
+                && l.targets.len() == 1
+                && l.targets.iter().all(|t| {
+                    t.var == Var::Tx
+                        && !t.exclude
+                        && matches!(&t.selector, Selector::Key(k) if w.is_constant(k.as_bytes()))
+                })
+                && operand(l).is_none_or(|m| {
+                    m.is_ok_and(|m| {
+                        m.vars().all(|(v, k)| v == Var::Tx && k.is_some_and(|k| w.is_constant(k.as_bytes())))
+                    })
+                })
+                && l.actions.iter().all(|a| match a {
+                    Action::SetVar(sv) => sv.key.vars().chain(sv.value.vars()).all(|(v, _)| !matched(v)),
+                    _ => false,
+                })
+        })
+}
+
+/// How much of a rule the probe decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// The whole rule ([`foldable`]): it has no action, so the probe evaluates it as the evaluator would.
+    Whole,
+    /// Only its first link ([`first_link_foldable`]), and then only a "never" verdict is used.
+    FirstLink,
+    /// The whole rule, which runs `setvar`s ([`always_with_setvars`]): the probe asks each link without
+    /// running its actions, and only an "always" verdict is used (a "never" one is the first link's).
+    Setvars,
+}
+
+/// A rule the probe decides: (phase, index, how much of it).
+type Candidate = (usize, usize, Kind);
 
 /// Does some rule read `MATCHED_VAR*` before its own match (first link's targets or operand)?
 fn reads_matched_before_match(rules: &RuleSet) -> bool {
@@ -298,9 +351,11 @@ fn analyse(rules: &RuleSet) -> (FoldPlan, Vec<Candidate>) {
         for (i, r) in phase.iter().enumerate() {
             if outside(p, i) {
                 if foldable(r, &w) {
-                    candidates.push((p, i, false));
+                    candidates.push((p, i, Kind::Whole));
+                } else if always_with_setvars(r, &w) {
+                    candidates.push((p, i, Kind::Setvars));
                 } else if first_link_foldable(r, &w) {
-                    candidates.push((p, i, true));
+                    candidates.push((p, i, Kind::FirstLink));
                 }
             }
         }
@@ -315,7 +370,7 @@ impl Transaction {
         &mut self,
         plan: &FoldPlan,
         candidates: &[Candidate],
-    ) -> Result<(Vec<bool>, Option<Snapshot>), &'static str> {
+    ) -> Result<(Vec<Option<bool>>, Option<Snapshot>), &'static str> {
         let engine = Arc::clone(&self.engine);
         let rules = &engine.rules;
         let phase1 = &rules.phases[0];
@@ -369,19 +424,71 @@ impl Transaction {
             None
         };
         let mut verdicts = Vec::with_capacity(candidates.len());
-        for &(p, i, first_only) in candidates {
+        for &(p, i, kind) in candidates {
             let rule = &rules.phases[p][i];
             self.current_rule = Some((rule.id, p, i));
-            // a whole foldable rule has no side effect to leave behind; a rule decided by its first link may
-            // have actions, which must not run here (they would change what the next candidates see)
-            verdicts.push(if first_only {
-                self.link_matches_quietly(rule, &rules.chains, &mut items)
-            } else {
-                self.eval_rule(rule, &rules.chains, &mut items)
+            // a whole foldable rule has no side effect to leave behind; the others may have actions, which must
+            // not run here (they would change what the next candidates see)
+            // (`None`: no verdict usable)
+            verdicts.push(match kind {
+                Kind::Whole => Some(self.eval_rule(rule, &rules.chains, &mut items)),
+                Kind::FirstLink => (!self.link_matches_quietly(rule, &rules.chains, &mut items)).then_some(false),
+                Kind::Setvars => {
+                    if self.links_match_quietly(rule, &rules.chains, &mut items) {
+                        Some(true)
+                    } else {
+                        // decided by its first link, as a [`Kind::FirstLink`] rule
+                        (!self.link_matches_quietly(rule, &rules.chains, &mut items)).then_some(false)
+                    }
+                }
             });
         }
         self.current_rule = None;
         Ok((verdicts, snapshot))
+    }
+
+    /// Does every link of `rule` match a value, as `eval_link` would decide it, without running any action?
+    /// (The probe's question for a [`Kind::Setvars`] rule: one constant `TX` target per link, not `multiMatch`,
+    /// no `capture`.) Value by value: transformed by the link's chain, the operator's result against `negated`.
+    fn links_match_quietly(
+        &mut self,
+        rule: &Rule,
+        chains: &[crate::rule::TransformChain],
+        items: &mut Vec<crate::transaction::Item>,
+    ) -> bool {
+        rule.links.iter().enumerate().all(|(k, link)| {
+            items.clear();
+            self.collect_link(rule, link, k == 0, items);
+            let chain = &chains[link.transforms as usize];
+            let list = std::mem::take(items);
+            let any = list.iter().any(|item| {
+                let tv = self.transform(&item.value, link.transforms, chain);
+                let raw =
+                    link.op.eval(self.tval(item, &tv), &mut crate::operators::OpCtx { env: &*self, captures: None });
+                raw != link.negated
+            });
+            *items = list;
+            any
+        })
+    }
+
+    /// What an "always" verdict leaves to do (`run_rules`), as `eval_rule` would on the rule's match: each
+    /// link's actions once, in order (a [`Kind::Setvars`] rule's links match one value each; other always
+    /// rules have none), then the severity. `MATCHED_VAR*` are left alone (see the module doc).
+    pub(crate) fn take_always(&mut self, rule: &Rule, at: (usize, usize)) {
+        if rule.links.iter().any(|l| !l.actions.is_empty()) {
+            self.current_rule = Some((rule.id, at.0, at.1));
+            for l in &rule.links {
+                for a in &l.actions {
+                    self.exec_action(a);
+                }
+            }
+        }
+        if let Some(s) = rule.meta.severity {
+            if self.highest_severity == 255 || s < self.highest_severity {
+                self.highest_severity = s;
+            }
+        }
     }
 
     /// Did every init rule of the prefix run? (None removed, none with a target removed; the caller knows the
@@ -461,9 +568,16 @@ pub(crate) fn fold(mut engine: Engine) -> Result<Engine, LoadError> {
         Err(why) => plan.refused = Some(why),
         Ok((v, snapshot)) => {
             plan.snapshot = snapshot;
-            for (&(p, i, first_only), &matches) in candidates.iter().zip(&v) {
+            for (&(p, i, kind), &verdict) in candidates.iter().zip(&v) {
                 let rule = &mut engine.rules.phases[p][i];
-                if matches && (first_only || rule.disruptive != Disruptive::Pass || rule.meta.severity.is_some()) {
+                let Some(matches) = verdict else { continue };
+                // an "always" verdict takes the flow, the actions and the severity (`take_always`), nothing else:
+                // a whole rule must be `pass` (a Setvars one is by construction); and, as before Setvars rules
+                // were folded, one without severity
+                if matches
+                    && kind == Kind::Whole
+                    && (rule.disruptive != Disruptive::Pass || rule.meta.severity.is_some())
+                {
                     continue;
                 }
                 rule.folded = Some(matches);

@@ -126,6 +126,10 @@ impl Transaction {
             }
             if let (Some(always), true) = (rule.folded, self.fold_ok) {
                 if self.excl.targets.is_empty() || !self.excl.targets.contains_key(&rule.id) {
+                    if always {
+                        // its actions and severity (`fold`: rules that always match and run `setvar`s)
+                        self.take_always(rule, (p, i));
+                    }
                     i = match (always, rule.skip_after) {
                         (false, _) => i + 1,
                         (true, Some(t)) => t,
