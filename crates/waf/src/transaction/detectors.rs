@@ -32,11 +32,10 @@
 //! rule walk.
 
 use super::collect::{Item, Val};
-use super::{BuildFx, Span, Transaction};
+use super::{Span, Transaction};
 use crate::rule::{ChainId, Link, Rule, TransformChain};
 use portcullis_detect::prefilter::{class_bit, Classes, ALL_CLASSES};
 use portcullis_detect::Class;
-use std::collections::HashMap;
 
 /// Mask bit: the link's chain provably leaves this value as it is at every step, so the value as extracted is
 /// the only input its operator sees (no intermediate form, no transformed copy).
@@ -81,7 +80,7 @@ pub(crate) struct Families {
 }
 
 /// Where the `multiMatch` forms of one (value, chain) are in [`MultiForms::spans`].
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct FormList {
     at: u32,
     pub(crate) len: u32,
@@ -93,12 +92,31 @@ impl FormList {
     }
 }
 
+/// The slots of [`MultiForms::index`] (a power of two).
+const INDEX_SLOTS: usize = 2048;
+
+/// One slot of [`MultiForms::index`]: the forms of (value, chain), valid in the phase `epoch` names.
+#[derive(Clone, Copy, Default)]
+struct IndexSlot {
+    epoch: u32,
+    chain: ChainId,
+    span: Span,
+    forms: FormList,
+}
+
 /// Per phase: the `multiMatch` forms of arena values per (value, chain) ([`Transaction::multi_forms`]). One
 /// lookup per (rule, value) instead of one per (rule, value, step); the forms' bytes live in the transaction's
 /// transformation buffer (`cache_buf`), which outlives the phase.
 #[derive(Default)]
 pub(crate) struct MultiForms {
-    index: HashMap<(Span, ChainId), FormList, BuildFx>,
+    /// (value, chain) → its forms: a direct-mapped table, one slot per key hash, a new entry replacing the
+    /// slot's old one. A key not found (never computed, or replaced) has its forms computed again: the steps
+    /// are pure, so they are the same forms, and a look-up and an insert cost a few instructions instead of
+    /// a hash map's probe (about as much as a step on a short value). Slots of an earlier phase are told
+    /// apart by `epoch` (a phase starts by moving it on, without touching the table).
+    index: Vec<IndexSlot>,
+    /// The phase the index's valid slots belong to (never 0, the empty slots' epoch, once the table exists).
+    epoch: u32,
     spans: Vec<Span>,
     scratch: Vec<Span>,
     /// A form being computed from the form before it (which is in `cache_buf`, so it cannot be written there
@@ -111,6 +129,44 @@ pub(crate) struct MultiForms {
 }
 
 impl MultiForms {
+    /// The slot of (value, chain) in [`Self::index`].
+    #[inline]
+    fn slot(span: Span, chain: ChainId) -> usize {
+        let k =
+            (u64::from(span.start) | u64::from(span.len) << 32) ^ u64::from(chain).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (k.wrapping_mul(0x51_7c_c1_b7_27_22_0a_95) >> (64 - INDEX_SLOTS.trailing_zeros())) as usize
+    }
+
+    /// The forms of (value, chain) recorded this phase, if their slot still holds them.
+    #[inline]
+    fn get(&self, span: Span, chain: ChainId) -> Option<FormList> {
+        let e = self.index.get(Self::slot(span, chain))?;
+        (e.epoch == self.epoch && e.span == span && e.chain == chain).then_some(e.forms)
+    }
+
+    /// Records the forms of (value, chain) for this phase (replacing the slot's entry).
+    #[inline]
+    fn insert(&mut self, span: Span, chain: ChainId, forms: FormList) {
+        if self.index.is_empty() {
+            self.index = vec![IndexSlot::default(); INDEX_SLOTS];
+            self.epoch = 1;
+        }
+        let epoch = self.epoch;
+        if let Some(e) = self.index.get_mut(Self::slot(span, chain)) {
+            *e = IndexSlot { epoch, chain, span, forms };
+        }
+    }
+
+    /// Forgets every entry of the index (a phase starts).
+    fn forget(&mut self) {
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            // the epochs went round: no slot may still claim to be valid
+            self.index.iter_mut().for_each(|e| *e = IndexSlot::default());
+            self.epoch = 1;
+        }
+    }
+
     fn push(&mut self, forms: &[Span]) -> FormList {
         let at = self.spans.len() as u32;
         self.spans.extend_from_slice(forms);
@@ -123,13 +179,14 @@ impl Families {
     pub(crate) fn clear(&mut self) {
         self.entries.clear();
         self.masks.clear();
-        self.forms.index.clear();
+        self.forms.forget();
         self.forms.spans.clear();
     }
 
     /// The largest of its buffers' room (pool bound).
     pub(crate) fn capacity(&self) -> usize {
-        let forms = self.forms.index.capacity().max(self.forms.spans.capacity()).max(self.forms.scratch.capacity());
+        // (the index is a table of fixed size, not counted)
+        let forms = self.forms.spans.capacity().max(self.forms.scratch.capacity());
         self.entries.capacity().max(self.masks.capacity()).max(self.scratch.capacity()).max(forms)
     }
 
@@ -275,9 +332,9 @@ impl Transaction {
     /// scratch records its prefix's forms on the way, for the shorter chain's rules.
     pub(crate) fn multi_forms(&mut self, span: Span, chain: &TransformChain, chain_id: ChainId) -> FormList {
         let forms = &mut self.families.forms;
-        if let Some(l) = forms.index.get(&(span, chain_id)) {
+        if let Some(l) = forms.get(span, chain_id) {
             self.stats.transform_cache_hits += chain.steps.len() as u32;
-            return *l;
+            return l;
         }
         let mut list = std::mem::take(&mut forms.scratch);
         list.clear();
@@ -285,7 +342,7 @@ impl Transaction {
         let mut from = 0;
         let mut record_prefix = None;
         if let Some((pid, k)) = chain.prefix {
-            match forms.index.get(&(span, pid)) {
+            match forms.get(span, pid) {
                 Some(pl) => {
                     list.extend_from_slice(forms.spans.get(pl.range()).unwrap_or(&[]));
                     from = k;
@@ -300,7 +357,7 @@ impl Transaction {
         for (k, step) in chain.steps.iter().enumerate().skip(from) {
             if let Some((pid, _)) = record_prefix.filter(|(_, pk)| *pk == k) {
                 let l = self.families.forms.push(&list);
-                self.families.forms.index.insert((span, pid), l);
+                self.families.forms.insert(span, pid, l);
                 record_prefix = None;
             }
             if known.is_some_and(|p| step.is_identity_on(&p)) {
@@ -336,7 +393,7 @@ impl Transaction {
             }
         }
         let l = self.families.forms.push(&list);
-        self.families.forms.index.insert((span, chain_id), l);
+        self.families.forms.insert(span, chain_id, l);
         self.families.forms.scratch = list;
         l
     }

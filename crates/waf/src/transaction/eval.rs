@@ -109,6 +109,9 @@ impl Transaction {
         }
         #[cfg(feature = "rule-profile")]
         let mut walk = crate::profile::Walk::new(phase);
+        // are rules removed (`ctl:ruleRemove*`)? Only a rule's actions change that while the phase runs, so it
+        // is asked again after each evaluated rule, not at every rule visited
+        let mut removals = self.has_removals();
         while i < rules.len() {
             #[cfg(feature = "rule-profile")]
             walk.visit(rules[i].id, self.stats.rules);
@@ -120,7 +123,7 @@ impl Transaction {
                 self.fold_ok = self.fold_prefix_intact();
             }
             let rule = &rules[i];
-            if self.is_removed(rule) || rule.gate.as_ref().is_some_and(|g| !self.gate_open(g)) {
+            if (removals && self.is_removed(rule)) || rule.gate.as_ref().is_some_and(|g| !self.gate_open(g)) {
                 i += 1;
                 continue;
             }
@@ -139,7 +142,9 @@ impl Transaction {
                 }
             }
             self.current_rule = Some((rule.id, p, i));
-            if !self.eval_rule(rule, &engine.rules.chains, items) {
+            let hit = self.eval_rule(rule, &engine.rules.chains, items);
+            removals = self.has_removals();
+            if !hit {
                 i += 1;
                 continue;
             }
@@ -186,6 +191,13 @@ impl Transaction {
         walk.end(self.stats.rules);
         self.current_rule = None;
         None
+    }
+
+    /// Are any rules removed from this transaction (`ctl:ruleRemoveById`, `…ByTag`, `…ByMsg`)? When not,
+    /// [`Self::is_removed`] is false for every rule.
+    #[inline]
+    fn has_removals(&self) -> bool {
+        !self.excl.ids.is_empty() || !self.excl.removed.is_empty()
     }
 
     pub(crate) fn is_removed(&self, rule: &Rule) -> bool {
@@ -392,25 +404,36 @@ impl Transaction {
     }
 
     /// [`Self::run_op_on`] without the class-cache check (the caller knows the class may fire).
+    #[inline]
     fn run_op(&mut self, link: &Link, item: &Item, tv: &TVal) -> bool {
-        let mut caps = if link.capture { Some(std::mem::take(&mut self.captures)) } else { None };
+        if link.capture {
+            return self.run_op_capturing(link, item, tv);
+        }
+        // no capture (most links): the operator's answer against `negated`, nothing to store
+        let raw = link.op.eval(self.tval(item, tv), &mut OpCtx { env: &*self, captures: None });
+        raw != link.negated
+    }
+
+    /// [`Self::run_op`] for a link with `capture`: the groups go to `TX:0..9` on a positive match (kept out
+    /// of line: few links capture, and the capture path's state would weigh on every operator call).
+    #[inline(never)]
+    fn run_op_capturing(&mut self, link: &Link, item: &Item, tv: &TVal) -> bool {
+        let mut c = std::mem::take(&mut self.captures);
         let raw = {
             let input = self.tval(item, tv);
-            let mut ctx = OpCtx { env: &*self, captures: caps.as_mut() };
+            let mut ctx = OpCtx { env: &*self, captures: Some(&mut c) };
             link.op.eval(input, &mut ctx)
         };
-        if let Some(c) = caps {
-            if raw && !link.negated {
-                const KEYS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
-                for (i, g) in c.groups.iter().enumerate() {
-                    match KEYS.get(i) {
-                        Some(k) => self.tx_set(k, g),
-                        None => self.tx_set(&i.to_string(), g),
-                    }
+        if raw && !link.negated {
+            const KEYS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+            for (i, g) in c.groups.iter().enumerate() {
+                match KEYS.get(i) {
+                    Some(k) => self.tx_set(k, g),
+                    None => self.tx_set(&i.to_string(), g),
                 }
             }
-            self.captures = c;
         }
+        self.captures = c;
         raw != link.negated
     }
 

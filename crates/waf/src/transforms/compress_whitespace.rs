@@ -6,12 +6,19 @@ use std::borrow::Cow;
 use super::util::{find_pair, is_c_space, Out};
 
 pub(crate) fn compress_whitespace(input: &[u8]) -> Cow<'_, [u8]> {
+    write(input, &mut Vec::new()).map_or(Cow::Borrowed(input), Out::finish)
+}
+
+/// [`compress_whitespace`] appending its output to `out` (`Transform::apply_into`): whether the value changed.
+pub(crate) fn compress_whitespace_into(input: &[u8], out: &mut Vec<u8>) -> bool {
+    write(input, out).is_some_and(Out::finish_into)
+}
+
+/// The output of [`compress_whitespace`] when a byte it acts on occurs (`None`: the input unchanged).
+fn write<'a, 'b>(input: &'a [u8], buf: &'b mut Vec<u8>) -> Option<Out<'a, 'b>> {
     // A single plain space not followed by whitespace is already compressed.
-    let start = find_pair(input, |b, next| is_c_space(b) & ((b != b' ') | is_c_space(next)));
-    let Some(start) = start else {
-        return Cow::Borrowed(input);
-    };
-    let mut out = Out::new(input, start);
+    let start = find_pair(input, |b, next| is_c_space(b) & ((b != b' ') | is_c_space(next)))?;
+    let mut out = Out::new(input, start, buf);
     let mut in_space = false;
     for &b in &input[start..] {
         if is_c_space(b) {
@@ -24,5 +31,5 @@ pub(crate) fn compress_whitespace(input: &[u8]) -> Cow<'_, [u8]> {
             in_space = false;
         }
     }
-    out.finish()
+    Some(out)
 }

@@ -8,11 +8,19 @@ use std::borrow::Cow;
 use super::util::{find, is_hex, is_octal, x2c, Out};
 
 pub(crate) fn escape_seq_decode(input: &[u8]) -> Cow<'_, [u8]> {
-    let Some(start) = find(input, |b| b == b'\\') else {
-        return Cow::Borrowed(input);
-    };
+    write(input, &mut Vec::new()).map_or(Cow::Borrowed(input), Out::finish)
+}
+
+/// [`escape_seq_decode`] appending its output to `out` (`Transform::apply_into`): whether the value changed.
+pub(crate) fn escape_seq_decode_into(input: &[u8], out: &mut Vec<u8>) -> bool {
+    write(input, out).is_some_and(Out::finish_into)
+}
+
+/// The output of [`escape_seq_decode`] when a byte it acts on occurs (`None`: the input unchanged).
+fn write<'a, 'b>(input: &'a [u8], buf: &'b mut Vec<u8>) -> Option<Out<'a, 'b>> {
+    let start = find(input, |b| b == b'\\')?;
     let n = input.len();
-    let mut out = Out::new(input, start);
+    let mut out = Out::new(input, start, buf);
     let mut i = start;
     while i < n {
         if input[i] != b'\\' || i + 1 >= n {
@@ -51,5 +59,5 @@ pub(crate) fn escape_seq_decode(input: &[u8]) -> Cow<'_, [u8]> {
             i += 2;
         }
     }
-    out.finish()
+    Some(out)
 }

@@ -9,11 +9,19 @@ use std::borrow::Cow;
 use super::util::{find, Out};
 
 pub(crate) fn html_entity_decode(input: &[u8]) -> Cow<'_, [u8]> {
-    let Some(start) = find(input, |b| b == b'&') else {
-        return Cow::Borrowed(input);
-    };
+    write(input, &mut Vec::new()).map_or(Cow::Borrowed(input), Out::finish)
+}
+
+/// [`html_entity_decode`] appending its output to `out` (`Transform::apply_into`): whether the value changed.
+pub(crate) fn html_entity_decode_into(input: &[u8], out: &mut Vec<u8>) -> bool {
+    write(input, out).is_some_and(Out::finish_into)
+}
+
+/// The output of [`html_entity_decode`] when a byte it acts on occurs (`None`: the input unchanged).
+fn write<'a, 'b>(input: &'a [u8], buf: &'b mut Vec<u8>) -> Option<Out<'a, 'b>> {
+    let start = find(input, |b| b == b'&')?;
     let n = input.len();
-    let mut out = Out::new(input, start);
+    let mut out = Out::new(input, start, buf);
     let mut i = start;
     while i < n {
         if input[i] == b'&' && i + 1 < n {
@@ -29,7 +37,7 @@ pub(crate) fn html_entity_decode(input: &[u8]) -> Cow<'_, [u8]> {
         out.extend(&input[i..run]);
         i = run;
     }
-    out.finish()
+    Some(out)
 }
 
 /// Decodes the entity starting with the `&` at `amp`; returns the byte and the index just past its name or

@@ -9,12 +9,20 @@ use super::url_decode_uni::full_width;
 use super::util::{find, is_hex, is_octal, x2c, Out};
 
 pub(crate) fn js_decode(input: &[u8]) -> Cow<'_, [u8]> {
-    let Some(start) = find(input, |b| b == b'\\') else {
-        return Cow::Borrowed(input);
-    };
+    write(input, &mut Vec::new()).map_or(Cow::Borrowed(input), Out::finish)
+}
+
+/// [`js_decode`] appending its output to `out` (`Transform::apply_into`): whether the value changed.
+pub(crate) fn js_decode_into(input: &[u8], out: &mut Vec<u8>) -> bool {
+    write(input, out).is_some_and(Out::finish_into)
+}
+
+/// The output of [`js_decode`] when a byte it acts on occurs (`None`: the input unchanged).
+fn write<'a, 'b>(input: &'a [u8], buf: &'b mut Vec<u8>) -> Option<Out<'a, 'b>> {
+    let start = find(input, |b| b == b'\\')?;
     let n = input.len();
     let at = |k: usize| input.get(k).copied().unwrap_or(0);
-    let mut out = Out::new(input, start);
+    let mut out = Out::new(input, start, buf);
     let mut i = start;
     while i < n {
         if input[i] != b'\\' {
@@ -56,5 +64,5 @@ pub(crate) fn js_decode(input: &[u8]) -> Cow<'_, [u8]> {
             i += 1;
         }
     }
-    out.finish()
+    Some(out)
 }

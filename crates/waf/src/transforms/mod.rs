@@ -94,9 +94,11 @@ pub struct Transform {
     /// Does the step change letter case on its own (`lowercase`, `uppercase`, `cmdLine`: declared in the table)?
     /// The others hand a value without their triggers back borrowed and whole.
     pub changes_case: bool,
-    /// The same transformation appending its output to a buffer, for the steps whose output is nearly always
-    /// a new value (`cmdLine` and `lowercase` lower case, `base64Decode` decodes any letters): no vector
-    /// allocated and freed per call. Use it through [`Transform::apply_into`].
+    /// The same transformation appending its output to a buffer: `cmdLine` and `lowercase` lower case,
+    /// `base64Decode` decodes any letters, and every step built on `util::Out` (`urlDecodeUni`, `jsDecode`,
+    /// `htmlEntityDecode`, `cssDecode`, `replaceComments`, ...) writes through it into the caller's buffer,
+    /// as do `removeWhitespace` and `removeNulls`: no vector allocated, filled, copied and freed per changed
+    /// step. Use it through [`Transform::apply_into`].
     into: Option<WriteInto>,
 }
 
@@ -166,14 +168,29 @@ static TABLE: &[(&str, Transform)] = &[
     ("base64encode", t("base64Encode", base64_encode::base64_encode)),
     ("base64ifencoded", t("base64IfEncoded", base64_if_encoded::base64_if_encoded)),
     ("cmdline", writing(case_changing("cmdLine", cmd_line::cmd_line), cmd_line::cmd_line_into)),
-    ("compresswhitespace", t("compressWhitespace", compress_whitespace::compress_whitespace)),
-    ("cssdecode", t("cssDecode", css_decode::css_decode)),
+    (
+        "compresswhitespace",
+        writing(
+            t("compressWhitespace", compress_whitespace::compress_whitespace),
+            compress_whitespace::compress_whitespace_into,
+        ),
+    ),
+    ("cssdecode", writing(t("cssDecode", css_decode::css_decode), css_decode::css_decode_into)),
     ("deepdecode", t("deepDecode", deep_decode::deep_decode)),
-    ("escapeseqdecode", t("escapeSeqDecode", escape_seq_decode::escape_seq_decode)),
+    (
+        "escapeseqdecode",
+        writing(t("escapeSeqDecode", escape_seq_decode::escape_seq_decode), escape_seq_decode::escape_seq_decode_into),
+    ),
     ("hexdecode", t("hexDecode", hex_decode::hex_decode)),
     ("hexencode", t("hexEncode", hex_encode::hex_encode)),
-    ("htmlentitydecode", t("htmlEntityDecode", html_entity_decode::html_entity_decode)),
-    ("jsdecode", t("jsDecode", js_decode::js_decode)),
+    (
+        "htmlentitydecode",
+        writing(
+            t("htmlEntityDecode", html_entity_decode::html_entity_decode),
+            html_entity_decode::html_entity_decode_into,
+        ),
+    ),
+    ("jsdecode", writing(t("jsDecode", js_decode::js_decode), js_decode::js_decode_into)),
     ("length", t("length", length::length)),
     ("lowercase", writing(case_changing("lowercase", lowercase::lowercase), lowercase::lowercase_into)),
     ("md5", t("md5", md5::md5)),
@@ -184,22 +201,40 @@ static TABLE: &[(&str, Transform)] = &[
     ("parityeven7bit", t("parityEven7bit", parity_even_7bit::parity_even_7bit)),
     ("parityodd7bit", t("parityOdd7bit", parity_odd_7bit::parity_odd_7bit)),
     ("parityzero7bit", t("parityZero7bit", parity_zero_7bit::parity_zero_7bit)),
-    ("removecomments", t("removeComments", remove_comments::remove_comments)),
-    ("removecommentschar", t("removeCommentsChar", remove_comments_char::remove_comments_char)),
-    ("removenulls", t("removeNulls", remove_nulls::remove_nulls)),
-    ("removewhitespace", t("removeWhitespace", remove_whitespace::remove_whitespace)),
-    ("replacecomments", t("replaceComments", replace_comments::replace_comments)),
+    (
+        "removecomments",
+        writing(t("removeComments", remove_comments::remove_comments), remove_comments::remove_comments_into),
+    ),
+    (
+        "removecommentschar",
+        writing(
+            t("removeCommentsChar", remove_comments_char::remove_comments_char),
+            remove_comments_char::remove_comments_char_into,
+        ),
+    ),
+    ("removenulls", writing(t("removeNulls", remove_nulls::remove_nulls), remove_nulls::remove_nulls_into)),
+    (
+        "removewhitespace",
+        writing(t("removeWhitespace", remove_whitespace::remove_whitespace), remove_whitespace::remove_whitespace_into),
+    ),
+    (
+        "replacecomments",
+        writing(t("replaceComments", replace_comments::replace_comments), replace_comments::replace_comments_into),
+    ),
     ("replacenulls", t("replaceNulls", replace_nulls::replace_nulls)),
     ("sha1", t("sha1", sha1::sha1)),
-    ("sqlhexdecode", t("sqlHexDecode", sql_hex_decode::sql_hex_decode)),
+    ("sqlhexdecode", writing(t("sqlHexDecode", sql_hex_decode::sql_hex_decode), sql_hex_decode::sql_hex_decode_into)),
     ("trim", t("trim", trim::trim)),
     ("trimleft", t("trimLeft", trim_left::trim_left)),
     ("trimright", t("trimRight", trim_right::trim_right)),
     ("uppercase", case_changing("uppercase", uppercase::uppercase)),
-    ("urldecode", t("urlDecode", url_decode::url_decode)),
-    ("urldecodeuni", t("urlDecodeUni", url_decode_uni::url_decode_uni)),
-    ("urlencode", t("urlEncode", url_encode::url_encode)),
-    ("utf8tounicode", t("utf8toUnicode", utf8_to_unicode::utf8_to_unicode)),
+    ("urldecode", writing(t("urlDecode", url_decode::url_decode), url_decode::url_decode_into)),
+    ("urldecodeuni", writing(t("urlDecodeUni", url_decode_uni::url_decode_uni), url_decode_uni::url_decode_uni_into)),
+    ("urlencode", writing(t("urlEncode", url_encode::url_encode), url_encode::url_encode_into)),
+    (
+        "utf8tounicode",
+        writing(t("utf8toUnicode", utf8_to_unicode::utf8_to_unicode), utf8_to_unicode::utf8_to_unicode_into),
+    ),
 ];
 
 /// Finds a transformation by SecLang name (case-insensitive, aliases accepted). `None` for unknown names

@@ -6,17 +6,25 @@ use std::borrow::Cow;
 use super::util::{find_pair, Out};
 
 pub(crate) fn remove_comments_char(input: &[u8]) -> Cow<'_, [u8]> {
-    let Some(start) = find_pair(input, |b, next| {
+    write(input, &mut Vec::new()).map_or(Cow::Borrowed(input), Out::finish)
+}
+
+/// [`remove_comments_char`] appending its output to `out` (`Transform::apply_into`): whether the value changed.
+pub(crate) fn remove_comments_char_into(input: &[u8], out: &mut Vec<u8>) -> bool {
+    write(input, out).is_some_and(Out::finish_into)
+}
+
+/// The output of [`remove_comments_char`] when a byte it acts on occurs (`None`: the input unchanged).
+fn write<'a, 'b>(input: &'a [u8], buf: &'b mut Vec<u8>) -> Option<Out<'a, 'b>> {
+    let start = find_pair(input, |b, next| {
         (b == b'/' && next == b'*')
             || (b == b'*' && next == b'/')
             || (b == b'<' && next == b'!')
             || (b == b'-' && next == b'-')
             || b == b'#'
-    }) else {
-        return Cow::Borrowed(input);
-    };
+    })?;
     let n = input.len();
-    let mut out = Out::new(input, start);
+    let mut out = Out::new(input, start, buf);
     let mut i = start;
     while i < n {
         let rest = &input[i..];
@@ -40,5 +48,5 @@ pub(crate) fn remove_comments_char(input: &[u8]) -> Cow<'_, [u8]> {
             i += skip;
         }
     }
-    out.finish()
+    Some(out)
 }

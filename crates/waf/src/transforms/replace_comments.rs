@@ -6,11 +6,19 @@ use std::borrow::Cow;
 use super::util::{find_pair, Out};
 
 pub(crate) fn replace_comments(input: &[u8]) -> Cow<'_, [u8]> {
-    let Some(start) = find_pair(input, |b, next| b == b'/' && next == b'*') else {
-        return Cow::Borrowed(input);
-    };
+    write(input, &mut Vec::new()).map_or(Cow::Borrowed(input), Out::finish)
+}
+
+/// [`replace_comments`] appending its output to `out` (`Transform::apply_into`): whether the value changed.
+pub(crate) fn replace_comments_into(input: &[u8], out: &mut Vec<u8>) -> bool {
+    write(input, out).is_some_and(Out::finish_into)
+}
+
+/// The output of [`replace_comments`] when a byte it acts on occurs (`None`: the input unchanged).
+fn write<'a, 'b>(input: &'a [u8], buf: &'b mut Vec<u8>) -> Option<Out<'a, 'b>> {
+    let start = find_pair(input, |b, next| b == b'/' && next == b'*')?;
     let n = input.len();
-    let mut out = Out::new(input, start);
+    let mut out = Out::new(input, start, buf);
     let mut i = start;
     let mut in_comment = false;
     while i < n {
@@ -34,5 +42,5 @@ pub(crate) fn replace_comments(input: &[u8]) -> Cow<'_, [u8]> {
     if in_comment {
         out.push(b' ');
     }
-    out.finish()
+    Some(out)
 }

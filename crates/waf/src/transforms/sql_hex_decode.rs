@@ -11,14 +11,21 @@ use std::borrow::Cow;
 use super::util::{is_hex, x2c, Out};
 
 pub(crate) fn sql_hex_decode(input: &[u8]) -> Cow<'_, [u8]> {
+    write(input, &mut Vec::new()).map_or(Cow::Borrowed(input), Out::finish)
+}
+
+/// [`sql_hex_decode`] appending its output to `out` (`Transform::apply_into`): whether the value changed.
+pub(crate) fn sql_hex_decode_into(input: &[u8], out: &mut Vec<u8>) -> bool {
+    write(input, out).is_some_and(Out::finish_into)
+}
+
+/// The output of [`sql_hex_decode`] when a byte it acts on occurs (`None`: the input unchanged).
+fn write<'a, 'b>(input: &'a [u8], buf: &'b mut Vec<u8>) -> Option<Out<'a, 'b>> {
     let n = input.len();
     let hex_pair = |k: usize| k + 1 < n && is_hex(input[k]) && is_hex(input[k + 1]);
-    let Some(start) =
-        (0..n.saturating_sub(3)).find(|&k| input[k] == b'0' && input[k + 1] | 0x20 == b'x' && hex_pair(k + 2))
-    else {
-        return Cow::Borrowed(input);
-    };
-    let mut out = Out::new(input, start);
+    let start =
+        (0..n.saturating_sub(3)).find(|&k| input[k] == b'0' && input[k + 1] | 0x20 == b'x' && hex_pair(k + 2))?;
+    let mut out = Out::new(input, start, buf);
     let mut i = start;
     while i < n {
         if input[i] == b'0' && i + 1 < n && input[i + 1] | 0x20 == b'x' && hex_pair(i + 2) {
@@ -36,5 +43,5 @@ pub(crate) fn sql_hex_decode(input: &[u8]) -> Cow<'_, [u8]> {
             i += 1;
         }
     }
-    out.finish()
+    Some(out)
 }

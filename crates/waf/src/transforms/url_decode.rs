@@ -6,10 +6,18 @@ use std::borrow::Cow;
 use super::util::{find, is_hex, x2c, Out};
 
 pub(crate) fn url_decode(input: &[u8]) -> Cow<'_, [u8]> {
-    let Some(start) = find(input, |b| b == b'%' || b == b'+') else {
-        return Cow::Borrowed(input);
-    };
-    let mut out = Out::new(input, start);
+    write(input, &mut Vec::new()).map_or(Cow::Borrowed(input), Out::finish)
+}
+
+/// [`url_decode`] appending its output to `out` (`Transform::apply_into`): whether the value changed.
+pub(crate) fn url_decode_into(input: &[u8], out: &mut Vec<u8>) -> bool {
+    write(input, out).is_some_and(Out::finish_into)
+}
+
+/// The output of [`url_decode`] when a byte it acts on occurs (`None`: the input unchanged).
+fn write<'a, 'b>(input: &'a [u8], buf: &'b mut Vec<u8>) -> Option<Out<'a, 'b>> {
+    let start = find(input, |b| b == b'%' || b == b'+')?;
+    let mut out = Out::new(input, start, buf);
     let mut i = start;
     while i < input.len() {
         match input[i] {
@@ -29,5 +37,5 @@ pub(crate) fn url_decode(input: &[u8]) -> Cow<'_, [u8]> {
             }
         }
     }
-    out.finish()
+    Some(out)
 }

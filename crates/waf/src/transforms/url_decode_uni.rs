@@ -10,11 +10,19 @@ use super::unicode_best_fit::best_fit;
 use super::util::{find, is_hex, x2c, Out};
 
 pub(crate) fn url_decode_uni(input: &[u8]) -> Cow<'_, [u8]> {
-    let Some(start) = find(input, |b| b == b'%' || b == b'+') else {
-        return Cow::Borrowed(input);
-    };
+    write(input, &mut Vec::new()).map_or(Cow::Borrowed(input), Out::finish)
+}
+
+/// [`url_decode_uni`] appending its output to `out` (`Transform::apply_into`): whether the value changed.
+pub(crate) fn url_decode_uni_into(input: &[u8], out: &mut Vec<u8>) -> bool {
+    write(input, out).is_some_and(Out::finish_into)
+}
+
+/// The output of [`url_decode_uni`] when a byte it acts on occurs (`None`: the input unchanged).
+fn write<'a, 'b>(input: &'a [u8], buf: &'b mut Vec<u8>) -> Option<Out<'a, 'b>> {
+    let start = find(input, |b| b == b'%' || b == b'+')?;
     let n = input.len();
-    let mut out = Out::new(input, start);
+    let mut out = Out::new(input, start, buf);
     let mut i = start;
     while i < n {
         let b = input[i];
@@ -47,7 +55,7 @@ pub(crate) fn url_decode_uni(input: &[u8]) -> Cow<'_, [u8]> {
             i = run;
         }
     }
-    out.finish()
+    Some(out)
 }
 
 /// Low byte of a `\uHHHH`/`%uHHHH` code unit whose high byte is the hex pair `h1 h2`: full-width ASCII

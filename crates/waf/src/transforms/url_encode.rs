@@ -11,10 +11,18 @@ fn kept(b: u8) -> bool {
 }
 
 pub(crate) fn url_encode(input: &[u8]) -> Cow<'_, [u8]> {
-    let Some(start) = find(input, |b| !kept(b)) else {
-        return Cow::Borrowed(input);
-    };
-    let mut out = Out::new(input, start);
+    write(input, &mut Vec::new()).map_or(Cow::Borrowed(input), Out::finish)
+}
+
+/// [`url_encode`] appending its output to `out` (`Transform::apply_into`): whether the value changed.
+pub(crate) fn url_encode_into(input: &[u8], out: &mut Vec<u8>) -> bool {
+    write(input, out).is_some_and(Out::finish_into)
+}
+
+/// The output of [`url_encode`] when a byte it acts on occurs (`None`: the input unchanged).
+fn write<'a, 'b>(input: &'a [u8], buf: &'b mut Vec<u8>) -> Option<Out<'a, 'b>> {
+    let start = find(input, |b| !kept(b))?;
+    let mut out = Out::new(input, start, buf);
     for &b in &input[start..] {
         if kept(b) {
             out.push(b);
@@ -24,5 +32,5 @@ pub(crate) fn url_encode(input: &[u8]) -> Cow<'_, [u8]> {
             out.extend(&[b'%', HEX_LOWER[usize::from(b >> 4)], HEX_LOWER[usize::from(b & 0xf)]]);
         }
     }
-    out.finish()
+    Some(out)
 }

@@ -11,14 +11,22 @@ use std::borrow::Cow;
 use super::util::{find, Out, HEX_LOWER};
 
 pub(crate) fn utf8_to_unicode(input: &[u8]) -> Cow<'_, [u8]> {
-    let Some(start) = find(input, |b| b == 0 || b >= 0x80) else {
-        return Cow::Borrowed(input);
-    };
+    write(input, &mut Vec::new()).map_or(Cow::Borrowed(input), Out::finish)
+}
+
+/// [`utf8_to_unicode`] appending its output to `out` (`Transform::apply_into`): whether the value changed.
+pub(crate) fn utf8_to_unicode_into(input: &[u8], out: &mut Vec<u8>) -> bool {
+    write(input, out).is_some_and(Out::finish_into)
+}
+
+/// The output of [`utf8_to_unicode`] when a byte it acts on occurs (`None`: the input unchanged).
+fn write<'a, 'b>(input: &'a [u8], buf: &'b mut Vec<u8>) -> Option<Out<'a, 'b>> {
+    let start = find(input, |b| b == 0 || b >= 0x80)?;
     let n = input.len();
     // Past the end reads as NUL, which is never a continuation byte (ModSecurity reads the terminator).
     let at = |k: usize| input.get(k).copied().unwrap_or(0);
     let cont = |k: usize| at(k) & 0xc0 == 0x80;
-    let mut out = Out::new(input, start);
+    let mut out = Out::new(input, start, buf);
     let mut i = start;
     while i < n {
         let c = input[i];
@@ -71,10 +79,10 @@ pub(crate) fn utf8_to_unicode(input: &[u8]) -> Cow<'_, [u8]> {
             i += 1;
         }
     }
-    out.finish()
+    Some(out)
 }
 
-fn push_code_point(out: &mut Out<'_>, cp: u32) {
+fn push_code_point(out: &mut Out<'_, '_>, cp: u32) {
     out.push(b'%');
     out.push(b'u');
     let digits = (32 - cp.leading_zeros()).div_ceil(4).max(4);

@@ -42,57 +42,77 @@ pub(crate) fn x2c(hi: u8, lo: u8) -> u8 {
 pub(crate) const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
 
 /// Output buffer of a transformation. While everything pushed equals the input at the same offset, nothing
-/// is allocated; the first differing byte copies the agreed prefix into a `Vec` and continues there.
-/// `finish` hands back `Cow::Borrowed` when the output is the input (or a prefix of it).
-pub(crate) struct Out<'a> {
+/// is written; the first differing byte appends the agreed prefix to the buffer and continues there.
+/// `finish` hands back `Cow::Borrowed` when the output is the input (or a prefix of it), `finish_into` says
+/// whether the output differs from the input and leaves it appended to the buffer (the step's writer for
+/// `Transform::apply_into`: the caller's buffer, no vector of its own).
+pub(crate) struct Out<'a, 'b> {
     src: &'a [u8],
     /// Length of the output while it is still `src[..same]`.
     same: usize,
-    buf: Option<Vec<u8>>,
+    /// Has the output left `src`? (Then it is in `buf`, after what `buf` held before.)
+    spilled: bool,
+    buf: &'b mut Vec<u8>,
 }
 
-impl<'a> Out<'a> {
-    /// An output that already holds `src[..prefix]` (the part a fast scan found unchanged).
+impl<'a, 'b> Out<'a, 'b> {
+    /// An output that already holds `src[..prefix]` (the part a fast scan found unchanged), written after
+    /// `buf`'s contents once it differs from `src`.
     #[inline]
-    pub(crate) fn new(src: &'a [u8], prefix: usize) -> Self {
-        Out { src, same: prefix.min(src.len()), buf: None }
+    pub(crate) fn new(src: &'a [u8], prefix: usize, buf: &'b mut Vec<u8>) -> Self {
+        Out { src, same: prefix.min(src.len()), spilled: false, buf }
     }
 
     #[inline]
     pub(crate) fn push(&mut self, b: u8) {
-        match &mut self.buf {
-            Some(v) => v.push(b),
-            None => {
-                if self.src.get(self.same) == Some(&b) {
-                    self.same += 1;
-                } else {
-                    self.spill(b);
-                }
-            }
+        if self.spilled {
+            self.buf.push(b);
+        } else if self.src.get(self.same) == Some(&b) {
+            self.same += 1;
+        } else {
+            self.spill(b);
         }
     }
 
     #[cold]
     fn spill(&mut self, b: u8) {
-        let mut v = Vec::with_capacity(self.src.len().max(self.same + 16));
-        v.extend_from_slice(&self.src[..self.same]);
-        v.push(b);
-        self.buf = Some(v);
+        self.buf.reserve(self.src.len().max(self.same + 16));
+        self.buf.extend_from_slice(&self.src[..self.same]);
+        self.buf.push(b);
+        self.spilled = true;
     }
 
     #[inline]
     pub(crate) fn extend(&mut self, bytes: &[u8]) {
-        match &mut self.buf {
-            Some(v) => v.extend_from_slice(bytes),
-            None if self.src.get(self.same..self.same + bytes.len()) == Some(bytes) => self.same += bytes.len(),
-            None => bytes.iter().for_each(|&b| self.push(b)),
+        if self.spilled {
+            self.buf.extend_from_slice(bytes);
+        } else if self.src.get(self.same..self.same + bytes.len()) == Some(bytes) {
+            self.same += bytes.len();
+        } else {
+            bytes.iter().for_each(|&b| self.push(b));
         }
     }
 
+    /// The output: borrowed from `src` while it is a prefix of it, else the buffer's contents (taken out of
+    /// it; the buffer should have been empty).
     pub(crate) fn finish(self) -> Cow<'a, [u8]> {
-        match self.buf {
-            Some(v) => Cow::Owned(v),
-            None => Cow::Borrowed(&self.src[..self.same]),
+        if self.spilled {
+            Cow::Owned(std::mem::take(self.buf))
+        } else {
+            Cow::Borrowed(&self.src[..self.same])
+        }
+    }
+
+    /// Appends the output to the buffer unless it is `src` whole; returns whether it was appended (what
+    /// `Transform::apply_into` returns: `finish` would not have borrowed `src` whole).
+    pub(crate) fn finish_into(self) -> bool {
+        if self.spilled {
+            true
+        } else if self.same == self.src.len() {
+            false
+        } else {
+            self.buf.extend_from_slice(&self.src[..self.same]);
+            true
         }
     }
 }
