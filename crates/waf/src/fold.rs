@@ -221,23 +221,19 @@ impl Writes {
     }
 }
 
+/// Does the link read only constant `TX` keys, by name and without exclusion, in its targets and its operand's
+/// macros? (What every fold kind asks of the links it decides.)
+fn reads_only_constants(l: &Link, w: &Writes) -> bool {
+    l.targets.iter().all(|t| {
+        t.var == Var::Tx && !t.exclude && matches!(&t.selector, Selector::Key(k) if w.is_constant(k.as_bytes()))
+    }) && operand(l).is_none_or(|m| {
+        m.is_ok_and(|m| m.vars().all(|(v, k)| v == Var::Tx && k.is_some_and(|k| w.is_constant(k.as_bytes()))))
+    })
+}
+
 /// Can the rule's outcome be decided at load (before looking at what it decides)?
 fn foldable(rule: &Rule, w: &Writes) -> bool {
-    !rule.log
-        && rule.links.iter().all(|l| {
-            !l.capture
-                && l.actions.is_empty()
-                && l.targets.iter().all(|t| {
-                    t.var == Var::Tx
-                        && !t.exclude
-                        && matches!(&t.selector, Selector::Key(k) if w.is_constant(k.as_bytes()))
-                })
-                && operand(l).is_none_or(|m| {
-                    m.is_ok_and(|m| {
-                        m.vars().all(|(v, k)| v == Var::Tx && k.is_some_and(|k| w.is_constant(k.as_bytes())))
-                    })
-                })
-        })
+    !rule.log && rule.links.iter().all(|l| !l.capture && l.actions.is_empty() && reads_only_constants(l, w))
 }
 
 /// Can the rule's *first link* be decided at load, whatever the rest of the rule does? Then a "never" verdict
@@ -247,16 +243,7 @@ fn foldable(rule: &Rule, w: &Writes) -> bool {
 /// one target (an empty list is `SecAction`'s, which always matches) and is not `multiMatch` (the probe
 /// evaluates it value by value, [`Transaction::link_matches_quietly`]).
 fn first_link_foldable(rule: &Rule, w: &Writes) -> bool {
-    rule.links.first().is_some_and(|l| {
-        !l.multi_match
-            && !l.targets.is_empty()
-            && l.targets.iter().all(|t| {
-                t.var == Var::Tx && !t.exclude && matches!(&t.selector, Selector::Key(k) if w.is_constant(k.as_bytes()))
-            })
-            && operand(l).is_none_or(|m| {
-                m.is_ok_and(|m| m.vars().all(|(v, k)| v == Var::Tx && k.is_some_and(|k| w.is_constant(k.as_bytes()))))
-            })
-    })
+    rule.links.first().is_some_and(|l| !l.multi_match && !l.targets.is_empty() && reads_only_constants(l, w))
 }
 
 /// Can the rule be decided at load as a whole although it runs `setvar`s (see the module doc)? Each link has
@@ -271,16 +258,7 @@ fn always_with_setvars(rule: &Rule, w: &Writes) -> bool {
             !l.capture
                 && !l.multi_match
                 && l.targets.len() == 1
-                && l.targets.iter().all(|t| {
-                    t.var == Var::Tx
-                        && !t.exclude
-                        && matches!(&t.selector, Selector::Key(k) if w.is_constant(k.as_bytes()))
-                })
-                && operand(l).is_none_or(|m| {
-                    m.is_ok_and(|m| {
-                        m.vars().all(|(v, k)| v == Var::Tx && k.is_some_and(|k| w.is_constant(k.as_bytes())))
-                    })
-                })
+                && reads_only_constants(l, w)
                 && l.actions.iter().all(|a| match a {
                     Action::SetVar(sv) => sv.key.vars().chain(sv.value.vars()).all(|(v, _)| !matched(v)),
                     _ => false,

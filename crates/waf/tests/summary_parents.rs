@@ -64,20 +64,7 @@ fn summaries_on_a_smaller_summary_follow_a_body() {
     let bodies: [(&str, &[u32]); 5] =
         [("b=bbthree", &[13]), ("ccfour=1", &[14]), ("b=%3Cscr&c=aaone", &[11, 16]), ("b=plain", &[]), ("", &[])];
     for (body, want) in bodies {
-        let run = |engine: &std::sync::Arc<portcullis_waf::Engine>| {
-            let mut tx = engine.transaction(info());
-            tx.request_line("POST", "/a?p=1", "HTTP/1.1");
-            tx.request_header(b"Content-Type", b"application/x-www-form-urlencoded");
-            tx.request_header(b"X-A", b"plain");
-            tx.process_request_headers();
-            if !body.is_empty() {
-                tx.append_request_body(body.as_bytes()).unwrap();
-            }
-            tx.process_request_body();
-            tx.process_logging();
-            tx
-        };
-        let (a, b) = (run(&on), run(&off));
+        let (a, b) = (form_post(&on, "/a?p=1", "plain", body), form_post(&off, "/a?p=1", "plain", body));
         assert_eq!(outcome(&a), outcome(&b), "{body}");
         let mut ids: Vec<u32> = a.matches().iter().map(|m| m.id).collect();
         ids.dedup();

@@ -63,6 +63,22 @@ pub fn get_exact(engine: &Arc<Engine>, uri: &str, headers: &[(&str, &str)]) -> T
     tx
 }
 
+/// Runs a form POST (`Content-Type: application/x-www-form-urlencoded`, header `X-A: x_a`, `body` when not
+/// empty) through phases 1–2 and logging.
+pub fn form_post(engine: &Arc<Engine>, uri: &str, x_a: &str, body: &str) -> Transaction {
+    let mut tx = engine.transaction(info());
+    tx.request_line("POST", uri, "HTTP/1.1");
+    tx.request_header(b"Content-Type", b"application/x-www-form-urlencoded");
+    tx.request_header(b"X-A", x_a.as_bytes());
+    tx.process_request_headers();
+    if !body.is_empty() {
+        tx.append_request_body(body.as_bytes()).unwrap();
+    }
+    tx.process_request_body();
+    tx.process_logging();
+    tx
+}
+
 /// A request case of the gate tests: (URI, headers, the ids expected to match).
 pub type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [u32]);
 
