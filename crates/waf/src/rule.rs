@@ -138,9 +138,9 @@ pub struct Rule {
     /// collected once per phase and reused (`Transaction::list_cache`).
     pub target_list: Option<u32>,
     /// Set at load when the rule's outcome is fixed by the rule set (`crate::fold`): `Some(false)` it can
-    /// never match, `Some(true)` it always matches (its `setvar`s and severity run, `Transaction::take_always`, then
-    /// its `skip`/`skipAfter`). Used only
-    /// while the transaction's initialisation prefix ran intact (`Transaction::fold_ok`).
+    /// never match, `Some(true)` it always matches (its `setvar`s and severity run, `Transaction::take_always`,
+    /// then its `skip`/`skipAfter`). Used only while the transaction's initialisation prefix ran intact
+    /// (`Transaction::fold_ok`).
     pub folded: Option<bool>,
     /// A later `SecRuleUpdateTargetBy*` added or replaced targets of this rule, or a `SecRuleUpdateActionById`
     /// changed its transformations: it reads more, or other forms, than its own text says. A rule that stands

@@ -113,7 +113,10 @@ pub(crate) struct MultiForms {
     /// slot's old one. A key not found (never computed, or replaced) has its forms computed again: the steps
     /// are pure, so they are the same forms, and a look-up and an insert cost a few instructions instead of
     /// a hash map's probe (about as much as a step on a short value). Slots of an earlier phase are told
-    /// apart by `epoch` (a phase starts by moving it on, without touching the table).
+    /// apart by `epoch` (a phase starts by moving it on, without touching the table). A form computed again
+    /// is appended again to `spans` and `cache_buf`: with more live keys than slots (a large body) the
+    /// transaction's buffers grow by one computation per miss, bounded by the rules' look-ups, where a hash
+    /// map kept one per (value, chain).
     index: Vec<IndexSlot>,
     /// The phase the index's valid slots belong to (never 0, the empty slots' epoch, once the table exists).
     epoch: u32,
