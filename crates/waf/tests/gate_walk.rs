@@ -57,7 +57,7 @@ fn expected(lits: &[u32]) -> Vec<u32> {
 #[test]
 fn the_walk_jumps_only_over_closed_rules() {
     let (on, off) = prefilter_pair(&rules());
-    let cases: [(&str, &[(&str, &str)], &[u32]); 9] = [
+    let cases: [Case; 9] = [
         ("/a?q=hello", &[("X-A", "fine")], &[]),
         // members next to ungated rules and at the words' edges (63, 64, 65, 127, 128, 129), first and last
         ("/a?q=lit0q", &[], &[0]),
