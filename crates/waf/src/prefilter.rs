@@ -43,6 +43,11 @@ pub struct Prefilter {
     byte_rows: Vec<u64>,
     /// Per byte, its row in `byte_rows` (an uppercase letter shares its lowercase letter's row).
     row_of: Vec<u16>,
+    /// The rows again, sparse: each row's non-zero words as (word index, word), the rows one after the other;
+    /// row `r` is `sparse[sparse_at[r]..sparse_at[r + 1]]`. A byte opens a few ids, in a few of the dozen words
+    /// a bitset has: `open_bytes` ORs only those (the same bits as ORing the whole row).
+    sparse: Vec<(u32, u64)>,
+    sparse_at: Vec<u32>,
     /// The bytes that have a row, as a 256-bit set.
     row_mask: [u64; 4],
     ids: u32,
@@ -121,7 +126,12 @@ impl PrefilterBuilder {
             None => self.literals.is_empty(),
         };
         let needs = if exact { self.needs } else { Vec::new() };
-        Prefilter { dfa, owners: self.owners, byte_rows, row_of, row_mask, ids: self.next_id, needs }
+        let (mut sparse, mut sparse_at) = (Vec::new(), vec![0u32]);
+        for row in byte_rows.chunks(words.max(1)) {
+            sparse.extend(row.iter().enumerate().filter(|(_, w)| **w != 0).map(|(k, w)| (k as u32, *w)));
+            sparse_at.push(sparse.len() as u32);
+        }
+        Prefilter { dfa, owners: self.owners, byte_rows, row_of, sparse, sparse_at, row_mask, ids: self.next_id, needs }
     }
 }
 
@@ -200,6 +210,28 @@ impl Prefilter {
     /// ORs into `out` the ids of every byte condition met by the bytes in `seen` (a 256-bit set): only the
     /// bytes that occur *and* have a row are visited.
     fn open_bytes(&self, seen: &[u64; 4], out: &mut [u64]) {
+        for (w, (s, m)) in seen.iter().zip(&self.row_mask).enumerate() {
+            let mut x = s & m;
+            while x != 0 {
+                let b = w * 64 + x.trailing_zeros() as usize;
+                x &= x - 1;
+                // the row's non-zero words only (`sparse`)
+                let row = self.row_of[b] as usize;
+                let (Some(from), Some(to)) = (self.sparse_at.get(row), self.sparse_at.get(row + 1)) else {
+                    continue;
+                };
+                for (k, bits) in self.sparse.get(*from as usize..*to as usize).unwrap_or(&[]) {
+                    if let Some(o) = out.get_mut(*k as usize) {
+                        *o |= bits;
+                    }
+                }
+            }
+        }
+    }
+
+    /// [`Self::open_bytes`] from the dense rows (`byte_rows`): the reference its sparse rows must agree with.
+    #[cfg(test)]
+    fn open_bytes_dense(&self, seen: &[u64; 4], out: &mut [u64]) {
         let words = out.len();
         for (w, (s, m)) in seen.iter().zip(&self.row_mask).enumerate() {
             let mut x = s & m;
@@ -330,6 +362,52 @@ mod tests {
             }
             or_into(&mut dst, &src);
             assert_eq!(dst, want, "{n} words into {m}");
+        }
+    }
+
+    /// The sparse rows (`Prefilter::sparse`) open exactly the ids the dense rows do, for byte conditions
+    /// spread over many words and any set of bytes held.
+    #[test]
+    fn sparse_byte_rows_open_what_the_dense_rows_open() {
+        let mut b = PrefilterBuilder::default();
+        for k in 0..400u32 {
+            if k % 5 == 0 {
+                b.register(&format!("lit{k}x"), false);
+                continue;
+            }
+            let (x, y) = (33 + (k * 7) % 94, 33 + (k * 13 + k / 3) % 94);
+            b.register(&format!(r"[\x{x:02x}\x{y:02x}]"), false).unwrap();
+        }
+        let p = b.build();
+        assert!(p.words() >= 6 && p.byte_count() >= 60, "{} words, {} byte rows", p.words(), p.byte_count());
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..3000 {
+            // from sparse sets (a few bytes) to dense ones
+            let keep = [next(), next(), next(), next()];
+            let mut seen = [next(), next(), next(), next()];
+            for _ in 0..round % 4 {
+                for (s, k) in seen.iter_mut().zip(&keep) {
+                    *s &= k;
+                }
+            }
+            let (mut sparse, mut dense) = (vec![0; p.words()], vec![0; p.words()]);
+            p.open_bytes(&seen, &mut sparse);
+            p.open_bytes_dense(&seen, &mut dense);
+            assert_eq!(sparse, dense, "{seen:x?}");
+        }
+        // and through `scan`: each single byte
+        for x in 0u8..=255 {
+            let mut bits = vec![0; p.words()];
+            let seen = p.scan(&[x], &mut bits);
+            let mut dense = vec![0; p.words()];
+            p.open_bytes_dense(&seen, &mut dense);
+            assert_eq!(bits, dense, "byte {x}");
         }
     }
 

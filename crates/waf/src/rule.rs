@@ -205,6 +205,9 @@ pub struct GateBatch {
     /// The shared summary's gate cache number (`Gate::summary`).
     pub summary: u32,
     pub members: Vec<(u32, Vec<SummaryTest>)>,
+    /// Per member, its rule's index in the phase: a member the test rules out is marked in the transaction's
+    /// `gate_closed`, so the rule walk passes over it (and its closed neighbours) without visiting it.
+    pub rules: Vec<u32>,
 }
 
 /// How a gate's summary closes the unions of one chain over every source at once (`Gate::summary_tests`).

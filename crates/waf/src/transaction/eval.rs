@@ -96,6 +96,9 @@ impl Transaction {
         if phase == 1 {
             self.fold_ok = false;
         }
+        // no rule of this phase is known closed yet (the summary batches mark them as they are tested)
+        self.gate_closed.clear();
+        self.gate_closed.resize(rules.len().div_ceil(64), 0);
         let mut i = 0;
         if fold_pending && self.mode != EngineMode::Off {
             // start from the initialisation prefix's result when nothing can make this run differ (`fold`)
@@ -121,6 +124,14 @@ impl Transaction {
             if fold_pending && i >= engine.rules.fold.prefix_end {
                 fold_pending = false;
                 self.fold_ok = self.fold_prefix_intact();
+            }
+            // a rule a summary batch ruled out is skipped by its gate; so are the closed rules after it: the walk
+            // goes on at the next rule not marked (`Transaction::gate_closed`), but not past the end of the
+            // initialisation prefix while its verdict is pending (it is taken at the first rule after it)
+            if self.gate_closed.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 != 0) {
+                let next = super::gate::next_unmarked(&self.gate_closed, i);
+                i = if fold_pending { next.min(engine.rules.fold.prefix_end) } else { next };
+                continue;
             }
             let rule = &rules[i];
             if (removals && self.is_removed(rule)) || rule.gate.as_ref().is_some_and(|g| !self.gate_open(g)) {

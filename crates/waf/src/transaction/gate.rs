@@ -23,7 +23,15 @@
 //! and of the bytes their members hold) is built on the summary of a smaller set of its sources when the
 //! phase computed that one first (`Gate::summary_parent`): OR is associative and commutative, so that summary
 //! ORed with the other sources' unions is the OR over every source, and it is inconclusive exactly when one of
-//! its sources' unions is, which makes this one inconclusive too. This module owns the caches and the gate; it
+//! its sources' unions is, which makes this one inconclusive too.
+//!
+//! A summary batch (`Gate::batch`) that rules a member out also marks the member's rule in
+//! `Transaction::gate_closed`, and the rule walk (`run_rules`) jumps from a marked rule to the next unmarked
+//! one. Exact: a marked rule's `gate_open` returns `false` (its batch bit is set, read before anything else,
+//! and the gate cache holding it is not cleared while the phase runs), so the walk would skip it and change
+//! nothing; the marks are zeroed when a phase's walk starts, so only this phase's batches set them, for this
+//! phase's rules. The jump stops at the end of the initialisation prefix while its verdict is pending
+//! (`fold`), which the walk takes at the first rule past it. This module owns the caches and the gate; it
 //! does not evaluate operators.
 
 use super::collect::{Item, Val};
@@ -355,7 +363,8 @@ fn batch_summary_tests(phases: &mut [Vec<Rule>]) {
                 .filter_map(|i| rules[*i].gate.as_ref())
                 .map(|g| (g.prefilter_id, g.summary_tests.clone().unwrap_or_default()))
                 .collect();
-            let batch = Arc::new(crate::rule::GateBatch { number, summary, members: list });
+            let positions = members.iter().map(|i| *i as u32).collect();
+            let batch = Arc::new(crate::rule::GateBatch { number, summary, members: list, rules: positions });
             for (k, i) in members.iter().enumerate() {
                 if let Some(g) = rules[*i].gate.as_mut() {
                     g.batch = Some((Arc::clone(&batch), k as u32));
@@ -364,6 +373,18 @@ fn batch_summary_tests(phases: &mut [Vec<Rule>]) {
             }
         }
     }
+}
+
+/// The first index from `i` whose bit is clear in `marked` (past its last word: that index).
+pub(crate) fn next_unmarked(marked: &[u64], mut i: usize) -> usize {
+    while let Some(w) = marked.get(i / 64) {
+        let rest = !w >> (i % 64);
+        if rest != 0 {
+            return i + rest.trailing_zeros() as usize;
+        }
+        i = (i / 64 + 1) * 64;
+    }
+    i
 }
 
 /// The empty transformation chain (`RuleSet::chains[0]`). A value's bitset depends only on the bytes scanned,
@@ -619,6 +640,12 @@ impl Transaction {
             if out {
                 if let Some(w) = self.gate_cache.get_mut(base + 1 + k / 32) {
                     *w |= 1 << (k % 32);
+                }
+                // the walk passes over the rule (`Transaction::gate_closed`)
+                if let Some(r) = batch.rules.get(k).map(|r| *r as usize) {
+                    if let Some(w) = self.gate_closed.get_mut(r / 64) {
+                        *w |= 1 << (r % 64);
+                    }
                 }
             }
         }

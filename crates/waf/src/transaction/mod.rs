@@ -225,6 +225,9 @@ pub struct Transaction {
     /// Request or response data changed since the gate's unions were computed: `run_phase` clears
     /// `gate_cache` only then (a GET's phase 2 sees the data phase 1 saw, so it keeps phase 1's unions).
     pub(crate) gate_stale: bool,
+    /// Per phase walk: one bit per rule of the phase that a summary batch ruled out (`gate::test_batch`); the
+    /// walk jumps over them. Sized and zeroed by `run_rules`.
+    pub(crate) gate_closed: Vec<u64>,
     /// Per arena value: the attack classes whose detector may fire on it (`portcullis_detect::prefilter::
     /// classes`), computed once and shared by every detector rule that reads the value.
     pub(crate) class_cache: HashMap<Span, portcullis_detect::prefilter::Classes, BuildFx>,
@@ -325,6 +328,7 @@ impl Transaction {
             phase_items: b.phase_items,
             gate_scratch: b.gate_scratch,
             gate_stale: true,
+            gate_closed: b.gate_closed,
             class_cache: b.class_cache,
             list_cache: b.list_cache,
             families: b.families,

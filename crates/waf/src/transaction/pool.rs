@@ -44,6 +44,7 @@ pub(crate) struct Buffers {
     pub pf_scratch: Vec<u64>,
     pub gate_scratch: Vec<u64>,
     pub gate_cache: Vec<u32>,
+    pub gate_closed: Vec<u64>,
     pub src_lists: super::gate::SourceLists,
     pub phase_items: Vec<Item>,
     pub class_cache: HashMap<Span, Classes, BuildFx>,
@@ -92,6 +93,7 @@ impl Buffers {
             pf_scratch,
             gate_scratch,
             gate_cache,
+            gate_closed,
             src_lists,
             phase_items,
             class_cache,
@@ -122,6 +124,7 @@ impl Buffers {
                 .all(|c| *c <= MAX_MAP_ENTRIES)
             && [
                 gate_cache.capacity(),
+                gate_closed.capacity(),
                 src_lists.capacity(),
                 phase_items.capacity(),
                 args_get.capacity(),
@@ -154,6 +157,7 @@ impl Buffers {
         pf_scratch.clear();
         gate_scratch.clear();
         gate_cache.clear();
+        gate_closed.clear();
         src_lists.clear();
         phase_items.clear();
         class_cache.clear();
@@ -221,6 +225,7 @@ impl Drop for Transaction {
             pf_scratch: std::mem::take(&mut self.pf_scratch),
             gate_scratch: std::mem::take(&mut self.gate_scratch),
             gate_cache: std::mem::take(&mut self.gate_cache),
+            gate_closed: std::mem::take(&mut self.gate_closed),
             src_lists: std::mem::take(&mut self.src_lists),
             phase_items: std::mem::take(&mut self.phase_items),
             class_cache: std::mem::take(&mut self.class_cache),
