@@ -122,9 +122,9 @@ impl TxVars {
         self.removed = false;
     }
 
-    /// Room for entries (pool bound).
+    /// Room for entries (pool bound): the table's, or the list of added names' when that is larger.
     pub(crate) fn capacity(&self) -> usize {
-        self.table.capacity()
+        self.table.capacity().max(self.added.capacity())
     }
 
     /// (name span, value span) of `key` (lowercase).
