@@ -282,6 +282,16 @@ enum Kind {
 type Candidate = (usize, usize, Kind);
 
 /// Does some rule read `MATCHED_VAR*` before its own match (first link's targets or operand)?
+/// The `TX:/regex/` selectors of the rule set's targets (not the `!` exclusions), for the snapshot's index
+/// (`TxImage::index_key_regexes`).
+fn tx_key_regexes(rules: &RuleSet) -> impl Iterator<Item = &crate::variables::KeyRegex> {
+    let targets = rules.phases.iter().flatten().flat_map(|r| &r.links).flat_map(|l| &l.targets);
+    targets.filter_map(|t| match (&t.var, &t.selector, t.exclude) {
+        (Var::Tx, Selector::Regex(re), false) => Some(re),
+        _ => None,
+    })
+}
+
 fn reads_matched_before_match(rules: &RuleSet) -> bool {
     let matched =
         |v: Var| matches!(v, Var::MatchedVar | Var::MatchedVars | Var::MatchedVarName | Var::MatchedVarsNames);
@@ -397,7 +407,11 @@ impl Transaction {
         let snapshot = if replayable && self.matches.is_empty() {
             let tx: Option<Vec<(String, Vec<u8>)>> =
                 self.tx_members().into_iter().map(|(k, v)| String::from_utf8(k).ok().map(|k| (k, v))).collect();
-            tx.map(|tx| Snapshot { image: crate::transaction::TxImage::new(&tx), tx, resume: i, transparent })
+            tx.map(|tx| {
+                let mut image = crate::transaction::TxImage::new(&tx);
+                image.index_key_regexes(tx_key_regexes(rules));
+                Snapshot { image, tx, resume: i, transparent }
+            })
         } else {
             None
         };

@@ -550,10 +550,21 @@ impl Transaction {
                 } else {
                     // the members that match, then in name order (as the map this replaced iterated)
                     let start = out.len();
-                    for (ks, vs) in self.tx.iter() {
-                        let name = self.get(ks);
-                        if t.selector.matches_key(name) && !excluded.hit(self, name) {
+                    let mut keep = |ks: Span, vs: Span| {
+                        if !excluded.hit(self, self.get(ks)) {
                             out.push(Item { var: Var::Tx, key: Key::Arena(ks), value: Val::Arena(vs) });
+                        }
+                    };
+                    // a `TX:/regex/` indexed at load asks the regex only of the keys set since (`tx_vars`)
+                    let indexed = match &t.selector {
+                        Selector::Regex(re) => self.tx.regex_members(&self.arena, re, &mut keep),
+                        _ => false,
+                    };
+                    if !indexed {
+                        for (ks, vs) in self.tx.iter() {
+                            if t.selector.matches_key(self.get(ks)) {
+                                keep(ks, vs);
+                            }
                         }
                     }
                     let name = |it: &Item| match it.key {

@@ -10,15 +10,29 @@
 //! `setvar:tx.anomaly_score=...`) is hashed once, at load, not on every read and write.
 
 use super::Span;
+use crate::variables::KeyRegex;
 use foldhash::quality::RandomState;
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 /// `TX` variables of one transaction.
 #[derive(Default)]
 pub(crate) struct TxVars {
     table: HashTable<(Span, Span)>,
+    /// Set by [`Self::load`]: the image's `TX:/regex/` hits ([`TxImage::index_key_regexes`]) and the arena
+    /// offset their spans are relative to.
+    loaded: Option<(RegexHits, u32)>,
+    /// The names inserted since [`Self::load`] (or [`Self::clear`]), with their hashes, in insertion order:
+    /// every member not loaded from the image is one of them.
+    added: Vec<(Span, u64)>,
+    /// A member was removed since [`Self::clear`] (`setvar:!tx.x`): [`Self::regex_members`] walks instead.
+    removed: bool,
 }
+
+/// Per `TX:/regex/` selector of a rule set (keyed by its compiled pattern, `KeyRegex::as_str`), the image's
+/// members it selects: (name span relative to the image, name hash), in name order.
+type RegexHits = Arc<[(Box<str>, Box<[(Span, u64)]>)]>;
 
 /// The seed of every `TX` table: random, drawn at first use and kept for the process.
 fn seed() -> &'static RandomState {
@@ -39,6 +53,8 @@ pub(crate) fn tx_hash(key: &[u8]) -> u64 {
 pub(crate) struct TxImage {
     bytes: Vec<u8>,
     entries: Vec<(u64, Span, Span)>,
+    /// Empty until [`Self::index_key_regexes`].
+    regex_hits: Option<RegexHits>,
 }
 
 impl TxImage {
@@ -56,6 +72,25 @@ impl TxImage {
             img.entries.push((tx_hash(k.as_bytes()), ks, vs));
         }
         img
+    }
+
+    /// Finds, once at load, the members each of `regexes` selects (`KeyRegex::is_match` of the name, the
+    /// test `TX:/regex/` applies to every member), so that a transaction started from this image asks the
+    /// regex only of the names set after it ([`TxVars::regex_members`]). Patterns are indexed once each.
+    pub(crate) fn index_key_regexes<'a>(&mut self, regexes: impl IntoIterator<Item = &'a KeyRegex>) {
+        let mut hits: Vec<(Box<str>, Box<[(Span, u64)]>)> = Vec::new();
+        for re in regexes {
+            if hits.iter().any(|(p, _)| **p == *re.as_str()) {
+                continue;
+            }
+            let mut list: Vec<(Span, u64)> = (self.entries.iter())
+                .filter(|(_, k, _)| re.is_match(bytes(&self.bytes, *k)))
+                .map(|&(h, k, _)| (k, h))
+                .collect();
+            list.sort_unstable_by(|a, b| bytes(&self.bytes, a.0).cmp(bytes(&self.bytes, b.0)));
+            hits.push((re.as_str().into(), list.into()));
+        }
+        self.regex_hits = (!hits.is_empty()).then(|| hits.into());
     }
 }
 
@@ -82,11 +117,14 @@ impl TxVars {
 
     pub(crate) fn clear(&mut self) {
         self.table.clear();
+        self.loaded = None;
+        self.added.clear();
+        self.removed = false;
     }
 
-    /// Room for entries (pool bound).
+    /// Room for entries (pool bound): the table's, or the list of added names' when that is larger.
     pub(crate) fn capacity(&self) -> usize {
-        self.table.capacity()
+        self.table.capacity().max(self.added.capacity())
     }
 
     /// (name span, value span) of `key` (lowercase).
@@ -136,13 +174,43 @@ impl TxVars {
     /// [`Self::insert_new`] with `h` = `self.hash` of the name's bytes.
     pub(crate) fn insert_new_hashed(&mut self, arena: &[u8], h: u64, name: Span, value: Span) {
         self.table.insert_unique(h, (name, value), |(k, _)| tx_hash(bytes(arena, *k)));
+        self.added.push((name, h));
     }
 
     pub(crate) fn remove(&mut self, arena: &[u8], key: &[u8]) {
         let h = tx_hash(key);
         if let Ok(e) = self.table.find_entry(h, |(k, _)| bytes(arena, *k) == key) {
             e.remove();
+            self.removed = true;
         }
+    }
+
+    /// Calls `f` with (name, value) of every member `re` selects, without asking `re` of every member: the
+    /// members loaded from the image that it selects were found at load ([`TxImage::index_key_regexes`]), so
+    /// only the names added since are tested. Why exact: with no member removed, the members are the
+    /// image's, each under the name span the load gave it (a write changes the value span only), and the
+    /// ones in `added`, each once; the regex is the same test the walk applies to each name. Order: the
+    /// image's hits in name order, then the added ones in insertion order (callers sort). `false`, with `f`
+    /// not called, when `TX` was not loaded from an image, a member was removed since, or the image did not
+    /// index `re`: walk [`Self::iter`] instead.
+    pub(crate) fn regex_members(&self, arena: &[u8], re: &KeyRegex, mut f: impl FnMut(Span, Span)) -> bool {
+        let (Some((hits, base)), false) = (&self.loaded, self.removed) else { return false };
+        let pattern = re.as_str();
+        let Some((_, list)) = hits.iter().find(|(p, _)| **p == *pattern) else { return false };
+        for &(rel, h) in list.iter() {
+            let name = Span { start: rel.start + base, len: rel.len };
+            if let Some(&(k, v)) = self.table.find(h, |(k, _)| *k == name) {
+                f(k, v);
+            }
+        }
+        for &(name, h) in &self.added {
+            if re.is_match(bytes(arena, name)) {
+                if let Some(&(k, v)) = self.table.find(h, |(k, _)| *k == name) {
+                    f(k, v);
+                }
+            }
+        }
+        true
     }
 
     /// Fills an empty `TX` from `image` (appending its bytes to the arena): the arena and the table end as
@@ -159,6 +227,10 @@ impl TxVars {
         for &(h, k, v) in &image.entries {
             self.table.insert_unique(h, (at(k), at(v)), |(k, _)| tx_hash(bytes(arena, *k)));
         }
+        // the table was empty, so the image's members are all the members there are
+        self.added.clear();
+        self.removed = false;
+        self.loaded = image.regex_hits.as_ref().map(|h| (Arc::clone(h), base as u32));
         true
     }
 
@@ -238,5 +310,50 @@ mod tests {
         tb.insert_new(&b, more, more);
         assert!(tb.contains_key(&b, b"x") && tb.len() == 41);
         assert!(!tb.load(&mut b, &image), "TX is not empty");
+    }
+
+    /// `regex_members` selects what a walk asking the regex of every member selects, over an image, keys
+    /// inserted after it, removals and keys set again, and declines a regex the image did not index.
+    #[test]
+    fn regex_members_are_the_walks() {
+        let members: Vec<(String, Vec<u8>)> = ["hdr_b", "other", "hdr_a", "xhdr_c", "multi_x", "hdr_"]
+            .iter()
+            .map(|k| (k.to_string(), b"v".to_vec()))
+            .collect();
+        let res: Vec<KeyRegex> =
+            ["^HDR_", "MULTI_*", "^(hdr|xhdr)_[a-z]$", "."].iter().map(|p| KeyRegex::new(p).unwrap()).collect();
+        let mut image = TxImage::new(&members);
+        image.index_key_regexes(&res[..3]);
+        let (mut arena, mut tx) = (b"before".to_vec(), TxVars::default());
+        let check = |tx: &TxVars, arena: &[u8]| {
+            for re in &res[..3] {
+                let mut got = Vec::new();
+                assert!(tx.regex_members(arena, re, |k, v| got.push((k, v))));
+                let mut want: Vec<(Span, Span)> = tx.iter().filter(|(k, _)| re.is_match(bytes(arena, *k))).collect();
+                let key = |(k, v): &(Span, Span)| (k.start, k.len, v.start, v.len);
+                got.sort_unstable_by_key(key);
+                want.sort_unstable_by_key(key);
+                assert_eq!(got, want, "{}", re.as_str());
+            }
+            assert!(!tx.regex_members(arena, &res[3], |_, _| ()), "not indexed");
+        };
+        assert!(tx.load(&mut arena, &image));
+        check(&tx, &arena);
+        for k in ["hdr_new", "zzz", "multi_y", "xhdr_d"] {
+            let vs = push(&mut arena, b"n");
+            let ks = push(&mut arena, k.as_bytes());
+            tx.insert_new(&arena, ks, vs);
+            check(&tx, &arena);
+        }
+        let vs = push(&mut arena, b"w");
+        assert!(tx.set_existing(&arena, b"hdr_a", vs));
+        check(&tx, &arena);
+        tx.remove(&arena, b"hdr_b");
+        assert!(!tx.regex_members(&arena, &res[0], |_, _| ()), "a removal: walk");
+        tx.clear();
+        assert!(!tx.regex_members(&arena, &res[0], |_, _| ()), "not loaded");
+        arena.clear();
+        assert!(tx.load(&mut arena, &image));
+        check(&tx, &arena);
     }
 }
