@@ -92,17 +92,8 @@ impl FormList {
     }
 }
 
-/// The slots of [`MultiForms::index`] when it is first used (a power of two): room for the keys of a small
-/// request at one key per [`INDEX_LOAD`] slots.
-const INDEX_MIN_SLOTS: usize = 512;
-
-/// The most slots [`MultiForms::index`] grows to (a power of two; at most the pool's bound in entries, so a
-/// grown table stays pooled: `Families::capacity` counts it).
-const INDEX_MAX_SLOTS: usize = 8192;
-
-/// The index doubles when a phase has recorded more than one key per `INDEX_LOAD` slots: a direct-mapped
-/// table loses a key whenever another one lands on its slot, so it is kept sparse.
-const INDEX_LOAD: usize = 4;
+/// The slots of [`MultiForms::index`] (a power of two).
+const INDEX_SLOTS: usize = 2048;
 
 /// One slot of [`MultiForms::index`]: the forms of (value, chain), valid in the phase `epoch` names.
 #[derive(Clone, Copy, Default)]
@@ -126,15 +117,7 @@ pub(crate) struct MultiForms {
     /// is appended again to `spans` and `cache_buf`: with more live keys than slots (a large body) the
     /// transaction's buffers grow by one computation per miss, bounded by the rules' look-ups, where a hash
     /// map kept one per (value, chain).
-    ///
-    /// Sized from the keys a phase records: [`INDEX_MIN_SLOTS`] at first, doubled (the phase's entries
-    /// moved over) whenever a phase records more than one key per [`INDEX_LOAD`] slots, up to
-    /// [`INDEX_MAX_SLOTS`]. A small request keeps a small table; a large body gets room for its keys.
     index: Vec<IndexSlot>,
-    /// `64 - log2(index.len())`: the shift that turns a key's hash into its slot.
-    shift: u32,
-    /// The keys recorded in the current phase (inserts since the epoch moved on).
-    recorded: usize,
     /// The phase the index's valid slots belong to (never 0, the empty slots' epoch, once the table exists).
     epoch: u32,
     spans: Vec<Span>,
@@ -149,68 +132,36 @@ pub(crate) struct MultiForms {
 }
 
 impl MultiForms {
-    /// The first of the two slots (value, chain) may occupy in a table of `64 - shift` bits ([`Self::index`]):
-    /// the table is two-way set-associative, a key lives in the even slot of its set or the odd one after it.
+    /// The slot of (value, chain) in [`Self::index`].
     #[inline]
-    fn set(span: Span, chain: ChainId, shift: u32) -> usize {
+    fn slot(span: Span, chain: ChainId) -> usize {
         let k =
             (u64::from(span.start) | u64::from(span.len) << 32) ^ u64::from(chain).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        (k.wrapping_mul(0x51_7c_c1_b7_27_22_0a_95) >> shift) as usize & !1
+        (k.wrapping_mul(0x51_7c_c1_b7_27_22_0a_95) >> (64 - INDEX_SLOTS.trailing_zeros())) as usize
     }
 
-    /// The forms of (value, chain) recorded this phase, if their set still holds them.
+    /// The forms of (value, chain) recorded this phase, if their slot still holds them.
     #[inline]
     fn get(&self, span: Span, chain: ChainId) -> Option<FormList> {
-        let at = Self::set(span, chain, self.shift);
-        let pair = self.index.get(at..at + 2)?;
-        pair.iter().find(|e| e.epoch == self.epoch && e.span == span && e.chain == chain).map(|e| e.forms)
+        let e = self.index.get(Self::slot(span, chain))?;
+        (e.epoch == self.epoch && e.span == span && e.chain == chain).then_some(e.forms)
     }
 
-    /// Records the forms of (value, chain) for this phase: in the set's first slot, the entry there moved to
-    /// the second (replacing the older one, unless the first was of an earlier phase).
+    /// Records the forms of (value, chain) for this phase (replacing the slot's entry).
     #[inline]
     fn insert(&mut self, span: Span, chain: ChainId, forms: FormList) {
         if self.index.is_empty() {
-            self.resize(INDEX_MIN_SLOTS);
+            self.index = vec![IndexSlot::default(); INDEX_SLOTS];
             self.epoch = 1;
         }
-        self.recorded += 1;
-        if self.recorded * INDEX_LOAD > self.index.len() && self.index.len() < INDEX_MAX_SLOTS {
-            self.resize(self.index.len() * 2);
-        }
         let epoch = self.epoch;
-        Self::put(&mut self.index, Self::set(span, chain, self.shift), epoch, IndexSlot { epoch, chain, span, forms });
-    }
-
-    /// Puts `e` first in the set at `at` (see [`Self::insert`]).
-    #[inline]
-    fn put(index: &mut [IndexSlot], at: usize, epoch: u32, e: IndexSlot) {
-        if let Some([first, second]) = index.get_mut(at..at + 2).and_then(|p| <&mut [IndexSlot; 2]>::try_from(p).ok()) {
-            if first.epoch == epoch {
-                *second = *first;
-            }
-            *first = e;
-        }
-    }
-
-    /// Makes the index `slots` long (a power of two), keeping the current phase's entries (each moved to its
-    /// set in the new table).
-    #[cold]
-    fn resize(&mut self, slots: usize) {
-        let old = std::mem::replace(&mut self.index, vec![IndexSlot::default(); slots]);
-        self.shift = 64 - slots.trailing_zeros();
-        let epoch = self.epoch;
-        // the second slots first: a set's first slot holds its later entry, which keeps it
-        for parity in [1, 0] {
-            for e in old.iter().skip(parity).step_by(2).filter(|e| e.epoch == epoch && epoch != 0) {
-                Self::put(&mut self.index, Self::set(e.span, e.chain, self.shift), epoch, *e);
-            }
+        if let Some(e) = self.index.get_mut(Self::slot(span, chain)) {
+            *e = IndexSlot { epoch, chain, span, forms };
         }
     }
 
     /// Forgets every entry of the index (a phase starts).
     fn forget(&mut self) {
-        self.recorded = 0;
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
             // the epochs went round: no slot may still claim to be valid
@@ -237,8 +188,8 @@ impl Families {
 
     /// The largest of its buffers' room (pool bound).
     pub(crate) fn capacity(&self) -> usize {
-        // (the index counts in slots: at most `INDEX_MAX_SLOTS`, the pool's bound, so a grown one stays pooled)
-        let forms = self.forms.spans.capacity().max(self.forms.scratch.capacity()).max(self.forms.index.len());
+        // (the index is a table of fixed size, not counted)
+        let forms = self.forms.spans.capacity().max(self.forms.scratch.capacity());
         self.entries.capacity().max(self.masks.capacity()).max(self.scratch.capacity()).max(forms)
     }
 
@@ -453,57 +404,5 @@ impl Transaction {
     /// Form `i` of a list from [`Self::multi_forms`] (`None` past its end).
     pub(crate) fn multi_form_at(&self, l: FormList, i: usize) -> Option<Span> {
         (i < l.len as usize).then(|| self.families.forms.spans.get(l.at as usize + i).copied()).flatten()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Keys sharing spans and chains in every combination (so a look-up comparing only part of a key finds
-    /// another key's entry), each with forms of its own.
-    fn keys(n: u32) -> Vec<(Span, ChainId, FormList)> {
-        (0..n)
-            .map(|i| {
-                let span = Span { start: (i / 3) * 7, len: i % 5 + 1 };
-                (span, i % 3 + 1, FormList { at: i, len: i % 4 + 1 })
-            })
-            .collect()
-    }
-
-    /// Whatever the table keeps, a look-up returns the forms recorded for that key in this phase or nothing;
-    /// it grows with the keys a phase records (up to `INDEX_MAX_SLOTS`), keeping them, and an earlier phase's
-    /// entries are never found.
-    #[test]
-    fn index_returns_only_this_phases_forms_of_the_key() {
-        let mut f = MultiForms::default();
-        for n in [10u32, 100, 1_000, 5_000, 20_000] {
-            f.forget();
-            let ks = keys(n);
-            for (span, chain, forms) in &ks {
-                assert!(f.get(*span, *chain).is_none(), "a key of an earlier phase was found");
-                f.insert(*span, *chain, *forms);
-            }
-            let mut found = 0;
-            for (span, chain, forms) in &ks {
-                if let Some(l) = f.get(*span, *chain) {
-                    assert_eq!((l.at, l.len), (forms.at, forms.len), "another key's forms");
-                    found += 1;
-                }
-            }
-            let slots = f.index.len();
-            assert!(slots.is_power_of_two() && (INDEX_MIN_SLOTS..=INDEX_MAX_SLOTS).contains(&slots));
-            if (n as usize) * INDEX_LOAD <= INDEX_MAX_SLOTS {
-                // sparse enough: (almost) every key kept, across the doublings
-                assert!(slots >= n as usize * INDEX_LOAD, "{n} keys in {slots} slots");
-                assert!(found * 10 >= n * 9, "{found} of {n} keys kept in {slots} slots");
-            }
-        }
-        // a phase of few keys after a large one: the grown table is kept (pooled), the old entries are stale
-        f.forget();
-        let (span, chain, forms) = keys(1)[0];
-        assert!(f.get(span, chain).is_none());
-        f.insert(span, chain, forms);
-        assert_eq!(f.get(span, chain).map(|l| l.at), Some(forms.at));
     }
 }
