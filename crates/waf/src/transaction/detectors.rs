@@ -104,21 +104,6 @@ struct IndexSlot {
     forms: FormList,
 }
 
-/// The slots of [`MultiForms::memo`] (a power of two).
-const MEMO_SLOTS: usize = 512;
-
-/// One slot of [`MultiForms::memo`]: what step `step` made of `input` (a value in the arena, or a form in the
-/// transformation buffer when `in_buf`), valid in the phase `epoch` names: its output's span in the
-/// transformation buffer, or `None` when it handed the input back whole.
-#[derive(Clone, Copy, Default)]
-struct MemoSlot {
-    epoch: u32,
-    in_buf: bool,
-    input: Span,
-    step: usize,
-    out: Option<Span>,
-}
-
 /// Per phase: the `multiMatch` forms of arena values per (value, chain) ([`Transaction::multi_forms`]). One
 /// lookup per (rule, value) instead of one per (rule, value, step); the forms' bytes live in the transaction's
 /// transformation buffer (`cache_buf`), which outlives the phase.
@@ -133,19 +118,6 @@ pub(crate) struct MultiForms {
     /// transaction's buffers grow by one computation per miss, bounded by the rules' look-ups, where a hash
     /// map kept one per (value, chain).
     index: Vec<IndexSlot>,
-    /// (step input, step) → its output, per phase, for the steps from a chain's first step without trigger
-    /// bytes on (`Transform::triggers` `None`: it changes any value, as `base64Decode` does): a direct-mapped
-    /// table of [`MEMO_SLOTS`], allocated with the index and sharing its epoch. Chains that differ in a step
-    /// the value passes unchanged reach such a step with the same input (CRS 934100's `t:removeWhitespace`
-    /// before `t:base64Decode`, which 934160 lacks, on a value without whitespace): the later chain reads the
-    /// step's output, and those of the steps after it on the same output, instead of running them. Steps
-    /// before it are not looked up: their trigger test (`Transform::is_identity_on`) already skips most, and a
-    /// look-up costs about what a step costs on a short value. Exact: a step is a pure function of its
-    /// input's bytes, the arena and the transformation buffer only grow within a transaction (a span names the
-    /// same bytes all the phase), and a slot is used only when its epoch, input, buffer and step are the asked
-    /// ones. A step is named by its function's address: two addresses of one function only miss, and one
-    /// address is one function.
-    memo: Vec<MemoSlot>,
     /// The phase the index's valid slots belong to (never 0, the empty slots' epoch, once the table exists).
     epoch: u32,
     spans: Vec<Span>,
@@ -180,7 +152,6 @@ impl MultiForms {
     fn insert(&mut self, span: Span, chain: ChainId, forms: FormList) {
         if self.index.is_empty() {
             self.index = vec![IndexSlot::default(); INDEX_SLOTS];
-            self.memo = vec![MemoSlot::default(); MEMO_SLOTS];
             self.epoch = 1;
         }
         let epoch = self.epoch;
@@ -189,37 +160,12 @@ impl MultiForms {
         }
     }
 
-    /// The slot of (step input, step) in [`Self::memo`].
-    #[inline]
-    fn memo_slot(input: Span, in_buf: bool, step: usize) -> usize {
-        let k = (u64::from(input.start) | u64::from(input.len) << 32)
-            ^ (step as u64 ^ u64::from(in_buf)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        (k.wrapping_mul(0x51_7c_c1_b7_27_22_0a_95) >> (64 - MEMO_SLOTS.trailing_zeros())) as usize
-    }
-
-    /// What `step` made of `input` this phase, if its slot still holds it: `Some(None)` for "handed back whole".
-    #[inline]
-    fn memo_get(&self, input: Span, in_buf: bool, step: usize) -> Option<Option<Span>> {
-        let e = self.memo.get(Self::memo_slot(input, in_buf, step))?;
-        (e.epoch == self.epoch && e.input == input && e.in_buf == in_buf && e.step == step).then_some(e.out)
-    }
-
-    /// Records what `step` made of `input` for this phase (replacing the slot's entry; no table yet: nothing).
-    #[inline]
-    fn memo_put(&mut self, input: Span, in_buf: bool, step: usize, out: Option<Span>) {
-        let epoch = self.epoch;
-        if let Some(e) = self.memo.get_mut(Self::memo_slot(input, in_buf, step)) {
-            *e = MemoSlot { epoch, in_buf, input, step, out };
-        }
-    }
-
-    /// Forgets every entry of the index and the memo (a phase starts).
+    /// Forgets every entry of the index (a phase starts).
     fn forget(&mut self) {
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
             // the epochs went round: no slot may still claim to be valid
             self.index.iter_mut().for_each(|e| *e = IndexSlot::default());
-            self.memo.iter_mut().for_each(|e| *e = MemoSlot::default());
             self.epoch = 1;
         }
     }
@@ -242,7 +188,7 @@ impl Families {
 
     /// The largest of its buffers' room (pool bound).
     pub(crate) fn capacity(&self) -> usize {
-        // (the index and the memo are tables of fixed size, not counted)
+        // (the index is a table of fixed size, not counted)
         let forms = self.forms.spans.capacity().max(self.forms.scratch.capacity());
         self.entries.capacity().max(self.masks.capacity()).max(self.scratch.capacity()).max(forms)
     }
@@ -411,8 +357,6 @@ impl Transaction {
         // the bytes other than letters of the current form while they are known: the value's own until a step
         // changes more than letter case
         let mut known = if list.is_empty() { self.raw_bytes_present(span) } else { None };
-        // (has a step without trigger bytes been reached? `MultiForms::memo`)
-        let mut memo = false;
         for (k, step) in chain.steps.iter().enumerate().skip(from) {
             if let Some((pid, _)) = record_prefix.filter(|(_, pk)| *pk == k) {
                 let l = self.families.forms.push(&list);
@@ -423,55 +367,32 @@ impl Transaction {
                 // it would hand the value back borrowed and whole, adding no form (`Transform::is_identity_on`)
                 continue;
             }
-            // from the chain's first step that changes any value on, each step's output is looked up in (and
-            // recorded to) the memo (`MultiForms::memo`)
-            memo |= step.triggers.is_none();
-            // the step's input: the value itself, or the last form (in the transformation buffer)
-            let (input_span, in_buf) = match list.last() {
-                None => (span, false),
-                Some(s) => (*s, true),
-            };
-            let step_id = step.apply as usize;
-            let memoised = if memo { self.families.forms.memo_get(input_span, in_buf, step_id) } else { None };
-            let out = match memoised {
-                Some(out) => {
-                    // another chain ran this step on this input this phase
-                    self.stats.transform_cache_hits += 1;
-                    out
-                }
+            self.stats.transforms_computed += 1;
+            // the form is written straight after the transformation buffer's end (`Transform::apply_into`):
+            // from the value itself, into the buffer; from the last form (in the buffer), into the forms'
+            // byte scratch first, then copied on
+            let start = self.cache_buf.len();
+            let changed = match list.last() {
                 None => {
-                    self.stats.transforms_computed += 1;
-                    // the form is written straight after the transformation buffer's end
-                    // (`Transform::apply_into`): from the value itself, into the buffer; from the last form (in
-                    // the buffer), into the forms' byte scratch first, then copied on
-                    let start = self.cache_buf.len();
-                    let changed = if in_buf {
-                        let s = input_span;
-                        let input = self.cache_buf.get(s.start as usize..(s.start + s.len) as usize).unwrap_or(b"");
-                        let bytes = &mut self.families.forms.bytes;
-                        bytes.clear();
-                        let changed = step.apply_into(input, bytes);
-                        if changed {
-                            self.cache_buf.extend_from_slice(bytes);
-                        }
-                        changed
-                    } else {
-                        let input =
-                            self.arena.get(span.start as usize..(span.start + span.len) as usize).unwrap_or(b"");
-                        step.apply_into(input, &mut self.cache_buf)
-                    };
-                    let out = changed.then(|| Span { start: start as u32, len: (self.cache_buf.len() - start) as u32 });
-                    if memo {
-                        self.families.forms.memo_put(input_span, in_buf, step_id, out);
+                    let input = self.arena.get(span.start as usize..(span.start + span.len) as usize).unwrap_or(b"");
+                    step.apply_into(input, &mut self.cache_buf)
+                }
+                Some(s) => {
+                    let input = self.cache_buf.get(s.start as usize..(s.start + s.len) as usize).unwrap_or(b"");
+                    let bytes = &mut self.families.forms.bytes;
+                    bytes.clear();
+                    let changed = step.apply_into(input, bytes);
+                    if changed {
+                        self.cache_buf.extend_from_slice(bytes);
                     }
-                    out
+                    changed
                 }
             };
-            if let Some(s) = out {
+            if changed {
                 if !known.is_some_and(|p| step.keeps_up_to_case(&p)) {
                     known = None;
                 }
-                list.push(s);
+                list.push(Span { start: start as u32, len: (self.cache_buf.len() - start) as u32 });
             }
         }
         let l = self.families.forms.push(&list);
