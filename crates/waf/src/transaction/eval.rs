@@ -406,9 +406,12 @@ impl Transaction {
     fn run_op_on(&mut self, link: &Link, item: &Item, tv: &TVal) -> bool {
         // A detector cannot fire on a value its class's prefilter rejects (the operator checks the same
         // condition itself); the classes of an arena value are computed once for all detector rules.
-        if let (Some(class), Val::Arena(span), TVal::Same) = (link.op.detector_class(), &item.value, tv) {
-            if !self.detector_may_fire(*span, class) {
-                return link.negated;
+        // (the operator's class, a dynamic call, asked only for a value as extracted)
+        if let (Val::Arena(span), TVal::Same) = (&item.value, tv) {
+            if let Some(class) = link.op.detector_class() {
+                if !self.detector_may_fire(*span, class) {
+                    return link.negated;
+                }
             }
         }
         self.run_op(link, item, tv)

@@ -1,0 +1,111 @@
+//! `multiMatch` chains that share steps after one they differ in: chains that differ only in a step the value
+//! passes unchanged reach the later steps with the same input; chains that differ in a step that changes the
+//! value must not share them. Written for a per-phase memo of (step input, step) → output (session 18, measured
+//! and reverted: `docs/benchmarks.md`), which it caught with its input or epoch comparison removed; kept as
+//! the reference for any sharing of steps between chains. The reference is each rule in an engine of its own:
+//! its matches, their data (the form that matched) and its TX counter must be the same as when the rules run
+//! together, over many requests in a row (an earlier transaction's data at the same offsets) and over more
+//! values than a per-phase table of a few hundred slots holds.
+
+mod common;
+
+use common::*;
+use portcullis_waf::{Engine, Transaction};
+use std::sync::Arc;
+
+/// Rule 1's `t:removeWhitespace` is an identity on values without whitespace (then it reaches `base64Decode`
+/// with rule 2's input) and not on the others; rule 3 runs `base64Decode` too, then a step of its own before
+/// `urlDecodeUni`. Each regex matches a form only some of the chains make, so a rule handed another chain's
+/// form matches where it must not (or misses).
+const RULES: [&str; 3] = [
+    r#"SecRule ARGS "@rx ^a[ +]b$|^ab$" "id:1,phase:1,pass,log,t:none,t:removeWhitespace,t:base64Decode,t:urlDecodeUni,multiMatch,logdata:'%{MATCHED_VAR}',setvar:tx.one=+1""#,
+    r#"SecRule ARGS "@rx ^a%2[0b]b$|^a\+b$|^a b$" "id:2,phase:1,pass,log,t:none,t:base64Decode,t:urlDecodeUni,multiMatch,logdata:'%{MATCHED_VAR}',setvar:tx.two=+1""#,
+    r#"SecRule ARGS "@rx ^a%2[0B]b$|^A B$" "id:3,phase:1,pass,log,t:none,t:base64Decode,t:uppercase,t:urlDecodeUni,multiMatch,logdata:'%{MATCHED_VAR}',setvar:tx.three=+1""#,
+];
+const VARS: [&[u8]; 3] = [b"one", b"two", b"three"];
+
+fn engine(rules: &[&str]) -> Arc<Engine> {
+    Arc::new(Engine::from_str(&format!("SecRuleEngine On\n{}\n", rules.join("\n")), "t.conf").unwrap())
+}
+
+/// The matches of rule `id` (with their data) and its TX counter.
+fn of_rule(tx: &Transaction, id: u32) -> Outcome {
+    let var = VARS[id as usize - 1];
+    let matches = tx.matches().iter().filter(|m| m.id == id).map(|m| format!("{} {}", m.id, m.data)).collect();
+    (matches, tx.tx_members().into_iter().filter(|(k, _)| k == var).collect())
+}
+
+/// Runs `uri` through the shared engine and each rule's own; returns each rule's TX counter.
+fn agree(all: &Arc<Engine>, alone: &[Arc<Engine>], uri: &str) -> [usize; 3] {
+    let a = get_exact(all, uri, &[]);
+    let mut n = [0; 3];
+    for (k, e) in alone.iter().enumerate() {
+        let b = get_exact(e, uri, &[]);
+        let id = k as u32 + 1;
+        let (matches, tx) = of_rule(&b, id);
+        let shown = uri.get(..120).unwrap_or(uri);
+        assert_eq!(of_rule(&a, id), (matches, tx.clone()), "rule {id} on {shown}");
+        n[k] = tx.first().map_or(0, |(_, v)| String::from_utf8_lossy(v).parse().unwrap());
+    }
+    n
+}
+
+fn base64(s: &[u8]) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in s.chunks(3) {
+        let b = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..4 {
+            out.push(if i <= c.len() { A[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+        }
+    }
+    out
+}
+
+/// The values: base64 of strings whose decodings the rules tell apart, whole or with whitespace inserted
+/// (which only rule 1's chain removes), URL-encoded for the query string.
+fn values() -> Vec<String> {
+    let plain = ["a%20b", "a+b", "a%2Bb", "a%2bb", "a b", "ab", "A B", "a%20B", "xy"];
+    let mut out = Vec::new();
+    for p in plain {
+        let b = base64(p.as_bytes());
+        for cut in [None, Some(1), Some(4)] {
+            let v = match cut {
+                Some(k) if k < b.len() => format!("{} {}", &b[..k], &b[k..]),
+                Some(_) => continue,
+                None => b.clone(),
+            };
+            out.push(v.replace('%', "%25").replace('+', "%2B").replace('=', "%3D").replace(' ', "%20"));
+        }
+    }
+    out
+}
+
+#[test]
+fn each_chain_reads_only_its_own_steps_request_after_request() {
+    // one engine for every request (its transactions' memo reused), each reference engine new per request
+    let all = engine(&RULES);
+    let vals = values();
+    let mut matched = [0; 3];
+    for a in &vals {
+        for b in &vals {
+            let alone: Vec<Arc<Engine>> = RULES.iter().map(|r| engine(&[r])).collect();
+            let n = agree(&all, &alone, &format!("/m?p={a}&q={b}&r={a}"));
+            (0..3).for_each(|r| matched[r] += n[r]);
+        }
+    }
+    eprintln!("values matched per rule: {matched:?}");
+    assert!(matched.iter().all(|n| *n > 0), "{matched:?}");
+}
+
+#[test]
+fn many_values_in_one_request() {
+    let all = engine(&RULES);
+    let alone: Vec<Arc<Engine>> = RULES.iter().map(|r| engine(&[r])).collect();
+    let vals = values();
+    let query: Vec<String> = (0..4000).map(|k| format!("p{k}={}", vals[k % vals.len()])).collect();
+    let n = agree(&all, &alone, &format!("/m?{}", query.join("&")));
+    eprintln!("values matched per rule, of 4,000: {n:?}");
+    assert!(n.iter().all(|m| *m > 100), "{n:?}");
+}
