@@ -178,7 +178,10 @@ async fn a_broken_geoip_database_is_a_startup_error() {
 
 /// 100k requests, each from a different address (X-Forwarded-For from the trusted loopback peer), pipelined
 /// over a few keep-alive connections to a direct-response route. The statistics table is capped, so memory
-/// must level off: RSS after 100k sources stays within a few MiB of RSS after 20k.
+/// must level off: RSS after 100k sources stays within a few MiB of RSS after 20k. RSS is read after every
+/// 10k sources and the last three readings' lowest is compared: a reading can catch a transient peak (one run
+/// under load saw +8.6 MiB at 40k, back to +2 MiB at 50k), while growth that stays, such as a leak per source,
+/// is in all three.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_stays_bounded_under_100k_distinct_sources() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -230,15 +233,21 @@ async fn memory_stays_bounded_under_100k_distinct_sources() {
     let started = Instant::now();
     send(0, 20_000).await;
     let rss_20k = rss_kib(pid);
-    send(20_000, TOTAL).await;
-    let rss_100k = rss_kib(pid);
+    let mut marks = Vec::new();
+    for from in (20_000..TOTAL).step_by(10_000) {
+        send(from, from + 10_000).await;
+        marks.push(rss_kib(pid));
+    }
+    let rss_100k = marks[marks.len() - 3..].iter().copied().min().unwrap_or(u64::MAX);
     let elapsed = started.elapsed();
     let (_, top) = admin_json(&gw, "/api/ips?limit=5").await;
     let tracked = top["tracked"].as_u64().unwrap();
     println!(
-        "100k distinct sources in {:.1}s: RSS {} KiB after 20k, {} KiB after 100k; {} addresses tracked (cap {})",
+        "100k distinct sources in {:.1}s: RSS {} KiB after 20k, {:?} KiB after each further 10k (last three's \
+         lowest {}); {} addresses tracked (cap {})",
         elapsed.as_secs_f64(),
         rss_20k,
+        marks,
         rss_100k,
         tracked,
         top["capacity"]
@@ -246,7 +255,7 @@ async fn memory_stays_bounded_under_100k_distinct_sources() {
     assert!(tracked <= 10_000 + 16, "{top}");
     assert!(tracked >= 9_000, "the table fills up to its cap: {top}");
     assert!(rss_100k < rss_20k + 8 * 1024, "RSS grew from {rss_20k} KiB to {rss_100k} KiB");
-    assert!(rss_100k < 96 * 1024, "RSS {rss_100k} KiB");
+    assert!(marks.iter().all(|m| *m < 96 * 1024), "RSS {marks:?} KiB");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
