@@ -281,7 +281,6 @@ enum Kind {
 /// A rule the probe decides: (phase, index, how much of it).
 type Candidate = (usize, usize, Kind);
 
-/// Does some rule read `MATCHED_VAR*` before its own match (first link's targets or operand)?
 /// The `TX:/regex/` selectors of the rule set's targets (not the `!` exclusions), for the snapshot's index
 /// (`TxImage::index_key_regexes`).
 fn tx_key_regexes(rules: &RuleSet) -> impl Iterator<Item = &crate::variables::KeyRegex> {
@@ -292,6 +291,7 @@ fn tx_key_regexes(rules: &RuleSet) -> impl Iterator<Item = &crate::variables::Ke
     })
 }
 
+/// Does some rule read `MATCHED_VAR*` before its own match (first link's targets or operand)?
 fn reads_matched_before_match(rules: &RuleSet) -> bool {
     let matched =
         |v: Var| matches!(v, Var::MatchedVar | Var::MatchedVars | Var::MatchedVarName | Var::MatchedVarsNames);
