@@ -8,7 +8,7 @@
 mod common;
 
 use common::*;
-use portcullis_waf::{Engine, Transaction};
+use portcullis_waf::Engine;
 use std::sync::Arc;
 
 /// Rule 2's chain is a prefix of rule 1's (so rule 1 records rule 2's forms); each regex matches only a form
@@ -21,17 +21,6 @@ const RULES: [&str; 3] = [
 ];
 const VARS: [&[u8]; 3] = [b"one", b"two", b"three"];
 
-fn engine(rules: &[&str]) -> Arc<Engine> {
-    Arc::new(Engine::from_str(&format!("SecRuleEngine On\n{}\n", rules.join("\n")), "t.conf").unwrap())
-}
-
-/// The matches of rule `id` (with their data) and its TX counter (an [`Outcome`] of one rule).
-fn of_rule(tx: &Transaction, id: u32) -> Outcome {
-    let var = VARS[id as usize - 1];
-    let matches = tx.matches().iter().filter(|m| m.id == id).map(|m| format!("{} {}", m.id, m.data)).collect();
-    (matches, tx.tx_members().into_iter().filter(|(k, _)| k == var).collect())
-}
-
 /// Runs `uri` with header X-Data `header` through the shared engine and each rule's own; returns each rule's
 /// TX counter (how many values it matched).
 fn agree(all: &Arc<Engine>, alone: &[Arc<Engine>], uri: &str, header: &str) -> [usize; 3] {
@@ -40,8 +29,8 @@ fn agree(all: &Arc<Engine>, alone: &[Arc<Engine>], uri: &str, header: &str) -> [
     for (k, e) in alone.iter().enumerate() {
         let b = get_exact(e, uri, &[("X-Data", header)]);
         let id = k as u32 + 1;
-        let (matches, tx) = of_rule(&b, id);
-        assert_eq!(of_rule(&a, id), (matches, tx.clone()), "rule {id} on {uri} {header:?}");
+        let (matches, tx) = rule_outcome(&b, id, VARS[k]);
+        assert_eq!(rule_outcome(&a, id, VARS[k]), (matches, tx.clone()), "rule {id} on {uri} {header:?}");
         n[k] = tx.first().map_or(0, |(_, v)| String::from_utf8_lossy(v).parse().unwrap());
     }
     n
@@ -50,14 +39,14 @@ fn agree(all: &Arc<Engine>, alone: &[Arc<Engine>], uri: &str, header: &str) -> [
 #[test]
 fn each_rule_sees_its_own_forms_request_after_request() {
     // one engine for every request (its transactions' tables reused), each reference engine new per request
-    let all = engine(&RULES);
+    let all = rules_engine(&RULES);
     let alphabet = ["a", "%20", "%2B", "\\x20", "bc", "%62", "c", "+", "\\u0062"];
     let mut matched = [0; 3];
     for i in alphabet {
         for j in alphabet {
             for k in alphabet {
                 let v = format!("{i}{j}{k}");
-                let alone: Vec<Arc<Engine>> = RULES.iter().map(|r| engine(&[r])).collect();
+                let alone: Vec<Arc<Engine>> = RULES.iter().map(|r| rules_engine(&[r])).collect();
                 let n = agree(&all, &alone, &format!("/a?q={v}&r={v}&s=x"), &v.replace('%', "%25"));
                 (0..3).for_each(|r| matched[r] += n[r]);
             }
@@ -69,8 +58,8 @@ fn each_rule_sees_its_own_forms_request_after_request() {
 
 #[test]
 fn more_values_than_slots() {
-    let all = engine(&RULES);
-    let alone: Vec<Arc<Engine>> = RULES.iter().map(|r| engine(&[r])).collect();
+    let all = rules_engine(&RULES);
+    let alone: Vec<Arc<Engine>> = RULES.iter().map(|r| rules_engine(&[r])).collect();
     // 3,000 values under two chains and a prefix: more keys than the table's 2,048 slots
     let parts = ["a%20bc", "a%2Bc", "abc", "a\\x20c", "x%20y", "a+c", "%61%62%63"];
     let query: Vec<String> = (0..3000).map(|k| format!("p{k}={}", parts[k % parts.len()])).collect();

@@ -10,7 +10,7 @@
 mod common;
 
 use common::*;
-use portcullis_waf::{Engine, Transaction};
+use portcullis_waf::Engine;
 use std::sync::Arc;
 
 /// Rule 1's `t:removeWhitespace` is an identity on values without whitespace (then it reaches `base64Decode`
@@ -24,17 +24,6 @@ const RULES: [&str; 3] = [
 ];
 const VARS: [&[u8]; 3] = [b"one", b"two", b"three"];
 
-fn engine(rules: &[&str]) -> Arc<Engine> {
-    Arc::new(Engine::from_str(&format!("SecRuleEngine On\n{}\n", rules.join("\n")), "t.conf").unwrap())
-}
-
-/// The matches of rule `id` (with their data) and its TX counter.
-fn of_rule(tx: &Transaction, id: u32) -> Outcome {
-    let var = VARS[id as usize - 1];
-    let matches = tx.matches().iter().filter(|m| m.id == id).map(|m| format!("{} {}", m.id, m.data)).collect();
-    (matches, tx.tx_members().into_iter().filter(|(k, _)| k == var).collect())
-}
-
 /// Runs `uri` through the shared engine and each rule's own; returns each rule's TX counter.
 fn agree(all: &Arc<Engine>, alone: &[Arc<Engine>], uri: &str) -> [usize; 3] {
     let a = get_exact(all, uri, &[]);
@@ -42,9 +31,9 @@ fn agree(all: &Arc<Engine>, alone: &[Arc<Engine>], uri: &str) -> [usize; 3] {
     for (k, e) in alone.iter().enumerate() {
         let b = get_exact(e, uri, &[]);
         let id = k as u32 + 1;
-        let (matches, tx) = of_rule(&b, id);
+        let (matches, tx) = rule_outcome(&b, id, VARS[k]);
         let shown = uri.get(..120).unwrap_or(uri);
-        assert_eq!(of_rule(&a, id), (matches, tx.clone()), "rule {id} on {shown}");
+        assert_eq!(rule_outcome(&a, id, VARS[k]), (matches, tx.clone()), "rule {id} on {shown}");
         n[k] = tx.first().map_or(0, |(_, v)| String::from_utf8_lossy(v).parse().unwrap());
     }
     n
@@ -85,12 +74,12 @@ fn values() -> Vec<String> {
 #[test]
 fn each_chain_reads_only_its_own_steps_request_after_request() {
     // one engine for every request (its transactions' memo reused), each reference engine new per request
-    let all = engine(&RULES);
+    let all = rules_engine(&RULES);
     let vals = values();
     let mut matched = [0; 3];
     for a in &vals {
         for b in &vals {
-            let alone: Vec<Arc<Engine>> = RULES.iter().map(|r| engine(&[r])).collect();
+            let alone: Vec<Arc<Engine>> = RULES.iter().map(|r| rules_engine(&[r])).collect();
             let n = agree(&all, &alone, &format!("/m?p={a}&q={b}&r={a}"));
             (0..3).for_each(|r| matched[r] += n[r]);
         }
@@ -101,8 +90,8 @@ fn each_chain_reads_only_its_own_steps_request_after_request() {
 
 #[test]
 fn many_values_in_one_request() {
-    let all = engine(&RULES);
-    let alone: Vec<Arc<Engine>> = RULES.iter().map(|r| engine(&[r])).collect();
+    let all = rules_engine(&RULES);
+    let alone: Vec<Arc<Engine>> = RULES.iter().map(|r| rules_engine(&[r])).collect();
     let vals = values();
     let query: Vec<String> = (0..4000).map(|k| format!("p{k}={}", vals[k % vals.len()])).collect();
     let n = agree(&all, &alone, &format!("/m?{}", query.join("&")));

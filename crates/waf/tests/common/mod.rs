@@ -111,6 +111,18 @@ pub fn outcome(tx: &Transaction) -> Outcome {
     (tx.matches().iter().map(|m| format!("{} {}", m.id, m.data)).collect(), tx.tx_members())
 }
 
+/// An engine of `rules` alone (`SecRuleEngine On`), for tests that compare rules run together with each rule
+/// in an engine of its own.
+pub fn rules_engine(rules: &[&str]) -> Arc<Engine> {
+    Arc::new(Engine::from_str(&format!("SecRuleEngine On\n{}\n", rules.join("\n")), "t.conf").unwrap())
+}
+
+/// The matches of rule `id` (with their data) and its TX counter `counter`: an [`Outcome`] of one rule.
+pub fn rule_outcome(tx: &Transaction, id: u32, counter: &[u8]) -> Outcome {
+    let matches = tx.matches().iter().filter(|m| m.id == id).map(|m| format!("{} {}", m.id, m.data)).collect();
+    (matches, tx.tx_members().into_iter().filter(|(k, _)| k == counter).collect())
+}
+
 /// Runs a GET for every triple of `alphabet` entries through `on` and `off` (the same rules with the prefilter
 /// on and off): `request` makes the URI and the value of header `name` from the triple. Asserts the same
 /// [`outcome`] for each, and returns how often each rule id matched with the prefilter on (index = id).
