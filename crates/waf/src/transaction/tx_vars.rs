@@ -32,7 +32,8 @@ pub(crate) struct TxVars {
 
 /// Per `TX:/regex/` selector of a rule set (keyed by its compiled pattern, `KeyRegex::as_str`), the image's
 /// members it selects: (name span relative to the image, name hash), in name order.
-type RegexHits = Arc<[(Box<str>, Box<[(Span, u64)]>)]>;
+type RegexHits = Arc<[RegexHit]>;
+type RegexHit = (Box<str>, Box<[(Span, u64)]>);
 
 /// The seed of every `TX` table: random, drawn at first use and kept for the process.
 fn seed() -> &'static RandomState {
@@ -78,7 +79,7 @@ impl TxImage {
     /// test `TX:/regex/` applies to every member), so that a transaction started from this image asks the
     /// regex only of the names set after it ([`TxVars::regex_members`]). Patterns are indexed once each.
     pub(crate) fn index_key_regexes<'a>(&mut self, regexes: impl IntoIterator<Item = &'a KeyRegex>) {
-        let mut hits: Vec<(Box<str>, Box<[(Span, u64)]>)> = Vec::new();
+        let mut hits: Vec<RegexHit> = Vec::new();
         for re in regexes {
             if hits.iter().any(|(p, _)| **p == *re.as_str()) {
                 continue;
