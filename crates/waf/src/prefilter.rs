@@ -39,13 +39,15 @@ pub struct Prefilter {
     /// trait object): the loop in `scan` is monomorphic and inlined.
     dfa: Option<dfa::DFA>,
     owners: Vec<Vec<u32>>,
-    /// The bitsets (`words()` long, one after the other) of the ids each needed byte opens.
+    /// The bitsets (`words()` long, one after the other) of the ids each needed byte opens: kept in tests only,
+    /// as the reference `sparse` must agree with.
+    #[cfg(test)]
     byte_rows: Vec<u64>,
-    /// Per byte, its row in `byte_rows` (an uppercase letter shares its lowercase letter's row).
+    /// Per byte, its row (an uppercase letter shares its lowercase letter's row).
     row_of: Vec<u16>,
-    /// The rows again, sparse: each row's non-zero words as (word index, word), the rows one after the other;
-    /// row `r` is `sparse[sparse_at[r]..sparse_at[r + 1]]`. A byte opens a few ids, in a few of the dozen words
-    /// a bitset has: `open_bytes` ORs only those (the same bits as ORing the whole row).
+    /// The rows, sparse: each row's non-zero words as (word index, word), the rows one after the other; row
+    /// `r` is `sparse[sparse_at[r]..sparse_at[r + 1]]`. A byte opens a few ids, in a few of the dozen words a
+    /// bitset has: `open_bytes` ORs only those (the same bits as ORing the whole row).
     sparse: Vec<(u32, u64)>,
     sparse_at: Vec<u32>,
     /// The bytes that have a row, as a 256-bit set.
@@ -131,7 +133,18 @@ impl PrefilterBuilder {
             sparse.extend(row.iter().enumerate().filter(|(_, w)| **w != 0).map(|(k, w)| (k as u32, *w)));
             sparse_at.push(sparse.len() as u32);
         }
-        Prefilter { dfa, owners: self.owners, byte_rows, row_of, sparse, sparse_at, row_mask, ids: self.next_id, needs }
+        Prefilter {
+            dfa,
+            owners: self.owners,
+            #[cfg(test)]
+            byte_rows,
+            row_of,
+            sparse,
+            sparse_at,
+            row_mask,
+            ids: self.next_id,
+            needs,
+        }
     }
 }
 
@@ -258,7 +271,7 @@ impl Prefilter {
 
     /// Distinct bytes some operator's condition needs (letters counted once).
     pub fn byte_count(&self) -> usize {
-        self.byte_rows.len() / self.words().max(1)
+        self.sparse_at.len().saturating_sub(1)
     }
 
     /// Operators with a condition (every kind, not only regexes).
