@@ -21,19 +21,10 @@ const RULES: [&str; 3] = [
 ];
 const VARS: [&[u8]; 3] = [b"one", b"two", b"three"];
 
-/// Runs `uri` with header X-Data `header` through the shared engine and each rule's own; returns each rule's
-/// TX counter (how many values it matched).
-fn agree(all: &Arc<Engine>, alone: &[Arc<Engine>], uri: &str, header: &str) -> [usize; 3] {
-    let a = get_exact(all, uri, &[("X-Data", header)]);
-    let mut n = [0; 3];
-    for (k, e) in alone.iter().enumerate() {
-        let b = get_exact(e, uri, &[("X-Data", header)]);
-        let id = k as u32 + 1;
-        let (matches, tx) = rule_outcome(&b, id, VARS[k]);
-        assert_eq!(rule_outcome(&a, id, VARS[k]), (matches, tx.clone()), "rule {id} on {uri} {header:?}");
-        n[k] = tx.first().map_or(0, |(_, v)| String::from_utf8_lossy(v).parse().unwrap());
-    }
-    n
+/// Runs `uri` with header X-Data `header` through the shared engine and each rule's own
+/// ([`agree_with_each_alone`]); returns each rule's TX counter (how many values it matched).
+fn agree(all: &Arc<Engine>, alone: &[Arc<Engine>], uri: &str, header: &str) -> Vec<usize> {
+    agree_with_each_alone(all, alone, uri, &[("X-Data", header)], &VARS)
 }
 
 #[test]
@@ -46,7 +37,7 @@ fn each_rule_sees_its_own_forms_request_after_request() {
         for j in alphabet {
             for k in alphabet {
                 let v = format!("{i}{j}{k}");
-                let alone: Vec<Arc<Engine>> = RULES.iter().map(|r| rules_engine(&[r])).collect();
+                let alone: Vec<Arc<Engine>> = engines_alone(&RULES);
                 let n = agree(&all, &alone, &format!("/a?q={v}&r={v}&s=x"), &v.replace('%', "%25"));
                 (0..3).for_each(|r| matched[r] += n[r]);
             }
@@ -59,7 +50,7 @@ fn each_rule_sees_its_own_forms_request_after_request() {
 #[test]
 fn more_values_than_slots() {
     let all = rules_engine(&RULES);
-    let alone: Vec<Arc<Engine>> = RULES.iter().map(|r| rules_engine(&[r])).collect();
+    let alone: Vec<Arc<Engine>> = engines_alone(&RULES);
     // 3,000 values under two chains and a prefix: more keys than the table's 2,048 slots
     let parts = ["a%20bc", "a%2Bc", "abc", "a\\x20c", "x%20y", "a+c", "%61%62%63"];
     let query: Vec<String> = (0..3000).map(|k| format!("p{k}={}", parts[k % parts.len()])).collect();

@@ -24,19 +24,9 @@ const RULES: [&str; 3] = [
 ];
 const VARS: [&[u8]; 3] = [b"one", b"two", b"three"];
 
-/// Runs `uri` through the shared engine and each rule's own; returns each rule's TX counter.
-fn agree(all: &Arc<Engine>, alone: &[Arc<Engine>], uri: &str) -> [usize; 3] {
-    let a = get_exact(all, uri, &[]);
-    let mut n = [0; 3];
-    for (k, e) in alone.iter().enumerate() {
-        let b = get_exact(e, uri, &[]);
-        let id = k as u32 + 1;
-        let (matches, tx) = rule_outcome(&b, id, VARS[k]);
-        let shown = uri.get(..120).unwrap_or(uri);
-        assert_eq!(rule_outcome(&a, id, VARS[k]), (matches, tx.clone()), "rule {id} on {shown}");
-        n[k] = tx.first().map_or(0, |(_, v)| String::from_utf8_lossy(v).parse().unwrap());
-    }
-    n
+/// Runs `uri` through the shared engine and each rule's own ([`agree_with_each_alone`]).
+fn agree(all: &Arc<Engine>, alone: &[Arc<Engine>], uri: &str) -> Vec<usize> {
+    agree_with_each_alone(all, alone, uri, &[], &VARS)
 }
 
 fn base64(s: &[u8]) -> String {
@@ -79,7 +69,7 @@ fn each_chain_reads_only_its_own_steps_request_after_request() {
     let mut matched = [0; 3];
     for a in &vals {
         for b in &vals {
-            let alone: Vec<Arc<Engine>> = RULES.iter().map(|r| rules_engine(&[r])).collect();
+            let alone: Vec<Arc<Engine>> = engines_alone(&RULES);
             let n = agree(&all, &alone, &format!("/m?p={a}&q={b}&r={a}"));
             (0..3).for_each(|r| matched[r] += n[r]);
         }
@@ -91,7 +81,7 @@ fn each_chain_reads_only_its_own_steps_request_after_request() {
 #[test]
 fn many_values_in_one_request() {
     let all = rules_engine(&RULES);
-    let alone: Vec<Arc<Engine>> = RULES.iter().map(|r| rules_engine(&[r])).collect();
+    let alone: Vec<Arc<Engine>> = engines_alone(&RULES);
     let vals = values();
     let query: Vec<String> = (0..4000).map(|k| format!("p{k}={}", vals[k % vals.len()])).collect();
     let n = agree(&all, &alone, &format!("/m?{}", query.join("&")));

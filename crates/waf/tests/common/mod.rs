@@ -123,6 +123,34 @@ pub fn rule_outcome(tx: &Transaction, id: u32, counter: &[u8]) -> Outcome {
     (matches, tx.tx_members().into_iter().filter(|(k, _)| k == counter).collect())
 }
 
+/// One engine per rule of `rules`, each holding that rule alone ([`rules_engine`]).
+pub fn engines_alone(rules: &[&str]) -> Vec<Arc<Engine>> {
+    rules.iter().map(|r| rules_engine(&[r])).collect()
+}
+
+/// Runs a GET of `uri` with `headers` through `all` (every rule together) and through each engine of `alone`
+/// (rule `k + 1` alone, counting its matched values in `TX` key `counters[k]`); asserts that each rule's
+/// [`rule_outcome`] is the same either way and returns each rule's counter.
+pub fn agree_with_each_alone(
+    all: &Arc<Engine>,
+    alone: &[Arc<Engine>],
+    uri: &str,
+    headers: &[(&str, &str)],
+    counters: &[&[u8]],
+) -> Vec<usize> {
+    let a = get_exact(all, uri, headers);
+    let shown = uri.get(..120).unwrap_or(uri);
+    let mut n = vec![0; alone.len()];
+    for (k, e) in alone.iter().enumerate() {
+        let b = get_exact(e, uri, headers);
+        let id = k as u32 + 1;
+        let (matches, tx) = rule_outcome(&b, id, counters[k]);
+        assert_eq!(rule_outcome(&a, id, counters[k]), (matches, tx.clone()), "rule {id} on {shown} {headers:?}");
+        n[k] = tx.first().map_or(0, |(_, v)| String::from_utf8_lossy(v).parse().unwrap());
+    }
+    n
+}
+
 /// Runs a GET for every triple of `alphabet` entries through `on` and `off` (the same rules with the prefilter
 /// on and off): `request` makes the URI and the value of header `name` from the triple. Asserts the same
 /// [`outcome`] for each, and returns how often each rule id matched with the prefilter on (index = id).
