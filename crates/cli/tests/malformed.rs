@@ -1,5 +1,6 @@
 //! Malformed HTTP from raw sockets never takes the gateway down and never reaches the upstream; the gateway
-//! keeps serving well-formed requests afterwards.
+//! keeps serving well-formed requests afterwards. A client that shuts its write side after its request still
+//! gets the answer.
 
 mod common;
 
@@ -38,8 +39,14 @@ async fn malformed_requests_are_refused_and_the_gateway_survives() {
         ("header without colon", b"GET / HTTP/1.1\r\nHost x\r\n\r\n".to_vec(), Some(400)),
         ("NUL in header", b"GET / HTTP/1.1\r\nHost: a\x00b\r\n\r\n".to_vec(), Some(400)),
         (
-            "CL and TE together (smuggling)",
-            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(),
+            "a transfer coding besides chunked",
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n".to_vec(),
+            Some(501),
+        ),
+        (
+            "a second Transfer-Encoding line",
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\n"
+                .to_vec(),
             None,
         ),
         (
@@ -89,6 +96,18 @@ async fn malformed_requests_are_refused_and_the_gateway_survives() {
     let r = client().get(gw.url("http", "/fine")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(up.hits(), 1);
+    // Content-Length and Transfer-Encoding together (the shape of request smuggling): read by the chunked framing
+    // alone, and the connection closes after the answer, so the request hidden behind the body is never read.
+    let resp = send_raw(
+        addr,
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    let text = String::from_utf8_lossy(&resp);
+    assert_eq!(status_of(&resp), Some(200), "{text}");
+    assert_eq!(text.matches("HTTP/1.1 ").count(), 1, "more than one answer: {text}");
+    assert!(text.to_ascii_lowercase().contains("connection: close"), "{text}");
+    assert!(text.contains("\"uri\":\"/\"") && text.contains("\"body_len\":0"), "{text}");
+    assert_eq!(up.hits(), 2, "the smuggled request reached the upstream");
     // A broken chunked body is only found while streaming it upstream: the client gets 400, not a 502.
     let resp =
         send_raw(addr, b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n");
@@ -110,4 +129,29 @@ async fn a_slow_header_sender_is_cut_off() {
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
     assert!(t.elapsed() < Duration::from_secs(3), "connection held for {:?}", t.elapsed());
+}
+
+/// A client may shut its write side as soon as its request is sent (`printf ... | nc -N`) and still read the answer:
+/// the upstream's, after the EOF has long arrived, and the gateway's own refusals, every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_closed_request_still_gets_its_answer() {
+    let up = Upstream::start("one").await;
+    let mut gw = Gw::start(&config(&format!(
+        "[[upstreams]]\nname = \"one\"\ntargets = [\"{}\"]\n[[routes]]\nname = \"api\"\nupstream = \"one\"\n",
+        up.addr
+    )));
+    let addr = gw.addr("http");
+    // The upstream answers 300 ms after the request; the client's EOF is there at once.
+    let resp = send_raw(addr, b"GET /slow?ms=300 HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(status_of(&resp), Some(200), "{}", String::from_utf8_lossy(&resp));
+    assert!(String::from_utf8_lossy(&resp).contains("\"upstream\":\"one\""), "not the upstream's answer");
+    // The gateway's own answers come as fast as the EOF: each must win that race every time.
+    for i in 0..20 {
+        let resp = send_raw(addr, b"CONNECT www.example.com:443 HTTP/1.1\r\nHost: www.example.com:443\r\n\r\n");
+        assert_eq!(status_of(&resp), Some(405), "CONNECT #{i}: {}", String::from_utf8_lossy(&resp));
+        let resp = send_raw(addr, b"GET /search?q=1%27%20OR%20%271%27%3D%271 HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(status_of(&resp), Some(403), "SQL injection #{i}: {}", String::from_utf8_lossy(&resp));
+    }
+    assert_eq!(up.hits(), 1, "a refused request reached the upstream");
+    assert!(gw.is_running());
 }

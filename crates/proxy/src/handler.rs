@@ -204,6 +204,10 @@ async fn route_and_serve(
             "CONNECT is not supported by this gateway.",
         )));
     }
+    if let Err(p) = check_framing(req.headers()) {
+        cx.gateway.metrics.refused("transfer_coding");
+        return Err(p);
+    }
     if let Some(port) = cx.redirect_https_port {
         return https_redirect(&req, port);
     }
@@ -308,6 +312,28 @@ fn check_limits(req: &Request<Incoming>, rt: &Runtime) -> Result<(), Box<Problem
         )));
     }
     Ok(())
+}
+
+/// A transfer coding other than `chunked` (`Transfer-Encoding: gzip, chunked`) would reach the upstream still
+/// coded, with nothing to say so, once the proxy drops the hop-by-hop `Transfer-Encoding`: answer 501, as
+/// RFC 9112 §6.1 asks of a coding the server does not implement, and close (the body is never read). hyper itself
+/// refuses a coding list that does not end in `chunked`, and reads a request with both `Transfer-Encoding` and
+/// `Content-Length` by the former alone, drops the `Content-Length` and closes the connection after the answer
+/// (§6.3), so bytes smuggled behind such a body are never read as a request.
+fn check_framing(h: &http::HeaderMap) -> Result<(), Box<Problem>> {
+    let mut codings = h
+        .get_all(http::header::TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .map(<[u8]>::trim_ascii)
+        .filter(|t| !t.is_empty());
+    if codings.all(|t| t.eq_ignore_ascii_case(b"chunked")) {
+        return Ok(());
+    }
+    Err(Box::new(
+        Problem::new(StatusCode::NOT_IMPLEMENTED, "Only the chunked transfer coding is supported.")
+            .with_header(http::header::CONNECTION, HeaderValue::from_static("close")),
+    ))
 }
 
 fn https_redirect(req: &Request<Incoming>, port: u16) -> Result<Response<BoxBody>, Box<Problem>> {

@@ -333,6 +333,11 @@ enum Proto {
 // The same settings for hyper's HTTP/1 and HTTP/2 builders, whether standalone or inside the auto builder
 // (their setter names match). HTTP/1's only timer is the header-read deadline, one at a time per connection:
 // it reuses the connection's one `Sleep` (`ConnTimer`) instead of a new one per request.
+// `half_close`: a client may shut its write side once its request is sent (`printf … | nc -N`, HTTP/1.0 tools)
+// and still read the answer, as HAProxy allows. hyper's default closes such a connection when it sees the EOF
+// while the request is in flight, so whether the client got its answer (even the gateway's own 403 or 405)
+// depended on whether the handler finished before that read. Work for a client that left is still bounded by the
+// upstream timeouts and the concurrency limits.
 macro_rules! configure_http1 {
     ($b:expr, $limits:expr, $hard_buf:expr) => {
         $b.timer(crate::conn_timer::ConnTimer::new())
@@ -340,6 +345,7 @@ macro_rules! configure_http1 {
             .max_buf_size($hard_buf.max(8192))
             .max_headers($limits.max_headers * 2 + 16)
             .keep_alive(true)
+            .half_close(true)
     };
 }
 macro_rules! configure_http2 {
