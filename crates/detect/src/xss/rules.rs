@@ -209,23 +209,51 @@ pub fn script_uri(prefix: &[u8]) -> Option<&'static str> {
 
 /// CSS that runs script or loads a script URI (old IE `expression()`, `behavior`, Mozilla `-moz-binding`,
 /// `url(javascript:...)`, `@import` of a script URI).
+///
+/// The value is read as a browser would after undoing the usual disguises (character references, CSS escapes,
+/// comments, blanks, case: [`flatten`]), and the constructs are looked for around the `(` and `@` of that
+/// text ([`construct`]). A value that cannot spell one skips the decoding ([`may_spell_construct`]), so a
+/// 10 KB JSON body with a `:` and an e-mail address costs a few byte searches.
 pub fn css_runs_script(css: &[u8]) -> Option<&'static str> {
     // Every construct below needs a `:` (a property, a scheme) or an `@` (`@import`), possibly as a reference.
-    if !css.iter().any(|&b| matches!(b, b':' | b'@' | b'&')) {
+    if memchr::memchr3(b':', b'@', b'&', css).is_none() || !may_spell_construct(css) {
         return None;
     }
-    // ... and a `(` (`expression(`, `url(`) or an `@` (`@import`), possibly as a reference or a CSS escape.
-    if !css.iter().any(|&b| matches!(b, b'(' | b'@' | b'&' | b'\\')) {
-        return None;
+    construct(&flatten(&entity::decode(css)))
+}
+
+/// Blanks CSS ignores between the letters of the constructs [`css_runs_script`] looks for.
+fn css_blank(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0c)
+}
+
+/// `false` only when [`flatten`]`(entity::decode(css))` cannot hold a construct [`construct`] looks for: a
+/// sound shortcut past the decoding and the flattening (`tests::shortcut_is_sound` checks it).
+///
+/// Why sound: every construct holds a `(` (`expression(`, `url(`) or starts with `@import`. Without `&` (a
+/// character reference) and `\` (a CSS escape) decoding changes nothing, and the flattened text is the
+/// value's own bytes outside comments, less blanks, ASCII-lowercased (only `(` becomes `(`, only `@` becomes
+/// `@`, only `i` and `I` become `i`). So without a `(` in the value there is none in the text; and an `@` of the text is an `@` of the
+/// value, followed in the text by the value's next non-blank byte lowercased, unless that byte is a `/` (it
+/// may open a comment, which the text drops). With no `(`, `&` or `\`, and every `@` followed by nothing or
+/// by a non-blank byte other than `i`, `I` and `/`, the text has no `(` and no `@i`: no construct.
+fn may_spell_construct(css: &[u8]) -> bool {
+    if memchr::memchr3(b'(', b'&', b'\\', css).is_some() {
+        return true;
     }
-    let decoded = entity::decode(css);
-    // CSS escapes (`\65 xpression`) and comments (`ex/**/pression`) are used to hide the words; drop comments
-    // and backslashes, which keeps hex escapes of letters readable enough for these words.
+    memchr::memchr_iter(b'@', css)
+        .any(|at| css[at + 1..].iter().find(|&&b| !css_blank(b)).is_some_and(|&b| matches!(b, b'i' | b'I' | b'/')))
+}
+
+/// The text a browser reads once character references are decoded (`decoded`): comments (`ex/**/pression`)
+/// and blanks dropped, CSS escapes (`\65 xpression`) replaced by their character, ASCII lowercased. Dropping
+/// backslashes keeps hex escapes of letters readable enough for these words.
+fn flatten(decoded: &[u8]) -> Vec<u8> {
     let mut flat = Vec::with_capacity(decoded.len());
     let mut i = 0;
     while i < decoded.len() {
         if decoded[i] == b'/' && decoded.get(i + 1) == Some(&b'*') {
-            match decoded[i + 2..].windows(2).position(|w| w == b"*/") {
+            match memchr::memmem::find(&decoded[i + 2..], b"*/") {
                 Some(p) => i += p + 4,
                 None => break,
             }
@@ -249,32 +277,45 @@ pub fn css_runs_script(css: &[u8]) -> Option<&'static str> {
             i += 1;
             continue;
         }
-        if !matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0c) {
+        if !css_blank(b) {
             flat.push(b.to_ascii_lowercase());
         }
         i += 1;
     }
-    let has = |w: &[u8]| flat.windows(w.len()).any(|x| x == w);
-    if has(b":expression(") || has(b"=expression(") {
-        return Some("CSS expression()");
-    }
-    if has(b"behavior:url(") || has(b"-moz-binding:url(") {
-        return Some("CSS behaviour/binding loads script");
-    }
-    for scheme in [
-        &b"url(javascript:"[..],
-        b"url('javascript:",
-        b"url(\"javascript:",
-        b"url(vbscript:",
-        b"@importjavascript:",
-        b"@import'javascript:",
-        b"@import\"javascript:",
-    ] {
-        if has(scheme) {
-            return Some("CSS loads a script URI");
+    flat
+}
+
+/// Script URI schemes as a CSS `url(` or `@import` may hold them, bare or quoted.
+const CSS_SCRIPT_URIS: [&[u8]; 4] = [b"javascript:", b"'javascript:", b"\"javascript:", b"vbscript:"];
+
+/// The construct of highest rank in the flattened text `flat`: `expression(` after a `:` or `=`, then a
+/// `behavior` or `-moz-binding` `url(`, then a script URI in `url(` or `@import` (which takes no `vbscript:`).
+///
+/// Every construct holds one anchor at a fixed place: a `(` (the last byte of the first two kinds, the
+/// fourth of `url(…`) or the `@` of `@import`. So a construct occurs in `flat` exactly when, at one of the
+/// anchors `memchr2` finds, the text before and after the anchor spells it: one pass instead of one substring
+/// search per construct, with the same answer.
+fn construct(flat: &[u8]) -> Option<&'static str> {
+    let (mut binding, mut script_uri) = (false, false);
+    for at in memchr::memchr2_iter(b'(', b'@', flat) {
+        let after = &flat[at + 1..];
+        if flat[at] == b'(' {
+            let upto = &flat[..=at];
+            if upto.ends_with(b":expression(") || upto.ends_with(b"=expression(") {
+                return Some("CSS expression()");
+            }
+            if upto.ends_with(b"url(") {
+                binding |= upto.ends_with(b"behavior:url(") || upto.ends_with(b"-moz-binding:url(");
+                script_uri |= CSS_SCRIPT_URIS.iter().any(|s| after.starts_with(s));
+            }
+        } else if let Some(target) = after.strip_prefix(b"import") {
+            script_uri |= CSS_SCRIPT_URIS[..3].iter().any(|s| target.starts_with(s));
         }
     }
-    None
+    if binding {
+        return Some("CSS behaviour/binding loads script");
+    }
+    script_uri.then_some("CSS loads a script URI")
 }
 
 /// JavaScript names an injected expression uses to do harm: dialogs (the proof of concept), code evaluation,
@@ -323,4 +364,234 @@ pub fn js_sink(word: &str) -> bool {
             | "__proto__"
             | "prototype"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// `css_runs_script` as it was before the shortcut and the anchor search (decode, flatten, then one
+    /// `windows()` search per construct): the reference the new one must agree with on every input.
+    fn css_runs_script_reference(css: &[u8]) -> Option<&'static str> {
+        if !css.iter().any(|&b| matches!(b, b':' | b'@' | b'&')) {
+            return None;
+        }
+        if !css.iter().any(|&b| matches!(b, b'(' | b'@' | b'&' | b'\\')) {
+            return None;
+        }
+        let decoded = entity::decode(css);
+        let mut flat = Vec::with_capacity(decoded.len());
+        let mut i = 0;
+        while i < decoded.len() {
+            if decoded[i] == b'/' && decoded.get(i + 1) == Some(&b'*') {
+                match decoded[i + 2..].windows(2).position(|w| w == b"*/") {
+                    Some(p) => i += p + 4,
+                    None => break,
+                }
+                continue;
+            }
+            let b = decoded[i];
+            if b == b'\\' {
+                let digits = decoded[i + 1..].iter().take(6).take_while(|c| c.is_ascii_hexdigit()).count();
+                if digits > 0 {
+                    let hex = std::str::from_utf8(&decoded[i + 1..i + 1 + digits]).unwrap_or("0");
+                    let c = u32::from_str_radix(hex, 16).ok().and_then(char::from_u32).unwrap_or('\u{fffd}');
+                    let mut buf = [0u8; 4];
+                    flat.extend(c.encode_utf8(&mut buf).bytes().map(|x| x.to_ascii_lowercase()));
+                    i += 1 + digits;
+                    if decoded.get(i) == Some(&b' ') {
+                        i += 1;
+                    }
+                    continue;
+                }
+                i += 1;
+                continue;
+            }
+            if !matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0c) {
+                flat.push(b.to_ascii_lowercase());
+            }
+            i += 1;
+        }
+        let has = |w: &[u8]| flat.windows(w.len()).any(|x| x == w);
+        if has(b":expression(") || has(b"=expression(") {
+            return Some("CSS expression()");
+        }
+        if has(b"behavior:url(") || has(b"-moz-binding:url(") {
+            return Some("CSS behaviour/binding loads script");
+        }
+        for scheme in [
+            &b"url(javascript:"[..],
+            b"url('javascript:",
+            b"url(\"javascript:",
+            b"url(vbscript:",
+            b"@importjavascript:",
+            b"@import'javascript:",
+            b"@import\"javascript:",
+        ] {
+            if has(scheme) {
+                return Some("CSS loads a script URI");
+            }
+        }
+        None
+    }
+
+    /// The eleven constructs as the reference spells them in the flattened text.
+    const CONSTRUCTS: [&str; 11] = [
+        ":expression(",
+        "=expression(",
+        "behavior:url(",
+        "-moz-binding:url(",
+        "url(javascript:",
+        "url('javascript:",
+        "url(\"javascript:",
+        "url(vbscript:",
+        "@importjavascript:",
+        "@import'javascript:",
+        "@import\"javascript:",
+    ];
+
+    /// Pieces values are made of: constructs and their parts, anchors, the bytes that disguise them (references,
+    /// escapes, comments, blanks) and everyday JSON and CSS.
+    const PIECES: [&str; 40] = [
+        ":expression(",
+        "=expression(",
+        "behavior:url(",
+        "-moz-binding:url(",
+        "url(",
+        "javascript:",
+        "'javascript:",
+        "\"javascript:",
+        "vbscript:",
+        "@import",
+        "@",
+        "(",
+        ":",
+        "=",
+        "'",
+        "\"",
+        "&",
+        "\\",
+        "/*",
+        "*/",
+        "/",
+        " ",
+        "\t",
+        "\x0c",
+        "I",
+        "IMPORT",
+        "&#40;",
+        "&lpar;",
+        "&#x40;",
+        "&colon;",
+        "&#64",
+        "\\28 ",
+        "\\40",
+        "\\3a",
+        "\\69",
+        "\\0049 ",
+        "expression",
+        "jane.oneil@example.com",
+        "{\"a\":\"b\"}",
+        "color:red;",
+    ];
+
+    /// Both functions on `v`, and the shortcut's soundness: whenever it says no construct can be spelt, the
+    /// reference finds none.
+    fn agree(v: &[u8]) {
+        let want = css_runs_script_reference(v);
+        assert_eq!(css_runs_script(v), want, "{:?}", String::from_utf8_lossy(v));
+        if !may_spell_construct(v) {
+            assert_eq!(want, None, "shortcut skipped {:?}", String::from_utf8_lossy(v));
+        }
+    }
+
+    /// `construct` in a disguise: per byte, `how` picks it as it is, upper case, after a blank or a comment, as a
+    /// CSS escape (with or without its space) or as a character reference (decimal, hex, without `;`).
+    fn disguise(construct: &str, how: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (k, c) in construct.bytes().enumerate() {
+            match how.get(k).copied().unwrap_or(0) % 9 {
+                1 => out.push(c.to_ascii_uppercase()),
+                2 => out.extend_from_slice(format!(" \n{}", c as char).as_bytes()),
+                3 => out.extend_from_slice(format!("/* x */{}", c as char).as_bytes()),
+                4 => out.extend_from_slice(format!("\\{:x} ", c).as_bytes()),
+                5 => out.extend_from_slice(format!("\\{:06X}", c).as_bytes()),
+                6 => out.extend_from_slice(format!("&#{};", c).as_bytes()),
+                7 => out.extend_from_slice(format!("&#x{:x}", c).as_bytes()),
+                8 => out.extend_from_slice(format!("/*{}", c as char).as_bytes()),
+                _ => out.push(c),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_construct_alone_and_in_context() {
+        for c in CONSTRUCTS {
+            for v in [c.to_string(), format!("x{c}alert(1))"), format!("{{\"k\":\"{c}\"}}"), c.to_uppercase()] {
+                // `=expression(` without a `:` or an `@` anywhere is cleared by the first test, in both
+                assert_eq!(css_runs_script(v.as_bytes()).is_some(), v.contains([':', '@']), "{v}");
+                agree(v.as_bytes());
+            }
+        }
+        // the shortcut's edges: an `@` followed by `i`, `I` or a comment after blanks, at the very end, or never
+        for v in [
+            "@import'javascript:x'",
+            "@ \t\n\x0cImport\"javascript:x\"",
+            "@/**/import'javascript:x'",
+            "@/* unterminated",
+            "mail me: a@b.c, or @",
+            "a@b.c:d",
+            "@\\69mport'javascript:x'",
+            "@&#105;mport'javascript:x'",
+            "x:expression&#40;1)",
+            "x:expression\\28 1)",
+            "x:/*(*/expression",
+        ] {
+            agree(v.as_bytes());
+        }
+        assert!(css_runs_script(b"@ \t\n\x0cImport\"javascript:x\"").is_some());
+        assert!(css_runs_script(b"@/**/import'javascript:x'").is_some());
+        assert!(css_runs_script(b"x:expression&#40;1)").is_some());
+        assert!(!may_spell_construct(b"{\"email\":\"jane.oneil@example.com\",\"note\":\"gift wrap\"}"));
+    }
+
+    /// Every sequence of two or three pieces: 65,600 values, each decided as the reference decides it.
+    #[test]
+    fn all_short_piece_sequences_agree() {
+        let mut v = Vec::new();
+        for a in PIECES {
+            for b in PIECES {
+                for c in std::iter::once("").chain(PIECES) {
+                    v.clear();
+                    v.extend_from_slice(a.as_bytes());
+                    v.extend_from_slice(b.as_bytes());
+                    v.extend_from_slice(c.as_bytes());
+                    agree(&v);
+                }
+            }
+        }
+    }
+
+    fn piece() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            3 => proptest::sample::select(&PIECES[..]).prop_map(|p| p.as_bytes().to_vec()),
+            2 => (proptest::sample::select(&CONSTRUCTS[..]), proptest::collection::vec(any::<u8>(), 24))
+                .prop_map(|(c, how)| disguise(c, &how)),
+            2 => proptest::collection::vec(any::<u8>(), 1..6),
+            1 => "[a-zA-Z0-9 ,.;:{}\"]{1,12}".prop_map(String::into_bytes),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// Generated and obfuscated values: the new function answers as the reference, and the shortcut only
+        /// skips values the reference clears.
+        #[test]
+        fn generated_values_agree(pieces in proptest::collection::vec(piece(), 0..10)) {
+            agree(&pieces.concat());
+        }
+    }
 }
