@@ -82,3 +82,48 @@ fn the_walk_jumps_only_over_closed_rules() {
     let ungated_rules = [1, 2].iter().map(|p| (0..RULES_PER_PHASE).filter(|k| ungated(*p, *k)).count()).sum::<usize>();
     assert_eq!(a.stats().rules as usize, ungated_rules);
 }
+
+/// A shared group's rules (`Gate::group_rules`): the same two sources under `t:hexEncode`, a chain that
+/// rewrites every value, so no summary test (and no batch) closes them; the first one visited records the
+/// group's OR and marks the others it closes. `SecAction`s sit at positions that differ between the phases
+/// (`ungated`), so marks taken from the other phase's list would pass over them.
+fn group_rules() -> String {
+    let mut s = String::from("SecRuleEngine On\n");
+    for phase in [1, 2] {
+        for k in 0..RULES_PER_PHASE {
+            let id = id(phase, k);
+            if ungated(phase, k) {
+                s += &format!("SecAction \"id:{id},phase:{phase},pass,log,setvar:tx.walk=%{{tx.walk}}-{id}\"\n");
+            } else {
+                let hex: String = format!("lit{k}q").bytes().map(|b| format!("{b:02x}")).collect();
+                s += &format!(
+                    "SecRule ARGS|REQUEST_HEADERS:X-A \"@rx {hex}\" \"id:{id},phase:{phase},pass,log,t:hexEncode,\
+                     logdata:'%{{MATCHED_VAR_NAME}}',setvar:tx.walk=%{{tx.walk}}+{id}\"\n"
+                );
+            }
+        }
+    }
+    s
+}
+
+#[test]
+fn the_walk_jumps_only_over_the_rules_a_group_closed() {
+    let (on, off) = prefilter_pair(&group_rules());
+    let cases: [Case; 8] = [
+        ("/a?q=hello", &[("X-A", "fine")], &[]),
+        ("/a?q=lit0q", &[], &[0]),
+        ("/a?q=lit63q", &[], &[63]),
+        ("/a?q=x", &[("X-A", "lit65q")], &[65]),
+        ("/a?q=lit129q&r=lit35q", &[], &[35, 129]),
+        ("/a?q=lit199q", &[("X-A", "lit37q")], &[37, 199]),
+        ("/a?q=lit1q+lit70q+lit140q+lit190q", &[], &[1, 70, 140, 190]),
+        ("/a?lit5q=1", &[], &[]),
+    ];
+    for (uri, headers, lits) in cases {
+        let a = get_exact(&on, uri, headers);
+        let b = get_exact(&off, uri, headers);
+        assert_eq!(outcome(&a), outcome(&b), "{uri} {headers:?}");
+        let ids: Vec<u32> = a.matches().iter().map(|m| m.id).collect();
+        assert_eq!(ids, expected(lits), "{uri} {headers:?}");
+    }
+}
