@@ -194,10 +194,6 @@ pub struct Gate {
     /// The highest gate cache number the gate reads or writes (its group's, or its batch's last word): one
     /// length test per call, none per number.
     pub top: u32,
-    /// When `shared`: the rules of this gate's phase in its group, each as (index in the phase, prefilter id).
-    /// The gate that records the group's OR marks those whose bit it lacks in `Transaction::gate_closed`, so
-    /// the walk jumps over them as over the rules a batch closed. Set by `number_gate_slots`.
-    pub group_rules: Option<std::sync::Arc<[(u32, u32)]>>,
 }
 
 /// The gates of one phase whose summary tests read the same summary (`Gate::batch`): their prefilter ids

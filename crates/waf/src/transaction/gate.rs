@@ -176,7 +176,6 @@ pub(crate) fn gate_of(rule: &Rule, forms: &[ChainId]) -> Option<Gate> {
         summary_tests: None,
         batch: None,
         top: 0,
-        group_rules: None,
     })
 }
 
@@ -286,20 +285,6 @@ pub(crate) fn number_gate_slots(phases: &mut [Vec<Rule>]) {
             let rules = groups.get(&(g.sources.clone(), g.chains.clone())).map_or(0, |e| e.1);
             g.shared = rules >= 2 && g.unions.len() >= 2;
             g.top = g.group;
-        }
-    }
-    // per phase, the shared groups' rules (`Gate::group_rules`): a group spans phases, its marks must not
-    for rules in phases.iter_mut() {
-        let mut members: std::collections::HashMap<u32, Vec<(u32, u32)>> = std::collections::HashMap::new();
-        for (i, r) in rules.iter().enumerate() {
-            if let Some(g) = r.gate.as_ref().filter(|g| g.shared) {
-                members.entry(g.group).or_default().push((i as u32, g.prefilter_id));
-            }
-        }
-        let lists: std::collections::HashMap<u32, Arc<[(u32, u32)]>> =
-            members.into_iter().filter(|(_, m)| m.len() >= 2).map(|(g, m)| (g, Arc::from(m))).collect();
-        for g in rules.iter_mut().filter_map(|r| r.gate.as_mut()).filter(|g| g.shared) {
-            g.group_rules = lists.get(&g.group).cloned();
         }
     }
 }
@@ -624,18 +609,6 @@ impl Transaction {
                 self.gate_cache.resize(g + 1, 0);
             }
             self.gate_cache[g] = off as u32 + 2;
-            // the walk passes over the group's rules the OR closes (`Transaction::gate_closed`). Exact: such a
-            // rule's `gate_open`, if not already closed by its batch, reads this OR (it stays in the gate cache
-            // while the phase runs) and returns `false` for the same bit
-            if let (Some(rules), Some(or)) = (&gate.group_rules, self.pf_bits.get(off..off + words)) {
-                for (r, id) in rules.iter() {
-                    if !prefilter::has(or, *id) {
-                        if let Some(w) = self.gate_closed.get_mut(*r as usize / 64) {
-                            *w |= 1 << (r % 64);
-                        }
-                    }
-                }
-            }
         }
         false
     }
