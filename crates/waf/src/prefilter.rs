@@ -43,13 +43,18 @@ pub struct Prefilter {
     /// as the reference `sparse` must agree with.
     #[cfg(test)]
     byte_rows: Vec<u64>,
-    /// Per byte, its row (an uppercase letter shares its lowercase letter's row).
+    /// Per byte, its row in `byte_rows` (an uppercase letter shares its lowercase letter's row): tests only.
+    #[cfg(test)]
     row_of: Vec<u16>,
-    /// The rows, sparse: each row's non-zero words as (word index, word), the rows one after the other; row
-    /// `r` is `sparse[sparse_at[r]..sparse_at[r + 1]]`. A byte opens a few ids, in a few of the dozen words a
-    /// bitset has: `open_bytes` ORs only those (the same bits as ORing the whole row).
+    /// The rows, sparse: each row's non-zero words as (word index, word), the rows one after the other. A byte
+    /// opens a few ids, in a few of the dozen words a bitset has: `open_bytes` ORs only those (the same bits as
+    /// ORing the whole row).
     sparse: Vec<(u32, u64)>,
-    sparse_at: Vec<u32>,
+    /// Per byte, its row's range in `sparse` (empty for a byte without a row; an uppercase letter has its
+    /// lowercase letter's): one load per byte that opens something, no row number in between.
+    span_of: Vec<(u32, u32)>,
+    /// Rows (distinct needed bytes, letters counted once).
+    rows: u32,
     /// The bytes that have a row, as a 256-bit set.
     row_mask: [u64; 4],
     ids: u32,
@@ -133,14 +138,22 @@ impl PrefilterBuilder {
             sparse.extend(row.iter().enumerate().filter(|(_, w)| **w != 0).map(|(k, w)| (k as u32, *w)));
             sparse_at.push(sparse.len() as u32);
         }
+        let mut span_of = vec![(0u32, 0u32); 256];
+        for (span, row) in span_of.iter_mut().zip(&row_of) {
+            if let (Some(from), Some(to)) = (sparse_at.get(*row as usize), sparse_at.get(*row as usize + 1)) {
+                *span = (*from, *to);
+            }
+        }
         Prefilter {
             dfa,
             owners: self.owners,
             #[cfg(test)]
             byte_rows,
+            #[cfg(test)]
             row_of,
             sparse,
-            sparse_at,
+            span_of,
+            rows: sparse_at.len() as u32 - 1,
             row_mask,
             ids: self.next_id,
             needs,
@@ -196,16 +209,29 @@ impl Prefilter {
     #[inline(always)]
     fn step(&self, dfa: &dfa::DFA, sid: StateID, b: u8, out: &mut [u64]) -> StateID {
         let sid = dfa.next_state(Anchored::No, sid, b);
-        if dfa.is_special(sid) && dfa.is_match(sid) {
-            for i in 0..dfa.match_len(sid) {
-                for id in &self.owners[dfa.match_pattern(sid, i).as_usize()] {
-                    if let Some(w) = out.get_mut((*id / 64) as usize) {
-                        *w |= 1 << (id % 64);
-                    }
+        if dfa.is_special(sid) {
+            self.on_special(dfa, sid, out);
+        }
+        sid
+    }
+
+    /// [`Self::step`] at a special state (a match, or the dead state, which an unanchored search without a
+    /// prefilter never enters): the owners of every literal the state matches. Out of line and cold: few bytes
+    /// of a value end a literal, and with this code inlined the per-byte loop kept its state and its pointers on
+    /// the stack (the registers went to the match loop): 21 instructions a byte, 16 with it out of line.
+    #[cold]
+    #[inline(never)]
+    fn on_special(&self, dfa: &dfa::DFA, sid: StateID, out: &mut [u64]) {
+        if !dfa.is_match(sid) {
+            return;
+        }
+        for i in 0..dfa.match_len(sid) {
+            for id in &self.owners[dfa.match_pattern(sid, i).as_usize()] {
+                if let Some(w) = out.get_mut((*id / 64) as usize) {
+                    *w |= 1 << (id % 64);
                 }
             }
         }
-        sid
     }
 
     /// [`Self::scan`] without an automaton: no literal was registered, or the automaton could not be built
@@ -229,11 +255,8 @@ impl Prefilter {
                 let b = w * 64 + x.trailing_zeros() as usize;
                 x &= x - 1;
                 // the row's non-zero words only (`sparse`)
-                let row = self.row_of[b] as usize;
-                let (Some(from), Some(to)) = (self.sparse_at.get(row), self.sparse_at.get(row + 1)) else {
-                    continue;
-                };
-                for (k, bits) in self.sparse.get(*from as usize..*to as usize).unwrap_or(&[]) {
+                let Some(&(from, to)) = self.span_of.get(b) else { continue };
+                for (k, bits) in self.sparse.get(from as usize..to as usize).unwrap_or(&[]) {
                     if let Some(o) = out.get_mut(*k as usize) {
                         *o |= bits;
                     }
@@ -271,7 +294,7 @@ impl Prefilter {
 
     /// Distinct bytes some operator's condition needs (letters counted once).
     pub fn byte_count(&self) -> usize {
-        self.sparse_at.len().saturating_sub(1)
+        self.rows as usize
     }
 
     /// Operators with a condition (every kind, not only regexes).

@@ -164,6 +164,33 @@ fn crs_conditions_hold_on_every_match_in_the_regression_corpus() {
     assert!(skipped > values.len() as u64 * 100, "the gate rules out almost nothing: {skipped}");
 }
 
+/// The scan sets a bit exactly when the id's condition holds (`Prefilter::need`, `Need::met_by`), over CRS's
+/// own conditions and every corpus value, short and long (past `LONG_VALUE`, the byte-table path): the
+/// per-byte loop, the match states it leaves it for (`Prefilter::on_special`: every literal such a state ends,
+/// every owner of each) and the byte rows, against a plain reading of the conditions.
+#[test]
+fn crs_scan_sets_a_bit_exactly_when_its_condition_holds() {
+    let (_, pf, _) = crs_gated();
+    let ids = pf.regex_count();
+    let needs: Vec<_> = (0..ids).map(|id| pf.need(id).expect("the CRS automaton is built").clone()).collect();
+    let mut values: Vec<Vec<u8>> = corpus().into_iter().collect();
+    // long values: neighbours joined, so literals also straddle the joins
+    let joined: Vec<Vec<u8>> = values.windows(8).step_by(97).map(|w| w.concat()).filter(|v| v.len() > 96).collect();
+    assert!(joined.len() > 100, "{} long values", joined.len());
+    values.extend(joined);
+    let mut bits = vec![0u64; pf.words()];
+    let mut set = 0u64;
+    for v in &values {
+        pf.scan(v, &mut bits);
+        for (id, n) in needs.iter().enumerate() {
+            let want = n.met_by(v);
+            set += want as u64;
+            assert_eq!(has(&bits, id as u32), want, "id {id} {n:?} on {:?}", String::from_utf8_lossy(v));
+        }
+    }
+    assert!(set > values.len() as u64, "conditions met only {set} times");
+}
+
 #[test]
 fn crs_regex_samples_set_their_bit() {
     let (gated, pf, _) = crs_gated();
