@@ -416,12 +416,12 @@ impl WafProtection {
         st.finished = true;
         st.tx.process_logging();
         let status = st.status;
-        let matches = st.tx.matches();
-        if matches.is_empty() {
+        if st.tx.matches().is_empty() {
             return;
         }
         // the log lines' per-request facts (client, URI, host rendered as strings): only for the match log
         let meta = self.log.as_ref().map(|_| st.tx.log_meta());
+        let matches = st.tx.matches();
         let mut lines = String::new();
         for m in matches {
             // Blocks are warnings; matches that did not block (scoring rules, detection-only) are info, so a

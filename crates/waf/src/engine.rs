@@ -65,6 +65,9 @@ pub struct Engine {
     /// Links that read one `TX` variable by name are evaluated straight from the table
     /// (`transaction::tx_link`); off only to prove it changes nothing.
     pub(crate) tx_link_fast: bool,
+    /// A match's `msg`/`data` that read only `TX` are rendered when read or before `TX` next changes
+    /// (`transaction::log::DeferredText`), not when the rule matches; off only to prove it changes nothing.
+    pub(crate) defer_match_text: bool,
     /// Emptied buffers of finished transactions, reused by the next ones.
     pub(crate) pool: crate::transaction::TxPool,
 }
@@ -103,6 +106,7 @@ impl Engine {
             rx_prefilter: true,
             fold: true,
             tx_link_fast: true,
+            defer_match_text: true,
             pool: Default::default(),
         })
     }
@@ -126,6 +130,14 @@ impl Engine {
     /// values the general way) or on (the default); a pure shortcut, compared both ways by `tests/tx_link.rs`.
     pub fn with_tx_link_fast(mut self, on: bool) -> Engine {
         self.tx_link_fast = on;
+        self
+    }
+
+    /// Renders every match's `msg` and `data` when the rule matches (off) or, for the texts that read only
+    /// `TX`, when they are read or before `TX` next changes (on, the default); a pure shortcut, compared both
+    /// ways by `tests/match_text.rs`.
+    pub fn with_deferred_match_text(mut self, on: bool) -> Engine {
+        self.defer_match_text = on;
         self
     }
 

@@ -502,6 +502,7 @@ impl Transaction {
     /// Sets `TX` to the snapshot's, as `tx_set` of each member would (`TxVars::load`; the members one by one
     /// when `TX` is not empty).
     pub(crate) fn replay_tx(&mut self, snap: &Snapshot) {
+        self.settle_text();
         if !self.tx.load(&mut self.arena, &snap.image) {
             for (k, v) in &snap.tx {
                 self.tx_set(k, v);

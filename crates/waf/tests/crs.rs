@@ -19,7 +19,7 @@ fn crs_loads_and_reports_load_time() {
 #[test]
 fn benign_get_passes() {
     let engine = Arc::new(crs_engine(""));
-    let (iv, tx) = get(&engine, "/index.html?page=2&sort=name", &[]);
+    let (iv, mut tx) = get(&engine, "/index.html?page=2&sort=name", &[]);
     assert_eq!(iv, None, "matches: {:?}", tx.matches());
     assert!(tx.matches().is_empty(), "{:?}", tx.matches());
     eprintln!("benign GET work: {:?}", tx.stats());
@@ -28,23 +28,24 @@ fn benign_get_passes() {
 #[test]
 fn sqli_is_denied_by_949110() {
     let engine = Arc::new(crs_engine(""));
-    let (iv, tx) = get(&engine, "/?q=1%27%20OR%20%271%27%3D%271", &[]);
+    let (iv, mut tx) = get(&engine, "/?q=1%27%20OR%20%271%27%3D%271", &[]);
     let ids: Vec<u32> = tx.matches().iter().map(|m| m.id).collect();
     let iv = iv.unwrap_or_else(|| panic!("not blocked; matches {ids:?}"));
     assert_eq!(iv.status, 403);
     assert_eq!(iv.action, InterventionAction::Deny);
     assert_eq!(iv.rule_id, 949110, "{ids:?}");
     assert!(ids.iter().any(|i| (942000..943000).contains(i)), "{ids:?}");
+    let meta = tx.log_meta();
     let m = tx.matches().iter().find(|m| m.id == 949110).unwrap();
     assert!(m.disruptive && m.blocked);
-    let line = m.modsec_log_line(&tx.log_meta());
+    let line = m.modsec_log_line(&meta);
     assert!(line.contains("[id \"949110\"]"), "{line}");
 }
 
 #[test]
 fn xss_is_denied_by_949110() {
     let engine = Arc::new(crs_engine(""));
-    let (iv, tx) = get(&engine, "/?x=%3Cscript%3Ealert(1)%3C/script%3E", &[]);
+    let (iv, mut tx) = get(&engine, "/?x=%3Cscript%3Ealert(1)%3C/script%3E", &[]);
     let ids: Vec<u32> = tx.matches().iter().map(|m| m.id).collect();
     let iv = iv.unwrap_or_else(|| panic!("not blocked; matches {ids:?}"));
     assert_eq!((iv.status, iv.rule_id), (403, 949110), "{ids:?}");
@@ -54,11 +55,12 @@ fn xss_is_denied_by_949110() {
 #[test]
 fn detection_only_never_blocks_but_logs() {
     let engine = Arc::new(crs_engine("SecRuleEngine DetectionOnly"));
-    let (iv, tx) = get(&engine, "/?q=1%27%20OR%20%271%27%3D%271", &[]);
+    let (iv, mut tx) = get(&engine, "/?q=1%27%20OR%20%271%27%3D%271", &[]);
     assert_eq!(iv, None);
+    let meta = tx.log_meta();
     let m = tx.matches().iter().find(|m| m.id == 949110).unwrap();
     assert!(m.disruptive && !m.blocked);
-    assert!(m.modsec_log_line(&tx.log_meta()).starts_with("ModSecurity: Warning."));
+    assert!(m.modsec_log_line(&meta).starts_with("ModSecurity: Warning."));
 }
 
 /// For instruction-count measurements (`perf stat -e instructions:u`), stable on a shared machine:

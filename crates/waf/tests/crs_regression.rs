@@ -304,7 +304,7 @@ fn folding_changes_no_match_and_no_tx_value_on_the_crs_suite() {
     let without = Arc::new(test_mode_engine().with_folding(false));
     let (never, always) = with.folded_rules();
     assert!(never + always > 100, "{}", with.describe());
-    let outcome = |tx: &portcullis_waf::Transaction| {
+    let outcome = |tx: &mut portcullis_waf::Transaction| {
         let m: Vec<_> = tx
             .matches()
             .iter()
@@ -314,12 +314,12 @@ fn folding_changes_no_match_and_no_tx_value_on_the_crs_suite() {
     };
     let (mut stages, mut matched, mut rules_on, mut rules_off, mut differ) = (0usize, 0usize, 0u64, 0u64, Vec::new());
     for_each_stage(&mut |f, tid, inp| {
-        let (a, b) = (run_stage_tx(&with, inp), run_stage_tx(&without, inp));
+        let (mut a, mut b) = (run_stage_tx(&with, inp), run_stage_tx(&without, inp));
         stages += 1;
         matched += a.matches().len();
         rules_on += a.stats().rules as u64;
         rules_off += b.stats().rules as u64;
-        if outcome(&a) != outcome(&b) {
+        if outcome(&mut a) != outcome(&mut b) {
             differ.push(format!("{}#{tid}", f.display()));
         }
     });

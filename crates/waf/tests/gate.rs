@@ -33,9 +33,9 @@ fn multi_match_gate_reads_every_form_of_the_chain() {
         ("/a?q=%2541&r=a%2520b&s=ab%252Fc", &[], &[1, 2, 4]),
     ];
     for (uri, headers, want) in cases {
-        let a = get_exact(&on, uri, headers);
-        let b = get_exact(&off, uri, headers);
-        assert_eq!(outcome(&a), outcome(&b), "{uri}");
+        let mut a = get_exact(&on, uri, headers);
+        let mut b = get_exact(&off, uri, headers);
+        assert_eq!(outcome(&mut a), outcome(&mut b), "{uri}");
         assert_eq!(a.matches().iter().map(|m| m.id).collect::<Vec<_>>(), want, "{uri}");
     }
     // the benign request is decided by the gates alone: no rule is evaluated
@@ -58,9 +58,9 @@ fn multi_match_gate_agrees_with_no_prefilter_on_generated_values() {
             for k in 0..alphabet.len() {
                 let v = format!("{}{}{}", alphabet[i], alphabet[j], alphabet[k]);
                 let uri = format!("/a?{v}={v}");
-                let a = get_exact(&on, &uri, &[("X-Data", &v)]);
-                let b = get_exact(&off, &uri, &[("X-Data", &v)]);
-                assert_eq!(outcome(&a), outcome(&b), "{uri}");
+                let mut a = get_exact(&on, &uri, &[("X-Data", &v)]);
+                let mut b = get_exact(&off, &uri, &[("X-Data", &v)]);
+                assert_eq!(outcome(&mut a), outcome(&mut b), "{uri}");
                 gated += b.stats().rules - a.stats().rules;
                 n += 1;
             }
@@ -92,9 +92,9 @@ SecRule REQUEST_HEADERS:X-A|REQUEST_HEADERS "@rx evil" "id:5,phase:1,pass,log"
     ];
     let mut gated = 0;
     for (uri, headers, want) in cases {
-        let a = get_exact(&on, uri, headers);
-        let b = get_exact(&off, uri, headers);
-        assert_eq!(outcome(&a), outcome(&b), "{uri} {headers:?}");
+        let mut a = get_exact(&on, uri, headers);
+        let mut b = get_exact(&off, uri, headers);
+        assert_eq!(outcome(&mut a), outcome(&mut b), "{uri} {headers:?}");
         assert_eq!(a.matches().iter().map(|m| m.id).collect::<Vec<_>>(), want, "{uri} {headers:?}");
         gated += b.stats().rules - a.stats().rules;
     }

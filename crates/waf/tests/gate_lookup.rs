@@ -98,9 +98,9 @@ fn a_body_retakes_only_the_unions_over_body_data() {
         ("/a?evil=1", "x", "b=1", &[13, 23]),
     ];
     for (uri, x_a, body, want) in cases {
-        let a = post(&on, uri, x_a, body);
-        let b = post(&off, uri, x_a, body);
-        assert_eq!(outcome(&a), outcome(&b), "{uri} {x_a} {body}");
+        let mut a = post(&on, uri, x_a, body);
+        let mut b = post(&off, uri, x_a, body);
+        assert_eq!(outcome(&mut a), outcome(&mut b), "{uri} {x_a} {body}");
         let mut ids: Vec<u32> = a.matches().iter().map(|m| m.id).collect();
         ids.dedup();
         assert_eq!(ids, want, "{uri} {x_a} {body}");

@@ -220,8 +220,8 @@ fn preimage_shortcut_agrees_with_no_prefilter() {
     ];
     let mut evaluated = 0;
     for (uri, headers, want) in cases {
-        let (a, b) = (get_exact(&on, uri, headers), get_exact(&off, uri, headers));
-        assert_eq!(outcome(&a), outcome(&b), "{uri} {headers:?}");
+        let (mut a, mut b) = (get_exact(&on, uri, headers), get_exact(&off, uri, headers));
+        assert_eq!(outcome(&mut a), outcome(&mut b), "{uri} {headers:?}");
         let ids: Vec<u32> = a.matches().iter().map(|m| m.id).collect();
         assert_eq!(&ids, want, "{uri} {headers:?}");
         evaluated += a.stats().rules;

@@ -71,9 +71,9 @@ fn the_walk_jumps_only_over_closed_rules() {
         ("/a?lit5q=1", &[], &[]),
     ];
     for (uri, headers, lits) in cases {
-        let a = get_exact(&on, uri, headers);
-        let b = get_exact(&off, uri, headers);
-        assert_eq!(outcome(&a), outcome(&b), "{uri} {headers:?}");
+        let mut a = get_exact(&on, uri, headers);
+        let mut b = get_exact(&off, uri, headers);
+        assert_eq!(outcome(&mut a), outcome(&mut b), "{uri} {headers:?}");
         let ids: Vec<u32> = a.matches().iter().map(|m| m.id).collect();
         assert_eq!(ids, expected(lits), "{uri} {headers:?}");
     }

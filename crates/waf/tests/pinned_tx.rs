@@ -23,7 +23,7 @@ fn run(engine: &Arc<Engine>, uri: &str, pins: &[(&str, &str)]) -> Transaction {
     tx
 }
 
-fn ids(tx: &Transaction) -> Vec<u32> {
+fn ids(tx: &mut Transaction) -> Vec<u32> {
     tx.matches().iter().map(|m| m.id).collect()
 }
 
@@ -43,14 +43,14 @@ SecRule TX:level "@eq 3" "id:10,phase:2,pass,log,msg:'level %{tx.level}'"
         .unwrap_or_else(|e| panic!("{e}")),
     );
     // unpinned: the rules decide (1 + 5)
-    let tx = run(&e, "/", &[]);
+    let mut tx = run(&e, "/", &[]);
     assert_eq!(tx.tx_var("level"), None, "deleted by rule 4");
-    assert!(ids(&tx).is_empty());
+    assert!(ids(&mut tx).is_empty());
     // pinned (in any case): neither `=`, `=+`, a macro-built name nor `!` changes it; other keys are untouched
-    let tx = run(&e, "/", &[("LEVEL", "3"), ("name", "level")]);
+    let mut tx = run(&e, "/", &[("LEVEL", "3"), ("name", "level")]);
     assert_eq!(tx.tx_var("level"), Some(&b"3"[..]));
     assert_eq!(tx.tx_var("other"), Some(&b"6"[..]));
-    assert_eq!(ids(&tx), vec![10]);
+    assert_eq!(ids(&mut tx), vec![10]);
     assert_eq!(tx.matches()[0].msg, "level 3");
 }
 
@@ -59,13 +59,13 @@ fn crs_runs_the_paranoia_level_pinned_on_the_transaction() {
     // crs-setup assigns the level itself here (as a deployment's 900000 would): the pin still wins
     let e = Arc::new(crs_engine("SecAction \"id:900000,phase:1,pass,nolog,setvar:tx.blocking_paranoia_level=1\""));
     let pl = |n: &'static str| [("blocking_paranoia_level", n), ("detection_paranoia_level", n)];
-    let at1 = run(&e, "/api/items", &[]);
-    assert!(!ids(&at1).contains(&920320), "PL1 does not run 920320: {:?}", ids(&at1));
-    let at2 = run(&e, "/api/items", &pl("2"));
-    assert!(ids(&at2).contains(&920320), "PL2 reports the missing User-Agent: {:?}", ids(&at2));
+    let mut at1 = run(&e, "/api/items", &[]);
+    assert!(!ids(&mut at1).contains(&920320), "PL1 does not run 920320: {:?}", ids(&mut at1));
+    let mut at2 = run(&e, "/api/items", &pl("2"));
+    assert!(ids(&mut at2).contains(&920320), "PL2 reports the missing User-Agent: {:?}", ids(&mut at2));
     assert_eq!(at2.tx_var("blocking_paranoia_level"), Some(&b"2"[..]));
     // and the engine's other transactions are not affected (nothing leaks through pooled buffers)
-    let again = run(&e, "/api/items", &[]);
-    assert_eq!(ids(&again), ids(&at1));
+    let mut again = run(&e, "/api/items", &[]);
+    assert_eq!(ids(&mut again), ids(&mut at1));
     assert_eq!(again.tx_var("detection_paranoia_level"), Some(&b"1"[..]));
 }

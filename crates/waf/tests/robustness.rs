@@ -39,8 +39,9 @@ proptest! {
         let _ = tx.append_response_body(&body);
         let _ = tx.process_response_body();
         tx.process_logging();
+        let meta = tx.log_meta();
         for m in tx.matches() {
-            let line = m.modsec_log_line(&tx.log_meta());
+            let line = m.modsec_log_line(&meta);
             prop_assert!(!line.contains('\n'));
         }
     }

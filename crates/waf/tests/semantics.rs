@@ -10,7 +10,7 @@ fn engine(rules: &str) -> Arc<Engine> {
     Arc::new(Engine::from_str(&format!("SecRuleEngine On\n{rules}"), "t.conf").unwrap_or_else(|e| panic!("{e}")))
 }
 
-fn ids(tx: &portcullis_waf::Transaction) -> Vec<u32> {
+fn ids(tx: &mut portcullis_waf::Transaction) -> Vec<u32> {
     tx.matches().iter().map(|m| m.id).collect()
 }
 
@@ -34,14 +34,14 @@ SecRule ARGS:id "@rx ^(\d+)-(\w+)$" "id:1,phase:1,pass,capture,chain,msg:'got %{
 SecRule TX:score "@ge 5" "id:2,phase:1,deny,status:418,msg:'score %{tx.score} last %{tx.last}'"
 "#,
     );
-    let (iv, tx) = get(&e, "/?id=42-abc", &[]);
+    let (iv, mut tx) = get(&e, "/?id=42-abc", &[]);
     assert_eq!(iv.map(|i| i.status), Some(418));
-    assert_eq!(ids(&tx), vec![1, 2]);
+    assert_eq!(ids(&mut tx), vec![1, 2]);
     assert_eq!(tx.matches()[0].msg, "got abc");
     assert_eq!(tx.matches()[0].data, "TX:1=42");
     assert_eq!(tx.matches()[1].msg, "score 5 last abc");
-    let (iv, tx) = get(&e, "/?id=7-abc", &[]);
-    assert!(iv.is_none(), "{:?}", ids(&tx));
+    let (iv, mut tx) = get(&e, "/?id=7-abc", &[]);
+    assert!(iv.is_none(), "{:?}", ids(&mut tx));
 }
 
 #[test]
@@ -56,9 +56,9 @@ SecAction "id:4,phase:1,deny"
 SecAction "id:5,phase:1,pass,log"
 "#,
     );
-    let (iv, tx) = get(&e, "/", &[]);
+    let (iv, mut tx) = get(&e, "/", &[]);
     assert!(iv.is_none());
-    assert_eq!(ids(&tx), vec![3, 5]);
+    assert_eq!(ids(&mut tx), vec![3, 5]);
 }
 
 #[test]
@@ -73,10 +73,10 @@ SecRule REQUEST_COOKIES:/^sess/ "@rx admin" "id:5,phase:1,pass,log"
 SecRule REQUEST_HEADERS:user-agent "@contains firefox" "id:6,phase:1,pass,log,t:lowercase"
 "#,
     );
-    let (_, tx) = get(&e, "/?safe=evil&x=1&y=2", &[("Cookie", "sessid=admin; other=admin")]);
-    assert_eq!(ids(&tx), vec![2, 3, 5, 6]);
-    let (_, tx) = get(&e, "/?other=evil", &[]);
-    assert_eq!(ids(&tx), vec![1, 3, 6]);
+    let (_, mut tx) = get(&e, "/?safe=evil&x=1&y=2", &[("Cookie", "sessid=admin; other=admin")]);
+    assert_eq!(ids(&mut tx), vec![2, 3, 5, 6]);
+    let (_, mut tx) = get(&e, "/?other=evil", &[]);
+    assert_eq!(ids(&mut tx), vec![1, 3, 6]);
 }
 
 #[test]
@@ -93,9 +93,9 @@ SecRule ARGS "@rx meh" "id:7,phase:1,deny"
     );
     assert!(get(&e, "/?a=bad", &[]).0.is_some());
     assert!(get(&e, "/?a=bad", &[("X-Skip", "1")]).0.is_none());
-    let (iv, tx) = get(&e, "/?a=worse", &[("X-Det", "1")]);
+    let (iv, mut tx) = get(&e, "/?a=worse", &[("X-Det", "1")]);
     assert!(iv.is_none());
-    assert_eq!(ids(&tx), vec![5]);
+    assert_eq!(ids(&mut tx), vec![5]);
     assert!(get(&e, "/?a=meh", &[("X-T", "1")]).0.is_none());
     assert!(get(&e, "/?b=meh", &[("X-T", "1")]).0.is_some());
 }
@@ -125,8 +125,8 @@ SecRule ARGS "@streq a%20b" "id:3,phase:1,pass,log,t:none,multiMatch"
 "#,
     );
     // query decoding gives "a%20b"; urlDecodeUni makes "a b"
-    let (_, tx) = get(&e, "/?x=a%2520b", &[]);
-    assert_eq!(ids(&tx), vec![1, 2, 3]);
+    let (_, mut tx) = get(&e, "/?x=a%2520b", &[]);
+    assert_eq!(ids(&mut tx), vec![1, 2, 3]);
 }
 
 #[test]
@@ -141,8 +141,8 @@ SecRule ARGS "@streq a" "id:2,phase:1,pass,log,t:none,t:urlDecodeUni,t:lowercase
 SecRule ARGS "@streq a b" "id:3,phase:1,pass,log,t:none,t:urlDecodeUni,t:lowercase,multiMatch"
 "#,
     );
-    let (_, tx) = get(&e, "/?x=A%2520B", &[]);
-    assert_eq!(ids(&tx), vec![3]);
+    let (_, mut tx) = get(&e, "/?x=A%2520B", &[]);
+    assert_eq!(ids(&mut tx), vec![3]);
     let s = tx.stats();
     // (two steps computed once for the three rules' forms, plus the one the gate of rule 3 computed to see its
     // literal in the decoded value: the gate caches transformations apart from the forms)
@@ -206,7 +206,7 @@ fn response_phases() {
     tx.append_response_body(b"the secret is").unwrap();
     assert_eq!(tx.process_response_body().map(|i| i.rule_id), Some(2));
     tx.process_logging();
-    assert_eq!(ids(&tx), vec![1, 2]);
+    assert_eq!(ids(&mut tx), vec![1, 2]);
 }
 
 #[test]
@@ -251,16 +251,16 @@ SecRule TX:/^ABC_/ "@streq 1" "id:40,phase:2,pass,log"
 SecAction "id:41,phase:1,pass,nolog,setvar:tx.abc_x=1"
 "#,
     );
-    let (_, tx) = post(&e, "text/xml", br#"<a x="evil"><b>inner</b></a>"#);
-    assert_eq!(ids(&tx), vec![10, 11, 40]);
+    let (_, mut tx) = post(&e, "text/xml", br#"<a x="evil"><b>inner</b></a>"#);
+    assert_eq!(ids(&mut tx), vec![10, 11, 40]);
 
     let body = b"--b\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhi\r\n--b\r\nContent-Disposition: form-data; name=\"upload\"; filename=\"x.php\"\r\nContent-Type: text/plain\r\n\r\n<?php\r\n--b--\r\n";
-    let (_, tx) = post(&e, "multipart/form-data; boundary=b", body);
-    assert_eq!(ids(&tx), vec![20, 21, 22, 23, 25, 40]);
+    let (_, mut tx) = post(&e, "multipart/form-data; boundary=b", body);
+    assert_eq!(ids(&mut tx), vec![20, 21, 22, 23, 25, 40]);
 
-    let (_, tx) =
+    let (_, mut tx) =
         post(&e, "multipart/form-data; boundary=b", b"--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx");
-    assert_eq!(ids(&tx), vec![24, 30, 40]);
+    assert_eq!(ids(&mut tx), vec![24, 30, 40]);
     assert!(tx.matches()[1].msg.starts_with("Multipart parsing error"), "{}", tx.matches()[1].msg);
 }
 
@@ -277,9 +277,9 @@ SecRule IP:kept "@eq 1" "id:11,phase:2,pass,log"
     );
     let (iv, _) = get(&e, "/?mark=now", &[]);
     assert_eq!(iv.map(|i| i.status), Some(429), "the deadline applies when the record is next loaded");
-    let (iv, tx) = get(&e, "/", &[]);
-    assert!(iv.is_none(), "expired after 0 s: {:?}", ids(&tx));
-    assert_eq!(ids(&tx), vec![11], "expirevar removes only the variable it names");
+    let (iv, mut tx) = get(&e, "/", &[]);
+    assert!(iv.is_none(), "expired after 0 s: {:?}", ids(&mut tx));
+    assert_eq!(ids(&mut tx), vec![11], "expirevar removes only the variable it names");
     // The deadline may come from a macro, as in CRS plugins (`expirevar:'ip.x=%{tx.block_duration}'`).
     let e = engine(
         r#"
@@ -305,8 +305,8 @@ SecRule &FILES_TMP_CONTENT "@eq 2" "id:3,phase:2,pass,log"
 "#,
     );
     let body = b"--b\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\n<?php not a file\r\n--b\r\nContent-Disposition: form-data; name=\"up\"; filename=\"x.php\"\r\n\r\n<?php system($_GET[1]);\r\n--b\r\nContent-Disposition: form-data; name=\"doc\"; filename=\"a.txt\"\r\n\r\ntop secret\r\n--b--\r\n";
-    let (_, tx) = post(&e, "multipart/form-data; boundary=b", body);
-    assert_eq!(ids(&tx), vec![1, 2, 3]);
+    let (_, mut tx) = post(&e, "multipart/form-data; boundary=b", body);
+    assert_eq!(ids(&mut tx), vec![1, 2, 3]);
     assert_eq!(tx.matches()[0].data, "FILES_TMP_CONTENT:up");
 }
 
@@ -334,14 +334,14 @@ SecRule REQUEST_FILENAME "@rx \.php$" "id:6,phase:1,pass,log"
     ];
     let mut gated = 0;
     for (uri, headers) in cases {
-        let (_, a) = get(&on, uri, headers);
-        let (_, b) = get(&off, uri, headers);
-        assert_eq!(ids(&a), ids(&b), "{uri}");
-        assert!(ids(&a).contains(&5), "TX is never gated");
+        let (_, mut a) = get(&on, uri, headers);
+        let (_, mut b) = get(&off, uri, headers);
+        assert_eq!(ids(&mut a), ids(&mut b), "{uri}");
+        assert!(ids(&mut a).contains(&5), "TX is never gated");
         gated += b.stats().rules - a.stats().rules;
     }
-    let (_, tx) = get(&on, "/a?skip=union+select&passwd=1", &[("User-Agent", "sqlmap/1.0")]);
-    assert_eq!(ids(&tx), vec![2, 3, 5]);
+    let (_, mut tx) = get(&on, "/a?skip=union+select&passwd=1", &[("User-Agent", "sqlmap/1.0")]);
+    assert_eq!(ids(&mut tx), vec![2, 3, 5]);
     assert!(gated >= 5, "the benign request alone skips rules 1, 2, 3 and 6: {gated}");
 }
 
@@ -393,10 +393,10 @@ SecRule RESPONSE_HEADERS "@rx evil" "id:15,phase:3,pass,log"
         tx
     };
     for (late, body, resp, want) in cases {
-        let a = run(&on, late, body, resp);
-        let b = run(&off, late, body, resp);
-        assert_eq!(ids(&a), want, "{late:?} {body:?} {resp}");
-        assert_eq!(ids(&a), ids(&b), "{late:?} {body:?} {resp}");
+        let mut a = run(&on, late, body, resp);
+        let mut b = run(&off, late, body, resp);
+        assert_eq!(ids(&mut a), want, "{late:?} {body:?} {resp}");
+        assert_eq!(ids(&mut a), ids(&mut b), "{late:?} {body:?} {resp}");
     }
     let benign = run(&on, None, None, "text/plain");
     assert_eq!(benign.stats().rules, 0, "every rule is gated on a benign request");
@@ -459,14 +459,14 @@ SecRule REQUEST_HEADERS|ARGS_NAMES "@rx first" "id:6,phase:2,pass,log"
 "#,
     );
     for round in 0..3 {
-        let (iv, tx) = get(&e, "/?q=SECRET", &[("X-First", "first")]);
+        let (iv, mut tx) = get(&e, "/?q=SECRET", &[("X-First", "first")]);
         assert!(iv.is_none());
-        assert_eq!(ids(&tx), vec![1, 2, 3, 4, 5, 6], "round {round}");
+        assert_eq!(ids(&mut tx), vec![1, 2, 3, 4, 5, 6], "round {round}");
         assert_eq!(tx.tx_var("v_secret"), Some(&b"1"[..]));
         drop(tx);
-        let (iv, tx) = get(&e, "/plain", &[]);
+        let (iv, mut tx) = get(&e, "/plain", &[]);
         assert!(iv.is_none());
-        assert_eq!(ids(&tx), Vec::<u32>::new(), "round {round}: the second request saw the first one's data");
+        assert_eq!(ids(&mut tx), Vec::<u32>::new(), "round {round}: the second request saw the first one's data");
         assert_eq!(tx.tx_var("seen"), None);
     }
 }
@@ -485,9 +485,9 @@ SecRule ARGS:c "@streq 3" "id:4,phase:1,pass,log,t:lowercase,t:length"
 SecRule ARGS:a "@streq HELLO" "id:5,phase:1,pass,log,t:removeWhitespace"
 "#,
     );
-    let (iv, tx) = get(&e, "/?a=HELLO&b=Hello%20World&c=abc", &[]);
+    let (iv, mut tx) = get(&e, "/?a=HELLO&b=Hello%20World&c=abc", &[]);
     assert!(iv.is_none());
-    assert_eq!(ids(&tx), vec![2, 3, 4, 5]);
+    assert_eq!(ids(&mut tx), vec![2, 3, 4, 5]);
 }
 
 /// Operand macros: a single `%{tx.key}` is read from the lent `TX` value (any key case, a number parsed per
@@ -508,14 +508,14 @@ SecRule ARGS:s "@within -%{tx.a}-" "id:16,phase:1,pass"
 SecRule ARGS:n "@gt %{tx.limit}0" "id:17,phase:1,pass"
 "#,
     );
-    let (_, tx) = get(&e, "/?n=7&s=abx", &[]);
-    assert_eq!(ids(&tx), vec![10, 14, 15]);
-    let (_, tx) = get(&e, "/?n=4&s=", &[]);
-    assert_eq!(ids(&tx), vec![11, 13, 14, 16]);
-    let (_, tx) = get(&e, "/?n=0&s=b", &[]);
-    assert_eq!(ids(&tx), vec![11, 12, 14, 16]);
-    let (_, tx) = get(&e, "/?n=51&s=-ab-", &[]);
-    assert_eq!(ids(&tx), vec![10, 14, 16, 17]);
+    let (_, mut tx) = get(&e, "/?n=7&s=abx", &[]);
+    assert_eq!(ids(&mut tx), vec![10, 14, 15]);
+    let (_, mut tx) = get(&e, "/?n=4&s=", &[]);
+    assert_eq!(ids(&mut tx), vec![11, 13, 14, 16]);
+    let (_, mut tx) = get(&e, "/?n=0&s=b", &[]);
+    assert_eq!(ids(&mut tx), vec![11, 12, 14, 16]);
+    let (_, mut tx) = get(&e, "/?n=51&s=-ab-", &[]);
+    assert_eq!(ids(&mut tx), vec![10, 14, 16, 17]);
 }
 
 /// REQUEST_LINE is method, URI as sent and protocol joined by single spaces; the variables around it in the
@@ -528,8 +528,8 @@ fn request_line_is_the_three_parts_joined_by_spaces() {
          SecRule ARGS_GET:y \"@streq A\" \"id:3,phase:1,pass,log\"\n\
          SecRule REQUEST_LINE \"@rx ^GET /a/b\\?x=1&y=%41 HTTP/1\\.1$\" \"id:4,phase:1,pass,log\"",
     );
-    let (_, tx) = get(&e, "/a/b?x=1&y=%41", &[]);
-    assert_eq!(ids(&tx), vec![1, 2, 3, 4]);
+    let (_, mut tx) = get(&e, "/a/b?x=1&y=%41", &[]);
+    assert_eq!(ids(&mut tx), vec![1, 2, 3, 4]);
 }
 
 /// `multiMatch` `@rx` links (CRS 930100/930110) with the prefilter shortcuts on and off: the matches,
@@ -551,13 +551,13 @@ SecRule TX:n "@eq 0" "id:3,phase:1,pass,log"
         "/a?f=..%2F..%2Fetc",
     ];
     for uri in cases {
-        let (_, a) = get(&on, uri, &[]);
-        let (_, b) = get(&off, uri, &[]);
-        let data = |tx: &portcullis_waf::Transaction| {
+        let (_, mut a) = get(&on, uri, &[]);
+        let (_, mut b) = get(&off, uri, &[]);
+        let data = |tx: &mut portcullis_waf::Transaction| {
             tx.matches().iter().map(|m| format!("{} {}", m.id, m.data)).collect::<Vec<_>>()
         };
-        assert_eq!(data(&a), data(&b), "{uri}");
+        assert_eq!(data(&mut a), data(&mut b), "{uri}");
     }
-    let (_, tx) = get(&on, "/a?f=..%252F..%252FETC%252Fpasswd", &[]);
+    let (_, mut tx) = get(&on, "/a?f=..%252F..%252FETC%252Fpasswd", &[]);
     assert_eq!(tx.matches().first().map(|m| m.data.as_str()), Some("../../etc|../../etc/passwd"));
 }

@@ -64,8 +64,8 @@ fn summaries_on_a_smaller_summary_follow_a_body() {
     let bodies: [(&str, &[u32]); 5] =
         [("b=bbthree", &[13]), ("ccfour=1", &[14]), ("b=%3Cscr&c=aaone", &[11, 16]), ("b=plain", &[]), ("", &[])];
     for (body, want) in bodies {
-        let (a, b) = (form_post(&on, "/a?p=1", "plain", body), form_post(&off, "/a?p=1", "plain", body));
-        assert_eq!(outcome(&a), outcome(&b), "{body}");
+        let (mut a, mut b) = (form_post(&on, "/a?p=1", "plain", body), form_post(&off, "/a?p=1", "plain", body));
+        assert_eq!(outcome(&mut a), outcome(&mut b), "{body}");
         let mut ids: Vec<u32> = a.matches().iter().map(|m| m.id).collect();
         ids.dedup();
         assert_eq!(&ids, want, "{body}");

@@ -800,8 +800,9 @@ SecRule ARGS|REQUEST_HEADERS:X-A "@rx ^v" "id:4,phase:2,pass,log,msg:'%{MATCHED_
                 tx.append_request_body(body).unwrap();
             }
             tx.process_request_body();
+            tx.matches();
             let count = |id: u32| tx.tx_var(&format!("n{id}")).map(|v| String::from_utf8_lossy(v).into_owned());
-            tx.matches()
+            tx.matches[..]
                 .iter()
                 .map(|m| format!("{} {} {}", m.id, m.msg, count(m.id).unwrap_or_default()))
                 .collect::<Vec<_>>()

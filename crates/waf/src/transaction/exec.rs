@@ -130,6 +130,7 @@ impl Transaction {
         }
         match sv.op {
             SetOp::Delete => {
+                self.settle_text();
                 self.tx.remove(&self.arena, key.as_bytes());
             }
             SetOp::Set => self.tx_set_hashed(h, key, value),

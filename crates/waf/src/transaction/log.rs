@@ -36,6 +36,8 @@ pub struct SharedLog {
     tags: Arc<[String]>,
     ver: Option<Arc<str>>,
     file: Arc<str>,
+    /// The rule's `msg` and `logdata` when they can be rendered later ([`DeferredText::of`]).
+    deferred: Option<Arc<DeferredText>>,
 }
 
 impl SharedLog {
@@ -44,7 +46,42 @@ impl SharedLog {
             tags: rule.meta.tags.iter().cloned().collect(),
             ver: rule.meta.ver.as_deref().map(Arc::from),
             file: Arc::from(path_text(&rule.loc.file)),
+            deferred: DeferredText::of(rule).map(Arc::new),
         }
+    }
+}
+
+/// A rule's `msg` and `logdata` whose every variable is a `TX` key (CRS's phase-5 report, 980170, reads 25
+/// scores): a match of it is recorded with both texts empty and rendered later, when `Transaction::matches`
+/// is read or just before the transaction's `TX` next changes (`Transaction::settle_text`), whichever comes
+/// first. Nothing is read from the request then: most requests' reports are never read at all (no log, no
+/// enabled event), and those that are cost what they did.
+///
+/// # Why it is exact
+///
+/// Such a text depends only on the values of the `TX` keys it names, and those change only through the
+/// transaction's `TX` writes: `tx_set_hashed` (every assignment, `=+`/`=-`, capture and pinned key), a
+/// `setvar:!tx.key` removal and the snapshot's `load`, each of which renders the pending texts first. `TX`
+/// values are spans of the append-only arena, cleared only with the transaction. So when a pending text is
+/// rendered, each key it names has the value (or absence) it had when the rule matched, and the text is the
+/// one `match_text` gave then, byte for byte (expansion, UTF-8 rendering and the 512-byte clip unchanged).
+#[derive(Debug)]
+pub(crate) struct DeferredText {
+    msg: Option<crate::macros::Macro>,
+    data: Option<crate::macros::Macro>,
+}
+
+impl DeferredText {
+    /// `Some` when the rule's `msg` or `logdata` has a variable part and every variable part of both is a
+    /// `TX` key (`%{tx.name}`); `None` otherwise (rendered when the rule matches, as before).
+    fn of(rule: &Rule) -> Option<DeferredText> {
+        let texts = [&rule.meta.msg, &rule.meta.logdata];
+        let only_tx_keys = texts
+            .iter()
+            .filter_map(|m| m.as_ref())
+            .all(|m| m.vars().all(|(v, k)| v == crate::variables::Var::Tx && k.is_some()));
+        let dynamic = texts.iter().filter_map(|m| m.as_ref()).any(|m| !m.is_static());
+        (only_tx_keys && dynamic).then(|| DeferredText { msg: rule.meta.msg.clone(), data: rule.meta.logdata.clone() })
     }
 }
 
@@ -154,13 +191,50 @@ impl Transaction {
         clip(lossy_owned(v))
     }
 
+    /// `msg` and `data` of a match of text `d`, rendered from the current `TX`.
+    fn deferred_texts(&self, d: &DeferredText) -> (String, String) {
+        let msg = d.msg.as_ref().map(|m| self.match_text(m)).unwrap_or_default();
+        let data = d.data.as_ref().map(|m| self.match_text(m)).unwrap_or_default();
+        (msg, data)
+    }
+
+    /// Renders the texts of the matches recorded without them ([`DeferredText`]); called before every `TX`
+    /// write and when the matches are read.
+    #[inline]
+    pub(crate) fn settle_text(&mut self) {
+        if !self.pending_text.is_empty() {
+            self.render_pending_text();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn render_pending_text(&mut self) {
+        let mut pending = std::mem::take(&mut self.pending_text);
+        for (i, d) in pending.drain(..) {
+            let (msg, data) = self.deferred_texts(&d);
+            let m = &mut self.matches[i];
+            m.msg = msg;
+            m.data = data;
+        }
+        self.pending_text = pending;
+    }
+
     pub(crate) fn record_match(&mut self, rule: &Rule) {
-        let msg = rule.meta.msg.as_ref().map(|m| self.match_text(m)).unwrap_or_default();
-        let data = rule.meta.logdata.as_ref().map(|m| self.match_text(m)).unwrap_or_default();
+        let shared = rule.meta.shared_log.get_or_init(|| SharedLog::of(rule));
+        let (msg, data) = match &shared.deferred {
+            Some(d) if self.engine.defer_match_text => {
+                self.pending_text.push((self.matches.len(), Arc::clone(d)));
+                (String::new(), String::new())
+            }
+            _ => (
+                rule.meta.msg.as_ref().map(|m| self.match_text(m)).unwrap_or_default(),
+                rule.meta.logdata.as_ref().map(|m| self.match_text(m)).unwrap_or_default(),
+            ),
+        };
         let disruptive =
             matches!(rule.disruptive, Disruptive::Deny | Disruptive::Drop | Disruptive::Redirect(_)) && rule.phase < 5;
         let _ = EngineMode::On;
-        let shared = rule.meta.shared_log.get_or_init(|| SharedLog::of(rule));
         self.matches.push(RuleMatch {
             id: rule.id,
             phase: rule.phase,

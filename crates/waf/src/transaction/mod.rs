@@ -32,6 +32,7 @@ mod tx_vars;
 
 pub(crate) use collect::{intern_target_lists, Item};
 pub(crate) use gate::{gate_of, number_gate_slots, set_gate_preimages};
+pub(crate) use log::DeferredText;
 pub use log::{LogMeta, RuleMatch, SharedLog};
 pub(crate) use pool::TxPool;
 pub(crate) use tx_vars::{tx_hash, TxImage};
@@ -203,6 +204,9 @@ pub struct Transaction {
     pub(crate) allowed: Allowed,
     pub(crate) intervention: Option<Intervention>,
     pub(crate) matches: Vec<RuleMatch>,
+    /// Matches whose `msg`/`data` are not rendered yet (`log::DeferredText`): the index in `matches` and the
+    /// rule's text. Rendered before the next `TX` write and when `matches` is read (`Self::settle_text`).
+    pub(crate) pending_text: Vec<(usize, Arc<DeferredText>)>,
     pub(crate) phases_done: [bool; 5],
     pub(crate) cache: HashMap<(Span, u32), Cached, BuildFx>,
     pub(crate) cache_buf: Vec<u8>,
@@ -315,6 +319,7 @@ impl Transaction {
             allowed: Allowed::No,
             intervention: None,
             matches: Vec::new(),
+            pending_text: Vec::new(),
             phases_done: [false; 5],
             cache: b.cache,
             cache_buf: b.cache_buf,
@@ -697,8 +702,10 @@ impl Transaction {
         }
     }
 
-    /// Every logged rule match so far, in order.
-    pub fn matches(&self) -> &[RuleMatch] {
+    /// Every logged rule match so far, in order, with its `msg` and `data` rendered (a match whose text
+    /// reads only `TX` is rendered here, from the `TX` it was recorded with: see `log::DeferredText`).
+    pub fn matches(&mut self) -> &[RuleMatch] {
+        self.settle_text();
         &self.matches
     }
 
@@ -740,6 +747,7 @@ impl Transaction {
     /// [`Self::tx_set`] with `h` = `self.tx.hash(key)`: the value, then (for a new key) the name, pushed to
     /// the arena, and the key hashed once for the look-up and the insertion.
     pub(crate) fn tx_set_hashed(&mut self, h: u64, key: &str, value: &[u8]) {
+        self.settle_text();
         let vs = self.push(value);
         if self.tx.set_existing_hashed(&self.arena, h, key.as_bytes(), vs) {
             return;

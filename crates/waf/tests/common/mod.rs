@@ -94,9 +94,9 @@ pub fn prefilter_pair(rules: &str) -> (Arc<Engine>, Arc<Engine>) {
 /// expected ids matching (a rule's consecutive matches, e.g. `multiMatch`'s, counted once).
 pub fn assert_cases(on: &Arc<Engine>, off: &Arc<Engine>, cases: &[Case]) {
     for (uri, headers, want) in cases {
-        let a = get_exact(on, uri, headers);
-        let b = get_exact(off, uri, headers);
-        assert_eq!(outcome(&a), outcome(&b), "{uri} {headers:?}");
+        let mut a = get_exact(on, uri, headers);
+        let mut b = get_exact(off, uri, headers);
+        assert_eq!(outcome(&mut a), outcome(&mut b), "{uri} {headers:?}");
         let mut ids: Vec<u32> = a.matches().iter().map(|m| m.id).collect();
         ids.dedup();
         assert_eq!(&ids, want, "{uri} {headers:?}");
@@ -107,7 +107,7 @@ pub fn assert_cases(on: &Arc<Engine>, off: &Arc<Engine>, cases: &[Case]) {
 pub type Outcome = (Vec<String>, Vec<(Vec<u8>, Vec<u8>)>);
 
 /// The [`Outcome`] of `tx`, to compare two engines' runs of one request.
-pub fn outcome(tx: &Transaction) -> Outcome {
+pub fn outcome(tx: &mut Transaction) -> Outcome {
     (tx.matches().iter().map(|m| format!("{} {}", m.id, m.data)).collect(), tx.tx_members())
 }
 
@@ -118,7 +118,7 @@ pub fn rules_engine(rules: &[&str]) -> Arc<Engine> {
 }
 
 /// The matches of rule `id` (with their data) and its TX counter `counter`: an [`Outcome`] of one rule.
-pub fn rule_outcome(tx: &Transaction, id: u32, counter: &[u8]) -> Outcome {
+pub fn rule_outcome(tx: &mut Transaction, id: u32, counter: &[u8]) -> Outcome {
     let matches = tx.matches().iter().filter(|m| m.id == id).map(|m| format!("{} {}", m.id, m.data)).collect();
     (matches, tx.tx_members().into_iter().filter(|(k, _)| k == counter).collect())
 }
@@ -138,14 +138,14 @@ pub fn agree_with_each_alone(
     headers: &[(&str, &str)],
     counters: &[&[u8]],
 ) -> Vec<usize> {
-    let a = get_exact(all, uri, headers);
+    let mut a = get_exact(all, uri, headers);
     let shown = uri.get(..120).unwrap_or(uri);
     let mut n = vec![0; alone.len()];
     for (k, e) in alone.iter().enumerate() {
-        let b = get_exact(e, uri, headers);
+        let mut b = get_exact(e, uri, headers);
         let id = k as u32 + 1;
-        let (matches, tx) = rule_outcome(&b, id, counters[k]);
-        assert_eq!(rule_outcome(&a, id, counters[k]), (matches, tx.clone()), "rule {id} on {shown} {headers:?}");
+        let (matches, tx) = rule_outcome(&mut b, id, counters[k]);
+        assert_eq!(rule_outcome(&mut a, id, counters[k]), (matches, tx.clone()), "rule {id} on {shown} {headers:?}");
         n[k] = tx.first().map_or(0, |(_, v)| String::from_utf8_lossy(v).parse().unwrap());
     }
     n
@@ -165,9 +165,9 @@ pub fn agree_on_triples<T: Copy>(
         for j in alphabet {
             for k in alphabet {
                 let (uri, header) = request([*i, *j, *k]);
-                let a = get_exact(on, &uri, &[(name, &header)]);
-                let b = get_exact(off, &uri, &[(name, &header)]);
-                assert_eq!(outcome(&a), outcome(&b), "{uri} {header:?}");
+                let mut a = get_exact(on, &uri, &[(name, &header)]);
+                let mut b = get_exact(off, &uri, &[(name, &header)]);
+                assert_eq!(outcome(&mut a), outcome(&mut b), "{uri} {header:?}");
                 for m in a.matches() {
                     let id = m.id as usize;
                     if matched.len() <= id {
