@@ -252,3 +252,28 @@ async fn a_drop_rule_closes_the_connection_without_an_answer() {
     assert_eq!(client().get(gw.url("http", "/x?q=fine")).send().await.unwrap().status(), 200);
     gw.wait_stderr("drop test", Duration::from_secs(5));
 }
+
+/// With INFO security events filtered out and no match log, a request that scored but passed emits nothing, and
+/// a blocked one its blocking match as a WARN event, and only that (the gateway then skips rendering the texts of
+/// matches nobody reads). Mutant: returning early whatever the intervention loses the WARN event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_security_events_at_warn_only_the_blocking_match_is_reported() {
+    let up = Upstream::start("app").await;
+    let conf = config(&format!(
+        "[waf]\nmode = \"on\"\nrules = {}\n[[upstreams]]\nname = \"app\"\ntargets = [\"{}\"]\n[[routes]]\nname = \"all\"\nupstream = \"app\"\n",
+        crs_rules(),
+        up.addr
+    ))
+    .replace("level = \"info\"", "level = \"info,portcullis::security=warn\"");
+    let gw = Gw::start(&conf);
+    gw.wait_stderr("WAF rule set loaded", Duration::from_secs(30));
+    let c = client();
+    // The Host header is a numeric IP (920350, a warning): it scores 3 of the 5 that block, and CRS's phase-5
+    // report (980170) matches.
+    assert_eq!(c.get(gw.url("http", "/search?q=hello")).send().await.unwrap().status(), 200);
+    assert_eq!(c.get(gw.url("http", SQLI)).send().await.unwrap().status(), 403);
+    let line = gw.wait_stderr("waf rule matched", Duration::from_secs(5));
+    assert!(line.contains("WARN") && line.contains("blocked=true"), "{line}");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(gw.stderr_count("waf rule matched"), 1, "{}", gw.stderr.lock().unwrap().join("\n"));
+}

@@ -416,6 +416,18 @@ impl WafProtection {
         st.finished = true;
         st.tx.process_logging();
         let status = st.status;
+        // A match that blocked becomes a WARN event; every other match an INFO event and, with the match log on, a
+        // log line. Only a match that made the intervention blocked, so with no intervention, no match log and
+        // INFO security events filtered out (`log.level = "warn"`, or `portcullis::security=warn`) there is
+        // nothing to emit: return before `matches()` renders the texts (CRS's phase-5 score report on every
+        // request that scored). The diagnostic filter is an `EnvFilter` on target and level, so `enabled!` answers
+        // as the events below would.
+        if self.log.is_none()
+            && st.tx.intervention().is_none()
+            && !tracing::enabled!(target: SECURITY_TARGET, tracing::Level::INFO)
+        {
+            return;
+        }
         if st.tx.matches().is_empty() {
             return;
         }
