@@ -34,9 +34,10 @@
 //! //  responses: response_status / response_header / process_response_headers /
 //! //  append_response_body / process_response_body)
 //! tx.process_logging();
-//! let m = &tx.matches()[0];
+//! let meta = tx.log_meta();
+//! let m = &tx.matches()[0]; // `&mut`: renders the texts a match deferred
 //! assert_eq!(m.msg, "SQLi in ARGS:q");
-//! let line = m.modsec_log_line(&tx.log_meta());
+//! let line = m.modsec_log_line(&meta);
 //! assert!(line.contains(r#"[id "1001"]"#) && line.contains(r#"[unique_id "abc123"]"#));
 //! # Ok::<(), portcullis_waf::LoadError>(())
 //! ```
