@@ -35,8 +35,6 @@ fn check_same(on: &Arc<Engine>, off: &Arc<Engine>, reqs: &[Req], prepare: &dyn F
     check_same_outcomes(on, off, reqs, prepare, &CLIENT, "folding");
 }
 
-fn no_prep(_: &mut Transaction) {}
-
 const BASE: &str = r#"
 SecRuleEngine On
 SecRequestBodyAccess On

@@ -26,8 +26,6 @@ fn same_outcomes(text: &str, reqs: &[Req], prepare: &dyn Fn(&mut Transaction)) -
     on
 }
 
-fn no_prep(_: &mut Transaction) {}
-
 /// The prefix sets the constants; the rules after it read them and run `setvar`s in every phase. (Rule 2
 /// ends the prefix in phase 1: the verdicts are used once phase 1 walks past it.)
 const RULES: &str = r#"

@@ -18,12 +18,8 @@ const CLIENT: Client = Client {
 };
 
 fn both(text: &str) -> (Arc<Engine>, Arc<Engine>) {
-    let on = Arc::new(Engine::from_str(text, "match_text.conf").unwrap_or_else(|e| panic!("{e}")));
-    let off = Arc::new(Engine::from_str(text, "match_text.conf").unwrap().with_deferred_match_text(false));
-    (on, off)
+    on_and_off(text, "match_text.conf", |e| e.with_deferred_match_text(false))
 }
-
-fn no_prep(_: &mut Transaction) {}
 
 /// Texts that read only `TX` (deferred), each followed by a write of a key it names: an assignment, `=+`,
 /// a macro-built key, a removal, a capture (`TX:0`/`TX:1`), the next phase's writes, a pinned key; a text

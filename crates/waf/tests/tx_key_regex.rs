@@ -52,8 +52,6 @@ fn engines(text: &str) -> (Arc<Engine>, Arc<Engine>) {
     (on, off)
 }
 
-fn no_prep(_: &mut Transaction) {}
-
 #[test]
 fn indexed_key_regexes_select_what_the_walk_selects() {
     let (on, off) = engines(RULES);

@@ -30,12 +30,8 @@ fn check_same(on: &Arc<Engine>, off: &Arc<Engine>, reqs: &[Req], prepare: &dyn F
 }
 
 fn both(text: &str) -> (Arc<Engine>, Arc<Engine>) {
-    let on = Arc::new(Engine::from_str(text, "tx_link.conf").unwrap_or_else(|e| panic!("{e}")));
-    let off = Arc::new(Engine::from_str(text, "tx_link.conf").unwrap().with_tx_link_fast(false));
-    (on, off)
+    on_and_off(text, "tx_link.conf", |e| e.with_tx_link_fast(false))
 }
-
-fn no_prep(_: &mut Transaction) {}
 
 /// `TX` written at run time (so nothing folds), then read by each operator form the shortcut takes and each
 /// it leaves to the general path: negation, macro operands, absent keys, matches that set variables and read

@@ -302,3 +302,14 @@ pub fn check_same_outcomes(
         assert_eq!(a, b, "request {r:?}: {what} changed the outcome");
     }
 }
+
+/// The engine of `text` twice: as loaded (a shortcut on) and with `off` applied (the shortcut off), for
+/// [`check_same_outcomes`].
+pub fn on_and_off(text: &str, file: &str, off: impl FnOnce(Engine) -> Engine) -> (Arc<Engine>, Arc<Engine>) {
+    let on = Arc::new(Engine::from_str(text, file).unwrap_or_else(|e| panic!("{e}")));
+    let off = Arc::new(off(Engine::from_str(text, file).unwrap()));
+    (on, off)
+}
+
+/// A `prepare` for [`check_same_outcomes`] that changes nothing.
+pub fn no_prep(_: &mut Transaction) {}
