@@ -233,10 +233,11 @@ fn css_blank(b: u8) -> bool {
 /// Why sound: every construct holds a `(` (`expression(`, `url(`) or starts with `@import`. Without `&` (a
 /// character reference) and `\` (a CSS escape) decoding changes nothing, and the flattened text is the
 /// value's own bytes outside comments, less blanks, ASCII-lowercased (only `(` becomes `(`, only `@` becomes
-/// `@`, only `i` and `I` become `i`). So without a `(` in the value there is none in the text; and an `@` of the text is an `@` of the
-/// value, followed in the text by the value's next non-blank byte lowercased, unless that byte is a `/` (it
-/// may open a comment, which the text drops). With no `(`, `&` or `\`, and every `@` followed by nothing or
-/// by a non-blank byte other than `i`, `I` and `/`, the text has no `(` and no `@i`: no construct.
+/// `@`, only `i` and `I` become `i`). So without a `(` in the value there is none in the text; and an `@` of
+/// the text is an `@` of the value, followed in the text by the value's next non-blank byte lowercased, unless
+/// that byte is a `/` (it may open a comment, which the text drops). With no `(`, `&` or `\`, and every `@`
+/// followed by nothing or by a non-blank byte other than `i`, `I` and `/`, the text has no `(` and no `@i`: no
+/// construct.
 fn may_spell_construct(css: &[u8]) -> bool {
     if memchr::memchr3(b'(', b'&', b'\\', css).is_some() {
         return true;
