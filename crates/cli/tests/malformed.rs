@@ -25,13 +25,18 @@ fn status_of(resp: &[u8]) -> Option<u16> {
     text.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
 }
 
+/// The gateway with one route to `up`.
+fn one_route(up: &Upstream) -> Gw {
+    Gw::start(&config(&format!(
+        "[[upstreams]]\nname = \"one\"\ntargets = [\"{}\"]\n[[routes]]\nname = \"api\"\nupstream = \"one\"\n",
+        up.addr
+    )))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_requests_are_refused_and_the_gateway_survives() {
     let up = Upstream::start("one").await;
-    let mut gw = Gw::start(&config(&format!(
-        "[[upstreams]]\nname = \"one\"\ntargets = [\"{}\"]\n[[routes]]\nname = \"api\"\nupstream = \"one\"\n",
-        up.addr
-    )));
+    let mut gw = one_route(&up);
     let addr = gw.addr("http");
     let big_header = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(200_000));
     let cases: Vec<(&str, Vec<u8>, Option<u16>)> = vec![
@@ -136,10 +141,7 @@ async fn a_slow_header_sender_is_cut_off() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_half_closed_request_still_gets_its_answer() {
     let up = Upstream::start("one").await;
-    let mut gw = Gw::start(&config(&format!(
-        "[[upstreams]]\nname = \"one\"\ntargets = [\"{}\"]\n[[routes]]\nname = \"api\"\nupstream = \"one\"\n",
-        up.addr
-    )));
+    let mut gw = one_route(&up);
     let addr = gw.addr("http");
     // The upstream answers 300 ms after the request; the client's EOF is there at once.
     let resp = send_raw(addr, b"GET /slow?ms=300 HTTP/1.1\r\nHost: x\r\n\r\n");
