@@ -210,6 +210,19 @@ pub struct GateBatch {
     pub rules: Vec<u32>,
 }
 
+/// The gated rules of one phase that close when their sources are empty (no member, or, for a scalar
+/// variable, one empty value), grouped by sources: when the phase's walk starts, each source is tested once
+/// and every group whose sources are all empty is marked closed at once (`Transaction::gate_closed`), instead
+/// of each gate testing its unions (`RuleSet::empty_closes`).
+#[derive(Debug, Clone, Default)]
+pub struct EmptyCloses {
+    /// The phase's distinct sources of the groups (at most 64: bit `k` of a group's mask is source `k`).
+    pub sources: Vec<GateSource>,
+    /// Per group: the mask of its sources, and its rules' indexes in the phase as (word, bits) of
+    /// `Transaction::gate_closed`.
+    pub groups: Vec<(u64, Vec<(u32, u64)>)>,
+}
+
 /// How a gate's summary closes the unions of one chain over every source at once (`Gate::summary_tests`).
 #[derive(Debug, Clone, Copy)]
 pub enum SummaryTest {

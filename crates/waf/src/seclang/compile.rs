@@ -31,6 +31,9 @@ pub struct RuleSet {
     pub reads_file_content: bool,
     /// What the load-time fold pass found (`crate::fold`); set by `Engine::build`.
     pub fold: crate::fold::FoldPlan,
+    /// Per phase, the gated rules that close when their sources are empty, grouped by sources
+    /// (`crate::transaction::empty_closes`).
+    pub empty_closes: [crate::rule::EmptyCloses; 5],
 }
 
 impl RuleSet {
@@ -666,6 +669,7 @@ impl Compiler {
         crate::transaction::intern_target_lists(&mut phases);
         let prefilter = self.prefilter.into_inner().build();
         crate::transaction::set_gate_preimages(&mut phases, &self.chains, &prefilter);
+        let empty_closes = crate::transaction::empty_closes(&phases, &self.chains, &prefilter);
         let mut ids = Vec::new();
         let mut tag_index: HashMap<String, Vec<u32>> = HashMap::new();
         let mut msg_index: HashMap<String, Vec<u32>> = HashMap::new();
@@ -698,6 +702,7 @@ impl Compiler {
                 msg_index,
                 reads_file_content,
                 fold: Default::default(),
+                empty_closes,
             },
         ))
     }

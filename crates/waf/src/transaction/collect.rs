@@ -394,7 +394,7 @@ impl Transaction {
         }
     }
 
-    fn scalar(&self, var: Var) -> Option<Val> {
+    pub(crate) fn scalar(&self, var: Var) -> Option<Val> {
         let r = &self.req;
         let owned = |s: String| Some(Val::Owned(s.into_bytes()));
         let flag = |b: bool| Some(Val::Owned(vec![if b { b'1' } else { b'0' }]));

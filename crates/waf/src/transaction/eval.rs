@@ -99,6 +99,10 @@ impl Transaction {
         // no rule of this phase is known closed yet (the summary batches mark them as they are tested)
         self.gate_closed.clear();
         self.gate_closed.resize(rules.len().div_ceil(64), 0);
+        // the gates whose sources are all empty in this phase are closed at once (a response without a body)
+        if engine.rx_prefilter {
+            self.close_empty_sources(&engine.rules.empty_closes[p]);
+        }
         let mut i = 0;
         if fold_pending && self.mode != EngineMode::Off {
             // start from the initialisation prefix's result when nothing can make this run differ (`fold`)

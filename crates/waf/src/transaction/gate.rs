@@ -375,6 +375,123 @@ fn batch_summary_tests(phases: &mut [Vec<Rule>]) {
     }
 }
 
+/// Is the gate source variable `var` a collection (its members listed from one of the transaction's lists, so
+/// none when the list is empty), not a scalar (always one member, its value)? Every `phase_static` variable is
+/// one or the other.
+fn source_is_collection(var: Var) -> bool {
+    matches!(
+        var,
+        Var::Args
+            | Var::ArgsGet
+            | Var::ArgsPost
+            | Var::ArgsNames
+            | Var::ArgsGetNames
+            | Var::ArgsPostNames
+            | Var::RequestHeaders
+            | Var::RequestHeadersNames
+            | Var::RequestCookies
+            | Var::RequestCookiesNames
+            | Var::Files
+            | Var::FilesNames
+            | Var::MultipartPartHeaders
+            | Var::Xml
+            | Var::ResponseHeaders
+            | Var::ResponseHeadersNames
+    )
+}
+
+/// Scalar sources that a request or response always fills (a request line has a method, a path and a
+/// protocol; a status line a protocol): a group that reads one is never all empty, and is not tested.
+fn never_empty(var: Var) -> bool {
+    matches!(
+        var,
+        Var::RequestMethod
+            | Var::RequestProtocol
+            | Var::RequestLine
+            | Var::RequestUri
+            | Var::RequestUriRaw
+            | Var::RequestFilename
+            | Var::ResponseProtocol
+    )
+}
+
+/// Per phase, the gated rules whose gate is closed whenever all of its sources are empty, grouped by their
+/// sources (called once at load, after `set_gate_preimages`). A gate closes when each of its unions lacks its
+/// bit; over an empty source a union is known at load: over a collection with no member it is the empty set,
+/// over a scalar it is the bitset of its one value, the empty one, under the union's chain (computed here by
+/// running the chain on it and scanning the result, as `union_walk` would; a chain may turn nothing into
+/// something: `t:length` gives `0`). A response without a body (phase 4's `RESPONSE_BODY` rules, most of
+/// CRS's 95x files) then closes them all with one test when the phase starts. Which groups are kept decides
+/// only what is tested in advance: a group with a source that is never empty, or past the 64th distinct
+/// source, is left to the gates.
+pub(crate) fn empty_closes(
+    phases: &[Vec<Rule>],
+    chains: &[TransformChain],
+    pf: &prefilter::Prefilter,
+) -> [crate::rule::EmptyCloses; 5] {
+    let mut out: [crate::rule::EmptyCloses; 5] = Default::default();
+    // the bitset of the empty value under each chain, computed once per chain
+    let mut empty_bits: std::collections::HashMap<ChainId, Vec<u64>> = std::collections::HashMap::new();
+    for (p, rules) in phases.iter().enumerate().take(5) {
+        let c = &mut out[p];
+        for (i, r) in rules.iter().enumerate() {
+            let Some(g) = &r.gate else { continue };
+            if g.unions.is_empty() || g.sources.iter().any(|s| never_empty(s.var)) {
+                continue;
+            }
+            let closes = g.unions.iter().all(|u| {
+                let Some(s) = g.sources.get(u.source as usize) else { return false };
+                if source_is_collection(s.var) {
+                    return true;
+                }
+                let Some(chain) = chains.get(u.chain as usize) else { return false };
+                let bits = empty_bits.entry(u.chain).or_insert_with(|| {
+                    let mut v: Vec<u8> = Vec::new();
+                    for step in &chain.steps {
+                        v = (step.apply)(&v).into_owned();
+                    }
+                    let mut bits = vec![0; pf.words()];
+                    pf.scan(&v, &mut bits);
+                    bits
+                });
+                !prefilter::has(bits, g.prefilter_id)
+            });
+            if !closes {
+                continue;
+            }
+            let mut need = 0u64;
+            for s in &g.sources {
+                let k = match c.sources.iter().position(|x| x == s) {
+                    Some(k) => k,
+                    None => {
+                        c.sources.push(s.clone());
+                        c.sources.len() - 1
+                    }
+                };
+                need |= 1u64.checked_shl(k as u32).unwrap_or(0);
+            }
+            if g.sources.iter().any(|s| c.sources.iter().position(|x| x == s).is_none_or(|k| k >= 64)) {
+                continue;
+            }
+            let k = match c.groups.iter().position(|(m, _)| *m == need) {
+                Some(k) => k,
+                None => {
+                    c.groups.push((need, Vec::new()));
+                    c.groups.len() - 1
+                }
+            };
+            let marks = &mut c.groups[k].1;
+            let (word, bit) = ((i / 64) as u32, 1u64 << (i % 64));
+            match marks.last_mut() {
+                Some((w, m)) if *w == word => *m |= bit,
+                _ => marks.push((word, bit)),
+            }
+        }
+        c.sources.truncate(64);
+    }
+    out
+}
+
 /// The first index from `i` whose bit is clear in `marked` (past its last word: that index).
 pub(crate) fn next_unmarked(marked: &[u64], mut i: usize) -> usize {
     while let Some(w) = marked.get(i / 64) {
@@ -522,6 +639,52 @@ impl Transaction {
         match at {
             PfBits::At(o) => self.pf_bits.get(o..o + words).is_some_and(|b| prefilter::has(b, id)),
             PfBits::Scratch => prefilter::has(&self.pf_scratch, id),
+        }
+    }
+
+    /// Marks closed (`gate_closed`) the rules of each group of `closes` (the phase's `RuleSet::empty_closes`)
+    /// whose sources are all empty now. Exact: such a rule's `gate_open` would find every union closed (see
+    /// `empty_closes`) and return `false`, as the walk's marks require; the sources do not change while the
+    /// phase runs.
+    pub(crate) fn close_empty_sources(&mut self, closes: &crate::rule::EmptyCloses) {
+        let mut empty = 0u64;
+        for (k, s) in closes.sources.iter().enumerate() {
+            if self.source_empty(s) {
+                empty |= 1 << k;
+            }
+        }
+        if empty == 0 {
+            return;
+        }
+        for (need, marks) in &closes.groups {
+            if need & !empty == 0 {
+                for (w, m) in marks {
+                    if let Some(word) = self.gate_closed.get_mut(*w as usize) {
+                        *word |= *m;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Does `s` have no member now (a collection), or one empty value (a scalar)? `members` lists a
+    /// collection from these lists only (a key selected or not, none when the list is empty), and a scalar
+    /// from `scalar`.
+    fn source_empty(&self, s: &GateSource) -> bool {
+        let r = &self.req;
+        match s.var {
+            Var::Args | Var::ArgsNames => r.args_get.is_empty() && r.args_post.is_empty(),
+            Var::ArgsGet | Var::ArgsGetNames => r.args_get.is_empty(),
+            Var::ArgsPost | Var::ArgsPostNames => r.args_post.is_empty(),
+            Var::RequestHeaders | Var::RequestHeadersNames => r.headers.is_empty(),
+            Var::RequestCookies | Var::RequestCookiesNames => r.cookies.is_empty(),
+            Var::Files | Var::FilesNames => r.files.is_empty(),
+            Var::MultipartPartHeaders => r.multipart_part_headers.is_empty(),
+            Var::Xml if s.xml_attrs => r.xml_attrs.is_empty(),
+            Var::Xml => r.xml_text.is_empty(),
+            Var::ResponseHeaders | Var::ResponseHeadersNames => self.resp.headers.is_empty(),
+            v if source_is_collection(v) => false,
+            v => matches!(self.scalar(v), Some(Val::Arena(span)) if span.len == 0),
         }
     }
 
