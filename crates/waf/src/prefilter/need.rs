@@ -161,9 +161,13 @@ impl Need {
         s < USELESS || (s < USELESS_RARE && self.rare())
     }
 
-    /// Holds no byte as common as a letter or a digit (see `walk`'s `rare`).
+    /// Holds no byte as common as a letter or a digit (see `walk`'s `rare`). The space counts as rare here
+    /// (its weight stays a letter's, for scoring): a letter is what saturates a union of words, while a space
+    /// is the separator that a list of command words often requires after every word (CRS 932250: each of its
+    /// branches ends in `[\s\x0b&\),<>\|]`). That class, whitespace included, is then a need every branch
+    /// shares; it rules out the values with no whitespace or separator: identifiers, numbers, tokens, names.
     fn rare(&self) -> bool {
-        self.bytes.iter().all(|b| byte_weight(b) < 0.3)
+        self.bytes.iter().all(|b| byte_weight(b) < 0.3 || b == b' ')
     }
 
     /// Sorts and dedups the literals and drops those that contain another one (the shorter one is then
@@ -688,14 +692,34 @@ mod tests {
         assert!(!n.met_by(b"hello world 42"));
     }
 
+    /// A word list whose every branch must be followed by a separator class that holds whitespace (the
+    /// shape of CRS 932250): the plain walk's union of one letter per word is useless, and so is the
+    /// separator class by score; the walk without common bytes admits the space, so the class is the need.
+    const SEPARATED_WORDS: &str = r"(?i)(?:^|;)(?:l[\x22'\x5c]*s|c[\x22'\x5c]*p|m[\x22'\x5c]*v|r[\x22'\x5c]*m|d[\x22'\x5c]*d|d[\x22'\x5c]*u|p[\x22'\x5c]*s)[\s\x0b&\),<>\|\}]";
+
+    #[test]
+    fn word_lists_followed_by_whitespace_need_their_separators() {
+        let n = rx(SEPARATED_WORDS).unwrap();
+        assert!(n.lits.is_empty());
+        assert_eq!(bytes(&n), "\t\n\x0b\x0c\r &),<>|}");
+        let re = regex::bytes::Regex::new(SEPARATED_WORDS).unwrap();
+        for v in [&b"ls -la"[..], b"x;c'p\ty", b"MV)", b"d\\u|", b"ps}"] {
+            assert!(re.is_match(v) && n.met_by(v), "{:?}", String::from_utf8_lossy(v));
+        }
+        for v in [&b"alice.example"[..], b"ls", b"json.mfa.code", b"4f6c0d2e"] {
+            assert!(!n.met_by(v), "{:?}", String::from_utf8_lossy(v));
+        }
+    }
+
     proptest::proptest! {
         /// A match always meets the need, for patterns whose needs come from the optional-part split and the
         /// walk without common bytes: random bytes around the patterns' own words and evasion bytes.
         #[test]
         fn a_match_always_meets_the_split_need(
-            pick in 0usize..4,
+            pick in 0usize..5,
             parts in proptest::collection::vec(proptest::sample::select(vec![
                 "b", "u", "s", "y", "c", "a", "t", "'", "\"", "\\", "$", "|", "&", " ", ";", "x", "bus", "cat", "(", ")",
+                "l", "p", "m", "v", "r", "d", "\t", "\n", "\x0b", ",", "<", ">", "}", "ls", "dd",
             ]), 0..12),
         ) {
             let pats = [
@@ -703,6 +727,7 @@ mod tests {
                 r"(?i)(?:b[\x22'\x5c]*u[\x22'\x5c]*s[\x22'\x5c]*y|c[\x22'\x5c]*a[\x22'\x5c]*t[\x22'\x5c]*s|[;\|])[\s\x0b]*[a-z]+",
                 r"(?i)c[\x22'\)\x5c]*(?:(?:\|\||&&)?\$[a-z]*)?\x5c?a[\x22'\)\x5c]*(?:(?:\|\||&&)?\$[a-z]*)?\x5c?t(?:[\s&\)]|$)",
                 r"(?:^|[;&\|])\s*(?:bu?s|c\x5c?a?t)\b",
+                SEPARATED_WORDS,
             ];
             let v: Vec<u8> = parts.concat().into_bytes();
             let re = regex::bytes::Regex::new(pats[pick]).unwrap();
