@@ -235,7 +235,46 @@ pub fn of_regex(pattern: &str, unicode: bool) -> Option<Need> {
         .build()
         .parse(&translated)
         .ok()?;
-    of_hir(&fold_case(&hir))
+    of_hir(&unroll_short_repetitions(&fold_case(&hir)))
+}
+
+/// Longest bounded repetition `x{m,n}` (`m < n`) that [`unroll_short_repetitions`] writes out.
+const MAX_UNROLL: u32 = 4;
+
+/// `h` with every bounded repetition `x{m,n}` (`1 ≤ m < n ≤ MAX_UNROLL`) written out as `m` copies of `x`
+/// followed by `n − m` copies of `x?`: the same language (`k` copies for each `m ≤ k ≤ n`, each copy matching
+/// on its own), so every need of the result is a need of `h`. Why: `regex_syntax`'s literal extractor stops at
+/// a repetition whose count is not fixed (`x{2,3}` gives the inexact `xx`, and nothing that follows joins
+/// it), while it crosses `x?` and what follows exactly: CRS 930110's `\.{2,3}[/;\x5c]` gives `../`, `..;`,
+/// `..\` instead of the byte `.` (which every dotted parameter name holds).
+fn unroll_short_repetitions(h: &Hir) -> Hir {
+    match h.kind() {
+        HirKind::Repetition(r) => {
+            let sub = unroll_short_repetitions(&r.sub);
+            match r.max {
+                Some(max) if r.min >= 1 && r.min < max && max <= MAX_UNROLL => {
+                    let optional = Hir::repetition(hir::Repetition {
+                        min: 0,
+                        max: Some(1),
+                        greedy: r.greedy,
+                        sub: Box::new(sub.clone()),
+                    });
+                    let mut parts = vec![sub; r.min as usize];
+                    parts.extend(std::iter::repeat_n(optional, (max - r.min) as usize));
+                    Hir::concat(parts)
+                }
+                _ => Hir::repetition(hir::Repetition { min: r.min, max: r.max, greedy: r.greedy, sub: Box::new(sub) }),
+            }
+        }
+        HirKind::Concat(v) => Hir::concat(v.iter().map(unroll_short_repetitions).collect()),
+        HirKind::Alternation(v) => Hir::alternation(v.iter().map(unroll_short_repetitions).collect()),
+        HirKind::Capture(c) => Hir::capture(hir::Capture {
+            index: c.index,
+            name: c.name.clone(),
+            sub: Box::new(unroll_short_repetitions(&c.sub)),
+        }),
+        _ => h.clone(),
+    }
 }
 
 fn of_hir(hir: &Hir) -> Option<Need> {
@@ -734,6 +773,59 @@ mod tests {
             if let Some(n) = rx(pats[pick]) {
                 proptest::prop_assert!(!re.is_match(&v) || n.met_by(&v), "{} on {:?}: {:?}", pats[pick], String::from_utf8_lossy(&v), n);
             }
+        }
+    }
+
+    #[test]
+    fn short_bounded_repetitions_are_written_out() {
+        // CRS 930110: `\.{2,3}` joins the class after it once written out as `..` and `.?`
+        let p = r"(?:^|[/;\x5c])\.{2,3}[/;\x5c]";
+        let n = rx(p).unwrap();
+        assert_eq!(lits(&n), ["../", "..;", "..\\"]);
+        assert!(bytes(&n).is_empty());
+        let re = regex::bytes::Regex::new(p).unwrap();
+        for v in [&b"../etc"[..], b"a/...;x", b"\\..\\", b"..;"] {
+            assert!(re.is_match(v) && n.met_by(v), "{:?}", String::from_utf8_lossy(v));
+        }
+        for v in [&b"json.client.version"[..], b"3.14.2", b"a..b", b"./"] {
+            assert!(!n.met_by(v), "{:?}", String::from_utf8_lossy(v));
+        }
+        // longer or unbounded counts are left as they are
+        assert_eq!(unroll_short_repetitions(&parse("a{1,5}")), parse("a{1,5}"));
+        assert_eq!(unroll_short_repetitions(&parse("a{2,}")), parse("a{2,}"));
+    }
+
+    /// Writing a repetition out keeps its language: the pattern and its rewrite (printed and compiled again)
+    /// accept the same whole inputs, every sequence of up to seven of the pattern's own pieces.
+    #[test]
+    fn written_out_repetitions_match_the_same_inputs() {
+        let cases: [(&str, &[&str]); 5] = [
+            (r"a{1,3}b", &["a", "b", "x"]),
+            (r"(?:ab|c){2,4}d", &["ab", "c", "d", "a"]),
+            (r"x[.,]{1,2}?y", &["x", ".", ",", "y"]),
+            (r"(?:\.|%2e){2,3}/", &[".", "%2e", "/"]),
+            (r"(?:a{1,2}b){1,2}|c{3,4}", &["a", "b", "c"]),
+        ];
+        for (p, pieces) in cases {
+            let h = parse(p);
+            let unrolled = unroll_short_repetitions(&h);
+            assert_ne!(unrolled, h, "{p}");
+            let whole = |p: String| regex::bytes::Regex::new(&format!("^(?:{p})$")).unwrap();
+            let (a, b) = (whole(h.to_string()), whole(unrolled.to_string()));
+            let mut inputs: Vec<Vec<u8>> = vec![Vec::new()];
+            let mut matched = 0;
+            for _ in 0..7 {
+                let longer: Vec<Vec<u8>> = inputs
+                    .iter()
+                    .flat_map(|v| pieces.iter().map(move |x| [v.as_slice(), x.as_bytes()].concat()))
+                    .collect();
+                for v in &longer {
+                    assert_eq!(a.is_match(v), b.is_match(v), "{p} on {:?}", String::from_utf8_lossy(v));
+                    matched += a.is_match(v) as usize;
+                }
+                inputs = longer;
+            }
+            assert!(matched > 0, "{p}: no input matched");
         }
     }
 
