@@ -161,9 +161,13 @@ impl Need {
         s < USELESS || (s < USELESS_RARE && self.rare())
     }
 
-    /// Holds no byte as common as a letter or a digit (see `walk`'s `rare`).
+    /// Holds no byte as common as a letter or a digit (see `walk`'s `rare`). The space counts as rare here
+    /// (its weight stays a letter's, for scoring): a letter is what saturates a union of words, while a space
+    /// is the separator that a list of command words often requires after every word (CRS 932250: each of its
+    /// branches ends in `[\s\x0b&\),<>\|]`). That class, whitespace included, is then a need every branch
+    /// shares; it rules out the values with no whitespace or separator: identifiers, numbers, tokens, names.
     fn rare(&self) -> bool {
-        self.bytes.iter().all(|b| byte_weight(b) < 0.3)
+        self.bytes.iter().all(|b| byte_weight(b) < 0.3 || b == b' ')
     }
 
     /// Sorts and dedups the literals and drops those that contain another one (the shorter one is then
@@ -231,7 +235,46 @@ pub fn of_regex(pattern: &str, unicode: bool) -> Option<Need> {
         .build()
         .parse(&translated)
         .ok()?;
-    of_hir(&fold_case(&hir))
+    of_hir(&unroll_short_repetitions(&fold_case(&hir)))
+}
+
+/// Longest bounded repetition `x{m,n}` (`m < n`) that [`unroll_short_repetitions`] writes out.
+const MAX_UNROLL: u32 = 4;
+
+/// `h` with every bounded repetition `x{m,n}` (`1 ≤ m < n ≤ MAX_UNROLL`) written out as `m` copies of `x`
+/// followed by `n − m` copies of `x?`: the same language (`k` copies for each `m ≤ k ≤ n`, each copy matching
+/// on its own), so every need of the result is a need of `h`. Why: `regex_syntax`'s literal extractor stops at
+/// a repetition whose count is not fixed (`x{2,3}` gives the inexact `xx`, and nothing that follows joins
+/// it), while it crosses `x?` and what follows exactly: CRS 930110's `\.{2,3}[/;\x5c]` gives `../`, `..;`,
+/// `..\` instead of the byte `.` (which every dotted parameter name holds).
+fn unroll_short_repetitions(h: &Hir) -> Hir {
+    match h.kind() {
+        HirKind::Repetition(r) => {
+            let sub = unroll_short_repetitions(&r.sub);
+            match r.max {
+                Some(max) if r.min >= 1 && r.min < max && max <= MAX_UNROLL => {
+                    let optional = Hir::repetition(hir::Repetition {
+                        min: 0,
+                        max: Some(1),
+                        greedy: r.greedy,
+                        sub: Box::new(sub.clone()),
+                    });
+                    let mut parts = vec![sub; r.min as usize];
+                    parts.extend(std::iter::repeat_n(optional, (max - r.min) as usize));
+                    Hir::concat(parts)
+                }
+                _ => Hir::repetition(hir::Repetition { min: r.min, max: r.max, greedy: r.greedy, sub: Box::new(sub) }),
+            }
+        }
+        HirKind::Concat(v) => Hir::concat(v.iter().map(unroll_short_repetitions).collect()),
+        HirKind::Alternation(v) => Hir::alternation(v.iter().map(unroll_short_repetitions).collect()),
+        HirKind::Capture(c) => Hir::capture(hir::Capture {
+            index: c.index,
+            name: c.name.clone(),
+            sub: Box::new(unroll_short_repetitions(&c.sub)),
+        }),
+        _ => h.clone(),
+    }
 }
 
 fn of_hir(hir: &Hir) -> Option<Need> {
@@ -688,14 +731,34 @@ mod tests {
         assert!(!n.met_by(b"hello world 42"));
     }
 
+    /// A word list whose every branch must be followed by a separator class that holds whitespace (the
+    /// shape of CRS 932250): the plain walk's union of one letter per word is useless, and so is the
+    /// separator class by score; the walk without common bytes admits the space, so the class is the need.
+    const SEPARATED_WORDS: &str = r"(?i)(?:^|;)(?:l[\x22'\x5c]*s|c[\x22'\x5c]*p|m[\x22'\x5c]*v|r[\x22'\x5c]*m|d[\x22'\x5c]*d|d[\x22'\x5c]*u|p[\x22'\x5c]*s)[\s\x0b&\),<>\|\}]";
+
+    #[test]
+    fn word_lists_followed_by_whitespace_need_their_separators() {
+        let n = rx(SEPARATED_WORDS).unwrap();
+        assert!(n.lits.is_empty());
+        assert_eq!(bytes(&n), "\t\n\x0b\x0c\r &),<>|}");
+        let re = regex::bytes::Regex::new(SEPARATED_WORDS).unwrap();
+        for v in [&b"ls -la"[..], b"x;c'p\ty", b"MV)", b"d\\u|", b"ps}"] {
+            assert!(re.is_match(v) && n.met_by(v), "{:?}", String::from_utf8_lossy(v));
+        }
+        for v in [&b"alice.example"[..], b"ls", b"json.mfa.code", b"4f6c0d2e"] {
+            assert!(!n.met_by(v), "{:?}", String::from_utf8_lossy(v));
+        }
+    }
+
     proptest::proptest! {
         /// A match always meets the need, for patterns whose needs come from the optional-part split and the
         /// walk without common bytes: random bytes around the patterns' own words and evasion bytes.
         #[test]
         fn a_match_always_meets_the_split_need(
-            pick in 0usize..4,
+            pick in 0usize..5,
             parts in proptest::collection::vec(proptest::sample::select(vec![
                 "b", "u", "s", "y", "c", "a", "t", "'", "\"", "\\", "$", "|", "&", " ", ";", "x", "bus", "cat", "(", ")",
+                "l", "p", "m", "v", "r", "d", "\t", "\n", "\x0b", ",", "<", ">", "}", "ls", "dd",
             ]), 0..12),
         ) {
             let pats = [
@@ -703,12 +766,66 @@ mod tests {
                 r"(?i)(?:b[\x22'\x5c]*u[\x22'\x5c]*s[\x22'\x5c]*y|c[\x22'\x5c]*a[\x22'\x5c]*t[\x22'\x5c]*s|[;\|])[\s\x0b]*[a-z]+",
                 r"(?i)c[\x22'\)\x5c]*(?:(?:\|\||&&)?\$[a-z]*)?\x5c?a[\x22'\)\x5c]*(?:(?:\|\||&&)?\$[a-z]*)?\x5c?t(?:[\s&\)]|$)",
                 r"(?:^|[;&\|])\s*(?:bu?s|c\x5c?a?t)\b",
+                SEPARATED_WORDS,
             ];
             let v: Vec<u8> = parts.concat().into_bytes();
             let re = regex::bytes::Regex::new(pats[pick]).unwrap();
             if let Some(n) = rx(pats[pick]) {
                 proptest::prop_assert!(!re.is_match(&v) || n.met_by(&v), "{} on {:?}: {:?}", pats[pick], String::from_utf8_lossy(&v), n);
             }
+        }
+    }
+
+    #[test]
+    fn short_bounded_repetitions_are_written_out() {
+        // CRS 930110: `\.{2,3}` joins the class after it once written out as `..` and `.?`
+        let p = r"(?:^|[/;\x5c])\.{2,3}[/;\x5c]";
+        let n = rx(p).unwrap();
+        assert_eq!(lits(&n), ["../", "..;", "..\\"]);
+        assert!(bytes(&n).is_empty());
+        let re = regex::bytes::Regex::new(p).unwrap();
+        for v in [&b"../etc"[..], b"a/...;x", b"\\..\\", b"..;"] {
+            assert!(re.is_match(v) && n.met_by(v), "{:?}", String::from_utf8_lossy(v));
+        }
+        for v in [&b"json.client.version"[..], b"3.14.2", b"a..b", b"./"] {
+            assert!(!n.met_by(v), "{:?}", String::from_utf8_lossy(v));
+        }
+        // longer or unbounded counts are left as they are
+        assert_eq!(unroll_short_repetitions(&parse("a{1,5}")), parse("a{1,5}"));
+        assert_eq!(unroll_short_repetitions(&parse("a{2,}")), parse("a{2,}"));
+    }
+
+    /// Writing a repetition out keeps its language: the pattern and its rewrite (printed and compiled again)
+    /// accept the same whole inputs, every sequence of up to seven of the pattern's own pieces.
+    #[test]
+    fn written_out_repetitions_match_the_same_inputs() {
+        let cases: [(&str, &[&str]); 5] = [
+            (r"a{1,3}b", &["a", "b", "x"]),
+            (r"(?:ab|c){2,4}d", &["ab", "c", "d", "a"]),
+            (r"x[.,]{1,2}?y", &["x", ".", ",", "y"]),
+            (r"(?:\.|%2e){2,3}/", &[".", "%2e", "/"]),
+            (r"(?:a{1,2}b){1,2}|c{3,4}", &["a", "b", "c"]),
+        ];
+        for (p, pieces) in cases {
+            let h = parse(p);
+            let unrolled = unroll_short_repetitions(&h);
+            assert_ne!(unrolled, h, "{p}");
+            let whole = |p: String| regex::bytes::Regex::new(&format!("^(?:{p})$")).unwrap();
+            let (a, b) = (whole(h.to_string()), whole(unrolled.to_string()));
+            let mut inputs: Vec<Vec<u8>> = vec![Vec::new()];
+            let mut matched = 0;
+            for _ in 0..7 {
+                let longer: Vec<Vec<u8>> = inputs
+                    .iter()
+                    .flat_map(|v| pieces.iter().map(move |x| [v.as_slice(), x.as_bytes()].concat()))
+                    .collect();
+                for v in &longer {
+                    assert_eq!(a.is_match(v), b.is_match(v), "{p} on {:?}", String::from_utf8_lossy(v));
+                    matched += a.is_match(v) as usize;
+                }
+                inputs = longer;
+            }
+            assert!(matched > 0, "{p}: no input matched");
         }
     }
 
