@@ -86,36 +86,21 @@ impl SourceLists {
 /// body processor, response data after headers/body were added). TX, MATCHED_VAR*, persistent
 /// collections and computed scalars change under the rules and are never gated.
 pub(crate) fn phase_static(var: Var) -> bool {
-    matches!(
-        var,
-        Var::Args
-            | Var::ArgsGet
-            | Var::ArgsPost
-            | Var::ArgsNames
-            | Var::ArgsGetNames
-            | Var::ArgsPostNames
-            | Var::RequestHeaders
-            | Var::RequestHeadersNames
-            | Var::RequestCookies
-            | Var::RequestCookiesNames
-            | Var::Files
-            | Var::FilesNames
-            | Var::MultipartPartHeaders
-            | Var::Xml
-            | Var::RequestUri
-            | Var::RequestUriRaw
-            | Var::RequestFilename
-            | Var::RequestBasename
-            | Var::RequestLine
-            | Var::RequestMethod
-            | Var::RequestProtocol
-            | Var::QueryString
-            | Var::RequestBody
-            | Var::ResponseHeaders
-            | Var::ResponseHeadersNames
-            | Var::ResponseProtocol
-            | Var::ResponseBody
-    )
+    source_is_collection(var)
+        || matches!(
+            var,
+            Var::RequestUri
+                | Var::RequestUriRaw
+                | Var::RequestFilename
+                | Var::RequestBasename
+                | Var::RequestLine
+                | Var::RequestMethod
+                | Var::RequestProtocol
+                | Var::QueryString
+                | Var::RequestBody
+                | Var::ResponseProtocol
+                | Var::ResponseBody
+        )
 }
 
 /// The gate of a compiled rule, if it can have one (called once at load, after target updates).
@@ -376,8 +361,8 @@ fn batch_summary_tests(phases: &mut [Vec<Rule>]) {
 }
 
 /// Is the gate source variable `var` a collection (its members listed from one of the transaction's lists, so
-/// none when the list is empty), not a scalar (always one member, its value)? Every `phase_static` variable is
-/// one or the other.
+/// none when the list is empty), not a scalar (always one member, its value)? The `phase_static` variables are
+/// these collections and the scalars it lists.
 fn source_is_collection(var: Var) -> bool {
     matches!(
         var,
