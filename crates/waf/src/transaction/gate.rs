@@ -444,7 +444,8 @@ pub(crate) fn empty_closes(
             if !closes {
                 continue;
             }
-            let mut need = 0u64;
+            // the group's mask; none when one of its sources is past the 64th
+            let mut need = Some(0u64);
             for s in &g.sources {
                 let k = match c.sources.iter().position(|x| x == s) {
                     Some(k) => k,
@@ -453,11 +454,9 @@ pub(crate) fn empty_closes(
                         c.sources.len() - 1
                     }
                 };
-                need |= 1u64.checked_shl(k as u32).unwrap_or(0);
+                need = need.and_then(|m| Some(m | 1u64.checked_shl(k as u32)?));
             }
-            if g.sources.iter().any(|s| c.sources.iter().position(|x| x == s).is_none_or(|k| k >= 64)) {
-                continue;
-            }
+            let Some(need) = need else { continue };
             let k = match c.groups.iter().position(|(m, _)| *m == need) {
                 Some(k) => k,
                 None => {
