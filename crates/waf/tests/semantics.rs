@@ -561,3 +561,26 @@ SecRule TX:n "@eq 0" "id:3,phase:1,pass,log"
     let (_, mut tx) = get(&on, "/a?f=..%252F..%252FETC%252Fpasswd", &[]);
     assert_eq!(tx.matches().first().map(|m| m.data.as_str()), Some("../../etc|../../etc/passwd"));
 }
+
+/// `ctl:ruleRemoveTargetByTag` with the tag's rules looked up when the rule set is built (`TargetsByTag`):
+/// the tag is matched without regard to case, the rules bearing it are in neither id nor load order and one
+/// bears it twice; each loses the target, the others keep it. Mutants: the resolved ids left unsorted (rule
+/// 300 keeps `ARGS:a`), or the tag looked up as written (no rule loses it).
+#[test]
+fn ctl_remove_target_by_tag_resolved_at_load() {
+    let e = engine(
+        r#"
+SecAction "id:10,phase:1,pass,nolog,ctl:ruleRemoveTargetByTag=Perf-Tag;ARGS:a"
+SecRule ARGS "@contains attack" "id:300,phase:2,pass,log,tag:'perf-tag'"
+SecRule ARGS "@contains attack" "id:100,phase:2,pass,log,tag:'PERF-TAG',tag:'perf-tag'"
+SecRule ARGS "@contains attack" "id:200,phase:2,pass,log,tag:'Perf-Tag'"
+SecRule ARGS "@contains attack" "id:150,phase:2,pass,log,tag:'other'"
+"#,
+    );
+    let (_, mut tx) = get(&e, "/?a=attack", &[]);
+    assert_eq!(ids(&mut tx), vec![150]);
+    let (_, mut tx) = get(&e, "/?b=attack", &[]);
+    assert_eq!(ids(&mut tx), vec![300, 100, 200, 150]);
+    let (_, mut tx) = get(&e, "/?a=attack&b=attack", &[]);
+    assert_eq!(ids(&mut tx), vec![300, 100, 200, 150]);
+}
