@@ -561,3 +561,60 @@ SecRule TX:n "@eq 0" "id:3,phase:1,pass,log"
     let (_, mut tx) = get(&on, "/a?f=..%252F..%252FETC%252Fpasswd", &[]);
     assert_eq!(tx.matches().first().map(|m| m.data.as_str()), Some("../../etc|../../etc/passwd"));
 }
+
+/// The capture buffers are kept across matches and transactions (`Captures`): a shorter match after a longer
+/// one, with fewer groups, leaves exactly its own groups in `TX:0..` (the groups it does not set keep what
+/// `TX` held), value after value of one link (as CRS 920450 captures each header name) and in the next
+/// transaction of the pool. Mutants: a group's buffer appended to instead of replaced, or `clear` leaving the
+/// previous groups counted.
+#[test]
+fn shorter_captures_replace_longer_ones() {
+    let e = engine(
+        r#"
+SecRule ARGS:x "@rx ^(a+)(b+)(c+)$" "id:1,phase:1,pass,log,capture,setvar:'tx.first=%{tx.0}|%{tx.1}|%{tx.2}|%{tx.3}'"
+SecRule ARGS:y "@rx ^(z+)$" "id:2,phase:1,pass,log,capture,setvar:'tx.second=%{tx.0}|%{tx.1}|%{tx.2}'"
+SecRule ARGS_NAMES "@rx ^.*$" "id:3,phase:1,pass,nolog,capture,t:lowercase,setvar:'tx.name_%{tx.0}=/%{tx.0}/'"
+"#,
+    );
+    let tx_of = |uri: &str| {
+        let (_, tx) = get(&e, uri, &[]);
+        tx.tx_members()
+            .into_iter()
+            .map(|(k, v)| format!("{}={}", String::from_utf8_lossy(&k), String::from_utf8_lossy(&v)))
+            .collect::<Vec<_>>()
+    };
+    for _ in 0..2 {
+        let got = tx_of("/?x=aabbbc&y=zz&Longer_Name=1&s=2");
+        for want in ["first=aabbbc|aa|bbb|c", "second=zz|zz|bbb", "name_longer_name=/longer_name/", "name_s=/s/", "0=s"]
+        {
+            assert!(got.iter().any(|m| m == want), "{want} not in {got:?}");
+        }
+        let got = tx_of("/?y=z&q=1");
+        for want in ["second=z|z|", "name_q=/q/", "name_y=/y/"] {
+            assert!(got.iter().any(|m| m == want), "{want} not in {got:?}");
+        }
+    }
+}
+
+/// `ctl:ruleRemoveTargetByTag` with the tag's rules looked up when the rule set is built (`TargetsByTag`):
+/// the tag is matched without regard to case, the rules bearing it are in neither id nor load order and one
+/// bears it twice; each loses the target, the others keep it. Mutants: the resolved ids left unsorted (rule
+/// 300 keeps `ARGS:a`), or the tag looked up as written (no rule loses it).
+#[test]
+fn ctl_remove_target_by_tag_resolved_at_load() {
+    let e = engine(
+        r#"
+SecAction "id:10,phase:1,pass,nolog,ctl:ruleRemoveTargetByTag=Perf-Tag;ARGS:a"
+SecRule ARGS "@contains attack" "id:300,phase:2,pass,log,tag:'perf-tag'"
+SecRule ARGS "@contains attack" "id:100,phase:2,pass,log,tag:'PERF-TAG',tag:'perf-tag'"
+SecRule ARGS "@contains attack" "id:200,phase:2,pass,log,tag:'Perf-Tag'"
+SecRule ARGS "@contains attack" "id:150,phase:2,pass,log,tag:'other'"
+"#,
+    );
+    let (_, mut tx) = get(&e, "/?a=attack", &[]);
+    assert_eq!(ids(&mut tx), vec![150]);
+    let (_, mut tx) = get(&e, "/?b=attack", &[]);
+    assert_eq!(ids(&mut tx), vec![300, 100, 200, 150]);
+    let (_, mut tx) = get(&e, "/?a=attack&b=attack", &[]);
+    assert_eq!(ids(&mut tx), vec![300, 100, 200, 150]);
+}

@@ -1,6 +1,7 @@
 //! `ctl:name=value`: per-transaction configuration changes (rule removal, engine mode, body processor).
 
 use crate::variables::{parse_targets, Target};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EngineMode {
@@ -44,6 +45,29 @@ pub fn in_ranges(r: &[(u32, u32)], id: u32) -> bool {
     r.iter().any(|(a, b)| *a <= id && id <= *b)
 }
 
+/// `ctl:ruleRemoveTargetByTag=tag;TARGETS`. CRS's 941010 runs it on nearly every request, so what does not
+/// depend on the request is done once: the rules bearing the tag are looked up when the rule set is built
+/// ([`TargetsByTag::resolve`]), not by lowercasing and hashing the tag per run, and their ids are kept sorted
+/// and without repeats, as `TargetRemovals` keeps a `ctl`'s ids; the targets are shared, not cloned per run.
+#[derive(Debug, Clone)]
+pub struct TargetsByTag {
+    pub tag: String,
+    pub targets: Arc<[Target]>,
+    /// The ids of the rules tagged `tag` in the rule set that holds this `ctl`, sorted and without repeats;
+    /// `None` until the rule set is built (the tag is then looked up when the `ctl` runs).
+    pub ids: Option<Arc<[u32]>>,
+}
+
+impl TargetsByTag {
+    /// Sets [`Self::ids`] from the rule set's tag index (keys lowercase, ids in load order).
+    pub fn resolve(&mut self, tag_index: &std::collections::HashMap<String, Vec<u32>>) {
+        let mut ids = tag_index.get(&self.tag.to_ascii_lowercase()).cloned().unwrap_or_default();
+        ids.sort_unstable();
+        ids.dedup();
+        self.ids = Some(ids.into());
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Ctl {
     RuleEngine(EngineMode),
@@ -51,7 +75,7 @@ pub enum Ctl {
     RuleRemoveByTag(String),
     RuleRemoveByMsg(String),
     RuleRemoveTargetById(IdRanges, Vec<Target>),
-    RuleRemoveTargetByTag(String, Vec<Target>),
+    RuleRemoveTargetByTag(TargetsByTag),
     RuleRemoveTargetByMsg(String, Vec<Target>),
     RequestBodyProcessor(String),
     ForceRequestBodyVariable(bool),
@@ -89,7 +113,7 @@ impl Ctl {
             }
             "ruleremovetargetbytag" => {
                 let (tag, t) = targets(val)?;
-                Ctl::RuleRemoveTargetByTag(tag, t)
+                Ctl::RuleRemoveTargetByTag(TargetsByTag { tag, targets: t.into(), ids: None })
             }
             "ruleremovetargetbymsg" => {
                 let (msg, t) = targets(val)?;
@@ -116,10 +140,41 @@ mod tests {
     fn parses() {
         assert!(matches!(Ctl::parse("ruleRemoveById=1-999999"), Ok(Ctl::RuleRemoveById(r)) if r == vec![(1, 999999)]));
         assert!(
-            matches!(Ctl::parse("ruleRemoveTargetByTag=xss-perf-disable;REQUEST_FILENAME"), Ok(Ctl::RuleRemoveTargetByTag(t, v)) if t == "xss-perf-disable" && v.len() == 1)
+            matches!(Ctl::parse("ruleRemoveTargetByTag=xss-perf-disable;REQUEST_FILENAME"), Ok(Ctl::RuleRemoveTargetByTag(b)) if b.tag == "xss-perf-disable" && b.targets.len() == 1 && b.ids.is_none())
         );
         assert!(matches!(Ctl::parse("ruleEngine=DetectionOnly"), Ok(Ctl::RuleEngine(EngineMode::DetectionOnly))));
         assert!(Ctl::parse("nope=1").is_err());
         assert!(Ctl::parse("ruleEngine=maybe").is_err());
+    }
+
+    /// A rule set's `ctl:ruleRemoveTargetByTag` holds, once built, the ids of the rules bearing its tag in any
+    /// letter case, sorted and each once (`TargetsByTag::resolve`); an unknown tag resolves to none. Mutants:
+    /// the resolution not run when the rule set is built, the ids left unsorted or repeated, the tag matched as
+    /// written.
+    #[test]
+    fn by_tag_resolved_when_the_rule_set_is_built() {
+        let rules = r#"
+SecAction "id:10,phase:1,pass,nolog,ctl:ruleRemoveTargetByTag=Perf-Tag;ARGS:a,ctl:ruleRemoveTargetByTag=none;ARGS"
+SecRule ARGS "@contains attack" "id:300,phase:2,pass,log,tag:'perf-tag'"
+SecRule ARGS "@contains attack" "id:100,phase:2,pass,log,tag:'PERF-TAG',tag:'perf-tag'"
+SecRule ARGS "@contains attack" "id:200,phase:1,pass,log,tag:'Perf-Tag'"
+SecRule ARGS "@contains attack" "id:150,phase:2,pass,log,tag:'other'"
+"#;
+        let e = crate::Engine::from_str(rules, "t.conf").unwrap();
+        let resolved: Vec<Option<Vec<u32>>> = e
+            .rules
+            .phases
+            .iter()
+            .flatten()
+            .flat_map(|r| &r.links)
+            .flat_map(|l| &l.actions)
+            .filter_map(|a| match a {
+                crate::actions::Action::Ctl(Ctl::RuleRemoveTargetByTag(b)) => {
+                    Some(b.ids.as_deref().map(<[u32]>::to_vec))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(resolved, vec![Some(vec![100, 200, 300]), Some(vec![])]);
     }
 }

@@ -9,7 +9,7 @@ use crate::variables::Var;
 pub mod ctl;
 pub mod setvar;
 
-pub use ctl::{Ctl, EngineMode};
+pub use ctl::{Ctl, EngineMode, TargetsByTag};
 pub use setvar::{SetOp, SetVar};
 
 /// How `allow` ends processing.

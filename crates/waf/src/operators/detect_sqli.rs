@@ -47,7 +47,7 @@ mod tests {
         let o = op("detectsqli", "");
         let mut caps = Captures::default();
         assert!(o.eval(b"-1' OR '1'='1", &mut OpCtx { env: &NoEnv, captures: Some(&mut caps) }));
-        assert_eq!(caps.groups, vec![b"s&sos".to_vec()]);
+        assert_eq!(caps.groups(), [b"s&sos".to_vec()]);
         assert!(!m(o.as_ref(), b"O'Reilly books"));
         assert!(!m(o.as_ref(), b""));
     }

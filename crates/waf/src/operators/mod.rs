@@ -39,20 +39,41 @@ mod within;
 
 pub(crate) use numeric::atoi as numeric_atoi;
 
-/// Capture groups (`TX:0`..`TX:9`) collected when the rule has `capture`.
+/// Capture groups (`TX:0`..`TX:9`) collected when the rule has `capture`. The groups' buffers outlive
+/// [`Captures::clear`] (and the transaction: the pool keeps them), so a capturing link run once per value
+/// (CRS 920450, once per request header) copies each group into a buffer it already has instead of
+/// allocating one per group and freeing it at the next `clear`.
 #[derive(Debug, Default, Clone)]
 pub struct Captures {
-    pub groups: Vec<Vec<u8>>,
+    /// The groups' buffers; the first `len` hold the current groups, the rest are kept for reuse.
+    bufs: Vec<Vec<u8>>,
+    len: usize,
 }
 
 impl Captures {
     pub fn clear(&mut self) {
-        self.groups.clear();
+        self.len = 0;
     }
     pub fn push(&mut self, v: &[u8]) {
-        if self.groups.len() < 10 {
-            self.groups.push(v.to_vec());
+        if self.len >= 10 {
+            return;
         }
+        match self.bufs.get_mut(self.len) {
+            Some(b) => {
+                b.clear();
+                b.extend_from_slice(v);
+            }
+            None => self.bufs.push(v.to_vec()),
+        }
+        self.len += 1;
+    }
+    /// The current groups (0 = the whole match).
+    pub fn groups(&self) -> &[Vec<u8>] {
+        &self.bufs[..self.len]
+    }
+    /// The bytes the kept buffers hold room for (the pool drops captures that grew large).
+    pub(crate) fn capacity_bytes(&self) -> usize {
+        self.bufs.iter().map(Vec::capacity).sum()
     }
 }
 

@@ -114,7 +114,7 @@ mod tests {
                 let (mut a, mut b) = (Captures::default(), Captures::default());
                 let hit = op.eval(input, &mut OpCtx { env: &NoEnv, captures: Some(&mut a) });
                 let want = match_regex(&re, input, &mut OpCtx { env: &NoEnv, captures: Some(&mut b) });
-                assert_eq!((hit, &a.groups), (want, &b.groups), "{pat} on {input:?}");
+                assert_eq!((hit, a.groups()), (want, b.groups()), "{pat} on {input:?}");
                 assert!(op.eval(input, &mut OpCtx { env: &NoEnv, captures: None }));
             }
         }

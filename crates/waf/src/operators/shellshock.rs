@@ -122,7 +122,7 @@ mod tests {
             let (mut c1, mut c2) = (Captures::default(), Captures::default());
             let r1 = ours.eval(v, &mut OpCtx { env: &env, captures: Some(&mut c1) });
             let r2 = rx.eval(&d, &mut OpCtx { env: &env, captures: Some(&mut c2) });
-            assert_eq!((r1, c1.groups), (r2, c2.groups), "{:?}", String::from_utf8_lossy(v));
+            assert_eq!((r1, c1.groups()), (r2, c2.groups()), "{:?}", String::from_utf8_lossy(v));
         };
         for v in [&b"() { :; }; /bin/id"[..], b" ( ) {", b"\t()\n{x", "\u{a0}(){".as_bytes(), b"(){", b"x() {", b""] {
             check(v);

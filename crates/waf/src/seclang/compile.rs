@@ -683,6 +683,12 @@ impl Compiler {
             }
         }
         ids.sort_unstable();
+        // what a `ctl` selecting rules by tag selects does not depend on the request (`TargetsByTag`)
+        for a in phases.iter_mut().flatten().flat_map(|r| r.links.iter_mut()).flat_map(|l| l.actions.iter_mut()) {
+            if let actions::Action::Ctl(actions::Ctl::RuleRemoveTargetByTag(b)) = a {
+                b.resolve(&tag_index);
+            }
+        }
         let reads_file_content = phases
             .iter()
             .flatten()

@@ -33,7 +33,7 @@ pub(crate) struct TargetRemovals {
     /// The ids of every `ctl`, each `ctl`'s run sorted and without repeats (`ctls` holds the runs' ends).
     ids: Vec<u32>,
     /// Per `ctl`, in the order they ran: the end of its run in `ids` and the targets it removed.
-    ctls: Vec<(u32, Vec<Target>)>,
+    ctls: Vec<(u32, std::sync::Arc<[Target]>)>,
     /// The least and greatest id of all runs (meaningful once `ctls` holds one): most rules asked about lie
     /// outside (941010's ids are 941xxx; the score rules asked after it are 949xxx and beyond), and are
     /// answered without a search.
@@ -52,7 +52,7 @@ impl TargetRemovals {
         self.ctls.iter().map(move |(end, t)| {
             let run = self.ids.get(start..*end as usize).unwrap_or(&[]);
             start = *end as usize;
-            (run, t.as_slice())
+            (run, &t[..])
         })
     }
 
@@ -111,9 +111,26 @@ impl TargetRemovals {
             }
         }
         self.ids.truncate(start + n);
-        let (first, last) = (self.ids[start], self.ids[start + n - 1]);
+        self.close_run(start, targets.into());
+    }
+
+    /// [`Self::add`] for ids already sorted and without repeats (a `ctl` resolved at load,
+    /// `TargetsByTag::ids`): no sort, and the targets shared instead of copied.
+    pub(crate) fn add_sorted(&mut self, ids: &[u32], targets: &std::sync::Arc<[Target]>) {
+        debug_assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        if ids.is_empty() {
+            return;
+        }
+        let start = self.ids.len();
+        self.ids.extend_from_slice(ids);
+        self.close_run(start, std::sync::Arc::clone(targets));
+    }
+
+    /// Ends the run of ids from `start` (not empty, sorted, no repeats) as a `ctl` removing `targets`.
+    fn close_run(&mut self, start: usize, targets: std::sync::Arc<[Target]>) {
+        let (first, last) = (self.ids[start], self.ids[self.ids.len() - 1]);
         (self.lo, self.hi) = if self.ctls.is_empty() { (first, last) } else { (self.lo.min(first), self.hi.max(last)) };
-        self.ctls.push((self.ids.len() as u32, targets.to_vec()));
+        self.ctls.push((self.ids.len() as u32, targets));
     }
 }
 

@@ -444,7 +444,7 @@ impl Transaction {
         };
         if raw && !link.negated {
             const KEYS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
-            for (i, g) in c.groups.iter().enumerate() {
+            for (i, g) in c.groups().iter().enumerate() {
                 match KEYS.get(i) {
                     Some(k) => self.tx_set(k, g),
                     None => self.tx_set(&i.to_string(), g),

@@ -162,12 +162,16 @@ impl Transaction {
                 let engine = std::sync::Arc::clone(&self.engine);
                 self.excl.targets.add(engine.rules.ids_in(r), t);
             }
-            Ctl::RuleRemoveTargetByTag(tag, t) => {
-                let engine = std::sync::Arc::clone(&self.engine);
-                if let Some(ids) = engine.rules.tag_index.get(&tag.to_ascii_lowercase()) {
-                    self.excl.targets.add(ids.iter().copied(), t);
+            Ctl::RuleRemoveTargetByTag(b) => match &b.ids {
+                // resolved when the rule set was built (`TargetsByTag::resolve`): sorted, no repeats
+                Some(ids) => self.excl.targets.add_sorted(ids, &b.targets),
+                None => {
+                    let engine = std::sync::Arc::clone(&self.engine);
+                    if let Some(ids) = engine.rules.tag_index.get(&b.tag.to_ascii_lowercase()) {
+                        self.excl.targets.add(ids.iter().copied(), &b.targets);
+                    }
                 }
-            }
+            },
             Ctl::RuleRemoveTargetByMsg(m, t) => {
                 let engine = std::sync::Arc::clone(&self.engine);
                 if let Some(ids) = engine.rules.msg_index.get(m) {

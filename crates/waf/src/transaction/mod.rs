@@ -344,7 +344,7 @@ impl Transaction {
             matched_count: 0,
             expand_buf: b.expand_buf,
             setvar_key: b.setvar_key,
-            captures: Captures::default(),
+            captures: b.captures,
             highest_severity: 255,
             current_rule: None,
             fold_ok: false,

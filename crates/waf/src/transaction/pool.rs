@@ -63,6 +63,7 @@ pub(crate) struct Buffers {
     pub matched_vars: Vec<(String, Vec<u8>)>,
     pub expand_buf: Vec<u8>,
     pub setvar_key: String,
+    pub captures: crate::operators::Captures,
 }
 
 impl Buffers {
@@ -110,6 +111,7 @@ impl Buffers {
             matched_vars,
             expand_buf,
             setvar_key,
+            captures,
         } = self;
         let small = arena.capacity() <= MAX_BYTES
             && cache_buf.capacity() <= MAX_BYTES
@@ -138,9 +140,10 @@ impl Buffers {
             && families.capacity() <= MAX_ENTRIES;
         let strings =
             [matched_var.capacity(), matched_var_name.capacity(), expand_buf.capacity(), setvar_key.capacity()];
-        if !small || strings.iter().any(|c| *c > MAX_BYTES) {
+        if !small || strings.iter().any(|c| *c > MAX_BYTES) || captures.capacity_bytes() > MAX_BYTES {
             return false;
         }
+        captures.clear();
         expand_buf.clear();
         setvar_key.clear();
         matched_vars.truncate(MAX_MATCHED_SLOTS);
@@ -242,6 +245,7 @@ impl Drop for Transaction {
             matched_vars: std::mem::take(&mut self.matched_vars),
             expand_buf: std::mem::take(&mut self.expand_buf),
             setvar_key: std::mem::take(&mut self.setvar_key),
+            captures: std::mem::take(&mut self.captures),
         };
         self.engine.pool.put(b);
     }
