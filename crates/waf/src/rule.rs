@@ -21,12 +21,21 @@ pub struct TransformChain {
     /// Bytes without which the chain changes a value at most in letter case (`transforms::triggers`);
     /// `None` when a step rewrites every value.
     pub triggers: Option<[u64; 4]>,
+    /// The first `base64Decode` step after which every step never lengthens its input
+    /// (`Transform::never_lengthens`): every form from it on is at most as long as that step's output
+    /// (`transforms::base64_decoded_len` of its input), so an operator that needs a longer input need not
+    /// see them (`Transaction::multi_forms_for`).
+    pub base64_cut: Option<usize>,
 }
 
 impl TransformChain {
     pub fn new(names: Vec<String>, steps: Vec<transforms::Transform>) -> TransformChain {
         let triggers = if steps.is_empty() { None } else { transforms::triggers::chain_triggers(&steps) };
-        TransformChain { names, steps, prefix: None, triggers }
+        let base64_cut = steps
+            .iter()
+            .position(|s| s.name == "base64Decode")
+            .filter(|b| steps.iter().skip(b + 1).all(transforms::Transform::never_lengthens));
+        TransformChain { names, steps, prefix: None, triggers, base64_cut }
     }
 
     /// Does the chain leave a value holding the bytes `present` as it is, up to ASCII letter case?

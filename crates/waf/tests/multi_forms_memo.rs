@@ -29,19 +29,6 @@ fn agree(all: &Arc<Engine>, alone: &[Arc<Engine>], uri: &str) -> Vec<usize> {
     agree_with_each_alone(all, alone, uri, &[], &VARS)
 }
 
-fn base64(s: &[u8]) -> String {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in s.chunks(3) {
-        let b = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..4 {
-            out.push(if i <= c.len() { A[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
-        }
-    }
-    out
-}
-
 /// The values: base64 of strings whose decodings the rules tell apart, whole or with whitespace inserted
 /// (which only rule 1's chain removes), URL-encoded for the query string.
 fn values() -> Vec<String> {

@@ -105,6 +105,13 @@ pub trait Operator: Send + Sync + std::fmt::Debug {
     fn may_match(&self, _input: &[u8]) -> bool {
         true
     }
+
+    /// A length below which [`Self::may_match`] is `false` whatever the input's bytes (the engine then need
+    /// not even compute inputs it can prove are shorter: the `multiMatch` forms after a `base64Decode`).
+    /// Default: 0, no such length.
+    fn min_match_len(&self) -> usize {
+        0
+    }
 }
 
 /// What a factory may need besides the parameter.

@@ -69,6 +69,13 @@ impl Operator for RxOp {
         }
     }
 
+    fn min_match_len(&self) -> usize {
+        match &self.0 {
+            Rx::Static(_, Some(t)) => t.min_len(),
+            _ => 0,
+        }
+    }
+
     fn eval(&self, input: &[u8], ctx: &mut OpCtx<'_>) -> bool {
         match &self.0 {
             Rx::Static(re, _) => match_regex(re, input, ctx),

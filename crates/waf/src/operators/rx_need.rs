@@ -56,6 +56,11 @@ impl NeedBytes {
         NeedBytes { table, few, min_len }
     }
 
+    /// The length below which [`Self::may_match`] is always `false` (`Operator::min_match_len`).
+    pub(crate) fn min_len(&self) -> usize {
+        self.min_len
+    }
+
     /// May the regex match `input`? `false` proves it cannot.
     #[inline]
     pub(crate) fn may_match(&self, input: &[u8]) -> bool {

@@ -80,15 +80,36 @@ pub(crate) struct Families {
 }
 
 /// Where the `multiMatch` forms of one (value, chain) are in [`MultiForms::spans`].
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct FormList {
     at: u32,
     pub(crate) len: u32,
+    /// Every step's forms are listed; `false`: only those made before the chain's `base64_cut`
+    /// ([`Transaction::multi_forms_for`]).
+    complete: bool,
+    /// How many of the forms were made before the chain's `base64_cut` (`u32::MAX`: not known).
+    head: u32,
+    /// The length of the cut's `base64Decode` output, which bounds every later form (`u32::MAX`: not known).
+    decoded: u32,
+}
+
+impl Default for FormList {
+    fn default() -> Self {
+        FormList { at: 0, len: 0, complete: true, head: u32::MAX, decoded: u32::MAX }
+    }
 }
 
 impl FormList {
     fn range(&self) -> std::ops::Range<usize> {
         self.at as usize..(self.at + self.len) as usize
+    }
+
+    /// The list, or when `cut` its forms made before the chain's `base64_cut`.
+    fn before_cut_if(self, cut: bool) -> FormList {
+        match cut {
+            true => FormList { len: self.len.min(self.head), ..self },
+            false => self,
+        }
     }
 }
 
@@ -173,7 +194,7 @@ impl MultiForms {
     fn push(&mut self, forms: &[Span]) -> FormList {
         let at = self.spans.len() as u32;
         self.spans.extend_from_slice(forms);
-        FormList { at, len: forms.len() as u32 }
+        FormList { at, len: forms.len() as u32, ..FormList::default() }
     }
 }
 
@@ -334,34 +355,130 @@ impl Transaction {
     /// steps are pure, so the prefix's forms are the first forms of the longer chain. Computing a chain from
     /// scratch records its prefix's forms on the way, for the shorter chain's rules.
     pub(crate) fn multi_forms(&mut self, span: Span, chain: &TransformChain, chain_id: ChainId) -> FormList {
+        self.multi_forms_for(span, chain, chain_id, 0)
+    }
+
+    /// [`Self::multi_forms`] for an operator whose `may_match` is `false` on every input shorter than
+    /// `min_len` (`Operator::min_match_len`; 0: every form): the same list, or its first forms only, those
+    /// made before the chain's `base64_cut`, when every later form is provably shorter than `min_len`. Those
+    /// later forms are then not computed (CRS 934100/934160 decode every parameter: most values are short
+    /// names and words whose base64 "decoding" is two or three bytes of binary, and the regexes need at least
+    /// four).
+    ///
+    /// Why this is exact: let `x` be the input of the `base64Decode` step at the cut (the last form before
+    /// it, or the value). Its output is `transforms::base64_decoded_len(x)` bytes long, computed without
+    /// decoding (⌊6n/8⌋ for the `n` alphabet characters before the decoder stops; it equals `x` only when
+    /// `x` is empty, so the current form after the step is that output either way). Every later step never
+    /// lengthens its input (`Transform::never_lengthens`, the cut's condition), so no later form is longer.
+    /// When that length is below `min_len`, `may_match` refuses each of those forms: the operator cannot
+    /// match them, and since they come after the forms made before the cut, the first matching form (the
+    /// operator runs on the forms in order and stops at a match) and so `MATCHED_VAR` are the same. The
+    /// caller passes 0 for a negated link (a refused form would be a negated match).
+    ///
+    /// The index keeps one entry per (value, chain): complete, or the forms before the cut when a caller
+    /// stopped there; a later caller that needs the rest continues from them at the cut.
+    pub(crate) fn multi_forms_for(
+        &mut self,
+        span: Span,
+        chain: &TransformChain,
+        chain_id: ChainId,
+        min_len: usize,
+    ) -> FormList {
         let forms = &mut self.families.forms;
-        if let Some(l) = forms.get(span, chain_id) {
-            self.stats.transform_cache_hits += chain.steps.len() as u32;
-            return l;
-        }
         let mut list = std::mem::take(&mut forms.scratch);
         list.clear();
         // (the first step to run, and whether the prefix's forms must be recorded when it is reached)
         let mut from = 0;
         let mut record_prefix = None;
-        if let Some((pid, k)) = chain.prefix {
-            match forms.get(span, pid) {
-                Some(pl) => {
-                    list.extend_from_slice(forms.spans.get(pl.range()).unwrap_or(&[]));
-                    from = k;
-                    self.stats.transform_cache_hits += k as u32;
+        // the base64Decode step's output length, when the cut is reached
+        let mut decoded = u32::MAX;
+        match forms.get(span, chain_id) {
+            Some(l) if l.complete => {
+                forms.scratch = list;
+                self.stats.transform_cache_hits += chain.steps.len() as u32;
+                return l.before_cut_if((l.decoded as usize) < min_len);
+            }
+            Some(l) => {
+                // the forms before the cut, recorded by a caller that stopped there
+                let cut = chain.base64_cut.unwrap_or(0);
+                self.stats.transform_cache_hits += cut as u32;
+                if (l.decoded as usize) < min_len {
+                    forms.scratch = list;
+                    return l;
                 }
-                None => record_prefix = Some((pid, k)),
+                list.extend_from_slice(forms.spans.get(l.range()).unwrap_or(&[]));
+                from = cut;
+                decoded = l.decoded;
+            }
+            None => {
+                if let Some((pid, k)) = chain.prefix {
+                    match forms.get(span, pid).filter(|pl| pl.complete) {
+                        Some(pl) => {
+                            list.extend_from_slice(forms.spans.get(pl.range()).unwrap_or(&[]));
+                            from = k;
+                            self.stats.transform_cache_hits += k as u32;
+                        }
+                        None => record_prefix = Some((pid, k)),
+                    }
+                }
             }
         }
         // the bytes other than letters of the current form while they are known: the value's own until a step
         // changes more than letter case
         let mut known = if list.is_empty() { self.raw_bytes_present(span) } else { None };
-        for (k, step) in chain.steps.iter().enumerate().skip(from) {
-            if let Some((pid, _)) = record_prefix.filter(|(_, pk)| *pk == k) {
+        let cut = chain.base64_cut.filter(|b| *b >= from && decoded == u32::MAX);
+        if let Some(b) = cut {
+            self.run_form_steps(span, chain, &mut list, from..b, &mut known, &mut record_prefix);
+            if let Some((pid, _)) = record_prefix.filter(|(_, pk)| *pk == b) {
+                // (the next call's first step would record it; it may not come)
                 let l = self.families.forms.push(&list);
                 self.families.forms.insert(span, pid, l);
                 record_prefix = None;
+            }
+            let x = match list.last() {
+                Some(s) => self.cache_buf.get(s.start as usize..(s.start + s.len) as usize),
+                None => self.arena.get(span.start as usize..(span.start + span.len) as usize),
+            };
+            decoded = crate::transforms::base64_decoded_len(x.unwrap_or(b"")).min(u32::MAX as usize - 1) as u32;
+            let head = list.len() as u32;
+            if (decoded as usize) < min_len {
+                let mut l = self.families.forms.push(&list);
+                (l.complete, l.decoded, l.head) = (false, decoded, head);
+                self.families.forms.insert(span, chain_id, l);
+                self.families.forms.scratch = list;
+                return l;
+            }
+            from = b;
+        }
+        let head = match chain.base64_cut {
+            Some(b) if from == b => list.len() as u32,
+            _ => u32::MAX,
+        };
+        self.run_form_steps(span, chain, &mut list, from..chain.steps.len(), &mut known, &mut record_prefix);
+        let mut l = self.families.forms.push(&list);
+        (l.complete, l.decoded, l.head) = (true, decoded, head);
+        self.families.forms.insert(span, chain_id, l);
+        self.families.forms.scratch = list;
+        l.before_cut_if((decoded as usize) < min_len)
+    }
+
+    /// Runs `chain`'s steps `steps` for the arena value `span`, appending each form a step changes to `list`
+    /// (its last form, or the value, is the current one), and records the prefix's forms when its length is
+    /// reached ([`Self::multi_forms_for`]).
+    fn run_form_steps(
+        &mut self,
+        span: Span,
+        chain: &TransformChain,
+        list: &mut Vec<Span>,
+        steps: std::ops::Range<usize>,
+        known: &mut Option<[u64; 4]>,
+        record_prefix: &mut Option<(ChainId, usize)>,
+    ) {
+        for (k, step) in chain.steps.iter().enumerate().take(steps.end).skip(steps.start) {
+            if let Some((pid, _)) = record_prefix.filter(|(_, pk)| *pk == k) {
+                let l = self.families.forms.push(list);
+                self.families.forms.insert(span, pid, l);
+                *record_prefix = None;
             }
             if known.is_some_and(|p| step.is_identity_on(&p)) {
                 // it would hand the value back borrowed and whole, adding no form (`Transform::is_identity_on`)
@@ -390,15 +507,11 @@ impl Transaction {
             };
             if changed {
                 if !known.is_some_and(|p| step.keeps_up_to_case(&p)) {
-                    known = None;
+                    *known = None;
                 }
                 list.push(Span { start: start as u32, len: (self.cache_buf.len() - start) as u32 });
             }
         }
-        let l = self.families.forms.push(&list);
-        self.families.forms.insert(span, chain_id, l);
-        self.families.forms.scratch = list;
-        l
     }
 
     /// Form `i` of a list from [`Self::multi_forms`] (`None` past its end).

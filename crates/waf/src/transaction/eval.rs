@@ -662,7 +662,13 @@ impl Transaction {
         }
         match item.value {
             Val::Arena(span) => {
-                let forms = self.multi_forms(span, chain, link.transforms);
+                // the forms the operator may match: none it provably refuses for their length after a
+                // `base64Decode` (`multi_forms_for`; a negated link matches where the operator refuses)
+                let min_len = match link.negated || !self.engine.rx_prefilter {
+                    true => 0,
+                    false => link.op.min_match_len(),
+                };
+                let forms = self.multi_forms_for(span, chain, link.transforms, min_len);
                 for i in 0..forms.len as usize {
                     let Some(s) = self.multi_form_at(forms, i) else { break };
                     let tv = TVal::Cache(s);

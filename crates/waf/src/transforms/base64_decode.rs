@@ -79,6 +79,23 @@ pub(crate) fn base64_decode_into(input: &[u8], out: &mut Vec<u8>) -> bool {
     true
 }
 
+/// The length of `base64Decode(input)`, without decoding: the alphabet characters before the first byte
+/// that is neither one of them nor `\r`/`\n` (where [`decode_into`] stops) are `n` sextets, and every four
+/// make three bytes, a trailing two one byte, a trailing three two (a lone sextet is dropped): ⌊6n/8⌋.
+pub fn decoded_len(input: &[u8]) -> usize {
+    let mut n = 0usize;
+    for &b in input {
+        if b == b'\r' || b == b'\n' {
+            continue;
+        }
+        if DECODE[b as usize] == INVALID {
+            break;
+        }
+        n += 1;
+    }
+    n * 3 / 4
+}
+
 fn decode_into(input: &[u8], dec: &mut Sextets) {
     for &b in input {
         if b == b'\r' || b == b'\n' {

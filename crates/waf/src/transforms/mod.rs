@@ -133,6 +133,27 @@ impl Transform {
         !self.changes_case && self.keeps_up_to_case(present)
     }
 
+    /// Is the step's output never longer than its input, whatever the input? (Declared by name for the steps
+    /// that only drop bytes or turn an escape into at most as many bytes as the escape's text; the test
+    /// `never_lengthening_steps_never_lengthen` runs each on random and escape-heavy inputs.) The engine
+    /// bounds every form after a `base64Decode` by the decoded length through such steps
+    /// ([`base64_decoded_len`]).
+    #[inline]
+    pub fn never_lengthens(&self) -> bool {
+        matches!(
+            self.name,
+            "base64Decode"
+                | "urlDecode"
+                | "urlDecodeUni"
+                | "jsDecode"
+                | "removeWhitespace"
+                | "compressWhitespace"
+                | "removeNulls"
+                | "replaceComments"
+                | "lowercase"
+        )
+    }
+
     /// Does the step leave a value whose bytes other than letters are `present` equal up to letter case (so
     /// its bytes other than letters stay `present`)?
     #[inline]
@@ -236,6 +257,8 @@ static TABLE: &[(&str, Transform)] = &[
         writing(t("utf8toUnicode", utf8_to_unicode::utf8_to_unicode), utf8_to_unicode::utf8_to_unicode_into),
     ),
 ];
+
+pub use base64_decode::decoded_len as base64_decoded_len;
 
 /// Finds a transformation by SecLang name (case-insensitive, aliases accepted). `None` for unknown names
 /// and for `none`, which the engine handles itself.

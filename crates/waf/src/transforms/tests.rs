@@ -377,3 +377,85 @@ fn path_normalisers_survive_path_shaped_noise() {
         }
     }
 }
+
+/// Random text from the base64 alphabet with some line breaks, padding and a stray invalid byte, so the
+/// decoder's stop and skip rules are reached.
+fn base64ish_input(rng: &mut Rng) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let len = (rng.next() % 48) as usize;
+    (0..len)
+        .map(|_| {
+            let r = rng.next();
+            match r % 16 {
+                0 => b"\r\n=%.@ -\x00\xff"[((r >> 8) % 10) as usize],
+                _ => ALPHABET[((r >> 8) % 64) as usize],
+            }
+        })
+        .collect()
+}
+
+/// `base64_decoded_len` is the decoded output's length, exactly: on random bytes, base64-like text with line
+/// breaks, padding and invalid bytes, and every length from 0 to 12 of clean text. Mutants that count the
+/// skipped `\r`/`\n`, round up, or read past the first invalid byte fail it.
+#[test]
+fn base64_decoded_len_is_the_output_length() {
+    let base64 = lookup("base64Decode").unwrap();
+    let mut rng = Rng(0x0bad_cafe_1234_5678);
+    let mut inputs: Vec<Vec<u8>> = (0..=12).map(|n| b"QUJDREVGR0hJSktM"[..n].to_vec()).collect();
+    inputs.extend([b"QU\r\nJD".to_vec(), b"QUJD=QUJD".to_vec(), b"QUJ@DREVG".to_vec(), b"\n\n".to_vec()]);
+    for _ in 0..20_000 {
+        inputs.push(random_input(&mut rng));
+        inputs.push(base64ish_input(&mut rng));
+    }
+    for input in &inputs {
+        assert_eq!(super::base64_decoded_len(input), (base64.apply)(input).len(), "{}", show(input));
+    }
+}
+
+/// Every step `Transform::never_lengthens` names returns at most as many bytes as it was given (the bound the
+/// `multiMatch` forms after a `base64Decode` rely on): random and escape-heavy inputs, and inputs built of
+/// the longest-output escapes (`%uFF01`, `\u0041`, `\x41`, `/*`, `+`). Naming a step that can lengthen
+/// (`utf8toUnicode`, `htmlEntityDecode`'s multi-byte entities, `urlEncode`) fails it.
+#[test]
+fn never_lengthening_steps_never_lengthen() {
+    let mut rng = Rng(0x1234_5678_9abc_def0);
+    let pieces: [&[u8]; 12] = [
+        b"%uFF01",
+        b"%u0041",
+        b"\\u0041",
+        b"\\x41",
+        b"\\101",
+        b"/*",
+        b"*/",
+        b"+",
+        b"%41",
+        b"&#x41;",
+        b" ",
+        b"\xc3\xa9",
+    ];
+    let mut inputs: Vec<Vec<u8>> = Vec::new();
+    for a in pieces {
+        for b in pieces {
+            for c in pieces {
+                inputs.push([a, b, c].concat());
+            }
+        }
+    }
+    for _ in 0..20_000 {
+        inputs.push(random_input(&mut rng));
+        inputs.push(base64ish_input(&mut rng));
+    }
+    let mut named = 0;
+    for (key, tr) in TABLE {
+        let tr = lookup(key).unwrap_or(*tr);
+        if !tr.never_lengthens() {
+            continue;
+        }
+        named += 1;
+        for input in &inputs {
+            assert!((tr.apply)(input).len() <= input.len(), "{key}({})", show(input));
+        }
+    }
+    // the nine steps, each under its one key
+    assert_eq!(named, 9);
+}

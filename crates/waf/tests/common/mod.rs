@@ -313,3 +313,17 @@ pub fn on_and_off(text: &str, file: &str, off: impl FnOnce(Engine) -> Engine) ->
 
 /// A `prepare` for [`check_same_outcomes`] that changes nothing.
 pub fn no_prep(_: &mut Transaction) {}
+
+/// The base64 encoding of `s` (standard alphabet, `=` padding).
+pub fn base64(s: &[u8]) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in s.chunks(3) {
+        let b = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..4 {
+            out.push(if i <= c.len() { A[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+        }
+    }
+    out
+}
