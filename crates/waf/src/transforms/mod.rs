@@ -94,6 +94,11 @@ pub struct Transform {
     /// Does the step change letter case on its own (`lowercase`, `uppercase`, `cmdLine`: declared in the table)?
     /// The others hand a value without their triggers back borrowed and whole.
     pub changes_case: bool,
+    /// Is the step's output never longer than its input, whatever the input? Declared in the table
+    /// ([`shortening`]) for the steps that only drop bytes, keep their length, or turn an escape into at most
+    /// as many bytes as the escape's text; the test `never_lengthening_steps_never_lengthen` runs each on
+    /// random and escape-heavy inputs. Read it through [`Transform::never_lengthens`].
+    shortens: bool,
     /// The same transformation appending its output to a buffer: `cmdLine` and `lowercase` lower case,
     /// `base64Decode` decodes any letters, and every step built on `util::Out` (`urlDecodeUni`, `jsDecode`,
     /// `htmlEntityDecode`, `cssDecode`, `replaceComments`, ...) writes through it into the caller's buffer,
@@ -133,25 +138,11 @@ impl Transform {
         !self.changes_case && self.keeps_up_to_case(present)
     }
 
-    /// Is the step's output never longer than its input, whatever the input? (Declared by name for the steps
-    /// that only drop bytes or turn an escape into at most as many bytes as the escape's text; the test
-    /// `never_lengthening_steps_never_lengthen` runs each on random and escape-heavy inputs.) The engine
-    /// bounds every form after a `base64Decode` by the decoded length through such steps
-    /// ([`base64_decoded_len`]).
+    /// Is the step's output never longer than its input ([`Transform::shortens`])? The engine bounds every
+    /// form after a `base64Decode` by the decoded length through such steps ([`base64_decoded_len`]).
     #[inline]
     pub fn never_lengthens(&self) -> bool {
-        matches!(
-            self.name,
-            "base64Decode"
-                | "urlDecode"
-                | "urlDecodeUni"
-                | "jsDecode"
-                | "removeWhitespace"
-                | "compressWhitespace"
-                | "removeNulls"
-                | "replaceComments"
-                | "lowercase"
-        )
+        self.shortens
     }
 
     /// Does the step leave a value whose bytes other than letters are `present` equal up to letter case (so
@@ -169,7 +160,7 @@ impl std::fmt::Debug for Transform {
 }
 
 const fn t(name: &'static str, apply: fn(&[u8]) -> Cow<'_, [u8]>) -> Transform {
-    Transform { name, apply, triggers: None, changes_case: false, into: None }
+    Transform { name, apply, triggers: None, changes_case: false, shortens: false, into: None }
 }
 
 /// A table entry with a writer of its own ([`Transform::apply_into`]).
@@ -177,24 +168,32 @@ const fn writing(tr: Transform, into: WriteInto) -> Transform {
     Transform { into: Some(into), ..tr }
 }
 
+/// A table entry for a transformation whose output is never longer than its input ([`Transform::shortens`]).
+const fn shortening(tr: Transform) -> Transform {
+    Transform { shortens: true, ..tr }
+}
+
 /// A table entry for a transformation that changes letter case on its own ([`Transform::changes_case`]).
 const fn case_changing(name: &'static str, apply: fn(&[u8]) -> Cow<'_, [u8]>) -> Transform {
-    Transform { name, apply, triggers: None, changes_case: true, into: None }
+    Transform { name, apply, triggers: None, changes_case: true, shortens: false, into: None }
 }
 
 /// The registry: lowercase key → transformation. Aliases are extra keys for the same entry.
 static TABLE: &[(&str, Transform)] = &[
-    ("base64decode", writing(t("base64Decode", base64_decode::base64_decode), base64_decode::base64_decode_into)),
+    (
+        "base64decode",
+        shortening(writing(t("base64Decode", base64_decode::base64_decode), base64_decode::base64_decode_into)),
+    ),
     ("base64decodeext", t("base64DecodeExt", base64_decode_ext::base64_decode_ext)),
     ("base64encode", t("base64Encode", base64_encode::base64_encode)),
     ("base64ifencoded", t("base64IfEncoded", base64_if_encoded::base64_if_encoded)),
     ("cmdline", writing(case_changing("cmdLine", cmd_line::cmd_line), cmd_line::cmd_line_into)),
     (
         "compresswhitespace",
-        writing(
+        shortening(writing(
             t("compressWhitespace", compress_whitespace::compress_whitespace),
             compress_whitespace::compress_whitespace_into,
-        ),
+        )),
     ),
     ("cssdecode", writing(t("cssDecode", css_decode::css_decode), css_decode::css_decode_into)),
     ("deepdecode", t("deepDecode", deep_decode::deep_decode)),
@@ -211,9 +210,9 @@ static TABLE: &[(&str, Transform)] = &[
             html_entity_decode::html_entity_decode_into,
         ),
     ),
-    ("jsdecode", writing(t("jsDecode", js_decode::js_decode), js_decode::js_decode_into)),
+    ("jsdecode", shortening(writing(t("jsDecode", js_decode::js_decode), js_decode::js_decode_into))),
     ("length", t("length", length::length)),
-    ("lowercase", writing(case_changing("lowercase", lowercase::lowercase), lowercase::lowercase_into)),
+    ("lowercase", shortening(writing(case_changing("lowercase", lowercase::lowercase), lowercase::lowercase_into))),
     ("md5", t("md5", md5::md5)),
     ("normalizepath", t("normalizePath", normalize_path::normalize_path)),
     ("normalisepath", t("normalizePath", normalize_path::normalize_path)),
@@ -233,14 +232,20 @@ static TABLE: &[(&str, Transform)] = &[
             remove_comments_char::remove_comments_char_into,
         ),
     ),
-    ("removenulls", writing(t("removeNulls", remove_nulls::remove_nulls), remove_nulls::remove_nulls_into)),
+    ("removenulls", shortening(writing(t("removeNulls", remove_nulls::remove_nulls), remove_nulls::remove_nulls_into))),
     (
         "removewhitespace",
-        writing(t("removeWhitespace", remove_whitespace::remove_whitespace), remove_whitespace::remove_whitespace_into),
+        shortening(writing(
+            t("removeWhitespace", remove_whitespace::remove_whitespace),
+            remove_whitespace::remove_whitespace_into,
+        )),
     ),
     (
         "replacecomments",
-        writing(t("replaceComments", replace_comments::replace_comments), replace_comments::replace_comments_into),
+        shortening(writing(
+            t("replaceComments", replace_comments::replace_comments),
+            replace_comments::replace_comments_into,
+        )),
     ),
     ("replacenulls", t("replaceNulls", replace_nulls::replace_nulls)),
     ("sha1", t("sha1", sha1::sha1)),
@@ -249,8 +254,11 @@ static TABLE: &[(&str, Transform)] = &[
     ("trimleft", t("trimLeft", trim_left::trim_left)),
     ("trimright", t("trimRight", trim_right::trim_right)),
     ("uppercase", case_changing("uppercase", uppercase::uppercase)),
-    ("urldecode", writing(t("urlDecode", url_decode::url_decode), url_decode::url_decode_into)),
-    ("urldecodeuni", writing(t("urlDecodeUni", url_decode_uni::url_decode_uni), url_decode_uni::url_decode_uni_into)),
+    ("urldecode", shortening(writing(t("urlDecode", url_decode::url_decode), url_decode::url_decode_into))),
+    (
+        "urldecodeuni",
+        shortening(writing(t("urlDecodeUni", url_decode_uni::url_decode_uni), url_decode_uni::url_decode_uni_into)),
+    ),
     ("urlencode", writing(t("urlEncode", url_encode::url_encode), url_encode::url_encode_into)),
     (
         "utf8tounicode",
