@@ -10,10 +10,12 @@ use common::*;
 
 /// Regexes whose need is a few punctuation bytes (`()(` and `[][`: the need bytes are the brackets), on
 /// chains whose steps after the decode make those bytes from others (`%28`, `\x28`, `\u0028`, `%u0028`),
-/// two of them sharing one chain with different needs, and a negated rule (a refused form is its match).
+/// two of them sharing one chain with different needs (the one in phase 1 meets each value's decoded text
+/// first, the other then computes its forms afresh in phase 2), and a negated rule (a refused form is its
+/// match).
 const RULES: &str = r#"SecRuleEngine On
 SecRule ARGS "@rx \(\)\(" "id:1,phase:2,pass,log,capture,t:none,t:base64Decode,t:urlDecodeUni,t:jsDecode,multiMatch,logdata:'%{MATCHED_VAR}',setvar:tx.one=%{TX.0}"
-SecRule ARGS "@rx \[\]\[" "id:2,phase:2,pass,log,t:none,t:base64Decode,t:urlDecodeUni,t:jsDecode,multiMatch,logdata:'%{MATCHED_VAR}',setvar:tx.two=+1"
+SecRule ARGS "@rx \[\]\[" "id:2,phase:1,pass,log,t:none,t:base64Decode,t:urlDecodeUni,t:jsDecode,multiMatch,logdata:'%{MATCHED_VAR}',setvar:tx.two=+1"
 SecRule ARGS "@rx \(\)\(" "id:3,phase:2,pass,log,t:none,t:urlDecodeUni,t:base64Decode,t:jsDecode,t:removeWhitespace,multiMatch,logdata:'%{MATCHED_VAR}',setvar:tx.three=+1"
 SecRule ARGS "!@rx \(\)\(" "id:4,phase:2,pass,log,t:none,t:base64Decode,t:urlDecodeUni,multiMatch,logdata:'%{MATCHED_VAR}',setvar:tx.four=+1"
 "#;
