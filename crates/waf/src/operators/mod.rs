@@ -112,6 +112,14 @@ pub trait Operator: Send + Sync + std::fmt::Debug {
     fn min_match_len(&self) -> usize {
         0
     }
+
+    /// Bytes (letters in both cases) one of which every input [`Self::may_match`] accepts holds: an input
+    /// holding none is refused whatever its length (the engine then need not compute the `multiMatch` forms
+    /// after a `base64Decode` whose output holds none of the bytes those later steps could turn into one).
+    /// Default: `None`, no such set.
+    fn need_bytes(&self) -> Option<[u64; 4]> {
+        None
+    }
 }
 
 /// What a factory may need besides the parameter.

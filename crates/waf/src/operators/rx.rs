@@ -76,6 +76,13 @@ impl Operator for RxOp {
         }
     }
 
+    fn need_bytes(&self) -> Option<[u64; 4]> {
+        match &self.0 {
+            Rx::Static(_, Some(t)) => Some(t.bytes()),
+            _ => None,
+        }
+    }
+
     fn eval(&self, input: &[u8], ctx: &mut OpCtx<'_>) -> bool {
         match &self.0 {
             Rx::Static(re, _) => match_regex(re, input, ctx),

@@ -150,6 +150,10 @@ pub(crate) struct MultiForms {
     /// kept from call to call while their room stays within [`CHAIN_BUF_MAX`] (not counted in
     /// `Families::capacity`, the pool's bound in entries).
     pub(crate) chain_bufs: (Vec<u8>, Vec<u8>),
+    /// Per (chain, need bytes) met, [`post_cut_bytes`] of the chain's steps after its cut (CRS has a few such
+    /// pairs: a linear search). Never cleared: it depends only on the engine's chains (the pool that keeps
+    /// these buffers is the engine's own, `transaction::pool`), and it holds at most one entry per pair.
+    post_cut: Vec<(ChainId, [u64; 4], [u64; 4])>,
 }
 
 impl MultiForms {
@@ -355,7 +359,7 @@ impl Transaction {
     /// steps are pure, so the prefix's forms are the first forms of the longer chain. Computing a chain from
     /// scratch records its prefix's forms on the way, for the shorter chain's rules.
     pub(crate) fn multi_forms(&mut self, span: Span, chain: &TransformChain, chain_id: ChainId) -> FormList {
-        self.multi_forms_for(span, chain, chain_id, 0)
+        self.multi_forms_for(span, chain, chain_id, 0, None)
     }
 
     /// [`Self::multi_forms`] for an operator whose `may_match` is `false` on every input shorter than
@@ -375,6 +379,18 @@ impl Transaction {
     /// operator runs on the forms in order and stops at a match) and so `MATCHED_VAR` are the same. The
     /// caller passes 0 for a negated link (a refused form would be a negated match).
     ///
+    /// With `need` (`Operator::need_bytes`: `may_match` refuses an input holding none of these bytes), a
+    /// decoded text long enough is tested for its bytes: the cut's step is run, and when its output holds none
+    /// of the raw bytes from which the later steps could make a byte of `need` ([`post_cut_bytes`]), the forms
+    /// made before the cut are returned as above, without the later steps.
+    ///
+    /// Why this is exact: the forms from the cut on are the cut's output `d`, then each later step's output
+    /// that changed, so each is `d` after a prefix of the later steps. `prefilter::preimage::byte_preimage`
+    /// gives, per prefix, raw bytes without which the prefix's output holds no byte of `need` (letters in both
+    /// cases, as `need` has them); `post_cut_bytes` is their union over every prefix, the empty one included
+    /// (`need` itself). When `d` holds none of it, no form from the cut on holds a byte of `need`, so
+    /// `may_match` refuses each of them and, as for the length, leaving them out changes no result.
+    ///
     /// The index keeps one entry per (value, chain): complete, or the forms before the cut when a caller
     /// stopped there; a later caller that needs the rest continues from them at the cut.
     pub(crate) fn multi_forms_for(
@@ -383,6 +399,7 @@ impl Transaction {
         chain: &TransformChain,
         chain_id: ChainId,
         min_len: usize,
+        need: Option<[u64; 4]>,
     ) -> FormList {
         let forms = &mut self.families.forms;
         let mut list = std::mem::take(&mut forms.scratch);
@@ -427,6 +444,8 @@ impl Transaction {
         // changes more than letter case
         let mut known = if list.is_empty() { self.raw_bytes_present(span) } else { None };
         let cut = chain.base64_cut.filter(|b| *b >= from && decoded == u32::MAX);
+        // the number of forms made before the cut, when this call reaches it
+        let mut cut_head = None;
         if let Some(b) = cut {
             self.run_form_steps(span, chain, &mut list, from..b, &mut known, &mut record_prefix);
             if let Some((pid, _)) = record_prefix.filter(|(_, pk)| *pk == b) {
@@ -441,16 +460,41 @@ impl Transaction {
             };
             decoded = crate::transforms::base64_decoded_len(x.unwrap_or(b"")).min(u32::MAX as usize - 1) as u32;
             let head = list.len() as u32;
-            if (decoded as usize) < min_len {
+            cut_head = Some(head);
+            let mut stop = (decoded as usize) < min_len;
+            from = b;
+            if let (false, Some(need)) = (stop, need) {
+                // the cut's output, then its bytes against those the later steps could turn into `need`'s
+                self.run_form_steps(span, chain, &mut list, b..b + 1, &mut known, &mut record_prefix);
+                from = b + 1;
+                let memo = &mut self.families.forms.post_cut;
+                let p = match memo.iter().find(|(c, n, _)| *c == chain_id && *n == need) {
+                    Some((_, _, p)) => *p,
+                    None => {
+                        let p = post_cut_bytes(&chain.steps[(b + 1).min(chain.steps.len())..], &need);
+                        memo.push((chain_id, need, p));
+                        p
+                    }
+                };
+                let d = match list.last() {
+                    Some(s) => self.cache_buf.get(s.start as usize..(s.start + s.len) as usize),
+                    None => self.arena.get(span.start as usize..(span.start + span.len) as usize),
+                };
+                stop = !d.unwrap_or(b"").iter().any(|c| p[(*c >> 6) as usize] >> (*c & 63) & 1 != 0);
+                if stop {
+                    list.truncate(head as usize);
+                }
+            }
+            if stop {
                 let mut l = self.families.forms.push(&list);
                 (l.complete, l.decoded, l.head) = (false, decoded, head);
                 self.families.forms.insert(span, chain_id, l);
                 self.families.forms.scratch = list;
                 return l;
             }
-            from = b;
         }
         let head = match chain.base64_cut {
+            _ if cut_head.is_some() => cut_head.unwrap_or(u32::MAX),
             Some(b) if from == b => list.len() as u32,
             _ => u32::MAX,
         };
@@ -518,4 +562,18 @@ impl Transaction {
     pub(crate) fn multi_form_at(&self, l: FormList, i: usize) -> Option<Span> {
         (i < l.len as usize).then(|| self.families.forms.spans.get(l.at as usize + i).copied()).flatten()
     }
+}
+
+/// Raw bytes without which a value comes out of every prefix of `steps` (the empty one included) holding no
+/// byte of `need` (letters in both cases): the union of `prefilter::preimage::byte_preimage` over the
+/// prefixes ([`Transaction::multi_forms_for`]'s test of a decoded text).
+pub(crate) fn post_cut_bytes(steps: &[crate::transforms::Transform], need: &[u64; 4]) -> [u64; 4] {
+    let mut set = *need;
+    for k in 1..=steps.len() {
+        let p = crate::prefilter::preimage::byte_preimage(&steps[..k], need);
+        for (a, b) in set.iter_mut().zip(p) {
+            *a |= b;
+        }
+    }
+    set
 }

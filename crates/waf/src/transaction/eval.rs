@@ -664,11 +664,11 @@ impl Transaction {
             Val::Arena(span) => {
                 // the forms the operator may match: none it provably refuses for their length after a
                 // `base64Decode` (`multi_forms_for`; a negated link matches where the operator refuses)
-                let min_len = match link.negated || !self.engine.rx_prefilter {
-                    true => 0,
-                    false => link.op.min_match_len(),
+                let (min_len, need) = match link.negated || !self.engine.rx_prefilter {
+                    true => (0, None),
+                    false => (link.op.min_match_len(), link.op.need_bytes()),
                 };
-                let forms = self.multi_forms_for(span, chain, link.transforms, min_len);
+                let forms = self.multi_forms_for(span, chain, link.transforms, min_len, need);
                 for i in 0..forms.len as usize {
                     let Some(s) = self.multi_form_at(forms, i) else { break };
                     let tv = TVal::Cache(s);
