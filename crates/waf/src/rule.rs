@@ -104,6 +104,11 @@ pub struct Link {
     /// variable, so collecting it needs no test of the link's exclusions. A clear bit says nothing (0 until
     /// set at load by `number_gate_slots`): the collector then looks at the link's targets.
     pub unexcluded: u64,
+    /// For a non-negated `multiMatch` link whose chain has a `base64_cut` and whose operator has need bytes
+    /// (`Operator::need_bytes`): the raw bytes from which the steps after the cut could make one of them
+    /// (`transaction::post_cut_bytes`). A decoded text holding none has no later form the operator could
+    /// match (`Transaction::multi_forms_for`). Set at load (`transaction::set_post_cut_bytes`).
+    pub post_cut: Option<[u64; 4]>,
 }
 
 /// Logging metadata of a rule (from the chain starter).

@@ -409,6 +409,7 @@ impl Compiler {
             loc: d.loc.clone(),
             sources: Vec::new(),
             unexcluded: 0,
+            post_cut: None,
         };
         let rule = Rule {
             id,
@@ -477,6 +478,7 @@ impl Compiler {
             loc: d.loc.clone(),
             sources: Vec::new(),
             unexcluded: 0,
+            post_cut: None,
         };
         if let Some(Entry::Rule { rule, open_chain, .. }) = self.entries.last_mut() {
             // metadata written on a link (rare) still belongs to the rule
@@ -669,6 +671,7 @@ impl Compiler {
         crate::transaction::intern_target_lists(&mut phases);
         let prefilter = self.prefilter.into_inner().build();
         crate::transaction::set_gate_preimages(&mut phases, &self.chains, &prefilter);
+        crate::transaction::set_post_cut_bytes(&mut phases, &self.chains);
         let empty_closes = crate::transaction::empty_closes(&phases, &self.chains, &prefilter);
         let mut ids = Vec::new();
         let mut tag_index: HashMap<String, Vec<u32>> = HashMap::new();

@@ -150,10 +150,6 @@ pub(crate) struct MultiForms {
     /// kept from call to call while their room stays within [`CHAIN_BUF_MAX`] (not counted in
     /// `Families::capacity`, the pool's bound in entries).
     pub(crate) chain_bufs: (Vec<u8>, Vec<u8>),
-    /// Per (chain, need bytes) met, [`post_cut_bytes`] of the chain's steps after its cut (CRS has a few such
-    /// pairs: a linear search). Never cleared: it depends only on the engine's chains (the pool that keeps
-    /// these buffers is the engine's own, `transaction::pool`), and it holds at most one entry per pair.
-    post_cut: Vec<(ChainId, [u64; 4], [u64; 4])>,
 }
 
 impl MultiForms {
@@ -379,10 +375,10 @@ impl Transaction {
     /// operator runs on the forms in order and stops at a match) and so `MATCHED_VAR` are the same. The
     /// caller passes 0 for a negated link (a refused form would be a negated match).
     ///
-    /// With `need` (`Operator::need_bytes`: `may_match` refuses an input holding none of these bytes), a
+    /// With `post_cut` (the link's `Link::post_cut`: [`post_cut_bytes`] of the steps after the cut and the
+    /// operator's `need` bytes, `Operator::need_bytes`, which `may_match` refuses an input holding none of), a
     /// decoded text long enough is tested for its bytes: the cut's step is run, and when its output holds none
-    /// of the raw bytes from which the later steps could make a byte of `need` ([`post_cut_bytes`]), the forms
-    /// made before the cut are returned as above, without the later steps.
+    /// of `post_cut`, the forms made before the cut are returned as above, without the later steps.
     ///
     /// Why this is exact: the forms from the cut on are the cut's output `d`, then each later step's output
     /// that changed, so each is `d` after a prefix of the later steps. `prefilter::preimage::byte_preimage`
@@ -399,7 +395,7 @@ impl Transaction {
         chain: &TransformChain,
         chain_id: ChainId,
         min_len: usize,
-        need: Option<[u64; 4]>,
+        post_cut: Option<[u64; 4]>,
     ) -> FormList {
         let forms = &mut self.families.forms;
         let mut list = std::mem::take(&mut forms.scratch);
@@ -463,19 +459,10 @@ impl Transaction {
             cut_head = Some(head);
             let mut stop = (decoded as usize) < min_len;
             from = b;
-            if let (false, Some(need)) = (stop, need) {
-                // the cut's output, then its bytes against those the later steps could turn into `need`'s
+            if let (false, Some(p)) = (stop, post_cut) {
+                // the cut's output, then its bytes against those the later steps could turn into need bytes
                 self.run_form_steps(span, chain, &mut list, b..b + 1, &mut known, &mut record_prefix);
                 from = b + 1;
-                let memo = &mut self.families.forms.post_cut;
-                let p = match memo.iter().find(|(c, n, _)| *c == chain_id && *n == need) {
-                    Some((_, _, p)) => *p,
-                    None => {
-                        let p = post_cut_bytes(&chain.steps[(b + 1).min(chain.steps.len())..], &need);
-                        memo.push((chain_id, need, p));
-                        p
-                    }
-                };
                 let d = match list.last() {
                     Some(s) => self.cache_buf.get(s.start as usize..(s.start + s.len) as usize),
                     None => self.arena.get(span.start as usize..(span.start + span.len) as usize),
@@ -493,9 +480,9 @@ impl Transaction {
                 return l;
             }
         }
-        let head = match chain.base64_cut {
-            _ if cut_head.is_some() => cut_head.unwrap_or(u32::MAX),
-            Some(b) if from == b => list.len() as u32,
+        let head = match (cut_head, chain.base64_cut) {
+            (Some(h), _) => h,
+            (None, Some(b)) if from == b => list.len() as u32,
             _ => u32::MAX,
         };
         self.run_form_steps(span, chain, &mut list, from..chain.steps.len(), &mut known, &mut record_prefix);
@@ -561,6 +548,19 @@ impl Transaction {
     /// Form `i` of a list from [`Self::multi_forms`] (`None` past its end).
     pub(crate) fn multi_form_at(&self, l: FormList, i: usize) -> Option<Span> {
         (i < l.len as usize).then(|| self.families.forms.spans.get(l.at as usize + i).copied()).flatten()
+    }
+}
+
+/// Sets `Link::post_cut` of every non-negated `multiMatch` link whose chain has a `base64_cut` and whose
+/// operator has need bytes: [`post_cut_bytes`] of the chain's steps after the cut. At load, after the links'
+/// chains and operators are final.
+pub(crate) fn set_post_cut_bytes(phases: &mut [Vec<crate::rule::Rule>], chains: &[TransformChain]) {
+    for link in phases.iter_mut().flatten().flat_map(|r| r.links.iter_mut()) {
+        let Some(chain) = chains.get(link.transforms as usize) else { continue };
+        link.post_cut = match (link.multi_match && !link.negated, chain.base64_cut, link.op.need_bytes()) {
+            (true, Some(b), Some(need)) => Some(post_cut_bytes(&chain.steps[(b + 1).min(chain.steps.len())..], &need)),
+            _ => None,
+        };
     }
 }
 

@@ -662,13 +662,13 @@ impl Transaction {
         }
         match item.value {
             Val::Arena(span) => {
-                // the forms the operator may match: none it provably refuses for their length after a
+                // the forms the operator may match: none it provably refuses for their length or bytes after a
                 // `base64Decode` (`multi_forms_for`; a negated link matches where the operator refuses)
-                let (min_len, need) = match link.negated || !self.engine.rx_prefilter {
+                let (min_len, post_cut) = match link.negated || !self.engine.rx_prefilter {
                     true => (0, None),
-                    false => (link.op.min_match_len(), link.op.need_bytes()),
+                    false => (link.op.min_match_len(), link.post_cut),
                 };
-                let forms = self.multi_forms_for(span, chain, link.transforms, min_len, need);
+                let forms = self.multi_forms_for(span, chain, link.transforms, min_len, post_cut);
                 for i in 0..forms.len as usize {
                     let Some(s) = self.multi_form_at(forms, i) else { break };
                     let tv = TVal::Cache(s);
