@@ -318,11 +318,17 @@ impl Memo {
     }
 }
 
-/// Literals every match starts (`Prefix`) or ends (`Suffix`) with, from `regex_syntax`'s extractor.
+/// Literals every match starts (`Prefix`) or ends (`Suffix`) with, from `regex_syntax`'s extractor: the
+/// sequence as extracted, or as the extractor's own optimisation shortens it, whichever is more selective.
+/// The optimisation is made for a regex engine's prefilter and cuts literals back to what they share
+/// (CRS 932260's `hoami`, `hois` → `ho`): fewer, shorter literals, and so a weaker condition, which here can
+/// turn a word list into its letters. Both sequences are necessary (the optimised one only shortens, merges or
+/// gives up), so either choice is exact.
 fn extracted(h: &Hir, kind: ExtractKind) -> Option<Need> {
-    let mut seq = Extractor::new().kind(kind).limit_total(MAX_PER_PATTERN).extract(h);
-    seq.optimize_for_prefix_by_preference();
-    from_seq(&seq)
+    let seq = Extractor::new().kind(kind).limit_total(MAX_PER_PATTERN).extract(h);
+    let mut optimized = seq.clone();
+    optimized.optimize_for_prefix_by_preference();
+    better(from_seq(&optimized), from_seq(&seq))
 }
 
 fn from_seq(seq: &Seq) -> Option<Need> {
@@ -619,6 +625,23 @@ mod tests {
         assert!(rx("(?:union|)x?").is_none());
         assert!(rx("(?:abc|[0-9])").is_none());
         assert!(rx(r"(?:abc|\w)").is_none());
+    }
+
+    #[test]
+    fn extracted_literals_are_not_cut_back_to_what_they_share() {
+        // CRS 932260's word branches: the extractor gives `whoami`, `whois`, `wget`; its prefilter optimisation
+        // cuts them back to `w`, a letter every benign word list holds
+        let w = rx(r"(?i)w(?:get[\s\x0b&\),<>\|]|ho(?:ami|is[\s\x0b&\),<>\|]))").unwrap();
+        assert_eq!(lits(&w), ["wget", "whoami", "whois"]);
+        assert_eq!(bytes(&w), "");
+        for m in ["WHOAMI", "whois ", "wget|"] {
+            assert!(w.met_by(m.as_bytes()), "{m}");
+        }
+        let v = rx(r"(?i)vi(?:(?:gr|pw|rsh)[\s\x0b&\),<>\|]|sudo(?:-rs)?)").unwrap();
+        assert_eq!(lits(&v), ["vigr", "vipw", "virsh", "visudo"]);
+        for m in ["visudo", "VIRSH ", "vigr&"] {
+            assert!(v.met_by(m.as_bytes()), "{m}");
+        }
     }
 
     #[test]
