@@ -114,11 +114,16 @@ mod tests {
 
     #[test]
     fn byte_needs_allow_any_length() {
-        // an unbounded count: a bounded one (`\.{2,3}`) is written out and needs its literals (`../`)
-        let (re, t) = test_of(r"(?:^|[/;\x5c])\.{2,}[/;\x5c]");
-        assert!(t.may_match(b"."));
+        // a need of one byte: any input holding it may match, however short
+        let (re, t) = test_of(r"(?:^|[/;\x5c])\.+");
+        assert!(re.is_match(b".") && t.may_match(b"."));
         assert!(!t.may_match(b"name"));
         assert!(re.is_match(b"../") && t.may_match(b"../"));
+        // an unbounded count that ends in a separator needs the literals every match ends with (`../`, `..;`,
+        // `..\`), so shorter inputs are refused
+        let (re, t) = test_of(r"(?:^|[/;\x5c])\.{2,}[/;\x5c]");
+        assert!(!t.may_match(b"."));
+        assert!(re.is_match(b"../") && t.may_match(b"../") && t.may_match(b"x..\\"));
     }
 
     proptest! {
