@@ -29,8 +29,6 @@ pub(crate) struct NeedBytes {
     /// The table's bytes when there are at most three (`memchr` finds them faster than the table loop).
     few: Option<Vec<u8>>,
     min_len: usize,
-    /// The table's bytes as a 256-bit set ([`Self::bytes`]).
-    set: [u64; 4],
 }
 
 impl NeedBytes {
@@ -54,12 +52,8 @@ impl NeedBytes {
         let shortest = need.lits.iter().map(Vec::len).min().unwrap_or(1);
         let min_len = if need.bytes.is_empty() { shortest.max(1) } else { 1 };
         let bytes: Vec<u8> = (0..=255u8).filter(|b| table[*b as usize]).collect();
-        let mut set = [0u64; 4];
-        for b in &bytes {
-            set[*b as usize / 64] |= 1 << (b % 64);
-        }
         let few = (bytes.len() <= 3).then_some(bytes);
-        NeedBytes { table, few, min_len, set }
+        NeedBytes { table, few, min_len }
     }
 
     /// The length below which [`Self::may_match`] is always `false` (`Operator::min_match_len`).
@@ -67,10 +61,11 @@ impl NeedBytes {
         self.min_len
     }
 
-    /// The table's bytes as a 256-bit set (`Operator::need_bytes`): [`Self::may_match`] refuses an input
-    /// holding none of them.
+    /// The table's bytes as a 256-bit set (`Operator::need_bytes`, read at load): [`Self::may_match`] refuses
+    /// an input holding none of them.
     pub(crate) fn bytes(&self) -> [u64; 4] {
-        self.set
+        let held: Vec<u8> = (0..=255u8).filter(|b| self.table[*b as usize]).collect();
+        crate::transforms::triggers::bytes_present(&held)
     }
 
     /// May the regex match `input`? `false` proves it cannot.

@@ -467,7 +467,10 @@ impl Transaction {
                     Some(s) => self.cache_buf.get(s.start as usize..(s.start + s.len) as usize),
                     None => self.arena.get(span.start as usize..(span.start + span.len) as usize),
                 };
-                stop = !d.unwrap_or(b"").iter().any(|c| p[(*c >> 6) as usize] >> (*c & 63) & 1 != 0);
+                // a form that cannot be read is not ruled out: the later steps then run as without the test
+                stop = d.is_some_and(|d| {
+                    crate::transforms::triggers::none_of(&p, &crate::transforms::triggers::bytes_present(d))
+                });
                 if stop {
                     list.truncate(head as usize);
                 }
