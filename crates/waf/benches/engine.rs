@@ -12,6 +12,12 @@
 //! benign GET (`fixed_*` cases, run before CRS loads; `PORTCULLIS_CALLGRIND_FIXED_ONLY=1` skips CRS): the
 //! cost of a skipped or evaluated rule is (instructions of the case − those of `callgrind_fixed_base`) ÷
 //! (N × [`FIXED_RULES`]).
+//!
+//! The `_cold` cases time the harness requests after reading `PORTCULLIS_EVICT_KB` (default 8,192) KB of other
+//! data, as the gateway meets the engine after a request's network and proxy work: the cost of the lines the
+//! engine touches that are no longer cached. `callgrind_harness_get_cold` (with `--cache-sim=yes` and this
+//! machine's sizes, `--D1=49152,12,64 --I1=65536,8,64 --LL=2097152,16,64`) counts those lines per function
+//! (`DLmr`, `ILmr`; `engine::evict`'s own are the eviction's).
 
 use criterion::{black_box, criterion_group, Criterion};
 use portcullis_waf::{Engine, Transaction, TxInfo};
@@ -219,6 +225,41 @@ fn bench(c: &mut Criterion) {
     assert!(!run_harness(&harness, Some(&login)));
     c.bench_function("crs_pl1_harness_get", |b| b.iter(|| black_box(run_harness(&harness, None))));
     c.bench_function("crs_pl1_harness_post", |b| b.iter(|| black_box(run_harness(&harness, Some(&login)))));
+    let kb: usize = std::env::var("PORTCULLIS_EVICT_KB").ok().and_then(|v| v.parse().ok()).unwrap_or(8192);
+    let junk: Vec<u8> = (0..kb << 10).map(|i| i as u8).collect();
+    c.bench_function("crs_pl1_harness_get_cold", |b| b.iter_custom(|n| cold(n, &junk, || run_harness(&harness, None))));
+    c.bench_function("crs_pl1_harness_post_cold", |b| {
+        b.iter_custom(|n| cold(n, &junk, || run_harness(&harness, Some(&login))))
+    });
+}
+
+/// `n` runs of `f`, each after `junk` was written over (evicting the caches' lines of the previous run), timing
+/// only the runs: the engine as the gateway meets it, after a request's network and proxy work.
+fn cold(n: u64, junk: &[u8], mut f: impl FnMut() -> bool) -> std::time::Duration {
+    let mut total = std::time::Duration::ZERO;
+    for _ in 0..n {
+        evict(junk);
+        let t = std::time::Instant::now();
+        black_box(f());
+        total += t.elapsed();
+    }
+    total
+}
+
+/// Reads one byte per cache line of `junk` (larger than the L2 cache), so the next run starts without its own
+/// lines in L1/L2.
+#[inline(never)]
+fn evict(junk: &[u8]) {
+    let sum = junk.iter().step_by(64).fold(0u8, |a, b| a.wrapping_add(*b));
+    black_box(sum);
+}
+
+#[inline(never)]
+fn callgrind_harness_get_cold(engine: &Arc<Engine>, junk: &[u8], n: usize) {
+    for _ in 0..n {
+        evict(junk);
+        assert!(!run_harness(engine, None));
+    }
 }
 
 /// One function per fixed-cost case, so each has its own callgrind toggle.
@@ -357,6 +398,8 @@ fn main() {
         }
         callgrind_harness_get(&harness, n);
         callgrind_harness_post(&harness, &login, n);
+        let junk: Vec<u8> = (0..8usize << 20).map(|i| i as u8).collect();
+        callgrind_harness_get_cold(&harness, &junk, n);
         return;
     }
     benches();
