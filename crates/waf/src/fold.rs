@@ -376,7 +376,7 @@ impl Transaction {
         let mut transparent = Vec::new();
         while i < plan.prefix_end {
             let rule = &phase1[i];
-            if self.is_removed(rule) || !plan.init.contains(&i) {
+            if self.is_removed(rule.id) || !plan.init.contains(&i) {
                 if !plan.init.contains(&i) {
                     transparent.push(i);
                 }
@@ -493,7 +493,7 @@ impl Transaction {
         }
         plan.init.iter().all(|&k| {
             let r = &phase1[k];
-            !self.is_removed(r) && !self.excl.targets.contains_key(&r.id)
+            !self.is_removed(r.id) && !self.excl.targets.contains_key(&r.id)
         })
     }
 }
@@ -518,7 +518,7 @@ impl Transaction {
         let phase1 = &engine.rules.phases[0];
         for &k in &snap.transparent {
             let rule = &phase1[k];
-            if self.is_removed(rule) || rule.gate.as_ref().is_some_and(|g| !self.gate_open(g)) {
+            if self.is_removed(rule.id) || rule.gate.as_ref().is_some_and(|g| !self.gate_open(g)) {
                 continue;
             }
             self.current_rule = Some((rule.id, 0, k));
@@ -583,6 +583,7 @@ pub(crate) fn fold(mut engine: Engine) -> Result<Engine, LoadError> {
         }
     }
     engine.rules.fold = plan;
+    engine.rules.index_steps();
     Ok(engine)
 }
 
@@ -601,6 +602,37 @@ pub(crate) mod tests {
             server_addr: std::net::Ipv4Addr::LOCALHOST.into(),
             server_port: 2,
         }
+    }
+
+    /// The walk's steps (`rule::Step`) copy each rule's id, verdict and where an always-matching rule sends
+    /// the walk, after the fold pass set the verdicts: a verdict missing from the steps would never be used.
+    #[test]
+    fn steps_carry_the_fold_verdicts_and_the_skips() {
+        use crate::rule::Folded;
+        let text = r#"
+SecRuleEngine On
+SecAction "id:1,phase:1,pass,nolog,setvar:tx.level=1"
+SecRule ARGS "@rx x" "id:10,phase:1,pass,nolog,setvar:tx.seen=1"
+SecRule TX:LEVEL "@lt 2" "id:2,phase:1,pass,nolog,skipAfter:END-LEVEL-2"
+SecRule ARGS "@rx evil" "id:3,phase:1,pass,log"
+SecMarker "END-LEVEL-2"
+SecRule TX:LEVEL "@ge 1" "id:4,phase:1,pass,nolog,setvar:tx.sum=+1"
+SecRule TX:LEVEL "@eq 5" "id:5,phase:1,pass,nolog,skip:1"
+SecRule ARGS "@rx evil" "id:6,phase:1,pass,log,skip:1"
+SecRule ARGS "@rx bad" "id:7,phase:1,pass,log"
+"#;
+        let e = Engine::from_str(text, "t.conf").unwrap();
+        let (rules, steps) = (&e.rules.phases[0], &e.rules.steps[0]);
+        assert_eq!(steps.len(), rules.len());
+        let by_id = |id: u32| steps.iter().position(|s| s.id == id).map(|k| (k, steps[k])).unwrap();
+        let ((k2, s2), (k4, _)) = (by_id(2), by_id(4));
+        assert_eq!((s2.folded, s2.next as usize), (Folded::Always, k4), "2 always skips to its marker");
+        assert_eq!(by_id(4).1.folded, Folded::AlwaysActs, "4 always matches and runs a setvar");
+        let (k5, s5) = by_id(5);
+        assert_eq!((s5.folded, s5.next as usize), (Folded::Never, k5 + 2));
+        let (k6, s6) = by_id(6);
+        assert_eq!((s6.folded, s6.gated, s6.next as usize), (Folded::No, true, k6 + 2));
+        assert!(k2 < k4 && rules.iter().zip(steps).all(|(r, s)| r.id == s.id));
     }
 
     /// A `TX` key set before phase 1 (the gateway pins per-route paranoia levels this way) is a value the

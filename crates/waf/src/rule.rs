@@ -127,6 +127,63 @@ pub struct Meta {
     pub shared_log: std::sync::OnceLock<crate::transaction::SharedLog>,
 }
 
+/// What the rule walk (`Transaction::run_rules`) reads of a rule at every visit, kept apart from the rule:
+/// one per rule of a phase, in the phase's order (`RuleSet::steps`). A rule is about 500 bytes; its step is 12,
+/// so the walk passes a rule it does not evaluate (a fold verdict, most CRS rules at paranoia level 1 on a
+/// benign request) without loading the rule's cache lines. That matters in the gateway, where a request's
+/// network and proxy work evict much of what the previous transaction touched (the engine bench's `_cold`
+/// cases). Built by [`Step::table`] after every load pass that sets what it copies (gates, fold verdicts).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Step {
+    /// The rule's id (removals and target exclusions are looked up by it).
+    pub id: u32,
+    /// Where the walk goes on after the rule matched with no disruptive action: its `skipAfter` marker's
+    /// index, or the index after the rules its `skip` passes over.
+    pub next: u32,
+    /// The rule's fold verdict (`Rule::folded`).
+    pub folded: Folded,
+    /// The rule has a gate (`Rule::gate`).
+    pub gated: bool,
+}
+
+/// A rule's load-time verdict as the walk takes it (`Rule::folded`, `crate::fold`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Folded {
+    /// No verdict: the rule is evaluated.
+    #[default]
+    No,
+    /// The rule never matches.
+    Never,
+    /// The rule always matches and has nothing to run: no action on any link, no severity.
+    Always,
+    /// The rule always matches and runs its links' actions or sets its severity (`Transaction::take_always`).
+    AlwaysActs,
+}
+
+impl Step {
+    /// The steps of a phase's rules, in order.
+    pub fn table(rules: &[Rule]) -> Vec<Step> {
+        rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let acts = r.meta.severity.is_some() || r.links.iter().any(|l| !l.actions.is_empty());
+                Step {
+                    id: r.id,
+                    next: r.skip_after.unwrap_or(i + 1 + r.skip as usize) as u32,
+                    folded: match r.folded {
+                        None => Folded::No,
+                        Some(false) => Folded::Never,
+                        Some(true) if acts => Folded::AlwaysActs,
+                        Some(true) => Folded::Always,
+                    },
+                    gated: r.gate.is_some(),
+                }
+            })
+            .collect()
+    }
+}
+
 /// A rule (a chain starter with its chained links).
 #[derive(Debug)]
 pub struct Rule {

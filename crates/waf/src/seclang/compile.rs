@@ -34,6 +34,9 @@ pub struct RuleSet {
     /// Per phase, the gated rules that close when their sources are empty, grouped by sources
     /// (`crate::transaction::empty_closes`).
     pub empty_closes: [crate::rule::EmptyCloses; 5],
+    /// Per phase, what the rule walk reads of each rule (`crate::rule::Step`), parallel to `phases`. Rebuilt
+    /// whenever a load pass changes what it copies (`RuleSet::index_steps`).
+    pub steps: [Vec<crate::rule::Step>; 5],
 }
 
 impl RuleSet {
@@ -48,6 +51,11 @@ impl RuleSet {
 }
 
 impl RuleSet {
+    /// Builds `steps` from `phases` (after compiling, and again after the fold pass set its verdicts).
+    pub(crate) fn index_steps(&mut self) {
+        self.steps = std::array::from_fn(|p| crate::rule::Step::table(&self.phases[p]));
+    }
+
     /// Number of rules (chain starters).
     pub fn rule_count(&self) -> usize {
         self.phases.iter().map(Vec::len).sum()
@@ -700,6 +708,7 @@ impl Compiler {
             .any(|t| t.var == crate::variables::Var::FilesTmpContent && !t.exclude);
         let (mut chains, settings) = (self.chains, self.settings);
         crate::rule::link_prefixes(&mut chains, rule_chains);
+        let steps = std::array::from_fn(|p| crate::rule::Step::table(&phases[p]));
         Ok((
             settings,
             RuleSet {
@@ -712,6 +721,7 @@ impl Compiler {
                 reads_file_content,
                 fold: Default::default(),
                 empty_closes,
+                steps,
             },
         ))
     }

@@ -6,7 +6,7 @@ use super::gate::PfBits;
 use super::{Allowed, Cached, Intervention, InterventionAction, Span, Transaction};
 use crate::actions::{AllowScope, Disruptive, EngineMode};
 use crate::operators::OpCtx;
-use crate::rule::{Link, Rule, TransformChain};
+use crate::rule::{Folded, Link, Rule, TransformChain};
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -89,6 +89,8 @@ impl Transaction {
         let p = (phase - 1) as usize;
         let engine = Arc::clone(&self.engine);
         let rules = &engine.rules.phases[p];
+        let steps = &engine.rules.steps[p];
+        debug_assert_eq!(steps.len(), rules.len());
         // load-time verdicts (`crate::fold`) hold once phase 1 has run the initialisation prefix intact, from an
         // empty TX as the probe ran (a key set before the rules, e.g. a route's pinned paranoia level, is a value
         // the verdicts were not taken with)
@@ -137,25 +139,26 @@ impl Transaction {
                 i = if fold_pending { next.min(engine.rules.fold.prefix_end) } else { next };
                 continue;
             }
-            let rule = &rules[i];
-            if (removals && self.is_removed(rule)) || rule.gate.as_ref().is_some_and(|g| !self.gate_open(g)) {
+            // the rule itself is read only when it is gated, evaluated or has actions to take (`Step`)
+            let step = steps[i];
+            if (removals && self.is_removed(step.id))
+                || (step.gated && rules[i].gate.as_ref().is_some_and(|g| !self.gate_open(g)))
+            {
                 i += 1;
                 continue;
             }
-            if let (Some(always), true) = (rule.folded, self.fold_ok) {
-                if self.excl.targets.is_empty() || !self.excl.targets.contains_key(&rule.id) {
-                    if always {
-                        // its actions and severity (`fold`: rules that always match and run `setvar`s)
-                        self.take_always(rule, (p, i));
-                    }
-                    i = match (always, rule.skip_after) {
-                        (false, _) => i + 1,
-                        (true, Some(t)) => t,
-                        (true, None) => i + 1 + rule.skip as usize,
-                    };
-                    continue;
+            if step.folded != Folded::No
+                && self.fold_ok
+                && (self.excl.targets.is_empty() || !self.excl.targets.contains_key(&step.id))
+            {
+                if step.folded == Folded::AlwaysActs {
+                    // its actions and severity (`fold`: rules that always match and run `setvar`s)
+                    self.take_always(&rules[i], (p, i));
                 }
+                i = if step.folded == Folded::Never { i + 1 } else { step.next as usize };
+                continue;
             }
+            let rule = &rules[i];
             self.current_rule = Some((rule.id, p, i));
             let hit = self.eval_rule(rule, &engine.rules.chains, items);
             removals = self.has_removals();
@@ -215,9 +218,9 @@ impl Transaction {
         !self.excl.ids.is_empty() || !self.excl.removed.is_empty()
     }
 
-    pub(crate) fn is_removed(&self, rule: &Rule) -> bool {
-        (!self.excl.ids.is_empty() && crate::actions::ctl::in_ranges(&self.excl.ids, rule.id))
-            || (!self.excl.removed.is_empty() && self.excl.removed.contains(&rule.id))
+    pub(crate) fn is_removed(&self, id: u32) -> bool {
+        (!self.excl.ids.is_empty() && crate::actions::ctl::in_ranges(&self.excl.ids, id))
+            || (!self.excl.removed.is_empty() && self.excl.removed.contains(&id))
     }
 
     /// Evaluates a rule and its chain; on a full match, logs it. Returns whether it matched.
