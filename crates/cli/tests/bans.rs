@@ -81,6 +81,11 @@ async fn ban_policy_bans_at_the_threshold_and_expires() {
 }
 
 fn short_window_gateway(upstream: std::net::SocketAddr, store: &str) -> Gw {
+    window_gateway(upstream, store, "1s")
+}
+
+/// [`short_window_gateway`] with bans of `ban_for` at level 1.
+fn window_gateway(upstream: std::net::SocketAddr, store: &str, ban_for: &str) -> Gw {
     Gw::start(&common::config(&format!(
         r#"
 [server]
@@ -93,7 +98,7 @@ name = "scanner"
 trigger = "status:404"
 count = 2
 within = "500ms"
-ban_for = "1s"
+ban_for = "{ban_for}"
 escalate = 3.0
 max_ban = "5s"
 
@@ -209,8 +214,10 @@ async fn redis_bans_reach_every_gateway_and_escalate_fleet_wide() {
     let redis = RedisServer::start();
     let up = Upstream::start("app").await;
     let store = format!("store = \"redis\"\nredis_url = \"{}\"", redis.url());
-    let a = short_window_gateway(up.addr, &store);
-    let b = short_window_gateway(up.addr, &store);
+    // Bans of 2 s at level 1: longer than the mirror's sync interval (1 s), so the other gateway's next sync
+    // finds the ban still active wherever that sync falls (a 1 s ban could end just before it: flaky).
+    let a = window_gateway(up.addr, &store, "2s");
+    let b = window_gateway(up.addr, &store, "2s");
     a.wait_stderr("connected to Redis", Duration::from_secs(10));
     b.wait_stderr("connected to Redis", Duration::from_secs(10));
     let c = common::client();
@@ -229,7 +236,7 @@ async fn redis_bans_reach_every_gateway_and_escalate_fleet_wide() {
     println!("ban mirrored to the other gateway after {:?}", t.elapsed());
     let hash = redis.cli(&["HGETALL", "{portcullis:bans}:active"]);
     assert!(hash.contains(ip), "{hash}");
-    // Wait it out, then a second offence — split across gateways again — bans at level 2 (3 s).
+    // Wait it out, then a second offence — split across gateways again — bans at level 2 (6 s, capped at 5 s).
     tokio::time::sleep(Duration::from_millis(1300)).await;
     let deadline = Instant::now() + Duration::from_secs(3);
     while status(&c, &a, "/ok", ip).await.0 == 403 {
@@ -238,7 +245,7 @@ async fn redis_bans_reach_every_gateway_and_escalate_fleet_wide() {
     }
     assert_eq!(status(&c, &a, "/status/404", ip).await.0, 404);
     assert_eq!(status(&c, &b, "/status/404", ip).await.0, 404);
-    assert_eq!(until_banned(&c, &b, ip).await.0, Some(3));
+    assert_eq!(until_banned(&c, &b, ip).await.0, Some(5));
     // The admin API on either gateway sees the ban in Redis.
     let list: serde_json::Value = a
         .admin_client()
