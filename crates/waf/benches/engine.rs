@@ -233,7 +233,7 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-/// `n` runs of `f`, each after `junk` was written over (evicting the caches' lines of the previous run), timing
+/// `n` runs of `f`, each after `junk` was read (evicting the caches' lines of the previous run), timing
 /// only the runs: the engine as the gateway meets it, after a request's network and proxy work.
 fn cold(n: u64, junk: &[u8], mut f: impl FnMut() -> bool) -> std::time::Duration {
     let mut total = std::time::Duration::ZERO;

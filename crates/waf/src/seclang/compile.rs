@@ -708,21 +708,19 @@ impl Compiler {
             .any(|t| t.var == crate::variables::Var::FilesTmpContent && !t.exclude);
         let (mut chains, settings) = (self.chains, self.settings);
         crate::rule::link_prefixes(&mut chains, rule_chains);
-        let steps = std::array::from_fn(|p| crate::rule::Step::table(&phases[p]));
-        Ok((
-            settings,
-            RuleSet {
-                phases,
-                chains,
-                prefilter,
-                ids,
-                tag_index,
-                msg_index,
-                reads_file_content,
-                fold: Default::default(),
-                empty_closes,
-                steps,
-            },
-        ))
+        let mut rules = RuleSet {
+            phases,
+            chains,
+            prefilter,
+            ids,
+            tag_index,
+            msg_index,
+            reads_file_content,
+            fold: Default::default(),
+            empty_closes,
+            steps: Default::default(),
+        };
+        rules.index_steps();
+        Ok((settings, rules))
     }
 }

@@ -200,10 +200,7 @@ impl Transaction {
                     }
                 }
             }
-            i = match rule.skip_after {
-                Some(t) => t,
-                None => i + 1 + rule.skip as usize,
-            };
+            i = step.next as usize;
         }
         #[cfg(feature = "rule-profile")]
         walk.end(self.stats.rules);
