@@ -395,10 +395,8 @@ impl Transaction {
             if self.mode == EngineMode::Off {
                 return Err("an initialisation rule turns the engine off");
             }
-            i = match rule.skip_after {
-                Some(t) => t,
-                None => i + 1 + rule.skip as usize,
-            };
+            // where a matched rule sends the walk, as `run_rules` takes it (the steps exist from compiling on)
+            i = rules.steps[0].get(i).map_or(i + 1, |s| s.next as usize);
         }
         self.current_rule = None;
         if !self.fold_prefix_intact() || self.mode == EngineMode::Off {
