@@ -68,6 +68,7 @@ impl Transaction {
         {
             return None;
         }
+        self.unpark();
         // the gate's unions hold while the request/response data they were taken over stays as it is: it only
         // changes between phases, through the calls that set `gate_stale`
         if self.gate_stale {
@@ -81,6 +82,13 @@ impl Transaction {
         let iv = self.run_rules(phase, &mut items);
         items.clear();
         self.phase_items = items;
+        // After phase 2 the gateway waits for the upstream, after phase 3 for the response body: the evaluation
+        // buffers go back to the pool meanwhile (`pool`), for the other requests in flight. Phase 1 hands its
+        // caches to phase 2, which follows at once for most requests (a GET's phase 2 reads what phase 1 read);
+        // phase 5 follows phase 4 at once, and the transaction's end hands them back after it.
+        if phase == 2 || phase == 3 {
+            self.park();
+        }
         iv
     }
 

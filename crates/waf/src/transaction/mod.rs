@@ -258,6 +258,8 @@ pub struct Transaction {
     /// Phase 1 passed the end of the initialisation prefix with every init rule run (`crate::fold`): the
     /// rules' load-time verdicts hold for this transaction.
     pub(crate) fold_ok: bool,
+    /// The evaluation buffers are back in the pool (`pool`, `Transaction::park`): the next phase takes a set.
+    pub(crate) parked: bool,
 }
 
 /// A small fast hasher for the transformation cache (keys are a few integers, not attacker-chosen
@@ -293,6 +295,7 @@ impl Transaction {
         let (rba, rsba) = (s.request_body_access, s.response_body_access);
         // buffers of an earlier transaction, emptied (`pool`): no allocation or rehash on the benign path
         let b = engine.pool.take();
+        let sc = engine.pool.take_scratch();
         let req = Request {
             args_get: b.args_get,
             args_post: b.args_post,
@@ -322,33 +325,34 @@ impl Transaction {
             matches: Vec::new(),
             pending_text: Vec::new(),
             phases_done: [false; 5],
-            cache: b.cache,
-            cache_buf: b.cache_buf,
-            pf_cache: b.pf_cache,
-            pf_bits: b.pf_bits,
-            pf_forms: b.pf_forms,
-            pf_form_list: b.pf_form_list,
-            pf_scratch: b.pf_scratch,
-            gate_cache: b.gate_cache,
-            src_lists: b.src_lists,
-            phase_items: b.phase_items,
-            gate_scratch: b.gate_scratch,
+            cache: sc.cache,
+            cache_buf: sc.cache_buf,
+            pf_cache: sc.pf_cache,
+            pf_bits: sc.pf_bits,
+            pf_forms: sc.pf_forms,
+            pf_form_list: sc.pf_form_list,
+            pf_scratch: sc.pf_scratch,
+            gate_cache: sc.gate_cache,
+            src_lists: sc.src_lists,
+            phase_items: sc.phase_items,
+            gate_scratch: sc.gate_scratch,
             gate_stale: true,
-            gate_closed: b.gate_closed,
-            class_cache: b.class_cache,
-            list_cache: b.list_cache,
-            families: b.families,
+            gate_closed: sc.gate_closed,
+            class_cache: sc.class_cache,
+            list_cache: sc.list_cache,
+            families: sc.families,
             stats: EvalStats::default(),
             matched_var: b.matched_var,
             matched_var_name: b.matched_var_name,
             matched_vars: b.matched_vars,
             matched_count: 0,
-            expand_buf: b.expand_buf,
-            setvar_key: b.setvar_key,
+            expand_buf: sc.expand_buf,
+            setvar_key: sc.setvar_key,
             captures: b.captures,
             highest_severity: 255,
             current_rule: None,
             fold_ok: false,
+            parked: false,
         }
     }
 
