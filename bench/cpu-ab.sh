@@ -20,6 +20,8 @@ PORT="${CANDIDATE_PORT:-49591}"
 ROUNDS="${ROUNDS:-3}"
 WORKLOADS="${WORKLOADS:-get post}"
 DURATION="${DURATION:-5}"
+CONNS="${CONNS:-8}"     # wrk connections (run.sh uses 64 with 2 threads: a larger working set per request)
+THREADS="${THREADS:-1}"
 TCK="$(getconf CLK_TCK)"
 DIR="$(mktemp -d)"
 
@@ -41,6 +43,9 @@ jiffies() {
     for p in "$@" $(pgrep -P "$1" || true); do sum=$((sum + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
     echo "$sum"
 }
+
+# busy ticks of CPU 1 (everything pinned there: the gateway, the origin, the kernel's work for them)
+cpu1_busy() { awk '/^cpu1 /{print $2 + $3 + $4 + $7 + $8; exit}' /proc/stat; }
 
 # wrk scripts as run.sh builds them: the common hooks, then the workload.
 for w in $WORKLOADS; do
@@ -65,10 +70,10 @@ for r in $(seq "$ROUNDS"); do
                 url="http://127.0.0.1:$PORT/"
                 for _ in $(seq 100); do curl -s -o /dev/null "$url" && break; sleep 0.1; done
             fi
-            taskset -c 0 wrk -t1 -c8 -d1s -s "$DIR/$w.lua" "$url" > /dev/null
-            before=$(jiffies "$gw")
-            res=$(taskset -c 0 wrk -t1 -c8 -d"${DURATION}s" -s "$DIR/$w.lua" "$url" | grep ABRESULT)
-            after=$(jiffies "$gw")
+            taskset -c 0 wrk -t"$THREADS" -c"$CONNS" -d1s -s "$DIR/$w.lua" "$url" > /dev/null
+            before=$(jiffies "$gw"); busy_before=$(cpu1_busy)
+            res=$(taskset -c 0 wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -s "$DIR/$w.lua" "$url" | grep ABRESULT)
+            after=$(jiffies "$gw"); busy_after=$(cpu1_busy)
             n=$(grep -o 'requests=[0-9]*' <<<"$res" | cut -d= -f2)
             # error responses (>= 400) or socket errors: the CPU was spent on another path than the workload's
             errs=$(grep -o 'err_[a-z]*=[0-9]*' <<<"$res" | awk -F= '{s += $2} END {print s + 0}')
@@ -80,7 +85,7 @@ for r in $(seq "$ROUNDS"); do
                 echo "round $r  $w  $cand  requests ${n:-0}  errors $errs: not a measurement of the workload" >&2
                 exit 1
             fi
-            echo "round $r  $w  $cand  requests $n  cpu_us_per_request $(( (after - before) * 1000000 / TCK / n ))"
+            echo "round $r  $w  $cand  requests $n  cpu_us_per_request $(( (after - before) * 1000000 / TCK / n ))  cpu1_us_per_request $(( (busy_after - busy_before) * 1000000 / TCK / n ))"
         done
     done
 done
