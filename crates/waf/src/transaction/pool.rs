@@ -222,35 +222,25 @@ impl std::fmt::Debug for TxPool {
 impl TxPool {
     /// Buffers for a new transaction: reused when one is free.
     pub(crate) fn take(&self) -> Buffers {
-        self.free.lock().ok().and_then(|mut v| v.pop()).unwrap_or_else(Buffers::fresh)
+        reuse(&self.free).unwrap_or_else(Buffers::fresh)
     }
 
     /// Takes back a finished transaction's buffers (dropped when the pool is full or they grew too large).
     pub(crate) fn put(&self, mut b: Buffers) {
-        if !b.clear() {
-            return;
-        }
-        if let Ok(mut v) = self.free.lock() {
-            if v.len() < MAX_POOLED {
-                v.push(b);
-            }
+        if b.clear() {
+            keep(&self.free, b);
         }
     }
 
     /// Evaluation buffers for a phase: the set handed back last (the one most likely still in cache).
     pub(crate) fn take_scratch(&self) -> Scratch {
-        self.scratch.lock().ok().and_then(|mut v| v.pop()).unwrap_or_else(Scratch::fresh)
+        reuse(&self.scratch).unwrap_or_else(Scratch::fresh)
     }
 
-    /// Takes back a parked or finished transaction's evaluation buffers.
+    /// Takes back a parked or finished transaction's evaluation buffers (dropped as [`Self::put`] drops).
     pub(crate) fn put_scratch(&self, mut s: Scratch) {
-        if !s.clear() {
-            return;
-        }
-        if let Ok(mut v) = self.scratch.lock() {
-            if v.len() < MAX_POOLED {
-                v.push(s);
-            }
+        if s.clear() {
+            keep(&self.scratch, s);
         }
     }
 
@@ -264,6 +254,20 @@ impl TxPool {
     #[cfg(test)]
     pub(crate) fn scratch_len(&self) -> usize {
         self.scratch.lock().map(|v| v.len()).unwrap_or(0)
+    }
+}
+
+/// The set a free-list handed back last, if any.
+fn reuse<T>(list: &Mutex<Vec<T>>) -> Option<T> {
+    list.lock().ok().and_then(|mut v| v.pop())
+}
+
+/// Keeps an emptied set unless the free-list is full.
+fn keep<T>(list: &Mutex<Vec<T>>, set: T) {
+    if let Ok(mut v) = list.lock() {
+        if v.len() < MAX_POOLED {
+            v.push(set);
+        }
     }
 }
 
