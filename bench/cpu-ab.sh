@@ -8,11 +8,15 @@
 #   ROUNDS=3 WORKLOADS="get post" DURATION=5 bench/cpu-ab.sh old/portcullis new/portcullis
 #   bench/cpu-ab.sh target/release/portcullis:plain target/release/portcullis:limits
 #   bench/cpu-ab.sh nginx target/release/portcullis      (`nginx`: the harness's nginx proxy, master + worker)
+#   CONNS=64 THREADS=2 bench/cpu-ab.sh ...                (run.sh's concurrency; default 8 connections, 1 thread)
+#
+# Each line gives the gateway's own CPU per request and CPU 1's busy time per request (the gateway, the origin
+# pinned beside it, and the kernel's work for both: what ../shared/bench/run.sh's req/s is the inverse of).
 #
 # It starts the harness's origin (`run.sh serve`, TARGETS=direct) on BASE_PORT and stops it at the end. A round
 # whose responses were errors (an origin not up, a blocked workload) ends the script with exit 1.
 set -euo pipefail
-[ $# -ge 1 ] || { sed -n '2,10p' "$0"; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,14p' "$0"; exit 2; }
 HERE="$(cd "$(dirname "$0")" && pwd)"
 SHARED="$HERE/../../shared/bench"
 BASE_PORT="${BASE_PORT:-49580}"
