@@ -109,6 +109,13 @@ pub struct Link {
     /// (`transaction::post_cut_bytes`). A decoded text holding none has no later form the operator could
     /// match (`Transaction::multi_forms_for`). Set at load (`transaction::set_post_cut_bytes`).
     pub post_cut: Option<[u64; 4]>,
+    /// For a non-negated, non-`multiMatch` link whose operator has need bytes but no prefilter id (the
+    /// `@validate*` operators), every one of whose targets reads a gate source (`sources`): the raw bytes
+    /// without which no value comes out of the link's chain holding a need byte
+    /// (`prefilter::preimage::byte_preimage`). When the bytes the sources' members hold (their untransformed
+    /// unions) include none, the link cannot match and is not evaluated (`Transaction::sources_rule_out`).
+    /// Set at load (`transaction::set_byte_outs`).
+    pub byte_out: Option<[u64; 4]>,
 }
 
 /// Logging metadata of a rule (from the chain starter).

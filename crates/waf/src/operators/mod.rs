@@ -191,6 +191,15 @@ pub static OPERATORS: &[(&str, Factory)] = &[
 ];
 
 /// Builds operator `name` (without `@`, any case) with parameter `arg`.
+/// The 256-bit set of `bytes`, letters in both cases: the form [`Operator::need_bytes`] returns.
+pub(crate) fn folded_set(bytes: impl IntoIterator<Item = u8>) -> [u64; 4] {
+    let mut s = crate::prefilter::need::ByteSet::default();
+    for b in bytes {
+        s.insert(b);
+    }
+    crate::prefilter::preimage::folded(s.0)
+}
+
 pub fn build(name: &str, arg: &str, ctx: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String> {
     let lname = name.to_ascii_lowercase();
     let (_, f) = OPERATORS.iter().find(|(n, _)| *n == lname).ok_or_else(|| format!("unknown operator @{name}"))?;

@@ -25,6 +25,21 @@ pub fn build(arg: &str, _: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String> {
 }
 
 impl Operator for ValidateByteRange {
+    /// A value matches only if it holds a byte outside the ranges.
+    fn may_match(&self, input: &[u8]) -> bool {
+        input.iter().any(|b| !self.0[*b as usize])
+    }
+
+    fn min_match_len(&self) -> usize {
+        1
+    }
+
+    /// The bytes outside the ranges, letters in both cases (a superset when a range holds one case of a
+    /// letter only: still a set every matching input holds a byte of).
+    fn need_bytes(&self) -> Option<[u64; 4]> {
+        Some(super::folded_set((0..=255u8).filter(|b| !self.0[*b as usize])))
+    }
+
     fn eval(&self, i: &[u8], ctx: &mut OpCtx<'_>) -> bool {
         match i.iter().find(|b| !self.0[**b as usize]) {
             None => false,

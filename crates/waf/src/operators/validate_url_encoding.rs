@@ -10,6 +10,19 @@ pub fn build(_: &str, _: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String> {
 }
 
 impl Operator for ValidateUrlEncoding {
+    /// Only a `%` can start a bad encoding.
+    fn may_match(&self, input: &[u8]) -> bool {
+        memchr::memchr(b'%', input).is_some()
+    }
+
+    fn min_match_len(&self) -> usize {
+        1
+    }
+
+    fn need_bytes(&self) -> Option<[u64; 4]> {
+        Some(super::folded_set([b'%']))
+    }
+
     fn eval(&self, i: &[u8], _: &mut OpCtx<'_>) -> bool {
         let mut k = 0;
         while k < i.len() {

@@ -156,7 +156,7 @@ fn or(a: &mut [u64; 4], b: &[u64; 4]) {
 }
 
 /// `set` with both cases of every ASCII letter it holds.
-fn folded(set: [u64; 4]) -> [u64; 4] {
+pub(crate) fn folded(set: [u64; 4]) -> [u64; 4] {
     let mut s = set;
     for b in (b'a'..=b'z').chain(b'A'..=b'Z') {
         if has(&set, b) {
@@ -167,7 +167,7 @@ fn folded(set: [u64; 4]) -> [u64; 4] {
 }
 
 /// Do the sets share no byte?
-fn disjoint(a: &[u64; 4], b: &[u64; 4]) -> bool {
+pub(crate) fn disjoint(a: &[u64; 4], b: &[u64; 4]) -> bool {
     a.iter().zip(b).all(|(x, y)| x & y == 0)
 }
 

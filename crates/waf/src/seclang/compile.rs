@@ -418,6 +418,7 @@ impl Compiler {
             sources: Vec::new(),
             unexcluded: 0,
             post_cut: None,
+            byte_out: None,
         };
         let rule = Rule {
             id,
@@ -487,6 +488,7 @@ impl Compiler {
             sources: Vec::new(),
             unexcluded: 0,
             post_cut: None,
+            byte_out: None,
         };
         if let Some(Entry::Rule { rule, open_chain, .. }) = self.entries.last_mut() {
             // metadata written on a link (rare) still belongs to the rule
@@ -680,6 +682,7 @@ impl Compiler {
         let prefilter = self.prefilter.into_inner().build();
         crate::transaction::set_gate_preimages(&mut phases, &self.chains, &prefilter);
         crate::transaction::set_post_cut_bytes(&mut phases, &self.chains);
+        crate::transaction::set_byte_outs(&mut phases, &self.chains);
         let empty_closes = crate::transaction::empty_closes(&phases, &self.chains, &prefilter);
         let mut ids = Vec::new();
         let mut tag_index: HashMap<String, Vec<u32>> = HashMap::new();

@@ -483,6 +483,13 @@ impl Transaction {
             self.stats.detector_list_skips += 1;
             return false;
         }
+        // a `@validate*` link none of whose sources' members holds a byte it could fire on (`Link::byte_out`)
+        if let Some(out) = link.byte_out.as_ref().filter(|_| self.engine.rx_prefilter) {
+            if self.sources_rule_out(link, out) {
+                self.stats.prefilter_skips += 1;
+                return false;
+            }
+        }
         let lent = if link.targets.is_empty() {
             items.push(Item { var: crate::variables::Var::Rule, key: Key::None, value: Val::Owned(Vec::new()) });
             None

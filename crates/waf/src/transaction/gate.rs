@@ -164,6 +164,30 @@ pub(crate) fn gate_of(rule: &Rule, forms: &[ChainId]) -> Option<Gate> {
     })
 }
 
+/// Sets `Link::byte_out` of every link it applies to (see there). At load, after `number_gate_slots` (the
+/// links' `sources`) and with the chains final.
+pub(crate) fn set_byte_outs(phases: &mut [Vec<Rule>], chains: &[TransformChain]) {
+    for link in phases.iter_mut().flatten().flat_map(|r| r.links.iter_mut()) {
+        link.byte_out = None;
+        let Some(chain) = chains.get(link.transforms as usize) else { continue };
+        if link.negated || link.multi_match || link.op.prefilter_id().is_some() {
+            continue;
+        }
+        let Some(need) = link.op.need_bytes() else { continue };
+        // every target is an exclusion or reads a gate source (whose untransformed union holds the bytes its
+        // members hold), and there is one of the latter
+        let sourced = link.targets.iter().zip(&link.sources).all(|(t, s)| t.exclude || *s != u32::MAX);
+        if !sourced || link.targets.iter().all(|t| t.exclude) || link.sources.len() != link.targets.len() {
+            continue;
+        }
+        let pre = prefilter::preimage::byte_preimage(&chain.steps, &need);
+        // a chain that can make a need byte out of any byte rules nothing out
+        if pre != prefilter::preimage::ALL {
+            link.byte_out = Some(pre);
+        }
+    }
+}
+
 /// Numbers every distinct (source, chain) union of the rules' gates densely (called once at load, after
 /// `gate_of`): a transaction caches a phase's unions in a vector indexed by these numbers.
 pub(crate) fn number_gate_slots(phases: &mut [Vec<Rule>]) {
@@ -670,6 +694,40 @@ impl Transaction {
             v if source_is_collection(v) => false,
             v => matches!(self.scalar(v), Some(Val::Arena(span)) if span.len == 0),
         }
+    }
+
+    /// Does the link's `byte_out` rule it out, from the bytes the members of its targets' sources hold
+    /// (their untransformed unions, computed here if the phase has not yet)? Exact: a link's values are
+    /// members of those sources (a target's members are its source's, less what exclusions remove), a value
+    /// holding none of `byte_out` comes out of the chain holding no need byte (`byte_preimage`), and on such
+    /// an input the operator refuses (`Operator::need_bytes`), with no capture; the link is not negated.
+    pub(crate) fn sources_rule_out(&mut self, link: &crate::rule::Link, byte_out: &[u64; 4]) -> bool {
+        let Some(top) = link.sources.iter().filter(|s| **s != u32::MAX).max().map(|s| *s as usize) else {
+            return false;
+        };
+        if self.gate_cache.len() <= top {
+            if self.gate_cache.is_empty() {
+                // as in `gate_open`: the member lists of the unions the cache held go with them
+                self.src_lists.clear();
+            }
+            self.gate_cache.resize(top + 1, 0);
+        }
+        let words = self.engine.rules.prefilter.words();
+        let mut present = [0u64; 4];
+        for (t, s) in link.targets.iter().zip(&link.sources) {
+            if t.exclude {
+                continue;
+            }
+            let b = self.union_in_slot(t, UNTRANSFORMED, *s as usize, *s as usize);
+            let Some(p) = (b >= 2).then(|| self.pf_bits.get(b as usize - 2 + words..b as usize + 2 + words)).flatten()
+            else {
+                return false;
+            };
+            for (a, w) in present.iter_mut().zip(p) {
+                *a |= w;
+            }
+        }
+        prefilter::preimage::disjoint(&present, byte_out)
     }
 
     /// Can the gated rule match anything in the current phase? `false` means: skip it.

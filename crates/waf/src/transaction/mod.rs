@@ -32,7 +32,7 @@ mod tx_vars;
 
 pub(crate) use collect::{intern_target_lists, Item};
 pub(crate) use detectors::set_post_cut_bytes;
-pub(crate) use gate::{empty_closes, gate_of, number_gate_slots, set_gate_preimages};
+pub(crate) use gate::{empty_closes, gate_of, number_gate_slots, set_byte_outs, set_gate_preimages};
 pub(crate) use log::DeferredText;
 pub use log::{LogMeta, RuleMatch, SharedLog};
 pub(crate) use pool::TxPool;

@@ -455,3 +455,43 @@ SecRule TX:seen_in_3 "@eq 1" "id:3,phase:3,deny,status:403"
         assert_eq!(b.matched_vars.len(), 1, "the oversized slot is dropped, the small one kept for reuse");
     }
 }
+
+#[cfg(test)]
+mod byte_out_tests {
+    use crate::{Engine, TxInfo};
+    use std::net::IpAddr;
+    use std::sync::Arc;
+
+    /// A `@validateByteRange` link is ruled out from the bytes its sources hold (`Link::byte_out`) only when
+    /// none could decode to a byte outside the range: a `%` keeps it evaluated (and `%00` matches), a plain
+    /// request skips it. Mutants: a `byte_out` without the chain's preimage (`%` not in it) misses `%00`;
+    /// no `byte_out` fails the skip count.
+    #[test]
+    fn validate_links_are_ruled_out_from_the_bytes_their_sources_hold() {
+        let rules = r#"SecRuleEngine On
+SecRule ARGS|REQUEST_HEADERS "@rx attack" "id:1,phase:2,pass,nolog"
+SecRule ARGS|REQUEST_HEADERS "@validateByteRange 1-255" "id:2,phase:2,deny,status:403,t:none,t:urlDecodeUni"
+"#;
+        let engine = Arc::new(Engine::from_str(rules, "t.conf").expect("rules load"));
+        let lo = IpAddr::from([127, 0, 0, 1]);
+        let run = |uri: &str| {
+            let mut tx = engine.transaction(TxInfo {
+                unique_id: "b".into(),
+                client_addr: lo,
+                client_port: 1,
+                server_addr: lo,
+                server_port: 2,
+            });
+            tx.request_line("GET", uri, "HTTP/1.1");
+            tx.request_header(b"Accept", b"application/json");
+            let _ = tx.process_request_headers();
+            let iv = tx.process_request_body().map(|iv| iv.rule_id);
+            (iv, tx.stats().prefilter_skips)
+        };
+        let (plain, skips) = run("/a?q=hello");
+        assert_eq!(plain, None);
+        assert!(skips >= 1, "the link was ruled out before evaluation");
+        assert_eq!(run("/a?q=he%00llo").0, Some(2), "a %-encoded NUL still matches");
+        assert_eq!(run("/a?q=100%25").0, None, "a % that decodes to a byte in range does not");
+    }
+}
