@@ -705,13 +705,7 @@ impl Transaction {
         let Some(top) = link.sources.iter().filter(|s| **s != u32::MAX).max().map(|s| *s as usize) else {
             return false;
         };
-        if self.gate_cache.len() <= top {
-            if self.gate_cache.is_empty() {
-                // as in `gate_open`: the member lists of the unions the cache held go with them
-                self.src_lists.clear();
-            }
-            self.gate_cache.resize(top + 1, 0);
-        }
+        self.size_gate_cache(top);
         let words = self.engine.rules.prefilter.words();
         let mut present = [0u64; 4];
         for (t, s) in link.targets.iter().zip(&link.sources) {
@@ -730,13 +724,9 @@ impl Transaction {
         prefilter::preimage::disjoint(&present, byte_out)
     }
 
-    /// Can the gated rule match anything in the current phase? `false` means: skip it.
-    pub(crate) fn gate_open(&mut self, gate: &Gate) -> bool {
-        if !self.engine.rx_prefilter {
-            return true;
-        }
-        // every number of the gate is at most `top`: one length test here, none per union
-        let top = gate.top as usize;
+    /// Makes room in the gate cache for numbers up to `top` (one length test when there is).
+    #[inline]
+    fn size_gate_cache(&mut self, top: usize) {
         if self.gate_cache.len() <= top {
             if self.gate_cache.is_empty() {
                 // the phase's first gate since the cache was cleared (a new transaction, or data added): the
@@ -745,6 +735,15 @@ impl Transaction {
             }
             self.gate_cache.resize(top + 1, 0);
         }
+    }
+
+    /// Can the gated rule match anything in the current phase? `false` means: skip it.
+    pub(crate) fn gate_open(&mut self, gate: &Gate) -> bool {
+        if !self.engine.rx_prefilter {
+            return true;
+        }
+        // every number of the gate is at most `top`: one length test here, none per union
+        self.size_gate_cache(gate.top as usize);
         // the summary tests of the phase's gates over the same sources run together, once (`Gate::batch`)
         let mut summary_known = false;
         if let Some((batch, k)) = &gate.batch {
@@ -1153,5 +1152,45 @@ impl Transaction {
             prefilter::or_into(acc, bits);
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Engine, TxInfo};
+    use std::net::IpAddr;
+    use std::sync::Arc;
+
+    /// A `@validateByteRange` link is ruled out from the bytes its sources hold (`Link::byte_out`) only when
+    /// none could decode to a byte outside the range: a `%` keeps it evaluated (and `%00` matches), a plain
+    /// request skips it. Mutants: a `byte_out` without the chain's preimage (`%` not in it) misses `%00`;
+    /// no `byte_out` fails the skip count.
+    #[test]
+    fn validate_links_are_ruled_out_from_the_bytes_their_sources_hold() {
+        let rules = r#"SecRuleEngine On
+SecRule ARGS|REQUEST_HEADERS "@rx attack" "id:1,phase:2,pass,nolog"
+SecRule ARGS|REQUEST_HEADERS "@validateByteRange 1-255" "id:2,phase:2,deny,status:403,t:none,t:urlDecodeUni"
+"#;
+        let engine = Arc::new(Engine::from_str(rules, "t.conf").expect("rules load"));
+        let lo = IpAddr::from([127, 0, 0, 1]);
+        let run = |uri: &str| {
+            let mut tx = engine.transaction(TxInfo {
+                unique_id: "b".into(),
+                client_addr: lo,
+                client_port: 1,
+                server_addr: lo,
+                server_port: 2,
+            });
+            tx.request_line("GET", uri, "HTTP/1.1");
+            tx.request_header(b"Accept", b"application/json");
+            let _ = tx.process_request_headers();
+            let iv = tx.process_request_body().map(|iv| iv.rule_id);
+            (iv, tx.stats().prefilter_skips)
+        };
+        let (plain, skips) = run("/a?q=hello");
+        assert_eq!(plain, None);
+        assert!(skips >= 1, "the link was ruled out before evaluation");
+        assert_eq!(run("/a?q=he%00llo").0, Some(2), "a %-encoded NUL still matches");
+        assert_eq!(run("/a?q=100%25").0, None, "a % that decodes to a byte in range does not");
     }
 }
