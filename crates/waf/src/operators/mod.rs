@@ -190,7 +190,6 @@ pub static OPERATORS: &[(&str, Factory)] = &[
     ("shellshock", shellshock::build),
 ];
 
-/// Builds operator `name` (without `@`, any case) with parameter `arg`.
 /// The 256-bit set of `bytes`, letters in both cases: the form [`Operator::need_bytes`] returns.
 pub(crate) fn folded_set(bytes: impl IntoIterator<Item = u8>) -> [u64; 4] {
     let mut s = crate::prefilter::need::ByteSet::default();
@@ -200,6 +199,7 @@ pub(crate) fn folded_set(bytes: impl IntoIterator<Item = u8>) -> [u64; 4] {
     crate::prefilter::preimage::folded(s.0)
 }
 
+/// Builds operator `name` (without `@`, any case) with parameter `arg`.
 pub fn build(name: &str, arg: &str, ctx: &BuildCtx<'_>) -> Result<Box<dyn Operator>, String> {
     let lname = name.to_ascii_lowercase();
     let (_, f) = OPERATORS.iter().find(|(n, _)| *n == lname).ok_or_else(|| format!("unknown operator @{name}"))?;

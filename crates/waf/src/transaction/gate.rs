@@ -176,8 +176,10 @@ pub(crate) fn set_byte_outs(phases: &mut [Vec<Rule>], chains: &[TransformChain])
         let Some(need) = link.op.need_bytes() else { continue };
         // every target is an exclusion or reads a gate source (whose untransformed union holds the bytes its
         // members hold), and there is one of the latter
-        let sourced = link.targets.iter().zip(&link.sources).all(|(t, s)| t.exclude || *s != u32::MAX);
-        if !sourced || link.targets.iter().all(|t| t.exclude) || link.sources.len() != link.targets.len() {
+        if link.sources.len() != link.targets.len() || link.targets.iter().all(|t| t.exclude) {
+            continue;
+        }
+        if !link.targets.iter().zip(&link.sources).all(|(t, s)| t.exclude || *s != u32::MAX) {
             continue;
         }
         let pre = prefilter::preimage::byte_preimage(&chain.steps, &need);
