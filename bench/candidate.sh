@@ -14,7 +14,7 @@
 #               LIMITS_REDIS_URL=redis://127.0.0.1:PORT keeps its state in that Redis instead of in memory
 # The harness exports ORIGIN_ADDR (127.0.0.1:port of its origin), CANDIDATE_PORT and AB_RUN_DIR.
 # Builds nothing: run `cargo build --release` first (the harness times whatever binary is there), or
-# scripts/build-pgo.sh with PORTCULLIS_BIN=target/pgo/release/portcullis (the profile-guided build we quote).
+# scripts/build-pgo.sh with PORTCULLIS_BIN=target/pgo/portcullis (the profile-guided build we quote).
 set -euo pipefail
 MODE="${1:-plain}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
