@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the release binary with profile-guided optimisation (PGO): the binary that is measured and shipped.
+# Builds the release binary with profile-guided optimisation (PGO), then BOLT where it is installed: the binary
+# that is measured and shipped.
 #
 #   scripts/build-pgo.sh              -> target/pgo/portcullis (path printed on the last line)
 #
@@ -90,7 +91,11 @@ echo "build-pgo.sh: 3 merging the counts with $PROFDATA" >&2
 shopt -s nullglob
 raws=("$RAW"/*.profraw)
 ((${#raws[@]})) || { echo "build-pgo.sh: the training wrote no profile to $RAW" >&2; exit 1; }
-"$PROFDATA" merge -o "$PROFILE" "${raws[@]}"
+"$PROFDATA" merge -o "$PROFILE" "${raws[@]}" || {
+  echo "build-pgo.sh: $PROFDATA could not merge the profiles of rustc's LLVM" \
+    "$(rustc -vV | sed -n 's/^LLVM version: //p'): set LLVM_PROFDATA to a newer llvm-profdata" >&2
+  exit 1
+}
 
 echo "build-pgo.sh: 4 release build with the profile (target/pgo)" >&2
 # for llvm-bolt, linked with its relocations (it needs them to move code; its output leaves them out)
@@ -109,7 +114,8 @@ if [[ -n "$relocs" ]]; then
     --instrumentation-file="$FDATA/prof" --instrumentation-file-append-pid > "$FDATA/instrument.log" 2>&1 ||
     { echo "build-pgo.sh: llvm-bolt -instrument failed: see $FDATA/instrument.log" >&2; exit 1; }
   train "$FDATA/portcullis.instrumented"
-  "$(dirname "$BOLT")/merge-fdata" "$FDATA"/prof.*.fdata > "$FDATA/merged.fdata" 2> /dev/null
+  "$(dirname "$BOLT")/merge-fdata" "$FDATA"/prof.*.fdata > "$FDATA/merged.fdata" 2> "$FDATA/merge.log" ||
+    { echo "build-pgo.sh: merge-fdata failed: see $FDATA/merge.log" >&2; exit 1; }
   "$BOLT" "$PGO" -o "$OUT" -data="$FDATA/merged.fdata" -reorder-blocks=ext-tsp -reorder-functions=cdsort \
     -split-functions -split-all-cold -update-debug-sections > "$FDATA/optimize.log" 2>&1 ||
     { echo "build-pgo.sh: llvm-bolt failed: see $FDATA/optimize.log" >&2; exit 1; }
