@@ -16,7 +16,7 @@
 # 5. When llvm-bolt is installed (Debian's bolt-19 and libbolt-19-dev), the post-link layout: llvm-bolt
 #    instruments that binary (linked with its relocations for this), the same training runs on it, and
 #    llvm-bolt rewrites it with the hot blocks of every function packed together and the cold ones split off:
-#    ≈ 15 % fewer instruction-cache misses again, a quarter fewer taken branches. Without it, step 4's binary.
+#    ≈ 8 % fewer instruction-cache misses again, a quarter fewer taken branches. Without it, step 4's binary.
 #
 # The result is target/pgo/portcullis (printed on the last line).
 #
