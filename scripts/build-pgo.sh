@@ -30,6 +30,13 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 
+# the newest of NAME and NAME-<version> on the PATH (Debian installs llvm-profdata-19, llvm-bolt-19, ...)
+newest() {
+  local tool
+  tool="$(compgen -c "$1" | grep -E "^$1(-[0-9]+)?\$" | sort -t- -k3 -n -r | head -1)"
+  [[ -n "$tool" ]] && command -v "$tool"
+}
+
 find_profdata() {
   if [[ -n "${LLVM_PROFDATA:-}" ]]; then
     echo "$LLVM_PROFDATA"
@@ -41,17 +48,16 @@ find_profdata() {
     echo "$tool"
     return
   fi
-  # the newest versioned one first (Debian installs llvm-profdata-NN)
-  for tool in $(compgen -c llvm-profdata | sort -t- -k3 -n -r | uniq); do
-    command -v "$tool" && return
-  done
-  return 1
+  newest llvm-profdata
 }
 # llvm-bolt run from its real path finds its instrumentation runtime beside it (../lib/libbolt_rt_instr.a)
 find_bolt() {
   local bolt merge
-  bolt="${LLVM_BOLT:-$(compgen -c llvm-bolt | grep -E '^llvm-bolt(-[0-9]+)?$' | sort -t- -k3 -n -r | head -1)}"
-  [[ -n "$bolt" ]] && bolt="$(command -v "$bolt")" || return 1
+  if [[ -n "${LLVM_BOLT:-}" ]]; then
+    bolt="$(command -v "$LLVM_BOLT")" || return 1
+  else
+    bolt="$(newest llvm-bolt)" || return 1
+  fi
   bolt="$(readlink -f "$bolt")"
   merge="$(dirname "$bolt")/merge-fdata"
   [[ -x "$merge" && -f "$(dirname "$bolt")/../lib/libbolt_rt_instr.a" ]] || return 1
