@@ -9,10 +9,14 @@
 //! sub's, `min = 0`, anchors and word boundaries nothing; a class needs its bytes (non-ASCII code points: the
 //! leading bytes of their UTF-8 encodings). Literals of at least [`MIN_LITERAL`] bytes go into the shared
 //! Aho-Corasick automaton; shorter ones are reduced to their rarest byte. For phrase operators (`@pm`,
-//! `@contains`, `@streq`, ...) the phrases are the need.
+//! `@contains`, `@streq`, ...) the phrases are the need. When the best need found is met by a common byte (a dot, a
+//! slash, a letter), the literals that join the regex's leading parts (`joined_prefixes`: a short literal that is
+//! a whole match of the parts so far is crossed with the next part's prefix literals) replace it if they are rarer:
+//! CRS 930100 needs `/..`, `/.?`, `%2f`, … instead of the `.` of every host name.
 //!
 //! Exactness: each rule above only ever weakens a condition (a prefix or a byte of a necessary literal is
-//! necessary; a union of necessary sets is necessary), letters are folded on both sides, and anything not
+//! necessary; a union of necessary sets is necessary; a whole match of the first parts followed by a prefix of
+//! the next part's match is a prefix of the concatenation's match), letters are folded on both sides, and anything not
 //! understood gives no need at all, so a gate built on a need may only skip an operator that cannot match.
 //! This module owns the analysis; it does not scan values.
 
@@ -41,6 +45,9 @@ const USELESS: f64 = 1.0;
 /// score: checking it costs the shared scan nothing on a benign value's letters (no byte row to open), and it
 /// still rules out the values without punctuation (CRS 932230/932235's shell separators and evasion bytes).
 const USELESS_RARE: f64 = 2.0;
+/// A byte at least this likely in a benign value (`byte_weight`: common punctuation, digits, letters) makes a
+/// need weak enough to look for joined literals (`of_hir`).
+const COMMON_BYTE: f64 = 0.2;
 /// A need found by the plain walk scoring this or worse is looked for again without common bytes (`walk`).
 const RARE_WALK: f64 = 1.0;
 
@@ -210,6 +217,17 @@ impl Need {
         l + b
     }
 
+    /// [`Self::score`] with each literal's weight scaled down by its bytes rarer than a letter.
+    pub fn content_score(&self) -> f64 {
+        let l: f64 = self
+            .lits
+            .iter()
+            .map(|l| l.iter().fold(literal_weight(l.len()), |w, b| w * (byte_weight(*b) / 0.3).min(1.0)))
+            .sum();
+        let b: f64 = self.bytes.iter().map(byte_weight).sum();
+        l + b
+    }
+
     /// Does `v` meet the need? (The reference the scan must agree with; used by tests.)
     pub fn met_by(&self, v: &[u8]) -> bool {
         let lower = v.to_ascii_lowercase();
@@ -292,7 +310,59 @@ fn of_hir(hir: &Hir) -> Option<Need> {
     if best.as_ref().is_none_or(|n| n.score() >= RARE_WALK) {
         best = better(best, walk(hir, 0, true, &mut memo).map(Need::normalized).filter(Need::useful));
     }
+    // a need that a common byte meets (`.`, `/`, `=`, a letter) is met by most benign values: the literals that
+    // span the regex's leading parts, when they are rarer, replace it
+    if best.as_ref().is_some_and(|b| b.bytes.iter().any(|x| byte_weight(x) >= COMMON_BYTE)) {
+        if let Some(j) = joined_prefixes(hir).map(Need::normalized) {
+            if j.bytes.is_empty() && best.as_ref().is_some_and(|b| j.content_score() < b.content_score()) {
+                best = Some(j);
+            }
+        }
+    }
     best
+}
+
+/// Literals every match starts with, from the parts of a concatenation crossed one after the other, but only
+/// where a literal is still shorter than [`MIN_LITERAL`] (`regex_syntax`'s extractor crosses all or nothing, and
+/// gives up when the product grows past its limit: CRS 930100's leading slash alternatives times its dot
+/// alternatives). `None` when `h` is no concatenation or a literal stays empty.
+fn joined_prefixes(h: &Hir) -> Option<Need> {
+    let parts = match h.kind() {
+        HirKind::Concat(parts) => parts,
+        HirKind::Capture(c) => return joined_prefixes(&c.sub),
+        _ => return None,
+    };
+    // (literal, exact): an exact literal is the whole match of the parts crossed so far, any other a prefix of it
+    let mut acc: Vec<(Vec<u8>, bool)> = vec![(Vec::new(), true)];
+    for p in parts {
+        if !acc.iter().any(|(l, exact)| *exact && l.len() < MIN_LITERAL) {
+            break;
+        }
+        let seq = Extractor::new().kind(ExtractKind::Prefix).limit_total(MAX_PER_PATTERN).extract(p);
+        // a part that may start with anything ends the literals where it starts
+        let Some(lits) = seq.literals() else { break };
+        let mut next = Vec::with_capacity(acc.len());
+        for (l, exact) in acc {
+            if exact && l.len() < MIN_LITERAL {
+                for r in lits {
+                    let mut x = l.clone();
+                    x.extend_from_slice(r.as_bytes());
+                    next.push((x, r.is_exact()));
+                }
+            } else {
+                next.push((l, false));
+            }
+        }
+        if next.len() > MAX_PER_PATTERN {
+            return None;
+        }
+        acc = next;
+    }
+    let mut n = Need::default();
+    for (l, _) in acc {
+        n.union(Need::literal(&l)?);
+    }
+    Some(n)
 }
 
 /// The prefix literals of the suffixes of a concatenation, computed once per analysis: the plain walk and the
@@ -884,5 +954,71 @@ mod tests {
         // `<` beats a byte like `e`
         let n = rx(r"e[^x]*<").unwrap();
         assert_eq!(bytes(&n), "<");
+    }
+
+    /// Every string over `pieces` of up to `depth` pieces that `pattern` matches (anywhere) meets `need`; returns
+    /// how many matched (so a test can ask that some did).
+    fn every_match_meets(pattern: &str, need: &Need, pieces: &[&str], depth: usize) -> usize {
+        let re = regex::bytes::Regex::new(pattern).unwrap();
+        let mut inputs: Vec<Vec<u8>> = vec![Vec::new()];
+        let mut matched = 0;
+        for _ in 0..depth {
+            inputs =
+                inputs.iter().flat_map(|v| pieces.iter().map(move |x| [v.as_slice(), x.as_bytes()].concat())).collect();
+            for v in &inputs {
+                if re.is_match(v) {
+                    matched += 1;
+                    assert!(need.met_by(v), "{pattern}: {:?} matches but misses {need:?}", String::from_utf8_lossy(v));
+                }
+            }
+        }
+        matched
+    }
+
+    #[test]
+    fn joined_literals_span_the_short_leading_parts() {
+        // CRS 930100's shape: a slash (or an encoded one), two or three dots (or encoded ones), a slash. The walk
+        // alone needs `.` or `?`, which every host name, version and query string holds
+        let p = r"(?i)(?:[/\x5c]|%2f|0x5c)(?:\.|\?\.?|%2e){2,3}(?:[/\x5c]|%2f)";
+        let n = rx(p).unwrap();
+        assert_eq!(bytes(&n), "", "{n:?}");
+        for l in ["/..", "/.?", "/?.", "/??", "\\..", "%2f", "0x5c", "/%2e"] {
+            assert!(n.lits.iter().any(|x| x == l.as_bytes()), "{l} missing from {n:?}");
+        }
+        for benign in ["api.example.com", "/api/items?id=1&q=a.b", "anchor-bench/1.0 (wrk)", "3.14.2"] {
+            assert!(!n.met_by(benign.as_bytes()), "{benign}");
+        }
+        for attack in ["/../etc/passwd", "a\\..\\b", "%2F%2e%2E/", "/??/"] {
+            assert!(n.met_by(attack.as_bytes()), "{attack}");
+        }
+        let m = every_match_meets(p, &n, &["/", "\\", ".", "?", "%2f", "%2e", "0x5c", "a"], 5);
+        assert!(m > 100, "{m}");
+    }
+
+    #[test]
+    fn joined_literals_extend_only_whole_matches_of_a_part() {
+        // `a[0-9]+` gives the prefixes `a0`…`a9`, not whole matches: `a0` then `b` would miss `a01b`, while the
+        // whole match `c` is joined to what follows
+        let p = r"(?:a[0-9]+|c)b";
+        let n = joined_prefixes(&fold_case(&parse(p))).map(Need::normalized).unwrap();
+        assert!(n.lits.iter().any(|l| l == b"cb") || n.bytes.contains(b'c') || n.bytes.contains(b'b'), "{n:?}");
+        assert!(n.met_by(b"a01b"), "{n:?}");
+        assert!(every_match_meets(p, &n, &["a", "0", "1", "b", "c"], 5) > 0);
+        // a part that may match empty joins nothing to what follows it, and one that matches anything ends the
+        // literals where it starts
+        for p in [r"/(?:x)?\.\.", r"/\.?\.\.", r"(?:/|\\)\w*\.\.", r"/(?:\.|)\.(?:%2e|\.)"] {
+            if let Some(n) = joined_prefixes(&fold_case(&parse(p))).map(Need::normalized) {
+                let m = every_match_meets(p, &n, &["/", "\\", ".", "x", "%2e", "w"], 5);
+                assert!(m > 0, "{p}");
+            }
+        }
+    }
+
+    #[test]
+    fn joined_literals_replace_only_needs_met_by_common_bytes() {
+        // `#` is rare: the walk's need stays
+        let n = rx(r"#!\s*/").unwrap();
+        assert_eq!(bytes(&n), "#");
+        assert!(n.lits.is_empty());
     }
 }
