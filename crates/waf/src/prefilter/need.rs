@@ -218,7 +218,8 @@ impl Need {
     /// [`Self::score`] with each literal's weight scaled down by its bytes rarer than a letter (`/..` is rarer
     /// than `abc`).
     fn content_score(&self) -> f64 {
-        self.score_by(|l| l.iter().fold(literal_weight(l.len()), |w, b| w * (byte_weight(*b) / 0.3).min(1.0)))
+        let letter = byte_weight(b'a');
+        self.score_by(|l| l.iter().fold(literal_weight(l.len()), |w, b| w * (byte_weight(*b) / letter).min(1.0)))
     }
 
     /// The literals' weights (`lit_weight`) and the bytes' weights, summed.
@@ -925,18 +926,10 @@ mod tests {
             assert_ne!(unrolled, h, "{p}");
             let whole = |p: String| regex::bytes::Regex::new(&format!("^(?:{p})$")).unwrap();
             let (a, b) = (whole(h.to_string()), whole(unrolled.to_string()));
-            let mut inputs: Vec<Vec<u8>> = vec![Vec::new()];
             let mut matched = 0;
-            for _ in 0..7 {
-                let longer: Vec<Vec<u8>> = inputs
-                    .iter()
-                    .flat_map(|v| pieces.iter().map(move |x| [v.as_slice(), x.as_bytes()].concat()))
-                    .collect();
-                for v in &longer {
-                    assert_eq!(a.is_match(v), b.is_match(v), "{p} on {:?}", String::from_utf8_lossy(v));
-                    matched += a.is_match(v) as usize;
-                }
-                inputs = longer;
+            for v in &strings_over(pieces, 7) {
+                assert_eq!(a.is_match(v), b.is_match(v), "{p} on {:?}", String::from_utf8_lossy(v));
+                matched += a.is_match(v) as usize;
             }
             assert!(matched > 0, "{p}: no input matched");
         }
@@ -952,21 +945,26 @@ mod tests {
         assert_eq!(bytes(&n), "<");
     }
 
+    /// Every string of 1 to `depth` pieces from `pieces`, shortest first.
+    fn strings_over(pieces: &[&str], depth: usize) -> Vec<Vec<u8>> {
+        let mut all = Vec::new();
+        let mut last: Vec<Vec<u8>> = vec![Vec::new()];
+        for _ in 0..depth {
+            last =
+                last.iter().flat_map(|v| pieces.iter().map(move |x| [v.as_slice(), x.as_bytes()].concat())).collect();
+            all.extend(last.iter().cloned());
+        }
+        all
+    }
+
     /// Every string over `pieces` of up to `depth` pieces that `pattern` matches (anywhere) meets `need`; returns
     /// how many matched (so a test can ask that some did).
     fn every_match_meets(pattern: &str, need: &Need, pieces: &[&str], depth: usize) -> usize {
         let re = regex::bytes::Regex::new(pattern).unwrap();
-        let mut inputs: Vec<Vec<u8>> = vec![Vec::new()];
         let mut matched = 0;
-        for _ in 0..depth {
-            inputs =
-                inputs.iter().flat_map(|v| pieces.iter().map(move |x| [v.as_slice(), x.as_bytes()].concat())).collect();
-            for v in &inputs {
-                if re.is_match(v) {
-                    matched += 1;
-                    assert!(need.met_by(v), "{pattern}: {:?} matches but misses {need:?}", String::from_utf8_lossy(v));
-                }
-            }
+        for v in strings_over(pieces, depth).iter().filter(|v| re.is_match(v)) {
+            matched += 1;
+            assert!(need.met_by(v), "{pattern}: {:?} matches but misses {need:?}", String::from_utf8_lossy(v));
         }
         matched
     }
