@@ -86,15 +86,19 @@ fn decoded_text_without_the_need_bytes_agrees_with_every_form_computed() {
 /// A decoded text long enough for the operator but holding none of its need bytes, nor a byte the later step
 /// makes one from, has no later form computed; one holding such a byte has, and matches. A mutant that never
 /// tests the decoded text fails the first assertion; one that tests it for the need bytes alone (not what
-/// the later steps make them from) fails the last.
+/// the later steps make them from) fails the last. (The rule's gate, `Gate::b64`, would rule the first
+/// request out before evaluation: a second parameter that matches as it is opens it.)
 #[test]
 fn decoded_text_without_the_need_bytes_computes_no_later_form() {
     let e = rules_engine(&[
         r#"SecRule ARGS "@rx \(\)\(" "id:1,phase:2,pass,log,t:none,t:base64Decode,t:urlDecodeUni,multiMatch""#,
     ]);
     let computed = |q: &str| get_exact(&e, &format!("/?q={}", query(q)), &[]).stats().transforms_computed;
-    // `abcdefgh`: eight bytes, no bracket and no `%`: decoded, then nothing more
-    assert_eq!(computed(&base64(b"abcdefgh")), 1);
+    // `abcdefgh`: eight bytes, no bracket and no `%`: decoded, then nothing more (`r` matches untransformed)
+    let opened = get_exact(&e, &format!("/?q={}&r={}", query(&base64(b"abcdefgh")), query("()(")), &[]);
+    assert_eq!(opened.stats().rules, 1, "the gate is open");
+    assert_eq!(opened.stats().transforms_computed, 1);
+    assert_eq!(computed(&base64(b"abcdefgh")), 0, "closed by the gate: nothing evaluated");
     // `%28%29%28`: the later step runs and makes `()(`
     let v = base64(b"%28%29%28");
     assert_eq!(computed(&v), 2);

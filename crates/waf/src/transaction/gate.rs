@@ -105,17 +105,31 @@ pub(crate) fn phase_static(var: Var) -> bool {
 
 /// The gate of a compiled rule, if it can have one (called once at load, after target updates).
 /// `forms`: for a `multiMatch` head, the chains of the forms its operator reads (the empty chain, then every
-/// prefix of its chain up to the whole, each interned); ignored otherwise.
-pub(crate) fn gate_of(rule: &Rule, forms: &[ChainId]) -> Option<Gate> {
+/// prefix of its chain up to the whole, each interned); ignored otherwise. With `cut` (the index of the head
+/// chain's `base64Decode` step, `TransformChain::base64_cut`), `forms` ends at the prefix before that step,
+/// and the gate tests the later forms value by value (`Gate::b64`).
+pub(crate) fn gate_of(rule: &Rule, forms: &[ChainId], cut: Option<usize>) -> Option<Gate> {
     let head = rule.links.first()?;
     let prefilter_id = head.op.prefilter_id()?;
     if head.negated || head.targets.is_empty() {
         return None;
     }
+    let b64 = match (head.multi_match, cut) {
+        (true, Some(cut)) => Some(crate::rule::B64Test {
+            pre: *forms.last()?,
+            chain: head.transforms,
+            cut,
+            min_len: head.op.min_match_len(),
+            post: None,
+        }),
+        _ => None,
+    };
     let chains = if head.multi_match {
         // a multiMatch link fails without side effects when no form of any value can match: the gate is the
-        // OR of the unions over every form's chain
-        if forms.last() != Some(&head.transforms) || forms.first() != Some(&UNTRANSFORMED) {
+        // OR of the unions over every form's chain (before the cut, with a `base64Decode` step; the test of
+        // `b64` covers the rest)
+        let last = b64.as_ref().map_or(head.transforms, |b| b.pre);
+        if forms.last() != Some(&last) || forms.first() != Some(&UNTRANSFORMED) {
             return None;
         }
         let mut c = forms.to_vec();
@@ -161,6 +175,7 @@ pub(crate) fn gate_of(rule: &Rule, forms: &[ChainId]) -> Option<Gate> {
         summary_tests: None,
         batch: None,
         top: 0,
+        b64,
     })
 }
 
@@ -294,7 +309,8 @@ pub(crate) fn number_gate_slots(phases: &mut [Vec<Rule>]) {
     for r in phases.iter_mut().flatten() {
         if let Some(g) = &mut r.gate {
             let rules = groups.get(&(g.sources.clone(), g.chains.clone())).map_or(0, |e| e.1);
-            g.shared = rules >= 2 && g.unions.len() >= 2;
+            // (a gate with a `b64` test is closed by more than its unions: it neither reads nor writes the OR)
+            g.shared = rules >= 2 && g.unions.len() >= 2 && g.b64.is_none();
             g.top = g.group;
         }
     }
@@ -321,7 +337,13 @@ pub(crate) fn set_gate_preimages(phases: &mut [Vec<Rule>], chains: &[TransformCh
                 }
             })
             .collect();
-        g.summary_tests = tests.filter(|_| g.unions.len() >= 2);
+        // (a summary speaks for the unions only, not for the forms a `b64` test covers)
+        g.summary_tests = tests.filter(|_| g.unions.len() >= 2 && g.b64.is_none());
+        if let (Some(b), Some(n)) = (g.b64.as_mut(), need) {
+            let steps = chains.get(b.chain as usize).map_or(&[][..], |c| &c.steps[..]);
+            let after = steps.get(b.cut + 1..).unwrap_or(&[]);
+            b.post = Some((1..=after.len()).map(|k| prefilter::preimage::of(n, &after[..k])).collect());
+        }
         let Some(need) = need else { continue };
         for u in &mut g.unions {
             let Some(chain) = chains.get(u.chain as usize) else { continue };
@@ -450,6 +472,10 @@ pub(crate) fn empty_closes(
             if g.unions.is_empty() || g.sources.iter().any(|s| never_empty(s.var)) {
                 continue;
             }
+            // a `b64` test has nothing to test when every source is a collection without members
+            if g.b64.is_some() && !g.sources.iter().all(|s| source_is_collection(s.var)) {
+                continue;
+            }
             let closes = g.unions.iter().all(|u| {
                 let Some(s) = g.sources.get(u.source as usize) else { return false };
                 if source_is_collection(s.var) {
@@ -519,6 +545,10 @@ pub(crate) fn next_unmarked(marked: &[u64], mut i: usize) -> usize {
 /// its letters' case (`t:lowercase` on `Jane`) — shares the untransformed value's bitset: it is scanned once,
 /// not once per chain (a benign JSON leaf is read under a dozen CRS chains, most of which leave it as it is).
 const UNTRANSFORMED: ChainId = 0;
+
+/// The `pf_cache` key of an arena value's `base64Decode` output (no chain has this number): its bitset, then
+/// the bytes it holds, as for an untransformed entry. Written and read by `b64_rules_out` only.
+const B64_OF_VALUE: ChainId = ChainId::MAX;
 
 impl Transaction {
     /// The members of a target whose gate source is numbered `base` (`Link::sources`), when the phase's
@@ -798,6 +828,11 @@ impl Transaction {
                 return true;
             }
         }
+        if let Some(b) = &gate.b64 {
+            if !self.b64_rules_out(gate, b) {
+                return true;
+            }
+        }
         if gate.shared && computed {
             // every union is closed (so conclusive): record their OR for the group's other rules. Exact: a rule's
             // bit is set in the OR exactly when it is set in one of the unions, which is what the loop above asks
@@ -817,6 +852,150 @@ impl Transaction {
             self.gate_cache[g] = off as u32 + 2;
         }
         false
+    }
+
+    /// Does the gate's `b64` test rule out every form its link reads from the chain's `base64Decode` step on,
+    /// for every member of the gate's sources? Called once the unions have ruled out the forms before that step.
+    ///
+    /// Why this is exact: a `multiMatch` link runs its operator on each value and on the output of every step
+    /// that changed it, so a form from the cut on is `d`, the `base64Decode` output, after a prefix of the
+    /// later steps (the empty prefix included). Per member (the source's list, the members the unions were
+    /// taken over: a superset of what the link's exclusions leave), let `x` be its form after the steps before
+    /// the cut: the value itself when each of those steps hands back whole a value with its bytes
+    /// (`Transform::is_identity_on`, the bytes its untransformed entry records), its cached transformation
+    /// otherwise. `d` is `transforms::base64_decoded_len(x)` bytes long and no later step lengthens its input
+    /// (`TransformChain::base64_cut`'s condition), so when that is below `b.min_len` the operator refuses every
+    /// such form (`Operator::min_match_len`), as `Transaction::multi_forms_for` relies on. Otherwise `d` is
+    /// decoded and scanned once: a prefilter bit unset in its bitset rules `d` out, and each later prefix's
+    /// preimage (`prefilter::preimage::of`, the bytes without which that prefix's output meets the need only if
+    /// its input already did) rules out its form from the bytes `d` holds; when one does not, the later steps
+    /// are run on `d` and every output scanned (a superset of the forms: an unchanged output is the form
+    /// before it). A gate closed by its unions and this test would see the operator refuse or fail on every
+    /// form, so the link fails without side effects.
+    ///
+    /// When `x` is the value itself, `d`'s bitset and bytes are kept under `B64_OF_VALUE` for the next gate
+    /// that decodes the value (CRS 934160 after 934100: their steps before the cut differ only in
+    /// `t:removeWhitespace`, which leaves most values as they are). The scan of the same bytes gives the same
+    /// bits and bytes; a gate that reads them skips the length test, which only saves work.
+    #[inline(never)]
+    fn b64_rules_out(&mut self, gate: &Gate, b: &crate::rule::B64Test) -> bool {
+        let Some(post) = &b.post else { return false };
+        let engine = Arc::clone(&self.engine);
+        let chains = &engine.rules.chains;
+        let (Some(pre), Some(after)) =
+            (chains.get(b.pre as usize), chains.get(b.chain as usize).and_then(|c| c.steps.get(b.cut + 1..)))
+        else {
+            return false;
+        };
+        // with steps that never lengthen before the cut, a value shorter than this decodes too short
+        let short = match pre.steps.iter().all(|s| s.never_lengthens()) {
+            true => (b.min_len * 4).div_ceil(3),
+            false => 0,
+        };
+        let words = engine.rules.prefilter.words();
+        let mut buf = std::mem::take(&mut self.b64_buf);
+        let mut bits = std::mem::take(&mut self.pf_scratch);
+        bits.resize(words, 0);
+        let mut out = true;
+        'sources: for u in gate.unions.iter().filter(|u| u.chain == UNTRANSFORMED) {
+            // the source's member list, recorded with its untransformed union (computed: the unions are closed)
+            let listed = self.gate_cache.get(u.base as usize).is_some_and(|c| *c >= 2);
+            let Some(&(start, end)) = self.src_lists.at.get(u.base as usize).filter(|_| listed) else {
+                out = false;
+                break;
+            };
+            for k in start as usize..end as usize {
+                let (span, off) = match (self.src_lists.items.get(k).map(|i| &i.value), self.src_lists.offs.get(k)) {
+                    (Some(Val::Arena(s)), Some(o)) => (*s, *o as usize),
+                    _ => {
+                        out = false;
+                        break 'sources;
+                    }
+                };
+                if (span.len as usize) < short {
+                    continue;
+                }
+                let Some(p) = self.pf_bits.get(off + words..off + words + 4) else {
+                    out = false;
+                    break 'sources;
+                };
+                let present = [p[0], p[1], p[2], p[3]];
+                let formed = match pre.steps.iter().all(|s| s.is_identity_on(&present)) {
+                    true => None,
+                    false => match self.transform(&Val::Arena(span), b.pre, pre) {
+                        super::eval::TVal::Same => None,
+                        super::eval::TVal::Cache(c) => Some(c),
+                        super::eval::TVal::Owned(_) => {
+                            out = false;
+                            break 'sources;
+                        }
+                    },
+                };
+                // the decoded value itself, scanned by an earlier gate (another rule's chain, same steps' input)
+                let cached = match formed {
+                    None => self.pf_cache.get(&(span, B64_OF_VALUE)).map(|o| *o as usize),
+                    Some(_) => None,
+                };
+                let x = match formed {
+                    None => self.get(span),
+                    Some(c) => self.cache_form(c),
+                };
+                // whether `buf` holds `d` (else `d` is `x`: the step handed its input back)
+                let mut decoded = false;
+                let (at, present) = match cached {
+                    Some(at) => match self.pf_bits.get(at + words..at + words + 4) {
+                        Some(p) => (Some(at), [p[0], p[1], p[2], p[3]]),
+                        None => {
+                            out = false;
+                            break 'sources;
+                        }
+                    },
+                    None => {
+                        if crate::transforms::base64_decoded_len(x) < b.min_len {
+                            continue;
+                        }
+                        buf.clear();
+                        decoded = crate::transforms::base64_decode_into(x, &mut buf);
+                        (None, engine.rules.prefilter.scan(if decoded { &buf } else { x }, &mut bits))
+                    }
+                };
+                let has = match at {
+                    Some(at) => self.pf_bits.get(at..at + words).is_none_or(|w| prefilter::has(w, gate.prefilter_id)),
+                    None => prefilter::has(&bits, gate.prefilter_id),
+                };
+                if has {
+                    out = false;
+                    break 'sources;
+                }
+                if !post.iter().all(|p| p.rules_out(&present, false)) {
+                    // the bytes of `d` do not rule every later form out: make the forms and scan them
+                    if at.is_some() {
+                        buf.clear();
+                        decoded = crate::transforms::base64_decode_into(x, &mut buf);
+                    }
+                    let mut form = if decoded { buf.clone() } else { x.to_vec() };
+                    let mut form_bits = vec![0u64; words];
+                    for step in after {
+                        form = (step.apply)(&form).into_owned();
+                        engine.rules.prefilter.scan(&form, &mut form_bits);
+                        if prefilter::has(&form_bits, gate.prefilter_id) {
+                            out = false;
+                            break 'sources;
+                        }
+                    }
+                }
+                if at.is_none() && formed.is_none() {
+                    // for the next gate decoding this value (its bitset, then the bytes it holds)
+                    let o = self.pf_bits.len();
+                    self.pf_bits.extend_from_slice(&bits);
+                    self.pf_bits.extend_from_slice(&present);
+                    self.pf_cache.insert((span, B64_OF_VALUE), o as u32);
+                }
+            }
+        }
+        self.b64_buf = buf;
+        self.pf_scratch = bits;
+        out
     }
 
     /// Runs the summary tests of every member of `batch` (whose summary `gate`'s is) on the summary, and
@@ -1194,5 +1373,42 @@ SecRule ARGS|REQUEST_HEADERS "@validateByteRange 1-255" "id:2,phase:2,deny,statu
         assert!(skips >= 1, "the link was ruled out before evaluation");
         assert_eq!(run("/a?q=he%00llo").0, Some(2), "a %-encoded NUL still matches");
         assert_eq!(run("/a?q=100%25").0, None, "a % that decodes to a byte in range does not");
+    }
+
+    /// `multiMatch` links whose chains decode base64 are gated (`Gate::b64`): a request whose long values
+    /// decode to nothing they need evaluates neither rule, and every way an encoded payload reaches the
+    /// operator still matches: decoded as it is (2), made by a step after the decoding (3: `%61` is `a`), behind
+    /// a step before it (4: the space `removeWhitespace` drops), or both (5). Rule 1 goes first and leaves its
+    /// scan of each value's decoding for rule 2 (3 reads it). Mutants: decoding the value instead of its form
+    /// before the cut misses 4 and 5; leaving out the forms after the cut misses 3 and 5; no `b64` test (the
+    /// unions alone) closes the gate on 2.
+    #[test]
+    fn base64_multimatch_links_are_gated_and_encoded_payloads_still_match() {
+        let rules = r#"SecRuleEngine On
+SecRule ARGS "@rx foo" "id:1,phase:2,deny,status:403,multiMatch,t:none,t:base64Decode"
+SecRule ARGS "@rx eval\(" "id:2,phase:2,deny,status:403,multiMatch,t:none,t:urlDecodeUni,t:removeWhitespace,t:base64Decode,t:urlDecodeUni"
+"#;
+        let engine = Arc::new(Engine::from_str(rules, "t.conf").expect("rules load"));
+        let lo = IpAddr::from([127, 0, 0, 1]);
+        let run = |uri: &str| {
+            let mut tx = engine.transaction(TxInfo {
+                unique_id: "b".into(),
+                client_addr: lo,
+                client_port: 1,
+                server_addr: lo,
+                server_port: 2,
+            });
+            tx.request_line("GET", uri, "HTTP/1.1");
+            let _ = tx.process_request_headers();
+            let iv = tx.process_request_body().map(|iv| iv.rule_id);
+            (iv, tx.stats().rules)
+        };
+        let benign = run("/a?password=CorrectHorseBatteryStaple2024&device=4f6c0d2e8b1a4c7d9e3f5a6b7c8d9e0f&n=hi");
+        assert_eq!(benign, (None, 0), "both gates closed");
+        assert_eq!(run("/a?q=Zm9v").0, Some(1));
+        assert_eq!(run("/a?q=ZXZhbCgxKQ%3D%3D").0, Some(2), "eval(1) encoded");
+        assert_eq!(run("/a?q=ZXYlNjFsKDEp").0, Some(2), "ev%61l(1) encoded");
+        assert_eq!(run("/a?q=ZXZh%20bCgxKQ%3D%3D").0, Some(2), "eval(1) encoded, a space inside");
+        assert_eq!(run("/a?q=ZXYl%20NjFsKDEp").0, Some(2), "ev%61l(1) encoded, a space inside");
     }
 }

@@ -227,6 +227,8 @@ pub struct Transaction {
     /// The values of the rule link being evaluated (reused by every rule; pooled).
     pub(crate) phase_items: Vec<collect::Item>,
     pub(crate) gate_scratch: Vec<u64>,
+    /// The decoded text a gate's `b64` test scans (`gate::b64_rules_out`; pooled).
+    pub(crate) b64_buf: Vec<u8>,
     /// Request or response data changed since the gate's unions were computed: `run_phase` clears
     /// `gate_cache` only then (a GET's phase 2 sees the data phase 1 saw, so it keeps phase 1's unions).
     pub(crate) gate_stale: bool,
@@ -336,6 +338,7 @@ impl Transaction {
             src_lists: sc.src_lists,
             phase_items: sc.phase_items,
             gate_scratch: sc.gate_scratch,
+            b64_buf: sc.b64_buf,
             gate_stale: true,
             gate_closed: sc.gate_closed,
             class_cache: sc.class_cache,

@@ -72,6 +72,8 @@ pub(crate) struct Scratch {
     /// allocate and free them).
     pub pf_scratch: Vec<u64>,
     pub gate_scratch: Vec<u64>,
+    /// The decoded text a gate's `b64` test scans (`gate::b64_rules_out`).
+    pub b64_buf: Vec<u8>,
     pub gate_cache: Vec<u32>,
     pub gate_closed: Vec<u64>,
     pub src_lists: super::gate::SourceLists,
@@ -155,6 +157,7 @@ impl Scratch {
             pf_form_list,
             pf_scratch,
             gate_scratch,
+            b64_buf,
             gate_cache,
             gate_closed,
             src_lists,
@@ -171,6 +174,7 @@ impl Scratch {
             && pf_form_list.capacity() <= MAX_ENTRIES
             && pf_scratch.capacity() <= MAX_ENTRIES
             && gate_scratch.capacity() <= MAX_ENTRIES
+            && b64_buf.capacity() <= MAX_BYTES
             && [cache.capacity(), pf_cache.capacity(), class_cache.capacity(), list_cache.capacity()]
                 .iter()
                 .all(|c| *c <= MAX_MAP_ENTRIES)
@@ -192,6 +196,7 @@ impl Scratch {
         pf_form_list.clear();
         pf_scratch.clear();
         gate_scratch.clear();
+        b64_buf.clear();
         gate_cache.clear();
         gate_closed.clear();
         src_lists.clear();
@@ -283,6 +288,7 @@ impl Transaction {
             pf_form_list: std::mem::take(&mut self.pf_form_list),
             pf_scratch: std::mem::take(&mut self.pf_scratch),
             gate_scratch: std::mem::take(&mut self.gate_scratch),
+            b64_buf: std::mem::take(&mut self.b64_buf),
             gate_cache: std::mem::take(&mut self.gate_cache),
             gate_closed: std::mem::take(&mut self.gate_closed),
             src_lists: std::mem::take(&mut self.src_lists),
@@ -305,6 +311,7 @@ impl Transaction {
         self.pf_form_list = s.pf_form_list;
         self.pf_scratch = s.pf_scratch;
         self.gate_scratch = s.gate_scratch;
+        self.b64_buf = s.b64_buf;
         self.gate_cache = s.gate_cache;
         self.gate_closed = s.gate_closed;
         self.src_lists = s.src_lists;

@@ -266,6 +266,7 @@ static TABLE: &[(&str, Transform)] = &[
     ),
 ];
 
+pub(crate) use base64_decode::base64_decode_into;
 pub use base64_decode::decoded_len as base64_decoded_len;
 
 /// Finds a transformation by SecLang name (case-insensitive, aliases accepted). `None` for unknown names
