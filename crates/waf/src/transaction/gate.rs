@@ -1338,9 +1338,19 @@ impl Transaction {
 
 #[cfg(test)]
 mod tests {
-    use crate::{Engine, TxInfo};
-    use std::net::IpAddr;
+    use crate::Engine;
     use std::sync::Arc;
+
+    /// A GET of `uri` with an `Accept` header through phases 1 and 2: the rule that intervened, if one did,
+    /// and the transaction's evaluation counters.
+    fn get(engine: &Arc<Engine>, uri: &str) -> (Option<u32>, crate::transaction::EvalStats) {
+        let mut tx = engine.transaction(crate::fold::tests::info());
+        tx.request_line("GET", uri, "HTTP/1.1");
+        tx.request_header(b"Accept", b"application/json");
+        let _ = tx.process_request_headers();
+        let iv = tx.process_request_body().map(|iv| iv.rule_id);
+        (iv, tx.stats())
+    }
 
     /// A `@validateByteRange` link is ruled out from the bytes its sources hold (`Link::byte_out`) only when
     /// none could decode to a byte outside the range: a `%` keeps it evaluated (and `%00` matches), a plain
@@ -1353,20 +1363,9 @@ SecRule ARGS|REQUEST_HEADERS "@rx attack" "id:1,phase:2,pass,nolog"
 SecRule ARGS|REQUEST_HEADERS "@validateByteRange 1-255" "id:2,phase:2,deny,status:403,t:none,t:urlDecodeUni"
 "#;
         let engine = Arc::new(Engine::from_str(rules, "t.conf").expect("rules load"));
-        let lo = IpAddr::from([127, 0, 0, 1]);
         let run = |uri: &str| {
-            let mut tx = engine.transaction(TxInfo {
-                unique_id: "b".into(),
-                client_addr: lo,
-                client_port: 1,
-                server_addr: lo,
-                server_port: 2,
-            });
-            tx.request_line("GET", uri, "HTTP/1.1");
-            tx.request_header(b"Accept", b"application/json");
-            let _ = tx.process_request_headers();
-            let iv = tx.process_request_body().map(|iv| iv.rule_id);
-            (iv, tx.stats().prefilter_skips)
+            let (iv, stats) = get(&engine, uri);
+            (iv, stats.prefilter_skips)
         };
         let (plain, skips) = run("/a?q=hello");
         assert_eq!(plain, None);
@@ -1389,19 +1388,9 @@ SecRule ARGS "@rx foo" "id:1,phase:2,deny,status:403,multiMatch,t:none,t:base64D
 SecRule ARGS "@rx eval\(" "id:2,phase:2,deny,status:403,multiMatch,t:none,t:urlDecodeUni,t:removeWhitespace,t:base64Decode,t:urlDecodeUni"
 "#;
         let engine = Arc::new(Engine::from_str(rules, "t.conf").expect("rules load"));
-        let lo = IpAddr::from([127, 0, 0, 1]);
         let run = |uri: &str| {
-            let mut tx = engine.transaction(TxInfo {
-                unique_id: "b".into(),
-                client_addr: lo,
-                client_port: 1,
-                server_addr: lo,
-                server_port: 2,
-            });
-            tx.request_line("GET", uri, "HTTP/1.1");
-            let _ = tx.process_request_headers();
-            let iv = tx.process_request_body().map(|iv| iv.rule_id);
-            (iv, tx.stats().rules)
+            let (iv, stats) = get(&engine, uri);
+            (iv, stats.rules)
         };
         let benign = run("/a?password=CorrectHorseBatteryStaple2024&device=4f6c0d2e8b1a4c7d9e3f5a6b7c8d9e0f&n=hi");
         assert_eq!(benign, (None, 0), "both gates closed");
