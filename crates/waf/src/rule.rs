@@ -280,7 +280,8 @@ pub struct Gate {
 
 /// How a gate rules out, value by value, the forms a `multiMatch` link reads from its chain's `base64Decode`
 /// step on (`Transaction::b64_rules_out`). A union over those forms would decode and scan every member under
-/// every later prefix (measured: a third more instructions per request than evaluating CRS 934100/934160);
+/// every later prefix (measured on the harness requests with CRS: 30 % more instructions per GET, 56 % more
+/// per POST than evaluating 934100/934160);
 /// this test decodes only the values long enough to decode to a match and scans each decoded text once, the
 /// later steps' forms being ruled out from its bytes by their preimages.
 #[derive(Debug, Clone)]

@@ -682,7 +682,7 @@ impl Compiler {
                 // value new forms that unions would scan one by one under every later prefix, dearer than the
                 // link's own evaluation (measured: CRS 934100/934160 cost 25-35 µs per benign GET gated so,
                 // less evaluated): the unions stop before a `base64Decode` step and the gate tests the later
-                // forms value by value (`Gate::b64`); a chain with another such step has no gate
+                // forms value by value (`Gate::b64`); a chain with such a step before that one has no gate
                 Some(h) if h.multi_match => match self.chains[h.transforms as usize].base64_cut {
                     Some(b) if self.gate_reads_forms_before(h.transforms, b) => {
                         let mut f = self.form_chains(h.transforms);

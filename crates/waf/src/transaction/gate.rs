@@ -550,6 +550,34 @@ const UNTRANSFORMED: ChainId = 0;
 /// the bytes it holds, as for an untransformed entry. Written and read by `b64_rules_out` only.
 const B64_OF_VALUE: ChainId = ChainId::MAX;
 
+/// What `Transaction::b64_member_rules_out` tests each member against: the gate's prefilter id, the chain
+/// before the cut (its number and steps), the steps after it with their preimages, the operator's shortest
+/// input, and the value length below which nothing is read.
+struct B64Member<'a> {
+    id: u32,
+    pre_id: ChainId,
+    pre: &'a TransformChain,
+    after: &'a [crate::transforms::Transform],
+    post: &'a [prefilter::preimage::Preimage],
+    min_len: usize,
+    short: usize,
+}
+
+/// Does no output of `steps` run one after another on `d` have prefilter bit `id`? Each output is scanned (a
+/// superset of the `multiMatch` forms they make: an unchanged output is the form before it).
+fn forms_after_rule_out(pf: &prefilter::Prefilter, d: &[u8], steps: &[crate::transforms::Transform], id: u32) -> bool {
+    let mut bits = vec![0u64; pf.words()];
+    let mut form = d.to_vec();
+    for step in steps {
+        form = (step.apply)(&form).into_owned();
+        pf.scan(&form, &mut bits);
+        if prefilter::has(&bits, id) {
+            return false;
+        }
+    }
+    true
+}
+
 impl Transaction {
     /// The members of a target whose gate source is numbered `base` (`Link::sources`), when the phase's
     /// gate cache holds that source's untransformed union (and so its member list): the list is what
@@ -887,115 +915,110 @@ impl Transaction {
         else {
             return false;
         };
-        // with steps that never lengthen before the cut, a value shorter than this decodes too short
-        let short = match pre.steps.iter().all(|s| s.never_lengthens()) {
-            true => (b.min_len * 4).div_ceil(3),
-            false => 0,
+        let test = B64Member {
+            id: gate.prefilter_id,
+            pre_id: b.pre,
+            pre,
+            after,
+            post,
+            min_len: b.min_len,
+            // with steps that never lengthen before the cut, a value shorter than this decodes too short
+            short: match pre.steps.iter().all(|s| s.never_lengthens()) {
+                true => (b.min_len * 4).div_ceil(3),
+                false => 0,
+            },
         };
-        let words = engine.rules.prefilter.words();
         let mut buf = std::mem::take(&mut self.b64_buf);
         let mut bits = std::mem::take(&mut self.pf_scratch);
-        bits.resize(words, 0);
+        bits.resize(engine.rules.prefilter.words(), 0);
         let mut out = true;
-        'sources: for u in gate.unions.iter().filter(|u| u.chain == UNTRANSFORMED) {
+        for u in gate.unions.iter().filter(|u| u.chain == UNTRANSFORMED) {
             // the source's member list, recorded with its untransformed union (computed: the unions are closed)
             let listed = self.gate_cache.get(u.base as usize).is_some_and(|c| *c >= 2);
             let Some(&(start, end)) = self.src_lists.at.get(u.base as usize).filter(|_| listed) else {
                 out = false;
                 break;
             };
-            for k in start as usize..end as usize {
-                let (span, off) = match (self.src_lists.items.get(k).map(|i| &i.value), self.src_lists.offs.get(k)) {
-                    (Some(Val::Arena(s)), Some(o)) => (*s, *o as usize),
-                    _ => {
-                        out = false;
-                        break 'sources;
-                    }
-                };
-                if (span.len as usize) < short {
-                    continue;
-                }
-                let Some(p) = self.pf_bits.get(off + words..off + words + 4) else {
-                    out = false;
-                    break 'sources;
-                };
-                let present = [p[0], p[1], p[2], p[3]];
-                let formed = match pre.steps.iter().all(|s| s.is_identity_on(&present)) {
-                    true => None,
-                    false => match self.transform(&Val::Arena(span), b.pre, pre) {
-                        super::eval::TVal::Same => None,
-                        super::eval::TVal::Cache(c) => Some(c),
-                        super::eval::TVal::Owned(_) => {
-                            out = false;
-                            break 'sources;
-                        }
-                    },
-                };
-                // the decoded value itself, scanned by an earlier gate (another rule's chain, same steps' input)
-                let cached = match formed {
-                    None => self.pf_cache.get(&(span, B64_OF_VALUE)).map(|o| *o as usize),
-                    Some(_) => None,
-                };
-                let x = match formed {
-                    None => self.get(span),
-                    Some(c) => self.cache_form(c),
-                };
-                // whether `buf` holds `d` (else `d` is `x`: the step handed its input back)
-                let mut decoded = false;
-                let (at, present) = match cached {
-                    Some(at) => match self.pf_bits.get(at + words..at + words + 4) {
-                        Some(p) => (Some(at), [p[0], p[1], p[2], p[3]]),
-                        None => {
-                            out = false;
-                            break 'sources;
-                        }
-                    },
-                    None => {
-                        if crate::transforms::base64_decoded_len(x) < b.min_len {
-                            continue;
-                        }
-                        buf.clear();
-                        decoded = crate::transforms::base64_decode_into(x, &mut buf);
-                        (None, engine.rules.prefilter.scan(if decoded { &buf } else { x }, &mut bits))
-                    }
-                };
-                let has = match at {
-                    Some(at) => self.pf_bits.get(at..at + words).is_none_or(|w| prefilter::has(w, gate.prefilter_id)),
-                    None => prefilter::has(&bits, gate.prefilter_id),
-                };
-                if has {
-                    out = false;
-                    break 'sources;
-                }
-                if !post.iter().all(|p| p.rules_out(&present, false)) {
-                    // the bytes of `d` do not rule every later form out: make the forms and scan them
-                    if at.is_some() {
-                        buf.clear();
-                        decoded = crate::transforms::base64_decode_into(x, &mut buf);
-                    }
-                    let mut form = if decoded { buf.clone() } else { x.to_vec() };
-                    let mut form_bits = vec![0u64; words];
-                    for step in after {
-                        form = (step.apply)(&form).into_owned();
-                        engine.rules.prefilter.scan(&form, &mut form_bits);
-                        if prefilter::has(&form_bits, gate.prefilter_id) {
-                            out = false;
-                            break 'sources;
-                        }
-                    }
-                }
-                if at.is_none() && formed.is_none() {
-                    // for the next gate decoding this value (its bitset, then the bytes it holds)
-                    let o = self.pf_bits.len();
-                    self.pf_bits.extend_from_slice(&bits);
-                    self.pf_bits.extend_from_slice(&present);
-                    self.pf_cache.insert((span, B64_OF_VALUE), o as u32);
-                }
+            out = (start as usize..end as usize).all(|k| self.b64_member_rules_out(k, &test, &mut buf, &mut bits));
+            if !out {
+                break;
             }
         }
         self.b64_buf = buf;
         self.pf_scratch = bits;
         out
+    }
+
+    /// [`Self::b64_rules_out`] for member `k` of the source lists: are its forms from the cut on ruled out?
+    /// `false` also when that cannot be told (a member outside the arena, an entry missing). `buf` and `bits`
+    /// are scratch for the decoded text and its bitset.
+    fn b64_member_rules_out(&mut self, k: usize, t: &B64Member, buf: &mut Vec<u8>, bits: &mut [u64]) -> bool {
+        let words = bits.len();
+        let (span, off) = match (self.src_lists.items.get(k).map(|i| &i.value), self.src_lists.offs.get(k)) {
+            (Some(Val::Arena(s)), Some(o)) => (*s, *o as usize),
+            _ => return false,
+        };
+        if (span.len as usize) < t.short {
+            return true;
+        }
+        let Some(p) = self.pf_bits.get(off + words..off + words + 4) else { return false };
+        let present = [p[0], p[1], p[2], p[3]];
+        let formed = match t.pre.steps.iter().all(|s| s.is_identity_on(&present)) {
+            true => None,
+            false => match self.transform(&Val::Arena(span), t.pre_id, t.pre) {
+                super::eval::TVal::Same => None,
+                super::eval::TVal::Cache(c) => Some(c),
+                super::eval::TVal::Owned(_) => return false,
+            },
+        };
+        // the decoded value itself, scanned by an earlier gate (another rule's chain, same steps' input)
+        let cached = match formed {
+            None => self.pf_cache.get(&(span, B64_OF_VALUE)).map(|o| *o as usize),
+            Some(_) => None,
+        };
+        let x = match formed {
+            None => self.get(span),
+            Some(c) => self.cache_form(c),
+        };
+        let pf = &self.engine.rules.prefilter;
+        // whether `buf` holds `d` (else `d` is `x`: the step handed its input back)
+        let mut decoded = false;
+        let (has, present) = match cached {
+            Some(at) => match (self.pf_bits.get(at..at + words), self.pf_bits.get(at + words..at + words + 4)) {
+                (Some(w), Some(p)) => (prefilter::has(w, t.id), [p[0], p[1], p[2], p[3]]),
+                _ => return false,
+            },
+            None => {
+                if crate::transforms::base64_decoded_len(x) < t.min_len {
+                    return true;
+                }
+                buf.clear();
+                decoded = crate::transforms::base64_decode_into(x, buf);
+                let present = pf.scan(if decoded { buf } else { x }, bits);
+                (prefilter::has(bits, t.id), present)
+            }
+        };
+        if has {
+            return false;
+        }
+        if !t.post.iter().all(|p| p.rules_out(&present, false)) {
+            // the bytes of `d` do not rule every later form out: make the forms and scan them
+            if cached.is_some() {
+                buf.clear();
+                decoded = crate::transforms::base64_decode_into(x, buf);
+            }
+            if !forms_after_rule_out(pf, if decoded { buf } else { x }, t.after, t.id) {
+                return false;
+            }
+        }
+        if cached.is_none() && formed.is_none() {
+            // for the next gate decoding this value (its bitset, then the bytes it holds)
+            let o = self.pf_bits.len();
+            self.pf_bits.extend_from_slice(bits);
+            self.pf_bits.extend_from_slice(&present);
+            self.pf_cache.insert((span, B64_OF_VALUE), o as u32);
+        }
+        true
     }
 
     /// Runs the summary tests of every member of `batch` (whose summary `gate`'s is) on the summary, and
