@@ -961,9 +961,10 @@ impl Transaction {
         if (span.len as usize) < t.short {
             return true;
         }
+        // the bytes the value holds (its untransformed entry), for the steps before the cut
         let Some(p) = self.pf_bits.get(off + words..off + words + 4) else { return false };
-        let present = [p[0], p[1], p[2], p[3]];
-        let formed = match t.pre.steps.iter().all(|s| s.is_identity_on(&present)) {
+        let raw = [p[0], p[1], p[2], p[3]];
+        let formed = match t.pre.steps.iter().all(|s| s.is_identity_on(&raw)) {
             true => None,
             false => match self.transform(&Val::Arena(span), t.pre_id, t.pre) {
                 super::eval::TVal::Same => None,
@@ -981,7 +982,8 @@ impl Transaction {
             Some(c) => self.cache_form(c),
         };
         let pf = &self.engine.rules.prefilter;
-        // whether `buf` holds `d` (else `d` is `x`: the step handed its input back)
+        // whether `buf` holds `d` (else `d` is `x`: the step handed its input back); `has`: `d` meets the need;
+        // `present`: the bytes `d` holds
         let mut decoded = false;
         let (has, present) = match cached {
             Some(at) => match (self.pf_bits.get(at..at + words), self.pf_bits.get(at + words..at + words + 4)) {
