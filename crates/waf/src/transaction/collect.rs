@@ -214,7 +214,14 @@ pub(crate) struct Item {
     pub var: Var,
     pub key: Key,
     pub value: Val,
+    /// The `pf_bits` offset of the value's untransformed prefilter entry (`gate::pf_bits_of`, chain 0), when
+    /// the item was copied from a gate source's member list (`gate::SourceLists`), which records it; else
+    /// [`NO_PF`]. Lets a rule's evaluation read the entry without looking it up by value (`pf_cache`).
+    pub pf: u32,
 }
+
+/// [`Item::pf`] of an item whose untransformed entry is not known (not yet scanned, or not looked up).
+pub(crate) const NO_PF: u32 = u32::MAX;
 
 /// Sets `Rule::target_list` (called once at load, after target updates): rules of a phase whose first
 /// target lists are the same text (variables, keys and exclusions in the same order) get the same id, when
@@ -359,7 +366,7 @@ impl Transaction {
             if t.count {
                 let n = out.len() - start;
                 out.truncate(start);
-                out.push(Item { var: t.var, key: Key::None, value: Val::Owned(n.to_string().into_bytes()) });
+                out.push(Item { var: t.var, key: Key::None, value: Val::Owned(n.to_string().into_bytes()), pf: NO_PF });
             }
         }
     }
@@ -374,6 +381,7 @@ impl Transaction {
                 var,
                 key: Key::Arena(kv.name),
                 value: Val::Arena(if names { kv.name } else { kv.value }),
+                pf: NO_PF,
             }));
             return;
         }
@@ -383,7 +391,7 @@ impl Transaction {
                 continue;
             }
             let value = if names { kv.name } else { kv.value };
-            out.push(Item { var, key: Key::Arena(kv.name), value: Val::Arena(value) });
+            out.push(Item { var, key: Key::Arena(kv.name), value: Val::Arena(value), pf: NO_PF });
         }
     }
 
@@ -399,14 +407,14 @@ impl Transaction {
             // fast path: exact key
             for (name, v) in map {
                 if name == k && !excluded.hit(self, name.as_bytes()) {
-                    out.push(Item { var, key: Key::Owned(name.clone()), value: Val::Owned(v.clone()) });
+                    out.push(Item { var, key: Key::Owned(name.clone()), value: Val::Owned(v.clone()), pf: NO_PF });
                 }
             }
             return;
         }
         for (name, v) in map {
             if t.selector.matches_key(name.as_bytes()) && !excluded.hit(self, name.as_bytes()) {
-                out.push(Item { var, key: Key::Owned(name.clone()), value: Val::Owned(v.clone()) });
+                out.push(Item { var, key: Key::Owned(name.clone()), value: Val::Owned(v.clone()), pf: NO_PF });
             }
         }
     }
@@ -520,7 +528,7 @@ impl Transaction {
                 for (kv, content) in r.files.iter().zip(&r.files_content) {
                     let k = self.get(kv.name);
                     if t.selector.matches_key(k) && !excluded.hit(self, k) {
-                        out.push(Item { var: t.var, key: Key::Arena(kv.name), value: Val::Arena(*content) });
+                        out.push(Item { var: t.var, key: Key::Arena(kv.name), value: Val::Arena(*content), pf: NO_PF });
                     }
                 }
             }
@@ -532,6 +540,7 @@ impl Transaction {
                             var: t.var,
                             key: Key::Arena(kv.name),
                             value: Val::Owned(size.to_string().into_bytes()),
+                            pf: NO_PF,
                         });
                     }
                 }
@@ -548,20 +557,25 @@ impl Transaction {
                     return;
                 }
                 for v in values {
-                    out.push(Item { var: Var::Xml, key: Key::Owned(key.to_string()), value: Val::Arena(*v) });
+                    out.push(Item {
+                        var: Var::Xml,
+                        key: Key::Owned(key.to_string()),
+                        value: Val::Arena(*v),
+                        pf: NO_PF,
+                    });
                 }
             }
             Var::MultipartName | Var::MultipartFilename => {
                 let values = if t.var == Var::MultipartName { &r.multipart_names } else { &r.multipart_filenames };
                 for v in values {
-                    out.push(Item { var: t.var, key: Key::None, value: Val::Arena(*v) });
+                    out.push(Item { var: t.var, key: Key::None, value: Val::Arena(*v), pf: NO_PF });
                 }
             }
             Var::Tx => {
                 if let Selector::Key(k) = &t.selector {
                     if let Some((ks, vs)) = self.tx.get(&self.arena, k.as_bytes()) {
                         if !excluded.hit(self, k.as_bytes()) {
-                            out.push(Item { var: Var::Tx, key: Key::Arena(ks), value: Val::Arena(vs) });
+                            out.push(Item { var: Var::Tx, key: Key::Arena(ks), value: Val::Arena(vs), pf: NO_PF });
                         }
                     }
                 } else {
@@ -569,7 +583,7 @@ impl Transaction {
                     let start = out.len();
                     let mut keep = |ks: Span, vs: Span| {
                         if !excluded.hit(self, self.get(ks)) {
-                            out.push(Item { var: Var::Tx, key: Key::Arena(ks), value: Val::Arena(vs) });
+                            out.push(Item { var: Var::Tx, key: Key::Arena(ks), value: Val::Arena(vs), pf: NO_PF });
                         }
                     };
                     // a `TX:/regex/` indexed at load asks the regex only of the keys set since (`tx_vars`)
@@ -601,7 +615,7 @@ impl Transaction {
                 for (name, value) in &self.matched_vars[..self.matched_count.min(self.matched_vars.len())] {
                     if t.selector.matches_key(name.as_bytes()) && !excluded.hit(self, name.as_bytes()) {
                         let v = if t.var == Var::MatchedVars { value.clone() } else { name.clone().into_bytes() };
-                        out.push(Item { var: t.var, key: Key::Owned(name.clone()), value: Val::Owned(v) });
+                        out.push(Item { var: t.var, key: Key::Owned(name.clone()), value: Val::Owned(v), pf: NO_PF });
                     }
                 }
             }
@@ -627,6 +641,7 @@ impl Transaction {
                                 var: Var::Rule,
                                 key: Key::Owned(k.to_string()),
                                 value: Val::Owned(v.into_bytes()),
+                                pf: NO_PF,
                             });
                         }
                     }
@@ -638,7 +653,7 @@ impl Transaction {
                     if t.count && self.val(&v).is_empty() {
                         return;
                     }
-                    out.push(Item { var: other, key: Key::None, value: v });
+                    out.push(Item { var: other, key: Key::None, value: v, pf: NO_PF });
                 }
             }
         }

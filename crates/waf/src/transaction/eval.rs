@@ -1,7 +1,7 @@
 //! Rule evaluation: walking a phase's flat rule array, evaluating chains, transformation caching,
 //! flow control (`skip`, `skipAfter`, `allow`) and disruptive verdicts.
 
-use super::collect::{Item, Key, Val};
+use super::collect::{Item, Key, Val, NO_PF};
 use super::gate::PfBits;
 use super::{Allowed, Cached, Intervention, InterventionAction, Span, Transaction};
 use crate::actions::{AllowScope, Disruptive, EngineMode};
@@ -369,6 +369,10 @@ impl Transaction {
     /// (as `raw_bytes_present` did).
     fn untransformed_entry(&mut self, rule_out: bool, item: &Item) -> Option<usize> {
         let Val::Arena(span) = item.value else { return None };
+        if item.pf != NO_PF {
+            // copied from a source's member list, with the entry's offset (`Item::pf`)
+            return Some(item.pf as usize);
+        }
         if rule_out {
             match self.pf_bits_of(item, &TVal::Same, 0) {
                 PfBits::At(off) => Some(off),
@@ -491,7 +495,12 @@ impl Transaction {
             }
         }
         let lent = if link.targets.is_empty() {
-            items.push(Item { var: crate::variables::Var::Rule, key: Key::None, value: Val::Owned(Vec::new()) });
+            items.push(Item {
+                var: crate::variables::Var::Rule,
+                key: Key::None,
+                value: Val::Owned(Vec::new()),
+                pf: NO_PF,
+            });
             None
         } else {
             self.collect_link_cached(rule, link, is_head, items)

@@ -1252,6 +1252,10 @@ impl Transaction {
                 // only the untransformed union's walk keeps its members (as the source's list); a walk that
                 // failed (a member outside the arena) keeps none
                 if chain_id == UNTRANSFORMED && ok {
+                    // each member carries its entry's offset to the rules that copy the list (`Item::pf`)
+                    for (item, off) in items[start..].iter_mut().zip(&offs[start..]) {
+                        item.pf = *off;
+                    }
                     let at = &mut self.src_lists.at;
                     if at.len() <= base {
                         at.resize(base + 1, (0, 0));

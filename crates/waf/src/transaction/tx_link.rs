@@ -20,7 +20,7 @@
 //! value, `MATCHED_VAR_NAME` `TX:<name>`, one `MATCHED_VARS` entry is added and the link's actions run.
 //! The test `tests/tx_link.rs` compares both paths on rules of every operator form.
 
-use super::collect::{Item, Key, Val};
+use super::collect::{Item, Key, Val, NO_PF};
 use super::Transaction;
 use crate::operators::OpCtx;
 use crate::rule::{Link, Rule, TransformChain};
@@ -66,7 +66,7 @@ impl Transaction {
         mv.clear();
         mv.extend_from_slice(self.get(vs));
         self.matched_var = mv;
-        self.note_matched_var(Some(&Item { var: Var::Tx, key: Key::Arena(ks), value: Val::Arena(vs) }));
+        self.note_matched_var(Some(&Item { var: Var::Tx, key: Key::Arena(ks), value: Val::Arena(vs), pf: NO_PF }));
         for a in &link.actions {
             self.exec_action(a);
         }
