@@ -51,7 +51,7 @@ pub(crate) enum PfBits {
 
 /// A phase's member lists, one per gate source (the variable, or one key of it): the members as `members`
 /// collects them, each with the offset of its untransformed entry in `pf_bits` (its bitset, then the bytes it
-/// holds). A source's list is built with its untransformed union, the first union of the source any gate
+/// holds) in `Item::pf`, which the rules that copy the list carry on. A source's list is built with its untransformed union, the first union of the source any gate
 /// computes in the phase, and read by every other chain's union of that source: no `members` walk and no
 /// `pf_cache` look-up per member per union. Exact: the members and their untransformed entries are what that
 /// walk and look-up would give, since the source's data does not change while the list is valid (it is valid
@@ -59,10 +59,8 @@ pub(crate) enum PfBits {
 /// changed, `Transaction::gate_stale`) and an untransformed entry, once in `pf_cache`, is never replaced.
 #[derive(Debug, Default)]
 pub(crate) struct SourceLists {
-    /// Every list's members, list after list.
+    /// Every list's members, list after list, each with its untransformed entry's offset (`Item::pf`).
     items: Vec<Item>,
-    /// Per member in `items`, the `pf_bits` offset of its untransformed entry.
-    offs: Vec<u32>,
     /// Per gate cache number of a source's untransformed union: its list's range in `items` (meaningful only
     /// while the gate cache holds that union, ≥ 2: the entry was written with it). Never cleared, only grown:
     /// zeroing it per phase or transaction cost more than the lists saved.
@@ -72,13 +70,12 @@ pub(crate) struct SourceLists {
 impl SourceLists {
     /// The room held by the longest of the vectors (for the pool's size check).
     pub(crate) fn capacity(&self) -> usize {
-        self.items.capacity().max(self.offs.capacity()).max(self.at.capacity())
+        self.items.capacity().max(self.at.capacity())
     }
 
     /// Drops every list (`at` keeps its stale ranges: no reader trusts one without its union, see `at`).
     pub(crate) fn clear(&mut self) {
         self.items.clear();
-        self.offs.clear();
     }
 }
 
@@ -954,8 +951,8 @@ impl Transaction {
     /// are scratch for the decoded text and its bitset.
     fn b64_member_rules_out(&mut self, k: usize, t: &B64Member, buf: &mut Vec<u8>, bits: &mut [u64]) -> bool {
         let words = bits.len();
-        let (span, off) = match (self.src_lists.items.get(k).map(|i| &i.value), self.src_lists.offs.get(k)) {
-            (Some(Val::Arena(s)), Some(o)) => (*s, *o as usize),
+        let (span, off) = match self.src_lists.items.get(k) {
+            Some(Item { value: Val::Arena(s), pf, .. }) if *pf != super::collect::NO_PF => (*s, *pf as usize),
             _ => return false,
         };
         if (span.len as usize) < t.short {
@@ -1235,27 +1232,18 @@ impl Transaction {
             .flatten()
             .filter(|_| self.gate_cache.get(base).is_some_and(|b| *b >= 2));
         let mut items = std::mem::take(&mut self.src_lists.items);
-        let mut offs = std::mem::take(&mut self.src_lists.offs);
         let ok = match listed {
-            Some((start, end)) => {
-                let range = start as usize..end as usize;
-                match (items.get(range.clone()), offs.get(range)) {
-                    (Some(i), Some(o)) => self.union_from_list(i, o, chain_id, chain, &mut acc),
-                    _ => false,
-                }
-            }
+            Some((start, end)) => match items.get(start as usize..end as usize) {
+                Some(i) => self.union_from_list(i, chain_id, chain, &mut acc),
+                None => false,
+            },
             None => {
                 let start = items.len();
                 self.members(t, super::collect::Excl(None), &mut items);
-                offs.truncate(start);
-                let ok = self.union_walk(&items[start..], &mut offs, chain_id, chain, &mut acc);
+                let ok = self.union_walk(&mut items[start..], chain_id, chain, &mut acc);
                 // only the untransformed union's walk keeps its members (as the source's list); a walk that
                 // failed (a member outside the arena) keeps none
                 if chain_id == UNTRANSFORMED && ok {
-                    // each member carries its entry's offset to the rules that copy the list (`Item::pf`)
-                    for (item, off) in items[start..].iter_mut().zip(&offs[start..]) {
-                        item.pf = *off;
-                    }
                     let at = &mut self.src_lists.at;
                     if at.len() <= base {
                         at.resize(base + 1, (0, 0));
@@ -1263,13 +1251,11 @@ impl Transaction {
                     at[base] = (start as u32, items.len() as u32);
                 } else {
                     items.truncate(start);
-                    offs.truncate(start);
                 }
                 ok
             }
         };
         self.src_lists.items = items;
-        self.src_lists.offs = offs;
         let off = self.pf_bits.len() as u32;
         if ok {
             self.pf_bits.extend_from_slice(&acc[..words]);
@@ -1282,13 +1268,12 @@ impl Transaction {
     }
 
     /// [`Self::union_of`] over members just collected (`items`): each member's untransformed entry looked up
-    /// (scanned if new) and its offset pushed to `offs`; `acc` gets the OR of their
+    /// (scanned if new) and its offset written to its `Item::pf`; `acc` gets the OR of their
     /// bitsets under the chain, followed (in 4 more words) by the OR of the bytes they hold. `false` when a
     /// member is not an arena value or has no bitset.
     fn union_walk(
         &mut self,
-        items: &[Item],
-        offs: &mut Vec<u32>,
+        items: &mut [Item],
         chain_id: ChainId,
         chain: &TransformChain,
         acc: &mut Vec<u64>,
@@ -1305,7 +1290,7 @@ impl Transaction {
                 ok = false;
                 break;
             };
-            offs.push(off as u32);
+            item.pf = off as u32;
             // a value the chain can change only in letter case has its untransformed bitset: no need to
             // transform it (`TransformChain::triggers`)
             let at = if chain.keeps_up_to_case(&p) {
@@ -1331,19 +1316,15 @@ impl Transaction {
         ok
     }
 
-    /// [`Self::union_of`] over a source's recorded list (`items`, `offs`): the same per-member steps as
+    /// [`Self::union_of`] over a source's recorded list (`items`): the same per-member steps as
     /// [`Self::union_walk`], each member's untransformed entry read at its recorded offset.
-    fn union_from_list(
-        &mut self,
-        items: &[Item],
-        offs: &[u32],
-        chain_id: ChainId,
-        chain: &TransformChain,
-        acc: &mut [u64],
-    ) -> bool {
+    fn union_from_list(&mut self, items: &[Item], chain_id: ChainId, chain: &TransformChain, acc: &mut [u64]) -> bool {
         let words = acc.len();
-        for (item, off) in items.iter().zip(offs) {
-            let off = *off as usize;
+        for item in items {
+            if item.pf == super::collect::NO_PF {
+                return false;
+            }
+            let off = item.pf as usize;
             let Some(p) = self.pf_bits.get(off + words..off + words + 4) else {
                 return false;
             };
