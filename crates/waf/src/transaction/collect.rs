@@ -200,6 +200,40 @@ pub(crate) fn forget_lists(cache: &mut ListCache) {
 pub(crate) enum Val {
     Arena(Span),
     Owned(Vec<u8>),
+    /// Computed bytes that need no room of their own: a number below 1,000 (the counts `&VAR` gives, a
+    /// response status, a short body's length), a flag's `0`/`1`, a fixed scalar. CRS reads about a dozen
+    /// such values on every request (920280's `&REQUEST_HEADERS:Host`, 901340's `REQBODY_PROCESSOR`, …); each
+    /// was formatted into a new vector, which cost as much as the rule's operator and walk together.
+    Static(&'static [u8]),
+}
+
+/// The decimal text of every number below 1,000, each in 3 bytes (`number` takes its digits).
+static DECIMAL: [[u8; 3]; 1000] = decimal_table();
+
+const fn decimal_table() -> [[u8; 3]; 1000] {
+    let mut t = [[0u8; 3]; 1000];
+    let mut n = 0;
+    while n < 1000 {
+        t[n] = [b'0' + (n / 100) as u8, b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8];
+        n += 1;
+    }
+    t
+}
+
+/// `n` in decimal, as `n.to_string()` writes it: from the static table below 1,000, else in a new vector.
+pub(crate) fn number(n: u64) -> Val {
+    match usize::try_from(n).ok().and_then(|i| DECIMAL.get(i)) {
+        Some(d) => {
+            let digits = 1 + usize::from(n >= 10) + usize::from(n >= 100);
+            Val::Static(&d[3 - digits..])
+        }
+        None => Val::Owned(n.to_string().into_bytes()),
+    }
+}
+
+/// A flag's value: `1` when set, `0` when not.
+fn flag(b: bool) -> Val {
+    Val::Static(if b { b"1" } else { b"0" })
 }
 
 #[derive(Debug, Clone)]
@@ -318,6 +352,7 @@ impl Transaction {
         match v {
             Val::Arena(s) => self.get(*s),
             Val::Owned(o) => o,
+            Val::Static(b) => b,
         }
     }
 
@@ -366,7 +401,7 @@ impl Transaction {
             if t.count {
                 let n = out.len() - start;
                 out.truncate(start);
-                out.push(Item { var: t.var, key: Key::None, value: Val::Owned(n.to_string().into_bytes()), pf: NO_PF });
+                out.push(Item { var: t.var, key: Key::None, value: number(n as u64), pf: NO_PF });
             }
         }
     }
@@ -422,7 +457,9 @@ impl Transaction {
     pub(crate) fn scalar(&self, var: Var) -> Option<Val> {
         let r = &self.req;
         let owned = |s: String| Some(Val::Owned(s.into_bytes()));
-        let flag = |b: bool| Some(Val::Owned(vec![if b { b'1' } else { b'0' }]));
+        let flag = |b: bool| Some(flag(b));
+        let num = |n: u64| Some(number(n));
+        let empty = || Some(Val::Static(b""));
         match var {
             Var::RequestUri => Some(Val::Arena(r.uri)),
             Var::RequestUriRaw => Some(Val::Arena(r.uri_raw)),
@@ -433,19 +470,26 @@ impl Transaction {
             Var::RequestProtocol => Some(Val::Arena(r.protocol)),
             Var::QueryString => Some(Val::Arena(r.query)),
             Var::RequestBody => Some(Val::Arena(r.body_span)),
-            Var::RequestBodyLength => owned(r.body_span.len.to_string()),
+            Var::RequestBodyLength => num(r.body_span.len as u64),
             Var::ArgsCombinedSize => {
                 let n: u64 = r.args_get.iter().chain(&r.args_post).map(|kv| (kv.name.len + kv.value.len) as u64).sum();
-                owned(n.to_string())
+                num(n)
             }
             Var::ReqbodyError => flag(r.body_error.is_some()),
             Var::ReqbodyErrorMsg => owned(r.body_error.clone().unwrap_or_default()),
-            Var::ReqbodyProcessor => owned(r.body_processor.clone().unwrap_or_default()),
+            Var::ReqbodyProcessor => match r.body_processor.as_deref() {
+                None => empty(),
+                Some("URLENCODED") => Some(Val::Static(b"URLENCODED")),
+                Some("MULTIPART") => Some(Val::Static(b"MULTIPART")),
+                Some("JSON") => Some(Val::Static(b"JSON")),
+                Some("XML") => Some(Val::Static(b"XML")),
+                Some(p) => owned(p.to_string()),
+            },
             Var::ReqbodyProcessorError => flag(r.body_error.is_some()),
             Var::UrlencodedError => flag(r.urlencoded_error),
-            Var::FilesCombinedSize => owned(r.files_sizes.iter().sum::<u64>().to_string()),
+            Var::FilesCombinedSize => num(r.files_sizes.iter().sum::<u64>()),
             Var::MultipartStrictError => flag(r.multipart.strict_error),
-            Var::MultipartUnmatchedBoundary => owned(r.multipart.unmatched_boundary.to_string()),
+            Var::MultipartUnmatchedBoundary => num(r.multipart.unmatched_boundary as u64),
             Var::MultipartBoundaryQuoted => flag(r.multipart.boundary_quoted),
             Var::MultipartBoundaryWhitespace => flag(r.multipart.boundary_whitespace),
             Var::MultipartDataBefore => flag(r.multipart.data_before),
@@ -458,11 +502,15 @@ impl Transaction {
             Var::MultipartInvalidHeaderFolding => flag(r.multipart.invalid_header_folding),
             Var::MultipartFileLimitExceeded => flag(r.multipart.file_limit_exceeded),
             Var::MultipartCrlfLfLines => flag(r.multipart.crlf_lf_lines),
-            Var::InboundDataError | Var::OutboundDataError => owned("0".into()),
+            Var::InboundDataError | Var::OutboundDataError => flag(false),
             Var::MatchedVar => Some(Val::Owned(self.matched_var.clone())),
             Var::MatchedVarName => owned(self.matched_var_name.clone()),
             Var::ResponseStatus => {
-                owned(if self.resp.status == 0 { String::new() } else { self.resp.status.to_string() })
+                if self.resp.status == 0 {
+                    empty()
+                } else {
+                    num(self.resp.status.into())
+                }
             }
             Var::ResponseProtocol => Some(Val::Arena(self.resp.protocol)),
             Var::ResponseBody => Some(Val::Arena(self.resp.body_span)),
@@ -472,21 +520,25 @@ impl Transaction {
             Var::ResponseContentLength => {
                 Some(Val::Owned(self.header_value(&self.resp.headers, b"content-length").unwrap_or(b"").to_vec()))
             }
-            Var::RemoteAddr => owned(self.info.client_addr.to_string()),
+            Var::RemoteAddr => Some(Val::Arena(r.remote_addr)),
             Var::RemotePort => owned(self.info.client_port.to_string()),
-            Var::RemoteHost => owned(self.info.client_addr.to_string()),
+            Var::RemoteHost => Some(Val::Arena(r.remote_addr)),
             Var::ServerAddr => owned(self.info.server_addr.to_string()),
             Var::ServerPort => owned(self.info.server_port.to_string()),
             Var::ServerName => Some(Val::Owned(self.header_value(&self.req.headers, b"host").unwrap_or(b"").to_vec())),
             Var::UniqueId => owned(self.info.unique_id.clone()),
             Var::Duration => owned(self.started.elapsed().as_micros().to_string()),
             Var::HighestSeverity => {
-                owned(if self.highest_severity == 255 { String::new() } else { self.highest_severity.to_string() })
+                if self.highest_severity == 255 {
+                    empty()
+                } else {
+                    num(self.highest_severity.into())
+                }
             }
-            Var::StatusLine => owned(String::new()),
+            Var::StatusLine => empty(),
             Var::FullRequest => Some(Val::Arena(r.line)),
             Var::FullRequestLength => owned((r.line.len as usize + r.body_span.len as usize).to_string()),
-            Var::AuthType => owned(String::new()),
+            Var::AuthType => empty(),
             Var::Time
             | Var::TimeDay
             | Var::TimeEpoch
@@ -536,12 +588,7 @@ impl Transaction {
                 for (kv, size) in r.files.iter().zip(&r.files_sizes) {
                     let k = self.get(kv.name);
                     if t.selector.matches_key(k) && !excluded.hit(self, k) {
-                        out.push(Item {
-                            var: t.var,
-                            key: Key::Arena(kv.name),
-                            value: Val::Owned(size.to_string().into_bytes()),
-                            pf: NO_PF,
-                        });
+                        out.push(Item { var: t.var, key: Key::Arena(kv.name), value: number(*size), pf: NO_PF });
                     }
                 }
             }
@@ -757,6 +804,57 @@ mod tests {
     use crate::engine::Engine;
     use crate::fold::tests::info;
     use std::sync::Arc;
+
+    /// `number` writes what `to_string` writes, from the table and past it, and keeps no heap room below 1,000.
+    #[test]
+    fn number_is_the_decimal_text() {
+        for n in (0..2_000u64).chain([9_999, 10_000, 65_535, u64::from(u32::MAX), u64::MAX]) {
+            let v = super::number(n);
+            let bytes: &[u8] = match &v {
+                super::Val::Static(b) => b,
+                super::Val::Owned(o) => o,
+                super::Val::Arena(_) => panic!("{n}: an arena value"),
+            };
+            assert_eq!(bytes, n.to_string().as_bytes(), "{n}");
+            assert_eq!(matches!(v, super::Val::Static(_)), n < 1000, "{n}");
+        }
+    }
+
+    /// The counts, flags and fixed scalars the rules read come out as before: a count of headers, a missing
+    /// header's count, the body processor, a flag, `REMOTE_ADDR` (numbers matched exactly by `@streq`, so a
+    /// stray digit or byte would fail them).
+    #[test]
+    fn counts_flags_and_scalars_read_as_text() {
+        let rules = r#"
+SecRule &REQUEST_HEADERS "@streq 3" "id:1,phase:1,pass,log,setvar:tx.a=1"
+SecRule &REQUEST_HEADERS:X-None "@streq 0" "id:2,phase:1,pass,log,setvar:tx.b=1"
+SecRule REQBODY_PROCESSOR "@streq URLENCODED" "id:3,phase:2,pass,log,setvar:tx.c=1"
+SecRule REQBODY_ERROR "@streq 0" "id:4,phase:2,pass,log,setvar:tx.d=1"
+SecRule REMOTE_ADDR "@streq 192.0.2.7" "id:5,phase:1,pass,log,setvar:tx.e=1"
+SecRule REQUEST_BODY_LENGTH "@streq 13" "id:6,phase:2,pass,log,setvar:tx.f=1"
+SecRule RESPONSE_STATUS "@streq 204" "id:7,phase:3,pass,log,setvar:tx.g=1"
+SecRule &REQUEST_HEADERS "@eq 3" "id:8,phase:1,pass,log,setvar:tx.h=%{MATCHED_VAR}"
+"#;
+        let e =
+            Arc::new(Engine::from_str(&format!("SecRuleEngine On\nSecRequestBodyAccess On\n{rules}"), "t").unwrap());
+        let mut i = info();
+        i.client_addr = "192.0.2.7".parse().unwrap();
+        let mut tx = e.transaction(i);
+        tx.request_line("POST", "/", "HTTP/1.1");
+        tx.request_header(b"Host", b"h");
+        tx.request_header(b"Content-Type", b"application/x-www-form-urlencoded");
+        tx.request_header(b"Content-Length", b"13");
+        assert!(tx.process_request_headers().is_none());
+        tx.append_request_body(b"a=bcdefghijkl").unwrap();
+        assert!(tx.process_request_body().is_none());
+        tx.response_status(204, "HTTP/1.1");
+        tx.process_response_headers();
+        for (k, want) in
+            [("a", "1"), ("b", "1"), ("c", "1"), ("d", "1"), ("e", "1"), ("f", "1"), ("g", "1"), ("h", "3")]
+        {
+            assert_eq!(tx.tx_var(k).map(|v| String::from_utf8_lossy(v).into_owned()).as_deref(), Some(want), "tx.{k}");
+        }
+    }
 
     /// `push_lossy` renders every byte string as `String::from_utf8_lossy` does: ASCII, multi-byte UTF-8,
     /// and invalid sequences (replaced), after text already in the buffer.

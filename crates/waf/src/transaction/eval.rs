@@ -289,6 +289,10 @@ impl Transaction {
                 Cow::Borrowed(b) if b.len() == o.len() => TVal::Same,
                 other => TVal::Owned(other.into_owned()),
             },
+            Val::Static(o) => match apply_steps(&chain.steps, o, None) {
+                Cow::Borrowed(b) if b.len() == o.len() => TVal::Same,
+                other => TVal::Owned(other.into_owned()),
+            },
         }
     }
 
