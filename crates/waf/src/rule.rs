@@ -116,6 +116,10 @@ pub struct Link {
     /// unions) include none, the link cannot match and is not evaluated (`Transaction::sources_rule_out`).
     /// Set at load (`transaction::set_byte_outs`).
     pub byte_out: Option<[u64; 4]>,
+    /// For a link whose one target is `TX:<key>`: the key's hash in every transaction's `TX` table
+    /// (`transaction::tx_hash`), so the `TX` link shortcut looks the key up without hashing it per request.
+    /// Set at load, after target updates (`transaction::set_tx_key_hashes`).
+    pub tx_key_hash: Option<u64>,
 }
 
 /// Logging metadata of a rule (from the chain starter).

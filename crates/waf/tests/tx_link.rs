@@ -68,6 +68,18 @@ SecRule TX:n "@eq 3" "id:28,phase:3,pass,log,msg:'phase 3 %{MATCHED_VAR}'"
 SecRule TX:hits "@eq 1" "id:29,phase:5,pass,log,msg:'phase 5 %{MATCHED_VARS}'"
 SecRule TX:n "@unconditionalMatch" "id:30,phase:5,pass,log,msg:'always %{MATCHED_VAR}'"
 SecRule TX:n "@noMatch" "id:31,phase:5,pass,log,msg:'never'"
+SecAction "id:40,phase:1,pass,nolog,setvar:tx.actions=+1,setvar:tx.seen=%{MATCHED_VAR_NAME}%{MATCHED_VAR}"
+SecAction "id:41,phase:2,pass,log,msg:'action after %{tx.actions} %{MATCHED_VARS}',logdata:'%{MATCHED_VAR_NAME}',setvar:tx.actions=+1"
+SecAction "id:42,phase:2,pass,log,t:length,msg:'length of nothing %{MATCHED_VAR}',setvar:tx.len=%{MATCHED_VAR}"
+SecAction "id:43,phase:2,pass,log,t:none,t:lowercase,severity:CRITICAL,msg:'chained action',chain"
+    SecRule TX:actions "@ge 2" "setvar:tx.after=%{MATCHED_VAR_NAME}"
+SecAction "id:44,phase:3,pass,log,capture,msg:'capturing action %{tx.0}'"
+SecAction "id:45,phase:5,pass,log,msg:'report %{tx.score} %{tx.actions}'"
+SecRule TX:score "@ge 100" "id:46,phase:2,pass,log,msg:'no match before an action'"
+SecAction "id:47,phase:2,pass,nolog,setvar:tx.last=%{MATCHED_VAR}"
+SecAction "id:48,phase:2,deny,status:418,log,msg:'action denies when n is 1',skipAfter:END-ACTIONS,chain"
+    SecRule TX:n "@eq 1" "t:none"
+SecMarker END-ACTIONS
 "#;
 
 const REQS: &[Req] = &[
@@ -94,6 +106,12 @@ fn every_operator_form_gives_the_general_paths_outcome() {
         assert!(out.contains(want), "{want} missing from {out}");
     }
     assert!(out.contains("chained=TX:score/3"), "{out}");
+    // the actions ran, in order, with an empty `MATCHED_VAR` (a `length` step makes it `0`)
+    for want in ["actions=2", "len=0", "after=TX:actions", r#"45 \"report 3 2\""#] {
+        assert!(out.contains(want), "{want} missing from {out}");
+    }
+    let denied = run(&on, &REQS[2], &no_prep);
+    assert!(denied.contains("status: 418") && denied.contains("rule_id: 48"), "n=1 is denied by 48: {denied}");
     assert!(!out.contains("\n    \"14 ") && !out.contains("\n    \"15 ") && !out.contains("\n    \"26 "), "{out}");
     assert!(run(&on, &REQS[4], &no_prep).contains("rule_id: 27"), "n=12 scores 22 and is blocked");
 }

@@ -425,6 +425,7 @@ impl Compiler {
             unexcluded: 0,
             post_cut: None,
             byte_out: None,
+            tx_key_hash: None,
         };
         let rule = Rule {
             id,
@@ -495,6 +496,7 @@ impl Compiler {
             unexcluded: 0,
             post_cut: None,
             byte_out: None,
+            tx_key_hash: None,
         };
         if let Some(Entry::Rule { rule, open_chain, .. }) = self.entries.last_mut() {
             // metadata written on a link (rare) still belongs to the rule
@@ -701,6 +703,7 @@ impl Compiler {
         crate::transaction::set_gate_preimages(&mut phases, &self.chains, &prefilter);
         crate::transaction::set_post_cut_bytes(&mut phases, &self.chains);
         crate::transaction::set_byte_outs(&mut phases, &self.chains);
+        crate::transaction::set_tx_key_hashes(&mut phases);
         let empty_closes = crate::transaction::empty_closes(&phases, &self.chains, &prefilter);
         let mut ids = Vec::new();
         let mut tag_index: HashMap<String, Vec<u32>> = HashMap::new();

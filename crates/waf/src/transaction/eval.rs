@@ -483,6 +483,10 @@ impl Transaction {
         if let Some(hit) = self.eval_tx_link(rule, link, is_head, chains) {
             return hit;
         }
+        // a `SecAction`: the operator on one empty value (`tx_link`)
+        if let Some(hit) = self.eval_action_link(link, chains) {
+            return hit;
+        }
         items.clear();
         // a detector link a family built earlier in the phase rules out: no need to collect its values
         let class = self.family_class(link);

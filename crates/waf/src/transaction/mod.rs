@@ -36,6 +36,7 @@ pub(crate) use gate::{empty_closes, gate_of, number_gate_slots, set_byte_outs, s
 pub(crate) use log::DeferredText;
 pub use log::{LogMeta, RuleMatch, SharedLog};
 pub(crate) use pool::TxPool;
+pub(crate) use tx_link::set_tx_key_hashes;
 pub(crate) use tx_vars::{tx_hash, TxImage};
 
 use crate::actions::EngineMode;
