@@ -821,8 +821,8 @@ mod tests {
     }
 
     /// The counts, flags and fixed scalars the rules read come out as before: a count of headers, a missing
-    /// header's count, the body processor, a flag, `REMOTE_ADDR` (numbers matched exactly by `@streq`, so a
-    /// stray digit or byte would fail them).
+    /// header's count, the body processor, a flag, `REMOTE_ADDR`, the body's length, the response status and
+    /// a count as `MATCHED_VAR` (each matched exactly by `@streq`, so a stray digit or byte would fail it).
     #[test]
     fn counts_flags_and_scalars_read_as_text() {
         let rules = r#"

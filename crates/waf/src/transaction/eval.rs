@@ -285,14 +285,13 @@ impl Transaction {
                     Cached::At(s) => TVal::Cache(s),
                 }
             }
-            Val::Owned(o) => match apply_steps(&chain.steps, o, None) {
-                Cow::Borrowed(b) if b.len() == o.len() => TVal::Same,
-                other => TVal::Owned(other.into_owned()),
-            },
-            Val::Static(o) => match apply_steps(&chain.steps, o, None) {
-                Cow::Borrowed(b) if b.len() == o.len() => TVal::Same,
-                other => TVal::Owned(other.into_owned()),
-            },
+            Val::Owned(_) | Val::Static(_) => {
+                let o = self.val(v);
+                match apply_steps(&chain.steps, o, None) {
+                    Cow::Borrowed(b) if b.len() == o.len() => TVal::Same,
+                    other => TVal::Owned(other.into_owned()),
+                }
+            }
         }
     }
 

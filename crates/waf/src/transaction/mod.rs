@@ -925,11 +925,9 @@ mod tests {
     /// `write_ip` appends what `IpAddr`'s `Display` writes, for every octet width and both families.
     #[test]
     fn write_ip_is_display() {
-        let mut addrs: Vec<IpAddr> = ["0.0.0.0", "255.255.255.255", "10.0.0.1", "192.168.100.7", "1.22.133.4"]
-            .iter()
-            .chain(&["::", "::1", "::ffff:1.2.3.4", "2001:db8::8a2e:370:7334", "fe80::1%0"][..4])
-            .map(|a| a.parse().unwrap())
-            .collect();
+        let named = ["0.0.0.0", "255.255.255.255", "10.0.0.1", "192.168.100.7", "1.22.133.4"];
+        let v6 = ["::", "::1", "::ffff:1.2.3.4", "2001:db8::8a2e:370:7334"];
+        let mut addrs: Vec<IpAddr> = named.iter().chain(&v6).map(|a| a.parse().unwrap()).collect();
         addrs.extend((0..=255u8).map(|o| IpAddr::from([o, 255 - o, o / 3, 7])));
         for a in addrs {
             let mut out = b"x".to_vec();
