@@ -27,9 +27,11 @@
 //! 959059, …, the reporting 980099), and the general path paid for an item list, the detector, gate and
 //! transformation checks and the `MATCHED_VAR` buffer's round trip for each. Taken when the general path
 //! does exactly this: no transformation (a step such as `length` could turn the empty value into
-//! something), not `multiMatch`, no `capture`, no detector class and no byte rule-out (`Link::byte_out`):
-//! the operator on the empty value against `negated`, one value counted, and on a match an empty
-//! `MATCHED_VAR`, a `MATCHED_VARS` entry without a name and the link's actions.
+//! something), not `multiMatch`, no `capture`: the operator on the empty value against `negated`, one value
+//! counted, and on a match an empty `MATCHED_VAR`, a `MATCHED_VARS` entry without a name and the link's
+//! actions. (The general path's detector and byte rule-out checks never apply to such a link: its operator
+//! is `SecAction`'s `@unconditionalMatch`, which has no detector class, and `set_byte_outs` gives no link
+//! without targets a `Link::byte_out`.)
 
 use super::collect::{Item, Key, Val, NO_PF};
 use super::Transaction;
@@ -65,7 +67,8 @@ impl Transaction {
         {
             return None;
         }
-        let h = link.tx_key_hash.unwrap_or_else(|| self.tx.hash(key.as_bytes()));
+        // (set at load for every link of this shape: `set_tx_key_hashes`)
+        let h = link.tx_key_hash?;
         let Some((ks, vs)) = self.tx.get_hashed(&self.arena, h, key.as_bytes()) else {
             return Some(false);
         };
@@ -93,9 +96,7 @@ impl Transaction {
             || !link.targets.is_empty()
             || link.multi_match
             || link.capture
-            || link.byte_out.is_some()
             || !chains.get(link.transforms as usize).is_some_and(|c| c.steps.is_empty())
-            || link.op.detector_class().is_some()
         {
             return None;
         }
