@@ -277,3 +277,43 @@ async fn with_security_events_at_warn_only_the_blocking_match_is_reported() {
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(gw.stderr_count("waf rule matched"), 1, "{}", gw.stderr.lock().unwrap().join("\n"));
 }
+
+/// `portcullis_waf_phase_seconds_total{phase}` from the admin listener's metrics.
+async fn waf_phase_seconds(gw: &Gw) -> std::collections::HashMap<String, f64> {
+    let url = format!("http://{}/metrics", gw.admin.expect("admin listener"));
+    let text = client().get(url).send().await.unwrap().text().await.unwrap();
+    let prefix = "portcullis_waf_phase_seconds_total{phase=\"";
+    text.lines()
+        .filter_map(|l| l.strip_prefix(prefix))
+        .filter_map(|l| {
+            let (phase, value) = l.split_once("\"} ")?;
+            Some((phase.to_string(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The engine's time per phase is exported: every phase a request runs through counts, and a config reload's
+/// new rule set counts into the same series (no reset, no second series). Mutant: building the protection
+/// without the gateway's counters (`with_phase_times` left out) exports no series at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engines_time_per_phase_is_exported_and_survives_a_reload() {
+    let up = Upstream::start("app").await;
+    let gw = Gw::start_with_files(&custom_config(up.addr), &[("rules.conf", GOOD_RULES.as_bytes())]);
+    let c = client();
+    assert_eq!(c.get(gw.url("http", "/?q=fine")).send().await.unwrap().status(), 200);
+    let r = c.post(gw.url("http", "/orders")).header("content-type", "application/json").body(r#"{"q":"fine"}"#);
+    assert_eq!(r.send().await.unwrap().status(), 200);
+    let before = waf_phase_seconds(&gw).await;
+    let phases = ["request_headers", "request_body", "response_headers", "response_body", "logging"];
+    assert_eq!(before.len(), phases.len(), "{before:?}");
+    for phase in ["request_headers", "request_body", "response_headers", "logging"] {
+        assert!(before[phase] > 0.0, "{phase}: {before:?}");
+    }
+
+    std::fs::write(gw.dir.path().join("rules.conf"), OTHER_RULES).unwrap();
+    gw.wait_stderr("config reloaded", Duration::from_secs(10));
+    assert_eq!(c.get(gw.url("http", "/?q=other")).send().await.unwrap().status(), 403, "the new rules run");
+    let after = waf_phase_seconds(&gw).await;
+    assert_eq!(after.len(), phases.len(), "{after:?}");
+    assert!(after["request_headers"] > before["request_headers"], "{before:?} {after:?}");
+}

@@ -26,6 +26,7 @@ pub const IP_DECISIONS_TOTAL: &str = "portcullis_ip_decisions";
 pub const CONNECTIONS_REFUSED_TOTAL: &str = "portcullis_connections_refused";
 pub const SLOW_CLIENTS_TOTAL: &str = "portcullis_slow_clients";
 pub const H2_CONNECTION_ERRORS_TOTAL: &str = "portcullis_h2_connection_errors";
+// `portcullis_waf_phase_seconds` is named and registered by `portcullis_waf_protection::PhaseTimes`.
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -44,6 +45,8 @@ pub struct Metrics {
     refused: Family<Labels, Counter>,
     /// IP allow/deny decisions and the per-IP statistics table; outlive config reloads.
     pub ipguard: portcullis_ipguard::GuardShared,
+    /// The WAF engine's time per phase; outlives config reloads (each new WAF protection counts into it).
+    pub waf: portcullis_waf_protection::PhaseTimes,
     conn_refused: Family<Labels, Counter>,
     slow_clients: Family<Labels, Counter>,
     h2_errors: Family<Labels, Counter>,
@@ -106,6 +109,8 @@ impl Metrics {
             "IP allow/deny decisions, by decision and reason",
             ipguard.decisions.clone(),
         );
+        let waf = portcullis_waf_protection::PhaseTimes::default();
+        waf.register(&mut registry);
         let (conn_refused, slow_clients, h2_errors) = (Family::default(), Family::default(), Family::default());
         registry.register(
             CONNECTIONS_REFUSED_TOTAL,
@@ -135,6 +140,7 @@ impl Metrics {
             reloads,
             refused,
             ipguard,
+            waf,
             conn_refused,
             slow_clients,
             h2_errors,

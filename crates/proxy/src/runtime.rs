@@ -94,7 +94,7 @@ impl Runtime {
         }
         // The WAF after the header policy; absent (no cost at all) when no route runs it.
         if let Some(waf) = WafProtection::build(&config).map_err(|e| e.to_string())? {
-            protections.push(Arc::new(waf));
+            protections.push(Arc::new(waf.with_phase_times(&metrics.waf)));
         }
         let phases = protections.iter().fold(Phases::default(), |acc, p| acc.union(p.phases()));
         let limits = Limits {

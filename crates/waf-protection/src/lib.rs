@@ -11,15 +11,19 @@
 //! | `logging`                  | phase 5, security events, the ModSecurity-style match log        |
 //!
 //! Built once per config load ([`WafProtection::build`]): the rule set is compiled once and shared by every
-//! request. Owns: feeding transactions, turning interventions into verdicts, the match log. Must not touch:
+//! request. The engine's time in each phase is counted ([`PhaseTimes`]; the gateway exports it as
+//! `portcullis_waf_phase_seconds_total{phase}`). Owns: feeding transactions, turning interventions into verdicts,
+//! the match log, the phase times. Must not touch:
 //! the rule language (that is `portcullis-waf`), sockets, HTTP framing.
 
 mod build;
 pub mod builtin;
 mod header_name;
 mod matchlog;
+mod phase_times;
 mod protection;
 
 pub use build::{build_engine, check, rule_files, waf_used, WafError, BASE, BASE_BODY_ERROR};
 pub use matchlog::MatchLog;
+pub use phase_times::{PhaseTimes, WafPhase, WAF_PHASE_SECONDS};
 pub use protection::{WafProtection, SECURITY_TARGET};

@@ -16,6 +16,7 @@ use portcullis_waf::{EngineMode, Intervention, InterventionAction, Transaction, 
 
 use crate::build::{build_engine, waf_used};
 use crate::header_name::with_canonical;
+use crate::phase_times::{PhaseCounters, PhaseTimes, WafPhase};
 use crate::{MatchLog, WafError};
 
 /// Tracing target of security events (one per rule match).
@@ -40,6 +41,8 @@ pub struct WafProtection {
     routes: HashMap<String, RoutePolicy>,
     log: Option<MatchLog>,
     phases: Phases,
+    /// The engine's time per phase (`portcullis_waf_phase_seconds_total`, [`Self::with_phase_times`]).
+    times: PhaseCounters,
 }
 
 impl std::fmt::Debug for WafProtection {
@@ -108,7 +111,14 @@ impl WafProtection {
             routes,
             log,
             phases,
+            times: PhaseTimes::default().counters(),
         }))
+    }
+
+    /// Counts the engine's time per phase into `times` (the gateway's exported counters).
+    pub fn with_phase_times(mut self, times: &PhaseTimes) -> Self {
+        self.times = times.counters();
+        self
     }
 
     /// The compiled rule set.
@@ -152,7 +162,7 @@ impl WafProtection {
             return None;
         }
         st.phase2_done = true;
-        st.tx.process_request_body().map(|iv| self.verdict(&iv))
+        self.times.time(WafPhase::RequestBody, || st.tx.process_request_body()).map(|iv| self.verdict(&iv))
     }
 }
 
@@ -249,7 +259,7 @@ impl Protection for WafProtection {
         for (n, v) in &req.headers {
             with_canonical(n.as_str().as_bytes(), |n| tx.request_header(n, v.as_bytes()));
         }
-        let iv = tx.process_request_headers();
+        let iv = self.times.time(WafPhase::RequestHeaders, || tx.process_request_headers());
         ctx.waf = Some(state);
         match iv {
             Some(iv) => self.verdict(&iv),
@@ -322,7 +332,7 @@ impl Protection for WafProtection {
                 with_canonical(n.as_str().as_bytes(), |n| st.tx.response_header(n, v.as_bytes()));
             }
         }
-        if let Some(iv) = st.tx.process_response_headers() {
+        if let Some(iv) = self.times.time(WafPhase::ResponseHeaders, || st.tx.process_response_headers()) {
             return match self.verdict(&iv) {
                 Verdict::Close => {
                     Verdict::respond(Problem::new(StatusCode::FORBIDDEN, BLOCKED_DETAIL).with_log_reason("waf drop"))
@@ -337,7 +347,7 @@ impl Protection for WafProtection {
         st.expected_len = resp.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
         if st.expected_len == Some(0) || matches!(resp.status.as_u16(), 204 | 304) {
             // No body will come: phase 4 and the log now, while the response can still be replaced.
-            let iv = st.tx.process_response_body();
+            let iv = self.times.time(WafPhase::ResponseBody, || st.tx.process_response_body());
             if let Some(iv) = iv {
                 self.finish(ctx, &mut st);
                 return match self.verdict(&iv) {
@@ -371,13 +381,13 @@ impl Protection for WafProtection {
                 out.extend_from_slice(chunk);
                 *chunk = Bytes::from(out);
                 st.released = true;
-                if st.tx.process_response_body().is_some() {
+                if self.times.time(WafPhase::ResponseBody, || st.tx.process_response_body()).is_some() {
                     self.finish(ctx, &mut st);
                     return Verdict::Close;
                 }
             } else if last {
                 // The head is already sent: a block in phase 4 can only cut the response.
-                let blocked = st.tx.process_response_body().is_some();
+                let blocked = self.times.time(WafPhase::ResponseBody, || st.tx.process_response_body()).is_some();
                 self.finish(ctx, &mut st);
                 if blocked {
                     st.held.clear();
@@ -414,7 +424,7 @@ impl WafProtection {
             return;
         }
         st.finished = true;
-        st.tx.process_logging();
+        self.times.time(WafPhase::Logging, || st.tx.process_logging());
         let status = st.status;
         // A match that blocked becomes a WARN event; every other match an INFO event and, with the match log on, a
         // log line. Only a match that made the intervention blocked, so with no intervention, no match log and
