@@ -25,5 +25,5 @@ mod protection;
 
 pub use build::{build_engine, check, rule_files, waf_used, WafError, BASE, BASE_BODY_ERROR};
 pub use matchlog::MatchLog;
-pub use phase_times::{PhaseTimes, WafPhase, WAF_PHASE_SECONDS};
+pub use phase_times::PhaseTimes;
 pub use protection::{WafProtection, SECURITY_TARGET};

@@ -17,9 +17,9 @@ pub const WAF_PHASE_SECONDS: &str = "portcullis_waf_phase_seconds";
 /// Seconds as a counter (an `f64` kept in an atomic).
 type Seconds = Counter<f64, AtomicU64>;
 
-/// The gateway phases the WAF works in, in request order, with their label values: the SecLang phases 1–5.
+/// The gateway phases the WAF works in, in request order (the SecLang phases 1–5), indexes into [`LABELS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WafPhase {
+pub(crate) enum WafPhase {
     RequestHeaders = 0,
     RequestBody = 1,
     ResponseHeaders = 2,
@@ -35,12 +35,6 @@ const LABELS: [&str; 5] = ["request_headers", "request_body", "response_headers"
 #[derive(Clone, Default)]
 pub struct PhaseTimes {
     family: Family<Vec<(&'static str, &'static str)>, Seconds>,
-}
-
-impl std::fmt::Debug for PhaseTimes {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PhaseTimes")
-    }
 }
 
 impl PhaseTimes {
@@ -60,7 +54,6 @@ impl PhaseTimes {
 }
 
 /// The counters of [`PhaseTimes`], one per [`WafPhase`].
-#[derive(Clone)]
 pub(crate) struct PhaseCounters([Seconds; 5]);
 
 impl PhaseCounters {
