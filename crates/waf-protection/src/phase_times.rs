@@ -18,7 +18,7 @@ pub const WAF_PHASE_SECONDS: &str = "portcullis_waf_phase_seconds";
 type Seconds = Counter<f64, AtomicU64>;
 
 /// The gateway phases the WAF works in, in request order (the SecLang phases 1–5), indexes into [`LABELS`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub(crate) enum WafPhase {
     RequestHeaders = 0,
     RequestBody = 1,
@@ -29,8 +29,8 @@ pub(crate) enum WafPhase {
 
 const LABELS: [&str; 5] = ["request_headers", "request_body", "response_headers", "response_body", "logging"];
 
-/// The per-phase counters. `Default` gives counters no registry exports (a protection built without metrics,
-/// as in tests and `check-config`); [`PhaseTimes::register`] exports them. Clones share the counters, so a
+/// The per-phase counters. `Default` gives counters no registry exports (a protection built without the
+/// gateway's metrics, as in this crate's tests); [`PhaseTimes::register`] exports them. Clones share the counters, so a
 /// config reload's new protection keeps counting into the series the registry already serves.
 #[derive(Clone, Default)]
 pub struct PhaseTimes {
