@@ -18,6 +18,11 @@
 //! engine touches that are no longer cached. `callgrind_harness_get_cold` (with `--cache-sim=yes` and this
 //! machine's sizes, `--D1=49152,12,64 --I1=65536,8,64 --LL=2097152,16,64`) counts those lines per function
 //! (`DLmr`, `ILmr`; `engine::evict`'s own are the eviction's).
+//!
+//! What one CRS rule costs a transaction: `PORTCULLIS_BENCH_REMOVE="ID ..."` loads CRS with
+//! `SecRuleRemoveById ID ...` after it, and `PORTCULLIS_CALLGRIND_HARNESS_ONLY=1` runs only the two harness cases;
+//! the difference to the full rule set is the rule's marginal cost, its effects on later rules included
+//! (`bench/rule-costs.sh` runs it per rule).
 
 use criterion::{black_box, criterion_group, Criterion};
 use portcullis_waf::{Engine, Transaction, TxInfo};
@@ -31,11 +36,14 @@ fn crs() -> Arc<Engine> {
 /// CRS PL1 with `prelude` loaded before it.
 fn crs_with(prelude: &str) -> Arc<Engine> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/crs");
-    let text = format!(
+    let mut text = format!(
         "SecRuleEngine On\nSecRequestBodyAccess On\n{prelude}Include {}/crs-setup.conf.example\nInclude {}/rules/*.conf\n",
         dir.display(),
         dir.display()
     );
+    if let Ok(ids) = std::env::var("PORTCULLIS_BENCH_REMOVE") {
+        text.push_str(&format!("SecRuleRemoveById {ids}\n"));
+    }
     let t = std::time::Instant::now();
     let e = Engine::from_str(&text, "/bench.conf").expect("CRS loads");
     eprintln!("CRS v4 loaded: {} rules in {:?}", e.rule_count(), t.elapsed());
@@ -375,6 +383,17 @@ fn main() {
             case(&e, n);
         }
         if std::env::var_os("PORTCULLIS_CALLGRIND_FIXED_ONLY").is_some() {
+            return;
+        }
+        if std::env::var_os("PORTCULLIS_CALLGRIND_HARNESS_ONLY").is_some() {
+            // the two harness cases alone (one CRS load, not two): what `bench/rule-costs.sh` runs per rule
+            let (harness, login) = (crs_with(HARNESS_PRELUDE), login_body());
+            for _ in 0..2 {
+                run_harness(&harness, None);
+                run_harness(&harness, Some(&login));
+            }
+            callgrind_harness_get(&harness, n);
+            callgrind_harness_post(&harness, &login, n);
             return;
         }
         let engine = crs();
