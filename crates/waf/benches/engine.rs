@@ -361,6 +361,18 @@ fn rule_profile(case: &str) {
     print!("{}", portcullis_waf::profile::report(case, &rows, n));
 }
 
+/// The harness cases under callgrind (`n` transactions each, after two warm-ups); returns their engine.
+fn harness_cases(n: usize) -> Arc<Engine> {
+    let (harness, login) = (crs_with(HARNESS_PRELUDE), login_body());
+    for _ in 0..2 {
+        run_harness(&harness, None);
+        run_harness(&harness, Some(&login));
+    }
+    callgrind_harness_get(&harness, n);
+    callgrind_harness_post(&harness, &login, n);
+    harness
+}
+
 fn main() {
     #[cfg(feature = "rule-profile")]
     if let Ok(case) = std::env::var("PORTCULLIS_RULE_PROFILE") {
@@ -387,13 +399,7 @@ fn main() {
         }
         if std::env::var_os("PORTCULLIS_CALLGRIND_HARNESS_ONLY").is_some() {
             // the two harness cases alone (one CRS load, not two): what `bench/rule-costs.sh` runs per rule
-            let (harness, login) = (crs_with(HARNESS_PRELUDE), login_body());
-            for _ in 0..2 {
-                run_harness(&harness, None);
-                run_harness(&harness, Some(&login));
-            }
-            callgrind_harness_get(&harness, n);
-            callgrind_harness_post(&harness, &login, n);
+            harness_cases(n);
             return;
         }
         let engine = crs();
@@ -410,13 +416,7 @@ fn main() {
         callgrind_json_post_300b(&engine, &small, n);
         callgrind_json_post_10kb(&engine, &large, n);
         callgrind_sqli_get(&engine, n);
-        let (harness, login) = (crs_with(HARNESS_PRELUDE), login_body());
-        for _ in 0..2 {
-            run_harness(&harness, None);
-            run_harness(&harness, Some(&login));
-        }
-        callgrind_harness_get(&harness, n);
-        callgrind_harness_post(&harness, &login, n);
+        let harness = harness_cases(n);
         let junk: Vec<u8> = (0..8usize << 20).map(|i| i as u8).collect();
         callgrind_harness_get_cold(&harness, &junk, n);
         return;
