@@ -29,8 +29,8 @@ trap 'rm -rf "$DIR"' EXIT
 measure() {
     local out="$DIR/$(echo "$1" | md5sum | cut -c1-12)" env=()
     [ "$1" = - ] || env=(PORTCULLIS_BENCH_REMOVE="$1")
-    if ! env "${env[@]}" RUST_BACKTRACE=0 PORTCULLIS_CALLGRIND="$N" PORTCULLIS_CALLGRIND_HARNESS_ONLY=1 valgrind --tool=callgrind \
-        --callgrind-out-file="$out" --toggle-collect='engine::callgrind_harness_get' \
+    if ! env "${env[@]}" RUST_BACKTRACE=0 PORTCULLIS_CALLGRIND="$N" PORTCULLIS_CALLGRIND_HARNESS_ONLY=1 \
+        valgrind --tool=callgrind --callgrind-out-file="$out" --toggle-collect='engine::callgrind_harness_get' \
         --toggle-collect='engine::callgrind_harness_post' "$BIN" --bench >"$out.log" 2>&1; then
         if grep -q 'assertion failed: !run_harness' "$out.log"; then
             echo "blocked blocked"
