@@ -138,8 +138,9 @@ fn an_unreachable_redis_key_store_fails_the_load_with_its_key() {
     let state = tempfile::tempdir().unwrap();
     let secret = state.path().join("keys.secret");
     std::fs::write(&secret, SECRET).unwrap();
-    // A free port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // A port nobody listens on.
+    let (dead, _held) = common::dead_addr();
+    let port = dead.port();
     let file = state.path().join("p.toml");
     let up: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
     std::fs::write(&file, fleet_config(up, &format!("redis://127.0.0.1:{port}"), &secret)).unwrap();

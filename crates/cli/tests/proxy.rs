@@ -226,8 +226,7 @@ path = "/small"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_route_is_404_and_dead_upstream_is_502_without_internals() {
-    // A port with nothing listening: bind, note, drop.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let (dead, _held) = dead_addr();
     let gw = Gw::start(&config(&format!(
         "{}\n[[routes]]\nname = \"api\"\nupstream = \"dead\"\n[routes.match]\npath_prefix = \"/api\"\n",
         upstream_cfg("dead", dead)

@@ -120,7 +120,7 @@ async fn health_checks_eject_and_readmit_a_target() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_target_is_passively_ejected_and_gets_do_not_fail() {
     let a = Upstream::start("a").await;
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let (dead, _held) = dead_addr();
     let gw = Gw::start(&config(&format!(
         "{}{ROUTE}",
         group("pool", &[a.addr, dead], "[upstreams.passive]\nmax_failures = 2\neject_for = \"30s\"")

@@ -338,8 +338,11 @@ async fn sync_verify_refreshes_in_the_background_on_unknown_kid() {
 
 #[test]
 fn unreachable_jwks_url_is_a_build_error() {
-    // A port nothing listens on (bound, then closed).
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // A port nothing listens on: a socket bound there and never set to listen, held to the test's end so no
+    // parallel test is handed the port meanwhile.
+    let held = tokio::net::TcpSocket::new_v4().unwrap();
+    held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = held.local_addr().unwrap().port();
     let mut cfg = JwtConfig::new(KeySource::Url(format!("http://127.0.0.1:{port}/jwks")), ISS, &[AUD]);
     cfg.fetch_timeout = Duration::from_secs(2);
     let e = JwtVerifier::build(&cfg).err().unwrap();

@@ -287,6 +287,16 @@ address = "127.0.0.1:0"
     )
 }
 
+/// A loopback address where nothing listens, held for as long as the returned socket lives: a socket bound
+/// there and never set to listen, so a connection to it is refused and no parallel test can be handed the port.
+/// (Binding a listener, noting its port and dropping it frees the port for the next `127.0.0.1:0` bind of
+/// another test, which then answers in the dead address's place.)
+pub fn dead_addr() -> (SocketAddr, tokio::net::TcpSocket) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    (socket.local_addr().unwrap(), socket)
+}
+
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder().timeout(Duration::from_secs(15)).build().unwrap()
 }
