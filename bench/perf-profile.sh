@@ -10,10 +10,12 @@
 #
 # Prints the samples, their split by binary (gateway, kernel, libc), and the inclusive share of the frames named
 # in PARTS (a `|`-separated list of substrings; the default names the WAF's phases and the engine's main parts).
+# Name functions bare (`ensure_phase2`, not `WafProtection::ensure_phase2`): an inlined frame carries only its
+# name, and what is inlined differs between builds.
 # The recording stays in $OUT/MODE-WORKLOAD/perf.data for `perf report -i`. Needs perf and python3. A run whose
 # responses were errors measured another path: the script then prints why and exits 1.
 set -u
-[ $# -ge 2 ] || { sed -n '2,14p' "$0"; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,16p' "$0"; exit 2; }
 MODE=$1
 WL=$2
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
@@ -22,7 +24,7 @@ BASE_PORT=${BASE_PORT:-47700}
 CPORT=${CPORT:-47791}
 DURATION=${DURATION:-8}
 FREQ=${FREQ:-1000}
-PARTS=${PARTS:-"WafProtection as portcullis_pipeline::protection::Protection>::request_headers_filter|WafProtection::ensure_phase2|WafProtection as portcullis_pipeline::protection::Protection>::response_headers_filter|WafProtection::finish|Transaction>::run_phase|Transaction>::gate_open|Transaction>::compute_union|Transaction>::summarise|Transaction>::pf_bits_scan|Prefilter::scan|Transaction>::eval_rule|Transaction>::exec_action|Transaction>::collect_link|Transaction>::transform_known|Transaction>::b64_rules_out|replay_tx|Transaction>::park|Transaction>::unpark|portcullis_proxy::upstream::pool::Pool::connect"}
+PARTS=${PARTS:-"WafProtection|request_headers_filter|ensure_phase2|response_headers_filter|Transaction>::run_phase|gate_open|compute_union|summarise|pf_bits_scan|Prefilter::scan|eval_rule|exec_action|collect_link|transform_known|multi_forms_for|b64_rules_out|replay_tx|Pool::connect"}
 SHARED="$REPO/../shared/bench"
 D=${OUT:-/tmp/portcullis-perf}/$MODE-$WL
 for tool in perf python3 wrk; do

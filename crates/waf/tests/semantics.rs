@@ -618,3 +618,55 @@ SecRule ARGS "@contains attack" "id:150,phase:2,pass,log,tag:'other'"
     let (_, mut tx) = get(&e, "/?a=attack&b=attack", &[]);
     assert_eq!(ids(&mut tx), vec![300, 100, 200, 150]);
 }
+
+/// A `multiMatch` link over a value that no step of its chain can change (no trigger byte, no step that
+/// changes letter case) has no form besides the value: the per-value path and the detector families skip
+/// the forms (`eval_multi`, `item_mask`). With the prefilter shortcuts on and off, detectors sharing a list
+/// (a family), a detector alone and an `@rx`, plain and negated, must match the same values, with the same
+/// `MATCHED_VAR_NAME` and `MATCHED_VAR`, whether a value needs its forms (`%`, `&`, uppercase under
+/// `t:lowercase`) or not. Mutants: the skip taken for a case-changing step, or for a value holding a trigger.
+#[test]
+fn multi_match_values_no_step_changes_have_no_other_form() {
+    let rules = r#"SecRuleEngine On
+SecRule ARGS "@detectSQLi" "id:1,phase:1,pass,log,t:none,t:utf8toUnicode,t:urlDecodeUni,t:removeNulls,multiMatch,logdata:'%{MATCHED_VAR_NAME}=%{MATCHED_VAR}'"
+SecRule ARGS "@detectXSS" "id:2,phase:1,pass,log,t:none,t:utf8toUnicode,t:urlDecodeUni,t:removeNulls,multiMatch,logdata:'%{MATCHED_VAR_NAME}=%{MATCHED_VAR}'"
+SecRule ARGS_NAMES|REQUEST_HEADERS:User-Agent "@detectXSS" "id:3,phase:1,pass,log,t:none,t:urlDecodeUni,t:htmlEntityDecode,multiMatch,logdata:'%{MATCHED_VAR_NAME}=%{MATCHED_VAR}'"
+SecRule ARGS:s "@rx ^select$" "id:4,phase:1,pass,log,t:none,t:urlDecodeUni,t:lowercase,multiMatch,logdata:'%{MATCHED_VAR_NAME}=%{MATCHED_VAR}'"
+SecRule ARGS_NAMES "@detectXSS" "id:6,phase:1,pass,log,t:none,t:removeWhitespace,multiMatch,logdata:'%{MATCHED_VAR_NAME}=%{MATCHED_VAR}'"
+SecRule ARGS_NAMES "@detectSQLi" "id:7,phase:1,pass,log,t:none,t:removeWhitespace,multiMatch,logdata:'%{MATCHED_VAR_NAME}=%{MATCHED_VAR}'"
+SecRule ARGS "!@rx ^[a-z]+$" "id:5,phase:1,pass,log,t:none,t:urlDecodeUni,multiMatch,logdata:'%{MATCHED_VAR_NAME}=%{MATCHED_VAR}'"
+"#;
+    let on = Arc::new(Engine::from_str(rules, "t.conf").unwrap());
+    let off = Arc::new(Engine::from_str(rules, "t.conf").unwrap().with_rx_prefilter(false));
+    let cases = [
+        "/a?q=hello&r=world",
+        "/a?q=1'%20or%20'1'%3D'1&r=plain",
+        "/a?q=1' or '1'='1",
+        "/a?x=%3Cscript%3Ealert(1)%3C/script%3E&y=fine",
+        "/a?x=<script>alert(1)</script>",
+        "/a?s=SELECT&t=select&u=SeLeCt%20",
+        "/a?%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E=1",
+        "/a?n=%00abc&m=abc",
+        // forms that differ from the value in a NUL or in full-width brackets (`removeNulls`, `utf8toUnicode`)
+        "/a?x=%3Cscr%00ipt%3Ealert(1)%3C/scr%00ipt%3E",
+        "/a?x=%EF%BC%9Cscript%EF%BC%9Ealert(1)%EF%BC%9C/script%EF%BC%9E",
+        // a space the chain removes (`removeWhitespace`): not an escape byte, so the value's classes alone
+        // do not stand for its form's
+        "/a?%3Csvg/onl%20oad%3Dalert(1)%3E=1&1%20un%20ion%20sel%20ect%201=2",
+        "/a?java%20script:alert(1)=1&%3Cscr%20ipt%3Ealert(1)%3C/scr%20ipt%3E=2",
+    ];
+    for uri in cases {
+        let headers: &[(&str, &str)] = &[("User-Agent", "Mozilla/5.0 &lt;script&gt;alert(1)&lt;/script&gt;")];
+        let (_, mut a) = get(&on, uri, headers);
+        let (_, mut b) = get(&off, uri, headers);
+        let data = |tx: &mut portcullis_waf::Transaction| {
+            tx.matches().iter().map(|m| format!("{} {}", m.id, m.data)).collect::<Vec<_>>()
+        };
+        let (da, db) = (data(&mut a), data(&mut b));
+        assert_eq!(da, db, "{uri}");
+        if uri.contains("SELECT") {
+            // the uppercase value matches only in its lowercased form (a rule logs its last matched value)
+            assert!(da.iter().any(|d| d.starts_with("4 ARGS:s=select")), "{da:?}");
+        }
+    }
+}

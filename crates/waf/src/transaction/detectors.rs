@@ -26,7 +26,10 @@
 //!
 //! Forms are not computed when they provably equal the value: a mask short of every class proves that
 //! `t:deepDecode` and `t:base64IfEncoded` return the value unchanged (`Classes::mask`), so for chains of
-//! those steps (all the pack uses) the value is its only form ([`NO_FORMS`]).
+//! those steps (all the pack uses) the value is its only form ([`NO_FORMS`]). So it is under any chain whose
+//! steps all keep letter case and are triggered by no byte of the value other than its letters
+//! (`Transform::is_identity_on` on the bytes the value's untransformed prefilter entry records, the test the
+//! forms' own computation skips each step on): CRS 942100's chain on most parameters.
 //!
 //! Owns: the masks and their cache. Must not touch: detection itself (`portcullis_detect`), collection, the
 //! rule walk.
@@ -307,6 +310,11 @@ impl Transaction {
         }
         let chain_id = link.transforms;
         if link.multi_match {
+            // a value none of whose bytes other than letters triggers a step, under steps that keep letter case,
+            // comes out of every step whole: no form besides itself (`multi_forms_for` would list none)
+            if self.raw_bytes_present(span).is_some_and(|p| chain.steps.iter().all(|s| s.is_identity_on(&p))) {
+                return m0 | NO_FORMS;
+            }
             let forms = self.multi_forms(span, chain, chain_id);
             let mut m = m0;
             for i in 0..forms.len as usize {
