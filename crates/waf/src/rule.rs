@@ -46,6 +46,13 @@ impl TransformChain {
             None => self.steps.is_empty(),
         }
     }
+
+    /// Does every step hand back, borrowed and whole, a value whose bytes other than letters are `present`
+    /// (`transforms::Transform::is_identity_on`)? Then the value is the chain's output and its only
+    /// `multiMatch` form.
+    pub fn is_identity_on(&self, present: &[u64; 4]) -> bool {
+        self.steps.iter().all(|s| s.is_identity_on(present))
+    }
 }
 
 /// Sets every chain's [`TransformChain::prefix`] (called once at load, after all chains are interned).

@@ -312,7 +312,7 @@ impl Transaction {
         if link.multi_match {
             // a value none of whose bytes other than letters triggers a step, under steps that keep letter case,
             // comes out of every step whole: no form besides itself (`multi_forms_for` would list none)
-            if self.raw_bytes_present(span).is_some_and(|p| chain.steps.iter().all(|s| s.is_identity_on(&p))) {
+            if self.raw_bytes_present(span).is_some_and(|p| chain.is_identity_on(&p)) {
                 return m0 | NO_FORMS;
             }
             let forms = self.multi_forms(span, chain, chain_id);

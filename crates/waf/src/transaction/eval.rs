@@ -586,7 +586,7 @@ impl Transaction {
                 let tv = match present {
                     // every step would hand the value back whole (`apply_steps` would skip each one): no
                     // transformation and no cache entry
-                    Some(p) if chain.steps.iter().all(|s| s.is_identity_on(&p)) => TVal::Same,
+                    Some(p) if chain.is_identity_on(&p) => TVal::Same,
                     _ => self.transform_known(&item.value, link.transforms, chain, present),
                 };
                 let hit = match pf_id {
@@ -701,7 +701,7 @@ impl Transaction {
                     true => self.untransformed_entry(false, item).and_then(|off| self.entry_bytes(off)),
                     false => None,
                 };
-                if present.is_some_and(|p| chain.steps.iter().all(|s| s.is_identity_on(&p))) {
+                if present.is_some_and(|p| chain.is_identity_on(&p)) {
                     return false;
                 }
                 // the forms the operator may match: none it provably refuses for their length or bytes after a

@@ -961,7 +961,7 @@ impl Transaction {
         // the bytes the value holds (its untransformed entry), for the steps before the cut
         let Some(p) = self.pf_bits.get(off + words..off + words + 4) else { return false };
         let raw = [p[0], p[1], p[2], p[3]];
-        let formed = match t.pre.steps.iter().all(|s| s.is_identity_on(&raw)) {
+        let formed = match t.pre.is_identity_on(&raw) {
             true => None,
             false => match self.transform(&Val::Arena(span), t.pre_id, t.pre) {
                 super::eval::TVal::Same => None,
