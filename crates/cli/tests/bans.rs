@@ -195,7 +195,9 @@ async fn admin_api_lists_adds_and_lifts_bans() {
 
 /// Polls `gw` until it refuses `ip` with 403; returns the `Retry-After` and how long it took. With Redis the
 /// policy counts after the response, off the request path, so the gateway that bans does so one store round
-/// trip after the triggering response — well within 300 ms on loopback.
+/// trip after the triggering response: a few milliseconds on loopback (printed), bounded here at 2 s, as this
+/// test checks that the ban is enforced, not how fast (a 300 ms bound failed once on a clean-clone CI run while
+/// other builds loaded both cores).
 async fn until_banned(c: &reqwest::Client, gw: &Gw, ip: &str) -> (Option<u64>, Duration) {
     let t = Instant::now();
     loop {
@@ -204,7 +206,7 @@ async fn until_banned(c: &reqwest::Client, gw: &Gw, ip: &str) -> (Option<u64>, D
             return (retry, t.elapsed());
         }
         assert_eq!(s, 200);
-        assert!(t.elapsed() < Duration::from_millis(300), "the gateway that banned did not enforce it");
+        assert!(t.elapsed() < Duration::from_secs(2), "the gateway that banned did not enforce it");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
