@@ -283,6 +283,11 @@ pub struct WafSection {
     /// Overrides `SecResponseBodyLimit`: response body bytes buffered and inspected (when
     /// `SecResponseBodyAccess On` and the type is in `SecResponseBodyMimeType`).
     pub response_body_limit: Option<ByteSize>,
+    /// Carry values' scan results from one request to the next on each worker thread (default `true`): a
+    /// repeated header, parameter name or value is then not scanned again. The memo keeps the bytes of up to
+    /// 4,096 recent values of at most 256 bytes per worker thread in memory; `false` keeps none.
+    #[serde(default = "d_true")]
+    pub value_memo: bool,
 }
 
 impl WafSection {
@@ -307,6 +312,7 @@ impl Default for WafSection {
             log: None,
             request_body_limit: None,
             response_body_limit: None,
+            value_memo: true,
         }
     }
 }

@@ -92,7 +92,7 @@ pub fn build_engine(config: &Config) -> Result<Engine, WafError> {
     if let Some(l) = waf.response_body_limit {
         let _ = writeln!(text, "SecResponseBodyLimit {}", l.0);
     }
-    let engine = Engine::from_str(&text, "<portcullis waf config>")?;
+    let engine = Engine::from_str(&text, "<portcullis waf config>")?.with_scan_memo(waf.value_memo);
     if !waf.uses_builtin() {
         return Ok(engine);
     }
@@ -109,7 +109,7 @@ pub fn build_engine(config: &Config) -> Result<Engine, WafError> {
             "a rule file removes part of this built-in gate, or changes the targets or transformations of a rule it stands for: the gate is off and those rules run on every request"
         );
     }
-    Ok(Engine::from_str(&text, "<portcullis waf config>")?)
+    Ok(Engine::from_str(&text, "<portcullis waf config>")?.with_scan_memo(waf.value_memo))
 }
 
 /// A gate of the built-in pack (`rules/README.md`, "Gates"): rules `gate.0..=gate.1` prove in one pass that
@@ -263,6 +263,53 @@ mod tests {
         assert!(found.contains(&191000), "the detector rules still run: {found:?}");
         let engine = build_engine(&config(dir.path(), "SecRuleRemoveById 192104-192105\n")).expect("pack loads");
         assert_eq!(engine.rule_count(), full - 2);
+    }
+
+    /// `[waf] value_memo`: on by default (the second of two identical requests finds its values' scans in the
+    /// memo), `false` builds an engine that never reads or writes it.
+    #[test]
+    fn value_memo_is_on_by_default_and_off_when_configured() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let stats_of_second = |text: &str| {
+            let config = Config::from_str_at(text, None, dir.path().to_path_buf()).expect("test config is valid");
+            let engine = Arc::new(build_engine(&config).expect("pack loads"));
+            let run = || {
+                let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
+                let info = TxInfo {
+                    unique_id: "memo-1".into(),
+                    client_addr: loopback,
+                    client_port: 40000,
+                    server_addr: loopback,
+                    server_port: 8080,
+                };
+                let mut tx = engine.transaction(info);
+                // the gateway sets the configured mode (the rule files leave `SecRuleEngine` to it)
+                tx.set_engine_mode(EngineMode::On);
+                tx.request_line("GET", "/api/items?q=hello%20world&sort=price", "HTTP/1.1");
+                tx.request_header(b"Host", b"shop.example");
+                tx.request_header(b"User-Agent", b"Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0");
+                let _ = tx.process_request_headers();
+                let _ = tx.process_request_body();
+                tx.process_logging();
+                tx.stats()
+            };
+            run();
+            run()
+        };
+        std::fs::write(
+            dir.path().join("rx.conf"),
+            "SecRule ARGS|REQUEST_HEADERS \"@rx (?i)union\\s+select\" \"id:1,phase:1,t:none,t:urlDecodeUni,deny\"\n\
+             SecRule ARGS|REQUEST_HEADERS \"@rx <script\" \"id:2,phase:1,t:none,t:lowercase,t:htmlEntityDecode,deny\"\n",
+        )
+        .expect("temp dir is writable");
+        let base = "[[listeners]]\nname = \"l\"\naddress = \"127.0.0.1:0\"\n[[upstreams]]\nname = \"u\"\n\
+                    targets = [\"127.0.0.1:9\"]\n[[routes]]\nname = \"all\"\nupstream = \"u\"\n\
+                    [waf]\nrules = [\"rx.conf\"]\n";
+        let on = stats_of_second(base);
+        assert!(on.memo_hits > 0, "{on:?}");
+        let off = stats_of_second(&format!("{base}value_memo = false\n"));
+        assert_eq!((off.memo_hits, off.memo_misses), (0, 0), "{off:?}");
+        assert_eq!((off.rules, off.values), (on.rules, on.values), "the same rules run either way");
     }
 
     #[test]

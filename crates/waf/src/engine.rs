@@ -69,6 +69,11 @@ pub struct Engine {
     /// A match's `msg`/`data` that read only `TX` are rendered when read or before `TX` next changes
     /// (`transaction::log::DeferredText`), not when the rule matches; off only to prove it changes nothing.
     pub(crate) defer_match_text: bool,
+    /// Values' prefilter entries are carried from one transaction to the next on a worker thread
+    /// (`transaction::memo`); off only to prove it changes nothing.
+    pub(crate) scan_memo: bool,
+    /// This engine's key in the memo: unique per engine built, so entries never outlive their rules.
+    pub(crate) memo_id: u64,
     /// Emptied buffers of finished transactions, reused by the next ones.
     pub(crate) pool: crate::transaction::TxPool,
 }
@@ -108,6 +113,8 @@ impl Engine {
             fold: true,
             tx_link_fast: true,
             defer_match_text: true,
+            scan_memo: true,
+            memo_id: crate::transaction::next_memo_id(),
             pool: Default::default(),
         })
     }
@@ -139,6 +146,14 @@ impl Engine {
     /// ways by `tests/match_text.rs`.
     pub fn with_deferred_match_text(mut self, on: bool) -> Engine {
         self.defer_match_text = on;
+        self
+    }
+
+    /// Carries values' prefilter entries from one transaction to the next on the same worker thread (on, the
+    /// default) or scans every value anew in every transaction (off); a pure shortcut, compared both ways by
+    /// `tests/scan_memo.rs` and the CRS regression equivalence test.
+    pub fn with_scan_memo(mut self, on: bool) -> Engine {
+        self.scan_memo = on;
         self
     }
 

@@ -330,3 +330,38 @@ fn folding_changes_no_match_and_no_tx_value_on_the_crs_suite() {
     assert!(stages > 4000, "the suite was not found or not parsed: {stages} stages");
     assert!(differ.is_empty(), "{}", differ.join("\n"));
 }
+
+/// The memo of earlier transactions' prefilter entries (`transaction::memo`) is a shortcut, never a change of
+/// meaning: every stage of every CRS regression test runs twice on an engine with the memo (the first run
+/// finds what the stages before it left, the second finds its own values) and once without, and the logged
+/// matches, the whole `TX` collection and the intervention must be identical.
+#[test]
+#[ignore = "runs every CRS regression request three times; use `cargo test --release -- --ignored`"]
+fn scan_memo_changes_no_match_and_no_tx_value_on_the_crs_suite() {
+    let with = Arc::new(test_mode_engine());
+    let without = Arc::new(test_mode_engine().with_scan_memo(false));
+    let outcome = |tx: &mut portcullis_waf::Transaction| {
+        let m: Vec<_> = tx
+            .matches()
+            .iter()
+            .map(|m| (m.id, m.msg.clone(), m.data.clone(), m.matched_var_name.clone(), m.disruptive))
+            .collect();
+        (m, tx.tx_members(), tx.intervention().cloned())
+    };
+    let (mut stages, mut hits, mut differ) = (0usize, 0u64, Vec::new());
+    for_each_stage(&mut |f, tid, inp| {
+        let (mut a, mut again, mut b) =
+            (run_stage_tx(&with, inp), run_stage_tx(&with, inp), run_stage_tx(&without, inp));
+        stages += 1;
+        hits += again.stats().memo_hits as u64;
+        assert_eq!(b.stats().memo_hits + b.stats().memo_misses, 0, "the memo is off");
+        let expected = outcome(&mut b);
+        if outcome(&mut a) != expected || outcome(&mut again) != expected {
+            differ.push(format!("{}#{tid}", f.display()));
+        }
+    });
+    eprintln!("{stages} stages, {hits} memo hits on the second runs, {} differ", differ.len());
+    assert!(stages > 4000, "the suite was not found or not parsed: {stages} stages");
+    assert!(hits > stages as u64, "the second runs were not served by the memo");
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+}

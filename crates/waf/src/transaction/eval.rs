@@ -587,14 +587,33 @@ impl Transaction {
                     // every step would hand the value back whole (`apply_steps` would skip each one): no
                     // transformation and no cache entry
                     Some(p) if chain.is_identity_on(&p) => TVal::Same,
-                    _ => self.transform_known(&item.value, link.transforms, chain, present),
+                    _ => {
+                        // the transformed form's bitset, when this or an earlier transaction scanned it
+                        // (`gate::memo_entry`): a bit unset rules the operator out with no transformation
+                        if let (Some(id), false, true, &Val::Arena(span)) =
+                            (pf_id, link.negated, self.engine.rx_prefilter, &item.value)
+                        {
+                            if let Some(off) = self.memo_entry(span, link.transforms) {
+                                if !self.pf_has(PfBits::At(off), id) {
+                                    self.stats.prefilter_skips += 1;
+                                    self.matched_var = mv;
+                                    continue;
+                                }
+                            }
+                        }
+                        self.transform_known(&item.value, link.transforms, chain, present)
+                    }
                 };
                 let hit = match pf_id {
                     Some(id) if self.engine.rx_prefilter => {
                         let at = match (&tv, raw) {
                             // the untransformed entry is the value's bitset (`pf_bits_of` finds the same one)
                             (TVal::Same, Some(off)) => PfBits::At(off),
-                            _ => self.pf_bits_of(item, &tv, link.transforms),
+                            _ => {
+                                let at = self.pf_bits_of(item, &tv, link.transforms);
+                                self.memo_missed(item, link.transforms, at);
+                                at
+                            }
                         };
                         if self.pf_has(at, id) {
                             self.run_op_on(link, item, &tv)

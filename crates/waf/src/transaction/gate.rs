@@ -558,6 +558,8 @@ struct B64Member<'a> {
     post: &'a [prefilter::preimage::Preimage],
     min_len: usize,
     short: usize,
+    /// The test's key in the memo of earlier transactions' results (`memo::b64_tag`).
+    memo_tag: Option<u64>,
 }
 
 /// Does no output of `steps` run one after another on `d` have prefilter bit `id`? Each output is scanned (a
@@ -628,9 +630,22 @@ impl Transaction {
             (Some((s, c)), super::eval::TVal::Cache(f)) if c != UNTRANSFORMED => Some((s, *f)),
             _ => None,
         };
+        // an earlier transaction may have scanned the same bytes under the same chain (`memo`), unless the
+        // look-up just missed (before the caller transformed the value)
+        if let Some((s, c)) = key {
+            if self.memo_miss.is_none_or(|m| (m.0, m.1) != (s, c)) {
+                if let Some(off) = self.memo_entry(s, c) {
+                    if let Some((s, f)) = form {
+                        self.add_form(s, f, off as u32);
+                    }
+                    return PfBits::At(off);
+                }
+            }
+        }
         if let Some((s, f)) = form {
             if let Some(off) = self.same_form(s, f) {
                 self.pf_cache.insert((s, chain_id), off);
+                self.memo_store(s, chain_id, off as usize);
                 return PfBits::At(off as usize);
             }
         }
@@ -652,12 +667,64 @@ impl Transaction {
                 if let Some((s, f)) = form {
                     self.add_form(s, f, off as u32);
                 }
+                self.memo_store(k.0, k.1, off);
                 PfBits::At(off)
             }
             None => PfBits::Scratch,
         };
         self.pf_scratch = bits;
         at
+    }
+
+    /// The `pf_bits` offset of the arena value `span`'s entry under `chain_id` when this transaction has it
+    /// (`pf_cache`) or an earlier transaction on this thread left it in the memo (`memo`: then it is appended
+    /// to `pf_bits` and cached here), so the caller need not transform or scan the value; `None` otherwise,
+    /// the miss remembered (`memo_miss`) for the [`Self::memo_store`] of the scan that follows.
+    pub(crate) fn memo_entry(&mut self, span: super::Span, chain_id: ChainId) -> Option<usize> {
+        if let Some(off) = self.pf_cache.get(&(span, chain_id)) {
+            return Some(*off as usize);
+        }
+        if !self.engine.scan_memo {
+            return None;
+        }
+        let words = self.engine.rules.prefilter.words();
+        let len = if chain_id == UNTRANSFORMED { words + 4 } else { words };
+        let off = self.pf_bits.len();
+        let a = span.start as usize;
+        let key = self.arena.get(a..a + span.len as usize).unwrap_or(b"");
+        match super::memo::get(self.engine.memo_id, words + 4, chain_id as u64, key, len, &mut self.pf_bits) {
+            Ok(()) => {
+                self.pf_cache.insert((span, chain_id), off as u32);
+                self.stats.memo_hits += 1;
+                Some(off)
+            }
+            Err(super::memo::Miss::Absent(fp)) => {
+                self.memo_miss = Some((span, chain_id, fp));
+                self.stats.memo_misses += 1;
+                None
+            }
+            Err(super::memo::Miss::TooLong) => None,
+        }
+    }
+
+    /// Memoises for later transactions the entry at `pf_bits` offset `off`: the arena value `span`'s under
+    /// `chain_id` (followed by the bytes it holds for the untransformed chain).
+    fn memo_store(&mut self, span: super::Span, chain_id: ChainId, off: usize) {
+        if !self.engine.scan_memo {
+            return;
+        }
+        let words = self.engine.rules.prefilter.words();
+        let len = if chain_id == UNTRANSFORMED { words + 4 } else { words };
+        let fp = match self.memo_miss.take() {
+            Some((s, c, fp)) if (s, c) == (span, chain_id) => Some(fp),
+            _ => None,
+        };
+        let a = span.start as usize;
+        let (Some(key), Some(entry)) = (self.arena.get(a..a + span.len as usize), self.pf_bits.get(off..off + len))
+        else {
+            return;
+        };
+        super::memo::put(self.engine.memo_id, words + 4, chain_id as u64, key, fp, entry);
     }
 
     /// The `pf_bits` offset of a transformed form of the arena value `value` that equals `form` (a span of
@@ -924,6 +991,7 @@ impl Transaction {
                 true => (b.min_len * 4).div_ceil(3),
                 false => 0,
             },
+            memo_tag: super::memo::b64_tag(b.chain, gate.prefilter_id, b.min_len),
         };
         let mut buf = std::mem::take(&mut self.b64_buf);
         let mut bits = std::mem::take(&mut self.pf_scratch);
@@ -950,14 +1018,46 @@ impl Transaction {
     /// `false` also when that cannot be told (a member outside the arena, an entry missing). `buf` and `bits`
     /// are scratch for the decoded text and its bitset.
     fn b64_member_rules_out(&mut self, k: usize, t: &B64Member, buf: &mut Vec<u8>, bits: &mut [u64]) -> bool {
-        let words = bits.len();
-        let (span, off) = match self.src_lists.items.get(k) {
-            Some(Item { value: Val::Arena(s), pf, .. }) if *pf != super::collect::NO_PF => (*s, *pf as usize),
+        let span = match self.src_lists.items.get(k) {
+            Some(Item { value: Val::Arena(s), pf, .. }) if *pf != super::collect::NO_PF => *s,
             _ => return false,
         };
         if (span.len as usize) < t.short {
             return true;
         }
+        // an earlier transaction on this thread may have tested the same bytes (`memo`)
+        let tag = t.memo_tag.filter(|_| self.engine.scan_memo);
+        let a = span.start as usize;
+        let mut fp = None;
+        if let (Some(tag), Some(key)) = (tag, self.arena.get(a..a + span.len as usize)) {
+            let stride = self.engine.rules.prefilter.words() + 4;
+            match super::memo::get_word(self.engine.memo_id, stride, tag, key) {
+                Ok(word) => {
+                    self.stats.memo_hits += 1;
+                    return word == 1;
+                }
+                Err(super::memo::Miss::Absent(f)) => {
+                    self.stats.memo_misses += 1;
+                    fp = Some(f);
+                }
+                Err(super::memo::Miss::TooLong) => {}
+            }
+        }
+        let out = self.b64_member_test(k, t, buf, bits);
+        if let (Some(tag), Some(key)) = (tag, self.arena.get(a..a + span.len as usize)) {
+            let stride = self.engine.rules.prefilter.words() + 4;
+            super::memo::put(self.engine.memo_id, stride, tag, key, fp, &[out as u64]);
+        }
+        out
+    }
+
+    /// [`Self::b64_member_rules_out`] past its memo: the test itself.
+    fn b64_member_test(&mut self, k: usize, t: &B64Member, buf: &mut Vec<u8>, bits: &mut [u64]) -> bool {
+        let words = bits.len();
+        let (span, off) = match self.src_lists.items.get(k) {
+            Some(Item { value: Val::Arena(s), pf, .. }) if *pf != super::collect::NO_PF => (*s, *pf as usize),
+            _ => return false,
+        };
         // the bytes the value holds (its untransformed entry), for the steps before the cut
         let Some(p) = self.pf_bits.get(off + words..off + words + 4) else { return false };
         let raw = [p[0], p[1], p[2], p[3]];
@@ -1299,8 +1399,7 @@ impl Transaction {
                 }
                 PfBits::At(off)
             } else {
-                let tv = self.transform(&item.value, chain_id, chain);
-                self.pf_bits_of(item, &tv, chain_id)
+                self.transformed_entry(item, chain_id, chain)
             };
             let bits = match at {
                 PfBits::At(o) => self.pf_bits.get(o..o + words),
@@ -1314,6 +1413,32 @@ impl Transaction {
         }
         acc.extend_from_slice(&present);
         ok
+    }
+
+    /// A union member's entry under a chain that may change it: this transaction's or the memo's
+    /// ([`Self::memo_entry`], with no transformation), else its transformation's scan.
+    fn transformed_entry(&mut self, item: &Item, chain_id: ChainId, chain: &TransformChain) -> PfBits {
+        if let Val::Arena(span) = item.value {
+            if let Some(off) = self.memo_entry(span, chain_id) {
+                return PfBits::At(off);
+            }
+        }
+        let tv = self.transform(&item.value, chain_id, chain);
+        let at = self.pf_bits_of(item, &tv, chain_id);
+        self.memo_missed(item, chain_id, at);
+        at
+    }
+
+    /// After a look-up of the arena value `item` under `chain_id` missed the memo and the value was
+    /// transformed and its entry found (`at`), memoises that entry under the key that missed: the scan
+    /// stored it under the value's untransformed key when the form equals the value up to case, or found it
+    /// in this transaction's caches, and the next look-up asks for this key again.
+    pub(crate) fn memo_missed(&mut self, item: &Item, chain_id: ChainId, at: PfBits) {
+        if let (Some((s, c, _)), Val::Arena(span), PfBits::At(off)) = (self.memo_miss, &item.value, at) {
+            if (s, c) == (*span, chain_id) {
+                self.memo_store(s, c, off);
+            }
+        }
     }
 
     /// [`Self::union_of`] over a source's recorded list (`items`): the same per-member steps as
@@ -1331,8 +1456,7 @@ impl Transaction {
             let at = if chain.keeps_up_to_case(&[p[0], p[1], p[2], p[3]]) {
                 off
             } else {
-                let tv = self.transform(&item.value, chain_id, chain);
-                match self.pf_bits_of(item, &tv, chain_id) {
+                match self.transformed_entry(item, chain_id, chain) {
                     PfBits::At(o) => o,
                     PfBits::Scratch => return false,
                 }

@@ -25,6 +25,7 @@ mod eval;
 mod exec;
 mod gate;
 mod log;
+mod memo;
 mod pool;
 
 mod tx_link;
@@ -35,6 +36,7 @@ pub(crate) use detectors::set_post_cut_bytes;
 pub(crate) use gate::{empty_closes, gate_of, number_gate_slots, set_byte_outs, set_gate_preimages};
 pub(crate) use log::DeferredText;
 pub use log::{LogMeta, RuleMatch, SharedLog};
+pub(crate) use memo::next_engine_id as next_memo_id;
 pub(crate) use pool::TxPool;
 pub(crate) use tx_link::set_tx_key_hashes;
 pub(crate) use tx_vars::{tx_hash, TxImage};
@@ -92,6 +94,9 @@ pub struct EvalStats {
     pub transforms_computed: u32,
     /// Transformation results served from the per-transaction cache.
     pub transform_cache_hits: u32,
+    /// Prefilter entries served by the memo of earlier transactions (`memo`), and looked up there in vain.
+    pub memo_hits: u32,
+    pub memo_misses: u32,
 }
 
 /// A span into the transaction arena.
@@ -236,6 +241,9 @@ pub struct Transaction {
     /// Request or response data changed since the gate's unions were computed: `run_phase` clears
     /// `gate_cache` only then (a GET's phase 2 sees the data phase 1 saw, so it keeps phase 1's unions).
     pub(crate) gate_stale: bool,
+    /// The last memo look-up that missed (`gate::memo_entry`): the value, the chain and the key's
+    /// hash, so the scan that follows stores its entry without hashing the value again.
+    pub(crate) memo_miss: Option<(Span, u32, memo::KeyHash)>,
     /// Per phase walk: one bit per rule of the phase that a summary batch ruled out (`gate::test_batch`); the
     /// walk jumps over them. Sized and zeroed by `run_rules`.
     pub(crate) gate_closed: Vec<u64>,
@@ -376,6 +384,7 @@ impl Transaction {
             gate_scratch: sc.gate_scratch,
             b64_buf: sc.b64_buf,
             gate_stale: true,
+            memo_miss: None,
             gate_closed: sc.gate_closed,
             class_cache: sc.class_cache,
             list_cache: sc.list_cache,
