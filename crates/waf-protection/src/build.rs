@@ -207,17 +207,21 @@ mod tests {
         Config::from_str_at(text, None, dir.to_path_buf()).expect("test config is valid")
     }
 
-    /// The ids of the rules that matched a GET of `uri` with `authorization`.
-    fn matches(engine: Engine, uri: &str, authorization: &str) -> Vec<u32> {
+    /// A client and gateway on loopback.
+    fn loopback_info(unique_id: &str) -> TxInfo {
         let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
-        let info = TxInfo {
-            unique_id: "gate-1".into(),
+        TxInfo {
+            unique_id: unique_id.into(),
             client_addr: loopback,
             client_port: 40000,
             server_addr: loopback,
             server_port: 8080,
-        };
-        let mut tx = Arc::new(engine).transaction(info);
+        }
+    }
+
+    /// The ids of the rules that matched a GET of `uri` with `authorization`.
+    fn matches(engine: Engine, uri: &str, authorization: &str) -> Vec<u32> {
+        let mut tx = Arc::new(engine).transaction(loopback_info("gate-1"));
         tx.set_engine_mode(EngineMode::DetectionOnly);
         tx.request_line("GET", uri, "HTTP/1.1");
         tx.request_header(b"Host", b"shop.example");
@@ -274,15 +278,7 @@ mod tests {
             let config = Config::from_str_at(text, None, dir.path().to_path_buf()).expect("test config is valid");
             let engine = Arc::new(build_engine(&config).expect("pack loads"));
             let run = || {
-                let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
-                let info = TxInfo {
-                    unique_id: "memo-1".into(),
-                    client_addr: loopback,
-                    client_port: 40000,
-                    server_addr: loopback,
-                    server_port: 8080,
-                };
-                let mut tx = engine.transaction(info);
+                let mut tx = engine.transaction(loopback_info("memo-1"));
                 // the gateway sets the configured mode (the rule files leave `SecRuleEngine` to it)
                 tx.set_engine_mode(EngineMode::On);
                 tx.request_line("GET", "/api/items?q=hello%20world&sort=price", "HTTP/1.1");

@@ -272,6 +272,20 @@ fn for_each_stage(f: &mut dyn FnMut(&Path, u64, &Input)) {
     }
 }
 
+/// What the equivalence tests compare of a finished stage: the logged matches (id, message, data, variable,
+/// disruptive), the whole `TX` collection and the intervention.
+type TxOutcome =
+    (Vec<(u32, String, String, String, bool)>, Vec<(Vec<u8>, Vec<u8>)>, Option<portcullis_waf::Intervention>);
+
+fn tx_outcome(tx: &mut portcullis_waf::Transaction) -> TxOutcome {
+    let m = tx
+        .matches()
+        .iter()
+        .map(|m| (m.id, m.msg.clone(), m.data.clone(), m.matched_var_name.clone(), m.disruptive))
+        .collect();
+    (m, tx.tx_members(), tx.intervention().cloned())
+}
+
 /// The `@rx` literal prefilter (per value and the per-rule gate) is a shortcut, never a change of meaning:
 /// every stage of every CRS regression test (status-only ones included) runs through the engine with and
 /// without it, and the logged rule ids must be identical.
@@ -304,14 +318,6 @@ fn folding_changes_no_match_and_no_tx_value_on_the_crs_suite() {
     let without = Arc::new(test_mode_engine().with_folding(false));
     let (never, always) = with.folded_rules();
     assert!(never + always > 100, "{}", with.describe());
-    let outcome = |tx: &mut portcullis_waf::Transaction| {
-        let m: Vec<_> = tx
-            .matches()
-            .iter()
-            .map(|m| (m.id, m.msg.clone(), m.data.clone(), m.matched_var_name.clone(), m.disruptive))
-            .collect();
-        (m, tx.tx_members(), tx.intervention().cloned())
-    };
     let (mut stages, mut matched, mut rules_on, mut rules_off, mut differ) = (0usize, 0usize, 0u64, 0u64, Vec::new());
     for_each_stage(&mut |f, tid, inp| {
         let (mut a, mut b) = (run_stage_tx(&with, inp), run_stage_tx(&without, inp));
@@ -319,7 +325,7 @@ fn folding_changes_no_match_and_no_tx_value_on_the_crs_suite() {
         matched += a.matches().len();
         rules_on += a.stats().rules as u64;
         rules_off += b.stats().rules as u64;
-        if outcome(&mut a) != outcome(&mut b) {
+        if tx_outcome(&mut a) != tx_outcome(&mut b) {
             differ.push(format!("{}#{tid}", f.display()));
         }
     });
@@ -340,14 +346,6 @@ fn folding_changes_no_match_and_no_tx_value_on_the_crs_suite() {
 fn scan_memo_changes_no_match_and_no_tx_value_on_the_crs_suite() {
     let with = Arc::new(test_mode_engine());
     let without = Arc::new(test_mode_engine().with_scan_memo(false));
-    let outcome = |tx: &mut portcullis_waf::Transaction| {
-        let m: Vec<_> = tx
-            .matches()
-            .iter()
-            .map(|m| (m.id, m.msg.clone(), m.data.clone(), m.matched_var_name.clone(), m.disruptive))
-            .collect();
-        (m, tx.tx_members(), tx.intervention().cloned())
-    };
     let (mut stages, mut hits, mut differ) = (0usize, 0u64, Vec::new());
     for_each_stage(&mut |f, tid, inp| {
         let (mut a, mut again, mut b) =
@@ -355,8 +353,8 @@ fn scan_memo_changes_no_match_and_no_tx_value_on_the_crs_suite() {
         stages += 1;
         hits += again.stats().memo_hits as u64;
         assert_eq!(b.stats().memo_hits + b.stats().memo_misses, 0, "the memo is off");
-        let expected = outcome(&mut b);
-        if outcome(&mut a) != expected || outcome(&mut again) != expected {
+        let expected = tx_outcome(&mut b);
+        if tx_outcome(&mut a) != expected || tx_outcome(&mut again) != expected {
             differ.push(format!("{}#{tid}", f.display()));
         }
     });
