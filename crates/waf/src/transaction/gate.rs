@@ -691,7 +691,8 @@ impl Transaction {
         let len = if chain_id == UNTRANSFORMED { words + 4 } else { words };
         let off = self.pf_bits.len();
         let a = span.start as usize;
-        let key = self.arena.get(a..a + span.len as usize).unwrap_or(b"");
+        // (a span outside the arena has no bytes to look up: not the empty value's entry)
+        let key = self.arena.get(a..a + span.len as usize)?;
         match super::memo::get(self.engine.memo_id, words + 4, chain_id as u64, key, len, &mut self.pf_bits) {
             Ok(()) => {
                 self.pf_cache.insert((span, chain_id), off as u32);
