@@ -285,7 +285,7 @@ pub struct WafSection {
     pub response_body_limit: Option<ByteSize>,
     /// Carry values' scan results from one request to the next on each worker thread (default `true`): a
     /// repeated header, parameter name or value is then not scanned again. The memo keeps the bytes of up to
-    /// 4,096 recent values of at most 256 bytes per worker thread in memory; `false` keeps none.
+    /// 4,096 recent values of at most 256 bytes per worker thread in memory; `false` turns it off.
     #[serde(default = "d_true")]
     pub value_memo: bool,
 }

@@ -690,22 +690,27 @@ impl Transaction {
         let words = self.engine.rules.prefilter.words();
         let len = if chain_id == UNTRANSFORMED { words + 4 } else { words };
         let off = self.pf_bits.len();
-        let a = span.start as usize;
         // (a span outside the arena has no bytes to look up: not the empty value's entry)
-        let key = self.arena.get(a..a + span.len as usize)?;
-        match super::memo::get(self.engine.memo_id, words + 4, chain_id as u64, key, len, &mut self.pf_bits) {
+        let key = super::arena_bytes(&self.arena, span)?;
+        match super::memo::get(self.engine.memo_id, self.memo_stride(), chain_id as u64, key, len, &mut self.pf_bits) {
             Ok(()) => {
                 self.pf_cache.insert((span, chain_id), off as u32);
                 self.stats.memo_hits += 1;
                 Some(off)
             }
-            Err(super::memo::Miss::Absent(fp)) => {
-                self.memo_miss = Some((span, chain_id, fp));
+            Err(super::memo::Miss::Absent(hash)) => {
+                self.memo_miss = Some((span, chain_id, hash));
                 self.stats.memo_misses += 1;
                 None
             }
             Err(super::memo::Miss::TooLong) => None,
         }
+    }
+
+    /// Words per entry in this engine's memo (`memo`): the prefilter's words, and 4 for the bytes an
+    /// untransformed entry records.
+    fn memo_stride(&self) -> usize {
+        self.engine.rules.prefilter.words() + 4
     }
 
     /// Memoises for later transactions the entry at `pf_bits` offset `off`: the arena value `span`'s under
@@ -716,16 +721,14 @@ impl Transaction {
         }
         let words = self.engine.rules.prefilter.words();
         let len = if chain_id == UNTRANSFORMED { words + 4 } else { words };
-        let fp = match self.memo_miss.take() {
-            Some((s, c, fp)) if (s, c) == (span, chain_id) => Some(fp),
+        let hash = match self.memo_miss.take() {
+            Some((s, c, hash)) if (s, c) == (span, chain_id) => Some(hash),
             _ => None,
         };
-        let a = span.start as usize;
-        let (Some(key), Some(entry)) = (self.arena.get(a..a + span.len as usize), self.pf_bits.get(off..off + len))
-        else {
+        let (Some(key), Some(entry)) = (super::arena_bytes(&self.arena, span), self.pf_bits.get(off..off + len)) else {
             return;
         };
-        super::memo::put(self.engine.memo_id, words + 4, chain_id as u64, key, fp, entry);
+        super::memo::put(self.engine.memo_id, self.memo_stride(), chain_id as u64, key, hash, entry);
     }
 
     /// The `pf_bits` offset of a transformed form of the arena value `value` that equals `form` (a span of
@@ -1028,26 +1031,23 @@ impl Transaction {
         }
         // an earlier transaction on this thread may have tested the same bytes (`memo`)
         let tag = t.memo_tag.filter(|_| self.engine.scan_memo);
-        let a = span.start as usize;
-        let mut fp = None;
-        if let (Some(tag), Some(key)) = (tag, self.arena.get(a..a + span.len as usize)) {
-            let stride = self.engine.rules.prefilter.words() + 4;
-            match super::memo::get_word(self.engine.memo_id, stride, tag, key) {
+        let mut hash = None;
+        if let (Some(tag), Some(key)) = (tag, super::arena_bytes(&self.arena, span)) {
+            match super::memo::get_word(self.engine.memo_id, self.memo_stride(), tag, key) {
                 Ok(word) => {
                     self.stats.memo_hits += 1;
                     return word == 1;
                 }
-                Err(super::memo::Miss::Absent(f)) => {
+                Err(super::memo::Miss::Absent(h)) => {
                     self.stats.memo_misses += 1;
-                    fp = Some(f);
+                    hash = Some(h);
                 }
                 Err(super::memo::Miss::TooLong) => {}
             }
         }
         let out = self.b64_member_test(k, t, buf, bits);
-        if let (Some(tag), Some(key)) = (tag, self.arena.get(a..a + span.len as usize)) {
-            let stride = self.engine.rules.prefilter.words() + 4;
-            super::memo::put(self.engine.memo_id, stride, tag, key, fp, &[out as u64]);
+        if let (Some(tag), Some(key)) = (tag, super::arena_bytes(&self.arena, span)) {
+            super::memo::put(self.engine.memo_id, self.memo_stride(), tag, key, hash, &[out as u64]);
         }
         out
     }

@@ -61,7 +61,7 @@ pub(crate) type KeyHash = u64;
 /// A slot: the tag, hash and bytes of the key it holds (`tag == VACANT`: none).
 struct Slot {
     tag: u64,
-    fp: KeyHash,
+    hash: KeyHash,
     key: Vec<u8>,
 }
 
@@ -83,7 +83,7 @@ impl ScanMemo {
             engine,
             stride,
             hasher: foldhash::fast::RandomState::default(),
-            slots: (0..SLOTS).map(|_| Slot { tag: VACANT, fp: 0, key: Vec::new() }).collect(),
+            slots: (0..SLOTS).map(|_| Slot { tag: VACANT, hash: 0, key: Vec::new() }).collect(),
             entries: vec![0; SLOTS * stride],
         }
     }
@@ -92,11 +92,11 @@ impl ScanMemo {
         self.hasher.hash_one((tag, key))
     }
 
-    /// The slot of `fp` and whether it holds (`tag`, `key`).
-    fn find(&self, tag: u64, fp: KeyHash, key: &[u8]) -> (usize, bool) {
-        let i = fp as usize & (SLOTS - 1);
+    /// The slot of `hash` and whether it holds (`tag`, `key`).
+    fn find(&self, tag: u64, hash: KeyHash, key: &[u8]) -> (usize, bool) {
+        let i = hash as usize & (SLOTS - 1);
         let s = &self.slots[i];
-        (i, s.fp == fp && s.tag == tag && s.key == key)
+        (i, s.hash == hash && s.tag == tag && s.key == key)
     }
 }
 
@@ -111,7 +111,7 @@ pub(crate) fn b64_tag(chain: u32, prefilter_id: u32, min_len: usize) -> Option<u
 
 /// The outcome of a look-up that found no entry.
 pub(crate) enum Miss {
-    /// Not memoised; the key's fingerprint, for [`put`].
+    /// Not memoised; the key's hash, for [`put`].
     Absent(KeyHash),
     /// The value is longer than [`MAX_KEY`]: neither looked up nor stored.
     TooLong,
@@ -141,8 +141,23 @@ fn with_memo<R>(engine: u64, stride: usize, f: impl FnOnce(&mut ScanMemo) -> R) 
     })
 }
 
+/// Calls `read` on the entry memoised for (`engine`, `tag`, `key`) (its `stride` words), if there is one.
+/// `stride` is the engine's words per entry (the same on every call for one engine).
+fn lookup<R>(engine: u64, stride: usize, tag: u64, key: &[u8], read: impl FnOnce(&[u64]) -> R) -> Result<R, Miss> {
+    if key.len() > MAX_KEY {
+        return Err(Miss::TooLong);
+    }
+    with_memo(engine, stride, |memo| {
+        let hash = memo.key_hash(tag, key);
+        match memo.find(tag, hash, key) {
+            (i, true) => Ok(read(&memo.entries[i * memo.stride..(i + 1) * memo.stride])),
+            (_, false) => Err(Miss::Absent(hash)),
+        }
+    })
+}
+
 /// Appends to `out` the first `len` words of the entry memoised for (`engine`, `tag`, `key`), if there is
-/// one. `stride` is the engine's words per entry (the same on every call for one engine).
+/// one.
 pub(crate) fn get(
     engine: u64,
     stride: usize,
@@ -151,48 +166,26 @@ pub(crate) fn get(
     len: usize,
     out: &mut Vec<u64>,
 ) -> Result<(), Miss> {
-    if key.len() > MAX_KEY {
-        return Err(Miss::TooLong);
-    }
-    with_memo(engine, stride, |memo| {
-        let fp = memo.key_hash(tag, key);
-        match memo.find(tag, fp, key) {
-            (i, true) => {
-                let at = i * memo.stride;
-                out.extend_from_slice(&memo.entries[at..at + len.min(memo.stride)]);
-                Ok(())
-            }
-            (_, false) => Err(Miss::Absent(fp)),
-        }
-    })
+    lookup(engine, stride, tag, key, |entry| out.extend_from_slice(&entry[..len.min(entry.len())]))
 }
 
 /// The first word of the entry memoised for (`engine`, `tag`, `key`).
 pub(crate) fn get_word(engine: u64, stride: usize, tag: u64, key: &[u8]) -> Result<u64, Miss> {
-    if key.len() > MAX_KEY {
-        return Err(Miss::TooLong);
-    }
-    with_memo(engine, stride, |memo| {
-        let fp = memo.key_hash(tag, key);
-        match memo.find(tag, fp, key) {
-            (i, true) => Ok(memo.entries[i * memo.stride]),
-            (_, false) => Err(Miss::Absent(fp)),
-        }
-    })
+    lookup(engine, stride, tag, key, |entry| entry[0])
 }
 
 /// Memoises `entry` (at most `stride` words) for (`engine`, `tag`, `key`) in place of whatever held its
-/// slot. `fp`: what the look-up that missed returned for the same key, if there was one just before.
-pub(crate) fn put(engine: u64, stride: usize, tag: u64, key: &[u8], fp: Option<KeyHash>, entry: &[u64]) {
+/// slot. `hash`: what the look-up that missed returned for the same key, if there was one just before.
+pub(crate) fn put(engine: u64, stride: usize, tag: u64, key: &[u8], hash: Option<KeyHash>, entry: &[u64]) {
     if key.len() > MAX_KEY || entry.len() > stride {
         return;
     }
     with_memo(engine, stride, |memo| {
-        let fp = fp.unwrap_or_else(|| memo.key_hash(tag, key));
-        let i = fp as usize & (SLOTS - 1);
+        let hash = hash.unwrap_or_else(|| memo.key_hash(tag, key));
+        let i = hash as usize & (SLOTS - 1);
         let slot = &mut memo.slots[i];
         slot.tag = tag;
-        slot.fp = fp;
+        slot.hash = hash;
         slot.key.clear();
         slot.key.extend_from_slice(key);
         let at = i * memo.stride;

@@ -94,9 +94,17 @@ pub struct EvalStats {
     pub transforms_computed: u32,
     /// Transformation results served from the per-transaction cache.
     pub transform_cache_hits: u32,
-    /// Prefilter entries served by the memo of earlier transactions (`memo`), and looked up there in vain.
+    /// Prefilter entries and gates' base64 tests served by the memo of earlier transactions (`memo`), and
+    /// looked up there in vain.
     pub memo_hits: u32,
     pub memo_misses: u32,
+}
+
+/// The bytes of `s` in `arena`; `None` for a span outside it. (A free function, so a caller can hold them
+/// while it changes the transaction's other fields.)
+pub(crate) fn arena_bytes(arena: &[u8], s: Span) -> Option<&[u8]> {
+    let a = s.start as usize;
+    arena.get(a..a + s.len as usize)
 }
 
 /// A span into the transaction arena.
@@ -409,8 +417,7 @@ impl Transaction {
     }
 
     pub(crate) fn get(&self, s: Span) -> &[u8] {
-        let a = s.start as usize;
-        self.arena.get(a..a + s.len as usize).unwrap_or(b"")
+        arena_bytes(&self.arena, s).unwrap_or(b"")
     }
 
     /// Sets the request line. `uri` is the request target as received (path + query, or absolute form).
