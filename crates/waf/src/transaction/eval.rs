@@ -609,12 +609,11 @@ impl Transaction {
                         let at = match (&tv, raw) {
                             // the untransformed entry is the value's bitset (`pf_bits_of` finds the same one)
                             (TVal::Same, Some(off)) => PfBits::At(off),
-                            _ => {
-                                let at = self.pf_bits_of(item, &tv, link.transforms);
-                                self.memo_missed(item, link.transforms, at);
-                                at
-                            }
+                            _ => self.pf_bits_of(item, &tv, link.transforms),
                         };
+                        // after a memo miss above: the chain's entry for the next transaction, also when the
+                        // chain handed the value back as it is (its entry is then the untransformed one)
+                        self.memo_missed(item, link.transforms, at);
                         if self.pf_has(at, id) {
                             self.run_op_on(link, item, &tv)
                         } else {
