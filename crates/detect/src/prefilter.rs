@@ -230,7 +230,17 @@ impl Classes {
     /// class passes on, and base64 of text passes every class), so `t:deepDecode` and `t:base64IfEncoded`
     /// return it unchanged: the WAF engine uses this to skip computing those forms.
     pub fn mask(&mut self, v: &[u8]) -> u16 {
-        let unknown = ALL_CLASSES & !self.known;
+        self.mask_of(v, ALL_CLASSES)
+    }
+
+    /// [`Classes::mask`] decided for the classes in `wanted` only: their bits are exactly [`may_match`]; a
+    /// class outside `wanted` that is not decided yet reads as passing, and its word test is not run (a rule
+    /// set with no detector of that class never asks: CRS has only `@detectSQLi` and `@detectXSS`, and the
+    /// command-injection word test costs more than the other classes' tests together). What a mask short of
+    /// [`ALL_CLASSES`] proves still holds: a class the value does not pass was decided, by its word test and
+    /// the base64 test, against a value with no escape byte that is not base64 of text.
+    pub fn mask_of(&mut self, v: &[u8], wanted: u16) -> u16 {
+        let unknown = wanted & ALL_CLASSES & !self.known;
         if unknown != 0 {
             // `may_match` per unknown class, in one go: base64 of text passes them all, otherwise each passes
             // by its word test (classes without one need base64, so the test runs anyway)
@@ -245,7 +255,7 @@ impl Classes {
             }
             self.known |= unknown;
         }
-        self.yes & ALL_CLASSES
+        (self.yes | !self.known) & ALL_CLASSES
     }
 }
 

@@ -89,6 +89,42 @@ fn mask_differences(f: &[u8]) -> Vec<String> {
     if mask != ALL_CLASSES && (matches!(deep(f), std::borrow::Cow::Owned(_)) || base64_payload(f).is_some()) {
         bad.push(format!("a mask short of every class on a value decoding changes: {:?}", String::from_utf8_lossy(f)));
     }
+    bad.extend(mask_of_differences(f));
+    bad
+}
+
+/// The class sets `mask_of` is checked with: one class each, CRS's (`@detectSQLi` and `@detectXSS`), and a
+/// few mixed ones.
+fn wanted_sets() -> Vec<u16> {
+    let mut sets: Vec<u16> = DETECTORS.iter().map(|(c, _)| class_bit(*c)).collect();
+    sets.push(class_bit(Class::Sqli) | class_bit(Class::Xss));
+    sets.push(class_bit(Class::Cmdi) | class_bit(Class::PathTraversal) | class_bit(Class::Ssrf));
+    sets.push(ALL_CLASSES & !class_bit(Class::Cmdi));
+    sets.push(0);
+    sets
+}
+
+/// `Classes::mask_of(v, wanted)` (the engine asks only for its rule set's detector classes) must hold exactly
+/// the classes `may_match` passes among `wanted`, never leave out a class that passes (asked or not), and,
+/// short of every class, prove what `mask` proves.
+fn mask_of_differences(f: &[u8]) -> Vec<String> {
+    let mut bad = Vec::new();
+    let v = String::from_utf8_lossy(f);
+    for wanted in wanted_sets() {
+        let mask = Classes::of(f).mask_of(f, wanted);
+        for (class, _) in DETECTORS {
+            let (b, passes) = (class_bit(*class), may_match(*class, f));
+            if mask & b == 0 && passes {
+                bad.push(format!("mask_of({wanted:#x}) leaves out {} which passes: {v:?}", class.as_str()));
+            }
+            if wanted & b != 0 && (mask & b != 0) != passes {
+                bad.push(format!("mask_of({wanted:#x}) differs from may_match on {}: {v:?}", class.as_str()));
+            }
+        }
+        if mask != ALL_CLASSES && (matches!(deep(f), std::borrow::Cow::Owned(_)) || base64_payload(f).is_some()) {
+            bad.push(format!("mask_of({wanted:#x}) short of every class on a value decoding changes: {v:?}"));
+        }
+    }
     bad
 }
 

@@ -74,6 +74,10 @@ pub struct Engine {
     pub(crate) scan_memo: bool,
     /// This engine's key in the memo: unique per engine built, so entries never outlive their rules.
     pub(crate) memo_id: u64,
+    /// The detector classes of the rule set's operators (`Operator::detector_class`, as
+    /// `portcullis_detect::prefilter::class_bit` bits): the only ones the detector families decide
+    /// (`Classes::mask_of`), so CRS (`@detectSQLi` and `@detectXSS` only) pays no other class's word test.
+    pub(crate) detector_classes: u16,
     /// Emptied buffers of finished transactions, reused by the next ones.
     pub(crate) pool: crate::transaction::TxPool,
 }
@@ -104,6 +108,13 @@ impl Engine {
     fn build(directives: Vec<seclang::RawDirective>) -> Result<Engine, LoadError> {
         let (settings, rules) = seclang::compile(directives)?;
         let body_limits = body_limits_of(&settings);
+        let detector_classes = rules
+            .phases
+            .iter()
+            .flatten()
+            .flat_map(|r| &r.links)
+            .filter_map(|l| l.op.detector_class())
+            .fold(0, |m, c| m | portcullis_detect::prefilter::class_bit(c));
         crate::fold::fold(Engine {
             rules,
             settings,
@@ -115,6 +126,7 @@ impl Engine {
             defer_match_text: true,
             scan_memo: true,
             memo_id: crate::transaction::next_memo_id(),
+            detector_classes,
             pool: Default::default(),
         })
     }

@@ -13,8 +13,9 @@
 //!
 //! Why this is exact: every detector operator answers "no match", with no capture and no other effect, when
 //! its class's prefilter (`portcullis_detect::prefilter::may_match`) rejects its input (the operators check it
-//! first; `Operator::detector_class` names the class), and a mask is `Classes::mask` — exactly `may_match` for
-//! every class — ORed over those inputs. Only links that are not negated are skipped (a negated detector
+//! first; `Operator::detector_class` names the class), and a mask is `Classes::mask_of` the rule set's classes
+//! (`Engine::detector_classes`) — exactly `may_match` for every class a link can ask about, passing for the
+//! others — ORed over those inputs. Only links that are not negated are skipped (a negated detector
 //! matches where its detector does not). A value that is not arena data gets every class: nothing is
 //! concluded. The masks of a list are cached only for a rule's first link over an interned list without
 //! `ctl` target removals (the same condition as the list cache, `collect_link_cached`), whose values cannot
@@ -25,7 +26,7 @@
 //! ways and compares the outcome, every match and its log data.
 //!
 //! Forms are not computed when they provably equal the value: a mask short of every class proves that
-//! `t:deepDecode` and `t:base64IfEncoded` return the value unchanged (`Classes::mask`), so for chains of
+//! `t:deepDecode` and `t:base64IfEncoded` return the value unchanged (`Classes::mask_of`), so for chains of
 //! those steps (all the pack uses) the value is its only form ([`NO_FORMS`]). So it is under any chain whose
 //! steps all keep letter case and are triggered by no byte of the value other than its letters
 //! (`Transform::is_identity_on` on the bytes the value's untransformed prefilter entry records, the test the
@@ -335,16 +336,19 @@ impl Transaction {
         }
     }
 
-    /// `Classes::mask` of the arena value `span`, through the per-transaction class cache.
+    /// `Classes::mask_of` the rule set's detector classes (`Engine::detector_classes`; a class no rule asks
+    /// for reads as passing) of the arena value `span`, through the per-transaction class cache.
     pub(crate) fn value_mask(&mut self, span: Span) -> u16 {
         let v = self.arena.get(span.start as usize..(span.start + span.len) as usize).unwrap_or(b"");
-        self.class_cache.entry(span).or_insert_with(|| Classes::of(v)).mask(v)
+        let wanted = self.engine.detector_classes;
+        self.class_cache.entry(span).or_insert_with(|| Classes::of(v)).mask_of(v, wanted)
     }
 
-    /// `Classes::mask` of a transformed form in the cache buffer (computed, not cached: a list's masks are).
+    /// [`Self::value_mask`] of a transformed form in the cache buffer (computed, not cached: a list's masks
+    /// are).
     fn buf_mask(&self, s: Span) -> u16 {
         let v = self.cache_buf.get(s.start as usize..(s.start + s.len) as usize).unwrap_or(b"");
-        Classes::of(v).mask(v)
+        Classes::of(v).mask_of(v, self.engine.detector_classes)
     }
 
     /// May the detector of `class` fire on the arena value `span`? (`Transaction::class_cache`.)
