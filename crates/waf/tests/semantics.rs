@@ -100,6 +100,32 @@ SecRule ARGS "@rx meh" "id:7,phase:1,deny"
     assert!(get(&e, "/?b=meh", &[("X-T", "1")]).0.is_some());
 }
 
+/// Removed rules are passed over wherever they are: ids out of file order within a range, rules of later
+/// phases (5 included), rules removed by tag, and rules a `ctl` later in the same phase removes; a rule that
+/// ran before the removal keeps its match.
+#[test]
+fn ctl_removals_reach_rules_in_any_order_and_phase() {
+    let e = engine(
+        r#"
+SecRule ARGS:a "@streq x" "id:50,phase:1,pass,log"
+SecRule REQUEST_HEADERS:X-Rm "@eq 1" "id:1,phase:1,pass,nolog,ctl:ruleRemoveById=15-35,ctl:ruleRemoveByTag=gone"
+SecRule ARGS:a "@streq x" "id:30,phase:1,pass,log"
+SecRule ARGS:a "@streq x" "id:10,phase:1,pass,log"
+SecRule ARGS:a "@streq x" "id:20,phase:2,pass,log"
+SecRule ARGS:a "@streq x" "id:40,phase:2,pass,log,tag:'gone'"
+SecRule ARGS:a "@streq x" "id:41,phase:2,pass,log"
+SecRule REQUEST_HEADERS:X-Rm "@eq 1" "id:3,phase:2,pass,nolog,ctl:ruleRemoveById=42"
+SecRule ARGS:a "@streq x" "id:42,phase:2,pass,log"
+SecRule ARGS:a "@streq x" "id:43,phase:2,pass,log"
+SecRule ARGS:a "@streq x" "id:25,phase:5,pass,log"
+"#,
+    );
+    let (_, mut tx) = get(&e, "/?a=x", &[]);
+    assert_eq!(ids(&mut tx), vec![50, 30, 10, 20, 40, 41, 42, 43, 25]);
+    let (_, mut tx) = get(&e, "/?a=x", &[("X-Rm", "1")]);
+    assert_eq!(ids(&mut tx), vec![50, 10, 41, 43]);
+}
+
 #[test]
 fn allow_and_redirect() {
     let e = engine(

@@ -37,6 +37,9 @@ pub struct RuleSet {
     /// Per phase, what the rule walk reads of each rule (`crate::rule::Step`), parallel to `phases`. Rebuilt
     /// whenever a load pass changes what it copies (`RuleSet::index_steps`).
     pub steps: [Vec<crate::rule::Step>; 5],
+    /// Per phase, (rule id, index in `phases`) sorted by id, built with `steps`: the rules a
+    /// `ctl:ruleRemove*` names are found in it, so the walk need not ask of every rule whether it was removed.
+    pub by_id: [Vec<(u32, u32)>; 5],
 }
 
 impl RuleSet {
@@ -54,6 +57,11 @@ impl RuleSet {
     /// Builds `steps` from `phases` (after compiling, and again after the fold pass set its verdicts).
     pub(crate) fn index_steps(&mut self) {
         self.steps = std::array::from_fn(|p| crate::rule::Step::table(&self.phases[p]));
+        self.by_id = std::array::from_fn(|p| {
+            let mut v: Vec<(u32, u32)> = self.phases[p].iter().enumerate().map(|(i, r)| (r.id, i as u32)).collect();
+            v.sort_unstable();
+            v
+        });
     }
 
     /// Number of rules (chain starters).
@@ -743,6 +751,7 @@ impl Compiler {
             fold: Default::default(),
             empty_closes,
             steps: Default::default(),
+            by_id: Default::default(),
         };
         rules.index_steps();
         Ok((settings, rules))

@@ -126,9 +126,13 @@ impl Transaction {
         }
         #[cfg(feature = "rule-profile")]
         let mut walk = crate::profile::Walk::new(phase);
-        // are rules removed (`ctl:ruleRemove*`)? Only a rule's actions change that while the phase runs, so it
-        // is asked again after each evaluated rule, not at every rule visited
-        let mut removals = self.has_removals();
+        // the rules removed (`ctl:ruleRemove*`) are marked like closed ones, so the walk passes over them
+        // without asking of each rule visited; only a rule's actions add removals while the phase runs, so
+        // they are counted again after each evaluated rule and marked again when there are more
+        let mut removals = self.removal_count();
+        if removals != 0 {
+            self.mark_removed(p);
+        }
         while i < rules.len() {
             #[cfg(feature = "rule-profile")]
             walk.visit(rules[i].id, self.stats.rules);
@@ -149,9 +153,7 @@ impl Transaction {
             }
             // the rule itself is read only when it is gated, evaluated or has actions to take (`Step`)
             let step = steps[i];
-            if (removals && self.is_removed(step.id))
-                || (step.gated && rules[i].gate.as_ref().is_some_and(|g| !self.gate_open(g)))
-            {
+            if step.gated && rules[i].gate.as_ref().is_some_and(|g| !self.gate_open(g)) {
                 i += 1;
                 continue;
             }
@@ -169,7 +171,10 @@ impl Transaction {
             let rule = &rules[i];
             self.current_rule = Some((rule.id, p, i));
             let hit = self.eval_rule(rule, &engine.rules.chains, items);
-            removals = self.has_removals();
+            if self.removal_count() != removals {
+                removals = self.removal_count();
+                self.mark_removed(p);
+            }
             if !hit {
                 i += 1;
                 continue;
@@ -216,11 +221,33 @@ impl Transaction {
         None
     }
 
-    /// Are any rules removed from this transaction (`ctl:ruleRemoveById`, `…ByTag`, `…ByMsg`)? When not,
-    /// [`Self::is_removed`] is false for every rule.
+    /// How many removals (`ctl:ruleRemoveById` ranges, rules removed `…ByTag` or `…ByMsg`) this transaction
+    /// holds: they are only ever added, so a count that changed means new ones. Zero: [`Self::is_removed`] is
+    /// false for every rule.
     #[inline]
-    fn has_removals(&self) -> bool {
-        !self.excl.ids.is_empty() || !self.excl.removed.is_empty()
+    fn removal_count(&self) -> usize {
+        self.excl.ids.len() + self.excl.removed.len()
+    }
+
+    /// Marks the rules of phase index `p` that are removed ([`Self::is_removed`]) in `gate_closed`, where the
+    /// walk passes over them, found through the phase's id index (`RuleSet::by_id`).
+    fn mark_removed(&mut self, p: usize) {
+        let engine = Arc::clone(&self.engine);
+        let by_id = &engine.rules.by_id[p];
+        let mut mark = |from: u32, to: u32| {
+            let start = by_id.partition_point(|&(id, _)| id < from);
+            for &(_, i) in by_id[start..].iter().take_while(|&&(id, _)| id <= to) {
+                if let Some(w) = self.gate_closed.get_mut(i as usize / 64) {
+                    *w |= 1 << (i % 64);
+                }
+            }
+        };
+        for &(from, to) in &self.excl.ids {
+            mark(from, to);
+        }
+        for &id in &self.excl.removed {
+            mark(id, id);
+        }
     }
 
     pub(crate) fn is_removed(&self, id: u32) -> bool {
