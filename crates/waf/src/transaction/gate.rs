@@ -39,6 +39,7 @@ use super::Transaction;
 use crate::prefilter;
 use crate::rule::{ChainId, Gate, GateSource, GateUnion, Rule, SummaryTest, TransformChain};
 use crate::variables::{Selector, Target, Var};
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 /// Where a value's prefilter bitset is: cached in `pf_bits` at an offset, or (for values that are not
@@ -620,26 +621,28 @@ impl Transaction {
             (Val::Arena(s), super::eval::TVal::Cache(_)) => Some((*s, chain_id)),
             _ => None,
         };
-        if let Some(k) = key {
-            if let Some(off) = self.pf_cache.get(&k) {
-                return PfBits::At(*off as usize);
-            }
-        }
         // another chain may have turned the value into the same form (up to case): then it has that form's bitset
         let form = match (key, tv) {
             (Some((s, c)), super::eval::TVal::Cache(f)) if c != UNTRANSFORMED => Some((s, *f)),
             _ => None,
         };
-        // an earlier transaction may have scanned the same bytes under the same chain (`memo`), unless the
-        // look-up just missed (before the caller transformed the value)
         if let Some((s, c)) = key {
-            if self.memo_miss.is_none_or(|m| (m.0, m.1) != (s, c)) {
-                if let Some(off) = self.memo_entry(s, c) {
+            // this transaction's entry; else an earlier transaction may have scanned the same bytes under the
+            // same chain (`memo`), unless the look-up just missed (before the caller transformed the value)
+            let found = if self.memo_miss.is_none_or(|m| (m.0, m.1) != (s, c)) {
+                self.cached_or_memo(s, c)
+            } else {
+                self.pf_cache.get(&(s, c)).map(|off| (*off as usize, false))
+            };
+            match found {
+                Some((off, false)) => return PfBits::At(off),
+                Some((off, true)) => {
                     if let Some((s, f)) = form {
                         self.add_form(s, f, off as u32);
                     }
                     return PfBits::At(off);
                 }
+                None => {}
             }
         }
         if let Some((s, f)) = form {
@@ -681,22 +684,30 @@ impl Transaction {
     /// to `pf_bits` and cached here), so the caller need not transform or scan the value; `None` otherwise,
     /// the miss remembered (`memo_miss`) for the [`Self::memo_store`] of the scan that follows.
     pub(crate) fn memo_entry(&mut self, span: super::Span, chain_id: ChainId) -> Option<usize> {
-        if let Some(off) = self.pf_cache.get(&(span, chain_id)) {
-            return Some(*off as usize);
-        }
+        self.cached_or_memo(span, chain_id).map(|(off, _)| off)
+    }
+
+    /// [`Self::memo_entry`], and whether the entry came from the memo. One probe of `pf_cache` (its entry),
+    /// where a look-up then an insert took two.
+    fn cached_or_memo(&mut self, span: super::Span, chain_id: ChainId) -> Option<(usize, bool)> {
+        let stride = self.memo_stride();
+        let words = self.engine.rules.prefilter.words();
+        let slot = match self.pf_cache.entry((span, chain_id)) {
+            Entry::Occupied(o) => return Some((*o.get() as usize, false)),
+            Entry::Vacant(v) => v,
+        };
         if !self.engine.scan_memo {
             return None;
         }
-        let words = self.engine.rules.prefilter.words();
         let len = if chain_id == UNTRANSFORMED { words + 4 } else { words };
         let off = self.pf_bits.len();
         // (a span outside the arena has no bytes to look up: not the empty value's entry)
         let key = super::arena_bytes(&self.arena, span)?;
-        match super::memo::get(self.engine.memo_id, self.memo_stride(), chain_id as u64, key, len, &mut self.pf_bits) {
+        match super::memo::get(self.engine.memo_id, stride, chain_id as u64, key, len, &mut self.pf_bits) {
             Ok(()) => {
-                self.pf_cache.insert((span, chain_id), off as u32);
+                slot.insert(off as u32);
                 self.stats.memo_hits += 1;
-                Some(off)
+                Some((off, true))
             }
             Err(super::memo::Miss::Absent(hash)) => {
                 self.memo_miss = Some((span, chain_id, hash));
