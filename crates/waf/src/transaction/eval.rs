@@ -397,12 +397,20 @@ impl Transaction {
     /// per-value path of `eval_link` reads it: scanned now when `rule_out` (the link has an
     /// [`Self::untransformed_rule_out_id`]: [`Self::entry_rules_out`] will read it), else only looked up
     /// (as `raw_bytes_present` did).
+    #[inline]
     fn untransformed_entry(&mut self, rule_out: bool, item: &Item) -> Option<usize> {
-        let Val::Arena(span) = item.value else { return None };
-        if item.pf != NO_PF {
-            // copied from a source's member list, with the entry's offset (`Item::pf`)
-            return Some(item.pf as usize);
+        match item.value {
+            // copied from a source's member list, with the entry's offset (`Item::pf`): most values of an
+            // evaluated rule, inlined into the per-value loop
+            Val::Arena(_) if item.pf != NO_PF => Some(item.pf as usize),
+            Val::Arena(span) => self.untransformed_lookup(rule_out, item, span),
+            _ => None,
         }
+    }
+
+    /// [`Self::untransformed_entry`] of an arena value `span` with no recorded offset.
+    #[inline(never)]
+    fn untransformed_lookup(&mut self, rule_out: bool, item: &Item, span: Span) -> Option<usize> {
         if rule_out {
             match self.pf_bits_of(item, &TVal::Same, 0) {
                 PfBits::At(off) => Some(off),
@@ -565,6 +573,29 @@ impl Transaction {
                 continue;
             }
             let only_value = mask.is_some_and(|(m, _)| m & super::detectors::NO_FORMS != 0);
+            // The value's untransformed entry (`raw`, followed by the bytes the value holds: `present`), looked up
+            // once for the rule-out, the transformation and the prefilter; a value it rules the operator out on is
+            // passed over here, before anything is set up for it. Under `multiMatch` it is asked for only for the
+            // rule-out: a value holding none of the chain's trigger bytes has every form equal to itself up to
+            // case, so its untransformed bitset answers for all of them, and no form is computed. Without, it is
+            // not asked for when nothing would read it: no chain to run and no prefilter to test, as for the
+            // built-in pack's detector links (`transform` hands such a value back as it is).
+            let raw = if only_value {
+                None
+            } else if link.multi_match {
+                rule_out_id.filter(|_| chain.triggers.is_some()).and_then(|_| self.untransformed_entry(true, item))
+            } else if chain.steps.is_empty() && rule_out_id.is_none() {
+                None
+            } else {
+                self.untransformed_entry(rule_out_id.is_some(), item)
+            };
+            let present = raw.and_then(|off| self.entry_bytes(off));
+            if let (Some(id), Some(off), Some(p)) = (rule_out_id, raw, present) {
+                if self.entry_rules_out(off, &p, chain, id) {
+                    self.stats.prefilter_skips += 1;
+                    continue;
+                }
+            }
             // MATCHED_VAR is filled in place (buffers reused across matches: no allocation per hit)
             let mut mv = std::mem::take(&mut self.matched_var);
             let hit = if only_value {
@@ -576,40 +607,8 @@ impl Transaction {
                 }
                 hit
             } else if link.multi_match {
-                // a value holding none of the chain's trigger bytes has every form equal to itself up to case,
-                // so its untransformed prefilter bitset answers for all of them (`entry_rules_out`):
-                // when it rules the operator out, no form is computed
-                let out = match rule_out_id.filter(|_| chain.triggers.is_some()) {
-                    Some(id) => self
-                        .untransformed_entry(true, item)
-                        .and_then(|off| Some((off, self.entry_bytes(off)?)))
-                        .is_some_and(|(off, p)| self.entry_rules_out(off, &p, chain, id)),
-                    None => false,
-                };
-                if out {
-                    self.stats.prefilter_skips += 1;
-                    false
-                } else {
-                    self.eval_multi(link, chain, item, &mut mv)
-                }
+                self.eval_multi(link, chain, item, &mut mv)
             } else {
-                // the value's untransformed entry, looked up once for the rule-out, the transformation and the
-                // prefilter (each asked for the same entry on its own before)
-                // (not asked for when nothing would read it: no chain to run and no prefilter to test, as for
-                // the built-in pack's detector links; `transform` hands such a value back as it is)
-                let raw = if chain.steps.is_empty() && rule_out_id.is_none() {
-                    None
-                } else {
-                    self.untransformed_entry(rule_out_id.is_some(), item)
-                };
-                let present = raw.and_then(|off| self.entry_bytes(off));
-                if let (Some(id), Some(off), Some(p)) = (rule_out_id, raw, present) {
-                    if self.entry_rules_out(off, &p, chain, id) {
-                        self.stats.prefilter_skips += 1;
-                        self.matched_var = mv;
-                        continue;
-                    }
-                }
                 let tv = match present {
                     // every step would hand the value back whole (`apply_steps` would skip each one): no
                     // transformation and no cache entry
