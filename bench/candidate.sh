@@ -6,6 +6,9 @@
 # MODE: plain   routing only: header policy on, no WAF, no limits (the gateway core's cost)
 #       default what a user gets with no protection configured: the built-in rule pack at medium sensitivity
 #       crs-pl1 plain + the WAF with OWASP CRS (../shared/crs from the repo root) at paranoia level 1, blocking
+#       crs-init plain + the WAF with CRS's setup and initialisation rules only (crs-setup.conf.example and
+#               REQUEST-901): the WAF's plumbing (transaction, headers, body buffering and parsing, phases,
+#               logging) without CRS's detection rules, to tell the engine's rules from the rest (crs-pl1 - this)
 #       keys    plain + API-key auth on the route (scope bench:read). The key comes from EXTRA_HEADERS, which
 #               the harness sends on every request; it is imported into a fresh key store before serving:
 #                 EXTRA_HEADERS="X-API-Key: $(target/release/portcullis keys generate --env test)" \
@@ -64,15 +67,31 @@ upstream = "origin"
 TOML
 }
 
+crs_dir() {
+  (cd "$HERE/../../shared/crs" && pwd) || { echo "candidate.sh: ../shared/crs not found" >&2; exit 1; }
+}
+
 crs_pl1() {
   local crs
-  crs="$(cd "$HERE/../../shared/crs" && pwd)" || { echo "candidate.sh: ../shared/crs not found" >&2; exit 1; }
+  crs="$(crs_dir)" || exit 1
   cat <<TOML
 
 # CRS as shipped: crs-setup.conf.example sets paranoia level 1 and anomaly-score blocking (threshold 5).
 [waf]
 mode = "on"
 rules = ["$crs/crs-setup.conf.example", "$crs/rules/*.conf"]
+TOML
+}
+
+crs_init() {
+  local crs
+  crs="$(crs_dir)" || exit 1
+  cat <<TOML
+
+# CRS's setup and initialisation only: no detection rule, so nothing is ever scored or blocked.
+[waf]
+mode = "on"
+rules = ["$crs/crs-setup.conf.example", "$crs/rules/REQUEST-901-INITIALIZATION.conf"]
 TOML
 }
 
@@ -120,8 +139,9 @@ case "$MODE" in
   plain) { common; no_waf; } > "$CONF" ;;
   default) common > "$CONF" ;;
   crs-pl1) { common; crs_pl1; } > "$CONF" ;;
+  crs-init) { common; crs_init; } > "$CONF" ;;
   keys) { common; keys; no_waf; } > "$CONF" ;;
   limits) { common; no_waf; limits; } > "$CONF" ;;
-  *) echo "candidate.sh: unknown mode '$MODE' (known: plain, default, crs-pl1, keys, limits)" >&2; exit 2 ;;
+  *) echo "candidate.sh: unknown mode '$MODE' (known: plain, default, crs-pl1, crs-init, keys, limits)" >&2; exit 2 ;;
 esac
 exec "$BIN" serve --config "$CONF"
