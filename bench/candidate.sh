@@ -71,28 +71,23 @@ crs_dir() {
   (cd "$HERE/../../shared/crs" && pwd) || { echo "candidate.sh: ../shared/crs not found" >&2; exit 1; }
 }
 
-crs_pl1() {
-  local crs
+# [waf] on with CRS files: $1 a comment for the config, then the files (relative to ../shared/crs)
+crs_waf() {
+  local crs note=$1 files="" f
+  shift
   crs="$(crs_dir)" || exit 1
-  cat <<TOML
+  for f in "$@"; do files="${files:+$files, }\"$crs/$f\""; done
+  printf '\n# %s\n[waf]\nmode = "on"\nrules = [%s]\n' "$note" "$files"
+}
 
-# CRS as shipped: crs-setup.conf.example sets paranoia level 1 and anomaly-score blocking (threshold 5).
-[waf]
-mode = "on"
-rules = ["$crs/crs-setup.conf.example", "$crs/rules/*.conf"]
-TOML
+crs_pl1() {
+  crs_waf "CRS as shipped: crs-setup.conf.example sets paranoia level 1 and anomaly-score blocking (threshold 5)." \
+    crs-setup.conf.example 'rules/*.conf'
 }
 
 crs_init() {
-  local crs
-  crs="$(crs_dir)" || exit 1
-  cat <<TOML
-
-# CRS's setup and initialisation only: no detection rule, so nothing is ever scored or blocked.
-[waf]
-mode = "on"
-rules = ["$crs/crs-setup.conf.example", "$crs/rules/REQUEST-901-INITIALIZATION.conf"]
-TOML
+  crs_waf "CRS's setup and initialisation only: no detection rule, so nothing is ever scored or blocked." \
+    crs-setup.conf.example rules/REQUEST-901-INITIALIZATION.conf
 }
 
 no_waf() {
