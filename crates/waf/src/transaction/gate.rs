@@ -690,8 +690,7 @@ impl Transaction {
     /// [`Self::memo_entry`], and whether the entry came from the memo. One probe of `pf_cache` (its entry),
     /// where a look-up then an insert took two.
     fn cached_or_memo(&mut self, span: super::Span, chain_id: ChainId) -> Option<(usize, bool)> {
-        let stride = self.memo_stride();
-        let words = self.engine.rules.prefilter.words();
+        let (stride, len) = (self.memo_stride(), self.entry_len(chain_id));
         let slot = match self.pf_cache.entry((span, chain_id)) {
             Entry::Occupied(o) => return Some((*o.get() as usize, false)),
             Entry::Vacant(v) => v,
@@ -699,7 +698,6 @@ impl Transaction {
         if !self.engine.scan_memo {
             return None;
         }
-        let len = if chain_id == UNTRANSFORMED { words + 4 } else { words };
         let off = self.pf_bits.len();
         // (a span outside the arena has no bytes to look up: not the empty value's entry)
         let key = super::arena_bytes(&self.arena, span)?;
@@ -724,14 +722,24 @@ impl Transaction {
         self.engine.rules.prefilter.words() + 4
     }
 
+    /// Words of a value's entry under `chain_id` in `pf_bits`: its bitset, followed for the untransformed
+    /// chain by the bytes the value holds.
+    fn entry_len(&self, chain_id: ChainId) -> usize {
+        let words = self.engine.rules.prefilter.words();
+        if chain_id == UNTRANSFORMED {
+            words + 4
+        } else {
+            words
+        }
+    }
+
     /// Memoises for later transactions the entry at `pf_bits` offset `off`: the arena value `span`'s under
     /// `chain_id` (followed by the bytes it holds for the untransformed chain).
     fn memo_store(&mut self, span: super::Span, chain_id: ChainId, off: usize) {
         if !self.engine.scan_memo {
             return;
         }
-        let words = self.engine.rules.prefilter.words();
-        let len = if chain_id == UNTRANSFORMED { words + 4 } else { words };
+        let len = self.entry_len(chain_id);
         let hash = match self.memo_miss.take() {
             Some((s, c, hash)) if (s, c) == (span, chain_id) => Some(hash),
             _ => None,
